@@ -9,9 +9,10 @@ import (
 
 // ValidMobile reports whether s is a mainland China mobile phone number:
 // 11 digits starting with 1 and a second digit from 3 to 9, optionally
-// prefixed by "+86" or "86". The error never contains s.
+// prefixed by "+86" or "86"; single spaces or dashes between digit groups
+// are allowed. The error never contains s.
 func ValidMobile(s string) error {
-	s = strings.TrimPrefix(s, "+86")
+	s = strings.TrimPrefix(stripSeparators(s), "+86")
 	if len(s) == 13 && strings.HasPrefix(s, "86") {
 		s = s[2:]
 	}

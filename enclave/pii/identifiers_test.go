@@ -143,6 +143,7 @@ func TestMask(t *testing.T) {
 	}{
 		{"resident id", KindResidentID, rid, "990***********" + rid[14:]},
 		{"mobile", KindMobile, "13912345678", "139****5678"},
+		{"mobile grouped", KindMobile, "139-1234-5678", "139****5678"},
 		{"mobile +86", KindMobile, "+8613912345678", "+86139****5678"},
 		{"uscc", KindUSCC, code, code[:8] + "********" + code[16:]},
 		{"bank card", KindBankCard, card, card[:6] + "*********" + card[15:]},

@@ -79,8 +79,9 @@ func Mask(k Kind, v string) string {
 	case KindResidentID:
 		return MaskResidentID(v)
 	case KindMobile:
-		n := len(v)
-		return v[:n-11] + v[n-11:n-8] + "****" + v[n-4:]
+		d := stripSeparators(v)
+		n := len(d)
+		return d[:n-8] + "****" + d[n-4:]
 	case KindUSCC:
 		return v[:8] + "********" + v[16:]
 	case KindBankCard:
