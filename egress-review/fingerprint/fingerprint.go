@@ -1,0 +1,214 @@
+// Package fingerprint turns sensitive values into keyed 64-bit fingerprints
+// and keeps them in compact, serializable sets, so that the egress checks can
+// recognise an input value (or a whole input row) in a job's outputs without
+// the index ever holding the values themselves.
+//
+// The dataset importer builds one Set per dataset version: it canonicalizes
+// every value of the columns with a personal-information type (raw and
+// desensitized forms), hashes them with a Hasher keyed by the keyring's
+// "fingerprint" secret, adds the hashes and the tuple fingerprint of every
+// row to a Builder and stores the built Set with WriteTo. The egress checks
+// load it with ReadSet and look output cells up with HasValue and HasRow.
+//
+// Hashes are SipHash-2-4, a keyed pseudo-random function: without the key a
+// fingerprint says nothing about its value and cannot be confirmed by
+// guessing. Hasher and Set are safe for concurrent use; Builder is not.
+package fingerprint
+
+import (
+	"fmt"
+	"slices"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/containerd/errdefs"
+)
+
+// KeySize is the length of a Hasher key in bytes.
+const KeySize = 32
+
+// MinDigits is the number of ASCII digits from which a value also gets a
+// digits-only canonical form ("138-1234-5678" -> "13812345678").
+const MinDigits = 6
+
+// Canonical returns the canonical forms of v: v lowercased with all white
+// space and invisible format characters removed (full-width ASCII is mapped
+// to ASCII first), and, when v holds at least MinDigits digits, the string of
+// its digits alone. Forms are deduplicated; an empty or all-space v has none.
+func Canonical(v string) []string {
+	var cbuf, dbuf [64]byte
+	c, d := canonicalize(cbuf[:0], dbuf[:0], v)
+	var out []string
+	if len(c) > 0 {
+		out = append(out, string(c))
+	}
+	if d != nil && string(d) != string(c) {
+		out = append(out, string(d))
+	}
+	return out
+}
+
+// canonicalize appends the lowercased, space-free form of v to c and its
+// digits to d. It returns d as nil when v has fewer than MinDigits digits.
+func canonicalize(c, d []byte, v string) ([]byte, []byte) {
+	i := 0
+	for ; i < len(v); i++ {
+		b := v[i]
+		switch {
+		case b >= utf8.RuneSelf:
+			goto slow
+		case b >= 'A' && b <= 'Z':
+			c = append(c, b+('a'-'A'))
+		case b == ' ' || (b >= '\t' && b <= '\r'):
+		case b >= '0' && b <= '9':
+			c = append(c, b)
+			d = append(d, b)
+		default:
+			c = append(c, b)
+		}
+	}
+	goto done
+slow:
+	for i < len(v) {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			c = append(c, v[i])
+			i++
+			continue
+		}
+		i += size
+		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
+			r -= 0xFEE0
+		}
+		switch {
+		case r < utf8.RuneSelf:
+			b := byte(r)
+			switch {
+			case b >= 'A' && b <= 'Z':
+				c = append(c, b+('a'-'A'))
+			case b == ' ' || (b >= '\t' && b <= '\r'):
+			case b >= '0' && b <= '9':
+				c = append(c, b)
+				d = append(d, b)
+			default:
+				c = append(c, b)
+			}
+		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
+		default:
+			c = utf8.AppendRune(c, unicode.ToLower(r))
+		}
+	}
+done:
+	if len(d) < MinDigits {
+		d = nil
+	}
+	return c, d
+}
+
+// Hasher computes keyed fingerprints. It is safe for concurrent use.
+type Hasher struct {
+	value sipKey // for values
+	row   sipKey // for row tuples and the key id
+	id    uint64
+}
+
+// NewHasher returns a Hasher keyed with key, which must be KeySize bytes
+// (the keyring's Secret("fingerprint")). It returns an
+// errdefs.ErrInvalidArgument class error for a key of another length.
+func NewHasher(key []byte) (*Hasher, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("fingerprint key of %d bytes, need %d: %w", len(key), KeySize, errdefs.ErrInvalidArgument)
+	}
+	h := &Hasher{value: newSipKey(key[:16]), row: newSipKey(key[16:])}
+	// Canonical forms never hold upper case or spaces, so the label below
+	// cannot collide with a value fingerprint.
+	h.id = h.row.sum64([]byte("enclave/fingerprint/key-id")) ^ h.value.sum64([]byte("Enclave Key ID"))
+	if h.id == 0 {
+		h.id = 1
+	}
+	return h, nil
+}
+
+// ID identifies the key without revealing it: a fixed label hashed under
+// the key. Sets built with SetKeyID carry it, so that a lookup with the
+// wrong key can be refused instead of silently finding nothing.
+func (h *Hasher) ID() uint64 { return h.id }
+
+// Value returns the fingerprints of the canonical forms of v (see
+// Canonical), in the same order; none for an empty value.
+func (h *Hasher) Value(v string) []uint64 {
+	return h.AppendValue(nil, v)
+}
+
+// AppendValue appends the fingerprints of v's canonical forms to dst and
+// returns the extended slice. It does not allocate when dst has room and v
+// is short; scanners use it on every cell.
+func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
+	var cbuf, dbuf [128]byte
+	c, d := canonicalize(cbuf[:0], dbuf[:0], v)
+	if len(c) == 0 {
+		return dst
+	}
+	dst = append(dst, h.value.sum64(c))
+	if d != nil && len(d) != len(c) {
+		dst = append(dst, h.value.sum64(d))
+	}
+	return dst
+}
+
+// ValueBytes is AppendValue for a byte slice, without converting it.
+func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
+	var cbuf, dbuf [128]byte
+	c, d := canonicalizeBytes(cbuf[:0], dbuf[:0], v)
+	if len(c) == 0 {
+		return dst
+	}
+	dst = append(dst, h.value.sum64(c))
+	if d != nil && len(d) != len(c) {
+		dst = append(dst, h.value.sum64(d))
+	}
+	return dst
+}
+
+func canonicalizeBytes(c, d []byte, v []byte) ([]byte, []byte) {
+	// Fast path without the string conversion's copy: plain lowercase
+	// ASCII bytes with no space.
+	for _, b := range v {
+		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+			return canonicalize(c, d, string(v))
+		}
+	}
+	c = append(c, v...)
+	for _, b := range v {
+		if b >= '0' && b <= '9' {
+			d = append(d, b)
+		}
+	}
+	if len(d) < MinDigits {
+		d = nil
+	}
+	return c, d
+}
+
+// Row returns the tuple fingerprint of a row: the fingerprints of each
+// cell's first canonical form (an empty or null cell counts as ""), sorted,
+// and hashed together under a separate key. Sorting makes it independent of
+// column order, so reordering the columns of a copied table does not hide
+// it; the cells must be formatted the same way on both sides (use
+// CellString for Arrow values).
+func (h *Hasher) Row(cells []string) uint64 {
+	var stack [32]uint64
+	hs := stack[:0]
+	var cbuf [128]byte
+	for _, v := range cells {
+		c, _ := canonicalize(cbuf[:0], nil, v)
+		hs = append(hs, h.value.sum64(c))
+	}
+	slices.Sort(hs)
+	var bstack [256]byte
+	buf := bstack[:0]
+	for _, x := range hs {
+		buf = append(buf, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
+	}
+	return h.row.sum64(buf)
+}

@@ -1,0 +1,278 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/containerd/errdefs"
+)
+
+func testKey() []byte {
+	k := make([]byte, KeySize)
+	for i := range k {
+		k[i] = byte(i)
+	}
+	return k
+}
+
+func TestSipHashVectors(t *testing.T) {
+	// Reference vectors of SipHash-2-4 (key 00..0f, message 00..n-1).
+	k := newSipKey(testKey()[:16])
+	msg := make([]byte, 64)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		n    int
+		want uint64
+	}{
+		{0, 0x726fdb47dd0e0e31},
+		{1, 0x74f839c593dc67fd},
+		{15, 0xa129ca6149be45e5},
+	} {
+		if got := k.sum64(msg[:tc.n]); got != tc.want {
+			t.Errorf("siphash of %d bytes: got %#x, want %#x", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"empty", "", nil},
+		{"spaces only", " \t\n", nil},
+		{"lower", "Hello World", []string{"helloworld"}},
+		{"few digits", "ab 12 3", []string{"ab123"}},
+		{"phone", "138-1234-5678", []string{"138-1234-5678", "13812345678"}},
+		{"digits only dedup", "13812345678", []string{"13812345678"}},
+		{"id with X", "11010519491231002X", []string{"11010519491231002x", "11010519491231002"}},
+		{"full width", "１３８１２３４５６７８", []string{"13812345678"}},
+		{"unicode space and zero width", "张\u3000三\u200b", []string{"张三"}},
+		{"unicode upper", "ÄBC", []string{"äbc"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Canonical(tc.in)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Canonical(%q): got %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHasher(t *testing.T) {
+	if _, err := NewHasher(make([]byte, 16)); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("short key: got %v, want invalid argument", err)
+	}
+	h, err := NewHasher(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testKey()
+	other[0] ^= 1
+	h2, _ := NewHasher(other)
+
+	t.Run("forms agree with Canonical", func(t *testing.T) {
+		for _, v := range []string{"138 1234 5678", "Zhang San", "", "a", "110105194912310029"} {
+			got := h.Value(v)
+			forms := Canonical(v)
+			if len(got) != len(forms) {
+				t.Fatalf("Value(%q): got %d hashes, want %d", v, len(got), len(forms))
+			}
+			for i, f := range forms {
+				if want := h.Value(f)[0]; got[i] != want {
+					t.Errorf("Value(%q)[%d]: got %#x, want hash of form %q %#x", v, i, got[i], f, want)
+				}
+			}
+			if b := h.ValueBytes(nil, []byte(v)); !slices.Equal(b, got) {
+				t.Errorf("ValueBytes(%q): got %x, want %x", v, b, got)
+			}
+		}
+	})
+	t.Run("keyed", func(t *testing.T) {
+		if a, b := h.Value("13812345678")[0], h2.Value("13812345678")[0]; a == b {
+			t.Errorf("same hash %#x under two keys", a)
+		}
+		if h.ID() == h2.ID() {
+			t.Errorf("same key id %#x under two keys", h.ID())
+		}
+	})
+	t.Run("case and space insensitive", func(t *testing.T) {
+		if a, b := h.Value("ZHANG san")[0], h.Value("zhangsan")[0]; a != b {
+			t.Errorf("got %#x and %#x, want equal", a, b)
+		}
+	})
+	t.Run("row order independent", func(t *testing.T) {
+		a := h.Row([]string{"x", "Y", "13812345678"})
+		b := h.Row([]string{"13812345678", "y", "x"})
+		c := h.Row([]string{"13812345678", "y", "z"})
+		if a != b {
+			t.Errorf("reordered row: got %#x, want %#x", b, a)
+		}
+		if a == c {
+			t.Errorf("different row: got %#x, want different from %#x", c, a)
+		}
+		if h.Row([]string{"x"}) == h.Value("x")[0] {
+			t.Errorf("row and value hash coincide")
+		}
+	})
+}
+
+func buildSet(t testing.TB, h *Hasher, values []string, rows [][]string) *Set {
+	t.Helper()
+	b := NewBuilder()
+	b.SetKeyID(h.ID())
+	for _, v := range values {
+		for _, x := range h.Value(v) {
+			b.AddValue(x)
+		}
+	}
+	for _, r := range rows {
+		b.AddRow(h.Row(r))
+	}
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSet(t *testing.T) {
+	h, _ := NewHasher(testKey())
+	for _, n := range []int{0, 1, 63, 64, 5000} {
+		var vals []string
+		for i := range n {
+			vals = append(vals, "value-"+string(rune('a'+i%26))+string(rune('0'+i%10))+itoa(i))
+		}
+		s := buildSet(t, h, vals, [][]string{{"a", "b"}})
+		nv, nr := s.Len()
+		if nv != n || nr != 1 {
+			t.Fatalf("n=%d: Len got %d,%d want %d,1", n, nv, nr, n)
+		}
+		for _, v := range vals {
+			if !s.HasValue(h.Value(v)[0]) {
+				t.Fatalf("n=%d: value %q missing", n, v)
+			}
+		}
+		if s.HasValue(h.Value("absent")[0]) {
+			t.Errorf("n=%d: absent value found", n)
+		}
+		if !s.HasRow(h.Row([]string{"b", "A"})) || s.HasRow(h.Row([]string{"a"})) {
+			t.Errorf("n=%d: row lookup wrong", n)
+		}
+		var buf bytes.Buffer
+		wn, err := s.WriteTo(&buf)
+		if err != nil || wn != int64(buf.Len()) {
+			t.Fatalf("WriteTo: got %d, %v, want %d, nil", wn, err, buf.Len())
+		}
+		s2, err := ReadSet(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatalf("ReadSet: %v", err)
+		}
+		if s2.KeyID() != h.ID() {
+			t.Errorf("key id: got %#x, want %#x", s2.KeyID(), h.ID())
+		}
+		for _, v := range vals {
+			if !s2.HasValue(h.Value(v)[0]) {
+				t.Fatalf("after ReadSet: value %q missing", v)
+			}
+		}
+	}
+	var nilSet *Set
+	if nilSet.HasValue(1) || nilSet.HasRow(1) {
+		t.Errorf("nil set has values")
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestReadSetMalformed(t *testing.T) {
+	h, _ := NewHasher(testKey())
+	s := buildSet(t, h, []string{"13812345678", "alice", "bob"}, [][]string{{"x"}})
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	mut := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"magic", mut(func(b []byte) []byte { b[0] = 'X'; return b })},
+		{"version", mut(func(b []byte) []byte { b[8] = 9; return b })},
+		{"flags", mut(func(b []byte) []byte { b[12] = 1; return b })},
+		{"huge count", mut(func(b []byte) []byte { b[31] = 0x7f; return b })},
+		{"count too large for data", mut(func(b []byte) []byte { b[24] = 200; return b })},
+		{"flipped hash bit", mut(func(b []byte) []byte { b[45] ^= 1; return b })},
+		{"unsorted", mut(func(b []byte) []byte {
+			tmp := bytes.Clone(b[40:48])
+			copy(b[40:48], b[48:56])
+			copy(b[48:56], tmp)
+			return b
+		})},
+		{"truncated", good[:len(good)-1]},
+		{"trailing", append(bytes.Clone(good), 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadSet(bytes.NewReader(tc.in))
+			if !errors.Is(err, ErrMalformed) || !errdefs.IsDataLoss(err) {
+				t.Errorf("got %v, want ErrMalformed and data loss", err)
+			}
+		})
+	}
+}
+
+func FuzzReadSet(f *testing.F) {
+	h, _ := NewHasher(testKey())
+	s := buildSet(f, h, []string{"13812345678", "alice"}, [][]string{{"x", "y"}})
+	var buf bytes.Buffer
+	s.WriteTo(&buf)
+	f.Add(buf.Bytes())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ReadSet(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// Whatever ReadSet accepts must round-trip byte for byte.
+		var out bytes.Buffer
+		if _, err := s.WriteTo(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), data) {
+			t.Errorf("accepted set does not round-trip")
+		}
+	})
+}
+
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{"", "138-1234-5678", "ＡＢＣ", "\xff\xfe", "Zhang 三"} {
+		f.Add(s)
+	}
+	h, _ := NewHasher(testKey())
+	f.Fuzz(func(t *testing.T, v string) {
+		forms := Canonical(v)
+		if got := h.Value(v); len(got) != len(forms) {
+			t.Fatalf("got %d hashes, want %d", len(got), len(forms))
+		}
+		for _, c := range forms {
+			if again := Canonical(c); len(again) == 0 || again[0] != c {
+				t.Errorf("canonical form %q is not canonical: got %q", c, again)
+			}
+		}
+	})
+}

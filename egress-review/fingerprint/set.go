@@ -1,0 +1,276 @@
+package fingerprint
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/FastFilter/xorfilter"
+	"github.com/containerd/errdefs"
+)
+
+// Format constants of the serialized Set.
+const (
+	// FormatVersion is the version of the binary format written by WriteTo.
+	FormatVersion = 1
+	// MaxEntries bounds the number of value or row fingerprints ReadSet
+	// accepts in one set (2 GiB of hashes each).
+	MaxEntries = 1 << 28
+	// minFilter is the size from which a set keeps a filter in front of
+	// the exact sorted slice; smaller sets are searched directly.
+	minFilter = 64
+)
+
+var magic = [8]byte{'E', 'N', 'C', 'L', 'F', 'P', 'S', '\n'}
+
+// Builder collects fingerprints for a Set. It is not safe for concurrent
+// use. The zero value is not usable; call NewBuilder.
+type Builder struct {
+	keyID  uint64
+	values []uint64
+	rows   []uint64
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{} }
+
+// SetKeyID records the ID of the Hasher that made the fingerprints, so that
+// readers can refuse to use the set with another key.
+func (b *Builder) SetKeyID(id uint64) { b.keyID = id }
+
+// AddValue adds a value fingerprint (from Hasher.Value).
+func (b *Builder) AddValue(h uint64) { b.values = append(b.values, h) }
+
+// AddRow adds a row fingerprint (from Hasher.Row).
+func (b *Builder) AddRow(h uint64) { b.rows = append(b.rows, h) }
+
+// Build sorts and deduplicates what was added and builds the filters. The
+// Builder may be reused afterwards; it starts empty again.
+func (b *Builder) Build() (*Set, error) {
+	values, rows := b.values, b.rows
+	b.values, b.rows = nil, nil
+	slices.Sort(values)
+	slices.Sort(rows)
+	values = slices.Compact(values)
+	rows = slices.Compact(rows)
+	if len(values) > MaxEntries || len(rows) > MaxEntries {
+		return nil, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", len(values), len(rows), MaxEntries, errdefs.ErrOutOfRange)
+	}
+	return newSet(b.keyID, values, rows)
+}
+
+// Set is an immutable set of value and row fingerprints: a binary fuse
+// filter for a fast negative answer and an exact sorted slice to confirm
+// every positive one, separately for values and rows. It is safe for
+// concurrent use.
+type Set struct {
+	keyID  uint64
+	values lookup
+	rows   lookup
+}
+
+type lookup struct {
+	filter *xorfilter.BinaryFuse8
+	sorted []uint64
+}
+
+func newLookup(sorted []uint64) (lookup, error) {
+	l := lookup{sorted: sorted}
+	if len(sorted) >= minFilter {
+		f, err := xorfilter.PopulateBinaryFuse8(sorted)
+		if err != nil {
+			return lookup{}, fmt.Errorf("build fingerprint filter: %v: %w", err, errdefs.ErrInternal)
+		}
+		l.filter = f
+	}
+	return l, nil
+}
+
+func (l *lookup) has(h uint64) bool {
+	if l.filter != nil && !l.filter.Contains(h) {
+		return false
+	}
+	_, ok := slices.BinarySearch(l.sorted, h)
+	return ok
+}
+
+func newSet(keyID uint64, values, rows []uint64) (*Set, error) {
+	v, err := newLookup(values)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newLookup(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{keyID: keyID, values: v, rows: r}, nil
+}
+
+// HasValue reports whether h is a value fingerprint of the set. A nil Set
+// has nothing.
+func (s *Set) HasValue(h uint64) bool {
+	if s == nil {
+		return false
+	}
+	return s.values.has(h)
+}
+
+// HasRow reports whether h is a row fingerprint of the set.
+func (s *Set) HasRow(h uint64) bool {
+	if s == nil {
+		return false
+	}
+	return s.rows.has(h)
+}
+
+// Len returns the number of distinct value and row fingerprints.
+func (s *Set) Len() (values, rows int) {
+	if s == nil {
+		return 0, 0
+	}
+	return len(s.values.sorted), len(s.rows.sorted)
+}
+
+// KeyID returns the ID of the Hasher key the set was built with, or 0 when
+// the builder did not record one.
+func (s *Set) KeyID() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.keyID
+}
+
+// WriteTo writes the set in its versioned binary format: an 8-byte magic,
+// the format version, flags, the key ID, the two counts, the sorted value
+// and row fingerprints (all little-endian) and a SHA-256 of everything
+// before it. Filters are not written; ReadSet rebuilds them.
+func (s *Set) WriteTo(w io.Writer) (int64, error) {
+	hw := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, hw), 64<<10)
+	var n int64
+	put := func(p []byte) {
+		m, _ := bw.Write(p)
+		n += int64(m)
+	}
+	var hdr [8 + 4 + 4 + 8 + 8 + 8]byte
+	copy(hdr[:8], magic[:])
+	binary.LittleEndian.PutUint32(hdr[8:], FormatVersion)
+	binary.LittleEndian.PutUint32(hdr[12:], 0)
+	binary.LittleEndian.PutUint64(hdr[16:], s.keyID)
+	binary.LittleEndian.PutUint64(hdr[24:], uint64(len(s.values.sorted)))
+	binary.LittleEndian.PutUint64(hdr[32:], uint64(len(s.rows.sorted)))
+	put(hdr[:])
+	var b [8]byte
+	for _, list := range [][]uint64{s.values.sorted, s.rows.sorted} {
+		for _, x := range list {
+			binary.LittleEndian.PutUint64(b[:], x)
+			put(b[:])
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("write fingerprint set: %w", err)
+	}
+	sum := hw.Sum(nil)
+	m, err := w.Write(sum)
+	n += int64(m)
+	if err != nil {
+		return n, fmt.Errorf("write fingerprint set: %w", err)
+	}
+	return n, nil
+}
+
+// ErrMalformed is wrapped (with errdefs.ErrDataLoss) by every ReadSet error
+// about the content of its input.
+var ErrMalformed = errors.New("malformed fingerprint set")
+
+func malformed(what string) error {
+	return fmt.Errorf("%w: %s: %w", ErrMalformed, what, errdefs.ErrDataLoss)
+}
+
+// ReadSet reads a set written by WriteTo. It refuses, with an error wrapping
+// ErrMalformed and errdefs.ErrDataLoss, anything that is not exactly one
+// well-formed set: a wrong magic or version, unknown flags, counts over
+// MaxEntries, fingerprints out of order or repeated, a wrong checksum,
+// missing or trailing bytes. It reads in chunks, so a lying header cannot
+// make it allocate more than the input holds.
+func ReadSet(r io.Reader) (*Set, error) {
+	hw := sha256.New()
+	br := bufio.NewReaderSize(r, 64<<10)
+	tr := io.TeeReader(br, hw)
+	var hdr [40]byte
+	if _, err := io.ReadFull(tr, hdr[:]); err != nil {
+		return nil, readErr(err, "header")
+	}
+	if !bytes.Equal(hdr[:8], magic[:]) {
+		return nil, malformed("bad magic")
+	}
+	if v := binary.LittleEndian.Uint32(hdr[8:]); v != FormatVersion {
+		return nil, malformed(fmt.Sprintf("unsupported version %d", v))
+	}
+	if f := binary.LittleEndian.Uint32(hdr[12:]); f != 0 {
+		return nil, malformed("unknown flags")
+	}
+	keyID := binary.LittleEndian.Uint64(hdr[16:])
+	nv := binary.LittleEndian.Uint64(hdr[24:])
+	nr := binary.LittleEndian.Uint64(hdr[32:])
+	if nv > MaxEntries || nr > MaxEntries {
+		return nil, malformed("too many entries")
+	}
+	values, err := readSorted(tr, nv)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := readSorted(tr, nr)
+	if err != nil {
+		return nil, err
+	}
+	want := hw.Sum(nil)
+	var got [sha256.Size]byte
+	if _, err := io.ReadFull(br, got[:]); err != nil {
+		return nil, readErr(err, "checksum")
+	}
+	if !bytes.Equal(got[:], want) {
+		return nil, malformed("checksum mismatch")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("read fingerprint set: %w", err)
+		}
+		return nil, malformed("trailing data")
+	}
+	return newSet(keyID, values, rows)
+}
+
+func readErr(err error, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return malformed("truncated " + what)
+	}
+	return fmt.Errorf("read fingerprint set %s: %w", what, err)
+}
+
+func readSorted(r io.Reader, n uint64) ([]uint64, error) {
+	const chunk = 8192
+	out := make([]uint64, 0, min(n, chunk))
+	var buf [8 * 512]byte
+	for remaining := n; remaining > 0; {
+		k := min(remaining, 512)
+		p := buf[:8*k]
+		if _, err := io.ReadFull(r, p); err != nil {
+			return nil, readErr(err, "fingerprints")
+		}
+		for i := uint64(0); i < k; i++ {
+			x := binary.LittleEndian.Uint64(p[8*i:])
+			if len(out) > 0 && x <= out[len(out)-1] {
+				return nil, malformed("fingerprints not strictly increasing")
+			}
+			out = append(out, x)
+		}
+		remaining -= k
+	}
+	return out, nil
+}
