@@ -1,0 +1,133 @@
+package opa
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+// Decide validates in, evaluates the prepared query on it and decodes the
+// result. It returns an error of class errdefs.ErrInvalidArgument for an
+// invalid input, the context's error when ctx ends, and errdefs.ErrInternal
+// when evaluation fails or the result is undefined or malformed. On error
+// the returned Decision is still a deny, with one reason naming the failure
+// ("input.invalid", "policy.error", "policy.undefined", "policy.malformed")
+// and the revision, so that callers can audit it; callers must treat any
+// error as a deny.
+func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, error) {
+	if err := in.Validate(); err != nil {
+		return e.failed("input.invalid", "the request could not be described to the policies"), err
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalInput(&in))
+	if err != nil {
+		if ctx.Err() != nil {
+			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())
+		}
+		// OPA's evaluation errors name policy locations, not input values.
+		return e.failed("policy.error", "the policies could not be evaluated"), fmt.Errorf("evaluate %q: %w: %w", Query, err, errdefs.ErrInternal)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return e.failed("policy.undefined", "the policies gave no decision"), fmt.Errorf("evaluate %q: undefined decision: %w", Query, errdefs.ErrInternal)
+	}
+	d, ok := decode(rs[0].Expressions[0].Value)
+	if !ok {
+		return e.failed("policy.malformed", "the policies gave a malformed decision"), fmt.Errorf("evaluate %q: malformed decision: %w", Query, errdefs.ErrInternal)
+	}
+	d.Revision = e.revision
+	return d, nil
+}
+
+func (e *Engine) failed(rule, msg string) policy.Decision {
+	return policy.Decision{
+		Allow:    false,
+		Reasons:  []policy.Reason{{Rule: rule, Message: msg}},
+		Revision: e.revision,
+	}
+}
+
+// decode reads {"allow": bool, "reasons": [{"rule","message"}...],
+// "grants": {name: id}} strictly. "reasons" and "grants" may be absent. An
+// allow with reasons is malformed; a deny without reasons gets the reason
+// "policy.deny", so that every deny says something.
+func decode(v any) (policy.Decision, bool) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return policy.Decision{}, false
+	}
+	var d policy.Decision
+	for k, val := range obj {
+		switch k {
+		case "allow":
+			if d.Allow, ok = val.(bool); !ok {
+				return policy.Decision{}, false
+			}
+		case "reasons":
+			list, ok := val.([]any)
+			if !ok {
+				return policy.Decision{}, false
+			}
+			for _, item := range list {
+				r, ok := reason(item)
+				if !ok {
+					return policy.Decision{}, false
+				}
+				d.Reasons = append(d.Reasons, r)
+			}
+		case "grants":
+			m, ok := val.(map[string]any)
+			if !ok {
+				return policy.Decision{}, false
+			}
+			for name, id := range m {
+				s, ok := id.(string)
+				if !ok {
+					return policy.Decision{}, false
+				}
+				if d.Grants == nil {
+					d.Grants = make(map[string]string, len(m))
+				}
+				d.Grants[name] = s
+			}
+		default:
+			return policy.Decision{}, false
+		}
+	}
+	if _, ok := obj["allow"]; !ok {
+		return policy.Decision{}, false
+	}
+	if d.Allow && len(d.Reasons) > 0 {
+		return policy.Decision{}, false
+	}
+	if !d.Allow {
+		d.Grants = nil
+		if len(d.Reasons) == 0 {
+			d.Reasons = []policy.Reason{{Rule: "policy.deny", Message: "the policies denied the request without a reason"}}
+		}
+	}
+	sort.Slice(d.Reasons, func(i, j int) bool {
+		a, b := d.Reasons[i], d.Reasons[j]
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Message < b.Message
+	})
+	return d, true
+}
+
+func reason(v any) (policy.Reason, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 2 {
+		return policy.Reason{}, false
+	}
+	rule, ok1 := m["rule"].(string)
+	msg, ok2 := m["message"].(string)
+	if !ok1 || !ok2 || rule == "" {
+		return policy.Reason{}, false
+	}
+	return policy.Reason{Rule: rule, Message: msg}, true
+}

@@ -1,0 +1,244 @@
+// Package opa implements policy.Engine with an embedded Open Policy Agent.
+//
+// New loads the built-in Rego policies (policy.Builtin) and, optionally, a
+// deployer's policy directory, compiles them with locked-down capabilities
+// (no network, no I/O, no clock, no randomness, no runtime information),
+// prepares the query data.enclave.decision once, and evaluates it per
+// request. Policies that do not compile make New fail with an error naming
+// the file and line.
+package opa
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+// Query is the one query the engine evaluates.
+const Query = "data.enclave.decision"
+
+// builtinPrefix names the built-in files in errors and in Files.
+const builtinPrefix = "policies/rego/"
+
+// Engine is the OPA implementation of policy.Engine. It is safe for
+// concurrent use.
+type Engine struct {
+	query    rego.PreparedEvalQuery
+	revision string
+	files    []string
+}
+
+var _ policy.Engine = (*Engine)(nil)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	dir       string
+	noBuiltin bool
+}
+
+// WithPolicyDir adds the Rego files (*.rego, recursively, except
+// *_test.rego) of a deployer's directory. A file whose base name equals a
+// built-in file's (for example roles.rego) replaces that file; every other
+// file is added, and may contribute to `reasons` in package enclave.
+func WithPolicyDir(dir string) Option {
+	return func(o *options) { o.dir = dir }
+}
+
+// WithoutBuiltin leaves the built-in policies out, so that the policy
+// directory alone decides. It exists for tests and benchmarks.
+func WithoutBuiltin() Option {
+	return func(o *options) { o.noBuiltin = true }
+}
+
+// New loads, compiles and prepares the policies. It returns an
+// errdefs.ErrInvalidArgument class error naming file and line when a policy
+// does not parse or compile, or uses a built-in function outside the
+// allowed capabilities (for example http.send); an errdefs.ErrNotFound or
+// other class error when the policy directory cannot be read.
+func New(ctx context.Context, opts ...Option) (*Engine, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	files := map[string]source{} // by base name
+	if !o.noBuiltin {
+		if err := readFS(policy.Builtin(), builtinPrefix, files); err != nil {
+			return nil, err
+		}
+	}
+	if o.dir != "" {
+		st, err := os.Stat(o.dir)
+		if err != nil {
+			return nil, fmt.Errorf("policy directory %q: %w", o.dir, classify(err))
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("policy directory %q is not a directory: %w", o.dir, errdefs.ErrInvalidArgument)
+		}
+		if err := readFS(os.DirFS(o.dir), o.dir+string(filepath.Separator), files); err != nil {
+			return nil, err
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no policy files: %w", errdefs.ErrInvalidArgument)
+	}
+	return compile(ctx, files)
+}
+
+// source is one policy file.
+type source struct {
+	name string // as shown in errors: a path
+	text string
+}
+
+// readFS reads the *.rego files of fsys except tests into files, keyed by
+// base name; a later file with the same base name replaces an earlier one.
+func readFS(fsys fs.FS, prefix string, files map[string]source) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("read policy %q: %w", prefix+p, classify(err))
+		}
+		if d.IsDir() || !isPolicy(p) {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("read policy %q: %w", prefix+p, classify(err))
+		}
+		base := path.Base(p)
+		if _, dup := files[base]; dup && !strings.HasPrefix(files[base].name, builtinPrefix) {
+			return fmt.Errorf("policy %q: another file of the policy directory has the same name: %w", prefix+p, errdefs.ErrInvalidArgument)
+		}
+		files[base] = source{name: prefix + filepath.FromSlash(p), text: string(b)}
+		return nil
+	})
+}
+
+func isPolicy(p string) bool {
+	return strings.HasSuffix(p, ".rego") && !strings.HasSuffix(p, "_test.rego")
+}
+
+func classify(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.Join(err, errdefs.ErrNotFound)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return errors.Join(err, errdefs.ErrPermissionDenied)
+	}
+	return errors.Join(err, errdefs.ErrUnknown)
+}
+
+// compile parses and compiles files and prepares the query.
+func compile(ctx context.Context, files map[string]source) (*Engine, error) {
+	caps := Capabilities()
+	srcs := make([]source, 0, len(files))
+	for _, s := range files {
+		srcs = append(srcs, s)
+	}
+	sort.Slice(srcs, func(i, j int) bool { return srcs[i].name < srcs[j].name })
+
+	h := sha256.New()
+	ropts := []func(*rego.Rego){
+		rego.Query(Query),
+		rego.Capabilities(caps),
+		rego.SetRegoVersion(ast.RegoV1),
+		rego.StrictBuiltinErrors(true),
+	}
+	names := make([]string, 0, len(srcs))
+	for _, s := range srcs {
+		m, err := ast.ParseModuleWithOpts(s.name, s.text, ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps})
+		if err != nil {
+			return nil, fmt.Errorf("parse policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
+		}
+		ropts = append(ropts, rego.ParsedModule(m))
+		names = append(names, s.name)
+		// Length-prefixed name and text, so that no two file sets collide.
+		fmt.Fprintf(h, "%d:%s%d:%s", len(s.name), s.name, len(s.text), s.text)
+	}
+	pq, err := rego.New(ropts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compile policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
+	}
+	return &Engine{
+		query:    pq,
+		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
+		files:    names,
+	}, nil
+}
+
+// errorsText renders OPA errors as "file:line: message" lines joined by
+// "; ". OPA's messages quote policy source, never input data.
+func errorsText(err error) string {
+	var errs ast.Errors
+	if !errors.As(err, &errs) || len(errs) == 0 {
+		return err.Error()
+	}
+	lines := make([]string, 0, len(errs))
+	for _, e := range errs {
+		if e.Location != nil {
+			lines = append(lines, fmt.Sprintf("%s:%d: %s", e.Location.File, e.Location.Row, e.Message))
+		} else {
+			lines = append(lines, e.Message)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Revision returns "sha256:" and the hex SHA-256 over the names and
+// contents of the loaded policy files.
+func (e *Engine) Revision() string { return e.revision }
+
+// Files returns the names of the loaded policy files, sorted: built-in
+// files as "policies/rego/NAME", directory files as paths.
+func (e *Engine) Files() []string { return slices.Clone(e.files) }
+
+// Capabilities returns the capabilities policies are compiled with: the
+// built-in functions of this OPA version minus every non-deterministic one
+// (http.send, net.lookup_ip_addr, opa.runtime, time.now_ns, rand.intn,
+// uuid.rfc4122, io.jwt.encode_sign...), every other net.*, http.*, io.*,
+// providers.*, opa.*, rego.*, print and trace built-in, and no network hosts.
+func Capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0:0]
+	for _, b := range caps.Builtins {
+		if !allowedBuiltin(b) {
+			continue
+		}
+		kept = append(kept, b)
+	}
+	caps.Builtins = kept
+	caps.AllowNet = []string{}
+	return caps
+}
+
+var deniedPrefixes = []string{"net.", "http.", "io.", "providers.", "opa.", "rego.", "time.now", "rand.", "uuid."}
+
+var deniedNames = map[string]bool{"trace": true, "print": true, "internal.print": true}
+
+func allowedBuiltin(b *ast.Builtin) bool {
+	if b.Nondeterministic || deniedNames[b.Name] {
+		return false
+	}
+	for _, p := range deniedPrefixes {
+		if strings.HasPrefix(b.Name, p) {
+			return false
+		}
+	}
+	return true
+}

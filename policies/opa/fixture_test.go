@@ -1,0 +1,63 @@
+package opa
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+var (
+	t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+	engineOnce sync.Once
+	sharedEng  *Engine
+	engineErr  error
+)
+
+func day(n int) *time.Time { t := t0.AddDate(0, 0, n); return &t }
+
+func ptr[T any](v T) *T { return &v }
+
+// builtinEngine returns one engine with the built-in policies per test binary.
+func builtinEngine(t testing.TB) *Engine {
+	t.Helper()
+	engineOnce.Do(func() { sharedEng, engineErr = New(context.Background()) })
+	if engineErr != nil {
+		t.Fatalf("New: %v", engineErr)
+	}
+	return sharedEng
+}
+
+// person returns a subject of an active, licensed company with a valid
+// agreement and the given roles.
+func person(id, org string, roles ...string) policy.Subject {
+	return policy.Subject{
+		ID: id, Name: "Test Person " + id, Org: org, OrgType: "company", OrgStatus: "active",
+		LicenceFrom: day(-100), LicenceUntil: day(300), AgreementUntil: day(200), Roles: roles,
+	}
+}
+
+// jobInput is a job.run that the built-in policies allow: one dataset,
+// covered by one unlimited grant, an approved image, no quotas.
+func jobInput() policy.Input {
+	return policy.Input{
+		Action:  "job.run",
+		Now:     t0,
+		Subject: person("p-op1", "acme", "operator"),
+		Resource: policy.Resource{
+			Kind: "job", Org: "acme", Owner: "p-op1",
+			Datasets: []policy.Dataset{{Name: "credit_penalties", Version: 3, Level: "general-2", Market: "ordinary", State: "active"}},
+			Image:    &policy.Image{Digest: "sha256:abc", Status: "approved"},
+		},
+		Grants: []policy.Grant{{
+			ID: "g-1", Org: "acme", Datasets: []policy.GrantDataset{{Name: "credit_penalties"}},
+			Purpose: "scoring", Scenario: "loan-check", From: *day(-10), Until: *day(10),
+			Approvers: []string{"p-auth1"}, Status: "approved",
+		}},
+		Request: policy.Request{CPU: 1, MemoryBytes: 1 << 30},
+		Config:  policy.Config{AuthorizedOrgTypes: []string{"company"}},
+	}
+}

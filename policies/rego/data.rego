@@ -1,0 +1,253 @@
+# Data rules (R-02, R-04, R-05, R-06, R-07, R-08): licences, agreements,
+# dataset marks and states, grants, and quotas at job admission.
+package enclave
+
+# --- Licence and agreement (actions in licensed_actions) -----------------
+
+licence_ok if {
+	from := ns(input.subject.licence_from)
+	until := ns(input.subject.licence_until)
+	from <= now
+	now <= until
+}
+
+reasons contains r if {
+	input.action in licensed_actions
+	not licence_ok
+	r := {"rule": "licence.not_valid", "message": sprintf("organisation %q holds no licence valid now", [input.subject.org])}
+}
+
+agreement_ok if now <= ns(input.subject.agreement_until)
+
+reasons contains r if {
+	input.action in licensed_actions
+	not agreement_ok
+	r := {"rule": "agreement.not_valid", "message": sprintf("person %q has no confidentiality agreement on record that is valid now", [input.subject.id])}
+}
+
+# --- Licence length (org.add, R-04) --------------------------------------
+
+licence_period_ok if {
+	from := ns(input.resource.from)
+	until := ns(input.resource.until)
+	from < until
+	until <= time.add_date(from, 2, 0, 0)
+}
+
+reasons contains {"rule": "licence.period", "message": "a licence must end after it starts and last at most two years"} if {
+	input.action == "org.add"
+	not licence_period_ok
+}
+
+# --- Datasets (application.file and job.run) -----------------------------
+
+data_actions := {"application.file", "job.run"}
+
+restricted_org_types := {"university", "research-institute"}
+
+reasons contains r if {
+	input.action in data_actions
+	some d in input.resource.datasets
+	not dataset_active(d)
+	r := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [d.name])}
+}
+
+reasons contains r if {
+	input.action in data_actions
+	some d in input.resource.datasets
+	not market_known(d)
+	r := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [d.name])}
+}
+
+dataset_active(d) if d.state == "active"
+
+market_known(d) if d.market in {"ordinary", "authorized"}
+
+reasons contains r if {
+	input.action in data_actions
+	some d in input.resource.datasets
+	d.market == "authorized"
+	not input.subject.org_type in {t | some t in input.config.authorized_org_types}
+	r := {"rule": "dataset.authorization_required", "message": sprintf("dataset %q needs authorization that organisation %q is not of a type to hold", [d.name, input.subject.org])}
+}
+
+# --- Applications (application.file, application.approve) ----------------
+
+reasons contains {"rule": "application.no_datasets", "message": "an application names at least one dataset"} if {
+	input.action == "application.file"
+	count(list(input.resource.datasets)) == 0
+}
+
+reasons contains r if {
+	input.action == "application.file"
+	input.subject.org_type in restricted_org_types
+	not input.resource.public_interest == true
+	r := {"rule": "application.public_interest_required", "message": sprintf("organisation %q may only apply for public-interest use", [input.subject.org])}
+}
+
+application_period_ok if {
+	from := ns(input.resource.from)
+	until := ns(input.resource.until)
+	from < until
+	ns(input.subject.licence_from) <= from
+	until <= ns(input.subject.licence_until)
+}
+
+reasons contains r if {
+	input.action == "application.file"
+	not application_period_ok
+	r := {"rule": "application.period", "message": sprintf("the application period must lie within the licence of organisation %q", [input.subject.org])}
+}
+
+reasons contains r if {
+	input.action == "application.approve"
+	input.subject.id in {a | some a in input.resource.approvers}
+	r := {"rule": "application.already_approved", "message": sprintf("person %q already approved this application", [input.subject.id])}
+}
+
+# --- Job admission (job.run) ---------------------------------------------
+
+image_ok if input.resource.image.status == "approved"
+
+reasons contains {"rule": "image.not_approved", "message": "the job image is not approved"} if {
+	input.action == "job.run"
+	not image_ok
+}
+
+# valid_grants: grants of the person's organisation, approved and valid now.
+valid_grants contains g if {
+	some g in input.grants
+	g.org == input.subject.org
+	g.status == "approved"
+	ns(g.from) <= now
+	now <= ns(g.until)
+}
+
+job_datasets := {d.name: d | some d in input.resource.datasets}
+
+# Each stage narrows the grants that could admit a dataset; the first empty
+# stage names the refusing rule.
+named[name] contains g.id if {
+	input.action == "job.run"
+	some name, _ in job_datasets
+	some g in valid_grants
+	some gd in g.datasets
+	gd.name == name
+}
+
+columns_ok[name] contains g.id if {
+	some name, ids in named
+	some g in valid_grants
+	g.id in ids
+	some gd in g.datasets
+	gd.name == name
+	columns_covered(gd, job_datasets[name])
+}
+
+columns_covered(gd, _) if count(list(object.get(gd, "columns", null))) == 0
+
+columns_covered(gd, d) if {
+	count(list(d.columns)) > 0
+	granted := {c | some c in list(gd.columns)}
+	every c in list(d.columns) {
+		c in granted
+	}
+}
+
+approvals_ok[name] contains g.id if {
+	some name, ids in columns_ok
+	some g in valid_grants
+	g.id in ids
+	enough_approvers(g, job_datasets[name])
+}
+
+enough_approvers(_, d) if d.level != "important"
+
+enough_approvers(g, d) if {
+	d.level == "important"
+	count({a | some a in list(g.approvers)}) >= 2
+}
+
+purpose_ok[name] contains g.id if {
+	some name, ids in approvals_ok
+	some g in valid_grants
+	g.id in ids
+	purpose_allowed(g)
+}
+
+purpose_allowed(_) if not input.subject.org_type in restricted_org_types
+
+purpose_allowed(g) if g.public_interest == true
+
+usable[name] contains g.id if {
+	some name, ids in purpose_ok
+	some g in valid_grants
+	g.id in ids
+	batches_available(g)
+}
+
+batches_available(g) if object.get(g, "batches_left", null) == null
+
+batches_available(g) if g.batches_left > 0
+
+job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, input.subject.org])} if {
+	not named[name]
+} else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, input.subject.org])} if {
+	not columns_ok[name]
+} else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
+	not approvals_ok[name]
+} else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, input.subject.org])} if {
+	not purpose_ok[name]
+} else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
+	not usable[name]
+}
+
+reasons contains r if {
+	input.action == "job.run"
+	some name, _ in job_datasets
+	r := job_reason(name)
+}
+
+# grants_used names, per dataset, the grant that admits it: an unlimited
+# grant if there is one, else a batch-limited one; the smallest id wins.
+default grants_used := {}
+
+grants_used := {name: pick(ids) | some name, ids in usable} if input.action == "job.run"
+
+unlimited_ids := {g.id | some g in valid_grants; object.get(g, "batches_left", null) == null}
+
+pick(ids) := min(ids & unlimited_ids) if count(ids & unlimited_ids) > 0
+
+pick(ids) := min(ids) if count(ids & unlimited_ids) == 0
+
+# --- Quotas (job.run); an unset quota is not limited ----------------------
+
+concurrency_ok if object.get(input.quota, "concurrent_jobs", null) == null
+
+concurrency_ok if input.usage.running_jobs < input.quota.concurrent_jobs
+
+cpu_ok if object.get(input.quota, "cpu_seconds_month", null) == null
+
+cpu_ok if input.usage.cpu_seconds_month < input.quota.cpu_seconds_month
+
+memory_ok if object.get(input.quota, "memory_bytes_per_job", null) == null
+
+memory_ok if input.request.memory_bytes <= input.quota.memory_bytes_per_job
+
+reasons contains r if {
+	input.action == "job.run"
+	not concurrency_ok
+	r := {"rule": "quota.concurrent_jobs", "message": sprintf("organisation %q runs as many jobs as its quota allows", [input.subject.org])}
+}
+
+reasons contains r if {
+	input.action == "job.run"
+	not cpu_ok
+	r := {"rule": "quota.cpu_seconds_month", "message": sprintf("organisation %q has used its CPU-seconds for this month", [input.subject.org])}
+}
+
+reasons contains r if {
+	input.action == "job.run"
+	not memory_ok
+	r := {"rule": "quota.memory_per_job", "message": sprintf("the job asks for more memory than organisation %q may use per job", [input.subject.org])}
+}

@@ -1,0 +1,69 @@
+# The role table: which roles may take which action, and within which scope.
+#
+# action_roles[action][role] is a scope:
+#   "any"          the role may take the action on any resource;
+#   "own_org"      only on resources of the person's own organisation
+#                  (input.resource.org == input.subject.org);
+#   "independent"  only on requests of another organisation and another
+#                  person (input.resource.org and input.resource.owner are
+#                  set and differ from the person's): approvals and reviews.
+# The role "*" stands for any authenticated person. An action missing here
+# is denied with rule "action.unknown". A deployer replaces this table by
+# putting a file named roles.rego in the policy directory.
+package enclave
+
+action_roles := {
+	"whoami": {"*": "any"},
+	"health": {"*": "any"},
+	"keys.public": {"*": "any"},
+	"person.add": {"admin": "any"},
+	"person.list": {"admin": "any"},
+	"person.show": {"admin": "any"},
+	"token.revoke": {"admin": "any"},
+	"person.agreement": {"admin": "any"},
+	"org.add": {"authority": "any"},
+	"org.suspend": {"authority": "any"},
+	"org.reinstate": {"authority": "any"},
+	"org.blacklist": {"authority": "any"},
+	"org.revoke": {"authority": "any"},
+	"org.list": {"admin": "any", "authority": "any", "bureau": "any", "officer": "any"},
+	"image.import": {"operator": "any"},
+	"image.approve": {"officer": "independent"},
+	"image.reject": {"officer": "independent"},
+	"image.list": {"operator": "any", "officer": "any", "admin": "any"},
+	"dataset.import": {"custodian": "any"},
+	"dataset.seal": {"custodian": "any"},
+	"dataset.unseal": {"custodian": "any"},
+	"dataset.destroy": {"custodian": "any"},
+	"dataset.list": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
+	"dataset.show": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
+	"application.file": {"operator": "any"},
+	"application.approve": {"authority": "independent"},
+	"application.reject": {"authority": "independent"},
+	"application.list": {"operator": "own_org", "authority": "any", "bureau": "any"},
+	"job.run": {"operator": "own_org"},
+	"job.list": {"operator": "own_org", "officer": "any", "bureau": "any"},
+	"job.show": {"operator": "own_org", "officer": "any", "bureau": "any"},
+	"job.wait": {"operator": "own_org"},
+	"job.outputs": {"operator": "own_org"},
+	"job.cancel": {"operator": "own_org"},
+	"job.logs": {"officer": "any"},
+	"job.halt": {"officer": "any", "bureau": "any"},
+	"export.request": {"operator": "own_org"},
+	"export.show": {"operator": "own_org", "officer": "any", "bureau": "any"},
+	"export.approve": {"officer": "independent"},
+	"export.reject": {"officer": "independent"},
+	"export.download": {"operator": "own_org"},
+	"release.list": {"operator": "own_org", "officer": "any", "bureau": "any", "authority": "any"},
+	"usage.report": {"operator": "own_org", "bureau": "any", "admin": "any"},
+	"audit.list": {"bureau": "any", "admin": "any"},
+	"audit.verify": {"bureau": "any", "admin": "any"},
+	"audit.export": {"bureau": "any", "admin": "any"},
+	"policy.explain": {"authority": "any", "officer": "any", "bureau": "any", "admin": "any"},
+}
+
+# Actions still allowed to people of an organisation that is not active.
+inactive_org_actions := {"whoami", "health"}
+
+# Actions that need a valid licence and a confidentiality agreement on record.
+licensed_actions := {"application.file", "job.run", "export.request", "export.download"}
