@@ -337,4 +337,3 @@ func WithCleanProcess(args []string) oci.SpecOpts {
 
 // InputTarget returns where an input named name appears in a job.
 func InputTarget(name string) string { return path.Join("/in", name) }
-
