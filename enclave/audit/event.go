@@ -1,0 +1,206 @@
+// Package audit is the enclave's tamper-evident audit log (R-05, R-12,
+// promise 5 of DESIGN.md).
+//
+// Every event is stored as canonical JSON in an append-only segment file and
+// becomes one leaf of an RFC 6962 Merkle tree (SHA-256). Appends are group
+// committed: concurrent callers share one write and one fsync, and each group
+// ends with a checkpoint (tree size, root hash, time) signed by the keyring,
+// written in the same write. Append returns only after that fsync, so an
+// acknowledged event is durable and covered by a signed checkpoint.
+//
+// Verify and VerifyDir recompute every leaf from the segment bytes, the tree
+// root against the latest signed checkpoint and that checkpoint's signature,
+// and name the first entry that does not match.
+//
+// # Files
+//
+// The log directory (mode 0700) holds segment files named after the index of
+// their first entry, "00000000000000000000.seg" (mode 0600). A segment is a
+// 20-byte header (magic, first index, CRC-32C) followed by records:
+//
+//	type (1) | body length (4, big endian) | CRC-32C of the first 5 bytes (4) |
+//	body | CRC-32C of type and body (4)
+//
+// Record type 'E' holds one event (its canonical JSON is the Merkle leaf);
+// type 'C' holds a signed checkpoint as canonical JSON. Each segment starts
+// with a copy of the latest checkpoint, so the newest segment always holds
+// one. When a segment grows past the rotation size it is sealed: its leaf
+// hashes are written to a sibling "….leaves" file. A later retention purge
+// may delete a sealed segment's ".seg" file and keep its ".leaves" file; the
+// tree, and Verify, stay intact because leaves are all they need.
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/containerd/errdefs"
+)
+
+// Outcomes of an event.
+const (
+	OutcomeOK     = "ok"
+	OutcomeDenied = "denied"
+	OutcomeFailed = "failed"
+	OutcomeIntent = "intent"
+)
+
+// Retention classes (R-12): three years by default, five years for events
+// that touch authorization-required or withheld data.
+const (
+	Retention3y = "3y"
+	Retention5y = "5y"
+)
+
+// MaxEventSize is the largest canonical encoding of one event, in bytes.
+const MaxEventSize = 64 << 10
+
+// timeLayout is RFC 3339 in UTC with exactly nine fractional digits, so that
+// one instant has one encoding.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// Event is one audit record. It holds identifiers, hashes and counts, never
+// secrets or data values; the caller is responsible for that.
+type Event struct {
+	Time      time.Time         // when it happened; Append fills in the current time when zero
+	Actor     string            // person id, or "system"
+	Org       string            // organisation of the actor, may be empty for "system"
+	Action    string            // "person.add", "dataset.import", "job.run", "authz.deny", ...
+	Objects   []string          // "person:p_…", "dataset:credit_penalties@2", ...
+	Outcome   string            // OutcomeOK, OutcomeDenied, OutcomeFailed or OutcomeIntent
+	Reason    string            // why, for denials and failures
+	RequestID string            // the API request that caused it
+	Retention string            // Retention3y (the default when empty) or Retention5y
+	Details   map[string]string // ids, hashes, counts; never data values
+}
+
+// wireEvent is the JSON form of Event. Its fields are declared in the sorted
+// order of their keys, which makes encoding/json's output canonical.
+type wireEvent struct {
+	Action    string            `json:"action"`
+	Actor     string            `json:"actor"`
+	Details   map[string]string `json:"details,omitempty"`
+	Objects   []string          `json:"objects,omitempty"`
+	Org       string            `json:"org,omitempty"`
+	Outcome   string            `json:"outcome"`
+	Reason    string            `json:"reason,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Retention string            `json:"retention"`
+	Time      string            `json:"time"`
+}
+
+// MarshalEvent validates ev and returns its canonical JSON: keys sorted, no
+// insignificant space, time in RFC 3339 UTC with nine fractional digits,
+// empty optional fields omitted and an empty retention class set to
+// Retention3y. Invalid events return an errdefs.ErrInvalidArgument class
+// error.
+func MarshalEvent(ev Event) ([]byte, error) {
+	if ev.Retention == "" {
+		ev.Retention = Retention3y
+	}
+	if err := validate(ev); err != nil {
+		return nil, err
+	}
+	w := wireEvent{
+		Action: ev.Action, Actor: ev.Actor, Org: ev.Org, Outcome: ev.Outcome,
+		Reason: ev.Reason, RequestID: ev.RequestID, Retention: ev.Retention,
+		Time: ev.Time.UTC().Format(timeLayout),
+	}
+	if len(ev.Objects) > 0 {
+		w.Objects = ev.Objects
+	}
+	if len(ev.Details) > 0 {
+		w.Details = ev.Details
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("encode audit event: %w", errdefs.ErrInvalidArgument)
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) > MaxEventSize {
+		return nil, fmt.Errorf("audit event of %d bytes exceeds %d: %w", len(b), MaxEventSize, errdefs.ErrInvalidArgument)
+	}
+	return b, nil
+}
+
+// UnmarshalEvent parses the canonical JSON of an event. Input that is not
+// exactly what MarshalEvent produces (unknown fields, other key order, extra
+// space, a non-canonical time) returns an errdefs.ErrInvalidArgument class
+// error.
+func UnmarshalEvent(b []byte) (Event, error) {
+	if len(b) > MaxEventSize {
+		return Event{}, fmt.Errorf("audit event of %d bytes exceeds %d: %w", len(b), MaxEventSize, errdefs.ErrInvalidArgument)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var w wireEvent
+	if err := dec.Decode(&w); err != nil {
+		return Event{}, fmt.Errorf("decode audit event: %w", errdefs.ErrInvalidArgument)
+	}
+	t, err := time.Parse(timeLayout, w.Time)
+	if err != nil {
+		return Event{}, fmt.Errorf("audit event field %q: %w", "time", errdefs.ErrInvalidArgument)
+	}
+	ev := Event{
+		Time: t, Actor: w.Actor, Org: w.Org, Action: w.Action, Objects: w.Objects,
+		Outcome: w.Outcome, Reason: w.Reason, RequestID: w.RequestID,
+		Retention: w.Retention, Details: w.Details,
+	}
+	again, err := MarshalEvent(ev)
+	if err != nil {
+		return Event{}, err
+	}
+	if !bytes.Equal(again, b) {
+		return Event{}, fmt.Errorf("audit event is not in canonical form: %w", errdefs.ErrInvalidArgument)
+	}
+	return ev, nil
+}
+
+func validate(ev Event) error {
+	bad := func(field string) error {
+		return fmt.Errorf("audit event field %q: %w", field, errdefs.ErrInvalidArgument)
+	}
+	if ev.Time.IsZero() {
+		return bad("time")
+	}
+	if y := ev.Time.UTC().Year(); y < 1 || y > 9999 {
+		return bad("time")
+	}
+	if ev.Actor == "" || !utf8.ValidString(ev.Actor) {
+		return bad("actor")
+	}
+	if ev.Action == "" || !utf8.ValidString(ev.Action) {
+		return bad("action")
+	}
+	switch ev.Outcome {
+	case OutcomeOK, OutcomeDenied, OutcomeFailed, OutcomeIntent:
+	default:
+		return bad("outcome")
+	}
+	switch ev.Retention {
+	case Retention3y, Retention5y:
+	default:
+		return bad("retention")
+	}
+	for name, s := range map[string]string{"org": ev.Org, "reason": ev.Reason, "request_id": ev.RequestID} {
+		if !utf8.ValidString(s) {
+			return bad(name)
+		}
+	}
+	for _, o := range ev.Objects {
+		if o == "" || !utf8.ValidString(o) {
+			return bad("objects")
+		}
+	}
+	for k, v := range ev.Details {
+		if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return bad("details")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,641 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// Signer signs checkpoints. keys.Keyring satisfies it.
+type Signer interface {
+	Sign(ctx context.Context, msg []byte) ([]byte, error)
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	segmentSize int64
+	maxBatch    int
+	signTimeout time.Duration
+	now         func() time.Time
+}
+
+// WithSegmentSize sets the size in bytes after which the current segment is
+// sealed and a new one started (default 64 MiB).
+func WithSegmentSize(n int64) Option { return func(o *options) { o.segmentSize = n } }
+
+// WithMaxBatch caps the number of events in one group commit (default 4096).
+func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
+
+// WithSignTimeout bounds each checkpoint signature (default 10 s).
+func WithSignTimeout(d time.Duration) Option { return func(o *options) { o.signTimeout = d } }
+
+// WithClock replaces time.Now for event and checkpoint times (tests).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Log is an open audit log. Its methods are safe for concurrent use. Only one
+// Log may have a directory open at a time (an flock enforces it).
+type Log struct {
+	dir    string
+	signer Signer
+	pub    ed25519.PublicKey
+	opts   options
+
+	lock      *os.File
+	reqs      chan *request
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.RWMutex // guards the fields below
+	tree    tree         // may hold leaves of the commit in flight beyond size
+	size    uint64       // acknowledged entries
+	cp      Checkpoint   // latest durable checkpoint, cp.Size == size
+	segs    []segment    // oldest first; the last one is active
+	damaged error        // set when the log must not take appends
+	closed  bool
+
+	// Owned by the writer goroutine (and Open before it starts).
+	active      *os.File
+	activeSize  int64
+	forceRotate bool
+}
+
+// segment describes one segment file.
+type segment struct {
+	first uint64
+	count uint64 // acknowledged entries in it
+	size  int64  // bytes up to and including the last acknowledged record
+}
+
+type request struct {
+	body  []byte
+	index uint64
+	err   error
+	done  chan struct{}
+}
+
+func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
+
+func leavesName(first uint64) string { return fmt.Sprintf("%020d.leaves", first) }
+
+// Open opens or creates the audit log in dir. s signs checkpoints and pub is
+// its public key; Open checks that they match and that the latest checkpoint
+// verifies against the log's contents.
+//
+// An incomplete trailing record in the newest segment (a torn, never
+// acknowledged write) and any entries after the last checkpoint are cut off;
+// the cut is itself audited as an "audit.recover" event. Anything else that
+// does not parse is left alone: Open then still succeeds, Damaged reports
+// an errdefs.ErrDataLoss class error, Append refuses, and Verify names the
+// entry. Open returns errdefs.ErrFailedPrecondition when another process
+// holds the log open and errdefs.ErrInvalidArgument for a bad key.
+func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, error) {
+	o := options{segmentSize: 64 << 20, maxBatch: 4096, signTimeout: 10 * time.Second, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(pub) != ed25519.PublicKeySize || s == nil {
+		return nil, fmt.Errorf("audit log signer or public key: %w", errdefs.ErrInvalidArgument)
+	}
+	if o.segmentSize < 1 || o.maxBatch < 1 || o.signTimeout <= 0 {
+		return nil, fmt.Errorf("audit log options: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create audit directory %q: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit lock in %q: %w", dir, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("audit log %q is open elsewhere: %w", dir, errdefs.ErrFailedPrecondition)
+	}
+	l := &Log{
+		dir: dir, signer: s, pub: pub, opts: o, lock: lock,
+		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	recovered, err := l.load()
+	if err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	go l.writer()
+	if recovered != nil && l.damaged == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), o.signTimeout)
+		defer cancel()
+		if _, err := l.Append(ctx, *recovered); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("audit recovery record: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// listSegments returns the first indexes of the segment and leaves files in
+// dir, sorted.
+func listSegments(dir string) (segs []uint64, leaves map[uint64]bool, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read audit directory %q: %w", dir, err)
+	}
+	leaves = map[uint64]bool{}
+	seen := map[uint64]bool{}
+	for _, e := range ents {
+		name := e.Name()
+		base, ext := strings.TrimSuffix(name, filepath.Ext(name)), filepath.Ext(name)
+		if len(base) != 20 || (ext != ".seg" && ext != ".leaves") {
+			continue
+		}
+		first, err := strconv.ParseUint(base, 10, 64)
+		if err != nil {
+			continue
+		}
+		if ext == ".leaves" {
+			leaves[first] = true
+		}
+		if !seen[first] {
+			seen[first] = true
+			segs = append(segs, first)
+		}
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
+	return segs, leaves, nil
+}
+
+// load rebuilds the tree from disk, cuts off a torn tail, and checks the
+// latest checkpoint. It returns a recovery event when it cut anything.
+func (l *Log) load() (*Event, error) {
+	firsts, hasLeaves, err := listSegments(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(firsts) == 0 {
+		return nil, l.create()
+	}
+	damage := func(format string, args ...any) {
+		if l.damaged == nil {
+			l.damaged = fmt.Errorf(format+": %w", append(args, errdefs.ErrDataLoss)...)
+		}
+	}
+	h := sha256.New()
+	for i, first := range firsts {
+		if first != l.tree.size() {
+			damage("audit segment %q does not follow entry %d", segName(first), l.tree.size())
+			return nil, nil
+		}
+		last := i == len(firsts)-1
+		if !last && hasLeaves[first] {
+			b, err := os.ReadFile(filepath.Join(l.dir, leavesName(first)))
+			if err != nil {
+				return nil, fmt.Errorf("read audit leaves %q: %w", leavesName(first), err)
+			}
+			if leaves, ok := parseLeaves(b, first); ok {
+				for _, lh := range leaves {
+					l.tree.append(lh)
+				}
+				l.segs = append(l.segs, segment{first: first, count: uint64(len(leaves))})
+				continue
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(l.dir, segName(first)))
+		if errors.Is(err, os.ErrNotExist) {
+			damage("audit segment %q is missing", segName(first))
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read audit segment %q: %w", segName(first), err)
+		}
+		r := scanSegment(data, first)
+		if r.damage == damageBroken || (r.damage == damageTorn && !last) {
+			damage("audit entry %d in segment %q: %s", first+uint64(r.badEntry), segName(first), r.reason)
+			return nil, nil
+		}
+		if len(r.checkpoints) == 0 {
+			damage("audit segment %q holds no checkpoint", segName(first))
+			return nil, nil
+		}
+		cpLast := r.checkpoints[len(r.checkpoints)-1]
+		n := len(r.entries)
+		if !last && (cpLast.entries != n || cpLast.end != int64(len(data))) {
+			damage("audit segment %q ends after its last checkpoint", segName(first))
+			return nil, nil
+		}
+		var recovered *Event
+		if last {
+			// Everything after the last checkpoint was never acknowledged.
+			n = cpLast.entries
+			if cut := int64(len(data)) - cpLast.end; cut > 0 {
+				if err := l.truncateTail(first, cpLast.end); err != nil {
+					return nil, err
+				}
+				recovered = &Event{
+					Actor: "system", Action: "audit.recover", Outcome: OutcomeOK,
+					Reason:  "cut an unacknowledged tail after a crash",
+					Objects: []string{"audit-segment:" + segName(first)},
+					Details: map[string]string{"offset": strconv.FormatInt(cpLast.end, 10), "bytes": strconv.FormatInt(cut, 10)},
+				}
+			}
+		}
+		for _, body := range r.entries[:n] {
+			l.tree.append(leafHash(h, body))
+		}
+		l.segs = append(l.segs, segment{first: first, count: uint64(n), size: cpLast.end})
+		if !last {
+			continue
+		}
+		cp := cpLast.cp
+		if root := l.tree.root(cp.Size); cp.Size != l.tree.size() || string(root[:]) != string(cp.Root) {
+			damage("audit log does not match its latest checkpoint of size %d", cp.Size)
+			return nil, nil
+		}
+		if !cp.VerifySignature(l.pub) {
+			damage("latest audit checkpoint signature does not verify")
+			return nil, nil
+		}
+		l.cp, l.size = cp, cp.Size
+		f, err := os.OpenFile(filepath.Join(l.dir, segName(first)), os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open audit segment %q: %w", segName(first), err)
+		}
+		l.active, l.activeSize = f, cpLast.end
+		l.forceRotate = hasLeaves[first]
+		if recovered != nil {
+			recovered.Time = l.opts.now()
+		}
+		return recovered, nil
+	}
+	return nil, nil
+}
+
+func (l *Log) truncateTail(first uint64, end int64) error {
+	path := filepath.Join(l.dir, segName(first))
+	f, err := os.OpenFile(path, os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("open audit segment %q: %w", segName(first), err)
+	}
+	defer f.Close()
+	if err := f.Truncate(end); err != nil {
+		return fmt.Errorf("truncate audit segment %q: %w", segName(first), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync audit segment %q: %w", segName(first), err)
+	}
+	return nil
+}
+
+// create starts a new log: one segment holding the signed empty checkpoint.
+func (l *Log) create() error {
+	cp, err := l.sign(Checkpoint{Size: 0, Root: emptyRoot[:], Time: l.opts.now()})
+	if err != nil {
+		return err
+	}
+	f, size, err := l.newSegment(0, cp)
+	if err != nil {
+		return err
+	}
+	l.cp = cp
+	l.active, l.activeSize = f, size
+	l.segs = []segment{{first: 0, size: size}}
+	return nil
+}
+
+// sign signs cp and checks the signature against the public key, so that a
+// misconfigured keyring fails at once rather than at the next verify.
+func (l *Log) sign(cp Checkpoint) (Checkpoint, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.signTimeout)
+	defer cancel()
+	sig, err := l.signer.Sign(ctx, cp.SignedMessage())
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("sign audit checkpoint: %w", err)
+	}
+	cp.Signature = sig
+	if !cp.VerifySignature(l.pub) {
+		return Checkpoint{}, fmt.Errorf("audit checkpoint signature does not match the public key: %w", errdefs.ErrFailedPrecondition)
+	}
+	return cp, nil
+}
+
+// newSegment atomically creates the segment starting at first, holding a
+// header and a copy of cp, and syncs the directory.
+func (l *Log) newSegment(first uint64, cp Checkpoint) (*os.File, int64, error) {
+	buf := appendRecord(segmentHeader(first), typeCheckpoint, marshalCheckpoint(cp))
+	path := filepath.Join(l.dir, segName(first))
+	if err := writeFileSync(path, buf); err != nil {
+		return nil, 0, err
+	}
+	if err := syncDir(l.dir); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open audit segment %q: %w", segName(first), err)
+	}
+	return f, int64(len(buf)), nil
+}
+
+// writeFileSync writes data to path through a synced temporary file and a
+// rename, so path holds either nothing or all of data.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", filepath.Base(tmp), err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %q: %w", filepath.Base(tmp), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %q: %w", filepath.Base(tmp), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %q: %w", filepath.Base(tmp), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %q: %w", filepath.Base(tmp), err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open audit directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync audit directory: %w", err)
+	}
+	return nil
+}
+
+// Append adds ev to the log and returns its index. It returns only once the
+// entry is fsync'd together with a signed checkpoint that covers it;
+// concurrent callers share one write, one signature and one fsync. ev.Time is
+// set to the current time when zero. Errors: errdefs.ErrInvalidArgument for a
+// bad event, errdefs.ErrDataLoss when the log is damaged, errdefs.ErrUnavailable
+// when it is closed or a write failed; the signer's error when signing
+// failed. An error means the event is not in the log.
+func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
+	if ev.Time.IsZero() {
+		ev.Time = l.opts.now()
+	}
+	body, err := MarshalEvent(ev)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.Damaged(); err != nil {
+		return 0, err
+	}
+	r := &request{body: body, done: make(chan struct{})}
+	select {
+	case l.reqs <- r:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("audit append: %w", ctx.Err())
+	case <-l.quit:
+		return 0, fmt.Errorf("audit log is closed: %w", errdefs.ErrUnavailable)
+	}
+	// The write is in flight and takes milliseconds; its outcome is what
+	// the caller must act on, so wait for it even if ctx ends.
+	<-r.done
+	return r.index, r.err
+}
+
+// Damaged returns nil when the log takes appends, or the reason it does not:
+// an errdefs.ErrDataLoss class error when Open found damage, an
+// errdefs.ErrUnavailable class error after a failed write or Close.
+func (l *Log) Damaged() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return fmt.Errorf("audit log is closed: %w", errdefs.ErrUnavailable)
+	}
+	return l.damaged
+}
+
+// Size returns the number of acknowledged entries.
+func (l *Log) Size() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// Checkpoint returns the latest durable signed checkpoint.
+func (l *Log) Checkpoint() Checkpoint {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	cp := l.cp
+	cp.Root = append([]byte(nil), cp.Root...)
+	cp.Signature = append([]byte(nil), cp.Signature...)
+	return cp
+}
+
+// InclusionProof returns the RFC 6962 inclusion proof of entry index in the
+// tree of the first size entries (size <= Size()). Verify it with
+// proof.VerifyInclusion of github.com/transparency-dev/merkle and LeafHash.
+// Bad arguments return an errdefs.ErrInvalidArgument class error.
+func (l *Log) InclusionProof(index, size uint64) ([][]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if size > l.size {
+		return nil, fmt.Errorf("tree size %d exceeds log size %d: %w", size, l.size, errdefs.ErrInvalidArgument)
+	}
+	return l.tree.inclusion(index, size)
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof between the trees
+// of the first size1 and size2 entries (size1 <= size2 <= Size()).
+func (l *Log) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if size2 > l.size {
+		return nil, fmt.Errorf("tree size %d exceeds log size %d: %w", size2, l.size, errdefs.ErrInvalidArgument)
+	}
+	return l.tree.consistency(size1, size2)
+}
+
+// LeafHash returns the RFC 6962 leaf hash of ev as the log stores it.
+func LeafHash(ev Event) ([]byte, error) {
+	b, err := MarshalEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	h := leafHash(sha256.New(), b)
+	return h[:], nil
+}
+
+// Close stops taking appends, waits for the commit in flight and closes the
+// files. It is safe to call more than once.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		close(l.quit)
+		<-l.done
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		l.closeFiles()
+	})
+	return nil
+}
+
+func (l *Log) closeFiles() {
+	if l.active != nil {
+		l.active.Close()
+	}
+	unix.Flock(int(l.lock.Fd()), unix.LOCK_UN)
+	l.lock.Close()
+}
+
+// writer is the single goroutine that commits groups of appends.
+func (l *Log) writer() {
+	defer close(l.done)
+	batch := make([]*request, 0, l.opts.maxBatch)
+	for {
+		select {
+		case <-l.quit:
+			return
+		case r := <-l.reqs:
+			batch = append(batch[:0], r)
+		}
+		// Let the callers released by the last commit queue up again.
+		runtime.Gosched()
+	drain:
+		for len(batch) < l.opts.maxBatch {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Log) fail(batch []*request, err error) {
+	for _, r := range batch {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// commit writes batch and a checkpoint covering it in one write and one
+// fsync, then acknowledges it.
+func (l *Log) commit(batch []*request) {
+	if err := l.Damaged(); err != nil {
+		l.fail(batch, err)
+		return
+	}
+	if l.activeSize >= l.opts.segmentSize || l.forceRotate {
+		if err := l.rotate(); err != nil {
+			l.setBroken(err)
+			l.fail(batch, err)
+			return
+		}
+	}
+	base := l.size // only the writer changes size
+	n := 0
+	for _, r := range batch {
+		n += recHeaderSize + len(r.body) + recTrailerSize
+	}
+	buf := make([]byte, 0, n+512)
+	h := sha256.New()
+	leaves := make([]hash, len(batch))
+	for i, r := range batch {
+		r.index = base + uint64(i)
+		buf = appendRecord(buf, typeEntry, r.body)
+		leaves[i] = leafHash(h, r.body)
+	}
+	l.mu.Lock()
+	for i := range leaves {
+		l.tree.append(leaves[i])
+	}
+	root := l.tree.root(base + uint64(len(batch)))
+	l.mu.Unlock()
+	cp, err := l.sign(Checkpoint{Size: base + uint64(len(batch)), Root: root[:], Time: l.opts.now()})
+	if err != nil {
+		l.mu.Lock()
+		l.tree.truncate(base)
+		l.mu.Unlock()
+		l.fail(batch, err)
+		return
+	}
+	buf = appendRecord(buf, typeCheckpoint, marshalCheckpoint(cp))
+	if _, err := l.active.Write(buf); err != nil {
+		err = fmt.Errorf("write audit segment: %v: %w", err, errdefs.ErrUnavailable)
+		l.setBroken(err)
+		l.fail(batch, err)
+		return
+	}
+	if err := l.active.Sync(); err != nil {
+		// After a failed fsync the page cache cannot be trusted: stop.
+		err = fmt.Errorf("sync audit segment: %v: %w", err, errdefs.ErrUnavailable)
+		l.setBroken(err)
+		l.fail(batch, err)
+		return
+	}
+	l.activeSize += int64(len(buf))
+	l.mu.Lock()
+	l.size, l.cp = cp.Size, cp
+	seg := &l.segs[len(l.segs)-1]
+	seg.count += uint64(len(batch))
+	seg.size = l.activeSize
+	l.mu.Unlock()
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+func (l *Log) setBroken(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.damaged == nil {
+		l.damaged = err
+	}
+}
+
+// rotate seals the active segment (writes its leaves file) and starts a new
+// one that begins with a copy of the latest checkpoint.
+func (l *Log) rotate() error {
+	l.mu.RLock()
+	seg := l.segs[len(l.segs)-1]
+	if seg.count == 0 {
+		// Nothing to seal: keep writing here (the name is taken).
+		l.mu.RUnlock()
+		l.forceRotate = false
+		return nil
+	}
+	leaves := append([]hash(nil), l.tree.levels[0][seg.first:seg.first+seg.count]...)
+	cp, first := l.cp, l.size
+	l.mu.RUnlock()
+	if err := writeFileSync(filepath.Join(l.dir, leavesName(seg.first)), leavesFile(seg.first, leaves)); err != nil {
+		return fmt.Errorf("seal audit segment: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	f, size, err := l.newSegment(first, cp)
+	if err != nil {
+		return fmt.Errorf("start audit segment: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	l.active.Close()
+	l.active, l.activeSize, l.forceRotate = f, size, false
+	l.mu.Lock()
+	l.segs = append(l.segs, segment{first: first, size: size})
+	l.mu.Unlock()
+	return nil
+}
