@@ -20,6 +20,9 @@ import (
 // and the revision, so that callers can audit it; callers must treat any
 // error as a deny.
 func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, err)
+	}
 	if err := in.Validate(); err != nil {
 		return e.failed("input.invalid", "the request could not be described to the policies"), err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	policy "github.com/enclave-dev/enclave/policies"
 )
@@ -175,16 +176,36 @@ func compile(ctx context.Context, files map[string]source) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
 	}
-	return &Engine{
+	e := &Engine{
 		query:    pq,
 		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		files:    names,
-	}, nil
+	}
+	// A probe request finds conflicts that only evaluation reveals, such as
+	// a deployer's file defining `decision` a second time.
+	if _, err := pq.Eval(ctx, rego.EvalInput(probe)); err != nil {
+		return nil, fmt.Errorf("evaluate policies on a probe request: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
+	}
+	return e, nil
+}
+
+// probe is a harmless request evaluated once at load.
+var probe = map[string]any{
+	"action":  "whoami",
+	"now":     "2026-01-01T00:00:00Z",
+	"subject": map[string]any{"id": "probe", "roles": []any{}},
 }
 
 // errorsText renders OPA errors as "file:line: message" lines joined by
 // "; ". OPA's messages quote policy source, never input data.
 func errorsText(err error) string {
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		if te.Location != nil {
+			return fmt.Sprintf("%s:%d: %s: %s", te.Location.File, te.Location.Row, te.Code, te.Message)
+		}
+		return te.Code + ": " + te.Message
+	}
 	var errs ast.Errors
 	if !errors.As(err, &errs) || len(errs) == 0 {
 		return err.Error()
@@ -192,9 +213,9 @@ func errorsText(err error) string {
 	lines := make([]string, 0, len(errs))
 	for _, e := range errs {
 		if e.Location != nil {
-			lines = append(lines, fmt.Sprintf("%s:%d: %s", e.Location.File, e.Location.Row, e.Message))
+			lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", e.Location.File, e.Location.Row, e.Code, e.Message))
 		} else {
-			lines = append(lines, e.Message)
+			lines = append(lines, e.Code+": "+e.Message)
 		}
 	}
 	return strings.Join(lines, "; ")

@@ -14,7 +14,7 @@ licence_ok if {
 reasons contains r if {
 	input.action in licensed_actions
 	not licence_ok
-	r := {"rule": "licence.not_valid", "message": sprintf("organisation %q holds no licence valid now", [input.subject.org])}
+	r := {"rule": "licence.not_valid", "message": sprintf("organisation %q holds no licence valid now", [subject_org])}
 }
 
 agreement_ok if now <= ns(input.subject.agreement_until)
@@ -22,7 +22,7 @@ agreement_ok if now <= ns(input.subject.agreement_until)
 reasons contains r if {
 	input.action in licensed_actions
 	not agreement_ok
-	r := {"rule": "agreement.not_valid", "message": sprintf("person %q has no confidentiality agreement on record that is valid now", [input.subject.id])}
+	r := {"rule": "agreement.not_valid", "message": sprintf("person %q has no confidentiality agreement on record that is valid now", [subject_id])}
 }
 
 # --- Licence length (org.add, R-04) --------------------------------------
@@ -49,14 +49,14 @@ reasons contains r if {
 	input.action in data_actions
 	some d in input.resource.datasets
 	not dataset_active(d)
-	r := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [d.name])}
+	r := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [dname(d)])}
 }
 
 reasons contains r if {
 	input.action in data_actions
 	some d in input.resource.datasets
 	not market_known(d)
-	r := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [d.name])}
+	r := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [dname(d)])}
 }
 
 dataset_active(d) if d.state == "active"
@@ -68,7 +68,7 @@ reasons contains r if {
 	some d in input.resource.datasets
 	d.market == "authorized"
 	not input.subject.org_type in {t | some t in input.config.authorized_org_types}
-	r := {"rule": "dataset.authorization_required", "message": sprintf("dataset %q needs authorization that organisation %q is not of a type to hold", [d.name, input.subject.org])}
+	r := {"rule": "dataset.authorization_required", "message": sprintf("dataset %q needs authorization that organisation %q is not of a type to hold", [dname(d), subject_org])}
 }
 
 # --- Applications (application.file, application.approve) ----------------
@@ -82,7 +82,7 @@ reasons contains r if {
 	input.action == "application.file"
 	input.subject.org_type in restricted_org_types
 	not input.resource.public_interest == true
-	r := {"rule": "application.public_interest_required", "message": sprintf("organisation %q may only apply for public-interest use", [input.subject.org])}
+	r := {"rule": "application.public_interest_required", "message": sprintf("organisation %q may only apply for public-interest use", [subject_org])}
 }
 
 application_period_ok if {
@@ -96,13 +96,13 @@ application_period_ok if {
 reasons contains r if {
 	input.action == "application.file"
 	not application_period_ok
-	r := {"rule": "application.period", "message": sprintf("the application period must lie within the licence of organisation %q", [input.subject.org])}
+	r := {"rule": "application.period", "message": sprintf("the application period must lie within the licence of organisation %q", [subject_org])}
 }
 
 reasons contains r if {
 	input.action == "application.approve"
 	input.subject.id in {a | some a in input.resource.approvers}
-	r := {"rule": "application.already_approved", "message": sprintf("person %q already approved this application", [input.subject.id])}
+	r := {"rule": "application.already_approved", "message": sprintf("person %q already approved this application", [subject_id])}
 }
 
 # --- Job admission (job.run) ---------------------------------------------
@@ -190,13 +190,13 @@ batches_available(g) if object.get(g, "batches_left", null) == null
 
 batches_available(g) if g.batches_left > 0
 
-job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, input.subject.org])} if {
+job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, subject_org])} if {
 	not named[name]
-} else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, input.subject.org])} if {
+} else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, subject_org])} if {
 	not columns_ok[name]
 } else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
 	not approvals_ok[name]
-} else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, input.subject.org])} if {
+} else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, subject_org])} if {
 	not purpose_ok[name]
 } else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
 	not usable[name]
@@ -237,17 +237,17 @@ memory_ok if input.request.memory_bytes <= input.quota.memory_bytes_per_job
 reasons contains r if {
 	input.action == "job.run"
 	not concurrency_ok
-	r := {"rule": "quota.concurrent_jobs", "message": sprintf("organisation %q runs as many jobs as its quota allows", [input.subject.org])}
+	r := {"rule": "quota.concurrent_jobs", "message": sprintf("organisation %q runs as many jobs as its quota allows", [subject_org])}
 }
 
 reasons contains r if {
 	input.action == "job.run"
 	not cpu_ok
-	r := {"rule": "quota.cpu_seconds_month", "message": sprintf("organisation %q has used its CPU-seconds for this month", [input.subject.org])}
+	r := {"rule": "quota.cpu_seconds_month", "message": sprintf("organisation %q has used its CPU-seconds for this month", [subject_org])}
 }
 
 reasons contains r if {
 	input.action == "job.run"
 	not memory_ok
-	r := {"rule": "quota.memory_per_job", "message": sprintf("the job asks for more memory than organisation %q may use per job", [input.subject.org])}
+	r := {"rule": "quota.memory_per_job", "message": sprintf("the job asks for more memory than organisation %q may use per job", [subject_org])}
 }

@@ -16,7 +16,35 @@ decision := {
 
 default allow := false
 
-allow if count(reasons) == 0
+# allow needs no reasons and, as a second line of defence should a reason
+# fail to build, the positive gates too.
+allow if {
+	count(reasons) == 0
+	authenticated
+	now
+	permitted
+	job_gate
+}
+
+job_gate if action != "job.run"
+
+job_gate if {
+	action == "job.run"
+	every d in list(input.resource.datasets) {
+		dataset_active(d)
+		market_known(d)
+		usable[d.name]
+	}
+}
+
+# Identifiers for messages, defined even when the input lacks them.
+action := object.get(input, "action", "")
+
+subject_id := object.get(input, ["subject", "id"], "")
+
+subject_org := object.get(input, ["subject", "org"], "")
+
+dname(d) := object.get(d, "name", "")
 
 # A time in input (RFC 3339) as nanoseconds since the epoch.
 ns(t) := time.parse_rfc3339_ns(t) if is_string(t)
@@ -46,7 +74,7 @@ known_action if action_roles[input.action]
 
 reasons contains r if {
 	not known_action
-	r := {"rule": "action.unknown", "message": sprintf("action %q is not known to the policies", [input.action])}
+	r := {"rule": "action.unknown", "message": sprintf("action %q is not known to the policies", [action])}
 }
 
 roles := {r | some r in input.subject.roles}
@@ -89,7 +117,7 @@ reasons contains r if {
 	known_action
 	authenticated
 	not holds_listed
-	r := {"rule": "role.not_permitted", "message": sprintf("no role of person %q permits action %q", [input.subject.id, input.action])}
+	r := {"rule": "role.not_permitted", "message": sprintf("no role of person %q permits action %q", [subject_id, action])}
 }
 
 reasons contains r if {
@@ -101,9 +129,9 @@ reasons contains r if {
 	r := scope_reason(scope)
 }
 
-scope_reason("own_org") := {"rule": "scope.own_org", "message": sprintf("person %q may take action %q only on resources of organisation %q", [input.subject.id, input.action, input.subject.org])}
+scope_reason("own_org") := {"rule": "scope.own_org", "message": sprintf("person %q may take action %q only on resources of organisation %q", [subject_id, action, subject_org])}
 
-scope_reason("independent") := {"rule": "scope.independent", "message": sprintf("person %q may not decide %q on a request of their own or of organisation %q", [input.subject.id, input.action, input.subject.org])}
+scope_reason("independent") := {"rule": "scope.independent", "message": sprintf("person %q may not decide %q on a request of their own or of organisation %q", [subject_id, action, subject_org])}
 
 # Organisation status: operators of an organisation that is not active get
 # nothing but whoami and health; so does anyone whose organisation has a
@@ -121,5 +149,5 @@ reasons contains r if {
 	org_status_applies
 	not org_active
 	not input.action in inactive_org_actions
-	r := {"rule": "org.not_active", "message": sprintf("organisation %q is not active", [input.subject.org])}
+	r := {"rule": "org.not_active", "message": sprintf("organisation %q is not active", [subject_org])}
 }
