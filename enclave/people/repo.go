@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-
-	"github.com/enclave-dev/enclave/enclave/store"
 )
 
 // Querier is what the repository functions need: a *sql.DB or a *sql.Tx.
@@ -26,7 +24,7 @@ func CreateOrg(ctx context.Context, q Querier, o Org) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO orgs(name, type, licence_from, licence_until, status, status_reason, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Type, o.LicenceFrom, o.LicenceUntil, o.Status, o.StatusReason,
 		o.CreatedAt.UTC().Format(timeLayout), o.UpdatedAt.UTC().Format(timeLayout))
-	if store.IsUnique(err) {
+	if isUnique(err) {
 		return fmt.Errorf("organisation %q: %w", o.Name, errdefs.ErrAlreadyExists)
 	}
 	return err
@@ -46,7 +44,7 @@ func scanOrg(sc interface{ Scan(...any) error }) (Org, error) {
 // GetOrg returns an organisation by name.
 func GetOrg(ctx context.Context, q Querier, name string) (Org, error) {
 	o, err := scanOrg(q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE name = ?`, name))
-	return o, store.NotFound(err, "organisation", name)
+	return o, notFound(err, "organisation", name)
 }
 
 // ListOrgs returns every organisation by name.
@@ -90,7 +88,7 @@ func CreatePerson(ctx context.Context, q Querier, p Person, idHash string) error
 	_, err := q.ExecContext(ctx, `INSERT INTO people(id, name, org, roles, id_number_hash, id_number_mask, agreement_until, created_at, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Name, p.Org, joinRoles(p.Roles), h, p.IDNumberMasked,
 		p.AgreementUntil, p.CreatedAt.UTC().Format(timeLayout), p.CreatedBy)
-	if store.IsUnique(err) {
+	if isUnique(err) {
 		return fmt.Errorf("a person with this resident id number is already registered: %w", errdefs.ErrAlreadyExists)
 	}
 	return err
@@ -128,7 +126,7 @@ func scanPerson(sc interface{ Scan(...any) error }) (Person, error) {
 // GetPerson returns a person by id.
 func GetPerson(ctx context.Context, q Querier, id string) (Person, error) {
 	p, err := scanPerson(q.QueryRowContext(ctx, `SELECT `+personCols+` FROM people WHERE id = ?`, id))
-	return p, store.NotFound(err, "person", id)
+	return p, notFound(err, "person", id)
 }
 
 // ListPeople returns every person, optionally of one organisation.
@@ -185,7 +183,7 @@ func GetToken(ctx context.Context, q Querier, id string) (Token, error) {
 		Scan(&t.ID, &t.Person, &c, &e, &t.RevokedAt)
 	t.CreatedAt, _ = time.Parse(timeLayout, c)
 	t.ExpiresAt, _ = time.Parse(timeLayout, e)
-	return t, store.NotFound(err, "token", id)
+	return t, notFound(err, "token", id)
 }
 
 // ListTokens returns the token records of a person.
@@ -263,4 +261,15 @@ func Authenticate(ctx context.Context, q Querier, token string, now time.Time) (
 		return Subject{}, err
 	}
 	return Subject{Person: p, Org: o, TokenID: tokID}, nil
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func notFound(err error, what string, id any) error {
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("%s %q: %w", what, fmt.Sprint(id), errdefs.ErrNotFound)
+	}
+	return err
 }

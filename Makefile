@@ -1,0 +1,54 @@
+# Enclave: `make help` lists the targets.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+BIN       := $(CURDIR)/bin
+BUILD     := $(CURDIR)/build
+IMAGES    := $(BUILD)/images
+VAULT_BIN := $(BUILD)/bin/vault
+# Tests that need root, containerd and Vault fail instead of skipping when CI=true.
+TESTFLAGS ?= -race -timeout 40m
+
+export ENCLAVE_IMAGES := $(IMAGES)
+export ENCLAVE_VAULT_BIN := $(VAULT_BIN)
+
+.PHONY: help build test test-short demo bench lint images vault deps fuzz clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build enclaved, enclave and the tools into bin/
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+images: ## build the built-in job images as OCI archives into build/images/
+	$(GO) run ./images/build -out $(IMAGES)
+
+vault: ## build the Vault server used by the keyring tests (only when missing)
+	sh tools/vault/build.sh $(VAULT_BIN)
+
+deps: ## install containerd, runc and busybox-static from Debian when missing (needs root)
+	sh tools/install-deps.sh
+
+test: images ## run every test: unit, Rego, integration against containerd and Vault
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+test-short: ## run the fast tests only
+	$(GO) test -short ./...
+
+demo: build images ## set everything up and run the main path end to end
+	sh tools/demo.sh
+
+bench: build images ## run the benchmarks; they print ratios against a reference in the same run
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./enclave/audit/... ./policies/... ./egress-review/... ./enclave/catalog/... ./sandbox-runtime/...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt would change the files above'; exit 1; }
+	$(GO) vet ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	sh tools/fuzz.sh $${FUZZTIME:-20s}
+
+clean: ## remove build outputs
+	rm -rf $(BIN) $(BUILD)/images $(BUILD)/demo

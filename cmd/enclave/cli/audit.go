@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/client"
+)
+
+func auditFlags(fs *flag.FlagSet) {
+	fs.String("actor", "", "only entries by this person id")
+	fs.String("org", "", "only entries of this organisation")
+	fs.String("action", "", `only this action, or a prefix ending in "." such as "org."`)
+	fs.String("object", "", `only entries naming this object, such as "org:acme"`)
+	fs.String("since", "", "only entries at or after this RFC 3339 time")
+	fs.String("until", "", "only entries before this RFC 3339 time")
+}
+
+func auditFilter(fs *flag.FlagSet) client.AuditFilter {
+	return client.AuditFilter{Actor: get(fs, "actor"), Org: get(fs, "org"), Action: get(fs, "action"), Object: get(fs, "object"),
+		Since: get(fs, "since"), Until: get(fs, "until"), Limit: get(fs, "limit")}
+}
+
+func init() {
+	register(
+		&command{path: "audit verify", short: "recheck every audit entry against the latest signed checkpoint", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				r, err := e.client.AuditVerify(ctx)
+				if err != nil {
+					return err
+				}
+				if err := e.print(r, func(tw *tabwriter.Writer) {
+					if r.OK {
+						fmt.Fprintf(tw, "audit log intact: %d entries match the signed checkpoint (root %s, signed %s)\n",
+							r.Entries, short(r.CheckpointRoot), r.CheckpointTime.Format("2006-01-02 15:04:05"))
+					} else {
+						fmt.Fprintf(tw, "AUDIT LOG DAMAGED: first entry that does not match: %d\n%s\n", r.FirstBad, r.Reason)
+					}
+					if r.Note != "" {
+						fmt.Fprintf(tw, "note: %s\n", r.Note)
+					}
+				}); err != nil {
+					return err
+				}
+				if !r.OK {
+					return fmt.Errorf("audit log verification failed at entry %d: %w", r.FirstBad, errdefs.ErrDataLoss)
+				}
+				return nil
+			}},
+		&command{path: "audit list", short: "list audit entries", maxArgs: 0,
+			flags: func(fs *flag.FlagSet) {
+				auditFlags(fs)
+				fs.String("limit", "100", "at most this many entries (0: all)")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				es, err := e.client.AuditList(ctx, auditFilter(fs))
+				if err != nil {
+					return err
+				}
+				return e.print(es, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tOUTCOME\tOBJECTS\tREASON")
+					for _, ev := range es {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Index, ev.Time.Local().Format("2006-01-02 15:04:05"), ev.Actor, ev.Action,
+							ev.Outcome, strings.Join(ev.Objects, " "), clip(ev.Reason, 60))
+					}
+				})
+			}},
+		&command{path: "audit export", short: "write matching audit entries as JSON lines to stdout", maxArgs: 0,
+			flags: func(fs *flag.FlagSet) {
+				auditFlags(fs)
+				fs.String("limit", "0", "at most this many entries (0: all)")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				rc, err := e.client.AuditExport(ctx, auditFilter(fs))
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				_, err = io.Copy(e.stdout, rc)
+				return err
+			}},
+	)
+}
+
+func short(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}
+
+func clip(s string, n int) string {
+	if len([]rune(s)) > n {
+		return string([]rune(s)[:n]) + "…"
+	}
+	return s
+}
+

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/people"
+)
+
+func init() {
+	register(
+		&command{path: "whoami", short: "show who the token belongs to", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				w, err := e.client.Whoami(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(w, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "person\t%s (%s)\n", w.Person.Name, w.Person.ID)
+					fmt.Fprintf(tw, "organisation\t%s (%s, %s)\n", w.Org.Name, w.Org.Type, w.Org.Status)
+					fmt.Fprintf(tw, "roles\t%s\n", joinRoles(w.Person.Roles))
+					fmt.Fprintf(tw, "token\t%s\n", w.TokenID)
+				})
+			}},
+		&command{path: "org add", args: "NAME", short: "license an organisation (authority)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("type", "", "company, university, research-institute or agency")
+				fs.String("licence-from", "", "first day of the licence, YYYY-MM-DD (default today)")
+				fs.String("licence-until", "", "last day of the licence, YYYY-MM-DD (at most 2 years on)")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				req := api.OrgRequest{Name: args[0], Type: get(fs, "type"), LicenceFrom: get(fs, "licence-from"), LicenceUntil: get(fs, "licence-until")}
+				if req.Type == "" || req.LicenceUntil == "" {
+					return usagef("--type and --licence-until are required")
+				}
+				o, err := e.client.AddOrg(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.print(o, func(tw *tabwriter.Writer) { orgTable(tw, []api.Org{o}) })
+			}},
+		&command{path: "org list", short: "list organisations", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				os, err := e.client.ListOrgs(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(os, func(tw *tabwriter.Writer) { orgTable(tw, os) })
+			}},
+		orgStatusCommand("suspend"), orgStatusCommand("reinstate"), orgStatusCommand("blacklist"), orgStatusCommand("revoke"),
+		&command{path: "person add", args: "NAME", short: "register a person; prints their token once (admin)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("org", "", "the person's organisation")
+				fs.String("role", "", "roles, comma-separated: admin, authority, custodian, operator, officer, bureau")
+				fs.String("id-number", "", "resident ID number (validated; stored only as a keyed hash and a masked form)")
+				fs.String("agreement-until", "", "end of the person's confidentiality agreement, YYYY-MM-DD")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				req := api.PersonRequest{Name: args[0], Org: get(fs, "org"), Roles: splitList(get(fs, "role")),
+					IDNumber: get(fs, "id-number"), AgreementUntil: get(fs, "agreement-until")}
+				if req.Org == "" || len(req.Roles) == 0 {
+					return usagef("--org and --role are required")
+				}
+				p, err := e.client.AddPerson(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.print(p, func(tw *tabwriter.Writer) {
+					peopleTable(tw, []people.Person{p.Person})
+					fmt.Fprintf(tw, "\ntoken (shown once)\t%s\n", p.Token)
+				})
+			}},
+		&command{path: "person list", short: "list people", maxArgs: 0,
+			flags: func(fs *flag.FlagSet) { fs.String("org", "", "only people of this organisation") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				ps, err := e.client.ListPeople(ctx, get(fs, "org"))
+				if err != nil {
+					return err
+				}
+				return e.print(ps, func(tw *tabwriter.Writer) { peopleTable(tw, ps) })
+			}},
+		&command{path: "person agreement", args: "PERSON-ID", short: "record a renewed confidentiality agreement (admin)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.String("until", "", "new end date, YYYY-MM-DD") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				if get(fs, "until") == "" {
+					return usagef("--until is required")
+				}
+				p, err := e.client.RenewAgreement(ctx, args[0], get(fs, "until"))
+				if err != nil {
+					return err
+				}
+				return e.print(p, func(tw *tabwriter.Writer) { peopleTable(tw, []people.Person{p}) })
+			}},
+		&command{path: "token issue", args: "PERSON-ID", short: "issue a new token for a person; printed once (admin)", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				t, err := e.client.IssueToken(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(t, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "token id\t%s\nexpires\t%s\ntoken (shown once)\t%s\n", t.ID, t.ExpiresAt.Format("2006-01-02 15:04"), t.Token)
+				})
+			}},
+		&command{path: "token list", args: "PERSON-ID", short: "list a person's tokens (ids and dates only)", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				ts, err := e.client.ListTokens(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(ts, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tCREATED\tEXPIRES\tREVOKED")
+					for _, t := range ts {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.CreatedAt.Format("2006-01-02 15:04"), t.ExpiresAt.Format("2006-01-02"), dash(t.RevokedAt))
+					}
+				})
+			}},
+		&command{path: "token revoke", args: "TOKEN-ID", short: "revoke a token (admin)", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				t, err := e.client.RevokeToken(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(t, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "revoked\t%s\t%s\n", t.ID, t.RevokedAt) })
+			}},
+		&command{path: "keys public", short: "print the enclave's signing public key", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				k, err := e.client.PublicKey(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(k, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s\t%s\t(%s keyring)\n", k.Algorithm, k.Key, k.Keyring) })
+			}},
+		&command{path: "version", short: "show the daemon's version", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				v, err := e.client.Version(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(v, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "daemon\t%s\napi\t%s\nschema\t%d\n", v.Version, v.API, v.Schema)
+				})
+			}},
+	)
+}
+
+func orgStatusCommand(verb string) *command {
+	return &command{path: "org " + verb, args: "NAME", short: verb + " an organisation, with a reason (authority)", minArgs: 1, maxArgs: 1,
+		flags: func(fs *flag.FlagSet) { fs.String("reason", "", "why (required, recorded)") },
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if strings.TrimSpace(get(fs, "reason")) == "" {
+				return usagef("--reason is required")
+			}
+			o, err := e.client.SetOrgStatus(ctx, args[0], verb, get(fs, "reason"))
+			if err != nil {
+				return err
+			}
+			return e.print(o, func(tw *tabwriter.Writer) { orgTable(tw, []api.Org{o}) })
+		}}
+}
+
+func get(fs *flag.FlagSet, name string) string {
+	f := fs.Lookup(name)
+	if f == nil {
+		return ""
+	}
+	return f.Value.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func joinRoles(rs []people.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func orgTable(tw *tabwriter.Writer, os []api.Org) {
+	fmt.Fprintln(tw, "NAME\tTYPE\tLICENCE\tSTATUS\tREASON")
+	for _, o := range os {
+		fmt.Fprintf(tw, "%s\t%s\t%s..%s\t%s\t%s\n", o.Name, o.Type, o.LicenceFrom, o.LicenceUntil, o.Status, o.StatusReason)
+	}
+}
+
+func peopleTable(tw *tabwriter.Writer, ps []people.Person) {
+	fmt.Fprintln(tw, "ID\tNAME\tORG\tROLES\tID NUMBER\tAGREEMENT UNTIL")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Org, joinRoles(p.Roles), dash(p.IDNumberMasked), dash(p.AgreementUntil))
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything enclaved is configured with. Only this package
+// reads flags and the environment.
+type Config struct {
+	DataDir           string
+	Listen            string // TCP address for HTTPS; empty: unix socket only
+	TLSCert, TLSKey   string // PEM files; empty: generated under the data directory
+	ContainerdAddress string // empty: start a private containerd
+	VaultAddr         string
+	VaultToken        string // from VAULT_TOKEN, never a flag
+	PolicyDir         string
+	LogLevel          slog.Level
+	TokenTTL          time.Duration
+}
+
+// DefaultDataDir is /var/lib/enclave for root, ~/.local/share/enclave
+// otherwise.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/enclave"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "enclave")
+	}
+	return "enclave-data"
+}
+
+// Default returns the configuration with no flags given.
+func Default() Config {
+	return Config{
+		DataDir:    DefaultDataDir(),
+		VaultToken: os.Getenv("VAULT_TOKEN"),
+		LogLevel:   slog.LevelInfo,
+		TokenTTL:   90 * 24 * time.Hour,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return usageError{fmt.Errorf("--data-dir must not be empty")}
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+	}
+	if c.VaultAddr != "" && c.VaultToken == "" {
+		return usageError{fmt.Errorf("--vault-addr needs a token in VAULT_TOKEN")}
+	}
+	if c.TokenTTL < time.Hour {
+		return usageError{fmt.Errorf("--token-ttl must be at least an hour")}
+	}
+	return nil
+}
+
+// Paths under the data directory.
+func (c *Config) statePath() string  { return filepath.Join(c.DataDir, "state.db") }
+func (c *Config) keyringDir() string { return filepath.Join(c.DataDir, "keyring") }
+func (c *Config) auditDir() string   { return filepath.Join(c.DataDir, "audit") }
+func (c *Config) socketPath() string { return filepath.Join(c.DataDir, "enclaved.sock") }
+func (c *Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }

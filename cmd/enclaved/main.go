@@ -1,0 +1,52 @@
+// Command enclaved is the enclave's daemon: it owns all state, serves the
+// API on a unix socket (and HTTPS when asked), and runs jobs.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "init":
+		err = runInit(os.Args[2:])
+	case "run":
+		err = runDaemon(os.Args[2:])
+	case "version", "--version":
+		fmt.Println(version)
+		return
+	case "help", "-h", "--help":
+		usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "enclaved: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enclaved %s: %v\n", os.Args[1], err)
+		if _, ok := err.(usageError); ok {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  enclaved init [--data-dir D] [--json]    create the data directory, print the first admin token once
+  enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR]
+  enclaved version
+`)
+}

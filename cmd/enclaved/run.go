@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/keys/local"
+	"github.com/enclave-dev/enclave/enclave/server"
+	"github.com/enclave-dev/enclave/enclave/store"
+)
+
+func runDaemon(args []string) error {
+	cfg := Default()
+	fs := flag.NewFlagSet("enclaved run", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the data directory made by enclaved init")
+	fs.StringVar(&cfg.Listen, "listen", "", "also serve HTTPS on this TCP address (for example 127.0.0.1:8443)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for --listen (default: generated under the data directory)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&cfg.ContainerdAddress, "containerd-address", "", "containerd socket (default: start a private containerd under the data directory)")
+	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")
+	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
+	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of newly issued tokens")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return usageError{fmt.Errorf("--log-level: %v", err)}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log)
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if fi, err := os.Stat(cfg.statePath()); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("data directory %q is not initialised; run enclaved init first", cfg.DataDir)
+	}
+	kr, err := openKeyring(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	pub, err := kr.PublicKey(ctx)
+	if err != nil {
+		return fmt.Errorf("keyring public key: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.statePath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	alog, err := audit.Open(cfg.auditDir(), kr, pub)
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	defer alog.Close()
+
+	srv, err := server.New(server.Deps{
+		DB: db, Audit: alog, Keyring: kr, Authz: authz.RoleTable(roleTable), Log: log,
+		Version: version, TokenTTL: cfg.TokenTTL,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.ServeUnix(cfg.socketPath()) }()
+	if cfg.Listen != "" {
+		tcfg, err := tlsConfig(cfg)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- srv.ServeTLS(cfg.Listen, tcfg) }()
+		log.Info("serving https", "addr", cfg.Listen)
+	}
+	log.Info("enclaved started", "version", version, "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		if err != nil {
+			log.Error("listener failed", "err", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("shutdown", "err", err)
+	}
+	os.Remove(cfg.socketPath())
+	log.Info("stopped")
+	return nil
+}
+
+func openKeyring(ctx context.Context, cfg Config) (keys.Keyring, error) {
+	if cfg.VaultAddr != "" {
+		return openVault(ctx, cfg)
+	}
+	kr, err := local.Open(cfg.keyringDir())
+	if err != nil {
+		return nil, fmt.Errorf("open keyring: %w", err)
+	}
+	return kr, nil
+}
+
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if certFile == "" {
+		var err error
+		certFile, keyFile, err = ensureCertificate(cfg.tlsDir(), cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}

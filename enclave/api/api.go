@@ -1,0 +1,129 @@
+// Package api holds the request and response bodies of the enclave's HTTP
+// API under /v1/, shared by the server and the client so that the two
+// cannot disagree.
+package api
+
+import (
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/people"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong: an errdefs class name, a message that
+// never holds data values, tokens or keys, the request id, and for a deny
+// the policy's reasons.
+type ErrorDetail struct {
+	Class     string   `json:"class"`
+	Message   string   `json:"message"`
+	RequestID string   `json:"request_id"`
+	Reasons   []string `json:"reasons,omitempty"`
+}
+
+// Health is the answer of /v1/health.
+type Health struct {
+	Status string `json:"status"`
+	Audit  uint64 `json:"audit_entries"`
+}
+
+// Version is the answer of /v1/version.
+type Version struct {
+	Version string `json:"version"`
+	API     string `json:"api"`
+	Schema  int    `json:"schema"`
+}
+
+// OrgRequest is the body of POST /v1/orgs.
+type OrgRequest struct {
+	Name         string `json:"name"`
+	Type         string `json:"type"`
+	LicenceFrom  string `json:"licence_from,omitempty"` // default today
+	LicenceUntil string `json:"licence_until"`
+}
+
+// Org is an organisation as the API shows it; ID is its name.
+type Org struct {
+	ID string `json:"id"`
+	people.Org
+}
+
+// StatusRequest is the body of the organisation status changes.
+type StatusRequest struct {
+	Reason string `json:"reason"`
+}
+
+// PersonRequest is the body of POST /v1/people.
+type PersonRequest struct {
+	Name           string   `json:"name"`
+	Org            string   `json:"org"`
+	Roles          []string `json:"roles"`
+	IDNumber       string   `json:"id_number,omitempty"`
+	AgreementUntil string   `json:"agreement_until,omitempty"`
+}
+
+// PersonCreated is the answer to POST /v1/people: the person and their
+// first token, shown this once.
+type PersonCreated struct {
+	people.Person
+	Token          string    `json:"token"`
+	TokenID        string    `json:"token_id"`
+	TokenExpiresAt time.Time `json:"token_expires_at"`
+}
+
+// TokenIssued is a freshly issued token, shown this once.
+type TokenIssued struct {
+	ID        string    `json:"id"`
+	Person    string    `json:"person"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AgreementRequest renews a person's confidentiality agreement.
+type AgreementRequest struct {
+	Until string `json:"until"`
+}
+
+// Whoami is the caller as the daemon sees them.
+type Whoami struct {
+	Person  people.Person `json:"person"`
+	Org     Org           `json:"org"`
+	TokenID string        `json:"token_id"`
+}
+
+// PublicKey is the enclave's release and checkpoint signing key.
+type PublicKey struct {
+	Algorithm string `json:"algorithm"`
+	Key       string `json:"key"` // base64 of the raw key
+	Keyring   string `json:"keyring"`
+}
+
+// AuditEvent is one audit record as the API shows it.
+type AuditEvent struct {
+	Index     uint64            `json:"index"`
+	Time      time.Time         `json:"time"`
+	Actor     string            `json:"actor"`
+	Org       string            `json:"org,omitempty"`
+	Action    string            `json:"action"`
+	Objects   []string          `json:"objects,omitempty"`
+	Outcome   string            `json:"outcome"`
+	Reason    string            `json:"reason,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Retention string            `json:"retention"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// AuditReport is the answer of /v1/audit/verify.
+type AuditReport struct {
+	OK             bool      `json:"ok"`
+	Entries        uint64    `json:"entries"`
+	FirstBad       int64     `json:"first_bad"` // -1 when every entry matches
+	Reason         string    `json:"reason,omitempty"`
+	Note           string    `json:"note,omitempty"`
+	CheckpointSize uint64    `json:"checkpoint_size"`
+	CheckpointRoot string    `json:"checkpoint_root"`
+	CheckpointTime time.Time `json:"checkpoint_time"`
+}

@@ -1,0 +1,36 @@
+package client
+
+import (
+	"context"
+	"io"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+)
+
+// AuditFilter selects audit entries; empty fields match everything.
+type AuditFilter struct {
+	Actor, Org, Action, Object string
+	Since, Until               string // RFC 3339
+	Limit                      string
+}
+
+func (f AuditFilter) query() string {
+	return Query("actor", f.Actor, "org", f.Org, "action", f.Action, "object", f.Object, "since", f.Since, "until", f.Until, "limit", f.Limit)
+}
+
+// AuditList returns the matching audit entries.
+func (c *Client) AuditList(ctx context.Context, f AuditFilter) ([]api.AuditEvent, error) {
+	var out []api.AuditEvent
+	return out, c.Do(ctx, "GET", "/v1/audit"+f.query(), nil, &out)
+}
+
+// AuditVerify rechecks the whole log against its latest signed checkpoint.
+func (c *Client) AuditVerify(ctx context.Context) (api.AuditReport, error) {
+	var out api.AuditReport
+	return out, c.Do(ctx, "GET", "/v1/audit/verify", nil, &out)
+}
+
+// AuditExport streams the matching entries as JSON lines.
+func (c *Client) AuditExport(ctx context.Context, f AuditFilter) (io.ReadCloser, error) {
+	return c.Stream(ctx, "GET", "/v1/audit/export"+f.query(), nil)
+}

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/audit"
+)
+
+// allRoutes is every endpoint of the API, in the order of the document.
+func (s *Server) allRoutes() []route {
+	var rs []route
+	rs = append(rs, s.metaRoutes()...)
+	rs = append(rs, s.peopleRoutes()...)
+	rs = append(rs, s.auditRoutes()...)
+	return rs
+}
+
+func (s *Server) metaRoutes() []route {
+	return []route{
+		{Method: "GET", Path: "/v1/health", Public: true, Summary: "Liveness: the daemon answers and its state opens", Response: api.Health{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				if err := s.DB.SQL().PingContext(ctx); err != nil {
+					return nil, fmt.Errorf("state database: %w", errdefs.ErrUnavailable)
+				}
+				h := api.Health{Status: "ok"}
+				if sz, ok := s.Audit.(interface{ Size() uint64 }); ok {
+					h.Audit = sz.Size()
+				}
+				return h, nil
+			}},
+		{Method: "GET", Path: "/v1/version", Public: true, Summary: "Program and schema versions", Response: api.Version{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				v, err := s.DB.SchemaVersion(ctx)
+				return api.Version{Version: s.Version, API: "v1", Schema: v}, err
+			}},
+		{Method: "GET", Path: "/v1/openapi.json", Public: true, Summary: "This document",
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				return s.OpenAPI(), nil
+			}},
+	}
+}
+
+func (s *Server) auditRoutes() []route {
+	return []route{
+		{Method: "GET", Path: "/v1/audit", Action: "audit.list", Summary: "List audit entries; filters: actor, org, action, object, since, until (RFC 3339), limit", Response: []api.AuditEvent{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				f, err := auditFilter(c)
+				if err != nil {
+					return nil, err
+				}
+				ents, err := s.Audit.List(ctx, f)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]api.AuditEvent, len(ents))
+				for i, e := range ents {
+					out[i] = auditView(e)
+				}
+				return out, nil
+			}},
+		{Method: "GET", Path: "/v1/audit/verify", Action: "audit.verify", Summary: "Recheck every entry against the latest signed checkpoint", Response: api.AuditReport{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				rep, err := s.Audit.Verify(ctx)
+				if err != nil {
+					return nil, err
+				}
+				ev := audit.Event{Action: "audit.verify", Outcome: "ok", Details: map[string]string{"ok": strconv.FormatBool(rep.OK), "entries": strconv.FormatUint(rep.Entries, 10)}}
+				if _, err := s.Audit.Append(ctx, s.event(c, ev)); err != nil {
+					return nil, fmt.Errorf("audit append: %w", err)
+				}
+				return api.AuditReport{OK: rep.OK, Entries: rep.Entries, FirstBad: rep.FirstBad, Reason: rep.Reason, Note: rep.Note,
+					CheckpointSize: rep.Checkpoint.Size, CheckpointRoot: hex.EncodeToString(rep.Checkpoint.Root), CheckpointTime: rep.Checkpoint.Time}, nil
+			}},
+		{Method: "GET", Path: "/v1/audit/export", Action: "audit.export", Summary: "Every matching entry as JSON lines", Response: api.AuditEvent{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				f, err := auditFilter(c)
+				if err != nil {
+					return nil, err
+				}
+				ents, err := s.Audit.List(ctx, f)
+				if err != nil {
+					return nil, err
+				}
+				ev := audit.Event{Action: "audit.export", Outcome: "ok", Details: map[string]string{"entries": strconv.Itoa(len(ents))}}
+				if _, err := s.Audit.Append(ctx, s.event(c, ev)); err != nil {
+					return nil, fmt.Errorf("audit append: %w", err)
+				}
+				c.raw = true
+				c.w.Header().Set("Content-Type", "application/x-ndjson")
+				c.w.Header().Set("Cache-Control", "no-store")
+				enc := json.NewEncoder(c.w)
+				for _, e := range ents {
+					if err := enc.Encode(auditView(e)); err != nil {
+						return nil, nil // the client went away; nothing more to say
+					}
+				}
+				return nil, nil
+			}},
+	}
+}
+
+func auditFilter(c *call) (audit.Filter, error) {
+	f := audit.Filter{Actor: c.query("actor"), Org: c.query("org"), Action: c.query("action"), Object: c.query("object")}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := c.query(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, fmt.Errorf("query parameter %q must be an RFC 3339 time: %w", name, errdefs.ErrInvalidArgument)
+			}
+			*dst = t
+		}
+	}
+	if v := c.query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("query parameter \"limit\" must be a non-negative integer: %w", errdefs.ErrInvalidArgument)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func auditView(e audit.Entry) api.AuditEvent {
+	ev := e.Event
+	return api.AuditEvent{Index: e.Index, Time: ev.Time, Actor: ev.Actor, Org: ev.Org, Action: ev.Action, Objects: ev.Objects,
+		Outcome: ev.Outcome, Reason: ev.Reason, RequestID: ev.RequestID, Retention: ev.Retention, Details: ev.Details}
+}

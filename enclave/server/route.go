@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/people"
+)
+
+// route is one endpoint. The router authenticates the caller, builds the
+// resource, authorizes Action on it through the authz seam, and only then
+// calls Handle: no handler runs unauthorized.
+type route struct {
+	Method  string
+	Path    string
+	Action  string // the policy action; empty only for Public routes
+	Summary string
+	Public  bool // health, version and the API document: no token needed
+	// Request and Response are zero values of the body types, for the API
+	// document; nil means none.
+	Request  any
+	Response any
+	// Created says the success status is 201.
+	Created bool
+	// Resource builds what Action is aimed at; nil means the bare noun.
+	Resource func(ctx context.Context, c *call) (authz.Resource, error)
+	Handle   func(ctx context.Context, c *call) (any, error)
+}
+
+// call is one request in flight.
+type call struct {
+	s       *Server
+	w       http.ResponseWriter
+	r       *http.Request
+	reqID   string
+	route   *route
+	subject people.Subject
+	// raw is set when the handler wrote the response itself.
+	raw bool
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && isToken(id) {
+		return id
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func isToken(s string) bool {
+	for _, c := range s {
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.Now()
+		c := &call{s: s, w: w, r: r, reqID: requestID(r), route: &rt}
+		w.Header().Set("X-Request-Id", c.reqID)
+		ctx := r.Context()
+		code, err := s.dispatch(ctx, c)
+		log := s.Log.With("request", c.reqID, "method", rt.Method, "route", rt.Path, "status", code,
+			"ms", time.Since(start).Milliseconds())
+		if c.subject.Person.ID != "" {
+			log = log.With("person", c.subject.Person.ID)
+		}
+		if code >= 500 {
+			log.Error("request failed", "err", err)
+		} else {
+			log.Debug("request")
+		}
+	})
+}
+
+func (s *Server) dispatch(ctx context.Context, c *call) (int, error) {
+	rt := c.route
+	if !rt.Public {
+		subj, err := s.authenticate(ctx, c.r)
+		if err != nil {
+			if errdefs.IsUnauthorized(err) {
+				s.auditDenial(ctx, c, rt.Action, authz.Resource{}, []string{"unauthenticated"})
+			}
+			return writeError(c.w, c.reqID, err, nil), err
+		}
+		c.subject = subj
+		res := authz.Resource{Kind: strings.SplitN(rt.Action, ".", 2)[0]}
+		if rt.Resource != nil {
+			res, err = rt.Resource(ctx, c)
+			if err != nil {
+				return writeError(c.w, c.reqID, err, nil), err
+			}
+		}
+		if err := c.authorize(ctx, rt.Action, res); err != nil {
+			return writeError(c.w, c.reqID, err, nil), err
+		}
+	}
+	out, err := rt.Handle(ctx, c)
+	if err != nil {
+		return writeError(c.w, c.reqID, err, nil), err
+	}
+	if c.raw {
+		return http.StatusOK, nil
+	}
+	code := http.StatusOK
+	if rt.Created {
+		code = http.StatusCreated
+	}
+	writeJSON(c.w, code, out)
+	return code, nil
+}
+
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (people.Subject, error) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return people.Subject{}, fmt.Errorf("a bearer token is required (set ENCLAVE_TOKEN): %w", errdefs.ErrUnauthenticated)
+	}
+	return people.Authenticate(ctx, s.DB.SQL(), tok, s.Now())
+}
+
+// authorize asks the authz seam. A deny, or an error deciding (which fails
+// closed), is audited and returned as a permission error carrying the
+// reasons.
+func (c *call) authorize(ctx context.Context, action string, res authz.Resource) error {
+	d, err := c.s.Authz.Authorize(ctx, c.subject, action, res)
+	if err != nil {
+		c.s.Log.Error("authorization failed; denying", "request", c.reqID, "action", action, "err", err)
+		d = authz.Decision{Reasons: []authz.Reason{{Rule: "policy.error", Message: "the policy could not decide; denied"}}}
+	}
+	if d.Allow {
+		return nil
+	}
+	var reasons []string
+	for _, r := range d.Reasons {
+		reasons = append(reasons, r.Rule+": "+r.Message)
+	}
+	if len(reasons) == 0 {
+		reasons = []string{"policy: no rule allows this"}
+	}
+	c.s.auditDenial(ctx, c, action, res, reasons)
+	return &deniedError{action: action, reasons: reasons}
+}
+
+func (s *Server) auditDenial(ctx context.Context, c *call, action string, res authz.Resource, reasons []string) {
+	ev := audit.Event{
+		Action:  action,
+		Outcome: "denied",
+		Reason:  strings.Join(reasons, "; "),
+	}
+	if res.Kind != "" && res.ID != "" {
+		ev.Objects = []string{res.Kind + ":" + res.ID}
+	}
+	if c.subject.Person.ID == "" {
+		ev.Actor = "anonymous"
+	}
+	if _, err := s.Audit.Append(context.WithoutCancel(ctx), s.event(c, ev)); err != nil {
+		s.Log.Error("audit append of a denial failed", "request", c.reqID, "err", err)
+	}
+}
+
+// event fills the caller's identity, the request id and the time.
+func (s *Server) event(c *call, ev audit.Event) audit.Event {
+	if ev.Actor == "" {
+		ev.Actor = c.subject.Person.ID
+		ev.Org = c.subject.Person.Org
+	}
+	ev.RequestID = c.reqID
+	ev.Time = s.Now().UTC()
+	if ev.Retention == "" {
+		ev.Retention = "3y"
+	}
+	return ev
+}
+
+// change runs fn in a transaction and appends ev to the audit log before
+// the transaction commits, so that nothing takes effect unrecorded. When fn
+// fails, the failed attempt is recorded instead.
+func (c *call) change(ctx context.Context, ev audit.Event, fn func(ctx context.Context, q dbtx) error) error {
+	ev.Outcome = "ok"
+	err := c.s.DB.Tx(ctx, func(tx dbtx) error { return fn(ctx, tx) }, func() error {
+		_, err := c.s.Audit.Append(ctx, c.s.event(c, ev))
+		if err != nil {
+			return fmt.Errorf("audit append: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		failed := ev
+		failed.Outcome = "failed"
+		_, class := status(err)
+		failed.Reason = class
+		if _, aerr := c.s.Audit.Append(context.WithoutCancel(ctx), c.s.event(c, failed)); aerr != nil {
+			return errors.Join(err, fmt.Errorf("audit append: %w", aerr))
+		}
+	}
+	return err
+}
+
+func (c *call) decode(v any) error { return decodeJSON(c.r.Body, v) }
+
+func (c *call) path(name string) string { return c.r.PathValue(name) }
+
+func (c *call) query(name string) string { return c.r.URL.Query().Get(name) }
