@@ -236,8 +236,8 @@ type Subject struct {
 // the answer tells an attacker nothing.
 func Authenticate(ctx context.Context, q Querier, token string, now time.Time) (Subject, error) {
 	unauth := fmt.Errorf("token is unknown, expired or revoked: %w", errdefs.ErrUnauthenticated)
-	if err := WellFormedToken(token); err != nil {
-		return Subject{}, err
+	if WellFormedToken(token) != nil {
+		return Subject{}, unauth
 	}
 	var tokID, personID, expires, revoked string
 	err := q.QueryRowContext(ctx, `SELECT id, person, expires_at, revoked_at FROM tokens WHERE hash = ?`, HashToken(token)).

@@ -101,4 +101,3 @@ func clip(s string, n int) string {
 	}
 	return s
 }
-
