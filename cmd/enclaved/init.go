@@ -143,7 +143,7 @@ func populate(ctx context.Context, cfg Config, orgName, adminName string) (initR
 		return people.CreateToken(ctx, tx, t, hash)
 	}, func() error {
 		for _, ev := range []audit.Event{
-			{Action: "enclave.init", Objects: []string{"keyring:" + kr.Name()}, Details: map[string]string{"schema": fmt.Sprint(store.Migrations[len(store.Migrations)-1].Version)}},
+			{Action: "enclave.init", Objects: []string{"keyring:" + kr.Name()}, Details: map[string]string{"schema": "v1"}},
 			{Action: "org.add", Objects: []string{"org:" + orgName}, Details: map[string]string{"type": string(org.Type)}},
 			{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + orgName, "token:" + t.ID}, Details: map[string]string{"roles": "admin"}},
 		} {

@@ -1,38 +1,33 @@
 // Package authz is the one seam through which every request is authorized:
 // Authorize(ctx, subject, action, resource). The server calls it for every
-// endpoint and refuses to answer a handler that did not; the decision comes
-// from the policy engine (policies/), and a failure to decide is a deny.
+// endpoint before the handler runs; the decision comes from the policy
+// engine (policies/), and a failure to decide is a deny.
 package authz
 
 import (
 	"context"
 
 	"github.com/enclave-dev/enclave/enclave/people"
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
-// Resource is what an action is aimed at.
+// Resource is what an action is aimed at, with the facts the policies
+// need about it: the policy resource (kind, id, owning organisation, owner,
+// datasets with their marks, image, period, ...) and, for job admission,
+// the organisation's grants, usage, quota and the job's request.
 type Resource struct {
-	Kind  string `json:"kind"`            // "org", "person", "token", "dataset", "job", ...
-	ID    string `json:"id,omitempty"`    // its id or name
-	Org   string `json:"org,omitempty"`   // the organisation that owns or requested it
-	Owner string `json:"owner,omitempty"` // the person who filed or submitted it
-	// Attrs carries further facts the policy needs (datasets, grants, ...).
-	Attrs map[string]any `json:"attrs,omitempty"`
+	policy.Resource
+	Grants  []policy.Grant
+	Usage   policy.Usage
+	Quota   policy.Quota
+	Request policy.Request
 }
 
-// Reason explains one rule's part in a decision.
-type Reason struct {
-	Rule    string `json:"rule"`
-	Message string `json:"message"`
-}
+// Decision is the answer to one authorization question; a deny is a value.
+type Decision = policy.Decision
 
-// Decision is the answer to one authorization question. A deny is a value,
-// not an error.
-type Decision struct {
-	Allow    bool     `json:"allow"`
-	Reasons  []Reason `json:"reasons,omitempty"`
-	Revision string   `json:"revision,omitempty"`
-}
+// Reason is one rule's refusal.
+type Reason = policy.Reason
 
 // Authorizer decides whether a subject may perform an action on a
 // resource. An error means no answer, and callers treat it as a deny.

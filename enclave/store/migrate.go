@@ -7,16 +7,43 @@ import (
 	"github.com/containerd/errdefs"
 )
 
-// Migration is one versioned step of the schema. Steps are applied in order,
-// each in its own transaction, and never edited once released: a change is
-// a new step.
+// Migration is one versioned step of a part of the schema. Steps are
+// applied in order, each in its own transaction, and never edited once
+// released: a change is a new step.
 type Migration struct {
 	Version int
 	Name    string
 	SQL     string
 }
 
-// Migrations is the schema history. Append only.
+// Schema is the migration history of one part of the state (one noun of
+// the domain: "people", "catalog", "jobs", ...). Each part keeps its own
+// version sequence, so parts can grow independently; a part may refer to
+// tables of a part registered before it.
+type Schema struct {
+	Part       string
+	Migrations []Migration
+}
+
+var schemas = []Schema{{Part: "people", Migrations: Migrations}}
+
+// Register adds a part's schema; packages call it from init. Parts are
+// migrated in the order they were registered, "people" first.
+func Register(s Schema) {
+	for _, have := range schemas {
+		if have.Part == s.Part {
+			panic("store: schema part " + s.Part + " registered twice")
+		}
+	}
+	for i, m := range s.Migrations {
+		if m.Version != i+1 {
+			panic(fmt.Sprintf("store: schema part %s: migration %d has version %d, want %d", s.Part, i, m.Version, i+1))
+		}
+	}
+	schemas = append(schemas, s)
+}
+
+// Migrations is the schema history of the people part. Append only.
 var Migrations = []Migration{
 	{1, "people and organisations", `
 CREATE TABLE orgs (
@@ -55,18 +82,29 @@ CREATE INDEX tokens_person ON tokens(person);
 
 func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))`); err != nil {
+		part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+		PRIMARY KEY (part, version))`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
-	have, err := s.SchemaVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	for _, sc := range schemas {
+		if err := s.migratePart(ctx, sc); err != nil {
+			return err
+		}
 	}
-	newest := Migrations[len(Migrations)-1].Version
+	return nil
+}
+
+func (s *DB) migratePart(ctx context.Context, sc Schema) error {
+	var have int
+	if err := s.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE part = ?`, sc.Part).Scan(&have); err != nil {
+		return fmt.Errorf("read schema version of %s: %w", sc.Part, err)
+	}
+	newest := len(sc.Migrations)
 	if have > newest {
-		return fmt.Errorf("state schema version %d is newer than this program's %d: %w", have, newest, errdefs.ErrFailedPrecondition)
+		return fmt.Errorf("state schema of %s is at version %d, newer than this program's %d: %w", sc.Part, have, newest, errdefs.ErrFailedPrecondition)
 	}
-	for _, m := range Migrations {
+	for _, m := range sc.Migrations {
 		if m.Version <= have {
 			continue
 		}
@@ -76,9 +114,9 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+			return fmt.Errorf("migration %s %d (%s): %w", sc.Part, m.Version, m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(part, version, name) VALUES (?, ?, ?)`, sc.Part, m.Version, m.Name); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("record migration %d: %w", m.Version, err)
 		}

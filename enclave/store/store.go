@@ -86,10 +86,10 @@ func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func() er
 	return nil
 }
 
-// SchemaVersion returns the version of the newest applied migration.
+// SchemaVersion returns the number of migrations applied over all parts.
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&v)
 	return v, err
 }
 
