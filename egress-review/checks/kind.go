@@ -1,0 +1,201 @@
+// Package checks holds the automatic egress checks of the enclave (marks,
+// raw values, row copying, disclosure control, file types, differencing),
+// each a review.Check, and ScanText for job logs and previews. Default
+// returns them all in their default configuration.
+//
+// Every parser here reads hostile files: sizes are checked before parsing,
+// Arrow and Parquet go through arrow-go v18 with a capped allocator, and
+// any parse error or panic becomes a fail finding.
+package checks
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is a file type recognised by content.
+type Kind string
+
+// Kinds of files. The first eight may leave the enclave.
+const (
+	KindArrowFile   Kind = "arrow-file"
+	KindArrowStream Kind = "arrow-stream"
+	KindParquet     Kind = "parquet"
+	KindCSV         Kind = "csv"
+	KindJSON        Kind = "json"
+	KindText        Kind = "text"
+	KindMarkdown    Kind = "markdown"
+	KindPNG         Kind = "png"
+	KindPDF         Kind = "pdf"
+	KindArchive     Kind = "archive"
+	KindExecutable  Kind = "executable"
+	KindUnknown     Kind = "unknown"
+)
+
+// Allowed reports whether files of kind k may leave.
+func (k Kind) Allowed() bool {
+	switch k {
+	case KindArrowFile, KindArrowStream, KindParquet, KindCSV, KindJSON, KindText, KindMarkdown, KindPNG, KindPDF:
+		return true
+	}
+	return false
+}
+
+// Tabular reports whether k is read as a table (Arrow or Parquet).
+func (k Kind) Tabular() bool {
+	return k == KindArrowFile || k == KindArrowStream || k == KindParquet
+}
+
+// Texty reports whether k is UTF-8 text.
+func (k Kind) Texty() bool {
+	return k == KindCSV || k == KindJSON || k == KindText || k == KindMarkdown
+}
+
+var magics = []struct {
+	prefix string
+	kind   Kind
+	what   string
+}{
+	{"ARROW1", KindArrowFile, "arrow ipc file"},
+	{"\xff\xff\xff\xff", KindArrowStream, "arrow ipc stream"},
+	{"PAR1", KindParquet, "parquet"},
+	{"\x89PNG\r\n\x1a\n", KindPNG, "png"},
+	{"%PDF-", KindPDF, "pdf"},
+	{"PK\x03\x04", KindArchive, "zip"},
+	{"PK\x05\x06", KindArchive, "zip"},
+	{"PK\x07\x08", KindArchive, "zip"},
+	{"\x1f\x8b", KindArchive, "gzip"},
+	{"7z\xbc\xaf\x27\x1c", KindArchive, "7z"},
+	{"\xfd7zXZ\x00", KindArchive, "xz"},
+	{"\x28\xb5\x2f\xfd", KindArchive, "zstd"},
+	{"BZh", KindArchive, "bzip2"},
+	{"\x1f\x9d", KindArchive, "compress"},
+	{"\x04\x22\x4d\x18", KindArchive, "lz4"},
+	{"Rar!\x1a\x07", KindArchive, "rar"},
+	{"\x7fELF", KindExecutable, "elf"},
+	{"MZ", KindExecutable, "pe"},
+	{"\xfe\xed\xfa\xce", KindExecutable, "mach-o"},
+	{"\xfe\xed\xfa\xcf", KindExecutable, "mach-o"},
+	{"\xce\xfa\xed\xfe", KindExecutable, "mach-o"},
+	{"\xcf\xfa\xed\xfe", KindExecutable, "mach-o"},
+	{"\xca\xfe\xba\xbe", KindExecutable, "mach-o fat or java class"},
+	{"\x00asm", KindExecutable, "webassembly"},
+	{"#!", KindExecutable, "script"},
+}
+
+// Sniff returns the kind of the file at p by its content, and a short
+// description (for evidence). name is the file's relative name; its
+// extension only chooses among text kinds (csv, json, markdown, text).
+func Sniff(p, name string) (Kind, string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return KindUnknown, "", fmt.Errorf("open output file: %w", err)
+	}
+	defer f.Close()
+	var head [512]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return KindUnknown, "", fmt.Errorf("read output file: %w", err)
+	}
+	h := head[:n]
+	if n >= 262 && string(h[257:262]) == "ustar" {
+		return KindArchive, "tar", nil
+	}
+	for _, m := range magics {
+		if bytes.HasPrefix(h, []byte(m.prefix)) {
+			return m.kind, m.what, nil
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return KindUnknown, "", fmt.Errorf("read output file: %w", err)
+	}
+	ok, err := isText(f)
+	if err != nil {
+		return KindUnknown, "", err
+	}
+	if !ok {
+		return KindUnknown, "binary data of unknown type", nil
+	}
+	ext := strings.ToLower(path.Ext(name))
+	switch {
+	case ext == ".csv" || ext == ".tsv":
+		return KindCSV, "csv", nil
+	case ext == ".md" || ext == ".markdown":
+		return KindMarkdown, "markdown", nil
+	case ext == ".json" || startsJSON(h):
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return KindUnknown, "", fmt.Errorf("read output file: %w", err)
+		}
+		if !validJSON(f) {
+			return KindUnknown, "text that claims to be json but is not", nil
+		}
+		return KindJSON, "json", nil
+	}
+	return KindText, "text", nil
+}
+
+func startsJSON(h []byte) bool {
+	t := bytes.TrimLeft(h, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+func validJSON(r io.Reader) bool {
+	dec := json.NewDecoder(bufio.NewReader(r))
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// isText reports whether r is valid UTF-8 without NUL or control bytes other
+// than tab, newline, carriage return and form feed.
+func isText(r io.Reader) (bool, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var carry []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := br.Read(buf)
+		chunk := append(carry, buf[:n]...)
+		// Keep an incomplete trailing rune for the next chunk.
+		cut := len(chunk)
+		for i := len(chunk) - 1; i >= 0 && i >= len(chunk)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(chunk[i]) {
+				if !utf8.FullRune(chunk[i:]) {
+					cut = i
+				}
+				break
+			}
+		}
+		if err == io.EOF {
+			cut = len(chunk)
+		}
+		if !utf8.Valid(chunk[:cut]) {
+			return false, nil
+		}
+		for _, b := range chunk[:cut] {
+			if (b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f') || b == 0x7f {
+				return false, nil
+			}
+		}
+		carry = append(carry[:0], chunk[cut:]...)
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read output file: %w", err)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package checks
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/containerd/errdefs"
+	review "github.com/enclave-dev/enclave/egress-review"
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	"github.com/enclave-dev/enclave/egress-review/scan"
+)
+
+// RowCopy fails outputs that copy input rows (裸数据): the tuple fingerprint
+// of every row of Arrow, Parquet and CSV outputs (all its cells, in any
+// column order, formatted with fingerprint.CellString) is looked up in the
+// row fingerprints of each input. Above the threshold the file fails: more
+// than RowCopyPIThreshold rows (default 0) of an input with
+// personal-information columns, else more than RowCopyFraction (1%) of the
+// output's rows or of the input's rows.
+type RowCopy struct {
+	Table table
+}
+
+var _ review.Check = RowCopy{}
+
+// Name implements review.Check.
+func (RowCopy) Name() string { return "row-copy" }
+
+// Version implements review.Check.
+func (RowCopy) Version() string { return "1" }
+
+// Run implements review.Check.
+func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding, error) {
+	sc, _, err := newScanner(req)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.HasRows() {
+		return []review.Finding{{Verdict: review.VerdictPass, Evidence: "inputs hold no row fingerprints"}}, nil
+	}
+	p := req.Params.Effective()
+	var out []review.Finding
+	for _, f := range req.Files {
+		kind, _, err := Sniff(f.Path, f.Name)
+		if err != nil {
+			out = append(out, review.Finding{Verdict: review.VerdictFail, File: f.Name, Evidence: "cannot read file"})
+			continue
+		}
+		matched := make([]int, len(req.Inputs))
+		rows := 0
+		switch {
+		case kind.Tabular():
+			_, err = c.Table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+				rows += int(rec.NumRows())
+				tableRows(sc, rec, matched)
+				return nil
+			})
+		case kind == KindCSV:
+			rows, err = csvRows(ctx, sc, f.Path, matched)
+		default:
+			continue
+		}
+		if err != nil {
+			out = append(out, review.Finding{Verdict: review.VerdictFail, File: f.Name, Evidence: "cannot read rows: " + err.Error()})
+			continue
+		}
+		for i, m := range matched {
+			if m == 0 {
+				continue
+			}
+			in := req.Inputs[i]
+			v := review.VerdictPass
+			switch {
+			case in.HasPI && m > p.RowCopyPIThreshold:
+				v = review.VerdictFail
+			case float64(m) > p.RowCopyFraction*float64(rows):
+				v = review.VerdictFail
+			case in.Rows > 0 && float64(m) > p.RowCopyFraction*float64(in.Rows):
+				v = review.VerdictFail
+			}
+			out = append(out, review.Finding{Verdict: v, File: f.Name, Count: m,
+				Evidence: fmt.Sprintf("%d of %d rows are rows of input %q (personal information: %v)", m, rows, in.Dataset, in.HasPI)})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, review.Finding{Verdict: review.VerdictPass, Evidence: "no output row is an input row"})
+	}
+	return out, nil
+}
+
+func tableRows(sc *scan.Scanner, rec arrow.RecordBatch, matched []int) {
+	cols := rec.Columns()
+	cells := make([]string, len(cols))
+	for r := 0; r < int(rec.NumRows()); r++ {
+		for j, col := range cols {
+			cells[j], _ = fingerprint.CellString(col, r)
+		}
+		if i := sc.Row(cells); i >= 0 && i < len(matched) {
+			matched[i]++
+		}
+	}
+}
+
+func csvRows(ctx context.Context, sc *scan.Scanner, path string, matched []int) (int, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer fh.Close()
+	cr := csv.NewReader(bufio.NewReader(fh))
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	rows := 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return rows, fmt.Errorf("csv is malformed: %w", errdefs.ErrDataLoss)
+		}
+		rows++
+		if i := sc.Row(rec); i >= 0 && i < len(matched) {
+			matched[i]++
+		}
+		if rows%65536 == 0 && ctx.Err() != nil {
+			return rows, ctx.Err()
+		}
+	}
+}

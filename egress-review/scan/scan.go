@@ -1,0 +1,257 @@
+// Package scan recognises input values in output bytes: it canonicalizes
+// cells and text tokens the way the fingerprint package does, also tries
+// the decoded form of anything that looks encoded (base64, hex, URL
+// escapes), and looks the keyed hashes up in the fingerprint sets of a
+// job's inputs. It is the engine of the raw-values and row-copy checks and
+// of the filter on job logs and previews.
+package scan
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/containerd/errdefs"
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+)
+
+// maxDepth bounds nested decoding (base64 of hex of a value).
+const maxDepth = 2
+
+// Scanner looks values up in a list of fingerprint sets. It is safe for
+// concurrent use.
+type Scanner struct {
+	h      *fingerprint.Hasher
+	values []*fingerprint.Set // sets with value fingerprints
+	rows   []*fingerprint.Set // all sets, by input index, for Row
+}
+
+// New returns a Scanner over sets (nil entries are allowed and hold
+// nothing). It returns an errdefs.ErrInvalidArgument class error without a
+// hasher, and an errdefs.ErrFailedPrecondition class error when a set
+// records a key ID other than the hasher's: scanning it would find nothing.
+func New(h *fingerprint.Hasher, sets []*fingerprint.Set) (*Scanner, error) {
+	if h == nil {
+		return nil, fmt.Errorf("scanner without a fingerprint hasher: %w", errdefs.ErrInvalidArgument)
+	}
+	s := &Scanner{h: h, rows: sets}
+	for i, set := range sets {
+		if set == nil {
+			continue
+		}
+		if id := set.KeyID(); id != 0 && id != h.ID() {
+			return nil, fmt.Errorf("fingerprint set %d was built with another key: %w", i, errdefs.ErrFailedPrecondition)
+		}
+		if nv, _ := set.Len(); nv > 0 {
+			s.values = append(s.values, set)
+		}
+	}
+	return s, nil
+}
+
+// Empty reports whether there are no value fingerprints to look for.
+func (s *Scanner) Empty() bool { return len(s.values) == 0 }
+
+// HasRows reports whether any set holds row fingerprints.
+func (s *Scanner) HasRows() bool {
+	for _, set := range s.rows {
+		if _, nr := set.Len(); nr > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scanner) hit(hs []uint64) bool {
+	for _, x := range hs {
+		for _, set := range s.values {
+			if set.HasValue(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Value reports whether the cell v holds an input value: as a whole
+// (canonicalized), as any token of it when it holds separators, or decoded
+// when it looks encoded.
+func (s *Scanner) Value(v string) bool {
+	if len(s.values) == 0 || len(v) == 0 {
+		return false
+	}
+	var a [2]uint64
+	if s.hit(s.h.AppendValue(a[:0], v)) {
+		return true
+	}
+	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only
+	if len(v) < 8 && singleToken(b) {
+		return false
+	}
+	return s.deep(b, 0)
+}
+
+// Plain reports whether v, canonicalized, is an input value, without
+// looking into tokens or decodings: for formatted numbers.
+func (s *Scanner) Plain(v []byte) bool {
+	if len(s.values) == 0 || len(v) == 0 {
+		return false
+	}
+	var a [2]uint64
+	return s.hit(s.h.ValueBytes(a[:0], v))
+}
+
+// Bytes is Value for a byte slice.
+func (s *Scanner) Bytes(v []byte) bool {
+	if len(s.values) == 0 || len(v) == 0 {
+		return false
+	}
+	var a [2]uint64
+	if s.hit(s.h.ValueBytes(a[:0], v)) {
+		return true
+	}
+	if len(v) < 8 && singleToken(v) {
+		return false
+	}
+	return s.deep(v, 0)
+}
+
+// deep looks at the tokens of v when v is not a single token, and at the
+// decoded forms of v.
+func (s *Scanner) deep(v []byte, depth int) bool {
+	if !singleToken(v) && s.text(v, depth) > 0 {
+		return true
+	}
+	return s.decoded(v, depth)
+}
+
+func singleToken(v []byte) bool {
+	for _, b := range v {
+		if b >= utf8.RuneSelf || !tokenByte[b] {
+			return false
+		}
+	}
+	return true
+}
+
+// decoded tries v as URL-escaped, hex and base64 text.
+func (s *Scanner) decoded(v []byte, depth int) bool {
+	if depth >= maxDepth || len(v) < 8 {
+		return false
+	}
+	try := func(d []byte) bool {
+		if !printable(d) {
+			return false
+		}
+		var a [2]uint64
+		if s.hit(s.h.ValueBytes(a[:0], d)) {
+			return true
+		}
+		return s.deep(d, depth+1)
+	}
+	hasPct, hasPlus, isHex, isB64, urlB64 := false, false, len(v) >= 12 && len(v)%2 == 0, true, false
+	for _, b := range v {
+		switch {
+		case b == '%':
+			hasPct = true
+			isHex, isB64 = false, false
+		case b >= '0' && b <= '9', b >= 'a' && b <= 'f', b >= 'A' && b <= 'F':
+		case b >= 'g' && b <= 'z', b >= 'G' && b <= 'Z':
+			isHex = false
+		case b == '+' || b == '/':
+			isHex = false
+			hasPlus = hasPlus || b == '+'
+		case b == '-' || b == '_':
+			isHex = false
+			urlB64 = true
+		case b == '=':
+			isHex = false
+		default:
+			isHex, isB64 = false, false
+		}
+	}
+	if hasPct || hasPlus {
+		if d, err := url.QueryUnescape(string(v)); err == nil && d != string(v) && try([]byte(d)) {
+			return true
+		}
+		if d, err := url.PathUnescape(string(v)); err == nil && d != string(v) && try([]byte(d)) {
+			return true
+		}
+	}
+	var stack [256]byte
+	if isHex {
+		d := stack[:0]
+		if len(v)/2 <= len(stack) {
+			d = stack[:len(v)/2]
+		} else {
+			d = make([]byte, len(v)/2)
+		}
+		if _, err := hex.Decode(d, v); err == nil && try(d) {
+			return true
+		}
+	}
+	if isB64 {
+		encs := []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding}
+		if urlB64 {
+			encs = []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding}
+		}
+		for _, enc := range encs {
+			if enc == base64.StdEncoding || enc == base64.URLEncoding {
+				if len(v)%4 != 0 {
+					continue
+				}
+			} else if len(v)%4 == 1 || v[len(v)-1] == '=' {
+				continue
+			}
+			var d []byte
+			if n := enc.DecodedLen(len(v)); n <= len(stack) {
+				d = stack[:n]
+			} else {
+				d = make([]byte, n)
+			}
+			if n, err := enc.Decode(d, v); err == nil && try(d[:n]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// printable reports whether d is non-empty UTF-8 text without control
+// characters other than white space.
+func printable(d []byte) bool {
+	if len(d) == 0 || !utf8.Valid(d) {
+		return false
+	}
+	for _, b := range d {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' {
+			return false
+		}
+		if b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Row returns the index (in the sets given to New) of the first input
+// whose row fingerprints hold the tuple fingerprint of cells, or -1.
+func (s *Scanner) Row(cells []string) int {
+	x := s.h.Row(cells)
+	for i, set := range s.rows {
+		if set.HasRow(x) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isSpaceRune reports separators among non-ASCII runes: white space,
+// punctuation and symbols (CJK commas and full stops), format characters.
+func isSepRune(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.Is(unicode.Cf, r) || unicode.IsSymbol(r)
+}
