@@ -1,0 +1,282 @@
+package catalog
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	"github.com/enclave-dev/enclave/enclave/pii"
+)
+
+// applier turns an input column into its desensitized form. It is built
+// once per column for the input's type and reused for every batch.
+type applier struct {
+	col  *ColumnSpec
+	in   arrow.DataType
+	out  arrow.DataType // nil for drop
+	mem  memory.Allocator
+	mac  hash.Hash
+	rng  *rand.Rand
+	now  time.Time
+	hbuf []byte
+}
+
+// outputType is the Arrow type a rule produces from an input type.
+func outputType(r Rule, in arrow.DataType) arrow.DataType {
+	switch r.Kind {
+	case RuleDrop:
+		return nil
+	case RuleKeep, RuleSuppress:
+		return in
+	case RuleGeneralize:
+		if r.Bucket > 0 {
+			if r.Bucket == math.Trunc(r.Bucket) {
+				return arrow.PrimitiveTypes.Int64
+			}
+			return arrow.PrimitiveTypes.Float64
+		}
+		return arrow.BinaryTypes.String
+	case RuleNoise:
+		return arrow.PrimitiveTypes.Float64
+	}
+	return arrow.BinaryTypes.String
+}
+
+func newApplier(c *ColumnSpec, in arrow.DataType, mem memory.Allocator, pseudonymKey []byte, seed [32]byte, now time.Time) *applier {
+	a := &applier{col: c, in: in, out: outputType(c.Rule, in), mem: mem, now: now}
+	if c.Rule.Kind == RuleHash {
+		a.mac = hmac.New(sha256.New, pseudonymKey)
+	}
+	if c.Rule.Kind == RuleNoise {
+		a.rng = rand.New(rand.NewChaCha8(seed))
+	}
+	return a
+}
+
+// valueError is the error for a value a rule cannot take; it names the
+// column and the place, never the value.
+func (a *applier) valueError(where, want string) error {
+	return fmt.Errorf("input: column %q %s: rule %s needs %s: %w", a.col.Name, where, a.col.Rule.Kind, want, errdefs.ErrInvalidArgument)
+}
+
+// apply returns the desensitized column; the caller releases it.
+func (a *applier) apply(in arrow.Array, where func(int) string) (arrow.Array, error) {
+	r := a.col.Rule
+	n := in.Len()
+	switch r.Kind {
+	case RuleKeep:
+		in.Retain()
+		return in, nil
+	case RuleSuppress:
+		return array.MakeArrayOfNull(a.mem, a.out, n), nil
+	}
+	switch a.out.ID() {
+	case arrow.INT64:
+		b := array.NewInt64Builder(a.mem)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			if in.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			v, ok := numberAt(in, i)
+			if !ok {
+				return nil, a.valueError(where(i), "a number")
+			}
+			g := math.Floor(v/r.Bucket) * r.Bucket
+			if math.IsNaN(g) || math.Abs(g) > 1<<62 {
+				return nil, a.valueError(where(i), "a finite number within the int64 range")
+			}
+			b.Append(int64(g))
+		}
+		return b.NewArray(), nil
+	case arrow.FLOAT64:
+		b := array.NewFloat64Builder(a.mem)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			if in.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			v, ok := numberAt(in, i)
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, a.valueError(where(i), "a finite number")
+			}
+			if r.Kind == RuleNoise {
+				b.Append(v + a.laplace(r.Sensitivity/r.Epsilon))
+			} else {
+				b.Append(math.Floor(v/r.Bucket) * r.Bucket)
+			}
+		}
+		return b.NewArray(), nil
+	}
+	b := array.NewStringBuilder(a.mem)
+	defer b.Release()
+	b.Reserve(n)
+	for i := 0; i < n; i++ {
+		if in.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		v, err := a.stringRule(in, i, where)
+		if err != nil {
+			return nil, err
+		}
+		b.Append(v)
+	}
+	return b.NewArray(), nil
+}
+
+func (a *applier) stringRule(in arrow.Array, i int, where func(int) string) (string, error) {
+	r := a.col.Rule
+	switch r.Kind {
+	case RuleMask:
+		v, _ := fingerprint.CellString(in, i)
+		if r.As != "" {
+			return pii.Mask(r.As, v), nil
+		}
+		return pii.MaskKeep(v, r.KeepFirst, r.KeepLast, r.Char), nil
+	case RuleHash:
+		v, _ := fingerprint.CellString(in, i)
+		return a.pseudonym(v), nil
+	case RuleTruncate:
+		v, _ := fingerprint.CellString(in, i)
+		k := 0
+		for j := range v {
+			if k == r.Len {
+				return v[:j], nil
+			}
+			k++
+		}
+		return v, nil
+	case RuleGeneralize:
+		if r.Date != "" {
+			t, ok := timeAt(in, i)
+			if !ok {
+				return "", a.valueError(where(i), "a date (2006-01-02)")
+			}
+			if r.Date == "year" {
+				return strconv.Itoa(t.Year()), nil
+			}
+			return t.Format("2006-01"), nil
+		}
+		var birth time.Time
+		if r.From == "resident-id" {
+			v, _ := fingerprint.CellString(in, i)
+			if pii.ValidResidentID(v) != nil {
+				return "", a.valueError(where(i), "a valid resident id number")
+			}
+			birth, _ = time.Parse("20060102", v[6:14])
+		} else {
+			t, ok := timeAt(in, i)
+			if !ok {
+				return "", a.valueError(where(i), "a birth date (2006-01-02)")
+			}
+			birth = t
+		}
+		age := ageAt(birth, a.now)
+		if age < 0 {
+			return "", a.valueError(where(i), "a birth date before the import time")
+		}
+		lo := age / r.AgeBand * r.AgeBand
+		return strconv.Itoa(lo) + "-" + strconv.Itoa(lo+r.AgeBand-1), nil
+	}
+	return "", fmt.Errorf("rule %q has no string form: %w", r.Kind, errdefs.ErrInvalidArgument)
+}
+
+// pseudonym is the keyed HMAC-SHA256 of v, its first 16 bytes in hex: the
+// same value gives the same pseudonym in every dataset under one keyring.
+func (a *applier) pseudonym(v string) string {
+	a.mac.Reset()
+	a.mac.Write([]byte(v))
+	a.hbuf = a.mac.Sum(a.hbuf[:0])
+	return hex.EncodeToString(a.hbuf[:16])
+}
+
+// laplace draws from the Laplace distribution with mean 0 and scale b.
+func (a *applier) laplace(b float64) float64 {
+	u := a.rng.Float64() - 0.5
+	for u == -0.5 {
+		u = a.rng.Float64() - 0.5
+	}
+	if u < 0 {
+		return b * math.Log(1+2*u)
+	}
+	return -b * math.Log(1-2*u)
+}
+
+func ageAt(birth, now time.Time) int {
+	age := now.Year() - birth.Year()
+	if now.Month() < birth.Month() || (now.Month() == birth.Month() && now.Day() < birth.Day()) {
+		age--
+	}
+	return age
+}
+
+// numberAt reads cell i as a number: numeric types directly, anything else
+// through its text.
+func numberAt(arr arrow.Array, i int) (float64, bool) {
+	switch a := arr.(type) {
+	case *array.Int64:
+		return float64(a.Value(i)), true
+	case *array.Int32:
+		return float64(a.Value(i)), true
+	case *array.Int16:
+		return float64(a.Value(i)), true
+	case *array.Int8:
+		return float64(a.Value(i)), true
+	case *array.Uint64:
+		return float64(a.Value(i)), true
+	case *array.Uint32:
+		return float64(a.Value(i)), true
+	case *array.Uint16:
+		return float64(a.Value(i)), true
+	case *array.Uint8:
+		return float64(a.Value(i)), true
+	case *array.Float64:
+		return a.Value(i), true
+	case *array.Float32:
+		return float64(a.Value(i)), true
+	}
+	v, _ := fingerprint.CellString(arr, i)
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	return f, err == nil
+}
+
+var dateLayouts = []string{"2006-01-02", "2006/01/02", "20060102", time.RFC3339Nano, "2006-01-02 15:04:05"}
+
+// timeAt reads cell i as a point in time: date and timestamp types
+// directly, text in one of a few common layouts.
+func timeAt(arr arrow.Array, i int) (time.Time, bool) {
+	switch a := arr.(type) {
+	case *array.Date32:
+		return a.Value(i).ToTime(), true
+	case *array.Date64:
+		return a.Value(i).ToTime(), true
+	case *array.Timestamp:
+		return a.Value(i).ToTime(a.DataType().(*arrow.TimestampType).Unit), true
+	}
+	v, _ := fingerprint.CellString(arr, i)
+	v = strings.TrimSpace(v)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

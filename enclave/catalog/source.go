@@ -1,0 +1,535 @@
+package catalog
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/containerd/errdefs"
+)
+
+// Source is a raw input file.
+type Source struct {
+	// Path is the file to import. It is read once, sequentially for CSV.
+	Path string
+	// Format is "csv", "parquet" or "arrow" (IPC file or stream); empty
+	// means sniffed from the content: Parquet and Arrow by their magic
+	// bytes, anything else is read as CSV.
+	Format string
+}
+
+// batchReader yields the input as record batches. Next returns io.EOF at
+// the end; the caller releases each batch.
+type batchReader interface {
+	Schema() *arrow.Schema
+	Next() (arrow.RecordBatch, error)
+	// Where names row i of the last batch for an error message, as
+	// "line N" or "row N"; it never holds a value.
+	Where(i int) string
+	// BytesRead is how far into the input the reader is (estimated for
+	// Parquet and Arrow).
+	BytesRead() int64
+	Close() error
+}
+
+// badInput returns an invalid-argument error about the input file.
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("input: "+format+": %w", append(args, errdefs.ErrInvalidArgument)...)
+}
+
+func sniff(f *os.File) (string, error) {
+	var head [8]byte
+	n, err := f.ReadAt(head[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read input: %w", err)
+	}
+	if n == 0 {
+		return "", badInput("the file is empty")
+	}
+	h := head[:n]
+	switch {
+	case strings.HasPrefix(string(h), "PAR1"):
+		return "parquet", nil
+	case strings.HasPrefix(string(h), "ARROW1"):
+		return "arrow", nil
+	case n >= 4 && h[0] == 0xff && h[1] == 0xff && h[2] == 0xff && h[3] == 0xff:
+		return "arrow", nil
+	}
+	return "csv", nil
+}
+
+// openSource opens src and returns a reader of record batches. For CSV the
+// column types come from the spec; typed inputs keep their own.
+func openSource(ctx context.Context, src Source, spec *Spec, mem memory.Allocator, batchRows, maxLine int) (br batchReader, err error) {
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", errClass(err))
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat input: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, badInput("not a regular file")
+	}
+	if st.Size() == 0 {
+		return nil, badInput("the file is empty")
+	}
+	format := src.Format
+	if format == "" {
+		if format, err = sniff(f); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = badInput("the %s file is malformed", format)
+		}
+	}()
+	switch format {
+	case "csv":
+		return newCSVReader(f, spec, mem, batchRows, maxLine)
+	case "arrow":
+		return newArrowReader(f, st.Size(), mem)
+	case "parquet":
+		return newParquetReader(ctx, f, st.Size(), mem, batchRows)
+	}
+	return nil, fmt.Errorf("input format %q must be csv, parquet or arrow: %w", format, errdefs.ErrInvalidArgument)
+}
+
+func errClass(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: %w", err, errdefs.ErrPermissionDenied)
+	}
+	return err
+}
+
+// lineLimiter counts lines and refuses a line longer than max bytes, so
+// that the CSV parser's memory stays bounded.
+type lineLimiter struct {
+	r       io.Reader
+	max     int
+	cur     int   // bytes in the current line so far
+	line    int   // 1-based line of the next byte
+	n       int64 // bytes read
+	invalid error
+}
+
+var errLineTooLong = errors.New("line too long")
+
+func (l *lineLimiter) Read(p []byte) (int, error) {
+	if l.invalid != nil {
+		return 0, l.invalid
+	}
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			l.line++
+			l.cur = 0
+			continue
+		}
+		l.cur++
+		if l.cur > l.max {
+			l.invalid = errLineTooLong
+			return i, l.invalid
+		}
+	}
+	l.n += int64(n)
+	return n, err
+}
+
+type csvReader struct {
+	f       *os.File
+	lim     *lineLimiter
+	r       *csv.Reader
+	schema  *arrow.Schema
+	types   []string
+	names   []string
+	mem     memory.Allocator
+	batch   int
+	lines   []int
+	builder *array.RecordBuilder
+	eof     bool
+}
+
+func newCSVReader(f *os.File, spec *Spec, mem memory.Allocator, batchRows, maxLine int) (*csvReader, error) {
+	lim := &lineLimiter{r: f, max: maxLine, line: 1}
+	r := csv.NewReader(bufio.NewReaderSize(lim, 64<<10))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, badInput("the csv file is empty")
+		}
+		return nil, csvError(err, lim, len(header))
+	}
+	header = append([]string(nil), header...)
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	seen := map[string]bool{}
+	fields := make([]arrow.Field, len(header))
+	types := make([]string, len(header))
+	for i, h := range header {
+		if !utf8.ValidString(h) {
+			return nil, badInput("csv line 1: column %d name is not valid utf-8", i+1)
+		}
+		if h == "" {
+			return nil, badInput("csv line 1: column %d has no name", i+1)
+		}
+		if seen[h] {
+			return nil, badInput("csv line 1: duplicate column %q", h)
+		}
+		seen[h] = true
+		types[i] = "string"
+		if c := spec.Column(h); c != nil {
+			types[i] = c.Type
+		}
+		fields[i] = arrow.Field{Name: h, Type: csvType(types[i]), Nullable: true}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	return &csvReader{f: f, lim: lim, r: r, schema: schema, types: types, names: header, mem: mem,
+		batch: batchRows, builder: array.NewRecordBuilder(mem, schema)}, nil
+}
+
+func csvType(t string) arrow.DataType {
+	switch t {
+	case "int64":
+		return arrow.PrimitiveTypes.Int64
+	case "float64":
+		return arrow.PrimitiveTypes.Float64
+	case "bool":
+		return arrow.FixedWidthTypes.Boolean
+	case "date":
+		return arrow.FixedWidthTypes.Date32
+	case "timestamp":
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	}
+	return arrow.BinaryTypes.String
+}
+
+func csvError(err error, lim *lineLimiter, want int) error {
+	if errors.Is(err, errLineTooLong) {
+		return badInput("csv line %d is longer than %d bytes", lim.line, lim.max)
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return badInput("csv line %d has the wrong number of fields (the header has %d)", pe.StartLine, want)
+		}
+		return badInput("csv line %d: %s", pe.StartLine, pe.Err.Error())
+	}
+	return fmt.Errorf("read csv: %w", err)
+}
+
+func (c *csvReader) Schema() *arrow.Schema { return c.schema }
+func (c *csvReader) BytesRead() int64      { return c.lim.n }
+func (c *csvReader) Where(i int) string    { return "line " + strconv.Itoa(c.lines[i]) }
+func (c *csvReader) Close() error {
+	c.builder.Release()
+	return c.f.Close()
+}
+
+func (c *csvReader) Next() (arrow.RecordBatch, error) {
+	if c.eof {
+		return nil, io.EOF
+	}
+	c.lines = c.lines[:0]
+	for len(c.lines) < c.batch {
+		rec, err := c.r.Read()
+		if errors.Is(err, io.EOF) {
+			c.eof = true
+			break
+		}
+		if err != nil {
+			return nil, csvError(err, c.lim, len(c.names))
+		}
+		line, _ := c.r.FieldPos(0)
+		c.lines = append(c.lines, line)
+		for j, v := range rec {
+			if !utf8.ValidString(v) {
+				return nil, badInput("csv line %d column %q is not valid utf-8", line, c.names[j])
+			}
+			if err := appendCSV(c.builder.Field(j), c.types[j], v); err != nil {
+				return nil, badInput("csv line %d column %q: the value is not a valid %s", line, c.names[j], c.types[j])
+			}
+		}
+	}
+	if len(c.lines) == 0 {
+		return nil, io.EOF
+	}
+	return c.builder.NewRecordBatch(), nil
+}
+
+// appendCSV parses one CSV field; an empty field is null.
+func appendCSV(b array.Builder, typ, v string) error {
+	if v == "" {
+		b.AppendNull()
+		return nil
+	}
+	switch typ {
+	case "int64":
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return err
+		}
+		b.(*array.Int64Builder).Append(n)
+	case "float64":
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return err
+		}
+		b.(*array.Float64Builder).Append(n)
+	case "bool":
+		n, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		b.(*array.BooleanBuilder).Append(n)
+	case "date":
+		t, err := time.Parse("2006-01-02", strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		b.(*array.Date32Builder).Append(arrow.Date32FromTime(t))
+	case "timestamp":
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(t.UTC().UnixMicro()))
+	default:
+		b.(*array.StringBuilder).Append(v)
+	}
+	return nil
+}
+
+// arrowReader reads an Arrow IPC file or stream.
+type arrowReader struct {
+	f      *os.File
+	size   int64
+	file   *ipc.FileReader
+	stream *ipc.Reader
+	next   int
+	rows   int64 // rows before the last batch
+	last   int64
+	cr     *countingReader
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newArrowReader(f *os.File, size int64, mem memory.Allocator) (*arrowReader, error) {
+	var head [6]byte
+	if _, err := f.ReadAt(head[:], 0); err == nil && string(head[:]) == "ARROW1" {
+		fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithEnsureNativeEndian(true))
+		if err != nil {
+			return nil, badInput("the arrow file is malformed")
+		}
+		return &arrowReader{f: f, size: size, file: fr}, nil
+	}
+	cr := &countingReader{r: bufio.NewReaderSize(f, 64<<10)}
+	sr, err := ipc.NewReader(cr, ipc.WithAllocator(mem), ipc.WithEnsureNativeEndian(true))
+	if err != nil {
+		return nil, badInput("the arrow stream is malformed")
+	}
+	return &arrowReader{f: f, size: size, stream: sr, cr: cr}, nil
+}
+
+func (a *arrowReader) Schema() *arrow.Schema {
+	if a.file != nil {
+		return a.file.Schema()
+	}
+	return a.stream.Schema()
+}
+
+func (a *arrowReader) Where(i int) string { return "row " + strconv.FormatInt(a.rows+int64(i)+1, 10) }
+
+func (a *arrowReader) BytesRead() int64 {
+	if a.cr != nil {
+		return a.cr.n
+	}
+	if n := a.file.NumRecords(); n > 0 {
+		return a.size * int64(a.next) / int64(n)
+	}
+	return a.size
+}
+
+func (a *arrowReader) Close() error {
+	if a.file != nil {
+		a.file.Close()
+	} else {
+		a.stream.Release()
+	}
+	return a.f.Close()
+}
+
+func (a *arrowReader) Next() (rec arrow.RecordBatch, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rec, err = nil, badInput("arrow batch %d is malformed", a.next+1)
+		}
+	}()
+	a.rows += a.last
+	a.last = 0
+	if a.file != nil {
+		if a.next >= a.file.NumRecords() {
+			return nil, io.EOF
+		}
+		rec, err = a.file.RecordBatchAt(a.next)
+		a.next++
+		if err != nil {
+			return nil, badInput("arrow batch %d is malformed", a.next)
+		}
+	} else {
+		if !a.stream.Next() {
+			if err := a.stream.Err(); err != nil {
+				return nil, badInput("arrow batch %d is malformed", a.next+1)
+			}
+			return nil, io.EOF
+		}
+		a.next++
+		rec = a.stream.RecordBatch()
+		rec.Retain()
+	}
+	if err := validateBatch(rec); err != nil {
+		rec.Release()
+		return nil, badInput("arrow batch %d is malformed", a.next)
+	}
+	a.last = rec.NumRows()
+	return rec, nil
+}
+
+// validateBatch checks the buffers of every column, so that a malformed
+// input fails here instead of panicking later.
+func validateBatch(rec arrow.RecordBatch) error {
+	for _, col := range rec.Columns() {
+		if int64(col.Len()) != rec.NumRows() {
+			return errors.New("column length differs from the batch")
+		}
+		if err := array.ValidateFull(col); err != nil {
+			return err
+		}
+		switch a := col.(type) {
+		case *array.String:
+			for i := 0; i < a.Len(); i++ {
+				if a.IsValid(i) && !utf8.ValidString(a.Value(i)) {
+					return errors.New("string is not valid utf-8")
+				}
+			}
+		case *array.LargeString:
+			for i := 0; i < a.Len(); i++ {
+				if a.IsValid(i) && !utf8.ValidString(a.Value(i)) {
+					return errors.New("string is not valid utf-8")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parquetReader reads a Parquet file.
+type parquetReader struct {
+	f     *os.File
+	size  int64
+	total int64
+	pf    *file.Reader
+	rr    pqarrow.RecordReader
+	rows  int64
+	last  int64
+}
+
+func newParquetReader(ctx context.Context, f *os.File, size int64, mem memory.Allocator, batchRows int) (*parquetReader, error) {
+	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return nil, badInput("the parquet file is malformed")
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	if err != nil {
+		pf.Close()
+		return nil, badInput("the parquet file is malformed")
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		pf.Close()
+		return nil, badInput("the parquet file is malformed")
+	}
+	return &parquetReader{f: f, size: size, total: pf.NumRows(), pf: pf, rr: rr}, nil
+}
+
+func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
+func (p *parquetReader) Where(i int) string {
+	return "row " + strconv.FormatInt(p.rows+int64(i)+1, 10)
+}
+func (p *parquetReader) BytesRead() int64 {
+	if p.total <= 0 {
+		return p.size
+	}
+	return p.size * (p.rows + p.last) / p.total
+}
+func (p *parquetReader) Close() error {
+	p.rr.Release()
+	p.pf.Close()
+	return p.f.Close()
+}
+
+func (p *parquetReader) Next() (rec arrow.RecordBatch, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rec, err = nil, badInput("the parquet file is malformed near row %d", p.rows+1)
+		}
+	}()
+	p.rows += p.last
+	p.last = 0
+	rec, err = p.rr.Read()
+	if errors.Is(err, io.EOF) {
+		if rec == nil || rec.NumRows() == 0 {
+			return nil, io.EOF
+		}
+		err = nil
+	}
+	if err != nil {
+		return nil, badInput("the parquet file is malformed near row %d", p.rows+1)
+	}
+	if rec == nil {
+		return nil, io.EOF
+	}
+	rec.Retain()
+	if err := validateBatch(rec); err != nil {
+		rec.Release()
+		return nil, badInput("the parquet file is malformed near row %d", p.rows+1)
+	}
+	p.last = rec.NumRows()
+	return rec, nil
+}
