@@ -1,0 +1,235 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/containerd/errdefs"
+)
+
+const typedSpec = `name: typed
+market: ordinary
+columns:
+  a: {level: general-2, rule: keep}
+  b: {level: general-3, rule: {generalize: {bucket: 100}}}
+  d: {level: general-2, rule: {generalize: {date: month}}}
+`
+
+// typedRecord makes a small batch: a string, b int64 (with a null), d date32.
+func typedRecord(mem memory.Allocator, rows int) arrow.RecordBatch {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := 0; i < rows; i++ {
+		b.Field(0).(*array.StringBuilder).Append("v" + string(rune('a'+i%26)))
+		if i == 1 {
+			b.Field(1).AppendNull()
+		} else {
+			b.Field(1).(*array.Int64Builder).Append(int64(i*37 + 5))
+		}
+		b.Field(2).(*array.Date32Builder).Append(arrow.Date32(19000 + i*40))
+	}
+	return b.NewRecordBatch()
+}
+
+func arrowFileBytes(t testing.TB, stream bool) []byte {
+	t.Helper()
+	mem := memory.NewGoAllocator()
+	rec := typedRecord(mem, 10)
+	defer rec.Release()
+	var buf bytes.Buffer
+	var w interface {
+		Write(arrow.RecordBatch) error
+		Close() error
+	}
+	if stream {
+		w = ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	} else {
+		fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = fw
+	}
+	for i := 0; i < 2; i++ {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func parquetBytes(t testing.TB) []byte {
+	t.Helper()
+	mem := memory.NewGoAllocator()
+	rec := typedRecord(mem, 20)
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(8)), pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestImportTyped(t *testing.T) {
+	tests := []struct {
+		name   string
+		data   func(testing.TB) []byte
+		format string
+		rows   int64
+	}{
+		{"arrow file", func(t testing.TB) []byte { return arrowFileBytes(t, false) }, "", 20},
+		{"arrow stream", func(t testing.TB) []byte { return arrowFileBytes(t, true) }, "", 20},
+		{"parquet", parquetBytes, "", 20},
+		{"parquet named", parquetBytes, "parquet", 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			in := e.write(t, "in", tc.data(t))
+			opts := e.opts("v")
+			opts.BatchRows = 6
+			res, err := Import(context.Background(), Source{Path: in, Format: tc.format}, mustSpec(t, typedSpec), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != tc.rows {
+				t.Fatalf("got %d rows, want %d", res.Rows, tc.rows)
+			}
+			_, cols := e.readBack(t, opts.Dir, res)
+			// b: i*37+5 bucketed by 100; row 1 is null
+			if got := strings.Join(cols["b"][:4], ","); got != "0,<null>,0,100" {
+				t.Fatalf("got b %s, want 0,<null>,0,100", got)
+			}
+			// d: date32 19000 is 2022-01-08
+			if cols["d"][0] != "2022-01" || cols["a"][2] != "vc" {
+				t.Fatalf("got d %q a %q, want 2022-01 and vc", cols["d"][0], cols["a"][2])
+			}
+		})
+	}
+}
+
+func TestImportTypedRuleMismatch(t *testing.T) {
+	e := newEnv(t)
+	in := e.write(t, "in.arrow", arrowFileBytes(t, false))
+	spec := mustSpec(t, strings.Replace(typedSpec, "d: {level: general-2, rule: {generalize: {date: month}}}", "d: {level: general-2, rule: {generalize: {bucket: 5}}}", 1))
+	opts := e.opts("v")
+	_, err := Import(context.Background(), Source{Path: in}, spec, opts)
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), `column "d" of type date32`) {
+		t.Fatalf("got %v, want a type error naming column d", err)
+	}
+}
+
+func TestImportBrokenTyped(t *testing.T) {
+	af := arrowFileBytes(t, false)
+	as := arrowFileBytes(t, true)
+	pq := parquetBytes(t)
+	flip := func(b []byte, at int) []byte { c := bytes.Clone(b); c[at] ^= 0xff; return c }
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"arrow file truncated", af[:len(af)/2]},
+		{"arrow file footer length broken", flip(af, len(af)-10)},
+		{"arrow stream truncated", as[:len(as)-40]},
+		{"arrow magic only", []byte("ARROW1\x00\x00")},
+		{"parquet truncated", pq[:len(pq)-20]},
+		{"parquet magic only", []byte("PAR1PAR1")},
+		{"parquet footer length broken", flip(pq, len(pq)-6)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			in := e.write(t, "in", tc.data)
+			opts := e.opts("v")
+			_, err := Import(context.Background(), Source{Path: in}, mustSpec(t, typedSpec), opts)
+			if !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("got %v, want an invalid argument error", err)
+			}
+			if _, serr := os.Stat(opts.Dir); !os.IsNotExist(serr) {
+				t.Fatal("got the staging directory left, want it removed")
+			}
+		})
+	}
+}
+
+// fuzzImport imports data with the typed spec and checks the invariants:
+// no panic, an error leaves nothing, no Arrow memory leaks.
+func fuzzImport(t *testing.T, data []byte, format, spec string) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := ImportOptions{Version: 1, Dir: filepath.Join(root, "v"), Keyring: newFakeKeyring(), KeyObject: "dataset/f@1",
+		Now: testNow, Allocator: mem, BatchRows: 4, MaxLineBytes: 4096}
+	s, err := ParseSpec(strings.NewReader(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(context.Background(), Source{Path: in, Format: format}, s, opts)
+	if err != nil {
+		if _, serr := os.Stat(opts.Dir); !os.IsNotExist(serr) {
+			t.Fatalf("got the staging directory left after %v, want it removed", err)
+		}
+		if errdefs.IsUnknown(err) && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotFound(err) {
+			t.Fatalf("got an unclassified error %v, want invalid argument", err)
+		}
+		return
+	}
+	if res.Rows < 0 || res.WrappedKey == nil {
+		t.Fatalf("got result rows %d key %v, want a valid result", res.Rows, res.WrappedKey != nil)
+	}
+}
+
+func FuzzImportArrow(f *testing.F) {
+	f.Add(arrowFileBytes(f, false))
+	f.Add(arrowFileBytes(f, true))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, "arrow", typedSpec) })
+}
+
+func FuzzImportParquet(f *testing.F) {
+	f.Add(parquetBytes(f))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, "parquet", typedSpec) })
+}
+
+const csvFuzzSpec = `name: c
+market: ordinary
+columns:
+  a: {level: general-2, rule: keep, acknowledge: [resident-id, mobile, email, bank-card]}
+  b: {level: general-3, rule: {generalize: {bucket: 100}}}
+  d: {level: general-2, pi: identity, rule: {mask: {keep_first: 1}}}
+`
+
+func FuzzImportCSV(f *testing.F) {
+	f.Add([]byte("a,b,d\nx,1,abc\ny,200,\n"))
+	f.Add([]byte("a,b,d\n\"q,\"\"x\",3,z\n"))
+	f.Add([]byte("d,a,b\n,,\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, "csv", csvFuzzSpec) })
+}
