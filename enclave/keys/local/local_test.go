@@ -3,8 +3,10 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -301,5 +303,32 @@ func TestSecretIsNotTheSeed(t *testing.T) {
 	}
 	if bytes.Equal(s, kr.secretSeed) {
 		t.Errorf("Secret: got the raw seed, want a derived key")
+	}
+}
+
+// The on-disk format is a compatibility promise: a file written by hand
+// from the documented fields (the fixed test keys of the fuzz seed
+// corpus) parses to the keys it names.
+func TestParseRootFixedFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/fuzz/FuzzOpenKeyring/valid-fixed-test-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unquote the corpus file's []byte("…") line.
+	line := strings.Split(string(data), "\n")[1]
+	body, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(line, "[]byte("), ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := parseRoot([]byte(body))
+	if err != nil {
+		t.Fatalf("parseRoot: got error %v, want nil", err)
+	}
+	wantPub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	if got := m.signing.Public().(ed25519.PublicKey); !got.Equal(wantPub) {
+		t.Errorf("signing key: got public %x, want %x", got, wantPub)
+	}
+	if !bytes.Equal(m.master, bytes.Repeat([]byte{1}, 32)) || !bytes.Equal(m.secretSeed, bytes.Repeat([]byte{2}, 32)) {
+		t.Errorf("master key or secrets seed: got other bytes than the file names")
 	}
 }
