@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +59,9 @@ type Log struct {
 	lock      *os.File
 	reqs      chan *request
 	quit      chan struct{}
-	done      chan struct{}
+	done      chan struct{} // closed when the writer and syncer have ended
+	syncq     chan pending
+	synced    chan struct{} // closed when the syncer has ended
 	closeOnce sync.Once
 
 	mu      sync.RWMutex // guards the fields below
@@ -70,6 +73,7 @@ type Log struct {
 	closed  bool
 
 	// Owned by the writer goroutine (and Open before it starts).
+	written     uint64 // entries written, acknowledged or not
 	active      *os.File
 	activeSize  int64
 	forceRotate bool
@@ -129,12 +133,15 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 	l := &Log{
 		dir: dir, signer: s, pub: pub, opts: o, lock: lock,
 		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
+		syncq: make(chan pending, 64), synced: make(chan struct{}),
 	}
 	recovered, err := l.load()
 	if err != nil {
 		l.closeFiles()
 		return nil, err
 	}
+	l.written = l.size
+	go l.syncer()
 	go l.writer()
 	if recovered != nil && l.damaged == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), o.signTimeout)
@@ -503,9 +510,30 @@ func (l *Log) closeFiles() {
 	l.lock.Close()
 }
 
-// writer is the single goroutine that commits groups of appends.
+// The write path is a two-stage pipeline. The writer goroutine takes a group
+// of waiting appends, hashes them into the tree, signs a checkpoint and
+// writes entries and checkpoint in one write; the syncer goroutine fsyncs
+// (fdatasync) what has been written, publishes the new size and checkpoint
+// and acknowledges. While one group is being synced the next is prepared and
+// written, and one fsync may cover several groups.
+
+// pending is a written group on its way to the syncer. A pending with flush
+// set carries no group: the syncer closes flush once everything before it
+// is synced (a barrier for rotation).
+type pending struct {
+	batch []*request
+	cp    Checkpoint
+	f     *os.File
+	end   int64 // segment size after this group
+	flush chan struct{}
+}
+
 func (l *Log) writer() {
 	defer close(l.done)
+	defer func() {
+		close(l.syncq)
+		<-l.synced
+	}()
 	batch := make([]*request, 0, l.opts.maxBatch)
 	for {
 		select {
@@ -514,7 +542,7 @@ func (l *Log) writer() {
 		case r := <-l.reqs:
 			batch = append(batch[:0], r)
 		}
-		// Let the callers released by the last commit queue up again.
+		// Let the callers released by the last acknowledgement queue up.
 		runtime.Gosched()
 	drain:
 		for len(batch) < l.opts.maxBatch {
@@ -525,7 +553,7 @@ func (l *Log) writer() {
 				break drain
 			}
 		}
-		l.commit(batch)
+		l.commit(slices.Clone(batch))
 	}
 }
 
@@ -536,8 +564,8 @@ func (l *Log) fail(batch []*request, err error) {
 	}
 }
 
-// commit writes batch and a checkpoint covering it in one write and one
-// fsync, then acknowledges it.
+// commit writes batch and a checkpoint covering it in one write and hands it
+// to the syncer.
 func (l *Log) commit(batch []*request) {
 	if err := l.Damaged(); err != nil {
 		l.fail(batch, err)
@@ -550,7 +578,7 @@ func (l *Log) commit(batch []*request) {
 			return
 		}
 	}
-	base := l.size // only the writer changes size
+	base := l.written
 	n := 0
 	for _, r := range batch {
 		n += recHeaderSize + len(r.body) + recTrailerSize
@@ -563,13 +591,14 @@ func (l *Log) commit(batch []*request) {
 		buf = appendRecord(buf, typeEntry, r.body)
 		leaves[i] = leafHash(h, r.body)
 	}
+	size := base + uint64(len(batch))
 	l.mu.Lock()
 	for i := range leaves {
 		l.tree.append(leaves[i])
 	}
-	root := l.tree.root(base + uint64(len(batch)))
+	root := l.tree.root(size)
 	l.mu.Unlock()
-	cp, err := l.sign(Checkpoint{Size: base + uint64(len(batch)), Root: root[:], Time: l.opts.now()})
+	cp, err := l.sign(Checkpoint{Size: size, Root: root[:], Time: l.opts.now()})
 	if err != nil {
 		l.mu.Lock()
 		l.tree.truncate(base)
@@ -584,22 +613,62 @@ func (l *Log) commit(batch []*request) {
 		l.fail(batch, err)
 		return
 	}
-	if err := l.active.Sync(); err != nil {
-		// After a failed fsync the page cache cannot be trusted: stop.
-		err = fmt.Errorf("sync audit segment: %v: %w", err, errdefs.ErrUnavailable)
-		l.setBroken(err)
-		l.fail(batch, err)
-		return
-	}
+	l.written = size
 	l.activeSize += int64(len(buf))
-	l.mu.Lock()
-	l.size, l.cp = cp.Size, cp
-	seg := &l.segs[len(l.segs)-1]
-	seg.count += uint64(len(batch))
-	seg.size = l.activeSize
-	l.mu.Unlock()
-	for _, r := range batch {
-		close(r.done)
+	l.syncq <- pending{batch: batch, cp: cp, f: l.active, end: l.activeSize}
+}
+
+// syncer fsyncs written groups, publishes them and acknowledges them.
+func (l *Log) syncer() {
+	defer close(l.synced)
+	var group []pending
+	for p := range l.syncq {
+		group = append(group[:0], p)
+	drain:
+		for {
+			select {
+			case p, ok := <-l.syncq:
+				if !ok {
+					break drain
+				}
+				group = append(group, p)
+			default:
+				break drain
+			}
+		}
+		var f *os.File
+		for _, p := range group {
+			if p.f != nil {
+				f = p.f
+			}
+		}
+		var err error
+		if f != nil {
+			if err = unix.Fdatasync(int(f.Fd())); err != nil {
+				// After a failed fsync the page cache cannot be
+				// trusted: stop taking appends.
+				err = fmt.Errorf("sync audit segment: %v: %w", err, errdefs.ErrUnavailable)
+				l.setBroken(err)
+			}
+		}
+		for _, p := range group {
+			switch {
+			case p.flush != nil:
+				close(p.flush)
+			case err != nil:
+				l.fail(p.batch, err)
+			default:
+				l.mu.Lock()
+				l.size, l.cp = p.cp.Size, p.cp
+				seg := &l.segs[len(l.segs)-1]
+				seg.count += uint64(len(p.batch))
+				seg.size = p.end
+				l.mu.Unlock()
+				for _, r := range p.batch {
+					close(r.done)
+				}
+			}
+		}
 	}
 }
 
@@ -611,9 +680,16 @@ func (l *Log) setBroken(err error) {
 	}
 }
 
-// rotate seals the active segment (writes its leaves file) and starts a new
-// one that begins with a copy of the latest checkpoint.
+// rotate waits until everything written is synced, seals the active segment
+// (writes its leaves file) and starts a new one that begins with a copy of
+// the latest checkpoint.
 func (l *Log) rotate() error {
+	flush := make(chan struct{})
+	l.syncq <- pending{flush: flush}
+	<-flush
+	if err := l.Damaged(); err != nil {
+		return err
+	}
 	l.mu.RLock()
 	seg := l.segs[len(l.segs)-1]
 	if seg.count == 0 {
