@@ -72,3 +72,7 @@ func (c *Config) keyringDir() string { return filepath.Join(c.DataDir, "keyring"
 func (c *Config) auditDir() string   { return filepath.Join(c.DataDir, "audit") }
 func (c *Config) socketPath() string { return filepath.Join(c.DataDir, "enclaved.sock") }
 func (c *Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }
+func (c *Config) tempDir() string    { return filepath.Join(c.DataDir, "tmp") }
+func (c *Config) datasetsDir() string {
+	return filepath.Join(c.DataDir, "datasets")
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/server"
@@ -73,9 +74,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer alog.Close()
 
+	// Uploads in flight when the daemon stopped are raw data: remove them.
+	os.RemoveAll(cfg.tempDir())
+	if err := os.MkdirAll(cfg.tempDir(), 0o700); err != nil {
+		return err
+	}
+	cat, err := datasets.New(db, cfg.datasetsDir(), kr, nil)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Deps{
 		DB: db, Audit: alog, Keyring: kr, Authz: authz.RoleTable(roleTable), Log: log,
-		Version: version, TokenTTL: cfg.TokenTTL,
+		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat,
 	})
 	if err != nil {
 		return err

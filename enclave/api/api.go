@@ -127,3 +127,76 @@ type AuditReport struct {
 	CheckpointRoot string    `json:"checkpoint_root"`
 	CheckpointTime time.Time `json:"checkpoint_time"`
 }
+
+// ImportProgress is one line of the answer stream of a dataset import.
+type ImportProgress struct {
+	Bytes int64 `json:"bytes"`
+	Total int64 `json:"total"`
+	Rows  int64 `json:"rows"`
+}
+
+// ImportLine is one JSON line of POST /v1/datasets: progress lines, then
+// exactly one line with either the published version or an error.
+type ImportLine struct {
+	Progress *ImportProgress `json:"progress,omitempty"`
+	Dataset  *Dataset        `json:"dataset,omitempty"`
+	Error    *ErrorDetail    `json:"error,omitempty"`
+}
+
+// ReasonRequest carries a reason, for seals and destructions.
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Column is one column of a dataset version with its marks.
+type Column struct {
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	Level        string   `json:"level"`
+	PI           string   `json:"pi,omitempty"`
+	Rule         string   `json:"rule"`
+	Acknowledged []string `json:"acknowledged,omitempty"`
+}
+
+// Dataset is one dataset version in the catalogue: schema, marks, counts
+// and state, never rows.
+type Dataset struct {
+	ID                string            `json:"id"` // NAME@V
+	Name              string            `json:"name"`
+	Version           int               `json:"version"`
+	Category          string            `json:"category"`
+	Level             string            `json:"level"`
+	Market            string            `json:"market"`
+	State             string            `json:"state"`
+	StateReason       string            `json:"state_reason,omitempty"`
+	Rows              int64             `json:"rows"`
+	Bytes             int64             `json:"bytes"`
+	Columns           []Column          `json:"columns"`
+	Marks             map[string]string `json:"marks"`
+	SpecSHA256        string            `json:"spec_sha256"`
+	DataSHA256        string            `json:"data_sha256"`
+	FingerprintValues int               `json:"fingerprint_values"`
+	FingerprintRows   int               `json:"fingerprint_rows"`
+	CreatedAt         time.Time         `json:"created_at"`
+	CreatedBy         string            `json:"created_by"`
+	Org               string            `json:"org"`
+	DestroyedAt       string            `json:"destroyed_at,omitempty"`
+}
+
+// Destruction is the record of one destroyed dataset version (R-13).
+type Destruction struct {
+	Dataset   string    `json:"dataset"`
+	Version   int       `json:"version"`
+	KeyID     string    `json:"key_id"`
+	Technique string    `json:"technique"`
+	Files     int       `json:"files_removed"`
+	Reason    string    `json:"reason"`
+	Actor     string    `json:"actor"`
+	Time      time.Time `json:"time"`
+}
+
+// DestroyResult is the answer of a destruction.
+type DestroyResult struct {
+	ID           string        `json:"id"`
+	Destructions []Destruction `json:"destructions"`
+}

@@ -162,6 +162,10 @@ func (c *Client) Stream(ctx context.Context, method, path string, body any) (io.
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	return c.sendType(ctx, method, path, body, "")
+}
+
+func (c *Client) sendType(ctx context.Context, method, path string, body any, contentType string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		if r, ok := body.(io.Reader); ok {
@@ -179,9 +183,12 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	if body != nil {
-		if _, ok := body.(io.Reader); ok {
+		switch {
+		case contentType != "":
+			req.Header.Set("Content-Type", contentType)
+		case isReader(body):
 			req.Header.Set("Content-Type", "application/octet-stream")
-		} else {
+		default:
 			req.Header.Set("Content-Type", "application/json")
 		}
 	}
@@ -217,3 +224,5 @@ func Query(kv ...string) string {
 	}
 	return "?" + v.Encode()
 }
+
+func isReader(v any) bool { _, ok := v.(io.Reader); return ok }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -44,6 +45,13 @@ type Deps struct {
 	TokenTTL time.Duration
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+	// TempDir holds uploads while they are processed (under the data
+	// directory, mode 0700); they are removed afterwards.
+	TempDir string
+	// Catalog is the dataset catalogue; nil serves no dataset routes.
+	Catalog *datasets.Catalog
+	// MaxUploadBytes bounds one uploaded file (dataset or image).
+	MaxUploadBytes int64
 }
 
 // Server serves the API. Create it with New.
@@ -66,6 +74,12 @@ func New(deps Deps) (*Server, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.MaxUploadBytes == 0 {
+		deps.MaxUploadBytes = 64 << 30
+	}
+	if deps.TempDir == "" {
+		deps.TempDir = os.TempDir()
 	}
 	if deps.TokenTTL == 0 {
 		deps.TokenTTL = 90 * 24 * time.Hour
