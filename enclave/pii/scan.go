@@ -1,5 +1,7 @@
 package pii
 
+import "strings"
+
 // Match is one identifier found in a string: its kind and its byte range
 // s[Start:End].
 type Match struct {
@@ -33,6 +35,7 @@ func Contains(s string) (Kind, bool) {
 // returns false.
 func ScanFunc(s string, fn func(Match) bool) {
 	n := len(s)
+	hasAt := strings.IndexByte(s, '@') >= 0
 	for i := 0; i < n; {
 		c := s[i]
 		if !isAlnum(c) {
@@ -49,14 +52,16 @@ func ScanFunc(s string, fn func(Match) bool) {
 		}
 		// An e-mail address: the run is followed by '@' or is part of a
 		// local part with dots; handle the address as one candidate.
-		if at, ok := emailAt(s, i, j); ok {
-			start, end := emailBounds(s, at)
-			if end > start && ValidEmail(s[start:end]) == nil {
-				if !fn(Match{Kind: KindEmail, Start: start, End: end}) {
-					return
+		if hasAt {
+			if at, ok := emailAt(s, i, j); ok {
+				start, end := emailBounds(s, at)
+				if end > start && ValidEmail(s[start:end]) == nil {
+					if !fn(Match{Kind: KindEmail, Start: start, End: end}) {
+						return
+					}
+					i = end
+					continue
 				}
-				i = end
-				continue
 			}
 		}
 		if k, ok := classify(s[i:j], digits); ok {
@@ -86,15 +91,16 @@ func ScanFunc(s string, fn func(Match) bool) {
 				}
 			}
 			if e > j && (e == n || !isAlnum(s[e])) {
-				grouped := s[i:e]
+				var dbuf [24]byte
+				d := string(digitsOf(dbuf[:0], s[i:e])) // does not escape
 				switch {
-				case total == 11 && ValidMobile(stripSeparators(grouped)) == nil:
+				case total == 11 && isMobile(d):
 					if !fn(Match{Kind: KindMobile, Start: i, End: e}) {
 						return
 					}
 					i = e
 					continue
-				case total >= 15 && total <= 19 && ValidBankCard(grouped) == nil:
+				case isCardDigits(d):
 					if !fn(Match{Kind: KindBankCard, Start: i, End: e}) {
 						return
 					}
@@ -111,18 +117,18 @@ func ScanFunc(s string, fn func(Match) bool) {
 func classify(run string, digits bool) (Kind, bool) {
 	switch len(run) {
 	case 11, 13:
-		if digits && ValidMobile(run) == nil {
+		if digits && isMobile(run) {
 			return KindMobile, true
 		}
 	case 18:
-		if ValidResidentID(run) == nil {
+		if isResidentID(run) {
 			return KindResidentID, true
 		}
-		if ValidUSCC(run) == nil {
+		if isUSCC(run) {
 			return KindUSCC, true
 		}
 	}
-	if digits && len(run) >= 15 && len(run) <= 19 && ValidBankCard(run) == nil {
+	if digits && isCardDigits(run) {
 		return KindBankCard, true
 	}
 	return "", false

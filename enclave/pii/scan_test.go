@@ -73,3 +73,30 @@ func BenchmarkScan(b *testing.B) {
 		Scan(s)
 	}
 }
+
+// TestFastChecksAgree checks that the scanner's allocation-free checks
+// accept exactly what the validators accept.
+func TestFastChecksAgree(t *testing.T) {
+	rid := residentID(t, "99010119900307123")
+	code := uscc(t, "91990100MA0000001")
+	card := luhnComplete(t, "622200000000000012")
+	inputs := []string{rid, rid[:17] + "0", rid[:17] + "x", code, strings.ToLower(code), code[:17] + "0", "I" + code[1:],
+		card, card[:18] + "1", "0" + card[1:], "13912345678", "8613912345678", "12912345678", "1391234567X",
+		"99010119901307123" + "0", "990101199002301230"}
+	for _, v := range inputs {
+		t.Run(v, func(t *testing.T) {
+			if got, want := isResidentID(v), ValidResidentID(v) == nil; got != want {
+				t.Fatalf("resident id: got %v, want %v", got, want)
+			}
+			if got, want := isUSCC(v), ValidUSCC(v) == nil; got != want {
+				t.Fatalf("uscc: got %v, want %v", got, want)
+			}
+			if got, want := isMobile(v), ValidMobile(v) == nil; got != want {
+				t.Fatalf("mobile: got %v, want %v", got, want)
+			}
+			if got, want := isCardDigits(v), ValidBankCard(v) == nil; got != want {
+				t.Fatalf("bank card: got %v, want %v", got, want)
+			}
+		})
+	}
+}
