@@ -119,8 +119,8 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 	if o.segmentSize < 1 || o.maxBatch < 1 || o.signTimeout <= 0 {
 		return nil, fmt.Errorf("audit log options: %w", errdefs.ErrInvalidArgument)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create audit directory %q: %w", dir, err)
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -152,6 +152,34 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 		}
 	}
 	return l, nil
+}
+
+// prepareDir creates dir (mode 0700, its parent synced) or tightens its
+// mode, and removes temporary files that a crash left behind.
+func prepareDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create audit directory %q: %w", dir, err)
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("audit directory %q: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("audit directory %q is not a directory: %w", dir, errdefs.ErrInvalidArgument)
+	case fi.Mode().Perm()&0o077 != 0:
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("audit directory %q mode: %w", dir, err)
+		}
+	}
+	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	for _, p := range tmps {
+		os.Remove(p)
+	}
+	return nil
 }
 
 // listSegments returns the first indexes of the segment and leaves files in

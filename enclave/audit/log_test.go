@@ -482,3 +482,35 @@ func TestVerifyCancelled(t *testing.T) {
 		t.Fatalf("VerifyDir with a cancelled context: got %v, want context.Canceled", err)
 	}
 }
+
+func TestAppendCancelledBeforeQueue(t *testing.T) {
+	l, _, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// The writer may still take the request; either way the answer is
+	// consistent with the log.
+	idx, err := l.Append(ctx, testEvent(0))
+	switch {
+	case err == nil && (idx != 0 || l.Size() != 1):
+		t.Fatalf("got index %d and size %d, want 0 and 1", idx, l.Size())
+	case err != nil && (!errors.Is(err, context.Canceled) || l.Size() != 0):
+		t.Fatalf("got %v with size %d, want context.Canceled and size 0", err, l.Size())
+	}
+}
+
+func TestOpenTightensDirMode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, segName(0)+".tmp"), []byte("left over"), 0o600)
+	l, _, _ := openTest(t, dir)
+	defer l.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("dir mode: got %v, want 0700", fi.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(dir, segName(0)+".tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("left-over temporary file: got %v, want it removed", err)
+	}
+}
