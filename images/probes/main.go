@@ -274,7 +274,13 @@ func probeStatus() {
 	}
 	h, _ := os.Hostname()
 	contained("hostname-fixed", h == "job", h)
-	contained("env-path-only", len(os.Environ()) == 1 && strings.HasPrefix(os.Environ()[0], "PATH="), strings.Join(envNames(), ","))
+	// runc adds HOME (from /etc/passwd of the image) when it is unset;
+	// nothing else may come in, above all nothing of the daemon.
+	envOK := true
+	for _, e := range os.Environ() {
+		envOK = envOK && (strings.HasPrefix(e, "PATH=") || e == "HOME=/")
+	}
+	contained("env-path-only", envOK, strings.Join(envNames(), ","))
 	var rl unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_CORE, &rl)
 	contained("rlimit-core-zero", rl.Max == 0, strconv.FormatUint(rl.Max, 10))

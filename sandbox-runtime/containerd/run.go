@@ -74,17 +74,25 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 	}
 	opts := append(hardening.Options(p), validated(p))
 
+	// A lease keeps the fresh snapshot from the garbage collector until the
+	// container that references it exists.
+	lctx, leaseDone, err := r.client.WithLease(nctx)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q lease: %w", spec.ID, err)
+	}
 	sn := r.client.SnapshotService(r.snapshotter)
 	key := jobSnapshot + spec.ID
-	if _, err := sn.Prepare(nctx, key, parent); err != nil {
+	if _, err := sn.Prepare(lctx, key, parent); err != nil {
+		_ = leaseDone(bg)
 		return sandbox.Exit{}, fmt.Errorf("job %q snapshot: %w", spec.ID, err)
 	}
-	c, err := r.client.NewContainer(nctx, spec.ID,
+	c, err := r.client.NewContainer(lctx, spec.ID,
 		containerd.WithSnapshotter(r.snapshotter),
 		containerd.WithSnapshot(key),
 		containerd.WithContainerLabels(map[string]string{LabelJob: spec.ID, LabelImage: spec.Image}),
 		containerd.WithRuntime(runcV2, nil),
 		containerd.WithNewSpec(opts...))
+	_ = leaseDone(bg)
 	if err != nil {
 		_ = sn.Remove(bg, key)
 		return sandbox.Exit{}, fmt.Errorf("job %q container: %w", spec.ID, err)
