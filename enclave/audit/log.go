@@ -133,7 +133,7 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 	l := &Log{
 		dir: dir, signer: s, pub: pub, opts: o, lock: lock,
 		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
-		syncq: make(chan pending, 64), synced: make(chan struct{}),
+		syncq: make(chan pending), synced: make(chan struct{}),
 	}
 	recovered, err := l.load()
 	if err != nil {
