@@ -221,7 +221,7 @@ var ImageStatuses = []string{"pending", "approved", "rejected"}
 // the role table (policies/rego/roles.rego).
 var Actions = []string{
 	"whoami", "health", "keys.public",
-	"person.add", "person.list", "person.show", "token.revoke", "person.agreement",
+	"person.add", "person.list", "person.show", "token.revoke", "token.issue", "token.list", "person.agreement",
 	"org.add", "org.suspend", "org.reinstate", "org.blacklist", "org.revoke", "org.list",
 	"image.import", "image.approve", "image.reject", "image.list",
 	"dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy", "dataset.list", "dataset.show",
@@ -260,7 +260,7 @@ func DecodeInput(data []byte) (Input, error) {
 
 // Validate checks the shape of in: a non-empty action made of lowercase
 // letters, digits, dots and underscores; a set Now; known values in every
-// enumerated field; times between the years 1678 and 2262; no negative counts; strings of at most 256 bytes and
+// enumerated field; no dataset named twice in resource.datasets; times between the years 1678 and 2262; no negative counts; strings of at most 256 bytes and
 // lists of at most 256 items. It does not decide anything: a valid input
 // may well be denied. Errors are of class errdefs.ErrInvalidArgument and
 // name the field, never its value.
@@ -289,9 +289,14 @@ func (in *Input) Validate() error {
 	v.str("resource.scenario", r.Scenario)
 	v.long("resource.purpose", r.Purpose)
 	v.list("resource.datasets", len(r.Datasets))
+	seen := make(map[string]bool, len(r.Datasets))
 	for i := range r.Datasets {
 		d := &r.Datasets[i]
 		v.str("resource.datasets.name", d.Name)
+		if seen[d.Name] {
+			v.fail("resource.datasets.name", "names a dataset twice")
+		}
+		seen[d.Name] = true
 		if d.Version < 0 {
 			v.fail("resource.datasets.version", "is negative")
 		}

@@ -26,7 +26,7 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 	if err := in.Validate(); err != nil {
 		return e.failed("input.invalid", "the request could not be described to the policies"), err
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalInput(&in))
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())

@@ -28,6 +28,8 @@ var wantRoles = map[string]map[string]string{
 	"person.list":      {"admin": anyRes},
 	"person.show":      {"admin": anyRes},
 	"token.revoke":     {"admin": anyRes},
+	"token.issue":      {"admin": anyRes},
+	"token.list":       {"admin": anyRes},
 	"person.agreement": {"admin": anyRes},
 
 	"org.add":       {"authority": anyRes},

@@ -125,24 +125,35 @@ valid_grants contains g if {
 
 job_datasets := {d.name: d | some d in input.resource.datasets}
 
-# Each stage narrows the grants that could admit a dataset; the first empty
-# stage names the refusing rule.
-named[name] contains g.id if {
-	input.action == "job.run"
-	some name, _ in job_datasets
+# levels[name] pairs every valid grant naming dataset `name` with how far
+# it gets through the checks, in order: 1 its columns cover the job's, 2 it
+# has enough approvers for the dataset's level, 3 its purpose suits the
+# organisation's type, 4 it has batches left. A level-4 grant admits the
+# dataset; otherwise the best level names the refusing rule.
+levels[name] := {[level(g, gd, d), g.id] |
 	some g in valid_grants
-	some gd in g.datasets
+	some gd in list(g.datasets)
 	gd.name == name
+} if {
+	action == "job.run"
+	some name, d in job_datasets
 }
 
-columns_ok[name] contains g.id if {
-	some name, ids in named
-	some g in valid_grants
-	g.id in ids
-	some gd in g.datasets
-	gd.name == name
-	columns_covered(gd, job_datasets[name])
-}
+level(g, gd, d) := 4 if {
+	columns_covered(gd, d)
+	enough_approvers(g, d)
+	purpose_allowed(g)
+	batches_available(g)
+} else := 3 if {
+	columns_covered(gd, d)
+	enough_approvers(g, d)
+	purpose_allowed(g)
+} else := 2 if {
+	columns_covered(gd, d)
+	enough_approvers(g, d)
+} else := 1 if {
+	columns_covered(gd, d)
+} else := 0
 
 columns_covered(gd, _) if count(list(object.get(gd, "columns", null))) == 0
 
@@ -154,13 +165,6 @@ columns_covered(gd, d) if {
 	}
 }
 
-approvals_ok[name] contains g.id if {
-	some name, ids in columns_ok
-	some g in valid_grants
-	g.id in ids
-	enough_approvers(g, job_datasets[name])
-}
-
 enough_approvers(_, d) if d.level != "important"
 
 enough_approvers(g, d) if {
@@ -168,42 +172,37 @@ enough_approvers(g, d) if {
 	count({a | some a in list(g.approvers)}) >= 2
 }
 
-purpose_ok[name] contains g.id if {
-	some name, ids in approvals_ok
-	some g in valid_grants
-	g.id in ids
-	purpose_allowed(g)
-}
-
 purpose_allowed(_) if not input.subject.org_type in restricted_org_types
 
 purpose_allowed(g) if g.public_interest == true
-
-usable[name] contains g.id if {
-	some name, ids in purpose_ok
-	some g in valid_grants
-	g.id in ids
-	batches_available(g)
-}
 
 batches_available(g) if object.get(g, "batches_left", null) == null
 
 batches_available(g) if g.batches_left > 0
 
+# usable[name] are the ids of the grants that admit dataset `name`.
+usable[name] := ids if {
+	some name, ls in levels
+	ids := {id | some [4, id] in ls}
+	count(ids) > 0
+}
+
+best_level(name) := max({l | some [l, _] in levels[name]})
+
 job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, subject_org])} if {
-	not named[name]
+	count(levels[name]) == 0
 } else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, subject_org])} if {
-	not columns_ok[name]
+	best_level(name) < 1
 } else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
-	not approvals_ok[name]
+	best_level(name) < 2
 } else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, subject_org])} if {
-	not purpose_ok[name]
+	best_level(name) < 3
 } else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
-	not usable[name]
+	best_level(name) < 4
 }
 
 reasons contains r if {
-	input.action == "job.run"
+	action == "job.run"
 	some name, _ in job_datasets
 	r := job_reason(name)
 }

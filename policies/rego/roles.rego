@@ -20,6 +20,8 @@ action_roles := {
 	"person.list": {"admin": "any"},
 	"person.show": {"admin": "any"},
 	"token.revoke": {"admin": "any"},
+	"token.issue": {"admin": "any"},
+	"token.list": {"admin": "any"},
 	"person.agreement": {"admin": "any"},
 	"org.add": {"authority": "any"},
 	"org.suspend": {"authority": "any"},
