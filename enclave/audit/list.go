@@ -19,8 +19,9 @@ type Filter struct {
 	Object string    // one of the entry's objects, exactly
 	Since  time.Time // entries at or after
 	Until  time.Time // entries before
-	From   uint64    // first index to consider (paging)
+	From   uint64    // oldest first: first index to consider; newest first: last index + 1 to consider (0 means the end)
 	Limit  int       // at most this many entries; 0 means no limit
+	Newest bool      // newest first, so that Limit keeps the latest matches
 }
 
 // Entry is one event with its index in the log.
@@ -52,10 +53,10 @@ func (f Filter) match(ev Event) bool {
 	return true
 }
 
-// List returns the acknowledged entries that match f, oldest first. Purged
-// segments (only leaf hashes left) are skipped. It reads the segment files;
-// an entry that does not parse returns an errdefs.ErrDataLoss class error
-// (run Verify to name it).
+// List returns the acknowledged entries that match f, oldest first (or
+// newest first with f.Newest). Purged segments (only leaf hashes left) are
+// skipped. It reads the segment files; an entry that does not parse returns
+// an errdefs.ErrDataLoss class error (run Verify to name it).
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	l.mu.RLock()
 	segs := slices.Clone(l.segs)
@@ -65,9 +66,25 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if n := len(segs); n > 0 {
 		in.limit[segs[n-1].first] = segs[n-1].size
 	}
+	lo, hi := f.From, size // entries [lo, hi) are considered
+	if f.Newest {
+		lo, hi = 0, size
+		if f.From > 0 && f.From < size {
+			hi = f.From
+		}
+	}
 	var out []Entry
-	for i, s := range segs {
-		if i+1 < len(segs) && segs[i+1].first <= f.From {
+	for k := range segs {
+		i := k
+		if f.Newest {
+			i = len(segs) - 1 - k
+		}
+		s := segs[i]
+		end := size
+		if i+1 < len(segs) {
+			end = segs[i+1].first
+		}
+		if end <= lo || s.first >= hi {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -81,15 +98,16 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 			return nil, fmt.Errorf("read audit segment %q: %w", segName(s.first), err)
 		}
 		r := scanSegment(data, s.first)
-		for j, body := range r.entries {
+		for m := range r.entries {
+			j := m
+			if f.Newest {
+				j = len(r.entries) - 1 - m
+			}
 			idx := s.first + uint64(j)
-			if idx < f.From {
+			if idx < lo || idx >= hi {
 				continue
 			}
-			if idx >= size {
-				return out, nil
-			}
-			ev, err := UnmarshalEvent(body)
+			ev, err := UnmarshalEvent(r.entries[j])
 			if err != nil {
 				return nil, fmt.Errorf("audit entry %d does not parse: %w", idx, errdefs.ErrDataLoss)
 			}

@@ -18,12 +18,17 @@ import (
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/enclave-dev/enclave/enclave/keys"
 )
 
-// Signer signs checkpoints. keys.Keyring satisfies it.
+// Signer signs checkpoints with ed25519. keys.Keyring satisfies it. Sign is
+// called from one goroutine at a time, once per group commit.
 type Signer interface {
 	Sign(ctx context.Context, msg []byte) ([]byte, error)
 }
+
+var _ Signer = keys.Keyring(nil)
 
 // Option configures Open.
 type Option func(*options)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,6 +235,8 @@ func TestList(t *testing.T) {
 		{"from", Filter{From: 33}, func(i int) bool { return i >= 33 }},
 		{"actor and action", Filter{Actor: "p_00", Action: "person.add"}, func(i int) bool { return i%7 == 0 && i%4 == 0 }},
 		{"limit", Filter{Action: "authz.deny", Limit: 3}, func(i int) bool { return i%4 == 3 && i < 15 }},
+		{"newest with limit", Filter{Action: "authz.deny", Limit: 3, Newest: true}, func(i int) bool { return i%4 == 3 && i > 30 }},
+		{"newest before", Filter{Newest: true, From: 5}, func(i int) bool { return i < 5 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,6 +249,9 @@ func TestList(t *testing.T) {
 				if tc.want(i) {
 					want = append(want, uint64(i))
 				}
+			}
+			if tc.f.Newest {
+				slices.Reverse(want)
 			}
 			var have []uint64
 			for _, e := range got {
