@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,8 @@ type Config struct {
 	PolicyDir         string
 	LogLevel          slog.Level
 	TokenTTL          time.Duration
+	// AuthorizedOrgTypes may use authorization-required data.
+	AuthorizedOrgTypes []string
 }
 
 // DefaultDataDir is /var/lib/enclave for root, ~/.local/share/enclave
@@ -37,10 +40,11 @@ func DefaultDataDir() string {
 // Default returns the configuration with no flags given.
 func Default() Config {
 	return Config{
-		DataDir:    DefaultDataDir(),
-		VaultToken: os.Getenv("VAULT_TOKEN"),
-		LogLevel:   slog.LevelInfo,
-		TokenTTL:   90 * 24 * time.Hour,
+		DataDir:            DefaultDataDir(),
+		VaultToken:         os.Getenv("VAULT_TOKEN"),
+		LogLevel:           slog.LevelInfo,
+		TokenTTL:           90 * 24 * time.Hour,
+		AuthorizedOrgTypes: []string{"company", "agency", "university", "research-institute"},
 	}
 }
 
@@ -59,6 +63,11 @@ func (c *Config) Validate() error {
 	}
 	if c.VaultAddr != "" && c.VaultToken == "" {
 		return usageError{fmt.Errorf("--vault-addr needs a token in VAULT_TOKEN")}
+	}
+	for _, t := range c.AuthorizedOrgTypes {
+		if !slices.Contains([]string{"company", "agency", "university", "research-institute"}, t) {
+			return usageError{fmt.Errorf("--authorized-org-types: %q is not an organisation type", t)}
+		}
 	}
 	if c.TokenTTL < time.Hour {
 		return usageError{fmt.Errorf("--token-ttl must be at least an hour")}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
+	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa"
 )
 
 func runDaemon(args []string) error {
@@ -33,12 +36,14 @@ func runDaemon(args []string) error {
 	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of newly issued tokens")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	orgTypes := fs.String("authorized-org-types", strings.Join(cfg.AuthorizedOrgTypes, ","), "organisation types that may use authorization-required data")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	cfg.AuthorizedOrgTypes = strings.Split(*orgTypes, ",")
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return usageError{fmt.Errorf("--log-level: %v", err)}
 	}
@@ -83,8 +88,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var popts []opa.Option
+	if cfg.PolicyDir != "" {
+		popts = append(popts, opa.WithPolicyDir(cfg.PolicyDir))
+	}
+	engine, err := opa.New(ctx, popts...)
+	if err != nil {
+		return fmt.Errorf("load policies: %w", err)
+	}
+	az := &authz.Policy{Engine: engine, Config: policy.Config{AuthorizedOrgTypes: cfg.AuthorizedOrgTypes}}
 	srv, err := server.New(server.Deps{
-		DB: db, Audit: alog, Keyring: kr, Authz: authz.RoleTable(roleTable), Log: log,
+		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat,
 	})
 	if err != nil {
@@ -100,7 +114,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go func() { errc <- srv.ServeTLS(cfg.Listen, tcfg) }()
 		log.Info("serving https", "addr", cfg.Listen)
 	}
-	log.Info("enclaved started", "version", version, "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
+	log.Info("enclaved started", "version", version, "policy_revision", engine.Revision(), "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

@@ -200,3 +200,21 @@ type DestroyResult struct {
 	ID           string        `json:"id"`
 	Destructions []Destruction `json:"destructions"`
 }
+
+// ApplicationRequest is the body of POST /v1/applications (R-06).
+type ApplicationRequest struct {
+	Datasets       []string `json:"datasets"`
+	Columns        []string `json:"columns,omitempty"` // DATASET.COLUMN; none: every column
+	Purpose        string   `json:"purpose"`
+	Scenario       string   `json:"scenario"`
+	DataFlow       string   `json:"data_flow,omitempty"`
+	PublicInterest bool     `json:"public_interest,omitempty"`
+	From           string   `json:"from,omitempty"` // default today
+	Until          string   `json:"until"`
+	Batches        *int64   `json:"batches,omitempty"`
+}
+
+// CommentRequest carries an optional comment, for decisions.
+type CommentRequest struct {
+	Comment string `json:"comment,omitempty"`
+}

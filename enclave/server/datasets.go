@@ -33,7 +33,7 @@ func (s *Server) datasetRoutes() []route {
 	}
 	return []route{
 		{Method: "POST", Path: "/v1/datasets", Action: "dataset.import",
-			Summary: "Import a dataset: multipart/form-data with a part \"spec\" (YAML) and then a part \"data\" (CSV, Parquet or Arrow); ?name= names it. The answer is JSON lines: progress, then the published version or an error.",
+			Summary:  "Import a dataset: multipart/form-data with a part \"spec\" (YAML) and then a part \"data\" (CSV, Parquet or Arrow); ?name= names it. The answer is JSON lines: progress, then the published version or an error.",
 			Response: api.ImportLine{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("dataset", c.query("name"), c.subject.Org.Name), nil
@@ -220,7 +220,7 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 		"spec_sha256": v.SpecSHA256, "data_sha256": v.DataSHA256, "key_object": v.KeyObject(),
 	}}
 	published := false
-	err = c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if err := s.Catalog.Publish(ctx, tx, staged); err != nil {
 			return err
 		}
@@ -269,7 +269,7 @@ func (s *Server) datasetStateRoute(verb, state string) route {
 			}
 			var changed []*datasets.Version
 			ev := audit.Event{Action: action, Objects: []string{"dataset:" + name}, Reason: req.Reason}
-			err := c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
 				changed, err = s.Catalog.SetState(ctx, tx, name, state, req.Reason)
 				return err
@@ -307,7 +307,7 @@ func (s *Server) destroyDataset(ctx context.Context, c *call) (any, error) {
 	var vs []*datasets.Version
 	ev := audit.Event{Action: "dataset.destroy", Objects: []string{"dataset:" + c.path("ref")}, Reason: req.Reason, Outcome: "ok",
 		Details: map[string]string{"process": "marked destroyed, then key shredded and files removed"}}
-	err := c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		var err error
 		vs, err = s.Catalog.MarkDestroyed(ctx, tx, name, ver, req.Reason)
 		return err

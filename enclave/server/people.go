@@ -33,7 +33,7 @@ func (s *Server) peopleRoutes() []route {
 				return api.PublicKey{Algorithm: "ed25519", Key: base64.StdEncoding.EncodeToString(pub), Keyring: s.Keyring.Name()}, nil
 			}},
 		{Method: "POST", Path: "/v1/orgs", Action: "org.add", Summary: "License an organisation", Request: api.OrgRequest{}, Response: api.Org{}, Created: true,
-			Handle: s.addOrg},
+			Resource: s.orgAddResource, Handle: s.addOrg},
 		{Method: "GET", Path: "/v1/orgs", Action: "org.list", Summary: "List organisations", Response: []api.Org{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				os, err := people.ListOrgs(ctx, s.DB.SQL())
@@ -88,41 +88,51 @@ func (s *Server) peopleRoutes() []route {
 	}
 }
 
-func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
+// orgAddResource validates a licence request and describes it to the
+// policy: the organisation and its licence period.
+func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, error) {
 	var req api.OrgRequest
 	if err := c.decode(&req); err != nil {
-		return nil, err
+		return authz.Resource{}, err
 	}
 	if err := people.ValidName("organisation", req.Name); err != nil {
-		return nil, err
+		return authz.Resource{}, err
 	}
-	typ, err := people.ParseOrgType(req.Type)
-	if err != nil {
-		return nil, err
+	if _, err := people.ParseOrgType(req.Type); err != nil {
+		return authz.Resource{}, err
 	}
-	now := s.Now().UTC()
 	if req.LicenceFrom == "" {
-		req.LicenceFrom = now.Format(people.DateLayout)
+		req.LicenceFrom = s.Now().UTC().Format(people.DateLayout)
 	}
 	from, err := people.ParseDate("licence_from", req.LicenceFrom)
 	if err != nil {
-		return nil, err
+		return authz.Resource{}, err
 	}
 	if req.LicenceUntil == "" {
-		return nil, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
 	}
 	until, err := people.ParseDate("licence_until", req.LicenceUntil)
 	if err != nil {
-		return nil, err
+		return authz.Resource{}, err
 	}
 	if err := people.CheckLicence(from, until); err != nil {
-		return nil, err
+		return authz.Resource{}, err
 	}
+	c.body = req
+	res := resource("org", req.Name, req.Name)
+	res.From, res.Until = authz.Day(req.LicenceFrom, false), authz.Day(req.LicenceUntil, true)
+	return res, nil
+}
+
+func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
+	req := c.body.(api.OrgRequest)
+	typ, _ := people.ParseOrgType(req.Type)
+	now := s.Now().UTC()
 	o := people.Org{Name: req.Name, Type: typ, LicenceFrom: req.LicenceFrom, LicenceUntil: req.LicenceUntil,
 		Status: people.Active, StatusReason: "licensed", CreatedAt: now, UpdatedAt: now}
 	ev := audit.Event{Action: "org.add", Objects: []string{"org:" + o.Name},
 		Details: map[string]string{"type": string(typ), "licence_from": o.LicenceFrom, "licence_until": o.LicenceUntil}}
-	err = c.change(ctx, ev, func(ctx context.Context, tx dbtx) error { return people.CreateOrg(ctx, tx, o) })
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return people.CreateOrg(ctx, tx, o) })
 	return api.Org{ID: o.Name, Org: o}, err
 }
 
@@ -146,7 +156,7 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 			var out people.Org
 			ev := audit.Event{Action: action, Objects: []string{"org:" + name}, Reason: req.Reason,
 				Details: map[string]string{"status": string(to)}}
-			err := c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				o, err := people.GetOrg(ctx, tx, name)
 				if err != nil {
 					return err
@@ -207,7 +217,7 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 	}
 	ev := audit.Event{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + p.Org, "token:" + t.ID},
 		Details: map[string]string{"roles": strings.Join(rs, ","), "id_number_given": fmt.Sprint(idHash != "")}}
-	err = c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if _, err := people.GetOrg(ctx, tx, p.Org); err != nil {
 			if errdefs.IsNotFound(err) {
 				return fmt.Errorf("organisation %q does not exist: %w", p.Org, errdefs.ErrInvalidArgument)
@@ -236,7 +246,7 @@ func (s *Server) renewAgreement(ctx context.Context, c *call) (any, error) {
 	id := c.path("id")
 	var p people.Person
 	ev := audit.Event{Action: "person.agreement", Objects: []string{"person:" + id}, Details: map[string]string{"until": req.Until}}
-	err := c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if err := people.SetAgreement(ctx, tx, id, req.Until); err != nil {
 			return err
 		}
@@ -256,7 +266,7 @@ func (s *Server) issueToken(ctx context.Context, c *call) (any, error) {
 	}
 	t := people.Token{ID: people.NewID("t_"), Person: id, CreatedAt: now, ExpiresAt: now.Add(s.TokenTTL)}
 	ev := audit.Event{Action: "token.issue", Objects: []string{"person:" + id, "token:" + t.ID}}
-	err = c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if _, err := people.GetPerson(ctx, tx, id); err != nil {
 			return err
 		}
@@ -272,7 +282,7 @@ func (s *Server) revokeToken(ctx context.Context, c *call) (any, error) {
 	id := c.path("id")
 	var t people.Token
 	ev := audit.Event{Action: "token.revoke", Objects: []string{"token:" + id}}
-	err := c.change(ctx, ev, func(ctx context.Context, tx dbtx) error {
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if err := people.RevokeToken(ctx, tx, id, c.subject.Person.ID, s.Now()); err != nil {
 			return err
 		}

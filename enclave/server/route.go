@@ -58,6 +58,8 @@ type call struct {
 	retention string
 	// audited is set once the call's outcome is on the record.
 	audited bool
+	// body is the request body when the resource builder already decoded it.
+	body any
 }
 
 // resource returns a bare resource of a kind.
@@ -145,10 +147,28 @@ func (s *Server) dispatch(ctx context.Context, c *call) (int, error) {
 		c.subject = subj
 		res := resource(strings.SplitN(rt.Action, ".", 2)[0], "", "")
 		if rt.Resource != nil {
-			res, err = rt.Resource(ctx, c)
-			if err != nil {
-				return writeError(c.w, c.reqID, err, nil), err
+			r, rerr := rt.Resource(ctx, c)
+			if rerr != nil {
+				// A request that cannot be decided (malformed) is refused
+				// as it is. For a resource that does not exist the policy is
+				// still asked, so that a caller who may not act learns
+				// nothing about what exists.
+				if !errdefs.IsNotFound(rerr) {
+					return writeError(c.w, c.reqID, rerr, nil), rerr
+				}
+				if err := c.authorize(ctx, rt.Action, res); err != nil {
+					return writeError(c.w, c.reqID, err, nil), err
+				}
+				if rt.Method != "GET" {
+					_, class := status(rerr)
+					ev := audit.Event{Action: rt.Action, Outcome: "failed", Reason: class, Objects: objects(res), Retention: c.retention}
+					if aerr := c.record(context.WithoutCancel(ctx), ev); aerr != nil {
+						c.s.Log.Error("audit append of a failure failed", "request", c.reqID, "err", aerr)
+					}
+				}
+				return writeError(c.w, c.reqID, rerr, nil), rerr
 			}
+			res = r
 		}
 		if err := c.authorize(ctx, rt.Action, res); err != nil {
 			return writeError(c.w, c.reqID, err, nil), err
@@ -223,9 +243,10 @@ func (c *call) authorize(ctx context.Context, action string, res authz.Resource)
 
 func (s *Server) auditDenial(ctx context.Context, c *call, action string, res authz.Resource, reasons []string) {
 	ev := audit.Event{
-		Action:  action,
-		Outcome: "denied",
-		Reason:  strings.Join(reasons, "; "),
+		Action:    action,
+		Outcome:   "denied",
+		Reason:    strings.Join(reasons, "; "),
+		Retention: c.retention,
 	}
 	ev.Objects = objects(res)
 	if c.subject.Person.ID == "" {
@@ -259,21 +280,23 @@ func (s *Server) event(c *call, ev audit.Event) audit.Event {
 // change runs fn in a transaction and appends ev to the audit log before
 // the transaction commits, so that nothing takes effect unrecorded. When fn
 // fails, the failed attempt is recorded instead.
-func (c *call) change(ctx context.Context, ev audit.Event, fn func(ctx context.Context, q dbtx) error) error {
+//
+// fn may amend *ev (ids it made, counts) before it is appended.
+func (c *call) change(ctx context.Context, ev *audit.Event, fn func(ctx context.Context, q dbtx) error) error {
 	ev.Outcome = "ok"
 	if ev.Retention == "" {
 		ev.Retention = c.retention
 	}
 	c.audited = true
 	err := c.s.DB.Tx(ctx, func(tx dbtx) error { return fn(ctx, tx) }, func() error {
-		_, err := c.s.Audit.Append(ctx, c.s.event(c, ev))
+		_, err := c.s.Audit.Append(ctx, c.s.event(c, *ev))
 		if err != nil {
 			return fmt.Errorf("audit append: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		failed := ev
+		failed := *ev
 		failed.Outcome = "failed"
 		_, class := status(err)
 		failed.Reason = class

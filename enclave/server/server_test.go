@@ -3,9 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,52 +20,16 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
-	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
+	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa"
 )
 
-// fakeKeyring is an in-memory keyring for the server's tests.
-type fakeKeyring struct {
-	priv ed25519.PrivateKey
-}
-
-var _ keys.Keyring = (*fakeKeyring)(nil)
-
-func newFakeKeyring() *fakeKeyring {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	return &fakeKeyring{priv: priv}
-}
-
-func (k *fakeKeyring) NewDataKey(ctx context.Context, object string) ([]byte, []byte, error) {
-	return nil, nil, errdefs.ErrNotImplemented
-}
-func (k *fakeKeyring) UnwrapDataKey(ctx context.Context, object string, wrapped []byte) ([]byte, error) {
-	return nil, errdefs.ErrNotImplemented
-}
-func (k *fakeKeyring) Shred(ctx context.Context, object string) (string, error) {
-	return "", errdefs.ErrNotImplemented
-}
-func (k *fakeKeyring) Secret(ctx context.Context, purpose string) ([]byte, error) {
-	s := sha256.Sum256(append([]byte("secret:"), purpose...))
-	return s[:], nil
-}
-func (k *fakeKeyring) Sign(ctx context.Context, msg []byte) ([]byte, error) {
-	return ed25519.Sign(k.priv, msg), nil
-}
-func (k *fakeKeyring) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
-	return k.priv.Public().(ed25519.PublicKey), nil
-}
-func (k *fakeKeyring) Name() string { return "fake" }
-
-var testRoles = authz.RoleTable{
-	"whoami": nil, "keys.public": nil,
-	"org.add": {people.Authority}, "org.list": {people.Admin, people.Authority},
-	"org.suspend": {people.Authority}, "org.reinstate": {people.Authority}, "org.blacklist": {people.Authority}, "org.revoke": {people.Authority},
-	"person.add": {people.Admin}, "person.list": {people.Admin}, "person.show": {people.Admin}, "person.agreement": {people.Admin},
-	"token.issue": {people.Admin}, "token.list": {people.Admin}, "token.revoke": {people.Admin},
-	"audit.list": {people.Admin, people.Bureau}, "audit.verify": {people.Admin, people.Bureau}, "audit.export": {people.Admin, people.Bureau},
-}
+// policyEngine is the real policies, compiled once for the tests.
+var policyEngine = sync.OnceValues(func() (*opa.Engine, error) { return opa.New(context.Background()) })
 
 type harness struct {
 	t     *testing.T
@@ -90,7 +51,11 @@ func newHarness(t *testing.T, az authz.Authorizer) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	kr := newFakeKeyring()
+	h := &harness{t: t, now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	kr, err := local.Create(filepath.Join(dir, "keyring"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub, _ := kr.PublicKey(ctx)
 	alog, err := audit.Open(filepath.Join(dir, "audit"), kr, pub)
 	if err != nil {
@@ -98,14 +63,21 @@ func newHarness(t *testing.T, az authz.Authorizer) *harness {
 	}
 	t.Cleanup(func() { alog.Close() })
 	if az == nil {
-		az = testRoles
+		eng, err := policyEngine()
+		if err != nil {
+			t.Fatal(err)
+		}
+		az = &authz.Policy{Engine: eng, Config: policy.Config{AuthorizedOrgTypes: []string{"company", "agency"}}, Now: h.clock}
 	}
-	h := &harness{t: t, db: db, log: alog, now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	srv, err := New(Deps{DB: db, Audit: alog, Keyring: kr, Authz: az, Version: "test", Now: h.clock, Log: slog.New(slog.NewTextHandler(tlogWriter{t}, nil))})
+	cat, err := datasets.New(db, filepath.Join(dir, "datasets"), kr, h.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = srv
+	srv, err := New(Deps{DB: db, Audit: alog, Keyring: kr, Authz: az, Version: "test", Now: h.clock, Catalog: cat, TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(tlogWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv, h.db, h.log = srv, db, alog
 	h.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.http.Close)
 	// The first admin, as enclaved init makes it.
@@ -378,23 +350,39 @@ func TestOrgStatusTransitions(t *testing.T) {
 }
 
 // TestEveryRouteIsAuthorized proves that no handler runs without asking
-// the authz seam: an authorizer that denies everything must turn every
-// non-public route into a 403, asked with the route's own action.
+// the authz seam: with an authorizer that denies everything, every
+// non-public route answers 403 after asking with its own action, or
+// refuses a malformed request with 400 before anything is read or
+// written; and nothing changes.
 func TestEveryRouteIsAuthorized(t *testing.T) {
 	rec := &recordingAuthz{}
 	h := newHarness(t, rec)
+	tables := []string{"orgs", "people", "tokens", "dataset_versions", "applications", "grants"}
+	before := map[string]int{}
+	for _, tb := range tables {
+		before[tb] = h.count(tb)
+	}
 	for _, rt := range h.srv.routes {
 		if rt.Public {
 			continue
 		}
 		path := pathParamRE.ReplaceAllString(rt.Path, "x")
-		rec.reset()
-		code, body := h.do(h.admin, rt.Method, path, "{}")
-		if code != 403 {
-			t.Errorf("%s %s: got status %d with a deny-all policy, want 403: %s", rt.Method, rt.Path, code, body)
+		for _, body := range []string{"{}", `{"name":"acme","type":"company","licence_until":"2027-01-01","datasets":["x"],"purpose":"p","scenario":"s","until":"2027-01-01","reason":"r"}`} {
+			rec.reset()
+			code, resp := h.do(h.admin, rt.Method, path, body)
+			asked := rec.actions()
+			switch {
+			case code == 403 && len(asked) == 1 && asked[0] == rt.Action:
+			case code == 400 && len(asked) == 0:
+			default:
+				t.Errorf("%s %s: got status %d after asking %v with a deny-all policy, want 403 after asking [%s] or 400 before: %s",
+					rt.Method, rt.Path, code, asked, rt.Action, resp)
+			}
 		}
-		if got := rec.actions(); len(got) != 1 || got[0] != rt.Action {
-			t.Errorf("%s %s: authorizer asked %v, want [%s]", rt.Method, rt.Path, got, rt.Action)
+	}
+	for _, tb := range tables {
+		if n := h.count(tb); n != before[tb] {
+			t.Errorf("table %s: %d rows, want %d: a denied request changed the state", tb, n, before[tb])
 		}
 	}
 }

@@ -1,0 +1,397 @@
+// Package grants holds data-use applications and the grants they become
+// (R-06: one application, one list, one approval). An operator files an
+// application naming datasets (and optionally columns), purpose, scenario,
+// data flow and period; authorities other than the applicant's
+// organisation approve or reject it; an approval by enough distinct
+// authorities (two for important data) creates a grant that job admission
+// reads. A change of scope is a new application.
+package grants
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/store"
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+func init() {
+	store.Register(store.Schema{Part: "grants", Migrations: []store.Migration{
+		{Version: 1, Name: "applications and grants", SQL: `
+CREATE TABLE applications (
+	id              TEXT PRIMARY KEY,
+	org             TEXT NOT NULL,
+	applicant       TEXT NOT NULL,
+	datasets        TEXT NOT NULL,
+	purpose         TEXT NOT NULL,
+	scenario        TEXT NOT NULL,
+	data_flow       TEXT NOT NULL,
+	public_interest INTEGER NOT NULL,
+	period_from     TEXT NOT NULL,
+	period_until    TEXT NOT NULL,
+	batches         INTEGER,
+	approvals_needed INTEGER NOT NULL,
+	status          TEXT NOT NULL,
+	grant_id        TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL
+);
+CREATE TABLE application_decisions (
+	application TEXT NOT NULL REFERENCES applications(id),
+	person      TEXT NOT NULL,
+	decision    TEXT NOT NULL,
+	comment     TEXT NOT NULL,
+	decided_at  TEXT NOT NULL,
+	PRIMARY KEY (application, person)
+);
+CREATE TABLE grants (
+	id              TEXT PRIMARY KEY,
+	application     TEXT NOT NULL REFERENCES applications(id),
+	org             TEXT NOT NULL,
+	datasets        TEXT NOT NULL,
+	purpose         TEXT NOT NULL,
+	scenario        TEXT NOT NULL,
+	public_interest INTEGER NOT NULL,
+	period_from     TEXT NOT NULL,
+	period_until    TEXT NOT NULL,
+	approvers       TEXT NOT NULL,
+	batches_left    INTEGER,
+	status          TEXT NOT NULL,
+	created_at      TEXT NOT NULL
+);
+CREATE INDEX grants_org ON grants(org);`},
+	}})
+}
+
+// Statuses of an application.
+const (
+	Pending  = "pending"
+	Approved = "approved"
+	Rejected = "rejected"
+)
+
+// Dataset is one dataset an application names, with optional columns.
+type Dataset struct {
+	Name    string   `json:"name"`
+	Columns []string `json:"columns,omitempty"`
+}
+
+// Application is a data-use application.
+type Application struct {
+	ID              string     `json:"id"`
+	Org             string     `json:"org"`
+	Applicant       string     `json:"applicant"`
+	Datasets        []Dataset  `json:"datasets"`
+	Purpose         string     `json:"purpose"`
+	Scenario        string     `json:"scenario"`
+	DataFlow        string     `json:"data_flow"`
+	PublicInterest  bool       `json:"public_interest"`
+	From            string     `json:"from"`
+	Until           string     `json:"until"`
+	Batches         *int64     `json:"batches,omitempty"`
+	ApprovalsNeeded int        `json:"approvals_needed"`
+	Status          string     `json:"status"`
+	Grant           string     `json:"grant,omitempty"`
+	Decisions       []Decision `json:"decisions"`
+	CreatedAt       time.Time  `json:"created_at"`
+}
+
+// Decision is one authority's decision on an application.
+type Decision struct {
+	Person   string    `json:"person"`
+	Decision string    `json:"decision"`
+	Comment  string    `json:"comment,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// Approvers returns the persons who approved.
+func (a *Application) Approvers() []string {
+	var out []string
+	for _, d := range a.Decisions {
+		if d.Decision == Approved {
+			out = append(out, d.Person)
+		}
+	}
+	return out
+}
+
+// Grant is an approved application: what jobs of an organisation may read.
+type Grant struct {
+	ID             string    `json:"id"`
+	Application    string    `json:"application"`
+	Org            string    `json:"org"`
+	Datasets       []Dataset `json:"datasets"`
+	Purpose        string    `json:"purpose"`
+	Scenario       string    `json:"scenario"`
+	PublicInterest bool      `json:"public_interest"`
+	From           string    `json:"from"`
+	Until          string    `json:"until"`
+	Approvers      []string  `json:"approvers"`
+	BatchesLeft    *int64    `json:"batches_left,omitempty"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Policy returns the grant as the policies see it; dates are inclusive.
+func (g *Grant) Policy() policy.Grant {
+	pg := policy.Grant{ID: g.ID, Org: g.Org, Purpose: g.Purpose, Scenario: g.Scenario, PublicInterest: g.PublicInterest,
+		Approvers: g.Approvers, BatchesLeft: g.BatchesLeft, Status: g.Status}
+	for _, d := range g.Datasets {
+		pg.Datasets = append(pg.Datasets, policy.GrantDataset{Name: d.Name, Columns: d.Columns})
+	}
+	if t, err := time.Parse(people.DateLayout, g.From); err == nil {
+		pg.From = t
+	}
+	if t, err := time.Parse(people.DateLayout, g.Until); err == nil {
+		pg.Until = t.Add(24*time.Hour - time.Nanosecond)
+	}
+	return pg
+}
+
+// Querier is a *sql.DB or a *sql.Tx.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const tl = time.RFC3339Nano
+
+// ParseDatasets reads "--datasets A,B" and "--columns A.c1,A.c2": every
+// column must belong to a named dataset.
+func ParseDatasets(names, columns []string) ([]Dataset, error) {
+	var out []Dataset
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if slices.ContainsFunc(out, func(d Dataset) bool { return d.Name == n }) {
+			return nil, fmt.Errorf("dataset %q named twice: %w", n, errdefs.ErrInvalidArgument)
+		}
+		out = append(out, Dataset{Name: n})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("an application names at least one dataset: %w", errdefs.ErrInvalidArgument)
+	}
+	for _, c := range columns {
+		ds, col, ok := strings.Cut(strings.TrimSpace(c), ".")
+		i := slices.IndexFunc(out, func(d Dataset) bool { return d.Name == ds })
+		if !ok || col == "" || i < 0 {
+			return nil, fmt.Errorf("column %q must be DATASET.COLUMN of a dataset the application names: %w", c, errdefs.ErrInvalidArgument)
+		}
+		if !slices.Contains(out[i].Columns, col) {
+			out[i].Columns = append(out[i].Columns, col)
+		}
+	}
+	return out, nil
+}
+
+// Create inserts a new application.
+func Create(ctx context.Context, q Querier, a *Application) error {
+	ds, _ := json.Marshal(a.Datasets)
+	_, err := q.ExecContext(ctx, `INSERT INTO applications(id, org, applicant, datasets, purpose, scenario, data_flow, public_interest,
+		period_from, period_until, batches, approvals_needed, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Org, a.Applicant, string(ds), a.Purpose, a.Scenario, a.DataFlow, a.PublicInterest, a.From, a.Until, a.Batches,
+		a.ApprovalsNeeded, a.Status, a.CreatedAt.UTC().Format(tl))
+	return err
+}
+
+const appCols = `id, org, applicant, datasets, purpose, scenario, data_flow, public_interest, period_from, period_until, batches, approvals_needed, status, grant_id, created_at`
+
+func scanApp(sc interface{ Scan(...any) error }) (*Application, error) {
+	var a Application
+	var ds, created string
+	var batches sql.NullInt64
+	if err := sc.Scan(&a.ID, &a.Org, &a.Applicant, &ds, &a.Purpose, &a.Scenario, &a.DataFlow, &a.PublicInterest, &a.From, &a.Until,
+		&batches, &a.ApprovalsNeeded, &a.Status, &a.Grant, &created); err != nil {
+		return nil, err
+	}
+	json.Unmarshal([]byte(ds), &a.Datasets)
+	if batches.Valid {
+		a.Batches = &batches.Int64
+	}
+	a.CreatedAt, _ = time.Parse(tl, created)
+	return &a, nil
+}
+
+func (a *Application) loadDecisions(ctx context.Context, q Querier) error {
+	rows, err := q.QueryContext(ctx, `SELECT person, decision, comment, decided_at FROM application_decisions WHERE application = ? ORDER BY decided_at`, a.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	a.Decisions = []Decision{}
+	for rows.Next() {
+		var d Decision
+		var t string
+		if err := rows.Scan(&d.Person, &d.Decision, &d.Comment, &t); err != nil {
+			return err
+		}
+		d.Time, _ = time.Parse(tl, t)
+		a.Decisions = append(a.Decisions, d)
+	}
+	return rows.Err()
+}
+
+// Get returns an application with its decisions.
+func Get(ctx context.Context, q Querier, id string) (*Application, error) {
+	a, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appCols+` FROM applications WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("application %q: %w", id, errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, a.loadDecisions(ctx, q)
+}
+
+// List returns applications, of one organisation when org is not empty.
+func List(ctx context.Context, q Querier, org string) ([]*Application, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+appCols+` FROM applications WHERE ? = '' OR org = ? ORDER BY created_at`, org, org)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Application
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, a := range out {
+		if err := a.loadDecisions(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if out == nil {
+		out = []*Application{}
+	}
+	return out, nil
+}
+
+// Decide records one authority's decision. An approval that brings the
+// distinct approvers to ApprovalsNeeded creates the grant; a rejection
+// ends the application.
+func Decide(ctx context.Context, q Querier, id, person, decision, comment string, now time.Time) (*Application, *Grant, error) {
+	a, err := Get(ctx, q, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Status != Pending {
+		return nil, nil, fmt.Errorf("application %q is already %s: %w", id, a.Status, errdefs.ErrFailedPrecondition)
+	}
+	if slices.ContainsFunc(a.Decisions, func(d Decision) bool { return d.Person == person }) {
+		return nil, nil, fmt.Errorf("person %q already decided on application %q: %w", person, id, errdefs.ErrFailedPrecondition)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO application_decisions(application, person, decision, comment, decided_at) VALUES (?, ?, ?, ?, ?)`,
+		id, person, decision, comment, now.UTC().Format(tl)); err != nil {
+		return nil, nil, err
+	}
+	a.Decisions = append(a.Decisions, Decision{Person: person, Decision: decision, Comment: comment, Time: now.UTC()})
+	if decision == Rejected {
+		a.Status = Rejected
+		_, err := q.ExecContext(ctx, `UPDATE applications SET status = ? WHERE id = ?`, Rejected, id)
+		return a, nil, err
+	}
+	if len(a.Approvers()) < a.ApprovalsNeeded {
+		return a, nil, nil
+	}
+	g := &Grant{ID: people.NewID("g_"), Application: a.ID, Org: a.Org, Datasets: a.Datasets, Purpose: a.Purpose, Scenario: a.Scenario,
+		PublicInterest: a.PublicInterest, From: a.From, Until: a.Until, Approvers: a.Approvers(), BatchesLeft: a.Batches,
+		Status: Approved, CreatedAt: now.UTC()}
+	ds, _ := json.Marshal(g.Datasets)
+	ap, _ := json.Marshal(g.Approvers)
+	if _, err := q.ExecContext(ctx, `INSERT INTO grants(id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until,
+		approvers, batches_left, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Application, g.Org, string(ds), g.Purpose, g.Scenario, g.PublicInterest, g.From, g.Until, string(ap), g.BatchesLeft,
+		g.Status, g.CreatedAt.Format(tl)); err != nil {
+		return nil, nil, err
+	}
+	a.Status, a.Grant = Approved, g.ID
+	if _, err := q.ExecContext(ctx, `UPDATE applications SET status = ?, grant_id = ? WHERE id = ?`, Approved, g.ID, id); err != nil {
+		return nil, nil, err
+	}
+	return a, g, nil
+}
+
+const grantCols = `id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until, approvers, batches_left, status, created_at`
+
+func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
+	var g Grant
+	var ds, ap, created string
+	var batches sql.NullInt64
+	if err := sc.Scan(&g.ID, &g.Application, &g.Org, &ds, &g.Purpose, &g.Scenario, &g.PublicInterest, &g.From, &g.Until, &ap,
+		&batches, &g.Status, &created); err != nil {
+		return nil, err
+	}
+	json.Unmarshal([]byte(ds), &g.Datasets)
+	json.Unmarshal([]byte(ap), &g.Approvers)
+	if batches.Valid {
+		g.BatchesLeft = &batches.Int64
+	}
+	g.CreatedAt, _ = time.Parse(tl, created)
+	return &g, nil
+}
+
+// GetGrant returns a grant.
+func GetGrant(ctx context.Context, q Querier, id string) (*Grant, error) {
+	g, err := scanGrant(q.QueryRowContext(ctx, `SELECT `+grantCols+` FROM grants WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("grant %q: %w", id, errdefs.ErrNotFound)
+	}
+	return g, err
+}
+
+// ForOrg returns the grants of an organisation, every status; the
+// policies decide which are valid now.
+func ForOrg(ctx context.Context, q Querier, org string) ([]*Grant, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+grantCols+` FROM grants WHERE org = ? ORDER BY created_at`, org)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// UseBatch takes one batch of a batch-limited grant for a job; a grant
+// with none left is ErrResourceExhausted.
+func UseBatch(ctx context.Context, q Querier, id string) error {
+	res, err := q.ExecContext(ctx, `UPDATE grants SET batches_left = batches_left - 1 WHERE id = ? AND batches_left IS NOT NULL AND batches_left > 0`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		g, err := GetGrant(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if g.BatchesLeft == nil {
+			return nil
+		}
+		return fmt.Errorf("grant %q has no batches left: %w", id, errdefs.ErrResourceExhausted)
+	}
+	return nil
+}

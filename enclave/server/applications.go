@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/grants"
+	"github.com/enclave-dev/enclave/enclave/people"
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+func init() { registerRoutes("40-applications", (*Server).applicationRoutes) }
+
+func (s *Server) applicationRoutes() []route {
+	if s.Catalog == nil {
+		return nil
+	}
+	return []route{
+		{Method: "POST", Path: "/v1/applications", Action: "application.file",
+			Summary: "File a data-use application: datasets (and columns), purpose, scenario, data flow, period, batches", Request: api.ApplicationRequest{},
+			Response: grants.Application{}, Created: true, Resource: s.applicationFileResource, Handle: s.fileApplication},
+		{Method: "GET", Path: "/v1/applications", Action: "application.list", Summary: "List applications: an operator's own organisation's, every one for authorities and the bureau",
+			Response: []grants.Application{},
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+				return resource("application", "", c.subject.Org.Name), nil
+			},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				org := c.subject.Org.Name
+				if c.subject.Person.HasRole(people.Authority) || c.subject.Person.HasRole(people.Bureau) {
+					org = ""
+				}
+				return grants.List(ctx, s.DB.SQL(), org)
+			}},
+		{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Summary: "Show one application with its decisions",
+			Response: grants.Application{}, Resource: s.applicationResource,
+			Handle: func(ctx context.Context, c *call) (any, error) { return grants.Get(ctx, s.DB.SQL(), c.path("id")) }},
+		s.decideRoute("approve", grants.Approved),
+		s.decideRoute("reject", grants.Rejected),
+		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Summary: "Show one grant", Response: grants.Grant{},
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+				g, err := grants.GetGrant(ctx, s.DB.SQL(), c.path("id"))
+				if err != nil {
+					return authz.Resource{}, err
+				}
+				return resource("grant", g.ID, g.Org), nil
+			},
+			Handle: func(ctx context.Context, c *call) (any, error) { return grants.GetGrant(ctx, s.DB.SQL(), c.path("id")) }},
+	}
+}
+
+// policyDatasets describes the newest version of each named dataset for
+// the policies, checking that named columns exist. It sets the call's
+// audit retention to five years when any is authorization-required or
+// withheld.
+func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Dataset) ([]policy.Dataset, []*datasets.Version, error) {
+	var out []policy.Dataset
+	var vs []*datasets.Version
+	for _, d := range ds {
+		name, ver, err := datasets.ParseRef(d.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := s.Catalog.Get(ctx, nil, name, ver)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				return nil, nil, fmt.Errorf("dataset %q is not in the catalogue: %w", d.Name, errdefs.ErrInvalidArgument)
+			}
+			return nil, nil, err
+		}
+		for _, col := range d.Columns {
+			if !slices.ContainsFunc(v.Columns, func(ci catalog.ColumnInfo) bool { return ci.Name == col }) {
+				return nil, nil, fmt.Errorf("dataset %q has no column %q: %w", v.Name, col, errdefs.ErrInvalidArgument)
+			}
+		}
+		if v.Market == "authorized" || v.Market == "withheld" {
+			c.retention = audit.Retention5y
+		}
+		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Level: v.Level, Market: v.Market, State: v.State, Columns: d.Columns})
+		vs = append(vs, v)
+	}
+	return out, vs, nil
+}
+
+func (s *Server) applicationFileResource(ctx context.Context, c *call) (authz.Resource, error) {
+	var req api.ApplicationRequest
+	if err := c.decode(&req); err != nil {
+		return authz.Resource{}, err
+	}
+	c.body = req
+	ds, err := grants.ParseDatasets(req.Datasets, req.Columns)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	pds, _, err := s.policyDatasets(ctx, c, ds)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	for _, f := range []struct{ name, v string }{{"purpose", req.Purpose}, {"scenario", req.Scenario}} {
+		if strings.TrimSpace(f.v) == "" || len(f.v) > 2000 {
+			return authz.Resource{}, fmt.Errorf("%s is required (at most 2000 bytes): %w", f.name, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(req.DataFlow) > 4000 {
+		return authz.Resource{}, fmt.Errorf("data_flow is at most 4000 bytes: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.From == "" {
+		req.From = s.Now().UTC().Format(people.DateLayout)
+		c.body = req
+	}
+	from, err := people.ParseDate("from", req.From)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	if req.Until == "" {
+		return authz.Resource{}, fmt.Errorf("until is required: %w", errdefs.ErrInvalidArgument)
+	}
+	until, err := people.ParseDate("until", req.Until)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	if until.Before(from) {
+		return authz.Resource{}, fmt.Errorf("until must not be before from: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.Batches != nil && *req.Batches < 1 {
+		return authz.Resource{}, fmt.Errorf("batches must be at least 1: %w", errdefs.ErrInvalidArgument)
+	}
+	res := resource("application", "", c.subject.Org.Name)
+	res.Owner = c.subject.Person.ID
+	res.Datasets = pds
+	res.Purpose, res.Scenario, res.PublicInterest = req.Purpose, req.Scenario, req.PublicInterest
+	res.From, res.Until = authz.Day(req.From, false), authz.Day(req.Until, true)
+	return res, nil
+}
+
+func (s *Server) fileApplication(ctx context.Context, c *call) (any, error) {
+	req := c.body.(api.ApplicationRequest)
+	ds, _ := grants.ParseDatasets(req.Datasets, req.Columns)
+	needed := 1
+	for _, d := range c.resource.Datasets {
+		if d.Level == "important" {
+			needed = 2
+		}
+	}
+	a := &grants.Application{ID: people.NewID("a_"), Org: c.subject.Org.Name, Applicant: c.subject.Person.ID, Datasets: ds,
+		Purpose: req.Purpose, Scenario: req.Scenario, DataFlow: req.DataFlow, PublicInterest: req.PublicInterest,
+		From: req.From, Until: req.Until, Batches: req.Batches, ApprovalsNeeded: needed, Status: grants.Pending,
+		Decisions: []grants.Decision{}, CreatedAt: s.Now().UTC()}
+	ev := audit.Event{Action: "application.file", Objects: append([]string{"application:" + a.ID}, objects(c.resource)...),
+		Details: map[string]string{"from": a.From, "until": a.Until, "approvals_needed": fmt.Sprint(needed), "public_interest": fmt.Sprint(a.PublicInterest)}}
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return grants.Create(ctx, tx, a) })
+	return a, err
+}
+
+func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resource, error) {
+	a, err := grants.Get(ctx, s.DB.SQL(), c.path("id"))
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	res := resource("application", a.ID, a.Org)
+	res.Owner = a.Applicant
+	res.Approvers = a.Approvers()
+	pds, _, err := s.policyDatasets(ctx, c, a.Datasets)
+	if err == nil {
+		res.Datasets = pds
+	}
+	res.Purpose, res.Scenario, res.PublicInterest = a.Purpose, a.Scenario, a.PublicInterest
+	res.From, res.Until = authz.Day(a.From, false), authz.Day(a.Until, true)
+	return res, nil
+}
+
+func (s *Server) decideRoute(verb, decision string) route {
+	action := "application." + verb
+	return route{Method: "POST", Path: "/v1/applications/{id}/" + verb, Action: action,
+		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " an application (an authority of another organisation than the applicant's)",
+		Request: api.CommentRequest{}, Response: grants.Application{}, Resource: s.applicationResource,
+		Handle: func(ctx context.Context, c *call) (any, error) {
+			var req api.CommentRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if len(req.Comment) > 2000 {
+				return nil, fmt.Errorf("comment is at most 2000 bytes: %w", errdefs.ErrInvalidArgument)
+			}
+			id := c.path("id")
+			var a *grants.Application
+			var g *grants.Grant
+			ev := audit.Event{Action: action, Objects: append([]string{"application:" + id}, objects(c.resource)[1:]...), Reason: req.Comment}
+			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+				var err error
+				a, g, err = grants.Decide(ctx, tx, id, c.subject.Person.ID, decision, req.Comment, s.Now())
+				if err == nil {
+					ev.Details = map[string]string{"status": a.Status, "approvals": fmt.Sprint(len(a.Approvers())), "approvals_needed": fmt.Sprint(a.ApprovalsNeeded)}
+					if g != nil {
+						// The grant takes effect with this commit: it is named here.
+						ev.Objects = append(ev.Objects, "grant:"+g.ID)
+						ev.Details["grant_from"], ev.Details["grant_until"] = g.From, g.Until
+						ev.Details["approvers"] = strings.Join(g.Approvers, ",")
+					}
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return a, nil
+		}}
+}
+
+
