@@ -214,5 +214,3 @@ func (s *Server) decideRoute(verb, decision string) route {
 			return a, nil
 		}}
 }
-
-
