@@ -45,5 +45,8 @@
 // why) and Verify names the entry. Repairing a damaged log is an operator's
 // task and not automated.
 //
-// The Log keeps the whole tree in memory, about 64 bytes per entry.
+// The Log keeps the tree in memory: every node for the newest segment, and
+// for sealed segments only subtrees of 256 leaves and up (a quarter of a
+// byte per entry); proofs that need lower nodes there read leaf hashes from
+// the leaves files.
 package audit

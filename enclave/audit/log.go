@@ -140,6 +140,7 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
 		syncq: make(chan pending), synced: make(chan struct{}),
 	}
+	l.tree.load = l.loadLeaves
 	recovered, err := l.load()
 	if err != nil {
 		l.closeFiles()
@@ -250,6 +251,7 @@ func (l *Log) load() (*Event, error) {
 					l.tree.append(lh)
 				}
 				l.segs = append(l.segs, segment{first: first, count: uint64(len(leaves))})
+				l.tree.drop(l.tree.size())
 				continue
 			}
 		}
@@ -297,10 +299,11 @@ func (l *Log) load() (*Event, error) {
 		}
 		l.segs = append(l.segs, segment{first: first, count: uint64(n), size: cpLast.end})
 		if !last {
+			l.tree.drop(l.tree.size())
 			continue
 		}
 		cp := cpLast.cp
-		if root := l.tree.root(cp.Size); cp.Size != l.tree.size() || string(root[:]) != string(cp.Root) {
+		if root, err := l.tree.root(cp.Size); err != nil || cp.Size != l.tree.size() || string(root[:]) != string(cp.Root) {
 			damage("audit log does not match its latest checkpoint of size %d", cp.Size)
 			return nil, nil
 		}
@@ -629,9 +632,12 @@ func (l *Log) commit(batch []*request) {
 	for i := range leaves {
 		l.tree.append(leaves[i])
 	}
-	root := l.tree.root(size)
+	root, err := l.tree.root(size)
 	l.mu.Unlock()
-	cp, err := l.sign(Checkpoint{Size: size, Root: root[:], Time: l.opts.now()})
+	var cp Checkpoint
+	if err == nil {
+		cp, err = l.sign(Checkpoint{Size: size, Root: root[:], Time: l.opts.now()})
+	}
 	if err != nil {
 		l.mu.Lock()
 		l.tree.truncate(base)
@@ -731,7 +737,7 @@ func (l *Log) rotate() error {
 		l.forceRotate = false
 		return nil
 	}
-	leaves := append([]hash(nil), l.tree.levels[0][seg.first:seg.first+seg.count]...)
+	leaves := l.tree.leaves(seg.first, seg.first+seg.count)
 	cp, first := l.cp, l.size
 	l.mu.RUnlock()
 	if err := writeFileSync(filepath.Join(l.dir, leavesName(seg.first)), leavesFile(seg.first, leaves)); err != nil {
@@ -745,6 +751,60 @@ func (l *Log) rotate() error {
 	l.active, l.activeSize, l.forceRotate = f, size, false
 	l.mu.Lock()
 	l.segs = append(l.segs, segment{first: first, size: size})
+	l.tree.drop(first)
 	l.mu.Unlock()
 	return nil
+}
+
+// loadLeaves returns the leaf hashes [from, to) of sealed segments, from
+// their leaves files or, when one is missing, from the segment itself. The
+// tree calls it, with l.mu held, for nodes it dropped from memory.
+func (l *Log) loadLeaves(from, to uint64) ([]hash, error) {
+	out := make([]hash, 0, to-from)
+	for _, s := range l.segs {
+		end := s.first + s.count
+		if end <= from || s.first >= to {
+			continue
+		}
+		lo, hi := max(from, s.first), min(to, end)
+		hs, err := l.segmentLeaves(s, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hs...)
+	}
+	if uint64(len(out)) != to-from {
+		return nil, fmt.Errorf("audit leaves %d to %d are not on disk: %w", from, to, errdefs.ErrDataLoss)
+	}
+	return out, nil
+}
+
+func (l *Log) segmentLeaves(s segment, lo, hi uint64) ([]hash, error) {
+	const hs = uint64(len(hash{}))
+	f, err := os.Open(filepath.Join(l.dir, leavesName(s.first)))
+	if err == nil {
+		defer f.Close()
+		buf := make([]byte, (hi-lo)*hs)
+		if _, err := f.ReadAt(buf, int64(leavesHeaderSize+(lo-s.first)*hs)); err == nil {
+			out := make([]hash, hi-lo)
+			for i := range out {
+				copy(out[i][:], buf[uint64(i)*hs:])
+			}
+			return out, nil
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(l.dir, segName(s.first)))
+	if err != nil {
+		return nil, fmt.Errorf("read audit segment %q: %w", segName(s.first), errdefs.ErrDataLoss)
+	}
+	r := scanSegment(data, s.first)
+	if uint64(len(r.entries)) < hi-s.first {
+		return nil, fmt.Errorf("audit segment %q is short: %w", segName(s.first), errdefs.ErrDataLoss)
+	}
+	h := sha256.New()
+	out := make([]hash, 0, hi-lo)
+	for _, body := range r.entries[lo-s.first : hi-s.first] {
+		out = append(out, leafHash(h, body))
+	}
+	return out, nil
 }

@@ -520,3 +520,58 @@ func TestOpenTightensDirMode(t *testing.T) {
 		t.Fatalf("left-over temporary file: got %v, want it removed", err)
 	}
 }
+
+// TestProofsOfSealedLeaves checks proofs that need tree nodes dropped from
+// memory for sealed segments, read back from leaves files (and, for one
+// segment whose leaves file is gone, from the segment).
+func TestProofsOfSealedLeaves(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := openTest(t, dir, WithSegmentSize(4000))
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 45; i++ {
+				if _, err := l.Append(context.Background(), testEvent(w*100+i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	old := l.Checkpoint()
+	l.Close()
+	leaves, _ := filepath.Glob(filepath.Join(dir, "*.leaves"))
+	os.Remove(leaves[1])
+
+	l, _, _ = openTest(t, dir, WithSegmentSize(4000))
+	defer l.Close()
+	appendN(t, l, int(old.Size), 1)
+	cp := l.Checkpoint()
+	if inMem := uint64(len(l.tree.levels[0])); inMem >= cp.Size-256 {
+		t.Fatalf("leaf hashes in memory: got %d of %d, want old ones dropped", inMem, cp.Size)
+	}
+	entries, err := l.List(context.Background(), Filter{})
+	if err != nil || uint64(len(entries)) != cp.Size {
+		t.Fatalf("List: got %d entries, %v; want %d", len(entries), err, cp.Size)
+	}
+	for _, e := range entries {
+		p, err := l.InclusionProof(e.Index, cp.Size)
+		if err != nil {
+			t.Fatalf("InclusionProof(%d): %v", e.Index, err)
+		}
+		lh, _ := LeafHash(e.Event)
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, e.Index, cp.Size, lh, p, cp.Root); err != nil {
+			t.Fatalf("entry %d: got %v, want a valid proof", e.Index, err)
+		}
+	}
+	p, err := l.ConsistencyProof(old.Size, cp.Size)
+	if err != nil {
+		t.Fatalf("ConsistencyProof: %v", err)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, cp.Size, p, old.Root, cp.Root); err != nil {
+		t.Fatalf("consistency %d to %d: got %v, want a valid proof", old.Size, cp.Size, err)
+	}
+}

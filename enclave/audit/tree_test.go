@@ -35,11 +35,11 @@ func TestTreeRootVectors(t *testing.T) {
 	full := vectorTree(8)
 	for size, want := range testonly.RootHashes() {
 		t.Run(fmt.Sprint("size ", size), func(t *testing.T) {
-			got := full.root(uint64(size))
+			got, _ := full.root(uint64(size))
 			if !bytes.Equal(got[:], want) {
 				t.Fatalf("got root %x, want %x", got, want)
 			}
-			grown := vectorTree(size).root(uint64(size))
+			grown, _ := vectorTree(size).root(uint64(size))
 			if !bytes.Equal(grown[:], want) {
 				t.Fatalf("tree of %d leaves: got root %x, want %x", size, grown, want)
 			}
@@ -159,7 +159,7 @@ func TestTreeMatchesReference(t *testing.T) {
 		ref.AppendData(data)
 	}
 	for size := uint64(0); size <= n; size++ {
-		got := mine.root(size)
+		got, _ := mine.root(size)
 		if want := ref.HashAt(size); !bytes.Equal(got[:], want) {
 			t.Fatalf("size %d: got root %x, want %x", size, got, want)
 		}
@@ -179,7 +179,7 @@ func TestTreeMatchesReference(t *testing.T) {
 		}
 	}
 	mine.truncate(33)
-	if got, want := mine.root(33), ref.HashAt(33); mine.size() != 33 || !bytes.Equal(got[:], want) {
+	if got, want := must(mine.root(33)), ref.HashAt(33); mine.size() != 33 || !bytes.Equal(got[:], want) {
 		t.Fatalf("after truncate: got size %d root %x, want 33 and %x", mine.size(), got, want)
 	}
 }
@@ -201,5 +201,74 @@ func TestProofBadArguments(t *testing.T) {
 				t.Fatalf("got nil error, want ErrInvalidArgument")
 			}
 		})
+	}
+}
+
+func must(h hash, err error) hash {
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+// TestTreeDrop drops old low-level nodes in steps and checks that roots and
+// proofs, now partly recomputed from loaded leaves, still match the
+// reference tree; and that a tree without a loader says so.
+func TestTreeDrop(t *testing.T) {
+	const n = 1500
+	var all []hash
+	mine := tree{}
+	ref := testonly.New(rfc6962.DefaultHasher)
+	h := sha256.New()
+	loads := 0
+	mine.load = func(from, to uint64) ([]hash, error) {
+		loads++
+		return append([]hash(nil), all[from:to]...), nil
+	}
+	for i := 0; i < n; i++ {
+		data := []byte(fmt.Sprint("leaf ", i))
+		lh := leafHash(h, data)
+		all = append(all, lh)
+		mine.append(lh)
+		ref.AppendData(data)
+		if i%333 == 0 {
+			mine.drop(uint64(i))
+		}
+	}
+	mine.drop(1300)
+	if got, want := len(mine.levels[0]), n-1280; got != want {
+		t.Fatalf("leaves in memory: got %d, want %d", got, want)
+	}
+	for _, size := range []uint64{1, 255, 256, 257, 700, 1024, 1299, 1300, 1499, 1500} {
+		for _, i := range []uint64{0, 1, 200, 255, 256, 511, 777, 1023, 1279, 1280, 1499} {
+			if i >= size {
+				continue
+			}
+			got, err := mine.inclusion(i, size)
+			want, _ := ref.InclusionProof(i, size)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("inclusion %d of %d: got %x, %v; want %x", i, size, got, err, want)
+			}
+		}
+		for _, s1 := range []uint64{1, 100, 256, 1000, 1300} {
+			if s1 > size {
+				continue
+			}
+			got, err := mine.consistency(s1, size)
+			want, _ := ref.ConsistencyProof(s1, size)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("consistency %d to %d: got %x, %v; want %x", s1, size, got, err, want)
+			}
+		}
+	}
+	if loads == 0 {
+		t.Fatalf("got no leaf loads, want proofs of old leaves to load them")
+	}
+	if got, want := must(mine.root(n)), ref.HashAt(n); !bytes.Equal(got[:], want) {
+		t.Fatalf("root: got %x, want %x", got, want)
+	}
+	mine.load = nil
+	if _, err := mine.inclusion(3, n); err == nil {
+		t.Fatalf("inclusion of a dropped leaf without a loader: got nil error, want one")
 	}
 }
