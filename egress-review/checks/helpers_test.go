@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"hash/crc32"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -80,7 +79,12 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) add(name string, data []byte) {
 	e.t.Helper()
-	p := filepath.Join(e.dir, "f"+string(rune('a'+len(e.req.Files))))
+	fh, err := os.CreateTemp(e.dir, "out")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := fh.Name()
+	fh.Close()
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		e.t.Fatal(err)
 	}

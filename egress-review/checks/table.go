@@ -81,6 +81,11 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 	if st.Size() > maxBytes {
 		return nil, errTooBig
 	}
+	if kind == KindArrowFile || kind == KindArrowStream {
+		if err := guardArrow(p, kind); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("open output file: %w", err)
@@ -101,9 +106,7 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 			if err != nil {
 				return nil, fmt.Errorf("read arrow ipc record batch %d: %w", i, errdefs.ErrDataLoss)
 			}
-			err = callFn(fn, rec)
-			rec.Release()
-			if err != nil {
+			if err := callRelease(fn, rec); err != nil {
 				return nil, err
 			}
 		}
@@ -162,6 +165,12 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 		return sc, nil
 	}
 	return nil, fmt.Errorf("kind %q is not a table: %w", kind, errdefs.ErrInvalidArgument)
+}
+
+// callRelease calls fn and releases rec even when fn panics.
+func callRelease(fn recordFunc, rec arrow.RecordBatch) error {
+	defer rec.Release()
+	return callFn(fn, rec)
 }
 
 func callFn(fn recordFunc, rec arrow.RecordBatch) error {
