@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,14 +30,17 @@ func benchInputs() []policy.Input {
 // BenchmarkDecide measures decision latency with the built-in policies
 // ("builtin") next to a trivial `allow := true` policy ("trivial") evaluated
 // the same way, and reports p50 and p99 in microseconds and decisions per
-// second. "ratio" alternates the two per iteration and reports the ratios
+// second; "builtin-job" is the heaviest request alone, an allowed job.run
+// over two datasets and three grants with quotas. "ratio" alternates the two per iteration and reports the ratios
 // of their p50 and p99.
 func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
 	inputs := benchInputs()
 	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b)}
-	for _, name := range []string{"builtin", "trivial"} {
-		e := engines[name]
+	cases := map[string][]policy.Input{"builtin": inputs, "trivial": inputs, "builtin-job": inputs[:1]}
+	for _, name := range []string{"builtin", "trivial", "builtin-job"} {
+		e := engines[strings.TrimSuffix(name, "-job")]
+		inputs := cases[name]
 		b.Run(name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()

@@ -2,6 +2,7 @@ package opa
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	policy "github.com/enclave-dev/enclave/policies"
@@ -120,6 +121,13 @@ func TestJobRules(t *testing.T) {
 			}
 			if d.Grants != nil {
 				t.Errorf("got grants %v on a deny, want none", d.Grants)
+			}
+			for _, r := range d.Reasons {
+				for _, value := range []string{jobInput().Grants[0].Purpose, jobInput().Grants[0].Scenario, "Test Person"} {
+					if strings.Contains(r.Message, value) {
+						t.Errorf("got message %q, want no data value %q in it", r.Message, value)
+					}
+				}
 			}
 		})
 	}

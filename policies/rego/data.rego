@@ -115,13 +115,13 @@ reasons contains {"rule": "image.not_approved", "message": "the job image is not
 }
 
 # valid_grants: grants of the person's organisation, approved and valid now.
-valid_grants contains g if {
+valid_grants := [g |
 	some g in input.grants
 	g.org == input.subject.org
 	g.status == "approved"
 	ns(g.from) <= now
 	now <= ns(g.until)
-}
+]
 
 job_datasets := {d.name: d | some d in input.resource.datasets}
 
@@ -129,15 +129,23 @@ job_datasets := {d.name: d | some d in input.resource.datasets}
 # it gets through the checks, in order: 1 its columns cover the job's, 2 it
 # has enough approvers for the dataset's level, 3 its purpose suits the
 # organisation's type, 4 it has batches left. A level-4 grant admits the
-# dataset; otherwise the best level names the refusing rule.
-levels[name] := {[level(g, gd, d), g.id] |
-	some g in valid_grants
-	some gd in list(g.datasets)
-	gd.name == name
-} if {
-	action == "job.run"
+# dataset; otherwise the best level names the refusing rule. Each entry is
+# [level, rank, id], rank 0 for an unlimited grant and 1 for a
+# batch-limited one, so that the smallest level-4 entry is the grant to use.
+default levels := {}
+
+levels := {name: ls |
 	some name, d in job_datasets
-}
+	ls := {[level(g, gd, d), rank(g), g.id] |
+		some g in valid_grants
+		some gd in g.datasets
+		gd.name == name
+	}
+} if action == "job.run"
+
+rank(g) := 0 if object.get(g, "batches_left", null) == null
+
+else := 1
 
 level(g, gd, d) := 4 if {
 	columns_covered(gd, d)
@@ -155,21 +163,24 @@ level(g, gd, d) := 4 if {
 	columns_covered(gd, d)
 } else := 0
 
-columns_covered(gd, _) if count(list(object.get(gd, "columns", null))) == 0
+# columns_covered: the grant names no columns, or the job reads named
+# columns that are all granted.
+columns_covered(gd, _) if not names_columns(gd)
 
 columns_covered(gd, d) if {
-	count(list(d.columns)) > 0
-	granted := {c | some c in list(gd.columns)}
-	every c in list(d.columns) {
-		c in granted
+	names_columns(d)
+	every c in d.columns {
+		c in gd.columns
 	}
 }
+
+names_columns(x) if x.columns[_]
 
 enough_approvers(_, d) if d.level != "important"
 
 enough_approvers(g, d) if {
 	d.level == "important"
-	count({a | some a in list(g.approvers)}) >= 2
+	count({a | some a in g.approvers}) >= 2
 }
 
 purpose_allowed(_) if not input.subject.org_type in restricted_org_types
@@ -180,25 +191,26 @@ batches_available(g) if object.get(g, "batches_left", null) == null
 
 batches_available(g) if g.batches_left > 0
 
-# usable[name] are the ids of the grants that admit dataset `name`.
-usable[name] := ids if {
+# usable[name] are the level-4 entries of dataset `name`, when there are any.
+usable := {name: ok |
 	some name, ls in levels
-	ids := {id | some [4, id] in ls}
-	count(ids) > 0
+	ok := {e | some e in ls; e[0] == 4}
+	count(ok) > 0
 }
 
-best_level(name) := max({l | some [l, _] in levels[name]})
+# best[name] is the best level any grant reaches for dataset `name`.
+best := {name: max({e[0] | some e in ls}) | some name, ls in levels}
 
 job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, subject_org])} if {
 	count(levels[name]) == 0
 } else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, subject_org])} if {
-	best_level(name) < 1
+	best[name] < 1
 } else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
-	best_level(name) < 2
+	best[name] < 2
 } else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, subject_org])} if {
-	best_level(name) < 3
+	best[name] < 3
 } else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
-	best_level(name) < 4
+	best[name] < 4
 }
 
 reasons contains r if {
@@ -211,13 +223,7 @@ reasons contains r if {
 # grant if there is one, else a batch-limited one; the smallest id wins.
 default grants_used := {}
 
-grants_used := {name: pick(ids) | some name, ids in usable} if input.action == "job.run"
-
-unlimited_ids := {g.id | some g in valid_grants; object.get(g, "batches_left", null) == null}
-
-pick(ids) := min(ids & unlimited_ids) if count(ids & unlimited_ids) > 0
-
-pick(ids) := min(ids) if count(ids & unlimited_ids) == 0
+grants_used := {name: min(ok)[2] | some name, ok in usable} if action == "job.run"
 
 # --- Quotas (job.run); an unset quota is not limited ----------------------
 
