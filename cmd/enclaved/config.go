@@ -61,9 +61,6 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
 	}
-	if c.VaultAddr != "" && c.VaultToken == "" {
-		return usageError{fmt.Errorf("--vault-addr needs a token in VAULT_TOKEN")}
-	}
 	for _, t := range c.AuthorizedOrgTypes {
 		if !slices.Contains([]string{"company", "agency", "university", "research-institute"}, t) {
 			return usageError{fmt.Errorf("--authorized-org-types: %q is not an organisation type", t)}

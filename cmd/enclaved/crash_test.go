@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("ENCLAVED_TEST_DAEMON"); dir != "" {
 		cfg := Default()
 		cfg.DataDir = dir
+		cfg.VaultAddr = os.Getenv("ENCLAVED_TEST_VAULT_ADDR")
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -37,10 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startDaemon(t *testing.T, dir string) *exec.Cmd {
+func startDaemon(t *testing.T, dir string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "ENCLAVED_TEST_DAEMON="+dir)
+	cmd.Env = append(append(os.Environ(), "ENCLAVED_TEST_DAEMON="+dir), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

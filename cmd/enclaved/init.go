@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/audit"
-	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -32,6 +31,7 @@ func runInit(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	org := fs.String("org", "platform-operations", "the organisation of the first admin")
 	admin := fs.String("admin-name", "admin", "the first admin's name")
+	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "keep the keys in Vault's transit engine at this URL (token in VAULT_TOKEN) instead of the local keyring")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -104,7 +104,7 @@ func initDataDir(ctx context.Context, cfg Config, orgName, adminName string) (in
 }
 
 func populate(ctx context.Context, cfg Config, orgName, adminName string) (initResult, error) {
-	kr, err := local.Create(cfg.keyringDir())
+	kr, err := createKeyring(ctx, cfg)
 	if err != nil {
 		return initResult{}, fmt.Errorf("create keyring: %w", err)
 	}

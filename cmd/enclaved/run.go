@@ -16,8 +16,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
-	"github.com/enclave-dev/enclave/enclave/keys"
-	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
@@ -131,17 +129,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	os.Remove(cfg.socketPath())
 	log.Info("stopped")
 	return nil
-}
-
-func openKeyring(ctx context.Context, cfg Config) (keys.Keyring, error) {
-	if cfg.VaultAddr != "" {
-		return openVault(ctx, cfg)
-	}
-	kr, err := local.Open(cfg.keyringDir())
-	if err != nil {
-		return nil, fmt.Errorf("open keyring: %w", err)
-	}
-	return kr, nil
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
