@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 
@@ -242,3 +243,34 @@ func trivialEngine(t testing.TB) *Engine {
 }
 
 var _ policy.Engine = (*Engine)(nil)
+
+// TestReadmeExample loads the deployer rule shown in policies/README.md.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```rego\n")
+	text, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("got no rego example in the README")
+	}
+	e, err := New(context.Background(), WithPolicyDir(policyDir(t, map[string]string{"night.rego": text})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	for _, tc := range []struct {
+		hour      int
+		wantAllow bool
+	}{{3, false}, {12, true}} {
+		in := jobInput()
+		in.Now = time.Date(2026, 6, 1, tc.hour, 0, 0, 0, time.UTC)
+		d, err := e.Decide(context.Background(), in)
+		if err != nil {
+			t.Fatalf("Decide: %v", err)
+		}
+		if d.Allow != tc.wantAllow || (!tc.wantAllow && !hasRule(d, "local.no_night_jobs")) {
+			t.Errorf("hour %d: got allow %v reasons %v, want allow %v", tc.hour, d.Allow, d.Reasons, tc.wantAllow)
+		}
+	}
+}
