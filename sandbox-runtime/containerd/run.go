@@ -38,6 +38,12 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 		return sandbox.Exit{}, err
 	}
 	nctx := r.ctx(ctx)
+	t0 := time.Now()
+	var tCreated, tStarted, tExited time.Time
+	defer func() {
+		r.log.Debug("job phases", "job", spec.ID, "create", tCreated.Sub(t0), "start", tStarted.Sub(tCreated),
+			"run", tExited.Sub(tStarted), "finish", time.Since(tExited))
+	}()
 	// Everything after the start survives cancellation of ctx: a cancelled
 	// job is killed and cleaned up, not abandoned.
 	bg := context.WithoutCancel(nctx)
@@ -52,11 +58,32 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 		}
 		return sandbox.Exit{}, fmt.Errorf("job %q work area: %w", spec.ID, err)
 	}
+	// Clean-up steps run in reverse order when Run returns: at once on an
+	// error, in the background once the job ended and its outputs are
+	// collected (Close waits for them).
+	var undo []func()
+	async := false
 	defer func() {
+		all := func() {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+		if !async {
+			all()
+			return
+		}
+		r.pending.Add(1)
+		go func() {
+			defer r.pending.Done()
+			all()
+		}()
+	}()
+	undo = append(undo, func() {
 		if err := r.removeWorkArea(area); err != nil {
 			r.log.Error("remove work area", "job", spec.ID, "err", err)
 		}
-	}()
+	})
 	outMnt := filepath.Join(area, "out")
 	if err := r.mountOut(outMnt, spec.Limits); err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q output area: %w", spec.ID, err)
@@ -97,14 +124,15 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 		_ = sn.Remove(bg, key)
 		return sandbox.Exit{}, fmt.Errorf("job %q container: %w", spec.ID, err)
 	}
-	defer func() {
+	undo = append(undo, func() {
 		cctx, cancel := context.WithTimeout(bg, cleanupTimeout)
 		defer cancel()
 		if err := r.remove(cctx, c); err != nil {
 			r.log.Error("remove job container", "job", spec.ID, "err", err)
 		}
-	}()
+	})
 
+	tCreated = time.Now()
 	lw := &capWriter{w: logs, left: spec.Limits.LogBytes}
 	fifos := filepath.Join(area, "fifo")
 	task, err := c.NewTask(bg, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(fifos)))
@@ -120,6 +148,7 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 	if err := task.Start(bg); err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q start: %w", spec.ID, err)
 	}
+	tStarted = time.Now()
 	r.log.Info("job started", "job", spec.ID, "image", spec.Image)
 
 	timer := time.NewTimer(spec.Limits.Timeout)
@@ -149,15 +178,14 @@ wait:
 		}
 	}
 	ended := time.Now()
+	tExited = ended
 	m.sample(bg, task)
 	ex := sandbox.Exit{Reason: reason, Code: int(status.ExitCode()), Started: started, Ended: ended}
 	if status.Error() != nil {
 		ex.Reason, ex.Code = sandbox.ReasonSystemError, -1
 	}
-	// The task is gone: delete it now so /out is no longer written.
-	if _, err := task.Delete(bg, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-		r.log.Error("delete task", "job", spec.ID, "err", err)
-	}
+	// The job's init process is gone, and with its pid namespace every other
+	// process of the job: nothing writes to /out any more.
 	ex.Usage = m.usage(ended.Sub(started))
 	if ex.Reason == "" && m.oom(spec.Limits, ex.Code) {
 		ex.Reason = sandbox.ReasonOOM
@@ -179,6 +207,7 @@ wait:
 		r.log.Info("job logs capped", "job", spec.ID, "dropped_bytes", lw.dropped)
 	}
 	r.log.Info("job ended", "job", spec.ID, "reason", ex.Reason, "code", ex.Code)
+	async = true
 	return ex, nil
 }
 

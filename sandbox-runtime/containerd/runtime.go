@@ -62,6 +62,7 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	prepared map[string]string // image digest -> remap snapshot key
+	pending  sync.WaitGroup    // background removals of finished jobs
 }
 
 // Option configures a Runtime.
@@ -135,8 +136,12 @@ func (r *Runtime) ctx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, r.ns)
 }
 
-// Close closes the connection to containerd.
-func (r *Runtime) Close() error { return r.client.Close() }
+// Close waits for the background removal of finished jobs and closes the
+// connection to containerd. It must not be called concurrently with Run.
+func (r *Runtime) Close() error {
+	r.pending.Wait()
+	return r.client.Close()
+}
 
 // Client returns the underlying containerd client (for benchmarks and
 // tests that compare against plain containerd).

@@ -212,8 +212,8 @@ func TestRecoverAfterRestart(t *testing.T) {
 	if err := d1.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r1.Close()
 	<-done
+	r1.Close()
 
 	d2, err := StartDaemon(ctx, dir, nil)
 	if err != nil {
