@@ -20,6 +20,7 @@ import (
 	"slices"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/containerd/errdefs"
 )
@@ -171,15 +172,13 @@ func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
 }
 
 func canonicalizeBytes(c, d []byte, v []byte) ([]byte, []byte) {
-	// Fast path without the string conversion's copy: plain lowercase
-	// ASCII bytes with no space.
+	// One pass for the common case of lowercase ASCII without space; the
+	// first other byte restarts on the general path (v is only read).
 	for _, b := range v {
 		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
-			return canonicalize(c, d, string(v))
+			return canonicalize(c[:0], d[:0], unsafe.String(unsafe.SliceData(v), len(v)))
 		}
-	}
-	c = append(c, v...)
-	for _, b := range v {
+		c = append(c, b)
 		if b >= '0' && b <= '9' {
 			d = append(d, b)
 		}
