@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -276,27 +277,11 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 		}
 	}()
 
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rec, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		n, err := im.batch(rec, src, w)
-		rec.Release()
-		if err != nil {
-			return nil, err
-		}
-		res.Rows += n
-		if im.opts.Progress != nil {
-			im.opts.Progress(src.BytesRead(), res.Rows)
-		}
+	rows, err := im.pipeline(ctx, src, w)
+	if err != nil {
+		return nil, err
 	}
+	res.Rows = rows
 	for i, kinds := range im.found {
 		if len(kinds) == 0 || im.outIdx[i] < 0 {
 			continue
@@ -462,57 +447,167 @@ func checkRuleType(c *ColumnSpec, t arrow.DataType) error {
 	return nil
 }
 
-// batch desensitizes, checks, fingerprints and writes one record batch.
-func (im *importer) batch(rec arrow.RecordBatch, src batchReader, w *ipc.FileWriter) (int64, error) {
+// pipeline runs the import in three stages connected by small channels,
+// so that memory stays bounded by a few batches: a reader goroutine parses
+// the input, the calling goroutine desensitizes, checks and writes each
+// batch, and a fingerprint goroutine hashes the input and output values.
+// On two or more cores the stages overlap.
+func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWriter) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type read struct {
+		b   batch
+		err error
+	}
+	type done struct {
+		in   arrow.RecordBatch
+		out  []arrow.Array
+		rows int
+	}
+	reads := make(chan read, 2)
+	dones := make(chan done, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(reads)
+		for ctx.Err() == nil {
+			b, err := src.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			select {
+			case reads <- read{b, err}:
+			case <-ctx.Done():
+				if b.rec != nil {
+					b.rec.Release()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for d := range dones {
+			if ctx.Err() == nil {
+				im.fingerprint(d.in, d.out, d.rows)
+			}
+			d.in.Release()
+			for _, c := range d.out {
+				c.Release()
+			}
+		}
+	}()
+	var rows int64
+	err := func() error {
+		defer close(dones)
+		for r := range reads {
+			if r.err != nil {
+				return r.err
+			}
+			if err := ctx.Err(); err != nil {
+				r.b.rec.Release()
+				return err
+			}
+			out, err := im.batch(r.b, w)
+			if err != nil {
+				r.b.rec.Release()
+				return err
+			}
+			rows += r.b.rec.NumRows()
+			dones <- done{in: r.b.rec, out: out, rows: int(r.b.rec.NumRows())}
+			if im.opts.Progress != nil {
+				im.opts.Progress(r.b.bytesRead, rows)
+			}
+		}
+		return ctx.Err()
+	}()
+	if err != nil {
+		cancel()
+	}
+	// Drain what the reader still sends so that its batches are released.
+	for r := range reads {
+		if r.b.rec != nil {
+			r.b.rec.Release()
+		}
+	}
+	wg.Wait()
+	if err != nil {
+		return 0, err
+	}
+	return rows, nil
+}
+
+// batch desensitizes, checks and writes one record batch. It returns the
+// output columns, which the caller releases.
+func (im *importer) batch(b batch, w *ipc.FileWriter) ([]arrow.Array, error) {
+	rec := b.rec
 	cols := make([]arrow.Array, len(im.schema.Fields()))
-	defer func() {
+	release := func() {
 		for _, c := range cols {
 			if c != nil {
 				c.Release()
 			}
 		}
-	}()
-	nrows := int(rec.NumRows())
+	}
 	for i, a := range im.appliers {
-		in := rec.Column(i)
-		var out arrow.Array
-		if a.out != nil {
-			var err error
-			if out, err = a.apply(in, src.Where); err != nil {
-				return 0, err
-			}
-			cols[im.outIdx[i]] = out
+		if a.out == nil {
+			continue
 		}
+		out, err := a.apply(rec.Column(i), b.where)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		cols[im.outIdx[i]] = out
 		if im.scan[i] {
-			if err := im.safetyNet(a.col, i, out, src); err != nil {
-				return 0, err
+			if err := im.safetyNet(a.col, i, out, b.where); err != nil {
+				release()
+				return nil, err
 			}
 		}
-		if im.fpCol[i] {
-			for r := 0; r < nrows; r++ {
-				if v, ok := fingerprint.CellString(in, r); ok {
+	}
+	out := array.NewRecordBatch(im.schema, cols, rec.NumRows())
+	defer out.Release()
+	if err := w.Write(out); err != nil {
+		release()
+		return nil, fmt.Errorf("write arrow batch: %w", err)
+	}
+	return cols, nil
+}
+
+// fingerprint adds the value fingerprints of the personal-information
+// columns (raw and desensitized) and the row fingerprints of the output.
+func (im *importer) fingerprint(in arrow.RecordBatch, out []arrow.Array, nrows int) {
+	for i := range im.appliers {
+		if !im.fpCol[i] {
+			continue
+		}
+		raw := in.Column(i)
+		var des arrow.Array
+		if im.outIdx[i] >= 0 {
+			des = out[im.outIdx[i]]
+		}
+		for r := 0; r < nrows; r++ {
+			if v, ok := fingerprint.CellString(raw, r); ok {
+				im.addValue(v)
+			}
+			if des != nil {
+				if v, ok := fingerprint.CellString(des, r); ok {
 					im.addValue(v)
-				}
-				if out != nil {
-					if v, ok := fingerprint.CellString(out, r); ok {
-						im.addValue(v)
-					}
 				}
 			}
 		}
 	}
 	for r := 0; r < nrows; r++ {
-		for j, c := range cols {
+		for j, c := range out {
 			im.cells[j], _ = fingerprint.CellString(c, r)
 		}
 		im.fps.AddRow(im.hasher.Row(im.cells))
 	}
-	out := array.NewRecordBatch(im.schema, cols, int64(nrows))
-	defer out.Release()
-	if err := w.Write(out); err != nil {
-		return 0, fmt.Errorf("write arrow batch: %w", err)
-	}
-	return int64(nrows), nil
 }
 
 func (im *importer) addValue(v string) {
@@ -523,7 +618,7 @@ func (im *importer) addValue(v string) {
 }
 
 // safetyNet scans a column kept raw for personal identifiers.
-func (im *importer) safetyNet(c *ColumnSpec, i int, out arrow.Array, src batchReader) error {
+func (im *importer) safetyNet(c *ColumnSpec, i int, out arrow.Array, where func(int) string) error {
 	for r := 0; r < out.Len(); r++ {
 		v, ok := fingerprint.CellString(out, r)
 		if !ok || len(v) < 6 {
@@ -541,7 +636,7 @@ func (im *importer) safetyNet(c *ColumnSpec, i int, out arrow.Array, src batchRe
 				return true
 			}
 			hit = fmt.Errorf("input: column %q holds %s values kept raw (first at %s); declare pi with a desensitizing rule, or acknowledge: [%s] on the column: %w",
-				c.Name, m.Kind, src.Where(r), m.Kind, errdefs.ErrInvalidArgument)
+				c.Name, m.Kind, where(r), m.Kind, errdefs.ErrInvalidArgument)
 			return false
 		})
 		if hit != nil {

@@ -33,18 +33,27 @@ type Source struct {
 	Format string
 }
 
+// batch is one record batch of the input.
+type batch struct {
+	rec arrow.RecordBatch
+	// where names row i of the batch for an error message, as "line N" or
+	// "row N"; it never holds a value.
+	where func(i int) string
+	// bytesRead is how far into the input the reader was after the batch
+	// (estimated for Parquet and Arrow).
+	bytesRead int64
+}
+
 // batchReader yields the input as record batches. Next returns io.EOF at
-// the end; the caller releases each batch.
+// the end; the caller releases each batch's record.
 type batchReader interface {
 	Schema() *arrow.Schema
-	Next() (arrow.RecordBatch, error)
-	// Where names row i of the last batch for an error message, as
-	// "line N" or "row N"; it never holds a value.
-	Where(i int) string
-	// BytesRead is how far into the input the reader is (estimated for
-	// Parquet and Arrow).
-	BytesRead() int64
+	Next() (batch, error)
 	Close() error
+}
+
+func rowWhere(base int64) func(int) string {
+	return func(i int) string { return "row " + strconv.FormatInt(base+int64(i)+1, 10) }
 }
 
 // badInput returns an invalid-argument error about the input file.
@@ -246,18 +255,16 @@ func csvError(err error, lim *lineLimiter, want int) error {
 }
 
 func (c *csvReader) Schema() *arrow.Schema { return c.schema }
-func (c *csvReader) BytesRead() int64      { return c.lim.n }
-func (c *csvReader) Where(i int) string    { return "line " + strconv.Itoa(c.lines[i]) }
 func (c *csvReader) Close() error {
 	c.builder.Release()
 	return c.f.Close()
 }
 
-func (c *csvReader) Next() (arrow.RecordBatch, error) {
+func (c *csvReader) Next() (batch, error) {
 	if c.eof {
-		return nil, io.EOF
+		return batch{}, io.EOF
 	}
-	c.lines = c.lines[:0]
+	c.lines = make([]int, 0, c.batch)
 	for len(c.lines) < c.batch {
 		rec, err := c.r.Read()
 		if errors.Is(err, io.EOF) {
@@ -265,23 +272,25 @@ func (c *csvReader) Next() (arrow.RecordBatch, error) {
 			break
 		}
 		if err != nil {
-			return nil, csvError(err, c.lim, len(c.names))
+			return batch{}, csvError(err, c.lim, len(c.names))
 		}
 		line, _ := c.r.FieldPos(0)
 		c.lines = append(c.lines, line)
 		for j, v := range rec {
 			if !utf8.ValidString(v) {
-				return nil, badInput("csv line %d column %q is not valid utf-8", line, c.names[j])
+				return batch{}, badInput("csv line %d column %q is not valid utf-8", line, c.names[j])
 			}
 			if err := appendCSV(c.builder.Field(j), c.types[j], v); err != nil {
-				return nil, badInput("csv line %d column %q: the value is not a valid %s", line, c.names[j], c.types[j])
+				return batch{}, badInput("csv line %d column %q: the value is not a valid %s", line, c.names[j], c.types[j])
 			}
 		}
 	}
 	if len(c.lines) == 0 {
-		return nil, io.EOF
+		return batch{}, io.EOF
 	}
-	return c.builder.NewRecordBatch(), nil
+	lines := c.lines
+	where := func(i int) string { return "line " + strconv.Itoa(lines[i]) }
+	return batch{rec: c.builder.NewRecordBatch(), where: where, bytesRead: c.lim.n}, nil
 }
 
 // appendCSV parses one CSV field; an empty field is null.
@@ -374,9 +383,7 @@ func (a *arrowReader) Schema() *arrow.Schema {
 	return a.stream.Schema()
 }
 
-func (a *arrowReader) Where(i int) string { return "row " + strconv.FormatInt(a.rows+int64(i)+1, 10) }
-
-func (a *arrowReader) BytesRead() int64 {
+func (a *arrowReader) bytesRead() int64 {
 	if a.cr != nil {
 		return a.cr.n
 	}
@@ -395,7 +402,15 @@ func (a *arrowReader) Close() error {
 	return a.f.Close()
 }
 
-func (a *arrowReader) Next() (rec arrow.RecordBatch, err error) {
+func (a *arrowReader) Next() (batch, error) {
+	rec, err := a.next1()
+	if err != nil {
+		return batch{}, err
+	}
+	return batch{rec: rec, where: rowWhere(a.rows), bytesRead: a.bytesRead()}, nil
+}
+
+func (a *arrowReader) next1() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rec, err = nil, badInput("arrow batch %d is malformed", a.next+1)
@@ -489,10 +504,7 @@ func newParquetReader(ctx context.Context, f *os.File, size int64, mem memory.Al
 }
 
 func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
-func (p *parquetReader) Where(i int) string {
-	return "row " + strconv.FormatInt(p.rows+int64(i)+1, 10)
-}
-func (p *parquetReader) BytesRead() int64 {
+func (p *parquetReader) bytesRead() int64 {
 	if p.total <= 0 {
 		return p.size
 	}
@@ -504,7 +516,15 @@ func (p *parquetReader) Close() error {
 	return p.f.Close()
 }
 
-func (p *parquetReader) Next() (rec arrow.RecordBatch, err error) {
+func (p *parquetReader) Next() (batch, error) {
+	rec, err := p.next1()
+	if err != nil {
+		return batch{}, err
+	}
+	return batch{rec: rec, where: rowWhere(p.rows), bytesRead: p.bytesRead()}, nil
+}
+
+func (p *parquetReader) next1() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rec, err = nil, badInput("the parquet file is malformed near row %d", p.rows+1)

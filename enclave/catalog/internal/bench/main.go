@@ -1,0 +1,258 @@
+// Command bench measures the dataset import against references run in the
+// same process on the same file, and prints ratios:
+//
+//   - import throughput against a plain arrow-go CSV-to-IPC conversion
+//     (arrow/csv reader with an all-string schema, ipc.FileWriter);
+//
+//   - decryption into an input area against a plain copy of the same bytes;
+//
+//   - the Arrow allocator's peak and the process's peak RSS during the
+//     import alone (run with -only import at two sizes to see that memory
+//     is flat with the input's size).
+//
+//     go run ./enclave/catalog/internal/bench -mb 50
+//     go run ./enclave/catalog/internal/bench -mb 500 -only import
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/keys/local"
+	"github.com/enclave-dev/enclave/enclave/synth"
+)
+
+func main() {
+	mb := flag.Int("mb", 50, "size of the generated CSV in MB")
+	only := flag.String("only", "", "run only this part: import")
+	keep := flag.String("dir", "", "work directory (default a temporary one, removed)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the import to this file")
+	flag.Parse()
+	profile = *cpuprofile
+	if err := run(*mb, *only, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// peakAllocator tracks the peak of bytes held through an allocator.
+type peakAllocator struct {
+	memory.Allocator
+	mu        sync.Mutex
+	cur, peak int64
+}
+
+func (p *peakAllocator) add(n int64) {
+	p.mu.Lock()
+	p.cur += n
+	p.peak = max(p.peak, p.cur)
+	p.mu.Unlock()
+}
+func (p *peakAllocator) Allocate(n int) []byte { p.add(int64(n)); return p.Allocator.Allocate(n) }
+func (p *peakAllocator) Reallocate(n int, b []byte) []byte {
+	p.add(int64(n - len(b)))
+	return p.Allocator.Reallocate(n, b)
+}
+func (p *peakAllocator) Free(b []byte) { p.add(-int64(len(b))); p.Allocator.Free(b) }
+
+var profile string
+
+// cpuTime is the process's user and system CPU time so far; on a shared
+// machine it compares work better than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss * 1024
+}
+
+func run(mb int, only, dir string) error {
+	ctx := context.Background()
+	if dir == "" {
+		d, err := os.MkdirTemp("", "enclave-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	// about 190 bytes per synthetic row
+	rows := mb * 1_000_000 / 190
+	in := filepath.Join(dir, "penalties.csv")
+	if err := gen(in, rows); err != nil {
+		return err
+	}
+	st, _ := os.Stat(in)
+	size := float64(st.Size()) / 1e6
+	fmt.Printf("input: %d rows, %.1f MB CSV\n", rows, size)
+	kr, err := local.Create(filepath.Join(dir, "keys"))
+	if err != nil {
+		return err
+	}
+	spec, err := catalog.ParseSpec(strings.NewReader(synth.Spec("credit_penalties")))
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	rssBefore := maxRSS()
+
+	var tRef, cRef time.Duration
+	if only == "" {
+		t0, c0 := time.Now(), cpuTime()
+		if err := plainConvert(in, filepath.Join(dir, "plain.arrow")); err != nil {
+			return err
+		}
+		tRef, cRef = time.Since(t0), cpuTime()-c0
+	}
+
+	mem := &peakAllocator{Allocator: memory.NewGoAllocator()}
+	if profile != "" {
+		pf, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(pf)
+	}
+	t0, c0 := time.Now(), cpuTime()
+	res, err := catalog.Import(ctx, catalog.Source{Path: in}, spec, catalog.ImportOptions{
+		Version: 1, Dir: filepath.Join(dir, "v1"), Keyring: kr, KeyObject: "dataset/credit_penalties@1", Allocator: mem,
+	})
+	if err != nil {
+		return err
+	}
+	tImp, cImp := time.Since(t0), cpuTime()-c0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Printf("import: %v wall, %v cpu, %.1f MB/s per cpu second, %d rows, fingerprints %d values %d rows\n",
+		tImp.Round(time.Millisecond), cImp.Round(time.Millisecond), size/cImp.Seconds(), res.Rows, res.FingerprintValues, res.FingerprintRows)
+	fmt.Printf("memory: arrow allocator peak %.1f MiB, process peak RSS %.1f MiB (%.1f MiB before the import)\n",
+		float64(mem.peak)/(1<<20), float64(maxRSS())/(1<<20), float64(rssBefore)/(1<<20))
+	if only != "" {
+		return nil
+	}
+	fmt.Printf("reference arrow-go csv->ipc: %v wall, %v cpu, %.1f MB/s per cpu second\n", tRef.Round(time.Millisecond), cRef.Round(time.Millisecond), size/cRef.Seconds())
+	fmt.Printf("RATIO import throughput / plain conversion: %.2f by cpu time, %.2f by wall time (target >= 0.5)\n",
+		cRef.Seconds()/cImp.Seconds(), tRef.Seconds()/tImp.Seconds())
+
+	// decryption into an input area against a plain copy of the same bytes
+	area := filepath.Join(dir, "in")
+	os.Mkdir(area, 0o700)
+	plainSrc := filepath.Join(dir, "data.arrow")
+	if err := catalog.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, plainSrc); err != nil {
+		return err
+	}
+	var tDec, tCopy, cDec, cCopy time.Duration
+	const reps = 3
+	for i := 0; i < reps; i++ {
+		dst := filepath.Join(area, fmt.Sprintf("dec%d.arrow", i))
+		t0, c0 = time.Now(), cpuTime()
+		if err := catalog.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, dst, catalog.DecryptOptions{DataSHA256: res.DataSHA256}); err != nil {
+			return err
+		}
+		tDec, cDec = tDec+time.Since(t0), cDec+cpuTime()-c0
+		t0, c0 = time.Now(), cpuTime()
+		if err := plainCopy(plainSrc, filepath.Join(area, fmt.Sprintf("copy%d.arrow", i))); err != nil {
+			return err
+		}
+		tCopy, cCopy = tCopy+time.Since(t0), cCopy+cpuTime()-c0
+	}
+	mbArrow := float64(res.Bytes) / 1e6
+	fmt.Printf("decrypt: %.1f MB/s; plain copy (with fsync): %.1f MB/s\n", mbArrow*reps/tDec.Seconds(), mbArrow*reps/tCopy.Seconds())
+	fmt.Printf("RATIO decrypt / plain copy: %.2f by wall time, %.2f by cpu time\n", tDec.Seconds()/tCopy.Seconds(), cDec.Seconds()/cCopy.Seconds())
+	return nil
+}
+
+func gen(path string, rows int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := synth.WriteCSV(f, 1, rows); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// plainConvert is the reference: arrow-go's CSV reader to an IPC file.
+func plainConvert(in, out string) error {
+	fields := make([]arrow.Field, len(synth.Columns))
+	for i, c := range synth.Columns {
+		fields[i] = arrow.Field{Name: c, Type: arrow.BinaryTypes.String, Nullable: true}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(f, schema, csv.WithHeader(true), csv.WithChunk(catalog.DefaultBatchRows))
+	defer r.Release()
+	o, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	w, err := ipc.NewFileWriter(o, ipc.WithSchema(schema))
+	if err != nil {
+		return err
+	}
+	for r.Next() {
+		if err := w.Write(r.RecordBatch()); err != nil {
+			return err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := o.Sync(); err != nil {
+		return err
+	}
+	return o.Close()
+}
+
+func plainCopy(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, buf); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	return out.Close()
+}
