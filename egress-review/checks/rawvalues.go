@@ -414,18 +414,15 @@ func (c *cellScanner) int(v int64) {
 
 func (c *cellScanner) float(v float64) {
 	c.n++
-	var b []byte
 	if v == math.Trunc(v) && math.Abs(v) < 1e18 {
-		b = strconv.AppendInt(c.buf[:0], int64(v), 10)
-	} else {
-		b = strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)
-	}
-	if c.sc.Plain(b) {
-		c.hits++
+		// Integral: as an integer ("13812345678") and as arrow-go's
+		// ValueStr would print it ("1.3812345678e+10").
+		if c.sc.Plain(strconv.AppendInt(c.buf[:0], int64(v), 10)) || c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
+			c.hits++
+		}
 		return
 	}
-	var g [32]byte
-	if s := strconv.AppendFloat(g[:0], v, 'g', -1, 64); string(s) != string(b) && c.sc.Plain(s) {
+	if c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
 		c.hits++
 	}
 }
