@@ -156,6 +156,7 @@ func TestRunNoop(t *testing.T) {
 		{"true", []string{"true"}, 0, ""},
 		{"exit code", []string{"sh", "-c", "echo hello; exit 7"}, 7, "hello\n"},
 		{"writes an output", []string{"sh", "-c", "echo data > /out/result.txt"}, 0, ""},
+		{"logs capped", []string{"sh", "-c", "yes | head -c 300000; echo done"}, 0, strings.Repeat("y\n", 64<<10/2)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
