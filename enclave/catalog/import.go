@@ -229,6 +229,29 @@ type importer struct {
 	fps      *fingerprint.Builder
 	fpbuf    []uint64
 	cells    []string
+	values   hashSet
+	rows     hashSet
+}
+
+// hashSet collects fingerprints and deduplicates them whenever it has
+// doubled, so that its memory follows the number of distinct fingerprints
+// rather than the number of cells.
+type hashSet struct {
+	h      []uint64
+	sorted int // h[:sorted] is sorted and unique
+}
+
+func (s *hashSet) add(v uint64) {
+	s.h = append(s.h, v)
+	if len(s.h) >= max(1<<20, 2*s.sorted) {
+		s.compact()
+	}
+}
+
+func (s *hashSet) compact() {
+	slices.Sort(s.h)
+	s.h = slices.Compact(s.h)
+	s.sorted = len(s.h)
 }
 
 func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
@@ -299,6 +322,15 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	res.SealedSHA256 = hex.EncodeToString(out.sealedHash.Sum(nil))
 	res.Bytes = out.plainBytes
 
+	im.values.compact()
+	im.rows.compact()
+	for _, h := range im.values.h {
+		im.fps.AddValue(h)
+	}
+	for _, h := range im.rows.h {
+		im.fps.AddRow(h)
+	}
+	im.values, im.rows = hashSet{}, hashSet{}
 	set, err := im.fps.Build()
 	if err != nil {
 		return nil, fmt.Errorf("build fingerprint index: %w", err)
@@ -606,14 +638,14 @@ func (im *importer) fingerprint(in arrow.RecordBatch, out []arrow.Array, nrows i
 		for j, c := range out {
 			im.cells[j], _ = fingerprint.CellString(c, r)
 		}
-		im.fps.AddRow(im.hasher.Row(im.cells))
+		im.rows.add(im.hasher.Row(im.cells))
 	}
 }
 
 func (im *importer) addValue(v string) {
 	im.fpbuf = im.hasher.AppendValue(im.fpbuf[:0], v)
 	for _, h := range im.fpbuf {
-		im.fps.AddValue(h)
+		im.values.add(h)
 	}
 }
 

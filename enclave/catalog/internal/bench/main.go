@@ -97,8 +97,8 @@ func run(mb int, only, dir string) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	// about 190 bytes per synthetic row
-	rows := mb * 1_000_000 / 190
+	// about 153 bytes per synthetic row
+	rows := mb * 1_000_000 / 153
 	in := filepath.Join(dir, "penalties.csv")
 	if err := gen(in, rows); err != nil {
 		return err
