@@ -33,6 +33,14 @@ const sampleEvery = 500 * time.Millisecond
 
 // Run runs one job; see sandbox.Runtime. The spec passes Spec.Validate and,
 // once built, hardening.Validate, or no container is created.
+//
+// Input directories are bind-mounted inside the job's user namespace: they
+// and every directory above them must be searchable by others (o+x) and
+// data.arrow readable by others (o+r), or owned by the mapped range.
+// spec.Args is the whole argv; the image's entrypoint and command are not
+// used. Run returns once the job ended and its outputs are in spec.OutDir;
+// the container, task, snapshot and work area are removed in the
+// background (Close waits for that).
 func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
 	if err := spec.Validate(); err != nil {
 		return sandbox.Exit{}, err
