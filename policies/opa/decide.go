@@ -62,7 +62,7 @@ func decode(v any) (policy.Decision, bool) {
 	if !ok {
 		return policy.Decision{}, false
 	}
-	var d policy.Decision
+	d := policy.Decision{Reasons: []policy.Reason{}}
 	for k, val := range obj {
 		switch k {
 		case "allow":

@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,6 +272,44 @@ func TestReadmeExample(t *testing.T) {
 		}
 		if d.Allow != tc.wantAllow || (!tc.wantAllow && !hasRule(d, "local.no_night_jobs")) {
 			t.Errorf("hour %d: got allow %v reasons %v, want allow %v", tc.hour, d.Allow, d.Reasons, tc.wantAllow)
+		}
+	}
+}
+
+// TestConcurrentDecide: one engine serves many goroutines with the same
+// answers as one at a time.
+func TestConcurrentDecide(t *testing.T) {
+	e := builtinEngine(t)
+	inputs := benchInputs()
+	want := make([]bool, len(inputs))
+	for i, in := range inputs {
+		d, err := e.Decide(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = d.Allow
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				k := (g + i) % len(inputs)
+				d, err := e.Decide(context.Background(), inputs[k])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d.Allow != want[k] {
+					errs <- fmt.Errorf("input %d: got allow %v, want %v", k, d.Allow, want[k])
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
