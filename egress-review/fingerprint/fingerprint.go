@@ -73,7 +73,10 @@ slow:
 	for i < len(v) {
 		r, size := utf8.DecodeRuneInString(v[i:])
 		if r == utf8.RuneError && size == 1 {
-			c = append(c, v[i])
+			// An invalid byte becomes U+FFFD, so that removing the
+			// spaces around invalid bytes cannot join them into a
+			// valid rune (canonical forms are canonical).
+			c = utf8.AppendRune(c, utf8.RuneError)
 			i++
 			continue
 		}
