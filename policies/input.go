@@ -340,8 +340,8 @@ func (in *Input) Validate() error {
 			v.nonNeg(name, *q)
 		}
 	}
-	if !(in.Request.CPU >= 0) { // also refuses NaN
-		v.fail("request.cpu", "is negative")
+	if !(in.Request.CPU >= 0) || math.IsInf(in.Request.CPU, 1) { // also refuses NaN
+		v.fail("request.cpu", "is negative or not finite")
 	}
 	v.nonNeg("request.memory_bytes", in.Request.MemoryBytes)
 	v.list("config.authorized_org_types", len(in.Config.AuthorizedOrgTypes))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,15 @@ func TestDecodeInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestValidateCPU(t *testing.T) {
+	for _, cpu := range []float64{-1, math.NaN(), math.Inf(1)} {
+		in := Input{Action: "job.run", Now: time.Now(), Request: Request{CPU: cpu}}
+		if err := in.Validate(); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("cpu %v: got %v, want an invalid-argument error", cpu, err)
+		}
 	}
 }
 
