@@ -21,6 +21,12 @@ type Config struct {
 	PolicyDir         string
 	LogLevel          slog.Level
 	TokenTTL          time.Duration
+	// SandboxDir holds the private containerd and the job work areas; it
+	// must be traversable by the jobs' unprivileged host uid, so it lives
+	// beside the 0700 data directory, not in it.
+	SandboxDir string
+	Sandbox    bool
+	MaxJobs    int
 	// AuthorizedOrgTypes may use authorization-required data.
 	AuthorizedOrgTypes []string
 }
@@ -44,6 +50,8 @@ func Default() Config {
 		VaultToken:         os.Getenv("VAULT_TOKEN"),
 		LogLevel:           slog.LevelInfo,
 		TokenTTL:           90 * 24 * time.Hour,
+		Sandbox:            true,
+		MaxJobs:            4,
 		AuthorizedOrgTypes: []string{"company", "agency", "university", "research-institute"},
 	}
 }
@@ -58,6 +66,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.DataDir = abs
+	if c.SandboxDir == "" {
+		c.SandboxDir = abs + "-sandbox"
+	}
+	if c.MaxJobs < 1 || c.MaxJobs > 256 {
+		return usageError{fmt.Errorf("--max-jobs must be 1-256")}
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
 	}
@@ -79,6 +93,7 @@ func (c *Config) auditDir() string   { return filepath.Join(c.DataDir, "audit") 
 func (c *Config) socketPath() string { return filepath.Join(c.DataDir, "enclaved.sock") }
 func (c *Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }
 func (c *Config) tempDir() string    { return filepath.Join(c.DataDir, "tmp") }
+func (c *Config) jobsDir() string    { return filepath.Join(c.DataDir, "jobs") }
 func (c *Config) datasetsDir() string {
 	return filepath.Join(c.DataDir, "datasets")
 }

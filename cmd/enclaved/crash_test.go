@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 		cfg := Default()
 		cfg.DataDir = dir
 		cfg.VaultAddr = os.Getenv("ENCLAVED_TEST_VAULT_ADDR")
+		cfg.Sandbox = os.Getenv("ENCLAVED_TEST_SANDBOX") == "1"
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

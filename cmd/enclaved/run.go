@@ -16,6 +16,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
@@ -29,7 +30,10 @@ func runDaemon(args []string) error {
 	fs.StringVar(&cfg.Listen, "listen", "", "also serve HTTPS on this TCP address (for example 127.0.0.1:8443)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for --listen (default: generated under the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
-	fs.StringVar(&cfg.ContainerdAddress, "containerd-address", "", "containerd socket (default: start a private containerd under the data directory)")
+	fs.StringVar(&cfg.ContainerdAddress, "containerd-address", "", "containerd socket (default: start a private containerd under the sandbox directory)")
+	fs.StringVar(&cfg.SandboxDir, "sandbox-dir", "", "directory for the private containerd and job work areas (default: DATA-DIR-sandbox beside the data directory)")
+	fs.BoolVar(&cfg.Sandbox, "sandbox", true, "run jobs; --sandbox=false serves everything but jobs and images (no containerd needed)")
+	fs.IntVar(&cfg.MaxJobs, "max-jobs", cfg.MaxJobs, "jobs that run at once; more wait queued")
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")
 	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of newly issued tokens")
@@ -95,9 +99,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("load policies: %w", err)
 	}
 	az := &authz.Policy{Engine: engine, Config: policy.Config{AuthorizedOrgTypes: cfg.AuthorizedOrgTypes}}
+	var mgr *jobs.Manager
+	if cfg.Sandbox {
+		var stopSandbox func()
+		mgr, stopSandbox, err = startJobs(ctx, cfg, log, db, cat, alog)
+		if err != nil {
+			return err
+		}
+		defer stopSandbox()
+	}
 	srv, err := server.New(server.Deps{
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
-		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat,
+		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr,
 	})
 	if err != nil {
 		return err

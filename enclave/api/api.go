@@ -218,3 +218,13 @@ type ApplicationRequest struct {
 type CommentRequest struct {
 	Comment string `json:"comment,omitempty"`
 }
+
+// JobRequest is the body of POST /v1/jobs.
+type JobRequest struct {
+	Image   string   `json:"image"`  // an approved image digest
+	Inputs  []string `json:"inputs"` // NAME or NAME@V
+	Args    []string `json:"args"`
+	CPUs    float64  `json:"cpus,omitempty"`
+	Memory  string   `json:"memory,omitempty"`  // for example "512Mi", "2Gi"
+	Timeout string   `json:"timeout,omitempty"` // a Go duration, for example "10m"
+}

@@ -151,6 +151,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+func decodeBody(r io.Reader, out any) error {
+	if err := json.NewDecoder(r).Decode(out); err != nil {
+		return fmt.Errorf("decode the daemon's answer: %w", err)
+	}
+	return nil
+}
+
 // Stream sends one request and returns the answer's body for the caller to
 // read and close.
 func (c *Client) Stream(ctx context.Context, method, path string, body any) (io.ReadCloser, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -52,6 +53,8 @@ type Deps struct {
 	Catalog *datasets.Catalog
 	// MaxUploadBytes bounds one uploaded file (dataset or image).
 	MaxUploadBytes int64
+	// Jobs runs jobs; nil serves no image or job routes.
+	Jobs *jobs.Manager
 }
 
 // Server serves the API. Create it with New.

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/client"
+)
+
+func init() {
+	register(
+		&command{path: "image import", args: "FILE.tar", short: "import an OCI image archive; pending until an officer approves it (operator)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.String("name", "", "a label for the image (default: from the digest)") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("open image archive: %w", err)
+				}
+				defer f.Close()
+				im, err := e.client.ImportImage(ctx, get(fs, "name"), f)
+				if err != nil {
+					return err
+				}
+				return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []client.Image{im}) })
+			}},
+		imageDecideCommand("approve"), imageDecideCommand("reject"),
+		&command{path: "image list", short: "list job images and their review state", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				ims, err := e.client.ListImages(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(ims, func(tw *tabwriter.Writer) { imageTable(tw, ims) })
+			}},
+		&command{path: "job run", args: "-- CMD...", short: "run an approved image over granted datasets (operator)", minArgs: 1, maxArgs: -1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("image", "", "the approved image's digest")
+				fs.Var(&multiFlag{}, "input", "a dataset to read, NAME or NAME@V, at /in/NAME/data.arrow (repeat for more)")
+				fs.String("cpu", "", "CPU cores (default 1)")
+				fs.String("memory", "", "memory limit, for example 512Mi or 2Gi (default 512Mi)")
+				fs.String("timeout", "", "wall-clock limit, for example 10m (default 30m)")
+				fs.Bool("wait", false, "wait for the job to end and show it")
+			},
+			run: runJob},
+		&command{path: "job list", short: "list jobs", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				js, err := e.client.ListJobs(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(js, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "JOB\tORG\tSTATE\tINPUTS\tCOMMAND\tCPU-S\tPEAK MEM\tCREATED")
+					for _, j := range js {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", j.ID, j.Org, j.State, jobInputs(j), clip(strings.Join(j.Args, " "), 40),
+							j.Usage.CPUSeconds, human(int64(j.Usage.PeakMemoryBytes)), j.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+					}
+				})
+			}},
+		&command{path: "job show", args: "ID", short: "one job: state, exit, resource use, outputs", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				j, err := e.client.ShowJob(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
+			}},
+		&command{path: "job wait", args: "ID", short: "wait until a job ends and show it", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				j, err := e.client.WaitJob(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
+			}},
+		&command{path: "job outputs", args: "ID", short: "a job's collected outputs: names, sizes, hashes", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				os, err := e.client.JobOutputs(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(os, func(tw *tabwriter.Writer) { outputsTable(tw, os) })
+			}},
+		&command{path: "job logs", args: "ID", short: "a job's output stream", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				rc, err := e.client.JobLogs(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				_, err = io.Copy(e.stdout, rc)
+				return err
+			}},
+		jobStopCommand("cancel", "cancel a job of your organisation (operator)", false),
+		jobStopCommand("halt", "halt a job that reveals a risk and record an incident (officer, bureau)", true),
+	)
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag struct{ vals []string }
+
+func (m *multiFlag) String() string     { return strings.Join(m.vals, ",") }
+func (m *multiFlag) Set(v string) error { m.vals = append(m.vals, splitList(v)...); return nil }
+
+func runJob(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	if len(args) < 2 || args[0] != "--" {
+		return usagef("give the command after --, for example: job run --image DIGEST --input NAME -- groupcount -in ...")
+	}
+	req := api.JobRequest{Image: get(fs, "image"), Inputs: fs.Lookup("input").Value.(*multiFlag).vals, Args: args[1:],
+		Memory: get(fs, "memory"), Timeout: get(fs, "timeout")}
+	if req.Image == "" || len(req.Inputs) == 0 {
+		return usagef("--image and --input are required")
+	}
+	if v := get(fs, "cpu"); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return usagef("--cpu must be a number")
+		}
+		req.CPUs = n
+	}
+	j, err := e.client.RunJob(ctx, req)
+	if err != nil {
+		return err
+	}
+	if get(fs, "wait") == "true" {
+		if j, err = e.client.WaitJob(ctx, j.ID); err != nil {
+			return err
+		}
+	}
+	return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
+}
+
+func imageDecideCommand(verb string) *command {
+	return &command{path: "image " + verb, args: "DIGEST", short: verb + " a pending image (officer of another organisation)", minArgs: 1, maxArgs: 1,
+		flags: func(fs *flag.FlagSet) { fs.String("comment", "", "a comment, recorded") },
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			im, err := e.client.DecideImage(ctx, args[0], verb, get(fs, "comment"))
+			if err != nil {
+				return err
+			}
+			return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []client.Image{im}) })
+		}}
+}
+
+func jobStopCommand(verb, short string, needReason bool) *command {
+	return &command{path: "job " + verb, args: "ID", short: short, minArgs: 1, maxArgs: 1,
+		flags: func(fs *flag.FlagSet) { fs.String("reason", "", "why (recorded)") },
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			if needReason && strings.TrimSpace(get(fs, "reason")) == "" {
+				return usagef("--reason is required")
+			}
+			j, err := e.client.StopJob(ctx, args[0], verb, get(fs, "reason"))
+			if err != nil {
+				return err
+			}
+			return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
+		}}
+}
+
+func imageTable(tw *tabwriter.Writer, ims []client.Image) {
+	fmt.Fprintln(tw, "DIGEST\tNAME\tSTATUS\tSIZE\tIMPORTED BY\tDECIDED BY")
+	for _, im := range ims {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", im.Digest, im.Name, im.Status, human(im.Size), im.ImportedBy, im.Org, dash(im.DecidedBy))
+	}
+}
+
+func jobInputs(j client.Job) string {
+	var s []string
+	for _, in := range j.Inputs {
+		s = append(s, fmt.Sprintf("%s@%d", in.Dataset, in.Version))
+	}
+	return strings.Join(s, ",")
+}
+
+func jobTable(tw *tabwriter.Writer, j client.Job) {
+	fmt.Fprintf(tw, "job\t%s\norganisation\t%s (by %s)\nimage\t%s\ncommand\t%s\ninputs\t%s\nstate\t%s\n", j.ID, j.Org, j.Owner, j.Image,
+		strings.Join(j.Args, " "), jobInputs(j), j.State)
+	if j.Reason != "" {
+		fmt.Fprintf(tw, "exit\t%s, status %d\n", j.Reason, j.ExitCode)
+	}
+	if j.Message != "" {
+		fmt.Fprintf(tw, "message\t%s\n", j.Message)
+	}
+	fmt.Fprintf(tw, "limits\t%.2g CPU, %s memory, %gs\n", j.Limits.CPUs, human(j.Limits.MemoryBytes), j.Limits.TimeoutSeconds)
+	u := j.Usage
+	fmt.Fprintf(tw, "resource use\tCPU %.3fs, peak memory %s, wall %.2fs, read %s in, IO %s/%s, outputs %s\n", u.CPUSeconds,
+		human(int64(u.PeakMemoryBytes)), u.WallSeconds, human(u.InputBytes), human(int64(u.IOReadBytes)), human(int64(u.IOWriteBytes)), human(int64(u.OutputBytes)))
+	if len(j.Outputs) > 0 {
+		fmt.Fprintln(tw)
+		outputsTable(tw, j.Outputs)
+	}
+	for _, s := range j.Skipped {
+		fmt.Fprintf(tw, "not collected\t%s (%s)\n", s.Name, s.Reason)
+	}
+}
+
+func outputsTable(tw *tabwriter.Writer, os []client.JobOutput) {
+	fmt.Fprintln(tw, "OUTPUT\tSIZE\tSHA256")
+	for _, o := range os {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Name, human(o.Size), o.SHA256)
+	}
+}

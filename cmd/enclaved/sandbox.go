@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/store"
+	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
+)
+
+// The host ids a job's root maps to: an unprivileged range no host user has.
+const (
+	jobUID    = 100000000
+	jobGID    = 100000000
+	jobIDSize = 65536
+	namespace = "enclave"
+)
+
+// startJobs starts (or connects to) containerd, the sandbox runtime and
+// the job manager, and recovers what a previous daemon left behind.
+func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, cat *datasets.Catalog, alog *audit.Log) (*jobs.Manager, func(), error) {
+	if err := os.MkdirAll(cfg.SandboxDir, 0o711); err != nil {
+		return nil, nil, fmt.Errorf("create sandbox directory: %w", err)
+	}
+	if err := os.Chmod(cfg.SandboxDir, 0o711); err != nil {
+		return nil, nil, err
+	}
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	addr := cfg.ContainerdAddress
+	if addr == "" {
+		d, err := ctrd.StartDaemon(ctx, filepath.Join(cfg.SandboxDir, "containerd"), log.With("part", "containerd"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("start the private containerd (install containerd and runc, or pass --containerd-address): %w", err)
+		}
+		stops = append(stops, func() {
+			if err := d.Stop(); err != nil {
+				log.Warn("stop containerd", "err", err)
+			}
+		})
+		addr = d.Address()
+	}
+	rt, err := ctrd.New(ctx, addr, namespace, ctrd.WithLogger(log.With("part", "sandbox")),
+		ctrd.WithWorkDir(filepath.Join(cfg.SandboxDir, "work")), ctrd.WithIDRange(jobUID, jobGID, jobIDSize))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	stops = append(stops, func() { rt.Close() })
+	mgr, err := jobs.NewManager(jobs.Config{Dir: cfg.jobsDir(), InputDir: filepath.Join(cfg.SandboxDir, "inputs"), UID: jobUID, GID: jobGID,
+		MaxRunning: cfg.MaxJobs, Log: log.With("part", "jobs")}, db, rt, cat, alog)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	stops = append(stops, mgr.Close)
+	if err := mgr.Recover(ctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	log.Info("sandbox ready", "containerd", addr, "namespace", namespace)
+	return mgr, stop, nil
+}

@@ -1,0 +1,159 @@
+package client
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+)
+
+// Image is a job image as the daemon returns it.
+type Image struct {
+	Digest     string    `json:"digest"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"`
+	Status     string    `json:"status"`
+	Org        string    `json:"org"`
+	ImportedBy string    `json:"imported_by"`
+	ImportedAt time.Time `json:"imported_at"`
+	DecidedBy  string    `json:"decided_by,omitempty"`
+	DecidedAt  string    `json:"decided_at,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+}
+
+// Job is a job as the daemon returns it.
+type Job struct {
+	ID     string   `json:"id"`
+	Org    string   `json:"org"`
+	Owner  string   `json:"owner"`
+	Image  string   `json:"image"`
+	Args   []string `json:"args"`
+	Inputs []struct {
+		Dataset string `json:"dataset"`
+		Version int    `json:"version"`
+		Level   string `json:"level"`
+		Market  string `json:"market"`
+	} `json:"inputs"`
+	Grants map[string]string `json:"grants"`
+	Limits struct {
+		CPUs           float64 `json:"cpus"`
+		MemoryBytes    int64   `json:"memory_bytes"`
+		TimeoutSeconds float64 `json:"timeout_seconds"`
+		OutBytes       int64   `json:"out_bytes"`
+	} `json:"limits"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	ExitCode int    `json:"exit_code"`
+	Message  string `json:"message,omitempty"`
+	Usage    struct {
+		CPUSeconds      float64 `json:"cpu_seconds"`
+		PeakMemoryBytes uint64  `json:"peak_memory_bytes"`
+		IOReadBytes     uint64  `json:"io_read_bytes"`
+		IOWriteBytes    uint64  `json:"io_write_bytes"`
+		OutputBytes     uint64  `json:"output_bytes"`
+		InputBytes      int64   `json:"input_bytes"`
+		WallSeconds     float64 `json:"wall_seconds"`
+	} `json:"usage"`
+	Outputs []JobOutput `json:"outputs"`
+	Skipped []struct {
+		Name   string `json:"Name"`
+		Reason string `json:"Reason"`
+	} `json:"skipped,omitempty"`
+	Revision  string     `json:"policy_revision"`
+	CreatedAt time.Time  `json:"created_at"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+}
+
+// JobOutput is one collected output file.
+type JobOutput struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Terminal reports whether the job has ended.
+func (j Job) Terminal() bool {
+	switch j.State {
+	case "complete", "executor-error", "system-error", "canceled":
+		return true
+	}
+	return false
+}
+
+// ImportImage uploads an OCI archive; it stays pending until approved.
+func (c *Client) ImportImage(ctx context.Context, name string, archive io.Reader) (Image, error) {
+	var out Image
+	resp, err := c.sendType(ctx, "POST", "/v1/images"+Query("name", name), archive, "application/x-tar")
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	return out, decodeBody(resp.Body, &out)
+}
+
+// ListImages lists job images.
+func (c *Client) ListImages(ctx context.Context) ([]Image, error) {
+	var out []Image
+	return out, c.Do(ctx, "GET", "/v1/images", nil, &out)
+}
+
+// DecideImage approves or rejects (verb) an image.
+func (c *Client) DecideImage(ctx context.Context, digest, verb, comment string) (Image, error) {
+	var out Image
+	return out, c.Do(ctx, "POST", "/v1/images/"+url.PathEscape(digest)+"/"+verb, api.CommentRequest{Comment: comment}, &out)
+}
+
+// RunJob submits a job.
+func (c *Client) RunJob(ctx context.Context, req api.JobRequest) (Job, error) {
+	var out Job
+	return out, c.Do(ctx, "POST", "/v1/jobs", req, &out)
+}
+
+// ListJobs lists jobs.
+func (c *Client) ListJobs(ctx context.Context) ([]Job, error) {
+	var out []Job
+	return out, c.Do(ctx, "GET", "/v1/jobs", nil, &out)
+}
+
+// ShowJob returns one job.
+func (c *Client) ShowJob(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id), nil, &out)
+}
+
+// WaitJob blocks until the job ends or ctx is done.
+func (c *Client) WaitJob(ctx context.Context, id string) (Job, error) {
+	for {
+		var j Job
+		if err := c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id)+"/wait?timeout=50s", nil, &j); err != nil {
+			return j, err
+		}
+		if j.Terminal() {
+			return j, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return j, err
+		}
+	}
+}
+
+// JobOutputs lists a job's outputs.
+func (c *Client) JobOutputs(ctx context.Context, id string) ([]JobOutput, error) {
+	var out []JobOutput
+	return out, c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id)+"/outputs", nil, &out)
+}
+
+// JobLogs streams a job's log.
+func (c *Client) JobLogs(ctx context.Context, id string) (io.ReadCloser, error) {
+	return c.Stream(ctx, "GET", "/v1/jobs/"+url.PathEscape(id)+"/logs", nil)
+}
+
+// StopJob cancels or halts (verb) a job with a reason.
+func (c *Client) StopJob(ctx context.Context, id, verb, reason string) (Job, error) {
+	var out Job
+	return out, c.Do(ctx, "POST", "/v1/jobs/"+url.PathEscape(id)+"/"+verb, api.ReasonRequest{Reason: reason}, &out)
+}

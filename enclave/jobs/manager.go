@@ -1,0 +1,515 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/store"
+	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+)
+
+// Auditor is what the manager needs of the audit log.
+type Auditor interface {
+	Append(ctx context.Context, ev audit.Event) (uint64, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Dir keeps each job's logs and collected outputs (under the data
+	// directory, mode 0700).
+	Dir string
+	// InputDir holds the private read-only input areas of running jobs.
+	// It must be traversable (mode 0711 all the way up) because the
+	// sandbox resolves bind mounts as the job's unprivileged host uid.
+	InputDir string
+	// UID and GID are the host ids a job's root maps to: the input files
+	// are readable by that uid only.
+	UID, GID int
+	// MaxRunning is the number of jobs that run at once; more wait queued.
+	MaxRunning int
+	// MaxQueued bounds the queue; a submission beyond it is refused.
+	MaxQueued int
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Manager queues and runs jobs. It is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	db      *store.DB
+	rt      sandbox.Runtime
+	catalog *datasets.Catalog
+	audit   Auditor
+
+	queue chan string
+	mu    sync.Mutex
+	// cancels holds the cancel functions of jobs that were started, and
+	// why they were cancelled.
+	cancels map[string]context.CancelCauseFunc
+	waiters map[string][]chan struct{}
+	wg      sync.WaitGroup
+	stop    context.CancelFunc
+	ctx     context.Context
+}
+
+// NewManager returns a manager and starts its workers.
+func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Catalog, a Auditor) (*Manager, error) {
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = 4
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 1000
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.InputDir, 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.InputDir, 0o711); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	m := &Manager{cfg: cfg, db: db, rt: rt, catalog: cat, audit: a, queue: make(chan string, cfg.MaxQueued),
+		cancels: map[string]context.CancelCauseFunc{}, waiters: map[string][]chan struct{}{}, ctx: ctx, stop: stop}
+	for i := 0; i < cfg.MaxRunning; i++ {
+		m.wg.Add(1)
+		go m.worker()
+	}
+	return m, nil
+}
+
+// Runtime returns the sandbox runtime the manager runs jobs on.
+func (m *Manager) Runtime() sandbox.Runtime { return m.rt }
+
+// New makes a queued job for the given request; Insert records it.
+func (m *Manager) New(id, org, owner, image string, args []string, inputs []Input, grants map[string]string, limits sandbox.Limits, revision string) *Job {
+	return &Job{ID: id, Org: org, Owner: owner, Image: image, Args: args, Inputs: inputs, Grants: grants, limits: limits,
+		Limits: limitsView(limits), State: Queued, ExitCode: -1, Revision: revision, CreatedAt: m.cfg.Now().UTC(), Outputs: []Output{}}
+}
+
+// Insert records a queued job in tx. After the transaction commits the
+// caller calls Enqueue.
+func (m *Manager) Insert(ctx context.Context, tx *sql.Tx, j *Job) error {
+	if len(m.queue) >= cap(m.queue) {
+		return fmt.Errorf("the job queue is full (%d jobs): %w", cap(m.queue), errdefs.ErrResourceExhausted)
+	}
+	return insert(ctx, tx, j)
+}
+
+// Enqueue hands a recorded job to the workers.
+func (m *Manager) Enqueue(id string) {
+	select {
+	case m.queue <- id:
+	default:
+		m.finish(context.Background(), id, nil, SystemError, "", "the job queue is full", sandbox.Exit{})
+	}
+}
+
+func (m *Manager) worker() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case id := <-m.queue:
+			m.run(id)
+		}
+	}
+}
+
+// event records a job's life-cycle step, by the system, before it takes
+// effect.
+func (m *Manager) event(ctx context.Context, j *Job, action, outcome, reason string, details map[string]string) error {
+	ev := audit.Event{Time: m.cfg.Now().UTC(), Actor: "system", Org: j.Org, Action: action, Outcome: outcome, Reason: reason,
+		Objects: []string{"job:" + j.ID}, Retention: audit.Retention3y, Details: details}
+	for _, in := range j.Inputs {
+		ev.Objects = append(ev.Objects, fmt.Sprintf("dataset:%s@%d", in.Dataset, in.Version))
+		if in.Market == "authorized" || in.Market == "withheld" {
+			ev.Retention = audit.Retention5y
+		}
+	}
+	_, err := m.audit.Append(ctx, ev)
+	return err
+}
+
+func (m *Manager) setState(ctx context.Context, id string, st State, started bool) error {
+	now := m.cfg.Now().UTC().Format(tl)
+	q := `UPDATE jobs SET state = ? WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`
+	args := []any{st, id}
+	if started {
+		q = `UPDATE jobs SET state = ?, started_at = ? WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`
+		args = []any{st, now, id}
+	}
+	res, err := m.db.SQL().ExecContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("job %q already ended: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+func (m *Manager) run(id string) {
+	ctx := context.Background()
+	j, err := Get(ctx, m.db.SQL(), id)
+	if err != nil || j.State != Queued {
+		return // cancelled while queued, or gone
+	}
+	jctx, cancel := context.WithCancelCause(m.ctx)
+	defer cancel(nil)
+	m.mu.Lock()
+	m.cancels[id] = cancel
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.cancels, id)
+		m.mu.Unlock()
+	}()
+	log := m.cfg.Log.With("job", id)
+
+	if err := m.event(ctx, j, "job.initialize", "ok", "", nil); err != nil {
+		m.finish(ctx, id, j, SystemError, "", "audit log unavailable", sandbox.Exit{})
+		return
+	}
+	if err := m.setState(ctx, id, Initializing, false); err != nil {
+		return
+	}
+	area := filepath.Join(m.cfg.InputDir, id)
+	defer m.removeInputs(area, log)
+	mounts, inBytes, err := m.prepareInputs(jctx, j, area)
+	if err != nil {
+		if cause := context.Cause(jctx); cause != nil && jctx.Err() != nil {
+			m.finish(ctx, id, j, Canceled, string(sandbox.ReasonCanceled), cause.Error(), sandbox.Exit{})
+			return
+		}
+		log.Error("prepare inputs", "err", err)
+		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "the inputs could not be prepared: "+classOf(err), sandbox.Exit{})
+		return
+	}
+	dir := filepath.Join(m.cfg.Dir, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job directory", sandbox.Exit{})
+		return
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job log", sandbox.Exit{})
+		return
+	}
+	defer logf.Close()
+	if err := m.event(ctx, j, "job.start", "ok", "", map[string]string{"image": j.Image, "input_bytes": fmt.Sprint(inBytes)}); err != nil {
+		m.finish(ctx, id, j, SystemError, "", "audit log unavailable", sandbox.Exit{})
+		return
+	}
+	if err := m.setState(ctx, id, Running, true); err != nil {
+		return
+	}
+	spec := sandbox.Spec{ID: id, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(dir, "out"), Limits: j.limits}
+	ex, err := m.rt.Run(jctx, spec, logf)
+	j.Usage.InputBytes = inBytes
+	if err != nil {
+		log.Error("run", "err", err)
+		state := SystemError
+		msg := "the sandbox failed around the job: " + classOf(err)
+		if errdefs.IsInvalidArgument(err) || errdefs.IsFailedPrecondition(err) {
+			msg = "the sandbox refused the job: " + err.Error()
+		}
+		m.finish(ctx, id, j, state, string(sandbox.ReasonSystemError), msg, ex)
+		return
+	}
+	state, msg := Complete, ""
+	switch ex.Reason {
+	case sandbox.ReasonExited:
+		if ex.Code != 0 {
+			state, msg = ExecutorError, fmt.Sprintf("the command exited with status %d", ex.Code)
+		}
+	case sandbox.ReasonTimeout:
+		state, msg = ExecutorError, "the job ran past its timeout and was killed"
+	case sandbox.ReasonOOM:
+		state, msg = ExecutorError, "the job ran out of memory and was killed"
+	case sandbox.ReasonOutputLimit:
+		state, msg = ExecutorError, "the job's outputs exceeded their limit"
+	case sandbox.ReasonCanceled:
+		state, msg = Canceled, "canceled"
+		if cause := context.Cause(jctx); cause != nil {
+			msg = cause.Error()
+		}
+	default:
+		state, msg = SystemError, "the sandbox reported "+string(ex.Reason)
+	}
+	m.finish(ctx, id, j, state, string(ex.Reason), msg, ex)
+}
+
+func classOf(err error) string {
+	switch {
+	case errdefs.IsNotFound(err):
+		return "not found"
+	case errdefs.IsDataLoss(err):
+		return "data loss"
+	case errdefs.IsUnavailable(err):
+		return "unavailable"
+	}
+	return "internal error"
+}
+
+// prepareInputs decrypts each input version into the job's private area:
+// AREA/NAME/data.arrow, readable only by the job's mapped root.
+func (m *Manager) prepareInputs(ctx context.Context, j *Job, area string) ([]sandbox.Mount, int64, error) {
+	if err := os.Mkdir(area, 0o711); err != nil {
+		return nil, 0, err
+	}
+	var mounts []sandbox.Mount
+	var total int64
+	for _, in := range j.Inputs {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		v, err := m.catalog.Get(ctx, nil, in.Dataset, in.Version)
+		if err != nil {
+			return nil, 0, err
+		}
+		dir := filepath.Join(area, in.Dataset)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return nil, 0, err
+		}
+		dst := filepath.Join(dir, "data.arrow")
+		if err := m.catalog.Decrypt(ctx, v, dst); err != nil {
+			return nil, 0, err
+		}
+		fi, err := os.Stat(dst)
+		if err != nil {
+			return nil, 0, err
+		}
+		total += fi.Size()
+		if err := os.Chown(dst, m.cfg.UID, m.cfg.GID); err != nil {
+			return nil, 0, err
+		}
+		if err := os.Chmod(dst, 0o400); err != nil {
+			return nil, 0, err
+		}
+		if err := os.Chown(dir, m.cfg.UID, m.cfg.GID); err != nil {
+			return nil, 0, err
+		}
+		if err := os.Chmod(dir, 0o500); err != nil {
+			return nil, 0, err
+		}
+		mounts = append(mounts, sandbox.Mount{Name: in.Dataset, HostDir: dir})
+	}
+	return mounts, total, nil
+}
+
+func (m *Manager) removeInputs(area string, log *slog.Logger) {
+	// The plaintext exists only while the job runs.
+	filepath.Walk(area, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(area); err != nil {
+		log.Error("remove input area", "err", err)
+	}
+}
+
+// finish records a job's end: audited first, then stored, then waiters
+// are woken.
+func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reason, msg string, ex sandbox.Exit) {
+	if j == nil {
+		var err error
+		if j, err = Get(ctx, m.db.SQL(), id); err != nil {
+			return
+		}
+	}
+	u := j.Usage
+	u.CPUSeconds = float64(ex.Usage.CPUNanos) / 1e9
+	u.PeakMemoryBytes, u.IOReadBytes, u.IOWriteBytes, u.OutputBytes = ex.Usage.PeakMemoryBytes, ex.Usage.IOReadBytes, ex.Usage.IOWriteBytes, ex.Usage.OutputBytes
+	u.WallSeconds = ex.Usage.Wall.Seconds()
+	outs := []Output{}
+	for _, f := range ex.Outputs {
+		sum, err := fileSHA256(filepath.Join(m.cfg.Dir, id, "out", filepath.FromSlash(f.Name)))
+		if err != nil {
+			continue
+		}
+		outs = append(outs, Output{Name: f.Name, Size: f.Size, SHA256: sum})
+	}
+	code := -1
+	if ex.Reason != "" {
+		code = ex.Code
+	}
+	details := map[string]string{"state": string(st), "reason": reason, "exit_code": fmt.Sprint(code),
+		"cpu_seconds": fmt.Sprintf("%.3f", u.CPUSeconds), "peak_memory_bytes": fmt.Sprint(u.PeakMemoryBytes),
+		"output_bytes": fmt.Sprint(u.OutputBytes), "outputs": fmt.Sprint(len(outs)), "skipped": fmt.Sprint(len(ex.Skipped))}
+	outcome := "ok"
+	if st != Complete {
+		outcome = "failed"
+	}
+	if err := m.event(ctx, j, "job.end", outcome, msg, details); err != nil {
+		m.cfg.Log.Error("audit append of a job end failed; the end is stored anyway", "job", id, "err", err)
+	}
+	usage, _ := json.Marshal(u)
+	outsJSON, _ := json.Marshal(outs)
+	skipped, _ := json.Marshal(ex.Skipped)
+	_, err := m.db.SQL().ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, exit_code = ?, message = ?, usage = ?, outputs = ?, skipped = ?, ended_at = ?
+		WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`,
+		st, reason, code, msg, string(usage), string(outsJSON), string(skipped), m.cfg.Now().UTC().Format(tl), id)
+	if err != nil {
+		m.cfg.Log.Error("store job end", "job", id, "err", err)
+	}
+	m.mu.Lock()
+	ws := m.waiters[id]
+	delete(m.waiters, id)
+	m.mu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Cancel stops a job with a reason: a queued job ends at once, a started
+// one is killed by the sandbox and ends canceled.
+func (m *Manager) Cancel(ctx context.Context, id, why string) error {
+	j, err := Get(ctx, m.db.SQL(), id)
+	if err != nil {
+		return err
+	}
+	if j.State.Terminal() {
+		return fmt.Errorf("job %q already ended (%s): %w", id, j.State, errdefs.ErrFailedPrecondition)
+	}
+	m.mu.Lock()
+	cancel, started := m.cancels[id]
+	m.mu.Unlock()
+	if started {
+		cancel(errors.New(why))
+		return nil
+	}
+	m.finish(ctx, id, j, Canceled, string(sandbox.ReasonCanceled), why, sandbox.Exit{})
+	return nil
+}
+
+// Wait blocks until the job ends or ctx is done, and returns it.
+func (m *Manager) Wait(ctx context.Context, id string) (*Job, error) {
+	for {
+		ch := make(chan struct{})
+		m.mu.Lock()
+		m.waiters[id] = append(m.waiters[id], ch)
+		m.mu.Unlock()
+		j, err := Get(ctx, m.db.SQL(), id)
+		if err != nil || j.State.Terminal() {
+			return j, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// Logs opens a job's log.
+func (m *Manager) Logs(id string) (*os.File, error) {
+	f, err := os.Open(filepath.Join(m.cfg.Dir, id, "log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("job %q has no log yet: %w", id, errdefs.ErrNotFound)
+	}
+	return f, err
+}
+
+// OutputPath returns the path of one collected output of a job; name is
+// as listed in the job's outputs.
+func (m *Manager) OutputPath(j *Job, name string) (string, error) {
+	for _, o := range j.Outputs {
+		if o.Name == name {
+			return filepath.Join(m.cfg.Dir, j.ID, "out", filepath.FromSlash(name)), nil
+		}
+	}
+	return "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrNotFound)
+}
+
+// Recover runs once at start: containers left by a previous daemon are
+// killed and their jobs, and any job that was initializing or running,
+// end as system errors; queued jobs are queued again.
+func (m *Manager) Recover(ctx context.Context) error {
+	ids, err := m.rt.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recover the sandbox: %w", err)
+	}
+	for _, id := range ids {
+		m.cfg.Log.Warn("killed a job left by the previous daemon", "job", id)
+	}
+	rows, err := m.db.SQL().QueryContext(ctx, `SELECT id, state FROM jobs WHERE state IN ('queued', 'initializing', 'running') ORDER BY created_at`)
+	if err != nil {
+		return err
+	}
+	type js struct {
+		id    string
+		state State
+	}
+	var open []js
+	for rows.Next() {
+		var x js
+		if err := rows.Scan(&x.id, &x.state); err != nil {
+			rows.Close()
+			return err
+		}
+		open = append(open, x)
+	}
+	rows.Close()
+	for _, x := range open {
+		area := filepath.Join(m.cfg.InputDir, x.id)
+		m.removeInputs(area, m.cfg.Log)
+		if x.state == Queued {
+			m.Enqueue(x.id)
+			continue
+		}
+		m.finish(ctx, x.id, nil, SystemError, string(sandbox.ReasonSystemError), "the daemon restarted while the job ran; it was stopped", sandbox.Exit{})
+	}
+	return nil
+}
+
+// Close cancels every running job, waits for the workers and leaves
+// queued jobs for the next start.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	for _, c := range m.cancels {
+		c(errors.New("the daemon is shutting down"))
+	}
+	m.mu.Unlock()
+	m.stop()
+	m.wg.Wait()
+}

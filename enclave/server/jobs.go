@@ -1,0 +1,400 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/grants"
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/people"
+	policy "github.com/enclave-dev/enclave/policies"
+	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+)
+
+func init() { registerRoutes("50-jobs", (*Server).jobRoutes) }
+
+func (s *Server) jobRoutes() []route {
+	if s.Jobs == nil || s.Catalog == nil {
+		return nil
+	}
+	jobRes := func(ctx context.Context, c *call) (authz.Resource, error) {
+		j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
+		if err != nil {
+			return authz.Resource{}, err
+		}
+		c.body = j
+		res := resource("job", j.ID, j.Org)
+		res.Owner = j.Owner
+		for _, in := range j.Inputs {
+			res.Datasets = append(res.Datasets, policy.Dataset{Name: in.Dataset, Version: int64(in.Version), Level: in.Level, Market: in.Market, State: "active"})
+			if in.Market == "authorized" || in.Market == "withheld" {
+				c.retention = audit.Retention5y
+			}
+		}
+		return res, nil
+	}
+	imageRes := func(ctx context.Context, c *call) (authz.Resource, error) {
+		im, err := jobs.GetImage(ctx, s.DB.SQL(), c.path("digest"))
+		if err != nil {
+			return authz.Resource{}, err
+		}
+		res := resource("image", im.Digest, im.Org)
+		res.Owner = im.ImportedBy
+		res.Image = &policy.Image{Digest: im.Digest, Status: im.Status}
+		return res, nil
+	}
+	return []route{
+		{Method: "POST", Path: "/v1/images", Action: "image.import",
+			Summary: "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
+			Response: jobs.Image{}, Created: true,
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+				res := resource("image", "", c.subject.Org.Name)
+				res.Owner = c.subject.Person.ID
+				return res, nil
+			},
+			Handle: s.importImage},
+		{Method: "GET", Path: "/v1/images", Action: "image.list", Summary: "List job images and their review state", Response: []jobs.Image{},
+			Handle: func(ctx context.Context, c *call) (any, error) { return jobs.ListImages(ctx, s.DB.SQL()) }},
+		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
+		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
+		{Method: "POST", Path: "/v1/jobs", Action: "job.run", Summary: "Run an approved image over granted dataset versions", Request: api.JobRequest{},
+			Response: jobs.Job{}, Created: true, Resource: s.jobRunResource, Handle: s.runJob},
+		{Method: "GET", Path: "/v1/jobs", Action: "job.list", Summary: "List jobs: an operator's own organisation's, every job for officers and the bureau", Response: []jobs.Job{},
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) { return resource("job", "", c.subject.Org.Name), nil },
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				org := c.subject.Org.Name
+				if c.subject.Person.HasRole(people.Officer) || c.subject.Person.HasRole(people.Bureau) {
+					org = ""
+				}
+				n, _ := strconv.Atoi(c.query("limit"))
+				return jobs.List(ctx, s.DB.SQL(), org, n)
+			}},
+		{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, exit, resource use, outputs", Response: jobs.Job{},
+			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) { return c.body, nil }},
+		{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it", Response: jobs.Job{},
+			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) {
+				d := time.Minute
+				if v := c.query("timeout"); v != "" {
+					var err error
+					if d, err = time.ParseDuration(v); err != nil || d < 0 || d > time.Hour {
+						return nil, fmt.Errorf("timeout must be a duration up to 1h: %w", errdefs.ErrInvalidArgument)
+					}
+				}
+				wctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				j, err := s.Jobs.Wait(wctx, c.path("id"))
+				if err != nil && wctx.Err() != nil && j != nil {
+					return j, nil // not ended yet: the caller waits again
+				}
+				return j, err
+			}},
+		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs", Summary: "The job's collected outputs: names, sizes and hashes (contents leave only through exports)",
+			Response: []jobs.Output{}, Resource: jobRes,
+			Handle: func(ctx context.Context, c *call) (any, error) { return c.body.(*jobs.Job).Outputs, nil }},
+		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs", Summary: "The job's output stream (officers; operators once the egress checks filter it)",
+			Resource: jobRes, Handle: s.jobLogs},
+		s.jobStopRoute("cancel", "job.cancel", "Cancel a job of one's own organisation"),
+		s.jobStopRoute("halt", "job.halt", "Halt a job that reveals a risk, with a reason; an incident is recorded (R-17)"),
+	}
+}
+
+func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
+	name := c.query("name")
+	if name != "" && !imageNameRE.MatchString(name) {
+		return nil, fmt.Errorf("image name must match %s: %w", imageNameRE, errdefs.ErrInvalidArgument)
+	}
+	tmp, err := os.CreateTemp(s.TempDir, "image-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	n, err := io.Copy(tmp, io.LimitReader(c.r.Body, s.MaxUploadBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("receive image: %w", errdefs.ErrInvalidArgument)
+	}
+	if n > s.MaxUploadBytes || n == 0 {
+		return nil, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	digest, err := s.Jobs.Runtime().ImportImage(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name = digest[7:19]
+	}
+	im := &jobs.Image{Digest: digest, ID: digest, Name: name, Size: n, Status: jobs.ImagePending, Org: c.subject.Org.Name,
+		ImportedBy: c.subject.Person.ID, ImportedAt: s.Now().UTC()}
+	ev := audit.Event{Action: "image.import", Objects: []string{"image:" + digest}, Details: map[string]string{"name": name, "bytes": fmt.Sprint(n)}}
+	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return jobs.CreateImage(ctx, tx, im) })
+	if errdefs.IsAlreadyExists(err) {
+		return jobs.GetImage(ctx, s.DB.SQL(), digest)
+	}
+	return im, err
+}
+
+var imageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+func (s *Server) imageDecideRoute(verb, status string, res func(context.Context, *call) (authz.Resource, error)) route {
+	action := "image." + verb
+	return route{Method: "POST", Path: "/v1/images/{digest}/" + verb, Action: action,
+		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " a pending image (an officer of another organisation than the importer's)",
+		Request: api.CommentRequest{}, Response: jobs.Image{}, Resource: res,
+		Handle: func(ctx context.Context, c *call) (any, error) {
+			var req api.CommentRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			digest := c.path("digest")
+			if status == jobs.ImageApproved {
+				// Unpack and remap once, before the approval takes effect.
+				if err := s.Jobs.Runtime().PrepareImage(ctx, digest); err != nil {
+					return nil, err
+				}
+			}
+			var im *jobs.Image
+			ev := audit.Event{Action: action, Objects: []string{"image:" + digest}, Reason: req.Comment}
+			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+				var err error
+				im, err = jobs.DecideImage(ctx, tx, digest, status, c.subject.Person.ID, req.Comment, s.Now())
+				return err
+			})
+			return im, err
+		}}
+}
+
+// jobRunResource resolves a job request into what the policy decides on:
+// the image and its review state, each input version with its marks and
+// state, the organisation's grants, usage and the requested resources.
+func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, error) {
+	var req api.JobRequest
+	if err := c.decode(&req); err != nil {
+		return authz.Resource{}, err
+	}
+	if !sandbox.ValidDigest(req.Image) {
+		return authz.Resource{}, fmt.Errorf("image must be a digest sha256:...: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(req.Args) == 0 {
+		return authz.Resource{}, fmt.Errorf("a job needs a command after --: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(req.Inputs) == 0 {
+		return authz.Resource{}, fmt.Errorf("a job reads at least one dataset (--input): %w", errdefs.ErrInvalidArgument)
+	}
+	limits, err := jobLimits(req)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	res := resource("job", "", c.subject.Org.Name)
+	res.Owner = c.subject.Person.ID
+	im, err := jobs.GetImage(ctx, s.DB.SQL(), req.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return authz.Resource{}, fmt.Errorf("image %q was never imported: %w", req.Image, errdefs.ErrInvalidArgument)
+		}
+		return authz.Resource{}, err
+	}
+	res.Image = &policy.Image{Digest: im.Digest, Status: im.Status}
+	var ins []grants.Dataset
+	for _, ref := range req.Inputs {
+		ins = append(ins, grants.Dataset{Name: ref})
+	}
+	pds, vs, err := s.policyDatasets(ctx, c, ins)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	seen := map[string]bool{}
+	for i, v := range vs {
+		if seen[v.Name] {
+			return authz.Resource{}, fmt.Errorf("dataset %q is an input twice: %w", v.Name, errdefs.ErrInvalidArgument)
+		}
+		seen[v.Name] = true
+		for _, col := range v.Columns {
+			pds[i].Columns = append(pds[i].Columns, col.Name) // a job reads every column of its input file
+		}
+	}
+	res.Datasets = pds
+	gs, err := grants.ForOrg(ctx, s.DB.SQL(), c.subject.Org.Name)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	for _, g := range gs {
+		res.Grants = append(res.Grants, g.Policy())
+	}
+	running, cpu, err := jobs.OrgUsage(ctx, s.DB.SQL(), c.subject.Org.Name, s.Now())
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	res.Usage = policy.Usage{RunningJobs: running, CPUSecondsMonth: cpu}
+	res.Request = policy.Request{CPU: limits.CPUs, MemoryBytes: limits.MemoryBytes}
+	c.body = jobPlan{req: req, limits: limits, versions: vs}
+	return res, nil
+}
+
+type jobPlan struct {
+	req      api.JobRequest
+	limits   sandbox.Limits
+	versions []*datasets.Version
+}
+
+func jobLimits(req api.JobRequest) (sandbox.Limits, error) {
+	l := sandbox.DefaultLimits()
+	if req.CPUs != 0 {
+		l.CPUs = req.CPUs
+	}
+	if req.Memory != "" {
+		n, err := ParseSize(req.Memory)
+		if err != nil {
+			return l, err
+		}
+		l.MemoryBytes = n
+	}
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil {
+			return l, fmt.Errorf("timeout %q is not a duration such as 10m: %w", req.Timeout, errdefs.ErrInvalidArgument)
+		}
+		l.Timeout = d
+	}
+	if err := l.Validate(); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// ParseSize reads sizes such as 512Mi, 2Gi, 100M or 1048576.
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"K", 1000}, {"M", 1000 * 1000}, {"G", 1000 * 1000 * 1000}} {
+		if strings.HasSuffix(s, u.suffix) {
+			mult, num = u.m, strings.TrimSuffix(s, u.suffix)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("size %q is not a size such as 512Mi or 2Gi: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return n * mult, nil
+}
+
+func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
+	plan := c.body.(jobPlan)
+	var inputs []jobs.Input
+	for _, v := range plan.versions {
+		inputs = append(inputs, jobs.Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI()})
+	}
+	id := strings.ReplaceAll(people.NewID("j-"), "_", "-")
+	j := s.Jobs.New(id, c.subject.Org.Name, c.subject.Person.ID, plan.req.Image, plan.req.Args, inputs, c.decision.Grants, plan.limits, c.revision)
+	ev := audit.Event{Action: "job.run", Objects: append([]string{"job:" + id, "image:" + plan.req.Image}, objects(c.resource)...),
+		Details: map[string]string{"cpus": fmt.Sprint(plan.limits.CPUs), "memory_bytes": fmt.Sprint(plan.limits.MemoryBytes),
+			"timeout": plan.limits.Timeout.String()}}
+	for ds, g := range c.decision.Grants {
+		ev.Details["grant:"+ds] = g
+	}
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+		used := map[string]bool{}
+		for _, g := range c.decision.Grants {
+			if used[g] {
+				continue
+			}
+			used[g] = true
+			if err := grants.UseBatch(ctx, tx, g); err != nil {
+				return err
+			}
+		}
+		return s.Jobs.Insert(ctx, tx, j)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Jobs.Enqueue(id)
+	return j, nil
+}
+
+func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
+	f, err := s.Jobs.Logs(c.path("id"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c.raw = true
+	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	c.w.Header().Set("Cache-Control", "no-store")
+	c.w.WriteHeader(http.StatusOK)
+	io.Copy(c.w, f)
+	return nil, nil
+}
+
+func (s *Server) jobStopRoute(verb, action, summary string) route {
+	return route{Method: "POST", Path: "/v1/jobs/{id}/" + verb, Action: action, Summary: summary,
+		Request: api.ReasonRequest{}, Response: jobs.Job{},
+		Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+			j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
+			if err != nil {
+				return authz.Resource{}, err
+			}
+			res := resource("job", j.ID, j.Org)
+			res.Owner = j.Owner
+			return res, nil
+		},
+		Handle: func(ctx context.Context, c *call) (any, error) {
+			var req api.ReasonRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if verb == "halt" {
+				if err := checkReason(req.Reason); err != nil {
+					return nil, err
+				}
+			}
+			id := c.path("id")
+			why := req.Reason
+			if why == "" {
+				why = "canceled by " + c.subject.Person.ID
+			}
+			ev := audit.Event{Action: action, Objects: []string{"job:" + id}, Reason: req.Reason}
+			if verb == "halt" {
+				ev.Details = map[string]string{"incident": people.NewID("inc_"), "reported_by": c.subject.Person.ID}
+				why = "halted: " + req.Reason
+			}
+			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+				j, err := jobs.Get(ctx, tx, id)
+				if err != nil {
+					return err
+				}
+				if j.State.Terminal() {
+					return fmt.Errorf("job %q already ended (%s): %w", id, j.State, errdefs.ErrFailedPrecondition)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Jobs.Cancel(context.WithoutCancel(ctx), id, why); err != nil {
+				return nil, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			return s.Jobs.Wait(wctx, id)
+		}}
+}
