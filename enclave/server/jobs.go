@@ -58,7 +58,7 @@ func (s *Server) jobRoutes() []route {
 	}
 	return []route{
 		{Method: "POST", Path: "/v1/images", Action: "image.import",
-			Summary: "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
+			Summary:  "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
 			Response: jobs.Image{}, Created: true,
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				res := resource("image", "", c.subject.Org.Name)
@@ -73,7 +73,9 @@ func (s *Server) jobRoutes() []route {
 		{Method: "POST", Path: "/v1/jobs", Action: "job.run", Summary: "Run an approved image over granted dataset versions", Request: api.JobRequest{},
 			Response: jobs.Job{}, Created: true, Resource: s.jobRunResource, Handle: s.runJob},
 		{Method: "GET", Path: "/v1/jobs", Action: "job.list", Summary: "List jobs: an operator's own organisation's, every job for officers and the bureau", Response: []jobs.Job{},
-			Resource: func(ctx context.Context, c *call) (authz.Resource, error) { return resource("job", "", c.subject.Org.Name), nil },
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+				return resource("job", "", c.subject.Org.Name), nil
+			},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				org := c.subject.Org.Name
 				if c.subject.Person.HasRole(people.Officer) || c.subject.Person.HasRole(people.Bureau) {
