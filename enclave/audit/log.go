@@ -103,8 +103,9 @@ func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
 func leavesName(first uint64) string { return fmt.Sprintf("%020d.leaves", first) }
 
 // Open opens or creates the audit log in dir. s signs checkpoints and pub is
-// its public key; Open checks that they match and that the latest checkpoint
-// verifies against the log's contents.
+// its public key. Open checks that they match, and that the latest
+// checkpoint's signature and root match the newest segment and the leaf
+// hashes of the sealed ones; Verify is what rereads every byte.
 //
 // An incomplete trailing record in the newest segment (a torn, never
 // acknowledged write) and any entries after the last checkpoint are cut off;
@@ -681,8 +682,10 @@ func (l *Log) syncer() {
 				f = p.f
 			}
 		}
-		var err error
-		if f != nil {
+		// Once a write or sync has failed, never trust a later fsync
+		// (the kernel reports a writeback error only once).
+		err := l.Damaged()
+		if f != nil && err == nil {
 			if err = unix.Fdatasync(int(f.Fd())); err != nil {
 				// After a failed fsync the page cache cannot be
 				// trusted: stop taking appends.
