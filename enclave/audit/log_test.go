@@ -575,3 +575,27 @@ func TestProofsOfSealedLeaves(t *testing.T) {
 		t.Fatalf("consistency %d to %d: got %v, want a valid proof", old.Size, cp.Size, err)
 	}
 }
+
+// TestWriteFailureStops makes the segment write fail and checks that the
+// log then refuses appends (fail closed) and what it holds still verifies.
+func TestWriteFailureStops(t *testing.T) {
+	dir := t.TempDir()
+	l, _, pub := openTest(t, dir)
+	defer l.Close()
+	appendN(t, l, 0, 3)
+	l.active.Close() // the writer is idle; its next write fails
+	if _, err := l.Append(context.Background(), testEvent(3)); !errdefs.IsUnavailable(err) {
+		t.Fatalf("Append with a failing write: got %v, want ErrUnavailable", err)
+	}
+	if err := l.Damaged(); !errdefs.IsUnavailable(err) {
+		t.Fatalf("Damaged: got %v, want ErrUnavailable", err)
+	}
+	if _, err := l.Append(context.Background(), testEvent(4)); !errdefs.IsUnavailable(err) {
+		t.Fatalf("Append after a failed write: got %v, want ErrUnavailable", err)
+	}
+	if got := l.Size(); got != 3 {
+		t.Fatalf("Size: got %d, want 3", got)
+	}
+	rep, err := VerifyDir(context.Background(), dir, pub)
+	mustVerifyOK(t, rep, err, 3)
+}
