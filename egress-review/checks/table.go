@@ -1,7 +1,9 @@
 package checks
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -135,6 +137,9 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 			return nil, fmt.Errorf("open parquet file: %w", errdefs.ErrDataLoss)
 		}
 		defer pf.Close()
+		if err := guardParquetSchema(pf); err != nil {
+			return nil, err
+		}
 		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, mem)
 		if err != nil {
 			return nil, fmt.Errorf("open parquet file: %w", errdefs.ErrDataLoss)
@@ -178,4 +183,30 @@ func callFn(fn recordFunc, rec arrow.RecordBatch) error {
 		return nil
 	}
 	return fn(rec)
+}
+
+// guardParquetSchema runs the Arrow flatbuffer guard over the Arrow schema
+// that Parquet files written by Arrow keep, base64-encoded, under the
+// "ARROW:schema" key, which pqarrow deserializes with arrow-go's IPC reader.
+func guardParquetSchema(pf *file.Reader) error {
+	md := pf.MetaData()
+	if md == nil {
+		return nil
+	}
+	v := md.KeyValueMetadata().FindValue("ARROW:schema")
+	if v == nil {
+		return nil
+	}
+	var decoded []byte
+	var err error
+	if len(*v)%4 == 0 {
+		decoded, err = base64.StdEncoding.DecodeString(*v)
+	}
+	if len(*v)%4 != 0 || err != nil {
+		decoded, err = base64.RawStdEncoding.DecodeString(*v)
+	}
+	if err != nil {
+		return nil // pqarrow refuses it itself
+	}
+	return guardStream(bytes.NewReader(decoded), 0, int64(len(decoded)))
 }
