@@ -360,6 +360,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func newArrowReader(f *os.File, size int64, mem memory.Allocator) (*arrowReader, error) {
+	if err := checkArrowIPC(f, size); err != nil {
+		return nil, badInput("the arrow file is malformed or compressed")
+	}
 	var head [6]byte
 	if _, err := f.ReadAt(head[:], 0); err == nil && string(head[:]) == "ARROW1" {
 		fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithEnsureNativeEndian(true))
