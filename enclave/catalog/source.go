@@ -452,6 +452,16 @@ func (a *arrowReader) next1() (rec arrow.RecordBatch, err error) {
 // validateBatch checks the buffers of every column, so that a malformed
 // input fails here instead of panicking later.
 func validateBatch(rec arrow.RecordBatch) error {
+	// Every row costs at least one bit of some buffer, unless every column
+	// is of the null type or run-end encoded; a batch that claims more rows
+	// than its buffers can hold would make the import loop for nothing.
+	var bufBytes int64
+	for _, col := range rec.Columns() {
+		bufBytes += dataBytes(col.Data(), 0)
+	}
+	if rec.NumRows() > 8*bufBytes+1024 {
+		return errors.New("batch claims more rows than its buffers hold")
+	}
 	for _, col := range rec.Columns() {
 		if int64(col.Len()) != rec.NumRows() {
 			return errors.New("column length differs from the batch")
@@ -477,6 +487,26 @@ func validateBatch(rec arrow.RecordBatch) error {
 	return nil
 }
 
+// dataBytes sums the buffer sizes of an array and its children.
+func dataBytes(d arrow.ArrayData, depth int) int64 {
+	if d == nil || depth > 64 {
+		return 0
+	}
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c, depth+1)
+	}
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += dataBytes(dict, depth+1)
+	}
+	return n
+}
+
 // parquetReader reads a Parquet file.
 type parquetReader struct {
 	f     *os.File
@@ -497,6 +527,13 @@ func newParquetReader(ctx context.Context, f *os.File, size int64, mem memory.Al
 	if err != nil {
 		pf.Close()
 		return nil, badInput("the parquet file is malformed")
+	}
+	// Run-length encoding lets a tiny file claim any number of rows; a
+	// real table has data in some column, so claims beyond 64 rows per
+	// byte are refused rather than looped over.
+	if pf.NumRows() < 0 || pf.NumRows() > 64*size+1024 {
+		pf.Close()
+		return nil, badInput("the parquet file claims %d rows in %d bytes", pf.NumRows(), size)
 	}
 	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {
