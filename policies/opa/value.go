@@ -65,11 +65,42 @@ func inputValue(in *policy.Input) ast.Value {
 	)
 }
 
-func kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.InternedTerm(k), v} }
+// constTerms holds one shared term for every object key of the input and
+// every enumerated value (roles, statuses, marks, actions), so that building
+// an input allocates only for the free-form strings. Terms are never
+// mutated by evaluation, so sharing them across requests is safe, as OPA
+// does with its own interned terms.
+var constTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	lists := [][]string{
+		{"action", "now", "subject", "resource", "grants", "usage", "quota", "request", "config",
+			"id", "name", "org", "org_type", "org_status", "licence_from", "licence_until", "roles",
+			"agreement_until", "kind", "owner", "approvers", "datasets", "purpose", "scenario",
+			"public_interest", "from", "until", "image", "version", "level", "market", "state",
+			"columns", "digest", "status", "batches_left", "running_jobs", "cpu_seconds_month",
+			"concurrent_jobs", "memory_bytes_per_job", "cpu", "memory_bytes", "authorized_org_types",
+			"job", "export", "application", "org", ""},
+		policy.Roles, policy.OrgTypes, policy.OrgStatuses, policy.Levels, policy.Markets,
+		policy.DatasetStates, policy.GrantStatuses, policy.ImageStatuses, policy.Actions,
+	}
+	for _, l := range lists {
+		for _, s := range l {
+			m[s] = ast.StringTerm(s)
+		}
+	}
+	return m
+}()
+
+func kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{str(k), v} }
 
 func obj(pairs ...[2]*ast.Term) *ast.Term { return ast.NewTerm(ast.NewObject(pairs...)) }
 
-func str(s string) *ast.Term { return ast.InternedTerm(s) }
+func str(s string) *ast.Term {
+	if t, ok := constTerms[s]; ok {
+		return t
+	}
+	return ast.StringTerm(s)
+}
 
 // strs encodes a nil slice as null, as encoding/json does.
 func strs(ss []string) *ast.Term {
