@@ -104,3 +104,21 @@ const (
 	MarkImportedAt = "enclave.imported_at" // schema, RFC 3339 UTC
 	MarkSpecSHA256 = "enclave.spec_sha256" // schema
 )
+
+// MarshalText writes the level's name, so that JSON shows "general-3".
+func (l Level) MarshalText() ([]byte, error) {
+	if _, ok := levelNames[l]; !ok {
+		return nil, fmt.Errorf("level %d: %w", int(l), errdefs.ErrInvalidArgument)
+	}
+	return []byte(l.String()), nil
+}
+
+// UnmarshalText parses a level name.
+func (l *Level) UnmarshalText(b []byte) error {
+	v, err := ParseLevel(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}

@@ -195,3 +195,23 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+func TestLevelText(t *testing.T) {
+	for l := General1; l <= Important; l++ {
+		b, err := l.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Level
+		if err := back.UnmarshalText(b); err != nil || back != l {
+			t.Fatalf("got %v, %v from %q, want %v", back, err, b, l)
+		}
+	}
+	if General2 >= General3 || General4 >= Important {
+		t.Fatal("got levels out of order")
+	}
+	var l Level
+	if err := l.UnmarshalText([]byte("core")); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("got %v for core, want invalid argument", err)
+	}
+}
