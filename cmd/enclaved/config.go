@@ -94,6 +94,7 @@ func (c *Config) socketPath() string { return filepath.Join(c.DataDir, "enclaved
 func (c *Config) tlsDir() string     { return filepath.Join(c.DataDir, "tls") }
 func (c *Config) tempDir() string    { return filepath.Join(c.DataDir, "tmp") }
 func (c *Config) jobsDir() string    { return filepath.Join(c.DataDir, "jobs") }
+func (c *Config) exportsDir() string { return filepath.Join(c.DataDir, "exports") }
 func (c *Config) datasetsDir() string {
 	return filepath.Join(c.DataDir, "datasets")
 }

@@ -13,9 +13,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
@@ -108,9 +110,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		defer stopSandbox()
 	}
+	var exp *exports.Service
+	if mgr != nil {
+		if err := os.MkdirAll(cfg.exportsDir(), 0o700); err != nil {
+			return err
+		}
+		exp = &exports.Service{Dir: cfg.exportsDir(), Jobs: mgr, Catalog: cat, Keyring: kr, Checks: checks.Default()}
+	}
 	srv, err := server.New(server.Deps{
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
-		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr,
+		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
 	})
 	if err != nil {
 		return err

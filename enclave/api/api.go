@@ -228,3 +228,18 @@ type JobRequest struct {
 	Memory  string   `json:"memory,omitempty"`  // for example "512Mi", "2Gi"
 	Timeout string   `json:"timeout,omitempty"` // a Go duration, for example "10m"
 }
+
+// ExportRequest is the body of POST /v1/exports.
+type ExportRequest struct {
+	Job      string            `json:"job"`
+	Files    []string          `json:"files"`
+	Purpose  string            `json:"purpose"`
+	Scenario string            `json:"scenario,omitempty"` // default: the grant's; must match it (R-09)
+	Declare  map[string]string `json:"declare,omitempty"`  // FILE or FILE#COLUMN -> a lower level, for officers to approve explicitly
+}
+
+// ReviewRequest is an officer's decision on an export.
+type ReviewRequest struct {
+	Comment       string `json:"comment,omitempty"`
+	Justification string `json:"justification,omitempty"` // required to override failed checks
+}

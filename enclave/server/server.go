@@ -21,6 +21,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
@@ -55,6 +56,8 @@ type Deps struct {
 	MaxUploadBytes int64
 	// Jobs runs jobs; nil serves no image or job routes.
 	Jobs *jobs.Manager
+	// Exports reviews and releases outputs; nil serves no export routes.
+	Exports *exports.Service
 }
 
 // Server serves the API. Create it with New.

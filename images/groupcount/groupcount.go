@@ -10,9 +10,12 @@
 // The output carries its input's classification marks: every schema
 // metadata key prefixed "enclave." is copied; enclave.source is set to the
 // input's enclave.dataset@enclave.version; the COLUMN field keeps the input
-// field's enclave.* metadata; the "count" field's enclave.level is the
-// highest level found in the input (schema or any field), and so is the
-// schema's enclave.level.
+// field's enclave.* metadata except its level; every field's enclave.level
+// and the schema's are the highest level found in the input (schema or any
+// field): derived data is classified at least as high as the highest input
+// it was computed from (DESIGN.md section 4, "take the higher when in
+// doubt"). A lower level is for the operator to declare and officers to
+// approve at export.
 package main
 
 import (
@@ -212,6 +215,9 @@ func outputSchema(in *arrow.Schema, by string, col int) *arrow.Schema {
 	}
 	sm[MarkPrefix+"derived"] = "groupcount by " + strconv.Quote(by)
 	keyMarks := marks(in.Field(col).Metadata)
+	if top != "" {
+		keyMarks[MarkPrefix+"level"] = top
+	}
 	countMarks := map[string]string{}
 	if top != "" {
 		countMarks[MarkPrefix+"level"] = top

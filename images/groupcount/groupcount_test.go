@@ -98,7 +98,7 @@ func TestCount(t *testing.T) {
 				{"schema level", val(md, "enclave.level"), "important"},
 				{"schema market", val(md, "enclave.market"), "authorized"},
 				{"schema non-mark key", val(md, "other"), ""},
-				{"key level", val(s.Field(0).Metadata, "enclave.level"), "general-3"},
+				{"key level", val(s.Field(0).Metadata, "enclave.level"), "important"},
 				{"key rule", val(s.Field(0).Metadata, "enclave.rule"), "keep"},
 				{"count level", val(s.Field(1).Metadata, "enclave.level"), "important"},
 			}

@@ -1,0 +1,254 @@
+package exports
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/containerd/errdefs"
+
+	review "github.com/enclave-dev/enclave/egress-review"
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/release"
+)
+
+// Service freezes candidate files, runs the checks and builds release
+// bundles. It is safe for concurrent use.
+type Service struct {
+	Dir     string // DATA/exports
+	Jobs    *jobs.Manager
+	Catalog *datasets.Catalog
+	Keyring keys.Keyring
+	Checks  []review.Check
+	Params  review.Params
+}
+
+// Request is what an operator asks to take out.
+type Request struct {
+	Files    []string
+	Purpose  string
+	Scenario string
+	Declared map[string]string
+}
+
+var levelRank = map[string]int{"general-1": 1, "general-2": 2, "general-3": 3, "general-4": 4, "important": 5}
+
+// Prepare freezes the requested outputs of job j under a new export id and
+// runs every check over them. The export is returned for the caller to
+// record; on error nothing is left behind.
+func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requester string, req Request, now time.Time) (_ *Export, err error) {
+	if len(req.Files) == 0 {
+		return nil, fmt.Errorf("an export names at least one output file: %w", errdefs.ErrInvalidArgument)
+	}
+	for name, lvl := range req.Declared {
+		if _, ok := levelRank[lvl]; !ok {
+			return nil, fmt.Errorf("declared level %q of %q is not a level: %w", lvl, name, errdefs.ErrInvalidArgument)
+		}
+	}
+	dir := filepath.Join(s.Dir, id)
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	e := &Export{ID: id, Job: j.ID, Org: org, Requester: requester, Purpose: req.Purpose, Scenario: req.Scenario, Declared: req.Declared,
+		Level: j.MaxLevel(), State: PendingReview, Reviews: []Review{}, CreatedAt: now.UTC()}
+	rq := &review.Request{Params: s.Params, DeclaredLevels: req.Declared}
+	seen := map[string]bool{}
+	for _, name := range req.Files {
+		if seen[name] {
+			return nil, fmt.Errorf("file %q named twice: %w", name, errdefs.ErrInvalidArgument)
+		}
+		seen[name] = true
+		f, path, err := s.freeze(j, name, dir)
+		if err != nil {
+			return nil, err
+		}
+		e.Files = append(e.Files, f)
+		rq.Files = append(rq.Files, review.File{Name: f.Name, Path: path, SHA256: f.SHA256})
+	}
+	// The job's manifest declares the marks of its non-Arrow outputs.
+	if !seen[review.ManifestName] {
+		if f, path, err := s.freeze(j, review.ManifestName, dir); err == nil {
+			rq.Manifest = &review.File{Name: f.Name, Path: path, SHA256: f.SHA256}
+		}
+	} else {
+		for _, f := range rq.Files {
+			if f.Name == review.ManifestName {
+				m := f
+				rq.Manifest = &m
+			}
+		}
+	}
+	key, err := s.Keyring.Secret(ctx, "fingerprint")
+	if err != nil {
+		return nil, err
+	}
+	if rq.Hasher, err = fingerprint.NewHasher(key); err != nil {
+		return nil, err
+	}
+	for _, in := range j.Inputs {
+		v, err := s.Catalog.Get(ctx, nil, in.Dataset, in.Version)
+		if err != nil {
+			return nil, err
+		}
+		ri := review.Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI(), Marks: v.Marks, Rows: v.Rows}
+		if v.State != datasets.Destroyed {
+			// An error opening the index fails closed: the check that
+			// needs it cannot pass without it.
+			if ri.Fingerprints, err = s.Catalog.Fingerprints(ctx, v); err != nil {
+				return nil, fmt.Errorf("fingerprints of %s: %w", v.ID(), err)
+			}
+		}
+		rq.Inputs = append(rq.Inputs, ri)
+		if in.Market == "authorized" && e.ApprovalsNeeded < 2 {
+			e.ApprovalsNeeded = 2
+		}
+	}
+	prev, err := s.previous(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	rq.Previous = prev
+	e.Result = review.Run(ctx, rq, s.Checks...)
+	if e.Result.Verdict == review.VerdictFail {
+		e.State = ChecksFailed
+	}
+	// Outputs at general-3 or above, or from authorization-required data,
+	// need two distinct officers.
+	if e.ApprovalsNeeded < 1 {
+		e.ApprovalsNeeded = 1
+	}
+	if levelRank[e.Level] >= 3 {
+		e.ApprovalsNeeded = 2
+	}
+	return e, nil
+}
+
+// freeze copies one output of j into the export's directory and hashes it.
+func (s *Service) freeze(j *jobs.Job, name, dir string) (File, string, error) {
+	src, err := s.Jobs.OutputPath(j, name)
+	if err != nil {
+		return File{}, "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrInvalidArgument)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return File{}, "", err
+	}
+	defer in.Close()
+	dst := filepath.Join(dir, "files", fmt.Sprintf("%04d", len(mustReadDir(filepath.Join(dir, "files")))))
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o400)
+	if err != nil {
+		return File{}, "", err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return File{}, "", err
+	}
+	return File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, dst, nil
+}
+
+func mustReadDir(dir string) []os.DirEntry {
+	ents, _ := os.ReadDir(dir)
+	return ents
+}
+
+// FilePath returns where the frozen copy of the i-th file of export id is.
+func (s *Service) FilePath(id string, i int) string {
+	return filepath.Join(s.Dir, id, "files", fmt.Sprintf("%04d", i))
+}
+
+func (s *Service) previous(ctx context.Context, org string) ([]review.PreviousRelease, error) {
+	// Released files of the same organisation, for differencing.
+	_ = org
+	return nil, nil
+}
+
+// Discard removes the frozen files of an export that was not recorded.
+func (s *Service) Discard(id string) { os.RemoveAll(filepath.Join(s.Dir, id)) }
+
+// BundlePath is where the release bundle of export id is kept.
+func (s *Service) BundlePath(id string) string { return filepath.Join(s.Dir, id, "release.tar") }
+
+// Release writes the signed bundle of an approved export and returns its
+// SHA-256.
+func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred release.Predicate) (string, error) {
+	pub, err := s.Keyring.PublicKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	var srcs []release.Source
+	for i, f := range e.Files {
+		path := s.FilePath(e.ID, i)
+		rf := release.File{Name: f.Name, SHA256: f.SHA256, Size: f.Size}
+		rf.Marks, rf.Fields, rf.Level = arrowMarks(path)
+		pred.Files = append(pred.Files, rf)
+		srcs = append(srcs, release.Source{Name: f.Name, Path: path})
+	}
+	tmp := s.BundlePath(e.ID) + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	err = release.Write(io.MultiWriter(out, h), pred, srcs, pub, func(m []byte) ([]byte, error) { return s.Keyring.Sign(ctx, m) })
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.BundlePath(e.ID))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// arrowMarks reads the schema marks of an Arrow IPC file, for the
+// attestation; other files have none here (their marks are in the
+// manifest the checks read).
+func arrowMarks(path string) (marks, fields map[string]string, level string) {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > 1<<30 {
+		return nil, nil, ""
+	}
+	r, err := ipc.NewFileReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, ""
+	}
+	defer r.Close()
+	sc := r.Schema()
+	marks = map[string]string{}
+	md := sc.Metadata()
+	for i, k := range md.Keys() {
+		marks[k] = md.Values()[i]
+	}
+	fields = map[string]string{}
+	for _, f := range sc.Fields() {
+		if i := f.Metadata.FindKey("enclave.level"); i >= 0 {
+			fields[f.Name] = f.Metadata.Values()[i]
+		}
+	}
+	return marks, fields, marks["enclave.level"]
+}
