@@ -132,7 +132,7 @@ func (f *fb) keyValues(pos, slot int) error {
 	})
 }
 
-func (f *fb) field_(pos, depth int) error {
+func (f *fb) fieldTable(pos, depth int) error {
 	if depth > maxFBDepth {
 		return errBadFB
 	}
@@ -155,7 +155,7 @@ func (f *fb) field_(pos, depth int) error {
 			}
 		}
 	}
-	if err := f.tables(pos, 5, func(c int) error { return f.field_(c, depth+1) }); err != nil {
+	if err := f.tables(pos, 5, func(c int) error { return f.fieldTable(c, depth+1) }); err != nil {
 		return err
 	}
 	return f.keyValues(pos, 6)
@@ -165,7 +165,7 @@ func (f *fb) schema(pos int) error {
 	if pos == 0 {
 		return nil
 	}
-	if err := f.tables(pos, 1, func(c int) error { return f.field_(c, 0) }); err != nil {
+	if err := f.tables(pos, 1, func(c int) error { return f.fieldTable(c, 0) }); err != nil {
 		return err
 	}
 	if err := f.keyValues(pos, 2); err != nil {

@@ -167,12 +167,13 @@ func scanTextFile(ctx context.Context, sc *scan.Scanner, path string, h *hits) (
 	}
 	defer fh.Close()
 	br := bufio.NewReaderSize(fh, 256<<10)
+	ts := sc.NewText()
 	lines := 0
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			lines++
-			h.add(ColumnText, sc.Text(line))
+			h.add(ColumnText, ts.Text(line))
 		}
 		if err == bufio.ErrBufferFull {
 			continue // a long line: scanned in pieces

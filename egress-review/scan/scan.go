@@ -123,7 +123,7 @@ func (s *Scanner) Bytes(v []byte) bool {
 // deep looks at the tokens of v when v is not a single token, and at the
 // decoded forms of v.
 func (s *Scanner) deep(v []byte, depth int) bool {
-	if !singleToken(v) && s.text(v, depth) > 0 {
+	if !singleToken(v) && s.text(v, depth, nil) > 0 {
 		return true
 	}
 	return s.decoded(v, depth)

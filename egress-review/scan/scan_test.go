@@ -182,3 +182,21 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestTextScannerMemo(t *testing.T) {
+	s := testScanner(t)
+	ts := s.NewText()
+	for _, line := range []string{
+		"Zhang Sanfeng called " + testPhone,
+		"district Haidian 120",
+		"Zhang Sanfeng called " + testPhone,
+		"again Zhang Sanfeng",
+	} {
+		want := s.Text([]byte(line))
+		for i := range 2 {
+			if got := ts.Text([]byte(line)); got != want {
+				t.Errorf("%q pass %d: got %d hits with the memo, want %d", line, i, got, want)
+			}
+		}
+	}
+}

@@ -42,12 +42,58 @@ func (s *Scanner) Text(p []byte) int {
 	if len(s.values) == 0 {
 		return 0
 	}
-	return s.text(p, 0)
+	return s.text(p, 0, nil)
+}
+
+// memo remembers the verdict on short tokens within one text: logs and
+// reports repeat their words, and a lookup in a small map (kept small so
+// that it stays in cache) is cheaper than a keyed hash and a filter probe.
+// It holds at most memoMax entries.
+type memo map[string]bool
+
+const (
+	memoMax    = 1 << 12
+	memoMaxLen = 16
+)
+
+func (m memo) get(k []byte) (hit, ok bool) {
+	if m == nil || len(k) > memoMaxLen {
+		return false, false
+	}
+	hit, ok = m[string(k)]
+	return hit, ok
+}
+
+func (m memo) put(k []byte, hit bool) {
+	if m != nil && len(k) <= memoMaxLen && len(m) < memoMax {
+		m[string(k)] = hit
+	}
+}
+
+// TextScanner scans one text (a file, a log) with a memo of the tokens
+// seen so far. It is not safe for concurrent use; make one per text with
+// Scanner.NewText.
+type TextScanner struct {
+	s *Scanner
+	m memo
+}
+
+// NewText returns a TextScanner for one text.
+func (s *Scanner) NewText() *TextScanner {
+	return &TextScanner{s: s, m: memo{}}
+}
+
+// Text is Scanner.Text with the memo.
+func (t *TextScanner) Text(p []byte) int {
+	if len(t.s.values) == 0 {
+		return 0
+	}
+	return t.s.text(p, 0, t.m)
 }
 
 type span struct{ start, end int }
 
-func (s *Scanner) text(p []byte, depth int) int {
+func (s *Scanner) text(p []byte, depth int, m memo) int {
 	hits := 0
 	var win [4]span // the last tokens joined by horizontal space, newest last
 	var winHit [4]bool
@@ -97,7 +143,7 @@ func (s *Scanner) text(p []byte, depth int) int {
 			i += size
 		}
 		tok := span{start, i}
-		hit := s.token(p[start:i], depth)
+		hit := s.tokenMemo(p[start:i], depth, m)
 		if hit {
 			hits++
 		}
@@ -152,6 +198,15 @@ func (s *Scanner) joined(p []byte, ws []span) bool {
 	return s.hit(s.h.ValueBytes(a[:0], buf))
 }
 
+func (s *Scanner) tokenMemo(tok []byte, depth int, m memo) bool {
+	if hit, ok := m.get(tok); ok {
+		return hit
+	}
+	hit := s.token(tok, depth)
+	m.put(tok, hit)
+	return hit
+}
+
 // token looks one token up: whole, trimmed of edge punctuation, split at
 // inner punctuation, and decoded.
 func (s *Scanner) token(tok []byte, depth int) bool {
@@ -199,6 +254,7 @@ const MaxLine = 64 << 10
 // only when r fails; the caller then withholds everything.
 func (s *Scanner) ScanText(ctx context.Context, r io.Reader) (withheld []int, err error) {
 	br := bufio.NewReaderSize(r, MaxLine)
+	ts := s.NewText()
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -223,7 +279,7 @@ func (s *Scanner) ScanText(ctx context.Context, r io.Reader) (withheld []int, er
 			}
 			continue
 		}
-		if s.Text(line) > 0 {
+		if ts.Text(line) > 0 {
 			withheld = append(withheld, n)
 		}
 	}
