@@ -229,6 +229,7 @@ func scanJSON(ctx context.Context, sc *scan.Scanner, path string, h *hits) (int,
 // scanTable scans the schema, field names and metadata and every cell.
 func scanTable(ctx context.Context, t table, sc *scan.Scanner, f review.File, kind Kind, p review.Params, h *hits) (int, error) {
 	cells := 0
+	ts := sc.NewText()
 	var fields []arrow.Field
 	schema, err := t.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 		if fields == nil {
@@ -236,6 +237,7 @@ func scanTable(ctx context.Context, t table, sc *scan.Scanner, f review.File, ki
 		}
 		var cs cellScanner
 		cs.sc = sc
+		cs.ts = ts
 		for i, col := range rec.Columns() {
 			cs.n = 0
 			cs.hits = 0
@@ -275,6 +277,7 @@ func scanTable(ctx context.Context, t table, sc *scan.Scanner, f review.File, ki
 // dictionaries.
 type cellScanner struct {
 	sc   *scan.Scanner
+	ts   *scan.TextScanner // memo of short cells
 	n    int
 	hits int
 	buf  [64]byte
@@ -394,7 +397,7 @@ func (c *cellScanner) array(a arrow.Array) {
 
 func (c *cellScanner) str(s string) {
 	c.n++
-	if c.sc.Value(s) {
+	if c.ts.Value(s) {
 		c.hits++
 	}
 }

@@ -193,6 +193,13 @@ func TestTextScannerMemo(t *testing.T) {
 		"again Zhang Sanfeng",
 	} {
 		want := s.Text([]byte(line))
+		for _, cell := range []string{testPhone, "Haidian", "zhangsanfeng"} {
+			for i := range 2 {
+				if got, want := ts.Value(cell), s.Value(cell); got != want {
+					t.Errorf("Value(%q) pass %d: got %v with the memo, want %v", cell, i, got, want)
+				}
+			}
+		}
 		for i := range 2 {
 			if got := ts.Text([]byte(line)); got != want {
 				t.Errorf("%q pass %d: got %d hits with the memo, want %d", line, i, got, want)

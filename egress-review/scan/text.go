@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // tokenByte marks the ASCII bytes that belong to a token: letters, digits
@@ -66,12 +67,12 @@ func (m memo) get(k []byte) (hit, ok bool) {
 
 func (m memo) put(k []byte, hit bool) {
 	if m != nil && len(k) <= memoMaxLen && len(m) < memoMax {
-		m[string(k)] = hit
+		m[string(k)] = hit // string(k) copies: keys never alias buffers
 	}
 }
 
-// TextScanner scans one text (a file, a log) with a memo of the tokens
-// seen so far. It is not safe for concurrent use; make one per text with
+// TextScanner scans one text or file (a log, a report, the cells of a
+// table) with a memo of the short tokens and cells seen so far. It is not safe for concurrent use; make one per text with
 // Scanner.NewText.
 type TextScanner struct {
 	s *Scanner
@@ -81,6 +82,20 @@ type TextScanner struct {
 // NewText returns a TextScanner for one text.
 func (s *Scanner) NewText() *TextScanner {
 	return &TextScanner{s: s, m: memo{}}
+}
+
+// Value is Scanner.Value with the memo, for the cells of one file.
+func (t *TextScanner) Value(v string) bool {
+	if len(v) > memoMaxLen {
+		return t.s.Value(v)
+	}
+	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only; put copies
+	if hit, ok := t.m.get(b); ok {
+		return hit
+	}
+	hit := t.s.Value(v)
+	t.m.put(b, hit)
+	return hit
 }
 
 // Text is Scanner.Text with the memo.
