@@ -61,11 +61,12 @@ add() { name=$1; org=$2; role=$3; file=$4
 add "Li Na" municipal-credit-centre custodian custodian
 add "Wang Lei" acme-analytics operator operator
 add "Chen Jing" security-office officer officer
+add "Zhao Min" security-office officer officer2
 add "Sun Hao" data-bureau bureau bureau
 as admin person list
 
 say "whoami, for each role"
-for who in admin authority custodian operator officer bureau; do
+for who in admin authority custodian operator officer officer2 bureau; do
 	echo "-- $who"
 	as $who whoami
 done
@@ -83,6 +84,89 @@ ENCLAVE_TOKEN=enc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "$BIN/enclave" who
 code=$?
 set -e
 [ $code = 3 ]
+
+say "the custodian imports a synthetic credit-penalty dataset"
+"$BIN/enclave-synth" -rows 20000 -seed 7 -o "$DEMO/penalties.csv" -spec "$DEMO/penalties.yaml"
+echo "generated $(wc -l < "$DEMO/penalties.csv") lines of synthetic penalties (valid but fictional identifiers); the spec:"
+cat "$DEMO/penalties.yaml"
+as custodian dataset import "$DEMO/penalties.csv" --spec "$DEMO/penalties.yaml" --name credit_penalties
+echo
+echo "an import that would keep resident ID numbers raw is refused, naming the column:"
+sed 's/legal_rep_id: *{level: general-4, pi: identity, rule: {hash: {}}}/legal_rep_id: {level: general-4, rule: keep}/' "$DEMO/penalties.yaml" > "$DEMO/raw-ids.yaml"
+if as custodian dataset import "$DEMO/penalties.csv" --spec "$DEMO/raw-ids.yaml" --name credit_penalties; then exit 1; fi
+
+echo
+echo "a second dataset, which no application will name:"
+"$BIN/enclave-synth" -rows 3000 -seed 11 -name penalties_archive -o "$DEMO/archive.csv" -spec "$DEMO/archive.yaml"
+as custodian dataset import "$DEMO/archive.csv" --spec "$DEMO/archive.yaml" --name penalties_archive --json > /dev/null
+echo "imported penalties_archive"
+
+say "the operator sees the catalogue: schema and marks, never rows"
+as operator dataset list
+
+say "one application, one list, one approval"
+as operator application file --datasets credit_penalties --purpose "enterprise credit risk statistics" \
+	--scenario "district risk dashboard" --data-flow "penalties -> per-district counts -> reviewed export" \
+	--until "$(date -d '+6 months' +%F)" --json > "$DEMO/application.json"
+APP=$(json "['id']" < "$DEMO/application.json")
+as operator application show "$APP"
+echo "the operator cannot approve their own application:"
+if as operator application approve "$APP"; then exit 1; fi
+as authority application approve "$APP" --comment "scope and period fit the licence"
+
+say "job images: the operator imports them, an officer approves them"
+as operator image import build/images/groupcount.tar --name groupcount --json > "$DEMO/groupcount.json"
+GC=$(json "['digest']" < "$DEMO/groupcount.json")
+as operator image import build/images/toolbox.tar --name toolbox --json > "$DEMO/toolbox.json"
+TB=$(json "['digest']" < "$DEMO/toolbox.json")
+echo "a pending image cannot run:"
+if as operator job run --image "$TB" --input credit_penalties -- true; then exit 1; fi
+as officer image approve "$GC" --comment "built-in aggregation"
+as officer image approve "$TB" --comment "built-in toolbox"
+
+say "the operator runs groupcount in a network-less, unprivileged container"
+as operator job run --wait --image "$GC" --input credit_penalties --cpu 1 --memory 256Mi --timeout 5m \
+	--json -- groupcount -in /in/credit_penalties/data.arrow -by district -out /out/by_district.arrow > "$DEMO/job.json"
+JOB=$(json "['id']" < "$DEMO/job.json")
+as operator job show "$JOB"
+
+say "the same job on a dataset the application did not name is denied, naming the rule"
+if as operator job run --image "$GC" --input penalties_archive -- groupcount -in /in/penalties_archive/data.arrow -by district -out /out/x.arrow; then exit 1; fi
+
+say "export: the checks run at once"
+as operator export request --job "$JOB" --files out/by_district.arrow --purpose "district risk dashboard for the credit office" --json > "$DEMO/export.json"
+EXP=$(json "['id']" < "$DEMO/export.json")
+as operator export show "$EXP"
+
+say "an attempt to take the raw rows out is stopped by the checks"
+as operator job run --wait --image "$TB" --input credit_penalties --json -- cp /in/credit_penalties/data.arrow /out/copy.arrow > "$DEMO/copyjob.json"
+COPYJOB=$(json "['id']" < "$DEMO/copyjob.json")
+as operator export request --job "$COPYJOB" --files out/copy.arrow --purpose "just the table" --json > "$DEMO/badexport.json"
+BAD=$(json "['id']" < "$DEMO/badexport.json")
+as operator export show "$BAD"
+echo "an officer rejects it:"
+as officer export reject "$BAD" --comment "raw rows may not leave (R-11)" > /dev/null && echo "rejected $BAD"
+
+say "two officers of another organisation approve the clean export"
+as officer export approve "$EXP" --comment "aggregates only, counts of at least 10"
+as officer2 export approve "$EXP" --comment "second review (general-4 inputs)"
+
+say "the operator downloads the signed bundle; anyone with the public key verifies it offline"
+as operator export download "$EXP" -o "$DEMO/release.tar"
+as operator keys public --json > "$DEMO/key.json"
+json "['key']" < "$DEMO/key.json" > "$DEMO/enclave.pub"
+"$BIN/enclave" release verify "$DEMO/release.tar" --key "$DEMO/enclave.pub" --show
+echo
+echo "a bundle changed by one byte fails verification:"
+python3 - "$DEMO/release.tar" "$DEMO/tampered.tar" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+i = b.find(b'ARROW1', 2048)
+b[i + 64] ^= 1
+open(sys.argv[2], 'wb').write(b)
+PY
+if "$BIN/enclave" release verify "$DEMO/tampered.tar" --key "$DEMO/enclave.pub"; then exit 1; fi
+as authority release list
 
 say "the bureau reads the audit log"
 as bureau audit list --limit 12

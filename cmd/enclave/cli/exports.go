@@ -15,6 +15,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/release"
+	"github.com/enclave-dev/enclave/enclave/release/show"
 )
 
 func init() {
@@ -108,6 +109,7 @@ func init() {
 		&command{path: "release verify", args: "BUNDLE.tar", short: "check a release bundle offline: signature, hashes, provenance", minArgs: 1, maxArgs: 1, noDaemon: true,
 			flags: func(fs *flag.FlagSet) {
 				fs.String("key", "", "the enclave's public key: base64 as printed by `enclave keys public`, or a file holding it")
+				fs.Bool("show", false, "after verifying, print the released tables")
 			},
 			run: verifyRelease},
 	)
@@ -205,6 +207,13 @@ func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 	v, err := release.Verify(f, ed25519.PublicKey(raw))
 	if err != nil {
 		return err
+	}
+	if get(fs, "show") == "true" && !e.json {
+		defer func() {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				show.Bundle(e.stdout, f, v)
+			}
+		}()
 	}
 	return e.print(v, func(tw *tabwriter.Writer) {
 		p := v.Predicate
