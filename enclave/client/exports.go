@@ -92,4 +92,3 @@ func (c *Client) DecideExport(ctx context.Context, id, verb string, req api.Revi
 func (c *Client) DownloadRelease(ctx context.Context, id string) (io.ReadCloser, error) {
 	return c.Stream(ctx, "GET", "/v1/exports/"+url.PathEscape(id)+"/download", nil)
 }
-

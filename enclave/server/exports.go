@@ -55,7 +55,9 @@ func (s *Server) exportRoutes() []route {
 			Response: exports.Export{}, Created: true, Resource: s.exportRequestResource, Handle: s.requestExport},
 		{Method: "GET", Path: "/v1/exports", Action: "export.show", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
 			Response: []exports.Export{}, Resource: listRes,
-			Handle: func(ctx context.Context, c *call) (any, error) { return exports.List(ctx, s.DB.SQL(), seesAll(c), false) }},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				return exports.List(ctx, s.DB.SQL(), seesAll(c), false)
+			}},
 		{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews",
 			Response: exports.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) { return c.body, nil }},
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
@@ -64,7 +66,9 @@ func (s *Server) exportRoutes() []route {
 		{Method: "GET", Path: "/v1/exports/{id}/download", Action: "export.download", Summary: "Download the signed release bundle of a released export (the requesting organisation only)",
 			Resource: exportRes, Handle: s.downloadRelease},
 		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []exports.Export{}, Resource: listRes,
-			Handle: func(ctx context.Context, c *call) (any, error) { return exports.List(ctx, s.DB.SQL(), seesAll(c), true) }},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				return exports.List(ctx, s.DB.SQL(), seesAll(c), true)
+			}},
 	}
 }
 
