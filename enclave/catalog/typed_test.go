@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -258,5 +259,23 @@ func TestImportRefusesEmptyRowClaims(t *testing.T) {
 	_, err = Import(context.Background(), Source{Path: in}, spec, e.opts("v"))
 	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("got %v, want a malformed-batch error instead of a billion-row loop", err)
+	}
+}
+
+// TestImportMutatedTyped complements the slow go test -fuzz runs of the
+// Arrow and Parquet fuzzers: a few hundred deterministic byte mutations of
+// valid files must each import cleanly or fail with a classified error and
+// leave nothing behind.
+func TestImportMutatedTyped(t *testing.T) {
+	seeds := [][]byte{arrowFileBytes(t, false), arrowFileBytes(t, true), parquetBytes(t)}
+	formats := []string{"arrow", "arrow", "parquet"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 240; i++ {
+		k := i % 3
+		d := bytes.Clone(seeds[k])
+		for j := 0; j < 1+r.IntN(4); j++ {
+			d[r.IntN(len(d))] = byte(r.IntN(256))
+		}
+		fuzzImport(t, d, formats[k], typedSpec)
 	}
 }
