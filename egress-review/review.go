@@ -351,6 +351,8 @@ func runOne(ctx context.Context, c Check, req *Request) (fs []Finding) {
 	if err != nil {
 		return []Finding{{Check: name, Verdict: VerdictFail, Evidence: "check could not answer: " + err.Error()}}
 	}
+	// Copy: a check may return a slice it shares with other calls.
+	out = append([]Finding(nil), out...)
 	for i := range out {
 		out[i].Check = name
 		if out[i].Verdict != VerdictPass && out[i].Verdict != VerdictReview {
