@@ -51,7 +51,7 @@ func TestDisclosure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.add("t.arrow", arrowFile(t, tc.meta, tc.cols))
-			fs, err := Disclosure{Table: table{Mem: e.mem}}.Run(t.Context(), e.req)
+			fs, err := Disclosure{table: table{Mem: e.mem}}.Run(t.Context(), e.req)
 			e.mem.AssertSize(t, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDifferencing(t *testing.T) {
 			e.req.Files = nil
 			e.req.Previous = []review.PreviousRelease{{Release: "r1", File: old}}
 			e.add("new.arrow", arrowFile(t, md, tc.now))
-			fs, err := Differencing{Table: table{Mem: e.mem}}.Run(t.Context(), e.req)
+			fs, err := Differencing{table: table{Mem: e.mem}}.Run(t.Context(), e.req)
 			e.mem.AssertSize(t, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -272,8 +272,8 @@ func fuzzTable(t *testing.T, name string, data []byte) {
 		_, err = table{}.forEach(t.Context(), e.req.Files[0].Path, kind, 1<<30, func(arrow.RecordBatch) error { return nil })
 		readable = err == nil
 	}
-	for _, c := range []review.Check{Marks{Table: table{Mem: e.mem}}, RawValues{Table: table{Mem: e.mem}},
-		RowCopy{Table: table{Mem: e.mem}}, Disclosure{Table: table{Mem: e.mem}}} {
+	for _, c := range []review.Check{Marks{table: table{Mem: e.mem}}, RawValues{table: table{Mem: e.mem}},
+		RowCopy{table: table{Mem: e.mem}}, Disclosure{table: table{Mem: e.mem}}} {
 		res := review.Run(t.Context(), e.req, c)
 		// Marks reads only the schema and row-copy skips inputs without
 		// row fingerprints in some cases; raw-values reads every cell.

@@ -22,12 +22,12 @@ func Default() []review.Check {
 func WithAllocator(mem memory.Allocator) []review.Check {
 	t := table{Mem: mem}
 	return []review.Check{
-		Marks{Table: t},
-		RawValues{Table: t},
-		RowCopy{Table: t},
-		Disclosure{Table: t},
+		Marks{table: t},
+		RawValues{table: t},
+		RowCopy{table: t},
+		Disclosure{table: t},
 		FileTypes{},
-		Differencing{Table: t},
+		Differencing{table: t},
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // CSV tables are compared; previous releases that cannot be read are
 // skipped (they were checked when released).
 type Differencing struct {
-	Table table
+	table table // Arrow and Parquet reader; set by WithAllocator
 }
 
 var _ review.Check = Differencing{}
@@ -48,7 +48,7 @@ func (c Differencing) load(ctx context.Context, f review.File, p review.Params) 
 	cells := 0
 	switch {
 	case kind.Tabular():
-		sc, err := c.Table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+		sc, err := c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 			cells += int(rec.NumRows() * rec.NumCols())
 			if cells > maxDiffCells {
 				return errTooBig

@@ -37,7 +37,7 @@ import (
 // freedom. A table's enclave.dof schema mark declares its degrees of
 // freedom too.
 type Disclosure struct {
-	Table table
+	table table // Arrow and Parquet reader; set by WithAllocator
 }
 
 var _ review.Check = Disclosure{}
@@ -117,7 +117,7 @@ func (c Disclosure) Run(ctx context.Context, req *review.Request) ([]review.Find
 		switch {
 		case kind.Tabular():
 			var sc *arrow.Schema
-			sc, err = c.Table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+			sc, err = c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 				stats := make([]string, rec.NumCols())
 				for i, fld := range rec.Schema().Fields() {
 					stats[i] = statOf(fld.Name, fld.Metadata)

@@ -24,8 +24,7 @@ const (
 // Request.DeclaredLevels (then it asks for review); a missing or unknown
 // mark fails.
 type Marks struct {
-	// Table reads Arrow and Parquet files (zero value: Go allocator).
-	Table table
+	table table // Arrow and Parquet reader; set by WithAllocator
 }
 
 var _ review.Check = Marks{}
@@ -96,7 +95,7 @@ func (c Marks) Run(ctx context.Context, req *review.Request) ([]review.Finding, 
 			continue
 		}
 		if kind.Tabular() {
-			sc, err := c.Table.forEach(ctx, f.Path, kind, p.MaxFileBytes, nil)
+			sc, err := c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, nil)
 			if err != nil {
 				fail(f.Name, "", "cannot read table schema")
 				continue

@@ -37,7 +37,7 @@ const (
 // decoded where it looks encoded, and looked up in the fingerprint sets of
 // the job's inputs. Any hit fails, naming file, column and count.
 type RawValues struct {
-	Table table
+	table table // Arrow and Parquet reader; set by WithAllocator
 }
 
 var _ review.Check = RawValues{}
@@ -145,7 +145,7 @@ func (c RawValues) scanFile(ctx context.Context, sc *scan.Scanner, f review.File
 	}
 	switch {
 	case kind.Tabular():
-		return scanTable(ctx, c.Table, sc, f, kind, p, h)
+		return scanTable(ctx, c.table, sc, f, kind, p, h)
 	case kind == KindJSON:
 		return scanJSON(ctx, sc, f.Path, h)
 	case kind.Texty():

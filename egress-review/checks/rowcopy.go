@@ -24,7 +24,7 @@ import (
 // personal-information columns, else more than RowCopyFraction (1%) of the
 // output's rows or of the input's rows.
 type RowCopy struct {
-	Table table
+	table table // Arrow and Parquet reader; set by WithAllocator
 }
 
 var _ review.Check = RowCopy{}
@@ -56,7 +56,7 @@ func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding
 		rows := 0
 		switch {
 		case kind.Tabular():
-			_, err = c.Table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+			_, err = c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 				rows += int(rec.NumRows())
 				tableRows(sc, rec, matched)
 				return nil
