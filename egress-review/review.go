@@ -260,12 +260,17 @@ type Result struct {
 	Verdict Verdict `json:"verdict"`
 }
 
+// LimitsCheck is the name of the finding Run makes, without running any
+// check, when a request names more than Params.MaxFiles files.
+const LimitsCheck = "limits"
+
 // IntegrityCheck is the name of the findings Run itself makes about files
 // whose content no longer matches the hash frozen with the request.
 const IntegrityCheck = "integrity"
 
-// Run runs every check over req concurrently and folds their findings. It
-// never returns an error: a check's error or panic is a fail finding for
+// Run runs every check over req concurrently and folds their findings. A
+// request with more than Params.MaxFiles files fails at once. Run never
+// returns an error: a check's error or panic is a fail finding for
 // that check, and a file whose SHA-256 differs from its frozen SHA256
 // (before or after the checks ran) fails the integrity check. Names of
 // files and columns that match an input fingerprint are withheld from the
@@ -274,6 +279,15 @@ func Run(ctx context.Context, req *Request, checks ...Check) Result {
 	var res Result
 	if req == nil {
 		res.Findings = []Finding{{Check: IntegrityCheck, Verdict: VerdictFail, Evidence: "no request"}}
+		res.Verdict = VerdictFail
+		return res
+	}
+	if p := req.Params.Effective(); len(req.Files) > p.MaxFiles {
+		// Refuse before hashing or parsing anything: a request naming
+		// 100,000 files must not keep the checks busy.
+		res.Findings = []Finding{{Check: LimitsCheck, Verdict: VerdictFail, Count: len(req.Files),
+			Evidence: fmt.Sprintf("%d files, more than the limit of %d", len(req.Files), p.MaxFiles)}}
+		res.Checks = []CheckResult{{Name: LimitsCheck, Version: "1", Verdict: VerdictFail}}
 		res.Verdict = VerdictFail
 		return res
 	}

@@ -106,6 +106,13 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
+	many := &Request{Params: Params{MaxFiles: 2}}
+	for range 3 {
+		many.Files = append(many.Files, writeFile(t, "a.txt", "x\n"))
+	}
+	if res := Run(t.Context(), many, pass); res.Verdict != VerdictFail || len(res.Findings) != 1 || res.Findings[0].Check != LimitsCheck {
+		t.Errorf("too many files: got %s %+v, want one limits failure", res.Verdict, res.Findings)
+	}
 	if res := Run(t.Context(), nil, pass); res.Verdict != VerdictFail {
 		t.Errorf("nil request: got %s, want fail", res.Verdict)
 	}
