@@ -230,7 +230,7 @@ type importer struct {
 	fpbuf    []uint64
 	cells    []string
 	values   hashSet
-	rows     hashSet
+	rows     []uint64 // row fingerprints are nearly all distinct: no dedupe
 }
 
 // hashSet collects fingerprints and deduplicates them whenever it has
@@ -249,9 +249,23 @@ func (s *hashSet) add(v uint64) {
 }
 
 func (s *hashSet) compact() {
-	slices.Sort(s.h)
-	s.h = slices.Compact(s.h)
-	s.sorted = len(s.h)
+	tail := s.h[s.sorted:]
+	slices.Sort(tail)
+	tail = slices.Compact(tail)
+	merged := make([]uint64, 0, s.sorted+len(tail))
+	a := s.h[:s.sorted]
+	for len(a) > 0 && len(tail) > 0 {
+		switch {
+		case a[0] < tail[0]:
+			merged, a = append(merged, a[0]), a[1:]
+		case a[0] > tail[0]:
+			merged, tail = append(merged, tail[0]), tail[1:]
+		default:
+			merged, a, tail = append(merged, a[0]), a[1:], tail[1:]
+		}
+	}
+	merged = append(append(merged, a...), tail...)
+	s.h, s.sorted = merged, len(merged)
 }
 
 func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
@@ -323,14 +337,13 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	res.Bytes = out.plainBytes
 
 	im.values.compact()
-	im.rows.compact()
 	for _, h := range im.values.h {
 		im.fps.AddValue(h)
 	}
-	for _, h := range im.rows.h {
+	for _, h := range im.rows {
 		im.fps.AddRow(h)
 	}
-	im.values, im.rows = hashSet{}, hashSet{}
+	im.values, im.rows = hashSet{}, nil
 	set, err := im.fps.Build()
 	if err != nil {
 		return nil, fmt.Errorf("build fingerprint index: %w", err)
@@ -482,7 +495,7 @@ func checkRuleType(c *ColumnSpec, t arrow.DataType) error {
 // pipeline runs the import in three stages connected by small channels,
 // so that memory stays bounded by a few batches: a reader goroutine parses
 // the input, the calling goroutine desensitizes, checks and writes each
-// batch, and a fingerprint goroutine hashes the input and output values.
+// batch, and two fingerprint goroutines hash the values and the rows.
 // On two or more cores the stages overlap.
 func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWriter) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -497,9 +510,12 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 		rows int
 	}
 	reads := make(chan read, 2)
-	dones := make(chan done, 2)
+	// Value and row fingerprints are computed by two goroutines; each gets
+	// its own reference to every batch and releases it.
+	valueCh := make(chan done, 2)
+	rowCh := make(chan done, 2)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		defer close(reads)
@@ -521,21 +537,24 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 			}
 		}
 	}()
-	go func() {
+	consume := func(ch chan done, fn func(done)) {
 		defer wg.Done()
-		for d := range dones {
+		for d := range ch {
 			if ctx.Err() == nil {
-				im.fingerprint(d.in, d.out, d.rows)
+				fn(d)
 			}
 			d.in.Release()
 			for _, c := range d.out {
 				c.Release()
 			}
 		}
-	}()
+	}
+	go consume(valueCh, func(d done) { im.valueFingerprints(d.in, d.out, d.rows) })
+	go consume(rowCh, func(d done) { im.rowFingerprints(d.out, d.rows) })
 	var rows int64
 	err := func() error {
-		defer close(dones)
+		defer close(valueCh)
+		defer close(rowCh)
 		for r := range reads {
 			if r.err != nil {
 				return r.err
@@ -550,7 +569,13 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 				return err
 			}
 			rows += r.b.rec.NumRows()
-			dones <- done{in: r.b.rec, out: out, rows: int(r.b.rec.NumRows())}
+			d := done{in: r.b.rec, out: out, rows: int(r.b.rec.NumRows())}
+			d.in.Retain()
+			for _, c := range out {
+				c.Retain()
+			}
+			valueCh <- d
+			rowCh <- d
 			if im.opts.Progress != nil {
 				im.opts.Progress(r.b.bytesRead, rows)
 			}
@@ -611,9 +636,9 @@ func (im *importer) batch(b batch, w *ipc.FileWriter) ([]arrow.Array, error) {
 	return cols, nil
 }
 
-// fingerprint adds the value fingerprints of the personal-information
-// columns (raw and desensitized) and the row fingerprints of the output.
-func (im *importer) fingerprint(in arrow.RecordBatch, out []arrow.Array, nrows int) {
+// valueFingerprints adds the value fingerprints of the
+// personal-information (and acknowledged) columns, raw and desensitized.
+func (im *importer) valueFingerprints(in arrow.RecordBatch, out []arrow.Array, nrows int) {
 	for i := range im.appliers {
 		if !im.fpCol[i] {
 			continue
@@ -634,11 +659,15 @@ func (im *importer) fingerprint(in arrow.RecordBatch, out []arrow.Array, nrows i
 			}
 		}
 	}
+}
+
+// rowFingerprints adds the tuple fingerprint of every output row.
+func (im *importer) rowFingerprints(out []arrow.Array, nrows int) {
 	for r := 0; r < nrows; r++ {
 		for j, c := range out {
 			im.cells[j], _ = fingerprint.CellString(c, r)
 		}
-		im.rows.add(im.hasher.Row(im.cells))
+		im.rows = append(im.rows, im.hasher.Row(im.cells))
 	}
 }
 
