@@ -108,7 +108,7 @@ func (c Config) Validate() error {
 	if strings.ContainsAny(c.Token, " \t\r\n") {
 		return fmt.Errorf("vault token contains white space: %w", errdefs.ErrInvalidArgument)
 	}
-	if !mountRE.MatchString(c.Mount) {
+	if !mountRE.MatchString(c.Mount) || hasDotSegment(c.Mount) {
 		return fmt.Errorf("vault mount %q is not a valid path: %w", c.Mount, errdefs.ErrInvalidArgument)
 	}
 	if !prefixRE.MatchString(c.KeyPrefix) || len(c.KeyPrefix) > 64 {
@@ -126,4 +126,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vault timeout is negative: %w", errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// hasDotSegment reports whether a slash-separated path has a "." or ".."
+// segment, which could lead a request outside the transit mount.
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
