@@ -194,9 +194,22 @@ func TestShredRemovesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second link to the file shows what was on disk after Shred: the
+	// content must have been overwritten in place, not only unlinked.
+	witness := filepath.Join(t.TempDir(), "witness")
+	if err := os.Link(path, witness); err != nil {
+		t.Skipf("SKIP: hard link not possible here: %v", err)
+	}
 	id, err := kr.Shred(ctx, "dataset/a@1")
 	if err != nil {
 		t.Fatalf("Shred: got error %v, want nil", err)
+	}
+	left, err := os.ReadFile(witness)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != len(data) || bytes.Contains(left, []byte(kekFormat)) {
+		t.Errorf("KEK file content after Shred: got %d bytes still holding the record, want %d random bytes", len(left), len(data))
 	}
 	if !validKEKID(id) || !bytes.Contains(data, []byte(id)) {
 		t.Errorf("Shred: got id %q, want the id recorded in the KEK file", id)
