@@ -15,7 +15,9 @@ import (
 	"github.com/containerd/errdefs"
 
 	review "github.com/enclave-dev/enclave/egress-review"
+	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	egscan "github.com/enclave-dev/enclave/egress-review/scan"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
@@ -229,6 +231,9 @@ func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred rele
 // attestation; other files have none here (their marks are in the
 // manifest the checks read).
 func arrowMarks(path string) (marks, fields map[string]string, level string) {
+	if checks.GuardArrowFile(path) != nil {
+		return nil, nil, ""
+	}
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) > 1<<30 {
 		return nil, nil, ""
@@ -251,4 +256,35 @@ func arrowMarks(path string) (marks, fields map[string]string, level string) {
 		}
 	}
 	return marks, fields, marks["enclave.level"]
+}
+
+// Scanner returns an egress scanner over the fingerprints of the dataset
+// versions job j read, for whatever else an operator reads of the job
+// (its logs): lines that hold an input value are withheld. An error means
+// the scanner cannot be built, and the caller withholds everything.
+func (s *Service) Scanner(ctx context.Context, j *jobs.Job) (*egscan.Scanner, error) {
+	key, err := s.Keyring.Secret(ctx, "fingerprint")
+	if err != nil {
+		return nil, err
+	}
+	h, err := fingerprint.NewHasher(key)
+	if err != nil {
+		return nil, err
+	}
+	var sets []*fingerprint.Set
+	for _, in := range j.Inputs {
+		v, err := s.Catalog.Get(ctx, nil, in.Dataset, in.Version)
+		if err != nil {
+			return nil, err
+		}
+		if v.State == datasets.Destroyed {
+			continue
+		}
+		set, err := s.Catalog.Fingerprints(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, set)
+	}
+	return egscan.New(h, sets)
 }

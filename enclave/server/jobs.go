@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -106,7 +107,7 @@ func (s *Server) jobRoutes() []route {
 		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs", Summary: "The job's collected outputs: names, sizes and hashes (contents leave only through exports)",
 			Response: []jobs.Output{}, Resource: jobRes,
 			Handle: func(ctx context.Context, c *call) (any, error) { return c.body.(*jobs.Job).Outputs, nil }},
-		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs", Summary: "The job's output stream (officers; operators once the egress checks filter it)",
+		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs", Summary: "The job's output stream: unfiltered for officers; for the job's operators every line holding an input value is withheld",
 			Resource: jobRes, Handle: s.jobLogs},
 		s.jobStopRoute("cancel", "job.cancel", "Cancel a job of one's own organisation"),
 		s.jobStopRoute("halt", "job.halt", "Halt a job that reveals a risk, with a reason; an incident is recorded (R-17)"),
@@ -333,18 +334,74 @@ func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
 	return j, nil
 }
 
+// jobLogs serves a job's output stream. Officers read it unfiltered; for
+// anyone else the log is a way out of the enclave like any other, so every
+// line is scanned against the job's input fingerprints first and lines
+// that hold an input value are withheld (issue 6 item 5). If the scan
+// cannot run, everything is withheld.
 func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
-	f, err := s.Jobs.Logs(c.path("id"))
+	j := c.body.(*jobs.Job)
+	f, err := s.Jobs.Logs(j.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	officer := c.subject.Person.HasRole(people.Officer)
+	var withheld map[int]bool
+	if !officer {
+		withheld, err = s.scanLog(ctx, j, data)
+		if err != nil {
+			s.Log.Error("log scan failed; withholding the whole log", "request", c.reqID, "job", j.ID, "err", err)
+			return nil, fmt.Errorf("the log of job %q cannot be checked now, so none of it is shown: %w", j.ID, errdefs.ErrUnavailable)
+		}
+	}
+	ev := audit.Event{Action: "job.logs.read", Outcome: "ok", Objects: []string{"job:" + j.ID},
+		Details: map[string]string{"filtered": fmt.Sprint(!officer), "withheld_lines": fmt.Sprint(len(withheld)), "bytes": fmt.Sprint(len(data))}}
+	if err := c.record(ctx, ev); err != nil {
+		return nil, err
+	}
 	c.raw = true
 	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(http.StatusOK)
-	io.Copy(c.w, f)
+	if officer {
+		c.w.Write(data)
+		return nil, nil
+	}
+	for i, line := range strings.SplitAfter(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		if withheld[i] {
+			fmt.Fprintf(c.w, "[line %d withheld: it holds a value of the job's input data]\n", i+1)
+			continue
+		}
+		io.WriteString(c.w, line)
+	}
 	return nil, nil
+}
+
+func (s *Server) scanLog(ctx context.Context, j *jobs.Job, data []byte) (map[int]bool, error) {
+	if s.Exports == nil {
+		return nil, fmt.Errorf("no egress checks configured: %w", errdefs.ErrUnavailable)
+	}
+	sc, err := s.Exports.Scanner(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := sc.ScanText(ctx, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]bool{}
+	for _, n := range lines {
+		out[n] = true
+	}
+	return out, nil
 }
 
 func (s *Server) jobStopRoute(verb, action, summary string) route {

@@ -62,7 +62,7 @@ var wantRoles = map[string]map[string]string{
 	"job.wait":    {"operator": ownOrg},
 	"job.outputs": {"operator": ownOrg},
 	"job.cancel":  {"operator": ownOrg},
-	"job.logs":    {"officer": anyRes},
+	"job.logs":    {"officer": anyRes, "operator": ownOrg},
 	"job.halt":    {"officer": anyRes, "bureau": anyRes},
 
 	"export.request":  {"operator": ownOrg},

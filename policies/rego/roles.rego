@@ -49,7 +49,7 @@ action_roles := {
 	"job.wait": {"operator": "own_org"},
 	"job.outputs": {"operator": "own_org"},
 	"job.cancel": {"operator": "own_org"},
-	"job.logs": {"officer": "any"},
+	"job.logs": {"officer": "any", "operator": "own_org"},
 	"job.halt": {"officer": "any", "bureau": "any"},
 	"export.request": {"operator": "own_org"},
 	"export.show": {"operator": "own_org", "officer": "any", "bureau": "any"},

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/client"
+	"github.com/enclave-dev/enclave/enclave/release"
+	"github.com/enclave-dev/enclave/enclave/synth"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
+)
+
+// TestMainPath drives the daemon as its people would, through the real
+// parts (containerd, runc, OPA, Arrow, the audit log): a custodian imports
+// synthetic penalties, an operator files an application that an authority
+// approves, an officer approves the groupcount image, the operator's job
+// runs in the sandbox, a job that prints input values has those log lines
+// withheld from the operator (an officer sees them), an export of the
+// aggregate passes the checks and two officers release it, the bundle
+// verifies offline, a copy of the raw rows is stopped, and the audit log
+// verifies.
+func TestMainPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in containerd")
+	}
+	sandboxtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	base, err := os.MkdirTemp("", "enclave-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o711)
+	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.DataDir = filepath.Join(base, "data")
+	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	defer func() { d.Process.Signal(syscall.SIGTERM); d.Wait() }()
+	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
+	admin, _ := client.New(sock, res.AdminToken)
+	as := func(name, org, role string) *client.Client {
+		t.Helper()
+		p, err := admin.AddPerson(ctx, api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := client.New(sock, p.Token)
+		return c
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	authority := as("Zhou Min", "platform", "authority")
+	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
+	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency", LicenceUntil: until}, {Name: "acme", Type: "company", LicenceUntil: until}, {Name: "security", Type: "agency", LicenceUntil: until}} {
+		_, err := authority.AddOrg(ctx, o)
+		must(err)
+	}
+	custodian := as("Li Na", "credit-centre", "custodian")
+	operator := as("Wang Lei", "acme", "operator")
+	officer1 := as("Chen Jing", "security", "officer")
+	officer2 := as("Zhao Min", "security", "officer")
+
+	csvPath := filepath.Join(base, "penalties.csv")
+	f, _ := os.Create(csvPath)
+	must(synth.WriteCSV(f, 5, 3000))
+	f.Close()
+	data, _ := os.Open(csvPath)
+	ds, err := custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
+	data.Close()
+	must(err)
+	if ds.Rows != 3000 || ds.Level != "general-4" {
+		t.Fatalf("imported: got %+v", ds)
+	}
+
+	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
+		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
+	must(err)
+	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
+	must(err)
+	image := func(name string) string {
+		f, err := os.Open(imgs[name])
+		must(err)
+		defer f.Close()
+		im, err := operator.ImportImage(ctx, name, f)
+		must(err)
+		_, err = officer1.DecideImage(ctx, im.Digest, "approve", "")
+		must(err)
+		return im.Digest
+	}
+	gc, tb := image("groupcount"), image("toolbox")
+
+	run := func(img string, args ...string) client.Job {
+		t.Helper()
+		j, err := operator.RunJob(ctx, api.JobRequest{Image: img, Inputs: []string{"credit_penalties"}, Args: args, Timeout: "2m"})
+		must(err)
+		j, err = operator.WaitJob(ctx, j.ID)
+		must(err)
+		return j
+	}
+	j := run(gc, "groupcount", "-in", "/in/credit_penalties/data.arrow", "-by", "district", "-out", "/out/by_district.arrow")
+	if j.State != "complete" || len(j.Outputs) != 1 || j.Usage.CPUSeconds <= 0 || j.Usage.PeakMemoryBytes == 0 {
+		t.Fatalf("groupcount job: got %+v", j)
+	}
+
+	// A job that prints input values: the operator's view of its log
+	// withholds those lines, an officer's does not.
+	leak := run(tb, "sh", "-c", "echo start; head -c 400000 /in/credit_penalties/data.arrow | strings | grep -E '^[0-9]{3}[*]' | head -3; echo done")
+	read := func(c *client.Client) string {
+		rc, err := c.JobLogs(ctx, leak.ID)
+		must(err)
+		defer rc.Close()
+		b, _ := io.ReadAll(rc)
+		return string(b)
+	}
+	opLog, offLog := read(operator), read(officer1)
+	if !strings.Contains(opLog, "withheld") || strings.Count(offLog, "\n") != strings.Count(opLog, "\n") || strings.Contains(offLog, "withheld") {
+		t.Fatalf("log filtering: operator sees %q, officer sees %q", opLog, offLog)
+	}
+
+	x, err := operator.RequestExport(ctx, api.ExportRequest{Job: j.ID, Files: []string{"by_district.arrow"}, Purpose: "dashboard"})
+	must(err)
+	if x.Checks.Verdict != "pass" || x.State != "pending-review" || x.ApprovalsNeeded != 2 {
+		t.Fatalf("export: got %+v", x)
+	}
+	if _, err := operator.DecideExport(ctx, x.ID, "approve", api.ReviewRequest{}); err == nil {
+		t.Fatal("the requester approved their own export")
+	}
+	_, err = officer1.DecideExport(ctx, x.ID, "approve", api.ReviewRequest{Comment: "aggregates"})
+	must(err)
+	x, err = officer2.DecideExport(ctx, x.ID, "approve", api.ReviewRequest{Comment: "second"})
+	must(err)
+	if x.State != "released" {
+		t.Fatalf("after two approvals: state %q", x.State)
+	}
+	rc, err := operator.DownloadRelease(ctx, x.ID)
+	must(err)
+	bundle, _ := io.ReadAll(rc)
+	rc.Close()
+	if _, err := officer1.DownloadRelease(ctx, x.ID); err == nil {
+		t.Fatal("an officer downloaded the operator's release")
+	}
+	pk, err := operator.PublicKey(ctx)
+	must(err)
+	pub, _ := base64.StdEncoding.DecodeString(pk.Key)
+	v, err := release.Verify(bytes.NewReader(bundle), ed25519.PublicKey(pub))
+	must(err)
+	if len(v.Predicate.Approvals) != 2 || v.Predicate.Job.ID != j.ID || v.Files[0].Level != "general-4" || len(v.Predicate.Inputs) != 1 {
+		t.Fatalf("attestation: got %+v", v.Predicate)
+	}
+
+	// Copying the raw rows out is stopped by the checks.
+	cp := run(tb, "cp", "/in/credit_penalties/data.arrow", "/out/copy.arrow")
+	bad, err := operator.RequestExport(ctx, api.ExportRequest{Job: cp.ID, Files: []string{"copy.arrow"}, Purpose: "table"})
+	must(err)
+	failed := map[string]bool{}
+	for _, c := range bad.Checks.Checks {
+		if c.Verdict == "fail" {
+			failed[c.Name] = true
+		}
+	}
+	if bad.State != "checks-failed" || !failed["raw-values"] || !failed["row-copy"] {
+		t.Fatalf("raw copy: got state %s, failed checks %v", bad.State, failed)
+	}
+	if _, err := officer1.DecideExport(ctx, bad.ID, "approve", api.ReviewRequest{}); err == nil {
+		t.Fatal("a failed export was approved without justification")
+	}
+
+	bureau := as("Sun Hao", "platform", "bureau")
+	rep, err := bureau.AuditVerify(ctx)
+	if err != nil || !rep.OK {
+		t.Fatalf("audit verify: %+v %v", rep, err)
+	}
+}
