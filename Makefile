@@ -40,8 +40,14 @@ test-short: ## run the fast tests only
 demo: build images ## set everything up and run the main path end to end
 	sh tools/demo.sh
 
-bench: build images ## run the benchmarks; they print ratios against a reference in the same run
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./enclave/audit/... ./policies/... ./egress-review/... ./enclave/catalog/... ./sandbox-runtime/...
+bench: build images ## run the benchmarks; each prints ratios against a reference measured in the same run
+	$(GO) test -run '^$$' -bench DurableAppend -benchtime 20000x ./enclave/audit
+	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x -timeout 30m ./enclave/audit
+	$(GO) test -run '^$$' -bench Whoami -benchtime 2000x ./cmd/enclaved
+	$(GO) test -run '^$$' -bench Decide -benchtime 5000x ./policies/opa
+	$(GO) test -run '^$$' -bench Scan -benchtime 3x ./egress-review
+	$(GO) test -run '^$$' -bench . -benchtime 15x -timeout 30m ./sandbox-runtime/containerd
+	$(GO) run ./enclave/catalog/internal/bench -mb 50
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt would change the files above'; exit 1; }

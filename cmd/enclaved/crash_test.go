@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startDaemon(t *testing.T, dir string, env ...string) *exec.Cmd {
+func startDaemon(t testing.TB, dir string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), "ENCLAVED_TEST_DAEMON="+dir), env...)
