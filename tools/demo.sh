@@ -133,6 +133,12 @@ as operator job show "$JOB"
 say "the same job on a dataset the application did not name is denied, naming the rule"
 if as operator job run --image "$GC" --input penalties_archive -- groupcount -in /in/penalties_archive/data.arrow -by district -out /out/x.arrow; then exit 1; fi
 
+echo
+echo "the authority asks the policies why, without acting:"
+OPID=$(json "['id']" < "$DEMO/operator.json")
+as authority policy explain --as "$OPID" --action job.run --dataset penalties_archive
+as authority policy explain --as "$OPID" --action job.run --dataset credit_penalties
+
 say "export: the checks run at once"
 as operator export request --job "$JOB" --files out/by_district.arrow --purpose "district risk dashboard for the credit office" --json > "$DEMO/export.json"
 EXP=$(json "['id']" < "$DEMO/export.json")

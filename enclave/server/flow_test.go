@@ -214,3 +214,29 @@ func TestApplicationsAndGrants(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyExplain(t *testing.T) {
+	w := newWorld(t)
+	officer := w.officer
+	path := "/v1/policy/explain?as=" + w.operator.ID + "&action=job.run&dataset=penalties"
+	var x Explanation
+	w.mustDo(officer.Token, "GET", path, nil, &x)
+	if x.Decision.Allow || len(x.Decision.Reasons) == 0 || x.Decision.Reasons[0].Rule != "grant.dataset_not_granted" {
+		t.Fatalf("before a grant: got %+v, want a deny by grant.dataset_not_granted", x.Decision)
+	}
+	var a struct{ ID string }
+	w.mustDo(w.operator.Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"}, Purpose: "p", Scenario: "s", Until: "2027-06-30"}, &a)
+	w.mustDo(w.authority.Token, "POST", "/v1/applications/"+a.ID+"/approve", api.CommentRequest{}, nil)
+	w.mustDo(officer.Token, "GET", path, nil, &x)
+	if !x.Decision.Allow || x.Decision.Grants["penalties"] == "" {
+		t.Fatalf("after the grant: got %+v, want allow naming the grant", x.Decision)
+	}
+	// Explaining is for authorities, officers, the bureau and admins.
+	if code, _ := w.do(w.operator.Token, "GET", path, nil); code != 403 {
+		t.Fatalf("operator explain: got %d, want 403", code)
+	}
+	// Nothing was run: no job exists.
+	if n := w.count("jobs"); n != 0 {
+		t.Fatalf("explain created %d jobs", n)
+	}
+}
