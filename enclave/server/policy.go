@@ -95,4 +95,3 @@ func (s *Server) explain(ctx context.Context, c *call) (any, error) {
 	}
 	return Explanation{As: as, Action: action, Datasets: q["dataset"], Decision: d}, nil
 }
-
