@@ -141,15 +141,19 @@ func populate(ctx context.Context, cfg Config, orgName, adminName string) (initR
 			return err
 		}
 		return people.CreateToken(ctx, tx, t, hash)
-	}, func() error {
+	}, func(tx *sql.Tx) error {
 		for _, ev := range []audit.Event{
 			{Action: "enclave.init", Objects: []string{"keyring:" + kr.Name()}, Details: map[string]string{"schema": "v1"}},
 			{Action: "org.add", Objects: []string{"org:" + orgName}, Details: map[string]string{"type": string(org.Type)}},
 			{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + orgName, "token:" + t.ID}, Details: map[string]string{"roles": "admin"}},
 		} {
 			ev.Time, ev.Actor, ev.Outcome, ev.Retention = now, "system", "ok", "3y"
-			if _, err := alog.Append(ctx, ev); err != nil {
+			idx, err := alog.Append(ctx, ev)
+			if err != nil {
 				return fmt.Errorf("audit append: %w", err)
+			}
+			if err := store.RecordAuditIndex(ctx, tx, idx); err != nil {
+				return err
 			}
 		}
 		return nil

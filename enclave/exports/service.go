@@ -120,7 +120,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 			e.ApprovalsNeeded = 2
 		}
 	}
-	prev, err := s.previous(ctx, org)
+	prev, err := s.previous(ctx, j)
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +177,35 @@ func (s *Service) FilePath(id string, i int) string {
 	return filepath.Join(s.Dir, id, "files", fmt.Sprintf("%04d", i))
 }
 
-func (s *Service) previous(ctx context.Context, org string) ([]review.PreviousRelease, error) {
-	// Released files of the same organisation, for differencing.
-	_ = org
-	return nil, nil
+// previous returns the files already released from jobs that read under
+// any of the same grants, for the differencing check.
+func (s *Service) previous(ctx context.Context, j *jobs.Job) ([]review.PreviousRelease, error) {
+	mine := map[string]bool{}
+	for _, g := range j.Grants {
+		mine[g] = true
+	}
+	released, err := List(ctx, s.Jobs.DB(), j.Org, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []review.PreviousRelease
+	for _, e := range released {
+		pj, err := jobs.Get(ctx, s.Jobs.DB(), e.Job)
+		if err != nil {
+			continue
+		}
+		shared := false
+		for _, g := range pj.Grants {
+			shared = shared || mine[g]
+		}
+		if !shared {
+			continue
+		}
+		for i, f := range e.Files {
+			out = append(out, review.PreviousRelease{Release: e.ID, File: review.File{Name: f.Name, Path: s.FilePath(e.ID, i), SHA256: f.SHA256}})
+		}
+	}
+	return out, nil
 }
 
 // Discard removes the frozen files of an export that was not recorded.

@@ -100,6 +100,9 @@ func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Cata
 	return m, nil
 }
 
+// DB returns the state database's handle for reads.
+func (m *Manager) DB() *sql.DB { return m.db.SQL() }
+
 // Runtime returns the sandbox runtime the manager runs jobs on.
 func (m *Manager) Runtime() sandbox.Runtime { return m.rt }
 

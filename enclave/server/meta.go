@@ -90,6 +90,17 @@ func (s *Server) auditRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
+				// The log alone cannot tell that its tail was cut off; the
+				// state records the highest entry a committed change wrote.
+				wm, err := s.DB.AuditWatermark(ctx)
+				if err != nil {
+					return nil, err
+				}
+				if rep.OK && int64(rep.Entries)-1 < wm {
+					rep.OK = false
+					rep.FirstBad = int64(rep.Entries)
+					rep.Reason = fmt.Sprintf("the log ends at entry %d but committed changes recorded entry %d: entries were removed from its end", int64(rep.Entries)-1, wm)
+				}
 				return api.AuditReport{OK: rep.OK, Entries: rep.Entries, FirstBad: rep.FirstBad, Reason: rep.Reason, Note: rep.Note,
 					CheckpointSize: rep.Checkpoint.Size, CheckpointRoot: hex.EncodeToString(rep.Checkpoint.Root), CheckpointTime: rep.Checkpoint.Time}, nil
 			}},

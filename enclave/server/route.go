@@ -15,6 +15,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -288,12 +289,12 @@ func (c *call) change(ctx context.Context, ev *audit.Event, fn func(ctx context.
 		ev.Retention = c.retention
 	}
 	c.audited = true
-	err := c.s.DB.Tx(ctx, func(tx dbtx) error { return fn(ctx, tx) }, func() error {
-		_, err := c.s.Audit.Append(ctx, c.s.event(c, *ev))
+	err := c.s.DB.Tx(ctx, func(tx dbtx) error { return fn(ctx, tx) }, func(tx dbtx) error {
+		idx, err := c.s.Audit.Append(ctx, c.s.event(c, *ev))
 		if err != nil {
 			return fmt.Errorf("audit append: %w", err)
 		}
-		return nil
+		return store.RecordAuditIndex(ctx, tx, idx)
 	})
 	if err != nil {
 		failed := *ev

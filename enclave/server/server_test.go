@@ -487,3 +487,24 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestAuditVerifyDetectsCutTail: a log whose newest entries were removed
+// verifies on its own (its remaining checkpoint is valid), but the state
+// remembers the highest entry a committed change wrote.
+func TestAuditVerifyDetectsCutTail(t *testing.T) {
+	h := newHarness(t, nil)
+	bureau := h.person("Sun Hao", "platform", "bureau")
+	var rep api.AuditReport
+	h.mustDo(bureau.Token, "GET", "/v1/audit/verify", nil, &rep)
+	if !rep.OK {
+		t.Fatalf("fresh log: %+v", rep)
+	}
+	// Pretend committed changes wrote far beyond the log's end.
+	if _, err := h.db.SQL().Exec(`UPDATE audit_watermark SET idx = 1000000`); err != nil {
+		t.Fatal(err)
+	}
+	h.mustDo(bureau.Token, "GET", "/v1/audit/verify", nil, &rep)
+	if rep.OK || !strings.Contains(rep.Reason, "removed from its end") {
+		t.Fatalf("cut tail: got %+v, want a failure naming the removed end", rep)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/containerd/errdefs"
@@ -125,4 +126,29 @@ func (s *DB) migratePart(ctx context.Context, sc Schema) error {
 		}
 	}
 	return nil
+}
+
+func init() {
+	Register(Schema{Part: "audit-watermark", Migrations: []Migration{
+		{Version: 1, Name: "highest audit index of a committed change", SQL: `
+CREATE TABLE audit_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL);
+INSERT INTO audit_watermark(id, idx) VALUES (1, -1);`},
+	}})
+}
+
+// RecordAuditIndex notes in tx that the audit entry idx was written for a
+// change that commits with tx. The audit log must never end before the
+// highest index recorded: `audit verify` uses this to detect a log whose
+// tail was removed, which the log alone cannot tell.
+func RecordAuditIndex(ctx context.Context, tx *sql.Tx, idx uint64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE audit_watermark SET idx = MAX(idx, ?) WHERE id = 1`, int64(idx))
+	return err
+}
+
+// AuditWatermark returns the highest audit index a committed change
+// recorded, or -1.
+func (s *DB) AuditWatermark(ctx context.Context) (int64, error) {
+	var idx int64
+	err := s.sql.QueryRowContext(ctx, `SELECT idx FROM audit_watermark WHERE id = 1`).Scan(&idx)
+	return idx, err
 }

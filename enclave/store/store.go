@@ -57,8 +57,9 @@ func (s *DB) SQL() *sql.DB { return s.sql }
 // Tx runs fn in a write transaction. fn's error, or a panic, rolls back.
 // commit, when fn succeeds, is called before COMMIT: the caller appends its
 // audit event there, so that the event is durable before the change takes
-// effect (DESIGN.md section 5, promise 5). An error from commit rolls back.
-func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func() error) (err error) {
+// effect (DESIGN.md section 5, promise 5), and may record the event's index
+// in tx. An error from commit rolls back.
+func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func(tx *sql.Tx) error) (err error) {
 	tx, err := s.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -76,7 +77,7 @@ func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func() er
 		return err
 	}
 	if commit != nil {
-		if err := commit(); err != nil {
+		if err := commit(tx); err != nil {
 			return err
 		}
 	}

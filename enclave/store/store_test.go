@@ -53,7 +53,7 @@ func TestTxAuditHookFailureRollsBack(t *testing.T) {
 	err = db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO orgs(name, type, licence_from, licence_until, status, status_reason, created_at, updated_at) VALUES ('a','company','x','y','active','r','t','t')`)
 		return err
-	}, func() error { return errdefs.ErrUnavailable })
+	}, func(*sql.Tx) error { return errdefs.ErrUnavailable })
 	if !errdefs.IsUnavailable(err) {
 		t.Fatalf("got %v, want the hook's error", err)
 	}
