@@ -188,6 +188,17 @@ wait:
 	ended := time.Now()
 	tExited = ended
 	m.sample(bg, task)
+	// Let the job's last output reach the log before Run returns, then
+	// detach the sink: the caller may close it as soon as Run returns.
+	if tio := task.IO(); tio != nil {
+		drained := make(chan struct{})
+		go func() { tio.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	dropped := lw.detach()
 	ex := sandbox.Exit{Reason: reason, Code: int(status.ExitCode()), Started: started, Ended: ended}
 	if status.Error() != nil {
 		ex.Reason, ex.Code = sandbox.ReasonSystemError, -1
@@ -211,8 +222,8 @@ wait:
 	if ex.Reason == "" {
 		ex.Reason = sandbox.ReasonExited
 	}
-	if lw.dropped > 0 {
-		r.log.Info("job logs capped", "job", spec.ID, "dropped_bytes", lw.dropped)
+	if dropped > 0 {
+		r.log.Info("job logs capped", "job", spec.ID, "dropped_bytes", dropped)
 	}
 	r.log.Info("job ended", "job", spec.ID, "reason", ex.Reason, "code", ex.Code)
 	async = true
@@ -271,6 +282,14 @@ type capWriter struct {
 	w       io.Writer
 	left    int64
 	dropped int64
+}
+
+// detach stops passing output on and returns how much was dropped.
+func (c *capWriter) detach() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w = nil
+	return c.dropped
 }
 
 func (c *capWriter) Write(p []byte) (int, error) {
