@@ -187,6 +187,28 @@ func TestMainPath(t *testing.T) {
 		t.Fatal("a failed export was approved without justification")
 	}
 
+	// Suspending the organisation stops its running job at once.
+	long, err := operator.RunJob(ctx, api.JobRequest{Image: tb, Inputs: []string{"credit_penalties"}, Args: []string{"sleep", "300"}, Timeout: "10m"})
+	must(err)
+	for i := 0; i < 100; i++ {
+		if j, _ := operator.ShowJob(ctx, long.ID); j.State == "running" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err = authority.SetOrgStatus(ctx, "acme", "suspend", "annual report missing")
+	must(err)
+	for i := 0; i < 300 && long.State != "canceled"; i++ {
+		time.Sleep(100 * time.Millisecond)
+		long, err = officer1.ShowJob(ctx, long.ID)
+	}
+	if err != nil || long.State != "canceled" {
+		t.Fatalf("job of a suspended organisation: got %s %v, want canceled", long.State, err)
+	}
+	if _, err := operator.RunJob(ctx, api.JobRequest{Image: tb, Inputs: []string{"credit_penalties"}, Args: []string{"true"}}); err == nil {
+		t.Fatal("a suspended organisation ran a job")
+	}
+
 	bureau := as("Sun Hao", "platform", "bureau")
 	rep, err := bureau.AuditVerify(ctx)
 	if err != nil || !rep.OK {

@@ -134,6 +134,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go func() { errc <- srv.ServeTLS(cfg.Listen, tcfg) }()
 		log.Info("serving https", "addr", cfg.Listen)
 	}
+	if err := alog.Damaged(); err != nil {
+		log.Error("the audit log is damaged: every change and every read is refused until it is repaired; run audit verify for the first bad entry", "err", err)
+	}
+	startEv := audit.Event{Time: time.Now().UTC(), Actor: "system", Action: "daemon.start", Outcome: "ok", Retention: audit.Retention3y,
+		Details: map[string]string{"version": version, "policy_revision": engine.Revision(), "policy_files": strings.Join(engine.Files(), ","),
+			"keyring": kr.Name(), "sandbox": fmt.Sprint(cfg.Sandbox)}}
+	if _, err := alog.Append(ctx, startEv); err != nil {
+		log.Error("audit the start", "err", err)
+	}
 	log.Info("enclaved started", "version", version, "policy_revision", engine.Revision(), "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
 	select {
 	case <-ctx.Done():

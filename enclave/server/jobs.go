@@ -457,3 +457,25 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 			return s.Jobs.Wait(wctx, id)
 		}}
 }
+
+// stopOrgJobs cancels every job of an organisation that has not ended.
+func (s *Server) stopOrgJobs(ctx context.Context, c *call, org, why string) {
+	js, err := jobs.List(ctx, s.DB.SQL(), org, 0)
+	if err != nil {
+		s.Log.Error("list jobs to stop", "org", org, "err", err)
+		return
+	}
+	for _, j := range js {
+		if j.State.Terminal() {
+			continue
+		}
+		ev := audit.Event{Action: "job.stop", Outcome: "ok", Objects: []string{"job:" + j.ID, "org:" + org}, Reason: why}
+		if err := c.record(context.WithoutCancel(ctx), ev); err != nil {
+			s.Log.Error("audit a job stop", "job", j.ID, "err", err)
+			continue
+		}
+		if err := s.Jobs.Cancel(context.WithoutCancel(ctx), j.ID, why); err != nil && !errdefs.IsFailedPrecondition(err) {
+			s.Log.Error("stop job", "job", j.ID, "err", err)
+		}
+	}
+}

@@ -170,6 +170,11 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 				out, err = people.GetOrg(ctx, tx, name)
 				return err
 			})
+			if err == nil && to != people.Active && s.Jobs != nil {
+				// An organisation that may no longer act has its running
+				// and queued jobs stopped at once.
+				s.stopOrgJobs(ctx, c, name, fmt.Sprintf("organisation %s: %s", to, req.Reason))
+			}
 			return api.Org{ID: out.Name, Org: out}, err
 		}}
 }
