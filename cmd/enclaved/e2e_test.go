@@ -187,6 +187,27 @@ func TestMainPath(t *testing.T) {
 		t.Fatal("a failed export was approved without justification")
 	}
 
+	// A job that asks for some columns sees only those in its input file.
+	countField := func(cols []string) string {
+		t.Helper()
+		j, err := operator.RunJob(ctx, api.JobRequest{Image: tb, Inputs: []string{"credit_penalties"}, Columns: cols,
+			Args: []string{"sh", "-c", "strings /in/credit_penalties/data.arrow | grep -c legal_rep_id; true"}})
+		must(err)
+		j, err = operator.WaitJob(ctx, j.ID)
+		must(err)
+		rc, err := officer1.JobLogs(ctx, j.ID)
+		must(err)
+		defer rc.Close()
+		out, _ := io.ReadAll(rc)
+		if j.State != "complete" {
+			t.Fatalf("column job: state %s", j.State)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if all, some := countField(nil), countField([]string{"credit_penalties.district"}); all == "0" || some != "0" {
+		t.Fatalf("projection: the whole input names legal_rep_id %s times, the district-only input %s times; want >0 and 0", all, some)
+	}
+
 	// Suspending the organisation stops its running job at once.
 	long, err := operator.RunJob(ctx, api.JobRequest{Image: tb, Inputs: []string{"credit_penalties"}, Args: []string{"sleep", "300"}, Timeout: "10m"})
 	must(err)

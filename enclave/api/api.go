@@ -221,8 +221,9 @@ type CommentRequest struct {
 
 // JobRequest is the body of POST /v1/jobs.
 type JobRequest struct {
-	Image   string   `json:"image"`  // an approved image digest
-	Inputs  []string `json:"inputs"` // NAME or NAME@V
+	Image   string   `json:"image"`             // an approved image digest
+	Inputs  []string `json:"inputs"`            // NAME or NAME@V
+	Columns []string `json:"columns,omitempty"` // DATASET.COLUMN: read only these columns of that input
 	Args    []string `json:"args"`
 	CPUs    float64  `json:"cpus,omitempty"`
 	Memory  string   `json:"memory,omitempty"`  // for example "512Mi", "2Gi"

@@ -88,6 +88,8 @@ type Input struct {
 	Level   string `json:"level"`
 	Market  string `json:"market"`
 	HasPI   bool   `json:"has_pi"`
+	// Columns, when set, are the only columns the job's input file holds.
+	Columns []string `json:"columns,omitempty"`
 }
 
 // Usage is a job's metered resource use.

@@ -299,7 +299,7 @@ func (m *Manager) prepareInputs(ctx context.Context, j *Job, area string) ([]san
 			return nil, 0, err
 		}
 		dst := filepath.Join(dir, "data.arrow")
-		if err := m.catalog.Decrypt(ctx, v, dst); err != nil {
+		if err := m.catalog.DecryptColumns(ctx, v, dst, in.Columns); err != nil {
 			return nil, 0, err
 		}
 		fi, err := os.Stat(dst)

@@ -213,9 +213,9 @@ func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, e
 		return authz.Resource{}, err
 	}
 	res.Image = &policy.Image{Digest: im.Digest, Status: im.Status}
-	var ins []grants.Dataset
-	for _, ref := range req.Inputs {
-		ins = append(ins, grants.Dataset{Name: ref})
+	ins, err := grants.ParseDatasets(req.Inputs, req.Columns)
+	if err != nil {
+		return authz.Resource{}, err
 	}
 	pds, vs, err := s.policyDatasets(ctx, c, ins)
 	if err != nil {
@@ -227,8 +227,10 @@ func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, e
 			return authz.Resource{}, fmt.Errorf("dataset %q is an input twice: %w", v.Name, errdefs.ErrInvalidArgument)
 		}
 		seen[v.Name] = true
-		for _, col := range v.Columns {
-			pds[i].Columns = append(pds[i].Columns, col.Name) // a job reads every column of its input file
+		if len(pds[i].Columns) == 0 {
+			for _, col := range v.Columns {
+				pds[i].Columns = append(pds[i].Columns, col.Name) // the whole input file
+			}
 		}
 	}
 	res.Datasets = pds
@@ -245,11 +247,12 @@ func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, e
 	}
 	res.Usage = policy.Usage{RunningJobs: running, CPUSecondsMonth: cpu}
 	res.Request = policy.Request{CPU: limits.CPUs, MemoryBytes: limits.MemoryBytes}
-	c.body = jobPlan{req: req, limits: limits, versions: vs}
+	c.body = jobPlan{req: req, limits: limits, versions: vs, columns: ins}
 	return res, nil
 }
 
 type jobPlan struct {
+	columns  []grants.Dataset
 	req      api.JobRequest
 	limits   sandbox.Limits
 	versions []*datasets.Version
@@ -303,8 +306,9 @@ func ParseSize(s string) (int64, error) {
 func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
 	plan := c.body.(jobPlan)
 	var inputs []jobs.Input
-	for _, v := range plan.versions {
-		inputs = append(inputs, jobs.Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI()})
+	for i, v := range plan.versions {
+		inputs = append(inputs, jobs.Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI(),
+			Columns: plan.columns[i].Columns})
 	}
 	id := strings.ReplaceAll(people.NewID("j-"), "_", "-")
 	j := s.Jobs.New(id, c.subject.Org.Name, c.subject.Person.ID, plan.req.Image, plan.req.Args, inputs, c.decision.Grants, plan.limits, c.revision)

@@ -43,6 +43,7 @@ func init() {
 			flags: func(fs *flag.FlagSet) {
 				fs.String("image", "", "the approved image's digest")
 				fs.Var(&multiFlag{}, "input", "a dataset to read, NAME or NAME@V, at /in/NAME/data.arrow (repeat for more)")
+				fs.String("columns", "", "read only these columns, comma-separated DATASET.COLUMN (needed when the grant names columns)")
 				fs.String("cpu", "", "CPU cores (default 1)")
 				fs.String("memory", "", "memory limit, for example 512Mi or 2Gi (default 512Mi)")
 				fs.String("timeout", "", "wall-clock limit, for example 10m (default 30m)")
@@ -112,7 +113,7 @@ func runJob(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if len(args) < 2 || args[0] != "--" {
 		return usagef("give the command after --, for example: job run --image DIGEST --input NAME -- groupcount -in ...")
 	}
-	req := api.JobRequest{Image: get(fs, "image"), Inputs: fs.Lookup("input").Value.(*multiFlag).vals, Args: args[1:],
+	req := api.JobRequest{Image: get(fs, "image"), Inputs: fs.Lookup("input").Value.(*multiFlag).vals, Columns: splitList(get(fs, "columns")), Args: args[1:],
 		Memory: get(fs, "memory"), Timeout: get(fs, "timeout")}
 	if req.Image == "" || len(req.Inputs) == 0 {
 		return usagef("--image and --input are required")
