@@ -15,6 +15,7 @@ import (
 
 	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/console"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/exports"
@@ -120,6 +121,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv, err := server.New(server.Deps{
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
+		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {
 		return err

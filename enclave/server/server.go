@@ -58,6 +58,18 @@ type Deps struct {
 	Jobs *jobs.Manager
 	// Exports reviews and releases outputs; nil serves no export routes.
 	Exports *exports.Service
+	// Console is the web console (enclave/console), served under
+	// /console/; nil serves none.
+	Console Console
+}
+
+// Console is the web console. It serves its pages under /console/, and
+// Vouch turns a request its pages make (a session cookie, plus the CSRF
+// token for a state change) into a bearer request, or returns r unchanged;
+// the router then authenticates and authorizes it like any other.
+type Console interface {
+	http.Handler
+	Vouch(r *http.Request) *http.Request
 }
 
 // Server serves the API. Create it with New.
@@ -99,7 +111,13 @@ func New(deps Deps) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, requestID(r), fmt.Errorf("no endpoint %s %s: %w", r.Method, r.URL.Path, errdefs.ErrNotFound), nil)
 	})
-	s.handler = securityHeaders(mux)
+	var h http.Handler = mux
+	if deps.Console != nil {
+		mux.Handle("/console/", deps.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, deps.Console.Vouch(r)) })
+	}
+	s.handler = securityHeaders(h)
 	return s, nil
 }
 
