@@ -144,6 +144,9 @@ func TestMainPath(t *testing.T) {
 	if x.Checks.Verdict != "pass" || x.State != "pending-review" || x.ApprovalsNeeded != 2 {
 		t.Fatalf("export: got %+v", x)
 	}
+	if len(x.Previews) != 1 || x.Previews[0].Rows == 0 || len(x.Previews[0].Sample) == 0 {
+		t.Fatalf("preview of a clean export: got %+v", x.Previews)
+	}
 	if _, err := operator.DecideExport(ctx, x.ID, "approve", api.ReviewRequest{}); err == nil {
 		t.Fatal("the requester approved their own export")
 	}
@@ -182,6 +185,21 @@ func TestMainPath(t *testing.T) {
 	}
 	if bad.State != "checks-failed" || !failed["raw-values"] || !failed["row-copy"] {
 		t.Fatalf("raw copy: got state %s, failed checks %v", bad.State, failed)
+	}
+	if len(bad.Previews) != 1 || len(bad.Previews[0].Sample) != 0 {
+		t.Fatalf("the operator sees rows of an export whose checks failed: %+v", bad.Previews)
+	}
+	seen, err := officer1.ShowExport(ctx, bad.ID)
+	must(err)
+	for _, row := range seen.Previews[0].Sample {
+		for i, c := range seen.Previews[0].Columns {
+			if c.PI != "" && !strings.Contains(row[i], "withheld") {
+				t.Fatalf("an officer's preview shows a personal-information column %q", c.Name)
+			}
+		}
+	}
+	if len(seen.Previews[0].Sample) == 0 {
+		t.Fatal("an officer sees no sample of the failed export")
 	}
 	if _, err := officer1.DecideExport(ctx, bad.ID, "approve", api.ReviewRequest{}); err == nil {
 		t.Fatal("a failed export was approved without justification")

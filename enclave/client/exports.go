@@ -43,6 +43,20 @@ type Export struct {
 		Justification string `json:"justification,omitempty"`
 		Time          string `json:"time"`
 	} `json:"reviews"`
+	Previews []struct {
+		File    string `json:"file"`
+		Kind    string `json:"kind"`
+		Rows    int64  `json:"rows"`
+		Columns []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Level string `json:"level,omitempty"`
+			PI    string `json:"pi,omitempty"`
+			Nulls int64  `json:"nulls"`
+		} `json:"columns,omitempty"`
+		Sample [][]string `json:"sample,omitempty"`
+		Note   string     `json:"note,omitempty"`
+	} `json:"previews"`
 	BundleSHA256 string `json:"bundle_sha256,omitempty"`
 	CreatedAt    string `json:"created_at"`
 	ReleasedAt   string `json:"released_at,omitempty"`

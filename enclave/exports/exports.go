@@ -53,6 +53,7 @@ CREATE TABLE export_reviews (
 	decided_at    TEXT NOT NULL,
 	PRIMARY KEY (export, person)
 );`},
+		{Version: 2, Name: "previews", SQL: `ALTER TABLE exports ADD COLUMN previews TEXT NOT NULL DEFAULT '[]';`},
 	}})
 }
 
@@ -109,6 +110,7 @@ type Export struct {
 	Result          review.Result     `json:"checks"`
 	ApprovalsNeeded int               `json:"approvals_needed"`
 	Reviews         []Review          `json:"reviews"`
+	Previews        []Preview         `json:"previews"`
 	BundleSHA256    string            `json:"bundle_sha256,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	ReleasedAt      string            `json:"released_at,omitempty"`
@@ -139,21 +141,23 @@ func Insert(ctx context.Context, q Querier, e *Export) error {
 	files, _ := json.Marshal(e.Files)
 	decl, _ := json.Marshal(e.Declared)
 	res, _ := json.Marshal(e.Result)
-	_, err := q.ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Job, e.Org, e.Requester, e.Purpose, e.Scenario, string(files), string(decl),
-		e.Level, e.State, string(res), e.ApprovalsNeeded, e.CreatedAt.UTC().Format(tl))
+	prev, _ := json.Marshal(e.Previews)
+	_, err := q.ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at, previews)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Job, e.Org, e.Requester, e.Purpose, e.Scenario, string(files), string(decl),
+		e.Level, e.State, string(res), e.ApprovalsNeeded, e.CreatedAt.UTC().Format(tl), string(prev))
 	return err
 }
 
-const cols = `id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, bundle_sha256, created_at, released_at`
+const cols = `id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, bundle_sha256, created_at, released_at, previews`
 
 func scan(sc interface{ Scan(...any) error }) (*Export, error) {
 	var e Export
-	var files, decl, res, created string
+	var files, decl, res, created, prev string
 	if err := sc.Scan(&e.ID, &e.Job, &e.Org, &e.Requester, &e.Purpose, &e.Scenario, &files, &decl, &e.Level, &e.State, &res,
-		&e.ApprovalsNeeded, &e.BundleSHA256, &created, &e.ReleasedAt); err != nil {
+		&e.ApprovalsNeeded, &e.BundleSHA256, &created, &e.ReleasedAt, &prev); err != nil {
 		return nil, err
 	}
+	json.Unmarshal([]byte(prev), &e.Previews)
 	json.Unmarshal([]byte(files), &e.Files)
 	json.Unmarshal([]byte(decl), &e.Declared)
 	json.Unmarshal([]byte(res), &e.Result)

@@ -126,6 +126,9 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	}
 	rq.Previous = prev
 	e.Result = review.Run(ctx, rq, s.Checks...)
+	for _, f := range rq.Files {
+		e.Previews = append(e.Previews, preview(f.Name, f.Path))
+	}
 	if e.Result.Verdict == review.VerdictFail {
 		e.State = ChecksFailed
 	}

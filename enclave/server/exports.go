@@ -59,7 +59,9 @@ func (s *Server) exportRoutes() []route {
 				return exports.List(ctx, s.DB.SQL(), seesAll(c), false)
 			}},
 		{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews",
-			Response: exports.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) { return c.body, nil }},
+			Response: exports.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) {
+				return c.body.(*exports.Export).ForReader(c.subject.Person.HasRole(people.Officer)), nil
+			}},
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
 		s.exportDecideRoute("request-changes", "export.reject", exports.RequestChanges, exportRes),
@@ -152,7 +154,7 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 		s.Exports.Discard(id)
 		return nil, err
 	}
-	return e, nil
+	return e.ForReader(c.subject.Person.HasRole(people.Officer)), nil
 }
 
 func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, error)) route {

@@ -182,6 +182,26 @@ func exportTable(tw *tabwriter.Writer, x client.Export) {
 	for _, r := range x.Reviews {
 		fmt.Fprintf(tw, "review\t%s by %s (%s) %s %s\n", r.Decision, r.Person, r.Org, r.Comment, r.Justification)
 	}
+	for _, p := range x.Previews {
+		fmt.Fprintf(tw, "\npreview of %s\t%s, %d rows %s\n", p.File, p.Kind, p.Rows, p.Note)
+		if len(p.Columns) == 0 {
+			continue
+		}
+		var head, marks []string
+		for _, c := range p.Columns {
+			head = append(head, strings.ToUpper(c.Name))
+			m := c.Level
+			if c.PI != "" {
+				m += " pi:" + c.PI
+			}
+			marks = append(marks, "("+m+")")
+		}
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+		fmt.Fprintln(tw, strings.Join(marks, "\t"))
+		for _, row := range p.Sample {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+	}
 }
 
 func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
