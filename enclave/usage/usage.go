@@ -1,0 +1,294 @@
+// Package usage is the bureau's ledger of resource use (R-14): it rolls the
+// metered use of jobs (the jobs table's usage column) and the fate of
+// export requests (the exports table) up per organisation, person, dataset,
+// day or month, and turns the figures into charges under a price list.
+//
+// The ledger owns no state of its own: it reads the tables of enclave/jobs
+// and enclave/exports. Callers import those packages (their schema parts
+// register themselves) before opening the store.
+package usage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// By is the key a report rolls up by.
+type By string
+
+// The roll-up keys.
+const (
+	ByOrg     By = "org"
+	ByPerson  By = "person"
+	ByDataset By = "dataset"
+	ByDay     By = "day"
+	ByMonth   By = "month"
+)
+
+// Bys lists every roll-up key.
+var Bys = []By{ByOrg, ByPerson, ByDataset, ByDay, ByMonth}
+
+// Query selects what a report covers.
+type Query struct {
+	// Org limits the report to one organisation; "" is every organisation.
+	Org string
+	// From is the first instant covered; zero means from the beginning.
+	From time.Time
+	// Until is the first instant no longer covered (exclusive); zero means
+	// no end. A DATE given on the command line becomes the next midnight.
+	Until time.Time
+	// By is the roll-up key; "" means ByOrg.
+	By By
+}
+
+// Validate checks q. Errors are of class errdefs.ErrInvalidArgument.
+func (q Query) Validate() error {
+	if q.By != "" && !slices.Contains(Bys, q.By) {
+		return fmt.Errorf("usage report key %q is not one of org, person, dataset, day, month: %w", q.By, errdefs.ErrInvalidArgument)
+	}
+	if !q.From.IsZero() && !q.Until.IsZero() && !q.Until.After(q.From) {
+		return fmt.Errorf("usage report period ends before it starts: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Row is the use of one key (an organisation, a person, a dataset, a day
+// "2006-01-02" or a month "2006-01"). Jobs count by their creation time,
+// exports by the time they were requested. Under ByDataset a job that read
+// several datasets counts in full under each of them, so the rows do not
+// add up to the total.
+type Row struct {
+	Key              string  `json:"key"`
+	Jobs             int64   `json:"jobs"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	CPUHours         float64 `json:"cpu_hours"`
+	PeakMemoryBytes  uint64  `json:"peak_memory_bytes"`
+	MemoryGBHours    float64 `json:"memory_gb_hours"`
+	InputBytes       int64   `json:"input_bytes"`
+	OutputBytes      int64   `json:"output_bytes"`
+	WallSeconds      float64 `json:"wall_seconds"`
+	ExportsRequested int64   `json:"exports_requested"`
+	ExportsApproved  int64   `json:"exports_approved"`
+	ExportsRejected  int64   `json:"exports_rejected"`
+	Charge           Charge  `json:"charge"`
+}
+
+// Report is a usage report: one row per key, sorted by key, and the total
+// over the jobs and exports covered.
+type Report struct {
+	Org      string    `json:"org"`
+	From     time.Time `json:"from,omitzero"`
+	Until    time.Time `json:"until,omitzero"`
+	By       By        `json:"by"`
+	Currency string    `json:"currency"`
+	Rows     []Row     `json:"rows"`
+	Total    Row       `json:"total"`
+}
+
+// Querier is a *sql.DB or a *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var _ Querier = (*sql.DB)(nil)
+var _ Querier = (*sql.Tx)(nil)
+
+// bound formats t for a comparison with the RFC 3339 times the tables
+// hold. The zone suffix is left off so that fractional seconds of a stored
+// time at the bound's second compare after it.
+func bound(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+
+// keyExpr returns the SQL of the key over table alias a (jobs j or exports e).
+func keyExpr(by By, exports bool) string {
+	switch by {
+	case ByPerson:
+		if exports {
+			return "e.requester"
+		}
+		return "j.owner"
+	case ByDataset:
+		return "json_extract(d.value, '$.dataset')"
+	case ByDay:
+		if exports {
+			return "substr(e.created_at, 1, 10)"
+		}
+		return "substr(j.created_at, 1, 10)"
+	case ByMonth:
+		if exports {
+			return "substr(e.created_at, 1, 7)"
+		}
+		return "substr(j.created_at, 1, 7)"
+	default:
+		if exports {
+			return "e.org"
+		}
+		return "j.org"
+	}
+}
+
+func where(col string, q Query) (string, []any) {
+	w := " WHERE (? = '' OR " + col + ".org = ?)"
+	args := []any{q.Org, q.Org}
+	if !q.From.IsZero() {
+		w += " AND " + col + ".created_at >= ?"
+		args = append(args, bound(q.From))
+	}
+	if !q.Until.IsZero() {
+		w += " AND " + col + ".created_at < ?"
+		args = append(args, bound(q.Until))
+	}
+	return w, args
+}
+
+const jobAggregates = `COUNT(*),
+	COALESCE(SUM(json_extract(j.usage, '$.cpu_seconds')), 0),
+	COALESCE(MAX(json_extract(j.usage, '$.peak_memory_bytes')), 0),
+	COALESCE(SUM(json_extract(j.usage, '$.peak_memory_bytes') / 1e9 * json_extract(j.usage, '$.wall_seconds') / 3600.0), 0),
+	COALESCE(SUM(json_extract(j.usage, '$.input_bytes')), 0),
+	COALESCE(SUM(json_extract(j.usage, '$.output_bytes')), 0),
+	COALESCE(SUM(json_extract(j.usage, '$.wall_seconds')), 0)`
+
+const exportAggregates = `COUNT(*),
+	COALESCE(SUM(e.state = 'released'), 0),
+	COALESCE(SUM(e.state = 'rejected'), 0)`
+
+func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString) error {
+	var peak float64
+	dst := []any{&r.Jobs, &r.CPUSeconds, &peak, &r.MemoryGBHours, &r.InputBytes, &r.OutputBytes, &r.WallSeconds}
+	if key != nil {
+		dst = append([]any{key}, dst...)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return fmt.Errorf("read job usage: %w", err)
+	}
+	r.PeakMemoryBytes = uint64(peak)
+	r.CPUHours = r.CPUSeconds / 3600
+	return nil
+}
+
+// exportCounts returns the export figures per key.
+func exportCounts(ctx context.Context, db Querier, q Query) (map[string]*Row, error) {
+	from := "exports e"
+	if q.By == ByDataset {
+		from = "exports e JOIN jobs j ON j.id = e.job, json_each(j.inputs) d"
+	}
+	w, args := where("e", q)
+	k := keyExpr(q.By, true)
+	rows, err := db.QueryContext(ctx, `SELECT `+k+`, `+exportAggregates+` FROM `+from+w+` GROUP BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query exports: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*Row{}
+	for rows.Next() {
+		var key sql.NullString
+		r := &Row{}
+		if err := rows.Scan(&key, &r.ExportsRequested, &r.ExportsApproved, &r.ExportsRejected); err != nil {
+			return nil, fmt.Errorf("read exports: %w", err)
+		}
+		out[key.String] = r
+	}
+	return out, rows.Err()
+}
+
+// Stream computes the rows of q and calls fn with each as soon as it is
+// known, keys with jobs in key order first, then keys that only have
+// exports, in key order. An error from fn stops the stream and is returned.
+func Stream(ctx context.Context, db Querier, q Query, prices PriceList, fn func(Row) error) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if q.By == "" {
+		q.By = ByOrg
+	}
+	ex, err := exportCounts(ctx, db, q)
+	if err != nil {
+		return err
+	}
+	from := "jobs j"
+	if q.By == ByDataset {
+		from = "jobs j, json_each(j.inputs) d"
+	}
+	w, args := where("j", q)
+	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, `+jobAggregates+` FROM `+from+w+` GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		return fmt.Errorf("query job usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key sql.NullString
+		var r Row
+		if err := scanJobs(rows, &r, &key); err != nil {
+			return err
+		}
+		r.Key = key.String
+		if e, ok := ex[r.Key]; ok {
+			r.ExportsRequested, r.ExportsApproved, r.ExportsRejected = e.ExportsRequested, e.ExportsApproved, e.ExportsRejected
+			delete(ex, r.Key)
+		}
+		r.Charge = prices.Charge(r)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read job usage: %w", err)
+	}
+	rows.Close()
+	rest := make([]string, 0, len(ex))
+	for k := range ex {
+		rest = append(rest, k)
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		r := *ex[k]
+		r.Key = k
+		r.Charge = prices.Charge(r)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Compute returns the report of q under prices: every row, sorted by key,
+// and the total (where a job counts once, whatever the key).
+func Compute(ctx context.Context, db Querier, q Query, prices PriceList) (*Report, error) {
+	if q.By == "" {
+		q.By = ByOrg
+	}
+	rep := &Report{Org: q.Org, From: q.From, Until: q.Until, By: q.By, Currency: prices.Currency, Rows: []Row{}}
+	if err := Stream(ctx, db, q, prices, func(r Row) error { rep.Rows = append(rep.Rows, r); return nil }); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rep.Rows, func(a, b Row) int {
+		switch {
+		case a.Key < b.Key:
+			return -1
+		case a.Key > b.Key:
+			return 1
+		}
+		return 0
+	})
+	w, args := where("j", q)
+	if err := scanJobs(db.QueryRowContext(ctx, `SELECT `+jobAggregates+` FROM jobs j`+w, args...), &rep.Total, nil); err != nil {
+		return nil, err
+	}
+	w, args = where("e", q)
+	if err := db.QueryRowContext(ctx, `SELECT `+exportAggregates+` FROM exports e`+w, args...).Scan(
+		&rep.Total.ExportsRequested, &rep.Total.ExportsApproved, &rep.Total.ExportsRejected); err != nil {
+		return nil, fmt.Errorf("read exports: %w", err)
+	}
+	rep.Total.Key = "total"
+	rep.Total.Charge = prices.Charge(rep.Total)
+	return rep, nil
+}
+
+func cents(v float64) float64 { return math.Round(v*100) / 100 }
