@@ -23,6 +23,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/people"
 	policy "github.com/enclave-dev/enclave/policies"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+	"github.com/enclave-dev/enclave/sandbox-runtime/ociarchive"
 )
 
 func init() { registerRoutes("50-jobs", (*Server).jobRoutes) }
@@ -131,6 +132,13 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 	}
 	if n > s.MaxUploadBytes || n == 0 {
 		return nil, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	// The archive is outside input: checked before containerd reads it.
+	if _, err := ociarchive.Check(tmp, s.MaxUploadBytes); err != nil {
+		return nil, err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
