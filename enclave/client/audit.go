@@ -12,10 +12,15 @@ type AuditFilter struct {
 	Actor, Org, Action, Object string
 	Since, Until               string // RFC 3339
 	Limit                      string
+	Newest                     bool // newest first
 }
 
 func (f AuditFilter) query() string {
-	return Query("actor", f.Actor, "org", f.Org, "action", f.Action, "object", f.Object, "since", f.Since, "until", f.Until, "limit", f.Limit)
+	order := ""
+	if f.Newest {
+		order = "newest"
+	}
+	return Query("actor", f.Actor, "org", f.Org, "action", f.Action, "object", f.Object, "since", f.Since, "until", f.Until, "limit", f.Limit, "order", order)
 }
 
 // AuditList returns the matching audit entries.

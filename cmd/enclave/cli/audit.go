@@ -57,9 +57,12 @@ func init() {
 			flags: func(fs *flag.FlagSet) {
 				auditFlags(fs)
 				fs.String("limit", "100", "at most this many entries (0: all)")
+				fs.Bool("oldest-first", false, "list from the oldest entry (default: the newest first)")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-				es, err := e.client.AuditList(ctx, auditFilter(fs))
+				f := auditFilter(fs)
+				f.Newest = get(fs, "oldest-first") != "true"
+				es, err := e.client.AuditList(ctx, f)
 				if err != nil {
 					return err
 				}
