@@ -130,6 +130,7 @@ func (s *Server) auditRoutes() []route {
 
 func auditFilter(c *call) (audit.Filter, error) {
 	f := audit.Filter{Actor: c.query("actor"), Org: c.query("org"), Action: c.query("action"), Object: c.query("object")}
+	f.Newest = c.query("order") == "newest"
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := c.query(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
