@@ -15,6 +15,7 @@ import (
 	_ "github.com/enclave-dev/enclave/enclave/exports" // the exports table
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/store"
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
 // testJob is a metered job to seed.
@@ -249,4 +250,43 @@ func FuzzParsePriceList(f *testing.F) {
 			t.Fatalf("parsed list does not validate: %v", err)
 		}
 	})
+}
+
+func TestQuota(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	four, big, neg := int64(4), int64(1<<40), int64(-1)
+	tests := []struct {
+		name string
+		set  *policy.Quota
+		want policy.Quota
+		err  bool
+	}{
+		{"none on record", nil, policy.Quota{}, false},
+		{"set", &policy.Quota{ConcurrentJobs: &four, MemoryBytesPerJob: &big}, policy.Quota{ConcurrentJobs: &four, MemoryBytesPerJob: &big}, false},
+		{"replaced", &policy.Quota{CPUSecondsMonth: &big}, policy.Quota{CPUSecondsMonth: &big}, false},
+		{"negative refused", &policy.Quota{ConcurrentJobs: &neg}, policy.Quota{CPUSecondsMonth: &big}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.set != nil {
+				err := SetQuota(ctx, db.SQL(), "acme", *tc.set, "p-auth", "2026-11-23T09:00:00Z")
+				if (err != nil) != tc.err || (err != nil && !errdefs.IsInvalidArgument(err)) {
+					t.Fatalf("got error %v, want error=%v", err, tc.err)
+				}
+			}
+			got, err := GetQuota(ctx, db.SQL(), "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if show(got) != show(tc.want) {
+				t.Errorf("got %s, want %s", show(got), show(tc.want))
+			}
+		})
+	}
+}
+
+func show(q policy.Quota) string {
+	b, _ := json.Marshal(q)
+	return string(b)
 }
