@@ -1,0 +1,201 @@
+// Package metrics is the enclave's Prometheus view for the data bureau
+// (R-14): jobs by state, job durations, resource use by organisation,
+// policy decisions by outcome, exports by state and the audit log's size,
+// in the exposition format of client_golang. Figures held in the state
+// database are read when scraped, so they survive a restart; decisions are
+// counted in memory since the daemon started.
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Outcomes of a policy decision, as the decisions counter labels them.
+const (
+	Allow = "allow"
+	Deny  = "deny"
+	Error = "error" // the policy could not decide; denied (fail closed)
+)
+
+// DurationBuckets are the bounds, in seconds, of the job duration histogram.
+var DurationBuckets = []float64{1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600}
+
+// Options configure Metrics.
+type Options struct {
+	// AuditSize returns the number of entries in the audit log; nil leaves
+	// the gauge out.
+	AuditSize func() uint64
+	// Timeout bounds the database queries of one scrape (default 10 s).
+	Timeout time.Duration
+}
+
+// Metrics holds the enclave's collectors. It is safe for concurrent use.
+type Metrics struct {
+	reg       *prometheus.Registry
+	decisions *prometheus.CounterVec
+}
+
+// New returns the metrics over the state database db.
+func New(db *sql.DB, opts Options) *Metrics {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enclave_policy_decisions_total",
+			Help: "Policy decisions since the daemon started, by action and outcome (allow, deny, error).",
+		}, []string{"action", "outcome"}),
+	}
+	m.reg.MustRegister(m.decisions, &stateCollector{db: db, timeout: opts.Timeout})
+	if opts.AuditSize != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "enclave_audit_log_entries",
+			Help: "Entries in the tamper-evident audit log.",
+		}, func() float64 { return float64(opts.AuditSize()) }))
+	}
+	return m
+}
+
+// ObserveDecision counts one policy decision on action with outcome Allow,
+// Deny or Error.
+func (m *Metrics) ObserveDecision(action, outcome string) {
+	m.decisions.WithLabelValues(action, outcome).Inc()
+}
+
+// Handler serves the metrics in the Prometheus exposition format. It does
+// not authenticate: the daemon serves it behind its authz seam.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Registry returns the registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+var (
+	jobsDesc = prometheus.NewDesc("enclave_jobs", "Jobs by state.", []string{"state"}, nil)
+	durDesc  = prometheus.NewDesc("enclave_job_duration_seconds", "Wall time of ended jobs.", nil, nil)
+	cpuDesc  = prometheus.NewDesc("enclave_org_cpu_seconds_total", "CPU seconds used by the jobs of an organisation.", []string{"org"}, nil)
+	inDesc   = prometheus.NewDesc("enclave_org_input_bytes_total", "Dataset bytes read by the jobs of an organisation.", []string{"org"}, nil)
+	outDesc  = prometheus.NewDesc("enclave_org_output_bytes_total", "Output bytes collected from the jobs of an organisation.", []string{"org"}, nil)
+	wallDesc = prometheus.NewDesc("enclave_org_wall_seconds_total", "Wall seconds of the jobs of an organisation.", []string{"org"}, nil)
+	peakDesc = prometheus.NewDesc("enclave_org_peak_memory_bytes", "Highest peak memory of any job of an organisation.", []string{"org"}, nil)
+	orgJobs  = prometheus.NewDesc("enclave_org_jobs_total", "Jobs of an organisation.", []string{"org"}, nil)
+	expDesc  = prometheus.NewDesc("enclave_exports", "Export requests by state.", []string{"state"}, nil)
+	upDesc   = prometheus.NewDesc("enclave_metrics_state_up", "1 when the state database answered this scrape, else 0.", nil, nil)
+)
+
+// stateCollector reads its figures from the state database at each scrape.
+type stateCollector struct {
+	db      *sql.DB
+	timeout time.Duration
+}
+
+var _ prometheus.Collector = (*stateCollector)(nil)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{jobsDesc, durDesc, cpuDesc, inDesc, outDesc, wallDesc, peakDesc, orgJobs, expDesc, upDesc} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	if err := c.collect(ctx, ch); err != nil {
+		ch <- prometheus.NewInvalidMetric(upDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
+}
+
+func (c *stateCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+	if err := c.counts(ctx, ch, `SELECT state, COUNT(*) FROM jobs GROUP BY state`, jobsDesc); err != nil {
+		return err
+	}
+	if err := c.counts(ctx, ch, `SELECT state, COUNT(*) FROM exports GROUP BY state`, expDesc); err != nil {
+		return err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT org, COUNT(*),
+		COALESCE(SUM(json_extract(usage, '$.cpu_seconds')), 0),
+		COALESCE(SUM(json_extract(usage, '$.input_bytes')), 0),
+		COALESCE(SUM(json_extract(usage, '$.output_bytes')), 0),
+		COALESCE(SUM(json_extract(usage, '$.wall_seconds')), 0),
+		COALESCE(MAX(json_extract(usage, '$.peak_memory_bytes')), 0)
+		FROM jobs GROUP BY org`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var org string
+		var n, cpu, in, out, wall, peak float64
+		if err := rows.Scan(&org, &n, &cpu, &in, &out, &wall, &peak); err != nil {
+			return err
+		}
+		ch <- prometheus.MustNewConstMetric(orgJobs, prometheus.CounterValue, n, org)
+		ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, cpu, org)
+		ch <- prometheus.MustNewConstMetric(inDesc, prometheus.CounterValue, in, org)
+		ch <- prometheus.MustNewConstMetric(outDesc, prometheus.CounterValue, out, org)
+		ch <- prometheus.MustNewConstMetric(wallDesc, prometheus.CounterValue, wall, org)
+		ch <- prometheus.MustNewConstMetric(peakDesc, prometheus.GaugeValue, peak, org)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	return c.durations(ctx, ch)
+}
+
+func (c *stateCollector) counts(ctx context.Context, ch chan<- prometheus.Metric, query string, d *prometheus.Desc) error {
+	rows, err := c.db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n float64
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, n, k)
+	}
+	return rows.Err()
+}
+
+// durations builds the histogram of ended jobs' wall time in one pass.
+func (c *stateCollector) durations(ctx context.Context, ch chan<- prometheus.Metric) error {
+	q := `SELECT COUNT(*), COALESCE(SUM(w), 0)`
+	for range DurationBuckets {
+		q += `, COALESCE(SUM(w <= ?), 0)`
+	}
+	q += ` FROM (SELECT COALESCE(json_extract(usage, '$.wall_seconds'), 0) AS w FROM jobs
+		WHERE state IN ('complete', 'executor-error', 'system-error', 'canceled'))`
+	args := make([]any, len(DurationBuckets))
+	for i, b := range DurationBuckets {
+		args[i] = b
+	}
+	var count uint64
+	var sum float64
+	cum := make([]uint64, len(DurationBuckets))
+	dst := []any{&count, &sum}
+	for i := range cum {
+		dst = append(dst, &cum[i])
+	}
+	if err := c.db.QueryRowContext(ctx, q, args...).Scan(dst...); err != nil {
+		return err
+	}
+	buckets := make(map[float64]uint64, len(DurationBuckets))
+	for i, b := range DurationBuckets {
+		buckets[b] = cum[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(durDesc, count, sum, buckets)
+	return nil
+}

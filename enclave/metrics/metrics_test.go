@@ -1,0 +1,155 @@
+package metrics
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	_ "github.com/enclave-dev/enclave/enclave/exports" // the exports table
+	_ "github.com/enclave-dev/enclave/enclave/jobs"    // the jobs table
+	"github.com/enclave-dev/enclave/enclave/store"
+)
+
+func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("got status %d, want 200", rec.Code)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("parse exposition: %v", err)
+	}
+	return fams
+}
+
+// value returns the value of the sample of family name whose labels
+// include want.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func TestScrape(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, j := range []struct{ id, org, state, usage string }{
+		{"j1", "acme", "complete", `{"cpu_seconds": 100, "input_bytes": 1000, "output_bytes": 10, "wall_seconds": 50, "peak_memory_bytes": 7000}`},
+		{"j2", "acme", "executor-error", `{"cpu_seconds": 20, "input_bytes": 500, "wall_seconds": 4000, "peak_memory_bytes": 9000}`},
+		{"j3", "globex", "running", `{}`},
+	} {
+		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, usage, created_at)
+			VALUES (?, ?, 'p', 'i', '[]', '[]', '{}', '{}', ?, ?, '2026-01-01T00:00:00Z')`, j.id, j.org, j.state, j.usage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range []struct{ id, state string }{{"x1", "released"}, {"x2", "released"}, {"x3", "rejected"}} {
+		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at)
+			VALUES (?, 'j1', 'acme', 'p', 'p', 's', '[]', '{}', 'general-1', ?, '{}', 1, '2026-01-02T00:00:00Z')`, e.id, e.state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := uint64(42)
+	m := New(db.SQL(), Options{AuditSize: func() uint64 { return size }})
+	m.ObserveDecision("job.run", Allow)
+	m.ObserveDecision("job.run", Deny)
+	m.ObserveDecision("job.run", Deny)
+	fams := scrape(t, m)
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"enclave_jobs", map[string]string{"state": "complete"}, 1},
+		{"enclave_jobs", map[string]string{"state": "running"}, 1},
+		{"enclave_exports", map[string]string{"state": "released"}, 2},
+		{"enclave_exports", map[string]string{"state": "rejected"}, 1},
+		{"enclave_org_cpu_seconds_total", map[string]string{"org": "acme"}, 120},
+		{"enclave_org_input_bytes_total", map[string]string{"org": "acme"}, 1500},
+		{"enclave_org_output_bytes_total", map[string]string{"org": "acme"}, 10},
+		{"enclave_org_peak_memory_bytes", map[string]string{"org": "acme"}, 9000},
+		{"enclave_org_jobs_total", map[string]string{"org": "globex"}, 1},
+		{"enclave_job_duration_seconds", nil, 2}, // ended jobs only
+		{"enclave_policy_decisions_total", map[string]string{"action": "job.run", "outcome": "deny"}, 2},
+		{"enclave_policy_decisions_total", map[string]string{"action": "job.run", "outcome": "allow"}, 1},
+		{"enclave_audit_log_entries", nil, 42},
+		{"enclave_metrics_state_up", nil, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := value(fams, tc.name, tc.labels)
+			if !ok || got != tc.want {
+				t.Errorf("got %v (present %v), want %v", got, ok, tc.want)
+			}
+		})
+	}
+	// The histogram's buckets: 50 s falls in <= 60, 4000 s in <= 14400.
+	h := fams["enclave_job_duration_seconds"].Metric[0].Histogram
+	for _, b := range h.Bucket {
+		var want uint64
+		switch ub := b.GetUpperBound(); {
+		case ub >= 4*3600:
+			want = 2
+		case ub >= 60:
+			want = 1
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("bucket le=%v: got %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if h.GetSampleSum() != 4050 {
+		t.Errorf("got duration sum %v, want 4050", h.GetSampleSum())
+	}
+}
+
+func TestScrapeDatabaseDown(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(db.SQL(), Options{})
+	m.ObserveDecision("whoami", Allow)
+	db.Close()
+	fams := scrape(t, m)
+	if _, ok := fams["enclave_metrics_state_up"]; ok {
+		t.Errorf("got a state_up sample, want none when the database is closed")
+	}
+	if got, _ := value(fams, "enclave_policy_decisions_total", nil); got != 1 {
+		t.Errorf("got %v decisions, want 1 (served even when the state is not)", got)
+	}
+}
