@@ -229,6 +229,7 @@ var Actions = []string{
 	"job.run", "job.list", "job.show", "job.wait", "job.outputs", "job.cancel", "job.logs", "job.halt",
 	"export.request", "export.show", "export.approve", "export.reject", "export.download", "release.list",
 	"usage.report", "audit.list", "audit.verify", "audit.export",
+	"org.quota", "report.annual", "metrics.read",
 	"policy.explain",
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/ociarchive"
@@ -254,6 +255,9 @@ func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, e
 		return authz.Resource{}, err
 	}
 	res.Usage = policy.Usage{RunningJobs: running, CPUSecondsMonth: cpu}
+	if res.Quota, err = usage.GetQuota(ctx, s.DB.SQL(), c.subject.Org.Name); err != nil {
+		return authz.Resource{}, err
+	}
 	res.Request = policy.Request{CPU: limits.CPUs, MemoryBytes: limits.MemoryBytes}
 	c.body = jobPlan{req: req, limits: limits, versions: vs, columns: ins}
 	return res, nil

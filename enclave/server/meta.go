@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/authz"
 )
 
 // routeGroups are the endpoints of each noun, registered by the file that
@@ -68,13 +70,14 @@ func (s *Server) metaRoutes() []route {
 
 func (s *Server) auditRoutes() []route {
 	return []route{
-		{Method: "GET", Path: "/v1/audit", Action: "audit.list", Summary: "List audit entries; filters: actor, org, action, object, since, until (RFC 3339), limit", Response: []api.AuditEvent{},
+		{Method: "GET", Path: "/v1/audit", Action: "audit.list", Summary: "List audit entries; filters: actor, org, action, object, dataset, since, until (RFC 3339), limit; custodians list the events about their own organisation's datasets", Response: []api.AuditEvent{},
+			Resource: s.auditResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				f, err := auditFilter(c)
 				if err != nil {
 					return nil, err
 				}
-				ents, err := s.Audit.List(ctx, f)
+				ents, err := s.auditEntries(ctx, c, f)
 				if err != nil {
 					return nil, err
 				}
@@ -105,12 +108,13 @@ func (s *Server) auditRoutes() []route {
 					CheckpointSize: rep.Checkpoint.Size, CheckpointRoot: hex.EncodeToString(rep.Checkpoint.Root), CheckpointTime: rep.Checkpoint.Time}, nil
 			}},
 		{Method: "GET", Path: "/v1/audit/export", Action: "audit.export", Summary: "Every matching entry as JSON lines", Response: api.AuditEvent{},
+			Resource: s.auditResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				f, err := auditFilter(c)
 				if err != nil {
 					return nil, err
 				}
-				ents, err := s.Audit.List(ctx, f)
+				ents, err := s.auditEntries(ctx, c, f)
 				if err != nil {
 					return nil, err
 				}
@@ -154,4 +158,60 @@ func auditView(e audit.Entry) api.AuditEvent {
 	ev := e.Event
 	return api.AuditEvent{Index: e.Index, Time: ev.Time, Actor: ev.Actor, Org: ev.Org, Action: ev.Action, Objects: ev.Objects,
 		Outcome: ev.Outcome, Reason: ev.Reason, RequestID: ev.RequestID, Retention: ev.Retention, Details: ev.Details}
+}
+
+// auditResource is the log, or with a dataset filter the dataset, owned by
+// its importer's organisation: a custodian may list the events about their
+// own organisation's datasets.
+func (s *Server) auditResource(ctx context.Context, c *call) (authz.Resource, error) {
+	name := c.query("dataset")
+	if name == "" {
+		return resource("audit", "", ""), nil
+	}
+	if s.Catalog == nil {
+		return authz.Resource{}, fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
+	}
+	vs, err := s.Catalog.Versions(ctx, s.DB.SQL(), name)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	if len(vs) == 0 {
+		return authz.Resource{}, fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
+	}
+	return resource("dataset", name, vs[0].Org), nil
+}
+
+// auditEntries lists the entries of f; with a dataset filter, only those
+// naming the dataset ("dataset:NAME" or any version "dataset:NAME@V"),
+// the limit applied after that filter.
+func (s *Server) auditEntries(ctx context.Context, c *call, f audit.Filter) ([]audit.Entry, error) {
+	name := c.query("dataset")
+	if name == "" {
+		return s.Audit.List(ctx, f)
+	}
+	limit := f.Limit
+	f.Limit = 0
+	ents, err := s.Audit.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := ents[:0]
+	for _, e := range ents {
+		if aboutDataset(e.Event.Objects, name) {
+			out = append(out, e)
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func aboutDataset(objects []string, name string) bool {
+	for _, o := range objects {
+		if rest, ok := strings.CutPrefix(o, "dataset:"+name); ok && (rest == "" || rest[0] == '@') {
+			return true
+		}
+	}
+	return false
 }

@@ -220,6 +220,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (people.Subj
 // reasons.
 func (c *call) authorize(ctx context.Context, action string, res authz.Resource) error {
 	d, err := c.s.Authz.Authorize(ctx, c.subject, action, res)
+	c.s.observeDecision(action, d.Allow, err)
 	if err != nil {
 		c.s.Log.Error("authorization failed; denying", "request", c.reqID, "action", action, "err", err)
 		d = authz.Decision{Reasons: []authz.Reason{{Rule: "policy.error", Message: "the policy could not decide; denied"}}}

@@ -25,6 +25,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/usage"
 )
 
 // AuditLog is what the server needs of the audit log.
@@ -58,6 +59,12 @@ type Deps struct {
 	Jobs *jobs.Manager
 	// Exports reviews and releases outputs; nil serves no export routes.
 	Exports *exports.Service
+	// Prices turn usage into charges (enclaved run --price-list); the zero
+	// value is usage.DefaultPriceList.
+	Prices usage.PriceList
+	// Metrics counts policy decisions and serves /metrics (enclave/metrics);
+	// nil serves 404 there.
+	Metrics Metrics
 	// Console is the web console (enclave/console), served under
 	// /console/; nil serves none.
 	Console Console

@@ -73,9 +73,13 @@ var wantRoles = map[string]map[string]string{
 	"release.list":    {"operator": ownOrg, "officer": anyRes, "bureau": anyRes, "authority": anyRes},
 
 	"usage.report": {"operator": ownOrg, "bureau": anyRes, "admin": anyRes},
-	"audit.list":   {"bureau": anyRes, "admin": anyRes},
+	"audit.list":   {"bureau": anyRes, "admin": anyRes, "custodian": ownOrg},
 	"audit.verify": {"bureau": anyRes, "admin": anyRes},
 	"audit.export": {"bureau": anyRes, "admin": anyRes},
+
+	"org.quota":     {"authority": anyRes},
+	"report.annual": {"operator": ownOrg, "bureau": anyRes, "admin": anyRes},
+	"metrics.read":  {"bureau": anyRes, "admin": anyRes},
 
 	"policy.explain": {"authority": anyRes, "officer": anyRes, "bureau": anyRes, "admin": anyRes},
 }

@@ -58,9 +58,12 @@ action_roles := {
 	"export.download": {"operator": "own_org"},
 	"release.list": {"operator": "own_org", "officer": "any", "bureau": "any", "authority": "any"},
 	"usage.report": {"operator": "own_org", "bureau": "any", "admin": "any"},
-	"audit.list": {"bureau": "any", "admin": "any"},
+	"audit.list": {"bureau": "any", "admin": "any", "custodian": "own_org"},
 	"audit.verify": {"bureau": "any", "admin": "any"},
 	"audit.export": {"bureau": "any", "admin": "any"},
+	"org.quota": {"authority": "any"},
+	"report.annual": {"operator": "own_org", "bureau": "any", "admin": "any"},
+	"metrics.read": {"bureau": "any", "admin": "any"},
 	"policy.explain": {"authority": "any", "officer": "any", "bureau": "any", "admin": "any"},
 }
 
