@@ -19,7 +19,7 @@ function el(tag, attrs, ...kids) {
       e.setAttribute(k, v === true ? '' : String(v));
     }
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === undefined || k === null || k === false) continue;
     e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
@@ -93,6 +93,7 @@ const pages = {
   exports: { title: 'Exports', roles: ['operator', 'bureau'], render: renderExports },
   releases: { title: 'Releases', roles: ['operator', 'officer', 'bureau'], render: renderReleases },
   orgs: { title: 'Organisations', roles: ['authority', 'bureau', 'admin'], render: renderOrgs },
+  usage: { title: 'Use', roles: ['bureau', 'operator'], render: renderUsage },
   audit: { title: 'Audit', roles: ['bureau'], render: renderAudit },
   export: { title: 'Export', roles: [], render: renderExport },
 };
@@ -157,6 +158,7 @@ async function renderExport(id) {
       (x.reviews || []).filter((r) => r.decision === 'approve').length + ' of ' + x.approvals_needed + ' needed'))));
   out.append(el('h3', {}, 'Files'), table(['name', 'size', 'sha256'],
     (x.files || []).map((f) => ({ id: f.name, cells: [f.name, fmtBytes(f.size), el('code', {}, f.sha256)] }))));
+  out.append(el('h3', {}, 'Previews'), ...previews(x.previews || []));
   out.append(el('h3', {}, 'Checks'), table(['check', 'version', 'verdict'],
     (x.checks.checks || []).map((c) => ({ id: c.name, cells: [c.name, c.version, badge('verdict', c.verdict)] })), 'checks'));
   out.append(el('h3', {}, 'Evidence'), table(['check', 'verdict', 'file', 'column', 'count', 'evidence'],
@@ -168,10 +170,34 @@ async function renderExport(id) {
   if (x.state === 'released') {
     out.append(el('p', {}, el('a', { href: '/v1/exports/' + enc(x.id) + '/download', id: 'download' }, 'Download the signed release bundle')));
   }
-  if (roles.includes('officer') && (x.state === 'pending-review' || x.state === 'checks-failed')) {
+  const decided = (x.reviews || []).some((r) => r.person === state.who.person.id);
+  if (roles.includes('officer') && !decided && (x.state === 'pending-review' || x.state === 'checks-failed')) {
     out.append(decisionForm(x));
+  } else if (decided) {
+    out.append(el('p', { id: 'decided', class: 'muted' }, 'You have decided on this request; another officer must decide next.'));
   }
   return out;
+}
+
+// previews shows each file's safe summary: shape and marks, and the sample
+// rows of unmarked columns the server chose to show (never sensitive ones).
+function previews(list) {
+  if (!list.length) return [el('p', { class: 'muted' }, 'No preview.')];
+  return list.map((p) => {
+    const card = el('div', { class: 'card preview', 'data-file': p.file },
+      el('h4', {}, p.file + ' ', el('span', { class: 'muted' }, p.kind + (p.rows ? ', ' + p.rows + ' rows' : ''))));
+    if (p.note) card.append(el('p', { class: 'muted' }, p.note));
+    const cols = p.columns || [];
+    if (cols.length) {
+      card.append(table(['column', 'type', 'level', 'personal info', 'nulls'],
+        cols.map((c) => ({ id: c.name, cells: [c.name, c.type, c.level || '', c.pi || '', String(c.nulls)] }))));
+    }
+    if ((p.sample || []).length) {
+      card.append(el('p', {}, 'First rows:'),
+        table(cols.map((c) => c.name), p.sample.map((r, i) => ({ id: String(i), cells: r }))));
+    }
+    return card;
+  });
 }
 
 function decisionForm(x) {
@@ -274,10 +300,10 @@ async function renderJobs() {
 
 // cpuBar draws the job's CPU use against the largest in the list (CSSOM
 // width, which the content security policy allows; no inline style).
-function cpuBar(v, max) {
+function cpuBar(v, max, digits = 2) {
   const bar = el('span', { class: 'bar' });
   bar.style.width = Math.round((v / max) * 80) + 'px';
-  return el('span', {}, bar, ' ' + v.toFixed(2));
+  return el('span', {}, bar, ' ' + v.toFixed(digits));
 }
 
 async function renderExports() {
@@ -303,13 +329,28 @@ async function renderOrgs() {
     list.map((o) => ({ id: o.name, cells: [o.name, o.type, o.licence_from, o.licence_until, badge('status', o.status), o.status_reason || ''] })), 'orgs');
 }
 
+// renderUsage is the dashboard of use: per organisation and per month, with
+// bars of CPU-hours (CSSOM widths; no inline style).
+async function renderUsage() {
+  const [byOrg, byMonth] = await Promise.all([api('GET', '/v1/usage?by=org'), api('GET', '/v1/usage?by=month')]);
+  const view = (rep, id, label) => {
+    const max = Math.max(1e-9, ...rep.rows.map((r) => r.cpu_hours));
+    return table([label, 'jobs', 'CPU-hours', 'peak memory', 'data read', 'outputs', 'exports (approved / rejected)', 'charge'],
+      rep.rows.map((r) => ({ id: r.key, cells: [r.key, String(r.jobs), cpuBar(r.cpu_hours, max, 3), fmtBytes(r.peak_memory_bytes),
+        fmtBytes(r.input_bytes), fmtBytes(r.output_bytes), r.exports_requested + ' (' + r.exports_approved + ' / ' + r.exports_rejected + ')',
+        (r.charge.total || 0).toFixed(2) + ' ' + (rep.currency || '')] })), id);
+  };
+  return el('div', {}, el('h3', {}, 'By organisation'), view(byOrg, 'usage-org', 'organisation'),
+    el('h3', {}, 'By month'), view(byMonth, 'usage-month', 'month'));
+}
+
 async function renderAudit() {
   const fields = ['actor', 'org', 'action', 'object', 'since', 'until'];
   const inputs = Object.fromEntries(fields.map((f) => [f, el('input', { id: 'audit-' + f, name: f, placeholder: f === 'since' || f === 'until' ? '2026-01-01T00:00:00Z' : '' })]));
   const results = el('div', { id: 'audit-results' });
   const search = async (ev) => {
     if (ev) ev.preventDefault();
-    const q = new URLSearchParams({ limit: '200' });
+    const q = new URLSearchParams({ limit: '200', order: 'newest' });
     for (const f of fields) if (inputs[f].value.trim()) q.set(f, inputs[f].value.trim());
     try {
       const list = await api('GET', '/v1/audit?' + q.toString());
