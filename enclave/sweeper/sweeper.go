@@ -1,0 +1,456 @@
+// Package sweeper closes the life cycle at the end of a term (R-13): when
+// a grant ends (its period is over, it was revoked or expired, or its
+// organisation's licence ended), the jobs still queued or running under it
+// are stopped at once; after a grace period its jobs' work areas (logs and
+// collected outputs, DATA/jobs/ID) and the frozen files of its unreleased
+// export requests (DATA/exports/ID) are destroyed. Every stop and every
+// destruction is recorded in the audit log, with actor "system", the
+// object, the technique and the time, before it takes effect.
+//
+// The sweeper reads the clock only through Config.Now, so tests drive it
+// with a fake clock; Sweep is one pass, Run repeats it.
+package sweeper
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/store"
+)
+
+func init() {
+	store.Register(store.Schema{Part: "sweeper", Migrations: []store.Migration{
+		{Version: 1, Name: "ended terms", SQL: `
+CREATE TABLE term_ends (
+	grant_id     TEXT PRIMARY KEY,
+	org          TEXT NOT NULL,
+	ended_at     TEXT NOT NULL,
+	cause        TEXT NOT NULL,
+	destroyed_at TEXT NOT NULL DEFAULT ''
+);`},
+	}})
+}
+
+// Technique is how the sweeper destroys a file: it overwrites the file's
+// bytes with zeros, syncs, and unlinks it.
+const Technique = "zero-overwrite+unlink"
+
+// Canceler stops a job (jobs.Manager). Cancel returns an
+// errdefs.ErrFailedPrecondition error for a job that already ended.
+type Canceler interface {
+	Cancel(ctx context.Context, id, why string) error
+}
+
+// Auditor appends to the audit log.
+type Auditor interface {
+	Append(ctx context.Context, ev audit.Event) (uint64, error)
+}
+
+// Config configures a Sweeper.
+type Config struct {
+	// JobsDir is DATA/jobs and ExportsDir is DATA/exports.
+	JobsDir, ExportsDir string
+	// Grace is how long after a term ends its derived files are kept.
+	Grace time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Log receives what the sweeper did, with ids only; nil discards.
+	Log *slog.Logger
+}
+
+// Sweeper finds ended terms and acts on them. It is safe for concurrent
+// use, but passes should not overlap (Run never overlaps them).
+type Sweeper struct {
+	db   *sql.DB
+	jobs Canceler
+	log  Auditor
+	cfg  Config
+}
+
+// New returns a sweeper over the state database; jobs may be nil when no
+// jobs run (then nothing is stopped).
+func New(db *sql.DB, jobs Canceler, log Auditor, cfg Config) *Sweeper {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Sweeper{db: db, jobs: jobs, log: log, cfg: cfg}
+}
+
+// Destruction is one destroyed object.
+type Destruction struct {
+	Object    string    `json:"object"` // "job:ID" or "export:ID"
+	Grant     string    `json:"grant"`
+	Technique string    `json:"technique"`
+	Files     int       `json:"files"`
+	Bytes     int64     `json:"bytes"`
+	Time      time.Time `json:"time"`
+}
+
+// Result is what one pass did.
+type Result struct {
+	Ended     []string      // grants whose term ended in this pass
+	Stopped   []string      // jobs stopped
+	Destroyed []Destruction // work areas and export files destroyed
+}
+
+// tl is a fixed-width UTC time layout, so that stored times compare as strings.
+const tl = "2006-01-02T15:04:05.000000000Z"
+
+// Sweep makes one pass at the current time: it records newly ended terms,
+// stops the jobs under every ended term, and destroys what is past the
+// grace period. An error stops the pass; what was done stays done and is
+// on the record, and the next pass continues.
+func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+	now := s.cfg.Now().UTC()
+	var res Result
+	ended, err := s.endTerms(ctx, now, &res)
+	if err != nil {
+		return res, err
+	}
+	if len(ended) == 0 {
+		return res, nil
+	}
+	if err := s.stopJobs(ctx, ended, &res); err != nil {
+		return res, err
+	}
+	err = s.destroy(ctx, now, &res)
+	return res, err
+}
+
+// Run sweeps every interval until ctx is done, logging errors.
+func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if r, err := s.Sweep(ctx); err != nil {
+			s.cfg.Log.Error("term sweep failed", "err", err)
+		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed) > 0 {
+			s.cfg.Log.Info("term sweep", "ended", len(r.Ended), "stopped", len(r.Stopped), "destroyed", len(r.Destroyed))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// term is a grant whose term ended.
+type term struct {
+	grant, org string
+	ended      time.Time
+	destroyed  bool
+}
+
+// endTerms records the grants whose term ended by now and returns every
+// ended term. A grant's term ends at the end of its last day, when it is
+// no longer approved (at the first pass that sees it so), or at the end of
+// the last day of its organisation's licence, whichever comes first.
+func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map[string]term, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT g.id, g.org, g.period_until, g.status, COALESCE(o.licence_until, '')
+		FROM grants g LEFT JOIN orgs o ON o.name = g.org
+		WHERE g.id NOT IN (SELECT grant_id FROM term_ends)`)
+	if err != nil {
+		return nil, fmt.Errorf("query grants: %w", err)
+	}
+	type cand struct {
+		term
+		cause string
+	}
+	var fresh []cand
+	for rows.Next() {
+		var id, org, until, status, licence string
+		if err := rows.Scan(&id, &org, &until, &status, &licence); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read grants: %w", err)
+		}
+		end, cause := time.Time{}, ""
+		consider := func(t time.Time, why string) {
+			if !t.After(now) && (end.IsZero() || t.Before(end)) {
+				end, cause = t, why
+			}
+		}
+		if t, err := time.Parse(time.DateOnly, until); err == nil {
+			consider(t.AddDate(0, 0, 1), "period over")
+		}
+		if t, err := time.Parse(time.DateOnly, licence); err == nil {
+			consider(t.AddDate(0, 0, 1), "licence ended")
+		}
+		if status != "approved" {
+			consider(now, "grant "+status)
+		}
+		if !end.IsZero() {
+			fresh = append(fresh, cand{term{grant: id, org: org, ended: end}, cause})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read grants: %w", err)
+	}
+	for _, c := range fresh {
+		ev := audit.Event{Time: now, Actor: "system", Action: "term.end", Objects: []string{"grant:" + c.grant, "org:" + c.org},
+			Outcome: "ok", Reason: c.cause, Retention: "3y", Details: map[string]string{"ended_at": c.ended.Format(time.RFC3339)}}
+		if _, err := s.log.Append(ctx, ev); err != nil {
+			return nil, fmt.Errorf("audit append: %w", err)
+		}
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO term_ends(grant_id, org, ended_at, cause) VALUES (?, ?, ?, ?)`,
+			c.grant, c.org, c.ended.Format(tl), c.cause); err != nil {
+			return nil, fmt.Errorf("record end of grant %q: %w", c.grant, err)
+		}
+		res.Ended = append(res.Ended, c.grant)
+	}
+	all := map[string]term{}
+	rows, err = s.db.QueryContext(ctx, `SELECT grant_id, org, ended_at, destroyed_at != '' FROM term_ends`)
+	if err != nil {
+		return nil, fmt.Errorf("query ended terms: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t term
+		var ended string
+		if err := rows.Scan(&t.grant, &t.org, &ended, &t.destroyed); err != nil {
+			return nil, fmt.Errorf("read ended terms: %w", err)
+		}
+		t.ended, _ = time.Parse(tl, ended)
+		all[t.grant] = t
+	}
+	return all, rows.Err()
+}
+
+// jobRef is a job and the grants it ran under.
+type jobRef struct {
+	id, state string
+	grants    []string
+}
+
+func (s *Sweeper) jobsUnder(ctx context.Context, where string) ([]jobRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, state, grants FROM jobs WHERE `+where+` ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("query jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []jobRef
+	for rows.Next() {
+		var j jobRef
+		var gs string
+		if err := rows.Scan(&j.id, &j.state, &gs); err != nil {
+			return nil, fmt.Errorf("read jobs: %w", err)
+		}
+		var m map[string]string
+		json.Unmarshal([]byte(gs), &m)
+		for _, g := range m {
+			if !slices.Contains(j.grants, g) {
+				j.grants = append(j.grants, g)
+			}
+		}
+		slices.Sort(j.grants)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+func (s *Sweeper) stopJobs(ctx context.Context, ended map[string]term, res *Result) error {
+	if s.jobs == nil {
+		return nil
+	}
+	js, err := s.jobsUnder(ctx, `state IN ('queued', 'initializing', 'running')`)
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		for _, g := range j.grants {
+			if _, ok := ended[g]; !ok {
+				continue
+			}
+			err := s.jobs.Cancel(ctx, j.id, "the term of grant "+g+" ended")
+			if err != nil && !errdefs.IsFailedPrecondition(err) {
+				return fmt.Errorf("stop job %q: %w", j.id, err)
+			}
+			if err == nil {
+				res.Stopped = append(res.Stopped, j.id)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// destroy removes what belongs to terms ended more than the grace period
+// ago: each job's work area and the files of each unreleased export of
+// the job. A job still running is left for the next pass.
+func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT grant_id FROM term_ends WHERE destroyed_at = '' AND ended_at <= ? ORDER BY grant_id`,
+		now.Add(-s.cfg.Grace).Format(tl))
+	if err != nil {
+		return fmt.Errorf("query ended terms: %w", err)
+	}
+	var due []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			rows.Close()
+			return fmt.Errorf("read ended terms: %w", err)
+		}
+		due = append(due, g)
+	}
+	rows.Close()
+	if len(due) == 0 {
+		return rows.Err()
+	}
+	js, err := s.jobsUnder(ctx, `1`)
+	if err != nil {
+		return err
+	}
+	for _, g := range due {
+		done := true
+		for _, j := range js {
+			if !slices.Contains(j.grants, g) {
+				continue
+			}
+			if j.state == "queued" || j.state == "initializing" || j.state == "running" {
+				done = false // still stopping; the next pass destroys it
+				continue
+			}
+			if err := s.destroyPath(ctx, now, g, "job:"+j.id, filepath.Join(s.cfg.JobsDir, j.id), res); err != nil {
+				return err
+			}
+			xs, err := s.unreleasedExports(ctx, j.id)
+			if err != nil {
+				return err
+			}
+			for _, x := range xs {
+				if err := s.destroyPath(ctx, now, g, "export:"+x, filepath.Join(s.cfg.ExportsDir, x), res); err != nil {
+					return err
+				}
+			}
+		}
+		if done {
+			if _, err := s.db.ExecContext(ctx, `UPDATE term_ends SET destroyed_at = ? WHERE grant_id = ?`, now.Format(tl), g); err != nil {
+				return fmt.Errorf("record destruction for grant %q: %w", g, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Sweeper) unreleasedExports(ctx context.Context, job string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM exports WHERE job = ? AND state != 'released' ORDER BY id`, job)
+	if err != nil {
+		return nil, fmt.Errorf("query exports: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read exports: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// destroyPath destroys every file under dir and dir itself, recording the
+// destruction first. A directory that is already gone is skipped.
+func (s *Sweeper) destroyPath(ctx context.Context, now time.Time, grant, object, dir string, res *Result) error {
+	files, size, err := inventory(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inventory %s: %w", object, err)
+	}
+	d := Destruction{Object: object, Grant: grant, Technique: Technique, Files: len(files), Bytes: size, Time: now}
+	ev := audit.Event{Time: now, Actor: "system", Action: "term.destroy", Objects: []string{object, "grant:" + grant}, Outcome: "ok",
+		Reason: "term ended; grace period over", Retention: "3y", Details: map[string]string{"technique": Technique,
+			"files": fmt.Sprint(len(files)), "bytes": fmt.Sprint(size), "destroyed_at": now.Format(time.RFC3339)}}
+	if _, err := s.log.Append(ctx, ev); err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	for _, f := range files {
+		if err := overwrite(f); err != nil {
+			s.fail(ctx, now, ev)
+			return fmt.Errorf("destroy %s: %w", object, err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		s.fail(ctx, now, ev)
+		return fmt.Errorf("destroy %s: %w", object, err)
+	}
+	s.cfg.Log.Info("destroyed", "object", object, "grant", grant, "files", len(files))
+	res.Destroyed = append(res.Destroyed, d)
+	return nil
+}
+
+// fail records that a destruction announced by ev did not complete.
+func (s *Sweeper) fail(ctx context.Context, now time.Time, ev audit.Event) {
+	ev.Outcome = "failed"
+	ev.Reason = "destruction did not complete; retried at the next pass"
+	if _, err := s.log.Append(context.WithoutCancel(ctx), ev); err != nil {
+		s.cfg.Log.Error("audit append of a failed destruction failed", "err", err)
+	}
+}
+
+// inventory lists the regular files under dir and their total size.
+func inventory(dir string) ([]string, int64, error) {
+	if _, err := os.Lstat(dir); err != nil {
+		return nil, 0, err
+	}
+	var files []string
+	var size int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, p)
+			size += fi.Size()
+		}
+		return nil
+	})
+	return files, size, err
+}
+
+// overwrite writes zeros over a file's bytes and syncs it.
+func overwrite(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(f, zeros{}, fi.Size()); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
