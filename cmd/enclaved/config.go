@@ -29,6 +29,13 @@ type Config struct {
 	MaxJobs    int
 	// AuthorizedOrgTypes may use authorization-required data.
 	AuthorizedOrgTypes []string
+	// PriceList is a YAML or JSON price list for usage charges; empty is
+	// usage.DefaultPriceList.
+	PriceList string
+	// TermGrace is how long after a grant or licence ends its job areas
+	// and unreleased outputs are kept; SweepEvery is how often the term
+	// sweeper looks.
+	TermGrace, SweepEvery time.Duration
 }
 
 // DefaultDataDir is /var/lib/enclave for root, ~/.local/share/enclave
@@ -53,6 +60,8 @@ func Default() Config {
 		Sandbox:            true,
 		MaxJobs:            4,
 		AuthorizedOrgTypes: []string{"company", "agency", "university", "research-institute"},
+		TermGrace:          7 * 24 * time.Hour,
+		SweepEvery:         time.Minute,
 	}
 }
 
@@ -82,6 +91,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL < time.Hour {
 		return usageError{fmt.Errorf("--token-ttl must be at least an hour")}
+	}
+	if c.TermGrace < 0 || c.SweepEvery < time.Second {
+		return usageError{fmt.Errorf("--term-grace must not be negative and --sweep-every must be at least a second")}
 	}
 	return nil
 }

@@ -15,13 +15,16 @@ import (
 
 	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/audit"
-	"github.com/enclave-dev/enclave/enclave/console"
 	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/console"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/metrics"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/sweeper"
+	ledger "github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
 	"github.com/enclave-dev/enclave/policies/opa"
 )
@@ -40,6 +43,9 @@ func runDaemon(args []string) error {
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")
 	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of newly issued tokens")
+	fs.StringVar(&cfg.PriceList, "price-list", "", "YAML or JSON price list for usage charges (default: the built-in list, see enclave/usage)")
+	fs.DurationVar(&cfg.TermGrace, "term-grace", cfg.TermGrace, "how long after a grant or licence ends its job areas and unreleased outputs are kept")
+	fs.DurationVar(&cfg.SweepEvery, "sweep-every", cfg.SweepEvery, "how often the term sweeper looks for ended grants and licences")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	orgTypes := fs.String("authorized-org-types", strings.Join(cfg.AuthorizedOrgTypes, ","), "organisation types that may use authorization-required data")
 	if err := fs.Parse(args); err != nil {
@@ -118,7 +124,24 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		exp = &exports.Service{Dir: cfg.exportsDir(), Jobs: mgr, Catalog: cat, Keyring: kr, Checks: checks.Default()}
 	}
+	prices, err := ledger.LoadPriceList(cfg.PriceList)
+	if err != nil {
+		return fmt.Errorf("--price-list: %w", err)
+	}
+	var canceler sweeper.Canceler
+	if mgr != nil {
+		canceler = mgr
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		sweeper.New(db.SQL(), canceler, alog, sweeper.Config{JobsDir: cfg.jobsDir(), ExportsDir: cfg.exportsDir(), Grace: cfg.TermGrace,
+			Log: log.With("part", "sweeper")}).Run(sweepCtx, cfg.SweepEvery)
+	}()
+	defer func() { stopSweep(); <-swept }() // before the audit log and the state close
 	srv, err := server.New(server.Deps{
+		Prices: prices, Metrics: metrics.New(db.SQL(), metrics.Options{AuditSize: alog.Size}),
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
 		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
