@@ -195,9 +195,23 @@ function previews(list) {
     if ((p.sample || []).length) {
       card.append(el('p', {}, 'First rows:'),
         table(cols.map((c) => c.name), p.sample.map((r, i) => ({ id: String(i), cells: r }))));
+      const num = cols.findIndex((c) => /^(u?int|float|decimal)/.test(c.type));
+      if (num > 0) card.append(chart(p.sample.map((r) => [r[0], Number(r[num])]), cols[num].name));
     }
     return card;
   });
+}
+
+// chart draws a horizontal bar chart of [label, value] pairs.
+function chart(pairs, title) {
+  const max = Math.max(1e-9, ...pairs.map(([, v]) => Math.abs(v) || 0));
+  const out = el('div', { class: 'chart' }, el('p', { class: 'muted' }, title + ' (first rows)'));
+  for (const [label, v] of pairs) {
+    const bar = el('span', { class: 'bar' });
+    bar.style.width = Math.round(((Math.abs(v) || 0) / max) * 300) + 'px';
+    out.append(el('div', { class: 'chart-row' }, el('span', { class: 'chart-label' }, label), bar, ' ' + v));
+  }
+  return out;
 }
 
 function decisionForm(x) {

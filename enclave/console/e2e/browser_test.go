@@ -71,7 +71,9 @@ type tab struct {
 	errs []string
 }
 
-func (w *world) browser(t *testing.T) *tab {
+func (w *world) browser(t *testing.T) *tab { return w.browserAt(t, w.http.URL) }
+
+func (w *world) browserAt(t *testing.T, base string) *tab {
 	t.Helper()
 	exe := chromium(t)
 	// A fresh profile; removed after the browser exits (not t.TempDir, whose
@@ -99,7 +101,7 @@ func (w *world) browser(t *testing.T) *tab {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA(); os.RemoveAll(profile) })
-	tb := &tab{t: t, ctx: ctx, base: w.http.URL, dir: artifacts(t)}
+	tb := &tab{t: t, ctx: ctx, base: base, dir: artifacts(t)}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
@@ -269,6 +271,11 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Text(`.preview[data-file="districts.arrow"]`, &preview))
 		if !strings.Contains(checks, "small-cells") || !strings.Contains(checks, "identifiers") || !strings.Contains(findings, "1 group counts fewer than 5 rows") {
 			t.Fatalf("checks: got %q and %q, want every check with its evidence", checks, findings)
+		}
+		var bars int
+		b.run("chart", chromedp.Evaluate(`document.querySelectorAll('.preview .chart .bar').length`, &bars))
+		if bars != 2 {
+			t.Fatalf("preview chart: got %d bars, want one per sample row (2)", bars)
 		}
 		if !strings.Contains(preview, "Beiyuan") || !strings.Contains(preview, "2 rows") {
 			t.Fatalf("preview: got %q, want the file's shape and sample", preview)
