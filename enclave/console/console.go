@@ -285,10 +285,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: id, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(c.opts.MaxAge / time.Second)})
-	c.json(w, http.StatusOK, c.info(s, now))
+	c.json(w, http.StatusOK, c.info(s))
 }
 
-func (c *Console) info(s *session, now time.Time) SessionInfo {
+func (c *Console) info(s *session) SessionInfo {
 	return SessionInfo{Person: s.person, Org: s.org, CSRFToken: s.csrf, ExpiresAt: s.created.Add(c.opts.MaxAge).UTC()}
 }
 
@@ -304,7 +304,7 @@ func (c *Console) current(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusUnauthorized, "unauthenticated", "not signed in")
 		return
 	}
-	c.json(w, http.StatusOK, c.info(&s, now))
+	c.json(w, http.StatusOK, c.info(&s))
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {

@@ -253,8 +253,8 @@ async function renderImages() {
       const act = (verb) => async () => {
         try { await api('POST', '/v1/images/' + enc(im.digest) + '/' + verb, { comment: '' }); route(); } catch (err) { out.prepend(refused(err)); }
       };
-      cells.push(el('span', { class: 'actions' }, el('button', { type: 'button', on: { click: act('approve') } }, 'Approve'),
-        el('button', { type: 'button', class: 'danger', on: { click: act('reject') } }, 'Reject')));
+      cells.push(el('span', { class: 'actions' }, el('button', { type: 'button', class: 'approve-image', on: { click: act('approve') } }, 'Approve'),
+        el('button', { type: 'button', class: 'danger reject-image', on: { click: act('reject') } }, 'Reject')));
     } else {
       cells.push(im.decided_by || '');
     }

@@ -297,6 +297,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		if len(e.Reviews) != 1 || e.Reviews[0].Person != w.people["officer"].ID || e.Reviews[0].Decision != exports.Approve || e.Reviews[0].Comment != "aggregates by district only" {
 			t.Fatalf("reviews: got %+v, want the officer's approval with the comment", e.Reviews)
 		}
+		b.open("images")
+		img := `#images tr[data-id="` + pendingImage + `"]`
+		b.run("reject the pending image",
+			chromedp.WaitVisible(img+` .reject-image`),
+			chromedp.Click(img+` .reject-image`),
+			chromedp.WaitVisible(img+` .status-rejected`))
+		b.shot("officer-image-rejected")
 		b.refused("audit")
 		b.clean()
 	})

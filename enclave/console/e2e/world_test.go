@@ -72,6 +72,9 @@ const rawCSV = `uscc,legal_rep_id,amount,district
 91990104A6N74W818W,32058319900101007X,3000,Donglin
 `
 
+// pendingImage is an image an operator imported that waits for an officer.
+var pendingImage = "sha256:" + strings.Repeat("ef", 32)
+
 // rawValues are values from the rows that no page may show.
 var rawValues = []string{"32058319900101007X", "Xiqiao", "56000"}
 
@@ -235,6 +238,10 @@ func (w *world) seedExport(mgr *jobs.Manager) {
 		}
 		usage, _ := json.Marshal(jobs.Usage{CPUSeconds: 12.5, PeakMemoryBytes: 96 << 20, WallSeconds: 14, OutputBytes: 1234})
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET usage = ?, exit_code = 0 WHERE id = ?`, string(usage), j.ID); err != nil {
+			return err
+		}
+		if err := jobs.CreateImage(ctx, tx, &jobs.Image{Digest: pendingImage, ID: pendingImage, Name: "scorer", Size: 4096,
+			Status: jobs.ImagePending, Org: "acme", ImportedBy: op.ID, ImportedAt: time.Now().UTC()}); err != nil {
 			return err
 		}
 		return exports.Insert(ctx, tx, e)
