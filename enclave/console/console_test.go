@@ -466,3 +466,24 @@ func FuzzVouch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSignIn: no form body opens a session unless it carries the token.
+func FuzzSignIn(f *testing.F) {
+	f.Add("token=enc_AAAA", "application/x-www-form-urlencoded")
+	f.Add("token=%zz&token=x", "application/x-www-form-urlencoded; charset=utf-8")
+	f.Add(strings.Repeat("a=b&", 2000), "application/x-www-form-urlencoded")
+	f.Add(`{"token":"x"}`, "application/json")
+	fx := newFixture(f)
+	f.Fuzz(func(t *testing.T, body, ctype string) {
+		r := httptest.NewRequest("POST", "https://enclave.test/console/session", strings.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		fx.c.ServeHTTP(w, r)
+		if w.Code == 200 && !strings.Contains(body, fx.token) {
+			t.Fatalf("a body without the token opened a session")
+		}
+		if w.Code == 500 {
+			t.Fatalf("got 500 for an outside body")
+		}
+	})
+}

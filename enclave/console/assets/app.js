@@ -150,7 +150,7 @@ async function renderExport(id) {
     el('dt', {}, 'state'), el('dd', { id: 'export-state' }, badge('state', x.state)),
     el('dt', {}, 'organisation'), el('dd', {}, x.org + ' (' + x.requester + ')'),
     el('dt', {}, 'job'), el('dd', {}, x.job),
-    el('dt', {}, 'purpose'), el('dd', {}, x.purpose),
+    el('dt', {}, 'purpose'), el('dd', { id: 'export-purpose' }, x.purpose),
     el('dt', {}, 'scenario'), el('dd', {}, x.scenario),
     el('dt', {}, 'level'), el('dd', {}, x.level),
     el('dt', {}, 'checks'), el('dd', { id: 'export-verdict' }, badge('verdict', x.checks.verdict)),

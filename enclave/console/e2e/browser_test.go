@@ -280,6 +280,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		if !strings.Contains(preview, "Beiyuan") || !strings.Contains(preview, "2 rows") {
 			t.Fatalf("preview: got %q, want the file's shape and sample", preview)
 		}
+		var purpose string
+		var pwned bool
+		b.run("markup stays text", chromedp.Text(`#export-purpose`, &purpose),
+			chromedp.Evaluate(`window.pwned === 1 || document.querySelectorAll('#view img').length > 0`, &pwned))
+		if purpose != hostilePurpose || pwned {
+			t.Fatalf("purpose: got %q (markup ran: %v), want the text %q", purpose, pwned, hostilePurpose)
+		}
 		b.shot("officer-export")
 		var approvals string
 		b.run("approve",

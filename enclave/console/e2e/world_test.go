@@ -72,6 +72,10 @@ const rawCSV = `uscc,legal_rep_id,amount,district
 91990104A6N74W818W,32058319900101007X,3000,Donglin
 `
 
+// hostilePurpose is markup an operator could type: the pages must show it
+// as text.
+const hostilePurpose = `district risk model <img src=x onerror="window.pwned=1">`
+
 // pendingImage is an image an operator imported that waits for an officer.
 var pendingImage = "sha256:" + strings.Repeat("ef", 32)
 
@@ -220,7 +224,7 @@ func (w *world) seedExport(mgr *jobs.Manager) {
 	j := mgr.New("j_console0001", "acme", op.ID, "sha256:"+strings.Repeat("ab", 32), []string{"/app/model"},
 		[]jobs.Input{{Dataset: "penalties", Version: 1, Level: "general-4", Market: "authorized", HasPI: true}}, map[string]string{}, sandbox.DefaultLimits(), "rev")
 	j.State = jobs.Complete
-	e := &exports.Export{ID: "x_console0001", Job: j.ID, Org: "acme", Requester: op.ID, Purpose: "district risk model", Scenario: "credit scoring",
+	e := &exports.Export{ID: "x_console0001", Job: j.ID, Org: "acme", Requester: op.ID, Purpose: hostilePurpose, Scenario: "credit scoring",
 		Files: []exports.File{{Name: "districts.arrow", Size: 1234, SHA256: strings.Repeat("cd", 32)}}, Level: "general-1", State: exports.PendingReview,
 		ApprovalsNeeded: 2, CreatedAt: time.Now().UTC(),
 		Previews: []exports.Preview{{File: "districts.arrow", Kind: "arrow-file", Rows: 2,
