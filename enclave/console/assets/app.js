@@ -37,6 +37,13 @@ class APIError extends Error {
   }
 }
 
+// apiText reads a plain-text answer (job logs).
+async function apiText(path) {
+  const res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' });
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => null));
+  return res.text();
+}
+
 async function api(method, path, body) {
   const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' };
   if (method !== 'GET' && method !== 'HEAD') {
@@ -96,6 +103,7 @@ const pages = {
   usage: { title: 'Use', roles: ['bureau', 'operator'], render: renderUsage },
   audit: { title: 'Audit', roles: ['bureau'], render: renderAudit },
   export: { title: 'Export', roles: [], render: renderExport },
+  job: { title: 'Job', roles: [], render: renderJob },
 };
 
 function allowedPages() {
@@ -306,7 +314,7 @@ async function renderJobs() {
   return table(['job', 'organisation', 'image', 'state', 'exit', 'CPU s', 'peak memory', 'wall s', 'outputs', 'created'],
     list.map((j) => {
       const u = j.usage || {};
-      return { id: j.id, cells: [j.id, j.org, el('code', {}, short(j.image, 19)), badge('state', j.state), String(j.exit_code),
+      return { id: j.id, cells: [el('a', { href: '#job/' + enc(j.id), class: 'job-link' }, j.id), j.org, el('code', {}, short(j.image, 19)), badge('state', j.state), String(j.exit_code),
         cpuBar(u.cpu_seconds || 0, maxCPU),
         fmtBytes(u.peak_memory_bytes), (u.wall_seconds || 0).toFixed(1), (j.outputs || []).length + ' (' + fmtBytes(u.output_bytes) + ')', fmtTime(j.created_at)] };
     }), 'jobs');
@@ -318,6 +326,44 @@ function cpuBar(v, max, digits = 2) {
   const bar = el('span', { class: 'bar' });
   bar.style.width = Math.round((v / max) * 80) + 'px';
   return el('span', {}, bar, ' ' + v.toFixed(digits));
+}
+
+// meter draws use against its limit.
+function meter(label, used, limit, fmt) {
+  const bar = el('span', { class: 'bar' });
+  bar.style.width = Math.round(Math.min(1, limit > 0 ? used / limit : 0) * 300) + 'px';
+  return [el('dt', {}, label), el('dd', { class: 'meter' }, bar, ' ' + fmt(used) + (limit > 0 ? ' of ' + fmt(limit) : ''))];
+}
+
+async function renderJob(id) {
+  const j = await api('GET', '/v1/jobs/' + enc(id));
+  const u = j.usage || {};
+  const l = j.limits || {};
+  const secs = (v) => Number(v || 0).toFixed(1) + ' s';
+  const out = el('div', {},
+    el('div', { class: 'card' }, el('dl', {},
+      el('dt', {}, 'job'), el('dd', { id: 'job-id' }, j.id),
+      el('dt', {}, 'state'), el('dd', {}, badge('state', j.state)),
+      el('dt', {}, 'organisation'), el('dd', {}, j.org + ' (' + j.owner + ')'),
+      el('dt', {}, 'image'), el('dd', {}, el('code', {}, j.image)),
+      el('dt', {}, 'command'), el('dd', {}, el('code', {}, (j.args || []).join(' '))),
+      el('dt', {}, 'inputs'), el('dd', {}, (j.inputs || []).map((i) => i.dataset + '@' + i.version + ' (' + i.level + ')').join(', ')),
+      el('dt', {}, 'exit'), el('dd', {}, String(j.exit_code) + (j.reason ? ' (' + j.reason + ')' : '')))),
+    el('h3', {}, 'Resource use'),
+    el('div', { class: 'card' }, el('dl', { id: 'job-usage' },
+      meter('CPU', u.cpu_seconds || 0, (l.cpus || 0) * (l.timeout_seconds || 0), secs),
+      meter('peak memory', u.peak_memory_bytes || 0, l.memory_bytes || 0, fmtBytes),
+      meter('wall time', u.wall_seconds || 0, l.timeout_seconds || 0, secs),
+      meter('outputs', u.output_bytes || 0, l.out_bytes || 0, fmtBytes),
+      meter('data read', u.input_bytes || 0, 0, fmtBytes))),
+    el('h3', {}, 'Log'));
+  try {
+    out.append(el('pre', { id: 'job-logs' }, await apiText('/v1/jobs/' + enc(id) + '/logs')));
+  } catch (err) {
+    if (!(err instanceof APIError)) throw err;
+    out.append(refused(err));
+  }
+  return out;
 }
 
 async function renderExports() {

@@ -337,6 +337,15 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("job row: got %q, want its state and resource use", job)
 		}
 		b.shot("operator-jobs")
+		var logs string
+		b.run("job page",
+			chromedp.Click(`#jobs tr[data-id="`+w.job+`"] .job-link`),
+			chromedp.WaitVisible(`#job-usage`),
+			chromedp.Text(`#job-logs`, &logs))
+		if !strings.Contains(logs, "counted 2 districts") || !strings.Contains(logs, "withheld") || strings.Contains(logs, "32058319900101007X") {
+			t.Fatalf("operator's job log: got %q, want the clean lines and the line with an input value withheld", logs)
+		}
+		b.shot("operator-job")
 		b.open("exports")
 		var exp string
 		b.run("exports", chromedp.Text(`#exports tr[data-id="`+w.export+`"]`, &exp))

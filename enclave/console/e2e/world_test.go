@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,7 +184,7 @@ func newWorld(t *testing.T) *world {
 	w.mustDo(w.people["operator"].Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"},
 		Columns: []string{"penalties.district"}, Purpose: "district risk model", Scenario: "credit scoring", Until: "2027-06-30"}, &a)
 	w.app = a.ID
-	w.seedExport(mgr)
+	w.seedExport(mgr, filepath.Join(dir, "jobs"))
 	return w
 }
 
@@ -218,7 +219,7 @@ func (w *world) importDataset() {
 // seedExport records a finished job of the operator and its export request
 // directly in the store (running it would need containerd): the checks ran,
 // one asks for review, and two officers must approve.
-func (w *world) seedExport(mgr *jobs.Manager) {
+func (w *world) seedExport(mgr *jobs.Manager, jobsDir string) {
 	ctx := context.Background()
 	op := w.people["operator"]
 	j := mgr.New("j_console0001", "acme", op.ID, "sha256:"+strings.Repeat("ab", 32), []string{"/app/model"},
@@ -254,7 +255,17 @@ func (w *world) seedExport(mgr *jobs.Manager) {
 		w.t.Fatal(err)
 	}
 	w.job, w.export = j.ID, e.ID
+	// The job's log: one line holds an input value, which operators must
+	// not see.
+	if err := os.MkdirAll(filepath.Join(jobsDir, j.ID), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(jobsDir, j.ID, "log"), []byte(jobLog), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
 }
+
+const jobLog = "read 3 rows\nfirst legal representative 32058319900101007X\ncounted 2 districts\n"
 
 // do sends a request with a bearer token (or none) and returns the status
 // and body.
