@@ -400,8 +400,19 @@ async function renderUsage() {
         fmtBytes(r.input_bytes), fmtBytes(r.output_bytes), r.exports_requested + ' (' + r.exports_approved + ' / ' + r.exports_rejected + ')',
         (r.charge.total || 0).toFixed(2) + ' ' + (rep.currency || '')] })), id);
   };
-  return el('div', {}, el('h3', {}, 'By organisation'), view(byOrg, 'usage-org', 'organisation'),
+  const out = el('div', {}, el('h3', {}, 'By organisation'), view(byOrg, 'usage-org', 'organisation'),
     el('h3', {}, 'By month'), view(byMonth, 'usage-month', 'month'));
+  if (state.who.person.roles.includes('bureau')) {
+    // Incidents: the latest refusals and failures on the audit log.
+    const recent = await api('GET', '/v1/audit?order=newest&limit=500');
+    const bad = recent.filter((e) => e.outcome === 'denied' || e.outcome === 'failed');
+    out.append(el('h3', {}, 'Incidents (refused or failed, latest 500 entries)'), bad.length
+      ? table(['#', 'time', 'actor', 'org', 'action', 'objects', 'outcome', 'reason'],
+        bad.map((e) => ({ id: String(e.index), cells: [String(e.index), fmtTime(e.time), e.actor, e.org || '', e.action,
+          (e.objects || []).join(' '), badge('outcome', e.outcome), e.reason || ''] })), 'incidents')
+      : el('p', { id: 'incidents' }, 'No incident.'));
+  }
+  return out;
 }
 
 async function renderAudit() {

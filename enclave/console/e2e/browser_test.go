@@ -392,7 +392,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.open("jobs")
 		b.run("jobs", chromedp.WaitVisible(`#jobs tr[data-id="`+w.job+`"]`))
 		b.open("usage")
-		b.run("usage", chromedp.WaitVisible(`#usage-org`), chromedp.WaitVisible(`#usage-month`))
+		var incidents string
+		b.run("usage", chromedp.WaitVisible(`#usage-org`), chromedp.WaitVisible(`#usage-month`), chromedp.Text(`#incidents`, &incidents))
+		if !strings.Contains(incidents, w.people["operator"].ID) || !strings.Contains(incidents, "export.approve") {
+			t.Fatalf("incidents: got %q, want the operator's refused approval", incidents)
+		}
 		b.shot("bureau-usage")
 		b.refused("images")
 		b.clean()
