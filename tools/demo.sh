@@ -174,6 +174,20 @@ PY
 if "$BIN/enclave" release verify "$DEMO/tampered.tar" --key "$DEMO/enclave.pub"; then exit 1; fi
 as authority release list
 
+say "the bureau sees the use per organisation and per month, with charges; the operator sees its own"
+as bureau usage report --from "$(date +%Y)-01-01" --to "$(date +%F)"
+as bureau usage report --by month --format csv
+as operator usage report --org acme-analytics --by person
+as authority org quota acme-analytics --concurrent-jobs 4 --memory-per-job 4Gi
+as bureau report annual --org acme-analytics --year "$(date +%Y)" -o "$DEMO/annual.html"
+if grep -Eq '<script|<img|<link' "$DEMO/annual.html"; then echo "the annual report refers to outside assets"; exit 1; fi
+grep -c '<svg' "$DEMO/annual.html" | sed 's/$/ charts in the annual report/'
+say "the custodian lists every event about its own dataset"
+curl -sf --unix-socket "$SOCK" -H "Authorization: Bearer $(cat "$DEMO/custodian.token")" "http://enclave/v1/audit?dataset=credit_penalties" |
+	python3 -c "import json,sys; evs=json.load(sys.stdin); print(len(evs), 'events about credit_penalties:', sorted({e['action'] for e in evs}))"
+echo "the whole log stays closed to the custodian:"
+if as custodian audit list --limit 1; then exit 1; fi
+
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
 say "audit verify"

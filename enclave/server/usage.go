@@ -28,7 +28,7 @@ func (s *Server) prices() usage.PriceList {
 
 // usageResource is the organisation reported on ("" = all).
 func usageResource(ctx context.Context, c *call) (authz.Resource, error) {
-	return resource("usage", "", c.query("org")), nil
+	return resource("usage", c.query("org"), c.query("org")), nil
 }
 
 func (s *Server) usageRoutes() []route {
