@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	_ "github.com/enclave-dev/enclave/enclave/jobs" // the jobs table the ledger follows: registered first
 	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
 )
@@ -22,7 +23,43 @@ CREATE TABLE org_quotas (
 	updated_by           TEXT NOT NULL,
 	updated_at           TEXT NOT NULL
 );`},
+		{Version: 2, Name: "usage ledger kept by triggers on jobs", SQL: `
+CREATE TABLE usage_ledger (
+	id         TEXT PRIMARY KEY,
+	org        TEXT NOT NULL,
+	owner      TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	inputs     TEXT NOT NULL,
+	cpu        REAL NOT NULL,
+	peak       INTEGER NOT NULL,
+	mem_gbh    REAL NOT NULL,
+	input      INTEGER NOT NULL,
+	output     INTEGER NOT NULL,
+	wall       REAL NOT NULL
+);
+CREATE INDEX usage_ledger_org ON usage_ledger(org, created_at);
+CREATE INDEX usage_ledger_created ON usage_ledger(created_at);
+INSERT INTO usage_ledger SELECT ` + ledgerRow("") + ` FROM jobs;
+CREATE TRIGGER usage_ledger_insert AFTER INSERT ON jobs BEGIN
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+END;
+CREATE TRIGGER usage_ledger_update AFTER UPDATE OF usage, org, owner, created_at, inputs ON jobs BEGIN
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+END;
+CREATE TRIGGER usage_ledger_delete AFTER DELETE ON jobs BEGIN
+	DELETE FROM usage_ledger WHERE id = OLD.id;
+END;`},
 	}})
+}
+
+// ledgerRow is the ledger row of a jobs row (columns prefixed with p):
+// the metered use parsed once from its JSON, when the job is written,
+// instead of at every report.
+func ledgerRow(p string) string {
+	num := func(field string) string { return "COALESCE(json_extract(" + p + "usage, '$." + field + "'), 0)" }
+	return p + "id, " + p + "org, " + p + "owner, " + p + "created_at, " + p + "inputs, " + num("cpu_seconds") + ", " +
+		num("peak_memory_bytes") + ", " + num("peak_memory_bytes") + " / 1e9 * " + num("wall_seconds") + " / 3600.0, " +
+		num("input_bytes") + ", " + num("output_bytes") + ", " + num("wall_seconds")
 }
 
 // Execer is a *sql.Tx (or a *sql.DB).

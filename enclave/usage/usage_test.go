@@ -290,3 +290,38 @@ func show(q policy.Quota) string {
 	b, _ := json.Marshal(q)
 	return string(b)
 }
+
+func TestLedgerFollowsJobs(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	seed(t, db, []testJob{{"j1", "acme", "p-a1", day(1, 5), []string{"census"}, jobs.Usage{}}}, nil)
+	total := func() Row {
+		rep, err := Compute(ctx, db.SQL(), Query{}, DefaultPriceList())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Total
+	}
+	steps := []struct {
+		name, sql string
+		jobs      int64
+		cpu       float64
+	}{
+		{"queued job counts with no use", "", 1, 0},
+		{"the job ends with its use", `UPDATE jobs SET state = 'complete', usage = '{"cpu_seconds": 7200, "wall_seconds": 10}' WHERE id = 'j1'`, 1, 7200},
+		{"a state change alone keeps the use", `UPDATE jobs SET message = 'x' WHERE id = 'j1'`, 1, 7200},
+		{"a removed job leaves the ledger", `DELETE FROM jobs WHERE id = 'j1'`, 0, 0},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.sql != "" {
+				if _, err := db.SQL().ExecContext(ctx, st.sql); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := total(); got.Jobs != st.jobs || got.CPUSeconds != st.cpu {
+				t.Errorf("got %d jobs, %v CPU seconds; want %d, %v", got.Jobs, got.CPUSeconds, st.jobs, st.cpu)
+			}
+		})
+	}
+}
