@@ -190,22 +190,56 @@ func (s *Server) auditEntries(ctx context.Context, c *call, f audit.Filter) ([]a
 		return s.Audit.List(ctx, f)
 	}
 	limit := f.Limit
-	f.Limit = 0
-	ents, err := s.Audit.List(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out := ents[:0]
-	for _, e := range ents {
-		if aboutDataset(e.Event.Objects, name) {
-			out = append(out, e)
-			if limit > 0 && len(out) == limit {
-				break
+	if limit == 0 {
+		ents, err := s.Audit.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out := ents[:0]
+		for _, e := range ents {
+			if aboutDataset(e.Event.Objects, name) {
+				out = append(out, e)
 			}
 		}
+		return out, nil
 	}
-	return out, nil
+	// With a limit, read pages of the other filters' matches, growing,
+	// from the requested end of the log, and stop at the limit: the log
+	// decodes only the entries a page covers.
+	var out []audit.Entry
+	page := auditPage
+	for {
+		f.Limit = page
+		ents, err := s.Audit.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if aboutDataset(e.Event.Objects, name) {
+				out = append(out, e)
+				if len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+		if len(ents) < page {
+			return out, nil
+		}
+		last := ents[len(ents)-1].Index
+		if f.Newest {
+			if last == 0 {
+				return out, nil
+			}
+			f.From = last // newest first: entries before last
+		} else {
+			f.From = last + 1
+		}
+		page = min(page*2, 1<<20)
+	}
 }
+
+// auditPage is the first page size of a limited dataset query.
+var auditPage = 4096
 
 func aboutDataset(objects []string, name string) bool {
 	for _, o := range objects {

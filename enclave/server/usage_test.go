@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/metrics"
 )
 
@@ -229,6 +234,57 @@ func TestAboutDataset(t *testing.T) {
 	for _, tc := range tests {
 		if got := aboutDataset(tc.objects, "penalties"); got != tc.want {
 			t.Errorf("%v: got %v, want %v", tc.objects, got, tc.want)
+		}
+	}
+}
+
+func TestAuditByDatasetPages(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 40; i++ {
+		obj := fmt.Sprintf("dataset:other@%d", i)
+		if i%3 == 0 {
+			obj = fmt.Sprintf("dataset:penalties@%d", i)
+		}
+		if _, err := h.log.Append(ctx, audit.Event{Time: h.now, Actor: "p", Action: "job.run", Outcome: "ok", Retention: "3y", Objects: []string{obj}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := h.log.List(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []uint64
+	for _, e := range all {
+		if aboutDataset(e.Event.Objects, "penalties") {
+			want = append(want, e.Index)
+		}
+	}
+	defer func(p int) { auditPage = p }(auditPage)
+	for _, page := range []int{1, 2, 5, 4096} {
+		for _, newest := range []bool{false, true} {
+			for _, limit := range []int{1, 4, 13, 14, 100} {
+				t.Run(fmt.Sprintf("page %d newest %v limit %d", page, newest, limit), func(t *testing.T) {
+					auditPage = page
+					c := &call{r: httptest.NewRequest("GET", "/v1/audit?dataset=penalties", nil)}
+					got, err := h.srv.auditEntries(ctx, c, audit.Filter{Limit: limit, Newest: newest})
+					if err != nil {
+						t.Fatal(err)
+					}
+					exp := slices.Clone(want)
+					if newest {
+						slices.Reverse(exp)
+					}
+					exp = exp[:min(limit, len(exp))]
+					var idx []uint64
+					for _, e := range got {
+						idx = append(idx, e.Index)
+					}
+					if !slices.Equal(idx, exp) {
+						t.Errorf("got %v, want %v", idx, exp)
+					}
+				})
+			}
 		}
 	}
 }
