@@ -10,6 +10,7 @@ import (
 // AuditFilter selects audit entries; empty fields match everything.
 type AuditFilter struct {
 	Actor, Org, Action, Object string
+	Dataset                    string // events naming dataset:NAME or dataset:NAME@V
 	Since, Until               string // RFC 3339
 	Limit                      string
 	Newest                     bool // newest first
@@ -20,7 +21,7 @@ func (f AuditFilter) query() string {
 	if f.Newest {
 		order = "newest"
 	}
-	return Query("actor", f.Actor, "org", f.Org, "action", f.Action, "object", f.Object, "since", f.Since, "until", f.Until, "limit", f.Limit, "order", order)
+	return Query("actor", f.Actor, "org", f.Org, "action", f.Action, "object", f.Object, "dataset", f.Dataset, "since", f.Since, "until", f.Until, "limit", f.Limit, "order", order)
 }
 
 // AuditList returns the matching audit entries.

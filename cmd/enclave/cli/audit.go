@@ -18,12 +18,13 @@ func auditFlags(fs *flag.FlagSet) {
 	fs.String("org", "", "only entries of this organisation")
 	fs.String("action", "", `only this action, or a prefix ending in "." such as "org."`)
 	fs.String("object", "", `only entries naming this object, such as "org:acme"`)
+	fs.String("dataset", "", "only entries about this dataset, any version (custodians: their own organisation's datasets)")
 	fs.String("since", "", "only entries at or after this RFC 3339 time")
 	fs.String("until", "", "only entries before this RFC 3339 time")
 }
 
 func auditFilter(fs *flag.FlagSet) client.AuditFilter {
-	return client.AuditFilter{Actor: get(fs, "actor"), Org: get(fs, "org"), Action: get(fs, "action"), Object: get(fs, "object"),
+	return client.AuditFilter{Actor: get(fs, "actor"), Org: get(fs, "org"), Action: get(fs, "action"), Object: get(fs, "object"), Dataset: get(fs, "dataset"),
 		Since: get(fs, "since"), Until: get(fs, "until"), Limit: get(fs, "limit")}
 }
 
