@@ -188,9 +188,15 @@ curl -sf --unix-socket "$SOCK" -H "Authorization: Bearer $(cat "$DEMO/custodian.
 echo "the whole log stays closed to the custodian:"
 if as custodian audit list --limit 1; then exit 1; fi
 
+say "one more export request, left pending for review in the web console"
+as operator export request --job "$JOB" --files out/by_district.arrow --purpose "district risk dashboard, second release" --json > "$DEMO/pending.json"
+echo "export $(json "['id']" < "$DEMO/pending.json") is $(json "['state']" < "$DEMO/pending.json") (checks: $(json "['checks']['verdict']" < "$DEMO/pending.json"); the differencing check compares it with the release above)"
+
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
 say "audit verify"
 as bureau audit verify
 echo
 echo "demo finished; the daemon is stopped. Data: $DATA"
+echo "to review the pending export in a browser: bin/enclaved run --data-dir $DATA --listen 127.0.0.1:8443"
+echo "then open https://127.0.0.1:8443/console/ and sign in with the token in $DEMO/officer.token (and officer2.token)"
