@@ -264,11 +264,7 @@ func scan(sc interface{ Scan(...any) error }) (*Version, error) {
 }
 
 // Querier is a *sql.DB or a *sql.Tx.
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+type Querier = store.Querier
 
 // Get returns a version; version 0 is the newest version of name.
 func (c *Catalog) Get(ctx context.Context, q Querier, name string, version int) (*Version, error) {

@@ -128,11 +128,7 @@ func (e *Export) Approvals() int {
 }
 
 // Querier is a *sql.DB or a *sql.Tx.
-type Querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type Querier = store.Querier
 
 const tl = time.RFC3339Nano
 

@@ -106,3 +106,12 @@ func NotFound(err error, what string, id any) error {
 	}
 	return err
 }
+
+// Querier is what reads and writes of the domain need: a *sql.DB or a
+// *sql.Tx. (enclave/people keeps its own copy so that the CLI, which uses
+// its value types, does not link the SQLite driver.)
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
