@@ -21,6 +21,10 @@ func main() {
 		err = runInit(os.Args[2:])
 	case "run":
 		err = runDaemon(os.Args[2:])
+	case "backup":
+		err = runBackup(os.Args[2:])
+	case "restore":
+		err = runRestore(os.Args[2:])
 	case "version", "--version":
 		fmt.Println(version)
 		return
@@ -47,6 +51,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   enclaved init [--data-dir D] [--json]    create the data directory, print the first admin token once
   enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR]
+  enclaved backup  [--data-dir D] --to DIR           a consistent copy while the daemon serves (ENCLAVE_BACKUP_PASSPHRASE seals the keyring)
+  enclaved restore --from DIR --data-dir NEW         onto a new data directory
   enclaved version
 `)
 }
