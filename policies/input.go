@@ -228,7 +228,7 @@ var Actions = []string{
 	"application.file", "application.approve", "application.reject", "application.list",
 	"job.run", "job.list", "job.show", "job.wait", "job.outputs", "job.cancel", "job.logs", "job.halt",
 	"export.request", "export.show", "export.approve", "export.reject", "export.download", "release.list",
-	"usage.report", "audit.list", "audit.verify", "audit.export",
+	"usage.report", "audit.list", "audit.verify", "audit.export", "audit.purge",
 	"org.quota", "report.annual", "metrics.read",
 	"policy.explain",
 }

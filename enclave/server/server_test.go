@@ -508,3 +508,27 @@ func TestAuditVerifyDetectsCutTail(t *testing.T) {
 		t.Fatalf("cut tail: got %+v, want a failure naming the removed end", rep)
 	}
 }
+
+// TestAuditPurgeIsAdminsAndRecorded: only an admin may purge, and every
+// purge (even one with nothing to remove) is on the record first.
+func TestAuditPurgeIsAdminsAndRecorded(t *testing.T) {
+	h := newHarness(t, nil)
+	bureau := h.person("Sun Hao", "platform", "bureau")
+	if code, _ := h.do(bureau.Token, "POST", "/v1/audit/purge", PurgeRequest{DryRun: true}); code != 403 {
+		t.Fatalf("bureau purge: got %d, want 403", code)
+	}
+	var out PurgeResult
+	h.mustDo(h.admin, "POST", "/v1/audit/purge", PurgeRequest{}, &out)
+	if out.Entries != 0 {
+		t.Fatalf("a fresh log purged %d entries", out.Entries)
+	}
+	var ok int
+	for _, e := range h.entries("audit.purge") {
+		if e.Event.Outcome == "ok" && e.Event.Details["entries"] == "0" {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("got %d recorded purges, want 1", ok)
+	}
+}

@@ -76,6 +76,7 @@ var wantRoles = map[string]map[string]string{
 	"audit.list":   {"bureau": anyRes, "admin": anyRes, "custodian": ownOrg},
 	"audit.verify": {"bureau": anyRes, "admin": anyRes},
 	"audit.export": {"bureau": anyRes, "admin": anyRes},
+	"audit.purge":  {"admin": anyRes},
 
 	"org.quota":     {"authority": anyRes},
 	"report.annual": {"operator": ownOrg, "bureau": anyRes, "admin": anyRes},

@@ -61,6 +61,7 @@ action_roles := {
 	"audit.list": {"bureau": "any", "admin": "any", "custodian": "own_org"},
 	"audit.verify": {"bureau": "any", "admin": "any"},
 	"audit.export": {"bureau": "any", "admin": "any"},
+	"audit.purge": {"admin": "any"},
 	"org.quota": {"authority": "any"},
 	"report.annual": {"operator": "own_org", "bureau": "any", "admin": "any"},
 	"metrics.read": {"bureau": "any", "admin": "any"},

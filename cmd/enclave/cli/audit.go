@@ -54,6 +54,25 @@ func init() {
 				}
 				return nil
 			}},
+		&command{path: "audit purge", short: "purge the oldest entries past their retention (3 or 5 years); verify still passes (admin)", maxArgs: 0,
+			flags: func(fs *flag.FlagSet) { fs.Bool("dry-run", false, "only say what would be purged") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				r, err := e.client.AuditPurge(ctx, get(fs, "dry-run") == "true")
+				if err != nil {
+					return err
+				}
+				return e.print(r, func(tw *tabwriter.Writer) {
+					verb := "purged"
+					if r.DryRun {
+						verb = "would purge"
+					}
+					if r.Entries == 0 {
+						fmt.Fprintln(tw, "no sealed segment is past its retention yet")
+						return
+					}
+					fmt.Fprintf(tw, "%s\t%d entries (%d..%d) in %d segments; their leaf hashes stay\n", verb, r.Entries, r.First, r.Last, r.Segments)
+				})
+			}},
 		&command{path: "audit list", short: "list audit entries", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
 				auditFlags(fs)
