@@ -75,7 +75,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 			return nil, fmt.Errorf("file %q named twice: %w", name, errdefs.ErrInvalidArgument)
 		}
 		seen[name] = true
-		f, path, err := s.freeze(j, name, dir)
+		f, path, err := s.freeze(j, name, dir, len(e.Files))
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	}
 	// The job's manifest declares the marks of its non-Arrow outputs.
 	if !seen[review.ManifestName] {
-		if f, path, err := s.freeze(j, review.ManifestName, dir); err == nil {
+		if f, path, err := s.freeze(j, review.ManifestName, dir, len(e.Files)); err == nil {
 			rq.Manifest = &review.File{Name: f.Name, Path: path, SHA256: f.SHA256}
 		}
 	} else {
@@ -143,8 +143,9 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	return e, nil
 }
 
-// freeze copies one output of j into the export's directory and hashes it.
-func (s *Service) freeze(j *jobs.Job, name, dir string) (File, string, error) {
+// freeze copies one output of j into the export's directory as its i-th
+// frozen file and hashes it.
+func (s *Service) freeze(j *jobs.Job, name, dir string, i int) (File, string, error) {
 	src, err := s.Jobs.OutputPath(j, name)
 	if err != nil {
 		return File{}, "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrInvalidArgument)
@@ -154,7 +155,7 @@ func (s *Service) freeze(j *jobs.Job, name, dir string) (File, string, error) {
 		return File{}, "", err
 	}
 	defer in.Close()
-	dst := filepath.Join(dir, "files", fmt.Sprintf("%04d", len(mustReadDir(filepath.Join(dir, "files")))))
+	dst := filepath.Join(dir, "files", fmt.Sprintf("%04d", i))
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o400)
 	if err != nil {
 		return File{}, "", err
@@ -168,11 +169,6 @@ func (s *Service) freeze(j *jobs.Job, name, dir string) (File, string, error) {
 		return File{}, "", err
 	}
 	return File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, dst, nil
-}
-
-func mustReadDir(dir string) []os.DirEntry {
-	ents, _ := os.ReadDir(dir)
-	return ents
 }
 
 // FilePath returns where the frozen copy of the i-th file of export id is.
