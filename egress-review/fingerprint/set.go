@@ -28,42 +28,6 @@ const (
 
 var magic = [8]byte{'E', 'N', 'C', 'L', 'F', 'P', 'S', '\n'}
 
-// Builder collects fingerprints for a Set. It is not safe for concurrent
-// use. The zero value is not usable; call NewBuilder.
-type Builder struct {
-	keyID  uint64
-	values []uint64
-	rows   []uint64
-}
-
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{} }
-
-// SetKeyID records the ID of the Hasher that made the fingerprints, so that
-// readers can refuse to use the set with another key.
-func (b *Builder) SetKeyID(id uint64) { b.keyID = id }
-
-// AddValue adds a value fingerprint (from Hasher.Value).
-func (b *Builder) AddValue(h uint64) { b.values = append(b.values, h) }
-
-// AddRow adds a row fingerprint (from Hasher.Row).
-func (b *Builder) AddRow(h uint64) { b.rows = append(b.rows, h) }
-
-// Build sorts and deduplicates what was added and builds the filters. The
-// Builder may be reused afterwards; it starts empty again.
-func (b *Builder) Build() (*Set, error) {
-	values, rows := b.values, b.rows
-	b.values, b.rows = nil, nil
-	slices.Sort(values)
-	slices.Sort(rows)
-	values = slices.Compact(values)
-	rows = slices.Compact(rows)
-	if len(values) > MaxEntries || len(rows) > MaxEntries {
-		return nil, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", len(values), len(rows), MaxEntries, errdefs.ErrOutOfRange)
-	}
-	return newSet(b.keyID, values, rows)
-}
-
 // Set is an immutable set of value and row fingerprints: a binary fuse
 // filter for a fast negative answer and an exact sorted slice to confirm
 // every positive one, separately for values and rows. It is safe for
@@ -150,6 +114,30 @@ func (s *Set) KeyID() uint64 {
 // and row fingerprints (all little-endian) and a SHA-256 of everything
 // before it. Filters are not written; ReadSet rebuilds them.
 func (s *Set) WriteTo(w io.Writer) (int64, error) {
+	return writeSet(w, s.keyID,
+		&sliceSource{s: s.values.sorted}, uint64(len(s.values.sorted)),
+		&sliceSource{s: s.rows.sorted}, uint64(len(s.rows.sorted)))
+}
+
+// source yields fingerprints in increasing order; ok is false at the end.
+type source interface {
+	next() (x uint64, ok bool, err error)
+}
+
+type sliceSource struct{ s []uint64 }
+
+func (s *sliceSource) next() (uint64, bool, error) {
+	if len(s.s) == 0 {
+		return 0, false, nil
+	}
+	x := s.s[0]
+	s.s = s.s[1:]
+	return x, true, nil
+}
+
+// writeSet streams a set in the WriteTo format from two sources holding
+// exactly nv and nr strictly increasing fingerprints.
+func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, nr uint64) (int64, error) {
 	hw := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, hw), 64<<10)
 	var n int64
@@ -161,15 +149,30 @@ func (s *Set) WriteTo(w io.Writer) (int64, error) {
 	copy(hdr[:8], magic[:])
 	binary.LittleEndian.PutUint32(hdr[8:], FormatVersion)
 	binary.LittleEndian.PutUint32(hdr[12:], 0)
-	binary.LittleEndian.PutUint64(hdr[16:], s.keyID)
-	binary.LittleEndian.PutUint64(hdr[24:], uint64(len(s.values.sorted)))
-	binary.LittleEndian.PutUint64(hdr[32:], uint64(len(s.rows.sorted)))
+	binary.LittleEndian.PutUint64(hdr[16:], keyID)
+	binary.LittleEndian.PutUint64(hdr[24:], nv)
+	binary.LittleEndian.PutUint64(hdr[32:], nr)
 	put(hdr[:])
 	var b [8]byte
-	for _, list := range [][]uint64{s.values.sorted, s.rows.sorted} {
-		for _, x := range list {
+	for _, l := range []struct {
+		src source
+		n   uint64
+	}{{values, nv}, {rows, nr}} {
+		var got uint64
+		for {
+			x, ok, err := l.src.next()
+			if err != nil {
+				return n, fmt.Errorf("write fingerprint set: %w", err)
+			}
+			if !ok {
+				break
+			}
 			binary.LittleEndian.PutUint64(b[:], x)
 			put(b[:])
+			got++
+		}
+		if got != l.n {
+			return n, fmt.Errorf("write fingerprint set: %d fingerprints where the header says %d: %w", got, l.n, errdefs.ErrInternal)
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -1,0 +1,254 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// adds is a sequence of AddValue and AddRow calls.
+type adds struct {
+	values, rows []uint64
+}
+
+func (a adds) apply(b *Builder) {
+	// Interleave the kinds so that both halves of the buffer fill.
+	for i := range max(len(a.values), len(a.rows)) {
+		if i < len(a.values) {
+			b.AddValue(a.values[i])
+		}
+		if i < len(a.rows) {
+			b.AddRow(a.rows[i])
+		}
+	}
+}
+
+// randomAdds draws n values and n/4 rows from distinct possible hashes, so
+// that there are duplicates within and across runs.
+func randomAdds(seed uint64, n, distinct int) adds {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var a adds
+	pick := func() uint64 {
+		// Spread over the whole range, including 0 and the top bits.
+		x := uint64(r.IntN(distinct))
+		return x*0x9e3779b97f4a7c15 ^ x>>3
+	}
+	for range n {
+		a.values = append(a.values, pick())
+	}
+	for range n / 4 {
+		a.rows = append(a.rows, pick())
+	}
+	return a
+}
+
+func runFiles(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("run file %q: got mode %v, want 0600", e.Name(), perm)
+		}
+	}
+	return len(ents)
+}
+
+func TestBuilderWriteSetMatchesBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		n, distinct int
+		maxBytes    int
+		wantRuns    bool
+	}{
+		{"empty", 0, 1, 64, false},
+		{"fits in memory", 100, 1000, 1 << 20, false},
+		{"one spill", 20, 10, 64, true},
+		{"many runs many duplicates", 1500, 300, 64, true},
+		{"many runs few duplicates", 3000, 1 << 30, 200, true},
+		{"multi-pass merge", 3000, 1000, 64, true},
+		{"budget below minimum", 500, 100, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := randomAdds(uint64(tc.n)*31+uint64(tc.maxBytes), tc.n, tc.distinct)
+
+			ref := NewBuilder()
+			ref.SetKeyID(42)
+			a.apply(ref)
+			set, err := ref.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			if _, err := set.WriteTo(&want); err != nil {
+				t.Fatal(err)
+			}
+			wantV, wantR := set.Len()
+
+			dir := t.TempDir()
+			b := NewBuilder(WithSpill(dir, tc.maxBytes))
+			b.SetKeyID(42)
+			a.apply(b)
+			if got := runFiles(t, dir) > 0; got != tc.wantRuns {
+				t.Errorf("run files made: got %v, want %v", got, tc.wantRuns)
+			}
+			var got bytes.Buffer
+			nv, nr, err := b.WriteSet(&got)
+			if err != nil {
+				t.Fatalf("WriteSet: %v", err)
+			}
+			if nv != wantV || nr != wantR {
+				t.Errorf("WriteSet counts: got %d, %d, want %d, %d", nv, nr, wantV, wantR)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("WriteSet: got %d bytes differing from Build().WriteTo's %d", got.Len(), want.Len())
+			}
+			if n := runFiles(t, dir); n != 0 {
+				t.Errorf("after WriteSet: got %d run files, want 0", n)
+			}
+
+			// Build with spill runs gives the same set.
+			b2 := NewBuilder(WithSpill(dir, tc.maxBytes))
+			b2.SetKeyID(42)
+			a.apply(b2)
+			set2, err := b2.Build()
+			if err != nil {
+				t.Fatalf("Build with spill: %v", err)
+			}
+			var got2 bytes.Buffer
+			if _, err := set2.WriteTo(&got2); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got2.Bytes(), want.Bytes()) {
+				t.Errorf("Build with spill: got a set differing from Build without")
+			}
+			for _, c := range []*Builder{b, b2, b2} {
+				if err := c.Close(); err != nil {
+					t.Errorf("Close: got %v, want nil", err)
+				}
+			}
+			if n := runFiles(t, dir); n != 0 {
+				t.Errorf("after Close: got %d run files, want 0", n)
+			}
+		})
+	}
+}
+
+func TestBuilderCloseRemovesRuns(t *testing.T) {
+	dir := t.TempDir()
+	b := NewBuilder(WithSpill(dir, 64))
+	randomAdds(7, 1000, 100).apply(b)
+	if n := runFiles(t, dir); n == 0 {
+		t.Fatalf("got no run files, want some")
+	}
+	for i := range 2 {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close %d: got %v, want nil", i, err)
+		}
+		if n := runFiles(t, dir); n != 0 {
+			t.Errorf("after Close %d: got %d run files, want 0", i, n)
+		}
+	}
+}
+
+type failWriter struct{ err error }
+
+func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
+
+func TestBuilderErrors(t *testing.T) {
+	errDisk := errors.New("disk full")
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) (*Builder, func(*Builder) error)
+	}{
+		{"spill directory missing", func(t *testing.T) (*Builder, func(*Builder) error) {
+			b := NewBuilder(WithSpill(filepath.Join(t.TempDir(), "gone"), 64))
+			return b, func(b *Builder) error {
+				_, _, err := b.WriteSet(&bytes.Buffer{})
+				return err
+			}
+		}},
+		{"spill directory missing, Build", func(t *testing.T) (*Builder, func(*Builder) error) {
+			b := NewBuilder(WithSpill(filepath.Join(t.TempDir(), "gone"), 64))
+			return b, func(b *Builder) error {
+				_, err := b.Build()
+				return err
+			}
+		}},
+		{"run file removed", func(t *testing.T) (*Builder, func(*Builder) error) {
+			dir := t.TempDir()
+			b := NewBuilder(WithSpill(dir, 64))
+			return b, func(b *Builder) error {
+				ents, _ := os.ReadDir(dir)
+				for _, e := range ents {
+					os.Remove(filepath.Join(dir, e.Name()))
+				}
+				_, _, err := b.WriteSet(&bytes.Buffer{})
+				return err
+			}
+		}},
+		{"writer fails", func(t *testing.T) (*Builder, func(*Builder) error) {
+			b := NewBuilder(WithSpill(t.TempDir(), 64))
+			return b, func(b *Builder) error {
+				_, _, err := b.WriteSet(failWriter{errDisk})
+				if !errors.Is(err, errDisk) {
+					t.Errorf("got %v, want it to wrap %v", err, errDisk)
+				}
+				return err
+			}
+		}},
+		{"writer fails without spill", func(t *testing.T) (*Builder, func(*Builder) error) {
+			return NewBuilder(), func(b *Builder) error {
+				_, _, err := b.WriteSet(failWriter{errDisk})
+				return err
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, finish := tc.setup(t)
+			randomAdds(3, 1000, 500).apply(b)
+			if err := finish(b); err == nil {
+				t.Errorf("got nil error, want one")
+			}
+			if err := b.Close(); err != nil {
+				t.Errorf("Close: got %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestBuilderReuse(t *testing.T) {
+	dir := t.TempDir()
+	b := NewBuilder(WithSpill(dir, 64))
+	defer b.Close()
+	for round := range 2 {
+		a := randomAdds(uint64(round), 300, 100)
+		a.apply(b)
+		var got bytes.Buffer
+		nv, _, err := b.WriteSet(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ReadSet(&got)
+		if err != nil {
+			t.Fatalf("round %d: ReadSet: %v", round, err)
+		}
+		if n, _ := s.Len(); n != nv {
+			t.Errorf("round %d: got %d values, want %d", round, n, nv)
+		}
+		for _, x := range a.values {
+			if !s.HasValue(x) {
+				t.Fatalf("round %d: value %#x missing", round, x)
+			}
+		}
+	}
+}
