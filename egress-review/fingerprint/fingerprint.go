@@ -12,7 +12,12 @@
 //
 // Hashes are SipHash-2-4, a keyed pseudo-random function: without the key a
 // fingerprint says nothing about its value and cannot be confirmed by
-// guessing. Hasher and Set are safe for concurrent use; Builder is not.
+// guessing. The top byte of a value fingerprint is the length of its
+// canonical form (capped at 255) and the top byte of a row fingerprint the
+// number of cells (capped at 255); the other 56 bits are keyed hash. A Set
+// knows which lengths and widths it holds (Lengths), so that a scanner can
+// skip hashing cells that cannot match. Hasher and Set are safe for
+// concurrent use; Builder is not.
 package fingerprint
 
 import (
@@ -153,9 +158,9 @@ func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
 	if len(c) == 0 {
 		return dst
 	}
-	dst = append(dst, h.value.sum64(c))
+	dst = append(dst, h.valueSum(c))
 	if d != nil && len(d) != len(c) {
-		dst = append(dst, h.value.sum64(d))
+		dst = append(dst, h.valueSum(d))
 	}
 	return dst
 }
@@ -167,9 +172,9 @@ func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
 	if len(c) == 0 {
 		return dst
 	}
-	dst = append(dst, h.value.sum64(c))
+	dst = append(dst, h.valueSum(c))
 	if d != nil && len(d) != len(c) {
-		dst = append(dst, h.value.sum64(d))
+		dst = append(dst, h.valueSum(d))
 	}
 	return dst
 }
@@ -179,7 +184,7 @@ func canonicalizeBytes(c, d []byte, v []byte) ([]byte, []byte) {
 	// first other byte restarts on the general path (v is only read).
 	for _, b := range v {
 		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
-			return canonicalize(c[:0], d[:0], unsafe.String(unsafe.SliceData(v), len(v)))
+			return canonicalize(c[:0], d[:0], unsafeString(v))
 		}
 		c = append(c, b)
 		if b >= '0' && b <= '9' {
@@ -204,7 +209,7 @@ func (h *Hasher) Row(cells []string) uint64 {
 	var cbuf [128]byte
 	for _, v := range cells {
 		c, _ := canonicalize(cbuf[:0], nil, v)
-		hs = append(hs, h.value.sum64(c))
+		hs = append(hs, h.valueSum(c))
 	}
 	slices.Sort(hs)
 	var bstack [256]byte
@@ -212,5 +217,27 @@ func (h *Hasher) Row(cells []string) uint64 {
 	for _, x := range hs {
 		buf = append(buf, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
 	}
-	return h.row.sum64(buf)
+	return withTop(h.row.sum64(buf), len(cells))
 }
+
+// topShift places the length or width byte of a fingerprint.
+const topShift = 56
+
+// withTop replaces the top byte of x by min(n, 255).
+func withTop(x uint64, n int) uint64 {
+	return x&(1<<topShift-1) | uint64(min(n, 255))<<topShift
+}
+
+// valueSum is the fingerprint of one canonical form c.
+func (h *Hasher) valueSum(c []byte) uint64 {
+	return withTop(h.value.sum64(c), len(c))
+}
+
+// ValueLen returns the canonical length recorded in the top byte of a value
+// fingerprint (255 for 255 and longer), or the cell count of a row
+// fingerprint.
+func ValueLen(x uint64) int { return int(x >> topShift) }
+
+// unsafeString views b as a string; the string must only be read while b is
+// unchanged.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

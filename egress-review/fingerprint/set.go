@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 
 	"github.com/FastFilter/xorfilter"
 	"github.com/containerd/errdefs"
@@ -17,7 +18,9 @@ import (
 // Format constants of the serialized Set.
 const (
 	// FormatVersion is the version of the binary format written by WriteTo.
-	FormatVersion = 1
+	// Version 2: the top byte of each fingerprint is its canonical length
+	// or row width (see ValueLen); version 1 sets are refused.
+	FormatVersion = 2
 	// MaxEntries bounds the number of value or row fingerprints ReadSet
 	// accepts in one set (2 GiB of hashes each).
 	MaxEntries = 1 << 28
@@ -41,10 +44,21 @@ type Set struct {
 type lookup struct {
 	filter *xorfilter.BinaryFuse8
 	sorted []uint64
+	lens   Lengths // top bytes present
 }
 
 func newLookup(sorted []uint64) (lookup, error) {
 	l := lookup{sorted: sorted}
+	for i := 0; i < len(sorted); {
+		// Sorted: the entries of one top byte are contiguous.
+		top := ValueLen(sorted[i])
+		l.lens.Add(top)
+		next := uint64(top+1) << topShift
+		if top == 255 {
+			break
+		}
+		i += sort.Search(len(sorted)-i, func(j int) bool { return sorted[i+j] >= next })
+	}
 	if len(sorted) >= minFilter {
 		f, err := xorfilter.PopulateBinaryFuse8(sorted)
 		if err != nil {
@@ -90,6 +104,25 @@ func (s *Set) HasRow(h uint64) bool {
 		return false
 	}
 	return s.rows.has(h)
+}
+
+// ValueLengths returns the canonical lengths of the set's value
+// fingerprints: a value whose canonical forms have none of these lengths is
+// not in the set.
+func (s *Set) ValueLengths() Lengths {
+	if s == nil {
+		return Lengths{}
+	}
+	return s.values.lens
+}
+
+// RowWidths returns the cell counts of the set's row fingerprints: a row
+// of another width is not in the set.
+func (s *Set) RowWidths() Lengths {
+	if s == nil {
+		return Lengths{}
+	}
+	return s.rows.lens
 }
 
 // Len returns the number of distinct value and row fingerprints.
