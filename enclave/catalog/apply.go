@@ -3,6 +3,7 @@ package catalog
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -32,6 +33,8 @@ type applier struct {
 	rng  *rand.Rand
 	now  time.Time
 	hbuf []byte
+	key  []byte   // pseudonym key, for clone
+	seed [32]byte // noise seed, for clone and reseed
 }
 
 // outputType is the Arrow type a rule produces from an input type.
@@ -56,7 +59,7 @@ func outputType(r Rule, in arrow.DataType) arrow.DataType {
 }
 
 func newApplier(c *ColumnSpec, in arrow.DataType, mem memory.Allocator, pseudonymKey []byte, seed [32]byte, now time.Time) *applier {
-	a := &applier{col: c, in: in, out: outputType(c.Rule, in), mem: mem, now: now}
+	a := &applier{col: c, in: in, out: outputType(c.Rule, in), mem: mem, now: now, key: pseudonymKey, seed: seed}
 	if c.Rule.Kind == RuleHash {
 		a.mac = hmac.New(sha256.New, pseudonymKey)
 	}
@@ -64,6 +67,25 @@ func newApplier(c *ColumnSpec, in arrow.DataType, mem memory.Allocator, pseudony
 		a.rng = rand.New(rand.NewChaCha8(seed))
 	}
 	return a
+}
+
+// clone returns an applier with the same rule, key and seed and its own
+// state, for another goroutine.
+func (a *applier) clone() *applier {
+	return newApplier(a.col, a.in, a.mem, a.key, a.seed, a.now)
+}
+
+// reseed restarts the noise of a batch from the import's seed and the
+// batch's index, so that the noise does not depend on which goroutine
+// applies which batch.
+func (a *applier) reseed(batch int64) {
+	if a.rng == nil {
+		return
+	}
+	var b [40]byte
+	copy(b[:], a.seed[:])
+	binary.LittleEndian.PutUint64(b[32:], uint64(batch))
+	a.rng = rand.New(rand.NewChaCha8(sha256.Sum256(b[:])))
 }
 
 // valueError is the error for a value a rule cannot take; it names the

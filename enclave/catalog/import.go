@@ -12,14 +12,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/containerd/errdefs"
@@ -43,6 +41,11 @@ const (
 const (
 	DefaultBatchRows    = 8192
 	DefaultMaxLineBytes = 256 << 10
+	// DefaultFingerprintMemory bounds the fingerprints held in memory.
+	DefaultFingerprintMemory = 32 << 20
+	// maxWorkers bounds ImportOptions.Workers, and with it the batches
+	// in flight (two per worker).
+	maxWorkers = 16
 )
 
 // ImportOptions are the parameters of one import.
@@ -75,6 +78,14 @@ type ImportOptions struct {
 	// MaxLineBytes refuses CSV lines longer than this; 0 means
 	// DefaultMaxLineBytes.
 	MaxLineBytes int
+	// FingerprintMemory is how many bytes of fingerprints the import keeps
+	// in memory before it spills sorted runs of them to disk; 0 means
+	// DefaultFingerprintMemory.
+	FingerprintMemory int
+	// Workers is the number of goroutines that desensitize, check and
+	// fingerprint batches in parallel; 0 means runtime.GOMAXPROCS(0). The
+	// output is the same for any number.
+	Workers int
 }
 
 // ColumnInfo describes one column of an imported dataset version.
@@ -138,8 +149,9 @@ func metadataMap(md arrow.Metadata) map[string]string {
 
 // Import desensitizes, marks, encrypts and fingerprints one input file
 // into opts.Dir as a new dataset version. It streams the input by record
-// batches, so memory does not grow with the input's size (except for the
-// fingerprint index, about 8 bytes per distinct fingerprint).
+// batches, so memory does not grow with the input's size: the fingerprint
+// index is built in at most FingerprintMemory bytes, spilling sorted runs
+// of keyed hashes to a temporary directory inside opts.Dir.
 //
 // Every input column must be declared in spec and every declared column
 // must be in the input. Columns kept raw (rules keep, truncate and plain
@@ -181,6 +193,13 @@ func Import(ctx context.Context, in Source, spec *Spec, opts ImportOptions) (res
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = DefaultMaxLineBytes
 	}
+	if opts.FingerprintMemory <= 0 {
+		opts.FingerprintMemory = DefaultFingerprintMemory
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	opts.Workers = min(opts.Workers, maxWorkers)
 	created, err := prepareDir(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -226,46 +245,7 @@ type importer struct {
 	found    [][]pii.Kind
 	schema   *arrow.Schema
 	hasher   *fingerprint.Hasher
-	fps      *fingerprint.Builder
-	fpbuf    []uint64
-	cells    []string
-	values   hashSet
-	rows     []uint64 // row fingerprints are nearly all distinct: no dedupe
-}
-
-// hashSet collects fingerprints and deduplicates them whenever it has
-// doubled, so that its memory follows the number of distinct fingerprints
-// rather than the number of cells.
-type hashSet struct {
-	h      []uint64
-	sorted int // h[:sorted] is sorted and unique
-}
-
-func (s *hashSet) add(v uint64) {
-	s.h = append(s.h, v)
-	if len(s.h) >= max(1<<20, 2*s.sorted) {
-		s.compact()
-	}
-}
-
-func (s *hashSet) compact() {
-	tail := s.h[s.sorted:]
-	slices.Sort(tail)
-	tail = slices.Compact(tail)
-	merged := make([]uint64, 0, s.sorted+len(tail))
-	a := s.h[:s.sorted]
-	for len(a) > 0 && len(tail) > 0 {
-		switch {
-		case a[0] < tail[0]:
-			merged, a = append(merged, a[0]), a[1:]
-		case a[0] > tail[0]:
-			merged, tail = append(merged, tail[0]), tail[1:]
-		default:
-			merged, a, tail = append(merged, a[0]), a[1:], tail[1:]
-		}
-	}
-	merged = append(append(merged, a...), tail...)
-	s.h, s.sorted = merged, len(merged)
+	fps      *fingerprint.Builder // fed by the pipeline's fingerprint sink
 }
 
 func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
@@ -277,7 +257,16 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	if im.hasher, err = fingerprint.NewHasher(fpKey); err != nil {
 		return nil, err
 	}
-	im.fps = fingerprint.NewBuilder()
+	// The fingerprint builder keeps FingerprintMemory bytes and spills
+	// sorted runs of keyed hashes (never values) to a directory inside
+	// the staging directory, removed whatever the outcome.
+	spillDir, err := os.MkdirTemp(im.opts.Dir, ".fingerprints-")
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint spill directory: %w", errClass(err))
+	}
+	defer os.RemoveAll(spillDir)
+	im.fps = fingerprint.NewBuilder(fingerprint.WithSpill(spillDir, im.opts.FingerprintMemory))
+	defer im.fps.Close()
 	im.fps.SetKeyID(im.hasher.ID())
 
 	src, err := openSource(ctx, in, im.spec, im.opts.Allocator, im.opts.BatchRows, im.opts.MaxLineBytes)
@@ -336,29 +325,22 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	res.SealedSHA256 = hex.EncodeToString(out.sealedHash.Sum(nil))
 	res.Bytes = out.plainBytes
 
-	im.values.compact()
-	for _, h := range im.values.h {
-		im.fps.AddValue(h)
-	}
-	for _, h := range im.rows {
-		im.fps.AddRow(h)
-	}
-	im.values, im.rows = hashSet{}, nil
-	set, err := im.fps.Build()
-	if err != nil {
-		return nil, fmt.Errorf("build fingerprint index: %w", err)
-	}
-	res.FingerprintValues, res.FingerprintRows = set.Len()
 	fp, err := newSealedFile(filepath.Join(im.opts.Dir, FingerprintsFile), plain)
 	if err != nil {
 		return nil, err
 	}
 	defer fp.abort()
-	if _, err := set.WriteTo(fp); err != nil {
+	if res.FingerprintValues, res.FingerprintRows, err = im.fps.WriteSet(fp); err != nil {
 		return nil, fmt.Errorf("write fingerprint index: %w", err)
 	}
 	if err := fp.finish(); err != nil {
 		return nil, err
+	}
+	if err := im.fps.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(spillDir); err != nil {
+		return nil, fmt.Errorf("remove fingerprint spill directory: %w", err)
 	}
 	if err := syncDir(im.opts.Dir); err != nil {
 		return nil, err
@@ -464,7 +446,6 @@ func (im *importer) plan(ctx context.Context, inSchema *arrow.Schema) (*Result, 
 		MarkSpecSHA256: spec.SHA256,
 	})))
 	im.schema = res.Schema
-	im.cells = make([]string, len(outFields))
 	return res, nil
 }
 
@@ -488,221 +469,6 @@ func checkRuleType(c *ColumnSpec, t arrow.DataType) error {
 	}
 	if !ok {
 		return fmt.Errorf("input: column %q of type %s cannot take rule %s: %w", c.Name, t, r, errdefs.ErrInvalidArgument)
-	}
-	return nil
-}
-
-// pipeline runs the import in three stages connected by small channels,
-// so that memory stays bounded by a few batches: a reader goroutine parses
-// the input, the calling goroutine desensitizes, checks and writes each
-// batch, and two fingerprint goroutines hash the values and the rows.
-// On two or more cores the stages overlap.
-func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWriter) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type read struct {
-		b   batch
-		err error
-	}
-	type done struct {
-		in   arrow.RecordBatch
-		out  []arrow.Array
-		rows int
-	}
-	reads := make(chan read, 2)
-	// Value and row fingerprints are computed by two goroutines; each gets
-	// its own reference to every batch and releases it.
-	valueCh := make(chan done, 2)
-	rowCh := make(chan done, 2)
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		defer close(reads)
-		for ctx.Err() == nil {
-			b, err := src.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			select {
-			case reads <- read{b, err}:
-			case <-ctx.Done():
-				if b.rec != nil {
-					b.rec.Release()
-				}
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	consume := func(ch chan done, fn func(done)) {
-		defer wg.Done()
-		for d := range ch {
-			if ctx.Err() == nil {
-				fn(d)
-			}
-			d.in.Release()
-			for _, c := range d.out {
-				c.Release()
-			}
-		}
-	}
-	go consume(valueCh, func(d done) { im.valueFingerprints(d.in, d.out, d.rows) })
-	go consume(rowCh, func(d done) { im.rowFingerprints(d.out, d.rows) })
-	var rows int64
-	err := func() error {
-		defer close(valueCh)
-		defer close(rowCh)
-		for r := range reads {
-			if r.err != nil {
-				return r.err
-			}
-			if err := ctx.Err(); err != nil {
-				r.b.rec.Release()
-				return err
-			}
-			out, err := im.batch(r.b, w)
-			if err != nil {
-				r.b.rec.Release()
-				return err
-			}
-			rows += r.b.rec.NumRows()
-			d := done{in: r.b.rec, out: out, rows: int(r.b.rec.NumRows())}
-			d.in.Retain()
-			for _, c := range out {
-				c.Retain()
-			}
-			valueCh <- d
-			rowCh <- d
-			if im.opts.Progress != nil {
-				im.opts.Progress(r.b.bytesRead, rows)
-			}
-		}
-		return ctx.Err()
-	}()
-	if err != nil {
-		cancel()
-	}
-	// Drain what the reader still sends so that its batches are released.
-	for r := range reads {
-		if r.b.rec != nil {
-			r.b.rec.Release()
-		}
-	}
-	wg.Wait()
-	if err != nil {
-		return 0, err
-	}
-	return rows, nil
-}
-
-// batch desensitizes, checks and writes one record batch. It returns the
-// output columns, which the caller releases.
-func (im *importer) batch(b batch, w *ipc.FileWriter) ([]arrow.Array, error) {
-	rec := b.rec
-	cols := make([]arrow.Array, len(im.schema.Fields()))
-	release := func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}
-	for i, a := range im.appliers {
-		if a.out == nil {
-			continue
-		}
-		out, err := a.apply(rec.Column(i), b.where)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		cols[im.outIdx[i]] = out
-		if im.scan[i] {
-			if err := im.safetyNet(a.col, i, out, b.where); err != nil {
-				release()
-				return nil, err
-			}
-		}
-	}
-	out := array.NewRecordBatch(im.schema, cols, rec.NumRows())
-	defer out.Release()
-	if err := w.Write(out); err != nil {
-		release()
-		return nil, fmt.Errorf("write arrow batch: %w", err)
-	}
-	return cols, nil
-}
-
-// valueFingerprints adds the value fingerprints of the
-// personal-information (and acknowledged) columns, raw and desensitized.
-func (im *importer) valueFingerprints(in arrow.RecordBatch, out []arrow.Array, nrows int) {
-	for i := range im.appliers {
-		if !im.fpCol[i] {
-			continue
-		}
-		raw := in.Column(i)
-		var des arrow.Array
-		if im.outIdx[i] >= 0 {
-			des = out[im.outIdx[i]]
-		}
-		for r := 0; r < nrows; r++ {
-			if v, ok := fingerprint.CellString(raw, r); ok {
-				im.addValue(v)
-			}
-			if des != nil {
-				if v, ok := fingerprint.CellString(des, r); ok {
-					im.addValue(v)
-				}
-			}
-		}
-	}
-}
-
-// rowFingerprints adds the tuple fingerprint of every output row.
-func (im *importer) rowFingerprints(out []arrow.Array, nrows int) {
-	for r := 0; r < nrows; r++ {
-		for j, c := range out {
-			im.cells[j], _ = fingerprint.CellString(c, r)
-		}
-		im.rows = append(im.rows, im.hasher.Row(im.cells))
-	}
-}
-
-func (im *importer) addValue(v string) {
-	im.fpbuf = im.hasher.AppendValue(im.fpbuf[:0], v)
-	for _, h := range im.fpbuf {
-		im.values.add(h)
-	}
-}
-
-// safetyNet scans a column kept raw for personal identifiers.
-func (im *importer) safetyNet(c *ColumnSpec, i int, out arrow.Array, where func(int) string) error {
-	for r := 0; r < out.Len(); r++ {
-		v, ok := fingerprint.CellString(out, r)
-		if !ok || len(v) < 6 {
-			continue
-		}
-		var hit error
-		pii.ScanFunc(v, func(m pii.Match) bool {
-			if !m.Kind.Personal() {
-				return true
-			}
-			if slices.Contains(c.Acknowledge, m.Kind) {
-				if !slices.Contains(im.found[i], m.Kind) {
-					im.found[i] = append(im.found[i], m.Kind)
-				}
-				return true
-			}
-			hit = fmt.Errorf("input: column %q holds %s values kept raw (first at %s); declare pi with a desensitizing rule, or acknowledge: [%s] on the column: %w",
-				c.Name, m.Kind, where(r), m.Kind, errdefs.ErrInvalidArgument)
-			return false
-		})
-		if hit != nil {
-			return hit
-		}
 	}
 	return nil
 }

@@ -465,29 +465,3 @@ func TestDecryptFailures(t *testing.T) {
 		t.Fatalf("got %v, want not found after shredding", err)
 	}
 }
-
-func TestHashSet(t *testing.T) {
-	var s hashSet
-	want := map[uint64]bool{}
-	r := uint64(1)
-	for i := 0; i < 3<<20; i++ {
-		r = r*6364136223846793005 + 1442695040888963407
-		v := r >> 44 // about a million distinct values, many repeats
-		s.add(v)
-		want[v] = true
-	}
-	s.compact()
-	if len(s.h) != len(want) {
-		t.Fatalf("got %d distinct, want %d", len(s.h), len(want))
-	}
-	for i := 1; i < len(s.h); i++ {
-		if s.h[i-1] >= s.h[i] {
-			t.Fatalf("got unsorted or repeated values at %d", i)
-		}
-	}
-	for _, v := range s.h {
-		if !want[v] {
-			t.Fatalf("got value %d never added", v)
-		}
-	}
-}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -154,17 +155,24 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 		return 0, l.invalid
 	}
 	n, err := l.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			l.line++
-			l.cur = 0
-			continue
+	for i := 0; i < n; {
+		k := bytes.IndexByte(p[i:n], '\n')
+		if k < 0 {
+			k = n - i
 		}
-		l.cur++
-		if l.cur > l.max {
+		if l.cur+k > l.max {
+			i += l.max - l.cur
 			l.invalid = errLineTooLong
+			l.n += int64(i)
 			return i, l.invalid
 		}
+		if i+k == n { // no newline in the rest
+			l.cur += k
+			break
+		}
+		l.line++
+		l.cur = 0
+		i += k + 1
 	}
 	l.n += int64(n)
 	return n, err

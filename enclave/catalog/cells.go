@@ -1,0 +1,135 @@
+package catalog
+
+import (
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+)
+
+// Column-at-a-time cell access for the per-cell work of the import (the
+// safety net, value and row fingerprints). Each function gives exactly
+// what fingerprint.CellString gives for every cell, without its type
+// switch per cell; cells_test.go checks the agreement.
+
+// eachCell calls fn with every non-null cell of arr as a string, in order,
+// until fn returns false. The string is only valid during the call for
+// non-string arrays.
+func eachCell(arr arrow.Array, fn func(r int, v string) bool) {
+	n := arr.Len()
+	hasNulls := arr.NullN() > 0
+	if a, ok := arr.(*array.String); ok {
+		for r := 0; r < n; r++ {
+			if hasNulls && a.IsNull(r) {
+				continue
+			}
+			if !fn(r, a.Value(r)) {
+				return
+			}
+		}
+		return
+	}
+	for r := 0; r < n; r++ {
+		v, ok := fingerprint.CellString(arr, r)
+		if ok && !fn(r, v) {
+			return
+		}
+	}
+}
+
+// eachCellBytes calls fn with the bytes of every non-null cell of arr, in
+// order. fn must only read them.
+func eachCellBytes(arr arrow.Array, fn func(v []byte)) {
+	n := arr.Len()
+	hasNulls := arr.NullN() > 0
+	if a, ok := arr.(*array.String); ok {
+		offs := a.ValueOffsets()
+		data := a.ValueBytes()
+		base := offs[0]
+		for r := 0; r < n; r++ {
+			if hasNulls && a.IsNull(r) {
+				continue
+			}
+			fn(data[offs[r]-base : offs[r+1]-base])
+		}
+		return
+	}
+	var buf []byte
+	for r := 0; r < n; r++ {
+		if v, ok := fingerprint.CellString(arr, r); ok {
+			buf = append(buf[:0], v...)
+			fn(buf)
+		}
+	}
+}
+
+// columnStrings sets dst[r] to cell r of arr as fingerprint.CellString
+// formats it, "" for a null cell, and returns dst. Numbers are formatted
+// into one string per column instead of one per cell.
+func columnStrings(dst []string, arr arrow.Array) []string {
+	n := arr.Len()
+	if cap(dst) < n {
+		dst = make([]string, n)
+	}
+	dst = dst[:n]
+	clear(dst)
+	hasNulls := arr.NullN() > 0
+	var format func(buf []byte, r int) []byte
+	switch a := arr.(type) {
+	case *array.String:
+		for r := 0; r < n; r++ {
+			if !hasNulls || !a.IsNull(r) {
+				dst[r] = a.Value(r)
+			}
+		}
+		return dst
+	case *array.Int64:
+		format = func(buf []byte, r int) []byte { return strconv.AppendInt(buf, a.Value(r), 10) }
+	case *array.Float64:
+		format = func(buf []byte, r int) []byte { return strconv.AppendFloat(buf, a.Value(r), 'g', -1, 64) }
+	default:
+		for r := 0; r < n; r++ {
+			dst[r], _ = fingerprint.CellString(arr, r)
+		}
+		return dst
+	}
+	buf := make([]byte, 0, 12*n)
+	ends := make([]int, n)
+	for r := 0; r < n; r++ {
+		if !hasNulls || !arr.IsNull(r) {
+			buf = format(buf, r)
+		}
+		ends[r] = len(buf)
+	}
+	s := string(buf)
+	start := 0
+	for r, end := range ends {
+		dst[r] = s[start:end]
+		start = end
+	}
+	return dst
+}
+
+// mayHoldPersonal reports whether s could hold a personal identifier that
+// pii.ScanFunc reports: an e-mail address needs an '@'; a mobile number
+// at least 11 digits, a bank card 15, a resident ID number 17. It is a
+// necessary condition only, so the safety net skips the scan for the
+// many cells that fail it and loses nothing (FuzzMayHoldPersonal).
+func mayHoldPersonal(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '@' {
+			return true
+		}
+		if c >= '0' && c <= '9' {
+			digits++
+			if digits >= 11 {
+				return true
+			}
+		}
+	}
+	return false
+}

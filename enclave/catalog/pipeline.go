@@ -1,0 +1,287 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/pii"
+)
+
+// work is one input batch in flight through the pipeline.
+type work struct {
+	seq  int64
+	b    batch
+	err  error         // the reader's or a worker's error
+	out  []arrow.Array // desensitized columns, by output index
+	done chan struct{} // closed when a worker is through with it
+
+	values []uint64     // value fingerprints
+	rows   []uint64     // row fingerprints, one per row
+	found  [][]pii.Kind // per input column: acknowledged kinds seen, in order
+}
+
+func (w *work) release() {
+	if w.b.rec != nil {
+		w.b.rec.Release()
+		w.b.rec = nil
+	}
+	for _, c := range w.out {
+		if c != nil {
+			c.Release()
+		}
+	}
+	w.out = nil
+}
+
+// pipeline reads, desensitizes, checks, fingerprints and writes the input.
+// A reader goroutine parses record batches; Workers goroutines each take
+// whole batches (rules, the R-03 safety net, value and row fingerprints);
+// the calling goroutine writes the batches in the input's order, so that
+// the output does not depend on the number of workers or their timing, and
+// reports the first error in input order. At most 2*Workers batches are
+// in flight, which bounds memory.
+func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWriter) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nw := im.opts.Workers
+	ordered := make(chan *work, 2*nw) // in input order, to the writer
+	jobs := make(chan *work, 2*nw)    // to the workers
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		defer close(ordered)
+		for seq := int64(0); ctx.Err() == nil; seq++ {
+			b, err := src.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			wk := &work{seq: seq, b: b, err: err, done: make(chan struct{})}
+			select {
+			case ordered <- wk:
+			case <-ctx.Done():
+				wk.release()
+				return
+			}
+			if err != nil {
+				close(wk.done)
+				return
+			}
+			// Workers drain jobs until it is closed, so this cannot block
+			// for ever.
+			jobs <- wk
+		}
+	}()
+	for range nw {
+		wg.Add(1)
+		wk := im.newWorker()
+		go func() {
+			defer wg.Done()
+			for w := range jobs {
+				if ctx.Err() == nil {
+					wk.process(w)
+				}
+				close(w.done)
+			}
+		}()
+	}
+	// The fingerprint builder sorts and spills now and then; a goroutine of
+	// its own keeps that off the writer's path.
+	sink := make(chan fpBatch, 2*nw)
+	sinkDone := make(chan struct{})
+	go func() {
+		defer close(sinkDone)
+		for fb := range sink {
+			for _, h := range fb.values {
+				im.fps.AddValue(h)
+			}
+			for _, h := range fb.rows {
+				im.fps.AddRow(h)
+			}
+		}
+	}()
+	var rows int64
+	var err error
+	for wk := range ordered {
+		<-wk.done
+		if err == nil {
+			if err = im.commit(ctx, wk, w, sink, &rows); err != nil {
+				cancel()
+			}
+		}
+		wk.release()
+	}
+	close(sink)
+	<-sinkDone
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err() // the reader stops early on a cancelled context
+	}
+	if err != nil {
+		return 0, err
+	}
+	return rows, nil
+}
+
+// commit writes one processed batch and adds its fingerprints.
+func (im *importer) commit(ctx context.Context, wk *work, w *ipc.FileWriter, sink chan<- fpBatch, rows *int64) error {
+	if wk.err != nil {
+		return wk.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := wk.b.rec.NumRows()
+	out := array.NewRecordBatch(im.schema, wk.out, n)
+	err := w.Write(out)
+	out.Release()
+	if err != nil {
+		return fmt.Errorf("write arrow batch: %w", err)
+	}
+	for i, kinds := range wk.found {
+		for _, k := range kinds {
+			if !slices.Contains(im.found[i], k) {
+				im.found[i] = append(im.found[i], k)
+			}
+		}
+	}
+	sink <- fpBatch{wk.values, wk.rows}
+	*rows += n
+	if im.opts.Progress != nil {
+		im.opts.Progress(wk.b.bytesRead, *rows)
+	}
+	return nil
+}
+
+// fpBatch is the fingerprints of one batch, on their way to the builder.
+type fpBatch struct{ values, rows []uint64 }
+
+// worker is one goroutine's private state.
+type worker struct {
+	im       *importer
+	appliers []*applier
+	cols     [][]string // per output column, its cells as strings
+	rowCells []string
+}
+
+func (im *importer) newWorker() *worker {
+	wk := &worker{im: im, appliers: make([]*applier, len(im.appliers))}
+	for i, a := range im.appliers {
+		wk.appliers[i] = a.clone()
+	}
+	wk.cols = make([][]string, len(im.schema.Fields()))
+	wk.rowCells = make([]string, len(im.schema.Fields()))
+	return wk
+}
+
+// process desensitizes, checks and fingerprints one batch; it sets w.err
+// on failure.
+func (wk *worker) process(w *work) {
+	im := wk.im
+	rec := w.b.rec
+	w.out = make([]arrow.Array, len(im.schema.Fields()))
+	for i, a := range wk.appliers {
+		if a.out == nil {
+			continue
+		}
+		a.reseed(w.seq)
+		out, err := a.apply(rec.Column(i), w.b.where)
+		if err != nil {
+			w.err = err
+			return
+		}
+		w.out[im.outIdx[i]] = out
+		if im.scan[i] {
+			kinds, err := safetyNet(a.col, out, w.b.where)
+			if err != nil {
+				w.err = err
+				return
+			}
+			if len(kinds) > 0 {
+				if w.found == nil {
+					w.found = make([][]pii.Kind, len(wk.appliers))
+				}
+				w.found[i] = kinds
+			}
+		}
+	}
+	w.values = wk.valueFingerprints(rec, w.out)
+	w.rows = wk.rowFingerprints(w.out, int(rec.NumRows()))
+}
+
+// valueFingerprints returns the value fingerprints of the
+// personal-information (and acknowledged) columns, raw and desensitized.
+func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []uint64 {
+	var dst []uint64
+	add := func(v []byte) {
+		dst = wk.im.hasher.ValueBytes(dst, v)
+	}
+	for i := range wk.appliers {
+		if !wk.im.fpCol[i] {
+			continue
+		}
+		eachCellBytes(in.Column(i), add)
+		if j := wk.im.outIdx[i]; j >= 0 {
+			eachCellBytes(out[j], add)
+		}
+	}
+	return dst
+}
+
+// rowFingerprints returns the tuple fingerprint of every output row.
+func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
+	for j, c := range out {
+		wk.cols[j] = columnStrings(wk.cols[j], c)
+	}
+	rows := make([]uint64, n)
+	for r := range rows {
+		for j := range out {
+			wk.rowCells[j] = wk.cols[j][r]
+		}
+		rows[r] = wk.im.hasher.Row(wk.rowCells)
+	}
+	for j := range wk.cols {
+		clear(wk.cols[j]) // do not keep the batch's strings alive
+	}
+	return rows
+}
+
+// safetyNet scans a column kept raw for personal identifiers. It
+// returns the acknowledged kinds it found, in order of first appearance,
+// or an error naming the column, the kind and the first place of an
+// identifier the spec does not acknowledge.
+func safetyNet(c *ColumnSpec, out arrow.Array, where func(int) string) ([]pii.Kind, error) {
+	var found []pii.Kind
+	var hit error
+	eachCell(out, func(r int, v string) bool {
+		if len(v) < 6 || !mayHoldPersonal(v) {
+			return true
+		}
+		pii.ScanFunc(v, func(m pii.Match) bool {
+			if !m.Kind.Personal() {
+				return true
+			}
+			if slices.Contains(c.Acknowledge, m.Kind) {
+				if !slices.Contains(found, m.Kind) {
+					found = append(found, m.Kind)
+				}
+				return true
+			}
+			hit = fmt.Errorf("input: column %q holds %s values kept raw (first at %s); declare pi with a desensitizing rule, or acknowledge: [%s] on the column: %w",
+				c.Name, m.Kind, where(r), m.Kind, errdefs.ErrInvalidArgument)
+			return false
+		})
+		return hit == nil
+	})
+	return found, hit
+}
