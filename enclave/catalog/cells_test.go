@@ -1,0 +1,201 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	"github.com/enclave-dev/enclave/enclave/pii"
+)
+
+// cellArrays returns arrays of the types the import meets, with nulls,
+// and a slice of one (a non-zero offset).
+func cellArrays(mem memory.Allocator) map[string]arrow.Array {
+	out := map[string]arrow.Array{}
+	sb := array.NewStringBuilder(mem)
+	for _, v := range []string{"a", "", "Zhang San", "13912345678", "中文", "x"} {
+		sb.Append(v)
+	}
+	sb.AppendNull()
+	sb.Append("tail")
+	str := sb.NewArray()
+	sb.Release()
+	out["string"] = str
+	out["string slice"] = array.NewSlice(str, 2, 7)
+	ib := array.NewInt64Builder(mem)
+	ib.AppendValues([]int64{0, -1, math.MaxInt64, math.MinInt64, 10000}, nil)
+	ib.AppendNull()
+	out["int64"] = ib.NewArray()
+	ib.Release()
+	fb := array.NewFloat64Builder(mem)
+	fb.AppendValues([]float64{0, math.Copysign(0, -1), 0.1, 1e21, 123456789, math.NaN(), math.Inf(-1), 2.5e-8}, nil)
+	fb.AppendNull()
+	out["float64"] = fb.NewArray()
+	fb.Release()
+	db := array.NewDate32Builder(mem)
+	db.Append(19000)
+	db.AppendNull()
+	out["date32"] = db.NewArray()
+	db.Release()
+	bb := array.NewBooleanBuilder(mem)
+	bb.AppendValues([]bool{true, false}, nil)
+	bb.AppendNull()
+	out["bool"] = bb.NewArray()
+	bb.Release()
+	return out
+}
+
+func TestCellAccessMatchesCellString(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	arrays := cellArrays(mem)
+	for name, arr := range arrays {
+		t.Run(name, func(t *testing.T) {
+			var want []string // non-null cells
+			var wantRows []int
+			strs := columnStrings([]string{"stale"}, arr)
+			if len(strs) != arr.Len() {
+				t.Fatalf("got %d strings, want %d", len(strs), arr.Len())
+			}
+			for r := 0; r < arr.Len(); r++ {
+				v, ok := fingerprint.CellString(arr, r)
+				if strs[r] != v {
+					t.Fatalf("columnStrings row %d: got %q, want %q", r, strs[r], v)
+				}
+				if ok {
+					want = append(want, v)
+					wantRows = append(wantRows, r)
+				}
+			}
+			var got []string
+			var gotRows []int
+			eachCell(arr, func(r int, v string) bool {
+				got, gotRows = append(got, v), append(gotRows, r)
+				return true
+			})
+			if strings.Join(got, "|") != strings.Join(want, "|") || len(gotRows) != len(wantRows) {
+				t.Fatalf("eachCell: got %q at %v, want %q at %v", got, gotRows, want, wantRows)
+			}
+			for i := range gotRows {
+				if gotRows[i] != wantRows[i] {
+					t.Fatalf("eachCell: got rows %v, want %v", gotRows, wantRows)
+				}
+			}
+			got = got[:0]
+			eachCellBytes(arr, func(v []byte) { got = append(got, string(v)) })
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("eachCellBytes: got %q, want %q", got, want)
+			}
+			if len(want) > 1 {
+				n := 0
+				eachCell(arr, func(int, string) bool { n++; return false })
+				if n != 1 {
+					t.Fatalf("eachCell: got %d calls after false, want 1", n)
+				}
+			}
+		})
+	}
+	for _, arr := range arrays {
+		arr.Release()
+	}
+}
+
+func TestMayHoldPersonal(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"", false},
+		{"JH-PEN-2021-000001", false}, // 10 digits
+		{"Qiyue Technology Co., Ltd. No. 424", false},
+		{"139****5678", false},
+		{"13912345678", true},
+		{"a@b", true},
+		{"phone 139 1234 5678", true},
+		{rid(t, "19900307", 1), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.s, func(t *testing.T) {
+			if got := mayHoldPersonal(tc.s); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzMayHoldPersonal checks that the safety net's shortcut is sound:
+// whatever pii.ScanFunc reports as personal, mayHoldPersonal lets through.
+func FuzzMayHoldPersonal(f *testing.F) {
+	for _, s := range []string{"13912345678", "+86 139-1234-5678", "6222 0212 3456 7890 128", "zhang.san@example.org", "91990102R2B5R4EM5B", "JH-PEN-2021-0000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if mayHoldPersonal(s) {
+			return
+		}
+		pii.ScanFunc(s, func(m pii.Match) bool {
+			if m.Kind.Personal() {
+				t.Fatalf("got a skipped cell holding %s, want it scanned", m.Kind)
+			}
+			return true
+		})
+	})
+}
+
+// refLines is the plain byte-by-byte line limit: the bytes readable
+// before the first line longer than max, and the line of that byte.
+func refLines(data []byte, max int) (ok int, line int, tooLong bool) {
+	cur, line := 0, 1
+	for i, b := range data {
+		if b == '\n' {
+			line++
+			cur = 0
+			continue
+		}
+		cur++
+		if cur > max {
+			return i, line, true
+		}
+	}
+	return len(data), line, false
+}
+
+func TestLineLimiter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 300; i++ {
+		var b bytes.Buffer
+		for range rng.IntN(20) {
+			b.WriteString(strings.Repeat("x", rng.IntN(40)))
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.Repeat("y", rng.IntN(40)))
+		data := b.Bytes()
+		max := 1 + rng.IntN(35)
+		var r io.Reader = bytes.NewReader(data)
+		if i%2 == 0 {
+			r = iotest.HalfReader(r)
+		}
+		if i%3 == 0 {
+			r = iotest.OneByteReader(r)
+		}
+		l := &lineLimiter{r: r, max: max, line: 1}
+		got, err := io.ReadAll(l)
+		wantN, wantLine, tooLong := refLines(data, max)
+		if len(got) != wantN || errors.Is(err, errLineTooLong) != tooLong || (tooLong && l.line != wantLine) {
+			t.Fatalf("case %d: got %d bytes, err %v, line %d; want %d bytes, too long %v, line %d", i, len(got), err, l.line, wantN, tooLong, wantLine)
+		}
+		if !tooLong && (l.n != int64(len(data)) || l.line != wantLine) {
+			t.Fatalf("case %d: got %d bytes counted, line %d; want %d, %d", i, l.n, l.line, len(data), wantLine)
+		}
+	}
+}
