@@ -343,7 +343,7 @@ func (c *cellScanner) array(a arrow.Array) {
 		for i, v := range a.Uint64Values() {
 			if a.IsValid(i) {
 				c.n++
-				if c.sc.Plain(strconv.AppendUint(c.buf[:0], v, 10)) {
+				if c.sc.Uint(v) {
 					c.hits++
 				}
 			}
@@ -411,7 +411,7 @@ func (c *cellScanner) bytes(b []byte) {
 
 func (c *cellScanner) int(v int64) {
 	c.n++
-	if c.sc.Plain(strconv.AppendInt(c.buf[:0], v, 10)) {
+	if c.sc.Int(v) {
 		c.hits++
 	}
 }
@@ -421,7 +421,7 @@ func (c *cellScanner) float(v float64) {
 	if v == math.Trunc(v) && math.Abs(v) < 1e18 {
 		// Integral: as an integer ("13812345678") and as arrow-go's
 		// ValueStr would print it ("1.3812345678e+10").
-		if c.sc.Plain(strconv.AppendInt(c.buf[:0], int64(v), 10)) || c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
+		if c.sc.Int(int64(v)) || c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
 			c.hits++
 		}
 		return

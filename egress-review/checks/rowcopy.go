@@ -96,6 +96,9 @@ func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding
 
 func tableRows(sc *scan.Scanner, rec arrow.RecordBatch, matched []int) {
 	cols := rec.Columns()
+	if !sc.RowWidth(len(cols)) {
+		return // no input has rows of this width
+	}
 	cells := make([]string, len(cols))
 	for r := 0; r < int(rec.NumRows()); r++ {
 		for j, col := range cols {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -26,8 +27,10 @@ const maxDepth = 2
 // concurrent use.
 type Scanner struct {
 	h      *fingerprint.Hasher
-	values []*fingerprint.Set // sets with value fingerprints
-	rows   []*fingerprint.Set // all sets, by input index, for Row
+	values []*fingerprint.Set  // sets with value fingerprints
+	rows   []*fingerprint.Set  // all sets, by input index, for Row
+	lens   fingerprint.Lengths // canonical lengths of all value fingerprints
+	widths fingerprint.Lengths // widths of all row fingerprints
 }
 
 // New returns a Scanner over sets (nil entries are allowed and hold
@@ -49,6 +52,8 @@ func New(h *fingerprint.Hasher, sets []*fingerprint.Set) (*Scanner, error) {
 		if nv, _ := set.Len(); nv > 0 {
 			s.values = append(s.values, set)
 		}
+		s.lens.Union(set.ValueLengths())
+		s.widths.Union(set.RowWidths())
 	}
 	return s, nil
 }
@@ -64,6 +69,13 @@ func (s *Scanner) HasRows() bool {
 		}
 	}
 	return false
+}
+
+// lookup reports whether a canonical form of v is a value fingerprint of a
+// set. Forms of a length no set holds are not hashed.
+func (s *Scanner) lookup(v []byte) bool {
+	var a [2]uint64
+	return s.hit(s.h.AppendValueIn(a[:0], v, &s.lens))
 }
 
 func (s *Scanner) hit(hs []uint64) bool {
@@ -84,11 +96,10 @@ func (s *Scanner) Value(v string) bool {
 	if len(s.values) == 0 || len(v) == 0 {
 		return false
 	}
-	var a [2]uint64
-	if s.hit(s.h.AppendValue(a[:0], v)) {
+	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only
+	if s.lookup(b) {
 		return true
 	}
-	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only
 	if len(v) < 8 && singleToken(b) {
 		return false
 	}
@@ -101,17 +112,69 @@ func (s *Scanner) Plain(v []byte) bool {
 	if len(s.values) == 0 || len(v) == 0 {
 		return false
 	}
-	var a [2]uint64
-	return s.hit(s.h.ValueBytes(a[:0], v))
+	return s.lookup(v)
 }
+
+// Int is Plain for the decimal form of v, which it formats only when its
+// length is one that the sets hold.
+func (s *Scanner) Int(v int64) bool {
+	if len(s.values) == 0 {
+		return false
+	}
+	u, neg := uint64(v), v < 0
+	if neg {
+		u = -u
+	}
+	if !s.decimalLen(decimalDigits(u), neg) {
+		return false
+	}
+	var buf [24]byte
+	return s.lookup(strconv.AppendInt(buf[:0], v, 10))
+}
+
+// Uint is Int for an unsigned value.
+func (s *Scanner) Uint(v uint64) bool {
+	if len(s.values) == 0 || !s.decimalLen(decimalDigits(v), false) {
+		return false
+	}
+	var buf [24]byte
+	return s.lookup(strconv.AppendUint(buf[:0], v, 10))
+}
+
+// decimalLen reports whether a decimal number of n digits, negative or
+// not, can have a canonical form of a length the sets hold: "-123456" has
+// the forms "-123456" and "123456".
+func (s *Scanner) decimalLen(n int, neg bool) bool {
+	if !neg {
+		return s.lens.Has(n)
+	}
+	return s.lens.Has(n+1) || (n >= fingerprint.MinDigits && s.lens.Has(n))
+}
+
+// decimalDigits returns the number of decimal digits of u.
+func decimalDigits(u uint64) int {
+	n := 1
+	for u >= 10000 {
+		u /= 10000
+		n += 4
+	}
+	for u >= 10 {
+		u /= 10
+		n++
+	}
+	return n
+}
+
+// RowWidth reports whether a row of n cells can match a row fingerprint:
+// callers skip formatting the cells of a table whose width no set holds.
+func (s *Scanner) RowWidth(n int) bool { return s.widths.Has(n) }
 
 // Bytes is Value for a byte slice.
 func (s *Scanner) Bytes(v []byte) bool {
 	if len(s.values) == 0 || len(v) == 0 {
 		return false
 	}
-	var a [2]uint64
-	if s.hit(s.h.ValueBytes(a[:0], v)) {
+	if s.lookup(v) {
 		return true
 	}
 	if len(v) < 8 && singleToken(v) {
@@ -147,8 +210,7 @@ func (s *Scanner) decoded(v []byte, depth int) bool {
 		if !printable(d) {
 			return false
 		}
-		var a [2]uint64
-		if s.hit(s.h.ValueBytes(a[:0], d)) {
+		if s.lookup(d) {
 			return true
 		}
 		return s.deep(d, depth+1)
@@ -241,6 +303,9 @@ func printable(d []byte) bool {
 // Row returns the index (in the sets given to New) of the first input
 // whose row fingerprints hold the tuple fingerprint of cells, or -1.
 func (s *Scanner) Row(cells []string) int {
+	if !s.widths.Has(len(cells)) {
+		return -1
+	}
 	x := s.h.Row(cells)
 	for i, set := range s.rows {
 		if set.HasRow(x) {

@@ -209,8 +209,7 @@ func (s *Scanner) joined(p []byte, ws []span) bool {
 	for _, w := range ws {
 		buf = append(buf, p[w.start:w.end]...)
 	}
-	var a [2]uint64
-	return s.hit(s.h.ValueBytes(a[:0], buf))
+	return s.lookup(buf)
 }
 
 func (s *Scanner) tokenMemo(tok []byte, depth int, m memo) bool {
@@ -234,8 +233,7 @@ func (s *Scanner) token(tok []byte, depth int) bool {
 	if len(tok) == 0 {
 		return false
 	}
-	var a [2]uint64
-	if s.hit(s.h.ValueBytes(a[:0], tok)) {
+	if s.lookup(tok) {
 		return true
 	}
 	inner := false
@@ -249,7 +247,7 @@ func (s *Scanner) token(tok []byte, depth int) bool {
 		last := 0
 		for j := 0; j <= len(tok); j++ {
 			if j == len(tok) || innerByte[tok[j]] {
-				if j > last && s.hit(s.h.ValueBytes(a[:0], tok[last:j])) {
+				if j > last && s.lookup(tok[last:j]) {
 					return true
 				}
 				last = j + 1
