@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -150,84 +151,131 @@ func (a *applier) apply(in arrow.Array, where func(int) string) (arrow.Array, er
 	b := array.NewStringBuilder(a.mem)
 	defer b.Release()
 	b.Reserve(n)
+	if s, ok := in.(*array.String); ok {
+		// The output is about as long as the input (longer for hash).
+		b.ReserveData(max(len(s.ValueBytes()), 33*n))
+	}
+	var buf []byte
 	for i := 0; i < n; i++ {
 		if in.IsNull(i) {
 			b.AppendNull()
 			continue
 		}
-		v, err := a.stringRule(in, i, where)
+		var err error
+		buf, err = a.stringRule(buf[:0], in, i, where)
 		if err != nil {
 			return nil, err
 		}
-		b.Append(v)
+		b.BinaryBuilder.Append(buf)
 	}
 	return b.NewArray(), nil
 }
 
-func (a *applier) stringRule(in arrow.Array, i int, where func(int) string) (string, error) {
+// stringRule appends the desensitized form of cell i of in to dst.
+func (a *applier) stringRule(dst []byte, in arrow.Array, i int, where func(int) string) ([]byte, error) {
 	r := a.col.Rule
 	switch r.Kind {
 	case RuleMask:
 		v, _ := fingerprint.CellString(in, i)
 		if r.As != "" {
-			return pii.Mask(r.As, v), nil
+			return append(dst, pii.Mask(r.As, v)...), nil
 		}
-		return pii.MaskKeep(v, r.KeepFirst, r.KeepLast, r.Char), nil
+		return append(dst, pii.MaskKeep(v, r.KeepFirst, r.KeepLast, r.Char)...), nil
 	case RuleHash:
 		v, _ := fingerprint.CellString(in, i)
-		return a.pseudonym(v), nil
+		return a.pseudonym(dst, v), nil
 	case RuleTruncate:
 		v, _ := fingerprint.CellString(in, i)
 		k := 0
 		for j := range v {
 			if k == r.Len {
-				return v[:j], nil
+				return append(dst, v[:j]...), nil
 			}
 			k++
 		}
-		return v, nil
+		return append(dst, v...), nil
 	case RuleGeneralize:
 		if r.Date != "" {
+			if s, ok := in.(*array.String); ok {
+				if y, ok := isoDate(s.Value(i)); ok {
+					if r.Date == "year" {
+						return strconv.AppendInt(dst, int64(y), 10), nil
+					}
+					return append(dst, s.Value(i)[:7]...), nil
+				}
+			}
 			t, ok := timeAt(in, i)
 			if !ok {
-				return "", a.valueError(where(i), "a date (2006-01-02)")
+				return nil, a.valueError(where(i), "a date (2006-01-02)")
 			}
 			if r.Date == "year" {
-				return strconv.Itoa(t.Year()), nil
+				return strconv.AppendInt(dst, int64(t.Year()), 10), nil
 			}
-			return t.Format("2006-01"), nil
+			return t.AppendFormat(dst, "2006-01"), nil
 		}
 		var birth time.Time
 		if r.From == "resident-id" {
 			v, _ := fingerprint.CellString(in, i)
 			if pii.ValidResidentID(v) != nil {
-				return "", a.valueError(where(i), "a valid resident id number")
+				return nil, a.valueError(where(i), "a valid resident id number")
 			}
 			birth, _ = time.Parse("20060102", v[6:14])
 		} else {
 			t, ok := timeAt(in, i)
 			if !ok {
-				return "", a.valueError(where(i), "a birth date (2006-01-02)")
+				return nil, a.valueError(where(i), "a birth date (2006-01-02)")
 			}
 			birth = t
 		}
 		age := ageAt(birth, a.now)
 		if age < 0 {
-			return "", a.valueError(where(i), "a birth date before the import time")
+			return nil, a.valueError(where(i), "a birth date before the import time")
 		}
 		lo := age / r.AgeBand * r.AgeBand
-		return strconv.Itoa(lo) + "-" + strconv.Itoa(lo+r.AgeBand-1), nil
+		dst = strconv.AppendInt(dst, int64(lo), 10)
+		dst = append(dst, '-')
+		return strconv.AppendInt(dst, int64(lo+r.AgeBand-1), 10), nil
 	}
-	return "", fmt.Errorf("rule %q has no string form: %w", r.Kind, errdefs.ErrInvalidArgument)
+	return nil, fmt.Errorf("rule %q has no string form: %w", r.Kind, errdefs.ErrInvalidArgument)
 }
 
 // pseudonym is the keyed HMAC-SHA256 of v, its first 16 bytes in hex: the
 // same value gives the same pseudonym in every dataset under one keyring.
-func (a *applier) pseudonym(v string) string {
+func (a *applier) pseudonym(dst []byte, v string) []byte {
 	a.mac.Reset()
-	a.mac.Write([]byte(v))
+	a.mac.Write(unsafe.Slice(unsafe.StringData(v), len(v))) // only read
 	a.hbuf = a.mac.Sum(a.hbuf[:0])
-	return hex.EncodeToString(a.hbuf[:16])
+	return hex.AppendEncode(dst, a.hbuf[:16])
+}
+
+// isoDate returns the year of v when v is exactly a valid date written
+// 2006-01-02, the common case, which it checks as time.Parse would, without
+// parsing.
+func isoDate(v string) (int, bool) {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return 0, false
+	}
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(s[i]-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(v[:4])
+	m, ok2 := num(v[5:7])
+	d, ok3 := num(v[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 {
+		return 0, false
+	}
+	days := [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m]
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return y, d <= days
 }
 
 // laplace draws from the Laplace distribution with mean 0 and scale b.

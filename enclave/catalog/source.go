@@ -189,6 +189,7 @@ type csvReader struct {
 	batch   int
 	lines   []int
 	builder *array.RecordBuilder
+	dataLen []int // per column: string bytes in the last batch
 	eof     bool
 }
 
@@ -273,6 +274,14 @@ func (c *csvReader) Next() (batch, error) {
 		return batch{}, io.EOF
 	}
 	c.lines = make([]int, 0, c.batch)
+	// Size the builders like the last batch, so that they do not grow
+	// (and copy) value by value.
+	c.builder.Reserve(c.batch)
+	for j, f := range c.builder.Fields() {
+		if sb, ok := f.(*array.StringBuilder); ok && j < len(c.dataLen) {
+			sb.ReserveData(c.dataLen[j] + c.dataLen[j]/8)
+		}
+	}
 	for len(c.lines) < c.batch {
 		rec, err := c.r.Read()
 		if errors.Is(err, io.EOF) {
@@ -298,6 +307,14 @@ func (c *csvReader) Next() (batch, error) {
 	}
 	lines := c.lines
 	where := func(i int) string { return "line " + strconv.Itoa(lines[i]) }
+	c.dataLen = c.dataLen[:0]
+	for _, f := range c.builder.Fields() {
+		n := 0
+		if sb, ok := f.(*array.StringBuilder); ok {
+			n = sb.DataLen()
+		}
+		c.dataLen = append(c.dataLen, n)
+	}
 	return batch{rec: c.builder.NewRecordBatch(), where: where, bytesRead: c.lim.n}, nil
 }
 

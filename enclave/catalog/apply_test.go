@@ -1,0 +1,43 @@
+package catalog
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestISODate checks the date shortcut against time.Parse, which it
+// replaces for the common layout.
+func TestISODate(t *testing.T) {
+	var cases []string
+	for _, y := range []int{0, 5, 999, 1900, 2000, 2023, 2024, 2100, 9999} {
+		for m := 0; m <= 13; m++ {
+			for d := 0; d <= 32; d++ {
+				cases = append(cases, fmt.Sprintf("%04d-%02d-%02d", y, m, d))
+			}
+		}
+	}
+	cases = append(cases, "", "2024-1-01", "2024-01-1 ", " 2024-01-01", "2024/01/01", "2024-0a-01", "+024-01-01", "2024-01-01T00")
+	for _, v := range cases {
+		t.Run(v, func(t *testing.T) {
+			y, ok := isoDate(v)
+			p, err := time.Parse("2006-01-02", v)
+			if ok != (err == nil) || (ok && y != p.Year()) {
+				t.Fatalf("got %d %v, want the year of %v (error %v)", y, ok, p, err)
+			}
+		})
+	}
+}
+
+func FuzzISODate(f *testing.F) {
+	for _, s := range []string{"2024-02-29", "2023-02-29", "0000-01-01", "2024-13-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		y, ok := isoDate(v)
+		p, err := time.Parse("2006-01-02", v)
+		if ok && (err != nil || y != p.Year() || p.Format("2006-01") != v[:7]) {
+			t.Fatalf("got year %d for a value time.Parse reads as %v (error %v)", y, p, err)
+		}
+	})
+}
