@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -113,23 +114,39 @@ func columnStrings(dst []string, arr arrow.Array) []string {
 }
 
 // mayHoldPersonal reports whether s could hold a personal identifier that
-// pii.ScanFunc reports: an e-mail address needs an '@'; a mobile number
-// at least 11 digits, a bank card 15, a resident ID number 17. It is a
-// necessary condition only, so the safety net skips the scan for the
-// many cells that fail it and loses nothing (FuzzMayHoldPersonal).
+// pii.ScanFunc reports. It is a necessary condition only, so the safety
+// net skips the scan for the many cells that fail it and loses nothing
+// (FuzzMayHoldPersonal checks it against pii.ScanFunc):
+//
+//   - an e-mail address needs an '@';
+//   - a resident ID number, a bank card or a mobile number written as one
+//     run needs 11 digits in a row;
+//   - a bank card in groups joined by single spaces or dashes needs 15
+//     digits in the chain of groups, a mobile number in groups 11, with a
+//     group starting with '1'.
 func mayHoldPersonal(s string) bool {
-	digits := 0
+	if strings.IndexByte(s, '@') >= 0 {
+		return true
+	}
+	run, chain, one := 0, 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '@' {
-			return true
-		}
 		if c >= '0' && c <= '9' {
-			digits++
-			if digits >= 11 {
+			if run == 0 && c == '1' {
+				one = true
+			}
+			run++
+			chain++
+			if run >= 11 || chain >= 15 || (chain >= 11 && one) {
 				return true
 			}
+			continue
 		}
+		if (c == ' ' || c == '-') && run > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+			run = 0 // the chain goes on with the next group
+			continue
+		}
+		run, chain, one = 0, 0, false
 	}
 	return false
 }

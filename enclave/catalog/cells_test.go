@@ -116,7 +116,15 @@ func TestMayHoldPersonal(t *testing.T) {
 		want bool
 	}{
 		{"", false},
-		{"JH-PEN-2021-000001", false}, // 10 digits
+		{"JH-PEN-2021-000001", false},
+		{"JH-PEN-2021-0000001", false}, // 11 digits, no group starts with 1
+		{"91990102R2B5R4EM5B", false},
+		{"2021-1234567", true},
+		{"6222 0212 3456 7890", true},
+		{"6222 0212 3456 789", true},
+		{"6222 0212 3456 78", false},
+		{"12345678901", true},
+		{"x12345678901y", true},
 		{"Qiyue Technology Co., Ltd. No. 424", false},
 		{"139****5678", false},
 		{"13912345678", true},
@@ -130,6 +138,40 @@ func TestMayHoldPersonal(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMayHoldPersonalSound tries many strings of digits, separators and
+// a few letters, where identifiers are likely, against pii.ScanFunc.
+func TestMayHoldPersonalSound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789111886  --xX.+"
+	buf := make([]byte, 0, 40)
+	personal := 0
+	for i := 0; i < 200000; i++ {
+		buf = buf[:0]
+		for range 8 + rng.IntN(30) {
+			buf = append(buf, alphabet[rng.IntN(len(alphabet))])
+		}
+		s := string(buf)
+		var kind pii.Kind
+		pii.ScanFunc(s, func(m pii.Match) bool {
+			if m.Kind.Personal() {
+				kind = m.Kind
+				return false
+			}
+			return true
+		})
+		if kind == "" {
+			continue
+		}
+		personal++
+		if !mayHoldPersonal(s) {
+			t.Fatalf("got %q skipped, want it scanned (it holds %s)", s, kind)
+		}
+	}
+	if personal < 100 {
+		t.Fatalf("got %d strings holding identifiers, want many (the test would prove nothing)", personal)
 	}
 }
 
