@@ -311,3 +311,19 @@ func FuzzPNGOutput(f *testing.F) {
 		fuzzTable(t, "out.png", data)
 	})
 }
+
+func TestHasControl(t *testing.T) {
+	base := []byte("plain text, ascii and 中文 with\ttabs\r\nand lines\f")
+	for i := 0; i <= len(base); i++ {
+		for _, c := range []byte{0, 1, 0x1b, 0x1f, 0x7f, '\t', '\n', ' ', 0x80, 0xff, '~'} {
+			p := append(append(append([]byte{}, base[:i]...), c), base[i:]...)
+			want := controlByte(p)
+			if got := hasControl(p); got != want {
+				t.Fatalf("hasControl with %#x at %d: got %v, want %v", c, i, got, want)
+			}
+			if wantBad := c < 0x20 && c != '\t' && c != '\n' || c == 0x7f; want != wantBad {
+				t.Fatalf("controlByte with %#x at %d: got %v, want %v", c, i, want, wantBad)
+			}
+		}
+	}
+}

@@ -11,6 +11,7 @@ package checks
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -163,12 +164,12 @@ func validJSON(r io.Reader) bool {
 // isText reports whether r is valid UTF-8 without NUL or control bytes other
 // than tab, newline, carriage return and form feed.
 func isText(r io.Reader) (bool, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var carry []byte
-	buf := make([]byte, 64<<10)
+	const size = 64 << 10
+	buf := make([]byte, size+utf8.UTFMax)
+	k := 0 // bytes of an incomplete rune carried to the start of buf
 	for {
-		n, err := br.Read(buf)
-		chunk := append(carry, buf[:n]...)
+		n, err := r.Read(buf[k : k+size])
+		chunk := buf[:k+n]
 		// Keep an incomplete trailing rune for the next chunk.
 		cut := len(chunk)
 		for i := len(chunk) - 1; i >= 0 && i >= len(chunk)-utf8.UTFMax; i-- {
@@ -182,15 +183,10 @@ func isText(r io.Reader) (bool, error) {
 		if err == io.EOF {
 			cut = len(chunk)
 		}
-		if !utf8.Valid(chunk[:cut]) {
+		if !utf8.Valid(chunk[:cut]) || hasControl(chunk[:cut]) {
 			return false, nil
 		}
-		for _, b := range chunk[:cut] {
-			if (b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f') || b == 0x7f {
-				return false, nil
-			}
-		}
-		carry = append(carry[:0], chunk[cut:]...)
+		k = copy(buf, chunk[cut:])
 		if err == io.EOF {
 			return true, nil
 		}
@@ -198,4 +194,33 @@ func isText(r io.Reader) (bool, error) {
 			return false, fmt.Errorf("read output file: %w", err)
 		}
 	}
+}
+
+// hasControl reports whether p holds a control byte other than tab,
+// newline, carriage return and form feed. It skips eight bytes at a time
+// when none of them is below 0x20 or 0x7f.
+func hasControl(p []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(p) >= 8 {
+		w := binary.LittleEndian.Uint64(p)
+		x := w ^ 0x7f7f7f7f7f7f7f7f
+		if (w-0x20*lo)&^w&hi == 0 && (x-lo)&^x&hi == 0 {
+			p = p[8:]
+			continue
+		}
+		if controlByte(p[:8]) {
+			return true
+		}
+		p = p[8:]
+	}
+	return controlByte(p)
+}
+
+func controlByte(p []byte) bool {
+	for _, b := range p {
+		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f') || b == 0x7f {
+			return true
+		}
+	}
+	return false
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 
@@ -418,15 +417,7 @@ func (c *cellScanner) int(v int64) {
 
 func (c *cellScanner) float(v float64) {
 	c.n++
-	if v == math.Trunc(v) && math.Abs(v) < 1e18 {
-		// Integral: as an integer ("13812345678") and as arrow-go's
-		// ValueStr would print it ("1.3812345678e+10").
-		if c.sc.Int(int64(v)) || c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
-			c.hits++
-		}
-		return
-	}
-	if c.sc.Plain(strconv.AppendFloat(c.buf[:0], v, 'g', -1, 64)) {
+	if c.sc.Float(v) {
 		c.hits++
 	}
 }

@@ -12,12 +12,12 @@
 //
 // Hashes are SipHash-2-4, a keyed pseudo-random function: without the key a
 // fingerprint says nothing about its value and cannot be confirmed by
-// guessing. The top byte of a value fingerprint is the length of its
-// canonical form (capped at 255) and the top byte of a row fingerprint the
-// number of cells (capped at 255); the other 56 bits are keyed hash. A Set
-// knows which lengths and widths it holds (Lengths), so that a scanner can
-// skip hashing cells that cannot match. Hasher and Set are safe for
-// concurrent use; Builder is not.
+// guessing. The top byte of a fingerprint is its tag: for a value, the kind
+// of its canonical form (digits only, other ASCII, non-ASCII) and its length
+// (capped at 63); for a row, its number of cells (capped at 255). The other
+// 56 bits are keyed hash. A Set knows which tags it holds (Tags), so that a
+// scanner can skip hashing cells and tokens that cannot match. Hasher and
+// Set are safe for concurrent use; Builder is not.
 package fingerprint
 
 import (
@@ -217,26 +217,21 @@ func (h *Hasher) Row(cells []string) uint64 {
 	for _, x := range hs {
 		buf = append(buf, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
 	}
-	return withTop(h.row.sum64(buf), len(cells))
+	return withTag(h.row.sum64(buf), RowTag(len(cells)))
 }
 
-// topShift places the length or width byte of a fingerprint.
+// topShift places the tag of a fingerprint.
 const topShift = 56
 
-// withTop replaces the top byte of x by min(n, 255).
-func withTop(x uint64, n int) uint64 {
-	return x&(1<<topShift-1) | uint64(min(n, 255))<<topShift
+// withTag replaces the top byte of x by tag t.
+func withTag(x uint64, t int) uint64 {
+	return x&(1<<topShift-1) | uint64(t)<<topShift
 }
 
 // valueSum is the fingerprint of one canonical form c.
 func (h *Hasher) valueSum(c []byte) uint64 {
-	return withTop(h.value.sum64(c), len(c))
+	return withTag(h.value.sum64(c), formTag(c))
 }
-
-// ValueLen returns the canonical length recorded in the top byte of a value
-// fingerprint (255 for 255 and longer), or the cell count of a row
-// fingerprint.
-func ValueLen(x uint64) int { return int(x >> topShift) }
 
 // unsafeString views b as a string; the string must only be read while b is
 // unchanged.

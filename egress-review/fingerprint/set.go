@@ -19,7 +19,7 @@ import (
 const (
 	// FormatVersion is the version of the binary format written by WriteTo.
 	// Version 2: the top byte of each fingerprint is its canonical length
-	// or row width (see ValueLen); version 1 sets are refused.
+	// tag (see Tag); version 1 sets are refused.
 	FormatVersion = 2
 	// MaxEntries bounds the number of value or row fingerprints ReadSet
 	// accepts in one set (2 GiB of hashes each).
@@ -44,15 +44,15 @@ type Set struct {
 type lookup struct {
 	filter *xorfilter.BinaryFuse8
 	sorted []uint64
-	lens   Lengths // top bytes present
+	tags   Tags // tags present
 }
 
 func newLookup(sorted []uint64) (lookup, error) {
 	l := lookup{sorted: sorted}
 	for i := 0; i < len(sorted); {
 		// Sorted: the entries of one top byte are contiguous.
-		top := ValueLen(sorted[i])
-		l.lens.Add(top)
+		top := Tag(sorted[i])
+		l.tags.Add(top)
 		next := uint64(top+1) << topShift
 		if top == 255 {
 			break
@@ -106,23 +106,22 @@ func (s *Set) HasRow(h uint64) bool {
 	return s.rows.has(h)
 }
 
-// ValueLengths returns the canonical lengths of the set's value
-// fingerprints: a value whose canonical forms have none of these lengths is
-// not in the set.
-func (s *Set) ValueLengths() Lengths {
+// ValueTags returns the tags of the set's value fingerprints: a value whose
+// canonical forms have none of these kinds and lengths is not in the set.
+func (s *Set) ValueTags() Tags {
 	if s == nil {
-		return Lengths{}
+		return Tags{}
 	}
-	return s.values.lens
+	return s.values.tags
 }
 
-// RowWidths returns the cell counts of the set's row fingerprints: a row
-// of another width is not in the set.
-func (s *Set) RowWidths() Lengths {
+// RowTags returns the tags of the set's row fingerprints (see RowTag): a
+// row of a width not among them is not in the set.
+func (s *Set) RowTags() Tags {
 	if s == nil {
-		return Lengths{}
+		return Tags{}
 	}
-	return s.rows.lens
+	return s.rows.tags
 }
 
 // Len returns the number of distinct value and row fingerprints.

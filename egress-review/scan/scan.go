@@ -27,10 +27,10 @@ const maxDepth = 2
 // concurrent use.
 type Scanner struct {
 	h      *fingerprint.Hasher
-	values []*fingerprint.Set  // sets with value fingerprints
-	rows   []*fingerprint.Set  // all sets, by input index, for Row
-	lens   fingerprint.Lengths // canonical lengths of all value fingerprints
-	widths fingerprint.Lengths // widths of all row fingerprints
+	values []*fingerprint.Set // sets with value fingerprints
+	rows   []*fingerprint.Set // all sets, by input index, for Row
+	tags   fingerprint.Tags   // tags of all value fingerprints
+	widths fingerprint.Tags   // tags of all row fingerprints
 }
 
 // New returns a Scanner over sets (nil entries are allowed and hold
@@ -52,8 +52,8 @@ func New(h *fingerprint.Hasher, sets []*fingerprint.Set) (*Scanner, error) {
 		if nv, _ := set.Len(); nv > 0 {
 			s.values = append(s.values, set)
 		}
-		s.lens.Union(set.ValueLengths())
-		s.widths.Union(set.RowWidths())
+		s.tags.Union(set.ValueTags())
+		s.widths.Union(set.RowTags())
 	}
 	return s, nil
 }
@@ -72,10 +72,10 @@ func (s *Scanner) HasRows() bool {
 }
 
 // lookup reports whether a canonical form of v is a value fingerprint of a
-// set. Forms of a length no set holds are not hashed.
+// set. Forms of a kind and length no set holds are not hashed.
 func (s *Scanner) lookup(v []byte) bool {
 	var a [2]uint64
-	return s.hit(s.h.AppendValueIn(a[:0], v, &s.lens))
+	return s.hit(s.h.AppendValueIn(a[:0], v, &s.tags))
 }
 
 func (s *Scanner) hit(hs []uint64) bool {
@@ -142,13 +142,14 @@ func (s *Scanner) Uint(v uint64) bool {
 }
 
 // decimalLen reports whether a decimal number of n digits, negative or
-// not, can have a canonical form of a length the sets hold: "-123456" has
-// the forms "-123456" and "123456".
+// not, can have a canonical form of a kind and length the sets hold:
+// "-123456" has the forms "-123456" and "123456".
 func (s *Scanner) decimalLen(n int, neg bool) bool {
 	if !neg {
-		return s.lens.Has(n)
+		return s.tags.Has(fingerprint.ValueTag(fingerprint.KindDigits, n))
 	}
-	return s.lens.Has(n+1) || (n >= fingerprint.MinDigits && s.lens.Has(n))
+	return s.tags.Has(fingerprint.ValueTag(fingerprint.KindMixed, n+1)) ||
+		(n >= fingerprint.MinDigits && s.tags.Has(fingerprint.ValueTag(fingerprint.KindDigits, n)))
 }
 
 // decimalDigits returns the number of decimal digits of u.
@@ -167,7 +168,7 @@ func decimalDigits(u uint64) int {
 
 // RowWidth reports whether a row of n cells can match a row fingerprint:
 // callers skip formatting the cells of a table whose width no set holds.
-func (s *Scanner) RowWidth(n int) bool { return s.widths.Has(n) }
+func (s *Scanner) RowWidth(n int) bool { return s.widths.Has(fingerprint.RowTag(n)) }
 
 // Bytes is Value for a byte slice.
 func (s *Scanner) Bytes(v []byte) bool {
@@ -303,7 +304,7 @@ func printable(d []byte) bool {
 // Row returns the index (in the sets given to New) of the first input
 // whose row fingerprints hold the tuple fingerprint of cells, or -1.
 func (s *Scanner) Row(cells []string) int {
-	if !s.widths.Has(len(cells)) {
+	if !s.RowWidth(len(cells)) {
 		return -1
 	}
 	x := s.h.Row(cells)

@@ -3,10 +3,13 @@ package scan
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
 )
 
 // tokenByte marks the ASCII bytes that belong to a token: letters, digits
@@ -46,42 +49,70 @@ func (s *Scanner) Text(p []byte) int {
 	return s.text(p, 0, nil)
 }
 
-// memo remembers the verdict on short tokens within one text: logs and
-// reports repeat their words, and a lookup in a small map (kept small so
-// that it stays in cache) is cheaper than a keyed hash and a filter probe.
-// It holds at most memoMax entries.
-type memo map[string]bool
+// memo remembers the verdict on short tokens or cells within one text:
+// logs, reports and table columns repeat their words, and a probe of a
+// small direct-mapped cache (small enough to stay in the processor's cache)
+// is cheaper than a keyed hash, a filter probe and the decoding attempts.
+// A nil *memo remembers nothing.
+type memo struct {
+	slots [memoSlots]memoSlot
+}
+
+type memoSlot struct {
+	key [memoMaxLen]byte
+	n   uint8 // len(key)+1; 0 for an empty slot
+	hit bool
+}
 
 const (
-	memoMax    = 1 << 12
+	memoSlots  = 1 << 11
 	memoMaxLen = 16
 )
 
-func (m memo) get(k []byte) (hit, ok bool) {
+// memoIndex hashes k (at most memoMaxLen bytes) to a slot; it need not be
+// keyed: an adversary can only make the memo miss.
+func memoIndex(k []byte) int {
+	var w [memoMaxLen]byte
+	copy(w[:], k)
+	a := binary.LittleEndian.Uint64(w[:8])
+	b := binary.LittleEndian.Uint64(w[8:])
+	h := (a^uint64(len(k)))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
+	return int(h>>(64-11)) & (memoSlots - 1)
+}
+
+func (m *memo) get(k []byte) (hit, ok bool) {
 	if m == nil || len(k) > memoMaxLen {
 		return false, false
 	}
-	hit, ok = m[string(k)]
-	return hit, ok
+	sl := &m.slots[memoIndex(k)]
+	if int(sl.n) != len(k)+1 || string(sl.key[:len(k)]) != string(k) {
+		return false, false
+	}
+	return sl.hit, true
 }
 
-func (m memo) put(k []byte, hit bool) {
-	if m != nil && len(k) <= memoMaxLen && len(m) < memoMax {
-		m[string(k)] = hit // string(k) copies: keys never alias buffers
+func (m *memo) put(k []byte, hit bool) {
+	if m == nil || len(k) > memoMaxLen {
+		return
 	}
+	sl := &m.slots[memoIndex(k)]
+	copy(sl.key[:], k)
+	sl.n = uint8(len(k) + 1)
+	sl.hit = hit
 }
 
 // TextScanner scans one text or file (a log, a report, the cells of a
 // table) with a memo of the short tokens and cells seen so far. It is not safe for concurrent use; make one per text with
 // Scanner.NewText.
 type TextScanner struct {
-	s *Scanner
-	m memo
+	s     *Scanner
+	cells *memo // verdicts of Value
+	toks  *memo // verdicts of tokens (not the same as of Value)
 }
 
 // NewText returns a TextScanner for one text.
 func (s *Scanner) NewText() *TextScanner {
-	return &TextScanner{s: s, m: memo{}}
+	return &TextScanner{s: s, cells: new(memo), toks: new(memo)}
 }
 
 // Value is Scanner.Value with the memo, for the cells of one file.
@@ -90,11 +121,29 @@ func (t *TextScanner) Value(v string) bool {
 		return t.s.Value(v)
 	}
 	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only; put copies
-	if hit, ok := t.m.get(b); ok {
+	if len(b) < 8 {
+		// A short plain token is only looked up whole (see Value):
+		// its tags say whether it can be a hit, which costs less than
+		// a probe of the memo.
+		digits := 0
+		for _, c := range b {
+			if c >= utf8.RuneSelf || !tokenByte[c] {
+				goto memo
+			}
+			if c-'0' < 10 {
+				digits++
+			}
+		}
+		if !t.s.asciiCould(len(b), digits) {
+			return false
+		}
+	}
+memo:
+	if hit, ok := t.cells.get(b); ok {
 		return hit
 	}
 	hit := t.s.Value(v)
-	t.m.put(b, hit)
+	t.cells.put(b, hit)
 	return hit
 }
 
@@ -103,12 +152,20 @@ func (t *TextScanner) Text(p []byte) int {
 	if len(t.s.values) == 0 {
 		return 0
 	}
-	return t.s.text(p, 0, t.m)
+	return t.s.text(p, 0, t.toks)
 }
 
-type span struct{ start, end int }
+// span is a token of a text with what the scanner needs to know of it
+// before looking it up: its digits and whether it is plain ASCII and holds
+// inner punctuation.
+type span struct {
+	start, end int
+	digits     int
+	ascii      bool
+	inner      bool
+}
 
-func (s *Scanner) text(p []byte, depth int, m memo) int {
+func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	hits := 0
 	var win [4]span // the last tokens joined by horizontal space, newest last
 	var winHit [4]bool
@@ -142,11 +199,17 @@ func (s *Scanner) text(p []byte, depth int, m memo) int {
 			break
 		}
 		start := i
+		tok := span{start: i, ascii: true}
 		for i < len(p) {
 			b := p[i]
 			if b < utf8.RuneSelf {
 				if !tokenByte[b] {
 					break
+				}
+				if b-'0' < 10 {
+					tok.digits++
+				} else if innerByte[b] {
+					tok.inner = true
 				}
 				i++
 				continue
@@ -155,10 +218,19 @@ func (s *Scanner) text(p []byte, depth int, m memo) int {
 			if isSepRune(r) {
 				break
 			}
+			tok.ascii = false
 			i += size
 		}
-		tok := span{start, i}
-		hit := s.tokenMemo(p[start:i], depth, m)
+		tok.end = i
+		var hit bool
+		if tok.ascii && !tok.inner && i-start < 8 {
+			// A short plain token: looked up whole only (there is
+			// nothing to split or decode), so its tags say whether it
+			// can be a hit at all.
+			hit = s.asciiCould(i-start, tok.digits) && s.tokenMemo(p[start:i], depth, m)
+		} else {
+			hit = s.tokenMemo(p[start:i], depth, m)
+		}
 		if hit {
 			hits++
 		}
@@ -204,6 +276,15 @@ func numberGroups(p []byte, ws []span) bool {
 }
 
 func (s *Scanner) joined(p []byte, ws []span) bool {
+	n, digits, ascii := 0, 0, true
+	for _, w := range ws {
+		n += w.end - w.start
+		digits += w.digits
+		ascii = ascii && w.ascii
+	}
+	if ascii && !s.asciiCould(n, digits) {
+		return false
+	}
 	var stack [128]byte
 	buf := stack[:0]
 	for _, w := range ws {
@@ -212,7 +293,24 @@ func (s *Scanner) joined(p []byte, ws []span) bool {
 	return s.lookup(buf)
 }
 
-func (s *Scanner) tokenMemo(tok []byte, depth int, m memo) bool {
+// asciiCould reports whether an ASCII text without white space of n bytes
+// and the given number of digits has a canonical form of a kind and length
+// that the sets hold (the form itself, and its digits alone).
+func (s *Scanner) asciiCould(n, digits int) bool {
+	kind := fingerprint.KindMixed
+	if digits == n {
+		kind = fingerprint.KindDigits
+	}
+	return s.tags.Has(fingerprint.ValueTag(kind, n)) ||
+		(digits >= fingerprint.MinDigits && digits != n && s.tags.Has(fingerprint.ValueTag(fingerprint.KindDigits, digits)))
+}
+
+func (s *Scanner) tokenMemo(tok []byte, depth int, m *memo) bool {
+	if len(tok) < 8 {
+		// Nothing to decode: the length-filtered lookups cost less
+		// than the memo.
+		return s.token(tok, depth)
+	}
 	if hit, ok := m.get(tok); ok {
 		return hit
 	}

@@ -8,64 +8,71 @@ import (
 	"testing"
 )
 
-func TestLengths(t *testing.T) {
-	var l Lengths
+func TestTags(t *testing.T) {
+	var l Tags
 	if !l.Empty() {
-		t.Fatalf("zero Lengths: got not empty, want empty")
+		t.Fatalf("zero Tags: got not empty, want empty")
 	}
-	for _, n := range []int{0, 1, 63, 64, 200, 255, 1000} {
+	for _, n := range []int{0, 1, 63, 64, 200, 255} {
 		l.Add(n)
 	}
 	for _, tc := range []struct {
 		n    int
 		want bool
-	}{{0, true}, {1, true}, {2, false}, {63, true}, {64, true}, {65, false}, {200, true}, {254, false}, {255, true}, {256, true}, {5000, true}} {
+	}{{0, true}, {1, true}, {2, false}, {63, true}, {64, true}, {65, false}, {200, true}, {254, false}, {255, true}} {
 		if got := l.Has(tc.n); got != tc.want {
 			t.Errorf("Has(%d): got %v, want %v", tc.n, got, tc.want)
 		}
 	}
-	var u Lengths
+	var u Tags
 	u.Union(l)
 	if u != l {
 		t.Errorf("Union: got %v, want %v", u, l)
 	}
+	if got := RowTag(300); got != 255 {
+		t.Errorf("RowTag(300): got %d, want 255", got)
+	}
+	if got := ValueTag(KindOther, 100); got != KindOther|MaxTagLen {
+		t.Errorf("ValueTag(KindOther, 100): got %d, want %d", got, KindOther|MaxTagLen)
+	}
 }
 
-func TestFingerprintTopByte(t *testing.T) {
+func TestFingerprintTag(t *testing.T) {
 	h, _ := NewHasher(testKey())
 	for _, tc := range []struct {
 		in   string
 		want []int
 	}{
-		{"abc", []int{3}},
-		{"138-1234-5678", []int{13, 11}},
-		{"１３８１２３４５６７８", []int{11}},
-		{"张 三", []int{6}},
-		{strings.Repeat("x", 300), []int{255}},
+		{"abc", []int{KindMixed | 3}},
+		{"138-1234-5678", []int{KindMixed | 13, KindDigits | 11}},
+		{"１３８１２３４５６７８", []int{KindDigits | 11}},
+		{"张 三", []int{KindOther | 6}},
+		{"Ab\xff", []int{KindOther | 5}},
+		{strings.Repeat("x", 300), []int{KindMixed | 63}},
 	} {
 		var got []int
 		for _, x := range h.Value(tc.in) {
-			got = append(got, ValueLen(x))
+			got = append(got, Tag(x))
 		}
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("ValueLen of the fingerprints of %q: got %v, want %v", tc.in, got, tc.want)
+			t.Errorf("tags of the fingerprints of %q: got %v, want %v", tc.in, got, tc.want)
 		}
 	}
-	if got := ValueLen(h.Row([]string{"a", "b", "c"})); got != 3 {
-		t.Errorf("ValueLen of a 3-cell row: got %d, want 3", got)
+	if got := Tag(h.Row([]string{"a", "b", "c"})); got != 3 {
+		t.Errorf("tag of a 3-cell row: got %d, want 3", got)
 	}
 	s := buildSet(t, h, []string{"abc", "138-1234-5678"}, [][]string{{"a", "b"}, {"a", "b", "c", "d"}})
-	vl, rw := s.ValueLengths(), s.RowWidths()
-	for _, n := range []int{3, 11, 13} {
-		if !vl.Has(n) {
-			t.Errorf("ValueLengths: got no %d, want it", n)
+	vt, rt := s.ValueTags(), s.RowTags()
+	for _, n := range []int{KindMixed | 3, KindDigits | 11, KindMixed | 13} {
+		if !vt.Has(n) {
+			t.Errorf("ValueTags: got no %d, want it", n)
 		}
 	}
-	if vl.Has(12) || vl.Has(4) {
-		t.Errorf("ValueLengths: got %v, want only 3, 11 and 13", vl)
+	if vt.Has(KindMixed|11) || vt.Has(KindDigits|3) || vt.Has(KindMixed|4) {
+		t.Errorf("ValueTags: got %v, want only 3, 11 and 13 of their kinds", vt)
 	}
-	if !rw.Has(2) || !rw.Has(4) || rw.Has(3) {
-		t.Errorf("RowWidths: got %v, want 2 and 4", rw)
+	if !rt.Has(2) || !rt.Has(4) || rt.Has(3) {
+		t.Errorf("RowTags: got %v, want 2 and 4", rt)
 	}
 }
 
@@ -83,12 +90,12 @@ func TestReadSetRefusesVersion1(t *testing.T) {
 }
 
 // checkAppendValueIn compares AppendValueIn with the straightforward
-// ValueBytes filtered by length.
-func checkAppendValueIn(t *testing.T, h *Hasher, v []byte, lens *Lengths) {
+// ValueBytes filtered by tag.
+func checkAppendValueIn(t *testing.T, h *Hasher, v []byte, lens *Tags) {
 	t.Helper()
 	var want []uint64
 	for _, x := range h.ValueBytes(nil, v) {
-		if lens.Has(ValueLen(x)) {
+		if lens.Has(Tag(x)) {
 			want = append(want, x)
 		}
 	}
@@ -100,13 +107,15 @@ func checkAppendValueIn(t *testing.T, h *Hasher, v []byte, lens *Lengths) {
 
 func TestAppendValueIn(t *testing.T) {
 	h, _ := NewHasher(testKey())
-	all := Lengths{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	var eleven Lengths
-	eleven.Add(11)
+	all := Tags{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	var eleven Tags
+	eleven.Add(KindDigits | 11)
+	eleven.Add(KindMixed | 11)
+	eleven.Add(KindOther | 11)
 	for _, v := range []string{"", " ", "abc", "ABC def", "13812345678", "138-1234-5678", "138 1234 5678",
 		"１３８１２３４５６７８", "\xff\xfe", "a\xffb", "11010519491231002X", "-123456", "Shijingshan", "SHIJINGSHAN",
 		strings.Repeat("9", 300), "\x00\x01\x7f"} {
-		for _, lens := range []*Lengths{&all, &eleven, {}} {
+		for _, lens := range []*Tags{&all, &eleven, {}} {
 			checkAppendValueIn(t, h, []byte(v), lens)
 		}
 	}
@@ -118,7 +127,7 @@ func FuzzAppendValueIn(f *testing.F) {
 	}
 	h, _ := NewHasher(testKey())
 	f.Fuzz(func(t *testing.T, v []byte, lo, hi uint64) {
-		lens := Lengths{lo, hi, 0, 1 << 63}
+		lens := Tags{lo, hi, lo ^ hi, 0}
 		checkAppendValueIn(t, h, v, &lens)
 	})
 }
