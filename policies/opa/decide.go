@@ -6,13 +6,14 @@ import (
 	"sort"
 
 	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-// Decide validates in, evaluates the prepared query on it and decodes the
-// result. It returns an error of class errdefs.ErrInvalidArgument for an
+// Decide validates in, evaluates the prepared query on it (the action's
+// residual when there is one) and decodes the result. It returns an error of class errdefs.ErrInvalidArgument for an
 // invalid input, the context's error when ctx ends, and errdefs.ErrInternal
 // when evaluation fails or the result is undefined or malformed. On error
 // the returned Decision is still a deny, with one reason naming the failure
@@ -26,7 +27,21 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 	if err := in.Validate(); err != nil {
 		return e.failed("input.invalid", "the request could not be described to the policies"), err
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)))
+	var rs rego.ResultSet
+	var err error
+	var value func(rego.Result) any
+	if s := e.forAction(ctx, in.Action); s != nil {
+		rs, err = s.query.Eval(ctx, rego.EvalParsedInput(inputFields(&in, s.fields)), rego.EvalMetrics(noMetrics))
+		value = func(r rego.Result) any { return r.Bindings[decisionVar] }
+	} else {
+		rs, err = e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalMetrics(noMetrics))
+		value = func(r rego.Result) any {
+			if len(r.Expressions) == 0 {
+				return nil
+			}
+			return r.Expressions[0].Value
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())
@@ -34,16 +49,20 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 		// OPA's evaluation errors name policy locations, not input values.
 		return e.failed("policy.error", "the policies could not be evaluated"), fmt.Errorf("evaluate %q: %w: %w", Query, err, errdefs.ErrInternal)
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+	if len(rs) == 0 || value(rs[0]) == nil {
 		return e.failed("policy.undefined", "the policies gave no decision"), fmt.Errorf("evaluate %q: undefined decision: %w", Query, errdefs.ErrInternal)
 	}
-	d, ok := decode(rs[0].Expressions[0].Value)
+	d, ok := decode(value(rs[0]))
 	if !ok {
 		return e.failed("policy.malformed", "the policies gave a malformed decision"), fmt.Errorf("evaluate %q: malformed decision: %w", Query, errdefs.ErrInternal)
 	}
 	d.Revision = e.revision
 	return d, nil
 }
+
+// noMetrics keeps OPA from allocating metrics on every evaluation; the
+// engine reports none.
+var noMetrics = metrics.NoOp()
 
 func (e *Engine) failed(rule, msg string) policy.Decision {
 	return policy.Decision{

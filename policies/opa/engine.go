@@ -4,8 +4,10 @@
 // deployer's policy directory, compiles them with locked-down capabilities
 // (no network, no I/O, no clock, no randomness, no runtime information),
 // prepares the query data.enclave.decision once, and evaluates it per
-// request. Policies that do not compile make New fail with an error naming
-// the file and line.
+// request: for an action of policy.Actions, the residual of the query
+// specialized to that action by partial evaluation, on the fields of the
+// input it reads (specialize.go). Policies that do not compile make New
+// fail with an error naming the file and line.
 package opa
 
 import (
@@ -39,7 +41,9 @@ const builtinPrefix = "policies/rego/"
 // Engine is the OPA implementation of policy.Engine. It is safe for
 // concurrent use.
 type Engine struct {
-	query    rego.PreparedEvalQuery
+	query    rego.PreparedEvalQuery // the whole policies
+	modules  []*ast.Module
+	special  map[string]*specialized // by action; see specialize.go
 	revision string
 	files    []string
 }
@@ -162,12 +166,14 @@ func compile(ctx context.Context, files map[string]source) (*Engine, error) {
 		rego.StrictBuiltinErrors(true),
 	}
 	names := make([]string, 0, len(srcs))
+	modules := make([]*ast.Module, 0, len(srcs))
 	for _, s := range srcs {
 		m, err := ast.ParseModuleWithOpts(s.name, s.text, ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps})
 		if err != nil {
 			return nil, fmt.Errorf("parse policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
 		}
 		ropts = append(ropts, rego.ParsedModule(m))
+		modules = append(modules, m)
 		names = append(names, s.name)
 		// Length-prefixed name and text, so that no two file sets collide.
 		fmt.Fprintf(h, "%d:%s%d:%s", len(s.name), s.name, len(s.text), s.text)
@@ -178,8 +184,12 @@ func compile(ctx context.Context, files map[string]source) (*Engine, error) {
 	}
 	e := &Engine{
 		query:    pq,
+		modules:  modules,
 		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		files:    names,
+	}
+	if e.special, err = e.specialize(ctx, caps); err != nil {
+		return nil, fmt.Errorf("specialize policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
 	}
 	// A probe request finds conflicts that only evaluation reveals, such as
 	// a deployer's file defining `decision` a second time.

@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	policy "github.com/enclave-dev/enclave/policies"
@@ -13,7 +14,7 @@ import (
 // and a deny at least one; the direct Rego encoding of the input equals
 // OPA's generic one; nobody without a role gets more than the
 // actions open to everyone; an allowed job.run names a grant for every
-// dataset.
+// dataset; specialization changes no decision.
 func FuzzDecide(f *testing.F) {
 	for _, in := range []policy.Input{jobInput(), matrixInput("application.approve", false, "authority"), matrixInput("org.add", true, "authority")} {
 		b, err := json.Marshal(in)
@@ -31,6 +32,11 @@ func FuzzDecide(f *testing.F) {
 		}
 		checkInputValue(t, in)
 		d, err := e.Decide(context.Background(), in)
+		// The action's residual on the fields it reads decides as the
+		// whole policies do on the whole input.
+		if want, ok := wholeDecision(t, e, in); ok != (err == nil) || (ok && !reflect.DeepEqual(d, want)) {
+			t.Fatalf("got %+v, %v, want %+v as the whole policies decide", d, err, want)
+		}
 		if err != nil {
 			if d.Allow {
 				t.Fatalf("got allow with error %v, want deny", err)

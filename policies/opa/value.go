@@ -14,55 +14,90 @@ import (
 // its JSON encoding (the struct tags of package policy), which a test
 // checks. It is several times cheaper than OPA's generic conversion, which
 // encodes to JSON and decodes again.
-func inputValue(in *policy.Input) ast.Value {
+func inputValue(in *policy.Input) ast.Value { return inputFields(in, allFields) }
+
+// inputFields builds the fields f of the Rego value of in: the whole input
+// for allFields, and for the fields a residual query reads (see
+// readFields) only those, each with the value inputValue gives it.
+func inputFields(in *policy.Input, f *fields) ast.Value {
 	s := &in.Subject
 	r := &in.Resource
-	return ast.NewObject(
-		kv("action", str(in.Action)),
-		kv("now", timeTerm(in.Now)),
-		kv("subject", obj(
-			kv("id", str(s.ID)),
-			kv("name", str(s.Name)),
-			kv("org", str(s.Org)),
-			kv("org_type", str(s.OrgType)),
-			kv("org_status", str(s.OrgStatus)),
-			kv("licence_from", timePtr(s.LicenceFrom)),
-			kv("licence_until", timePtr(s.LicenceUntil)),
-			kv("roles", strs(s.Roles)),
-			kv("agreement_until", timePtr(s.AgreementUntil)),
-		)),
-		kv("resource", obj(
-			kv("kind", str(r.Kind)),
-			kv("id", str(r.ID)),
-			kv("org", str(r.Org)),
-			kv("owner", str(r.Owner)),
-			kv("approvers", strs(r.Approvers)),
-			kv("datasets", datasets(r.Datasets)),
-			kv("purpose", str(r.Purpose)),
-			kv("scenario", str(r.Scenario)),
-			kv("public_interest", ast.BooleanTerm(r.PublicInterest)),
-			kv("from", timePtr(r.From)),
-			kv("until", timePtr(r.Until)),
-			kv("image", image(r.Image)),
-		)),
-		kv("grants", grants(in.Grants)),
-		kv("usage", obj(
-			kv("running_jobs", ast.InternedTerm(int(in.Usage.RunningJobs))),
-			kv("cpu_seconds_month", ast.InternedTerm(int(in.Usage.CPUSecondsMonth))),
-		)),
-		kv("quota", obj(
-			kv("concurrent_jobs", intPtr(in.Quota.ConcurrentJobs)),
-			kv("cpu_seconds_month", intPtr(in.Quota.CPUSecondsMonth)),
-			kv("memory_bytes_per_job", intPtr(in.Quota.MemoryBytesPerJob)),
-		)),
-		kv("request", obj(
-			kv("cpu", ast.NumberTerm(json.Number(strconv.FormatFloat(in.Request.CPU, 'g', -1, 64)))),
-			kv("memory_bytes", ast.InternedTerm(int(in.Request.MemoryBytes))),
-		)),
-		kv("config", obj(
-			kv("authorized_org_types", strs(in.Config.AuthorizedOrgTypes)),
-		)),
-	)
+	b := make([][2]*ast.Term, 0, 10)
+	if f.has("action") {
+		b = append(b, kv("action", str(in.Action)))
+	}
+	if f.has("now") {
+		b = append(b, kv("now", timeTerm(in.Now)))
+	}
+	if c, ok := f.get("subject"); ok {
+		o := make([][2]*ast.Term, 0, 9)
+		o = field(o, c, "id", func() *ast.Term { return str(s.ID) })
+		o = field(o, c, "name", func() *ast.Term { return str(s.Name) })
+		o = field(o, c, "org", func() *ast.Term { return str(s.Org) })
+		o = field(o, c, "org_type", func() *ast.Term { return str(s.OrgType) })
+		o = field(o, c, "org_status", func() *ast.Term { return str(s.OrgStatus) })
+		o = field(o, c, "licence_from", func() *ast.Term { return timePtr(s.LicenceFrom) })
+		o = field(o, c, "licence_until", func() *ast.Term { return timePtr(s.LicenceUntil) })
+		o = field(o, c, "roles", func() *ast.Term { return strs(s.Roles) })
+		o = field(o, c, "agreement_until", func() *ast.Term { return timePtr(s.AgreementUntil) })
+		b = append(b, kv("subject", obj(o...)))
+	}
+	if c, ok := f.get("resource"); ok {
+		o := make([][2]*ast.Term, 0, 12)
+		o = field(o, c, "kind", func() *ast.Term { return str(r.Kind) })
+		o = field(o, c, "id", func() *ast.Term { return str(r.ID) })
+		o = field(o, c, "org", func() *ast.Term { return str(r.Org) })
+		o = field(o, c, "owner", func() *ast.Term { return str(r.Owner) })
+		o = field(o, c, "approvers", func() *ast.Term { return strs(r.Approvers) })
+		o = field(o, c, "datasets", func() *ast.Term { return datasets(r.Datasets) })
+		o = field(o, c, "purpose", func() *ast.Term { return str(r.Purpose) })
+		o = field(o, c, "scenario", func() *ast.Term { return str(r.Scenario) })
+		o = field(o, c, "public_interest", func() *ast.Term { return ast.BooleanTerm(r.PublicInterest) })
+		o = field(o, c, "from", func() *ast.Term { return timePtr(r.From) })
+		o = field(o, c, "until", func() *ast.Term { return timePtr(r.Until) })
+		if ic, ok := c.get("image"); ok {
+			o = append(o, kv("image", image(r.Image, ic)))
+		}
+		b = append(b, kv("resource", obj(o...)))
+	}
+	if f.has("grants") {
+		b = append(b, kv("grants", grants(in.Grants)))
+	}
+	if c, ok := f.get("usage"); ok {
+		o := make([][2]*ast.Term, 0, 2)
+		o = field(o, c, "running_jobs", func() *ast.Term { return ast.InternedTerm(int(in.Usage.RunningJobs)) })
+		o = field(o, c, "cpu_seconds_month", func() *ast.Term { return ast.InternedTerm(int(in.Usage.CPUSecondsMonth)) })
+		b = append(b, kv("usage", obj(o...)))
+	}
+	if c, ok := f.get("quota"); ok {
+		o := make([][2]*ast.Term, 0, 3)
+		o = field(o, c, "concurrent_jobs", func() *ast.Term { return intPtr(in.Quota.ConcurrentJobs) })
+		o = field(o, c, "cpu_seconds_month", func() *ast.Term { return intPtr(in.Quota.CPUSecondsMonth) })
+		o = field(o, c, "memory_bytes_per_job", func() *ast.Term { return intPtr(in.Quota.MemoryBytesPerJob) })
+		b = append(b, kv("quota", obj(o...)))
+	}
+	if c, ok := f.get("request"); ok {
+		o := make([][2]*ast.Term, 0, 2)
+		o = field(o, c, "cpu", func() *ast.Term {
+			return ast.NumberTerm(json.Number(strconv.FormatFloat(in.Request.CPU, 'g', -1, 64)))
+		})
+		o = field(o, c, "memory_bytes", func() *ast.Term { return ast.InternedTerm(int(in.Request.MemoryBytes)) })
+		b = append(b, kv("request", obj(o...)))
+	}
+	if c, ok := f.get("config"); ok {
+		o := make([][2]*ast.Term, 0, 1)
+		o = field(o, c, "authorized_org_types", func() *ast.Term { return strs(in.Config.AuthorizedOrgTypes) })
+		b = append(b, kv("config", obj(o...)))
+	}
+	return ast.NewObject(b...)
+}
+
+// field appends key and the value v makes when f includes key.
+func field(o [][2]*ast.Term, f *fields, key string, v func() *ast.Term) [][2]*ast.Term {
+	if !f.has(key) {
+		return o
+	}
+	return append(o, kv(key, v()))
 }
 
 // constTerms holds one shared term for every object key of the input and
@@ -136,11 +171,14 @@ func intPtr(n *int64) *ast.Term {
 	return ast.InternedTerm(int(*n))
 }
 
-func image(im *policy.Image) *ast.Term {
+func image(im *policy.Image, f *fields) *ast.Term {
 	if im == nil {
 		return ast.InternedNullTerm
 	}
-	return obj(kv("digest", str(im.Digest)), kv("status", str(im.Status)))
+	o := make([][2]*ast.Term, 0, 2)
+	o = field(o, f, "digest", func() *ast.Term { return str(im.Digest) })
+	o = field(o, f, "status", func() *ast.Term { return str(im.Status) })
+	return obj(o...)
 }
 
 func datasets(ds []policy.Dataset) *ast.Term {

@@ -11,16 +11,21 @@ licence_ok if {
 	now <= until
 }
 
+agreement_ok if now <= ns(input.subject.agreement_until)
+
+# One rule per request checks the licence and the agreement, so that the
+# other actions pay for a single membership test.
 reasons contains r if {
 	input.action in licensed_actions
+	some r in licence_reasons
+}
+
+licence_reasons contains r if {
 	not licence_ok
 	r := {"rule": "licence.not_valid", "message": sprintf("organisation %q holds no licence valid now", [subject_org])}
 }
 
-agreement_ok if now <= ns(input.subject.agreement_until)
-
-reasons contains r if {
-	input.action in licensed_actions
+licence_reasons contains r if {
 	not agreement_ok
 	r := {"rule": "agreement.not_valid", "message": sprintf("person %q has no confidentiality agreement on record that is valid now", [subject_id])}
 }
@@ -45,15 +50,25 @@ data_actions := {"application.file", "job.run"}
 
 restricted_org_types := {"university", "research-institute"}
 
+# Every rule of the policies starts with `input.action == "..."` where it
+# can, so that OPA's rule index skips the rules of other actions.
 reasons contains r if {
-	input.action in data_actions
+	input.action == "application.file"
+	some r in dataset_reasons
+}
+
+reasons contains r if {
+	input.action == "job.run"
+	some r in dataset_reasons
+}
+
+dataset_reasons contains r if {
 	some d in input.resource.datasets
 	not dataset_active(d)
 	r := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [dname(d)])}
 }
 
-reasons contains r if {
-	input.action in data_actions
+dataset_reasons contains r if {
 	some d in input.resource.datasets
 	not market_known(d)
 	r := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [dname(d)])}
@@ -63,8 +78,7 @@ dataset_active(d) if d.state == "active"
 
 market_known(d) if d.market in {"ordinary", "authorized"}
 
-reasons contains r if {
-	input.action in data_actions
+dataset_reasons contains r if {
 	some d in input.resource.datasets
 	d.market == "authorized"
 	not input.subject.org_type in {t | some t in input.config.authorized_org_types}
@@ -141,17 +155,14 @@ levels := {name: ls |
 		some gd in g.datasets
 		gd.name == name
 	}
-} if action == "job.run"
+} if input.action == "job.run"
 
 rank(g) := 0 if object.get(g, "batches_left", null) == null
 
 else := 1
 
 level(g, gd, d) := 4 if {
-	columns_covered(gd, d)
-	enough_approvers(g, d)
-	purpose_allowed(g)
-	batches_available(g)
+	admits(g, gd, d)
 } else := 3 if {
 	columns_covered(gd, d)
 	enough_approvers(g, d)
@@ -191,11 +202,28 @@ batches_available(g) if object.get(g, "batches_left", null) == null
 
 batches_available(g) if g.batches_left > 0
 
-# usable[name] are the level-4 entries of dataset `name`, when there are any.
+# usable[name] are [rank, id] of the valid grants that admit dataset
+# `name` of the job, when there are any. It is computed without levels, so
+# that an admitted job never ranks the grants that refuse it.
+default usable := {}
+
 usable := {name: ok |
-	some name, ls in levels
-	ok := {e | some e in ls; e[0] == 4}
+	some name, d in job_datasets
+	ok := {[rank(g), g.id] |
+		some g in valid_grants
+		some gd in g.datasets
+		gd.name == name
+		admits(g, gd, d)
+	}
 	count(ok) > 0
+} if input.action == "job.run"
+
+# admits: the four checks of level 4.
+admits(g, gd, d) if {
+	columns_covered(gd, d)
+	enough_approvers(g, d)
+	purpose_allowed(g)
+	batches_available(g)
 }
 
 # best[name] is the best level any grant reaches for dataset `name`.
@@ -214,8 +242,9 @@ job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("da
 }
 
 reasons contains r if {
-	action == "job.run"
+	input.action == "job.run"
 	some name, _ in job_datasets
+	not usable[name]
 	r := job_reason(name)
 }
 
@@ -223,7 +252,7 @@ reasons contains r if {
 # grant if there is one, else a batch-limited one; the smallest id wins.
 default grants_used := {}
 
-grants_used := {name: min(ok)[2] | some name, ok in usable} if action == "job.run"
+grants_used := {name: min(ok)[1] | some name, ok in usable} if input.action == "job.run"
 
 # --- Quotas (job.run); an unset quota is not limited ----------------------
 

@@ -27,10 +27,10 @@ allow if {
 	job_gate
 }
 
-job_gate if action != "job.run"
+job_gate if not input.action == "job.run"
 
 job_gate if {
-	action == "job.run"
+	input.action == "job.run"
 	every d in list(input.resource.datasets) {
 		dataset_active(d)
 		market_known(d)
@@ -39,11 +39,19 @@ job_gate if {
 }
 
 # Identifiers for messages, defined even when the input lacks them.
-action := object.get(input, "action", "")
+# (Written without passing input as a whole, so that the engine can tell
+# which fields of the input an action's rules read.)
+action := x if {
+	x := input.action
+} else := ""
 
-subject_id := object.get(input, ["subject", "id"], "")
+subject_id := x if {
+	x := input.subject.id
+} else := ""
 
-subject_org := object.get(input, ["subject", "org"], "")
+subject_org := x if {
+	x := input.subject.org
+} else := ""
 
 dname(d) := object.get(d, "name", "")
 
@@ -78,8 +86,6 @@ reasons contains r if {
 	r := {"rule": "action.unknown", "message": sprintf("action %q is not known to the policies", [action])}
 }
 
-roles := {r | some r in input.subject.roles}
-
 in_scope("any")
 
 in_scope("own_org") if {
@@ -105,7 +111,7 @@ held("*") if authenticated
 
 held(role) if {
 	role != "*"
-	role in roles
+	role in input.subject.roles
 }
 
 # holds_listed: the person holds a role listed for the action, whatever the scope.
@@ -139,7 +145,7 @@ scope_reason("independent") := {"rule": "scope.independent", "message": sprintf(
 # status other than active.
 org_active if input.subject.org_status == "active"
 
-org_status_applies if "operator" in roles
+org_status_applies if "operator" in input.subject.roles
 
 org_status_applies if {
 	is_string(input.subject.org_status)
