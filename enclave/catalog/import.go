@@ -318,24 +318,19 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("finish arrow file: %w", err)
 	}
-	if err := out.finish(); err != nil {
+	// The data file's fsync overlaps the fingerprint index's sort.
+	dataDone := make(chan error, 1)
+	go func() { dataDone <- out.finish() }()
+	fpErr := im.writeFingerprints(plain, res)
+	if err := <-dataDone; err != nil {
 		return nil, err
+	}
+	if fpErr != nil {
+		return nil, fpErr
 	}
 	res.DataSHA256 = hex.EncodeToString(out.plainHash.Sum(nil))
 	res.SealedSHA256 = hex.EncodeToString(out.sealedHash.Sum(nil))
 	res.Bytes = out.plainBytes
-
-	fp, err := newSealedFile(filepath.Join(im.opts.Dir, FingerprintsFile), plain)
-	if err != nil {
-		return nil, err
-	}
-	defer fp.abort()
-	if res.FingerprintValues, res.FingerprintRows, err = im.fps.WriteSet(fp); err != nil {
-		return nil, fmt.Errorf("write fingerprint index: %w", err)
-	}
-	if err := fp.finish(); err != nil {
-		return nil, err
-	}
 	if err := im.fps.Close(); err != nil {
 		return nil, err
 	}
@@ -346,6 +341,20 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// writeFingerprints writes the sealed fingerprint index and records its
+// counts in res.
+func (im *importer) writeFingerprints(key []byte, res *Result) error {
+	fp, err := newSealedFile(filepath.Join(im.opts.Dir, FingerprintsFile), key)
+	if err != nil {
+		return err
+	}
+	defer fp.abort()
+	if res.FingerprintValues, res.FingerprintRows, err = im.fps.WriteSet(fp); err != nil {
+		return fmt.Errorf("write fingerprint index: %w", err)
+	}
+	return fp.finish()
 }
 
 // plan checks the input's columns against the spec and prepares the
