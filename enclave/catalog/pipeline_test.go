@@ -166,3 +166,24 @@ func TestImportLeavesOnlyItsFiles(t *testing.T) {
 		t.Fatalf("got spill directories left: %v", m)
 	}
 }
+
+// TestImportCSVBatchBytes checks that a CSV batch ends once its values
+// reach csvBatchBytes, whatever BatchRows says.
+func TestImportCSVBatchBytes(t *testing.T) {
+	defer func(n int) { csvBatchBytes = n }(csvBatchBytes)
+	csvBatchBytes = 1000
+	e := newEnv(t)
+	data := parallelInput(t, 300)
+	opts := e.opts("v")
+	opts.BatchRows = 100000
+	calls := 0
+	opts.Progress = func(int64, int64) { calls++ }
+	res, err := Import(context.Background(), Source{Path: e.write(t, "p.csv", data)}, mustSpec(t, parallelSpec), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// about 50 value bytes per row: 20 rows per batch
+	if res.Rows != 300 || calls < 300*50/1000/2 || calls > 300*50/1000*2 {
+		t.Fatalf("got %d rows in %d batches, want 300 rows in about %d", res.Rows, calls, 300*50/1000)
+	}
+}

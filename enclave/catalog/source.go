@@ -178,6 +178,10 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// csvBatchBytes ends a CSV batch early once its values reach this many
+// bytes, so that a batch of long lines stays small (a variable for tests).
+var csvBatchBytes = 16 << 20
+
 type csvReader struct {
 	f       *os.File
 	lim     *lineLimiter
@@ -282,7 +286,8 @@ func (c *csvReader) Next() (batch, error) {
 			sb.ReserveData(c.dataLen[j] + c.dataLen[j]/8)
 		}
 	}
-	for len(c.lines) < c.batch {
+	size := 0
+	for len(c.lines) < c.batch && size < csvBatchBytes {
 		rec, err := c.r.Read()
 		if errors.Is(err, io.EOF) {
 			c.eof = true
@@ -294,6 +299,7 @@ func (c *csvReader) Next() (batch, error) {
 		line, _ := c.r.FieldPos(0)
 		c.lines = append(c.lines, line)
 		for j, v := range rec {
+			size += len(v)
 			if !utf8.ValidString(v) {
 				return batch{}, badInput("csv line %d column %q is not valid utf-8", line, c.names[j])
 			}
