@@ -194,7 +194,10 @@ enough_approvers(g, d) if {
 	count({a | some a in g.approvers}) >= 2
 }
 
-purpose_allowed(_) if not input.subject.org_type in restricted_org_types
+purpose_allowed(_) if org_unrestricted
+
+# org_unrestricted: the organisation's type is not limited to public-interest use.
+org_unrestricted if not input.subject.org_type in restricted_org_types
 
 purpose_allowed(g) if g.public_interest == true
 
@@ -205,8 +208,6 @@ batches_available(g) if g.batches_left > 0
 # usable[name] are [rank, id] of the valid grants that admit dataset
 # `name` of the job, when there are any. It is computed without levels, so
 # that an admitted job never ranks the grants that refuse it.
-default usable := {}
-
 usable := {name: ok |
 	some name, d in job_datasets
 	ok := {[rank(g), g.id] |
@@ -216,7 +217,7 @@ usable := {name: ok |
 		admits(g, gd, d)
 	}
 	count(ok) > 0
-} if input.action == "job.run"
+}
 
 # admits: the four checks of level 4.
 admits(g, gd, d) if {
@@ -243,6 +244,13 @@ job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("da
 
 reasons contains r if {
 	input.action == "job.run"
+	some r in job_refusals
+}
+
+# job_refusals are the reasons of the job's datasets that no grant admits.
+# (A comprehension, so that partial evaluation keeps the references to
+# usable that job_gate and grants_used share.)
+job_refusals := {r |
 	some name, _ in job_datasets
 	not usable[name]
 	r := job_reason(name)
