@@ -73,23 +73,8 @@ func Decrypt(ctx context.Context, dir string, kr keys.Keyring, keyObject string,
 	}()
 	h := sha256.New()
 	w := io.MultiWriter(tmp, h)
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return fmt.Errorf("write decrypt target: %w", err)
-			}
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("decrypt %q: %w", DataFile, rerr)
-		}
+	if err := copyAhead(ctx, w, r); err != nil {
+		return err
 	}
 	for _, o := range opts {
 		if o.DataSHA256 != "" && o.DataSHA256 != hex.EncodeToString(h.Sum(nil)) {
@@ -124,4 +109,63 @@ func OpenFingerprints(ctx context.Context, dir string, kr keys.Keyring, keyObjec
 		return nil, fmt.Errorf("read %q: %w", FingerprintsFile, err)
 	}
 	return set, nil
+}
+
+// copyAhead copies r to w with a goroutine that reads (decrypts) up to
+// two buffers ahead of the writes (hash and file), so that decryption
+// overlaps them.
+func copyAhead(ctx context.Context, w io.Writer, r io.Reader) error {
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	const bufSize, depth = 1 << 20, 2
+	free := make(chan []byte, depth+1)
+	for range depth + 1 {
+		free <- make([]byte, bufSize)
+	}
+	full := make(chan chunk, depth)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(full)
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n, err := io.ReadFull(r, buf)
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			select {
+			case full <- chunk{buf[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range full {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(c.b) > 0 {
+			if _, err := w.Write(c.b); err != nil {
+				return fmt.Errorf("write decrypt target: %w", err)
+			}
+		}
+		switch {
+		case c.err == io.EOF:
+			return nil
+		case c.err != nil:
+			return fmt.Errorf("decrypt %q: %w", DataFile, c.err)
+		}
+		free <- c.b[:cap(c.b)]
+	}
+	return ctx.Err()
 }
