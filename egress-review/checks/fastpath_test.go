@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -185,5 +186,40 @@ func TestTableRowsFastPath(t *testing.T) {
 		if width == 3 && want[0] != 2 {
 			t.Errorf("width 3: reference matched %d rows, want 2", want[0])
 		}
+	}
+}
+
+// TestRowKind checks that the row-copy check's short sniff agrees with
+// Sniff on whether a file has rows.
+func TestRowKind(t *testing.T) {
+	meta, cols := cleanAggregate()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Kind
+	}{
+		{"t.arrow", arrowFile(t, meta, cols), KindArrowFile},
+		{"t.bin", arrowStream(t, meta, cols), KindArrowStream},
+		{"t.parquet", parquetFile(t, meta, cols), KindParquet},
+		{"t.csv", []byte("a,b\n1,2\n"), KindCSV},
+		{"t.TSV", []byte("a\tb\n1\t2\n"), KindCSV},
+		{"t.txt", []byte("a,b\n1,2\n"), KindUnknown},
+		{"t.json", []byte(`{"a":1}`), KindUnknown},
+		{"t", []byte{}, KindUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := t.TempDir() + "/" + tc.name
+			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := rowKind(p, tc.name)
+			if err != nil || got != tc.want {
+				t.Errorf("rowKind: got %v, %v, want %v, nil", got, err, tc.want)
+			}
+			sniffed, _, _ := Sniff(p, tc.name)
+			if hasRows := sniffed.Tabular() || sniffed == KindCSV; hasRows != (got != KindUnknown) {
+				t.Errorf("Sniff says %v, rowKind %v: they disagree on rows", sniffed, got)
+			}
+		})
 	}
 }

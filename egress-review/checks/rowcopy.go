@@ -2,12 +2,15 @@ package checks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/containerd/errdefs"
@@ -47,7 +50,7 @@ func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding
 	p := req.Params.Effective()
 	var out []review.Finding
 	for _, f := range req.Files {
-		kind, _, err := Sniff(f.Path, f.Name)
+		kind, err := rowKind(f.Path, f.Name)
 		if err != nil {
 			out = append(out, review.Finding{Verdict: review.VerdictFail, File: f.Name, Evidence: "cannot read file"})
 			continue
@@ -92,6 +95,32 @@ func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding
 		out = append(out, review.Finding{Verdict: review.VerdictPass, Evidence: "no output row is an input row"})
 	}
 	return out, nil
+}
+
+// rowKind is Sniff for the row-copy check, which reads rows of tables and
+// CSV files only: a file that starts with no table magic and is not named
+// as CSV is not read to the end to learn which other kind it is.
+func rowKind(p, name string) (Kind, error) {
+	if ext := strings.ToLower(path.Ext(name)); ext == ".csv" || ext == ".tsv" {
+		kind, _, err := Sniff(p, name)
+		return kind, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return KindUnknown, fmt.Errorf("open output file: %w", err)
+	}
+	defer f.Close()
+	var head [8]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return KindUnknown, fmt.Errorf("read output file: %w", err)
+	}
+	for _, m := range magics {
+		if m.kind.Tabular() && bytes.HasPrefix(head[:n], []byte(m.prefix)) {
+			return m.kind, nil
+		}
+	}
+	return KindUnknown, nil
 }
 
 func tableRows(sc *scan.Scanner, rec arrow.RecordBatch, matched []int) {

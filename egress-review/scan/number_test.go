@@ -58,3 +58,19 @@ func FuzzDecimalShape(f *testing.F) {
 		checkShape(t, v)
 	})
 }
+
+func TestDecimalDigits(t *testing.T) {
+	vals := []uint64{0, 1, 9, 10, 99, 100, 1<<63 - 1, 1 << 63, ^uint64(0), 9999999999999999999, 10000000000000000000}
+	for p := uint64(1); p < 1e19; p *= 10 {
+		vals = append(vals, p-1, p, p+1)
+	}
+	r := rand.New(rand.NewPCG(2, 2))
+	for range 10000 {
+		vals = append(vals, r.Uint64()>>r.IntN(64))
+	}
+	for _, v := range vals {
+		if got, want := decimalDigits(v), len(strconv.FormatUint(v, 10)); got != want {
+			t.Errorf("decimalDigits(%d): got %d, want %d", v, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"net/url"
 	"strconv"
 	"unicode"
@@ -164,17 +165,15 @@ func (s *Scanner) decimalLen(n int, neg bool) bool {
 
 // decimalDigits returns the number of decimal digits of u.
 func decimalDigits(u uint64) int {
-	n := 1
-	for u >= 10000 {
-		u /= 10000
-		n += 4
-	}
-	for u >= 10 {
-		u /= 10
+	// log10(2) is about 1233/4096; the estimate is exact or one short.
+	n := (bits.Len64(u) * 1233) >> 12
+	if n < len(pow10) && u >= pow10[n] {
 		n++
 	}
-	return n
+	return max(n, 1)
 }
+
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 // RowWidth reports whether a row of n cells can match a row fingerprint:
 // callers skip formatting the cells of a table whose width no set holds.

@@ -163,6 +163,7 @@ type span struct {
 	digits     int
 	ascii      bool
 	inner      bool
+	group      bool // a number group: digits, the last one maybe x or X
 }
 
 func (s *Scanner) text(p []byte, depth int, m *memo) int {
@@ -222,6 +223,9 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			i += size
 		}
 		tok.end = i
+		if n := i - start; tok.digits == n || (tok.digits == n-1 && p[i-1]|0x20 == 'x') {
+			tok.group = true
+		}
 		var hit bool
 		if tok.ascii && !tok.inner && i-start < 8 {
 			// A short plain token: looked up whole only (there is
@@ -251,7 +255,7 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			if winHit[nwin-k] || winHit[nwin-1] {
 				break
 			}
-			if k > 2 && !numberGroups(p, win[nwin-k:nwin]) {
+			if k > 2 && !numberGroups(win[nwin-k:nwin]) {
 				break
 			}
 			if s.joined(p, win[nwin-k:nwin]) {
@@ -263,13 +267,10 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	return hits
 }
 
-func numberGroups(p []byte, ws []span) bool {
+func numberGroups(ws []span) bool {
 	for _, w := range ws {
-		t := p[w.start:w.end]
-		for j, b := range t {
-			if (b < '0' || b > '9') && !(j == len(t)-1 && (b == 'x' || b == 'X')) {
-				return false
-			}
+		if !w.group {
+			return false
 		}
 	}
 	return true
