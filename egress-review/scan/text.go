@@ -227,12 +227,17 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			tok.group = true
 		}
 		var hit bool
-		if tok.ascii && !tok.inner && i-start < 8 {
+		switch {
+		case tok.ascii && !tok.inner && i-start < 8:
 			// A short plain token: looked up whole only (there is
 			// nothing to split or decode), so its tags say whether it
 			// can be a hit at all.
 			hit = s.asciiCould(i-start, tok.digits) && s.tokenMemo(p[start:i], depth, m)
-		} else {
+		case tok.ascii && i-start < 8:
+			// Short, with inner punctuation: nothing to decode, and
+			// the tag checks of its parts cost less than the memo.
+			hit = s.token(p[start:i], depth)
+		default:
 			hit = s.tokenMemo(p[start:i], depth, m)
 		}
 		if hit {
@@ -251,12 +256,27 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		// Windows ending at this token: pairs of any tokens, longer runs
 		// of number groups only; a window with a token that is a hit by
 		// itself is not counted again.
+		if winHit[nwin-1] {
+			continue
+		}
+		last := &win[nwin-1]
+		n, digits, ascii, groups := last.end-last.start, last.digits, last.ascii, last.group
 		for k := 2; k <= nwin; k++ {
-			if winHit[nwin-k] || winHit[nwin-1] {
+			w := &win[nwin-k]
+			if winHit[nwin-k] {
 				break
 			}
-			if k > 2 && !numberGroups(win[nwin-k:nwin]) {
+			groups = groups && w.group
+			if k > 2 && !groups {
 				break
+			}
+			n += w.end - w.start
+			digits += w.digits
+			ascii = ascii && w.ascii
+			if ascii && !s.asciiCould(n, digits) {
+				// The joined ASCII tokens have no space: their
+				// canonical forms have these lengths.
+				continue
 			}
 			if s.joined(p, win[nwin-k:nwin]) {
 				hits++
@@ -267,25 +287,7 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	return hits
 }
 
-func numberGroups(ws []span) bool {
-	for _, w := range ws {
-		if !w.group {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Scanner) joined(p []byte, ws []span) bool {
-	n, digits, ascii := 0, 0, true
-	for _, w := range ws {
-		n += w.end - w.start
-		digits += w.digits
-		ascii = ascii && w.ascii
-	}
-	if ascii && !s.asciiCould(n, digits) {
-		return false
-	}
 	var stack [128]byte
 	buf := stack[:0]
 	for _, w := range ws {
