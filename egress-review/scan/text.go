@@ -22,7 +22,40 @@ var tokenByte [256]bool
 // sub-tokens ("id=1234", "name.surname").
 var innerByte [256]bool
 
+// byteClass has the classes of each byte in one table, for the tokenizer's
+// inner loops.
+var byteClass [256]uint8
+
+const (
+	clDigit = 1 << iota // an ASCII digit (bit 0: added to digit counts)
+	clToken             // tokenByte
+	clInner             // innerByte
+	clSpace             // space or tab
+	clHigh              // not ASCII
+)
+
 func init() {
+	defer func() {
+		for b := range 256 {
+			var c uint8
+			switch {
+			case b >= utf8.RuneSelf:
+				c = clHigh
+			case b == ' ' || b == '\t':
+				c = clSpace
+			}
+			if tokenByte[b] {
+				c |= clToken
+			}
+			if innerByte[b] {
+				c |= clInner
+			}
+			if b >= '0' && b <= '9' {
+				c |= clDigit
+			}
+			byteClass[b] = c
+		}
+	}()
 	for b := '0'; b <= '9'; b++ {
 		tokenByte[b] = true
 	}
@@ -65,7 +98,8 @@ type memoSlot struct {
 }
 
 const (
-	memoSlots  = 1 << 11
+	memoBits   = 13
+	memoSlots  = 1 << memoBits
 	memoMaxLen = 16
 )
 
@@ -77,7 +111,7 @@ func memoIndex(k []byte) int {
 	a := binary.LittleEndian.Uint64(w[:8])
 	b := binary.LittleEndian.Uint64(w[8:])
 	h := (a^uint64(len(k)))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
-	return int(h>>(64-11)) & (memoSlots - 1)
+	return int(h >> (64 - memoBits))
 }
 
 func (m *memo) get(k []byte) (hit, ok bool) {
@@ -176,14 +210,12 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		// Separators.
 		onlySpace := true
 		for i < len(p) {
-			b := p[i]
-			if b < utf8.RuneSelf {
-				if tokenByte[b] {
-					break
-				}
-				if b != ' ' && b != '\t' {
-					onlySpace = false
-				}
+			c := byteClass[p[i]]
+			if c&clToken != 0 {
+				break
+			}
+			if c&clHigh == 0 {
+				onlySpace = onlySpace && c&clSpace != 0
 				i++
 				continue
 			}
@@ -201,19 +233,17 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		}
 		start := i
 		tok := span{start: i, ascii: true}
+		var classes uint8
 		for i < len(p) {
-			b := p[i]
-			if b < utf8.RuneSelf {
-				if !tokenByte[b] {
-					break
-				}
-				if b-'0' < 10 {
-					tok.digits++
-				} else if innerByte[b] {
-					tok.inner = true
-				}
+			c := byteClass[p[i]]
+			if c&clToken != 0 {
+				tok.digits += int(c & clDigit)
+				classes |= c
 				i++
 				continue
+			}
+			if c&clHigh == 0 {
+				break
 			}
 			r, size := utf8.DecodeRune(p[i:])
 			if isSepRune(r) {
@@ -223,6 +253,7 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			i += size
 		}
 		tok.end = i
+		tok.inner = classes&clInner != 0
 		if n := i - start; tok.digits == n || (tok.digits == n-1 && p[i-1]|0x20 == 'x') {
 			tok.group = true
 		}
