@@ -285,6 +285,12 @@ type cellScanner struct {
 func (c *cellScanner) array(a arrow.Array) {
 	switch a := a.(type) {
 	case *array.String:
+		if a.NullN() == 0 {
+			for i := range a.Len() {
+				c.str(a.Value(i))
+			}
+			return
+		}
 		for i := 0; i < a.Len(); i++ {
 			if a.IsValid(i) {
 				c.str(a.Value(i))
@@ -327,7 +333,17 @@ func (c *cellScanner) array(a arrow.Array) {
 			}
 		}
 	case *array.Int64:
-		for i, v := range a.Int64Values() {
+		vs := a.Int64Values()
+		if a.NullN() == 0 {
+			for _, v := range vs {
+				if c.sc.Int(v) {
+					c.hits++
+				}
+			}
+			c.n += len(vs)
+			return
+		}
+		for i, v := range vs {
 			if a.IsValid(i) {
 				c.int(v)
 			}
@@ -358,7 +374,17 @@ func (c *cellScanner) array(a arrow.Array) {
 		// and too few distinct values to be a value of the index alone.
 		c.n += a.Len()
 	case *array.Float64:
-		for i, v := range a.Float64Values() {
+		vs := a.Float64Values()
+		if a.NullN() == 0 {
+			for _, v := range vs {
+				if c.sc.Float(v) {
+					c.hits++
+				}
+			}
+			c.n += len(vs)
+			return
+		}
+		for i, v := range vs {
 			if a.IsValid(i) {
 				c.float(v)
 			}

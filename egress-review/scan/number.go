@@ -40,16 +40,20 @@ func decimalShape(v float64) (n, digits int, ok bool) {
 	if v < 0 {
 		sign = 1
 	}
-	for d, p := 1, 10.0; d <= 2; d, p = d+1, p*10 {
-		m := math.Round(a * p)
-		if m/p != a {
-			continue
-		}
+	// m/100 == a: a is the decimal m/100, which has two decimals, or
+	// one when m ends in 0 (then m/10 / 10 == a as well: the same real
+	// number, rounded the same way).
+	m := math.Round(a * 100)
+	if m/100 == a {
 		mi := uint64(m)
+		d := 2
 		if mi%10 == 0 {
-			return 0, 0, false // would print fewer decimals: not this shape
+			d, mi = 1, mi/10
+			if mi%10 == 0 {
+				return 0, 0, false // integral: not this shape
+			}
 		}
-		intDigits := decimalDigits(mi / uint64(p))
+		intDigits := decimalDigits(mi / pow10[d])
 		return sign + intDigits + 1 + d, intDigits + d, true
 	}
 	return 0, 0, false
