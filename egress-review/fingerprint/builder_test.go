@@ -150,6 +150,9 @@ func TestBuilderCloseRemovesRuns(t *testing.T) {
 	if n := runFiles(t, dir); n == 0 {
 		t.Fatalf("got no run files, want some")
 	}
+	if got := 8 * cap(b.buf); got > 64 {
+		t.Errorf("in-memory buffer: got %d bytes, want at most 64", got)
+	}
 	for i := range 2 {
 		if err := b.Close(); err != nil {
 			t.Errorf("Close %d: got %v, want nil", i, err)
