@@ -132,3 +132,26 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// TestASCIICould checks the word arithmetic of asciiCould against Tags.
+func TestASCIICould(t *testing.T) {
+	var tags fingerprint.Tags
+	for _, tg := range []int{fingerprint.ValueTag(fingerprint.KindMixed, 11), fingerprint.ValueTag(fingerprint.KindDigits, 6),
+		fingerprint.ValueTag(fingerprint.KindDigits, 63), fingerprint.ValueTag(fingerprint.KindMixed, 63), fingerprint.ValueTag(fingerprint.KindOther, 7)} {
+		tags.Add(tg)
+	}
+	s := &Scanner{tags: tags}
+	for n := 0; n < 100; n++ {
+		for d := 0; d <= n; d++ {
+			kind := fingerprint.KindMixed
+			if d == n {
+				kind = fingerprint.KindDigits
+			}
+			want := tags.Has(fingerprint.ValueTag(kind, n)) ||
+				(d >= fingerprint.MinDigits && d != n && tags.Has(fingerprint.ValueTag(fingerprint.KindDigits, d)))
+			if got := s.asciiCould(n, d); got != want {
+				t.Fatalf("asciiCould(%d, %d): got %v, want %v", n, d, got, want)
+			}
+		}
+	}
+}

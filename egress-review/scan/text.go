@@ -331,12 +331,13 @@ func (s *Scanner) joined(p []byte, ws []span) bool {
 // and the given number of digits has a canonical form of a kind and length
 // that the sets hold (the form itself, and its digits alone).
 func (s *Scanner) asciiCould(n, digits int) bool {
-	kind := fingerprint.KindMixed
+	// Word 0 of the tags holds the KindMixed lengths, word 1 the
+	// KindDigits lengths (see fingerprint.ValueTag).
 	if digits == n {
-		kind = fingerprint.KindDigits
+		return s.tags[1]>>uint(min(n, fingerprint.MaxTagLen))&1 != 0
 	}
-	return s.tags.Has(fingerprint.ValueTag(kind, n)) ||
-		(digits >= fingerprint.MinDigits && digits != n && s.tags.Has(fingerprint.ValueTag(fingerprint.KindDigits, digits)))
+	return s.tags[0]>>uint(min(n, fingerprint.MaxTagLen))&1 != 0 ||
+		(digits >= fingerprint.MinDigits && s.tags[1]>>uint(min(digits, fingerprint.MaxTagLen))&1 != 0)
 }
 
 func (s *Scanner) tokenMemo(tok []byte, depth int, m *memo) bool {
