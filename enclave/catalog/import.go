@@ -73,7 +73,8 @@ type ImportOptions struct {
 	// Allocator is the Arrow allocator; nil means memory.DefaultAllocator.
 	Allocator memory.Allocator
 	// BatchRows is the number of rows per record batch read from CSV or
-	// Parquet; 0 means DefaultBatchRows.
+	// Parquet; 0 means DefaultBatchRows. A CSV batch also ends once its
+	// values reach 16 MiB.
 	BatchRows int
 	// MaxLineBytes refuses CSV lines longer than this; 0 means
 	// DefaultMaxLineBytes.

@@ -47,8 +47,8 @@ func (w *work) release() {
 // whole batches (rules, the R-03 safety net, value and row fingerprints);
 // the calling goroutine writes the batches in the input's order, so that
 // the output does not depend on the number of workers or their timing, and
-// reports the first error in input order. At most 2*Workers batches are
-// in flight, which bounds memory.
+// reports the first error in input order. About 2*Workers batches are in
+// flight (channels of that depth), which bounds memory.
 func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWriter) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
