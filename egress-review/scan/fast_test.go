@@ -105,6 +105,13 @@ var fastPathCases = []struct{ data, planted string }{
 	{"2021-07", "202107"},
 	{"110105 19491231 002X", "11010519491231002X"},
 	{"owner id=11010519491231002X ok", "11010519491231002x"},
+	{"x 123456-7 y", "123456"},
+	{"x 1234-567 y", "1234567"},
+	{"=abcd= a.b @ab.c", "abcd="},
+	{"=abcd= a.b @ab.c", "a.b"},
+	{"=abcd= a.b @ab.c", "ab.c"},
+	{"p 12345.6 q", "123456"},
+	{"p 12345.6 q", "12345.6"},
 }
 
 func TestFastPathMatchesUnfiltered(t *testing.T) {

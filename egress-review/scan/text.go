@@ -106,10 +106,16 @@ const (
 // memoIndex hashes k (at most memoMaxLen bytes) to a slot; it need not be
 // keyed: an adversary can only make the memo miss.
 func memoIndex(k []byte) int {
-	var w [memoMaxLen]byte
-	copy(w[:], k)
-	a := binary.LittleEndian.Uint64(w[:8])
-	b := binary.LittleEndian.Uint64(w[8:])
+	var a, b uint64
+	if len(k) >= 8 {
+		// The first and the last eight bytes (overlapping when short).
+		a = binary.LittleEndian.Uint64(k)
+		b = binary.LittleEndian.Uint64(k[len(k)-8:])
+	} else {
+		for i, c := range k {
+			a |= uint64(c) << (8 * i)
+		}
+	}
 	h := (a^uint64(len(k)))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
 	return int(h >> (64 - memoBits))
 }
@@ -200,6 +206,39 @@ type span struct {
 	group      bool // a number group: digits, the last one maybe x or X
 }
 
+// asciiToken returns the end of the run of ASCII token bytes of p from i,
+// its number of digits and the union of its byte classes. It is not inlined
+// so that its loop keeps its counters in registers.
+//
+//go:noinline
+func asciiToken(p []byte, i int) (end, digits int, classes uint8) {
+	for ; i < len(p); i++ {
+		c := byteClass[p[i]]
+		if c&clToken == 0 {
+			break
+		}
+		digits += int(c & clDigit)
+		classes |= c
+	}
+	return i, digits, classes
+}
+
+// asciiSep returns the end of the run of ASCII separator bytes of p from i
+// and whether they are all spaces or tabs.
+//
+//go:noinline
+func asciiSep(p []byte, i int) (end int, onlySpace bool) {
+	var notSpace uint8
+	for ; i < len(p); i++ {
+		c := byteClass[p[i]]
+		if c&(clToken|clHigh) != 0 {
+			break
+		}
+		notSpace |= ^c & clSpace
+	}
+	return i, notSpace == 0
+}
+
 func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	hits := 0
 	var win [4]span // the last tokens joined by horizontal space, newest last
@@ -210,14 +249,11 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		// Separators.
 		onlySpace := true
 		for i < len(p) {
-			c := byteClass[p[i]]
-			if c&clToken != 0 {
+			var only bool
+			i, only = asciiSep(p, i)
+			onlySpace = onlySpace && only
+			if i >= len(p) || byteClass[p[i]]&clHigh == 0 {
 				break
-			}
-			if c&clHigh == 0 {
-				onlySpace = onlySpace && c&clSpace != 0
-				i++
-				continue
 			}
 			r, size := utf8.DecodeRune(p[i:])
 			if !isSepRune(r) {
@@ -231,32 +267,28 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		if i >= len(p) {
 			break
 		}
-		start := i
-		tok := span{start: i, ascii: true}
+		// Locals, not fields of a span, so that they stay in registers.
+		start, digits := i, 0
 		var classes uint8
 		for i < len(p) {
-			c := byteClass[p[i]]
-			if c&clToken != 0 {
-				tok.digits += int(c & clDigit)
-				classes |= c
-				i++
-				continue
-			}
-			if c&clHigh == 0 {
+			var d int
+			var cl uint8
+			i, d, cl = asciiToken(p, i)
+			digits += d
+			classes |= cl
+			if i >= len(p) || byteClass[p[i]]&clHigh == 0 {
 				break
 			}
 			r, size := utf8.DecodeRune(p[i:])
 			if isSepRune(r) {
 				break
 			}
-			tok.ascii = false
+			classes |= clHigh
 			i += size
 		}
-		tok.end = i
-		tok.inner = classes&clInner != 0
-		if n := i - start; tok.digits == n || (tok.digits == n-1 && p[i-1]|0x20 == 'x') {
-			tok.group = true
-		}
+		n := i - start
+		tok := span{start: start, end: i, digits: digits, ascii: classes&clHigh == 0, inner: classes&clInner != 0,
+			group: digits == n || (digits == n-1 && p[i-1]|0x20 == 'x')}
 		var hit bool
 		switch {
 		case tok.ascii && !tok.inner && i-start < 8:
@@ -267,7 +299,7 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		case tok.ascii && i-start < 8:
 			// Short, with inner punctuation: nothing to decode, and
 			// the tag checks of its parts cost less than the memo.
-			hit = s.token(p[start:i], depth)
+			hit = s.innerCould(p[start:i], digits) && s.token(p[start:i], depth)
 		default:
 			hit = s.tokenMemo(p[start:i], depth, m)
 		}
@@ -338,6 +370,36 @@ func (s *Scanner) asciiCould(n, digits int) bool {
 	}
 	return s.tags[0]>>uint(min(n, fingerprint.MaxTagLen))&1 != 0 ||
 		(digits >= fingerprint.MinDigits && s.tags[1]>>uint(min(digits, fingerprint.MaxTagLen))&1 != 0)
+}
+
+// innerCould reports whether token could find anything in an ASCII token
+// with the given number of digits and no decodable form: whether its
+// trimmed whole or one of its parts between inner punctuation has a
+// canonical form of a kind and length the sets hold.
+func (s *Scanner) innerCould(tok []byte, digits int) bool {
+	lo, hi := 0, len(tok)
+	for lo < hi && innerByte[tok[lo]] {
+		lo++
+	}
+	for hi > lo && innerByte[tok[hi-1]] && tok[hi-1] != '=' {
+		hi--
+	}
+	if hi > lo && s.asciiCould(hi-lo, digits) { // inner bytes are no digits
+		return true
+	}
+	n, d := 0, 0
+	for _, c := range tok[lo:hi] {
+		if innerByte[c] {
+			if n > 0 && s.asciiCould(n, d) {
+				return true
+			}
+			n, d = 0, 0
+			continue
+		}
+		n++
+		d += int(byteClass[c] & clDigit)
+	}
+	return n > 0 && s.asciiCould(n, d)
 }
 
 func (s *Scanner) tokenMemo(tok []byte, depth int, m *memo) bool {
