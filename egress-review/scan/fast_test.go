@@ -162,3 +162,36 @@ func TestASCIICould(t *testing.T) {
 		}
 	}
 }
+
+// TestValueSplitsSingleTokens checks that cells that are one token with
+// inner punctuation are split as text tokens are.
+func TestValueSplitsSingleTokens(t *testing.T) {
+	for _, tc := range []struct {
+		cell, planted string
+		want          bool
+	}{
+		{"zhang.san@example.com", "zhang", true},
+		{"zhang.san@example.com", "example", true},
+		{"zhang.san@example.com", "zhangsan", false},
+		{"ab.cd", "cd", true},
+		{"ab.cd", "abcd", false},
+		{"user_138123", "138123", true},
+		{"x=12345", "12345", true},
+		{"-abc", "abc", true},
+		{"abc", "ab", false},
+	} {
+		t.Run(tc.cell+"/"+tc.planted, func(t *testing.T) {
+			fast, ref := diffScanners(t, tc.planted)
+			for name, got := range map[string]bool{
+				"Value":            fast.Value(tc.cell),
+				"Bytes":            fast.Bytes([]byte(tc.cell)),
+				"TextScanner":      fast.NewText().Value(tc.cell),
+				"unfiltered Value": ref.Value(tc.cell),
+			} {
+				if got != tc.want {
+					t.Errorf("%s(%q) with %q planted: got %v, want %v", name, tc.cell, tc.planted, got, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -112,7 +112,9 @@ func (s *Scanner) Value(v string) bool {
 		return true
 	}
 	if len(v) < 8 && singleToken(b) {
-		return false
+		// Nothing to decode; parts between inner punctuation
+		// ("id=..." "a.b@c") are looked up as in text.
+		return hasInner(b) && s.token(b, 0)
 	}
 	return s.deep(b, 0)
 }
@@ -188,18 +190,35 @@ func (s *Scanner) Bytes(v []byte) bool {
 		return true
 	}
 	if len(v) < 8 && singleToken(v) {
-		return false
+		// Nothing to decode; parts between inner punctuation
+		// ("id=..." "a.b@c") are looked up as in text.
+		return hasInner(v) && s.token(v, 0)
 	}
 	return s.deep(v, 0)
 }
 
-// deep looks at the tokens of v when v is not a single token, and at the
-// decoded forms of v.
+// deep looks at the tokens of v when v is not a single token, at the parts
+// of a single token as text scanning does (see token), and at the decoded
+// forms of v.
 func (s *Scanner) deep(v []byte, depth int) bool {
-	if !singleToken(v) && s.text(v, depth, nil) > 0 {
+	if !singleToken(v) {
+		return s.text(v, depth, nil) > 0 || s.decoded(v, depth)
+	}
+	if s.token(v, depth) {
 		return true
 	}
-	return s.decoded(v, depth)
+	// token decoded v trimmed of edge punctuation; v itself too.
+	return len(trimInner(v)) != len(v) && s.decoded(v, depth)
+}
+
+// hasInner reports whether v holds inner punctuation (innerByte).
+func hasInner(v []byte) bool {
+	for _, b := range v {
+		if innerByte[b] {
+			return true
+		}
+	}
+	return false
 }
 
 func singleToken(v []byte) bool {

@@ -162,19 +162,20 @@ func (t *TextScanner) Value(v string) bool {
 	}
 	b := unsafe.Slice(unsafe.StringData(v), len(v)) // read only; put copies
 	if len(b) < 8 {
-		// A short plain token is only looked up whole (see Value):
-		// its tags say whether it can be a hit, which costs less than
-		// a probe of the memo.
+		// A short plain token is looked up whole and by its parts
+		// between inner punctuation (see Value): its tags say whether
+		// it can be a hit, which costs less than a probe of the memo.
 		digits := 0
+		var classes uint8
 		for _, c := range b {
-			if c >= utf8.RuneSelf || !tokenByte[c] {
+			cl := byteClass[c]
+			if cl&clToken == 0 {
 				goto memo
 			}
-			if c-'0' < 10 {
-				digits++
-			}
+			digits += int(cl & clDigit)
+			classes |= cl
 		}
-		if !t.s.asciiCould(len(b), digits) {
+		if !t.s.asciiCould(len(b), digits) && (classes&clInner == 0 || !t.s.innerCould(b, digits)) {
 			return false
 		}
 	}
@@ -372,23 +373,29 @@ func (s *Scanner) asciiCould(n, digits int) bool {
 		(digits >= fingerprint.MinDigits && s.tags[1]>>uint(min(digits, fingerprint.MaxTagLen))&1 != 0)
 }
 
+// trimInner trims tok of inner punctuation at its edges, except a final
+// "=" (base64 padding).
+func trimInner(tok []byte) []byte {
+	for len(tok) > 0 && innerByte[tok[0]] {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && innerByte[tok[len(tok)-1]] && tok[len(tok)-1] != '=' {
+		tok = tok[:len(tok)-1]
+	}
+	return tok
+}
+
 // innerCould reports whether token could find anything in an ASCII token
 // with the given number of digits and no decodable form: whether its
 // trimmed whole or one of its parts between inner punctuation has a
 // canonical form of a kind and length the sets hold.
 func (s *Scanner) innerCould(tok []byte, digits int) bool {
-	lo, hi := 0, len(tok)
-	for lo < hi && innerByte[tok[lo]] {
-		lo++
-	}
-	for hi > lo && innerByte[tok[hi-1]] && tok[hi-1] != '=' {
-		hi--
-	}
-	if hi > lo && s.asciiCould(hi-lo, digits) { // inner bytes are no digits
+	tok = trimInner(tok)
+	if len(tok) > 0 && s.asciiCould(len(tok), digits) { // inner bytes are no digits
 		return true
 	}
 	n, d := 0, 0
-	for _, c := range tok[lo:hi] {
+	for _, c := range tok {
 		if innerByte[c] {
 			if n > 0 && s.asciiCould(n, d) {
 				return true
@@ -419,12 +426,7 @@ func (s *Scanner) tokenMemo(tok []byte, depth int, m *memo) bool {
 // token looks one token up: whole, trimmed of edge punctuation, split at
 // inner punctuation, and decoded.
 func (s *Scanner) token(tok []byte, depth int) bool {
-	for len(tok) > 0 && innerByte[tok[0]] {
-		tok = tok[1:]
-	}
-	for len(tok) > 0 && innerByte[tok[len(tok)-1]] && tok[len(tok)-1] != '=' {
-		tok = tok[:len(tok)-1]
-	}
+	tok = trimInner(tok)
 	if len(tok) == 0 {
 		return false
 	}
