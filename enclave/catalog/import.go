@@ -84,8 +84,8 @@ type ImportOptions struct {
 	// DefaultFingerprintMemory.
 	FingerprintMemory int
 	// Workers is the number of goroutines that desensitize, check and
-	// fingerprint batches in parallel; 0 means runtime.GOMAXPROCS(0). The
-	// output is the same for any number.
+	// fingerprint batches in parallel; 0 means runtime.GOMAXPROCS(0), and
+	// more than 16 means 16. The output is the same for any number.
 	Workers int
 }
 
