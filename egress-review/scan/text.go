@@ -390,6 +390,12 @@ func trimInner(tok []byte) []byte {
 // trimmed whole or one of its parts between inner punctuation has a
 // canonical form of a kind and length the sets hold.
 func (s *Scanner) innerCould(tok []byte, digits int) bool {
+	if n := len(tok); n < fingerprint.MaxTagLen {
+		// Every form looked at is ASCII and at most n bytes long.
+		if short := uint64(1)<<(n+1) - 1; (s.tags[0]|s.tags[1])&short == 0 {
+			return false
+		}
+	}
 	tok = trimInner(tok)
 	if len(tok) > 0 && s.asciiCould(len(tok), digits) { // inner bytes are no digits
 		return true
