@@ -15,7 +15,9 @@ func (s *Scanner) Float(v float64) bool {
 		return false
 	}
 	var buf [32]byte
-	if v == math.Trunc(v) && math.Abs(v) < 1e18 {
+	// Integral below 1e18 (false for NaN and infinities); conversions
+	// rather than math.Trunc, which is not an instruction on every amd64.
+	if math.Abs(v) < 1e18 && float64(int64(v)) == v {
 		return s.Int(int64(v)) || s.lookup(strconv.AppendFloat(buf[:0], v, 'g', -1, 64))
 	}
 	if n, digits, ok := decimalShape(v); ok && !s.asciiCould(n, digits) {
@@ -43,7 +45,7 @@ func decimalShape(v float64) (n, digits int, ok bool) {
 	// m/100 == a: a is the decimal m/100, which has two decimals, or
 	// one when m ends in 0 (then m/10 / 10 == a as well: the same real
 	// number, rounded the same way).
-	m := math.Round(a * 100)
+	m := float64(int64(a*100 + 0.5)) // a candidate; checked next
 	if m/100 == a {
 		mi := uint64(m)
 		d := 2
