@@ -46,6 +46,9 @@ func compareFastPath(t *testing.T, fast, ref *Scanner, data string) {
 		if got, want := ts.Text([]byte(data)), ref.Text([]byte(data)); got != want {
 			t.Errorf("TextScanner.Text(%q): got %d, want %d", data, got, want)
 		}
+		if got, want := ts.Text([]byte(data)), refText(ref, []byte(data)); got != want {
+			t.Errorf("TextScanner.Text(%q): got %d, want %d from the reference algorithm", data, got, want)
+		}
 	}
 	if got, want := fast.Bytes([]byte(data)), ref.Bytes([]byte(data)); got != want {
 		t.Errorf("Bytes(%q): got %v, want %v", data, got, want)
