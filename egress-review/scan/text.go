@@ -202,10 +202,14 @@ func (t *TextScanner) Text(p []byte) int {
 type span struct {
 	start, end int
 	digits     int
-	ascii      bool
-	inner      bool
-	group      bool // a number group: digits, the last one maybe x or X
+	flags      uint8 // spanASCII, spanInner, spanGroup
 }
+
+const (
+	spanASCII = 1 << iota // plain ASCII
+	spanInner             // holds inner punctuation
+	spanGroup             // a number group: digits, the last one maybe x or X
+)
 
 // asciiToken returns the end of the run of ASCII token bytes of p from i,
 // its number of digits and the union of its byte classes. It is not inlined
@@ -242,9 +246,7 @@ func asciiSep(p []byte, i int) (end int, onlySpace bool) {
 
 func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	hits := 0
-	var win [4]span // the last tokens joined by horizontal space, newest last
-	var winHit [4]bool
-	nwin := 0
+	var win window
 	i := 0
 	for i < len(p) {
 		// Separators.
@@ -288,16 +290,25 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			i += size
 		}
 		n := i - start
-		tok := span{start: start, end: i, digits: digits, ascii: classes&clHigh == 0, inner: classes&clInner != 0,
-			group: digits == n || (digits == n-1 && p[i-1]|0x20 == 'x')}
+		tok := span{start: start, end: i, digits: digits}
+		ascii := classes&clHigh == 0
+		if ascii {
+			tok.flags |= spanASCII
+		}
+		if classes&clInner != 0 {
+			tok.flags |= spanInner
+		}
+		if digits == n || (digits == n-1 && p[i-1]|0x20 == 'x') {
+			tok.flags |= spanGroup
+		}
 		var hit bool
 		switch {
-		case tok.ascii && !tok.inner && i-start < 8:
+		case ascii && classes&clInner == 0 && n < 8:
 			// A short plain token: looked up whole only (there is
 			// nothing to split or decode), so its tags say whether it
 			// can be a hit at all.
-			hit = s.asciiCould(i-start, tok.digits) && s.tokenMemo(p[start:i], depth, m)
-		case tok.ascii && i-start < 8:
+			hit = s.asciiCould(n, digits) && s.tokenMemo(p[start:i], depth, m)
+		case ascii && n < 8:
 			// Short, with inner punctuation: nothing to decode, and
 			// the tag checks of its parts cost less than the memo.
 			hit = s.innerCould(p[start:i], digits) && s.token(p[start:i], depth)
@@ -308,56 +319,63 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			hits++
 		}
 		if !onlySpace || start == 0 {
-			nwin = 0
+			win.n = 0
 		}
-		if nwin == len(win) {
-			copy(win[:], win[1:])
-			copy(winHit[:], winHit[1:])
-			nwin--
+		if !hit && win.n > 0 && s.windows(p, &win, tok) {
+			hits++
 		}
-		win[nwin], winHit[nwin] = tok, hit
-		nwin++
-		// Windows ending at this token: pairs of any tokens, longer runs
-		// of number groups only; a window with a token that is a hit by
-		// itself is not counted again.
-		if winHit[nwin-1] {
-			continue
-		}
-		last := &win[nwin-1]
-		n, digits, ascii, groups := last.end-last.start, last.digits, last.ascii, last.group
-		for k := 2; k <= nwin; k++ {
-			w := &win[nwin-k]
-			if winHit[nwin-k] {
-				break
-			}
-			groups = groups && w.group
-			if k > 2 && !groups {
-				break
-			}
-			n += w.end - w.start
-			digits += w.digits
-			ascii = ascii && w.ascii
-			if ascii && !s.asciiCould(n, digits) {
-				// The joined ASCII tokens have no space: their
-				// canonical forms have these lengths.
-				continue
-			}
-			if s.joined(p, win[nwin-k:nwin]) {
-				hits++
-				break
-			}
-		}
+		win.push(tok, hit)
 	}
 	return hits
 }
 
-func (s *Scanner) joined(p []byte, ws []span) bool {
-	var stack [128]byte
-	buf := stack[:0]
-	for _, w := range ws {
-		buf = append(buf, p[w.start:w.end]...)
+// window holds the tokens before the current one that are joined to it by
+// horizontal space, newest first.
+type window struct {
+	tok [3]span
+	hit [3]bool
+	n   int
+}
+
+func (w *window) push(t span, hit bool) {
+	w.tok[2], w.tok[1], w.tok[0] = w.tok[1], w.tok[0], t
+	w.hit[2], w.hit[1], w.hit[0] = w.hit[1], w.hit[0], hit
+	w.n = min(w.n+1, len(w.tok))
+}
+
+// windows looks up the windows ending at tok, which is no hit by itself:
+// pairs of any tokens, longer runs of number groups only; a window with a
+// token that is a hit by itself is not looked up, and the first window
+// found ends the search.
+func (s *Scanner) windows(p []byte, w *window, tok span) bool {
+	n, digits, ascii, groups := tok.end-tok.start, tok.digits, tok.flags&spanASCII != 0, tok.flags&spanGroup != 0
+	for k := 0; k < w.n; k++ {
+		prev := &w.tok[k]
+		if w.hit[k] {
+			return false
+		}
+		groups = groups && prev.flags&spanGroup != 0
+		if k > 0 && !groups {
+			return false
+		}
+		n += prev.end - prev.start
+		digits += prev.digits
+		ascii = ascii && prev.flags&spanASCII != 0
+		if ascii && !s.asciiCould(n, digits) {
+			// The joined ASCII tokens have no space: their canonical
+			// forms have these lengths.
+			continue
+		}
+		var stack [128]byte
+		buf := stack[:0]
+		for j := k; j >= 0; j-- {
+			buf = append(buf, p[w.tok[j].start:w.tok[j].end]...)
+		}
+		if s.lookup(append(buf, p[tok.start:tok.end]...)) {
+			return true
+		}
 	}
-	return s.lookup(buf)
+	return false
 }
 
 // asciiCould reports whether an ASCII text without white space of n bytes
