@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -221,5 +222,48 @@ func TestRowKind(t *testing.T) {
 				t.Errorf("Sniff says %v, rowKind %v: they disagree on rows", sniffed, got)
 			}
 		})
+	}
+}
+
+// TestScanTextFileLongLines checks that a value across the boundary of the
+// pieces in which a long line is scanned is found.
+func TestScanTextFileLongLines(t *testing.T) {
+	fast, _, _ := fastAndRef(t)
+	const piece = 256 << 10
+	for _, tc := range []struct {
+		name   string
+		filler string // repeated before the value
+		sep    string // between filler and value
+	}{
+		{"commas", "ab,", ","},
+		{"spaces only", "ab ", " "},
+		{"spaced phone groups", "ab ", " "},
+		{"one long token", "a", ","},
+	} {
+		for _, at := range []int{piece - 5, piece - 11, piece - 1, piece + 3} {
+			t.Run(fmt.Sprintf("%s at %d", tc.name, at), func(t *testing.T) {
+				value := "13812345678"
+				if tc.name == "spaced phone groups" {
+					value = "138 1234 5678"
+				}
+				var b bytes.Buffer
+				for b.Len() < at-len(tc.sep) {
+					b.WriteString(tc.filler)
+				}
+				b.Truncate(at - len(tc.sep))
+				b.WriteString(tc.sep + value + ", tail\n")
+				p := t.TempDir() + "/long.txt"
+				if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var h hits
+				if _, err := scanTextFile(t.Context(), fast, p, &h); err != nil {
+					t.Fatal(err)
+				}
+				if got := h.count[ColumnText]; got < 1 {
+					t.Errorf("hits: got %d, want at least 1", got)
+				}
+			})
+		}
 	}
 }

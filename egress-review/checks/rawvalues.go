@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -168,14 +169,26 @@ func scanTextFile(ctx context.Context, sc *scan.Scanner, path string, h *hits) (
 	br := bufio.NewReaderSize(fh, 256<<10)
 	ts := sc.NewText()
 	lines := 0
+	var carry, joined []byte // the unscanned end of a long line's piece
 	for {
 		line, err := br.ReadSlice('\n')
+		if len(carry) > 0 {
+			joined = append(append(joined[:0], carry...), line...)
+			line, carry = joined, carry[:0]
+		}
+		if err == bufio.ErrBufferFull {
+			// A long line, scanned in pieces: the end of this piece
+			// from its last cut point (see pieceCut) waits for the
+			// next, so that no token or window is split.
+			cut := pieceCut(line)
+			lines++
+			h.add(ColumnText, ts.Text(line[:cut]))
+			carry = append(carry, line[cut:]...)
+			continue
+		}
 		if len(line) > 0 {
 			lines++
 			h.add(ColumnText, ts.Text(line))
-		}
-		if err == bufio.ErrBufferFull {
-			continue // a long line: scanned in pieces
 		}
 		if err == io.EOF {
 			return lines, nil
@@ -187,6 +200,32 @@ func scanTextFile(ctx context.Context, sc *scan.Scanner, path string, h *hits) (
 			return lines, ctx.Err()
 		}
 	}
+}
+
+// What pieceCut keeps of a piece for the next one: at most maxCut bytes
+// after a cut point, or maxCarry bytes when there is none.
+const (
+	maxCut   = 64 << 10
+	maxCarry = 4 << 10
+)
+
+// pieceCut returns where to cut a piece of a long line: at its last ASCII
+// separator other than space and tab (within maxCut bytes of its end),
+// which neither tokens nor windows of joined tokens cross (see
+// scan.Scanner.Text). Without one, it keeps the last maxCarry bytes from a
+// space or tab, so that only a token longer than that, or windows reaching
+// further back, can be split.
+func pieceCut(p []byte) int {
+	for i := len(p) - 1; i >= max(len(p)-maxCut, 0); i-- {
+		if b := p[i]; b < utf8.RuneSelf && b != ' ' && b != '\t' && !scan.TokenByte(b) {
+			return i
+		}
+	}
+	i := max(len(p)-maxCarry, 0)
+	for i < len(p) && p[i] != ' ' && p[i] != '\t' {
+		i++
+	}
+	return i
 }
 
 func scanJSON(ctx context.Context, sc *scan.Scanner, path string, h *hits) (int, error) {

@@ -18,6 +18,11 @@ import (
 // token unless they are space, punctuation, symbols or format characters.
 var tokenByte [256]bool
 
+// TokenByte reports whether the ASCII byte b belongs to a token; any other
+// ASCII byte separates tokens (and, unless it is a space or tab, ends the
+// windows of joined tokens too).
+func TokenByte(b byte) bool { return tokenByte[b] }
+
 // innerByte marks the token bytes at which a token is also split into
 // sub-tokens ("id=1234", "name.surname").
 var innerByte [256]bool
