@@ -59,6 +59,13 @@ func (c RowCopy) Run(ctx context.Context, req *review.Request) ([]review.Finding
 		rows := 0
 		switch {
 		case kind.Tabular():
+			var schema *arrow.Schema
+			if schema, err = c.table.schema(ctx, f.Path, kind, p.MaxFileBytes); err == nil && !sc.RowWidth(len(schema.Fields())) {
+				continue // no input has rows of this width: nothing to read
+			}
+			if err != nil {
+				break
+			}
 			_, err = c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 				rows += int(rec.NumRows())
 				tableRows(sc, rec, matched)

@@ -65,7 +65,17 @@ type table struct {
 // forEach opens the table at p, returns its schema after calling fn (if
 // not nil) on every record batch. Memory is capped at maxBytes (plus the
 // reader's own bookkeeping).
-func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc) (sc *arrow.Schema, err error) {
+func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc) (*arrow.Schema, error) {
+	return t.read(ctx, p, kind, maxBytes, fn, false)
+}
+
+// schema opens the table at p and returns its schema without reading its
+// record batches.
+func (t table) schema(ctx context.Context, p string, kind Kind, maxBytes int64) (*arrow.Schema, error) {
+	return t.read(ctx, p, kind, maxBytes, nil, true)
+}
+
+func (t table) read(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc, schemaOnly bool) (sc *arrow.Schema, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc, err = nil, fmt.Errorf("reading %s table failed: %w", kind, errdefs.ErrDataLoss)
@@ -100,6 +110,9 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 			return nil, fmt.Errorf("open arrow ipc file: %w", errdefs.ErrDataLoss)
 		}
 		defer r.Close()
+		if schemaOnly {
+			return r.Schema(), nil
+		}
 		for i := 0; i < r.NumRecords(); i++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -119,6 +132,9 @@ func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64,
 			return nil, fmt.Errorf("open arrow ipc stream: %w", errdefs.ErrDataLoss)
 		}
 		defer r.Release()
+		if schemaOnly {
+			return r.Schema(), nil
+		}
 		for r.Next() {
 			if err := ctx.Err(); err != nil {
 				return nil, err
