@@ -45,7 +45,12 @@ type Builder struct {
 	rowRuns   []string
 	files     []string // every run file made, for reset and Close
 	err       error    // the first spill error, returned by Build and WriteSet
+	closed    bool
 }
+
+// errClosed is returned by Build and WriteSet after Close: an empty set
+// written by mistake would find nothing.
+var errClosed = fmt.Errorf("fingerprint builder is closed: %w", errdefs.ErrFailedPrecondition)
 
 // BuilderOption configures a Builder made by NewBuilder.
 type BuilderOption func(*Builder)
@@ -79,7 +84,7 @@ func (b *Builder) SetKeyID(id uint64) { b.keyID = id }
 // AddValue adds a value fingerprint (from Hasher.Value). An I/O error while
 // spilling is remembered and returned by Build or WriteSet.
 func (b *Builder) AddValue(h uint64) {
-	if !b.spill {
+	if !b.spill && !b.closed {
 		b.values = append(b.values, h)
 		return
 	}
@@ -93,7 +98,7 @@ func (b *Builder) AddValue(h uint64) {
 // AddRow adds a row fingerprint (from Hasher.Row). An I/O error while
 // spilling is remembered and returned by Build or WriteSet.
 func (b *Builder) AddRow(h uint64) {
-	if !b.spill {
+	if !b.spill && !b.closed {
 		b.rows = append(b.rows, h)
 		return
 	}
@@ -107,6 +112,9 @@ func (b *Builder) AddRow(h uint64) {
 // room makes room in the spill buffer for one fingerprint, spilling when it
 // is full; it returns false after a spill error.
 func (b *Builder) room() bool {
+	if b.closed {
+		b.err = errClosed
+	}
 	if b.err != nil {
 		return false
 	}
@@ -199,6 +207,9 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 // Builder may be reused afterwards; it starts empty again. With spill runs
 // it reads them all back into memory: use WriteSet for large sets.
 func (b *Builder) Build() (*Set, error) {
+	if b.closed {
+		return nil, errClosed
+	}
 	defer b.reset()
 	if b.err != nil {
 		return nil, b.err
@@ -255,6 +266,9 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 // the WithSpill budget plus small buffers. Like Build, it leaves the
 // Builder empty; its run files are removed whatever the outcome.
 func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
+	if b.closed {
+		return 0, 0, errClosed
+	}
 	defer b.reset()
 	if b.err != nil {
 		return 0, 0, b.err
@@ -399,10 +413,12 @@ func (b *Builder) reset() error {
 }
 
 // Close removes the run files and releases the buffer. It is safe to call
-// twice and after WriteSet or Build.
+// twice and after WriteSet or Build; afterwards Build and WriteSet return
+// an errdefs.ErrFailedPrecondition class error instead of an empty set.
 func (b *Builder) Close() error {
 	err := b.reset()
 	b.buf = nil
+	b.closed = true
 	return err
 }
 

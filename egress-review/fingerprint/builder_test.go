@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/containerd/errdefs"
 )
 
 // adds is a sequence of AddValue and AddRow calls.
@@ -252,6 +254,24 @@ func TestBuilderReuse(t *testing.T) {
 			if !s.HasValue(x) {
 				t.Fatalf("round %d: value %#x missing", round, x)
 			}
+		}
+	}
+}
+
+func TestBuilderAfterClose(t *testing.T) {
+	for _, opts := range [][]BuilderOption{nil, {WithSpill(t.TempDir(), 64)}} {
+		b := NewBuilder(opts...)
+		randomAdds(1, 100, 50).apply(b)
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b.AddValue(1)
+		b.AddRow(2)
+		if _, _, err := b.WriteSet(&bytes.Buffer{}); !errdefs.IsFailedPrecondition(err) {
+			t.Errorf("WriteSet after Close: got %v, want a failed precondition", err)
+		}
+		if _, err := b.Build(); !errdefs.IsFailedPrecondition(err) {
+			t.Errorf("Build after Close: got %v, want a failed precondition", err)
 		}
 	}
 }
