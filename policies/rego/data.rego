@@ -150,48 +150,62 @@ default levels := {}
 
 levels := {name: ls |
 	some name, d in job_datasets
-	ls := {[level(g, gd, d), rank(g), g.id] |
+	ls := {[level(g, gd, d), rank(object.get(g, "batches_left", null)), g.id] |
 		some g in valid_grants
 		some gd in g.datasets
 		gd.name == name
 	}
 } if input.action == "job.run"
 
-rank(g) := 0 if object.get(g, "batches_left", null) == null
+# The checks of a grant take scalars (a field of the grant, null when
+# absent), not whole grants: OPA copies and hashes a function's arguments
+# on every call to look up its cache.
+rank(batches_left) := 0 if batches_left == null
 
 else := 1
 
 level(g, gd, d) := 4 if {
-	admits(g, gd, d)
+	covered(gd, d)
+	approved_enough(g, d)
+	purpose_ok(g)
+	batches_ok(g)
 } else := 3 if {
-	columns_covered(gd, d)
-	enough_approvers(g, d)
-	purpose_allowed(g)
+	covered(gd, d)
+	approved_enough(g, d)
+	purpose_ok(g)
 } else := 2 if {
-	columns_covered(gd, d)
-	enough_approvers(g, d)
+	covered(gd, d)
+	approved_enough(g, d)
 } else := 1 if {
-	columns_covered(gd, d)
+	covered(gd, d)
 } else := 0
+
+covered(gd, d) if columns_covered(object.get(gd, "columns", null), object.get(d, "columns", null))
+
+approved_enough(g, d) if enough_approvers(object.get(g, "approvers", null), d.level)
+
+purpose_ok(g) if purpose_allowed(object.get(g, "public_interest", null))
+
+batches_ok(g) if batches_available(object.get(g, "batches_left", null))
 
 # columns_covered: the grant names no columns, or the job reads named
 # columns that are all granted.
-columns_covered(gd, _) if not names_columns(gd)
+columns_covered(granted, _) if not non_empty(granted)
 
-columns_covered(gd, d) if {
-	names_columns(d)
-	every c in d.columns {
-		c in gd.columns
+columns_covered(granted, read) if {
+	non_empty(read)
+	every c in read {
+		c in granted
 	}
 }
 
-names_columns(x) if x.columns[_]
+non_empty(x) if x[_]
 
-enough_approvers(_, d) if d.level != "important"
+enough_approvers(_, level) if level != "important"
 
-enough_approvers(g, d) if {
-	d.level == "important"
-	count({a | some a in g.approvers}) >= 2
+enough_approvers(approvers, level) if {
+	level == "important"
+	count({a | some a in approvers}) >= 2
 }
 
 purpose_allowed(_) if org_unrestricted
@@ -199,32 +213,28 @@ purpose_allowed(_) if org_unrestricted
 # org_unrestricted: the organisation's type is not limited to public-interest use.
 org_unrestricted if not input.subject.org_type in restricted_org_types
 
-purpose_allowed(g) if g.public_interest == true
+purpose_allowed(public_interest) if public_interest == true
 
-batches_available(g) if object.get(g, "batches_left", null) == null
+batches_available(batches_left) if batches_left == null
 
-batches_available(g) if g.batches_left > 0
+batches_available(batches_left) if batches_left > 0
 
 # usable[name] are [rank, id] of the valid grants that admit dataset
-# `name` of the job, when there are any. It is computed without levels, so
-# that an admitted job never ranks the grants that refuse it.
+# `name` of the job (level 4), when there are any. It is computed without
+# levels, so that an admitted job never ranks the grants that refuse it.
 usable := {name: ok |
 	some name, d in job_datasets
-	ok := {[rank(g), g.id] |
+	ok := {[rank(b), g.id] |
 		some g in valid_grants
 		some gd in g.datasets
 		gd.name == name
-		admits(g, gd, d)
+		b := object.get(g, "batches_left", null)
+		columns_covered(object.get(gd, "columns", null), object.get(d, "columns", null))
+		enough_approvers(object.get(g, "approvers", null), d.level)
+		purpose_allowed(object.get(g, "public_interest", null))
+		batches_available(b)
 	}
 	count(ok) > 0
-}
-
-# admits: the four checks of level 4.
-admits(g, gd, d) if {
-	columns_covered(gd, d)
-	enough_approvers(g, d)
-	purpose_allowed(g)
-	batches_available(g)
 }
 
 # best[name] is the best level any grant reaches for dataset `name`.
