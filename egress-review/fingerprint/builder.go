@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/containerd/errdefs"
 )
@@ -157,9 +158,22 @@ func (b *Builder) spillBuffer() error {
 // two halves.
 func (b *Builder) buffered() (values, rows []uint64) {
 	values, rows = b.buf[:b.nv], b.buf[len(b.buf)-b.nr:]
-	slices.Sort(values)
-	slices.Sort(rows)
+	sortBoth(values, rows)
 	return slices.Compact(values), slices.Compact(rows)
+}
+
+// sortBoth sorts a and b, at the same time when both are large: the final
+// sort of an import runs after its pipeline, when the other cores are idle.
+func sortBoth(a, b []uint64) {
+	if len(a) < 1<<16 || len(b) < 1<<16 {
+		slices.Sort(a)
+		slices.Sort(b)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.Sort(a) })
+	slices.Sort(b)
+	wg.Wait()
 }
 
 // writeRun writes src to a new run file and returns its name and the
@@ -225,8 +239,7 @@ func (b *Builder) Build() (*Set, error) {
 		}
 	}
 	b.values, b.rows = nil, nil
-	slices.Sort(values)
-	slices.Sort(rows)
+	sortBoth(values, rows)
 	values = slices.Compact(values)
 	rows = slices.Compact(rows)
 	if len(values) > MaxEntries || len(rows) > MaxEntries {

@@ -21,6 +21,7 @@
 package fingerprint
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"unicode"
@@ -211,16 +212,42 @@ func canonicalizeBytes(c, d []byte, v []byte) ([]byte, []byte) {
 func (h *Hasher) Row(cells []string) uint64 {
 	var stack [32]uint64
 	hs := stack[:0]
-	var cbuf [128]byte
 	for _, v := range cells {
-		c, _ := canonicalize(cbuf[:0], nil, v)
-		hs = append(hs, h.valueSum(c))
+		hs = append(hs, h.Cell(v))
 	}
-	slices.Sort(hs)
+	return h.RowOf(hs)
+}
+
+// Cell returns the fingerprint of the first canonical form of v (of "" for
+// an empty cell): what Row hashes for each cell. An importer that hashes a
+// table a column at a time calls Cell on every cell and RowOf on each row.
+func (h *Hasher) Cell(v string) uint64 {
+	kind := KindDigits
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+			var cbuf, dbuf [128]byte
+			c, _ := canonicalize(cbuf[:0], dbuf[:0], v)
+			return h.valueSum(c)
+		}
+		if b < '0' || b > '9' {
+			kind = KindMixed
+		}
+	}
+	// v is its own first canonical form, of kind and length known: hash
+	// it without copying (valueSum would find the same tag).
+	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v)))
+}
+
+// RowOf returns the tuple fingerprint of a row from the Cell fingerprints
+// of its cells, which it sorts in place: Row(cells) is RowOf of the Cell
+// of each cell.
+func (h *Hasher) RowOf(cells []uint64) uint64 {
+	slices.Sort(cells)
 	var bstack [256]byte
 	buf := bstack[:0]
-	for _, x := range hs {
-		buf = append(buf, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40), byte(x>>48), byte(x>>56))
+	for _, x := range cells {
+		buf = binary.LittleEndian.AppendUint64(buf, x)
 	}
 	return withTag(h.row.sum64(buf), RowTag(len(cells)))
 }

@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
@@ -278,4 +279,54 @@ func FuzzCanonical(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRowOfCells checks Row, Cell and RowOf against the definition: the
+// fingerprint of each cell's first canonical form ("" when it has none),
+// sorted, then hashed under the row key.
+func TestRowOfCells(t *testing.T) {
+	h, err := NewHasher(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := func(cells []string) uint64 {
+		var hs []uint64
+		for _, v := range cells {
+			forms := Canonical(v)
+			c := ""
+			if len(forms) > 0 {
+				c = forms[0]
+			}
+			hs = append(hs, h.valueSum([]byte(c)))
+		}
+		slices.Sort(hs)
+		var buf []byte
+		for _, x := range hs {
+			buf = binary.LittleEndian.AppendUint64(buf, x)
+		}
+		return withTag(h.row.sum64(buf), RowTag(len(cells)))
+	}
+	rows := [][]string{
+		{},
+		{""},
+		{"abc", "ABC", "a b c", "１３８１２３４５６７８"},
+		{"138-1234-5678", "11010519491231002X", "\xff\xfe", " ", "张\u3000三"},
+		{"12", "-3.5", "2026-01", "x@example.com"},
+	}
+	for _, cells := range rows {
+		want := ref(cells)
+		if got := h.Row(cells); got != want {
+			t.Errorf("Row(%q): got %x, want %x", cells, got, want)
+		}
+		hs := make([]uint64, len(cells))
+		for i, v := range cells {
+			hs[i] = h.Cell(v)
+		}
+		if got := h.RowOf(hs); got != want {
+			t.Errorf("RowOf(Cell(%q)): got %x, want %x", cells, got, want)
+		}
+	}
+	if h.Row([]string{"a", "b"}) != h.Row([]string{"b", "a"}) {
+		t.Error("Row depends on column order")
+	}
 }

@@ -171,7 +171,8 @@ type worker struct {
 	im       *importer
 	appliers []*applier
 	cols     [][]string // per output column, its cells as strings
-	rowCells []string
+	hashes   [][]uint64 // per output column, the Cell fingerprint of each cell
+	rowCells []uint64
 }
 
 func (im *importer) newWorker() *worker {
@@ -180,7 +181,8 @@ func (im *importer) newWorker() *worker {
 		wk.appliers[i] = a.clone()
 	}
 	wk.cols = make([][]string, len(im.schema.Fields()))
-	wk.rowCells = make([]string, len(im.schema.Fields()))
+	wk.hashes = make([][]uint64, len(im.schema.Fields()))
+	wk.rowCells = make([]uint64, len(im.schema.Fields()))
 	return wk
 }
 
@@ -240,15 +242,22 @@ func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []u
 
 // rowFingerprints returns the tuple fingerprint of every output row.
 func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
+	// A column at a time, then a row at a time: Row(cells) is RowOf of
+	// the Cell fingerprints of the cells.
+	h := wk.im.hasher
 	for j, c := range out {
 		wk.cols[j] = columnStrings(wk.cols[j], c)
+		wk.hashes[j] = slices.Grow(wk.hashes[j][:0], n)[:n]
+		for r, v := range wk.cols[j] {
+			wk.hashes[j][r] = h.Cell(v)
+		}
 	}
 	rows := make([]uint64, n)
 	for r := range rows {
 		for j := range out {
-			wk.rowCells[j] = wk.cols[j][r]
+			wk.rowCells[j] = wk.hashes[j][r]
 		}
-		rows[r] = wk.im.hasher.Row(wk.rowCells)
+		rows[r] = h.RowOf(wk.rowCells)
 	}
 	for j := range wk.cols {
 		clear(wk.cols[j]) // do not keep the batch's strings alive
