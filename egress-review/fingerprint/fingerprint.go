@@ -173,6 +173,40 @@ func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
 
 // ValueBytes is AppendValue for a byte slice, without converting it.
 func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
+	digits := 0
+	for _, b := range v {
+		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+			return h.valueBytesSlow(dst, v)
+		}
+		if b >= '0' && b <= '9' {
+			digits++
+		}
+	}
+	// v is its own first canonical form: hash it without copying, with
+	// the tag valueSum would find.
+	if len(v) == 0 {
+		return dst
+	}
+	kind := KindMixed
+	if digits == len(v) {
+		kind = KindDigits
+	}
+	dst = append(dst, withTag(h.value.sum64(v), ValueTag(kind, len(v))))
+	if digits >= MinDigits && digits != len(v) {
+		var dbuf [128]byte
+		d := dbuf[:0]
+		for _, b := range v {
+			if b >= '0' && b <= '9' {
+				d = append(d, b)
+			}
+		}
+		dst = append(dst, withTag(h.value.sum64(d), ValueTag(KindDigits, len(d))))
+	}
+	return dst
+}
+
+// valueBytesSlow is ValueBytes for a v that is not its own canonical form.
+func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
 	var cbuf, dbuf [128]byte
 	c, d := canonicalizeBytes(cbuf[:0], dbuf[:0], v)
 	if len(c) == 0 {

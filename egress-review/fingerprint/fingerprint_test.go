@@ -264,7 +264,7 @@ func FuzzReadSet(f *testing.F) {
 }
 
 func FuzzCanonical(f *testing.F) {
-	for _, s := range []string{"", "138-1234-5678", "ＡＢＣ", "\xff\xfe", "Zhang 三"} {
+	for _, s := range []string{"", "138-1234-5678", "ＡＢＣ", "\xff\xfe", "Zhang 三", "11010519491231002x", "138****5678", "1234-5678", "12345678", "abc"} {
 		f.Add(s)
 	}
 	h, _ := NewHasher(testKey())
@@ -277,6 +277,25 @@ func FuzzCanonical(f *testing.F) {
 			if again := Canonical(c); len(again) == 0 || again[0] != c {
 				t.Errorf("canonical form %q is not canonical: got %q", c, again)
 			}
+		}
+		// The fast paths agree with the definition: the fingerprint of
+		// each form, in order; Cell of the first form ("" for none).
+		var want []uint64
+		for _, c := range forms {
+			want = append(want, h.valueSum([]byte(c)))
+		}
+		if got := h.Value(v); !slices.Equal(got, want) {
+			t.Errorf("Value(%q): got %x, want %x", v, got, want)
+		}
+		if got := h.ValueBytes(nil, []byte(v)); !slices.Equal(got, want) {
+			t.Errorf("ValueBytes(%q): got %x, want %x", v, got, want)
+		}
+		first := h.valueSum(nil)
+		if len(want) > 0 {
+			first = want[0]
+		}
+		if got := h.Cell(v); got != first {
+			t.Errorf("Cell(%q): got %x, want %x", v, got, first)
 		}
 	})
 }
