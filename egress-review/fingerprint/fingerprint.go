@@ -92,6 +92,10 @@ slow:
 			continue
 		}
 		i += size
+		if r >= 0x4E00 && r <= 0x9FFF { // CJK ideographs: no case, not space
+			c = append(c, v[i-size:i]...)
+			continue
+		}
 		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
 			r -= 0xFEE0
 		}
@@ -259,18 +263,34 @@ func (h *Hasher) Cell(v string) uint64 {
 	kind := KindDigits
 	for i := 0; i < len(v); i++ {
 		b := v[i]
-		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
-			var cbuf, dbuf [128]byte
-			c, _ := canonicalize(cbuf[:0], dbuf[:0], v)
-			return h.valueSum(c)
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(v[i:])
+			if r < 0x4E00 || r > 0x9FFF {
+				return h.cellSlow(v)
+			}
+			// A CJK ideograph has no case and is not space: it is
+			// its own canonical form.
+			kind = KindOther
+			i += size - 1
+			continue
 		}
-		if b < '0' || b > '9' {
+		if (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+			return h.cellSlow(v)
+		}
+		if (b < '0' || b > '9') && kind == KindDigits {
 			kind = KindMixed
 		}
 	}
 	// v is its own first canonical form, of kind and length known: hash
 	// it without copying (valueSum would find the same tag).
 	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v)))
+}
+
+// cellSlow is Cell for a v that is not its own canonical form.
+func (h *Hasher) cellSlow(v string) uint64 {
+	var cbuf, dbuf [128]byte
+	c, _ := canonicalize(cbuf[:0], dbuf[:0], v)
+	return h.valueSum(c)
 }
 
 // RowOf returns the tuple fingerprint of a row from the Cell fingerprints
