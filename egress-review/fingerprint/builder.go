@@ -166,13 +166,13 @@ func (b *Builder) buffered() (values, rows []uint64) {
 // sort of an import runs after its pipeline, when the other cores are idle.
 func sortBoth(a, b []uint64) {
 	if len(a) < 1<<16 || len(b) < 1<<16 {
-		slices.Sort(a)
-		slices.Sort(b)
+		sortHashes(a)
+		sortHashes(b)
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { slices.Sort(a) })
-	slices.Sort(b)
+	wg.Go(func() { sortHashes(a) })
+	sortHashes(b)
 	wg.Wait()
 }
 

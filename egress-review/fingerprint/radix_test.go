@@ -1,0 +1,56 @@
+package fingerprint
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSortHashes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 5, radixMin - 1, radixMin, 3*radixMin + 7, 100000} {
+		for _, shape := range []string{"random", "one tag", "duplicates", "sorted", "reversed"} {
+			a := make([]uint64, n)
+			for i := range a {
+				switch shape {
+				case "random":
+					a[i] = r.Uint64()
+				case "one tag":
+					a[i] = withTag(r.Uint64(), 11)
+				case "duplicates":
+					a[i] = uint64(r.IntN(50)) << 40
+				case "sorted":
+					a[i] = uint64(i) * 977
+				case "reversed":
+					a[i] = uint64(n-i) << 20
+				}
+			}
+			want := slices.Clone(a)
+			slices.Sort(want)
+			sortHashes(a)
+			if !slices.Equal(a, want) {
+				t.Errorf("%d %s: not sorted", n, shape)
+			}
+		}
+	}
+}
+
+func BenchmarkSortHashes(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]uint64, 1<<20)
+	for i := range src {
+		src[i] = withTag(r.Uint64(), 11)
+	}
+	a := make([]uint64, len(src))
+	for _, impl := range []struct {
+		name string
+		sort func([]uint64)
+	}{{"radix", sortHashes}, {"slices", slices.Sort[[]uint64]}} {
+		b.Run(impl.name, func(b *testing.B) {
+			for range b.N {
+				copy(a, src)
+				impl.sort(a)
+			}
+		})
+	}
+}
