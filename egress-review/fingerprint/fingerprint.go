@@ -275,7 +275,7 @@ func (h *Hasher) Cell(v string) uint64 {
 			continue
 		}
 		if (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
-			return h.cellSlow(v)
+			return h.cellASCII(v, i)
 		}
 		if (b < '0' || b > '9') && kind == KindDigits {
 			kind = KindMixed
@@ -284,6 +284,43 @@ func (h *Hasher) Cell(v string) uint64 {
 	// v is its own first canonical form, of kind and length known: hash
 	// it without copying (valueSum would find the same tag).
 	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v)))
+}
+
+// asciiCanon maps an ASCII byte to its canonical form: lower case, and
+// asciiDrop for the white space that canonical forms leave out.
+var asciiCanon = func() (t [utf8.RuneSelf]byte) {
+	for i := range t {
+		t[i] = byte(i)
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		t[b] = byte(b) + ('a' - 'A')
+	}
+	t[' '] = asciiDrop
+	for b := '\t'; b <= '\r'; b++ {
+		t[b] = asciiDrop
+	}
+	return t
+}()
+
+// asciiDrop marks white space in asciiCanon; no ASCII byte maps to it.
+const asciiDrop = 0xFF
+
+// cellASCII is Cell for a v whose bytes before i are canonical and whose
+// byte i is upper case or space: while v stays ASCII, its canonical form
+// is the table mapping of each byte.
+func (h *Hasher) cellASCII(v string, i int) uint64 {
+	var buf [128]byte
+	c := append(buf[:0], v[:i]...)
+	for ; i < len(v); i++ {
+		b := v[i]
+		if b >= utf8.RuneSelf {
+			return h.cellSlow(v)
+		}
+		if m := asciiCanon[b]; m != asciiDrop {
+			c = append(c, m)
+		}
+	}
+	return h.valueSum(c)
 }
 
 // cellSlow is Cell for a v that is not its own canonical form.
