@@ -37,6 +37,7 @@ type Builder struct {
 	// deduplicated and written out as one run file per kind.
 	values, rows []uint64
 	buf          []uint64
+	scratch      []uint64 // for the radix sort of buf, as large
 	nv, nr       int
 
 	spill     bool
@@ -58,8 +59,9 @@ type BuilderOption func(*Builder)
 
 // WithSpill bounds the Builder's memory: it keeps at most maxBytes of
 // fingerprints in memory and beyond that sorts and deduplicates them into a
-// run file (mode 0600) in dir (os.TempDir when empty). WriteSet merges the
-// runs with memory bounded by maxBytes plus small read buffers. Budgets
+// run file (mode 0600) in dir (os.TempDir when empty). Sorting uses as much
+// again of scratch space, so the Builder holds 2*maxBytes. WriteSet merges
+// the runs with memory bounded by that plus small read buffers. Budgets
 // under 64 bytes are raised to 64. Call Close to remove the run files.
 func WithSpill(dir string, maxBytes int) BuilderOption {
 	return func(b *Builder) {
@@ -158,21 +160,31 @@ func (b *Builder) spillBuffer() error {
 // two halves.
 func (b *Builder) buffered() (values, rows []uint64) {
 	values, rows = b.buf[:b.nv], b.buf[len(b.buf)-b.nr:]
-	sortBoth(values, rows)
+	if b.scratch == nil {
+		// The radix sort's scratch space, allocated once (as the buffer
+		// is) rather than at every spill.
+		b.scratch = make([]uint64, len(b.buf))
+	}
+	sortBoth(values, rows, b.scratch)
 	return slices.Compact(values), slices.Compact(rows)
 }
 
 // sortBoth sorts a and b, at the same time when both are large: the final
 // sort of an import runs after its pipeline, when the other cores are idle.
-func sortBoth(a, b []uint64) {
+// scratch, when it holds len(a)+len(b) values, is the sorts' scratch space.
+func sortBoth(a, b, scratch []uint64) {
+	var sa, sb []uint64
+	if len(scratch) >= len(a)+len(b) {
+		sa, sb = scratch[:len(a)], scratch[len(a):len(a)+len(b)]
+	}
 	if len(a) < 1<<16 || len(b) < 1<<16 {
-		sortHashes(a)
-		sortHashes(b)
+		sortHashes(a, sa)
+		sortHashes(b, sb)
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { sortHashes(a) })
-	sortHashes(b)
+	wg.Go(func() { sortHashes(a, sa) })
+	sortHashes(b, sb)
 	wg.Wait()
 }
 
@@ -239,7 +251,7 @@ func (b *Builder) Build() (*Set, error) {
 		}
 	}
 	b.values, b.rows = nil, nil
-	sortBoth(values, rows)
+	sortBoth(values, rows, nil)
 	values = slices.Compact(values)
 	rows = slices.Compact(rows)
 	if len(values) > MaxEntries || len(rows) > MaxEntries {
@@ -430,7 +442,7 @@ func (b *Builder) reset() error {
 // an errdefs.ErrFailedPrecondition class error instead of an empty set.
 func (b *Builder) Close() error {
 	err := b.reset()
-	b.buf = nil
+	b.buf, b.scratch = nil, nil
 	b.closed = true
 	return err
 }

@@ -10,13 +10,17 @@ const radixMin = 1 << 12
 // distributed 64-bit values, for which a least-significant-digit radix sort
 // (eight passes of one byte, a pass skipped when every value has the same
 // byte there, as the tag byte often is) is several times faster than a
-// comparison sort. It allocates a scratch slice of len(a).
-func sortHashes(a []uint64) {
+// comparison sort. It uses scratch, which must not overlap a, when it
+// holds len(a) values, and allocates otherwise.
+func sortHashes(a, scratch []uint64) {
 	if len(a) < radixMin {
 		slices.Sort(a)
 		return
 	}
-	src, dst := a, make([]uint64, len(a))
+	if len(scratch) < len(a) {
+		scratch = make([]uint64, len(a))
+	}
+	src, dst := a, scratch[:len(a)]
 	for shift := uint(0); shift < 64; shift += 8 {
 		var count [256]int
 		for _, x := range src {

@@ -41,7 +41,8 @@ const (
 const (
 	DefaultBatchRows    = 8192
 	DefaultMaxLineBytes = 256 << 10
-	// DefaultFingerprintMemory bounds the fingerprints held in memory.
+	// DefaultFingerprintMemory bounds the fingerprints held in memory (the
+	// builder sorts them with as much again of scratch space).
 	DefaultFingerprintMemory = 32 << 20
 	// maxWorkers bounds ImportOptions.Workers, and with it the batches
 	// in flight (two per worker).
