@@ -43,7 +43,7 @@ const (
 	DefaultMaxLineBytes = 256 << 10
 	// DefaultFingerprintMemory bounds the fingerprints held in memory (the
 	// builder sorts them with as much again of scratch space).
-	DefaultFingerprintMemory = 32 << 20
+	DefaultFingerprintMemory = 16 << 20
 	// maxWorkers bounds ImportOptions.Workers, and with it the batches
 	// in flight (two per worker).
 	maxWorkers = 16
