@@ -128,6 +128,17 @@ func mayHoldPersonal(s string) bool {
 	if strings.IndexByte(s, '@') >= 0 {
 		return true
 	}
+	// Every case below needs 11 digits at least: count them first, in a
+	// loop without branches, since most cells have far fewer.
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if s[i]-'0' < 10 {
+			digits++
+		}
+	}
+	if digits < 11 {
+		return false
+	}
 	run, chain, one := 0, 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
