@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"bufio"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -202,8 +201,7 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 		os.Remove(name)
 		return "", 0, fmt.Errorf("write fingerprint run: %w", err)
 	}
-	bw := bufio.NewWriterSize(f, runBufSize)
-	var p [8]byte
+	blk := make([]byte, 0, runBufSize)
 	var n uint64
 	for {
 		x, ok, err := src.next()
@@ -213,13 +211,16 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 		if !ok {
 			break
 		}
-		binary.LittleEndian.PutUint64(p[:], x)
-		if _, err := bw.Write(p[:]); err != nil {
-			return fail(err)
-		}
+		blk = binary.LittleEndian.AppendUint64(blk, x)
 		n++
+		if len(blk) == cap(blk) {
+			if _, err := f.Write(blk); err != nil {
+				return fail(err)
+			}
+			blk = blk[:0]
+		}
 	}
-	if err := bw.Flush(); err != nil {
+	if _, err := f.Write(blk); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
@@ -310,12 +311,15 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 		return nv, nr, nil
 	}
 	bv, br := b.buffered()
-	vsrc, nv, err := b.mergeAll(b.valueRuns, bv)
+	// The sort's scratch is free now: the last merge of each kind can go
+	// there instead of into one more run file.
+	spare := b.scratch
+	vsrc, nv, used, err := b.mergeAll(b.valueRuns, bv, spare)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer vsrc.close()
-	rsrc, nr, err := b.mergeAll(b.rowRuns, br)
+	rsrc, nr, _, err := b.mergeAll(b.rowRuns, br, spare[used:])
 	if err != nil {
 		return 0, 0, err
 	}
@@ -343,7 +347,64 @@ func (sliceCloser) close() {}
 // into one deduplicated sequence and returns it with its length. Runs are
 // merged mergeFanIn at a time into new runs until at most one is left with
 // the buffer.
-func (b *Builder) mergeAll(runs []string, buffered []uint64) (closingSource, uint64, error) {
+//
+// When the last pass fits in spare (memory the Builder holds anyway and
+// does not need any more, such as the sort's scratch), it merges into spare
+// rather than into one more run file, and returns how much of spare it used.
+func (b *Builder) mergeAll(runs []string, buffered, spare []uint64) (closingSource, uint64, int, error) {
+	if len(runs) > 0 && len(runs) <= mergeFanIn {
+		total := uint64(len(buffered))
+		for _, name := range runs {
+			st, err := os.Stat(name)
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("open fingerprint run: %w", err)
+			}
+			total += uint64(st.Size()) / 8
+		}
+		if total <= uint64(len(spare)) {
+			out, err := b.mergeInto(spare[:0], runs, buffered)
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			return &sliceCloser{sliceSource{s: out}}, uint64(len(out)), len(out), nil
+		}
+	}
+	src, n, err := b.mergeAllRuns(runs, buffered)
+	return src, n, 0, err
+}
+
+// mergeInto appends the deduplicated merge of runs and buffered to dst.
+func (b *Builder) mergeInto(dst []uint64, runs []string, buffered []uint64) ([]uint64, error) {
+	m := &merger{}
+	defer m.close()
+	for _, name := range runs {
+		r, err := openRun(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.push(r); err != nil {
+			return nil, err
+		}
+	}
+	if len(buffered) > 0 {
+		if err := m.push(&sliceCloser{sliceSource{s: buffered}}); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		x, ok, err := m.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return dst, nil
+		}
+		dst = append(dst, x)
+	}
+}
+
+// mergeAllRuns is mergeAll through run files.
+func (b *Builder) mergeAllRuns(runs []string, buffered []uint64) (closingSource, uint64, error) {
 	for len(runs) > 1 {
 		k := min(len(runs), mergeFanIn)
 		var (
@@ -447,11 +508,13 @@ func (b *Builder) Close() error {
 	return err
 }
 
-// runReader reads a run file.
+// runReader reads a run file a block at a time.
 type runReader struct {
 	f    *os.File
-	r    *bufio.Reader
 	size int64
+	blk  []byte   // the last block read
+	vals []uint64 // its fingerprints
+	i    int      // the next of vals
 }
 
 func openRun(name string) (*runReader, error) {
@@ -468,18 +531,31 @@ func openRun(name string) (*runReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("fingerprint run of %d bytes: %w", st.Size(), errdefs.ErrDataLoss)
 	}
-	return &runReader{f: f, r: bufio.NewReaderSize(f, runBufSize), size: st.Size()}, nil
+	return &runReader{f: f, size: st.Size(), blk: make([]byte, runBufSize), vals: make([]uint64, 0, runBufSize/8)}, nil
 }
 
 func (r *runReader) next() (uint64, bool, error) {
-	var p [8]byte
-	if _, err := io.ReadFull(r.r, p[:]); err != nil {
-		if err == io.EOF {
-			return 0, false, nil
-		}
+	if r.i < len(r.vals) {
+		x := r.vals[r.i]
+		r.i++
+		return x, true, nil
+	}
+	n, err := io.ReadFull(r.f, r.blk)
+	switch {
+	case err == io.EOF:
+		return 0, false, nil
+	case err == io.ErrUnexpectedEOF && n%8 == 0:
+	case err == io.ErrUnexpectedEOF:
+		return 0, false, fmt.Errorf("read fingerprint run: %d bytes at the end: %w", n, errdefs.ErrDataLoss)
+	case err != nil:
 		return 0, false, fmt.Errorf("read fingerprint run: %w", err)
 	}
-	return binary.LittleEndian.Uint64(p[:]), true, nil
+	r.vals = r.vals[:n/8]
+	for i := range r.vals {
+		r.vals[i] = binary.LittleEndian.Uint64(r.blk[8*i:])
+	}
+	r.i = 1
+	return r.vals[0], true, nil
 }
 
 func (r *runReader) close() { r.f.Close() }

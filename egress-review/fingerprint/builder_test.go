@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -75,6 +76,7 @@ func TestBuilderWriteSetMatchesBuild(t *testing.T) {
 		{"empty", 0, 1, 64, false},
 		{"fits in memory", 100, 1000, 1 << 20, false},
 		{"one spill", 20, 10, 64, true},
+		{"runs merged in memory", 20, 5, 128, true},
 		{"many runs many duplicates", 1500, 300, 64, true},
 		{"many runs few duplicates", 3000, 1 << 30, 200, true},
 		{"multi-pass merge", 3000, 1000, 64, true},
@@ -274,4 +276,54 @@ func TestBuilderAfterClose(t *testing.T) {
 			t.Errorf("Build after Close: got %v, want a failed precondition", err)
 		}
 	}
+}
+
+// TestMergeAllInMemory: the last merge gives the same sequence into spare
+// memory as through a run file, and uses spare only when it fits.
+func TestMergeAllInMemory(t *testing.T) {
+	dir := t.TempDir()
+	b := NewBuilder(WithSpill(dir, 64))
+	a := randomAdds(7, 100, 60) // fewer than mergeFanIn runs
+	a.apply(b)
+	bv, _ := b.buffered()
+	if len(b.valueRuns) < 2 {
+		t.Fatalf("got %d value runs, want several", len(b.valueRuns))
+	}
+	collect := func(src closingSource) []uint64 {
+		defer src.close()
+		var out []uint64
+		for {
+			x, ok, err := src.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return out
+			}
+			out = append(out, x)
+		}
+	}
+	mem, nm, used, err := b.mergeAll(b.valueRuns, bv, make([]uint64, 1<<12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used == 0 || used != int(nm) {
+		t.Fatalf("in memory: used %d of spare for %d fingerprints, want all of them there", used, nm)
+	}
+	inMemory := collect(mem)
+	disk, nd, used, err := b.mergeAll(b.valueRuns, bv, make([]uint64, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used != 0 {
+		t.Fatalf("spare too small: used %d, want 0", used)
+	}
+	onDisk := collect(disk)
+	if nm != nd || !slices.Equal(inMemory, onDisk) || uint64(len(onDisk)) != nd {
+		t.Fatalf("got %d fingerprints in memory and %d through a run file (counts %d, %d), want the same", len(inMemory), len(onDisk), nm, nd)
+	}
+	if !slices.IsSorted(onDisk) || len(slices.Compact(slices.Clone(onDisk))) != len(onDisk) {
+		t.Fatal("merge is not strictly increasing")
+	}
+	b.Close()
 }

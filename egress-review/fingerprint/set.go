@@ -185,7 +185,7 @@ func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, 
 	binary.LittleEndian.PutUint64(hdr[24:], nv)
 	binary.LittleEndian.PutUint64(hdr[32:], nr)
 	put(hdr[:])
-	var b [8]byte
+	blk := make([]byte, 0, 8<<10)
 	for _, l := range []struct {
 		src source
 		n   uint64
@@ -199,10 +199,15 @@ func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, 
 			if !ok {
 				break
 			}
-			binary.LittleEndian.PutUint64(b[:], x)
-			put(b[:])
+			blk = binary.LittleEndian.AppendUint64(blk, x)
+			if len(blk) == cap(blk) {
+				put(blk)
+				blk = blk[:0]
+			}
 			got++
 		}
+		put(blk)
+		blk = blk[:0]
 		if got != l.n {
 			return n, fmt.Errorf("write fingerprint set: %d fingerprints where the header says %d: %w", got, l.n, errdefs.ErrInternal)
 		}
