@@ -177,14 +177,15 @@ func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
 
 // ValueBytes is AppendValue for a byte slice, without converting it.
 func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
+	// Digits are counted without a branch: in a hex pseudonym they come
+	// and go at random, and a branch on each would be mispredicted half
+	// the time.
 	digits := 0
 	for _, b := range v {
-		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+		if asciiCanon[b&0x7F] != b {
 			return h.valueBytesSlow(dst, v)
 		}
-		if b >= '0' && b <= '9' {
-			digits++
-		}
+		digits += int(isDigit[b])
 	}
 	// v is its own first canonical form: hash it without copying, with
 	// the tag valueSum would find.
@@ -199,15 +200,33 @@ func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
 	if digits >= MinDigits && digits != len(v) {
 		var dbuf [128]byte
 		d := dbuf[:0]
-		for _, b := range v {
-			if b >= '0' && b <= '9' {
-				d = append(d, b)
+		if len(v) <= len(dbuf) {
+			// Write every byte, keep the digits (branch-free).
+			j := 0
+			for _, b := range v {
+				dbuf[j] = b
+				j += int(isDigit[b])
+			}
+			d = dbuf[:j]
+		} else {
+			for _, b := range v {
+				if isDigit[b] != 0 {
+					d = append(d, b)
+				}
 			}
 		}
 		dst = append(dst, withTag(h.value.sum64(d), ValueTag(KindDigits, len(d))))
 	}
 	return dst
 }
+
+// isDigit is 1 for the ASCII digits and 0 for every other byte.
+var isDigit = func() (t [256]uint8) {
+	for b := '0'; b <= '9'; b++ {
+		t[b] = 1
+	}
+	return t
+}()
 
 // valueBytesSlow is ValueBytes for a v that is not its own canonical form.
 func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
@@ -260,7 +279,7 @@ func (h *Hasher) Row(cells []string) uint64 {
 // an empty cell): what Row hashes for each cell. An importer that hashes a
 // table a column at a time calls Cell on every cell and RowOf on each row.
 func (h *Hasher) Cell(v string) uint64 {
-	kind := KindDigits
+	digits, other := 0, false
 	for i := 0; i < len(v); i++ {
 		b := v[i]
 		if b >= utf8.RuneSelf {
@@ -270,16 +289,21 @@ func (h *Hasher) Cell(v string) uint64 {
 			}
 			// A CJK ideograph has no case and is not space: it is
 			// its own canonical form.
-			kind = KindOther
+			other = true
 			i += size - 1
 			continue
 		}
-		if (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
+		if asciiCanon[b] != b {
 			return h.cellASCII(v, i)
 		}
-		if (b < '0' || b > '9') && kind == KindDigits {
-			kind = KindMixed
-		}
+		digits += int(isDigit[b]) // no branch: see ValueBytes
+	}
+	kind := KindMixed
+	switch {
+	case other:
+		kind = KindOther
+	case digits == len(v):
+		kind = KindDigits
 	}
 	// v is its own first canonical form, of kind and length known: hash
 	// it without copying (valueSum would find the same tag).
