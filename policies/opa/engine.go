@@ -188,9 +188,7 @@ func compile(ctx context.Context, files map[string]source) (*Engine, error) {
 		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		files:    names,
 	}
-	if e.special, err = e.specialize(ctx, caps); err != nil {
-		return nil, fmt.Errorf("specialize policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
-	}
+	e.special = e.specialize(ctx, caps)
 	// A probe request finds conflicts that only evaluation reveals, such as
 	// a deployer's file defining `decision` a second time.
 	if _, err := pq.Eval(ctx, rego.EvalInput(probe)); err != nil {

@@ -95,8 +95,11 @@ var notInlined = []string{
 // specialize partially evaluates the decision for every action of
 // policy.Actions, compiles the policies with the support rules of every
 // residual once, and prepares the residual queries. An action whose
-// partial evaluation fails or yields other than one query is left out.
-func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) (map[string]*specialized, error) {
+// partial evaluation fails or yields other than one query is left out, and
+// so is every action when the residuals do not compile together (a
+// deployer's package could collide with their namespace): the whole
+// policies, which compiled, then decide.
+func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[string]*specialized {
 	newCompiler := func() *ast.Compiler {
 		return ast.NewCompiler().
 			WithCapabilities(caps).
@@ -109,7 +112,7 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) (map[st
 	}
 	base := newCompiler()
 	if base.Compile(modules); base.Failed() {
-		return nil, fmt.Errorf("compile policies for specialization: %w", base.Errors)
+		return nil
 	}
 	store := inmem.New()
 	queries := map[string]ast.Body{}
@@ -137,7 +140,7 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) (map[st
 	}
 	c := newCompiler()
 	if c.Compile(all); c.Failed() {
-		return nil, fmt.Errorf("compile specialized policies: %w", c.Errors)
+		return nil
 	}
 	out := make(map[string]*specialized, len(queries))
 	for action, body := range queries {
@@ -154,7 +157,7 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) (map[st
 		}
 		out[action] = &specialized{query: &q, fields: readFields(c, body)}
 	}
-	return out, nil
+	return out
 }
 
 // agrees reports whether the residual q decides the probe requests of

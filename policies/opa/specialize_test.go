@@ -302,3 +302,42 @@ func TestResidualThatDisagreesIsNotUsed(t *testing.T) {
 		t.Errorf("got %+v, %v, want deny", d, err)
 	}
 }
+
+// TestSpecializationCollisionFallsBack: a deployer package in the
+// residuals' namespace changes no decision (residuals that no longer
+// compile or agree give way to the whole policies).
+func TestSpecializationCollisionFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	src := "package enclave_specialized.a0.enclave\n\nallow := true\n"
+	if err := os.WriteFile(filepath.Join(dir, "odd.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(context.Background(), WithPolicyDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := matrixInput("person.add", true, "operator")
+	d, err := e.Decide(context.Background(), in)
+	if err != nil || d.Allow {
+		t.Errorf("got %+v, %v, want deny", d, err)
+	}
+	in = matrixInput("whoami", true, "operator")
+	if d, err := e.Decide(context.Background(), in); err != nil || !d.Allow {
+		t.Errorf("got %+v, %v, want allow", d, err)
+	}
+	in.Subject.ID = ""
+	if d, err := e.Decide(context.Background(), in); err != nil || d.Allow {
+		t.Errorf("unauthenticated whoami: got %+v, %v, want deny", d, err)
+	}
+	// Whatever became of the residuals, every decision is the whole
+	// policies' one.
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 300 {
+		in := randomInput(r)
+		want, ok := wholeDecision(t, e, in)
+		got, err := e.Decide(context.Background(), in)
+		if ok != (err == nil) || (ok && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("%s: got %+v, %v, want %+v", in.Action, got, err, want)
+		}
+	}
+}
