@@ -66,18 +66,10 @@ func canonicalize(c, d []byte, v string) ([]byte, []byte) {
 	i := 0
 	for ; i < len(v); i++ {
 		b := v[i]
-		switch {
-		case b >= utf8.RuneSelf:
+		if b >= utf8.RuneSelf {
 			goto slow
-		case b >= 'A' && b <= 'Z':
-			c = append(c, b+('a'-'A'))
-		case b == ' ' || (b >= '\t' && b <= '\r'):
-		case b >= '0' && b <= '9':
-			c = append(c, b)
-			d = append(d, b)
-		default:
-			c = append(c, b)
 		}
+		c, d = appendASCII(c, d, b)
 	}
 	goto done
 slow:
@@ -101,17 +93,7 @@ slow:
 		}
 		switch {
 		case r < utf8.RuneSelf:
-			b := byte(r)
-			switch {
-			case b >= 'A' && b <= 'Z':
-				c = append(c, b+('a'-'A'))
-			case b == ' ' || (b >= '\t' && b <= '\r'):
-			case b >= '0' && b <= '9':
-				c = append(c, b)
-				d = append(d, b)
-			default:
-				c = append(c, b)
-			}
+			c, d = appendASCII(c, d, byte(r))
 		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
 		default:
 			c = utf8.AppendRune(c, unicode.ToLower(r))
@@ -231,7 +213,7 @@ var isDigit = func() (t [256]uint8) {
 // valueBytesSlow is ValueBytes for a v that is not its own canonical form.
 func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
 	var cbuf, dbuf [128]byte
-	c, d := canonicalizeBytes(cbuf[:0], dbuf[:0], v)
+	c, d := canonicalize(cbuf[:0], dbuf[:0], unsafeString(v))
 	if len(c) == 0 {
 		return dst
 	}
@@ -240,24 +222,6 @@ func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
 		dst = append(dst, h.valueSum(d))
 	}
 	return dst
-}
-
-func canonicalizeBytes(c, d []byte, v []byte) ([]byte, []byte) {
-	// One pass for the common case of lowercase ASCII without space; the
-	// first other byte restarts on the general path (v is only read).
-	for _, b := range v {
-		if b >= utf8.RuneSelf || (b >= 'A' && b <= 'Z') || b == ' ' || (b >= '\t' && b <= '\r') {
-			return canonicalize(c[:0], d[:0], unsafeString(v))
-		}
-		c = append(c, b)
-		if b >= '0' && b <= '9' {
-			d = append(d, b)
-		}
-	}
-	if len(d) < MinDigits {
-		d = nil
-	}
-	return c, d
 }
 
 // Row returns the tuple fingerprint of a row: the fingerprints of each
@@ -328,6 +292,20 @@ var asciiCanon = func() (t [utf8.RuneSelf]byte) {
 
 // asciiDrop marks white space in asciiCanon; no ASCII byte maps to it.
 const asciiDrop = 0xFF
+
+// appendASCII appends the canonical form of the ASCII byte b to c (none
+// for white space), and b to d when it is a digit.
+func appendASCII(c, d []byte, b byte) ([]byte, []byte) {
+	m := asciiCanon[b]
+	if m == asciiDrop {
+		return c, d
+	}
+	c = append(c, m)
+	if isDigit[b] != 0 {
+		d = append(d, b)
+	}
+	return c, d
+}
 
 // cellASCII is Cell for a v whose bytes before i are canonical and whose
 // byte i is upper case or space: while v stays ASCII, its canonical form
