@@ -145,6 +145,32 @@ func (s *Scanner) Int(v int64) bool {
 	return s.lookup(strconv.AppendInt(buf[:0], v, 10))
 }
 
+// IntRange reports whether Int could report a hit for some value in
+// [lo, hi]: whether a decimal length of a value there, negative or not, is
+// one the sets hold. A column whose range it refuses needs no Int call.
+func (s *Scanner) IntRange(lo, hi int64) bool {
+	if len(s.values) == 0 || lo > hi {
+		return false
+	}
+	lengths := func(a, b uint64, neg bool) bool {
+		for n := decimalDigits(a); n <= decimalDigits(b); n++ {
+			if s.decimalLen(n, neg) {
+				return true
+			}
+		}
+		return false
+	}
+	if hi >= 0 && lengths(uint64(max(lo, 0)), uint64(hi), false) {
+		return true
+	}
+	if lo < 0 {
+		// Magnitudes of the negative part, from |min(hi, -1)| to |lo|
+		// (written so that math.MinInt64 does not overflow).
+		return lengths(uint64(-(min(hi, -1)+1))+1, uint64(-(lo+1))+1, true)
+	}
+	return false
+}
+
 // Uint is Int for an unsigned value.
 func (s *Scanner) Uint(v uint64) bool {
 	if len(s.values) == 0 || !s.decimalLen(decimalDigits(v), false) {

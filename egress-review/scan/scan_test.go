@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -205,5 +207,66 @@ func TestTextScannerMemo(t *testing.T) {
 				t.Errorf("%q pass %d: got %d hits with the memo, want %d", line, i, got, want)
 			}
 		}
+	}
+}
+
+// TestIntRange compares IntRange with a reference that intersects [lo, hi]
+// with the values of each decimal length and sign, and checks that a value
+// of the test phone number's range is found while a range of small counts
+// is refused.
+func TestIntRange(t *testing.T) {
+	s := testScanner(t)
+	pow := func(n int) int64 { // 10^n, n <= 18
+		p := int64(1)
+		for range n {
+			p *= 10
+		}
+		return p
+	}
+	ref := func(lo, hi int64) bool {
+		for n := 1; n <= 19; n++ {
+			// Non-negative values of n digits: [10^(n-1), 10^n-1], [0, 9] for n = 1.
+			a, b := int64(0), int64(math.MaxInt64)
+			if n > 1 {
+				a = pow(n - 1)
+			}
+			if n < 19 {
+				b = pow(n) - 1
+			}
+			if max(lo, a) <= min(hi, b) && s.decimalLen(n, false) {
+				return true
+			}
+			// Negative values of n digits: [-(10^n-1), -10^(n-1)], [-9, -1] for n = 1.
+			na, nb := int64(math.MinInt64), int64(-1)
+			if n < 19 {
+				na = -(pow(n) - 1)
+			}
+			if n > 1 {
+				nb = -pow(n - 1)
+			}
+			if max(lo, na) <= min(hi, nb) && s.decimalLen(n, true) {
+				return true
+			}
+		}
+		return false
+	}
+	edges := []int64{math.MinInt64, math.MinInt64 + 1, -99999999999, -10000000000, -9999999999, -1, 0, 1, 9, 10,
+		999999, 1000000, 9999999999, 10000000000, 13812345678, 99999999999, 100000000000, math.MaxInt64}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		edges = append(edges, r.Int64()>>r.IntN(63), -(r.Int64() >> r.IntN(63)))
+	}
+	for i, lo := range edges {
+		for _, hi := range edges[max(0, i-40):min(len(edges), i+40)] {
+			if got, want := s.IntRange(lo, hi), ref(lo, hi); got != want {
+				t.Fatalf("IntRange(%d, %d): got %v, want %v", lo, hi, got, want)
+			}
+		}
+	}
+	if !s.IntRange(100, 99999999999) || !s.Int(13812345678) {
+		t.Error("a range holding the phone number's length: got refused, want possible")
+	}
+	if s.IntRange(100, 599) {
+		t.Error("counts of three digits: got possible, want refused")
 	}
 }
