@@ -212,16 +212,7 @@ var isDigit = func() (t [256]uint8) {
 
 // valueBytesSlow is ValueBytes for a v that is not its own canonical form.
 func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
-	var cbuf, dbuf [128]byte
-	c, d := canonicalize(cbuf[:0], dbuf[:0], unsafeString(v))
-	if len(c) == 0 {
-		return dst
-	}
-	dst = append(dst, h.valueSum(c))
-	if d != nil && len(d) != len(c) {
-		dst = append(dst, h.valueSum(d))
-	}
-	return dst
+	return h.AppendValue(dst, unsafeString(v))
 }
 
 // Row returns the tuple fingerprint of a row: the fingerprints of each
