@@ -67,6 +67,52 @@ func TestCellScannerFastPath(t *testing.T) {
 			b.AppendNull()
 			return b.NewArray()
 		},
+		"string without nulls": func() arrow.Array {
+			b := array.NewStringBuilder(mem)
+			defer b.Release()
+			for range 3 {
+				b.AppendValues(hostileStrings, nil)
+			}
+			return b.NewArray()
+		},
+		"sliced string": func() arrow.Array {
+			b := array.NewStringBuilder(mem)
+			defer b.Release()
+			b.AppendValues(hostileStrings, nil)
+			b.AppendValues(hostileStrings, nil)
+			arr := b.NewArray()
+			defer arr.Release()
+			return array.NewSlice(arr, 3, int64(len(hostileStrings)+5))
+		},
+		"int64 without nulls": func() arrow.Array {
+			b := array.NewInt64Builder(mem)
+			defer b.Release()
+			b.AppendValues(ints, nil)
+			return b.NewArray()
+		},
+		"sliced int64": func() arrow.Array {
+			b := array.NewInt64Builder(mem)
+			defer b.Release()
+			b.AppendValues(ints, nil)
+			arr := b.NewArray()
+			defer arr.Release()
+			return array.NewSlice(arr, 2, int64(len(ints)))
+		},
+		"float64 with nulls": func() arrow.Array {
+			b := array.NewFloat64Builder(mem)
+			defer b.Release()
+			b.AppendValues(floats, nil)
+			b.AppendNull()
+			return b.NewArray()
+		},
+		"sliced float64": func() arrow.Array {
+			b := array.NewFloat64Builder(mem)
+			defer b.Release()
+			b.AppendValues(floats, nil)
+			arr := b.NewArray()
+			defer arr.Release()
+			return array.NewSlice(arr, 1, int64(len(floats)-1))
+		},
 		"large string": func() arrow.Array {
 			b := array.NewLargeStringBuilder(mem)
 			defer b.Release()
@@ -149,6 +195,9 @@ func TestCellScannerFastPath(t *testing.T) {
 			for range 2 { // the second pass answers from the memo
 				got.array(arr)
 				want.array(arr)
+			}
+			if got.err != nil || want.err != nil {
+				t.Fatalf("errors: got %v and %v, want none", got.err, want.err)
 			}
 			if got.hits != want.hits || got.n != want.n {
 				t.Errorf("hits and cells: got %d and %d, want %d and %d", got.hits, got.n, want.hits, want.n)
@@ -265,5 +314,37 @@ func TestScanTextFileLongLines(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCellScannerMalformedOffsets checks that a string column whose offsets
+// leave its values buffer (as a lying file's may) is an error, not a count.
+func TestCellScannerMalformedOffsets(t *testing.T) {
+	fast, _, _ := fastAndRef(t)
+	for _, tc := range []struct {
+		name    string
+		offsets []int32
+		wantErr bool
+	}{
+		// arrow-go checks the last offset itself; not the others.
+		{"past the end inside", []int32{0, 2, 100, 3}, true},
+		{"past the end inside, short", []int32{0, 2, 5, 3}, true},
+		{"decreasing", []int32{0, 3, 1, 3}, true},
+		{"negative inside", []int32{0, -4, 1, 2}, true},
+		{"well formed", []int32{0, 1, 1, 3}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offsets := memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(tc.offsets))
+			values := memory.NewBufferBytes([]byte("abc"))
+			data := array.NewData(arrow.BinaryTypes.String, len(tc.offsets)-1, []*memory.Buffer{nil, offsets, values}, nil, 0, 0)
+			defer data.Release()
+			arr := array.NewStringData(data)
+			defer arr.Release()
+			cs := cellScanner{sc: fast, ts: fast.NewText()}
+			cs.array(arr)
+			if got := cs.err != nil; got != tc.wantErr {
+				t.Errorf("error: got %v, want an error %v", cs.err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -281,6 +280,9 @@ func scanTable(ctx context.Context, t table, sc *scan.Scanner, f review.File, ki
 			cs.n = 0
 			cs.hits = 0
 			cs.array(col)
+			if cs.err != nil {
+				return cs.err
+			}
 			cells += cs.n
 			name := "#" + strconv.Itoa(i)
 			if i < len(fields) {
@@ -319,16 +321,24 @@ type cellScanner struct {
 	ts   *scan.TextScanner // memo of short cells
 	n    int
 	hits int
-	buf  [64]byte
+	err  error // a malformed array: the file cannot be scanned
 }
 
 func (c *cellScanner) array(a arrow.Array) {
 	switch a := a.(type) {
 	case *array.String:
 		if a.NullN() == 0 {
-			for i := range a.Len() {
-				c.str(a.Value(i))
+			var data []byte
+			if b := a.Data().Buffers()[2]; b != nil {
+				data = b.Bytes()
 			}
+			n, err := c.ts.Strings(a.ValueOffsets(), data)
+			if err != nil {
+				c.err = err
+				return
+			}
+			c.n += a.Len()
+			c.hits += n
 			return
 		}
 		for i := 0; i < a.Len(); i++ {
@@ -375,21 +385,7 @@ func (c *cellScanner) array(a arrow.Array) {
 	case *array.Int64:
 		vs := a.Int64Values()
 		if a.NullN() == 0 {
-			// A column of counts or sums often has no value of a
-			// length the inputs' identifiers have: one pass over the
-			// range decides for all of it.
-			if len(vs) > 0 {
-				lo, hi := slices.Min(vs), slices.Max(vs)
-				if !c.sc.IntRange(lo, hi) {
-					c.n += len(vs)
-					return
-				}
-			}
-			for _, v := range vs {
-				if c.sc.Int(v) {
-					c.hits++
-				}
-			}
+			c.hits += c.sc.Ints(vs)
 			c.n += len(vs)
 			return
 		}
@@ -426,11 +422,7 @@ func (c *cellScanner) array(a arrow.Array) {
 	case *array.Float64:
 		vs := a.Float64Values()
 		if a.NullN() == 0 {
-			for _, v := range vs {
-				if c.sc.Float(v) {
-					c.hits++
-				}
-			}
+			c.hits += c.sc.Floats(vs)
 			c.n += len(vs)
 			return
 		}

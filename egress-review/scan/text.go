@@ -151,8 +151,9 @@ func (m *memo) put(k []byte, hit bool) {
 // Scanner.NewText.
 type TextScanner struct {
 	s     *Scanner
-	cells *memo // verdicts of Value
-	toks  *memo // verdicts of tokens (not the same as of Value)
+	cells *memo      // verdicts of Value
+	toks  *memo      // verdicts of tokens (not the same as of Value)
+	short *shortMemo // verdicts of Value on cells of 1 to 7 bytes, for Strings
 }
 
 // NewText returns a TextScanner for one text.
