@@ -97,9 +97,9 @@ type memo struct {
 }
 
 type memoSlot struct {
-	key [memoMaxLen]byte
-	n   uint8 // len(key)+1; 0 for an empty slot
-	hit bool
+	a, b uint64 // the key's first and last eight bytes (see memoKey)
+	n    uint8  // len(key)+1; 0 for an empty slot
+	hit  bool
 }
 
 const (
@@ -108,20 +108,23 @@ const (
 	memoMaxLen = 16
 )
 
-// memoIndex hashes k (at most memoMaxLen bytes) to a slot; it need not be
-// keyed: an adversary can only make the memo miss.
-func memoIndex(k []byte) int {
-	var a, b uint64
+// memoKey returns k (at most memoMaxLen bytes) as two words: its first and
+// its last eight bytes (overlapping when k is shorter than 16 bytes), or k
+// and 0 when it is shorter than 8. With its length, the pair is k.
+func memoKey(k []byte) (a, b uint64) {
 	if len(k) >= 8 {
-		// The first and the last eight bytes (overlapping when short).
-		a = binary.LittleEndian.Uint64(k)
-		b = binary.LittleEndian.Uint64(k[len(k)-8:])
-	} else {
-		for i, c := range k {
-			a |= uint64(c) << (8 * i)
-		}
+		return binary.LittleEndian.Uint64(k), binary.LittleEndian.Uint64(k[len(k)-8:])
 	}
-	h := (a^uint64(len(k)))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
+	for i, c := range k {
+		a |= uint64(c) << (8 * i)
+	}
+	return a, 0
+}
+
+// memoIndex hashes a key to a slot; it need not be keyed: an adversary can
+// only make the memo miss.
+func memoIndex(a, b uint64, n int) int {
+	h := (a^uint64(n))*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
 	return int(h >> (64 - memoBits))
 }
 
@@ -129,8 +132,9 @@ func (m *memo) get(k []byte) (hit, ok bool) {
 	if m == nil || len(k) > memoMaxLen {
 		return false, false
 	}
-	sl := &m.slots[memoIndex(k)]
-	if int(sl.n) != len(k)+1 || string(sl.key[:len(k)]) != string(k) {
+	a, b := memoKey(k)
+	sl := &m.slots[memoIndex(a, b, len(k))]
+	if int(sl.n) != len(k)+1 || sl.a != a || sl.b != b {
 		return false, false
 	}
 	return sl.hit, true
@@ -140,8 +144,9 @@ func (m *memo) put(k []byte, hit bool) {
 	if m == nil || len(k) > memoMaxLen {
 		return
 	}
-	sl := &m.slots[memoIndex(k)]
-	copy(sl.key[:], k)
+	a, b := memoKey(k)
+	sl := &m.slots[memoIndex(a, b, len(k))]
+	sl.a, sl.b = a, b
 	sl.n = uint8(len(k) + 1)
 	sl.hit = hit
 }
@@ -255,9 +260,12 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 	var win window
 	i := 0
 	for i < len(p) {
-		// Separators.
+		// Separators; most often a single space.
 		onlySpace := true
-		for i < len(p) {
+		if i+1 < len(p) && p[i] == ' ' && byteClass[p[i+1]]&clToken != 0 {
+			i++
+		}
+		for i < len(p) && byteClass[p[i]]&clToken == 0 {
 			var only bool
 			i, only = asciiSep(p, i)
 			onlySpace = onlySpace && only
@@ -327,7 +335,7 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 		if !onlySpace || start == 0 {
 			win.n = 0
 		}
-		if !hit && win.n > 0 && s.windows(p, &win, tok) {
+		if !hit && win.n > 0 && !win.hit[win.top] && s.pairCould(&win.tok[win.top], tok) && s.windows(p, &win, tok) {
 			hits++
 		}
 		win.push(tok, hit)
@@ -336,17 +344,33 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 }
 
 // window holds the tokens before the current one that are joined to it by
-// horizontal space, newest first.
+// horizontal space (at most three), in a ring: at(0) is the newest.
 type window struct {
-	tok [3]span
-	hit [3]bool
-	n   int
+	tok [4]span // a ring: the newest at top
+	hit [4]bool
+	top uint8
+	n   int // how many of the last three tokens are in the window
 }
 
 func (w *window) push(t span, hit bool) {
-	w.tok[2], w.tok[1], w.tok[0] = w.tok[1], w.tok[0], t
-	w.hit[2], w.hit[1], w.hit[0] = w.hit[1], w.hit[0], hit
-	w.n = min(w.n+1, len(w.tok))
+	w.top = (w.top + 1) & 3
+	w.tok[w.top], w.hit[w.top] = t, hit
+	w.n = min(w.n+1, 3)
+}
+
+// at returns the ring index of the k-th newest token (0 is the newest).
+func (w *window) at(k int) int { return int(w.top-uint8(k)) & 3 }
+
+// pairCould reports whether windows can find anything when prev, the token
+// before tok, is no hit: it refuses what windows would refuse by length
+// alone, without the call, when prev and tok are not both number groups
+// (then the pair is the only window) and both are ASCII.
+func (s *Scanner) pairCould(prev *span, tok span) bool {
+	both := prev.flags & tok.flags
+	if both&spanGroup != 0 || both&spanASCII == 0 {
+		return true
+	}
+	return s.asciiCould(prev.end-prev.start+tok.end-tok.start, prev.digits+tok.digits)
 }
 
 // windows looks up the windows ending at tok, which is no hit by itself:
@@ -356,8 +380,8 @@ func (w *window) push(t span, hit bool) {
 func (s *Scanner) windows(p []byte, w *window, tok span) bool {
 	n, digits, ascii, groups := tok.end-tok.start, tok.digits, tok.flags&spanASCII != 0, tok.flags&spanGroup != 0
 	for k := 0; k < w.n; k++ {
-		prev := &w.tok[k]
-		if w.hit[k] {
+		prev := &w.tok[w.at(k)]
+		if w.hit[w.at(k)] {
 			return false
 		}
 		groups = groups && prev.flags&spanGroup != 0
@@ -375,7 +399,8 @@ func (s *Scanner) windows(p []byte, w *window, tok span) bool {
 		var stack [128]byte
 		buf := stack[:0]
 		for j := k; j >= 0; j-- {
-			buf = append(buf, p[w.tok[j].start:w.tok[j].end]...)
+			t := &w.tok[w.at(j)]
+			buf = append(buf, p[t.start:t.end]...)
 		}
 		if s.lookup(append(buf, p[tok.start:tok.end]...)) {
 			return true
