@@ -30,6 +30,15 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 	var rs rego.ResultSet
 	var err error
 	var value func(rego.Result) any
+	if p := e.plannedFor(ctx, in.Action); p != nil {
+		v, err := p.eval(ctx, &in)
+		rs = rego.ResultSet{{Bindings: rego.Vars{decisionVar: v}}}
+		if err != nil {
+			rs = nil
+		}
+		value = func(r rego.Result) any { return r.Bindings[decisionVar] }
+		return e.finish(ctx, rs, err, value)
+	}
 	if s := e.forAction(ctx, in.Action); s != nil {
 		rs, err = s.query.Eval(ctx, rego.EvalParsedInput(inputFields(&in, s.fields)), rego.EvalMetrics(noMetrics))
 		value = func(r rego.Result) any { return r.Bindings[decisionVar] }
@@ -42,6 +51,11 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 			return r.Expressions[0].Value
 		}
 	}
+	return e.finish(ctx, rs, err, value)
+}
+
+// finish turns the result of an evaluation into a decision.
+func (e *Engine) finish(ctx context.Context, rs rego.ResultSet, err error, value func(rego.Result) any) (policy.Decision, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())

@@ -44,6 +44,7 @@ type Engine struct {
 	query    rego.PreparedEvalQuery // the whole policies
 	modules  []*ast.Module
 	special  map[string]*specialized // by action; see specialize.go
+	planned  map[string]*planned     // by action; see planned.go
 	revision string
 	files    []string
 }

@@ -157,6 +157,7 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[str
 		}
 		out[action] = &specialized{query: &q, fields: readFields(c, body)}
 	}
+	e.planned = plan(ctx, caps, c, queries, out)
 	return out
 }
 

@@ -1,0 +1,138 @@
+package opa
+
+import (
+	"context"
+	"reflect"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
+)
+
+// Planned evaluation. OPA's planner turns the policies and the query into
+// its intermediate representation (the plan OPA compiles to WebAssembly),
+// and package vm evaluates the plan: rules become functions, conditions
+// statements that leave their block when they fail, and each rule of the
+// input is evaluated once per request. That is an order of magnitude less
+// work per request than topdown's evaluation of the syntax tree, with the
+// same rules, OPA's own built-in functions and the same strict built-in
+// errors.
+//
+// The engine plans each action's residual (specialize.go), so that the
+// plan holds only the rules of that action and the input only the fields
+// they read. A plan is used for an action only after it decided the
+// action's probe requests exactly as topdown does on the whole policies;
+// an action whose residual cannot be planned, or whose plan disagrees,
+// keeps topdown. Package vm runs OPA's own conformance suite against
+// topdown, and the engine's tests decide thousands of random requests both
+// ways.
+
+// planned is the plan of one action's residual, checked on first use.
+type planned struct {
+	program *vm.Program
+	fields  *fields
+	once    sync.Once
+	ok      bool
+}
+
+// plan prepares the plans of the residuals in special, compiled with the
+// same capabilities. An action whose residual the planner refuses, or whose
+// plan calls a built-in outside caps, has none.
+func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residuals map[string]ast.Body, special map[string]*specialized) map[string]*planned {
+	vm.Register()
+	allowed := make(map[string]bool, len(caps.Builtins))
+	for _, b := range caps.Builtins {
+		allowed[b.Name] = true
+	}
+	out := make(map[string]*planned, len(residuals))
+	for action, body := range residuals {
+		s := special[action]
+		if s == nil {
+			continue
+		}
+		sink := &vm.Sink{Allowed: func(name string) bool { return allowed[name] }}
+		_, err := rego.New(
+			rego.ParsedQuery(body),
+			rego.Compiler(c),
+			rego.Capabilities(caps),
+			rego.SetRegoVersion(ast.RegoV1),
+			rego.StrictBuiltinErrors(true),
+			rego.Target(vm.Target),
+		).PrepareForEval(vm.WithSink(ctx, sink))
+		if err != nil || sink.Program == nil {
+			continue
+		}
+		out[action] = &planned{program: sink.Program, fields: s.fields}
+	}
+	return out
+}
+
+// plannedFor returns the plan of action, or nil when the action is
+// decided by topdown.
+func (e *Engine) plannedFor(ctx context.Context, action string) *planned {
+	p := e.planned[action]
+	if p == nil {
+		return nil
+	}
+	p.once.Do(func() {
+		p.ok = e.plannedAgrees(context.WithoutCancel(ctx), action, p)
+	})
+	if !p.ok {
+		return nil
+	}
+	return p
+}
+
+// plannedAgrees reports whether p decides the probe requests of action
+// exactly as the whole policies do in topdown.
+func (e *Engine) plannedAgrees(ctx context.Context, action string, p *planned) bool {
+	for _, in := range probes(action) {
+		want, werr := e.evalWhole(ctx, in)
+		got, gerr := p.eval(ctx, &in)
+		if (werr == nil) != (gerr == nil) || (got == nil) != (want == nil) {
+			return false
+		}
+		if werr != nil || want == nil {
+			continue
+		}
+		wd, wok := decode(want)
+		gd, gok := decode(got)
+		if wok != gok || !reflect.DeepEqual(gd, wd) {
+			return false
+		}
+	}
+	return true
+}
+
+// eval evaluates the plan on the fields of in that the residual reads and
+// returns the decision it binds, as rego renders results (nil when
+// undefined).
+func (p *planned) eval(ctx context.Context, in *policy.Input) (any, error) {
+	rs, err := p.program.Eval(ctx, inputFields(in, p.fields), nil, vm.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if rs.Len() != 1 {
+		return nil, nil
+	}
+	var out any
+	err = rs.Iter(func(t *ast.Term) error {
+		obj, ok := t.Value.(ast.Object)
+		if !ok {
+			return nil
+		}
+		d := obj.Get(decisionKey)
+		if d == nil {
+			return nil
+		}
+		v, err := ast.JSON(d.Value)
+		out = v
+		return err
+	})
+	return out, err
+}
+
+var decisionKey = ast.StringTerm(decisionVar)

@@ -1,0 +1,66 @@
+package opa
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	policy "github.com/enclave-dev/enclave/policies"
+)
+
+// TestPlannedActions checks that the built-in policies are planned for
+// every action and that each plan passed its check against topdown.
+func TestPlannedActions(t *testing.T) {
+	e := builtinEngine(t)
+	for _, a := range policy.Actions {
+		if p := e.plannedFor(context.Background(), a); p == nil {
+			t.Errorf("action %q: not planned", a)
+		}
+	}
+	if p := e.plannedFor(context.Background(), "rows.read"); p != nil {
+		t.Error("unknown action planned, want the whole policies in topdown")
+	}
+}
+
+// TestPlannedAgreesWithTopdown decides random requests of every action
+// with the plans and with topdown on the whole policies and the whole
+// input, and requires the same decision (or an error from both).
+func TestPlannedAgreesWithTopdown(t *testing.T) {
+	e := builtinEngine(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	n := 4000
+	if testing.Short() {
+		n = 500
+	}
+	allowed := 0
+	for range n {
+		in := randomInput(r)
+		p := e.plannedFor(context.Background(), in.Action)
+		if p == nil {
+			t.Fatalf("action %q: not planned", in.Action)
+		}
+		want, wok := wholeDecision(t, e, in)
+		got, gerr := p.eval(context.Background(), &in)
+		if !wok || gerr != nil {
+			if wok != (gerr == nil) {
+				t.Fatalf("action %q: topdown ok %v, plan error %v", in.Action, wok, gerr)
+			}
+			continue
+		}
+		d, ok := decode(got)
+		if !ok {
+			t.Fatalf("action %q: plan gave a malformed decision %v", in.Action, got)
+		}
+		d.Revision = e.revision
+		if !reflect.DeepEqual(d, want) {
+			t.Fatalf("action %q:\n plan %+v\n want %+v\ninput %+v", in.Action, d, want, in)
+		}
+		if d.Allow {
+			allowed++
+		}
+	}
+	if allowed < n/20 {
+		t.Errorf("only %d of %d random requests allowed; the comparison needs both", allowed, n)
+	}
+}

@@ -1,0 +1,742 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+)
+
+// Program is a compiled plan. It is safe for concurrent use.
+type Program struct {
+	strings []*ast.Term
+	files   []string
+	funcs   []*function
+	byPath  map[string]*function
+	plan    [][]instr
+	nlocals int // of the plan
+}
+
+// Options of one evaluation.
+type Options struct {
+	// Time is the value of the built-ins' clock (nanoseconds since the
+	// epoch); the engine's policies take the time from the input instead.
+	Time *ast.Term
+}
+
+// Eval evaluates the plan on input and data (nil data is the empty
+// object) and returns its result set: one object per result, binding the
+// query's variables. It returns an error when a built-in function fails,
+// when a rule gives two values, or when ctx ends.
+func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options) (ast.Set, error) {
+	dataTerm := emptyData
+	if data != nil {
+		dataTerm = ast.NewTerm(data)
+	}
+	e := evalPool.Get().(*eval)
+	defer e.release()
+	e.p, e.ctx, e.time = p, ctx, opts.Time
+	e.results = ast.NewSet()
+	if cap(e.memo) < len(p.funcs) {
+		e.memo = make([]*ast.Term, len(p.funcs))
+	}
+	e.memo = e.memo[:len(p.funcs)]
+	fr := e.frame(p.nlocals)
+	if input != nil {
+		fr[ir.Input] = ast.NewTerm(input)
+	}
+	fr[ir.Data] = dataTerm
+	for _, b := range p.plan {
+		br, err := e.block(fr, b)
+		if err != nil {
+			return nil, err
+		}
+		if br > 0 || br == brReturn {
+			break
+		}
+	}
+	e.free(fr)
+	return e.results, nil
+}
+
+// emptyData is the data document when there is none; plans never change
+// data.
+var emptyData = ast.NewTerm(ast.NewObject())
+
+// eval is the state of one evaluation.
+type eval struct {
+	p       *Program
+	ctx     context.Context
+	time    *ast.Term
+	results ast.Set
+	memo    []*ast.Term // by function index; undefinedTerm when undefined
+	chunks  [][]*ast.Term
+	chunk   int
+	top     int
+	marks   []mark
+	cache   builtins.Cache
+	args    []*ast.Term
+	steps   int
+	scans   []*scanning // by depth of nested scans over objects and sets
+	depth   int
+	ret     *ast.Term // the value of the last opReturn
+	// Values of the current built-in call; see collect.
+	result    *ast.Term
+	all       []*ast.Term
+	relation  bool
+	collectFn func(*ast.Term) error
+}
+
+var evalPool = sync.Pool{New: func() any {
+	e := &eval{}
+	e.collectFn = e.collect
+	return e
+}}
+
+func (e *eval) release() {
+	clear(e.memo)
+	if len(e.marks) > 0 { // an error left frames behind
+		for _, c := range e.chunks {
+			clear(c)
+		}
+		e.marks = e.marks[:0]
+	}
+	e.chunk, e.top = 0, 0
+	e.p, e.ctx, e.time, e.results, e.cache, e.ret = nil, nil, nil, nil, nil, nil
+	clear(e.args[:cap(e.args)])
+	e.args = e.args[:0]
+	e.steps, e.depth = 0, 0
+	for _, st := range e.scans {
+		st.fr, st.in, st.err = nil, nil, nil
+	}
+	evalPool.Put(e)
+}
+
+// frame returns n nil locals from the stack of frames, which is made of
+// chunks so that a frame never moves while it is in use.
+func (e *eval) frame(n int) []*ast.Term {
+	e.marks = append(e.marks, mark{e.chunk, e.top})
+	if len(e.chunks) == 0 {
+		e.chunks = append(e.chunks, make([]*ast.Term, max(chunkSize, n)))
+	}
+	if len(e.chunks[e.chunk])-e.top < n {
+		e.chunk++
+		e.top = 0
+		switch {
+		case e.chunk == len(e.chunks):
+			e.chunks = append(e.chunks, make([]*ast.Term, max(chunkSize, n)))
+		case len(e.chunks[e.chunk]) < n:
+			e.chunks[e.chunk] = make([]*ast.Term, max(chunkSize, n))
+		}
+	}
+	fr := e.chunks[e.chunk][e.top : e.top+n : e.top+n]
+	e.top += n
+	return fr
+}
+
+// free returns the last frame that frame returned.
+func (e *eval) free(fr []*ast.Term) {
+	clear(fr)
+	m := e.marks[len(e.marks)-1]
+	e.marks = e.marks[:len(e.marks)-1]
+	e.chunk, e.top = m.chunk, m.top
+}
+
+// chunkSize is the number of locals of a chunk of the stack of frames.
+const chunkSize = 1024
+
+type mark struct{ chunk, top int }
+
+// undefinedTerm marks a memoized rule that was undefined.
+var undefinedTerm = ast.NullTerm()
+
+// errConflict is the error of a rule with two values.
+var errConflict = errors.New("conflicting values")
+
+// checkEvery is how many instructions run between checks of the context.
+const checkEvery = 1 << 12
+
+// Results of block besides a break index (>= 0: the number of blocks
+// around the block to leave as well).
+const (
+	brEnd    = -1 // the block ran to its end
+	brReturn = -2 // a function returned (e.ret)
+)
+
+func read(fr []*ast.Term, o *operand) *ast.Term {
+	if o.local >= 0 {
+		return fr[o.local]
+	}
+	return o.term
+}
+
+// block runs the instructions of b. It returns brEnd when b ran to its
+// end, brReturn when a function returned, otherwise the number of blocks
+// around b to leave as well (0: b alone, as when an instruction is
+// undefined).
+func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
+	for i := range b {
+		in := &b[i]
+		e.steps++
+		if e.steps%checkEvery == 0 && e.ctx != nil {
+			if err := e.ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		switch in.op {
+		case opDot:
+			src, key := read(fr, &in.a), read(fr, &in.b)
+			if src == nil || key == nil {
+				return 0, nil
+			}
+			v := dot(src, key)
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.target] = v
+		case opEqual:
+			a, b := read(fr, &in.a), read(fr, &in.b)
+			if a == nil || b == nil || !equal(a, b) {
+				return 0, nil
+			}
+		case opNotEqual:
+			a, b := read(fr, &in.a), read(fr, &in.b)
+			if a == nil || b == nil || equal(a, b) {
+				return 0, nil
+			}
+		case opAssignVar:
+			// Copies undefined too (the input, when there is none), as
+			// in WebAssembly.
+			fr[in.target] = read(fr, &in.a)
+		case opAssignVarOnce:
+			v := read(fr, &in.a)
+			if v == nil {
+				continue
+			}
+			if old := fr[in.target]; old != nil {
+				if !equal(old, v) {
+					return 0, e.conflict(in.loc, "complete rules must not produce multiple outputs")
+				}
+				continue
+			}
+			fr[in.target] = v
+		case opCallFunc:
+			v, err := e.callFunc(in.fn, fr, in.args, nil)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.target] = v
+		case opCallBuiltin:
+			v, err := e.callBuiltin(in.bi, fr, in.args)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			fr[in.target] = v
+		case opCallDynamic:
+			if br, err := e.callDynamic(fr, in); br != brEnd || err != nil {
+				return br, err
+			}
+		case opBlock:
+			for _, nb := range in.blocks {
+				br, err := e.block(fr, nb)
+				if err != nil {
+					return 0, err
+				}
+				if br > 0 {
+					return br - 1, nil
+				}
+				if br == brReturn {
+					return br, nil
+				}
+			}
+		case opScan:
+			if br, err := e.scan(fr, in); br != brEnd || err != nil {
+				return br, err
+			}
+		case opNot:
+			br, err := e.block(fr, in.body)
+			if err != nil {
+				return 0, err
+			}
+			switch {
+			case br == brEnd: // the negated block held
+				return 0, nil
+			case br == brReturn:
+				return br, nil
+			case br > 0:
+				return br - 1, nil
+			}
+		case opBreak:
+			return in.n, nil
+		case opIsDefined:
+			if fr[in.a.local] == nil {
+				return 0, nil
+			}
+		case opIsUndefined:
+			if fr[in.a.local] != nil {
+				return 0, nil
+			}
+		case opResetLocal:
+			fr[in.target] = nil
+		case opReturn:
+			e.ret = fr[in.a.local]
+			return brReturn, nil
+		case opMakeNull:
+			fr[in.target] = ast.InternedNullTerm
+		case opConst:
+			fr[in.target] = in.term
+		case opMakeArray:
+			fr[in.target] = ast.NewTerm(ast.NewArrayWithCapacity(in.n))
+		case opMakeObject:
+			fr[in.target] = ast.NewTerm(ast.NewObject())
+		case opMakeSet:
+			fr[in.target] = ast.NewTerm(ast.NewSet())
+		case opIsArray:
+			v := read(fr, &in.a)
+			if v == nil {
+				return 0, nil
+			}
+			if _, ok := v.Value.(*ast.Array); !ok {
+				return 0, nil
+			}
+		case opIsObject:
+			v := read(fr, &in.a)
+			if v == nil {
+				return 0, nil
+			}
+			if _, ok := v.Value.(ast.Object); !ok {
+				return 0, nil
+			}
+		case opIsSet:
+			v := read(fr, &in.a)
+			if v == nil {
+				return 0, nil
+			}
+			if _, ok := v.Value.(ast.Set); !ok {
+				return 0, nil
+			}
+		case opLen:
+			v := read(fr, &in.a)
+			if v == nil {
+				return 0, nil
+			}
+			n, ok := length(v)
+			if !ok {
+				return 0, nil
+			}
+			fr[in.target] = ast.InternedTerm(n)
+		case opArrayAppend:
+			a, v := fr[in.target], read(fr, &in.a)
+			if a == nil || v == nil {
+				return 0, nil
+			}
+			arr, ok := a.Value.(*ast.Array)
+			if !ok {
+				return 0, fmt.Errorf("append to a non-array: %w", errdefs.ErrInvalidArgument)
+			}
+			// In place, as WebAssembly appends: the plan appends
+			// only to arrays it made.
+			a.Value = arr.Append(v)
+		case opObjectInsert, opObjectInsertOnce:
+			o, k, v := fr[in.target], read(fr, &in.a), read(fr, &in.b)
+			if o == nil || k == nil || v == nil {
+				return 0, nil
+			}
+			obj, ok := o.Value.(ast.Object)
+			if !ok {
+				return 0, fmt.Errorf("insert into a non-object: %w", errdefs.ErrInvalidArgument)
+			}
+			if in.op == opObjectInsertOnce {
+				if old := obj.Get(k); old != nil {
+					if !equal(old, v) {
+						return 0, e.conflict(in.loc, "object keys must be unique")
+					}
+					continue
+				}
+			}
+			obj.Insert(k, v)
+		case opObjectMerge:
+			a, b := fr[in.a.local], fr[in.b.local]
+			if a == nil || b == nil {
+				return 0, nil
+			}
+			fr[in.target] = nil
+			oa, ok1 := a.Value.(ast.Object)
+			ob, ok2 := b.Value.(ast.Object)
+			if ok1 && ok2 {
+				if m, ok := oa.Merge(ob); ok {
+					fr[in.target] = ast.NewTerm(m)
+				}
+			}
+		case opSetAdd:
+			st, v := fr[in.target], read(fr, &in.a)
+			if st == nil || v == nil {
+				return 0, nil
+			}
+			set, ok := st.Value.(ast.Set)
+			if !ok {
+				return 0, fmt.Errorf("add to a non-set: %w", errdefs.ErrInvalidArgument)
+			}
+			set.Add(v)
+		case opResultSetAdd:
+			v := fr[in.a.local]
+			if v == nil {
+				return 0, nil
+			}
+			e.results.Add(v)
+		case opWith:
+			if br, err := e.with(fr, in); br != brEnd || err != nil {
+				return br, err
+			}
+		case opNop:
+		default:
+			return 0, fmt.Errorf("instruction %d: %w", in.op, errdefs.ErrInvalidArgument)
+		}
+	}
+	return brEnd, nil
+}
+
+func (e *eval) conflict(l *ir.Location, msg string) error {
+	file := ""
+	if l.File >= 0 && l.File < len(e.p.files) {
+		file = e.p.files[l.File]
+	}
+	return fmt.Errorf("%s:%d: eval_conflict_error: %s: %w: %w", file, l.Row, msg, errConflict, errdefs.ErrConflict)
+}
+
+// dot looks key up in src: an object's value, an array's element, a set's
+// member; nil when there is none.
+func dot(src, key *ast.Term) *ast.Term {
+	switch v := src.Value.(type) {
+	case ast.Object:
+		return v.Get(key)
+	case *ast.Array:
+		n, ok := key.Value.(ast.Number)
+		if !ok {
+			return nil
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= v.Len() {
+			return nil
+		}
+		return v.Elem(i)
+	case ast.Set:
+		if v.Contains(key) {
+			return key
+		}
+	}
+	return nil
+}
+
+func equal(a, b *ast.Term) bool {
+	if a == b {
+		return true
+	}
+	if sa, ok := a.Value.(ast.String); ok {
+		sb, ok := b.Value.(ast.String)
+		return ok && sa == sb
+	}
+	return ast.Compare(a.Value, b.Value) == 0
+}
+
+func length(v *ast.Term) (int, bool) {
+	switch x := v.Value.(type) {
+	case *ast.Array:
+		return x.Len(), true
+	case ast.Object:
+		return x.Len(), true
+	case ast.Set:
+		return x.Len(), true
+	case ast.String:
+		return len([]rune(string(x))), true
+	}
+	return 0, false
+}
+
+// scan runs the body of in for each element of its source: as a ScanStmt
+// is compiled to WebAssembly, a loop (the body: leaving it goes on with the
+// next element) in a block (the scan: leaving it goes on after the scan).
+func (e *eval) scan(fr []*ast.Term, in *instr) (int, error) {
+	src := fr[in.a.local]
+	if src == nil {
+		return 0, nil
+	}
+	switch x := src.Value.(type) {
+	case *ast.Array:
+		for i := range x.Len() {
+			if stop, out, err := e.scanOne(fr, in, ast.InternedTerm(i), x.Elem(i)); stop {
+				return out, err
+			}
+		}
+	case ast.Object:
+		st := e.scanState(fr, in)
+		x.Until(st.objectFn)
+		return e.endScan(st)
+	case ast.Set:
+		st := e.scanState(fr, in)
+		x.Until(st.setFn)
+		return e.endScan(st)
+	}
+	return brEnd, nil
+}
+
+// scanning is the state of a scan over an object or a set, whose Until
+// takes a function: one per level of nested scans, made once per eval
+// (with its functions), so that a scan does not allocate a closure.
+type scanning struct {
+	e        *eval
+	fr       []*ast.Term
+	in       *instr
+	out      int
+	err      error
+	objectFn func(k, v *ast.Term) bool
+	setFn    func(t *ast.Term) bool
+}
+
+func (st *scanning) object(k, v *ast.Term) bool {
+	stop, out, err := st.e.scanOne(st.fr, st.in, k, v)
+	st.out, st.err = out, err
+	return stop
+}
+
+func (st *scanning) set(t *ast.Term) bool {
+	stop, out, err := st.e.scanOne(st.fr, st.in, t, t)
+	st.out, st.err = out, err
+	return stop
+}
+
+func (e *eval) scanState(fr []*ast.Term, in *instr) *scanning {
+	if e.depth == len(e.scans) {
+		st := &scanning{e: e}
+		st.objectFn, st.setFn = st.object, st.set
+		e.scans = append(e.scans, st)
+	}
+	st := e.scans[e.depth]
+	e.depth++
+	st.fr, st.in, st.out, st.err = fr, in, brEnd, nil
+	return st
+}
+
+func (e *eval) endScan(st *scanning) (int, error) {
+	out, err := st.out, st.err
+	st.fr, st.in, st.err = nil, nil, nil
+	e.depth--
+	return out, err
+}
+
+// scanOne runs the body of a scan for one element. It reports whether the
+// scan stops, and what the scan instruction then returns.
+func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, error) {
+	fr[in.key], fr[in.value] = k, v
+	br, err := e.block(fr, in.body)
+	switch {
+	case err != nil:
+		return true, 0, err
+	case br == brReturn:
+		return true, br, nil
+	case br <= 0: // next element
+		return false, brEnd, nil
+	case br == 1: // leave the scan
+		return true, brEnd, nil
+	}
+	return true, br - 2, nil
+}
+
+// callBuiltin calls a built-in function on the operands args read in fr.
+// An undefined operand makes the call undefined.
+func (e *eval) callBuiltin(b *builtin, fr []*ast.Term, ops []operand) (*ast.Term, error) {
+	start := len(e.args)
+	for i := range ops {
+		v := read(fr, &ops[i])
+		if v == nil {
+			clear(e.args[start:])
+			e.args = e.args[:start]
+			return nil, nil
+		}
+		e.args = append(e.args, v)
+	}
+	args := e.args[start:len(e.args):len(e.args)]
+	if b.native != nil {
+		if v, ok := b.native(args); ok {
+			clear(e.args[start:])
+			e.args = e.args[:start]
+			return v, nil
+		}
+	}
+	if e.cache == nil {
+		e.cache = builtins.Cache{}
+	}
+	bctx := topdown.BuiltinContext{
+		Context:  e.ctx,
+		Time:     e.time,
+		Cache:    e.cache,
+		Location: b.loc,
+	}
+	e.result, e.relation, e.all = nil, b.relation, nil
+	err := b.fn(bctx, args, e.collectFn)
+	result := e.result
+	if b.relation {
+		result = ast.ArrayTerm(e.all...)
+	}
+	e.result, e.all = nil, nil
+	clear(e.args[start:])
+	e.args = e.args[:start]
+	if err != nil {
+		// Built-in errors name the policy location and the built-in,
+		// never the request's values (the engine's errors say so).
+		return nil, fmt.Errorf("%s:%d: %s: %w", b.loc.File, b.loc.Row, b.name, err)
+	}
+	return result, nil
+}
+
+// collect receives the values of a built-in call (e.collectFn is made
+// once per eval, so that calls do not allocate a closure).
+func (e *eval) collect(t *ast.Term) error {
+	if e.relation {
+		e.all = append(e.all, t)
+	}
+	e.result = t
+	return nil
+}
+
+// callFunc runs a function of the plan on the operands ops read in the
+// caller's frame cf (or on its locals, for a dynamic call); a rule of
+// input and data is run once per evaluation (within one WithStmt).
+// Arguments may be undefined (input, when there is none), as in
+// WebAssembly.
+func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int32) (*ast.Term, error) {
+	if f.memo {
+		if v := e.memo[f.index]; v != nil {
+			if v == undefinedTerm {
+				return nil, nil
+			}
+			return v, nil
+		}
+	}
+	fr := e.frame(f.nlocals)
+	for i, l := range f.params {
+		if ops != nil {
+			fr[l] = read(cf, &ops[i])
+		} else {
+			fr[l] = cf[locals[i]]
+		}
+	}
+	var ret *ast.Term
+	var err error
+	returned := false
+	for _, b := range f.blocks {
+		var br int
+		if br, err = e.block(fr, b); err != nil {
+			break
+		}
+		if br == brReturn {
+			ret, e.ret, returned = e.ret, nil, true
+			break
+		}
+		if br > 0 {
+			break
+		}
+	}
+	if err == nil && !returned {
+		ret = fr[f.ret]
+	}
+	e.free(fr)
+	if err != nil {
+		return nil, err
+	}
+	if f.memo {
+		if ret == nil {
+			e.memo[f.index] = undefinedTerm
+		} else {
+			e.memo[f.index] = ret
+		}
+	}
+	return ret, nil
+}
+
+// callDynamic runs a CallDynamicStmt: a call of the function at a path of
+// data computed at run time.
+func (e *eval) callDynamic(fr []*ast.Term, in *instr) (int, error) {
+	parts := make([]string, len(in.path))
+	for i := range in.path {
+		v := read(fr, &in.path[i])
+		if v == nil {
+			return 0, nil
+		}
+		str, ok := v.Value.(ast.String)
+		if !ok {
+			return 0, nil
+		}
+		parts[i] = string(str)
+	}
+	f := e.p.byPath[strings.Join(parts, "\x00")]
+	if f == nil || len(f.params) != len(in.locals) {
+		return 0, nil
+	}
+	v, err := e.callFunc(f, fr, nil, in.locals)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	fr[in.target] = v
+	return brEnd, nil
+}
+
+// with runs the body of in with the value at its path of its local
+// replaced, and rules evaluated afresh inside it.
+func (e *eval) with(fr []*ast.Term, in *instr) (int, error) {
+	// The value may be undefined (the original input, when there is
+	// none), as in WebAssembly; only a path needs something to set.
+	v := read(fr, &in.a)
+	if v == nil && len(in.with) > 0 {
+		return 0, nil
+	}
+	saved := fr[in.target]
+	fr[in.target] = upsert(saved, in.with, v)
+	memo := e.memo
+	e.memo = make([]*ast.Term, len(memo))
+	br, err := e.block(fr, in.body)
+	e.memo = memo
+	fr[in.target] = saved
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case br == brEnd:
+		return brEnd, nil
+	case br == brReturn, br == 0:
+		return br, nil
+	}
+	return br - 1, nil
+}
+
+// upsert returns doc with the value at path set to v, copying the objects
+// on the way; doc itself is not changed.
+func upsert(doc *ast.Term, path []*ast.Term, v *ast.Term) *ast.Term {
+	if len(path) == 0 {
+		return v
+	}
+	var obj ast.Object
+	if doc != nil {
+		if o, ok := doc.Value.(ast.Object); ok {
+			obj = o.Copy()
+		}
+	}
+	if obj == nil {
+		obj = ast.NewObject()
+	}
+	obj.Insert(path[0], upsert(obj.Get(path[0]), path[1:], v))
+	return ast.NewTerm(obj)
+}
