@@ -348,3 +348,47 @@ func TestCellScannerMalformedOffsets(t *testing.T) {
 		})
 	}
 }
+
+// TestScanTextChunks checks that scanning a text a chunk of whole lines at
+// a time finds what scanning it a line at a time finds, and counts its
+// lines, for chunk sizes that cut it everywhere.
+func TestScanTextChunks(t *testing.T) {
+	fast, _, _ := fastAndRef(t)
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "2021-%02d-13 step %d: district Haidian\tprocessed %d records", i%12+1, i, i*7)
+		switch i % 9 {
+		case 0:
+			b.WriteString(" contact 13812345678")
+		case 3:
+			b.WriteString(" tel 138 1234 5678,")
+		case 5:
+			b.WriteString("\r")
+		case 7:
+			b.WriteString(" 张三")
+		}
+		b.WriteString("\n")
+	}
+	for _, text := range []string{b.String(), b.String() + "last line 13812345678", "", "\n\n", "13812345678"} {
+		wantHits, wantLines := 0, 0
+		ref := fast.NewText()
+		for _, line := range strings.SplitAfter(text, "\n") {
+			if line != "" {
+				wantHits += ref.Text([]byte(line))
+				wantLines++
+			}
+		}
+		if strings.Contains(text, "contact") && wantHits == 0 {
+			t.Fatalf("reference hits: got none, want some")
+		}
+		for _, size := range []int{128, 200, 1000, 4096, textChunk} {
+			t.Run(fmt.Sprintf("%d bytes by %d", len(text), size), func(t *testing.T) {
+				var h hits
+				lines, err := scanText(t.Context(), fast.NewText(), strings.NewReader(text), size, &h)
+				if err != nil || lines != wantLines || h.count[ColumnText] != wantHits {
+					t.Errorf("got %d hits in %d lines, %v, want %d in %d, nil", h.count[ColumnText], lines, err, wantHits, wantLines)
+				}
+			})
+		}
+	}
+}

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,37 +167,49 @@ func scanTextFile(ctx context.Context, sc *scan.Scanner, path string, h *hits) (
 		return 0, fmt.Errorf("open: %w", errdefs.ErrNotFound)
 	}
 	defer fh.Close()
-	br := bufio.NewReaderSize(fh, 256<<10)
-	ts := sc.NewText()
-	lines := 0
-	var carry, joined []byte // the unscanned end of a long line's piece
+	return scanText(ctx, sc.NewText(), fh, textChunk, h)
+}
+
+// textChunk is how much of a text file scanText reads at a time.
+const textChunk = 256 << 10
+
+// scanText scans the text of r a chunk of size bytes at a time, each cut
+// after its last newline, and returns how many lines it scanned. Text finds
+// in a chunk of whole lines what it finds in each line, since a newline
+// ends tokens and windows of joined tokens alike. A line longer than a
+// chunk is scanned in pieces cut at pieceCut, each counted as a line.
+func scanText(ctx context.Context, ts *scan.TextScanner, r io.Reader, size int, h *hits) (int, error) {
+	buf := make([]byte, size)
+	lines, k := 0, 0 // k: bytes carried to the start of buf
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(carry) > 0 {
-			joined = append(append(joined[:0], carry...), line...)
-			line, carry = joined, carry[:0]
-		}
-		if err == bufio.ErrBufferFull {
-			// A long line, scanned in pieces: the end of this piece
-			// from its last cut point (see pieceCut) waits for the
-			// next, so that no token or window is split.
-			cut := pieceCut(line)
-			lines++
-			h.add(ColumnText, ts.Text(line[:cut]))
-			carry = append(carry, line[cut:]...)
-			continue
-		}
-		if len(line) > 0 {
-			lines++
-			h.add(ColumnText, ts.Text(line))
-		}
-		if err == io.EOF {
-			return lines, nil
-		}
-		if err != nil {
+		n, err := io.ReadFull(r, buf[k:])
+		data := buf[:k+n]
+		eof := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !eof {
 			return lines, fmt.Errorf("read: %w", errdefs.ErrDataLoss)
 		}
-		if lines%4096 == 0 && ctx.Err() != nil {
+		cut := len(data)
+		if !eof {
+			if nl := bytes.LastIndexByte(data, '\n'); nl >= 0 {
+				cut = nl + 1
+			} else {
+				cut = pieceCut(data)
+				lines++ // a piece of a long line
+			}
+			if cut == 0 {
+				cut = len(data) // (only with chunks shorter than maxCut)
+			}
+		}
+		lines += bytes.Count(data[:cut], []byte{'\n'})
+		if eof && cut > 0 && data[cut-1] != '\n' {
+			lines++ // the last line, without a newline
+		}
+		h.add(ColumnText, ts.Text(data[:cut]))
+		if eof {
+			return lines, nil
+		}
+		k = copy(buf, data[cut:])
+		if ctx.Err() != nil {
 			return lines, ctx.Err()
 		}
 	}

@@ -29,7 +29,7 @@ func column(cells []string, skip, pad int) ([]int32, []byte) {
 	for range pad {
 		data = append(data, 'z')
 	}
-	return offsets[skip:], data[:len(data)-pad : len(data)-pad]
+	return offsets[skip:], data[: len(data)-pad : len(data)-pad]
 }
 
 // compareColumns checks Strings, Ints and Floats of the filtered scanner
