@@ -187,17 +187,21 @@ func datasets(ds []policy.Dataset) *ast.Term {
 	}
 	ts := make([]*ast.Term, len(ds))
 	for i := range ds {
-		d := &ds[i]
-		ts[i] = obj(
-			kv("name", str(d.Name)),
-			kv("version", ast.InternedTerm(int(d.Version))),
-			kv("level", str(d.Level)),
-			kv("market", str(d.Market)),
-			kv("state", str(d.State)),
-			kv("columns", strs(d.Columns)),
-		)
+		ts[i] = cachedDataset(&ds[i])
 	}
 	return ast.ArrayTerm(ts...)
+}
+
+// datasetValue converts one dataset; see cachedDataset.
+func datasetValue(d *policy.Dataset) *ast.Term {
+	return obj(
+		kv("name", str(d.Name)),
+		kv("version", ast.InternedTerm(int(d.Version))),
+		kv("level", str(d.Level)),
+		kv("market", str(d.Market)),
+		kv("state", str(d.State)),
+		kv("columns", strs(d.Columns)),
+	)
 }
 
 func grants(gs []policy.Grant) *ast.Term {
@@ -206,28 +210,32 @@ func grants(gs []policy.Grant) *ast.Term {
 	}
 	ts := make([]*ast.Term, len(gs))
 	for i := range gs {
-		g := &gs[i]
-		gds := make([]*ast.Term, len(g.Datasets))
-		for j, gd := range g.Datasets {
-			gds[j] = obj(kv("name", str(gd.Name)), kv("columns", strs(gd.Columns)))
-		}
-		ds := ast.ArrayTerm(gds...)
-		if g.Datasets == nil {
-			ds = ast.InternedNullTerm
-		}
-		ts[i] = obj(
-			kv("id", str(g.ID)),
-			kv("org", str(g.Org)),
-			kv("datasets", ds),
-			kv("purpose", str(g.Purpose)),
-			kv("scenario", str(g.Scenario)),
-			kv("public_interest", ast.BooleanTerm(g.PublicInterest)),
-			kv("from", timeTerm(g.From)),
-			kv("until", timeTerm(g.Until)),
-			kv("approvers", strs(g.Approvers)),
-			kv("batches_left", intPtr(g.BatchesLeft)),
-			kv("status", str(g.Status)),
-		)
+		ts[i] = cachedGrant(&gs[i])
 	}
 	return ast.ArrayTerm(ts...)
+}
+
+// grantValue converts one grant; see cachedGrant.
+func grantValue(g *policy.Grant) *ast.Term {
+	gds := make([]*ast.Term, len(g.Datasets))
+	for j, gd := range g.Datasets {
+		gds[j] = obj(kv("name", str(gd.Name)), kv("columns", strs(gd.Columns)))
+	}
+	ds := ast.ArrayTerm(gds...)
+	if g.Datasets == nil {
+		ds = ast.InternedNullTerm
+	}
+	return obj(
+		kv("id", str(g.ID)),
+		kv("org", str(g.Org)),
+		kv("datasets", ds),
+		kv("purpose", str(g.Purpose)),
+		kv("scenario", str(g.Scenario)),
+		kv("public_interest", ast.BooleanTerm(g.PublicInterest)),
+		kv("from", timeTerm(g.From)),
+		kv("until", timeTerm(g.Until)),
+		kv("approvers", strs(g.Approvers)),
+		kv("batches_left", intPtr(g.BatchesLeft)),
+		kv("status", str(g.Status)),
+	)
 }

@@ -65,8 +65,9 @@ type instr struct {
 	n      int     // break index; array capacity
 	body   []instr // of a scan, not or with
 	blocks [][]instr
-	fn     *function // opCallFunc
-	bi     *builtin  // opCallBuiltin
+	fn     *function     // opCallFunc
+	bi     *builtin      // opCallBuiltin
+	at     *ast.Location // of a built-in call, for its errors
 	args   []operand
 	locals []int32      // opCallDynamic arguments; opObjectMerge A, B
 	path   []operand    // opCallDynamic path
@@ -82,6 +83,7 @@ type builtin struct {
 	name     string
 	fn       topdown.BuiltinFunc
 	native   nativeFunc // nil, or a faster equivalent of fn
+	cache    *pure      // nil, or the cache of a function of one string
 	relation bool       // gives any number of values: the call returns an array of them
 	loc      *ast.Location
 }
@@ -193,11 +195,11 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 			in.op, in.fn = opCallFunc, fn
 			return in, nil
 		}
-		bi, err := c.builtin(s.Func, s.Location)
+		bi, err := c.builtin(s.Func)
 		if err != nil {
 			return in, err
 		}
-		in.op, in.bi = opCallBuiltin, bi
+		in.op, in.bi, in.at = opCallBuiltin, bi, c.location(s.Location)
 	case *ir.CallDynamicStmt:
 		in.op, in.target = opCallDynamic, c.local(s.Result)
 		for _, l := range s.Args {
@@ -310,7 +312,7 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 }
 
 // builtin resolves a built-in function, which must be allowed.
-func (c *compiler) builtin(name string, l ir.Location) (*builtin, error) {
+func (c *compiler) builtin(name string) (*builtin, error) {
 	if b, ok := c.builtins[name]; ok {
 		return b, nil
 	}
@@ -322,7 +324,7 @@ func (c *compiler) builtin(name string, l ir.Location) (*builtin, error) {
 		return nil, fmt.Errorf("unknown function %q: %w", name, errdefs.ErrInvalidArgument)
 	}
 	decl := ast.BuiltinMap[name]
-	b := &builtin{name: name, fn: fn, native: natives[name], relation: decl != nil && decl.Relation, loc: c.location(l)}
+	b := &builtin{name: name, fn: fn, native: natives[name], cache: pures[name], relation: decl != nil && decl.Relation}
 	c.builtins[name] = b
 	return b, nil
 }

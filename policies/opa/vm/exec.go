@@ -237,7 +237,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			}
 			fr[in.target] = v
 		case opCallBuiltin:
-			v, err := e.callBuiltin(in.bi, fr, in.args)
+			v, err := e.callBuiltin(in.bi, in.at, fr, in.args)
 			if err != nil {
 				return 0, err
 			}
@@ -347,9 +347,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("append to a non-array: %w", errdefs.ErrInvalidArgument)
 			}
-			// In place, as WebAssembly appends: the plan appends
-			// only to arrays it made.
-			a.Value = arr.Append(v)
+			fr[in.target] = ast.NewTerm(arr.Append(v))
 		case opObjectInsert, opObjectInsertOnce:
 			o, k, v := fr[in.target], read(fr, &in.a), read(fr, &in.b)
 			if o == nil || k == nil || v == nil {
@@ -557,7 +555,7 @@ func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, er
 
 // callBuiltin calls a built-in function on the operands args read in fr.
 // An undefined operand makes the call undefined.
-func (e *eval) callBuiltin(b *builtin, fr []*ast.Term, ops []operand) (*ast.Term, error) {
+func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []operand) (*ast.Term, error) {
 	start := len(e.args)
 	for i := range ops {
 		v := read(fr, &ops[i])
@@ -569,6 +567,17 @@ func (e *eval) callBuiltin(b *builtin, fr []*ast.Term, ops []operand) (*ast.Term
 		e.args = append(e.args, v)
 	}
 	args := e.args[start:len(e.args):len(e.args)]
+	var key string
+	if b.cache != nil {
+		if s, ok := args[0].Value.(ast.String); ok && len(s) <= maxCachedArg {
+			key = string(s)
+			if v := b.cache.get(key); v != nil {
+				clear(e.args[start:])
+				e.args = e.args[:start]
+				return v, nil
+			}
+		}
+	}
 	if b.native != nil {
 		if v, ok := b.native(args); ok {
 			clear(e.args[start:])
@@ -583,7 +592,7 @@ func (e *eval) callBuiltin(b *builtin, fr []*ast.Term, ops []operand) (*ast.Term
 		Context:  e.ctx,
 		Time:     e.time,
 		Cache:    e.cache,
-		Location: b.loc,
+		Location: at,
 	}
 	e.result, e.relation, e.all = nil, b.relation, nil
 	err := b.fn(bctx, args, e.collectFn)
@@ -597,9 +606,50 @@ func (e *eval) callBuiltin(b *builtin, fr []*ast.Term, ops []operand) (*ast.Term
 	if err != nil {
 		// Built-in errors name the policy location and the built-in,
 		// never the request's values (the engine's errors say so).
-		return nil, fmt.Errorf("%s:%d: %s: %w", b.loc.File, b.loc.Row, b.name, err)
+		return nil, fmt.Errorf("%s:%d: %s: %w", at.File, at.Row, b.name, err)
+	}
+	if key != "" && result != nil {
+		b.cache.put(key, result)
 	}
 	return result, nil
+}
+
+// pure caches the results of a built-in function of one string that
+// depends on nothing else (time.parse_rfc3339_ns: policies parse the same
+// few dates over and over). Results are immutable scalars; errors are not
+// cached.
+type pure struct {
+	mu sync.RWMutex
+	m  map[string]*ast.Term
+}
+
+// maxCachedArg and maxCached bound the cache: an argument longer than
+// maxCachedArg bytes is not cached, and the cache starts afresh when it
+// holds maxCached results.
+const (
+	maxCachedArg = 64
+	maxCached    = 4096
+)
+
+func (c *pure) get(k string) *ast.Term {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[k]
+}
+
+func (c *pure) put(k string, v *ast.Term) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = make(map[string]*ast.Term)
+	}
+	c.m[k] = v
+}
+
+// pures are the caches of the built-in functions whose results are
+// cached, shared by all programs.
+var pures = map[string]*pure{
+	ast.ParseRFC3339Nanos.Name: {},
 }
 
 // collect receives the values of a built-in call (e.collectFn is made
