@@ -2,14 +2,19 @@ package opa
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
 // Decide validates in, evaluates the prepared query on it (the action's
@@ -60,8 +65,7 @@ func (e *Engine) finish(ctx context.Context, rs rego.ResultSet, err error, value
 		if ctx.Err() != nil {
 			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())
 		}
-		// OPA's evaluation errors name policy locations, not input values.
-		return e.failed("policy.error", "the policies could not be evaluated"), fmt.Errorf("evaluate %q: %w: %w", Query, err, errdefs.ErrInternal)
+		return e.failed("policy.error", "the policies could not be evaluated"), fmt.Errorf("evaluate %q: %s: %w", Query, evalErrorText(err), errdefs.ErrInternal)
 	}
 	if len(rs) == 0 || value(rs[0]) == nil {
 		return e.failed("policy.undefined", "the policies gave no decision"), fmt.Errorf("evaluate %q: undefined decision: %w", Query, errdefs.ErrInternal)
@@ -166,4 +170,26 @@ func reason(v any) (policy.Reason, bool) {
 		return policy.Reason{}, false
 	}
 	return policy.Reason{Rule: rule, Message: msg}, true
+}
+
+// evalErrorText says where and how an evaluation failed without OPA's
+// message, which can quote the values evaluated (a built-in's operands).
+func evalErrorText(err error) string {
+	var ve *vm.EvalError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		what := te.Code
+		// A built-in's message starts with its name.
+		if name, _, ok := strings.Cut(te.Message, ":"); ok && ast.BuiltinMap[name] != nil {
+			what += ": " + name
+		}
+		if te.Location != nil {
+			return fmt.Sprintf("%s:%d: %s", te.Location.File, te.Location.Row, what)
+		}
+		return what
+	}
+	return "evaluation failed"
 }

@@ -313,3 +313,40 @@ func TestConcurrentDecide(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluationErrorsQuoteNoValues: a built-in that fails on a request's
+// value (a deployer's rule) denies with an error that names the policy
+// file and built-in but not the value, whether the action is planned
+// or decided by topdown (an action outside policy.Actions).
+func TestEvaluationErrorsQuoteNoValues(t *testing.T) {
+	dir := policyDir(t, map[string]string{"local.rego": `package enclave
+
+reasons contains {"rule": "local.name", "message": "no"} if {
+	input.action in {"whoami", "rows.read"}
+	to_number(input.subject.name) > 0
+}
+`})
+	e, err := New(context.Background(), WithPolicyDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"whoami", "rows.read"} {
+		in := matrixInput(action, true, "operator")
+		in.Subject.Name = "Zhang Secret-Name"
+		d, err := e.Decide(context.Background(), in)
+		if err == nil || d.Allow {
+			t.Fatalf("%s: got allow %v, error %v; want a deny and an error", action, d.Allow, err)
+		}
+		if strings.Contains(err.Error(), "Secret-Name") {
+			t.Errorf("%s: the error quotes the value: %v", action, err)
+		}
+		// (Partial evaluation's residual of a planned action keeps the
+		// file of a call but not always its line.)
+		if !strings.Contains(err.Error(), "local.rego:") || !strings.Contains(err.Error(), "to_number") || !errdefs.IsInternal(err) {
+			t.Errorf("%s: got %v, want an internal error naming local.rego and to_number", action, err)
+		}
+	}
+	if e.plannedFor(context.Background(), "whoami") == nil {
+		t.Error("whoami is not planned: the test does not check the plan's errors")
+	}
+}

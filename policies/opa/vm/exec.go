@@ -160,8 +160,18 @@ var undefinedTerm = ast.NullTerm()
 // errConflict is the error of a rule with two values.
 var errConflict = errors.New("conflicting values")
 
-// checkEvery is how many instructions run between checks of the context.
-const checkEvery = 1 << 12
+// checkEvery is how many function calls and iterations of scans run
+// between checks of the context (a plan loops only through them).
+const checkEvery = 1 << 10
+
+// check returns the context's error every checkEvery calls.
+func (e *eval) check() error {
+	e.steps++
+	if e.steps%checkEvery == 0 && e.ctx != nil {
+		return e.ctx.Err()
+	}
+	return nil
+}
 
 // Results of block besides a break index (>= 0: the number of blocks
 // around the block to leave as well).
@@ -184,12 +194,6 @@ func read(fr []*ast.Term, o *operand) *ast.Term {
 func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 	for i := range b {
 		in := &b[i]
-		e.steps++
-		if e.steps%checkEvery == 0 && e.ctx != nil {
-			if err := e.ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
 		switch in.op {
 		case opDot:
 			src, key := read(fr, &in.a), read(fr, &in.b)
@@ -412,7 +416,27 @@ func (e *eval) conflict(l *ir.Location, msg string) error {
 	if l.File >= 0 && l.File < len(e.p.files) {
 		file = e.p.files[l.File]
 	}
-	return fmt.Errorf("%s:%d: eval_conflict_error: %s: %w: %w", file, l.Row, msg, errConflict, errdefs.ErrConflict)
+	return &EvalError{File: file, Row: l.Row, Code: "eval_conflict_error", What: msg}
+}
+
+// EvalError is an error of an evaluation: where in the policies, OPA's
+// code for it, and what failed (the built-in function, or the rule
+// conflict). It never holds the values evaluated, which OPA's own messages
+// can quote (a built-in's "parsing \"...\": invalid syntax").
+type EvalError struct {
+	File string
+	Row  int
+	Code string // eval_builtin_error, eval_conflict_error
+	What string
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Row, e.Code, e.What)
+}
+
+// Is makes an EvalError of a conflict match errConflict.
+func (e *EvalError) Is(target error) bool {
+	return target == errConflict && e.Code == "eval_conflict_error"
 }
 
 // dot looks key up in src: an object's value, an array's element, a set's
@@ -538,6 +562,9 @@ func (e *eval) endScan(st *scanning) (int, error) {
 // scanOne runs the body of a scan for one element. It reports whether the
 // scan stops, and what the scan instruction then returns.
 func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, error) {
+	if err := e.check(); err != nil {
+		return true, 0, err
+	}
 	fr[in.key], fr[in.value] = k, v
 	br, err := e.block(fr, in.body)
 	switch {
@@ -604,9 +631,8 @@ func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []o
 	clear(e.args[start:])
 	e.args = e.args[:start]
 	if err != nil {
-		// Built-in errors name the policy location and the built-in,
-		// never the request's values (the engine's errors say so).
-		return nil, fmt.Errorf("%s:%d: %s: %w", at.File, at.Row, b.name, err)
+		// The built-in's own message can quote its operands.
+		return nil, &EvalError{File: at.File, Row: at.Row, Code: "eval_builtin_error", What: b.name}
 	}
 	if key != "" && result != nil {
 		b.cache.put(key, result)
@@ -675,6 +701,9 @@ func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int
 			}
 			return v, nil
 		}
+	}
+	if err := e.check(); err != nil {
+		return nil, err
 	}
 	fr := e.frame(f.nlocals)
 	for i, l := range f.params {
