@@ -2,8 +2,8 @@ package opa
 
 import (
 	"context"
+	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,24 +27,71 @@ func benchInputs() []policy.Input {
 	return []policy.Input{job, denied, matrixInput("application.approve", false, "authority"), matrixInput("job.list", true, "operator")}
 }
 
+// freshJobs returns n copies of the allowed job admission whose grants and
+// datasets are new to the engine's conversion cache (terms.go): new grant
+// ids and dataset versions in every request.
+func freshJobs(n int) []policy.Input {
+	job := benchInputs()[0]
+	out := make([]policy.Input, n)
+	for i := range out {
+		in := job
+		in.Grants = slices.Clone(job.Grants)
+		for j := range in.Grants {
+			in.Grants[j].ID = fmt.Sprintf("g-%d-%d", j, i)
+		}
+		in.Resource.Datasets = slices.Clone(job.Resource.Datasets)
+		for j := range in.Resource.Datasets {
+			in.Resource.Datasets[j].Version = int64(1000 + i)
+		}
+		out[i] = in
+	}
+	return out
+}
+
 // BenchmarkDecide measures decision latency with the built-in policies
 // ("builtin") next to a trivial `allow := true` policy ("trivial") evaluated
 // the same way, and reports p50 and p99 in microseconds and decisions per
-// second; "builtin-job" is the heaviest request alone, an allowed job.run
-// over two datasets and three grants with quotas; "builtin-other" is the
-// mix without job.run (approvals, listings, whoami, show), which is most of
-// a daemon's decisions. Both engines specialize the policies per action
-// (specialize.go); for the trivial policy the residual is a constant.
-// "ratio" alternates the two per iteration and reports the ratios
-// of their p50 and p99.
+// second.
+//
+//   - builtin: the mix of an allowed and a denied job admission over two
+//     datasets and three grants with quotas, an approval and a listing;
+//   - builtin-job: the allowed job admission alone, the heaviest request;
+//   - builtin-job-fresh: the same with grants and datasets new to the
+//     conversion cache in every request (terms.go), as for an
+//     organisation's first job;
+//   - builtin-other: the mix without job.run (approvals, listings, whoami,
+//     show), which is most of a daemon's decisions;
+//   - topdown-job and topdown-other: the same requests decided by OPA's
+//     topdown evaluator on the specialized residuals, without plans
+//     (planned.go), for comparison;
+//   - ratio: builtin and trivial alternated per iteration, the ratios of
+//     their p50 and p99.
+//
+// Every engine specializes and plans the policies per action; for the
+// trivial policy the residual is a constant.
 func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
 	inputs := benchInputs()
-	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b)}
+	topdown, err := New(ctx, withoutPlans())
+	if err != nil {
+		b.Fatal(err)
+	}
+	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b), "topdown": topdown}
 	others := append(slices.Clone(inputs[2:]), matrixInput("whoami", true, "operator"), matrixInput("job.show", true, "operator"), matrixInput("dataset.list", true, "officer"))
-	cases := map[string][]policy.Input{"builtin": inputs, "trivial": inputs, "builtin-job": inputs[:1], "builtin-other": others}
-	// The first decision of each action checks the action's residual
-	// against the whole policies (specialize.go); a daemon pays that once.
+	cases := []struct {
+		name, engine string
+		inputs       func(n int) []policy.Input
+	}{
+		{"builtin", "builtin", func(int) []policy.Input { return inputs }},
+		{"trivial", "trivial", func(int) []policy.Input { return inputs }},
+		{"builtin-job", "builtin", func(int) []policy.Input { return inputs[:1] }},
+		{"builtin-job-fresh", "builtin", freshJobs},
+		{"builtin-other", "builtin", func(int) []policy.Input { return others }},
+		{"topdown-job", "topdown", func(int) []policy.Input { return inputs[:1] }},
+		{"topdown-other", "topdown", func(int) []policy.Input { return others }},
+	}
+	// The first decision of each action checks the action's residual and
+	// plan against the whole policies; a daemon pays that once.
 	for name, e := range engines {
 		for _, in := range append(slices.Clone(inputs), others...) {
 			if _, err := e.Decide(ctx, in); err != nil {
@@ -52,10 +99,10 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		}
 	}
-	for _, name := range []string{"builtin", "trivial", "builtin-job", "builtin-other"} {
-		e := engines[strings.TrimSuffix(strings.TrimSuffix(name, "-job"), "-other")]
-		inputs := cases[name]
-		b.Run(name, func(b *testing.B) {
+	for _, c := range cases {
+		e := engines[c.engine]
+		b.Run(c.name, func(b *testing.B) {
+			inputs := c.inputs(b.N)
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -57,6 +57,7 @@ type Option func(*options)
 type options struct {
 	dir       string
 	noBuiltin bool
+	noPlans   bool
 }
 
 // WithPolicyDir adds the Rego files (*.rego, recursively, except
@@ -104,7 +105,20 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no policy files: %w", errdefs.ErrInvalidArgument)
 	}
-	return compile(ctx, files)
+	e, err := compile(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	if o.noPlans {
+		e.planned = nil
+	}
+	return e, nil
+}
+
+// withoutPlans keeps every action in topdown (the residuals of
+// specialize.go without planned.go); benchmarks compare the two.
+func withoutPlans() Option {
+	return func(o *options) { o.noPlans = true }
 }
 
 // source is one policy file.
