@@ -6,8 +6,9 @@
 // prepares the query data.enclave.decision once, and evaluates it per
 // request: for an action of policy.Actions, the residual of the query
 // specialized to that action by partial evaluation, on the fields of the
-// input it reads (specialize.go). Policies that do not compile make New
-// fail with an error naming the file and line.
+// input it reads (specialize.go), as OPA's planner plans it, in package vm
+// (planned.go). Policies that do not compile make New fail with an error
+// naming the file and line.
 package opa
 
 import (
