@@ -14,7 +14,8 @@ import (
 // and a deny at least one; the direct Rego encoding of the input equals
 // OPA's generic one; nobody without a role gets more than the
 // actions open to everyone; an allowed job.run names a grant for every
-// dataset; specialization changes no decision.
+// dataset; specialization and planning change no decision (Decide
+// evaluates a planned action in package vm, wholeDecision in topdown).
 func FuzzDecide(f *testing.F) {
 	for _, in := range []policy.Input{jobInput(), matrixInput("application.approve", false, "authority"), matrixInput("org.add", true, "authority")} {
 		b, err := json.Marshal(in)
