@@ -2,8 +2,6 @@ package opa
 
 import (
 	"context"
-	"reflect"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -34,8 +32,7 @@ import (
 type planned struct {
 	program *vm.Program
 	fields  *fields
-	once    sync.Once
-	ok      bool
+	check   checked
 }
 
 // plan prepares the plans of the residuals in special, compiled with the
@@ -77,34 +74,10 @@ func (e *Engine) plannedFor(ctx context.Context, action string) *planned {
 	if p == nil {
 		return nil
 	}
-	p.once.Do(func() {
-		p.ok = e.plannedAgrees(context.WithoutCancel(ctx), action, p)
-	})
-	if !p.ok {
+	if !p.check.passed(func() bool { return e.agrees(context.WithoutCancel(ctx), action, p.eval) }) {
 		return nil
 	}
 	return p
-}
-
-// plannedAgrees reports whether p decides the probe requests of action
-// exactly as the whole policies do in topdown.
-func (e *Engine) plannedAgrees(ctx context.Context, action string, p *planned) bool {
-	for _, in := range probes(action) {
-		want, werr := e.evalWhole(ctx, in)
-		got, gerr := p.eval(ctx, &in)
-		if (werr == nil) != (gerr == nil) || (got == nil) != (want == nil) {
-			return false
-		}
-		if werr != nil || want == nil {
-			continue
-		}
-		wd, wok := decode(want)
-		gd, gok := decode(got)
-		if wok != gok || !reflect.DeepEqual(gd, wd) {
-			return false
-		}
-	}
-	return true
 }
 
 // eval evaluates the plan on the fields of in that the residual reads and

@@ -64,3 +64,26 @@ func TestPlannedAgreesWithTopdown(t *testing.T) {
 		t.Errorf("only %d of %d random requests allowed; the comparison needs both", allowed, n)
 	}
 }
+
+// TestPlanThatDisagreesIsNotUsed: a plan that decides a probe differently
+// from topdown is dropped, and the action is decided by topdown.
+func TestPlanThatDisagreesIsNotUsed(t *testing.T) {
+	e, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Swap the plans of two actions before their first use: each now
+	// decides the other's requests (person.add as whoami: allowed).
+	e.planned["person.add"], e.planned["whoami"] = e.planned["whoami"], e.planned["person.add"]
+	if p := e.plannedFor(context.Background(), "person.add"); p != nil {
+		t.Fatal("the plan of whoami was used for person.add")
+	}
+	d, err := e.Decide(context.Background(), matrixInput("person.add", true, "operator"))
+	if err != nil || d.Allow {
+		t.Errorf("got %+v, %v, want deny", d, err)
+	}
+	d, err = e.Decide(context.Background(), matrixInput("whoami", true, "operator"))
+	if err != nil || !d.Allow {
+		t.Errorf("whoami: got %+v, %v, want allow (decided by topdown)", d, err)
+	}
+}

@@ -62,8 +62,7 @@ var unknownFields = func() []string {
 type specialized struct {
 	query  *rego.PreparedEvalQuery
 	fields *fields // of the input the residual reads
-	once   sync.Once
-	ok     bool
+	check  checked
 }
 
 // forAction returns the residual query of action, or nil when the action
@@ -73,12 +72,9 @@ func (e *Engine) forAction(ctx context.Context, action string) *specialized {
 	if s == nil {
 		return nil
 	}
-	s.once.Do(func() {
-		// The check does not depend on the request: it must not be cut
-		// short by the first request's context.
-		s.ok = e.agrees(context.WithoutCancel(ctx), action, s)
-	})
-	if !s.ok {
+	// The check does not depend on the request: it must not be cut short
+	// by the first request's context.
+	if !s.check.passed(func() bool { return e.agrees(context.WithoutCancel(ctx), action, s.eval) }) {
 		return nil
 	}
 	return s
@@ -161,17 +157,38 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[str
 	return out
 }
 
-// agrees reports whether the residual q decides the probe requests of
-// action exactly as the whole policies do.
-func (e *Engine) agrees(ctx context.Context, action string, s *specialized) bool {
+// agrees reports whether eval decides the probe requests of action
+// exactly as the whole policies do in topdown: both fail, or both give no
+// decision, or both give the same decision.
+func (e *Engine) agrees(ctx context.Context, action string, eval func(context.Context, *policy.Input) (any, error)) bool {
 	for _, in := range probes(action) {
 		want, werr := e.evalWhole(ctx, in)
-		got, gerr := s.eval(ctx, in)
-		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+		got, gerr := eval(ctx, &in)
+		if (werr == nil) != (gerr == nil) || (got == nil) != (want == nil) {
+			return false
+		}
+		if werr != nil || want == nil {
+			continue
+		}
+		wd, wok := decode(want)
+		gd, gok := decode(got)
+		if wok != gok || !reflect.DeepEqual(gd, wd) {
 			return false
 		}
 	}
 	return true
+}
+
+// checked is the verdict of a check that runs once, on first use.
+type checked struct {
+	once sync.Once
+	ok   bool
+}
+
+// passed runs check the first time and returns its verdict every time.
+func (c *checked) passed(check func() bool) bool {
+	c.once.Do(func() { c.ok = check() })
+	return c.ok
 }
 
 // evalWhole evaluates the whole policies.
@@ -188,8 +205,8 @@ func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
 
 // eval evaluates the residual on the fields of in that it reads and
 // returns the decision it binds.
-func (s *specialized) eval(ctx context.Context, in policy.Input) (any, error) {
-	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(inputFields(&in, s.fields)))
+func (s *specialized) eval(ctx context.Context, in *policy.Input) (any, error) {
+	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(inputFields(in, s.fields)))
 	if err != nil {
 		return nil, err
 	}

@@ -22,59 +22,51 @@ import (
 // maxCachedTerms bounds each cache; a full cache starts afresh.
 const maxCachedTerms = 4096
 
-type grantTerm struct {
-	g    policy.Grant
+// termCache keeps the terms of values of type T by key.
+type termCache[T any] struct {
+	mu    sync.Mutex
+	m     map[string]cachedTerm[T]
+	equal func(a, b *T) bool
+	clone func(*T) T
+	build func(*T) *ast.Term
+}
+
+type cachedTerm[T any] struct {
+	v    T // a deep copy of what term was made from
 	term *ast.Term
 }
 
-type datasetTerm struct {
-	d    policy.Dataset
-	term *ast.Term
-}
-
-var termCache struct {
-	mu       sync.Mutex
-	grants   map[string]grantTerm
-	datasets map[string]datasetTerm
-}
-
-// cachedGrant returns the term of g, made or reused.
-func cachedGrant(g *policy.Grant) *ast.Term {
-	termCache.mu.Lock()
-	c, ok := termCache.grants[g.ID]
-	termCache.mu.Unlock()
-	if ok && grantEqual(&c.g, g) {
-		return c.term
+// get returns the term of v, reused when the cached value under key is
+// equal to v, else made (and cached).
+func (c *termCache[T]) get(key string, v *T) *ast.Term {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && c.equal(&e.v, v) {
+		return e.term
 	}
-	t := grantValue(g)
-	c = grantTerm{g: cloneGrant(g), term: t}
-	termCache.mu.Lock()
-	if termCache.grants == nil || len(termCache.grants) >= maxCachedTerms {
-		termCache.grants = map[string]grantTerm{}
+	t := c.build(v)
+	e = cachedTerm[T]{v: c.clone(v), term: t}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedTerms {
+		c.m = map[string]cachedTerm[T]{}
 	}
-	termCache.grants[g.ID] = c
-	termCache.mu.Unlock()
+	c.m[key] = e
+	c.mu.Unlock()
 	return t
 }
+
+var (
+	grantTerms   = &termCache[policy.Grant]{equal: grantEqual, clone: cloneGrant, build: grantValue}
+	datasetTerms = &termCache[policy.Dataset]{equal: datasetEqual, clone: cloneDataset, build: datasetValue}
+)
+
+// cachedGrant returns the term of g, made or reused.
+func cachedGrant(g *policy.Grant) *ast.Term { return grantTerms.get(g.ID, g) }
 
 // cachedDataset returns the term of d, made or reused.
 func cachedDataset(d *policy.Dataset) *ast.Term {
-	key := d.Name + "\x00" + strconv.FormatInt(d.Version, 10)
-	termCache.mu.Lock()
-	c, ok := termCache.datasets[key]
-	termCache.mu.Unlock()
-	if ok && datasetEqual(&c.d, d) {
-		return c.term
-	}
-	t := datasetValue(d)
-	c = datasetTerm{d: cloneDataset(d), term: t}
-	termCache.mu.Lock()
-	if termCache.datasets == nil || len(termCache.datasets) >= maxCachedTerms {
-		termCache.datasets = map[string]datasetTerm{}
-	}
-	termCache.datasets[key] = c
-	termCache.mu.Unlock()
-	return t
+	return datasetTerms.get(d.Name+"\x00"+strconv.FormatInt(d.Version, 10), d)
 }
 
 // strsEqual is equality of string slices as they are encoded: a nil

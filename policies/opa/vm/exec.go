@@ -308,28 +308,9 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			fr[in.target] = ast.NewTerm(ast.NewObject())
 		case opMakeSet:
 			fr[in.target] = ast.NewTerm(ast.NewSet())
-		case opIsArray:
+		case opIsArray, opIsObject, opIsSet:
 			v := read(fr, &in.a)
-			if v == nil {
-				return 0, nil
-			}
-			if _, ok := v.Value.(*ast.Array); !ok {
-				return 0, nil
-			}
-		case opIsObject:
-			v := read(fr, &in.a)
-			if v == nil {
-				return 0, nil
-			}
-			if _, ok := v.Value.(ast.Object); !ok {
-				return 0, nil
-			}
-		case opIsSet:
-			v := read(fr, &in.a)
-			if v == nil {
-				return 0, nil
-			}
-			if _, ok := v.Value.(ast.Set); !ok {
+			if v == nil || !isKind(in.op, v.Value) {
 				return 0, nil
 			}
 		case opLen:
@@ -472,6 +453,20 @@ func equal(a, b *ast.Term) bool {
 		return ok && sa == sb
 	}
 	return ast.Compare(a.Value, b.Value) == 0
+}
+
+// isKind reports whether v is of the kind an IsArray, IsObject or IsSet
+// instruction checks.
+func isKind(op opcode, v ast.Value) bool {
+	switch v.(type) {
+	case *ast.Array:
+		return op == opIsArray
+	case ast.Object:
+		return op == opIsObject
+	case ast.Set:
+		return op == opIsSet
+	}
+	return false
 }
 
 func length(v *ast.Term) (int, bool) {
