@@ -10,7 +10,6 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	policy "github.com/enclave-dev/enclave/policies"
@@ -32,45 +31,32 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 	if err := in.Validate(); err != nil {
 		return e.failed("input.invalid", "the request could not be described to the policies"), err
 	}
-	var rs rego.ResultSet
+	// The decision as rego renders it (nil when undefined): from the
+	// action's plan, its residual in topdown, or the whole policies.
+	var v any
 	var err error
-	var value func(rego.Result) any
 	if p := e.plannedFor(ctx, in.Action); p != nil {
-		v, err := p.eval(ctx, &in)
-		rs = rego.ResultSet{{Bindings: rego.Vars{decisionVar: v}}}
-		if err != nil {
-			rs = nil
-		}
-		value = func(r rego.Result) any { return r.Bindings[decisionVar] }
-		return e.finish(ctx, rs, err, value)
-	}
-	if s := e.forAction(ctx, in.Action); s != nil {
-		rs, err = s.query.Eval(ctx, rego.EvalParsedInput(inputFields(&in, s.fields)), rego.EvalMetrics(noMetrics))
-		value = func(r rego.Result) any { return r.Bindings[decisionVar] }
+		v, err = p.eval(ctx, &in)
+	} else if s := e.forAction(ctx, in.Action); s != nil {
+		v, err = s.eval(ctx, &in)
 	} else {
-		rs, err = e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalMetrics(noMetrics))
-		value = func(r rego.Result) any {
-			if len(r.Expressions) == 0 {
-				return nil
-			}
-			return r.Expressions[0].Value
-		}
+		v, err = e.evalWhole(ctx, in)
 	}
-	return e.finish(ctx, rs, err, value)
+	return e.finish(ctx, v, err)
 }
 
 // finish turns the result of an evaluation into a decision.
-func (e *Engine) finish(ctx context.Context, rs rego.ResultSet, err error, value func(rego.Result) any) (policy.Decision, error) {
+func (e *Engine) finish(ctx context.Context, v any, err error) (policy.Decision, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.failed("policy.error", "the policy evaluation was canceled"), fmt.Errorf("evaluate %q: %w", Query, ctx.Err())
 		}
 		return e.failed("policy.error", "the policies could not be evaluated"), fmt.Errorf("evaluate %q: %s: %w", Query, evalErrorText(err), errdefs.ErrInternal)
 	}
-	if len(rs) == 0 || value(rs[0]) == nil {
+	if v == nil {
 		return e.failed("policy.undefined", "the policies gave no decision"), fmt.Errorf("evaluate %q: undefined decision: %w", Query, errdefs.ErrInternal)
 	}
-	d, ok := decode(value(rs[0]))
+	d, ok := decode(v)
 	if !ok {
 		return e.failed("policy.malformed", "the policies gave a malformed decision"), fmt.Errorf("evaluate %q: malformed decision: %w", Query, errdefs.ErrInternal)
 	}

@@ -193,7 +193,7 @@ func (c *checked) passed(check func() bool) bool {
 
 // evalWhole evaluates the whole policies.
 func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)))
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
 // eval evaluates the residual on the fields of in that it reads and
 // returns the decision it binds.
 func (s *specialized) eval(ctx context.Context, in *policy.Input) (any, error) {
-	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(inputFields(in, s.fields)))
+	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(inputFields(in, s.fields)), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		return nil, err
 	}
