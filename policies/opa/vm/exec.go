@@ -444,13 +444,24 @@ func dot(src, key *ast.Term) *ast.Term {
 	return nil
 }
 
+// equal is ast.Compare(a, b) == 0, sooner for the common cases: strings,
+// booleans (a condition is a NotEqualStmt against false), and numbers
+// written alike.
 func equal(a, b *ast.Term) bool {
 	if a == b {
 		return true
 	}
-	if sa, ok := a.Value.(ast.String); ok {
-		sb, ok := b.Value.(ast.String)
-		return ok && sa == sb
+	switch x := a.Value.(type) {
+	case ast.String:
+		y, ok := b.Value.(ast.String)
+		return ok && x == y
+	case ast.Boolean:
+		y, ok := b.Value.(ast.Boolean)
+		return ok && x == y
+	case ast.Number:
+		if y, ok := b.Value.(ast.Number); ok && x == y {
+			return true
+		}
 	}
 	return ast.Compare(a.Value, b.Value) == 0
 }
