@@ -12,9 +12,12 @@
 // levels of blocks for BreakStmt (its body and the scan itself), and a
 // rule function of input and data is evaluated at most once per
 // evaluation. Built-in functions are OPA's own (topdown.GetBuiltin), so a
-// sprintf or a time.parse_rfc3339_ns gives what it gives in topdown. Any
+// sprintf or a time.parse_rfc3339_ns gives what it gives in topdown; the
+// few that policies call most (comparisons, membership, count, object.get,
+// type tests) are computed here with the same expressions as OPA's (see
+// native.go), and the results of time.parse_rfc3339_ns are cached. Any
 // built-in error is an evaluation error, as with OPA's strict built-in
-// errors.
+// errors, and says where, never what values (EvalError).
 //
 // A Program is made from a plan with Compile, or by rego's target plugin
 // mechanism (Register, then rego.Target(Target)); the engine that uses it
