@@ -392,3 +392,71 @@ func TestScanTextChunks(t *testing.T) {
 		}
 	}
 }
+
+// scanKindFiles are files whose kind only a whole read tells, or whose
+// head misleads: scanKind must route each as Sniff does.
+func scanKindFiles(t testing.TB) map[string][]byte {
+	meta, cols := cleanAggregate()
+	tar := make([]byte, 600)
+	copy(tar, "ARROW1")
+	copy(tar[257:], "ustar")
+	return map[string][]byte{
+		"t.arrow":        arrowFile(t, meta, cols),
+		"t.bin":          arrowStream(t, meta, cols),
+		"t.parquet":      parquetFile(t, meta, cols),
+		"t.png":          pngFile(nil, nil),
+		"t.pdf":          []byte("%PDF-1.4\n"),
+		"tar.arrow":      tar,
+		"ok.json":        []byte(`{"a": [1, "13812345678"]}`),
+		"bad.json":       []byte(`{"a": `),
+		"binary.json":    []byte("{\"a\": \"\x00\"}"),
+		"looks.txt":      []byte(`  [1, 2, 3]`),
+		"looks-bad.txt":  []byte(`[1, 2`),
+		"braces.csv":     []byte("{a,b}\n1,2\n"),
+		"braces.md":      []byte("{note}\n"),
+		"plain.txt":      []byte("hello 13812345678\n"),
+		"binary.txt":     []byte("hello\x00\x01\x02 13812345678"),
+		"invalid.txt":    []byte("hello \xff\xfe"),
+		"empty":          nil,
+		"script.sh":      []byte("#!/bin/sh\necho 13812345678\n"),
+		"late-brace.txt": append(bytes.Repeat([]byte(" "), 600), '{'),
+	}
+}
+
+// TestScanKindRoutesAsSniff checks that the raw-values check's short sniff
+// scans every file as the full one would.
+func TestScanKindRoutesAsSniff(t *testing.T) {
+	for name, data := range scanKindFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			compareScanKind(t, name, data)
+		})
+	}
+}
+
+func compareScanKind(t *testing.T, name string, data []byte) {
+	t.Helper()
+	p := t.TempDir() + "/f"
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sniffed, _, err := Sniff(p, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanKind(p, name)
+	if err != nil || scanRoute(got) != scanRoute(sniffed) {
+		t.Errorf("scanKind(%q): got %v (scanned as %v), %v, want scanned as %v (Sniff says %v)", name, got, scanRoute(got), err, scanRoute(sniffed), sniffed)
+	}
+}
+
+func FuzzScanKind(f *testing.F) {
+	for name, data := range scanKindFiles(f) {
+		f.Add(name, data)
+	}
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		if strings.ContainsAny(name, "/\x00") {
+			return
+		}
+		compareScanKind(t, name, data)
+	})
+}

@@ -106,13 +106,8 @@ func Sniff(p, name string) (Kind, string, error) {
 		return KindUnknown, "", fmt.Errorf("read output file: %w", err)
 	}
 	h := head[:n]
-	if n >= 262 && string(h[257:262]) == "ustar" {
-		return KindArchive, "tar", nil
-	}
-	for _, m := range magics {
-		if bytes.HasPrefix(h, []byte(m.prefix)) {
-			return m.kind, m.what, nil
-		}
+	if kind, what, ok := headKind(h); ok {
+		return kind, what, nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return KindUnknown, "", fmt.Errorf("read output file: %w", err)
@@ -140,6 +135,46 @@ func Sniff(p, name string) (Kind, string, error) {
 		return KindJSON, "json", nil
 	}
 	return KindText, "text", nil
+}
+
+// headKind returns the kind that the first 512 bytes of a file decide by
+// themselves (a tar header, the magics), and whether they decide one.
+func headKind(h []byte) (Kind, string, bool) {
+	if len(h) >= 262 && string(h[257:262]) == "ustar" {
+		return KindArchive, "tar", true
+	}
+	for _, m := range magics {
+		if bytes.HasPrefix(h, []byte(m.prefix)) {
+			return m.kind, m.what, true
+		}
+	}
+	return "", "", false
+}
+
+// scanKind is Sniff for the raw-values check, which scans every file as
+// text that is not a table, JSON, PNG or PDF: for a file that no magic
+// names and that cannot be JSON it returns KindUnknown (scanned as text)
+// without reading the file to the end to tell text from binary data, which
+// are scanned alike.
+func scanKind(p, name string) (Kind, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return KindUnknown, fmt.Errorf("open output file: %w", err)
+	}
+	defer f.Close()
+	var head [512]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return KindUnknown, fmt.Errorf("read output file: %w", err)
+	}
+	if kind, _, ok := headKind(head[:n]); ok {
+		return kind, nil
+	}
+	if strings.ToLower(path.Ext(name)) == ".json" || startsJSON(head[:n]) {
+		kind, _, err := Sniff(p, name)
+		return kind, err
+	}
+	return KindUnknown, nil
 }
 
 func startsJSON(h []byte) bool {

@@ -140,25 +140,33 @@ func (c RawValues) scanFile(ctx context.Context, sc *scan.Scanner, f review.File
 	if st.Size() > p.MaxFileBytes {
 		return 0, errTooBig
 	}
-	kind, _, err := Sniff(f.Path, f.Name)
+	kind, err := scanKind(f.Path, f.Name)
 	if err != nil {
 		return 0, err
 	}
-	switch {
+	switch kind := scanRoute(kind); {
 	case kind.Tabular():
 		return scanTable(ctx, c.table, sc, f, kind, p, h)
 	case kind == KindJSON:
 		return scanJSON(ctx, sc, f.Path, h)
-	case kind.Texty():
-		return scanTextFile(ctx, sc, f.Path, h)
 	case kind == KindPNG:
 		return scanPNG(sc, f.Path, p.MaxFileBytes, h)
 	case kind == KindPDF:
 		return scanPDF(sc, f.Path, p.MaxFileBytes, h)
 	}
-	// Not a kind that may leave: the file-type check fails it. Scan it as
-	// bytes anyway so that the findings say what it carries.
 	return scanTextFile(ctx, sc, f.Path, h)
+}
+
+// scanRoute returns the kind as which scanFile scans a file of kind k:
+// tables, JSON, PNG and PDF as themselves, anything else as text (other
+// text kinds, and kinds that may not leave, which the file-type check
+// fails, scanned anyway so that the findings say what they carry).
+func scanRoute(k Kind) Kind {
+	switch {
+	case k.Tabular(), k == KindJSON, k == KindPNG, k == KindPDF:
+		return k
+	}
+	return KindText
 }
 
 func scanTextFile(ctx context.Context, sc *scan.Scanner, path string, h *hits) (int, error) {
