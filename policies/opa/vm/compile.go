@@ -104,7 +104,8 @@ type compiler struct {
 	byName   map[string]*function
 	allowed  func(string) bool
 	builtins map[string]*builtin
-	n        int // highest local of the current frame
+	n        int  // highest local of the current frame
+	bad      bool // a local out of range was seen
 }
 
 func (c *compiler) blocks(bs []*ir.Block) ([][]instr, error) {
@@ -133,17 +134,23 @@ func (c *compiler) block(b *ir.Block) ([]instr, error) {
 	return out, nil
 }
 
+// local numbers a local of the current frame. A negative local, which
+// OPA's planner never makes, fails the compilation (c.bad).
 func (c *compiler) local(l ir.Local) int32 {
+	if l < 0 || int64(l) > maxLocals {
+		c.bad = true
+		return 0
+	}
 	c.n = max(c.n, int(l))
 	return int32(l)
 }
 
+// maxLocals bounds the locals of a frame.
+const maxLocals = 1 << 20
+
 func (c *compiler) operand(o ir.Operand) (operand, error) {
 	switch v := o.Value.(type) {
 	case ir.Local:
-		if v < 0 {
-			return operand{}, fmt.Errorf("local %d: %w", int(v), errdefs.ErrInvalidArgument)
-		}
 		return operand{local: c.local(v)}, nil
 	case ir.StringIndex:
 		if int(v) < 0 || int(v) >= len(c.p.strings) {
@@ -178,6 +185,9 @@ func (c *compiler) two(in *instr, a, b ir.Operand) error {
 }
 
 func (c *compiler) stmt(s ir.Stmt) (instr, error) {
+	if s == nil {
+		return instr{}, fmt.Errorf("nil statement: %w", errdefs.ErrInvalidArgument)
+	}
 	in := instr{loc: s.GetLocation()}
 	var err error
 	switch s := s.(type) {
@@ -400,5 +410,8 @@ func Compile(policy *ir.Policy, allowed func(name string) bool) (*Program, error
 		return nil, fmt.Errorf("plan %q: %w", plan.Name, err)
 	}
 	p.nlocals = c.n + 1
+	if c.bad {
+		return nil, fmt.Errorf("plan with a local out of range: %w", errdefs.ErrInvalidArgument)
+	}
 	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -103,4 +104,32 @@ r := {k: v | some k, v in input.o; v > 1}
 		})
 	}
 	wg.Wait()
+}
+
+// TestCompileRefusesMalformedPlans: plans that OPA's planner does not make
+// are refused, not run.
+func TestCompileRefusesMalformedPlans(t *testing.T) {
+	plan := func(stmts ...ir.Stmt) *ir.Policy {
+		return &ir.Policy{
+			Static: &ir.Static{Strings: []*ir.StringConst{{Value: "x"}}},
+			Plans:  &ir.Plans{Plans: []*ir.Plan{{Name: "eval", Blocks: []*ir.Block{{Stmts: stmts}}}}},
+		}
+	}
+	tests := map[string]*ir.Policy{
+		"no plan":             {},
+		"negative local":      plan(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.Local(-3)}, Target: 2}),
+		"string out of range": plan(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(7)}, Target: 2}),
+		"unknown function":    plan(&ir.CallStmt{Func: "g0.data.nowhere", Result: 2}),
+		"unknown statement":   plan(&ir.NopStmt{}, nil),
+	}
+	for name, p := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Compile(p, deterministic); err == nil {
+				t.Fatal("compiled, want an error")
+			}
+		})
+	}
+	if _, err := Compile(plan(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(0)}, Target: 2}), nil); err != nil {
+		t.Fatalf("a well-formed plan: %v", err)
+	}
 }
