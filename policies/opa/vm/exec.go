@@ -35,13 +35,21 @@ type Options struct {
 // object) and returns its result set: one object per result, binding the
 // query's variables. It returns an error when a built-in function fails,
 // when a rule gives two values, or when ctx ends.
-func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options) (ast.Set, error) {
+func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options) (rs ast.Set, err error) {
 	dataTerm := emptyData
 	if data != nil {
 		dataTerm = ast.NewTerm(data)
 	}
 	e := evalPool.Get().(*eval)
-	defer e.release()
+	defer func() {
+		// A failure of this package fails the evaluation (a deny), not
+		// the process; the state it leaves is dropped, not pooled.
+		if r := recover(); r != nil {
+			rs, err = nil, fmt.Errorf("evaluation failed (%T): %w", r, errdefs.ErrInternal)
+			return
+		}
+		e.release()
+	}()
 	e.p, e.ctx, e.time = p, ctx, opts.Time
 	e.results = ast.NewSet()
 	if cap(e.memo) < len(p.funcs) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -131,5 +132,20 @@ func TestCompileRefusesMalformedPlans(t *testing.T) {
 	}
 	if _, err := Compile(plan(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(0)}, Target: 2}), nil); err != nil {
 		t.Fatalf("a well-formed plan: %v", err)
+	}
+}
+
+// TestPanicIsAnError: a failure inside the interpreter fails the
+// evaluation with an error instead of the process.
+func TestPanicIsAnError(t *testing.T) {
+	p, err := prepare(t, "x = data.m.n", "package m\nn := count(input.xs)\n", deterministic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Break the compiled program as a bug would: a local past its frame.
+	p.funcs[0].blocks[0][0].target = 1 << 20
+	input := ast.NewObject(ast.Item(ast.StringTerm("xs"), ast.ArrayTerm(ast.InternedTerm(1))))
+	if _, err := p.Eval(context.Background(), input, nil, Options{}); !errdefs.IsInternal(err) {
+		t.Fatalf("got %v, want an internal error", err)
 	}
 }
