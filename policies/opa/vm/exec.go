@@ -340,7 +340,10 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("append to a non-array: %w", errdefs.ErrInvalidArgument)
 			}
-			fr[in.target] = ast.NewTerm(arr.Append(v))
+			// In place, as in WebAssembly: OPA's planner appends only
+			// to the array a MakeArrayStmt just made for an array
+			// literal or comprehension, never to one of the input.
+			a.Value = arr.Append(v)
 		case opObjectInsert, opObjectInsertOnce:
 			o, k, v := fr[in.target], read(fr, &in.a), read(fr, &in.b)
 			if o == nil || k == nil || v == nil {
