@@ -1,7 +1,11 @@
 package opa
 
 import (
+	"sync"
+
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
 // fields is a part of the input: every field (all), or some fields, each
@@ -11,6 +15,10 @@ import (
 type fields struct {
 	all bool
 	sub map[string]*fields
+
+	// The terms of subjects made with these fields (terms.go).
+	once     sync.Once
+	subjects *termCache[policy.Subject]
 }
 
 // allFields is the whole input.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -11,10 +12,11 @@ import (
 )
 
 // Conversion cache. The input of a job admission carries the grants of
-// the organisation and the job's datasets, mostly the same from one
-// request to the next, and converting them to Rego values is most of the
-// cost of building the input. The terms of grants and datasets are kept,
-// keyed by grant id (dataset name and version), with a copy of what they
+// the organisation and the job's datasets, and every input the person who
+// asks, mostly the same from one request to the next; converting them to
+// Rego values is most of the cost of building the input. The terms of
+// grants, datasets and subjects are kept, keyed by grant id (dataset name
+// and version, person id and the fields read), with a copy of what they
 // were made from, and reused only for a value equal to it field by field
 // (a test fails when a field is added to the types and not compared).
 // Neither OPA nor package vm changes an input term, so requests share them.
@@ -67,6 +69,44 @@ func cachedGrant(g *policy.Grant) *ast.Term { return grantTerms.get(g.ID, g) }
 // cachedDataset returns the term of d, made or reused.
 func cachedDataset(d *policy.Dataset) *ast.Term {
 	return datasetTerms.get(d.Name+"\x00"+strconv.FormatInt(d.Version, 10), d)
+}
+
+// cachedSubject returns the term of the fields f of s, made or reused
+// from f's cache of subjects (keyed by person id).
+func cachedSubject(s *policy.Subject, f *fields) *ast.Term {
+	f.once.Do(func() {
+		f.subjects = &termCache[policy.Subject]{
+			equal: subjectEqual,
+			clone: cloneSubject,
+			build: func(s *policy.Subject) *ast.Term { return subjectValue(s, f) },
+		}
+	})
+	return f.subjects.get(s.ID, s)
+}
+
+// timePtrEqual is equality of optional times as they are encoded (see
+// grantEqual).
+func timePtrEqual(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func subjectEqual(a, b *policy.Subject) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Org == b.Org && a.OrgType == b.OrgType &&
+		a.OrgStatus == b.OrgStatus && timePtrEqual(a.LicenceFrom, b.LicenceFrom) &&
+		timePtrEqual(a.LicenceUntil, b.LicenceUntil) && strsEqual(a.Roles, b.Roles) &&
+		timePtrEqual(a.AgreementUntil, b.AgreementUntil)
+}
+
+func cloneSubject(s *policy.Subject) policy.Subject {
+	c := *s
+	c.Roles = slices.Clone(s.Roles)
+	for _, p := range []**time.Time{&c.LicenceFrom, &c.LicenceUntil, &c.AgreementUntil} {
+		if *p != nil {
+			t := **p
+			*p = &t
+		}
+	}
+	return c
 }
 
 // strsEqual is equality of string slices as they are encoded: a nil

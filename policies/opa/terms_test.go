@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -23,6 +25,12 @@ func mutate(v reflect.Value, i int) bool {
 		f.Set(reflect.ValueOf(x.Add(time.Second)))
 	case []string:
 		f.Set(reflect.ValueOf(append(append([]string(nil), x...), "x")))
+	case *time.Time:
+		t := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		if x != nil {
+			t = x.Add(time.Second)
+		}
+		f.Set(reflect.ValueOf(&t))
 	case *int64:
 		n := int64(99)
 		if x != nil {
@@ -39,8 +47,8 @@ func mutate(v reflect.Value, i int) bool {
 	return true
 }
 
-// TestTermCacheComparesEveryField changes each field of a grant and of a
-// dataset in turn and requires the cache's equality to see it, so that a
+// TestTermCacheComparesEveryField changes each field of a grant, a
+// dataset and a subject in turn and requires the cache's equality to see it, so that a
 // field added to the types cannot be served from a stale term; it also
 // requires nil and empty slices (null and []) to differ.
 func TestTermCacheComparesEveryField(t *testing.T) {
@@ -66,6 +74,21 @@ func TestTermCacheComparesEveryField(t *testing.T) {
 			t.Errorf("dataset field %s changed, datasetEqual still true", reflect.TypeOf(d).Field(i).Name)
 		}
 	}
+	subj := person("p-1", "acme", "operator")
+	for i := range reflect.TypeOf(subj).NumField() {
+		c := cloneSubject(&subj)
+		if !mutate(reflect.ValueOf(&c), i) {
+			t.Fatalf("subject field %s: type not handled", reflect.TypeOf(subj).Field(i).Name)
+		}
+		if subjectEqual(&subj, &c) {
+			t.Errorf("subject field %s changed, subjectEqual still true", reflect.TypeOf(subj).Field(i).Name)
+		}
+	}
+	noLicence := cloneSubject(&subj)
+	noLicence.LicenceFrom = nil
+	if subjectEqual(&subj, &noLicence) || !subjectEqual(&subj, ptr(cloneSubject(&subj))) {
+		t.Error("subjectEqual: a nil time compares equal, or a clone differs")
+	}
 	empty := cloneGrant(&g)
 	empty.Approvers = []string{}
 	null := cloneGrant(&g)
@@ -78,16 +101,33 @@ func TestTermCacheComparesEveryField(t *testing.T) {
 	}
 }
 
-// TestTermCacheServesCurrentValues converts a grant, changes it, and
-// requires the new value in the input, not the cached one.
+// TestTermCacheServesCurrentValues converts an input, changes a grant, a
+// dataset and the subject, and requires the new values in the input, not
+// the cached ones.
 func TestTermCacheServesCurrentValues(t *testing.T) {
 	in := jobInput()
 	first := inputValue(&in).String()
 	in.Grants[0].Status = "revoked"
+	in.Subject.OrgStatus = "suspended"
 	in.Resource.Datasets[0].Level = "important"
 	second := inputValue(&in).String()
 	if first == second {
 		t.Fatal("input unchanged after changing a grant and a dataset")
 	}
 	checkInputValue(t, in) // the JSON encoding's shape
+}
+
+// TestSubjectTermsPerFields: the subject's term holds the fields the
+// residual reads, whichever residual converted that person before.
+func TestSubjectTermsPerFields(t *testing.T) {
+	s := person("p-9", "acme", "operator")
+	few := &fields{sub: map[string]*fields{"id": allFields}}
+	many := &fields{sub: map[string]*fields{"id": allFields, "org": allFields}}
+	a, b := cachedSubject(&s, few), cachedSubject(&s, many)
+	if a.Value.(ast.Object).Len() != 1 || b.Value.(ast.Object).Len() != 2 {
+		t.Fatalf("got %v and %v, want the id, then the id and the org", a, b)
+	}
+	if cachedSubject(&s, few) != a {
+		t.Error("the same subject and fields made a new term")
+	}
 }

@@ -30,17 +30,7 @@ func inputFields(in *policy.Input, f *fields) ast.Value {
 		b = append(b, kv("now", timeTerm(in.Now)))
 	}
 	if c, ok := f.get("subject"); ok {
-		o := make([][2]*ast.Term, 0, 9)
-		o = field(o, c, "id", func() *ast.Term { return str(s.ID) })
-		o = field(o, c, "name", func() *ast.Term { return str(s.Name) })
-		o = field(o, c, "org", func() *ast.Term { return str(s.Org) })
-		o = field(o, c, "org_type", func() *ast.Term { return str(s.OrgType) })
-		o = field(o, c, "org_status", func() *ast.Term { return str(s.OrgStatus) })
-		o = field(o, c, "licence_from", func() *ast.Term { return timePtr(s.LicenceFrom) })
-		o = field(o, c, "licence_until", func() *ast.Term { return timePtr(s.LicenceUntil) })
-		o = field(o, c, "roles", func() *ast.Term { return strs(s.Roles) })
-		o = field(o, c, "agreement_until", func() *ast.Term { return timePtr(s.AgreementUntil) })
-		b = append(b, kv("subject", obj(o...)))
+		b = append(b, kv("subject", cachedSubject(s, c)))
 	}
 	if c, ok := f.get("resource"); ok {
 		o := make([][2]*ast.Term, 0, 12)
@@ -90,6 +80,21 @@ func inputFields(in *policy.Input, f *fields) ast.Value {
 		b = append(b, kv("config", obj(o...)))
 	}
 	return ast.NewObject(b...)
+}
+
+// subjectValue converts the fields f of a subject; see cachedSubject.
+func subjectValue(s *policy.Subject, f *fields) *ast.Term {
+	o := make([][2]*ast.Term, 0, 9)
+	o = field(o, f, "id", func() *ast.Term { return str(s.ID) })
+	o = field(o, f, "name", func() *ast.Term { return str(s.Name) })
+	o = field(o, f, "org", func() *ast.Term { return str(s.Org) })
+	o = field(o, f, "org_type", func() *ast.Term { return str(s.OrgType) })
+	o = field(o, f, "org_status", func() *ast.Term { return str(s.OrgStatus) })
+	o = field(o, f, "licence_from", func() *ast.Term { return timePtr(s.LicenceFrom) })
+	o = field(o, f, "licence_until", func() *ast.Term { return timePtr(s.LicenceUntil) })
+	o = field(o, f, "roles", func() *ast.Term { return strs(s.Roles) })
+	o = field(o, f, "agreement_until", func() *ast.Term { return timePtr(s.AgreementUntil) })
+	return obj(o...)
 }
 
 // field appends key and the value v makes when f includes key.
