@@ -2,6 +2,7 @@ package vm
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -252,13 +253,11 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 		if s.Index < 0 || s.Index >= len(c.p.strings) {
 			return in, fmt.Errorf("number constant %d out of range: %w", s.Index, errdefs.ErrInvalidArgument)
 		}
-		num := ast.Number(c.p.strings[s.Index].Value.(ast.String))
-		if _, ok := num.Int64(); !ok {
-			if _, ok := num.Float64(); !ok {
-				return in, fmt.Errorf("number constant %d is not a number: %w", s.Index, errdefs.ErrInvalidArgument)
-			}
+		text := string(c.p.strings[s.Index].Value.(ast.String))
+		if _, ok := new(big.Float).SetString(text); !ok { // Rego numbers have any precision
+			return in, fmt.Errorf("number constant %d is not a number: %w", s.Index, errdefs.ErrInvalidArgument)
 		}
-		in.op, in.target, in.term = opConst, c.local(s.Target), ast.NewTerm(num)
+		in.op, in.target, in.term = opConst, c.local(s.Target), ast.NewTerm(ast.Number(text))
 	case *ir.MakeArrayStmt:
 		in.op, in.target, in.n = opMakeArray, c.local(s.Target), int(max(s.Capacity, 0))
 	case *ir.MakeObjectStmt:
