@@ -322,10 +322,48 @@ func guardArrow(path string, kind Kind) error {
 	if err := f.schema(sc); err != nil {
 		return err
 	}
+	if err := guardStream(fh, 8, size-10-n); err != nil {
+		return err
+	}
+	// The footer's blocks are what arrow-go reads, wherever they point:
+	// also after the stream's end marker, where guardStream stops.
+	budget := size + maxFBMeta // metadata bytes to check, shared by all blocks
+	checked := map[int64]bool{}
+	var meta []byte
 	for _, slot := range []int{2, 3} { // dictionaries, recordBatches: Block structs
-		if _, _, err := f.vector(root, slot, 24); err != nil {
+		start, count, err := f.vector(root, slot, 24)
+		if err != nil {
 			return err
 		}
+		for i := range count {
+			blk := footer[start+24*i:]
+			off := int64(binary.LittleEndian.Uint64(blk))
+			n := int64(int32(binary.LittleEndian.Uint32(blk[8:])))
+			if checked[off] {
+				continue
+			}
+			checked[off] = true
+			if off < 0 || n < 8 || n > maxFBMeta || off > size-n || n > budget {
+				return errBadFB
+			}
+			budget -= n
+			if int64(cap(meta)) < n {
+				meta = make([]byte, n)
+			}
+			meta = meta[:n]
+			if _, err := fh.ReadAt(meta, off); err != nil {
+				return errBadFB
+			}
+			// The length prefix, with or without the continuation
+			// token (see arrow-go's validateFileBlockMetadata).
+			prefix := 4
+			if binary.LittleEndian.Uint32(meta) == 0xFFFFFFFF {
+				prefix = 8
+			}
+			if _, err := checkMessage(meta[prefix:]); err != nil {
+				return err
+			}
+		}
 	}
-	return guardStream(fh, 8, size-10-n)
+	return nil
 }

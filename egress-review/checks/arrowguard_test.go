@@ -73,3 +73,90 @@ func TestGuardHugeVector(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardFooterBlocks moves an Arrow file's first record batch after the
+// stream's end marker, where a walk of the stream does not reach, and
+// points the footer at it: arrow-go reads it there, so the guard checks the
+// flatbuffers of every block the footer names.
+func TestGuardFooterBlocks(t *testing.T) {
+	md, clean := cleanAggregate()
+	data := arrowFile(t, md, clean)
+	n := int(binary.LittleEndian.Uint32(data[len(data)-10:]))
+	footerAt := len(data) - 10 - n
+	f := &fb{b: data[footerAt : len(data)-10]}
+	root, err := f.ref(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, count, err := f.vector(root, 3, 24)
+	if err != nil || count == 0 {
+		t.Fatalf("record batch blocks: %d, %v", count, err)
+	}
+	blk := f.b[start:]
+	off := int(binary.LittleEndian.Uint64(blk))
+	metaLen := int(int32(binary.LittleEndian.Uint32(blk[8:])))
+	bodyLen := int(binary.LittleEndian.Uint64(blk[16:]))
+	moved := append([]byte(nil), data[off:off+metaLen+bodyLen]...)
+	prefix := 8
+	if binary.LittleEndian.Uint32(moved) != 0xFFFFFFFF {
+		t.Fatalf("block metadata without the continuation token")
+	}
+	// The nodes vector of the batch's RecordBatch header.
+	m := &fb{b: moved[prefix:metaLen]}
+	mroot, err := m.ref(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := m.table(mroot, 2)
+	if err != nil || hdr == 0 {
+		t.Fatalf("header: %v", err)
+	}
+	nodes, err := m.field(hdr, 1)
+	if err != nil || nodes == 0 {
+		t.Fatalf("nodes: %v", err)
+	}
+	vec, err := m.ref(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		nodes uint32 // 0: unchanged
+		ok    bool
+	}{
+		{"moved intact", 0, true},
+		{"moved with a huge vector", 0x7fffffff, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hidden := append([]byte(nil), moved...)
+			if tc.nodes != 0 {
+				binary.LittleEndian.PutUint32(hidden[prefix+vec:], tc.nodes)
+			}
+			at := footerAt
+			pad := (8 - at%8) % 8
+			var mut []byte
+			mut = append(mut, data[:footerAt]...)
+			mut = append(mut, make([]byte, pad)...)
+			mut = append(mut, hidden...)
+			newFooter := len(mut)
+			mut = append(mut, data[footerAt:]...)
+			binary.LittleEndian.PutUint64(mut[newFooter+start:], uint64(at+pad))
+			path := filepath.Join(t.TempDir(), "x.arrow")
+			if err := os.WriteFile(path, mut, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := guardArrow(path, KindArrowFile)
+			if (err == nil) != tc.ok || (!tc.ok && !errors.Is(err, errBadFB)) {
+				t.Fatalf("guardArrow: got %v, want ok=%v", err, tc.ok)
+			}
+			rows := 0
+			_, err = table{}.forEach(t.Context(), path, KindArrowFile, 1<<30, func(rec arrow.RecordBatch) error {
+				rows += int(rec.NumRows())
+				return nil
+			})
+			if (err == nil) != tc.ok || (tc.ok && rows == 0) {
+				t.Errorf("forEach: got %d rows, %v, want ok=%v", rows, err, tc.ok)
+			}
+		})
+	}
+}
