@@ -35,7 +35,7 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 	// action's plan, its residual in topdown, or the whole policies.
 	var v any
 	var err error
-	if p := e.plannedFor(ctx, in.Action); p != nil {
+	if p := e.plannedFor(in.Action); p != nil {
 		v, err = p.eval(ctx, &in)
 	} else if s := e.forAction(ctx, in.Action); s != nil {
 		v, err = s.eval(ctx, &in)

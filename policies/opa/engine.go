@@ -106,18 +106,12 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no policy files: %w", errdefs.ErrInvalidArgument)
 	}
-	e, err := compile(ctx, files)
-	if err != nil {
-		return nil, err
-	}
-	if o.noPlans {
-		e.planned = nil
-	}
-	return e, nil
+	return compile(ctx, files, !o.noPlans)
 }
 
 // withoutPlans keeps every action in topdown (the residuals of
-// specialize.go without planned.go); benchmarks compare the two.
+// specialize.go without planned.go); tests of the residuals and benchmarks
+// use it.
 func withoutPlans() Option {
 	return func(o *options) { o.noPlans = true }
 }
@@ -166,7 +160,7 @@ func classify(err error) error {
 }
 
 // compile parses and compiles files and prepares the query.
-func compile(ctx context.Context, files map[string]source) (*Engine, error) {
+func compile(ctx context.Context, files map[string]source, withPlans bool) (*Engine, error) {
 	caps := Capabilities()
 	srcs := make([]source, 0, len(files))
 	for _, s := range files {
@@ -204,7 +198,7 @@ func compile(ctx context.Context, files map[string]source) (*Engine, error) {
 		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		files:    names,
 	}
-	e.special = e.specialize(ctx, caps)
+	e.special = e.specialize(ctx, caps, withPlans)
 	// A probe request finds conflicts that only evaluation reveals, such as
 	// a deployer's file defining `decision` a second time.
 	if _, err := pq.Eval(ctx, rego.EvalInput(probe)); err != nil {

@@ -15,6 +15,10 @@ var (
 	engineOnce sync.Once
 	sharedEng  *Engine
 	engineErr  error
+
+	topdownOnce sync.Once
+	topdownEng  *Engine
+	topdownErr  error
 )
 
 func day(n int) *time.Time { t := t0.AddDate(0, 0, n); return &t }
@@ -29,6 +33,17 @@ func builtinEngine(t testing.TB) *Engine {
 		t.Fatalf("New: %v", engineErr)
 	}
 	return sharedEng
+}
+
+// topdownEngine returns one engine with the built-in policies and no plans
+// (every action's residual in topdown) per test binary.
+func topdownEngine(t testing.TB) *Engine {
+	t.Helper()
+	topdownOnce.Do(func() { topdownEng, topdownErr = New(context.Background(), withoutPlans()) })
+	if topdownErr != nil {
+		t.Fatalf("New: %v", topdownErr)
+	}
+	return topdownEng
 }
 
 // person returns a subject of an active, licensed company with a valid

@@ -2,6 +2,8 @@ package opa
 
 import (
 	"context"
+	"runtime"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -21,24 +23,23 @@ import (
 //
 // The engine plans each action's residual (specialize.go), so that the
 // plan holds only the rules of that action and the input only the fields
-// they read. A plan is used for an action only after it decided the
-// action's probe requests exactly as topdown does on the whole policies;
-// an action whose residual cannot be planned, or whose plan disagrees,
-// keeps topdown. Package vm runs OPA's own conformance suite against
+// they read. A plan is kept for an action only if it decides the action's
+// probe requests exactly as topdown does on the whole policies, which New
+// checks; an action whose residual cannot be planned, or whose plan
+// disagrees, keeps its residual in topdown. Package vm runs OPA's own conformance suite against
 // topdown, and the engine's tests decide thousands of random requests both
 // ways.
 
-// planned is the plan of one action's residual, checked on first use.
+// planned is the plan of one action's residual.
 type planned struct {
 	program *vm.Program
 	fields  *fields
-	check   checked
 }
 
 // plan prepares the plans of the residuals in special, compiled with the
 // same capabilities. An action whose residual the planner refuses, or whose
 // plan calls a built-in outside caps, has none.
-func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residuals map[string]ast.Body, special map[string]*specialized) map[string]*planned {
+func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residuals map[string]ast.Body, fields map[string]*fields) map[string]*planned {
 	vm.Register()
 	allowed := make(map[string]bool, len(caps.Builtins))
 	for _, b := range caps.Builtins {
@@ -46,10 +47,6 @@ func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residual
 	}
 	out := make(map[string]*planned, len(residuals))
 	for action, body := range residuals {
-		s := special[action]
-		if s == nil {
-			continue
-		}
 		sink := &vm.Sink{Allowed: func(name string) bool { return allowed[name] }}
 		_, err := rego.New(
 			rego.ParsedQuery(body),
@@ -62,23 +59,43 @@ func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residual
 		if err != nil || sink.Program == nil {
 			continue
 		}
-		out[action] = &planned{program: sink.Program, fields: s.fields}
+		out[action] = &planned{program: sink.Program, fields: fields[action]}
 	}
 	return out
 }
 
+// checkPlans drops the plans that do not decide their action's probe
+// requests exactly as the whole policies do in topdown.
+// The checks run on all processors: they are most of New's time.
+func (e *Engine) checkPlans(ctx context.Context) {
+	actions := make(chan string)
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for action := range actions {
+				if !e.agrees(ctx, action, e.planned[action].eval) {
+					mu.Lock()
+					failed = append(failed, action)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for action := range e.planned {
+		actions <- action
+	}
+	close(actions)
+	wg.Wait()
+	for _, action := range failed {
+		delete(e.planned, action)
+	}
+}
+
 // plannedFor returns the plan of action, or nil when the action is
 // decided by topdown.
-func (e *Engine) plannedFor(ctx context.Context, action string) *planned {
-	p := e.planned[action]
-	if p == nil {
-		return nil
-	}
-	if !p.check.passed(func() bool { return e.agrees(context.WithoutCancel(ctx), action, p.eval) }) {
-		return nil
-	}
-	return p
-}
+func (e *Engine) plannedFor(action string) *planned { return e.planned[action] }
 
 // eval evaluates the plan on the fields of in that the residual reads and
 // returns the decision it binds, as rego renders results (nil when

@@ -14,11 +14,11 @@ import (
 func TestPlannedActions(t *testing.T) {
 	e := builtinEngine(t)
 	for _, a := range policy.Actions {
-		if p := e.plannedFor(context.Background(), a); p == nil {
+		if p := e.plannedFor(a); p == nil {
 			t.Errorf("action %q: not planned", a)
 		}
 	}
-	if p := e.plannedFor(context.Background(), "rows.read"); p != nil {
+	if p := e.plannedFor("rows.read"); p != nil {
 		t.Error("unknown action planned, want the whole policies in topdown")
 	}
 }
@@ -36,7 +36,7 @@ func TestPlannedAgreesWithTopdown(t *testing.T) {
 	allowed := 0
 	for range n {
 		in := randomInput(r)
-		p := e.plannedFor(context.Background(), in.Action)
+		p := e.plannedFor(in.Action)
 		if p == nil {
 			t.Fatalf("action %q: not planned", in.Action)
 		}
@@ -66,17 +66,19 @@ func TestPlannedAgreesWithTopdown(t *testing.T) {
 }
 
 // TestPlanThatDisagreesIsNotUsed: a plan that decides a probe differently
-// from topdown is dropped, and the action is decided by topdown.
+// from topdown is dropped (as New checks), and the action is decided by
+// the whole policies.
 func TestPlanThatDisagreesIsNotUsed(t *testing.T) {
 	e, err := New(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Swap the plans of two actions before their first use: each now
-	// decides the other's requests (person.add as whoami: allowed).
+	// Swap the plans of two actions: each now decides the other's
+	// requests (person.add as whoami: allowed).
 	e.planned["person.add"], e.planned["whoami"] = e.planned["whoami"], e.planned["person.add"]
-	if p := e.plannedFor(context.Background(), "person.add"); p != nil {
-		t.Fatal("the plan of whoami was used for person.add")
+	e.checkPlans(context.Background())
+	if p := e.plannedFor("person.add"); p != nil {
+		t.Fatal("the plan of whoami was kept for person.add")
 	}
 	d, err := e.Decide(context.Background(), matrixInput("person.add", true, "operator"))
 	if err != nil || d.Allow {

@@ -95,7 +95,7 @@ var notInlined = []string{
 // so is every action when the residuals do not compile together (a
 // deployer's package could collide with their namespace): the whole
 // policies, which compiled, then decide.
-func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[string]*specialized {
+func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities, withPlans bool) map[string]*specialized {
 	newCompiler := func() *ast.Compiler {
 		return ast.NewCompiler().
 			WithCapabilities(caps).
@@ -138,8 +138,21 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[str
 	if c.Compile(all); c.Failed() {
 		return nil
 	}
+	fields := make(map[string]*fields, len(queries))
+	for action, body := range queries {
+		fields[action] = readFields(c, body)
+	}
+	if withPlans {
+		// Plans are checked now, so that no request waits for a check
+		// and no action that has a plan keeps a residual in topdown.
+		e.planned = plan(ctx, caps, c, queries, fields)
+		e.checkPlans(ctx)
+	}
 	out := make(map[string]*specialized, len(queries))
 	for action, body := range queries {
+		if e.planned[action] != nil {
+			continue
+		}
 		q, err := rego.New(
 			rego.ParsedQuery(body),
 			rego.Compiler(c),
@@ -151,9 +164,8 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities) map[str
 		if err != nil {
 			continue
 		}
-		out[action] = &specialized{query: &q, fields: readFields(c, body)}
+		out[action] = &specialized{query: &q, fields: fields[action]}
 	}
-	e.planned = plan(ctx, caps, c, queries, out)
 	return out
 }
 

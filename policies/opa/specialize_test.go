@@ -170,7 +170,7 @@ func randomInput(r *rand.Rand) policy.Input {
 // requests of every action both ways: the residual of the action on the
 // fields it reads, and the whole policies on the whole input.
 func TestSpecializedAgreesWithWholePolicies(t *testing.T) {
-	e := builtinEngine(t)
+	e := topdownEngine(t)
 	n := 4000
 	if testing.Short() {
 		n = 500
@@ -209,7 +209,7 @@ func TestSpecializedAgreesWithWholePolicies(t *testing.T) {
 // every action, that a specialized action reads only some of the input,
 // and that an action outside policy.Actions uses the whole policies.
 func TestSpecializedActions(t *testing.T) {
-	e := builtinEngine(t)
+	e := topdownEngine(t)
 	for _, a := range policy.Actions {
 		s := e.forAction(context.Background(), a)
 		if s == nil {
@@ -258,27 +258,30 @@ reasons contains {"rule": "local.name", "message": "no"} if {
 }
 `,
 	}
+	modes := map[string][]Option{"planned": nil, "topdown": {withoutPlans()}}
 	for name, src := range tests {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "local.rego"), []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			e, err := New(context.Background(), WithPolicyDir(dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := matrixInput("whoami", true, "operator")
-			in.Subject.Name = "Mallory"
-			d, err := e.Decide(context.Background(), in)
-			if err != nil || d.Allow || len(d.Reasons) != 1 || d.Reasons[0].Rule != "local.name" {
-				t.Errorf("got %+v, %v, want a deny by local.name", d, err)
-			}
-			in.Subject.Name = "Alice"
-			if d, err := e.Decide(context.Background(), in); err != nil || !d.Allow {
-				t.Errorf("got %+v, %v, want allow", d, err)
-			}
-		})
+		for mode, opts := range modes {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, "local.rego"), []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				e, err := New(context.Background(), append(opts, WithPolicyDir(dir))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := matrixInput("whoami", true, "operator")
+				in.Subject.Name = "Mallory"
+				d, err := e.Decide(context.Background(), in)
+				if err != nil || d.Allow || len(d.Reasons) != 1 || d.Reasons[0].Rule != "local.name" {
+					t.Errorf("got %+v, %v, want a deny by local.name", d, err)
+				}
+				in.Subject.Name = "Alice"
+				if d, err := e.Decide(context.Background(), in); err != nil || !d.Allow {
+					t.Errorf("got %+v, %v, want allow", d, err)
+				}
+			})
+		}
 	}
 }
 
@@ -286,7 +289,7 @@ reasons contains {"rule": "local.name", "message": "no"} if {
 // differently from the whole policies is dropped, and the action keeps the
 // whole policies.
 func TestResidualThatDisagreesIsNotUsed(t *testing.T) {
-	e, err := New(context.Background())
+	e, err := New(context.Background(), withoutPlans())
 	if err != nil {
 		t.Fatal(err)
 	}
