@@ -90,8 +90,9 @@ func BenchmarkDecide(b *testing.B) {
 		{"topdown-job", "topdown", func(int) []policy.Input { return inputs[:1] }},
 		{"topdown-other", "topdown", func(int) []policy.Input { return others }},
 	}
-	// The first decision of each action checks the action's residual and
-	// plan against the whole policies; a daemon pays that once.
+	// The topdown engine checks an action's residual against the whole
+	// policies on its first decision (the others check their plans when
+	// they load); a daemon pays that once.
 	for name, e := range engines {
 		for _, in := range append(slices.Clone(inputs), others...) {
 			if _, err := e.Decide(ctx, in); err != nil {
