@@ -290,7 +290,9 @@ func scanTable(ctx context.Context, t table, sc *scan.Scanner, f review.File, ki
 	cells := 0
 	ts := sc.NewText()
 	var fields []arrow.Field
-	schema, err := t.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+	// The cell scan keeps nothing of a batch (the memos copy what they
+	// keep), so the batches can come from a mapping of the file.
+	schema, err := t.forEachMapped(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 		if fields == nil {
 			fields = rec.Schema().Fields()
 		}

@@ -66,16 +66,24 @@ type table struct {
 // not nil) on every record batch. Memory is capped at maxBytes (plus the
 // reader's own bookkeeping).
 func (t table) forEach(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc) (*arrow.Schema, error) {
-	return t.read(ctx, p, kind, maxBytes, fn, false)
+	return t.read(ctx, p, kind, maxBytes, fn, false, false)
+}
+
+// forEachMapped is forEach for an fn that keeps no reference into a batch
+// after it returns (no string of a cell, no buffer): the record batches of
+// an Arrow IPC file are then read from a mapping of the file, without
+// copying their buffers (see readMapped).
+func (t table) forEachMapped(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc) (*arrow.Schema, error) {
+	return t.read(ctx, p, kind, maxBytes, fn, false, true)
 }
 
 // schema opens the table at p and returns its schema without reading its
 // record batches.
 func (t table) schema(ctx context.Context, p string, kind Kind, maxBytes int64) (*arrow.Schema, error) {
-	return t.read(ctx, p, kind, maxBytes, nil, true)
+	return t.read(ctx, p, kind, maxBytes, nil, true, false)
 }
 
-func (t table) read(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc, schemaOnly bool) (sc *arrow.Schema, err error) {
+func (t table) read(ctx context.Context, p string, kind Kind, maxBytes int64, fn recordFunc, schemaOnly, mapped bool) (sc *arrow.Schema, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc, err = nil, fmt.Errorf("reading %s table failed: %w", kind, errdefs.ErrDataLoss)
@@ -112,6 +120,14 @@ func (t table) read(ctx context.Context, p string, kind Kind, maxBytes int64, fn
 		defer r.Close()
 		if schemaOnly {
 			return r.Schema(), nil
+		}
+		if mapped && fn != nil {
+			if done, err := readMapped(ctx, f, st.Size(), r, mem, maxBytes, fn); done {
+				if err != nil {
+					return nil, err
+				}
+				return r.Schema(), nil
+			}
 		}
 		for i := 0; i < r.NumRecords(); i++ {
 			if err := ctx.Err(); err != nil {
