@@ -239,17 +239,14 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 				continue
 			}
 			fr[in.target] = v
-		case opCallFunc:
-			v, err := e.callFunc(in.fn, fr, in.args, nil)
-			if err != nil {
-				return 0, err
+		case opCallFunc, opCallBuiltin:
+			var v *ast.Term
+			var err error
+			if in.op == opCallFunc {
+				v, err = e.callFunc(in.fn, fr, in.args, nil)
+			} else {
+				v, err = e.callBuiltin(in.bi, in.at, fr, in.args)
 			}
-			if v == nil {
-				return 0, nil
-			}
-			fr[in.target] = v
-		case opCallBuiltin:
-			v, err := e.callBuiltin(in.bi, in.at, fr, in.args)
 			if err != nil {
 				return 0, err
 			}
