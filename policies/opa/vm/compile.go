@@ -61,22 +61,27 @@ type operand struct {
 
 type instr struct {
 	op     opcode
-	a, b   operand // sources
+	n      int32   // break index; array capacity
 	target int32   // the local written, or the collection changed
-	n      int     // break index; array capacity
+	a, b   operand // sources; opConst's term is a's
+	x      *extra  // what fewer instructions need, out of line so that
+	// the blocks the interpreter walks stay small
+}
+
+// extra holds the fields of an instruction that few kinds have.
+type extra struct {
 	body   []instr // of a scan, not or with
 	blocks [][]instr
 	fn     *function     // opCallFunc
 	bi     *builtin      // opCallBuiltin
 	at     *ast.Location // of a built-in call, for its errors
 	args   []operand
-	locals []int32      // opCallDynamic arguments; opObjectMerge A, B
+	locals []int32      // opCallDynamic arguments
 	path   []operand    // opCallDynamic path
 	with   []*ast.Term  // opWith path
 	key    int32        // opScan key local
 	value  int32        // opScan value local
 	loc    *ir.Location // of the statement, for errors
-	term   *ast.Term    // opConst
 }
 
 // builtin is a built-in function a plan calls.
@@ -189,39 +194,39 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 	if s == nil {
 		return instr{}, fmt.Errorf("nil statement: %w", errdefs.ErrInvalidArgument)
 	}
-	in := instr{loc: s.GetLocation()}
+	in := instr{x: &extra{loc: s.GetLocation()}}
 	var err error
 	switch s := s.(type) {
 	case *ir.ReturnLocalStmt:
 		in.op, in.a = opReturn, operand{local: c.local(s.Source)}
 	case *ir.CallStmt:
 		in.target = c.local(s.Result)
-		if in.args, err = c.operands(s.Args...); err != nil {
+		if in.x.args, err = c.operands(s.Args...); err != nil {
 			return in, err
 		}
 		if fn, ok := c.byName[s.Func]; ok {
 			if len(s.Args) != len(fn.params) {
 				return in, fmt.Errorf("call of %q with %d arguments: %w", s.Func, len(s.Args), errdefs.ErrInvalidArgument)
 			}
-			in.op, in.fn = opCallFunc, fn
+			in.op, in.x.fn = opCallFunc, fn
 			return in, nil
 		}
 		bi, err := c.builtin(s.Func)
 		if err != nil {
 			return in, err
 		}
-		in.op, in.bi, in.at = opCallBuiltin, bi, c.location(s.Location)
+		in.op, in.x.bi, in.x.at = opCallBuiltin, bi, c.location(s.Location)
 	case *ir.CallDynamicStmt:
 		in.op, in.target = opCallDynamic, c.local(s.Result)
 		for _, l := range s.Args {
-			in.locals = append(in.locals, c.local(l))
+			in.x.locals = append(in.x.locals, c.local(l))
 		}
-		in.path, err = c.operands(s.Path...)
+		in.x.path, err = c.operands(s.Path...)
 	case *ir.BlockStmt:
 		in.op = opBlock
-		in.blocks, err = c.blocks(s.Blocks)
+		in.x.blocks, err = c.blocks(s.Blocks)
 	case *ir.BreakStmt:
-		in.op, in.n = opBreak, int(s.Index)
+		in.op, in.n = opBreak, int32(min(s.Index, 1<<30))
 	case *ir.DotStmt:
 		in.op, in.target = opDot, c.local(s.Target)
 		err = c.two(&in, s.Source, s.Key)
@@ -230,13 +235,13 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 		in.a, err = c.operand(s.Source)
 	case *ir.ScanStmt:
 		in.op, in.a = opScan, operand{local: c.local(s.Source)}
-		in.key, in.value = c.local(s.Key), c.local(s.Value)
-		in.body, err = c.block(s.Block)
+		in.x.key, in.x.value = c.local(s.Key), c.local(s.Value)
+		in.x.body, err = c.block(s.Block)
 	case *ir.NotStmt:
 		in.op = opNot
-		in.body, err = c.block(s.Block)
+		in.x.body, err = c.block(s.Block)
 	case *ir.AssignIntStmt:
-		in.op, in.target, in.term = opConst, c.local(s.Target), ast.InternedTerm(s.Value)
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.InternedTerm(s.Value)}
 	case *ir.AssignVarStmt:
 		in.op, in.target = opAssignVar, c.local(s.Target)
 		in.a, err = c.operand(s.Source)
@@ -248,7 +253,7 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 	case *ir.MakeNullStmt:
 		in.op, in.target = opMakeNull, c.local(s.Target)
 	case *ir.MakeNumberIntStmt:
-		in.op, in.target, in.term = opConst, c.local(s.Target), ast.InternedTerm(s.Value)
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.InternedTerm(s.Value)}
 	case *ir.MakeNumberRefStmt:
 		if s.Index < 0 || s.Index >= len(c.p.strings) {
 			return in, fmt.Errorf("number constant %d out of range: %w", s.Index, errdefs.ErrInvalidArgument)
@@ -257,9 +262,9 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 		if _, ok := new(big.Float).SetString(text); !ok { // Rego numbers have any precision
 			return in, fmt.Errorf("number constant %d is not a number: %w", s.Index, errdefs.ErrInvalidArgument)
 		}
-		in.op, in.target, in.term = opConst, c.local(s.Target), ast.NewTerm(ast.Number(text))
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.NewTerm(ast.Number(text))}
 	case *ir.MakeArrayStmt:
-		in.op, in.target, in.n = opMakeArray, c.local(s.Target), int(max(s.Capacity, 0))
+		in.op, in.target, in.n = opMakeArray, c.local(s.Target), max(s.Capacity, 0)
 	case *ir.MakeObjectStmt:
 		in.op, in.target = opMakeObject, c.local(s.Target)
 	case *ir.MakeSetStmt:
@@ -304,12 +309,12 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 			if i < 0 || i >= len(c.p.strings) {
 				return in, fmt.Errorf("with path constant %d out of range: %w", i, errdefs.ErrInvalidArgument)
 			}
-			in.with = append(in.with, c.p.strings[i])
+			in.x.with = append(in.x.with, c.p.strings[i])
 		}
 		if in.a, err = c.operand(s.Value); err != nil {
 			return in, err
 		}
-		in.body, err = c.block(s.Block)
+		in.x.body, err = c.block(s.Block)
 	case *ir.NopStmt:
 		in.op = opNop
 	case *ir.ResultSetAddStmt:

@@ -234,7 +234,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			}
 			if old := fr[in.target]; old != nil {
 				if !equal(old, v) {
-					return 0, e.conflict(in.loc, "complete rules must not produce multiple outputs")
+					return 0, e.conflict(in.x.loc, "complete rules must not produce multiple outputs")
 				}
 				continue
 			}
@@ -243,9 +243,9 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			var v *ast.Term
 			var err error
 			if in.op == opCallFunc {
-				v, err = e.callFunc(in.fn, fr, in.args, nil)
+				v, err = e.callFunc(in.x.fn, fr, in.x.args, nil)
 			} else {
-				v, err = e.callBuiltin(in.bi, in.at, fr, in.args)
+				v, err = e.callBuiltin(in.x.bi, in.x.at, fr, in.x.args)
 			}
 			if err != nil {
 				return 0, err
@@ -259,7 +259,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 				return br, err
 			}
 		case opBlock:
-			for _, nb := range in.blocks {
+			for _, nb := range in.x.blocks {
 				br, err := e.block(fr, nb)
 				if err != nil {
 					return 0, err
@@ -276,7 +276,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 				return br, err
 			}
 		case opNot:
-			br, err := e.block(fr, in.body)
+			br, err := e.block(fr, in.x.body)
 			if err != nil {
 				return 0, err
 			}
@@ -289,7 +289,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 				return br - 1, nil
 			}
 		case opBreak:
-			return in.n, nil
+			return int(in.n), nil
 		case opIsDefined:
 			if fr[in.a.local] == nil {
 				return 0, nil
@@ -306,9 +306,9 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 		case opMakeNull:
 			fr[in.target] = ast.InternedNullTerm
 		case opConst:
-			fr[in.target] = in.term
+			fr[in.target] = in.a.term
 		case opMakeArray:
-			fr[in.target] = ast.NewTerm(ast.NewArrayWithCapacity(in.n))
+			fr[in.target] = ast.NewTerm(ast.NewArrayWithCapacity(int(in.n)))
 		case opMakeObject:
 			fr[in.target] = ast.NewTerm(ast.NewObject())
 		case opMakeSet:
@@ -353,7 +353,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if in.op == opObjectInsertOnce {
 				if old := obj.Get(k); old != nil {
 					if !equal(old, v) {
-						return 0, e.conflict(in.loc, "object keys must be unique")
+						return 0, e.conflict(in.x.loc, "object keys must be unique")
 					}
 					continue
 				}
@@ -579,8 +579,8 @@ func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, er
 	if err := e.check(); err != nil {
 		return true, 0, err
 	}
-	fr[in.key], fr[in.value] = k, v
-	br, err := e.block(fr, in.body)
+	fr[in.x.key], fr[in.x.value] = k, v
+	br, err := e.block(fr, in.x.body)
 	switch {
 	case err != nil:
 		return true, 0, err
@@ -763,9 +763,9 @@ func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int
 // callDynamic runs a CallDynamicStmt: a call of the function at a path of
 // data computed at run time.
 func (e *eval) callDynamic(fr []*ast.Term, in *instr) (int, error) {
-	parts := make([]string, len(in.path))
-	for i := range in.path {
-		v := read(fr, &in.path[i])
+	parts := make([]string, len(in.x.path))
+	for i := range in.x.path {
+		v := read(fr, &in.x.path[i])
 		if v == nil {
 			return 0, nil
 		}
@@ -776,10 +776,10 @@ func (e *eval) callDynamic(fr []*ast.Term, in *instr) (int, error) {
 		parts[i] = string(str)
 	}
 	f := e.p.byPath[strings.Join(parts, "\x00")]
-	if f == nil || len(f.params) != len(in.locals) {
+	if f == nil || len(f.params) != len(in.x.locals) {
 		return 0, nil
 	}
-	v, err := e.callFunc(f, fr, nil, in.locals)
+	v, err := e.callFunc(f, fr, nil, in.x.locals)
 	if err != nil || v == nil {
 		return 0, err
 	}
@@ -793,14 +793,14 @@ func (e *eval) with(fr []*ast.Term, in *instr) (int, error) {
 	// The value may be undefined (the original input, when there is
 	// none), as in WebAssembly; only a path needs something to set.
 	v := read(fr, &in.a)
-	if v == nil && len(in.with) > 0 {
+	if v == nil && len(in.x.with) > 0 {
 		return 0, nil
 	}
 	saved := fr[in.target]
-	fr[in.target] = upsert(saved, in.with, v)
+	fr[in.target] = upsert(saved, in.x.with, v)
 	memo := e.memo
 	e.memo = make([]*ast.Term, len(memo))
-	br, err := e.block(fr, in.body)
+	br, err := e.block(fr, in.x.body)
 	e.memo = memo
 	fr[in.target] = saved
 	if err != nil {
