@@ -16,8 +16,9 @@ import (
 	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
-// Decide validates in, evaluates the prepared query on it (the action's
-// residual when there is one) and decodes the result. It returns an error of class errdefs.ErrInvalidArgument for an
+// Decide validates in, evaluates the action's plan on it (or, without a
+// plan, its residual in topdown, or the whole policies) and decodes the
+// result. It returns an errdefs.ErrInvalidArgument class error for an
 // invalid input, the context's error when ctx ends, and errdefs.ErrInternal
 // when evaluation fails or the result is undefined or malformed. On error
 // the returned Decision is still a deny, with one reason naming the failure

@@ -26,9 +26,9 @@ import (
 // they read. A plan is kept for an action only if it decides the action's
 // probe requests exactly as topdown does on the whole policies, which New
 // checks; an action whose residual cannot be planned, or whose plan
-// disagrees, keeps its residual in topdown. Package vm runs OPA's own conformance suite against
-// topdown, and the engine's tests decide thousands of random requests both
-// ways.
+// disagrees, keeps its residual in topdown. Package vm runs OPA's own
+// conformance suite against topdown, and the engine's tests decide
+// thousands of random requests both ways.
 
 // planned is the plan of one action's residual.
 type planned struct {
@@ -36,8 +36,8 @@ type planned struct {
 	fields  *fields
 }
 
-// plan prepares the plans of the residuals in special, compiled with the
-// same capabilities. An action whose residual the planner refuses, or whose
+// plan prepares the plans of residuals (compiled by c), each reading the
+// input fields of its action in fields, with the same capabilities. An action whose residual the planner refuses, or whose
 // plan calls a built-in outside caps, has none.
 func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residuals map[string]ast.Body, fields map[string]*fields) map[string]*planned {
 	vm.Register()
@@ -65,8 +65,8 @@ func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residual
 }
 
 // checkPlans drops the plans that do not decide their action's probe
-// requests exactly as the whole policies do in topdown.
-// The checks run on all processors: they are most of New's time.
+// requests exactly as the whole policies do in topdown. The checks run on
+// all processors: they are most of New's time.
 func (e *Engine) checkPlans(ctx context.Context) {
 	actions := make(chan string)
 	var mu sync.Mutex

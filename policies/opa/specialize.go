@@ -32,6 +32,7 @@ import (
 // policy.Input, so treating a top-level field that is not one of them as
 // absent during partial evaluation is what evaluation would find too.
 //
+// An action that has a plan (planned.go) needs no residual in topdown.
 // A residual is used only after it decided a set of probe requests of its
 // action (allowed and denied, of every role) exactly as the whole policies
 // do on the whole input; the check runs on the action's first request. An
@@ -90,7 +91,9 @@ var notInlined = []string{
 
 // specialize partially evaluates the decision for every action of
 // policy.Actions, compiles the policies with the support rules of every
-// residual once, and prepares the residual queries. An action whose
+// residual once, plans the residuals when withPlans (planned.go, which sets
+// e.planned), and prepares in topdown the residuals of the actions left
+// without a plan. An action whose
 // partial evaluation fails or yields other than one query is left out, and
 // so is every action when the residuals do not compile together (a
 // deployer's package could collide with their namespace): the whole
