@@ -101,28 +101,20 @@ func (e *Engine) plannedFor(action string) *planned { return e.planned[action] }
 // returns the decision it binds, as rego renders results (nil when
 // undefined).
 func (p *planned) eval(ctx context.Context, in *policy.Input) (any, error) {
-	rs, err := p.program.Eval(ctx, inputFields(in, p.fields), nil, vm.Options{})
+	rs, err := p.program.EvalValue(ctx, inputFields(in, p.fields), nil, vm.Options{})
 	if err != nil {
 		return nil, err
 	}
-	if rs.Len() != 1 {
+	if len(rs) != 1 {
 		return nil, nil
 	}
-	var out any
-	err = rs.Iter(func(t *ast.Term) error {
-		obj, ok := t.Value.(ast.Object)
-		if !ok {
-			return nil
-		}
-		d := obj.Get(decisionKey)
-		if d == nil {
-			return nil
-		}
-		v, err := ast.JSON(d.Value)
-		out = v
-		return err
-	})
-	return out, err
+	obj, ok := rs[0].(*vm.Object)
+	if !ok {
+		return nil, nil
+	}
+	d := obj.Get(decisionVar)
+	if d == nil {
+		return nil, nil
+	}
+	return vm.JSON(d)
 }
-
-var decisionKey = ast.StringTerm(decisionVar)

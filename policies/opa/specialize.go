@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
 // Specialization. Most of the policies' rules start with
@@ -221,7 +222,7 @@ func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
 // eval evaluates the residual on the fields of in that it reads and
 // returns the decision it binds.
 func (s *specialized) eval(ctx context.Context, in *policy.Input) (any, error) {
-	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(inputFields(in, s.fields)), rego.EvalMetrics(noMetrics))
+	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(vm.ToAST(inputFields(in, s.fields)).Value), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		return nil, err
 	}

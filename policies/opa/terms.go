@@ -6,9 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
 // Conversion cache. The input of a job admission carries the grants of
@@ -27,20 +26,20 @@ const maxCachedTerms = 4096
 // termCache keeps the terms of values of type T by key.
 type termCache[T any] struct {
 	mu    sync.Mutex
-	m     map[string]cachedTerm[T]
+	m     map[string]*cachedTerm[T]
 	equal func(a, b *T) bool
 	clone func(*T) T
-	build func(*T) *ast.Term
+	build func(*T) vm.Value
 }
 
 type cachedTerm[T any] struct {
 	v    T // a deep copy of what term was made from
-	term *ast.Term
+	term vm.Value
 }
 
 // get returns the term of v, reused when the cached value under key is
 // equal to v, else made (and cached).
-func (c *termCache[T]) get(key string, v *T) *ast.Term {
+func (c *termCache[T]) get(key string, v *T) vm.Value {
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
@@ -48,10 +47,10 @@ func (c *termCache[T]) get(key string, v *T) *ast.Term {
 		return e.term
 	}
 	t := c.build(v)
-	e = cachedTerm[T]{v: c.clone(v), term: t}
+	e = &cachedTerm[T]{v: c.clone(v), term: t}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedTerms {
-		c.m = map[string]cachedTerm[T]{}
+		c.m = map[string]*cachedTerm[T]{}
 	}
 	c.m[key] = e
 	c.mu.Unlock()
@@ -64,21 +63,21 @@ var (
 )
 
 // cachedGrant returns the term of g, made or reused.
-func cachedGrant(g *policy.Grant) *ast.Term { return grantTerms.get(g.ID, g) }
+func cachedGrant(g *policy.Grant) vm.Value { return grantTerms.get(g.ID, g) }
 
 // cachedDataset returns the term of d, made or reused.
-func cachedDataset(d *policy.Dataset) *ast.Term {
+func cachedDataset(d *policy.Dataset) vm.Value {
 	return datasetTerms.get(d.Name+"\x00"+strconv.FormatInt(d.Version, 10), d)
 }
 
 // cachedSubject returns the term of the fields f of s, made or reused
 // from f's cache of subjects (keyed by person id).
-func cachedSubject(s *policy.Subject, f *fields) *ast.Term {
+func cachedSubject(s *policy.Subject, f *fields) vm.Value {
 	f.once.Do(func() {
 		f.subjects = &termCache[policy.Subject]{
 			equal: subjectEqual,
 			clone: cloneSubject,
-			build: func(s *policy.Subject) *ast.Term { return subjectValue(s, f) },
+			build: func(s *policy.Subject) vm.Value { return subjectValue(s, f) },
 		}
 	})
 	return f.subjects.get(s.ID, s)

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
 // mutate changes field i of the struct v points to, and reports false for a
@@ -124,7 +123,7 @@ func TestSubjectTermsPerFields(t *testing.T) {
 	few := &fields{sub: map[string]*fields{"id": allFields}}
 	many := &fields{sub: map[string]*fields{"id": allFields, "org": allFields}}
 	a, b := cachedSubject(&s, few), cachedSubject(&s, many)
-	if a.Value.(ast.Object).Len() != 1 || b.Value.(ast.Object).Len() != 2 {
+	if a.(*vm.Object).Len() != 1 || b.(*vm.Object).Len() != 2 {
 		t.Fatalf("got %v and %v, want the id, then the id and the org", a, b)
 	}
 	if cachedSubject(&s, few) != a {

@@ -1,246 +1,250 @@
 package opa
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa/vm"
 )
 
-// inputValue builds the Rego value of in directly, with the same shape as
-// its JSON encoding (the struct tags of package policy), which a test
-// checks. It is several times cheaper than OPA's generic conversion, which
+// inputValue builds the Rego value of in, with the same shape as its JSON
+// encoding (the struct tags of package policy), which a test checks, for
+// topdown. It is several times cheaper than OPA's generic conversion, which
 // encodes to JSON and decodes again.
-func inputValue(in *policy.Input) ast.Value { return inputFields(in, allFields) }
+func inputValue(in *policy.Input) ast.Value { return vm.ToAST(inputFields(in, allFields)).Value }
 
-// inputFields builds the fields f of the Rego value of in: the whole input
-// for allFields, and for the fields a residual query reads (see
-// readFields) only those, each with the value inputValue gives it.
-func inputFields(in *policy.Input, f *fields) ast.Value {
+// inputFields builds the fields f of the value of in, as the plans'
+// evaluator takes it: the whole input for allFields, and for the fields a
+// residual query reads (see readFields) only those, each with the value
+// inputValue gives it.
+func inputFields(in *policy.Input, f *fields) *vm.Object {
 	s := &in.Subject
 	r := &in.Resource
-	b := make([][2]*ast.Term, 0, 10)
+	var b object
 	if f.has("action") {
-		b = append(b, kv("action", str(in.Action)))
+		b.add("action", str(in.Action))
 	}
 	if f.has("now") {
-		b = append(b, kv("now", timeTerm(in.Now)))
+		b.add("now", timeValue(in.Now))
 	}
 	if c, ok := f.get("subject"); ok {
-		b = append(b, kv("subject", cachedSubject(s, c)))
+		b.add("subject", cachedSubject(s, c))
 	}
 	if c, ok := f.get("resource"); ok {
-		o := make([][2]*ast.Term, 0, 12)
-		o = field(o, c, "kind", func() *ast.Term { return str(r.Kind) })
-		o = field(o, c, "id", func() *ast.Term { return str(r.ID) })
-		o = field(o, c, "org", func() *ast.Term { return str(r.Org) })
-		o = field(o, c, "owner", func() *ast.Term { return str(r.Owner) })
-		o = field(o, c, "approvers", func() *ast.Term { return strs(r.Approvers) })
-		o = field(o, c, "datasets", func() *ast.Term { return datasets(r.Datasets) })
-		o = field(o, c, "purpose", func() *ast.Term { return str(r.Purpose) })
-		o = field(o, c, "scenario", func() *ast.Term { return str(r.Scenario) })
-		o = field(o, c, "public_interest", func() *ast.Term { return ast.BooleanTerm(r.PublicInterest) })
-		o = field(o, c, "from", func() *ast.Term { return timePtr(r.From) })
-		o = field(o, c, "until", func() *ast.Term { return timePtr(r.Until) })
+		var o object
+		o.field(c, "kind", func() vm.Value { return str(r.Kind) })
+		o.field(c, "id", func() vm.Value { return str(r.ID) })
+		o.field(c, "org", func() vm.Value { return str(r.Org) })
+		o.field(c, "owner", func() vm.Value { return str(r.Owner) })
+		o.field(c, "approvers", func() vm.Value { return strs(r.Approvers) })
+		o.field(c, "datasets", func() vm.Value { return datasets(r.Datasets) })
+		o.field(c, "purpose", func() vm.Value { return str(r.Purpose) })
+		o.field(c, "scenario", func() vm.Value { return str(r.Scenario) })
+		o.field(c, "public_interest", func() vm.Value { return r.PublicInterest })
+		o.field(c, "from", func() vm.Value { return timePtr(r.From) })
+		o.field(c, "until", func() vm.Value { return timePtr(r.Until) })
 		if ic, ok := c.get("image"); ok {
-			o = append(o, kv("image", image(r.Image, ic)))
+			o.add("image", image(r.Image, ic))
 		}
-		b = append(b, kv("resource", obj(o...)))
+		b.add("resource", o.value())
 	}
 	if f.has("grants") {
-		b = append(b, kv("grants", grants(in.Grants)))
+		b.add("grants", grants(in.Grants))
 	}
 	if c, ok := f.get("usage"); ok {
-		o := make([][2]*ast.Term, 0, 2)
-		o = field(o, c, "running_jobs", func() *ast.Term { return ast.InternedTerm(int(in.Usage.RunningJobs)) })
-		o = field(o, c, "cpu_seconds_month", func() *ast.Term { return ast.InternedTerm(int(in.Usage.CPUSecondsMonth)) })
-		b = append(b, kv("usage", obj(o...)))
+		var o object
+		o.field(c, "running_jobs", func() vm.Value { return vm.Int(in.Usage.RunningJobs) })
+		o.field(c, "cpu_seconds_month", func() vm.Value { return vm.Int(in.Usage.CPUSecondsMonth) })
+		b.add("usage", o.value())
 	}
 	if c, ok := f.get("quota"); ok {
-		o := make([][2]*ast.Term, 0, 3)
-		o = field(o, c, "concurrent_jobs", func() *ast.Term { return intPtr(in.Quota.ConcurrentJobs) })
-		o = field(o, c, "cpu_seconds_month", func() *ast.Term { return intPtr(in.Quota.CPUSecondsMonth) })
-		o = field(o, c, "memory_bytes_per_job", func() *ast.Term { return intPtr(in.Quota.MemoryBytesPerJob) })
-		b = append(b, kv("quota", obj(o...)))
+		var o object
+		o.field(c, "concurrent_jobs", func() vm.Value { return intPtr(in.Quota.ConcurrentJobs) })
+		o.field(c, "cpu_seconds_month", func() vm.Value { return intPtr(in.Quota.CPUSecondsMonth) })
+		o.field(c, "memory_bytes_per_job", func() vm.Value { return intPtr(in.Quota.MemoryBytesPerJob) })
+		b.add("quota", o.value())
 	}
 	if c, ok := f.get("request"); ok {
-		o := make([][2]*ast.Term, 0, 2)
-		o = field(o, c, "cpu", func() *ast.Term {
-			return ast.NumberTerm(json.Number(strconv.FormatFloat(in.Request.CPU, 'g', -1, 64)))
+		var o object
+		o.field(c, "cpu", func() vm.Value {
+			n, err := vm.Number(strconv.FormatFloat(in.Request.CPU, 'g', -1, 64))
+			if err != nil {
+				return vm.Null // NaN or infinite; Validate refuses them first
+			}
+			return n
 		})
-		o = field(o, c, "memory_bytes", func() *ast.Term { return ast.InternedTerm(int(in.Request.MemoryBytes)) })
-		b = append(b, kv("request", obj(o...)))
+		o.field(c, "memory_bytes", func() vm.Value { return vm.Int(in.Request.MemoryBytes) })
+		b.add("request", o.value())
 	}
 	if c, ok := f.get("config"); ok {
-		o := make([][2]*ast.Term, 0, 1)
-		o = field(o, c, "authorized_org_types", func() *ast.Term { return strs(in.Config.AuthorizedOrgTypes) })
-		b = append(b, kv("config", obj(o...)))
+		var o object
+		o.field(c, "authorized_org_types", func() vm.Value { return strs(in.Config.AuthorizedOrgTypes) })
+		b.add("config", o.value())
 	}
-	return ast.NewObject(b...)
+	return b.value()
 }
 
 // subjectValue converts the fields f of a subject; see cachedSubject.
-func subjectValue(s *policy.Subject, f *fields) *ast.Term {
-	o := make([][2]*ast.Term, 0, 9)
-	o = field(o, f, "id", func() *ast.Term { return str(s.ID) })
-	o = field(o, f, "name", func() *ast.Term { return str(s.Name) })
-	o = field(o, f, "org", func() *ast.Term { return str(s.Org) })
-	o = field(o, f, "org_type", func() *ast.Term { return str(s.OrgType) })
-	o = field(o, f, "org_status", func() *ast.Term { return str(s.OrgStatus) })
-	o = field(o, f, "licence_from", func() *ast.Term { return timePtr(s.LicenceFrom) })
-	o = field(o, f, "licence_until", func() *ast.Term { return timePtr(s.LicenceUntil) })
-	o = field(o, f, "roles", func() *ast.Term { return strs(s.Roles) })
-	o = field(o, f, "agreement_until", func() *ast.Term { return timePtr(s.AgreementUntil) })
-	return obj(o...)
+func subjectValue(s *policy.Subject, f *fields) vm.Value {
+	var o object
+	o.field(f, "id", func() vm.Value { return str(s.ID) })
+	o.field(f, "name", func() vm.Value { return str(s.Name) })
+	o.field(f, "org", func() vm.Value { return str(s.Org) })
+	o.field(f, "org_type", func() vm.Value { return str(s.OrgType) })
+	o.field(f, "org_status", func() vm.Value { return str(s.OrgStatus) })
+	o.field(f, "licence_from", func() vm.Value { return timePtr(s.LicenceFrom) })
+	o.field(f, "licence_until", func() vm.Value { return timePtr(s.LicenceUntil) })
+	o.field(f, "roles", func() vm.Value { return strs(s.Roles) })
+	o.field(f, "agreement_until", func() vm.Value { return timePtr(s.AgreementUntil) })
+	return o.value()
 }
 
-// field appends key and the value v makes when f includes key.
-func field(o [][2]*ast.Term, f *fields, key string, v func() *ast.Term) [][2]*ast.Term {
-	if !f.has(key) {
-		return o
+// object collects the fields of an object of the input. Up to 12 fit
+// without allocating.
+type object struct {
+	keys     [12]string
+	vals     [12]vm.Value
+	n        int
+	more     []string // beyond 12, with their values in moreVals
+	moreVals []vm.Value
+}
+
+func (o *object) add(k string, v vm.Value) {
+	if o.n < len(o.keys) {
+		o.keys[o.n], o.vals[o.n] = k, v
+		o.n++
+		return
 	}
-	return append(o, kv(key, v()))
+	o.more, o.moreVals = append(o.more, k), append(o.moreVals, v)
 }
 
-// constTerms holds one shared term for every object key of the input and
-// every enumerated value (roles, statuses, marks, actions), so that building
-// an input allocates only for the free-form strings. Terms are never
-// mutated by evaluation, so sharing them across requests is safe, as OPA
-// does with its own interned terms.
-var constTerms = func() map[string]*ast.Term {
-	m := map[string]*ast.Term{}
+// field adds key and the value v makes when f includes key.
+func (o *object) field(f *fields, key string, v func() vm.Value) {
+	if f.has(key) {
+		o.add(key, v())
+	}
+}
+
+func (o *object) value() *vm.Object {
+	return vm.NewObject(append(o.keys[:o.n:o.n], o.more...), append(o.vals[:o.n:o.n], o.moreVals...))
+}
+
+// constValues holds one shared value for every enumerated string of the
+// input (roles, statuses, marks, actions), so that building an input
+// allocates only for the free-form strings. Values are never changed by
+// evaluation, so sharing them across requests is safe.
+var constValues = func() map[string]vm.Value {
+	m := map[string]vm.Value{}
 	lists := [][]string{
-		{"action", "now", "subject", "resource", "grants", "usage", "quota", "request", "config",
-			"id", "name", "org", "org_type", "org_status", "licence_from", "licence_until", "roles",
-			"agreement_until", "kind", "owner", "approvers", "datasets", "purpose", "scenario",
-			"public_interest", "from", "until", "image", "version", "level", "market", "state",
-			"columns", "digest", "status", "batches_left", "running_jobs", "cpu_seconds_month",
-			"concurrent_jobs", "memory_bytes_per_job", "cpu", "memory_bytes", "authorized_org_types",
-			"job", "export", "application", "org", ""},
 		policy.Roles, policy.OrgTypes, policy.OrgStatuses, policy.Levels, policy.Markets,
-		policy.DatasetStates, policy.GrantStatuses, policy.ImageStatuses, policy.Actions,
+		policy.DatasetStates, policy.GrantStatuses, policy.ImageStatuses, policy.Actions, {""},
 	}
 	for _, l := range lists {
 		for _, s := range l {
-			m[s] = ast.StringTerm(s)
+			m[s] = s
 		}
 	}
 	return m
 }()
 
-func kv(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{str(k), v} }
-
-func obj(pairs ...[2]*ast.Term) *ast.Term { return ast.NewTerm(ast.NewObject(pairs...)) }
-
-func str(s string) *ast.Term {
-	if t, ok := constTerms[s]; ok {
-		return t
+func str(s string) vm.Value {
+	if v, ok := constValues[s]; ok {
+		return v
 	}
-	return ast.StringTerm(s)
+	return s
 }
 
 // strs encodes a nil slice as null, as encoding/json does.
-func strs(ss []string) *ast.Term {
+func strs(ss []string) vm.Value {
 	if ss == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	ts := make([]*ast.Term, len(ss))
+	vs := make([]vm.Value, len(ss))
 	for i, s := range ss {
-		ts[i] = str(s)
+		vs[i] = str(s)
 	}
-	return ast.ArrayTerm(ts...)
+	return vm.NewArray(vs...)
 }
 
-func timeTerm(t time.Time) *ast.Term {
+func timeValue(t time.Time) vm.Value {
 	b, err := t.MarshalText() // RFC 3339, as encoding/json
 	if err != nil {
-		return ast.InternedNullTerm // out of range; Validate refuses it first
+		return vm.Null // out of range; Validate refuses it first
 	}
-	return ast.StringTerm(string(b))
+	return string(b)
 }
 
-func timePtr(t *time.Time) *ast.Term {
+func timePtr(t *time.Time) vm.Value {
 	if t == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	return timeTerm(*t)
+	return timeValue(*t)
 }
 
-func intPtr(n *int64) *ast.Term {
+func intPtr(n *int64) vm.Value {
 	if n == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	return ast.InternedTerm(int(*n))
+	return vm.Int(*n)
 }
 
-func image(im *policy.Image, f *fields) *ast.Term {
+func image(im *policy.Image, f *fields) vm.Value {
 	if im == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	o := make([][2]*ast.Term, 0, 2)
-	o = field(o, f, "digest", func() *ast.Term { return str(im.Digest) })
-	o = field(o, f, "status", func() *ast.Term { return str(im.Status) })
-	return obj(o...)
+	var o object
+	o.field(f, "digest", func() vm.Value { return str(im.Digest) })
+	o.field(f, "status", func() vm.Value { return str(im.Status) })
+	return o.value()
 }
 
-func datasets(ds []policy.Dataset) *ast.Term {
+func datasets(ds []policy.Dataset) vm.Value {
 	if ds == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	ts := make([]*ast.Term, len(ds))
+	vs := make([]vm.Value, len(ds))
 	for i := range ds {
-		ts[i] = cachedDataset(&ds[i])
+		vs[i] = cachedDataset(&ds[i])
 	}
-	return ast.ArrayTerm(ts...)
+	return vm.NewArray(vs...)
 }
 
 // datasetValue converts one dataset; see cachedDataset.
-func datasetValue(d *policy.Dataset) *ast.Term {
-	return obj(
-		kv("name", str(d.Name)),
-		kv("version", ast.InternedTerm(int(d.Version))),
-		kv("level", str(d.Level)),
-		kv("market", str(d.Market)),
-		kv("state", str(d.State)),
-		kv("columns", strs(d.Columns)),
+func datasetValue(d *policy.Dataset) vm.Value {
+	return vm.NewObject(
+		[]string{"name", "version", "level", "market", "state", "columns"},
+		[]vm.Value{str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns)},
 	)
 }
 
-func grants(gs []policy.Grant) *ast.Term {
+func grants(gs []policy.Grant) vm.Value {
 	if gs == nil {
-		return ast.InternedNullTerm
+		return vm.Null
 	}
-	ts := make([]*ast.Term, len(gs))
+	vs := make([]vm.Value, len(gs))
 	for i := range gs {
-		ts[i] = cachedGrant(&gs[i])
+		vs[i] = cachedGrant(&gs[i])
 	}
-	return ast.ArrayTerm(ts...)
+	return vm.NewArray(vs...)
 }
 
 // grantValue converts one grant; see cachedGrant.
-func grantValue(g *policy.Grant) *ast.Term {
-	gds := make([]*ast.Term, len(g.Datasets))
-	for j, gd := range g.Datasets {
-		gds[j] = obj(kv("name", str(gd.Name)), kv("columns", strs(gd.Columns)))
+func grantValue(g *policy.Grant) vm.Value {
+	var ds vm.Value = vm.Null
+	if g.Datasets != nil {
+		gds := make([]vm.Value, len(g.Datasets))
+		for j, gd := range g.Datasets {
+			gds[j] = vm.NewObject([]string{"name", "columns"}, []vm.Value{str(gd.Name), strs(gd.Columns)})
+		}
+		ds = vm.NewArray(gds...)
 	}
-	ds := ast.ArrayTerm(gds...)
-	if g.Datasets == nil {
-		ds = ast.InternedNullTerm
-	}
-	return obj(
-		kv("id", str(g.ID)),
-		kv("org", str(g.Org)),
-		kv("datasets", ds),
-		kv("purpose", str(g.Purpose)),
-		kv("scenario", str(g.Scenario)),
-		kv("public_interest", ast.BooleanTerm(g.PublicInterest)),
-		kv("from", timeTerm(g.From)),
-		kv("until", timeTerm(g.Until)),
-		kv("approvers", strs(g.Approvers)),
-		kv("batches_left", intPtr(g.BatchesLeft)),
-		kv("status", str(g.Status)),
+	return vm.NewObject(
+		[]string{"id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until",
+			"approvers", "batches_left", "status"},
+		[]vm.Value{str(g.ID), str(g.Org), ds, str(g.Purpose), str(g.Scenario), g.PublicInterest,
+			timeValue(g.From), timeValue(g.Until), strs(g.Approvers), intPtr(g.BatchesLeft), str(g.Status)},
 	)
 }

@@ -53,14 +53,15 @@ const (
 	opWith
 )
 
-// operand is a local (local >= 0) or a constant term.
+// operand is a local (local >= 0) or a constant.
 type operand struct {
 	local int32
-	term  *ast.Term
+	value Value
 }
 
 type instr struct {
 	op     opcode
+	hint   int32   // opDot: where the key was last found (see getHinted)
 	n      int32   // break index; array capacity
 	target int32   // the local written, or the collection changed
 	a, b   operand // sources; opConst's term is a's
@@ -78,7 +79,7 @@ type extra struct {
 	args   []operand
 	locals []int32      // opCallDynamic arguments
 	path   []operand    // opCallDynamic path
-	with   []*ast.Term  // opWith path
+	with   []Value      // opWith path
 	key    int32        // opScan key local
 	value  int32        // opScan value local
 	loc    *ir.Location // of the statement, for errors
@@ -162,9 +163,9 @@ func (c *compiler) operand(o ir.Operand) (operand, error) {
 		if int(v) < 0 || int(v) >= len(c.p.strings) {
 			return operand{}, fmt.Errorf("string constant %d out of range: %w", int(v), errdefs.ErrInvalidArgument)
 		}
-		return operand{local: -1, term: c.p.strings[v]}, nil
+		return operand{local: -1, value: c.p.strings[v]}, nil
 	case ir.Bool:
-		return operand{local: -1, term: ast.InternedTerm(bool(v))}, nil
+		return operand{local: -1, value: bool(v)}, nil
 	}
 	return operand{}, fmt.Errorf("operand of type %T: %w", o.Value, errdefs.ErrInvalidArgument)
 }
@@ -241,7 +242,7 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 		in.op = opNot
 		in.x.body, err = c.block(s.Block)
 	case *ir.AssignIntStmt:
-		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.InternedTerm(s.Value)}
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, value: s.Value}
 	case *ir.AssignVarStmt:
 		in.op, in.target = opAssignVar, c.local(s.Target)
 		in.a, err = c.operand(s.Source)
@@ -253,16 +254,16 @@ func (c *compiler) stmt(s ir.Stmt) (instr, error) {
 	case *ir.MakeNullStmt:
 		in.op, in.target = opMakeNull, c.local(s.Target)
 	case *ir.MakeNumberIntStmt:
-		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.InternedTerm(s.Value)}
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, value: s.Value}
 	case *ir.MakeNumberRefStmt:
 		if s.Index < 0 || s.Index >= len(c.p.strings) {
 			return in, fmt.Errorf("number constant %d out of range: %w", s.Index, errdefs.ErrInvalidArgument)
 		}
-		text := string(c.p.strings[s.Index].Value.(ast.String))
+		text := c.p.strings[s.Index].(string)
 		if _, ok := new(big.Float).SetString(text); !ok { // Rego numbers have any precision
 			return in, fmt.Errorf("number constant %d is not a number: %w", s.Index, errdefs.ErrInvalidArgument)
 		}
-		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, term: ast.NewTerm(ast.Number(text))}
+		in.op, in.target, in.a = opConst, c.local(s.Target), operand{local: -1, value: numberValue(ast.Number(text))}
 	case *ir.MakeArrayStmt:
 		in.op, in.target, in.n = opMakeArray, c.local(s.Target), max(s.Capacity, 0)
 	case *ir.MakeObjectStmt:
@@ -363,7 +364,7 @@ func Compile(policy *ir.Policy, allowed func(name string) bool) (*Program, error
 	p := &Program{byPath: map[string]*function{}}
 	if policy.Static != nil {
 		for _, s := range policy.Static.Strings {
-			p.strings = append(p.strings, ast.StringTerm(s.Value))
+			p.strings = append(p.strings, s.Value)
 		}
 		for _, f := range policy.Static.Files {
 			p.files = append(p.files, f.Value)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/containerd/errdefs"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -16,7 +17,7 @@ import (
 
 // Program is a compiled plan. It is safe for concurrent use.
 type Program struct {
-	strings []*ast.Term
+	strings []Value // string constants: Go strings
 	files   []string
 	funcs   []*function
 	byPath  map[string]*function
@@ -35,10 +36,39 @@ type Options struct {
 // object) and returns its result set: one object per result, binding the
 // query's variables. It returns an error when a built-in function fails,
 // when a rule gives two values, or when ctx ends.
-func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options) (rs ast.Set, err error) {
-	dataTerm := emptyData
+func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options) (ast.Set, error) {
+	var in, d Value
+	var err error
+	if input != nil {
+		if in, err = FromAST(input); err != nil {
+			return nil, fmt.Errorf("input: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
 	if data != nil {
-		dataTerm = ast.NewTerm(data)
+		if d, err = FromAST(data); err != nil {
+			return nil, fmt.Errorf("data: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
+	rs, err := p.EvalValue(ctx, in, d, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := ast.NewSet()
+	for _, v := range rs {
+		out.Add(ToAST(v))
+	}
+	return out, nil
+}
+
+// emptyObject is the data document when there is none; plans never change
+// data.
+var emptyObject = newObject()
+
+// EvalValue is Eval on Values (nil input: none), returning the results in
+// no particular order. Input and data are only read.
+func (p *Program) EvalValue(ctx context.Context, input, data Value, opts Options) (rs []Value, err error) {
+	if data == nil {
+		data = emptyObject
 	}
 	e := evalPool.Get().(*eval)
 	defer func() {
@@ -51,16 +81,16 @@ func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options)
 		e.release()
 	}()
 	e.p, e.ctx, e.time = p, ctx, opts.Time
-	e.results = ast.NewSet()
+	e.results = newSet()
 	if cap(e.memo) < len(p.funcs) {
-		e.memo = make([]*ast.Term, len(p.funcs))
+		e.memo = make([]Value, len(p.funcs))
 	}
 	e.memo = e.memo[:len(p.funcs)]
 	fr := e.frame(p.nlocals)
 	if input != nil {
-		fr[ir.Input] = ast.NewTerm(input)
+		fr[ir.Input] = input
 	}
-	fr[ir.Data] = dataTerm
+	fr[ir.Data] = data
 	for _, b := range p.plan {
 		br, err := e.block(fr, b)
 		if err != nil {
@@ -71,30 +101,25 @@ func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options)
 		}
 	}
 	e.free(fr)
-	return e.results, nil
+	return e.results.elems, nil
 }
-
-// emptyData is the data document when there is none; plans never change
-// data.
-var emptyData = ast.NewTerm(ast.NewObject())
 
 // eval is the state of one evaluation.
 type eval struct {
 	p       *Program
 	ctx     context.Context
 	time    *ast.Term
-	results ast.Set
-	memo    []*ast.Term // by function index; undefinedTerm when undefined
-	chunks  [][]*ast.Term
+	results *Set
+	memo    []Value // by function index; undefinedTerm when undefined
+	chunks  [][]Value
 	chunk   int
 	top     int
 	marks   []mark
 	cache   builtins.Cache
-	args    []*ast.Term
+	args    []Value
+	nargs   [3]Value // the arguments of a native call
 	steps   int
-	scans   []*scanning // by depth of nested scans over objects and sets
-	depth   int
-	ret     *ast.Term // the value of the last opReturn
+	ret     Value // the value of the last opReturn
 	// Values of the current built-in call; see collect.
 	result    *ast.Term
 	all       []*ast.Term
@@ -119,29 +144,27 @@ func (e *eval) release() {
 	e.chunk, e.top = 0, 0
 	e.p, e.ctx, e.time, e.results, e.cache, e.ret = nil, nil, nil, nil, nil, nil
 	clear(e.args[:cap(e.args)])
+	e.nargs = [3]Value{}
 	e.args = e.args[:0]
-	e.steps, e.depth = 0, 0
-	for _, st := range e.scans {
-		st.fr, st.in, st.err = nil, nil, nil
-	}
+	e.steps = 0
 	evalPool.Put(e)
 }
 
 // frame returns n nil locals from the stack of frames, which is made of
 // chunks so that a frame never moves while it is in use.
-func (e *eval) frame(n int) []*ast.Term {
+func (e *eval) frame(n int) []Value {
 	e.marks = append(e.marks, mark{e.chunk, e.top})
 	if len(e.chunks) == 0 {
-		e.chunks = append(e.chunks, make([]*ast.Term, max(chunkSize, n)))
+		e.chunks = append(e.chunks, make([]Value, max(chunkSize, n)))
 	}
 	if len(e.chunks[e.chunk])-e.top < n {
 		e.chunk++
 		e.top = 0
 		switch {
 		case e.chunk == len(e.chunks):
-			e.chunks = append(e.chunks, make([]*ast.Term, max(chunkSize, n)))
+			e.chunks = append(e.chunks, make([]Value, max(chunkSize, n)))
 		case len(e.chunks[e.chunk]) < n:
-			e.chunks[e.chunk] = make([]*ast.Term, max(chunkSize, n))
+			e.chunks[e.chunk] = make([]Value, max(chunkSize, n))
 		}
 	}
 	fr := e.chunks[e.chunk][e.top : e.top+n : e.top+n]
@@ -150,7 +173,7 @@ func (e *eval) frame(n int) []*ast.Term {
 }
 
 // free returns the last frame that frame returned.
-func (e *eval) free(fr []*ast.Term) {
+func (e *eval) free(fr []Value) {
 	clear(fr)
 	m := e.marks[len(e.marks)-1]
 	e.marks = e.marks[:len(e.marks)-1]
@@ -163,7 +186,7 @@ const chunkSize = 1024
 type mark struct{ chunk, top int }
 
 // undefinedTerm marks a memoized rule that was undefined.
-var undefinedTerm = ast.NullTerm()
+var undefinedTerm Value = &struct{ undefined bool }{}
 
 // errConflict is the error of a rule with two values.
 var errConflict = errors.New("conflicting values")
@@ -188,18 +211,18 @@ const (
 	brReturn = -2 // a function returned (e.ret)
 )
 
-func read(fr []*ast.Term, o *operand) *ast.Term {
+func read(fr []Value, o *operand) Value {
 	if o.local >= 0 {
 		return fr[o.local]
 	}
-	return o.term
+	return o.value
 }
 
 // block runs the instructions of b. It returns brEnd when b ran to its
 // end, brReturn when a function returned, otherwise the number of blocks
 // around b to leave as well (0: b alone, as when an instruction is
 // undefined).
-func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
+func (e *eval) block(fr []Value, b []instr) (int, error) {
 	for i := range b {
 		in := &b[i]
 		switch in.op {
@@ -208,7 +231,12 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if src == nil || key == nil {
 				return 0, nil
 			}
-			v := dot(src, key)
+			var v Value
+			if o, ok := src.(*Object); ok && in.b.local < 0 {
+				v = o.getHinted(key, &in.hint)
+			} else {
+				v = dot(src, key)
+			}
 			if v == nil {
 				return 0, nil
 			}
@@ -240,7 +268,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			}
 			fr[in.target] = v
 		case opCallFunc, opCallBuiltin:
-			var v *ast.Term
+			var v Value
 			var err error
 			if in.op == opCallFunc {
 				v, err = e.callFunc(in.x.fn, fr, in.x.args, nil)
@@ -304,18 +332,18 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			e.ret = fr[in.a.local]
 			return brReturn, nil
 		case opMakeNull:
-			fr[in.target] = ast.InternedNullTerm
+			fr[in.target] = Null
 		case opConst:
-			fr[in.target] = in.a.term
+			fr[in.target] = in.a.value
 		case opMakeArray:
-			fr[in.target] = ast.NewTerm(ast.NewArrayWithCapacity(int(in.n)))
+			fr[in.target] = newArray(int(in.n))
 		case opMakeObject:
-			fr[in.target] = ast.NewTerm(ast.NewObject())
+			fr[in.target] = newObject()
 		case opMakeSet:
-			fr[in.target] = ast.NewTerm(ast.NewSet())
+			fr[in.target] = newSet()
 		case opIsArray, opIsObject, opIsSet:
 			v := read(fr, &in.a)
-			if v == nil || !isKind(in.op, v.Value) {
+			if v == nil || !isKind(in.op, v) {
 				return 0, nil
 			}
 		case opLen:
@@ -327,26 +355,26 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if !ok {
 				return 0, nil
 			}
-			fr[in.target] = ast.InternedTerm(n)
+			fr[in.target] = int64(n)
 		case opArrayAppend:
 			a, v := fr[in.target], read(fr, &in.a)
 			if a == nil || v == nil {
 				return 0, nil
 			}
-			arr, ok := a.Value.(*ast.Array)
+			arr, ok := a.(*Array)
 			if !ok {
 				return 0, fmt.Errorf("append to a non-array: %w", errdefs.ErrInvalidArgument)
 			}
 			// In place, as in WebAssembly: OPA's planner appends only
 			// to the array a MakeArrayStmt just made for an array
 			// literal or comprehension, never to one of the input.
-			a.Value = arr.Append(v)
+			arr.elems = append(arr.elems, v)
 		case opObjectInsert, opObjectInsertOnce:
 			o, k, v := fr[in.target], read(fr, &in.a), read(fr, &in.b)
 			if o == nil || k == nil || v == nil {
 				return 0, nil
 			}
-			obj, ok := o.Value.(ast.Object)
+			obj, ok := o.(*Object)
 			if !ok {
 				return 0, fmt.Errorf("insert into a non-object: %w", errdefs.ErrInvalidArgument)
 			}
@@ -365,11 +393,11 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 				return 0, nil
 			}
 			fr[in.target] = nil
-			oa, ok1 := a.Value.(ast.Object)
-			ob, ok2 := b.Value.(ast.Object)
+			oa, ok1 := a.(*Object)
+			ob, ok2 := b.(*Object)
 			if ok1 && ok2 {
-				if m, ok := oa.Merge(ob); ok {
-					fr[in.target] = ast.NewTerm(m)
+				if m, ok := merge(oa, ob); ok {
+					fr[in.target] = m
 				}
 			}
 		case opSetAdd:
@@ -377,7 +405,7 @@ func (e *eval) block(fr []*ast.Term, b []instr) (int, error) {
 			if st == nil || v == nil {
 				return 0, nil
 			}
-			set, ok := st.Value.(ast.Set)
+			set, ok := st.(*Set)
 			if !ok {
 				return 0, fmt.Errorf("add to a non-set: %w", errdefs.ErrInvalidArgument)
 			}
@@ -430,21 +458,29 @@ func (e *EvalError) Is(target error) bool {
 
 // dot looks key up in src: an object's value, an array's element, a set's
 // member; nil when there is none.
-func dot(src, key *ast.Term) *ast.Term {
-	switch v := src.Value.(type) {
-	case ast.Object:
+func dot(src, key Value) Value {
+	switch v := src.(type) {
+	case *Object:
 		return v.Get(key)
-	case *ast.Array:
-		n, ok := key.Value.(ast.Number)
-		if !ok {
+	case *Array:
+		var i int64
+		switch n := key.(type) {
+		case int64:
+			i = n
+		case ast.Number:
+			x, ok := n.Int64()
+			if !ok {
+				return nil
+			}
+			i = x
+		default:
 			return nil
 		}
-		i, ok := n.Int()
-		if !ok || i < 0 || i >= v.Len() {
+		if i < 0 || i >= int64(len(v.elems)) {
 			return nil
 		}
-		return v.Elem(i)
-	case ast.Set:
+		return v.elems[i]
+	case *Set:
 		if v.Contains(key) {
 			return key
 		}
@@ -452,52 +488,56 @@ func dot(src, key *ast.Term) *ast.Term {
 	return nil
 }
 
-// equal is ast.Compare(a, b) == 0, sooner for the common cases: strings,
-// booleans (a condition is a NotEqualStmt against false), and numbers
-// written alike.
-func equal(a, b *ast.Term) bool {
-	if a == b {
-		return true
-	}
-	switch x := a.Value.(type) {
-	case ast.String:
-		y, ok := b.Value.(ast.String)
-		return ok && x == y
-	case ast.Boolean:
-		y, ok := b.Value.(ast.Boolean)
-		return ok && x == y
-	case ast.Number:
-		if y, ok := b.Value.(ast.Number); ok && x == y {
-			return true
+// merge merges b into a as ast.Object's Merge does: the values of a key of
+// both, when both are objects, are merged in turn; otherwise the merge
+// fails. Neither a nor b is changed.
+func merge(a, b *Object) (*Object, bool) {
+	out := a.copy()
+	for i, k := range b.keys {
+		v := b.vals[i]
+		old := out.Get(k)
+		if old == nil {
+			out.Insert(k, v)
+			continue
 		}
+		oa, ok1 := old.(*Object)
+		ob, ok2 := v.(*Object)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		m, ok := merge(oa, ob)
+		if !ok {
+			return nil, false
+		}
+		out.Insert(k, m)
 	}
-	return ast.Compare(a.Value, b.Value) == 0
+	return out, true
 }
 
 // isKind reports whether v is of the kind an IsArray, IsObject or IsSet
 // instruction checks.
-func isKind(op opcode, v ast.Value) bool {
+func isKind(op opcode, v Value) bool {
 	switch v.(type) {
-	case *ast.Array:
+	case *Array:
 		return op == opIsArray
-	case ast.Object:
+	case *Object:
 		return op == opIsObject
-	case ast.Set:
+	case *Set:
 		return op == opIsSet
 	}
 	return false
 }
 
-func length(v *ast.Term) (int, bool) {
-	switch x := v.Value.(type) {
-	case *ast.Array:
-		return x.Len(), true
-	case ast.Object:
-		return x.Len(), true
-	case ast.Set:
-		return x.Len(), true
-	case ast.String:
-		return len([]rune(string(x))), true
+func length(v Value) (int, bool) {
+	switch x := v.(type) {
+	case *Array:
+		return len(x.elems), true
+	case *Object:
+		return len(x.keys), true
+	case *Set:
+		return len(x.elems), true
+	case string:
+		return utf8.RuneCountInString(x), true
 	}
 	return 0, false
 }
@@ -505,77 +545,39 @@ func length(v *ast.Term) (int, bool) {
 // scan runs the body of in for each element of its source: as a ScanStmt
 // is compiled to WebAssembly, a loop (the body: leaving it goes on with the
 // next element) in a block (the scan: leaving it goes on after the scan).
-func (e *eval) scan(fr []*ast.Term, in *instr) (int, error) {
+func (e *eval) scan(fr []Value, in *instr) (int, error) {
 	src := fr[in.a.local]
 	if src == nil {
 		return 0, nil
 	}
-	switch x := src.Value.(type) {
-	case *ast.Array:
-		for i := range x.Len() {
-			if stop, out, err := e.scanOne(fr, in, ast.InternedTerm(i), x.Elem(i)); stop {
+	switch x := src.(type) {
+	case *Array:
+		for i, v := range x.elems {
+			if stop, out, err := e.scanOne(fr, in, int64(i), v); stop {
 				return out, err
 			}
 		}
-	case ast.Object:
-		st := e.scanState(fr, in)
-		x.Until(st.objectFn)
-		return e.endScan(st)
-	case ast.Set:
-		st := e.scanState(fr, in)
-		x.Until(st.setFn)
-		return e.endScan(st)
+	case *Object:
+		x.sort()
+		for i, k := range x.keys {
+			if stop, out, err := e.scanOne(fr, in, k, x.vals[i]); stop {
+				return out, err
+			}
+		}
+	case *Set:
+		x.sort()
+		for _, v := range x.elems {
+			if stop, out, err := e.scanOne(fr, in, v, v); stop {
+				return out, err
+			}
+		}
 	}
 	return brEnd, nil
 }
 
-// scanning is the state of a scan over an object or a set, whose Until
-// takes a function: one per level of nested scans, made once per eval
-// (with its functions), so that a scan does not allocate a closure.
-type scanning struct {
-	e        *eval
-	fr       []*ast.Term
-	in       *instr
-	out      int
-	err      error
-	objectFn func(k, v *ast.Term) bool
-	setFn    func(t *ast.Term) bool
-}
-
-func (st *scanning) object(k, v *ast.Term) bool {
-	stop, out, err := st.e.scanOne(st.fr, st.in, k, v)
-	st.out, st.err = out, err
-	return stop
-}
-
-func (st *scanning) set(t *ast.Term) bool {
-	stop, out, err := st.e.scanOne(st.fr, st.in, t, t)
-	st.out, st.err = out, err
-	return stop
-}
-
-func (e *eval) scanState(fr []*ast.Term, in *instr) *scanning {
-	if e.depth == len(e.scans) {
-		st := &scanning{e: e}
-		st.objectFn, st.setFn = st.object, st.set
-		e.scans = append(e.scans, st)
-	}
-	st := e.scans[e.depth]
-	e.depth++
-	st.fr, st.in, st.out, st.err = fr, in, brEnd, nil
-	return st
-}
-
-func (e *eval) endScan(st *scanning) (int, error) {
-	out, err := st.out, st.err
-	st.fr, st.in, st.err = nil, nil, nil
-	e.depth--
-	return out, err
-}
-
 // scanOne runs the body of a scan for one element. It reports whether the
 // scan stops, and what the scan instruction then returns.
-func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, error) {
+func (e *eval) scanOne(fr []Value, in *instr, k, v Value) (bool, int, error) {
 	if err := e.check(); err != nil {
 		return true, 0, err
 	}
@@ -596,7 +598,19 @@ func (e *eval) scanOne(fr []*ast.Term, in *instr, k, v *ast.Term) (bool, int, er
 
 // callBuiltin calls a built-in function on the operands args read in fr.
 // An undefined operand makes the call undefined.
-func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []operand) (*ast.Term, error) {
+func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []Value, ops []operand) (Value, error) {
+	if b.native != nil && b.cache == nil && len(ops) <= len(e.nargs) {
+		// Natives do not call back into the plan: one buffer serves.
+		args := e.nargs[:len(ops)]
+		for i := range ops {
+			if args[i] = read(fr, &ops[i]); args[i] == nil {
+				return nil, nil
+			}
+		}
+		if v, ok := b.native(args); ok {
+			return v, nil
+		}
+	}
 	start := len(e.args)
 	for i := range ops {
 		v := read(fr, &ops[i])
@@ -607,22 +621,26 @@ func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []o
 		}
 		e.args = append(e.args, v)
 	}
-	args := e.args[start:len(e.args):len(e.args)]
+	v, err := e.callOPA(b, at, e.args[start:len(e.args):len(e.args)])
+	clear(e.args[start:])
+	e.args = e.args[:start]
+	return v, err
+}
+
+// callOPA calls a built-in function on args: from the cache of a pure
+// function, natively, or through OPA's implementation.
+func (e *eval) callOPA(b *builtin, at *ast.Location, args []Value) (Value, error) {
 	var key string
 	if b.cache != nil {
-		if s, ok := args[0].Value.(ast.String); ok && len(s) <= maxCachedArg {
-			key = string(s)
+		if s, ok := args[0].(string); ok && len(s) <= maxCachedArg {
+			key = s
 			if v := b.cache.get(key); v != nil {
-				clear(e.args[start:])
-				e.args = e.args[:start]
 				return v, nil
 			}
 		}
 	}
 	if b.native != nil {
 		if v, ok := b.native(args); ok {
-			clear(e.args[start:])
-			e.args = e.args[:start]
 			return v, nil
 		}
 	}
@@ -635,23 +653,32 @@ func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []o
 		Cache:    e.cache,
 		Location: at,
 	}
+	terms := make([]*ast.Term, len(args))
+	for i, a := range args {
+		terms[i] = ToAST(a)
+	}
 	e.result, e.relation, e.all = nil, b.relation, nil
-	err := b.fn(bctx, args, e.collectFn)
+	err := b.fn(bctx, terms, e.collectFn)
 	result := e.result
 	if b.relation {
 		result = ast.ArrayTerm(e.all...)
 	}
 	e.result, e.all = nil, nil
-	clear(e.args[start:])
-	e.args = e.args[:start]
 	if err != nil {
 		// The built-in's own message can quote its operands.
 		return nil, &EvalError{File: at.File, Row: at.Row, Code: "eval_builtin_error", What: b.name}
 	}
-	if key != "" && result != nil {
-		b.cache.put(key, result)
+	if result == nil {
+		return nil, nil
 	}
-	return result, nil
+	v, err := FromAST(result.Value)
+	if err != nil {
+		return nil, &EvalError{File: at.File, Row: at.Row, Code: "eval_builtin_error", What: b.name}
+	}
+	if key != "" {
+		b.cache.put(key, v)
+	}
+	return v, nil
 }
 
 // pure caches the results of a built-in function of one string that
@@ -660,7 +687,7 @@ func (e *eval) callBuiltin(b *builtin, at *ast.Location, fr []*ast.Term, ops []o
 // cached.
 type pure struct {
 	mu sync.RWMutex
-	m  map[string]*ast.Term
+	m  map[string]Value
 }
 
 // maxCachedArg and maxCached bound the cache: an argument longer than
@@ -671,17 +698,17 @@ const (
 	maxCached    = 4096
 )
 
-func (c *pure) get(k string) *ast.Term {
+func (c *pure) get(k string) Value {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.m[k]
 }
 
-func (c *pure) put(k string, v *ast.Term) {
+func (c *pure) put(k string, v Value) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxCached {
-		c.m = make(map[string]*ast.Term)
+		c.m = make(map[string]Value)
 	}
 	c.m[k] = v
 }
@@ -707,7 +734,7 @@ func (e *eval) collect(t *ast.Term) error {
 // input and data is run once per evaluation (within one WithStmt).
 // Arguments may be undefined (input, when there is none), as in
 // WebAssembly.
-func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int32) (*ast.Term, error) {
+func (e *eval) callFunc(f *function, cf []Value, ops []operand, locals []int32) (Value, error) {
 	if f.memo {
 		if v := e.memo[f.index]; v != nil {
 			if v == undefinedTerm {
@@ -727,7 +754,7 @@ func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int
 			fr[l] = cf[locals[i]]
 		}
 	}
-	var ret *ast.Term
+	var ret Value
 	var err error
 	returned := false
 	for _, b := range f.blocks {
@@ -762,18 +789,18 @@ func (e *eval) callFunc(f *function, cf []*ast.Term, ops []operand, locals []int
 
 // callDynamic runs a CallDynamicStmt: a call of the function at a path of
 // data computed at run time.
-func (e *eval) callDynamic(fr []*ast.Term, in *instr) (int, error) {
+func (e *eval) callDynamic(fr []Value, in *instr) (int, error) {
 	parts := make([]string, len(in.x.path))
 	for i := range in.x.path {
 		v := read(fr, &in.x.path[i])
 		if v == nil {
 			return 0, nil
 		}
-		str, ok := v.Value.(ast.String)
+		str, ok := v.(string)
 		if !ok {
 			return 0, nil
 		}
-		parts[i] = string(str)
+		parts[i] = str
 	}
 	f := e.p.byPath[strings.Join(parts, "\x00")]
 	if f == nil || len(f.params) != len(in.x.locals) {
@@ -789,7 +816,7 @@ func (e *eval) callDynamic(fr []*ast.Term, in *instr) (int, error) {
 
 // with runs the body of in with the value at its path of its local
 // replaced, and rules evaluated afresh inside it.
-func (e *eval) with(fr []*ast.Term, in *instr) (int, error) {
+func (e *eval) with(fr []Value, in *instr) (int, error) {
 	// The value may be undefined (the original input, when there is
 	// none), as in WebAssembly; only a path needs something to set.
 	v := read(fr, &in.a)
@@ -799,7 +826,7 @@ func (e *eval) with(fr []*ast.Term, in *instr) (int, error) {
 	saved := fr[in.target]
 	fr[in.target] = upsert(saved, in.x.with, v)
 	memo := e.memo
-	e.memo = make([]*ast.Term, len(memo))
+	e.memo = make([]Value, len(memo))
 	br, err := e.block(fr, in.x.body)
 	e.memo = memo
 	fr[in.target] = saved
@@ -817,19 +844,16 @@ func (e *eval) with(fr []*ast.Term, in *instr) (int, error) {
 
 // upsert returns doc with the value at path set to v, copying the objects
 // on the way; doc itself is not changed.
-func upsert(doc *ast.Term, path []*ast.Term, v *ast.Term) *ast.Term {
+func upsert(doc Value, path []Value, v Value) Value {
 	if len(path) == 0 {
 		return v
 	}
-	var obj ast.Object
-	if doc != nil {
-		if o, ok := doc.Value.(ast.Object); ok {
-			obj = o.Copy()
-		}
-	}
-	if obj == nil {
-		obj = ast.NewObject()
+	var obj *Object
+	if o, ok := doc.(*Object); ok {
+		obj = o.copy()
+	} else {
+		obj = newObject()
 	}
 	obj.Insert(path[0], upsert(obj.Get(path[0]), path[1:], v))
-	return ast.NewTerm(obj)
+	return obj
 }

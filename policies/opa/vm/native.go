@@ -1,96 +1,184 @@
 package vm
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// nativeFunc computes a built-in function without topdown's call context.
-// It returns false when it leaves the call to OPA's implementation (an
-// operand of a type that makes OPA's implementation fail, so that the
-// error is OPA's).
-type nativeFunc func(args []*ast.Term) (*ast.Term, bool)
+// nativeFunc computes a built-in function on Values, without topdown's
+// call context or ast terms. It returns false when it leaves the call to
+// OPA's implementation (an operand of a type that makes OPA's
+// implementation fail, so that the error is OPA's).
+type nativeFunc func(args []Value) (Value, bool)
 
 // natives are the built-in functions that policies call most, computed as
 // OPA computes them (topdown/comparison.go, aggregates.go, type.go and
-// object.go: the same expressions), without building a
-// topdown.BuiltinContext for each call. The conformance test runs OPA's
-// test cases of these functions through them.
+// object.go), on Values. The conformance test runs OPA's test cases of
+// these functions through them.
 var natives = map[string]nativeFunc{
-	ast.GreaterThan.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(a[0].Value.Compare(a[1].Value) > 0), true
+	ast.GreaterThan.Name: func(a []Value) (Value, bool) {
+		return compare(a[0], a[1]) > 0, true
 	},
-	ast.GreaterThanEq.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(a[0].Value.Compare(a[1].Value) >= 0), true
+	ast.GreaterThanEq.Name: func(a []Value) (Value, bool) {
+		return compare(a[0], a[1]) >= 0, true
 	},
-	ast.LessThan.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(a[0].Value.Compare(a[1].Value) < 0), true
+	ast.LessThan.Name: func(a []Value) (Value, bool) {
+		return compare(a[0], a[1]) < 0, true
 	},
-	ast.LessThanEq.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(a[0].Value.Compare(a[1].Value) <= 0), true
+	ast.LessThanEq.Name: func(a []Value) (Value, bool) {
+		return compare(a[0], a[1]) <= 0, true
 	},
-	ast.NotEqual.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(!a[0].Equal(a[1])), true
+	ast.NotEqual.Name: func(a []Value) (Value, bool) {
+		return !equal(a[0], a[1]), true
 	},
-	ast.Equal.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		return ast.InternedTerm(a[0].Equal(a[1])), true
+	ast.Equal.Name: func(a []Value) (Value, bool) {
+		return equal(a[0], a[1]), true
 	},
-	ast.Member.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		switch c := a[1].Value.(type) {
-		case ast.Set:
-			return ast.InternedTerm(c.Contains(a[0])), true
-		case *ast.Array:
-			return ast.InternedTerm(c.Until(a[0].Equal)), true
-		case ast.Object:
-			return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return a[0].Equal(v) })), true
+	ast.Member.Name: func(a []Value) (Value, bool) {
+		switch c := a[1].(type) {
+		case *Set:
+			return c.Contains(a[0]), true
+		case *Array:
+			for _, e := range c.elems {
+				if equal(a[0], e) {
+					return true, true
+				}
+			}
+		case *Object:
+			for _, v := range c.vals {
+				if equal(a[0], v) {
+					return true, true
+				}
+			}
 		}
-		return ast.InternedTerm(false), true
+		return false, true
 	},
-	ast.Count.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		switch c := a[0].Value.(type) {
-		case *ast.Array:
-			return ast.InternedTerm(c.Len()), true
-		case ast.Object:
-			return ast.InternedTerm(c.Len()), true
-		case ast.Set:
-			return ast.InternedTerm(c.Len()), true
-		case ast.String:
-			return ast.InternedTerm(len([]rune(c))), true
+	ast.Count.Name: func(a []Value) (Value, bool) {
+		switch c := a[0].(type) {
+		case *Array:
+			return int64(len(c.elems)), true
+		case *Object:
+			return int64(len(c.keys)), true
+		case *Set:
+			return int64(len(c.elems)), true
+		case string:
+			return int64(utf8.RuneCountInString(c)), true
 		}
 		return nil, false
 	},
-	ast.ObjectGet.Name: func(a []*ast.Term) (*ast.Term, bool) {
-		obj, ok := a[0].Value.(ast.Object)
+	ast.ObjectGet.Name: func(a []Value) (Value, bool) {
+		obj, ok := a[0].(*Object)
 		if !ok {
 			return nil, false
 		}
 		path, def := a[1], a[2]
-		arr, ok := path.Value.(*ast.Array)
+		arr, ok := path.(*Array)
 		if !ok {
 			if v := obj.Get(path); v != nil {
 				return v, true
 			}
 			return def, true
 		}
-		curr := a[0]
-		for i := range arr.Len() {
-			if curr = curr.Get(arr.Elem(i)); curr == nil {
-				break
+		var curr Value = obj
+		for _, k := range arr.elems {
+			if curr = get(curr, k); curr == nil {
+				return def, true
 			}
 		}
-		if curr != nil {
-			return curr, true
-		}
-		return def, true
+		return curr, true
 	},
-	ast.IsString.Name:  isType(func(v ast.Value) bool { _, ok := v.(ast.String); return ok }),
-	ast.IsNumber.Name:  isType(func(v ast.Value) bool { _, ok := v.(ast.Number); return ok }),
-	ast.IsBoolean.Name: isType(func(v ast.Value) bool { _, ok := v.(ast.Boolean); return ok }),
-	ast.IsArray.Name:   isType(func(v ast.Value) bool { _, ok := v.(*ast.Array); return ok }),
-	ast.IsObject.Name:  isType(func(v ast.Value) bool { _, ok := v.(ast.Object); return ok }),
-	ast.IsSet.Name:     isType(func(v ast.Value) bool { _, ok := v.(ast.Set); return ok }),
-	ast.IsNull.Name:    isType(func(v ast.Value) bool { _, ok := v.(ast.Null); return ok }),
+	ast.Min.Name: func(a []Value) (Value, bool) {
+		switch c := a[0].(type) {
+		case *Array: // the last of the least, as OPA's loop
+			if len(c.elems) == 0 {
+				return nil, true
+			}
+			m := c.elems[0]
+			for _, x := range c.elems {
+				if compare(m, x) >= 0 {
+					m = x
+				}
+			}
+			return m, true
+		case *Set: // members are distinct
+			if len(c.elems) == 0 {
+				return nil, true
+			}
+			c.sort()
+			return c.elems[0], true
+		}
+		return nil, false
+	},
+	ast.Max.Name: func(a []Value) (Value, bool) {
+		switch c := a[0].(type) {
+		case *Array: // the last of the greatest, as OPA's loop
+			if len(c.elems) == 0 {
+				return nil, true
+			}
+			m := c.elems[0]
+			for _, x := range c.elems {
+				if compare(m, x) <= 0 {
+					m = x
+				}
+			}
+			return m, true
+		case *Set:
+			if len(c.elems) == 0 {
+				return nil, true
+			}
+			c.sort()
+			return c.elems[len(c.elems)-1], true
+		}
+		return nil, false
+	},
+	// sprintf of strings and integers; OPA formats anything else.
+	ast.Sprintf.Name: func(a []Value) (Value, bool) {
+		format, ok := a[0].(string)
+		arr, ok2 := a[1].(*Array)
+		if !ok || !ok2 || len(arr.elems) > 8 {
+			return nil, false
+		}
+		var buf [8]any
+		args := buf[:len(arr.elems)]
+		for i, e := range arr.elems {
+			switch x := e.(type) {
+			case string, int64: // an int64 is written as an integer (numberValue)
+				args[i] = x
+			default:
+				return nil, false
+			}
+		}
+		return fmt.Sprintf(format, args...), true
+	},
+	ast.IsString.Name:  isType(func(v Value) bool { _, ok := v.(string); return ok }),
+	ast.IsNumber.Name:  isType(isNumber),
+	ast.IsBoolean.Name: isType(func(v Value) bool { _, ok := v.(bool); return ok }),
+	ast.IsArray.Name:   isType(func(v Value) bool { _, ok := v.(*Array); return ok }),
+	ast.IsObject.Name:  isType(func(v Value) bool { _, ok := v.(*Object); return ok }),
+	ast.IsSet.Name:     isType(func(v Value) bool { _, ok := v.(*Set); return ok }),
+	ast.IsNull.Name:    isType(func(v Value) bool { _, ok := v.(nullValue); return ok }),
 }
 
-func isType(is func(ast.Value) bool) nativeFunc {
-	return func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(is(a[0].Value)), true }
+func isNumber(v Value) bool {
+	switch v.(type) {
+	case int64, ast.Number:
+		return true
+	}
+	return false
+}
+
+func isType(is func(Value) bool) nativeFunc {
+	return func(a []Value) (Value, bool) { return is(a[0]), true }
+}
+
+// get is ast.Term's Get: an object's value, an array's element at an
+// integral index, a set's member; nil for anything else.
+func get(v, k Value) Value {
+	switch v.(type) {
+	case *Object, *Array, *Set:
+		return dot(v, k)
+	}
+	return nil
 }
