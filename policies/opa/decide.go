@@ -78,56 +78,66 @@ func (e *Engine) failed(rule, msg string) policy.Decision {
 }
 
 // decode reads {"allow": bool, "reasons": [{"rule","message"}...],
-// "grants": {name: id}} strictly. "reasons" and "grants" may be absent. An
-// allow with reasons is malformed; a deny without reasons gets the reason
-// "policy.deny", so that every deny says something.
+// "grants": {name: id}} strictly, from a Value of package vm or a document
+// as rego renders it, or as eval decoded it. "reasons" (a set or an array) and "grants" may be
+// absent. An allow with reasons is malformed; a deny without reasons gets
+// the reason "policy.deny", so that every deny says something.
 func decode(v any) (policy.Decision, bool) {
-	obj, ok := v.(map[string]any)
+	if x, ok := v.(decoded); ok {
+		return x.d, x.ok
+	}
+	val, err := vm.FromJSON(v)
+	if err != nil {
+		return policy.Decision{}, false
+	}
+	obj, ok := val.(*vm.Object)
 	if !ok {
 		return policy.Decision{}, false
 	}
 	d := policy.Decision{Reasons: []policy.Reason{}}
-	for k, val := range obj {
+	allow, ok := obj.Get("allow").(bool)
+	if !ok {
+		return policy.Decision{}, false
+	}
+	d.Allow = allow
+	obj.Range(func(k, val vm.Value) bool {
 		switch k {
 		case "allow":
-			if d.Allow, ok = val.(bool); !ok {
-				return policy.Decision{}, false
-			}
 		case "reasons":
-			list, ok := val.([]any)
-			if !ok {
-				return policy.Decision{}, false
+			list, isList := vm.Members(val)
+			if ok = isList; !ok {
+				return false
 			}
 			for _, item := range list {
-				r, ok := reason(item)
-				if !ok {
-					return policy.Decision{}, false
+				var r policy.Reason
+				if r, ok = reason(item); !ok {
+					return false
 				}
 				d.Reasons = append(d.Reasons, r)
 			}
 		case "grants":
-			m, ok := val.(map[string]any)
-			if !ok {
-				return policy.Decision{}, false
+			m, isObj := val.(*vm.Object)
+			if ok = isObj; !ok {
+				return false
 			}
-			for name, id := range m {
-				s, ok := id.(string)
-				if !ok {
-					return policy.Decision{}, false
+			m.Range(func(name, id vm.Value) bool {
+				n, ok1 := name.(string)
+				s, ok2 := id.(string)
+				if ok = ok1 && ok2; !ok {
+					return false
 				}
 				if d.Grants == nil {
-					d.Grants = make(map[string]string, len(m))
+					d.Grants = make(map[string]string, m.Len())
 				}
-				d.Grants[name] = s
-			}
+				d.Grants[n] = s
+				return true
+			})
 		default:
-			return policy.Decision{}, false
+			ok = false
 		}
-	}
-	if _, ok := obj["allow"]; !ok {
-		return policy.Decision{}, false
-	}
-	if d.Allow && len(d.Reasons) > 0 {
+		return ok
+	})
+	if !ok || d.Allow && len(d.Reasons) > 0 {
 		return policy.Decision{}, false
 	}
 	if !d.Allow {
@@ -146,13 +156,13 @@ func decode(v any) (policy.Decision, bool) {
 	return d, true
 }
 
-func reason(v any) (policy.Reason, bool) {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 2 {
+func reason(v vm.Value) (policy.Reason, bool) {
+	m, ok := v.(*vm.Object)
+	if !ok || m.Len() != 2 {
 		return policy.Reason{}, false
 	}
-	rule, ok1 := m["rule"].(string)
-	msg, ok2 := m["message"].(string)
+	rule, ok1 := m.Get("rule").(string)
+	msg, ok2 := m.Get("message").(string)
 	if !ok1 || !ok2 || rule == "" {
 		return policy.Reason{}, false
 	}

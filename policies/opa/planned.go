@@ -98,23 +98,31 @@ func (e *Engine) checkPlans(ctx context.Context) {
 func (e *Engine) plannedFor(action string) *planned { return e.planned[action] }
 
 // eval evaluates the plan on the fields of in that the residual reads and
-// returns the decision it binds, as rego renders results (nil when
-// undefined).
+// returns the decision it binds, decoded (nil when undefined).
 func (p *planned) eval(ctx context.Context, in *policy.Input) (any, error) {
-	rs, err := p.program.EvalValue(ctx, inputFields(in, p.fields), nil, vm.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) != 1 {
-		return nil, nil
-	}
-	obj, ok := rs[0].(*vm.Object)
-	if !ok {
-		return nil, nil
-	}
-	d := obj.Get(decisionVar)
-	if d == nil {
-		return nil, nil
-	}
-	return vm.JSON(d)
+	var out any
+	err := p.program.EvalValue(ctx, inputFields(in, p.fields), nil, vm.Options{}, func(rs []vm.Value) error {
+		if len(rs) != 1 {
+			return nil
+		}
+		obj, ok := rs[0].(*vm.Object)
+		if !ok {
+			return nil
+		}
+		d := obj.Get(decisionVar)
+		if d == nil {
+			return nil
+		}
+		dec, ok := decode(d)
+		out = decoded{dec, ok}
+		return nil
+	})
+	return out, err
+}
+
+// decoded is a decision that eval decoded from a plan's result, which is
+// valid only while the evaluation lasts.
+type decoded struct {
+	d  policy.Decision
+	ok bool
 }

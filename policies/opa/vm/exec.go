@@ -49,13 +49,15 @@ func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options)
 			return nil, fmt.Errorf("data: %w: %w", err, errdefs.ErrInvalidArgument)
 		}
 	}
-	rs, err := p.EvalValue(ctx, in, d, opts)
+	out := ast.NewSet()
+	err = p.EvalValue(ctx, in, d, opts, func(rs []Value) error {
+		for _, v := range rs {
+			out.Add(ToAST(v))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := ast.NewSet()
-	for _, v := range rs {
-		out.Add(ToAST(v))
 	}
 	return out, nil
 }
@@ -64,9 +66,11 @@ func (p *Program) Eval(ctx context.Context, input, data ast.Value, opts Options)
 // data.
 var emptyObject = newObject()
 
-// EvalValue is Eval on Values (nil input: none), returning the results in
-// no particular order. Input and data are only read.
-func (p *Program) EvalValue(ctx context.Context, input, data Value, opts Options) (rs []Value, err error) {
+// EvalValue is Eval on Values (nil input: none): it passes the results, in
+// no particular order, to use, and returns use's error. The results are
+// valid only until use returns: the collections a plan makes are reused
+// by later evaluations. Input and data are only read.
+func (p *Program) EvalValue(ctx context.Context, input, data Value, opts Options, use func(results []Value) error) (err error) {
 	if data == nil {
 		data = emptyObject
 	}
@@ -75,13 +79,13 @@ func (p *Program) EvalValue(ctx context.Context, input, data Value, opts Options
 		// A failure of this package fails the evaluation (a deny), not
 		// the process; the state it leaves is dropped, not pooled.
 		if r := recover(); r != nil {
-			rs, err = nil, fmt.Errorf("evaluation failed (%T): %w", r, errdefs.ErrInternal)
+			err = fmt.Errorf("evaluation failed (%T): %w", r, errdefs.ErrInternal)
 			return
 		}
 		e.release()
 	}()
 	e.p, e.ctx, e.time = p, ctx, opts.Time
-	e.results = newSet()
+	e.results = e.arena.set()
 	if cap(e.memo) < len(p.funcs) {
 		e.memo = make([]Value, len(p.funcs))
 	}
@@ -94,14 +98,14 @@ func (p *Program) EvalValue(ctx context.Context, input, data Value, opts Options
 	for _, b := range p.plan {
 		br, err := e.block(fr, b)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if br > 0 || br == brReturn {
 			break
 		}
 	}
 	e.free(fr)
-	return e.results.elems, nil
+	return use(e.results.elems)
 }
 
 // eval is the state of one evaluation.
@@ -118,6 +122,7 @@ type eval struct {
 	cache   builtins.Cache
 	args    []Value
 	nargs   [3]Value // the arguments of a native call
+	arena   arena
 	steps   int
 	ret     Value // the value of the last opReturn
 	// Values of the current built-in call; see collect.
@@ -147,7 +152,83 @@ func (e *eval) release() {
 	e.nargs = [3]Value{}
 	e.args = e.args[:0]
 	e.steps = 0
+	e.arena.reset()
 	evalPool.Put(e)
+}
+
+// arena holds the collections that plans make. It stays with its pooled
+// eval, so that the next evaluation reuses them instead of allocating:
+// they are garbage when an evaluation ends (EvalValue's results are valid
+// only within its use function).
+type arena struct {
+	objs       []*Object
+	sets       []*Set
+	arrs       []*Array
+	nobj, nset int
+	narr       int
+}
+
+// maxArena bounds each kind of collection an arena keeps.
+const maxArena = 1 << 10
+
+func (a *arena) object() *Object {
+	if a.nobj == len(a.objs) {
+		a.objs = append(a.objs, &Object{})
+	}
+	o := a.objs[a.nobj]
+	a.nobj++
+	o.sorted = true
+	o.keys, o.vals = o.inline[:0:inlined], o.inline[inlined:inlined:2*inlined]
+	return o
+}
+
+func (a *arena) set() *Set {
+	if a.nset == len(a.sets) {
+		a.sets = append(a.sets, &Set{})
+	}
+	s := a.sets[a.nset]
+	a.nset++
+	s.sorted = true
+	s.elems = s.inline[:0:inlined]
+	return s
+}
+
+func (a *arena) array(n int) *Array {
+	if a.narr == len(a.arrs) {
+		a.arrs = append(a.arrs, &Array{})
+	}
+	x := a.arrs[a.narr]
+	a.narr++
+	if n <= inlined {
+		x.elems = x.inline[:0:inlined]
+	} else {
+		x.elems = make([]Value, 0, n)
+	}
+	return x
+}
+
+// reset clears what the last evaluation made (so that the pool does not
+// keep its values alive) and makes it available again.
+func (a *arena) reset() {
+	for _, o := range a.objs[:a.nobj] {
+		*o = Object{}
+	}
+	for _, s := range a.sets[:a.nset] {
+		*s = Set{}
+	}
+	for _, x := range a.arrs[:a.narr] {
+		*x = Array{}
+	}
+	a.nobj, a.nset, a.narr = 0, 0, 0
+	if len(a.objs) > maxArena {
+		a.objs = nil
+	}
+	if len(a.sets) > maxArena {
+		a.sets = nil
+	}
+	if len(a.arrs) > maxArena {
+		a.arrs = nil
+	}
 }
 
 // frame returns n nil locals from the stack of frames, which is made of
@@ -336,11 +417,11 @@ func (e *eval) block(fr []Value, b []instr) (int, error) {
 		case opConst:
 			fr[in.target] = in.a.value
 		case opMakeArray:
-			fr[in.target] = newArray(int(in.n))
+			fr[in.target] = e.arena.array(int(in.n))
 		case opMakeObject:
-			fr[in.target] = newObject()
+			fr[in.target] = e.arena.object()
 		case opMakeSet:
-			fr[in.target] = newSet()
+			fr[in.target] = e.arena.set()
 		case opIsArray, opIsObject, opIsSet:
 			v := read(fr, &in.a)
 			if v == nil || !isKind(in.op, v) {

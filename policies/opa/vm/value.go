@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -638,12 +639,35 @@ func NewObject(keys []string, vals []Value) *Object {
 			o.vals[j] = vals[i]
 			continue
 		}
-		o.keys, o.vals = slices.Insert(o.keys, j, Value(k)), slices.Insert(o.vals, j, vals[i])
+		o.keys, o.vals = slices.Insert(o.keys, j, key(k)), slices.Insert(o.vals, j, vals[i])
 	}
 	if len(o.keys) > indexFrom {
 		o.index = reindex(o.keys)
 	}
 	return o
+}
+
+// keys holds the keys of NewObject's objects as Values, so that making an
+// object of keys seen before does not allocate for them (a string in an
+// interface is allocated). It stops growing at maxKeys.
+var keys struct {
+	m sync.Map
+	n atomic.Int32
+}
+
+const maxKeys = 1 << 10
+
+func key(k string) Value {
+	if v, ok := keys.m.Load(k); ok {
+		return v
+	}
+	var v Value = k
+	if keys.n.Load() < maxKeys {
+		if _, loaded := keys.m.LoadOrStore(k, v); !loaded {
+			keys.n.Add(1)
+		}
+	}
+	return v
 }
 
 // Int returns the number n.
@@ -655,4 +679,64 @@ func Number(text string) (Value, error) {
 		return nil, fmt.Errorf("vm: the text of a number is not a number")
 	}
 	return numberValue(ast.Number(text)), nil
+}
+
+// Range calls fn with each key and value, in order, until fn returns
+// false.
+func (o *Object) Range(fn func(k, v Value) bool) {
+	o.sort()
+	for i, k := range o.keys {
+		if !fn(k, o.vals[i]) {
+			return
+		}
+	}
+}
+
+// Members returns the elements of an array, or the members of a set in
+// order, and whether v is either. The slice is v's own: read only.
+func Members(v Value) ([]Value, bool) {
+	switch x := v.(type) {
+	case *Array:
+		return x.elems, true
+	case *Set:
+		x.sort()
+		return x.elems, true
+	}
+	return nil, false
+}
+
+// FromJSON returns v, a document as encoding/json or ast.JSON give it
+// (nil, bool, json.Number, float64, string, []any, map[string]any), as a
+// Value; a Value's collections pass unchanged.
+func FromJSON(v any) (Value, error) {
+	switch x := v.(type) {
+	case nil:
+		return Null, nil
+	case bool, string, int64, ast.Number, nullValue, *Array, *Object, *Set:
+		return x, nil
+	case json.Number:
+		return Number(string(x))
+	case float64:
+		return Number(strconv.FormatFloat(x, 'g', -1, 64))
+	case []any:
+		elems := make([]Value, len(x))
+		for i, e := range x {
+			var err error
+			if elems[i], err = FromJSON(e); err != nil {
+				return nil, err
+			}
+		}
+		return NewArray(elems...), nil
+	case map[string]any:
+		keys, vals := make([]string, 0, len(x)), make([]Value, 0, len(x))
+		for k, e := range x {
+			ev, err := FromJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			keys, vals = append(keys, k), append(vals, ev)
+		}
+		return NewObject(keys, vals), nil
+	}
+	return nil, fmt.Errorf("vm: a value of type %T is not a JSON document", v)
 }
