@@ -32,6 +32,9 @@ type Scanner struct {
 	rows   []*fingerprint.Set // all sets, by input index, for Row
 	tags   fingerprint.Tags   // tags of all value fingerprints
 	widths fingerprint.Tags   // tags of all row fingerprints
+	// could has asciiCould(n, d) at bit 8n+d for n < 8, for the text
+	// scanner's short tokens (see setCould).
+	could uint64
 }
 
 // New returns a Scanner over sets (nil entries are allowed and hold
@@ -56,6 +59,7 @@ func New(h *fingerprint.Hasher, sets []*fingerprint.Set) (*Scanner, error) {
 		s.tags.Union(set.ValueTags())
 		s.widths.Union(set.RowTags())
 	}
+	s.setCould()
 	return s, nil
 }
 
@@ -66,7 +70,20 @@ func (s *Scanner) Unfiltered() *Scanner {
 	u := *s
 	all := fingerprint.Tags{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
 	u.tags, u.widths = all, all
+	u.setCould()
 	return &u
+}
+
+// setCould sets s.could from s.tags.
+func (s *Scanner) setCould() {
+	s.could = 0
+	for n := range 8 {
+		for d := 0; d <= n; d++ {
+			if s.asciiCould(n, d) {
+				s.could |= 1 << (8*n + d)
+			}
+		}
+	}
 }
 
 // Empty reports whether there are no value fingerprints to look for.

@@ -60,6 +60,7 @@ func init() {
 			}
 			byteClass[b] = c
 		}
+		initClassBits()
 	}()
 	for b := '0'; b <= '9'; b++ {
 		tokenByte[b] = true
@@ -155,10 +156,11 @@ func (m *memo) put(k []byte, hit bool) {
 // table) with a memo of the short tokens and cells seen so far. It is not safe for concurrent use; make one per text with
 // Scanner.NewText.
 type TextScanner struct {
-	s     *Scanner
-	cells *memo      // verdicts of Value
-	toks  *memo      // verdicts of tokens (not the same as of Value)
-	short *shortMemo // verdicts of Value on cells of 1 to 7 bytes, for Strings
+	s       *Scanner
+	scratch *textScratch // for textMasks; allocated by Text
+	cells   *memo        // verdicts of Value
+	toks    *memo        // verdicts of tokens (not the same as of Value)
+	short   *shortMemo   // verdicts of Value on cells of 1 to 7 bytes, for Strings
 }
 
 // NewText returns a TextScanner for one text.
@@ -204,7 +206,10 @@ func (t *TextScanner) Text(p []byte) int {
 	if len(t.s.values) == 0 {
 		return 0
 	}
-	return t.s.text(p, 0, t.toks)
+	if len(p) >= minMaskText && t.scratch == nil {
+		t.scratch = new(textScratch)
+	}
+	return t.s.textWith(p, 0, t.toks, t.scratch)
 }
 
 // span is a token of a text with what the scanner needs to know of it
@@ -255,13 +260,39 @@ func asciiSep(p []byte, i int) (end int, onlySpace bool) {
 	return i, notSpace == 0
 }
 
+// textState is what the scan of one text carries from token to token.
+type textState struct {
+	hits    int
+	win     window
+	depth   int
+	m       *memo
+	scratch *textScratch // textMasks's memory; nil: from a pool
+	blocks  int          // blocks of a section of textMasks (tests); 0: sectionBlocks
+}
+
+// text counts the hits in p (see Text): from the class masks of p
+// (textMasks) when p is long enough for them to pay, else a byte at a time
+// (scalarRun); both find the same tokens.
 func (s *Scanner) text(p []byte, depth int, m *memo) int {
-	hits := 0
-	var win window
-	i := 0
+	return s.textWith(p, depth, m, nil)
+}
+
+func (s *Scanner) textWith(p []byte, depth int, m *memo, scratch *textScratch) int {
+	st := textState{depth: depth, m: m, scratch: scratch}
+	if len(p) >= minMaskText {
+		s.textMasks(p, &st)
+	} else {
+		s.scalarRun(p, 0, true, &st)
+	}
+	return st.hits
+}
+
+// scalarRun scans the tokens of p from i a byte at a time; onlySpace says
+// whether the separators before i (if any) are spaces and tabs only. It
+// returns whether the separators after the last token (if any) are.
+func (s *Scanner) scalarRun(p []byte, i int, onlySpace bool, st *textState) bool {
 	for i < len(p) {
 		// Separators; most often a single space.
-		onlySpace := true
 		if i+1 < len(p) && p[i] == ' ' && byteClass[p[i+1]]&clToken != 0 {
 			i++
 		}
@@ -303,44 +334,53 @@ func (s *Scanner) text(p []byte, depth int, m *memo) int {
 			classes |= clHigh
 			i += size
 		}
-		n := i - start
-		tok := span{start: start, end: i, digits: digits}
-		ascii := classes&clHigh == 0
-		if ascii {
-			tok.flags |= spanASCII
-		}
-		if classes&clInner != 0 {
-			tok.flags |= spanInner
-		}
-		if digits == n || (digits == n-1 && p[i-1]|0x20 == 'x') {
-			tok.flags |= spanGroup
-		}
-		var hit bool
-		switch {
-		case ascii && classes&clInner == 0 && n < 8:
-			// A short plain token: looked up whole only (there is
-			// nothing to split or decode), so its tags say whether it
-			// can be a hit at all.
-			hit = s.asciiCould(n, digits) && s.tokenMemo(p[start:i], depth, m)
-		case ascii && n < 8:
-			// Short, with inner punctuation: nothing to decode, and
-			// the tag checks of its parts cost less than the memo.
-			hit = s.innerCould(p[start:i], digits) && s.token(p[start:i], depth)
-		default:
-			hit = s.tokenMemo(p[start:i], depth, m)
-		}
-		if hit {
-			hits++
-		}
-		if !onlySpace || start == 0 {
-			win.n = 0
-		}
-		if !hit && win.n > 0 && !win.hit[win.top] && s.pairCould(&win.tok[win.top], tok) && s.windows(p, &win, tok) {
-			hits++
-		}
-		win.push(tok, hit)
+		s.emit(p, start, i, digits, classes, onlySpace, st)
+		onlySpace = true
 	}
-	return hits
+	return onlySpace
+}
+
+// emit looks up the token p[start:end], with the given number of digits
+// and union of byte classes, and the windows that end with it; onlySpace
+// says whether only spaces and tabs separate it from the token before.
+func (s *Scanner) emit(p []byte, start, end, digits int, classes uint8, onlySpace bool, st *textState) {
+	n := end - start
+	tok := span{start: start, end: end, digits: digits}
+	ascii := classes&clHigh == 0
+	if ascii {
+		tok.flags |= spanASCII
+	}
+	if classes&clInner != 0 {
+		tok.flags |= spanInner
+	}
+	if digits == n || (digits == n-1 && p[end-1]|0x20 == 'x') {
+		tok.flags |= spanGroup
+	}
+	var hit bool
+	switch {
+	case ascii && classes&clInner == 0 && n < 8:
+		// A short plain token: looked up whole only (there is
+		// nothing to split or decode), so its tags say whether it
+		// can be a hit at all.
+		hit = s.asciiCould(n, digits) && s.tokenMemo(p[start:end], st.depth, st.m)
+	case ascii && n < 8:
+		// Short, with inner punctuation: nothing to decode, and
+		// the tag checks of its parts cost less than the memo.
+		hit = s.innerCould(p[start:end], digits) && s.token(p[start:end], st.depth)
+	default:
+		hit = s.tokenMemo(p[start:end], st.depth, st.m)
+	}
+	if hit {
+		st.hits++
+	}
+	win := &st.win
+	if !onlySpace || start == 0 {
+		win.n = 0
+	}
+	if !hit && win.n > 0 && !win.hit[win.top] && s.pairCould(&win.tok[win.top], tok) && s.windows(p, win, tok) {
+		st.hits++
+	}
+	win.push(tok, hit)
 }
 
 // window holds the tokens before the current one that are joined to it by

@@ -1,0 +1,14 @@
+//go:build !amd64
+
+package scan
+
+// useTokenRunsAMD64 is false where there is no tokenRunsAMD64.
+var useTokenRunsAMD64 = false
+
+func tokenRunsAMD64(st *tokState, mb *blockMasks, recs *uint64) bool {
+	panic("scan: no tokenRunsAMD64")
+}
+
+func tokenRuns(st *tokState, mb *[sectionBlocks]blockMasks, recs *[maxRecords]uint64) bool {
+	return tokenRunsGo(st, mb, recs)
+}
