@@ -3,6 +3,7 @@ package vm
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -406,6 +407,9 @@ func Compile(policy *ir.Policy, allowed func(name string) bool) (*Program, error
 		if fn.blocks, err = c.blocks(f.Blocks); err != nil {
 			return nil, fmt.Errorf("function %q: %w", f.Name, err)
 		}
+		fn.blocks = propagate(fn.blocks, func(l int32) bool {
+			return l == int32(ir.Input) || l == int32(ir.Data) || l == fn.ret || slices.Contains(fn.params, l)
+		})
 		fn.nlocals = c.n + 1
 	}
 	plan := policy.Plans.Plans[0]
@@ -414,6 +418,7 @@ func Compile(policy *ir.Policy, allowed func(name string) bool) (*Program, error
 	if p.plan, err = c.blocks(plan.Blocks); err != nil {
 		return nil, fmt.Errorf("plan %q: %w", plan.Name, err)
 	}
+	p.plan = propagate(p.plan, func(l int32) bool { return l == int32(ir.Input) || l == int32(ir.Data) })
 	p.nlocals = c.n + 1
 	if c.bad {
 		return nil, fmt.Errorf("plan with a local out of range: %w", errdefs.ErrInvalidArgument)
