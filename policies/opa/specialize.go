@@ -88,6 +88,7 @@ func (e *Engine) forAction(ctx context.Context, action string) *specialized {
 var notInlined = []string{
 	"data.enclave.now", "data.enclave.valid_grants", "data.enclave.job_datasets",
 	"data.enclave.usable", "data.enclave.levels", "data.enclave.best",
+	"data.enclave.unavailable", "data.enclave.withheld",
 }
 
 // specialize partially evaluates the decision for every action of

@@ -64,14 +64,22 @@ reasons contains r if {
 
 dataset_reasons contains r if {
 	some d in input.resource.datasets
-	not dataset_active(d)
-	r := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [dname(d)])}
+	r := unavailable(d)
 }
 
 dataset_reasons contains r if {
 	some d in input.resource.datasets
+	r := withheld(d)
+}
+
+# The reasons of a dataset are functions so that partial evaluation keeps
+# each check before its message (see notInlined in policies/opa).
+unavailable(d) := {"rule": "dataset.unavailable", "message": sprintf("dataset %q is sealed, destroyed or not active", [dname(d)])} if {
+	not dataset_active(d)
+}
+
+withheld(d) := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [dname(d)])} if {
 	not market_known(d)
-	r := {"rule": "dataset.withheld", "message": sprintf("dataset %q is withheld or carries no market class", [dname(d)])}
 }
 
 dataset_active(d) if d.state == "active"
