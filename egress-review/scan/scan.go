@@ -32,9 +32,9 @@ type Scanner struct {
 	rows   []*fingerprint.Set // all sets, by input index, for Row
 	tags   fingerprint.Tags   // tags of all value fingerprints
 	widths fingerprint.Tags   // tags of all row fingerprints
-	// could has asciiCould(n, d) at bit 8n+d for n < 8, for the text
-	// scanner's short tokens (see setCould).
-	could uint64
+	// could has asciiCould(n, d) at bit d of could[n] for d <= n < 64,
+	// for the text scanner's tokens and pairs (see setCould).
+	could *[64]uint64
 }
 
 // New returns a Scanner over sets (nil entries are allowed and hold
@@ -76,11 +76,11 @@ func (s *Scanner) Unfiltered() *Scanner {
 
 // setCould sets s.could from s.tags.
 func (s *Scanner) setCould() {
-	s.could = 0
-	for n := range 8 {
+	s.could = new([64]uint64)
+	for n := range 64 {
 		for d := 0; d <= n; d++ {
 			if s.asciiCould(n, d) {
-				s.could |= 1 << (8*n + d)
+				s.could[n] |= 1 << d
 			}
 		}
 	}

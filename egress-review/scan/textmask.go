@@ -158,7 +158,7 @@ func (s *Scanner) textMasks(p []byte, st *textState) {
 			hit := false
 			switch {
 			case tn < 8 && !inner:
-				hit = could>>(8*tn+digits)&1 != 0 && s.token(p[A:B], st.depth)
+				hit = could[tn]>>digits&1 != 0 && s.token(p[A:B], st.depth)
 			case tn < 8:
 				hit = short&(uint64(1)<<(tn+1)-1) != 0 && s.innerCould(p[A:B], digits) && s.token(p[A:B], st.depth)
 			case m != nil && tn <= memoMaxLen:

@@ -22,8 +22,8 @@ type tokState struct {
 	nb    int    // blocks of the section
 	tags0 uint64 // the scanner's tags of mixed and digits forms
 	tags1 uint64
-	could uint64 // the scanner's could
-	p     *byte  // the section's first byte
+	could *[64]uint64 // the scanner's could
+	p     *byte       // the section's first byte
 }
 
 // tokenize keeps in recs the records of the tokens of a section of n bytes
@@ -165,7 +165,7 @@ func (st *tokState) keep(r uint64, recs *[maxRecords]uint64) {
 	case r&recInner != 0:
 		keep = (st.tags0|st.tags1)&(uint64(1)<<(tn+1)-1) != 0
 	default:
-		keep = st.could>>(8*tn+digits)&1 != 0
+		keep = st.could[tn]>>digits&1 != 0
 	}
 	if st.dirty != 0 && r&(recSpace|recSepRead) == 0 {
 		st.dirty, st.joined = 0, 0 // a window starts afresh
@@ -183,12 +183,13 @@ func (st *tokState) keep(r uint64, recs *[maxRecords]uint64) {
 	if st.joined > 0 {
 		// pairCould, on r1.
 		pair := st.r1&r&recGroup != 0
-		if !pair {
-			n, d := st.r1>>recLen&recField+tn, st.r1>>recDigits&recField+digits
+		if n, d := st.r1>>recLen&recField+tn, st.r1>>recDigits&recField+digits; !pair && n < 64 {
+			pair = st.could[n]>>d&1 != 0
+		} else if !pair {
 			if d == n {
-				pair = st.tags1>>min(n, 63)&1 != 0
+				pair = st.tags1>>63&1 != 0
 			} else {
-				pair = st.tags0>>min(n, 63)&1 != 0 || (d >= 6 && st.tags1>>min(d, 63)&1 != 0)
+				pair = st.tags0>>63&1 != 0 || (d >= 6 && st.tags1>>min(d, 63)&1 != 0)
 			}
 		}
 		if pair {
@@ -198,10 +199,10 @@ func (st *tokState) keep(r uint64, recs *[maxRecords]uint64) {
 		}
 	}
 	r |= recKnown | st.joined<<recJoined
+	if st.r1&recKept != 0 {
+		r |= recAdj // (kept later by keepLast, it is still adjacent)
+	}
 	if keep {
-		if st.r1&recKept != 0 {
-			r |= recAdj
-		}
 		recs[st.count] = r
 		st.count++
 		r |= recKept

@@ -119,6 +119,8 @@ notfirst:
 noinner:
 	ANDQ    16(SI), AX
 	POPCNTQ AX, AX            // digits
+
+packed:
 	MOVQ    CX, R9
 	SHLQ    $13, R9
 	ORQ     R9, DX
@@ -126,110 +128,58 @@ noinner:
 	SHLQ    $26, R9
 	ORQ     R9, DX
 
-	// keep(r DX, tn CX, digits AX)
-	CMPQ  AX, CX
-	JEQ   group
-	LEAQ  -1(CX), R9
-	CMPQ  AX, R9
-	JNE   nogroup
-	MOVQ  DX, R9
-	ANDQ  $0x1FFF, R9
-	ADDQ  CX, R9
-	ADDQ  ST_P(DI), R9
-	MOVBLZX -1(R9), R9
-	ORL   $0x20, R9
-	CMPL  R9, $0x78
-	JNE   nogroup
+	// keep(r DX, tn CX, digits AX), with few branches: which tokens are
+	// kept and which are groups varies from token to token.
+	MOVQ    DX, R9
+	BTSQ    $B_GROUP, R9
+	CMPQ    AX, CX
+	CMOVQEQ R9, DX            // digits == tn: a group
+	LEAQ    1(AX), R9
+	CMPQ    R9, CX
+	JEQ     xcheck            // digits == tn-1: a group if it ends in x
 
-group:
-	BTSQ  $B_GROUP, DX
+xdone:
+	MOVQ    ST_COULD(DI), R9
+	MOVQ    (R9)(CX*8), R9
+	XORL    R11, R11
+	BTQ     AX, R9
+	SETCS   R11B              // keep: could[tn] has digits
+	BTQ     $B_INNER, DX
+	JCS     innerkeep
 
-nogroup:
-	MOVQ  $0, 8(SP)
-	CMPQ  CX, $8
-	JCC   keepyes
-	BTQ   $B_INNER, DX
-	JCC   plain
-	MOVQ  $2, R9
-	SHLQ  CX, R9
-	DECQ  R9                  // the lengths up to tn
-	TESTQ R9, ST_TAGS0(DI)
-	JNE   keepyes
-	TESTQ R9, ST_TAGS1(DI)
-	JNE   keepyes
-	JMP   keepdone
+lenkeep:
+	MOVL    $1, R9
+	CMPQ    CX, $8
+	CMOVQCC R9, R11           // keep: 8 bytes or longer
+	MOVQ    R11, 8(SP)
 
-plain:
-	LEAQ  (AX)(CX*8), R9
-	BTQ   R9, ST_COULD(DI)
-	JCC   keepdone
-
-keepyes:
-	MOVQ  $1, 8(SP)
-
-keepdone:
 	CMPQ  ST_DIRTY(DI), $0
-	JEQ   clean
-	MOVQ  $((1<<B_SPACE)|(1<<B_SEPREAD)), R9
-	TESTQ R9, DX
-	JNE   dirtykeep
-	MOVQ  $0, ST_DIRTY(DI)
-	XORL  BX, BX
-	JMP   clean
-
-dirtykeep:
-	MOVQ  $((1<<B_PAIR)|(1<<B_ADJ)), R9
-	ORQ   R9, DX
-	MOVQ  DX, (R8)(R13*8)
-	INCQ  R13
-	MOVQ  R12, ST_R2(DI)
-	MOVQ  DX, R12
-	BTSQ  $B_KEPT, R12
-	JMP   loop
+	JNE   dirty
 
 clean:
-	BTQ   $B_SPACE, DX
-	JCS   spaceok
-	XORL  BX, BX
-
-spaceok:
-	TESTQ BX, BX
-	JEQ   nopair
-	MOVQ  R12, R9
-	ANDQ  DX, R9
-	BTQ   $B_GROUP, R9
-	JCS   pairyes
-	MOVQ  R12, R9
-	SHRQ  $13, R9
-	ANDQ  $0x1FFF, R9
-	ADDQ  CX, R9              // n
-	MOVQ  R12, R11
-	SHRQ  $26, R11
-	ANDQ  $0x1FFF, R11
-	ADDQ  AX, R11             // d
-	CMPQ  R9, $63
-	JLS   nok
-	MOVQ  $63, R9
-
-nok:
-	CMPQ  R11, $63
-	JLS   dok
-	MOVQ  $63, R11
-
-dok:
-	CMPQ  R9, R11
-	JNE   pairmixed
-	BTQ   R9, ST_TAGS1(DI)
-	JCS   pairyes
-	JMP   nopair
-
-pairmixed:
-	BTQ   R9, ST_TAGS0(DI)
-	JCS   pairyes
-	CMPQ  R11, $6
-	JCS   nopair
-	BTQ   R11, ST_TAGS1(DI)
-	JCC   nopair
+	XORL    R9, R9
+	BTQ     $B_SPACE, DX
+	CMOVQCC R9, BX            // a window starts afresh
+	TESTQ   BX, BX
+	JEQ     nopair
+	MOVQ    R12, R9
+	ANDQ    DX, R9
+	BTQ     $B_GROUP, R9
+	JCS     pairyes           // two number groups
+	MOVQ    R12, R9
+	SHRQ    $13, R9
+	ANDQ    $0x1FFF, R9
+	ADDQ    CX, R9            // n
+	MOVQ    R12, R11
+	SHRQ    $26, R11
+	ANDQ    $0x1FFF, R11
+	ADDQ    AX, R11           // d
+	CMPQ    R9, $64
+	JCC     pairlong
+	SHLQ    $3, R9
+	ADDQ    ST_COULD(DI), R9
+	BTQ     R11, (R9)
+	JCC     nopair
 
 pairyes:
 	BTSQ  $B_PAIR, DX
@@ -249,30 +199,134 @@ r1store:
 	BTSQ  $B_KEPT, R12
 
 nopair:
-	BTSQ  $B_KNOWN, DX
-	MOVQ  BX, R9
-	SHLQ  $39, R9
-	ORQ   R9, DX
-	CMPQ  8(SP), $0
-	JEQ   nokeep
-	BTQ   $B_KEPT, R12
-	JCC   rstore
-	BTSQ  $B_ADJ, DX
+	BTSQ    $B_KNOWN, DX
+	MOVQ    BX, R9
+	SHLQ    $39, R9
+	ORQ     R9, DX
+	MOVQ    DX, R9
+	BTSQ    $B_ADJ, R9
+	BTQ     $B_KEPT, R12
+	CMOVQCS R9, DX            // adjacent to r1 if r1 is kept
+	MOVQ    8(SP), R11
+	MOVQ    DX, (R8)(R13*8)   // kept if R11 is 1 (else overwritten)
+	ADDQ    R11, R13
+	MOVQ    DX, R9
+	BTSQ    $B_KEPT, R9
+	TESTQ   R11, R11
+	CMOVQNE R9, DX
+	MOVQ    R12, ST_R2(DI)
+	MOVQ    DX, R12
+	CMPQ    BX, $3
+	ADCQ    $0, BX            // joined = min(joined+1, 3)
+	JMP     loop
 
-rstore:
+xcheck:
+	MOVQ  DX, R9
+	ANDQ  $0x1FFF, R9
+	ADDQ  CX, R9
+	ADDQ  ST_P(DI), R9
+	MOVBLZX -1(R9), R9
+	ORL   $0x20, R9
+	CMPL  R9, $0x78
+	JNE   xdone
+	BTSQ  $B_GROUP, DX
+	JMP   xdone
+
+innerkeep:
+	MOVQ  $2, R9
+	SHLQ  CX, R9
+	DECQ  R9                  // the lengths up to tn
+	XORL  R11, R11
+	TESTQ R9, ST_TAGS0(DI)
+	SETNE R11B
+	TESTQ R9, ST_TAGS1(DI)
+	JEQ   lenkeep
+	MOVL  $1, R11
+	JMP   lenkeep
+
+pairlong:
+	// n >= 64: asciiCould with n capped at 63.
+	CMPQ  R9, R11
+	JNE   pairlongmixed
+	BTQ   $63, ST_TAGS1(DI)
+	JCS   pairyes
+	JMP   nopair
+
+pairlongmixed:
+	BTQ   $63, ST_TAGS0(DI)
+	JCS   pairyes
+	CMPQ  R11, $6
+	JCS   nopair
+	CMPQ  R11, $63
+	JLS   dcap
+	MOVQ  $63, R11
+
+dcap:
+	BTQ   R11, ST_TAGS1(DI)
+	JCS   pairyes
+	JMP   nopair
+
+dirty:
+	MOVQ  $((1<<B_SPACE)|(1<<B_SEPREAD)), R9
+	TESTQ R9, DX
+	JNE   dirtykeep
+	MOVQ  $0, ST_DIRTY(DI)
+	XORL  BX, BX
+	JMP   clean
+
+dirtykeep:
+	MOVQ  $((1<<B_PAIR)|(1<<B_ADJ)), R9
+	ORQ   R9, DX
 	MOVQ  DX, (R8)(R13*8)
 	INCQ  R13
-	BTSQ  $B_KEPT, DX
-
-nokeep:
 	MOVQ  R12, ST_R2(DI)
 	MOVQ  DX, R12
-	CMPQ  BX, $3
-	JCC   loop
-	INCQ  BX
+	BTSQ  $B_KEPT, R12
 	JMP   loop
 
 cross:
+	// The run (AX) goes on into block k+1: when it ends there, before
+	// byte 64, it is measured here; else tokenize measures it.
+	MOVQ    0(SP), R9
+	ADDQ    $64, R9
+	MOVQ    ST_NB(DI), R11
+	SHLQ    $6, R11
+	CMPQ    R9, R11
+	JGE     crossgo
+	MOVQ    40(SI), R9
+	NOTQ    R9
+	MOVQ    R9, R11
+	NEGQ    R11
+	ANDQ    R9, R11
+	DECQ    R11               // the run in block k+1 (all of it if w is all ones)
+	POPCNTQ AX, CX
+	POPCNTQ R11, R9
+	ADDQ    R9, CX            // tn
+	CMPQ    CX, $64
+	JCC     crossgo
+	TESTQ   AX, 8(SI)
+	JNE     crossgo
+	TESTQ   R11, 48(SI)
+	JNE     crossgo
+	TESTQ   AX, 24(SI)
+	JEQ     crossinner
+	BTSQ    $B_INNER, DX
+
+crossinner:
+	TESTQ   R11, 64(SI)
+	JEQ     crossdigits
+	BTSQ    $B_INNER, DX
+
+crossdigits:
+	ANDQ    16(SI), AX
+	POPCNTQ AX, AX
+	ANDQ    56(SI), R11
+	POPCNTQ R11, R11
+	ADDQ    R11, AX           // digits
+	JMP     packed
+
+crossgo:
+	BTRQ  $B_INNER, DX
 	BTSQ  $B_CROSS, DX
 	MOVQ  DX, ST_PENDING(DI)
 	JMP   rettrue
