@@ -100,8 +100,13 @@ func (e *Engine) plannedFor(action string) *planned { return e.planned[action] }
 // eval evaluates the plan on the fields of in that the residual reads and
 // returns the decision it binds, decoded (nil when undefined).
 func (p *planned) eval(ctx context.Context, in *policy.Input) (any, error) {
+	a := arenas.Get().(*vm.Arena)
+	defer func() {
+		a.Reset()
+		arenas.Put(a)
+	}()
 	var out any
-	err := p.program.EvalValue(ctx, inputFields(in, p.fields), nil, vm.Options{}, func(rs []vm.Value) error {
+	err := p.program.EvalValue(ctx, inputFields(in, p.fields, a), nil, vm.Options{}, func(rs []vm.Value) error {
 		if len(rs) != 1 {
 			return nil
 		}
@@ -119,6 +124,10 @@ func (p *planned) eval(ctx context.Context, in *policy.Input) (any, error) {
 	})
 	return out, err
 }
+
+// arenas hold the objects and arrays of inputs, which live no longer than
+// an evaluation.
+var arenas = sync.Pool{New: func() any { return new(vm.Arena) }}
 
 // decoded is a decision that eval decoded from a plan's result, which is
 // valid only while the evaluation lasts.

@@ -14,16 +14,19 @@ import (
 // encoding (the struct tags of package policy), which a test checks, for
 // topdown. It is several times cheaper than OPA's generic conversion, which
 // encodes to JSON and decodes again.
-func inputValue(in *policy.Input) ast.Value { return vm.ToAST(inputFields(in, allFields)).Value }
+func inputValue(in *policy.Input) ast.Value {
+	return vm.ToAST(inputFields(in, allFields, nil)).Value
+}
 
 // inputFields builds the fields f of the value of in, as the plans'
 // evaluator takes it: the whole input for allFields, and for the fields a
 // residual query reads (see readFields) only those, each with the value
-// inputValue gives it.
-func inputFields(in *policy.Input, f *fields) *vm.Object {
+// inputValue gives it. Its objects and arrays come from a (the cached
+// terms of subjects, grants and datasets excepted); a nil a allocates.
+func inputFields(in *policy.Input, f *fields, a *vm.Arena) *vm.Object {
 	s := &in.Subject
 	r := &in.Resource
-	var b object
+	b := object{arena: a}
 	if f.has("action") {
 		b.add("action", str(in.Action))
 	}
@@ -34,41 +37,41 @@ func inputFields(in *policy.Input, f *fields) *vm.Object {
 		b.add("subject", cachedSubject(s, c))
 	}
 	if c, ok := f.get("resource"); ok {
-		var o object
+		o := object{arena: a}
 		o.field(c, "kind", func() vm.Value { return str(r.Kind) })
 		o.field(c, "id", func() vm.Value { return str(r.ID) })
 		o.field(c, "org", func() vm.Value { return str(r.Org) })
 		o.field(c, "owner", func() vm.Value { return str(r.Owner) })
-		o.field(c, "approvers", func() vm.Value { return strs(r.Approvers) })
-		o.field(c, "datasets", func() vm.Value { return datasets(r.Datasets) })
+		o.field(c, "approvers", func() vm.Value { return strs(r.Approvers, a) })
+		o.field(c, "datasets", func() vm.Value { return datasets(r.Datasets, a) })
 		o.field(c, "purpose", func() vm.Value { return str(r.Purpose) })
 		o.field(c, "scenario", func() vm.Value { return str(r.Scenario) })
 		o.field(c, "public_interest", func() vm.Value { return r.PublicInterest })
 		o.field(c, "from", func() vm.Value { return timePtr(r.From) })
 		o.field(c, "until", func() vm.Value { return timePtr(r.Until) })
 		if ic, ok := c.get("image"); ok {
-			o.add("image", image(r.Image, ic))
+			o.add("image", image(r.Image, ic, a))
 		}
 		b.add("resource", o.value())
 	}
 	if f.has("grants") {
-		b.add("grants", grants(in.Grants))
+		b.add("grants", grants(in.Grants, a))
 	}
 	if c, ok := f.get("usage"); ok {
-		var o object
+		o := object{arena: a}
 		o.field(c, "running_jobs", func() vm.Value { return vm.Int(in.Usage.RunningJobs) })
 		o.field(c, "cpu_seconds_month", func() vm.Value { return vm.Int(in.Usage.CPUSecondsMonth) })
 		b.add("usage", o.value())
 	}
 	if c, ok := f.get("quota"); ok {
-		var o object
+		o := object{arena: a}
 		o.field(c, "concurrent_jobs", func() vm.Value { return intPtr(in.Quota.ConcurrentJobs) })
 		o.field(c, "cpu_seconds_month", func() vm.Value { return intPtr(in.Quota.CPUSecondsMonth) })
 		o.field(c, "memory_bytes_per_job", func() vm.Value { return intPtr(in.Quota.MemoryBytesPerJob) })
 		b.add("quota", o.value())
 	}
 	if c, ok := f.get("request"); ok {
-		var o object
+		o := object{arena: a}
 		o.field(c, "cpu", func() vm.Value {
 			n, err := vm.Number(strconv.FormatFloat(in.Request.CPU, 'g', -1, 64))
 			if err != nil {
@@ -80,8 +83,8 @@ func inputFields(in *policy.Input, f *fields) *vm.Object {
 		b.add("request", o.value())
 	}
 	if c, ok := f.get("config"); ok {
-		var o object
-		o.field(c, "authorized_org_types", func() vm.Value { return strs(in.Config.AuthorizedOrgTypes) })
+		o := object{arena: a}
+		o.field(c, "authorized_org_types", func() vm.Value { return strs(in.Config.AuthorizedOrgTypes, a) })
 		b.add("config", o.value())
 	}
 	return b.value()
@@ -97,7 +100,7 @@ func subjectValue(s *policy.Subject, f *fields) vm.Value {
 	o.field(f, "org_status", func() vm.Value { return str(s.OrgStatus) })
 	o.field(f, "licence_from", func() vm.Value { return timePtr(s.LicenceFrom) })
 	o.field(f, "licence_until", func() vm.Value { return timePtr(s.LicenceUntil) })
-	o.field(f, "roles", func() vm.Value { return strs(s.Roles) })
+	o.field(f, "roles", func() vm.Value { return strs(s.Roles, nil) })
 	o.field(f, "agreement_until", func() vm.Value { return timePtr(s.AgreementUntil) })
 	return o.value()
 }
@@ -110,6 +113,7 @@ type object struct {
 	n        int
 	more     []string // beyond 12, with their values in moreVals
 	moreVals []vm.Value
+	arena    *vm.Arena
 }
 
 func (o *object) add(k string, v vm.Value) {
@@ -129,7 +133,7 @@ func (o *object) field(f *fields, key string, v func() vm.Value) {
 }
 
 func (o *object) value() *vm.Object {
-	return vm.NewObject(append(o.keys[:o.n:o.n], o.more...), append(o.vals[:o.n:o.n], o.moreVals...))
+	return o.arena.Object(append(o.keys[:o.n:o.n], o.more...), append(o.vals[:o.n:o.n], o.moreVals...))
 }
 
 // constValues holds one shared value for every enumerated string of the
@@ -158,15 +162,15 @@ func str(s string) vm.Value {
 }
 
 // strs encodes a nil slice as null, as encoding/json does.
-func strs(ss []string) vm.Value {
+func strs(ss []string, a *vm.Arena) vm.Value {
 	if ss == nil {
 		return vm.Null
 	}
-	vs := make([]vm.Value, len(ss))
-	for i, s := range ss {
-		vs[i] = str(s)
+	arr := a.Array(len(ss))
+	for _, s := range ss {
+		arr.Append(str(s))
 	}
-	return vm.NewArray(vs...)
+	return arr
 }
 
 func timeValue(t time.Time) vm.Value {
@@ -191,44 +195,44 @@ func intPtr(n *int64) vm.Value {
 	return vm.Int(*n)
 }
 
-func image(im *policy.Image, f *fields) vm.Value {
+func image(im *policy.Image, f *fields, a *vm.Arena) vm.Value {
 	if im == nil {
 		return vm.Null
 	}
-	var o object
+	o := object{arena: a}
 	o.field(f, "digest", func() vm.Value { return str(im.Digest) })
 	o.field(f, "status", func() vm.Value { return str(im.Status) })
 	return o.value()
 }
 
-func datasets(ds []policy.Dataset) vm.Value {
+func datasets(ds []policy.Dataset, a *vm.Arena) vm.Value {
 	if ds == nil {
 		return vm.Null
 	}
-	vs := make([]vm.Value, len(ds))
+	arr := a.Array(len(ds))
 	for i := range ds {
-		vs[i] = cachedDataset(&ds[i])
+		arr.Append(cachedDataset(&ds[i]))
 	}
-	return vm.NewArray(vs...)
+	return arr
 }
 
 // datasetValue converts one dataset; see cachedDataset.
 func datasetValue(d *policy.Dataset) vm.Value {
 	return vm.NewObject(
 		[]string{"name", "version", "level", "market", "state", "columns"},
-		[]vm.Value{str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns)},
+		[]vm.Value{str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, nil)},
 	)
 }
 
-func grants(gs []policy.Grant) vm.Value {
+func grants(gs []policy.Grant, a *vm.Arena) vm.Value {
 	if gs == nil {
 		return vm.Null
 	}
-	vs := make([]vm.Value, len(gs))
+	arr := a.Array(len(gs))
 	for i := range gs {
-		vs[i] = cachedGrant(&gs[i])
+		arr.Append(cachedGrant(&gs[i]))
 	}
-	return vm.NewArray(vs...)
+	return arr
 }
 
 // grantValue converts one grant; see cachedGrant.
@@ -237,7 +241,7 @@ func grantValue(g *policy.Grant) vm.Value {
 	if g.Datasets != nil {
 		gds := make([]vm.Value, len(g.Datasets))
 		for j, gd := range g.Datasets {
-			gds[j] = vm.NewObject([]string{"name", "columns"}, []vm.Value{str(gd.Name), strs(gd.Columns)})
+			gds[j] = vm.NewObject([]string{"name", "columns"}, []vm.Value{str(gd.Name), strs(gd.Columns, nil)})
 		}
 		ds = vm.NewArray(gds...)
 	}
@@ -245,6 +249,6 @@ func grantValue(g *policy.Grant) vm.Value {
 		[]string{"id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until",
 			"approvers", "batches_left", "status"},
 		[]vm.Value{str(g.ID), str(g.Org), ds, str(g.Purpose), str(g.Scenario), g.PublicInterest,
-			timeValue(g.From), timeValue(g.Until), strs(g.Approvers), intPtr(g.BatchesLeft), str(g.Status)},
+			timeValue(g.From), timeValue(g.Until), strs(g.Approvers, nil), intPtr(g.BatchesLeft), str(g.Status)},
 	)
 }

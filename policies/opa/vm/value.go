@@ -624,10 +624,16 @@ func NewArray(elems ...Value) *Array {
 // keeps), sorted and indexed, so that evaluations may share it. A key
 // given twice keeps its last value.
 func NewObject(keys []string, vals []Value) *Object {
-	if len(keys) != len(vals) {
-		panic("vm: NewObject with as many keys as values")
-	}
 	o := newObject()
+	o.fill(keys, vals)
+	return o
+}
+
+// fill puts keys and their values in the empty object o, in order.
+func (o *Object) fill(keys []string, vals []Value) {
+	if len(keys) != len(vals) {
+		panic("vm: an object with as many keys as values")
+	}
 	if len(keys) > inlined {
 		buf := make([]Value, 2*len(keys))
 		o.keys, o.vals = buf[:0:len(keys)], buf[len(keys):len(keys):2*len(keys)]
@@ -641,11 +647,40 @@ func NewObject(keys []string, vals []Value) *Object {
 		}
 		o.keys, o.vals = slices.Insert(o.keys, j, key(k)), slices.Insert(o.vals, j, vals[i])
 	}
+	o.sorted = true
 	if len(o.keys) > indexFrom {
 		o.index = reindex(o.keys)
 	}
+}
+
+// Arena makes the objects and arrays of values that live no longer than
+// one evaluation (an input), and makes them again from the same memory
+// after Reset. A nil *Arena allocates, as NewObject and NewArray do.
+type Arena struct{ a arena }
+
+// Object is NewObject from the arena.
+func (a *Arena) Object(keys []string, vals []Value) *Object {
+	if a == nil {
+		return NewObject(keys, vals)
+	}
+	o := a.a.object()
+	o.fill(keys, vals)
 	return o
 }
+
+// Array returns an empty array with room for n elements, from the arena.
+func (a *Arena) Array(n int) *Array {
+	if a == nil {
+		return newArray(n)
+	}
+	return a.a.array(n)
+}
+
+// Append appends v to an array that the caller is making.
+func (x *Array) Append(v Value) { x.elems = append(x.elems, v) }
+
+// Reset makes what the arena made garbage, and available again.
+func (a *Arena) Reset() { a.a.reset() }
 
 // keys holds the keys of NewObject's objects as Values, so that making an
 // object of keys seen before does not allocate for them (a string in an
