@@ -17,14 +17,20 @@ func compareMasks(t *testing.T, fast, ref *Scanner, p []byte) {
 	if r := refText(ref, p); r != want {
 		t.Fatalf("scalarRun counts %d hits in %q, the reference algorithm %d", want, p, r)
 	}
-	for _, blocks := range []int{1, 2, 3, sectionBlocks} {
-		for _, m := range []*memo{nil, new(memo)} {
-			for round := range 2 { // the second round answers from the memo
-				st := textState{m: m, blocks: blocks}
-				fast.textMasks(p, &st)
-				if st.hits != want {
-					t.Fatalf("textMasks (%d blocks a section, memo %v, round %d) of %q: got %d hits, want %d",
-						blocks, m != nil, round, p, st.hits, want)
+	avx2, asm := haveAVX2, useTokenRunsAMD64
+	defer func() { haveAVX2, useTokenRunsAMD64 = avx2, asm }()
+	for _, native := range []bool{true, false} {
+		// With the assembly where there is (haveAVX2 as found), and in Go.
+		haveAVX2, useTokenRunsAMD64 = avx2 && native, asm && native
+		for _, blocks := range []int{1, 2, 3, sectionBlocks} {
+			for _, m := range []*memo{nil, new(memo)} {
+				for round := range 2 { // the second round answers from the memo
+					st := textState{m: m, blocks: blocks}
+					fast.textMasks(p, &st)
+					if st.hits != want {
+						t.Fatalf("textMasks (assembly %v, %d blocks a section, memo %v, round %d) of %q: got %d hits, want %d",
+							haveAVX2, blocks, m != nil, round, p, st.hits, want)
+					}
 				}
 			}
 		}

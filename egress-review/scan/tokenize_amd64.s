@@ -178,7 +178,8 @@ clean:
 	JCC     pairlong
 	SHLQ    $3, R9
 	ADDQ    ST_COULD(DI), R9
-	BTQ     R11, (R9)
+	MOVQ    (R9), R9
+	BTQ     R11, R9           // (not BT to memory with a register: slow)
 	JCC     nopair
 
 pairyes:
@@ -262,7 +263,8 @@ pairlongmixed:
 	MOVQ  $63, R11
 
 dcap:
-	BTQ   R11, ST_TAGS1(DI)
+	MOVQ  ST_TAGS1(DI), R9
+	BTQ   R11, R9
 	JCS   pairyes
 	JMP   nopair
 

@@ -42,7 +42,7 @@ func checkTokenRuns(t *testing.T, s *Scanner, p []byte) {
 	if !useTokenRunsAMD64 || len(p) == 0 || len(p) > sectionBytes {
 		return
 	}
-	defer func() { useTokenRunsAMD64 = true }()
+	defer func(saved bool) { useTokenRunsAMD64 = saved }(useTokenRunsAMD64)
 	var mb [sectionBlocks]blockMasks
 	classify(p, mb[:])
 	var got, want [2][maxRecords]uint64
