@@ -55,7 +55,9 @@ func freshJobs(n int) []policy.Input {
 //
 //   - builtin: the mix of an allowed and a denied job admission over two
 //     datasets and three grants with quotas, an approval and a listing;
-//   - builtin-job: the allowed job admission alone, the heaviest request;
+//   - builtin-job: the allowed job admission alone;
+//   - builtin-job-denied: the denied one alone, the heaviest request (every
+//     grant is ranked to name the rule that refuses the dataset);
 //   - builtin-job-fresh: the same with grants and datasets new to the
 //     conversion cache in every request (terms.go), as for an
 //     organisation's first job;
@@ -85,6 +87,7 @@ func BenchmarkDecide(b *testing.B) {
 		{"builtin", "builtin", func(int) []policy.Input { return inputs }},
 		{"trivial", "trivial", func(int) []policy.Input { return inputs }},
 		{"builtin-job", "builtin", func(int) []policy.Input { return inputs[:1] }},
+		{"builtin-job-denied", "builtin", func(int) []policy.Input { return inputs[1:2] }},
 		{"builtin-job-fresh", "builtin", freshJobs},
 		{"builtin-other", "builtin", func(int) []policy.Input { return others }},
 		{"topdown-job", "topdown", func(int) []policy.Input { return inputs[:1] }},

@@ -14,10 +14,21 @@
 // evaluation. Built-in functions are OPA's own (topdown.GetBuiltin), so a
 // sprintf or a time.parse_rfc3339_ns gives what it gives in topdown; the
 // few that policies call most (comparisons, membership, count, object.get,
-// type tests) are computed here with the same expressions as OPA's (see
-// native.go), and the results of time.parse_rfc3339_ns are cached. Any
-// built-in error is an evaluation error, as with OPA's strict built-in
-// errors, and says where, never what values (EvalError).
+// min, max, type tests, sprintf of strings and integers) are computed here
+// as OPA computes them (see native.go), and the results of
+// time.parse_rfc3339_ns are cached. Any built-in error is an evaluation
+// error, as with OPA's strict built-in errors, and says where, never what
+// values (EvalError).
+//
+// Plans evaluate on Values (value.go): Go strings, booleans and int64,
+// and this package's arrays, objects and sets, which order and compare as
+// OPA's ast values do. A lookup is a loop over a few keys, not a hash and a
+// map probe, and a scalar costs no allocation. The collections a plan
+// makes come from an arena that stays with the pooled evaluation state, so
+// results are valid only while EvalValue's use function runs; callers
+// build inputs from an Arena of their own the same way. At compile time,
+// copies between locals that cannot change the result are removed
+// (optimize.go).
 //
 // A Program is made from a plan with Compile, or by rego's target plugin
 // mechanism (Register, then rego.Target(Target)); the engine that uses it
