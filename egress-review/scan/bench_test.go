@@ -105,3 +105,26 @@ func BenchmarkTextReport(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTextCJK measures TextScanner.Text on a report in Chinese, whose
+// runs hold non-ASCII bytes and are scanned a byte at a time.
+func BenchmarkTextCJK(b *testing.B) {
+	s, _, _ := benchReport(b, 0)
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < 4<<20; i++ {
+		fmt.Fprintf(&buf, "%d年%d月，北京市海淀区第%d号企业处理了%d条记录，平均金额%d元，联系人：王芳。\n", 2018+i%6, 1+i%12, i%1000, i*7%100000, i%5000)
+	}
+	text := buf.Bytes()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		ts := s.NewText()
+		for p := text; len(p) > 0; {
+			n := min(len(p), 256<<10)
+			if n < len(p) {
+				n = bytes.LastIndexByte(p[:n], '\n') + 1
+			}
+			ts.Text(p[:n])
+			p = p[n:]
+		}
+	}
+}

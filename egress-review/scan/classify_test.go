@@ -3,6 +3,7 @@ package scan
 import (
 	"math/rand/v2"
 	"testing"
+	"unicode"
 )
 
 // classifyRef computes the masks of p from byteClass, a byte at a time.
@@ -75,4 +76,15 @@ func TestClassify(t *testing.T) {
 func FuzzClassify(f *testing.F) {
 	f.Add([]byte("2021-03-15 job step 1: id=11010519491231002X \xff\xfe 张三，１３８ %41 MTM4="))
 	f.Fuzz(func(t *testing.T, p []byte) { checkClassify(t, p) })
+}
+
+// TestIsSepRuneIdeographs checks isSepRune's shortcut for CJK ideographs
+// against the Unicode classes it stands for.
+func TestIsSepRuneIdeographs(t *testing.T) {
+	for r := rune(0x4E00); r <= 0x9FFF; r++ {
+		want := unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.Is(unicode.Cf, r) || unicode.IsSymbol(r)
+		if got := isSepRune(r); got != want {
+			t.Fatalf("isSepRune(%U): got %v, want %v", r, got, want)
+		}
+	}
 }

@@ -390,5 +390,8 @@ func (s *Scanner) Row(cells []string) int {
 // isSpaceRune reports separators among non-ASCII runes: white space,
 // punctuation and symbols (CJK commas and full stops), format characters.
 func isSepRune(r rune) bool {
+	if r >= 0x4E00 && r <= 0x9FFF {
+		return false // CJK ideographs (letters), the most common non-ASCII runes here
+	}
 	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.Is(unicode.Cf, r) || unicode.IsSymbol(r)
 }
