@@ -561,55 +561,6 @@ func ToAST(v Value) *ast.Term {
 	panic(fmt.Sprintf("vm: value of type %T", v))
 }
 
-// JSON returns v as ast.JSON returns its ast form: nil, bool,
-// json.Number, string, []any (arrays, and sets in order) and
-// map[string]any.
-func JSON(v Value) (any, error) {
-	switch x := v.(type) {
-	case nullValue:
-		return nil, nil
-	case bool:
-		return x, nil
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10)), nil
-	case ast.Number:
-		return json.Number(x), nil
-	case string:
-		return x, nil
-	case *Array:
-		return jsonList(x.elems)
-	case *Set:
-		x.sort()
-		return jsonList(x.elems)
-	case *Object:
-		m := make(map[string]any, len(x.keys))
-		for i, k := range x.keys {
-			s, ok := k.(string)
-			if !ok {
-				return ast.JSON(ToAST(v).Value) // keys written as JSON
-			}
-			e, err := JSON(x.vals[i])
-			if err != nil {
-				return nil, err
-			}
-			m[s] = e
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("vm: a value of type %T is not data", v)
-}
-
-func jsonList(elems []Value) (any, error) {
-	out := make([]any, len(elems))
-	for i, e := range elems {
-		var err error
-		if out[i], err = JSON(e); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // NewArray returns an array of elems (which it keeps).
 func NewArray(elems ...Value) *Array {
 	if len(elems) <= inlined {
