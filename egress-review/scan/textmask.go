@@ -50,19 +50,13 @@ const (
 	recAdj     // the token before it is kept, right before it
 	recKept    // (tokenize's own mark) the token is kept
 	recHit     // a hit by itself (set by textMasks)
-	recCross   // (runs's mark) a run into the next block: length, digits and flags unset
+	recCross   // (tokenRuns's mark) a run into later blocks: length, digits and recInner unset
 )
 
-// maxRecords is the size of the record array: more than the most runs a
-// section can have (a power of two, so that runs indexes without a bounds
-// check).
+// maxRecords is the size of the record array: more than the most records
+// a section can have (one a token, at most one token every two bytes), with
+// room for the record that tokenRunsAMD64 writes past the last kept one.
 const maxRecords = sectionBytes
-
-func init() {
-	if maxRecords&(maxRecords-1) != 0 || maxRecords < sectionBytes/2+1 {
-		panic("scan: maxRecords")
-	}
-}
 
 // textScratch is the memory of textMasks.
 type textScratch struct {

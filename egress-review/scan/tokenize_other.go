@@ -9,6 +9,7 @@ func tokenRunsAMD64(st *tokState, mb *blockMasks, recs *uint64) bool {
 	panic("scan: no tokenRunsAMD64")
 }
 
+// tokenRuns is tokenRunsGo.
 func tokenRuns(st *tokState, mb *[sectionBlocks]blockMasks, recs *[maxRecords]uint64) bool {
 	return tokenRunsGo(st, mb, recs)
 }
