@@ -147,17 +147,19 @@ valid_grants := [g |
 
 job_datasets := {d.name: d | some d in input.resource.datasets}
 
-# levels[name] pairs every valid grant naming dataset `name` with how far
-# it gets through the checks, in order: 1 its columns cover the job's, 2 it
-# has enough approvers for the dataset's level, 3 its purpose suits the
-# organisation's type, 4 it has batches left. A level-4 grant admits the
-# dataset; otherwise the best level names the refusing rule. Each entry is
+# levels[name], for each dataset `name` of the job that no grant admits
+# (see usable), pairs every valid grant naming it with how far it gets
+# through the checks, in order: 1 its columns cover the job's, 2 it has
+# enough approvers for the dataset's level, 3 its purpose suits the
+# organisation's type, 4 it has batches left (a level-4 grant would admit
+# the dataset). The best level names the refusing rule. Each entry is
 # [level, rank, id], rank 0 for an unlimited grant and 1 for a
-# batch-limited one, so that the smallest level-4 entry is the grant to use.
+# batch-limited one.
 default levels := {}
 
 levels := {name: ls |
 	some name, d in job_datasets
+	not usable[name]
 	ls := {[level(g, gd, d), rank(object.get(g, "batches_left", null)), g.id] |
 		some g in valid_grants
 		some gd in g.datasets
