@@ -18,7 +18,7 @@ type fields struct {
 
 	// The terms of subjects made with these fields (terms.go).
 	once     sync.Once
-	subjects *termCache[policy.Subject]
+	subjects *termCache[string, policy.Subject]
 }
 
 // allFields is the whole input.

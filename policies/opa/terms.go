@@ -2,7 +2,6 @@ package opa
 
 import (
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -24,9 +23,9 @@ import (
 const maxCachedTerms = 4096
 
 // termCache keeps the terms of values of type T by key.
-type termCache[T any] struct {
+type termCache[K comparable, T any] struct {
 	mu    sync.Mutex
-	m     map[string]*cachedTerm[T]
+	m     map[K]*cachedTerm[T]
 	equal func(a, b *T) bool
 	clone func(*T) T
 	build func(*T) vm.Value
@@ -39,7 +38,7 @@ type cachedTerm[T any] struct {
 
 // get returns the term of v, reused when the cached value under key is
 // equal to v, else made (and cached).
-func (c *termCache[T]) get(key string, v *T) vm.Value {
+func (c *termCache[K, T]) get(key K, v *T) vm.Value {
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
@@ -50,7 +49,7 @@ func (c *termCache[T]) get(key string, v *T) vm.Value {
 	e = &cachedTerm[T]{v: c.clone(v), term: t}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedTerms {
-		c.m = map[string]*cachedTerm[T]{}
+		c.m = map[K]*cachedTerm[T]{}
 	}
 	c.m[key] = e
 	c.mu.Unlock()
@@ -58,8 +57,8 @@ func (c *termCache[T]) get(key string, v *T) vm.Value {
 }
 
 var (
-	grantTerms   = &termCache[policy.Grant]{equal: grantEqual, clone: cloneGrant, build: grantValue}
-	datasetTerms = &termCache[policy.Dataset]{equal: datasetEqual, clone: cloneDataset, build: datasetValue}
+	grantTerms   = &termCache[string, policy.Grant]{equal: grantEqual, clone: cloneGrant, build: grantValue}
+	datasetTerms = &termCache[datasetKey, policy.Dataset]{equal: datasetEqual, clone: cloneDataset, build: datasetValue}
 )
 
 // cachedGrant returns the term of g, made or reused.
@@ -67,14 +66,20 @@ func cachedGrant(g *policy.Grant) vm.Value { return grantTerms.get(g.ID, g) }
 
 // cachedDataset returns the term of d, made or reused.
 func cachedDataset(d *policy.Dataset) vm.Value {
-	return datasetTerms.get(d.Name+"\x00"+strconv.FormatInt(d.Version, 10), d)
+	return datasetTerms.get(datasetKey{d.Name, d.Version}, d)
+}
+
+// datasetKey is the key of a dataset's term.
+type datasetKey struct {
+	name    string
+	version int64
 }
 
 // cachedSubject returns the term of the fields f of s, made or reused
 // from f's cache of subjects (keyed by person id).
 func cachedSubject(s *policy.Subject, f *fields) vm.Value {
 	f.once.Do(func() {
-		f.subjects = &termCache[policy.Subject]{
+		f.subjects = &termCache[string, policy.Subject]{
 			equal: subjectEqual,
 			clone: cloneSubject,
 			build: func(s *policy.Subject) vm.Value { return subjectValue(s, f) },

@@ -174,7 +174,8 @@ func strs(ss []string, a *vm.Arena) vm.Value {
 }
 
 func timeValue(t time.Time) vm.Value {
-	b, err := t.MarshalText() // RFC 3339, as encoding/json
+	var buf [64]byte
+	b, err := t.AppendText(buf[:0]) // RFC 3339, as encoding/json
 	if err != nil {
 		return vm.Null // out of range; Validate refuses it first
 	}
