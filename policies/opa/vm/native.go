@@ -89,50 +89,8 @@ var natives = map[string]nativeFunc{
 		}
 		return curr, true
 	},
-	ast.Min.Name: func(a []Value) (Value, bool) {
-		switch c := a[0].(type) {
-		case *Array: // the last of the least, as OPA's loop
-			if len(c.elems) == 0 {
-				return nil, true
-			}
-			m := c.elems[0]
-			for _, x := range c.elems {
-				if compare(m, x) >= 0 {
-					m = x
-				}
-			}
-			return m, true
-		case *Set: // members are distinct
-			if len(c.elems) == 0 {
-				return nil, true
-			}
-			c.sort()
-			return c.elems[0], true
-		}
-		return nil, false
-	},
-	ast.Max.Name: func(a []Value) (Value, bool) {
-		switch c := a[0].(type) {
-		case *Array: // the last of the greatest, as OPA's loop
-			if len(c.elems) == 0 {
-				return nil, true
-			}
-			m := c.elems[0]
-			for _, x := range c.elems {
-				if compare(m, x) <= 0 {
-					m = x
-				}
-			}
-			return m, true
-		case *Set:
-			if len(c.elems) == 0 {
-				return nil, true
-			}
-			c.sort()
-			return c.elems[len(c.elems)-1], true
-		}
-		return nil, false
-	},
+	ast.Min.Name: func(a []Value) (Value, bool) { return extreme(a[0], -1) },
+	ast.Max.Name: func(a []Value) (Value, bool) { return extreme(a[0], 1) },
 	// sprintf of strings and integers; OPA formats anything else.
 	ast.Sprintf.Name: func(a []Value) (Value, bool) {
 		format, ok := a[0].(string)
@@ -181,4 +139,33 @@ func get(v, k Value) Value {
 		return dot(v, k)
 	}
 	return nil
+}
+
+// extreme returns the least (sign -1) or the greatest (sign 1) element of
+// an array or a set as OPA's min and max do: of equal elements of an array,
+// the last (a set's members are distinct); undefined when there are none.
+func extreme(v Value, sign int) (Value, bool) {
+	switch c := v.(type) {
+	case *Array:
+		if len(c.elems) == 0 {
+			return nil, true
+		}
+		m := c.elems[0]
+		for _, x := range c.elems {
+			if compare(m, x)*sign <= 0 {
+				m = x
+			}
+		}
+		return m, true
+	case *Set:
+		if len(c.elems) == 0 {
+			return nil, true
+		}
+		c.sort()
+		if sign < 0 {
+			return c.elems[0], true
+		}
+		return c.elems[len(c.elems)-1], true
+	}
+	return nil, false
 }

@@ -177,13 +177,20 @@ func (o *Object) Insert(k, v Value) {
 	}
 	o.keys, o.vals = append(o.keys, k), append(o.vals, v)
 	o.sorted = o.sorted && len(o.keys) == 1
+	o.index = indexLast(o.index, o.keys)
+}
+
+// indexLast returns index with the last of keys added, or a new index of
+// all of them once there are more than indexFrom.
+func indexLast(index map[uint64][]int32, keys []Value) map[uint64][]int32 {
 	switch {
-	case o.index != nil:
-		h := hash(k)
-		o.index[h] = append(o.index[h], int32(len(o.keys)-1))
-	case len(o.keys) > indexFrom:
-		o.index = reindex(o.keys)
+	case index != nil:
+		h := hash(keys[len(keys)-1])
+		index[h] = append(index[h], int32(len(keys)-1))
+	case len(keys) > indexFrom:
+		index = reindex(keys)
 	}
+	return index
 }
 
 // sort puts the keys in ast.Compare's order.
@@ -236,13 +243,7 @@ func (s *Set) Add(v Value) {
 	}
 	s.elems = append(s.elems, v)
 	s.sorted = s.sorted && len(s.elems) == 1
-	switch {
-	case s.index != nil:
-		h := hash(v)
-		s.index[h] = append(s.index[h], int32(len(s.elems)-1))
-	case len(s.elems) > indexFrom:
-		s.index = reindex(s.elems)
-	}
+	s.index = indexLast(s.index, s.elems)
 }
 
 func (s *Set) sort() {
