@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // randomValue returns a random Value made the way plans make them:
@@ -196,4 +197,58 @@ func hasSetOrKeys(v Value) bool {
 		}
 	}
 	return false
+}
+
+// TestNativesAsOPA: the built-ins computed here give what OPA's give,
+// written the same way (1 and 1.0 are equal but not the same text), on
+// operands that tell the implementations apart.
+func TestNativesAsOPA(t *testing.T) {
+	num := func(s string) Value { return numberValue(ast.Number(s)) }
+	arr := func(vs ...Value) Value { return NewArray(vs...) }
+	set := func(vs ...Value) Value {
+		s := newSet()
+		for _, v := range vs {
+			s.Add(v)
+		}
+		return s
+	}
+	cases := []struct {
+		name string
+		args []Value
+	}{
+		{ast.Min.Name, []Value{arr(int64(1), num("1.0"))}},
+		{ast.Min.Name, []Value{arr(num("1.0"), int64(2), int64(1))}},
+		{ast.Max.Name, []Value{arr(int64(2), num("2.0"), int64(1))}},
+		{ast.Max.Name, []Value{arr(num("2.0"), int64(2))}},
+		{ast.Min.Name, []Value{set("b", "a", int64(3))}},
+		{ast.Max.Name, []Value{set("b", "a", int64(3))}},
+		{ast.Min.Name, []Value{arr()}},
+		{ast.Count.Name, []Value{"né"}},
+		{ast.Sprintf.Name, []Value{"%s has %d, %q", arr("x", int64(300), "y")}},
+		{ast.Member.Name, []Value{num("1.0"), arr(int64(1))}},
+		{ast.ObjectGet.Name, []Value{NewObject([]string{"a"}, []Value{arr(int64(5))}), arr("a", num("0.0")), "none"}},
+		{ast.ObjectGet.Name, []Value{NewObject([]string{"a"}, []Value{arr(int64(5))}), arr("a", int64(0)), "none"}},
+		{ast.LessThan.Name, []Value{int64(1), num("1.5")}},
+		{ast.Equal.Name, []Value{int64(1), num("1.0")}},
+	}
+	for _, c := range cases {
+		var terms []*ast.Term
+		for _, a := range c.args {
+			terms = append(terms, ToAST(a))
+		}
+		var want *ast.Term
+		err := topdown.GetBuiltin(c.name)(topdown.BuiltinContext{}, terms, func(t *ast.Term) error { want = t; return nil })
+		if err != nil {
+			t.Fatalf("%s%v: OPA: %v", c.name, terms, err)
+		}
+		got, ok := natives[c.name](c.args)
+		if !ok {
+			t.Fatalf("%s%v: left to OPA", c.name, terms)
+		}
+		switch {
+		case got == nil && want == nil:
+		case got == nil || want == nil || ToAST(got).String() != want.String():
+			t.Errorf("%s%v = %v, want %v", c.name, terms, got, want)
+		}
+	}
 }
