@@ -223,7 +223,7 @@ func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
 // eval evaluates the residual on the fields of in that it reads and
 // returns the decision it binds.
 func (s *specialized) eval(ctx context.Context, in *policy.Input) (any, error) {
-	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(vm.ToAST(inputFields(in, s.fields, nil)).Value), rego.EvalMetrics(noMetrics))
+	rs, err := s.query.Eval(ctx, rego.EvalParsedInput(vm.ToAST(inputFields(in, s.fields, heap)).Value), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		return nil, err
 	}

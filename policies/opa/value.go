@@ -15,7 +15,7 @@ import (
 // topdown. It is several times cheaper than OPA's generic conversion, which
 // encodes to JSON and decodes again.
 func inputValue(in *policy.Input) ast.Value {
-	return vm.ToAST(inputFields(in, allFields, nil)).Value
+	return vm.ToAST(inputFields(in, allFields, heap)).Value
 }
 
 // inputFields builds the fields f of the value of in, as the plans'
@@ -100,7 +100,7 @@ func subjectValue(s *policy.Subject, f *fields) vm.Value {
 	o.field(f, "org_status", func() vm.Value { return str(s.OrgStatus) })
 	o.field(f, "licence_from", func() vm.Value { return timePtr(s.LicenceFrom) })
 	o.field(f, "licence_until", func() vm.Value { return timePtr(s.LicenceUntil) })
-	o.field(f, "roles", func() vm.Value { return strs(s.Roles, nil) })
+	o.field(f, "roles", func() vm.Value { return strs(s.Roles, heap) })
 	o.field(f, "agreement_until", func() vm.Value { return timePtr(s.AgreementUntil) })
 	return o.value()
 }
@@ -219,11 +219,18 @@ func datasets(ds []policy.Dataset, a *vm.Arena) vm.Value {
 
 // datasetValue converts one dataset; see cachedDataset.
 func datasetValue(d *policy.Dataset) vm.Value {
-	return vm.NewObject(
-		[]string{"name", "version", "level", "market", "state", "columns"},
-		[]vm.Value{str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, nil)},
-	)
+	return datasetShape.Object(str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, heap))
 }
+
+// heap is the arena of the values that are cached: none (they allocate).
+var heap *vm.Arena
+
+// The shapes of the objects of the input that are made again and again.
+var (
+	datasetShape      = vm.NewShape("name", "version", "level", "market", "state", "columns")
+	grantShape        = vm.NewShape("id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until", "approvers", "batches_left", "status")
+	grantDatasetShape = vm.NewShape("name", "columns")
+)
 
 func grants(gs []policy.Grant, a *vm.Arena) vm.Value {
 	if gs == nil {
@@ -240,16 +247,12 @@ func grants(gs []policy.Grant, a *vm.Arena) vm.Value {
 func grantValue(g *policy.Grant) vm.Value {
 	var ds vm.Value = vm.Null
 	if g.Datasets != nil {
-		gds := make([]vm.Value, len(g.Datasets))
-		for j, gd := range g.Datasets {
-			gds[j] = vm.NewObject([]string{"name", "columns"}, []vm.Value{str(gd.Name), strs(gd.Columns, nil)})
+		arr := heap.Array(len(g.Datasets))
+		for _, gd := range g.Datasets {
+			arr.Append(grantDatasetShape.Object(str(gd.Name), strs(gd.Columns, heap)))
 		}
-		ds = vm.NewArray(gds...)
+		ds = arr
 	}
-	return vm.NewObject(
-		[]string{"id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until",
-			"approvers", "batches_left", "status"},
-		[]vm.Value{str(g.ID), str(g.Org), ds, str(g.Purpose), str(g.Scenario), g.PublicInterest,
-			timeValue(g.From), timeValue(g.Until), strs(g.Approvers, nil), intPtr(g.BatchesLeft), str(g.Status)},
-	)
+	return grantShape.Object(str(g.ID), str(g.Org), ds, str(g.Purpose), str(g.Scenario), g.PublicInterest,
+		timeValue(g.From), timeValue(g.Until), strs(g.Approvers, heap), intPtr(g.BatchesLeft), str(g.Status))
 }

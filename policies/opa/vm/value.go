@@ -605,6 +605,54 @@ func (o *Object) fill(keys []string, vals []Value) {
 	}
 }
 
+// Shape is a set of keys that objects are made with again and again (the
+// grants and datasets of inputs): NewObject's work on the keys, done once.
+type Shape struct {
+	keys []Value // sorted
+	perm []int   // perm[i]: where the value of keys[i] is in Object's arguments
+}
+
+// NewShape returns the shape of objects with these keys, in the order
+// Object takes their values. A key given twice panics.
+func NewShape(keys ...string) *Shape {
+	perm := make([]int, len(keys))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+	s := &Shape{perm: perm}
+	for i, j := range perm {
+		if i > 0 && keys[j] == keys[perm[i-1]] {
+			panic("vm: a shape with a key twice")
+		}
+		s.keys = append(s.keys, key(keys[j]))
+	}
+	return s
+}
+
+// Object returns an object of the shape's keys with vals, given in the
+// order of NewShape's keys. Its keys are the shape's: a key inserted later
+// goes to a copy of them.
+func (s *Shape) Object(vals ...Value) *Object {
+	if len(vals) != len(s.keys) {
+		panic("vm: an object with as many values as its shape has keys")
+	}
+	o := &Object{sorted: true}
+	o.keys = s.keys[:len(s.keys):len(s.keys)]
+	if len(vals) <= len(o.inline) {
+		o.vals = o.inline[:len(vals):len(o.inline)]
+	} else {
+		o.vals = make([]Value, len(vals))
+	}
+	for i, j := range s.perm {
+		o.vals[i] = vals[j]
+	}
+	if len(o.keys) > indexFrom {
+		o.index = reindex(o.keys)
+	}
+	return o
+}
+
 // Arena makes the objects and arrays of values that live no longer than
 // one evaluation (an input), and makes them again from the same memory
 // after Reset. A nil *Arena allocates, as NewObject and NewArray do.

@@ -252,3 +252,24 @@ func TestNativesAsOPA(t *testing.T) {
 		}
 	}
 }
+
+// TestShape: an object of a shape is the object NewObject makes of the
+// same keys and values; a key inserted into one leaves the others alone.
+func TestShape(t *testing.T) {
+	sh := NewShape("b", "c", "a")
+	x := sh.Object(int64(2), int64(3), int64(1))
+	y := sh.Object(int64(5), int64(6), int64(4))
+	if want := NewObject([]string{"a", "b", "c"}, []Value{int64(1), int64(2), int64(3)}); !equal(x, want) || compare(x, want) != 0 {
+		t.Fatalf("got %v, want %v", ToAST(x), ToAST(want))
+	}
+	x.Insert("d", int64(7))
+	if y.Len() != 3 || y.Get("d") != nil || x.Get("d") != int64(7) || y.Get("a") != int64(4) {
+		t.Fatalf("after an insert into another object of the shape: %v and %v", ToAST(x), ToAST(y))
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a shape with a key twice did not panic")
+		}
+	}()
+	NewShape("a", "b", "a")
+}
