@@ -78,10 +78,11 @@ func (e *Engine) failed(rule, msg string) policy.Decision {
 }
 
 // decode reads {"allow": bool, "reasons": [{"rule","message"}...],
-// "grants": {name: id}} strictly, from a Value of package vm or a document
-// as rego renders it, or as eval decoded it. "reasons" (a set or an array) and "grants" may be
-// absent. An allow with reasons is malformed; a deny without reasons gets
-// the reason "policy.deny", so that every deny says something.
+// "grants": {name: id}} strictly: as eval decoded it, or from a Value of
+// package vm or a document as rego renders it. "reasons" (a set or an
+// array) and "grants" may be absent. An allow with reasons is malformed; a
+// deny without reasons gets the reason "policy.deny", so that every deny
+// says something.
 func decode(v any) (policy.Decision, bool) {
 	if x, ok := v.(decoded); ok {
 		return x.d, x.ok
@@ -95,49 +96,47 @@ func decode(v any) (policy.Decision, bool) {
 		return policy.Decision{}, false
 	}
 	d := policy.Decision{Reasons: []policy.Reason{}}
-	allow, ok := obj.Get("allow").(bool)
-	if !ok {
+	if d.Allow, ok = obj.Get("allow").(bool); !ok {
 		return policy.Decision{}, false
 	}
-	d.Allow = allow
-	obj.Range(func(k, val vm.Value) bool {
+	keys, vals := obj.Pairs()
+	for i, k := range keys {
 		switch k {
 		case "allow":
 		case "reasons":
-			list, isList := vm.Members(val)
-			if ok = isList; !ok {
-				return false
+			list, ok := vm.Members(vals[i])
+			if !ok {
+				return policy.Decision{}, false
 			}
 			for _, item := range list {
-				var r policy.Reason
-				if r, ok = reason(item); !ok {
-					return false
+				r, ok := reason(item)
+				if !ok {
+					return policy.Decision{}, false
 				}
 				d.Reasons = append(d.Reasons, r)
 			}
 		case "grants":
-			m, isObj := val.(*vm.Object)
-			if ok = isObj; !ok {
-				return false
+			m, ok := vals[i].(*vm.Object)
+			if !ok {
+				return policy.Decision{}, false
 			}
-			m.Range(func(name, id vm.Value) bool {
-				n, ok1 := name.(string)
-				s, ok2 := id.(string)
-				if ok = ok1 && ok2; !ok {
-					return false
+			names, ids := m.Pairs()
+			for j := range names {
+				name, ok1 := names[j].(string)
+				id, ok2 := ids[j].(string)
+				if !ok1 || !ok2 {
+					return policy.Decision{}, false
 				}
 				if d.Grants == nil {
-					d.Grants = make(map[string]string, m.Len())
+					d.Grants = make(map[string]string, len(names))
 				}
-				d.Grants[n] = s
-				return true
-			})
+				d.Grants[name] = id
+			}
 		default:
-			ok = false
+			return policy.Decision{}, false
 		}
-		return ok
-	})
-	if !ok || d.Allow && len(d.Reasons) > 0 {
+	}
+	if d.Allow && len(d.Reasons) > 0 {
 		return policy.Decision{}, false
 	}
 	if !d.Allow {

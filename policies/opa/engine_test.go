@@ -179,6 +179,9 @@ func TestUndefinedAndMalformed(t *testing.T) {
 		{"allow with reasons", "package enclave\n\ndecision := {\"allow\": true, \"reasons\": [{\"rule\": \"a\", \"message\": \"b\"}]}\n", "policy.malformed", true},
 		{"unknown key", "package enclave\n\ndecision := {\"allow\": true, \"admin\": true}\n", "policy.malformed", true},
 		{"reason without rule", "package enclave\n\ndecision := {\"allow\": false, \"reasons\": [{\"message\": \"b\"}]}\n", "policy.malformed", true},
+		{"reasons not a list", "package enclave\n\ndecision := {\"allow\": false, \"reasons\": {\"rule\": \"a\", \"message\": \"b\"}}\n", "policy.malformed", true},
+		{"grant id not a string", "package enclave\n\ndecision := {\"allow\": true, \"grants\": {\"d\": 1}}\n", "policy.malformed", true},
+		{"reason with a third key", "package enclave\n\ndecision := {\"allow\": false, \"reasons\": {{\"rule\": \"a\", \"message\": \"b\", \"x\": 1}}}\n", "policy.malformed", true},
 		{"eval error", "package enclave\n\ndecision := {\"allow\": x > 0}\nx := to_number(input.subject.name)\n", "policy.error", true},
 		{"deny without reason", "package enclave\n\ndecision := {\"allow\": false}\n", "policy.deny", false},
 	}

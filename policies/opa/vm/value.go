@@ -716,15 +716,11 @@ func Number(text string) (Value, error) {
 	return numberValue(ast.Number(text)), nil
 }
 
-// Range calls fn with each key and value, in order, until fn returns
-// false.
-func (o *Object) Range(fn func(k, v Value) bool) {
+// Pairs returns the keys and their values, in order. The slices are the
+// object's own: read only.
+func (o *Object) Pairs() (keys, vals []Value) {
 	o.sort()
-	for i, k := range o.keys {
-		if !fn(k, o.vals[i]) {
-			return
-		}
-	}
+	return o.keys, o.vals
 }
 
 // Members returns the elements of an array, or the members of a set in
