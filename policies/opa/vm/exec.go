@@ -114,7 +114,7 @@ type eval struct {
 	ctx     context.Context
 	time    *ast.Term
 	results *Set
-	memo    []Value // by function index; undefinedTerm when undefined
+	memo    []Value // by function index; undefinedRule when undefined
 	chunks  [][]Value
 	chunk   int
 	top     int
@@ -266,8 +266,8 @@ const chunkSize = 1024
 
 type mark struct{ chunk, top int }
 
-// undefinedTerm marks a memoized rule that was undefined.
-var undefinedTerm Value = &struct{ undefined bool }{}
+// undefinedRule marks a memoized rule that was undefined.
+var undefinedRule Value = &struct{ undefined bool }{}
 
 // errConflict is the error of a rule with two values.
 var errConflict = errors.New("conflicting values")
@@ -818,7 +818,7 @@ func (e *eval) collect(t *ast.Term) error {
 func (e *eval) callFunc(f *function, cf []Value, ops []operand, locals []int32) (Value, error) {
 	if f.memo {
 		if v := e.memo[f.index]; v != nil {
-			if v == undefinedTerm {
+			if v == undefinedRule {
 				return nil, nil
 			}
 			return v, nil
@@ -860,7 +860,7 @@ func (e *eval) callFunc(f *function, cf []Value, ops []operand, locals []int32) 
 	}
 	if f.memo {
 		if ret == nil {
-			e.memo[f.index] = undefinedTerm
+			e.memo[f.index] = undefinedRule
 		} else {
 			e.memo[f.index] = ret
 		}
