@@ -157,24 +157,34 @@ func headKind(h []byte) (Kind, string, bool) {
 // without reading the file to the end to tell text from binary data, which
 // are scanned alike.
 func scanKind(p, name string) (Kind, error) {
-	f, err := os.Open(p)
+	var buf [512]byte
+	head, err := readHead(p, buf[:])
 	if err != nil {
-		return KindUnknown, fmt.Errorf("open output file: %w", err)
+		return KindUnknown, err
 	}
-	defer f.Close()
-	var head [512]byte
-	n, err := io.ReadFull(f, head[:])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return KindUnknown, fmt.Errorf("read output file: %w", err)
-	}
-	if kind, _, ok := headKind(head[:n]); ok {
+	if kind, _, ok := headKind(head); ok {
 		return kind, nil
 	}
-	if strings.ToLower(path.Ext(name)) == ".json" || startsJSON(head[:n]) {
+	if strings.ToLower(path.Ext(name)) == ".json" || startsJSON(head) {
 		kind, _, err := Sniff(p, name)
 		return kind, err
 	}
 	return KindUnknown, nil
+}
+
+// readHead reads the first len(buf) bytes of the file p (fewer when it is
+// shorter) into buf.
+func readHead(p string, buf []byte) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open output file: %w", err)
+	}
+	defer f.Close()
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("read output file: %w", err)
+	}
+	return buf[:n], nil
 }
 
 func startsJSON(h []byte) bool {

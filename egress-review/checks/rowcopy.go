@@ -113,18 +113,13 @@ func rowKind(p, name string) (Kind, error) {
 		kind, _, err := Sniff(p, name)
 		return kind, err
 	}
-	f, err := os.Open(p)
+	var buf [8]byte
+	head, err := readHead(p, buf[:])
 	if err != nil {
-		return KindUnknown, fmt.Errorf("open output file: %w", err)
-	}
-	defer f.Close()
-	var head [8]byte
-	n, err := io.ReadFull(f, head[:])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return KindUnknown, fmt.Errorf("read output file: %w", err)
+		return KindUnknown, err
 	}
 	for _, m := range magics {
-		if m.kind.Tabular() && bytes.HasPrefix(head[:n], []byte(m.prefix)) {
+		if m.kind.Tabular() && bytes.HasPrefix(head, []byte(m.prefix)) {
 			return m.kind, nil
 		}
 	}
