@@ -105,6 +105,12 @@ type Input struct {
 	// Rows is the dataset version's row count, for the row-copy threshold
 	// (0 when unknown).
 	Rows int64 `json:"rows,omitempty"`
+	// Path is a decrypted Arrow IPC file of the version's rows, which the
+	// output contract reads to learn the inputs' labels and to recover the
+	// group of records behind every cell of an output table. Empty when the
+	// rows cannot be read (a destroyed version): then no table cell can be
+	// traced to this input and tables fail the contract.
+	Path string `json:"-"`
 }
 
 // PreviousRelease is a file already released under the same grant, for the
@@ -170,6 +176,26 @@ type Params struct {
 	// DiffMaxCellDelta: a table equal in shape to a released one whose
 	// counts differ by at most this much in every cell is flagged (5).
 	DiffMaxCellDelta float64 `json:"diff_max_cell_delta"`
+
+	// The output contract (checks.Contract).
+
+	// MaxLabels is the most distinct labels one column of an output table
+	// may hold (200).
+	MaxLabels int `json:"max_labels"`
+	// MagnitudeTolerance is how far, relative to the value, a sum or mean
+	// cell may be from the aggregate recomputed from the inputs (0.001),
+	// so that rounding to a few significant figures passes.
+	MagnitudeTolerance float64 `json:"magnitude_tolerance"`
+	// TextBudgetBits is the information a text file may carry in tokens
+	// that the inputs' labels, the language and statistics-like numbers
+	// cannot explain (512 bits).
+	TextBudgetBits float64 `json:"text_budget_bits"`
+	// TextFreeNumbers is how many statistics-like numbers a text file may
+	// hold before each further one counts against its budget (200).
+	TextFreeNumbers int `json:"text_free_numbers"`
+	// LogLineBudgetBits is the budget of one job log line an operator
+	// reads (40 bits); a line over it is withheld.
+	LogLineBudgetBits float64 `json:"log_line_budget_bits"`
 }
 
 // Default returns the default parameters, after ACRO's defaults.
@@ -186,6 +212,11 @@ func Default() Params {
 		MaxTotalBytes:      4 << 30,
 		MaxFiles:           1000,
 		DiffMaxCellDelta:   5,
+		MaxLabels:          200,
+		MagnitudeTolerance: 0.001,
+		TextBudgetBits:     512,
+		TextFreeNumbers:    200,
+		LogLineBudgetBits:  40,
 	}
 }
 
@@ -224,6 +255,21 @@ func (p Params) Effective() Params {
 	}
 	if p.DiffMaxCellDelta > 0 {
 		d.DiffMaxCellDelta = p.DiffMaxCellDelta
+	}
+	if p.MaxLabels > 0 {
+		d.MaxLabels = p.MaxLabels
+	}
+	if p.MagnitudeTolerance > 0 {
+		d.MagnitudeTolerance = p.MagnitudeTolerance
+	}
+	if p.TextBudgetBits > 0 {
+		d.TextBudgetBits = p.TextBudgetBits
+	}
+	if p.TextFreeNumbers > 0 {
+		d.TextFreeNumbers = p.TextFreeNumbers
+	}
+	if p.LogLineBudgetBits > 0 {
+		d.LogLineBudgetBits = p.LogLineBudgetBits
 	}
 	return d
 }
