@@ -47,10 +47,14 @@ type Reason struct {
 // the policies could not be evaluated or yielded an undefined or malformed
 // result (errdefs.ErrInternal); callers treat every error as a deny.
 // Revision returns the revision of the loaded policies, the same value as
-// Decision.Revision.
+// Decision.Revision. EgressThresholds returns the thresholds of the egress
+// checks the loaded policies hold (data.enclave.egress_thresholds),
+// evaluated and validated once when the policies load: policies whose
+// thresholds are undefined or invalid do not load.
 //
 // Implementations are safe for concurrent use.
 type Engine interface {
 	Decide(ctx context.Context, in Input) (Decision, error)
 	Revision() string
+	EgressThresholds() EgressThresholds
 }

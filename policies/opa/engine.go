@@ -8,7 +8,9 @@
 // specialized to that action by partial evaluation, on the fields of the
 // input it reads (specialize.go), as OPA's planner plans it, in package vm
 // (planned.go). Policies that do not compile make New fail with an error
-// naming the file and line.
+// naming the file and line. The thresholds of the egress checks
+// (data.enclave.egress_thresholds) are evaluated and validated once, at
+// load (thresholds.go).
 package opa
 
 import (
@@ -48,6 +50,8 @@ type Engine struct {
 	planned  map[string]*planned     // by action; see planned.go
 	revision string
 	files    []string
+	// thresholds are data.enclave.egress_thresholds (thresholds.go).
+	thresholds policy.EgressThresholds
 }
 
 var _ policy.Engine = (*Engine)(nil)
@@ -70,7 +74,8 @@ func WithPolicyDir(dir string) Option {
 }
 
 // WithoutBuiltin leaves the built-in policies out, so that the policy
-// directory alone decides. It exists for tests and benchmarks.
+// directory alone decides; the egress thresholds are then optional
+// (Engine.EgressThresholds). It exists for tests and benchmarks.
 func WithoutBuiltin() Option {
 	return func(o *options) { o.noBuiltin = true }
 }
@@ -78,8 +83,10 @@ func WithoutBuiltin() Option {
 // New loads, compiles and prepares the policies. It returns an
 // errdefs.ErrInvalidArgument class error naming file and line when a policy
 // does not parse or compile, or uses a built-in function outside the
-// allowed capabilities (for example http.send); an errdefs.ErrNotFound or
-// other class error when the policy directory cannot be read.
+// allowed capabilities (for example http.send), or when the egress
+// thresholds (data.enclave.egress_thresholds) are undefined or invalid,
+// naming the key; an errdefs.ErrNotFound or other class error when the
+// policy directory cannot be read.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	var o options
 	for _, opt := range opts {
@@ -106,7 +113,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no policy files: %w", errdefs.ErrInvalidArgument)
 	}
-	return compile(ctx, files, !o.noPlans)
+	return compile(ctx, files, !o.noPlans, o.noBuiltin)
 }
 
 // withoutPlans keeps every action in topdown (the residuals of
@@ -159,8 +166,9 @@ func classify(err error) error {
 	return errors.Join(err, errdefs.ErrUnknown)
 }
 
-// compile parses and compiles files and prepares the query.
-func compile(ctx context.Context, files map[string]source, withPlans bool) (*Engine, error) {
+// compile parses and compiles files, prepares the query and evaluates the
+// egress thresholds, which may be undefined only when optionalThresholds.
+func compile(ctx context.Context, files map[string]source, withPlans, optionalThresholds bool) (*Engine, error) {
 	caps := Capabilities()
 	srcs := make([]source, 0, len(files))
 	for _, s := range files {
@@ -192,11 +200,16 @@ func compile(ctx context.Context, files map[string]source, withPlans bool) (*Eng
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %s: %w", errorsText(err), errdefs.ErrInvalidArgument)
 	}
+	thresholds, err := evalThresholds(ctx, caps, modules, optionalThresholds)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
-		query:    pq,
-		modules:  modules,
-		revision: "sha256:" + hex.EncodeToString(h.Sum(nil)),
-		files:    names,
+		query:      pq,
+		modules:    modules,
+		revision:   "sha256:" + hex.EncodeToString(h.Sum(nil)),
+		files:      names,
+		thresholds: thresholds,
 	}
 	e.special = e.specialize(ctx, caps, withPlans)
 	// A probe request finds conflicts that only evaluation reveals, such as
