@@ -129,14 +129,25 @@ type Spec struct {
 	Args   []string // argv; Args[0] is resolved against PATH in the image
 	Inputs []Mount
 	OutDir string // empty host directory that receives the collected outputs
-	Limits Limits
+	// Outputs are the files the job declared: names of regular files at the
+	// top of /out, each a ValidFileName. Only these are collected into
+	// OutDir; every other entry of /out is dropped and only counted
+	// (Exit.Undeclared). No outputs means nothing is collected.
+	Outputs []string
+	Limits  Limits
 }
 
 var (
 	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	fileRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,127}$`)
 )
+
+// ValidFileName reports whether name may be one path element of a
+// collected output: 1-128 bytes of letters, digits and "_.=+-", not
+// starting with a dot or dash (so never "." or "..").
+func ValidFileName(name string) bool { return fileRE.MatchString(name) }
 
 // ValidDigest reports whether d has the form "sha256:" and 64 lowercase hex
 // digits.
@@ -180,6 +191,19 @@ func (s Spec) Validate() error {
 	}
 	if err := s.Limits.Validate(); err != nil {
 		return fmt.Errorf("job %q: %w", s.ID, err)
+	}
+	if len(s.Outputs) > s.Limits.MaxOutputFiles {
+		return inv("job %q declares %d outputs, more than its limit of %d files", s.ID, len(s.Outputs), s.Limits.MaxOutputFiles)
+	}
+	declared := map[string]bool{}
+	for _, o := range s.Outputs {
+		if !ValidFileName(o) {
+			return inv("job %q output name %q invalid", s.ID, o)
+		}
+		if declared[o] {
+			return inv("job %q output %q declared twice", s.ID, o)
+		}
+		declared[o] = true
 	}
 	return nil
 }
@@ -229,5 +253,8 @@ type Exit struct {
 	Started time.Time
 	Ended   time.Time
 	Outputs []File // collected into Spec.OutDir
-	Skipped []Skip // entries of /out not collected
+	Skipped []Skip // declared outputs not collected, with the reason
+	// Undeclared counts the entries at the top of /out that the job did
+	// not declare: dropped uncollected, never named.
+	Undeclared int
 }

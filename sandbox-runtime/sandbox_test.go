@@ -40,6 +40,17 @@ func TestSpecValidate(t *testing.T) {
 		{"input unclean", func(s *Spec) { s.Inputs[0].HostDir = "/var/lib/../../etc" }, false},
 		{"out relative", func(s *Spec) { s.OutDir = "out" }, false},
 		{"limits missing", func(s *Spec) { s.Limits = Limits{} }, false},
+		{"outputs declared", func(s *Spec) { s.Outputs = []string{"counts.arrow", "MANIFEST.json", "_x=1+2"} }, true},
+		{"output with slash", func(s *Spec) { s.Outputs = []string{"sub/counts.arrow"} }, false},
+		{"output dotdot", func(s *Spec) { s.Outputs = []string{".."} }, false},
+		{"output hidden", func(s *Spec) { s.Outputs = []string{".hidden"} }, false},
+		{"output leading dash", func(s *Spec) { s.Outputs = []string{"-rf"} }, false},
+		{"output empty", func(s *Spec) { s.Outputs = []string{""} }, false},
+		{"output twice", func(s *Spec) { s.Outputs = []string{"a.txt", "a.txt"} }, false},
+		{"outputs beyond the file limit", func(s *Spec) {
+			s.Limits.MaxOutputFiles = 2
+			s.Outputs = []string{"a", "b", "c"}
+		}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

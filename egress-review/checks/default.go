@@ -11,8 +11,8 @@ import (
 )
 
 // Default returns every check in its default configuration, for export
-// requests: marks, raw values, row copying, disclosure control, file types
-// and differencing.
+// requests: the output contract, then marks, raw values, row copying,
+// disclosure control, file types and differencing.
 func Default() []review.Check {
 	return WithAllocator(nil)
 }
@@ -22,6 +22,7 @@ func Default() []review.Check {
 func WithAllocator(mem memory.Allocator) []review.Check {
 	t := table{Mem: mem}
 	return []review.Check{
+		Contract{table: t},
 		Marks{table: t},
 		RawValues{table: t},
 		RowCopy{table: t},

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -69,12 +70,44 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: t.TempDir(), h: h, mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	in := filepath.Join(e.dir, "input.arrow")
+	if err := os.WriteFile(in, testInputFile(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e.req = &review.Request{
 		Hasher: h,
 		Inputs: []review.Input{{Dataset: "credit_penalties", Version: 1, Level: "general-3", Market: "authorized",
-			HasPI: true, Fingerprints: set, Rows: 3}},
+			HasPI: true, Fingerprints: set, Rows: 3, Path: in}},
 	}
 	return e
+}
+
+// testInputFile is the input's records as the output contract reads them:
+// per district of cleanAggregate, as many records as its count, with
+// amounts whose mean is its mean_amount (deviations of +-1000 and 0 that
+// cancel out, so that no record dominates and not all are the same).
+func testInputFile(t testing.TB) []byte {
+	_, clean := cleanAggregate()
+	var districts []string
+	var amounts []float64
+	for i, d := range clean[0].vals.([]string) {
+		n, mean := clean[1].vals.([]int64)[i], clean[2].vals.([]float64)[i]
+		for k := int64(0); k < n; k++ {
+			dev := 1000.0
+			switch {
+			case k == n-1 && n%2 == 1:
+				dev = 0
+			case k%2 == 1:
+				dev = -1000
+			}
+			districts = append(districts, d)
+			amounts = append(amounts, mean+dev)
+		}
+	}
+	return arrowFile(t, marksMeta("general-3", "authorized"), []col{
+		{name: "district", vals: districts},
+		{name: "amount", vals: amounts},
+	})
 }
 
 func (e *env) add(name string, data []byte) {

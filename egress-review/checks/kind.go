@@ -24,7 +24,7 @@ import (
 // Kind is a file type recognised by content.
 type Kind string
 
-// Kinds of files. The first eight may leave the enclave.
+// Kinds of files. The first ten may leave the enclave (after the checks).
 const (
 	KindArrowFile   Kind = "arrow-file"
 	KindArrowStream Kind = "arrow-stream"
@@ -35,6 +35,7 @@ const (
 	KindMarkdown    Kind = "markdown"
 	KindPNG         Kind = "png"
 	KindPDF         Kind = "pdf"
+	KindJPEG        Kind = "jpeg"
 	KindArchive     Kind = "archive"
 	KindExecutable  Kind = "executable"
 	KindUnknown     Kind = "unknown"
@@ -43,7 +44,7 @@ const (
 // Allowed reports whether files of kind k may leave.
 func (k Kind) Allowed() bool {
 	switch k {
-	case KindArrowFile, KindArrowStream, KindParquet, KindCSV, KindJSON, KindText, KindMarkdown, KindPNG, KindPDF:
+	case KindArrowFile, KindArrowStream, KindParquet, KindCSV, KindJSON, KindText, KindMarkdown, KindPNG, KindPDF, KindJPEG:
 		return true
 	}
 	return false
@@ -69,6 +70,7 @@ var magics = []struct {
 	{"PAR1", KindParquet, "parquet"},
 	{"\x89PNG\r\n\x1a\n", KindPNG, "png"},
 	{"%PDF-", KindPDF, "pdf"},
+	{"\xff\xd8\xff", KindJPEG, "jpeg"},
 	{"PK\x03\x04", KindArchive, "zip"},
 	{"PK\x05\x06", KindArchive, "zip"},
 	{"PK\x07\x08", KindArchive, "zip"},

@@ -31,10 +31,15 @@ type ManifestFile struct {
 	Level   string                    `json:"level"`
 	Market  string                    `json:"market"`
 	Columns map[string]ManifestColumn `json:"columns,omitempty"`
+	// Labels are category labels of the file's tables that the inputs do
+	// not hold (bands, groupings the job made). Officers see them; they
+	// pay the text rule of the output contract.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // ManifestColumn declares what a column of a CSV table is, for the
-// disclosure check: stat is one of count, sum, mean, model, top1, top2, dof.
+// disclosure check and the output contract: stat is one of count, sum,
+// mean, model, top1, top2, dof, or label (integer category labels).
 type ManifestColumn struct {
 	Stat string `json:"stat,omitempty"`
 }
@@ -72,6 +77,9 @@ func ParseManifest(r io.Reader) (*Manifest, error) {
 		if f.Market != "" && MarketRank(f.Market) < 0 {
 			return nil, fmt.Errorf("manifest holds a market that is not a market class: %w", errdefs.ErrInvalidArgument)
 		}
+		if len(f.Labels) > MaxManifestLabels {
+			return nil, fmt.Errorf("manifest declares more than %d labels for one file: %w", MaxManifestLabels, errdefs.ErrInvalidArgument)
+		}
 		for _, c := range f.Columns {
 			if c.Stat != "" && !knownStat[c.Stat] {
 				return nil, fmt.Errorf("manifest holds an unknown stat: %w", errdefs.ErrInvalidArgument)
@@ -81,7 +89,10 @@ func ParseManifest(r io.Reader) (*Manifest, error) {
 	return &m, nil
 }
 
-var knownStat = map[string]bool{"count": true, "sum": true, "mean": true, "model": true, "top1": true, "top2": true, "dof": true}
+var knownStat = map[string]bool{"count": true, "sum": true, "mean": true, "model": true, "top1": true, "top2": true, "dof": true, "label": true}
+
+// MaxManifestLabels is the most labels a manifest may declare for a file.
+const MaxManifestLabels = 1000
 
 // loadManifest returns the request's manifest: req.Manifest, or a file
 // named review.ManifestName among req.Files. It returns nil, nil when there

@@ -67,6 +67,7 @@ func TestHostileJobs(t *testing.T) {
 		args       []string
 		limits     func(*sandbox.Limits)
 		input      bool
+		outputs    []string // declared
 		wantReason sandbox.Reason
 		contained  bool // logs hold CONTAINED lines and no ESCAPED line; exit code 0
 		check      func(t *testing.T, spec sandbox.Spec, ex sandbox.Exit, logs string)
@@ -109,6 +110,7 @@ func TestHostileJobs(t *testing.T) {
 				}
 			}},
 		{name: "escaping outputs", args: []string{"probes", "outputs", "100000", "50000000"},
+			outputs:    []string{"good.txt", "shadow", "root", "orig", "hardlink", "fifo", "sparse", "many"},
 			wantReason: sandbox.ReasonOutputLimit,
 			check: func(t *testing.T, spec sandbox.Spec, ex sandbox.Exit, logs string) {
 				// seccomp refuses mknod, so a job cannot even plant a fifo;
@@ -125,9 +127,14 @@ func TestHostileJobs(t *testing.T) {
 				}
 				want := map[string]string{`"shadow"`: outputs.SkipSymlink, `"root"`: outputs.SkipSymlink,
 					`"orig"`: outputs.SkipHardlink, `"hardlink"`: outputs.SkipHardlink,
-					`"fifo"`: outputs.SkipSpecial, `"..evil"`: outputs.SkipBadName}
+					`"fifo"`: outputs.SkipSpecial, `"sparse"`: outputs.SkipSizeLimit, `"many"`: outputs.SkipDirectory}
 				if !fifoPlanted {
-					delete(want, `"fifo"`)
+					want[`"fifo"`] = outputs.SkipMissing
+				}
+				// "..evil" was not declared (it cannot be): dropped and
+				// counted, never named.
+				if _, named := got[`"..evil"`]; named || ex.Undeclared != 1 {
+					t.Errorf("undeclared: got %d dropped and ..evil named %v, want 1 and not named", ex.Undeclared, named)
 				}
 				for n, r := range want {
 					if got[n] != r {
@@ -159,6 +166,7 @@ func TestHostileJobs(t *testing.T) {
 			if tc.input {
 				spec.Inputs = []sandbox.Mount{{Name: "credit", HostDir: inputDir(t)}}
 			}
+			spec.Outputs = tc.outputs
 			type result struct {
 				ex   sandbox.Exit
 				logs string

@@ -155,12 +155,13 @@ func TestRunNoop(t *testing.T) {
 	}{
 		{"true", []string{"true"}, 0, ""},
 		{"exit code", []string{"sh", "-c", "echo hello; exit 7"}, 7, "hello\n"},
-		{"writes an output", []string{"sh", "-c", "echo data > /out/result.txt"}, 0, ""},
+		{"writes an output", []string{"sh", "-c", "echo data > /out/result.txt; echo x > /out/undeclared.txt"}, 0, ""},
 		{"logs capped", []string{"sh", "-c", "yes | head -c 300000; echo done"}, 0, strings.Repeat("y\n", 64<<10/2)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := newSpec(t, "toolbox", tc.args...)
+			spec.Outputs = []string{"result.txt"}
 			ex, logs := run(t, context.Background(), spec)
 			if ex.Reason != sandbox.ReasonExited || ex.Code != tc.wantCode {
 				t.Fatalf("exit: got %s/%d, want exited/%d (logs %q)", ex.Reason, ex.Code, tc.wantCode, logs)
@@ -175,6 +176,9 @@ func TestRunNoop(t *testing.T) {
 				b, err := os.ReadFile(filepath.Join(spec.OutDir, "result.txt"))
 				if err != nil || string(b) != "data\n" {
 					t.Errorf("output: got %q (%v), want %q", b, err, "data\n")
+				}
+				if _, err := os.Stat(filepath.Join(spec.OutDir, "undeclared.txt")); err == nil || ex.Undeclared != 1 {
+					t.Errorf("undeclared output: got collected %v, counted %d; want dropped and counted 1", err == nil, ex.Undeclared)
 				}
 			}
 		})

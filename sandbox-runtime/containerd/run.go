@@ -210,11 +210,11 @@ wait:
 		ex.Reason = sandbox.ReasonOOM
 	}
 	full := outFull(outMnt)
-	rep, err := outputs.Collect(outMnt, spec.OutDir, spec.Limits)
+	rep, err := outputs.CollectDeclared(outMnt, spec.OutDir, spec.Limits, spec.Outputs)
 	if err != nil {
 		return ex, fmt.Errorf("job %q collect outputs: %w", spec.ID, err)
 	}
-	ex.Outputs, ex.Skipped = rep.Files, rep.Skipped
+	ex.Outputs, ex.Skipped, ex.Undeclared = rep.Files, rep.Skipped, rep.Undeclared
 	ex.Usage.OutputBytes = uint64(rep.Bytes)
 	if ex.Reason == "" && (full || rep.Truncated) {
 		ex.Reason = sandbox.ReasonOutputLimit

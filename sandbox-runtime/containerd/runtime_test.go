@@ -62,6 +62,7 @@ func TestRunGroupcount(t *testing.T) {
 	writeDataset(t, in)
 	spec := newSpec(t, "groupcount", "groupcount", "-in", "/in/credit/data.arrow", "-by", "region", "-out", "/out/counts.arrow")
 	spec.Inputs = []sandbox.Mount{{Name: "credit", HostDir: in}}
+	spec.Outputs = []string{"counts.arrow"}
 	ex, logs := run(t, context.Background(), spec)
 	if ex.Reason != sandbox.ReasonExited || ex.Code != 0 {
 		t.Fatalf("exit: got %s/%d, want exited/0; logs %q", ex.Reason, ex.Code, logs)

@@ -3,6 +3,10 @@
 // following links, hardlinks, devices, fifos and sockets refused, names
 // validated, and the total size and file count capped. What was left behind
 // is reported with a reason. The source is hostile: the job wrote it.
+//
+// CollectDeclared, what the runtime uses, takes only the files the job
+// declared and counts everything else without naming it, because a name
+// the job chose is a way out too. Collect walks the whole tree.
 package outputs
 
 import (
@@ -10,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 
@@ -38,6 +41,8 @@ const (
 	SkipSizeLimit  = "size limit"
 	SkipChanged    = "changed while collecting"
 	SkipUnreadable = "unreadable"
+	SkipMissing    = "not written"
+	SkipDirectory  = "a directory"
 )
 
 // Report is the result of a collection.
@@ -47,15 +52,16 @@ type Report struct {
 	Bytes   int64 // total size of Files
 	// Truncated is true when the count or size cap left files behind.
 	Truncated bool
+	// Undeclared counts the entries at the top of the source that were not
+	// declared (CollectDeclared only): dropped, never named.
+	Undeclared int
 }
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,127}$`)
 
 // ValidName reports whether one path element written by a job may be
 // collected: 1-128 bytes of letters, digits and "_.=+-", not starting with
-// a dot or dash, never "." or "..".
+// a dot or dash, never "." or ".." (sandbox.ValidFileName).
 func ValidName(name string) bool {
-	return nameRE.MatchString(name)
+	return sandbox.ValidFileName(name)
 }
 
 // Collect copies the regular files under srcDir into destDir (which must
@@ -79,6 +85,78 @@ func Collect(srcDir, destDir string, max sandbox.Limits) (Report, error) {
 	c := &collector{max: max}
 	if err := c.dir(src, dst, "", 0); err != nil {
 		return c.rep, err
+	}
+	if c.extra > 0 {
+		c.rep.Skipped = append(c.rep.Skipped, sandbox.Skip{
+			Name: "...", Reason: strconv.Itoa(c.extra) + " more entries skipped"})
+	}
+	return c.rep, nil
+}
+
+// CollectDeclared copies the declared files, regular files at the top of
+// srcDir, into destDir, with the same care and caps as Collect. A declared
+// name that is missing, a directory, a link or anything but a lone regular
+// file is reported in Report.Skipped under its (declared) name; every
+// other entry of srcDir is dropped and only counted in Report.Undeclared,
+// without being opened. Names in declared that are not a ValidName are
+// refused with errdefs.ErrInvalidArgument before anything is read.
+func CollectDeclared(srcDir, destDir string, max sandbox.Limits, declared []string) (Report, error) {
+	want := make(map[string]bool, len(declared))
+	for _, n := range declared {
+		if !ValidName(n) {
+			return Report{}, fmt.Errorf("declared output name %q: %w", n, errdefs.ErrInvalidArgument)
+		}
+		want[n] = true
+	}
+	src, err := unix.Open(srcDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Report{}, fmt.Errorf("open output source: %w", classify(err))
+	}
+	defer unix.Close(src)
+	dst, err := unix.Open(destDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Report{}, fmt.Errorf("open output destination: %w", classify(err))
+	}
+	defer unix.Close(dst)
+	names, err := readNames(src)
+	if err != nil {
+		return Report{}, fmt.Errorf("read output directory: %w", classify(err))
+	}
+	c := &collector{max: max}
+	found := map[string]bool{}
+	for _, n := range names {
+		if !want[n] {
+			c.rep.Undeclared++
+			continue
+		}
+		found[n] = true
+		var st unix.Stat_t
+		if err := unix.Fstatat(src, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			c.skip(n, SkipUnreadable)
+			continue
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			if err := c.file(src, dst, n, n, &st); err != nil {
+				return c.rep, err
+			}
+		case unix.S_IFLNK:
+			c.skip(n, SkipSymlink)
+		case unix.S_IFDIR:
+			c.skip(n, SkipDirectory)
+		default:
+			c.skip(n, SkipSpecial)
+		}
+	}
+	missing := make([]string, 0, len(declared))
+	for _, n := range declared {
+		if !found[n] {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(missing)
+	for _, n := range missing {
+		c.skip(n, SkipMissing)
 	}
 	if c.extra > 0 {
 		c.rep.Skipped = append(c.rep.Skipped, sandbox.Skip{

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
@@ -258,4 +259,139 @@ func FuzzValidName(f *testing.F) {
 			t.Errorf("ValidName(%q) = true, want false", name)
 		}
 	})
+}
+
+func TestCollectDeclared(t *testing.T) {
+	tests := []struct {
+		name           string
+		setup          func(t *testing.T, src, outside string)
+		declared       []string
+		lim            sandbox.Limits
+		wantFiles      []string
+		wantSkip       map[string]string
+		wantUndeclared int
+		wantTrunc      bool
+	}{
+		{
+			name: "only declared files are kept",
+			setup: func(t *testing.T, src, _ string) {
+				write(t, filepath.Join(src, "counts.arrow"), []byte("aaaa"))
+				write(t, filepath.Join(src, "MANIFEST.json"), []byte("{}"))
+				write(t, filepath.Join(src, "91990104A6N74W818W"), []byte("x"))
+				write(t, filepath.Join(src, "sub", "b.txt"), []byte("bb"))
+			},
+			declared:       []string{"counts.arrow"},
+			lim:            limits(1<<20, 10),
+			wantFiles:      []string{"counts.arrow"},
+			wantUndeclared: 3,
+		},
+		{
+			name: "the manifest is kept only when declared",
+			setup: func(t *testing.T, src, _ string) {
+				write(t, filepath.Join(src, "counts.arrow"), []byte("aaaa"))
+				write(t, filepath.Join(src, "MANIFEST.json"), []byte("{}"))
+			},
+			declared:  []string{"MANIFEST.json", "counts.arrow"},
+			lim:       limits(1<<20, 10),
+			wantFiles: []string{"MANIFEST.json", "counts.arrow"},
+		},
+		{
+			name:      "nothing declared collects nothing",
+			setup:     func(t *testing.T, src, _ string) { write(t, filepath.Join(src, "a.txt"), []byte("a")) },
+			lim:       limits(1<<20, 10),
+			wantFiles: nil, wantUndeclared: 1,
+		},
+		{
+			name: "declared but not a lone regular file",
+			setup: func(t *testing.T, src, outside string) {
+				write(t, filepath.Join(outside, "shadow"), []byte("secret"))
+				if err := os.Symlink(filepath.Join(outside, "shadow"), filepath.Join(src, "link")); err != nil {
+					t.Fatal(err)
+				}
+				write(t, filepath.Join(src, "dir", "x"), []byte("x"))
+				write(t, filepath.Join(src, "orig"), []byte("x"))
+				if err := os.Link(filepath.Join(src, "orig"), filepath.Join(src, "hard")); err != nil {
+					t.Fatal(err)
+				}
+				if err := unix.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			declared: []string{"link", "dir", "hard", "fifo", "never"},
+			lim:      limits(1<<20, 10),
+			wantSkip: map[string]string{"link": SkipSymlink, "dir": SkipDirectory, "hard": SkipHardlink, "fifo": SkipSpecial,
+				"never": SkipMissing},
+			wantUndeclared: 1, // orig
+		},
+		{
+			name: "caps apply to declared files",
+			setup: func(t *testing.T, src, _ string) {
+				write(t, filepath.Join(src, "big"), bytes.Repeat([]byte("x"), 2<<20))
+				write(t, filepath.Join(src, "small"), []byte("ok"))
+			},
+			declared:  []string{"big", "small"},
+			lim:       limits(1<<20, 10),
+			wantFiles: []string{"small"},
+			wantSkip:  map[string]string{"big": SkipSizeLimit},
+			wantTrunc: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			src, dst, outside := filepath.Join(root, "src"), filepath.Join(root, "dst"), filepath.Join(root, "outside")
+			for _, d := range []string{src, dst, outside} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.setup(t, src, outside)
+			rep, err := CollectDeclared(src, dst, tc.lim, tc.declared)
+			if err != nil {
+				t.Fatalf("CollectDeclared: got error %v, want nil", err)
+			}
+			var got []string
+			for _, f := range rep.Files {
+				got = append(got, f.Name)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.wantFiles, ",") {
+				t.Errorf("files: got %v, want %v", got, tc.wantFiles)
+			}
+			if rep.Undeclared != tc.wantUndeclared {
+				t.Errorf("undeclared: got %d, want %d", rep.Undeclared, tc.wantUndeclared)
+			}
+			if len(rep.Skipped) != len(tc.wantSkip) {
+				t.Errorf("skipped: got %v, want only the declared names %v", rep.Skipped, tc.wantSkip)
+			}
+			for n, reason := range tc.wantSkip {
+				if r := skipReason(rep, n); r != reason {
+					t.Errorf("skip of %q: got %q, want %q (report %v)", n, r, reason, rep.Skipped)
+				}
+			}
+			if rep.Truncated != tc.wantTrunc {
+				t.Errorf("truncated: got %v, want %v", rep.Truncated, tc.wantTrunc)
+			}
+			// Only the collected files reach the destination.
+			ents, _ := os.ReadDir(dst)
+			var in []string
+			for _, e := range ents {
+				in = append(in, e.Name())
+			}
+			if strings.Join(in, ",") != strings.Join(tc.wantFiles, ",") {
+				t.Errorf("destination holds %v, want %v", in, tc.wantFiles)
+			}
+		})
+	}
+}
+
+func TestCollectDeclaredRefusesBadNames(t *testing.T) {
+	root := t.TempDir()
+	for _, bad := range []string{"../etc/passwd", "a/b", ".hidden", ""} {
+		t.Run(bad, func(t *testing.T) {
+			_, err := CollectDeclared(root, root, sandbox.DefaultLimits(), []string{bad})
+			if !errdefs.IsInvalidArgument(err) {
+				t.Errorf("got %v, want an invalid-argument error", err)
+			}
+		})
+	}
 }

@@ -1,0 +1,565 @@
+package checks
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// outTable is an output table with what the contract knows to judge it.
+type outTable struct {
+	file     string
+	cols     []*outCol
+	rows     int
+	pr       *profile
+	p        review.Params
+	declared map[string]bool
+}
+
+// totalLabel reports whether a label stands for every value of its column
+// (the margins of a cross-tab).
+func totalLabel(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "total", "all", "overall", "总计", "合计", "全部":
+		return true
+	}
+	return false
+}
+
+// judge applies the table rules and returns the failures (none when the
+// table is aggregate).
+func (t *outTable) judge() []review.Finding {
+	var out []review.Finding
+	add := func(v review.Verdict, col string, n int, ev string) {
+		out = append(out, review.Finding{Verdict: v, File: t.file, Column: col, Count: n, Evidence: ev})
+	}
+	fail := func(col string, n int, ev string) { add(review.VerdictFail, col, n, ev) }
+	var labels, counts, mags, models []*outCol
+	for _, c := range t.cols {
+		switch {
+		case c.bad != "":
+			fail(c.name, 0, fmt.Sprintf("a column of type %s is neither a category label nor a statistic", c.bad))
+			continue
+		case c.label:
+			labels = append(labels, c)
+			continue
+		}
+		switch c.stat {
+		case "count":
+			counts = append(counts, c)
+		case "sum", "mean":
+			mags = append(mags, c)
+		case "model", "dof":
+			models = append(models, c)
+		case "top1", "top2":
+			fail(c.name, 0, "the contribution of a single record is not an aggregate")
+		case "":
+			fail(c.name, 0, "a numeric column that is not a declared statistic (enclave.stat mark or MANIFEST.json)")
+		default:
+			fail(c.name, 0, "a column declared as a statistic the contract does not know")
+		}
+		if c.notNum > 0 {
+			fail(c.name, c.notNum, fmt.Sprintf("%d cells of a statistic column are not numbers", c.notNum))
+		}
+	}
+	// Labels: every cell a category label, few distinct per column.
+	for _, c := range labels {
+		bad := 0
+		distinct := map[string]bool{}
+		for i, s := range c.strs {
+			if c.nulls[i] {
+				continue
+			}
+			distinct[s] = true
+			if !t.pr.isLabel(s) && !t.declared[s] && !totalLabel(s) {
+				bad++
+			}
+		}
+		if bad > 0 {
+			fail(c.name, bad, fmt.Sprintf("%d cells are not category labels (values that occur at least %d times in the inputs, column names or declared labels)", bad, t.p.MinCell))
+		}
+		if len(distinct) > t.p.MaxLabels {
+			fail(c.name, len(distinct), fmt.Sprintf("%d distinct labels, more than %d", len(distinct), t.p.MaxLabels))
+		}
+	}
+	// Label columns that hold only declared labels the inputs do not have
+	// (notes such as "suppressed") annotate rows; the others group them.
+	var grouping []*outCol
+	for _, c := range labels {
+		if !t.annotation(c) {
+			grouping = append(grouping, c)
+		}
+	}
+	labels = grouping
+	// Rows: one per group.
+	if len(labels) > 0 {
+		seen := make(map[string]bool, t.rows)
+		dup := 0
+		var key []byte
+		for r := 0; r < t.rows; r++ {
+			key = key[:0]
+			for _, c := range labels {
+				if c.nulls[r] {
+					key = append(key, 0xff)
+				} else {
+					key = append(key, c.strs[r]...)
+				}
+				key = append(key, 0)
+			}
+			if seen[string(key)] {
+				dup++
+			}
+			seen[string(key)] = true
+		}
+		if dup > 0 {
+			fail("", dup, fmt.Sprintf("%d rows repeat the labels of another row: rows are not one per group", dup))
+		}
+	} else if t.rows > 1 && len(counts)+len(mags)+len(models) > 0 {
+		fail("", t.rows, "several rows of statistics without a label column: rows cannot stand for groups")
+	}
+	// Model figures: their precision is a budget.
+	if len(models) > 0 {
+		bits := 0.0
+		for _, c := range models {
+			for _, v := range c.nums {
+				if !math.IsNaN(v) {
+					bits += float64(significant(digitsOf(v))) * log2of10
+				}
+			}
+		}
+		if limit := 4 * t.p.TextBudgetBits; bits > limit {
+			fail("", 0, fmt.Sprintf("model figures carry %.0f bits in their digits, over the budget of %.0f", bits, limit))
+		}
+	}
+	if len(counts)+len(mags) == 0 || len(out) > 0 {
+		return out
+	}
+	g, why := t.recover(labels)
+	if g == nil {
+		fail("", t.rows, "the group of input records behind the cells cannot be recovered: "+why)
+		return out
+	}
+	out = append(out, t.disclosure(g, labels, counts, mags)...)
+	return out
+}
+
+// annotation reports whether a label column holds only declared labels
+// that are not labels of the inputs, or nothing.
+func (t *outTable) annotation(c *outCol) bool {
+	for i, s := range c.strs {
+		if c.nulls[i] {
+			continue
+		}
+		if !t.declared[s] || t.pr.labels[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// digitsOf returns the digits of v's shortest decimal form.
+func digitsOf(v float64) string {
+	s := strconv.FormatFloat(math.Abs(v), 'e', -1, 64)
+	m, _, _ := strings.Cut(s, "e")
+	return strings.ReplaceAll(m, ".", "")
+}
+
+// groups are the input records grouped by the input columns that an
+// output table's label columns match.
+type groups struct {
+	src  *inputTable
+	cols []*inputCol // per output label column
+	nums []*inputCol // the numeric columns of src
+	base map[string]*cellGroup
+}
+
+// cellGroup is what the rules need of a group of input records, per numeric
+// input column.
+type cellGroup struct {
+	n       int
+	codes   []int32
+	stats   []numStats
+	present []int // per column of the source: records with a value
+}
+
+type numStats struct {
+	n           int
+	sum, sumAbs float64
+	top1, top2  float64 // the largest absolute contributions
+	minV, maxV  float64
+	hasMin      bool
+}
+
+func (s *numStats) add(v float64) {
+	s.n++
+	s.sum += v
+	a := math.Abs(v)
+	s.sumAbs += a
+	switch {
+	case a > s.top1:
+		s.top1, s.top2 = a, s.top1
+	case a > s.top2:
+		s.top2 = a
+	}
+	if !s.hasMin || v < s.minV {
+		s.minV = v
+	}
+	if !s.hasMin || v > s.maxV {
+		s.maxV = v
+	}
+	s.hasMin = true
+}
+
+func (s *numStats) merge(o *numStats) {
+	if o.n == 0 {
+		return
+	}
+	s.n += o.n
+	s.sum += o.sum
+	s.sumAbs += o.sumAbs
+	for _, a := range []float64{o.top1, o.top2} {
+		switch {
+		case a > s.top1:
+			s.top1, s.top2 = a, s.top1
+		case a > s.top2:
+			s.top2 = a
+		}
+	}
+	if !s.hasMin || o.minV < s.minV {
+		s.minV = o.minV
+	}
+	if !s.hasMin || o.maxV > s.maxV {
+		s.maxV = o.maxV
+	}
+	s.hasMin = true
+}
+
+// recover matches the label columns to the columns of one input (by name
+// first, then by holding every label) and groups its records by them.
+func (t *outTable) recover(labels []*outCol) (*groups, string) {
+	why := "no input holds every label of the table's label columns in its columns"
+	for _, src := range t.pr.tables {
+		cols := make([]*inputCol, len(labels))
+		ok := true
+		for j, l := range labels {
+			cols[j] = matchColumn(src, l)
+			if cols[j] == nil {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		g := &groups{src: src, cols: cols, base: map[string]*cellGroup{}}
+		for _, c := range src.cols {
+			if c.nums != nil {
+				g.nums = append(g.nums, c)
+			}
+		}
+		if len(labels)*src.rows > 1<<28 {
+			return nil, "the inputs are too large to group"
+		}
+		key := make([]byte, 4*len(cols))
+		for r := 0; r < src.rows; r++ {
+			for j, c := range cols {
+				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
+			}
+			gr := g.base[string(key)]
+			if gr == nil {
+				gr = g.empty()
+				gr.codes = make([]int32, len(cols))
+				for j, c := range cols {
+					gr.codes[j] = c.codes[r]
+				}
+				g.base[string(key)] = gr
+			}
+			gr.n++
+			for k, c := range g.nums {
+				if v := c.nums[r]; !math.IsNaN(v) {
+					gr.stats[k].add(v)
+				}
+			}
+			for k, c := range src.cols {
+				if c.codes != nil && c.codes[r] >= 0 || c.codes == nil && c.nums != nil && !math.IsNaN(c.nums[r]) {
+					gr.present[k]++
+				}
+			}
+		}
+		return g, ""
+	}
+	return nil, why
+}
+
+// matchColumn returns the categorical column of src that holds every label
+// of l (totals aside), preferring one of the same name.
+func matchColumn(src *inputTable, l *outCol) *inputCol {
+	holds := func(c *inputCol) bool {
+		if c.codes == nil {
+			return false
+		}
+		for i, s := range l.strs {
+			if l.nulls[i] || totalLabel(s) {
+				continue
+			}
+			if _, ok := c.index[s]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	cands := make([]*inputCol, 0, len(src.cols))
+	cands = append(cands, src.cols...)
+	sort.SliceStable(cands, func(i, j int) bool {
+		return strings.EqualFold(cands[i].name, l.name) && !strings.EqualFold(cands[j].name, l.name)
+	})
+	for _, c := range cands {
+		if holds(c) {
+			return c
+		}
+	}
+	return nil
+}
+
+// empty returns a group of no records.
+func (g *groups) empty() *cellGroup {
+	return &cellGroup{stats: make([]numStats, len(g.nums)), present: make([]int, len(g.src.cols))}
+}
+
+// rowGroup returns the merged group of output row r: the base groups whose
+// codes match its labels, any value where the label is null or a total.
+func (g *groups) rowGroup(labels []*outCol, r int) *cellGroup {
+	want := make([]int32, len(labels))
+	wild := false
+	for j, l := range labels {
+		if l.nulls[r] || totalLabel(l.strs[r]) {
+			want[j] = -2
+			wild = true
+			continue
+		}
+		k, ok := g.cols[j].index[l.strs[r]]
+		if !ok {
+			return g.empty()
+		}
+		want[j] = k
+	}
+	if !wild {
+		key := make([]byte, 4*len(want))
+		for j, k := range want {
+			binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
+		}
+		if gr := g.base[string(key)]; gr != nil {
+			return gr
+		}
+		return g.empty()
+	}
+	m := g.empty()
+	for _, gr := range g.base {
+		match := true
+		for j, k := range want {
+			if k != -2 && gr.codes[j] != k {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		m.n += gr.n
+		for k := range m.stats {
+			m.stats[k].merge(&gr.stats[k])
+		}
+		for k := range m.present {
+			m.present[k] += gr.present[k]
+		}
+	}
+	return m
+}
+
+// disclosure applies the rules to the records behind every cell.
+func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []review.Finding {
+	var out []review.Finding
+	p := t.p
+	add := func(v review.Verdict, col string, n int, ev string) {
+		out = append(out, review.Finding{Verdict: v, File: t.file, Column: col, Count: n, Evidence: ev})
+	}
+	if len(labels) > 0 && t.rows*len(g.base) > 1<<26 {
+		add(review.VerdictFail, "", t.rows, "too many rows and groups to trace")
+		return out
+	}
+	rowGroups := make([]*cellGroup, t.rows)
+	for r := range rowGroups {
+		rowGroups[r] = g.rowGroup(labels, r)
+	}
+	isNull := func(v float64) bool { return math.IsNaN(v) }
+	small, empty, zeros := 0, 0, 0
+	for r, gr := range rowGroups {
+		anyCell, nonZero := false, false
+		for _, c := range append(counts[:len(counts):len(counts)], mags...) {
+			if v := c.nums[r]; !isNull(v) {
+				anyCell = true
+				nonZero = nonZero || v != 0
+			}
+		}
+		switch {
+		case !anyCell:
+			// a suppressed row
+		case gr.n == 0 && !nonZero:
+			zeros++
+		case gr.n == 0:
+			empty++
+		case gr.n < p.MinCell:
+			small++
+		}
+	}
+	if empty > 0 {
+		add(review.VerdictFail, "", empty, fmt.Sprintf("%d rows have figures but no input records behind their labels", empty))
+	}
+	if small > 0 {
+		add(review.VerdictFail, "", small, fmt.Sprintf("%d rows stand for fewer than %d input records", small, p.MinCell))
+	}
+	if zeros > 0 {
+		add(review.VerdictReview, "", zeros, fmt.Sprintf("%d rows for label combinations with no input records (structural zeros need a look)", zeros))
+	}
+	for _, c := range counts {
+		bad := 0
+		for r, gr := range rowGroups {
+			v := c.nums[r]
+			if isNull(v) {
+				continue
+			}
+			if v != math.Trunc(v) || v < 0 || v > float64(gr.n) || v > 0 && v < float64(p.MinCell) {
+				bad++
+			}
+		}
+		if bad > 0 {
+			add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d counts are not whole numbers between %d and the records of their group", bad, p.MinCell))
+			continue
+		}
+		if unmatched := g.countSource(c, rowGroups); unmatched > 0 {
+			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d counts are neither the records of their group nor the records with a value in one input column", unmatched))
+		}
+	}
+	for _, c := range mags {
+		k, unmatched := g.source(c, rowGroups, p.MagnitudeTolerance)
+		if k < 0 {
+			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d cells are not the %s of any input column over their groups", unmatched, c.stat))
+			continue
+		}
+		var dominance, pratio, same, zero int
+		for r, gr := range rowGroups {
+			v := c.nums[r]
+			if isNull(v) || gr.n == 0 {
+				continue
+			}
+			s := gr.stats[k]
+			if v == 0 {
+				zero++
+			}
+			if s.n >= 2 && s.minV == s.maxV {
+				same++
+				continue
+			}
+			if s.sumAbs > 0 {
+				if s.top1+s.top2 > p.DominanceK*s.sumAbs {
+					dominance++
+				}
+				if s.sumAbs-s.top1-s.top2 < p.PRatio*s.top1 {
+					pratio++
+				}
+			}
+		}
+		if dominance > 0 {
+			add(review.VerdictFail, c.name, dominance, fmt.Sprintf("%d cells fail N-K dominance (N=%d, K=%g) over the records behind them", dominance, p.DominanceN, p.DominanceK))
+		}
+		if pratio > 0 {
+			add(review.VerdictFail, c.name, pratio, fmt.Sprintf("%d cells fail the p-ratio rule (p=%g) over the records behind them", pratio, p.PRatio))
+		}
+		if same > 0 {
+			add(review.VerdictFail, c.name, same, fmt.Sprintf("%d cells summarise records that all have the same value", same))
+		}
+		if zero > 0 {
+			add(review.VerdictReview, c.name, zero, fmt.Sprintf("%d magnitude cells are zero (need a look)", zero))
+		}
+	}
+	return out
+}
+
+// source returns the index (into g.nums) of the input column whose sum or
+// mean (c.stat) over each row's group equals the cell, or -1 and the
+// number of cells the best candidate leaves unmatched.
+func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, int) {
+	best, bestBad := -1, math.MaxInt
+	order := make([]int, len(g.nums))
+	for k := range order {
+		order[k] = k
+	}
+	lname := strings.ToLower(c.name)
+	sort.SliceStable(order, func(i, j int) bool {
+		return strings.Contains(lname, strings.ToLower(g.nums[order[i]].name)) && !strings.Contains(lname, strings.ToLower(g.nums[order[j]].name))
+	})
+	for _, k := range order {
+		bad := 0
+		for r, gr := range rowGroups {
+			v := c.nums[r]
+			if math.IsNaN(v) {
+				continue
+			}
+			s := gr.stats[k]
+			if s.n == 0 {
+				bad++
+				continue
+			}
+			agg := s.sum
+			if c.stat == "mean" {
+				agg = s.sum / float64(s.n)
+			}
+			if math.Abs(v-agg) > max(tol*math.Abs(agg), 0.005) {
+				bad++
+			}
+		}
+		if bad == 0 {
+			return k, 0
+		}
+		if bad < bestBad {
+			bestBad = bad
+		}
+	}
+	if bestBad == math.MaxInt {
+		bestBad = len(rowGroups)
+	}
+	return best, bestBad
+}
+
+// countSource returns how many cells of a count column the best source
+// leaves unmatched: the records of each row's group, or the records with a
+// value in one input column (0 when one of them matches every cell).
+func (g *groups) countSource(c *outCol, rowGroups []*cellGroup) int {
+	best := math.MaxInt
+	for k := -1; k < len(g.src.cols); k++ {
+		bad := 0
+		for r, gr := range rowGroups {
+			v := c.nums[r]
+			if math.IsNaN(v) {
+				continue
+			}
+			want := gr.n
+			if k >= 0 {
+				want = gr.present[k]
+			}
+			if v != float64(want) {
+				bad++
+			}
+		}
+		if bad == 0 {
+			return 0
+		}
+		best = min(best, bad)
+	}
+	return best
+}

@@ -1,0 +1,256 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// outCol is one column of an output table as the contract reads it.
+type outCol struct {
+	name   string
+	stat   string // declared statistic, "label" or ""
+	label  bool   // read as labels (strs), else as numbers (nums)
+	bad    string // a type the contract cannot judge, for evidence
+	strs   []string
+	nulls  []bool
+	nums   []float64 // NaN for null or suppressed
+	notNum int       // cells of a statistic column that are not numbers
+}
+
+// errTooManyRows stops reading an output table with more rows than groups
+// of the inputs can make.
+var errTooManyRows = errors.New("too many rows")
+
+// suppressed are the spellings of a suppressed cell in a CSV.
+func suppressed(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "na", "nan", "null", "none", "*", "-", "x", "suppressed", "..":
+		return true
+	}
+	return strings.HasPrefix(strings.TrimSpace(s), "<")
+}
+
+// tableFile judges one output table.
+func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profile, f review.File, kind Kind, mf ManifestFile, declared map[string]bool, p review.Params) []review.Finding {
+	var out []review.Finding
+	fail := func(col, ev string, n int) {
+		out = append(out, review.Finding{Verdict: review.VerdictFail, File: f.Name, Column: col, Count: n, Evidence: ev})
+	}
+	if len(pr.tables) == 0 {
+		fail("", "the inputs' rows cannot be read, so no cell of a table can be traced to a group of input records", 0)
+		return out
+	}
+	maxRows := max(1, pr.rows/p.MinCell)
+	statOf := func(name string, md arrow.Metadata) string {
+		if s := metaGet(md, MarkStat); s != "" {
+			return s
+		}
+		if s := mf.Columns[name].Stat; s != "" {
+			return s
+		}
+		return StatOf(name)
+	}
+	var cols []*outCol
+	rows := 0
+	names := newTextRule(pr.isWord, p)
+	var meta textCost
+	addRows := func(n int) error {
+		rows += n
+		if rows > maxRows {
+			return errTooManyRows
+		}
+		return nil
+	}
+	var err error
+	switch kind {
+	case KindCSV:
+		err = csvTable(ctx, f.Path, func(hdr, cells []string) {
+			if cols == nil {
+				for _, h := range hdr {
+					s := statOf(h, arrow.Metadata{})
+					cols = append(cols, &outCol{name: h, stat: s, label: s == "" || s == "label"})
+					names.line(&meta, []byte(h), 1)
+				}
+			}
+			if rows > maxRows {
+				return
+			}
+			rows++
+			for j, col := range cols {
+				v := ""
+				if j < len(cells) {
+					v = cells[j]
+				}
+				col.addString(v)
+			}
+		})
+		if err == nil && rows > maxRows {
+			err = errTooManyRows
+		}
+	default:
+		var sc *arrow.Schema
+		sc, err = c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+			if cols == nil {
+				for _, fl := range rec.Schema().Fields() {
+					s := statOf(fl.Name, fl.Metadata)
+					col := &outCol{name: fl.Name, stat: s}
+					col.label, col.bad = columnRole(fl.Type, s)
+					cols = append(cols, col)
+					names.line(&meta, []byte(fl.Name), 1)
+					chargeMetadata(names, &meta, fl.Metadata)
+				}
+			}
+			if err := addRows(int(rec.NumRows())); err != nil {
+				return err
+			}
+			for j, col := range cols {
+				col.addArrow(rec.Column(j))
+			}
+			return nil
+		})
+		if err == nil && sc != nil {
+			chargeMetadata(names, &meta, sc.Metadata())
+		}
+		if err == nil && kind == KindParquet {
+			err = parquetMetadata(f.Path, func(md arrow.Metadata) { chargeMetadata(names, &meta, md) })
+		}
+	}
+	switch {
+	case errors.Is(err, errTooManyRows):
+		fail("", fmt.Sprintf("more than %d rows: a table whose rows stand for groups of at least %d input records has at most the inputs' rows / %d", maxRows, p.MinCell, p.MinCell), rows)
+		return out
+	case err != nil:
+		fail("", "cannot read table: "+err.Error(), 0)
+		return out
+	}
+	if meta.bits > p.TextBudgetBits/4 {
+		fail("", fmt.Sprintf("column names and metadata carry %.0f bits of identifier-like tokens, over %.0f: %s", meta.bits, p.TextBudgetBits/4, meta.evidence()), 0)
+	}
+	t := &outTable{file: f.Name, cols: cols, rows: rows, pr: pr, p: p, declared: declared}
+	out = append(out, t.judge()...)
+	if len(out) == 0 {
+		out = append(out, review.Finding{Verdict: review.VerdictPass, File: f.Name,
+			Evidence: fmt.Sprintf("%d rows, each a group of at least %d input records; every cell a label or a statistic traced to the inputs", rows, p.MinCell)})
+	}
+	return out
+}
+
+// chargeMetadata charges the keys and values of Arrow metadata, except the
+// enclave marks (checked by the marks check) and arrow-go's own
+// serialized schema in a Parquet file (whose metadata is read as the
+// schema's).
+func chargeMetadata(r *textRule, c *textCost, md arrow.Metadata) {
+	for i, k := range md.Keys() {
+		if k == "ARROW:schema" {
+			continue
+		}
+		v := md.Values()[i]
+		if !strings.HasPrefix(k, "enclave.") {
+			r.line(c, []byte(k), 1)
+		}
+		r.line(c, []byte(v), 1)
+	}
+}
+
+// columnRole says how a column of Arrow type t with statistic stat is read:
+// as labels, as numbers, or not at all (bad names the type).
+func columnRole(t arrow.DataType, stat string) (label bool, bad string) {
+	switch t.ID() {
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BOOL, arrow.DATE32, arrow.DATE64:
+		return stat == "" || stat == "label", ""
+	case arrow.DICTIONARY:
+		if d, ok := t.(*arrow.DictionaryType); ok && (d.ValueType.ID() == arrow.STRING || d.ValueType.ID() == arrow.LARGE_STRING) {
+			return stat == "" || stat == "label", ""
+		}
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return stat == "label", ""
+	case arrow.FLOAT32, arrow.FLOAT64:
+		if stat == "label" {
+			return false, t.String() + " labels"
+		}
+		return false, ""
+	case arrow.NULL:
+		return true, ""
+	}
+	return false, t.String()
+}
+
+func (c *outCol) addString(v string) {
+	if c.label {
+		c.strs = append(c.strs, v)
+		c.nulls = append(c.nulls, v == "")
+		return
+	}
+	if suppressed(v) {
+		c.nums = append(c.nums, math.NaN())
+		return
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		c.notNum++
+		x = math.NaN()
+	}
+	c.nums = append(c.nums, x)
+}
+
+func (c *outCol) addArrow(a arrow.Array) {
+	if c.bad != "" {
+		return
+	}
+	n := a.Len()
+	if c.label {
+		for i := 0; i < n; i++ {
+			null := a.IsNull(i)
+			s := ""
+			if !null {
+				s = cellString(a, i)
+			}
+			c.strs = append(c.strs, s)
+			c.nulls = append(c.nulls, null)
+		}
+		return
+	}
+	for i := 0; i < n; i++ {
+		if a.IsNull(i) {
+			c.nums = append(c.nums, math.NaN())
+			continue
+		}
+		if sa, ok := a.(*array.String); ok {
+			c.addString(sa.Value(i))
+			continue
+		}
+		v, ok := numeric64(a, i)
+		if !ok || math.IsInf(v, 0) {
+			c.notNum++
+			v = math.NaN()
+		}
+		c.nums = append(c.nums, v)
+	}
+}
+
+// parquetMetadata calls fn with the key-value metadata of a Parquet file's
+// footer (which the Arrow schema does not always carry).
+func parquetMetadata(path string, fn func(arrow.Metadata)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet footer cannot be read")
+		}
+	}()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return fmt.Errorf("parquet footer cannot be read")
+	}
+	defer pf.Close()
+	kv := pf.MetaData().KeyValueMetadata()
+	fn(arrow.NewMetadata(kv.Keys(), kv.Values()))
+	return nil
+}

@@ -1,0 +1,242 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/containerd/errdefs"
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// maxCategories is the most distinct values an input column may hold and
+// still be a source of labels and groups; a column with more is kept only
+// for its numbers (if any).
+const maxCategories = 1 << 16
+
+// inputCol is one column of an input dataset version, as the contract
+// needs it: the category of each row (codes into dict) when the column has
+// few enough distinct values, and the number of each row when it is
+// numeric.
+type inputCol struct {
+	name  string
+	dict  []string
+	index map[string]int32
+	codes []int32   // per row; -1 for null; nil when not categorical
+	nums  []float64 // per row; NaN for null; nil when not numeric
+}
+
+// inputTable is one input dataset version's rows, by column.
+type inputTable struct {
+	name string
+	rows int
+	cols []*inputCol
+}
+
+// profile is what the contract knows of a request's inputs: their rows,
+// the labels (values that occur at least MinCell times in some column) and
+// the names of their columns.
+type profile struct {
+	tables  []*inputTable
+	labels  map[string]bool
+	words   map[string]bool // the ASCII tokens of labels and column names, for the text rule
+	names   map[string]bool
+	rows    int  // rows of the largest input
+	missing bool // some input's rows could not be read
+}
+
+// isLabel reports whether s is a label of the inputs: a value that occurs
+// at least MinCell times in one of their columns, or a column name.
+func (p *profile) isLabel(s string) bool {
+	return p.labels[s] || p.names[strings.ToLower(s)]
+}
+
+// isWord reports whether a text token is (part of) a label or name.
+func (p *profile) isWord(s string) bool {
+	return p.words[strings.ToLower(s)]
+}
+
+// buildProfile reads every input's rows (Input.Path).
+func buildProfile(ctx context.Context, t table, req *review.Request, p review.Params) (*profile, error) {
+	pr := &profile{labels: map[string]bool{}, words: map[string]bool{}, names: map[string]bool{}}
+	for _, name := range statNames {
+		pr.addWords(name)
+	}
+	for _, in := range req.Inputs {
+		if in.Path == "" {
+			pr.missing = true
+			continue
+		}
+		it, err := readInput(ctx, t, in)
+		if err != nil {
+			return nil, fmt.Errorf("input %s@%d: %w", in.Dataset, in.Version, err)
+		}
+		pr.tables = append(pr.tables, it)
+		pr.rows = max(pr.rows, it.rows)
+		for _, c := range it.cols {
+			pr.names[strings.ToLower(c.name)] = true
+			pr.addWords(c.name)
+			if c.codes == nil {
+				continue
+			}
+			counts := make([]int, len(c.dict))
+			for _, k := range c.codes {
+				if k >= 0 {
+					counts[k]++
+				}
+			}
+			for k, n := range counts {
+				if n >= p.MinCell {
+					pr.labels[c.dict[k]] = true
+					pr.addWords(c.dict[k])
+				}
+			}
+		}
+	}
+	return pr, nil
+}
+
+// statNames are words a table or report uses for its statistics.
+var statNames = []string{"count", "sum", "mean", "average", "median", "total", "all", "share", "percent", "rate", "std", "min", "max"}
+
+func (p *profile) addWords(s string) {
+	p.words[strings.ToLower(s)] = true
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		alnum := i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9')
+		switch {
+		case alnum && start < 0:
+			start = i
+		case !alnum && start >= 0:
+			p.words[strings.ToLower(s[start:i])] = true
+			start = -1
+		}
+	}
+}
+
+// readInput reads one input's Arrow IPC file into columns.
+func readInput(ctx context.Context, t table, in review.Input) (*inputTable, error) {
+	it := &inputTable{name: in.Dataset}
+	var cols []*inputCol
+	_, err := t.forEach(ctx, in.Path, KindArrowFile, 1<<40, func(rec arrow.RecordBatch) error {
+		if cols == nil {
+			for _, f := range rec.Schema().Fields() {
+				cols = append(cols, &inputCol{name: f.Name, index: map[string]int32{}})
+			}
+		}
+		if int(rec.NumCols()) != len(cols) {
+			return fmt.Errorf("record batches of different widths: %w", errdefs.ErrDataLoss)
+		}
+		n := int(rec.NumRows())
+		for j, c := range cols {
+			c.add(rec.Column(j), it.rows, n)
+		}
+		it.rows += n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	it.cols = cols
+	return it, nil
+}
+
+// add appends n rows of a to the column (which holds base rows already).
+func (c *inputCol) add(a arrow.Array, base, n int) {
+	numeric := isNumericType(a.DataType())
+	if numeric {
+		if c.nums == nil && base == 0 {
+			c.nums = make([]float64, 0, n)
+		}
+		if c.nums != nil {
+			for i := 0; i < n; i++ {
+				v, ok := numeric64(a, i)
+				if !ok {
+					v = math.NaN()
+				}
+				c.nums = append(c.nums, v)
+			}
+		}
+	}
+	if c.index == nil || a.DataType().ID() == arrow.FLOAT32 || a.DataType().ID() == arrow.FLOAT64 {
+		c.index = nil // measurements, not categories
+		c.codes = nil
+		return
+	}
+	if base == 0 && c.codes == nil {
+		c.codes = make([]int32, 0, n)
+	}
+	for i := 0; i < n; i++ {
+		if a.IsNull(i) {
+			c.codes = append(c.codes, -1)
+			continue
+		}
+		s := cellString(a, i)
+		k, ok := c.index[s]
+		if !ok {
+			if len(c.dict) >= maxCategories {
+				c.index, c.dict, c.codes = nil, nil, nil
+				return
+			}
+			k = int32(len(c.dict))
+			c.index[s] = k
+			c.dict = append(c.dict, s)
+		}
+		c.codes = append(c.codes, k)
+	}
+}
+
+// cellString returns the text of cell i as a label: strings as they are,
+// integers in decimal, booleans as true or false, other types as arrow-go
+// writes them.
+func cellString(a arrow.Array, i int) string {
+	switch a := a.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.Dictionary:
+		return cellString(a.Dictionary(), a.GetValueIndex(i))
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10)
+	case *array.Int32:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Int16:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Int8:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Uint64:
+		return strconv.FormatUint(a.Value(i), 10)
+	case *array.Uint32:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	case *array.Uint16:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	case *array.Uint8:
+		return strconv.FormatUint(uint64(a.Value(i)), 10)
+	case *array.Boolean:
+		return strconv.FormatBool(a.Value(i))
+	}
+	return a.ValueStr(i)
+}
+
+// isNumericType reports whether a column of type t holds numbers.
+func isNumericType(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.FLOAT32, arrow.FLOAT64:
+		return true
+	}
+	return false
+}
+
+// numeric64 is numeric for the numeric types only (no parsing of strings).
+func numeric64(a arrow.Array, i int) (float64, bool) {
+	if _, ok := a.(*array.String); ok {
+		return 0, false
+	}
+	return numeric(a, i)
+}

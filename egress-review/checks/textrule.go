@@ -1,0 +1,505 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// The text rule of the output contract classifies every token of a text
+// and charges the tokens that the inputs' labels, the language and
+// statistics-like numbers cannot explain against an information budget, in
+// bits. It does not look for known values: a substitution cipher, a
+// spelled-out digit string or a percent-escaped value costs what its
+// alphabet and length can carry, whatever it encodes.
+
+// tokenClass names what a charged token looked like, for evidence.
+type tokenClass int
+
+const (
+	clsDigits      tokenClass = iota // long digit runs, zero-padded numbers
+	clsHex                           // letters and digits in the hex alphabet
+	clsMixed                         // letters and digits (base32, base64 and other alphabets)
+	clsEntropy                       // letter runs that are not word-like
+	clsNumberWords                   // number words in sequence
+	clsEscape                        // %XX, \xXX, \uXXXX, &#NN;
+	clsMasked                        // values with masked characters (138****1234)
+	clsPrecision                     // numbers with more significant digits than statistics need
+	clsNumbers                       // numbers beyond the free allowance
+	clsColors                        // colours beyond the free allowance
+	clsMarks                         // drawn marks beyond the free allowance
+	numClasses
+)
+
+var classNames = [numClasses]string{
+	clsDigits:      "long digit runs",
+	clsHex:         "hex-alphabet tokens",
+	clsMixed:       "letter-and-digit tokens",
+	clsEntropy:     "high-entropy letter runs",
+	clsNumberWords: "number words in sequence",
+	clsEscape:      "escapes",
+	clsMasked:      "masked values",
+	clsPrecision:   "over-precise numbers",
+	clsNumbers:     "numbers beyond the free allowance",
+	clsColors:      "colours beyond the free allowance",
+	clsMarks:       "drawn marks beyond the free allowance",
+}
+
+// freeMarks is how many shapes (rect, path, circle, ...) a drawing may hold
+// before each further one counts: a chart of aggregates needs far fewer;
+// a mark per record is row-level data drawn.
+const freeMarks = 1000
+
+// markBits is what each shape beyond freeMarks costs.
+const markBits = 8
+
+// freeColors is how many distinct colours (#rgb, #rrggbb) a text may name
+// before each further one counts.
+const freeColors = 32
+
+// maxCostLines is how many line numbers a text cost keeps for evidence.
+const maxCostLines = 8
+
+const log2of10 = 3.321928094887362
+
+// textCost accumulates what the text rule charged in one text.
+type textCost struct {
+	bits    float64
+	counts  [numClasses]int
+	bitsOf  [numClasses]float64
+	lines   []int
+	numbers int
+	colors  map[string]bool
+	marks   int
+	// runWords counts the number words in the current sequence and
+	// runBits what they would cost once the sequence is long enough.
+	runWords int
+}
+
+func (c *textCost) charge(cls tokenClass, bits float64, line int) {
+	if bits <= 0 {
+		return
+	}
+	c.bits += bits
+	c.counts[cls]++
+	c.bitsOf[cls] += bits
+	if n := len(c.lines); line > 0 && (n == 0 || c.lines[n-1] != line) && n < maxCostLines {
+		c.lines = append(c.lines, line)
+	}
+}
+
+// evidence describes the charged tokens by class and line, never by value.
+func (c *textCost) evidence() string {
+	type kv struct {
+		cls  tokenClass
+		bits float64
+	}
+	var parts []kv
+	for i := range c.counts {
+		if c.counts[i] > 0 {
+			parts = append(parts, kv{tokenClass(i), c.bitsOf[i]})
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].bits > parts[j].bits })
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d %s (%.0f bits)", c.counts[p.cls], classNames[p.cls], p.bits)
+	}
+	if len(c.lines) > 0 {
+		b.WriteString("; first on lines")
+		for _, l := range c.lines {
+			fmt.Fprintf(&b, " %d", l)
+		}
+	}
+	return b.String()
+}
+
+// textRule charges the tokens of texts. labels, when not nil, reports
+// whether a token is a label of the inputs (or a column name), which
+// costs nothing.
+type textRule struct {
+	labels      func(string) bool
+	freeNumbers int
+}
+
+func newTextRule(labels func(string) bool, p review.Params) *textRule {
+	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers}
+}
+
+// WithholdLogLine reports whether one line of a job log must be withheld
+// from an operator: its tokens that the language and statistics-like
+// numbers cannot explain cost more than p.LogLineBudgetBits, or it is
+// longer than scan.MaxLine. It is the text rule of the output contract,
+// applied to a line alone (no input labels, numbers free up to the
+// contract's allowance for a whole file).
+func WithholdLogLine(line []byte, p review.Params) bool {
+	p = p.Effective()
+	if len(line) > maxLogLine {
+		return true
+	}
+	r := newTextRule(nil, p)
+	var c textCost
+	r.line(&c, line, 1)
+	return c.bits > p.LogLineBudgetBits
+}
+
+// maxLogLine is the longest log line an operator may read.
+const maxLogLine = 4096
+
+// text charges every line of p (numbered from firstLine).
+func (r *textRule) text(c *textCost, p []byte, firstLine int) {
+	line := firstLine
+	for len(p) > 0 {
+		i := 0
+		for i < len(p) && p[i] != '\n' {
+			i++
+		}
+		r.line(c, p[:i], line)
+		if i < len(p) {
+			i++
+		}
+		p = p[i:]
+		line++
+	}
+	r.endRun(c, line)
+}
+
+func isHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}
+
+// escapeAt returns the length of an escape (%XX, \xXX, \uXXXX, \UXXXXXXXX,
+// &#NNN;, &#xHH;) starting at p[i], and the bits it carries, or 0.
+func escapeAt(p []byte, i int) (int, float64) {
+	hexRun := func(j, n int) bool {
+		if j+n > len(p) {
+			return false
+		}
+		for k := j; k < j+n; k++ {
+			if !isHex(p[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	switch p[i] {
+	case '%':
+		if hexRun(i+1, 2) {
+			return 3, 8
+		}
+	case '\\':
+		if i+1 < len(p) {
+			switch p[i+1] {
+			case 'x':
+				if hexRun(i+2, 2) {
+					return 4, 8
+				}
+			case 'u':
+				if hexRun(i+2, 4) {
+					return 6, 16
+				}
+			case 'U':
+				if hexRun(i+2, 8) {
+					return 10, 21
+				}
+			}
+		}
+	case '&':
+		if i+2 < len(p) && p[i+1] == '#' {
+			j := i + 2
+			hex := j < len(p) && (p[j] == 'x' || p[j] == 'X')
+			if hex {
+				j++
+			}
+			k := j
+			for k < len(p) && k-j < 8 && (hex && isHex(p[k]) || !hex && p[k] >= '0' && p[k] <= '9') {
+				k++
+			}
+			if k > j && k < len(p) && p[k] == ';' {
+				return k + 1 - i, 16
+			}
+		}
+	}
+	return 0, 0
+}
+
+// fold maps full-width ASCII forms (U+FF01 to U+FF5E) and the ideographic
+// space to their ASCII forms, so that full-width digits are digits.
+func fold(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFEE0
+	case r == 0x3000:
+		return ' '
+	}
+	return r
+}
+
+// chineseNumeral reports whether r is a Chinese numeral.
+func chineseNumeral(r rune) bool {
+	return strings.ContainsRune("〇零一二三四五六七八九十百千万两壹贰叁肆伍陆柒捌玖拾佰仟", r)
+}
+
+var numberWords = map[string]bool{
+	"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true, "five": true,
+	"six": true, "seven": true, "eight": true, "nine": true, "ten": true, "eleven": true, "twelve": true,
+	"thirteen": true, "fourteen": true, "fifteen": true, "sixteen": true, "seventeen": true, "eighteen": true,
+	"nineteen": true, "twenty": true, "thirty": true, "forty": true, "fifty": true, "sixty": true,
+	"seventy": true, "eighty": true, "ninety": true, "hundred": true, "thousand": true, "nil": true,
+	"null": false,
+}
+
+// minNumberRun is how many number words (or Chinese numerals) in a row
+// count as a spelled-out digit string.
+const minNumberRun = 3
+
+// line charges the tokens of one line.
+func (r *textRule) line(c *textCost, p []byte, line int) {
+	var tok []byte // the current ASCII token, folded
+	var prevHash bool
+	flush := func(next byte) {
+		if len(tok) > 0 {
+			r.token(c, tok, prevHash, line)
+			tok = tok[:0]
+		}
+		prevHash = next == '#'
+	}
+	han := 0 // Chinese numerals in a row
+	endHan := func() {
+		if han >= minNumberRun {
+			c.charge(clsNumberWords, float64(han)*log2of10, line)
+		}
+		han = 0
+	}
+	for i := 0; i < len(p); {
+		if n, bits := escapeAt(p, i); n > 0 {
+			flush(0)
+			endHan()
+			c.charge(clsEscape, bits, line)
+			i += n
+			continue
+		}
+		ru, size := rune(p[i]), 1
+		if ru >= utf8.RuneSelf {
+			ru, size = utf8.DecodeRune(p[i:])
+			ru = fold(ru)
+		}
+		i += size
+		switch {
+		case ru < utf8.RuneSelf && (ru >= 'a' && ru <= 'z' || ru >= 'A' && ru <= 'Z' || ru >= '0' && ru <= '9' || ru == '*'):
+			endHan()
+			tok = append(tok, byte(ru))
+		case ru < utf8.RuneSelf && (ru == '.' || ru == ',') && len(tok) > 0 && tok[len(tok)-1] >= '0' && tok[len(tok)-1] <= '9' &&
+			i < len(p) && p[i] >= '0' && p[i] <= '9':
+			// a decimal point or thousands separator inside a number
+			tok = append(tok, byte(ru))
+		case ru == '%' && len(tok) > 0:
+			flush(0) // a percentage: the number is the token
+		case chineseNumeral(ru):
+			flush(0)
+			r.endRun(c, line)
+			han++
+		case unicode.IsLetter(ru) || unicode.IsNumber(ru):
+			// other scripts: language; their digits are folded above
+			flush(0)
+			endHan()
+			r.endRun(c, line)
+		default:
+			b := byte(0)
+			if ru < utf8.RuneSelf {
+				b = byte(ru)
+			}
+			flush(b)
+			endHan()
+		}
+	}
+	flush(0)
+	endHan()
+}
+
+// endRun ends a sequence of number words.
+func (r *textRule) endRun(c *textCost, line int) {
+	if c.runWords >= minNumberRun {
+		c.charge(clsNumberWords, float64(c.runWords)*log2of10, line)
+	}
+	c.runWords = 0
+}
+
+// token classifies one ASCII token (letters, digits, '*', and '.' or ','
+// between digits) and charges it.
+func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
+	s := string(tok)
+	lower := strings.ToLower(s)
+	if numberWords[lower] {
+		c.runWords++
+		return
+	}
+	if c.runWords > 0 {
+		r.endRun(c, line)
+	}
+	core := strings.Trim(s, "*")
+	if core == "" {
+		return // markdown emphasis, rules
+	}
+	if r.labels != nil && r.labels(s) {
+		return
+	}
+	var letters, digits, stars, seps int
+	hexOnly := true
+	for i := 0; i < len(core); i++ {
+		b := core[i]
+		switch {
+		case b >= '0' && b <= '9':
+			digits++
+		case b == '*':
+			stars++
+		case b == '.' || b == ',':
+			seps++
+		default:
+			letters++
+			if !isHex(b) {
+				hexOnly = false
+			}
+		}
+	}
+	switch {
+	case stars > 0:
+		// 138****1234: what is left of a masked value
+		c.charge(clsMasked, float64(digits)*log2of10+float64(letters)*4.7, line)
+	case afterHash && hexOnly && (len(core) == 3 || len(core) == 6 || len(core) == 8):
+		if c.colors == nil {
+			c.colors = map[string]bool{}
+		}
+		if !c.colors[lower] {
+			c.colors[lower] = true
+			if len(c.colors) > freeColors {
+				c.charge(clsColors, float64(len(core))*4, line)
+			}
+		}
+	case letters == 0:
+		r.number(c, core, digits, seps, line)
+	case digits == 0:
+		if !wordLike(core) {
+			c.charge(clsEntropy, float64(len(core))*4.7, line)
+		}
+	default:
+		// letters and digits together: an identifier of some alphabet,
+		// unless short (Q4, 3D, v2, H2O)
+		if len(core) < 4 {
+			return
+		}
+		if hexOnly {
+			c.charge(clsHex, float64(len(core))*4, line)
+		} else {
+			c.charge(clsMixed, float64(len(core))*5.5, line)
+		}
+	}
+}
+
+// number charges a digit token that may hold '.' and ',' separators.
+func (r *textRule) number(c *textCost, s string, digits, seps int, line int) {
+	intPart, frac, _ := strings.Cut(s, ".")
+	grouped := strings.Contains(intPart, ",")
+	if grouped && !thousands(intPart) {
+		// 1,2,3: a list, not one number; each piece is a number
+		for _, piece := range strings.Split(s, ",") {
+			if piece != "" {
+				r.number(c, piece, strings.Count(piece, "")-1-strings.Count(piece, "."), strings.Count(piece, "."), line)
+			}
+		}
+		return
+	}
+	if strings.Count(s, ".") > 1 {
+		// 1.2.3 (versions, dotted codes): pieces
+		for _, piece := range strings.Split(s, ".") {
+			if piece != "" {
+				r.number(c, piece, len(piece), 0, line)
+			}
+		}
+		return
+	}
+	intDigits := len(intPart) - strings.Count(intPart, ",")
+	if !grouped && (intDigits >= 7 || intDigits >= 3 && intPart[0] == '0') {
+		c.charge(clsDigits, float64(digits)*log2of10, line)
+		return
+	}
+	sig := significant(strings.ReplaceAll(intPart, ",", "") + frac)
+	c.numbers++
+	if c.numbers > r.freeNumbers {
+		c.charge(clsNumbers, float64(sig)*log2of10, line)
+		return
+	}
+	if sig > 6 {
+		c.charge(clsPrecision, float64(sig-6)*log2of10, line)
+	}
+}
+
+// thousands reports whether s (digits and commas) is grouped by threes.
+func thousands(s string) bool {
+	parts := strings.Split(s, ",")
+	if len(parts[0]) == 0 || len(parts[0]) > 3 {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if len(p) != 3 {
+			return false
+		}
+	}
+	return true
+}
+
+// significant counts the significant digits of a digit string: without
+// leading zeros, and without trailing zeros when it has no fraction.
+func significant(digits string) int {
+	d := strings.TrimLeft(digits, "0")
+	d = strings.TrimRight(d, "0")
+	if d == "" {
+		return 1
+	}
+	return len(d)
+}
+
+// wordLike reports whether a run of letters looks like a word of a
+// language: short, or with vowels spread as words have them, and a case
+// pattern that words have (lower, Capitalized, UPPER, camelCase).
+func wordLike(s string) bool {
+	if len(s) <= 3 {
+		return true
+	}
+	if len(s) > 24 {
+		return false
+	}
+	vowels, run, maxRun, vrun, maxVrun, switches := 0, 0, 0, 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		b := s[i] | 0x20
+		if i > 0 && (s[i] >= 'A' && s[i] <= 'Z') != (s[i-1] >= 'A' && s[i-1] <= 'Z') {
+			switches++
+		}
+		if strings.IndexByte("aeiouy", b) >= 0 {
+			vowels++
+			vrun++
+			run = 0
+		} else {
+			run++
+			vrun = 0
+		}
+		maxRun = max(maxRun, run)
+		maxVrun = max(maxVrun, vrun)
+	}
+	upper := strings.ToUpper(s) == s
+	if upper && len(s) <= 6 {
+		return true // acronyms
+	}
+	ratio := float64(vowels) / float64(len(s))
+	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.2 || ratio > 0.72 {
+		return false
+	}
+	return true
+}
