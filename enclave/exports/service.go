@@ -102,7 +102,15 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	if rq.Hasher, err = fingerprint.NewHasher(key); err != nil {
 		return nil, err
 	}
-	for _, in := range j.Inputs {
+	// The output contract reads the inputs' rows to trace every cell of
+	// an output table to its group of records: they are decrypted into the
+	// export's private directory for the review and removed after it.
+	plain := filepath.Join(dir, "inputs")
+	if err := os.Mkdir(plain, 0o700); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(plain)
+	for i, in := range j.Inputs {
 		v, err := s.Catalog.Get(ctx, nil, in.Dataset, in.Version)
 		if err != nil {
 			return nil, err
@@ -113,6 +121,14 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 			// needs it cannot pass without it.
 			if ri.Fingerprints, err = s.Catalog.Fingerprints(ctx, v); err != nil {
 				return nil, fmt.Errorf("fingerprints of %s: %w", v.ID(), err)
+			}
+		}
+		if v.Readable() == nil {
+			// A sealed or destroyed version is not read: its rows stay
+			// closed and tables traced to it fail the contract.
+			ri.Path = filepath.Join(plain, fmt.Sprintf("%04d.arrow", i))
+			if err := s.Catalog.Decrypt(ctx, v, ri.Path); err != nil {
+				return nil, fmt.Errorf("rows of %s for the output contract: %w", v.ID(), err)
 			}
 		}
 		rq.Inputs = append(rq.Inputs, ri)
