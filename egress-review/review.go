@@ -194,7 +194,7 @@ type Params struct {
 	// hold before each further one counts against its budget (200).
 	TextFreeNumbers int `json:"text_free_numbers"`
 	// LogLineBudgetBits is the budget of one job log line an operator
-	// reads (40 bits); a line over it is withheld.
+	// reads (20 bits); a line over it is withheld.
 	LogLineBudgetBits float64 `json:"log_line_budget_bits"`
 }
 
@@ -216,7 +216,7 @@ func Default() Params {
 		MagnitudeTolerance: 0.001,
 		TextBudgetBits:     512,
 		TextFreeNumbers:    200,
-		LogLineBudgetBits:  40,
+		LogLineBudgetBits:  20,
 	}
 }
 

@@ -133,21 +133,48 @@ func newTextRule(labels func(string) bool, p review.Params) *textRule {
 	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers}
 }
 
-// WithholdLogLine reports whether one line of a job log must be withheld
-// from an operator: its tokens that the language and statistics-like
-// numbers cannot explain cost more than p.LogLineBudgetBits, or it is
-// longer than scan.MaxLine. It is the text rule of the output contract,
-// applied to a line alone (no input labels, numbers free up to the
-// contract's allowance for a whole file).
-func WithholdLogLine(line []byte, p review.Params) bool {
+// LogFilter decides which lines of one job log an operator may read, by
+// the text rule of the output contract: a line whose tokens that the
+// language and statistics-like numbers cannot explain cost more than
+// p.LogLineBudgetBits is withheld, and so is every line that costs
+// anything once the lines shown have spent the budget of one text file
+// (p.TextBudgetBits): a log is a way out too, and many cheap lines add up.
+// Lines longer than 4096 bytes are withheld. A LogFilter is for one log
+// and one goroutine.
+type LogFilter struct {
+	p     review.Params
+	r     *textRule
+	spent float64
+}
+
+// NewLogFilter returns a filter for one log.
+func NewLogFilter(p review.Params) *LogFilter {
 	p = p.Effective()
+	return &LogFilter{p: p, r: newTextRule(nil, p)}
+}
+
+// Withhold reports whether line must be withheld from an operator.
+func (f *LogFilter) Withhold(line []byte) bool {
 	if len(line) > maxLogLine {
 		return true
 	}
-	r := newTextRule(nil, p)
 	var c textCost
-	r.line(&c, line, 1)
-	return c.bits > p.LogLineBudgetBits
+	f.r.line(&c, line, 1)
+	f.r.endRun(&c, 1)
+	switch {
+	case c.bits == 0:
+		return false
+	case c.bits > f.p.LogLineBudgetBits || f.spent+c.bits > f.p.TextBudgetBits:
+		return true
+	}
+	f.spent += c.bits
+	return false
+}
+
+// WithholdLogLine is the rule of LogFilter for one line alone, without the
+// budget of the whole log.
+func WithholdLogLine(line []byte, p review.Params) bool {
+	return NewLogFilter(p).Withhold(line)
 }
 
 // maxLogLine is the longest log line an operator may read.
@@ -391,8 +418,19 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 		}
 	default:
 		// letters and digits together: an identifier of some alphabet,
-		// unless short (Q4, 3D, v2, H2O)
+		// unless short (Q4, 3D, v2, H2O) or the T and Z of a timestamp
 		if len(core) < 4 {
+			return
+		}
+		if n := unitSuffix(core); n > 0 {
+			// 1.25s, 512MiB, 30px: a number and its unit
+			r.number(c, core[:len(core)-n], digits, seps, line)
+			return
+		}
+		if timestampPiece(core) {
+			for _, piece := range strings.FieldsFunc(core, func(r rune) bool { return r == 'T' || r == 'Z' }) {
+				r.number(c, piece, len(piece), 0, line)
+			}
 			return
 		}
 		if hexOnly {
@@ -401,6 +439,43 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 			c.charge(clsMixed, float64(len(core))*5.5, line)
 		}
 	}
+}
+
+// unitSuffix returns the length of a suffix of one to three letters after
+// a number with no other letters (1.25s, 512MiB), or 0.
+func unitSuffix(s string) int {
+	i := len(s)
+	for i > 0 && (s[i-1] >= 'a' && s[i-1] <= 'z' || s[i-1] >= 'A' && s[i-1] <= 'Z') {
+		i--
+	}
+	n := len(s) - i
+	if n == 0 || n > 3 || i == 0 {
+		return 0
+	}
+	for j := 0; j < i; j++ {
+		if b := s[j]; !(b >= '0' && b <= '9' || b == '.' || b == ',') {
+			return 0
+		}
+	}
+	return n
+}
+
+// timestampPiece reports whether a token is digits joined by single T
+// letters and perhaps ended by Z, as ISO 8601 writes times (06T21, 15Z).
+func timestampPiece(s string) bool {
+	prevLetter := true
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= '0' && b <= '9':
+			prevLetter = false
+		case b == 'T' && !prevLetter && i+1 < len(s), b == 'Z' && !prevLetter && i == len(s)-1:
+			prevLetter = true
+		case b == '.' || b == ',':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // number charges a digit token that may hold '.' and ',' separators.
@@ -466,11 +541,17 @@ func significant(digits string) int {
 	return len(d)
 }
 
+// vowelless are common words of technical text that have no vowels.
+var vowelless = map[string]bool{
+	"http": true, "https": true, "html": true, "xmlns": true, "xlink": true, "tspan": true, "rgba": true,
+	"json": true, "html5": true, "ttf": true, "woff": true, "woff2": true, "lmtx": true, "stdev": true,
+}
+
 // wordLike reports whether a run of letters looks like a word of a
 // language: short, or with vowels spread as words have them, and a case
 // pattern that words have (lower, Capitalized, UPPER, camelCase).
 func wordLike(s string) bool {
-	if len(s) <= 3 {
+	if len(s) <= 3 || vowelless[strings.ToLower(s)] {
 		return true
 	}
 	if len(s) > 24 {
@@ -498,7 +579,7 @@ func wordLike(s string) bool {
 		return true // acronyms
 	}
 	ratio := float64(vowels) / float64(len(s))
-	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.2 || ratio > 0.72 {
+	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.15 || ratio > 0.72 {
 		return false
 	}
 	return true

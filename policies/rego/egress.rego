@@ -40,7 +40,7 @@ egress_defaults := {
 	"magnitude_tolerance": 0.001, # relative distance of a sum or mean from its recomputed value
 	"text_budget_bits": 512, # information of unexplained tokens in one text file
 	"text_free_numbers": 200, # statistics-like numbers a text file holds free
-	"log_line_budget_bits": 40, # budget of one job log line an operator reads
+	"log_line_budget_bits": 20, # budget of one job log line an operator reads
 }
 
 # egress_overrides holds a deployer's changes to the defaults.

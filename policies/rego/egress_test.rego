@@ -9,7 +9,6 @@ test_egress_thresholds_default if {
 	t.dominance_k == 0.9
 	t.p_ratio == 0.1
 	t.text_budget_bits == 512
-	t.log_line_budget_bits == 40
 	count(t) == 16
 }
 
