@@ -66,7 +66,7 @@ type EgressThresholds struct {
 	// 1,000,000).
 	TextFreeNumbers int `json:"text_free_numbers"`
 	// LogLineBudgetBits is the budget of one job log line an operator
-	// reads (40; above 0, at most 1,024).
+	// reads (20; above 0, at most 1,024).
 	LogLineBudgetBits float64 `json:"log_line_budget_bits"`
 }
 

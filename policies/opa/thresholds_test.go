@@ -14,7 +14,7 @@ func TestEgressThresholdsBuiltin(t *testing.T) {
 	got := builtinEngine(t).EgressThresholds()
 	want := policy.EgressThresholds{MinCell: 10, DominanceN: 2, DominanceK: 0.9, PRatio: 0.1, MinDoF: 10,
 		RowCopyPIThreshold: 0, RowCopyFraction: 0.01, MaxFileBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxFiles: 1000,
-		DiffMaxCellDelta: 5, MaxLabels: 200, MagnitudeTolerance: 0.001, TextBudgetBits: 512, TextFreeNumbers: 200, LogLineBudgetBits: 40}
+		DiffMaxCellDelta: 5, MaxLabels: 200, MagnitudeTolerance: 0.001, TextBudgetBits: 512, TextFreeNumbers: 200, LogLineBudgetBits: 20}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
