@@ -3,27 +3,14 @@ package client
 import (
 	"context"
 	"net/url"
+
+	"github.com/enclave-dev/enclave/enclave/api"
 )
 
-// Explanation is what the policies would decide for a person.
-type Explanation struct {
-	As       string   `json:"as"`
-	Action   string   `json:"action"`
-	Datasets []string `json:"datasets,omitempty"`
-	Decision struct {
-		Allow   bool `json:"allow"`
-		Reasons []struct {
-			Rule    string `json:"rule"`
-			Message string `json:"message"`
-		} `json:"reasons"`
-		Grants   map[string]string `json:"grants,omitempty"`
-		Revision string            `json:"revision"`
-	} `json:"decision"`
-}
-
 // Explain asks what the policies would decide for person doing action on
-// datasets (and image), without acting.
-func (c *Client) Explain(ctx context.Context, person, action string, datasets []string, image string) (Explanation, error) {
+// datasets (and image), without acting; the answer also carries the
+// thresholds the egress checks apply.
+func (c *Client) Explain(ctx context.Context, person, action string, datasets []string, image string) (api.Explanation, error) {
 	v := url.Values{"as": {person}, "action": {action}}
 	for _, d := range datasets {
 		v.Add("dataset", d)
@@ -31,6 +18,6 @@ func (c *Client) Explain(ctx context.Context, person, action string, datasets []
 	if image != "" {
 		v.Set("image", image)
 	}
-	var out Explanation
+	var out api.Explanation
 	return out, c.Do(ctx, "GET", "/v1/policy/explain?"+v.Encode(), nil, &out)
 }

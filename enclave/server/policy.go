@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/containerd/errdefs"
 
+	review "github.com/enclave-dev/enclave/egress-review"
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
@@ -15,19 +18,13 @@ import (
 
 func init() { registerRoutes("80-policy", (*Server).policyRoutes) }
 
-// Explanation is the answer of /v1/policy/explain: what the policies would
-// decide for a person, without acting.
-type Explanation struct {
-	As       string          `json:"as"`
-	Action   string          `json:"action"`
-	Datasets []string        `json:"datasets,omitempty"`
-	Decision policy.Decision `json:"decision"`
-}
+// Explanation is the answer of /v1/policy/explain (api.Explanation).
+type Explanation = api.Explanation
 
 func (s *Server) policyRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/policy/explain", Action: "policy.explain",
-			Summary:  "What the policies would decide for a person (?as=PERSON&action=ACTION&dataset=NAME...&image=DIGEST), with every reason, without acting",
+			Summary:  "What the policies would decide for a person (?as=PERSON&action=ACTION&dataset=NAME...&image=DIGEST), with every reason, without acting; and the thresholds the egress checks apply (data.enclave.egress_thresholds)",
 			Response: Explanation{}, Handle: s.explain},
 	}
 }
@@ -93,5 +90,34 @@ func (s *Server) explain(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Explanation{As: as, Action: action, Datasets: q["dataset"], Decision: d}, nil
+	x := Explanation{As: as, Action: action, Datasets: q["dataset"], Decision: apiDecision(d)}
+	if s.Exports != nil {
+		if x.EgressThresholds, err = thresholdsOf(s.Exports.Params.Effective()); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// apiDecision is d as the API shows it.
+func apiDecision(d policy.Decision) api.Decision {
+	out := api.Decision{Allow: d.Allow, Reasons: make([]api.Reason, len(d.Reasons)), Grants: d.Grants, Revision: d.Revision}
+	for i, r := range d.Reasons {
+		out.Reasons[i] = api.Reason{Rule: r.Rule, Message: r.Message}
+	}
+	return out
+}
+
+// thresholdsOf lists the parameters of the egress checks by their JSON
+// names, which are the keys of the policies' data.enclave.egress_thresholds.
+func thresholdsOf(p review.Params) (map[string]float64, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]float64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

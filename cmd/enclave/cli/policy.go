@@ -4,11 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
+	"strconv"
 	"text/tabwriter"
 )
 
 func init() {
-	register(&command{path: "policy explain", short: "show what the policies would decide for a person, and why, without acting", maxArgs: 0,
+	register(&command{path: "policy explain", short: "show what the policies would decide for a person, and why, without acting, and the egress checks' thresholds", maxArgs: 0,
 		flags: func(fs *flag.FlagSet) {
 			fs.String("as", "", "the person's id")
 			fs.String("action", "", "the action, for example job.run or application.file")
@@ -35,6 +37,20 @@ func init() {
 				for _, r := range x.Decision.Reasons {
 					fmt.Fprintf(tw, "reason\t%s: %s\n", r.Rule, r.Message)
 				}
+				printThresholds(tw, x.EgressThresholds)
 			})
 		}})
+}
+
+// printThresholds writes one line per egress threshold, by name, as the
+// policies' data.enclave.egress_thresholds names them.
+func printThresholds(tw *tabwriter.Writer, th map[string]float64) {
+	keys := make([]string, 0, len(th))
+	for k := range th {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "egress threshold\t%s = %s\n", k, strconv.FormatFloat(th[k], 'f', -1, 64))
+	}
 }
