@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -127,6 +128,7 @@ func (c *textCost) evidence() string {
 type textRule struct {
 	labels      func(string) bool
 	freeNumbers int
+	scratch     []byte
 }
 
 func newTextRule(labels func(string) bool, p review.Params) *textRule {
@@ -182,20 +184,152 @@ const maxLogLine = 4096
 
 // text charges every line of p (numbered from firstLine).
 func (r *textRule) text(c *textCost, p []byte, firstLine int) {
-	line := firstLine
-	for len(p) > 0 {
-		i := 0
-		for i < len(p) && p[i] != '\n' {
-			i++
+	r.line(c, p, firstLine)
+	r.endRun(c, firstLine)
+}
+
+// ASCII byte kinds for the tokenizer.
+const (
+	kSep    = iota // separators
+	kTok           // letters, digits and '*'
+	kDigit         // digits (also token bytes)
+	kNL            // newline
+	kEscape        // '%', '\\', '&': an escape may start here
+	kHash          // '#': a colour may follow
+)
+
+var asciiKind = func() (t [utf8.RuneSelf]uint8) {
+	for b := 0; b < utf8.RuneSelf; b++ {
+		switch {
+		case b >= '0' && b <= '9':
+			t[b] = kDigit
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b == '*':
+			t[b] = kTok
+		case b == '\n':
+			t[b] = kNL
+		case b == '%', b == '\\', b == '&':
+			t[b] = kEscape
+		case b == '#':
+			t[b] = kHash
 		}
-		r.line(c, p[:i], line)
-		if i < len(p) {
-			i++
-		}
-		p = p[i:]
-		line++
 	}
-	r.endRun(c, line)
+	return t
+}()
+
+// line charges the tokens of p, which starts at line number line; a
+// newline in p starts the next line.
+func (r *textRule) line(c *textCost, p []byte, line int) {
+	tok := r.scratch[:0] // a token holding folded full-width characters
+	prevHash := false
+	han := 0 // Chinese numerals in a row
+	endHan := func() {
+		if han >= minNumberRun {
+			c.charge(clsNumberWords, float64(han)*log2of10, line)
+		}
+		han = 0
+	}
+	flush := func() {
+		if len(tok) > 0 {
+			r.token(c, tok, prevHash, line)
+			tok = tok[:0]
+		}
+		prevHash = false
+	}
+	for i := 0; i < len(p); {
+		b := p[i]
+		if b < utf8.RuneSelf {
+			k := asciiKind[b]
+			if k == kEscape {
+				if n, bits := escapeAt(p, i); n > 0 {
+					flush()
+					endHan()
+					c.charge(clsEscape, bits, line)
+					i += n
+					continue
+				}
+			}
+			switch k {
+			case kTok, kDigit:
+				if han > 0 {
+					endHan()
+				}
+				if len(tok) > 0 {
+					tok = append(tok, b)
+					i++
+					continue
+				}
+				// The token lies in p as it is, unless full-width
+				// characters continue it.
+				j := i + 1
+				for j < len(p) {
+					if k := asciiKind[p[j]&0x7f]; p[j] < utf8.RuneSelf && (k == kTok || k == kDigit) {
+						j++
+						continue
+					}
+					if (p[j] == '.' || p[j] == ',') && asciiKind[p[j-1]&0x7f] == kDigit && j+1 < len(p) && p[j+1] < utf8.RuneSelf && asciiKind[p[j+1]] == kDigit {
+						j += 2
+						continue
+					}
+					break
+				}
+				if j < len(p) && p[j] == 0xEF {
+					tok = append(tok, p[i:j]...)
+					i = j
+					continue
+				}
+				r.token(c, p[i:j], prevHash, line)
+				prevHash = false
+				i = j
+				continue
+			case kNL:
+				flush()
+				endHan()
+				line++
+			case kHash:
+				flush()
+				endHan()
+				prevHash = true
+			default:
+				if (b == '.' || b == ',') && len(tok) > 0 && tok[len(tok)-1] >= '0' && tok[len(tok)-1] <= '9' &&
+					i+1 < len(p) && p[i+1] >= '0' && p[i+1] <= '9' {
+					tok = append(tok, b) // inside a number
+					break
+				}
+				flush()
+				if b != ' ' && b != '\t' {
+					endHan()
+				}
+			}
+			i++
+			continue
+		}
+		ru, size := utf8.DecodeRune(p[i:])
+		ru = fold(ru)
+		i += size
+		switch {
+		case ru < utf8.RuneSelf && (ru >= 'a' && ru <= 'z' || ru >= 'A' && ru <= 'Z' || ru >= '0' && ru <= '9' || ru == '*'):
+			endHan()
+			tok = append(tok, byte(ru))
+		case ru < utf8.RuneSelf && (ru == '.' || ru == ',') && len(tok) > 0 && tok[len(tok)-1] >= '0' && tok[len(tok)-1] <= '9' &&
+			i < len(p) && p[i] >= '0' && p[i] <= '9':
+			tok = append(tok, byte(ru))
+		case chineseNumeral(ru):
+			flush()
+			r.endRun(c, line)
+			han++
+		case unicode.IsLetter(ru) || unicode.IsNumber(ru):
+			// other scripts: language; their digits are folded above
+			flush()
+			endHan()
+			r.endRun(c, line)
+		default:
+			flush()
+			endHan()
+		}
+	}
+	flush()
+	endHan()
+	r.scratch = tok[:0]
 }
 
 func isHex(b byte) bool {
@@ -283,73 +417,21 @@ var numberWords = map[string]bool{
 	"null": false,
 }
 
+// numberWordShape holds, per first letter (its low five bits), a bit per
+// length of the number words that start with it, so that most words are
+// not looked up.
+var numberWordShape = func() (t [32]uint16) {
+	for w, ok := range numberWords {
+		if ok {
+			t[w[0]&31] |= 1 << len(w)
+		}
+	}
+	return t
+}()
+
 // minNumberRun is how many number words (or Chinese numerals) in a row
 // count as a spelled-out digit string.
 const minNumberRun = 3
-
-// line charges the tokens of one line.
-func (r *textRule) line(c *textCost, p []byte, line int) {
-	var tok []byte // the current ASCII token, folded
-	var prevHash bool
-	flush := func(next byte) {
-		if len(tok) > 0 {
-			r.token(c, tok, prevHash, line)
-			tok = tok[:0]
-		}
-		prevHash = next == '#'
-	}
-	han := 0 // Chinese numerals in a row
-	endHan := func() {
-		if han >= minNumberRun {
-			c.charge(clsNumberWords, float64(han)*log2of10, line)
-		}
-		han = 0
-	}
-	for i := 0; i < len(p); {
-		if n, bits := escapeAt(p, i); n > 0 {
-			flush(0)
-			endHan()
-			c.charge(clsEscape, bits, line)
-			i += n
-			continue
-		}
-		ru, size := rune(p[i]), 1
-		if ru >= utf8.RuneSelf {
-			ru, size = utf8.DecodeRune(p[i:])
-			ru = fold(ru)
-		}
-		i += size
-		switch {
-		case ru < utf8.RuneSelf && (ru >= 'a' && ru <= 'z' || ru >= 'A' && ru <= 'Z' || ru >= '0' && ru <= '9' || ru == '*'):
-			endHan()
-			tok = append(tok, byte(ru))
-		case ru < utf8.RuneSelf && (ru == '.' || ru == ',') && len(tok) > 0 && tok[len(tok)-1] >= '0' && tok[len(tok)-1] <= '9' &&
-			i < len(p) && p[i] >= '0' && p[i] <= '9':
-			// a decimal point or thousands separator inside a number
-			tok = append(tok, byte(ru))
-		case ru == '%' && len(tok) > 0:
-			flush(0) // a percentage: the number is the token
-		case chineseNumeral(ru):
-			flush(0)
-			r.endRun(c, line)
-			han++
-		case unicode.IsLetter(ru) || unicode.IsNumber(ru):
-			// other scripts: language; their digits are folded above
-			flush(0)
-			endHan()
-			r.endRun(c, line)
-		default:
-			b := byte(0)
-			if ru < utf8.RuneSelf {
-				b = byte(ru)
-			}
-			flush(b)
-			endHan()
-		}
-	}
-	flush(0)
-	endHan()
-}
 
 // endRun ends a sequence of number words.
 func (r *textRule) endRun(c *textCost, line int) {
@@ -360,28 +442,13 @@ func (r *textRule) endRun(c *textCost, line int) {
 }
 
 // token classifies one ASCII token (letters, digits, '*', and '.' or ','
-// between digits) and charges it.
+// between digits) and charges it. The labels are looked up only for a
+// token that would cost something, and nothing is allocated for a token
+// that costs nothing.
 func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
-	s := string(tok)
-	lower := strings.ToLower(s)
-	if numberWords[lower] {
-		c.runWords++
-		return
-	}
-	if c.runWords > 0 {
-		r.endRun(c, line)
-	}
-	core := strings.Trim(s, "*")
-	if core == "" {
-		return // markdown emphasis, rules
-	}
-	if r.labels != nil && r.labels(s) {
-		return
-	}
 	var letters, digits, stars, seps int
 	hexOnly := true
-	for i := 0; i < len(core); i++ {
-		b := core[i]
+	for _, b := range tok {
 		switch {
 		case b >= '0' && b <= '9':
 			digits++
@@ -396,41 +463,72 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 			}
 		}
 	}
+	if digits == 0 && stars == 0 && len(tok) >= 2 && len(tok) <= 9 && numberWordShape[(tok[0]|0x20)&31]&(1<<len(tok)) != 0 {
+		var buf [9]byte
+		for i, b := range tok {
+			buf[i] = b | 0x20
+		}
+		if numberWords[string(buf[:len(tok)])] {
+			c.runWords++
+			return
+		}
+	}
+	if c.runWords > 0 {
+		r.endRun(c, line)
+	}
+	core := tok
+	if stars > 0 {
+		core = bytes.Trim(tok, "*")
+		if len(core) == 0 {
+			return // markdown emphasis, rules
+		}
+		stars = bytes.Count(core, []byte{'*'})
+	}
+	label := func() bool { return r.labels != nil && r.labels(string(tok)) }
 	switch {
 	case stars > 0:
 		// 138****1234: what is left of a masked value
-		c.charge(clsMasked, float64(digits)*log2of10+float64(letters)*4.7, line)
+		if !label() {
+			c.charge(clsMasked, float64(digits)*log2of10+float64(letters)*4.7, line)
+		}
 	case afterHash && hexOnly && (len(core) == 3 || len(core) == 6 || len(core) == 8):
 		if c.colors == nil {
 			c.colors = map[string]bool{}
 		}
-		if !c.colors[lower] {
-			c.colors[lower] = true
+		if key := strings.ToLower(string(core)); !c.colors[key] {
+			c.colors[key] = true
 			if len(c.colors) > freeColors {
 				c.charge(clsColors, float64(len(core))*4, line)
 			}
 		}
 	case letters == 0:
-		r.number(c, core, digits, seps, line)
+		if r.labels != nil && (c.numbers >= r.freeNumbers || len(core) >= 7 || core[0] == '0') && label() {
+			return
+		}
+		r.number(c, string(core), digits, seps, line)
 	case digits == 0:
-		if !wordLike(core) {
+		if !wordLike(core) && !label() {
 			c.charge(clsEntropy, float64(len(core))*4.7, line)
 		}
 	default:
 		// letters and digits together: an identifier of some alphabet,
-		// unless short (Q4, 3D, v2, H2O) or the T and Z of a timestamp
+		// unless short (Q4, 3D, v2, H2O), a number with its unit or the
+		// T and Z of a timestamp
 		if len(core) < 4 {
 			return
 		}
 		if n := unitSuffix(core); n > 0 {
 			// 1.25s, 512MiB, 30px: a number and its unit
-			r.number(c, core[:len(core)-n], digits, seps, line)
+			r.number(c, string(core[:len(core)-n]), digits, seps, line)
 			return
 		}
 		if timestampPiece(core) {
-			for _, piece := range strings.FieldsFunc(core, func(r rune) bool { return r == 'T' || r == 'Z' }) {
-				r.number(c, piece, len(piece), 0, line)
+			for _, piece := range bytes.FieldsFunc(core, func(r rune) bool { return r == 'T' || r == 'Z' }) {
+				r.number(c, string(piece), len(piece), 0, line)
 			}
+			return
+		}
+		if label() {
 			return
 		}
 		if hexOnly {
@@ -443,7 +541,7 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 
 // unitSuffix returns the length of a suffix of one to three letters after
 // a number with no other letters (1.25s, 512MiB), or 0.
-func unitSuffix(s string) int {
+func unitSuffix(s []byte) int {
 	i := len(s)
 	for i > 0 && (s[i-1] >= 'a' && s[i-1] <= 'z' || s[i-1] >= 'A' && s[i-1] <= 'Z') {
 		i--
@@ -462,7 +560,7 @@ func unitSuffix(s string) int {
 
 // timestampPiece reports whether a token is digits joined by single T
 // letters and perhaps ended by Z, as ISO 8601 writes times (06T21, 15Z).
-func timestampPiece(s string) bool {
+func timestampPiece(s []byte) bool {
 	prevLetter := true
 	for i := 0; i < len(s); i++ {
 		switch b := s[i]; {
@@ -550,9 +648,18 @@ var vowelless = map[string]bool{
 // wordLike reports whether a run of letters looks like a word of a
 // language: short, or with vowels spread as words have them, and a case
 // pattern that words have (lower, Capitalized, UPPER, camelCase).
-func wordLike(s string) bool {
-	if len(s) <= 3 || vowelless[strings.ToLower(s)] {
+func wordLike(s []byte) bool {
+	if len(s) <= 3 {
 		return true
+	}
+	if len(s) <= 8 {
+		var buf [8]byte
+		for i, b := range s {
+			buf[i] = b | 0x20
+		}
+		if vowelless[string(buf[:len(s)])] {
+			return true
+		}
 	}
 	if len(s) > 24 {
 		return false
@@ -574,7 +681,7 @@ func wordLike(s string) bool {
 		maxRun = max(maxRun, run)
 		maxVrun = max(maxVrun, vrun)
 	}
-	upper := strings.ToUpper(s) == s
+	upper := switches == 0 && s[0] >= 'A' && s[0] <= 'Z'
 	if upper && len(s) <= 6 {
 		return true // acronyms
 	}

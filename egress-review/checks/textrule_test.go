@@ -133,12 +133,12 @@ func TestWithholdLogLine(t *testing.T) {
 
 func TestWordLike(t *testing.T) {
 	for _, w := range []string{"district", "Penalties", "USCC", "AES", "enterprise", "average", "Siming", "rhythm", "WordCount"} {
-		if !wordLike(w) {
+		if !wordLike([]byte(w)) {
 			t.Errorf("wordLike(%q) = false, want true", w)
 		}
 	}
 	for _, w := range []string{"qzkxmwvb", "bcdfghjk", "aBcDeFgHiJ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"} {
-		if wordLike(w) {
+		if wordLike([]byte(w)) {
 			t.Errorf("wordLike(%q) = true, want false", w)
 		}
 	}
