@@ -111,7 +111,8 @@ func ParseOrgType(s string) (OrgType, error) {
 	return t, nil
 }
 
-// ParseRoles validates a list of role names; duplicates are refused.
+// ParseRoles validates a list of role names; duplicates and combinations
+// that break the separation of duties (CheckDuties) are refused.
 func ParseRoles(names []string) ([]Role, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("at least one role is required: %w", errdefs.ErrInvalidArgument)
@@ -127,7 +128,36 @@ func ParseRoles(names []string) ([]Role, error) {
 		}
 		out = append(out, r)
 	}
+	if err := CheckDuties(out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// The rules of the separation of duties (DESIGN.md section 1), as the
+// errors of CheckDuties name them.
+const (
+	RuleOperatorAlone = "separation of duties: nobody holds operator together with officer, authority or custodian"
+	RuleAdminAlone    = "separation of duties: admin holds no other role"
+)
+
+// CheckDuties refuses a set of roles one person may not hold together:
+// operator with officer, authority or custodian (whoever runs jobs may not
+// review, approve or supply their data), and admin with anything else
+// (whoever manages people may not act in the domain). Its error is of class
+// errdefs.ErrInvalidArgument and names the rule.
+func CheckDuties(roles []Role) error {
+	if slices.Contains(roles, Admin) && len(roles) > 1 {
+		return fmt.Errorf("%s: %w", RuleAdminAlone, errdefs.ErrInvalidArgument)
+	}
+	if slices.Contains(roles, Operator) {
+		for _, r := range []Role{Officer, Authority, Custodian} {
+			if slices.Contains(roles, r) {
+				return fmt.Errorf("%s (operator with %s): %w", RuleOperatorAlone, r, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	return nil
 }
 
 // ParseDate parses a YYYY-MM-DD date, naming the field on error.

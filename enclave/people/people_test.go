@@ -1,6 +1,8 @@
 package people
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,19 +49,39 @@ func TestTransition(t *testing.T) {
 
 func TestParseRoles(t *testing.T) {
 	for _, tc := range []struct {
-		in []string
-		ok bool
+		in   []string
+		want string // "" for ok, else a part of the error
 	}{
-		{[]string{"admin"}, true},
-		{[]string{"operator", "officer"}, true},
-		{nil, false},
-		{[]string{"root"}, false},
-		{[]string{"officer", "officer"}, false},
+		{[]string{"admin"}, ""},
+		{[]string{"operator"}, ""},
+		{[]string{"officer", "bureau"}, ""},
+		{[]string{"authority", "custodian", "officer", "bureau"}, ""},
+		{[]string{"operator", "bureau"}, ""},
+		{[]string{"operator", "officer"}, RuleOperatorAlone},
+		{[]string{"officer", "operator"}, RuleOperatorAlone},
+		{[]string{"operator", "authority"}, RuleOperatorAlone},
+		{[]string{"custodian", "operator"}, RuleOperatorAlone},
+		{[]string{"admin", "bureau"}, RuleAdminAlone},
+		{[]string{"officer", "admin"}, RuleAdminAlone},
+		{[]string{"admin", "operator", "officer"}, RuleAdminAlone},
+		{nil, "at least one role"},
+		{[]string{"root"}, "not one of"},
+		{[]string{"officer", "officer"}, "given twice"},
 	} {
 		_, err := ParseRoles(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("roles %v: got %v, want ok=%v", tc.in, err, tc.ok)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("roles %v: got %v, want ok", tc.in, err)
+		case tc.want != "" && (!errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("roles %v: got %v, want an invalid-argument error naming %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+func TestCreatePersonChecksDuties(t *testing.T) {
+	err := CreatePerson(context.Background(), nil, Person{ID: "p_x", Name: "X", Org: "acme", Roles: []Role{Operator, Officer}}, "")
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), RuleOperatorAlone) {
+		t.Errorf("got %v, want the separation of duties refused before the store is touched", err)
 	}
 }
 

@@ -79,8 +79,13 @@ func SetOrgStatus(ctx context.Context, q Querier, name string, st OrgStatus, rea
 }
 
 // CreatePerson inserts a person. idHash is empty when no ID number was
-// given; a second person with the same ID number is ErrAlreadyExists.
+// given; a second person with the same ID number is ErrAlreadyExists;
+// roles that break the separation of duties are ErrInvalidArgument
+// (CheckDuties).
 func CreatePerson(ctx context.Context, q Querier, p Person, idHash string) error {
+	if err := CheckDuties(p.Roles); err != nil {
+		return err
+	}
 	var h any
 	if idHash != "" {
 		h = idHash
