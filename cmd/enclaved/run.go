@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/console"
@@ -26,7 +25,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/sweeper"
 	ledger "github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
-	"github.com/enclave-dev/enclave/policies/opa"
 )
 
 func runDaemon(args []string) error {
@@ -99,13 +97,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var popts []opa.Option
-	if cfg.PolicyDir != "" {
-		popts = append(popts, opa.WithPolicyDir(cfg.PolicyDir))
-	}
-	engine, err := opa.New(ctx, popts...)
+	engine, err := loadPolicies(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("load policies: %w", err)
+		return err
 	}
 	az := &authz.Policy{Engine: engine, Config: policy.Config{AuthorizedOrgTypes: cfg.AuthorizedOrgTypes}}
 	var mgr *jobs.Manager
@@ -122,7 +116,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err := os.MkdirAll(cfg.exportsDir(), 0o700); err != nil {
 			return err
 		}
-		exp = &exports.Service{Dir: cfg.exportsDir(), Jobs: mgr, Catalog: cat, Keyring: kr, Checks: checks.Default()}
+		exp = newExports(cfg, engine, mgr, cat, kr)
 	}
 	prices, err := ledger.LoadPriceList(cfg.PriceList)
 	if err != nil {
