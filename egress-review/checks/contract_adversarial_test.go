@@ -622,5 +622,5 @@ func suiteAdversarial() []suiteCase {
 	add("budget", "text with long digit runs", asLines("notes.txt", func(r suiteRec) string {
 		return fmt.Sprintf("reference %d", encPhoneDigits(r.phone))
 	}))
-	return cases
+	return append(cases, suiteEvasions()...)
 }

@@ -41,8 +41,10 @@ const (
 	fxMarket = "authorized"
 	fxRows   = 2000
 	// fxPersons is how many people the decisions concern; a pseudonym
-	// recurs a few times at most, far below MinCell.
+	// recurs a few times at most, far below MinCell, except the repeat
+	// offender's, who has fxRepeats decisions.
 	fxPersons = 1700
+	fxRepeats = 12
 
 	// fxDominantDistrict holds one decision that makes up almost all of the
 	// district's total; fxFlatDistrict's penalties are all the same fixed
@@ -92,8 +94,12 @@ type suiteRec struct {
 type suiteFixture struct {
 	recs  []suiteRec
 	input []byte // the records as an Arrow IPC file with marks
-	h     *fingerprint.Hasher
-	set   *fingerprint.Set
+	// offender is the pseudonym of the person with fxRepeats decisions:
+	// a value of a personal-information column that occurs at least
+	// MinCell times.
+	offender string
+	h        *fingerprint.Hasher
+	set      *fingerprint.Set
 	// secrets are the identifying values (pseudonyms, phones, case
 	// numbers, USCC codes) that no finding may repeat.
 	secrets []string
@@ -175,7 +181,13 @@ func buildSuiteFixture() (*suiteFixture, error) {
 			break
 		}
 	}
-	fx := &suiteFixture{recs: recs}
+	// The repeat offender: one person in decisions spread over the table
+	// (after the first records, which the encoding cases carry).
+	offender := persons[len(persons)-1]
+	for k := range fxRepeats {
+		recs[500+97*k].pseudonym = offender
+	}
+	fx := &suiteFixture{recs: recs, offender: offender}
 	rec := fx.record(memory.NewGoAllocator())
 	defer rec.Release()
 	var buf bytes.Buffer

@@ -156,9 +156,15 @@ func TestContractFixture(t *testing.T) {
 			t.Fatal("a uscc code is malformed")
 		}
 	}
+	if n := counts["pseudonym"][fx.offender]; n < p.MinCell {
+		t.Errorf("the repeat offender has %d decisions, want at least %d", n, p.MinCell)
+	}
 	for k, m := range counts {
 		most := 0
-		for _, n := range m {
+		for v, n := range m {
+			if k == "pseudonym" && v == fx.offender {
+				continue
+			}
 			most = max(most, n)
 		}
 		if most >= p.MinCell || (k == "case_no" || k == "uscc") && most != 1 {
@@ -215,5 +221,8 @@ func TestContractFixture(t *testing.T) {
 	}
 	if small == 0 {
 		t.Error("the district x industry cross-tab has no small cells to suppress")
+	}
+	if len(fxLoneSmallCells(fx)) == 0 {
+		t.Error("no ordinary district has exactly one small cell for a margin to undo")
 	}
 }
