@@ -219,5 +219,5 @@ func suiteHonest() []suiteCase {
 		tot := all(c)
 		c.text("summary.md", fmt.Sprintf("# Summary\n\n%d decisions; mean penalty %.2f yuan. See by_district.arrow and chart.png.\n", tot.n, tot.mean()))
 	})
-	return cases
+	return append(cases, suiteToolOutputs()...)
 }
