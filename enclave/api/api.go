@@ -224,6 +224,9 @@ type JobRequest struct {
 	Image   string   `json:"image"`             // an approved image digest
 	Inputs  []string `json:"inputs"`            // NAME or NAME@V
 	Columns []string `json:"columns,omitempty"` // DATASET.COLUMN: read only these columns of that input
+	// Outputs are the files the job will write at the top of /out, the
+	// only ones collected (CheckOutputs); none collects nothing.
+	Outputs []string `json:"outputs,omitempty"`
 	Args    []string `json:"args"`
 	CPUs    float64  `json:"cpus,omitempty"`
 	Memory  string   `json:"memory,omitempty"`  // for example "512Mi", "2Gi"

@@ -114,6 +114,9 @@ type Export struct {
 	BundleSHA256    string            `json:"bundle_sha256,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	ReleasedAt      string            `json:"released_at,omitempty"`
+	// View is set on an export as a person sees it (ForReader):
+	// api.ViewExact or api.ViewCoarse.
+	View string `json:"view,omitempty"`
 }
 
 // Approvals counts the officers who approved.

@@ -7,7 +7,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	review "github.com/enclave-dev/enclave/egress-review"
 	"github.com/enclave-dev/enclave/egress-review/checks"
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/jobs"
 )
 
 // sampleRows is how many rows a preview shows.
@@ -106,19 +109,32 @@ func preview(name, path string) Preview {
 	return p
 }
 
-// ForReader returns the export as a person may see it: officers (who
-// supervise unfiltered) see the samples always; anyone else only when
-// every check passed, because a preview is a way out too.
-func (e *Export) ForReader(officer bool) *Export {
-	if officer || e.Result.Verdict == "pass" {
-		return e
+// ForReader returns the export as a person may see it. exact is for
+// officers of another organisation and the bureau, who see everything.
+// Anyone else sees the files' sizes rounded up (jobs.CoarseSize) and no
+// hashes until the export is released (the bundle then carries both), and
+// the previews' columns, rows and samples only when every check passed:
+// a preview is a way out too, and the column names of a table that failed
+// were chosen by the job.
+func (e *Export) ForReader(exact bool) *Export {
+	if exact {
+		c := *e
+		c.View = api.ViewExact
+		return &c
 	}
 	c := *e
-	c.Previews = make([]Preview, len(e.Previews))
-	for i, p := range e.Previews {
-		p.Sample = nil
-		p.Note = "sample withheld: the checks did not pass"
-		c.Previews[i] = p
+	c.View = api.ViewCoarse
+	if e.State != Released {
+		c.Files = make([]File, len(e.Files))
+		for i, f := range e.Files {
+			c.Files[i] = File{Name: f.Name, Size: jobs.CoarseSize(f.Size)}
+		}
+	}
+	if e.Result.Verdict != review.VerdictPass {
+		c.Previews = make([]Preview, len(e.Previews))
+		for i, p := range e.Previews {
+			c.Previews[i] = Preview{File: p.File, Kind: p.Kind, Note: "columns and sample withheld: the checks did not pass"}
+		}
 	}
 	return &c
 }

@@ -78,6 +78,9 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_org ON jobs(org, created_at);
 CREATE INDEX jobs_state ON jobs(state);`},
+		{Version: 2, Name: "declared outputs", SQL: `
+ALTER TABLE jobs ADD COLUMN declared TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE jobs ADD COLUMN undeclared INTEGER NOT NULL DEFAULT 0;`},
 	}})
 }
 
@@ -135,9 +138,17 @@ type Job struct {
 	ExitCode int               `json:"exit_code"`
 	Message  string            `json:"message,omitempty"`
 	Usage    Usage             `json:"usage"`
-	Outputs  []Output          `json:"outputs"`
-	Skipped  []sandbox.Skip    `json:"skipped,omitempty"`
-	Revision string            `json:"policy_revision"`
+	// Declared are the outputs named with the job (api.CheckOutputs): the
+	// only files collected. A job recorded before outputs were declared
+	// has none, and nothing of it can be exported.
+	Declared []string `json:"declared_outputs"`
+	// Outputs are the declared outputs that were collected.
+	Outputs []Output       `json:"outputs"`
+	Skipped []sandbox.Skip `json:"skipped,omitempty"`
+	// Undeclared counts the entries of /out the job did not declare,
+	// dropped at collection.
+	Undeclared int    `json:"undeclared_dropped"`
+	Revision   string `json:"policy_revision"`
 
 	CreatedAt time.Time  `json:"created_at"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
@@ -176,20 +187,25 @@ func insert(ctx context.Context, q Querier, j *Job) error {
 	ins, _ := json.Marshal(j.Inputs)
 	gr, _ := json.Marshal(j.Grants)
 	lim, _ := json.Marshal(j.limits)
-	_, err := q.ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, revision, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.Org, j.Owner, j.Image, string(args), string(ins), string(gr), string(lim),
-		j.State, j.Revision, j.CreatedAt.UTC().Format(tl))
+	decl, _ := json.Marshal(j.Declared)
+	_, err := q.ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, revision, created_at, declared)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.Org, j.Owner, j.Image, string(args), string(ins), string(gr), string(lim),
+		j.State, j.Revision, j.CreatedAt.UTC().Format(tl), string(decl))
 	return err
 }
 
-const jobCols = `id, org, owner, image, args, inputs, grants, limits, state, reason, exit_code, message, usage, outputs, skipped, revision, created_at, started_at, ended_at`
+const jobCols = `id, org, owner, image, args, inputs, grants, limits, state, reason, exit_code, message, usage, outputs, skipped, revision, created_at, started_at, ended_at, declared, undeclared`
 
 func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
-	var args, ins, gr, lim, usage, outs, skipped, created, started, ended string
+	var args, ins, gr, lim, usage, outs, skipped, created, started, ended, decl string
 	if err := sc.Scan(&j.ID, &j.Org, &j.Owner, &j.Image, &args, &ins, &gr, &lim, &j.State, &j.Reason, &j.ExitCode, &j.Message,
-		&usage, &outs, &skipped, &j.Revision, &created, &started, &ended); err != nil {
+		&usage, &outs, &skipped, &j.Revision, &created, &started, &ended, &decl, &j.Undeclared); err != nil {
 		return nil, err
+	}
+	json.Unmarshal([]byte(decl), &j.Declared)
+	if j.Declared == nil {
+		j.Declared = []string{}
 	}
 	json.Unmarshal([]byte(args), &j.Args)
 	json.Unmarshal([]byte(ins), &j.Inputs)

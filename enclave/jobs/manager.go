@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/store"
@@ -107,14 +109,20 @@ func (m *Manager) DB() *sql.DB { return m.db.SQL() }
 func (m *Manager) Runtime() sandbox.Runtime { return m.rt }
 
 // New makes a queued job for the given request; Insert records it.
-func (m *Manager) New(id, org, owner, image string, args []string, inputs []Input, grants map[string]string, limits sandbox.Limits, revision string) *Job {
+// outputs are the files the job declared, the only ones collected.
+func (m *Manager) New(id, org, owner, image string, args []string, inputs []Input, grants map[string]string, limits sandbox.Limits, outputs []string, revision string) *Job {
 	return &Job{ID: id, Org: org, Owner: owner, Image: image, Args: args, Inputs: inputs, Grants: grants, limits: limits,
-		Limits: limitsView(limits), State: Queued, ExitCode: -1, Revision: revision, CreatedAt: m.cfg.Now().UTC(), Outputs: []Output{}}
+		Limits: limitsView(limits), State: Queued, ExitCode: -1, Revision: revision, CreatedAt: m.cfg.Now().UTC(),
+		Declared: append([]string{}, outputs...), Outputs: []Output{}}
 }
 
 // Insert records a queued job in tx. After the transaction commits the
-// caller calls Enqueue.
+// caller calls Enqueue. Declared outputs that break api.CheckOutputs are
+// refused with errdefs.ErrInvalidArgument.
 func (m *Manager) Insert(ctx context.Context, tx *sql.Tx, j *Job) error {
+	if err := api.CheckOutputs(j.Declared); err != nil {
+		return err
+	}
 	if len(m.queue) >= cap(m.queue) {
 		return fmt.Errorf("the job queue is full (%d jobs): %w", cap(m.queue), errdefs.ErrResourceExhausted)
 	}
@@ -230,7 +238,8 @@ func (m *Manager) run(id string) {
 	if err := m.setState(ctx, id, Running, true); err != nil {
 		return
 	}
-	spec := sandbox.Spec{ID: id, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(dir, "out"), Limits: j.limits}
+	spec := sandbox.Spec{ID: id, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(dir, "out"), Outputs: j.Declared,
+		Limits: j.limits}
 	ex, err := m.rt.Run(jctx, spec, logf)
 	j.Usage.InputBytes = inBytes
 	if err != nil {
@@ -350,9 +359,22 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	u.CPUSeconds = float64(ex.Usage.CPUNanos) / 1e9
 	u.PeakMemoryBytes, u.IOReadBytes, u.IOWriteBytes, u.OutputBytes = ex.Usage.PeakMemoryBytes, ex.Usage.IOReadBytes, ex.Usage.IOWriteBytes, ex.Usage.OutputBytes
 	u.WallSeconds = ex.Usage.Wall.Seconds()
+	declared := map[string]bool{}
+	for _, n := range j.Declared {
+		declared[n] = true
+	}
 	outs := []Output{}
+	undeclared := ex.Undeclared
 	for _, f := range ex.Outputs {
-		sum, err := fileSHA256(filepath.Join(m.cfg.Dir, id, "out", filepath.FromSlash(f.Name)))
+		path := filepath.Join(m.cfg.Dir, id, "out", filepath.FromSlash(f.Name))
+		if !declared[f.Name] {
+			// The runtime collects only declared files; should one
+			// bring more, it is dropped here all the same.
+			os.Remove(path)
+			undeclared++
+			continue
+		}
+		sum, err := fileSHA256(path)
 		if err != nil {
 			continue
 		}
@@ -362,9 +384,12 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	if ex.Reason != "" {
 		code = ex.Code
 	}
-	details := map[string]string{"state": string(st), "reason": reason, "exit_code": fmt.Sprint(code),
-		"cpu_seconds": fmt.Sprintf("%.3f", u.CPUSeconds), "peak_memory_bytes": fmt.Sprint(u.PeakMemoryBytes),
-		"output_bytes": fmt.Sprint(u.OutputBytes), "outputs": fmt.Sprint(len(outs)), "skipped": fmt.Sprint(len(ex.Skipped))}
+	j.State, j.Reason = st, reason
+	details := map[string]string{"state": string(st), "outcome": j.Outcome(), "reason": reason, "exit_code": fmt.Sprint(code),
+		"cpu_seconds": fmt.Sprintf("%.3f", u.CPUSeconds), "wall_seconds": fmt.Sprintf("%.3f", u.WallSeconds),
+		"peak_memory_bytes": fmt.Sprint(u.PeakMemoryBytes), "io_read_bytes": fmt.Sprint(u.IOReadBytes), "io_write_bytes": fmt.Sprint(u.IOWriteBytes),
+		"output_bytes": fmt.Sprint(u.OutputBytes), "declared_outputs": fmt.Sprint(len(j.Declared)), "outputs": fmt.Sprint(len(outs)),
+		"skipped": fmt.Sprint(len(ex.Skipped)), "undeclared_dropped": fmt.Sprint(undeclared)}
 	outcome := "ok"
 	if st != Complete {
 		outcome = "failed"
@@ -375,9 +400,9 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	usage, _ := json.Marshal(u)
 	outsJSON, _ := json.Marshal(outs)
 	skipped, _ := json.Marshal(ex.Skipped)
-	_, err := m.db.SQL().ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, exit_code = ?, message = ?, usage = ?, outputs = ?, skipped = ?, ended_at = ?
+	_, err := m.db.SQL().ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, exit_code = ?, message = ?, usage = ?, outputs = ?, skipped = ?, undeclared = ?, ended_at = ?
 		WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`,
-		st, reason, code, msg, string(usage), string(outsJSON), string(skipped), m.cfg.Now().UTC().Format(tl), id)
+		st, reason, code, msg, string(usage), string(outsJSON), string(skipped), undeclared, m.cfg.Now().UTC().Format(tl), id)
 	if err != nil {
 		m.cfg.Log.Error("store job end", "job", id, "err", err)
 	}
@@ -453,9 +478,13 @@ func (m *Manager) Logs(id string) (*os.File, error) {
 	return f, err
 }
 
-// OutputPath returns the path of one collected output of a job; name is
-// as listed in the job's outputs.
+// OutputPath returns the path of one collected output of a job: name must
+// be declared with the job and collected (listed in its outputs); anything
+// else is errdefs.ErrNotFound.
 func (m *Manager) OutputPath(j *Job, name string) (string, error) {
+	if !slices.Contains(j.Declared, name) {
+		return "", fmt.Errorf("job %q declared no output %q: %w", j.ID, name, errdefs.ErrNotFound)
+	}
 	for _, o := range j.Outputs {
 		if o.Name == name {
 			return filepath.Join(m.cfg.Dir, j.ID, "out", filepath.FromSlash(name)), nil

@@ -56,11 +56,13 @@ func (s *Server) exportRoutes() []route {
 		{Method: "GET", Path: "/v1/exports", Action: "export.show", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
 			Response: []exports.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
-				return exports.List(ctx, s.DB.SQL(), seesAll(c), false)
+				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), false)
+				return exportViews(c, es), err
 			}},
 		{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews",
 			Response: exports.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) {
-				return c.body.(*exports.Export).ForReader(c.subject.Person.HasRole(people.Officer)), nil
+				e := c.body.(*exports.Export)
+				return e.ForReader(exactView(c, e.Org)), nil
 			}},
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
@@ -69,9 +71,19 @@ func (s *Server) exportRoutes() []route {
 			Resource: exportRes, Handle: s.downloadRelease},
 		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []exports.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
-				return exports.List(ctx, s.DB.SQL(), seesAll(c), true)
+				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), true)
+				return exportViews(c, es), err
 			}},
 	}
+}
+
+// exportViews maps exports to what the caller may see of each.
+func exportViews(c *call, es []*exports.Export) []*exports.Export {
+	out := make([]*exports.Export, len(es))
+	for i, e := range es {
+		out[i] = e.ForReader(exactView(c, e.Org))
+	}
+	return out
 }
 
 // jobDatasets describes a job's inputs for the policy and sets the call's
@@ -154,7 +166,7 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 		s.Exports.Discard(id)
 		return nil, err
 	}
-	return e.ForReader(c.subject.Person.HasRole(people.Officer)), nil
+	return e.ForReader(exactView(c, e.Org)), nil
 }
 
 func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, error)) route {
@@ -187,10 +199,15 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 				}
 				return err
 			})
-			if err != nil || !ready {
-				return e, err
+			if err != nil {
+				return nil, err
 			}
-			return s.releaseExport(ctx, c, e)
+			if ready {
+				if e, err = s.releaseExport(ctx, c, e); err != nil {
+					return nil, err
+				}
+			}
+			return e.ForReader(exactView(c, e.Org)), nil
 		}}
 }
 

@@ -74,7 +74,12 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	h := newHarness(t, nil)
+	return newWorldWith(t, nil)
+}
+
+// newWorldWith is newWorld over newHarnessWith.
+func newWorldWith(t *testing.T, more func(d *Deps)) *world {
+	h := newHarnessWith(t, nil, more)
 	w := &world{harness: h}
 	w.authority = h.person("Zhou Min", "platform", "authority")
 	for _, o := range []api.OrgRequest{

@@ -14,10 +14,12 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
@@ -73,9 +75,12 @@ func (s *Server) jobRoutes() []route {
 			Handle: func(ctx context.Context, c *call) (any, error) { return jobs.ListImages(ctx, s.DB.SQL()) }},
 		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
 		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
-		{Method: "POST", Path: "/v1/jobs", Action: "job.run", Summary: "Run an approved image over granted dataset versions", Request: api.JobRequest{},
-			Response: jobs.Job{}, Created: true, Resource: s.jobRunResource, Handle: s.runJob},
-		{Method: "GET", Path: "/v1/jobs", Action: "job.list", Summary: "List jobs: an operator's own organisation's, every job for officers and the bureau", Response: []jobs.Job{},
+		{Method: "POST", Path: "/v1/jobs", Action: "job.run",
+			Summary: "Run an approved image over granted dataset versions; only the declared outputs are collected", Request: api.JobRequest{},
+			Response: api.Job{}, Created: true, Resource: s.jobRunResource, Handle: s.runJob},
+		{Method: "GET", Path: "/v1/jobs", Action: "job.list",
+			Summary:  "List jobs: an operator's own organisation's, every job for officers and the bureau (exact figures only for another organisation's jobs)",
+			Response: []api.Job{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("job", "", c.subject.Org.Name), nil
 			},
@@ -85,11 +90,21 @@ func (s *Server) jobRoutes() []route {
 					org = ""
 				}
 				n, _ := strconv.Atoi(c.query("limit"))
-				return jobs.List(ctx, s.DB.SQL(), org, n)
+				js, err := jobs.List(ctx, s.DB.SQL(), org, n)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]api.Job, len(js))
+				for i, j := range js {
+					if out[i], err = s.jobView(ctx, c, j); err != nil {
+						return nil, err
+					}
+				}
+				return out, nil
 			}},
-		{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, exit, resource use, outputs", Response: jobs.Job{},
-			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) { return c.body, nil }},
-		{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it", Response: jobs.Job{},
+		{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, how it ended, resource use, outputs", Response: api.Job{},
+			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) { return s.jobView(ctx, c, c.body.(*jobs.Job)) }},
+		{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it", Response: api.Job{},
 			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) {
 				d := time.Minute
 				if v := c.query("timeout"); v != "" {
@@ -102,14 +117,22 @@ func (s *Server) jobRoutes() []route {
 				defer cancel()
 				j, err := s.Jobs.Wait(wctx, c.path("id"))
 				if err != nil && wctx.Err() != nil && j != nil {
-					return j, nil // not ended yet: the caller waits again
+					return s.jobView(ctx, c, j) // not ended yet: the caller waits again
 				}
-				return j, err
+				if err != nil {
+					return nil, err
+				}
+				return s.jobView(ctx, c, j)
 			}},
-		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs", Summary: "The job's collected outputs: names, sizes and hashes (contents leave only through exports)",
-			Response: []jobs.Output{}, Resource: jobRes,
-			Handle: func(ctx context.Context, c *call) (any, error) { return c.body.(*jobs.Job).Outputs, nil }},
-		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs", Summary: "The job's output stream: unfiltered for officers; for the job's operators every line holding an input value is withheld",
+		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs",
+			Summary:  "The job's collected outputs, the declared files it wrote: names, sizes (rounded up for operators) and hashes (for operators only once released); contents leave only through exports",
+			Response: []api.JobOutput{}, Resource: jobRes,
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				v, err := s.jobView(ctx, c, c.body.(*jobs.Job))
+				return v.Outputs, err
+			}},
+		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs",
+			Summary:  "The job's output stream: unfiltered for officers of another organisation; for everyone else line by line through the egress text rule and the input fingerprints",
 			Resource: jobRes, Handle: s.jobLogs},
 		s.jobStopRoute("cancel", "job.cancel", "Cancel a job of one's own organisation"),
 		s.jobStopRoute("halt", "job.halt", "Halt a job that reveals a risk, with a reason; an incident is recorded (R-17)"),
@@ -207,6 +230,9 @@ func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, e
 	}
 	if len(req.Inputs) == 0 {
 		return authz.Resource{}, fmt.Errorf("a job reads at least one dataset (--input): %w", errdefs.ErrInvalidArgument)
+	}
+	if err := api.CheckOutputs(req.Outputs); err != nil {
+		return authz.Resource{}, err
 	}
 	limits, err := jobLimits(req)
 	if err != nil {
@@ -323,10 +349,11 @@ func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
 			Columns: plan.columns[i].Columns})
 	}
 	id := strings.ReplaceAll(people.NewID("j-"), "_", "-")
-	j := s.Jobs.New(id, c.subject.Org.Name, c.subject.Person.ID, plan.req.Image, plan.req.Args, inputs, c.decision.Grants, plan.limits, c.revision)
+	j := s.Jobs.New(id, c.subject.Org.Name, c.subject.Person.ID, plan.req.Image, plan.req.Args, inputs, c.decision.Grants, plan.limits,
+		plan.req.Outputs, c.revision)
 	ev := audit.Event{Action: "job.run", Objects: append([]string{"job:" + id, "image:" + plan.req.Image}, objects(c.resource)...),
 		Details: map[string]string{"cpus": fmt.Sprint(plan.limits.CPUs), "memory_bytes": fmt.Sprint(plan.limits.MemoryBytes),
-			"timeout": plan.limits.Timeout.String()}}
+			"timeout": plan.limits.Timeout.String(), "declared_outputs": fmt.Sprint(len(plan.req.Outputs))}}
 	for ds, g := range c.decision.Grants {
 		ev.Details["grant:"+ds] = g
 	}
@@ -347,13 +374,66 @@ func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	s.Jobs.Enqueue(id)
-	return j, nil
+	return s.jobView(ctx, c, j)
 }
 
-// jobLogs serves a job's output stream. Officers read it unfiltered; for
-// anyone else the log is a way out of the enclave like any other, so every
-// line is scanned against the job's input fingerprints first and lines
-// that hold an input value are withheld (issue 6 item 5). If the scan
+// exactView reports whether the caller sees what they read of a job or an
+// export of organisation org unfiltered: exact figures, sizes, hashes,
+// exit statuses and logs. Only officers of another organisation and the
+// bureau do (DESIGN.md section 5, promise 4); everyone else, the job's own
+// operators and officers of their organisation included, gets the coarse
+// view, because whatever they read of a job is a way out.
+func exactView(c *call, org string) bool {
+	p := c.subject.Person
+	return (p.HasRole(people.Officer) || p.HasRole(people.Bureau)) && c.subject.Org.Name != org
+}
+
+// jobView is job j as the caller may see it (jobs.Job.View).
+func (s *Server) jobView(ctx context.Context, c *call, j *jobs.Job) (api.Job, error) {
+	if exactView(c, j.Org) {
+		return j.View(true, nil), nil
+	}
+	released, err := s.releasedOutputs(ctx, j)
+	if err != nil {
+		return api.Job{}, err
+	}
+	return j.View(false, released), nil
+}
+
+// releasedOutputs names the outputs of job j that left in a released
+// export: their exact size and hash are in the bundle the organisation
+// holds, so its operators may see them.
+func (s *Server) releasedOutputs(ctx context.Context, j *jobs.Job) (map[string]bool, error) {
+	if len(j.Outputs) == 0 {
+		return nil, nil
+	}
+	es, err := exports.List(ctx, s.DB.SQL(), j.Org, true)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, e := range es {
+		if e.Job != j.ID {
+			continue
+		}
+		for _, f := range e.Files {
+			for _, o := range j.Outputs {
+				if o.Name == f.Name && o.SHA256 == f.SHA256 {
+					out[f.Name] = true
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// jobLogs serves a job's output stream. Officers of another organisation
+// read it unfiltered. For anyone else, the job's own operators and officers
+// of their organisation included, the log is a way out of the enclave like
+// any other, so it is read line by line: a line that holds a value of the
+// job's inputs (the fingerprint scan) or that the egress text rule
+// withholds (checks.LogFilter: identifier-like and unexplained tokens over
+// a small budget per line and per log) is replaced by a notice. If the scan
 // cannot run, everything is withheld.
 func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	j := c.body.(*jobs.Job)
@@ -366,17 +446,28 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	officer := c.subject.Person.HasRole(people.Officer)
+	exact := exactView(c, j.Org)
 	var withheld map[int]bool
-	if !officer {
+	var lines []string
+	if !exact {
 		withheld, err = s.scanLog(ctx, j, data)
 		if err != nil {
 			s.Log.Error("log scan failed; withholding the whole log", "request", c.reqID, "job", j.ID, "err", err)
 			return nil, fmt.Errorf("the log of job %q cannot be checked now, so none of it is shown: %w", j.ID, errdefs.ErrUnavailable)
 		}
+		lines = strings.SplitAfter(string(data), "\n")
+		rule := checks.NewLogFilter(s.Exports.Params)
+		for i, line := range lines {
+			if line == "" || withheld[i] {
+				continue
+			}
+			if rule.Withhold([]byte(strings.TrimRight(line, "\r\n"))) {
+				withheld[i] = true
+			}
+		}
 	}
 	ev := audit.Event{Action: "job.logs.read", Outcome: "ok", Objects: []string{"job:" + j.ID},
-		Details: map[string]string{"filtered": fmt.Sprint(!officer), "withheld_lines": fmt.Sprint(len(withheld)), "bytes": fmt.Sprint(len(data))}}
+		Details: map[string]string{"filtered": fmt.Sprint(!exact), "withheld_lines": fmt.Sprint(len(withheld)), "bytes": fmt.Sprint(len(data))}}
 	if err := c.record(ctx, ev); err != nil {
 		return nil, err
 	}
@@ -384,16 +475,16 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(http.StatusOK)
-	if officer {
+	if exact {
 		c.w.Write(data)
 		return nil, nil
 	}
-	for i, line := range strings.SplitAfter(string(data), "\n") {
+	for i, line := range lines {
 		if line == "" {
 			continue
 		}
 		if withheld[i] {
-			fmt.Fprintf(c.w, "[line %d withheld: it holds a value of the job's input data]\n", i+1)
+			fmt.Fprintf(c.w, "[line %d withheld: it may carry data of the job's inputs]\n", i+1)
 			continue
 		}
 		io.WriteString(c.w, line)
@@ -401,6 +492,8 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	return nil, nil
 }
 
+// scanLog returns the lines of data (numbered from 0) that hold a value of
+// the job's inputs.
 func (s *Server) scanLog(ctx context.Context, j *jobs.Job, data []byte) (map[int]bool, error) {
 	if s.Exports == nil {
 		return nil, fmt.Errorf("no egress checks configured: %w", errdefs.ErrUnavailable)
@@ -422,7 +515,7 @@ func (s *Server) scanLog(ctx context.Context, j *jobs.Job, data []byte) (map[int
 
 func (s *Server) jobStopRoute(verb, action, summary string) route {
 	return route{Method: "POST", Path: "/v1/jobs/{id}/" + verb, Action: action, Summary: summary,
-		Request: api.ReasonRequest{}, Response: jobs.Job{},
+		Request: api.ReasonRequest{}, Response: api.Job{},
 		Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 			j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
 			if err != nil {
@@ -470,7 +563,11 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 			}
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			return s.Jobs.Wait(wctx, id)
+			j, err := s.Jobs.Wait(wctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return s.jobView(ctx, c, j)
 		}}
 }
 

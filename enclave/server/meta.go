@@ -15,6 +15,8 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/people"
 )
 
 // routeGroups are the endpoints of each noun, registered by the file that
@@ -82,8 +84,9 @@ func (s *Server) auditRoutes() []route {
 					return nil, err
 				}
 				out := make([]api.AuditEvent, len(ents))
+				exact := exactAudit(c)
 				for i, e := range ents {
-					out[i] = auditView(e)
+					out[i] = auditView(e, exact)
 				}
 				return out, nil
 			}},
@@ -122,8 +125,9 @@ func (s *Server) auditRoutes() []route {
 				c.w.Header().Set("Content-Type", "application/x-ndjson")
 				c.w.Header().Set("Cache-Control", "no-store")
 				enc := json.NewEncoder(c.w)
+				exact := exactAudit(c)
 				for _, e := range ents {
-					if err := enc.Encode(auditView(e)); err != nil {
+					if err := enc.Encode(auditView(e, exact)); err != nil {
 						return nil, nil // the client went away; nothing more to say
 					}
 				}
@@ -154,8 +158,32 @@ func auditFilter(c *call) (audit.Filter, error) {
 	return f, nil
 }
 
-func auditView(e audit.Entry) api.AuditEvent {
+// exactAudit reports whether the caller reads audit entries and usage
+// reports with exact figures: the bureau and admins do. Anyone else who may
+// list entries (a custodian, about their organisation's datasets) reads
+// the figures of jobs coarsely and no hashes of unreleased outputs, and an
+// operator's usage report rolls up the coarse figures of each job: whatever
+// a job's figures say is a way out.
+func exactAudit(c *call) bool {
+	return c.subject.Person.HasRole(people.Bureau) || c.subject.Person.HasRole(people.Admin)
+}
+
+// auditView is one entry as the API shows it, exact or coarse
+// (jobs.CoarseEvent; the hashes an export request froze are left out).
+func auditView(e audit.Entry, exact bool) api.AuditEvent {
 	ev := e.Event
+	if !exact {
+		ev = jobs.CoarseEvent(ev)
+		if ev.Action == "export.request" {
+			d := make(map[string]string, len(ev.Details))
+			for k, v := range ev.Details {
+				if !strings.HasSuffix(k, "_sha256") {
+					d[k] = v
+				}
+			}
+			ev.Details = d
+		}
+	}
 	return api.AuditEvent{Index: e.Index, Time: ev.Time, Actor: ev.Actor, Org: ev.Org, Action: ev.Action, Objects: ev.Objects,
 		Outcome: ev.Outcome, Reason: ev.Reason, RequestID: ev.RequestID, Retention: ev.Retention, Details: ev.Details}
 }

@@ -44,6 +44,13 @@ type harness struct {
 
 func newHarness(t *testing.T, az authz.Authorizer) *harness {
 	t.Helper()
+	return newHarnessWith(t, az, nil)
+}
+
+// newHarnessWith is newHarness whose server gets the parts more sets in
+// its deps (the job manager, the export service) before it is made.
+func newHarnessWith(t *testing.T, az authz.Authorizer, more func(d *Deps)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "state.db"))
@@ -73,7 +80,11 @@ func newHarness(t *testing.T, az authz.Authorizer) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Deps{DB: db, Audit: alog, Keyring: kr, Authz: az, Version: "test", Now: h.clock, Catalog: cat, TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(tlogWriter{t}, nil))})
+	deps := Deps{DB: db, Audit: alog, Keyring: kr, Authz: az, Version: "test", Now: h.clock, Catalog: cat, TempDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(tlogWriter{t}, nil))}
+	if more != nil {
+		more(&deps)
+	}
+	srv, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,13 +34,14 @@ func usageResource(ctx context.Context, c *call) (authz.Resource, error) {
 func (s *Server) usageRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/usage", Action: "usage.report",
-			Summary:  "Usage report: jobs, CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month; query: org, from, to (DATE, inclusive, or RFC 3339), by",
+			Summary:  "Usage report: jobs, CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month (exact for the bureau and admins, from each job's coarse figures for operators); query: org, from, to (DATE, inclusive, or RFC 3339), by",
 			Response: api.UsageReport{}, Resource: usageResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				q, err := usageQuery(c)
 				if err != nil {
 					return nil, err
 				}
+				q.Coarse = !exactAudit(c) // operators read their jobs' figures coarsely
 				return usage.Compute(ctx, s.DB.SQL(), q, s.prices())
 			}},
 		{Method: "GET", Path: "/v1/reports/annual", Action: "report.annual",
@@ -51,7 +52,7 @@ func (s *Server) usageRoutes() []route {
 				if err != nil || year < 2000 || year > 9999 {
 					return nil, fmt.Errorf("query parameter \"year\" must be a year such as 2026: %w", errdefs.ErrInvalidArgument)
 				}
-				rep, err := usage.Annual(ctx, s.DB.SQL(), c.query("org"), year, s.prices())
+				rep, err := usage.Annual(ctx, s.DB.SQL(), c.query("org"), year, s.prices(), !exactAudit(c))
 				if err != nil {
 					return nil, err
 				}

@@ -51,7 +51,9 @@ func TestUsageReport(t *testing.T) {
 		{"bureau, every org", bureau.Token, "", 200, map[string]float64{"acme": 3, "security": 0.01}},
 		{"bureau, period", bureau.Token, "?from=2026-04-01&to=2026-04-30", 200, map[string]float64{"acme": 1, "security": 0.01}},
 		{"bureau, to is inclusive", bureau.Token, "?to=2026-03-02", 200, map[string]float64{"acme": 2}},
-		{"operator, own org by month", w.operator.Token, "?org=acme&by=month", 200, map[string]float64{"2026-03": 2, "2026-04": 1}},
+		// Operators roll up each job's coarse figures: 7200 s and 3600 s
+		// of CPU are read as 8192 s and 4096 s.
+		{"operator, own org by month", w.operator.Token, "?org=acme&by=month", 200, map[string]float64{"2026-03": 8192.0 / 3600, "2026-04": 4096.0 / 3600}},
 		{"operator, another org", w.operator.Token, "?org=security", 403, nil},
 		{"operator, every org", w.operator.Token, "", 403, nil},
 		{"custodian", w.custodian.Token, "?org=acme", 403, nil},
@@ -116,8 +118,13 @@ func TestQuotaAndAnnualReport(t *testing.T) {
 	}
 
 	code, body = w.do(w.operator.Token, "GET", "/v1/reports/annual?org=acme&year=2026", nil)
-	if code != 200 || !strings.Contains(string(body), "<svg") || !strings.Contains(string(body), `data-label="03" data-series="0" data-value="2.00"`) {
-		t.Errorf("annual report: got %d, %d bytes, want 200 and an SVG chart with March's 2 CPU-hours", code, len(body))
+	if code != 200 || !strings.Contains(string(body), "<svg") || !strings.Contains(string(body), `data-label="03" data-series="0" data-value="2.28"`) {
+		t.Errorf("annual report: got %d, %d bytes, want 200 and an SVG chart with March's 2 CPU-hours, read coarsely as 8192 s", code, len(body))
+	}
+	bureau := w.person("Sun Hao", "platform", "bureau")
+	code, body = w.do(bureau.Token, "GET", "/v1/reports/annual?org=acme&year=2026", nil)
+	if code != 200 || !strings.Contains(string(body), `data-label="03" data-series="0" data-value="2.00"`) {
+		t.Errorf("annual report for the bureau: got %d, want March's exact 2 CPU-hours", code)
 	}
 	if code, _ := w.do(w.operator.Token, "GET", "/v1/reports/annual?org=security&year=2026", nil); code != 403 {
 		t.Errorf("annual report of another org: got %d, want 403", code)

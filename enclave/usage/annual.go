@@ -39,13 +39,14 @@ type Count struct {
 var jobStates = []string{"queued", "initializing", "running", "complete", "executor-error", "system-error", "canceled"}
 
 // Annual gathers the annual report of org ("" = every organisation) for
-// year from the ledger.
-func Annual(ctx context.Context, db Querier, org string, year int, prices PriceList) (*AnnualReport, error) {
+// year from the ledger; coarse rolls up the jobs' coarse figures (see
+// Query.Coarse).
+func Annual(ctx context.Context, db Querier, org string, year int, prices PriceList, coarse bool) (*AnnualReport, error) {
 	if year < 1 || year > 9999 {
 		return nil, fmt.Errorf("year %d is out of range: %w", year, errdefs.ErrInvalidArgument)
 	}
 	from := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
-	q := Query{Org: org, From: from, Until: from.AddDate(1, 0, 0), By: ByMonth}
+	q := Query{Org: org, From: from, Until: from.AddDate(1, 0, 0), By: ByMonth, Coarse: coarse}
 	months, err := Compute(ctx, db, q, prices)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func charts(t *testing.T, doc string) map[string][]svgRect {
 func TestAnnualHTML(t *testing.T) {
 	db := fixture(t)
 	ctx := context.Background()
-	rep, err := Annual(ctx, db.SQL(), "acme", 2026, DefaultPriceList())
+	rep, err := Annual(ctx, db.SQL(), "acme", 2026, DefaultPriceList(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func mustRound(want float64, text string) float64 {
 func TestAnnualYearRange(t *testing.T) {
 	db := openDB(t)
 	for _, y := range []int{0, 10000} {
-		if _, err := Annual(context.Background(), db.SQL(), "", y, DefaultPriceList()); err == nil {
+		if _, err := Annual(context.Background(), db.SQL(), "", y, DefaultPriceList(), false); err == nil {
 			t.Errorf("year %d: got no error, want invalid argument", y)
 		}
 	}

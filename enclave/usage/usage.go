@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/jobs"
 )
 
 // By is the key a report rolls up by.
@@ -47,6 +49,13 @@ type Query struct {
 	Until time.Time
 	// By is the roll-up key; "" means ByOrg.
 	By By
+	// Coarse rolls up each job's figures as the coarse view shows them
+	// (jobs.Usage.Coarse: every figure rounded up to a power of two of its
+	// unit) instead of the exact ones. Operators' reports are coarse: a
+	// report over a day with one job is that job's figures, and exact
+	// figures are a way out. The charges are then computed from the coarse
+	// figures too (a charge to the cent would give the exact ones back).
+	Coarse bool
 }
 
 // Validate checks q. Errors are of class errdefs.ErrInvalidArgument.
@@ -213,6 +222,12 @@ func Stream(ctx context.Context, db Querier, q Query, prices PriceList, fn func(
 	if q.By == ByDataset {
 		from = "usage_ledger j, json_each(j.inputs) d"
 	}
+	if q.Coarse {
+		if err := streamCoarse(ctx, db, q, prices, ex, fn); err != nil {
+			return err
+		}
+		return streamExports(ex, prices, fn)
+	}
 	w, args := where("j", q)
 	// The unary plus keeps SQLite from walking the (org, created_at)
 	// index for the grouping, which reads the table in random order: one
@@ -242,6 +257,12 @@ func Stream(ctx context.Context, db Querier, q Query, prices PriceList, fn func(
 		return fmt.Errorf("read job usage: %w", err)
 	}
 	rows.Close()
+	return streamExports(ex, prices, fn)
+}
+
+// streamExports calls fn with the rows of keys that only have exports, in
+// key order.
+func streamExports(ex map[string]*Row, prices PriceList, fn func(Row) error) error {
 	rest := make([]string, 0, len(ex))
 	for k := range ex {
 		rest = append(rest, k)
@@ -277,11 +298,19 @@ func Compute(ctx context.Context, db Querier, q Query, prices PriceList) (*Repor
 		}
 		return 0
 	})
-	w, args := where("j", q)
-	if err := scanJobs(db.QueryRowContext(ctx, `SELECT `+jobAggregates+` FROM usage_ledger j`+w, args...), &rep.Total, nil); err != nil {
-		return nil, err
+	if q.Coarse {
+		all := q
+		all.By = ByOrg // each job once
+		if err := coarseJobs(ctx, db, all, func(_ string, u jobs.Usage) { addCoarse(&rep.Total, u) }); err != nil {
+			return nil, err
+		}
+	} else {
+		w, args := where("j", q)
+		if err := scanJobs(db.QueryRowContext(ctx, `SELECT `+jobAggregates+` FROM usage_ledger j`+w, args...), &rep.Total, nil); err != nil {
+			return nil, err
+		}
 	}
-	w, args = where("e", q)
+	w, args := where("e", q)
 	if err := db.QueryRowContext(ctx, `SELECT `+exportAggregates+` FROM exports e`+w, args...).Scan(
 		&rep.Total.ExportsRequested, &rep.Total.ExportsApproved, &rep.Total.ExportsRejected); err != nil {
 		return nil, fmt.Errorf("read exports: %w", err)
@@ -292,3 +321,81 @@ func Compute(ctx context.Context, db Querier, q Query, prices PriceList) (*Repor
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
+
+// coarseJobs calls fn with the key and the coarse figures of every job q
+// covers (under ByDataset once per dataset the job read).
+func coarseJobs(ctx context.Context, db Querier, q Query, fn func(key string, u jobs.Usage)) error {
+	from := "usage_ledger j"
+	if q.By == ByDataset {
+		from = "usage_ledger j, json_each(j.inputs) d"
+	}
+	w, args := where("j", q)
+	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, j.cpu, j.peak, j.input, j.output, j.wall FROM `+from+w, args...)
+	if err != nil {
+		return fmt.Errorf("query job usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key sql.NullString
+		var u jobs.Usage
+		var peak, input, output float64
+		if err := rows.Scan(&key, &u.CPUSeconds, &peak, &input, &output, &u.WallSeconds); err != nil {
+			return fmt.Errorf("read job usage: %w", err)
+		}
+		u.PeakMemoryBytes, u.InputBytes, u.OutputBytes = uint64(peak), int64(input), uint64(output)
+		fn(key.String, u.Coarse())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read job usage: %w", err)
+	}
+	return nil
+}
+
+// addCoarse adds one job's coarse figures to r, as the ledger's
+// aggregates do with the exact ones (memory GB-hours from the coarse peak
+// and wall time).
+func addCoarse(r *Row, u jobs.Usage) {
+	r.Jobs++
+	r.CPUSeconds += u.CPUSeconds
+	r.CPUHours = r.CPUSeconds / 3600
+	r.PeakMemoryBytes = max(r.PeakMemoryBytes, u.PeakMemoryBytes)
+	r.MemoryGBHours += float64(u.PeakMemoryBytes) / 1e9 * u.WallSeconds / 3600
+	r.InputBytes += u.InputBytes
+	r.OutputBytes += int64(u.OutputBytes)
+	r.WallSeconds += u.WallSeconds
+}
+
+// streamCoarse calls fn with the rows of q rolled up from each job's
+// coarse figures, in key order, merging the export figures of ex (and
+// removing them from ex).
+func streamCoarse(ctx context.Context, db Querier, q Query, prices PriceList, ex map[string]*Row, fn func(Row) error) error {
+	byKey := map[string]*Row{}
+	err := coarseJobs(ctx, db, q, func(key string, u jobs.Usage) {
+		r := byKey[key]
+		if r == nil {
+			r = &Row{Key: key}
+			byKey[key] = r
+		}
+		addCoarse(r, u)
+	})
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		r := *byKey[k]
+		if e, ok := ex[k]; ok {
+			r.ExportsRequested, r.ExportsApproved, r.ExportsRejected = e.ExportsRequested, e.ExportsApproved, e.ExportsRejected
+			delete(ex, k)
+		}
+		r.Charge = prices.Charge(r)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
