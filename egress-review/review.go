@@ -183,15 +183,16 @@ type Params struct {
 	// may hold (200).
 	MaxLabels int `json:"max_labels"`
 	// MagnitudeTolerance is how far, relative to the value, a sum or mean
-	// cell may be from the aggregate recomputed from the inputs (0.001),
-	// so that rounding to a few significant figures passes.
+	// cell may be from the aggregate recomputed from the inputs and rounded
+	// as its column is rounded (1e-9: the noise of summation order).
 	MagnitudeTolerance float64 `json:"magnitude_tolerance"`
 	// TextBudgetBits is the information a text file may carry in tokens
 	// that the inputs' labels, the language and statistics-like numbers
-	// cannot explain (512 bits).
+	// cannot explain (512 bits); a request's files together may carry four
+	// times as much.
 	TextBudgetBits float64 `json:"text_budget_bits"`
 	// TextFreeNumbers is how many statistics-like numbers a text file may
-	// hold before each further one counts against its budget (200).
+	// hold before each further one counts against its budget (32).
 	TextFreeNumbers int `json:"text_free_numbers"`
 	// LogLineBudgetBits is the budget of one job log line an operator
 	// reads (20 bits); a line over it is withheld.
@@ -213,9 +214,9 @@ func Default() Params {
 		MaxFiles:           1000,
 		DiffMaxCellDelta:   5,
 		MaxLabels:          200,
-		MagnitudeTolerance: 0.001,
+		MagnitudeTolerance: 1e-9,
 		TextBudgetBits:     512,
-		TextFreeNumbers:    200,
+		TextFreeNumbers:    32,
 		LogLineBudgetBits:  20,
 	}
 }

@@ -69,6 +69,7 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 		out = append(out, review.Finding{Verdict: review.VerdictFail, Count: len(req.Files),
 			Evidence: fmt.Sprintf("file names carry %.0f bits of identifier-like tokens, over %.0f: %s", names.bits, limit, names.evidence())})
 	}
+	total := names.bits
 	for _, f := range req.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -77,21 +78,30 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 		if manifest != nil {
 			mf = manifest.Files[f.Name]
 		}
-		out = append(out, c.file(ctx, req, pr, f, mf, p)...)
+		fs, bits := c.file(ctx, req, pr, f, mf, p)
+		out = append(out, fs...)
+		total += bits
+	}
+	// Many files each within its budget add up.
+	if limit := 4 * p.TextBudgetBits; total > limit {
+		out = append(out, review.Finding{Verdict: review.VerdictFail, Count: len(req.Files),
+			Evidence: fmt.Sprintf("the request's files together carry %.0f bits in tokens that labels, language and statistics do not explain, over %.0f", total, limit)})
 	}
 	return out, nil
 }
 
-// file judges one file.
-func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f review.File, mf ManifestFile, p review.Params) []review.Finding {
-	fail := func(ev string) []review.Finding {
-		return []review.Finding{{Verdict: review.VerdictFail, File: f.Name, Evidence: ev}}
+// file judges one file and returns what its text cost (its declared
+// labels, its text), for the request's total.
+func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f review.File, mf ManifestFile, p review.Params) ([]review.Finding, float64) {
+	fail := func(ev string) ([]review.Finding, float64) {
+		return []review.Finding{{Verdict: review.VerdictFail, File: f.Name, Evidence: ev}}, 0
 	}
 	kind, what, err := Sniff(f.Path, f.Name)
 	if err != nil {
 		return fail("cannot read file")
 	}
 	declared := map[string]bool{}
+	labelBits := 0.0
 	if len(mf.Labels) > 0 {
 		// Declared labels are themselves text the officer reads: they pay
 		// the text rule like any other text.
@@ -102,17 +112,18 @@ func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f 
 			declared[l] = true
 		}
 		r.endRun(&lc, 0)
+		labelBits = lc.bits
 		if lc.bits > p.TextBudgetBits {
 			return fail(fmt.Sprintf("declared labels carry %.0f bits of identifier-like tokens, over the budget of %.0f: %s", lc.bits, p.TextBudgetBits, lc.evidence()))
 		}
 	}
 	switch {
 	case kind.Tabular() || kind == KindCSV:
-		return c.tableFile(ctx, req, pr, f, kind, mf, declared, p)
+		return c.tableFile(ctx, req, pr, f, kind, mf, declared, p), labelBits
 	case f.Name == review.ManifestName && kind == KindJSON:
 		// The manifest is checked for its shape by the marks check and its
 		// labels above; its file names are the request's own.
-		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name, Evidence: "manifest"}}
+		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name, Evidence: "manifest"}}, 0
 	case kind.Texty(), kind == KindPNG, kind == KindJPEG, kind == KindPDF:
 		cost, err := c.textOf(f, kind, pr, p)
 		if err != nil {
@@ -123,7 +134,7 @@ func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f 
 				kind, cost.bits, p.TextBudgetBits, cost.evidence()))
 		}
 		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name,
-			Evidence: fmt.Sprintf("%s within the text budget (%.0f of %.0f bits)", kind, cost.bits, p.TextBudgetBits)}}
+			Evidence: fmt.Sprintf("%s within the text budget (%.0f of %.0f bits)", kind, cost.bits, p.TextBudgetBits)}}, cost.bits
 	}
 	return fail(fmt.Sprintf("content is %s (%s): not a kind the contract can show to be aggregate", kind, what))
 }

@@ -45,7 +45,7 @@ func (t *outTable) judge() []review.Finding {
 		case c.bad != "":
 			fail(c.name, 0, fmt.Sprintf("a column of type %s is neither a category label nor a statistic", c.bad))
 			continue
-		case c.label:
+		case c.isLabel:
 			labels = append(labels, c)
 			continue
 		}
@@ -69,22 +69,23 @@ func (t *outTable) judge() []review.Finding {
 	}
 	// Labels: every cell a category label, few distinct per column.
 	for _, c := range labels {
-		bad := 0
-		distinct := map[string]bool{}
-		for i, s := range c.strs {
-			if c.nulls[i] {
-				continue
-			}
-			distinct[s] = true
-			if !t.pr.isLabel(s) && !t.declared[s] && !totalLabel(s) {
-				bad++
-			}
+		badCode := make([]bool, len(c.dict))
+		anyBad := false
+		for k, s := range c.dict {
+			badCode[k] = !t.pr.isLabel(s) && !t.declared[s] && !totalLabel(s)
+			anyBad = anyBad || badCode[k]
 		}
-		if bad > 0 {
+		if anyBad {
+			bad := 0
+			for _, k := range c.codes {
+				if k >= 0 && badCode[k] {
+					bad++
+				}
+			}
 			fail(c.name, bad, fmt.Sprintf("%d cells are not category labels (values that occur at least %d times in the inputs, column names or declared labels)", bad, t.p.MinCell))
 		}
-		if len(distinct) > t.p.MaxLabels {
-			fail(c.name, len(distinct), fmt.Sprintf("%d distinct labels, more than %d", len(distinct), t.p.MaxLabels))
+		if len(c.dict) > t.p.MaxLabels {
+			fail(c.name, len(c.dict), fmt.Sprintf("%d distinct labels, more than %d", len(c.dict), t.p.MaxLabels))
 		}
 	}
 	// Label columns that hold only declared labels the inputs do not have
@@ -98,23 +99,18 @@ func (t *outTable) judge() []review.Finding {
 	labels = grouping
 	// Rows: one per group.
 	if len(labels) > 0 {
-		seen := make(map[string]bool, t.rows)
+		seen := make(map[string]struct{}, t.rows)
 		dup := 0
-		var key []byte
+		key := make([]byte, 4*len(labels))
 		for r := 0; r < t.rows; r++ {
-			key = key[:0]
-			for _, c := range labels {
-				if c.nulls[r] {
-					key = append(key, 0xff)
-				} else {
-					key = append(key, c.strs[r]...)
-				}
-				key = append(key, 0)
+			for j, c := range labels {
+				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
 			}
-			if seen[string(key)] {
+			if _, ok := seen[string(key)]; ok {
 				dup++
+			} else {
+				seen[string(key)] = struct{}{}
 			}
-			seen[string(key)] = true
 		}
 		if dup > 0 {
 			fail("", dup, fmt.Sprintf("%d rows repeat the labels of another row: rows are not one per group", dup))
@@ -122,7 +118,9 @@ func (t *outTable) judge() []review.Finding {
 	} else if t.rows > 1 && len(counts)+len(mags)+len(models) > 0 {
 		fail("", t.rows, "several rows of statistics without a label column: rows cannot stand for groups")
 	}
-	// Model figures: their precision is a budget.
+	// Model figures cannot be traced to the inputs: their digits pay the
+	// budget of one text file (round coefficients to the precision that
+	// their standard errors justify).
 	if len(models) > 0 {
 		bits := 0.0
 		for _, c := range models {
@@ -132,7 +130,7 @@ func (t *outTable) judge() []review.Finding {
 				}
 			}
 		}
-		if limit := 4 * t.p.TextBudgetBits; bits > limit {
+		if limit := t.p.TextBudgetBits; bits > limit {
 			fail("", 0, fmt.Sprintf("model figures carry %.0f bits in their digits, over the budget of %.0f", bits, limit))
 		}
 	}
@@ -151,10 +149,7 @@ func (t *outTable) judge() []review.Finding {
 // annotation reports whether a label column holds only declared labels
 // that are not labels of the inputs, or nothing.
 func (t *outTable) annotation(c *outCol) bool {
-	for i, s := range c.strs {
-		if c.nulls[i] {
-			continue
-		}
+	for _, s := range c.dict {
 		if !t.declared[s] || t.pr.labels[s] {
 			return false
 		}
@@ -303,8 +298,8 @@ func matchColumn(src *inputTable, l *outCol) *inputCol {
 		if c.codes == nil {
 			return false
 		}
-		for i, s := range l.strs {
-			if l.nulls[i] || totalLabel(s) {
+		for _, s := range l.dict {
+			if totalLabel(s) {
 				continue
 			}
 			if _, ok := c.index[s]; !ok {
@@ -331,28 +326,39 @@ func (g *groups) empty() *cellGroup {
 	return &cellGroup{stats: make([]numStats, len(g.nums)), present: make([]int, len(g.src.cols))}
 }
 
+// wildcard is the input code of a label that stands for every value.
+const wildcard = -2
+
+// translate returns, per label column, the input code of each of its
+// labels (wildcard for totals).
+func (g *groups) translate(labels []*outCol) [][]int32 {
+	out := make([][]int32, len(labels))
+	for j, l := range labels {
+		out[j] = make([]int32, len(l.dict))
+		for k, s := range l.dict {
+			if totalLabel(s) {
+				out[j][k] = wildcard
+				continue
+			}
+			out[j][k] = g.cols[j].index[s] // held: matchColumn checked
+		}
+	}
+	return out
+}
+
 // rowGroup returns the merged group of output row r: the base groups whose
 // codes match its labels, any value where the label is null or a total.
-func (g *groups) rowGroup(labels []*outCol, r int) *cellGroup {
-	want := make([]int32, len(labels))
+func (g *groups) rowGroup(labels []*outCol, tr [][]int32, r int, key []byte) *cellGroup {
 	wild := false
 	for j, l := range labels {
-		if l.nulls[r] || totalLabel(l.strs[r]) {
-			want[j] = -2
-			wild = true
-			continue
+		k := int32(wildcard)
+		if oc := l.codes[r]; oc >= 0 {
+			k = tr[j][oc]
 		}
-		k, ok := g.cols[j].index[l.strs[r]]
-		if !ok {
-			return g.empty()
-		}
-		want[j] = k
+		wild = wild || k == wildcard
+		binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
 	}
 	if !wild {
-		key := make([]byte, 4*len(want))
-		for j, k := range want {
-			binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
-		}
 		if gr := g.base[string(key)]; gr != nil {
 			return gr
 		}
@@ -361,8 +367,9 @@ func (g *groups) rowGroup(labels []*outCol, r int) *cellGroup {
 	m := g.empty()
 	for _, gr := range g.base {
 		match := true
-		for j, k := range want {
-			if k != -2 && gr.codes[j] != k {
+		for j := range labels {
+			k := int32(binary.LittleEndian.Uint32(key[4*j:]))
+			if k != wildcard && gr.codes[j] != k {
 				match = false
 				break
 			}
@@ -393,8 +400,10 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		return out
 	}
 	rowGroups := make([]*cellGroup, t.rows)
+	tr := g.translate(labels)
+	key := make([]byte, 4*len(labels))
 	for r := range rowGroups {
-		rowGroups[r] = g.rowGroup(labels, r)
+		rowGroups[r] = g.rowGroup(labels, tr, r, key)
 	}
 	isNull := func(v float64) bool { return math.IsNaN(v) }
 	small, empty, zeros := 0, 0, 0
@@ -416,6 +425,9 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		case gr.n < p.MinCell:
 			small++
 		}
+	}
+	if n := t.margins(labels, rowGroups, counts, mags); n > 0 {
+		add(review.VerdictFail, "", n, fmt.Sprintf("%d totals less the rows shown under them leave a group of fewer than %d records (a suppressed cell recovered by subtraction)", n, p.MinCell))
 	}
 	if empty > 0 {
 		add(review.VerdictFail, "", empty, fmt.Sprintf("%d rows have figures but no input records behind their labels", empty))
@@ -441,7 +453,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d counts are not whole numbers between %d and the records of their group", bad, p.MinCell))
 			continue
 		}
-		if unmatched := g.countSource(c, rowGroups); unmatched > 0 {
+		if unmatched := g.countSource(c, rowGroups, labels, tr); unmatched > 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d counts are neither the records of their group nor the records with a value in one input column", unmatched))
 		}
 	}
@@ -491,10 +503,32 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 }
 
 // source returns the index (into g.nums) of the input column whose sum or
-// mean (c.stat) over each row's group equals the cell, or -1 and the
-// number of cells the best candidate leaves unmatched.
+// mean (c.stat) over each row's group is the cell, rounded as the column
+// rounds all its cells (to the same decimals or significant digits), or
+// -1 and the number of cells the best candidate leaves unmatched. Only the
+// rounding is free: a figure moved off its aggregate by any amount, within
+// a tolerance or not, carries something else.
 func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, int) {
-	best, bestBad := -1, math.MaxInt
+	dec, sig := 0, 0
+	for _, v := range c.nums {
+		if math.IsNaN(v) {
+			continue
+		}
+		f := strconv.FormatFloat(v, 'f', -1, 64)
+		if _, frac, ok := strings.Cut(f, "."); ok {
+			dec = max(dec, len(frac))
+		}
+		sig = max(sig, significant(digitsOf(v)))
+	}
+	dec = min(dec, 15)
+	matches := func(v, agg float64) bool {
+		eps := tol * max(1, math.Abs(agg))
+		if math.Abs(v-roundDecimals(agg, dec)) <= eps || math.Abs(v-roundSignificant(agg, sig)) <= eps {
+			return true
+		}
+		return false
+	}
+	bestBad := math.MaxInt
 	order := make([]int, len(g.nums))
 	for k := range order {
 		order[k] = k
@@ -504,62 +538,196 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 		return strings.Contains(lname, strings.ToLower(g.nums[order[i]].name)) && !strings.Contains(lname, strings.ToLower(g.nums[order[j]].name))
 	})
 	for _, k := range order {
-		bad := 0
-		for r, gr := range rowGroups {
-			v := c.nums[r]
-			if math.IsNaN(v) {
-				continue
+		// in the input's unit, or in thousands, ten thousands (万),
+		// millions or hundred millions (亿) of it
+		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
+			bad := 0
+			for r, gr := range rowGroups {
+				v := c.nums[r]
+				if math.IsNaN(v) {
+					continue
+				}
+				s := gr.stats[k]
+				if s.n == 0 {
+					bad++
+					continue
+				}
+				agg := s.sum
+				if c.stat == "mean" {
+					agg = s.sum / float64(s.n)
+				}
+				if !matches(v, agg*scale) {
+					bad++
+				}
 			}
-			s := gr.stats[k]
-			if s.n == 0 {
-				bad++
-				continue
+			if bad == 0 {
+				return k, 0
 			}
-			agg := s.sum
-			if c.stat == "mean" {
-				agg = s.sum / float64(s.n)
-			}
-			if math.Abs(v-agg) > max(tol*math.Abs(agg), 0.005) {
-				bad++
-			}
-		}
-		if bad == 0 {
-			return k, 0
-		}
-		if bad < bestBad {
-			bestBad = bad
+			bestBad = min(bestBad, bad)
 		}
 	}
 	if bestBad == math.MaxInt {
 		bestBad = len(rowGroups)
 	}
-	return best, bestBad
+	return -1, bestBad
+}
+
+// roundDecimals rounds v to d decimals.
+func roundDecimals(v float64, d int) float64 {
+	p := math.Pow(10, float64(d))
+	return math.Round(v*p) / p
+}
+
+// roundSignificant rounds v to n significant digits.
+func roundSignificant(v float64, n int) float64 {
+	if v == 0 || n <= 0 {
+		return v
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', n, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 // countSource returns how many cells of a count column the best source
-// leaves unmatched: the records of each row's group, or the records with a
-// value in one input column (0 when one of them matches every cell).
-func (g *groups) countSource(c *outCol, rowGroups []*cellGroup) int {
+// leaves unmatched: the records of each row's group, the records with a
+// value in one input column, or, for a column named for a category (the
+// columns of a wide cross-tab), the records of the group in that category
+// (0 when one of them matches every cell).
+func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol, tr [][]int32) int {
 	best := math.MaxInt
-	for k := -1; k < len(g.src.cols); k++ {
+	try := func(want func(r int, gr *cellGroup) int) bool {
 		bad := 0
 		for r, gr := range rowGroups {
-			v := c.nums[r]
-			if math.IsNaN(v) {
-				continue
-			}
-			want := gr.n
-			if k >= 0 {
-				want = gr.present[k]
-			}
-			if v != float64(want) {
+			if v := c.nums[r]; !math.IsNaN(v) && v != float64(want(r, gr)) {
 				bad++
 			}
 		}
-		if bad == 0 {
+		best = min(best, bad)
+		return bad == 0
+	}
+	if try(func(_ int, gr *cellGroup) int { return gr.n }) {
+		return 0
+	}
+	for k := range g.src.cols {
+		if try(func(_ int, gr *cellGroup) int { return gr.present[k] }) {
 			return 0
 		}
-		best = min(best, bad)
+	}
+	for _, q := range g.src.cols {
+		code, ok := q.index[c.name]
+		if !ok || q.codes == nil {
+			continue
+		}
+		in := g.where(q, code)
+		key := make([]byte, 4*len(labels))
+		if try(func(r int, _ *cellGroup) int { return g.sumMatching(labels, tr, r, key, in) }) {
+			return 0
+		}
 	}
 	return best
+}
+
+// where counts, per base group, the records whose column q holds code.
+func (g *groups) where(q *inputCol, code int32) map[*cellGroup]int {
+	out := map[*cellGroup]int{}
+	key := make([]byte, 4*len(g.cols))
+	for r := 0; r < g.src.rows; r++ {
+		if q.codes[r] != code {
+			continue
+		}
+		for j, c := range g.cols {
+			binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
+		}
+		if gr := g.base[string(key)]; gr != nil {
+			out[gr]++
+		}
+	}
+	return out
+}
+
+// sumMatching adds up counts of the base groups that output row r stands
+// for (one, or several where its labels are totals).
+func (g *groups) sumMatching(labels []*outCol, tr [][]int32, r int, key []byte, counts map[*cellGroup]int) int {
+	wild := false
+	for j, l := range labels {
+		k := int32(wildcard)
+		if oc := l.codes[r]; oc >= 0 {
+			k = tr[j][oc]
+		}
+		wild = wild || k == wildcard
+		binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
+	}
+	if !wild {
+		return counts[g.base[string(key)]]
+	}
+	n := 0
+	for gr, v := range counts {
+		match := true
+		for j := range labels {
+			if k := int32(binary.LittleEndian.Uint32(key[4*j:])); k != wildcard && gr.codes[j] != k {
+				match = false
+				break
+			}
+		}
+		if match {
+			n += v
+		}
+	}
+	return n
+}
+
+// margins returns how many total rows (a null or total label in some
+// columns) exceed the rows shown under them by a group of fewer than
+// MinCell records: subtracting the shown rows from the total would give
+// the figures of that small group.
+func (t *outTable) margins(labels []*outCol, rowGroups []*cellGroup, counts, mags []*outCol) int {
+	wild := func(r, j int) bool {
+		k := labels[j].codes[r]
+		return k < 0 || totalLabel(labels[j].dict[k])
+	}
+	shown := func(r int) bool {
+		for _, c := range append(counts[:len(counts):len(counts)], mags...) {
+			if !math.IsNaN(c.nums[r]) {
+				return true
+			}
+		}
+		return false
+	}
+	var totals, leaves []int
+	for r := 0; r < t.rows; r++ {
+		if !shown(r) {
+			continue
+		}
+		any := false
+		for j := range labels {
+			any = any || wild(r, j)
+		}
+		if any {
+			totals = append(totals, r)
+		} else {
+			leaves = append(leaves, r)
+		}
+	}
+	bad := 0
+	for _, m := range totals {
+		covered := 0
+		for _, r := range leaves {
+			under := true
+			for j := range labels {
+				if !wild(m, j) && labels[j].codes[r] != labels[j].codes[m] {
+					under = false
+					break
+				}
+			}
+			if under {
+				covered += rowGroups[r].n
+			}
+		}
+		if rest := rowGroups[m].n - covered; rest > 0 && rest < t.p.MinCell {
+			bad++
+		}
+	}
+	return bad
 }

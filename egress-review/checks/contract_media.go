@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unicode/utf8"
 )
 
 // pngFixed are the ancillary PNG chunks that hold only a few fixed-size
@@ -173,15 +174,24 @@ func (r *textRule) pdf(c *textCost, data []byte) error {
 				return fmt.Errorf("pdf stream has no end")
 			}
 			if depth == 0 {
-				out, err := inflate(body[:j])
-				if err == nil {
-					if err := walk(out, depth+1); err != nil {
+				dict := rest[:i]
+				if k := bytes.LastIndex(dict, []byte("obj")); k >= 0 {
+					dict = dict[k:]
+				}
+				if !bytes.Contains(dict, []byte("/Image")) && !bytes.Contains(dict, []byte("/DCTDecode")) {
+					content := body[:j]
+					if out, err := inflate(content); err == nil {
+						content = out
+					}
+					// Text and drawing operators, or nothing: a font
+					// program or any other binary payload is data the
+					// checks cannot read.
+					if binaryShare(content) > 0.1 {
+						return fmt.Errorf("pdf holds a stream of binary data that is neither text nor an image (an embedded font or file)")
+					}
+					if err := walk(content, depth+1); err != nil {
 						return err
 					}
-				} else if !bytes.Contains(rest[:i], []byte("/DCTDecode")) && !bytes.Contains(rest[:i], []byte("/Image")) {
-					// a stream that is neither Flate nor an image is text
-					// as it stands
-					r.text(c, body[:j], 0)
 				}
 			}
 			rest = body[j+len("endstream"):]
@@ -255,4 +265,29 @@ func (c *textCost) add(o *textCost) {
 			c.lines = append(c.lines, l)
 		}
 	}
+}
+
+// binaryShare returns the share of bytes of p that are neither printable
+// ASCII, whitespace nor part of valid UTF-8.
+func binaryShare(p []byte) float64 {
+	if len(p) == 0 {
+		return 0
+	}
+	bad := 0
+	for i := 0; i < len(p); {
+		b := p[i]
+		if b < utf8.RuneSelf {
+			if b < 0x20 && b != '\n' && b != '\r' && b != '\t' && b != '\f' || b == 0x7f {
+				bad++
+			}
+			i++
+			continue
+		}
+		ru, n := utf8.DecodeRune(p[i:])
+		if ru == utf8.RuneError && n <= 1 {
+			bad++
+		}
+		i += n
+	}
+	return float64(bad) / float64(len(p))
 }

@@ -16,14 +16,20 @@ import (
 
 // outCol is one column of an output table as the contract reads it.
 type outCol struct {
-	name   string
-	stat   string // declared statistic, "label" or ""
-	label  bool   // read as labels (strs), else as numbers (nums)
-	bad    string // a type the contract cannot judge, for evidence
-	strs   []string
-	nulls  []bool
-	nums   []float64 // NaN for null or suppressed
-	notNum int       // cells of a statistic column that are not numbers
+	name    string
+	stat    string // declared statistic, "label" or ""
+	isLabel bool   // read as labels (codes), else as numbers (nums)
+	bad     string // a type the contract cannot judge, for evidence
+	// Labels: a code per row (-1 for null) into dict.
+	codes []int32
+	dict  []string
+	index map[string]int32
+	// the last label looked up: aggregates repeat their outer labels
+	last     string
+	lastCode int32
+	hasLast  bool
+	nums     []float64 // NaN for null or suppressed
+	notNum   int       // cells of a statistic column that are not numbers
 }
 
 // errTooManyRows stops reading an output table with more rows than groups
@@ -77,7 +83,7 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 			if cols == nil {
 				for _, h := range hdr {
 					s := statOf(h, arrow.Metadata{})
-					cols = append(cols, &outCol{name: h, stat: s, label: s == "" || s == "label"})
+					cols = append(cols, &outCol{name: h, stat: s, isLabel: s == "" || s == "label"})
 					names.line(&meta, []byte(h), 1)
 				}
 			}
@@ -103,7 +109,7 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 				for _, fl := range rec.Schema().Fields() {
 					s := statOf(fl.Name, fl.Metadata)
 					col := &outCol{name: fl.Name, stat: s}
-					col.label, col.bad = columnRole(fl.Type, s)
+					col.isLabel, col.bad = columnRole(fl.Type, s)
 					cols = append(cols, col)
 					names.line(&meta, []byte(fl.Name), 1)
 					chargeMetadata(names, &meta, fl.Metadata)
@@ -157,6 +163,9 @@ func chargeMetadata(r *textRule, c *textCost, md arrow.Metadata) {
 		if !strings.HasPrefix(k, "enclave.") {
 			r.line(c, []byte(k), 1)
 		}
+		if startsJSON([]byte(v)) && r.json(c, []byte(v)) == nil {
+			continue // pandas and other tools' metadata, decoded
+		}
 		r.line(c, []byte(v), 1)
 	}
 }
@@ -184,10 +193,41 @@ func columnRole(t arrow.DataType, stat string) (label bool, bad string) {
 	return false, t.String()
 }
 
+// code returns the code of label v in the column's dictionary, adding it
+// (a copy: v may point into a record batch's buffers) when new.
+func (c *outCol) code(v string) int32 {
+	if c.hasLast && v == c.last {
+		return c.lastCode
+	}
+	k, ok := c.index[v]
+	if !ok {
+		if c.index == nil {
+			c.index = map[string]int32{}
+		}
+		v = strings.Clone(v)
+		k = int32(len(c.dict))
+		c.index[v] = k
+		c.dict = append(c.dict, v)
+	}
+	c.last, c.lastCode, c.hasLast = c.dict[k], k, true
+	return k
+}
+
+// label returns the label of row r ("" when null).
+func (c *outCol) label(r int) (string, bool) {
+	if k := c.codes[r]; k >= 0 {
+		return c.dict[k], true
+	}
+	return "", false
+}
+
 func (c *outCol) addString(v string) {
-	if c.label {
-		c.strs = append(c.strs, v)
-		c.nulls = append(c.nulls, v == "")
+	if c.isLabel {
+		if v == "" {
+			c.codes = append(c.codes, -1)
+		} else {
+			c.codes = append(c.codes, c.code(v))
+		}
 		return
 	}
 	if suppressed(v) {
@@ -207,15 +247,66 @@ func (c *outCol) addArrow(a arrow.Array) {
 		return
 	}
 	n := a.Len()
-	if c.label {
-		for i := 0; i < n; i++ {
-			null := a.IsNull(i)
-			s := ""
-			if !null {
-				s = cellString(a, i)
+	if c.isLabel {
+		switch a := a.(type) {
+		case *array.String:
+			for i := 0; i < n; i++ {
+				if a.IsNull(i) {
+					c.codes = append(c.codes, -1)
+				} else {
+					c.codes = append(c.codes, c.code(a.Value(i)))
+				}
 			}
-			c.strs = append(c.strs, s)
-			c.nulls = append(c.nulls, null)
+		case *array.Dictionary:
+			// one lookup per dictionary entry, not per row
+			d := a.Dictionary()
+			dcodes := make([]int32, d.Len())
+			for k := range dcodes {
+				dcodes[k] = -1
+				if d.IsValid(k) {
+					dcodes[k] = c.code(cellString(d, k))
+				}
+			}
+			for i := 0; i < n; i++ {
+				if a.IsNull(i) {
+					c.codes = append(c.codes, -1)
+				} else {
+					c.codes = append(c.codes, dcodes[a.GetValueIndex(i)])
+				}
+			}
+		default:
+			for i := 0; i < n; i++ {
+				if a.IsNull(i) {
+					c.codes = append(c.codes, -1)
+				} else {
+					c.codes = append(c.codes, c.code(cellString(a, i)))
+				}
+			}
+		}
+		return
+	}
+	nullable := a.NullN() > 0
+	switch a := a.(type) {
+	case *array.Int64:
+		for i, v := range a.Int64Values() {
+			if nullable && a.IsNull(i) {
+				c.nums = append(c.nums, math.NaN())
+			} else {
+				c.nums = append(c.nums, float64(v))
+			}
+		}
+		return
+	case *array.Float64:
+		for i, v := range a.Float64Values() {
+			if nullable && a.IsNull(i) || math.IsNaN(v) {
+				c.nums = append(c.nums, math.NaN())
+			} else {
+				if math.IsInf(v, 0) {
+					c.notNum++
+					v = math.NaN()
+				}
+				c.nums = append(c.nums, v)
+			}
 		}
 		return
 	}

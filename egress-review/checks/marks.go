@@ -14,6 +14,7 @@ const (
 	MarkMarket = "enclave.market"
 	MarkStat   = "enclave.stat"
 	MarkDoF    = "enclave.dof"
+	MarkPI     = "enclave.pi"
 )
 
 // Marks checks that every output carries classification marks at least as

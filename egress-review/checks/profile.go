@@ -24,6 +24,7 @@ const maxCategories = 1 << 16
 // numeric.
 type inputCol struct {
 	name  string
+	pi    bool // marked as personal information (enclave.pi)
 	dict  []string
 	index map[string]int32
 	codes []int32   // per row; -1 for null; nil when not categorical
@@ -38,8 +39,9 @@ type inputTable struct {
 }
 
 // profile is what the contract knows of a request's inputs: their rows,
-// the labels (values that occur at least MinCell times in some column) and
-// the names of their columns.
+// the labels (values that occur at least MinCell times in a category
+// column: one without a personal-information mark and with at most
+// MaxLabels distinct values) and the names of their columns.
 type profile struct {
 	tables  []*inputTable
 	labels  map[string]bool
@@ -80,7 +82,10 @@ func buildProfile(ctx context.Context, t table, req *review.Request, p review.Pa
 		for _, c := range it.cols {
 			pr.names[strings.ToLower(c.name)] = true
 			pr.addWords(c.name)
-			if c.codes == nil {
+			if c.codes == nil || c.pi || len(c.dict) > p.MaxLabels {
+				// Not a category: personal information, or as many
+				// distinct values as an identifier has (a value that
+				// repeats in such a column is still an identifier).
 				continue
 			}
 			counts := make([]int, len(c.dict))
@@ -125,7 +130,7 @@ func readInput(ctx context.Context, t table, in review.Input) (*inputTable, erro
 	_, err := t.forEach(ctx, in.Path, KindArrowFile, 1<<40, func(rec arrow.RecordBatch) error {
 		if cols == nil {
 			for _, f := range rec.Schema().Fields() {
-				cols = append(cols, &inputCol{name: f.Name, index: map[string]int32{}})
+				cols = append(cols, &inputCol{name: f.Name, index: map[string]int32{}, pi: metaGet(f.Metadata, MarkPI) != ""})
 			}
 		}
 		if int(rec.NumCols()) != len(cols) {

@@ -33,6 +33,7 @@ const (
 	clsNumbers                       // numbers beyond the free allowance
 	clsColors                        // colours beyond the free allowance
 	clsMarks                         // drawn marks beyond the free allowance
+	clsWordSeq                       // lines of words without grammar
 	numClasses
 )
 
@@ -48,7 +49,16 @@ var classNames = [numClasses]string{
 	clsNumbers:     "numbers beyond the free allowance",
 	clsColors:      "colours beyond the free allowance",
 	clsMarks:       "drawn marks beyond the free allowance",
+	clsWordSeq:     "lines of words without function words",
 }
+
+// minWordSeq is how many words a line may hold without a single function
+// word (the, of, and, ...) before its words count as a code: text has
+// grammar, a word-list encoding of a value has none.
+const minWordSeq = 8
+
+// wordSeqBits is what each word of such a line costs.
+const wordSeqBits = 4
 
 // freeMarks is how many shapes (rect, path, circle, ...) a drawing may hold
 // before each further one counts: a chart of aggregates needs far fewer;
@@ -76,6 +86,8 @@ type textCost struct {
 	numbers int
 	colors  map[string]bool
 	marks   int
+	// words and function words of the current line
+	lineWords, lineFunc int
 	// runWords counts the number words in the current sequence and
 	// runBits what they would cost once the sequence is long enough.
 	runWords int
@@ -221,6 +233,7 @@ var asciiKind = func() (t [utf8.RuneSelf]uint8) {
 func (r *textRule) line(c *textCost, p []byte, line int) {
 	tok := r.scratch[:0] // a token holding folded full-width characters
 	prevHash := false
+	lineStart := 0
 	han := 0 // Chinese numerals in a row
 	endHan := func() {
 		if han >= minNumberRun {
@@ -284,6 +297,8 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 			case kNL:
 				flush()
 				endHan()
+				r.endLine(c, p[lineStart:i], line)
+				lineStart = i + 1
 				line++
 			case kHash:
 				flush()
@@ -329,7 +344,28 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 	}
 	flush()
 	endHan()
+	r.endLine(c, p[lineStart:], line)
 	r.scratch = tok[:0]
+}
+
+// endLine charges a line of many words and no function word (labels
+// aside) as a word-list code.
+func (r *textRule) endLine(c *textCost, p []byte, line int) {
+	words, funcs := c.lineWords, c.lineFunc
+	c.lineWords, c.lineFunc = 0, 0
+	if words < minWordSeq || funcs > 0 {
+		return
+	}
+	if r.labels != nil {
+		for _, w := range bytes.FieldsFunc(p, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) {
+			if len(w) >= 3 && r.labels(string(w)) {
+				words--
+			}
+		}
+	}
+	if words >= minWordSeq {
+		c.charge(clsWordSeq, float64(words)*wordSeqBits, line)
+	}
 }
 
 func isHex(b byte) bool {
@@ -507,14 +543,27 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 		}
 		r.number(c, string(core), digits, seps, line)
 	case digits == 0:
-		if !wordLike(core) && !label() {
-			c.charge(clsEntropy, float64(len(core))*4.7, line)
+		if !wordLike(core) {
+			if !label() {
+				c.charge(clsEntropy, float64(len(core))*4.7, line)
+			}
+			return
+		}
+		if functionWord(core) {
+			c.lineFunc++
+		} else if len(core) >= 3 {
+			c.lineWords++
 		}
 	default:
 		// letters and digits together: an identifier of some alphabet,
 		// unless short (Q4, 3D, v2, H2O), a number with its unit or the
 		// T and Z of a timestamp
 		if len(core) < 4 {
+			c.lineWords++ // a fragment: many in a line without grammar are a code
+			return
+		}
+		if versionWord(core) {
+			c.lineWords++ // int64, float64, utf8, sha256
 			return
 		}
 		if n := unitSuffix(core); n > 0 {
@@ -537,6 +586,43 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 			c.charge(clsMixed, float64(len(core))*5.5, line)
 		}
 	}
+}
+
+// functionWord reports whether w is one of the commonest function words
+// of English.
+func functionWord(w []byte) bool {
+	if len(w) > 7 {
+		return false
+	}
+	var buf [7]byte
+	for i, b := range w {
+		buf[i] = b | 0x20
+	}
+	switch string(buf[:len(w)]) {
+	case "a", "an", "the", "of", "in", "to", "is", "by", "on", "at", "as", "or", "be", "it", "and", "for", "was",
+		"are", "its", "per", "with", "from", "were", "that", "this", "than", "over", "into", "has", "had", "not",
+		"which", "while", "between", "under", "after", "before", "each", "all", "we", "our", "their", "there":
+		return true
+	}
+	return false
+}
+
+// versionWord reports whether a token is a word followed by one to three
+// digits (int64, utf8, sha256, python3).
+func versionWord(s []byte) bool {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	if n := len(s) - i; n == 0 || n > 3 || i < 2 {
+		return false
+	}
+	for _, b := range s[:i] {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z') {
+			return false
+		}
+	}
+	return wordLike(s[:i])
 }
 
 // unitSuffix returns the length of a suffix of one to three letters after

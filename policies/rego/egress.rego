@@ -37,9 +37,9 @@ egress_defaults := {
 	"diff_max_cell_delta": 5,
 	# the output contract
 	"max_labels": 200, # distinct labels of one column of an output table
-	"magnitude_tolerance": 0.001, # relative distance of a sum or mean from its recomputed value
+	"magnitude_tolerance": 1e-9, # relative distance of a sum or mean from its recomputed value, rounded as its column
 	"text_budget_bits": 512, # information of unexplained tokens in one text file
-	"text_free_numbers": 200, # statistics-like numbers a text file holds free
+	"text_free_numbers": 32, # statistics-like numbers a text file holds free
 	"log_line_budget_bits": 20, # budget of one job log line an operator reads
 }
 
