@@ -60,6 +60,9 @@ type Export struct {
 	BundleSHA256 string `json:"bundle_sha256,omitempty"`
 	CreatedAt    string `json:"created_at"`
 	ReleasedAt   string `json:"released_at,omitempty"`
+	// View is api.ViewCoarse when sizes are rounded up and hashes withheld
+	// until the release, api.ViewExact otherwise.
+	View string `json:"view,omitempty"`
 }
 
 // Finding is one check's finding.

@@ -24,65 +24,11 @@ type Image struct {
 	Comment    string    `json:"comment,omitempty"`
 }
 
-// Job is a job as the daemon returns it.
-type Job struct {
-	ID     string   `json:"id"`
-	Org    string   `json:"org"`
-	Owner  string   `json:"owner"`
-	Image  string   `json:"image"`
-	Args   []string `json:"args"`
-	Inputs []struct {
-		Dataset string `json:"dataset"`
-		Version int    `json:"version"`
-		Level   string `json:"level"`
-		Market  string `json:"market"`
-	} `json:"inputs"`
-	Grants map[string]string `json:"grants"`
-	Limits struct {
-		CPUs           float64 `json:"cpus"`
-		MemoryBytes    int64   `json:"memory_bytes"`
-		TimeoutSeconds float64 `json:"timeout_seconds"`
-		OutBytes       int64   `json:"out_bytes"`
-	} `json:"limits"`
-	State    string `json:"state"`
-	Reason   string `json:"reason,omitempty"`
-	ExitCode int    `json:"exit_code"`
-	Message  string `json:"message,omitempty"`
-	Usage    struct {
-		CPUSeconds      float64 `json:"cpu_seconds"`
-		PeakMemoryBytes uint64  `json:"peak_memory_bytes"`
-		IOReadBytes     uint64  `json:"io_read_bytes"`
-		IOWriteBytes    uint64  `json:"io_write_bytes"`
-		OutputBytes     uint64  `json:"output_bytes"`
-		InputBytes      int64   `json:"input_bytes"`
-		WallSeconds     float64 `json:"wall_seconds"`
-	} `json:"usage"`
-	Outputs []JobOutput `json:"outputs"`
-	Skipped []struct {
-		Name   string `json:"Name"`
-		Reason string `json:"Reason"`
-	} `json:"skipped,omitempty"`
-	Revision  string     `json:"policy_revision"`
-	CreatedAt time.Time  `json:"created_at"`
-	StartedAt *time.Time `json:"started_at,omitempty"`
-	EndedAt   *time.Time `json:"ended_at,omitempty"`
-}
+// Job is a job as the daemon returns it: exact or coarse, as View says.
+type Job = api.Job
 
 // JobOutput is one collected output file.
-type JobOutput struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// Terminal reports whether the job has ended.
-func (j Job) Terminal() bool {
-	switch j.State {
-	case "complete", "executor-error", "system-error", "canceled":
-		return true
-	}
-	return false
-}
+type JobOutput = api.JobOutput
 
 // ImportImage uploads an OCI archive; it stays pending until approved.
 func (c *Client) ImportImage(ctx context.Context, name string, archive io.Reader) (Image, error) {

@@ -160,7 +160,11 @@ func exportTable(tw *tabwriter.Writer, x client.Export) {
 	}
 	fmt.Fprintln(tw, "\nFILE\tSIZE\tSHA256")
 	for _, f := range x.Files {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, human(f.Size), f.SHA256)
+		size := human(f.Size)
+		if f.SHA256 == "" {
+			size = "≤" + size // rounded up until the release
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, size, dash(f.SHA256))
 	}
 	fmt.Fprintf(tw, "\nCHECK\tVERSION\tVERDICT\t(overall: %s)\n", x.Checks.Verdict)
 	for _, c := range x.Checks.Checks {

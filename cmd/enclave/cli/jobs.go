@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 )
@@ -39,10 +41,12 @@ func init() {
 				}
 				return e.print(ims, func(tw *tabwriter.Writer) { imageTable(tw, ims) })
 			}},
-		&command{path: "job run", args: "-- CMD...", short: "run an approved image over granted datasets (operator)", minArgs: 1, maxArgs: -1,
+		&command{path: "job run", args: "-- CMD...", short: "run an approved image over granted datasets; only the files named with --output are collected, none without (operator)", minArgs: 1, maxArgs: -1,
 			flags: func(fs *flag.FlagSet) {
 				fs.String("image", "", "the approved image's digest")
 				fs.Var(&multiFlag{}, "input", "a dataset to read, NAME or NAME@V, at /in/NAME/data.arrow (repeat for more)")
+				fs.Var(&multiFlag{}, "output", "a file the job writes as /out/NAME, to be collected (repeat for more, at most 100; NAME is "+
+					api.OutputNameRule+"); everything else in /out is dropped and only counted; without --output nothing is collected")
 				fs.String("columns", "", "read only these columns, comma-separated DATASET.COLUMN (needed when the grant names columns)")
 				fs.String("cpu", "", "CPU cores (default 1)")
 				fs.String("memory", "", "memory limit, for example 512Mi or 2Gi (default 512Mi)")
@@ -57,10 +61,14 @@ func init() {
 					return err
 				}
 				return e.print(js, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "JOB\tORG\tSTATE\tINPUTS\tCOMMAND\tCPU-S\tPEAK MEM\tCREATED")
+					fmt.Fprintln(tw, "JOB\tORG\tSTATE\tOUTCOME\tINPUTS\tCOMMAND\tCPU-S\tPEAK MEM\tCREATED")
 					for _, j := range js {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", j.ID, j.Org, j.State, jobInputs(j), clip(strings.Join(j.Args, " "), 40),
-							j.Usage.CPUSeconds, human(int64(j.Usage.PeakMemoryBytes)), j.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%.2f\t%s%s\t%s\n", j.ID, j.Org, j.State, dash(j.Outcome), jobInputs(j),
+							clip(strings.Join(j.Args, " "), 40), upTo(j), j.Usage.CPUSeconds, upTo(j), human(int64(j.Usage.PeakMemoryBytes)),
+							j.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+					}
+					if len(js) > 0 && js[0].View == api.ViewCoarse {
+						fmt.Fprintln(tw, "(≤: figures rounded up to a power of two)")
 					}
 				})
 			}},
@@ -80,7 +88,7 @@ func init() {
 				}
 				return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
 			}},
-		&command{path: "job outputs", args: "ID", short: "a job's collected outputs: names, sizes, hashes", minArgs: 1, maxArgs: 1,
+		&command{path: "job outputs", args: "ID", short: "a job's collected outputs: names, sizes, hashes (operators: sizes rounded up, hashes once released)", minArgs: 1, maxArgs: 1,
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				os, err := e.client.JobOutputs(ctx, args[0])
 				if err != nil {
@@ -88,7 +96,7 @@ func init() {
 				}
 				return e.print(os, func(tw *tabwriter.Writer) { outputsTable(tw, os) })
 			}},
-		&command{path: "job logs", args: "ID", short: "a job's output stream", minArgs: 1, maxArgs: 1,
+		&command{path: "job logs", args: "ID", short: "a job's output stream (unfiltered only for officers of another organisation)", minArgs: 1, maxArgs: 1,
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				rc, err := e.client.JobLogs(ctx, args[0])
 				if err != nil {
@@ -114,9 +122,15 @@ func runJob(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		return usagef("give the command after --, for example: job run --image DIGEST --input NAME -- groupcount -in ...")
 	}
 	req := api.JobRequest{Image: get(fs, "image"), Inputs: fs.Lookup("input").Value.(*multiFlag).vals, Columns: splitList(get(fs, "columns")), Args: args[1:],
-		Memory: get(fs, "memory"), Timeout: get(fs, "timeout")}
+		Outputs: fs.Lookup("output").Value.(*multiFlag).vals, Memory: get(fs, "memory"), Timeout: get(fs, "timeout")}
 	if req.Image == "" || len(req.Inputs) == 0 {
 		return usagef("--image and --input are required")
+	}
+	if err := api.CheckOutputs(req.Outputs); err != nil {
+		return usagef("--output: %s", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+	}
+	if len(req.Outputs) == 0 {
+		fmt.Fprintln(e.stderr, "enclave job run: no --output given: nothing the job writes to /out will be collected")
 	}
 	if v := get(fs, "cpu"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
@@ -179,19 +193,42 @@ func jobInputs(j client.Job) string {
 	return strings.Join(s, ",")
 }
 
+// upTo marks the figures of a job's coarse view.
+func upTo(j client.Job) string {
+	if j.View == api.ViewCoarse {
+		return "≤"
+	}
+	return ""
+}
+
 func jobTable(tw *tabwriter.Writer, j client.Job) {
 	fmt.Fprintf(tw, "job\t%s\norganisation\t%s (by %s)\nimage\t%s\ncommand\t%s\ninputs\t%s\nstate\t%s\n", j.ID, j.Org, j.Owner, j.Image,
 		strings.Join(j.Args, " "), jobInputs(j), j.State)
-	if j.Reason != "" {
-		fmt.Fprintf(tw, "exit\t%s, status %d\n", j.Reason, j.ExitCode)
+	if j.Outcome != "" {
+		fmt.Fprintf(tw, "outcome\t%s\n", j.Outcome)
+	}
+	if j.ExitCode != nil {
+		fmt.Fprintf(tw, "exit\t%s, status %d\n", j.Reason, *j.ExitCode)
 	}
 	if j.Message != "" {
 		fmt.Fprintf(tw, "message\t%s\n", j.Message)
 	}
 	fmt.Fprintf(tw, "limits\t%.2g CPU, %s memory, %gs\n", j.Limits.CPUs, human(j.Limits.MemoryBytes), j.Limits.TimeoutSeconds)
-	u := j.Usage
-	fmt.Fprintf(tw, "resource use\tCPU %.3fs, peak memory %s, wall %.2fs, read %s in, IO %s/%s, outputs %s\n", u.CPUSeconds,
-		human(int64(u.PeakMemoryBytes)), u.WallSeconds, human(u.InputBytes), human(int64(u.IOReadBytes)), human(int64(u.IOWriteBytes)), human(int64(u.OutputBytes)))
+	u, le := j.Usage, upTo(j)
+	fmt.Fprintf(tw, "resource use\tCPU %s%.3fs, peak memory %s%s, wall %s%.2fs, read %s%s in, IO %s%s/%s%s, outputs %s%s\n", le, u.CPUSeconds,
+		le, human(int64(u.PeakMemoryBytes)), le, u.WallSeconds, le, human(u.InputBytes), le, human(int64(u.IOReadBytes)), le,
+		human(int64(u.IOWriteBytes)), le, human(int64(u.OutputBytes)))
+	if le != "" {
+		fmt.Fprintln(tw, "\t(≤: rounded up to a power of two; sizes to 4 KiB and beyond; exact figures are for officers of another organisation and the bureau)")
+	}
+	if len(j.DeclaredOutputs) == 0 {
+		fmt.Fprintln(tw, "declared outputs\tnone: nothing was collected")
+	} else {
+		fmt.Fprintf(tw, "declared outputs\t%s\n", strings.Join(j.DeclaredOutputs, ", "))
+	}
+	if j.UndeclaredDropped > 0 {
+		fmt.Fprintf(tw, "undeclared_dropped\t%s%d (written to /out without --output; not collected)\n", le, j.UndeclaredDropped)
+	}
 	if len(j.Outputs) > 0 {
 		fmt.Fprintln(tw)
 		outputsTable(tw, j.Outputs)
@@ -204,6 +241,10 @@ func jobTable(tw *tabwriter.Writer, j client.Job) {
 func outputsTable(tw *tabwriter.Writer, os []client.JobOutput) {
 	fmt.Fprintln(tw, "OUTPUT\tSIZE\tSHA256")
 	for _, o := range os {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Name, human(o.Size), o.SHA256)
+		size := human(o.Size)
+		if o.SHA256 == "" {
+			size = "≤" + size // rounded up until a release
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.Name, size, dash(o.SHA256))
 	}
 }
