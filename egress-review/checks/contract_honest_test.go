@@ -219,5 +219,6 @@ func suiteHonest() []suiteCase {
 		tot := all(c)
 		c.text("summary.md", fmt.Sprintf("# Summary\n\n%d decisions; mean penalty %.2f yuan. See by_district.arrow and chart.png.\n", tot.n, tot.mean()))
 	})
-	return append(cases, suiteToolOutputs()...)
+	cases = append(cases, suiteToolOutputs()...)
+	return append(cases, suiteReports()...)
 }
