@@ -164,8 +164,9 @@ async function renderExport(id) {
     el('dt', {}, 'checks'), el('dd', { id: 'export-verdict' }, badge('verdict', x.checks.verdict)),
     el('dt', {}, 'approvals'), el('dd', { id: 'export-approvals' },
       (x.reviews || []).filter((r) => r.decision === 'approve').length + ' of ' + x.approvals_needed + ' needed'))));
+  // Until the release, operators see sizes rounded up and no hashes.
   out.append(el('h3', {}, 'Files'), table(['name', 'size', 'sha256'],
-    (x.files || []).map((f) => ({ id: f.name, cells: [f.name, fmtBytes(f.size), el('code', {}, f.sha256)] }))));
+    (x.files || []).map((f) => ({ id: f.name, cells: [f.name, (f.sha256 ? '' : '≤') + fmtBytes(f.size), f.sha256 ? el('code', {}, f.sha256) : '—'] }))));
   out.append(el('h3', {}, 'Previews'), ...previews(x.previews || []));
   out.append(el('h3', {}, 'Checks'), table(['check', 'version', 'verdict'],
     (x.checks.checks || []).map((c) => ({ id: c.name, cells: [c.name, c.version, badge('verdict', c.verdict)] })), 'checks'));
@@ -308,31 +309,42 @@ async function renderApplications() {
   return out;
 }
 
+// ended says how a job ended: its outcome, and its exit status where the
+// server shows it (officers of another organisation, the bureau).
+function ended(j) {
+  if (j.exit_code === undefined) return j.outcome || '';
+  return (j.outcome || '') + ' (' + j.exit_code + (j.reason ? ', ' + j.reason : '') + ')';
+}
+
+// upTo marks the figures of a job's coarse view: rounded up to a power of two.
+function upTo(j) { return j.view === 'coarse' ? '≤' : ''; }
+
 async function renderJobs() {
   const list = await api('GET', '/v1/jobs');
   const maxCPU = Math.max(1, ...list.map((j) => (j.usage && j.usage.cpu_seconds) || 0));
-  return table(['job', 'organisation', 'image', 'state', 'exit', 'CPU s', 'peak memory', 'wall s', 'outputs', 'created'],
+  return table(['job', 'organisation', 'image', 'state', 'outcome', 'CPU s', 'peak memory', 'wall s', 'outputs', 'created'],
     list.map((j) => {
       const u = j.usage || {};
-      return { id: j.id, cells: [el('a', { href: '#job/' + enc(j.id), class: 'job-link' }, j.id), j.org, el('code', {}, short(j.image, 19)), badge('state', j.state), String(j.exit_code),
-        cpuBar(u.cpu_seconds || 0, maxCPU),
-        fmtBytes(u.peak_memory_bytes), (u.wall_seconds || 0).toFixed(1), (j.outputs || []).length + ' (' + fmtBytes(u.output_bytes) + ')', fmtTime(j.created_at)] };
+      const le = upTo(j);
+      return { id: j.id, cells: [el('a', { href: '#job/' + enc(j.id), class: 'job-link' }, j.id), j.org, el('code', {}, short(j.image, 19)), badge('state', j.state), ended(j),
+        cpuBar(u.cpu_seconds || 0, maxCPU, 2, le),
+        le + fmtBytes(u.peak_memory_bytes), le + (u.wall_seconds || 0).toFixed(1), (j.outputs || []).length + ' (' + le + fmtBytes(u.output_bytes) + ')', fmtTime(j.created_at)] };
     }), 'jobs');
 }
 
 // cpuBar draws the job's CPU use against the largest in the list (CSSOM
 // width, which the content security policy allows; no inline style).
-function cpuBar(v, max, digits = 2) {
+function cpuBar(v, max, digits = 2, prefix = '') {
   const bar = el('span', { class: 'bar' });
   bar.style.width = Math.round((v / max) * 80) + 'px';
-  return el('span', {}, bar, ' ' + v.toFixed(digits));
+  return el('span', {}, bar, ' ' + prefix + v.toFixed(digits));
 }
 
 // meter draws use against its limit.
-function meter(label, used, limit, fmt) {
+function meter(label, used, limit, fmt, prefix = '') {
   const bar = el('span', { class: 'bar' });
   bar.style.width = Math.round(Math.min(1, limit > 0 ? used / limit : 0) * 300) + 'px';
-  return [el('dt', {}, label), el('dd', { class: 'meter' }, bar, ' ' + fmt(used) + (limit > 0 ? ' of ' + fmt(limit) : ''))];
+  return [el('dt', {}, label), el('dd', { class: 'meter' }, bar, ' ' + prefix + fmt(used) + (limit > 0 ? ' of ' + fmt(limit) : ''))];
 }
 
 async function renderJob(id) {
@@ -340,6 +352,7 @@ async function renderJob(id) {
   const u = j.usage || {};
   const l = j.limits || {};
   const secs = (v) => Number(v || 0).toFixed(1) + ' s';
+  const le = upTo(j);
   const out = el('div', {},
     el('div', { class: 'card' }, el('dl', {},
       el('dt', {}, 'job'), el('dd', { id: 'job-id' }, j.id),
@@ -348,14 +361,20 @@ async function renderJob(id) {
       el('dt', {}, 'image'), el('dd', {}, el('code', {}, j.image)),
       el('dt', {}, 'command'), el('dd', {}, el('code', {}, (j.args || []).join(' '))),
       el('dt', {}, 'inputs'), el('dd', {}, (j.inputs || []).map((i) => i.dataset + '@' + i.version + ' (' + i.level + ')').join(', ')),
-      el('dt', {}, 'exit'), el('dd', {}, String(j.exit_code) + (j.reason ? ' (' + j.reason + ')' : '')))),
+      el('dt', {}, 'outcome'), el('dd', { id: 'job-outcome' }, ended(j)),
+      el('dt', {}, 'declared outputs'), el('dd', {}, (j.declared_outputs || []).length ? j.declared_outputs.join(', ') : 'none: nothing is collected'),
+      el('dt', {}, 'undeclared, dropped'), el('dd', { id: 'job-undeclared' }, le + String(j.undeclared_dropped || 0)))),
     el('h3', {}, 'Resource use'),
     el('div', { class: 'card' }, el('dl', { id: 'job-usage' },
-      meter('CPU', u.cpu_seconds || 0, (l.cpus || 0) * (l.timeout_seconds || 0), secs),
-      meter('peak memory', u.peak_memory_bytes || 0, l.memory_bytes || 0, fmtBytes),
-      meter('wall time', u.wall_seconds || 0, l.timeout_seconds || 0, secs),
-      meter('outputs', u.output_bytes || 0, l.out_bytes || 0, fmtBytes),
-      meter('data read', u.input_bytes || 0, 0, fmtBytes))),
+      meter('CPU', u.cpu_seconds || 0, (l.cpus || 0) * (l.timeout_seconds || 0), secs, le),
+      meter('peak memory', u.peak_memory_bytes || 0, l.memory_bytes || 0, fmtBytes, le),
+      meter('wall time', u.wall_seconds || 0, l.timeout_seconds || 0, secs, le),
+      meter('outputs', u.output_bytes || 0, l.out_bytes || 0, fmtBytes, le),
+      meter('data read', u.input_bytes || 0, 0, fmtBytes, le)),
+      le ? el('p', { class: 'muted' }, '≤: rounded up to a power of two; exact figures are for officers of another organisation and the bureau.') : ''),
+    el('h3', {}, 'Outputs'),
+    table(['name', 'size', 'sha256'], (j.outputs || []).map((o) => ({ id: o.name,
+      cells: [o.name, (o.sha256 ? '' : '≤') + fmtBytes(o.size), o.sha256 ? el('code', {}, o.sha256) : '—'] })), 'job-outputs'),
     el('h3', {}, 'Log'));
   try {
     out.append(el('pre', { id: 'job-logs' }, await apiText('/v1/jobs/' + enc(id) + '/logs')));
