@@ -192,7 +192,8 @@ type Params struct {
 	// times as much.
 	TextBudgetBits float64 `json:"text_budget_bits"`
 	// TextFreeNumbers is how many statistics-like numbers a text file may
-	// hold before each further one counts against its budget (32).
+	// hold before each further one counts against its budget (64); a
+	// request's files together hold four times as many.
 	TextFreeNumbers int `json:"text_free_numbers"`
 	// LogLineBudgetBits is the budget of one job log line an operator
 	// reads (20 bits); a line over it is withheld.
@@ -216,7 +217,7 @@ func Default() Params {
 		MaxLabels:          200,
 		MagnitudeTolerance: 1e-9,
 		TextBudgetBits:     512,
-		TextFreeNumbers:    32,
+		TextFreeNumbers:    64,
 		LogLineBudgetBits:  20,
 	}
 }
@@ -361,6 +362,7 @@ func Run(ctx context.Context, req *Request, checks ...Check) Result {
 		res.Checks = append(res.Checks, CheckResult{Name: safeName(c), Version: safeVersion(c), Verdict: fold(per[i])})
 	}
 	redactNames(req, res.Findings)
+	redactCoded(req, res.Findings, checks)
 	res.Verdict = fold(res.Findings)
 	if len(checks) == 0 {
 		res.Findings = append(res.Findings, Finding{Check: "review", Verdict: VerdictFail, Evidence: "no checks configured"})

@@ -45,6 +45,16 @@ func (Contract) Name() string { return "contract" }
 // Version implements review.Check.
 func (Contract) Version() string { return "1" }
 
+var _ review.NameJudge = Contract{}
+
+// WithholdName implements review.NameJudge: a file or column name whose
+// tokens the text rule charges more than a log line may carry is withheld
+// from findings (they reach the operator, the audit log and the
+// attestation).
+func (Contract) WithholdName(name string) bool {
+	return WithholdLogLine([]byte(name), review.Default())
+}
+
 // Run implements review.Check.
 func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Finding, error) {
 	p := req.Params.Effective()
@@ -69,7 +79,7 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 		out = append(out, review.Finding{Verdict: review.VerdictFail, Count: len(req.Files),
 			Evidence: fmt.Sprintf("file names carry %.0f bits of identifier-like tokens, over %.0f: %s", names.bits, limit, names.evidence())})
 	}
-	total := names.bits
+	total, freeBits := names.bits, 0.0
 	for _, f := range req.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -78,11 +88,15 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 		if manifest != nil {
 			mf = manifest.Files[f.Name]
 		}
-		fs, bits := c.file(ctx, req, pr, f, mf, p)
+		fs, cost := c.file(ctx, req, pr, f, mf, p)
 		out = append(out, fs...)
-		total += bits
+		total += cost.bits
+		freeBits += cost.freeBits
 	}
-	// Many files each within its budget add up.
+	// Many files each within its budget add up: the request pays for
+	// what its files charged, and for the numbers they let through free
+	// beyond four files' allowance.
+	total += max(0, freeBits-4*float64(p.TextFreeNumbers)*6*log2of10)
 	if limit := 4 * p.TextBudgetBits; total > limit {
 		out = append(out, review.Finding{Verdict: review.VerdictFail, Count: len(req.Files),
 			Evidence: fmt.Sprintf("the request's files together carry %.0f bits in tokens that labels, language and statistics do not explain, over %.0f", total, limit)})
@@ -92,9 +106,9 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 
 // file judges one file and returns what its text cost (its declared
 // labels, its text), for the request's total.
-func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f review.File, mf ManifestFile, p review.Params) ([]review.Finding, float64) {
-	fail := func(ev string) ([]review.Finding, float64) {
-		return []review.Finding{{Verdict: review.VerdictFail, File: f.Name, Evidence: ev}}, 0
+func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f review.File, mf ManifestFile, p review.Params) ([]review.Finding, textCost) {
+	fail := func(ev string) ([]review.Finding, textCost) {
+		return []review.Finding{{Verdict: review.VerdictFail, File: f.Name, Evidence: ev}}, textCost{}
 	}
 	kind, what, err := Sniff(f.Path, f.Name)
 	if err != nil {
@@ -119,11 +133,11 @@ func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f 
 	}
 	switch {
 	case kind.Tabular() || kind == KindCSV:
-		return c.tableFile(ctx, req, pr, f, kind, mf, declared, p), labelBits
+		return c.tableFile(ctx, req, pr, f, kind, mf, declared, p), textCost{bits: labelBits}
 	case f.Name == review.ManifestName && kind == KindJSON:
 		// The manifest is checked for its shape by the marks check and its
 		// labels above; its file names are the request's own.
-		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name, Evidence: "manifest"}}, 0
+		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name, Evidence: "manifest"}}, textCost{}
 	case kind.Texty(), kind == KindPNG, kind == KindJPEG, kind == KindPDF:
 		cost, err := c.textOf(f, kind, pr, p)
 		if err != nil {
@@ -134,7 +148,7 @@ func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f 
 				kind, cost.bits, p.TextBudgetBits, cost.evidence()))
 		}
 		return []review.Finding{{Verdict: review.VerdictPass, File: f.Name,
-			Evidence: fmt.Sprintf("%s within the text budget (%.0f of %.0f bits)", kind, cost.bits, p.TextBudgetBits)}}, cost.bits
+			Evidence: fmt.Sprintf("%s within the text budget (%.0f of %.0f bits)", kind, cost.bits, p.TextBudgetBits)}}, *cost
 	}
 	return fail(fmt.Sprintf("content is %s (%s): not a kind the contract can show to be aggregate", kind, what))
 }

@@ -84,6 +84,9 @@ type textCost struct {
 	bitsOf  [numClasses]float64
 	lines   []int
 	numbers int
+	// freeBits is what the numbers let through free would have cost, for
+	// the request's allowance
+	freeBits float64
 	colors  map[string]bool
 	marks   int
 	// words and function words of the current line
@@ -223,6 +226,43 @@ var asciiKind = func() (t [utf8.RuneSelf]uint8) {
 			t[b] = kEscape
 		case b == '#':
 			t[b] = kHash
+		}
+	}
+	return t
+}()
+
+// Byte classes of token bytes.
+const (
+	bDigit = 1 << iota
+	bLetter
+	bUpper
+	bVowel
+	bHexLetter
+	bStar
+	bSep
+)
+
+var byteClass = func() (t [256]uint8) {
+	for b := 0; b < 256; b++ {
+		switch {
+		case b >= '0' && b <= '9':
+			t[b] = bDigit
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z':
+			t[b] = bLetter
+			if b <= 'Z' {
+				t[b] |= bUpper
+			}
+			l := b | 0x20
+			if strings.IndexByte("aeiouy", byte(l)) >= 0 {
+				t[b] |= bVowel
+			}
+			if l <= 'f' {
+				t[b] |= bHexLetter
+			}
+		case b == '*':
+			t[b] = bStar
+		case b == '.' || b == ',':
+			t[b] = bSep
 		}
 	}
 	return t
@@ -482,23 +522,16 @@ func (r *textRule) endRun(c *textCost, line int) {
 // token that would cost something, and nothing is allocated for a token
 // that costs nothing.
 func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
-	var letters, digits, stars, seps int
-	hexOnly := true
+	var letters, digits, stars, seps, hexLetters int
 	for _, b := range tok {
-		switch {
-		case b >= '0' && b <= '9':
-			digits++
-		case b == '*':
-			stars++
-		case b == '.' || b == ',':
-			seps++
-		default:
-			letters++
-			if !isHex(b) {
-				hexOnly = false
-			}
-		}
+		k := byteClass[b]
+		digits += int(k & bDigit)
+		letters += int(k&bLetter) >> 1
+		hexLetters += int(k&bHexLetter) >> 4
+		stars += int(k&bStar) >> 5
+		seps += int(k&bSep) >> 6
 	}
+	hexOnly := hexLetters == letters
 	if digits == 0 && stars == 0 && len(tok) >= 2 && len(tok) <= 9 && numberWordShape[(tok[0]|0x20)&31]&(1<<len(tok)) != 0 {
 		var buf [9]byte
 		for i, b := range tok {
@@ -539,6 +572,10 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 		}
 	case letters == 0:
 		if r.labels != nil && (c.numbers >= r.freeNumbers || len(core) >= 7 || core[0] == '0') && label() {
+			return
+		}
+		if bytes.IndexByte(core, ',') < 0 && bytes.Count(core, []byte{'.'}) <= 1 {
+			r.plainNumber(c, core, line)
 			return
 		}
 		r.number(c, string(core), digits, seps, line)
@@ -662,6 +699,44 @@ func timestampPiece(s []byte) bool {
 	return true
 }
 
+// plainNumber charges a number without thousands separators and with at
+// most one decimal point, without allocating.
+func (r *textRule) plainNumber(c *textCost, s []byte, line int) {
+	intLen := bytes.IndexByte(s, '.')
+	if intLen < 0 {
+		intLen = len(s)
+	}
+	if intLen == len(s) && (intLen >= 7 || intLen >= 3 && s[0] == '0') {
+		// an integer of seven digits or more, or zero-padded: an
+		// identifier (a measurement has a fraction or separators)
+		c.charge(clsDigits, float64(intLen)*log2of10, line)
+		return
+	}
+	// significant digits: without leading zeros, and without trailing
+	// zeros (of an integer, or of a fraction)
+	lo, hi := 0, len(s)
+	for lo < hi && (s[lo] == '0' || s[lo] == '.') {
+		lo++
+	}
+	for hi > lo && (s[hi-1] == '0' || s[hi-1] == '.') {
+		hi--
+	}
+	sig := hi - lo
+	if lo < intLen && intLen < hi {
+		sig-- // the decimal point
+	}
+	sig = max(sig, 1)
+	c.numbers++
+	c.freeBits += float64(min(sig, 6)) * log2of10
+	if c.numbers > r.freeNumbers {
+		c.charge(clsNumbers, float64(sig)*log2of10, line)
+		return
+	}
+	if sig > 6 {
+		c.charge(clsPrecision, float64(sig-6)*log2of10, line)
+	}
+}
+
 // number charges a digit token that may hold '.' and ',' separators.
 func (r *textRule) number(c *textCost, s string, digits, seps int, line int) {
 	intPart, frac, _ := strings.Cut(s, ".")
@@ -691,6 +766,7 @@ func (r *textRule) number(c *textCost, s string, digits, seps int, line int) {
 	}
 	sig := significant(strings.ReplaceAll(intPart, ",", "") + frac)
 	c.numbers++
+	c.freeBits += float64(min(sig, 6)) * log2of10
 	if c.numbers > r.freeNumbers {
 		c.charge(clsNumbers, float64(sig)*log2of10, line)
 		return
@@ -738,41 +814,41 @@ func wordLike(s []byte) bool {
 	if len(s) <= 3 {
 		return true
 	}
-	if len(s) <= 8 {
-		var buf [8]byte
-		for i, b := range s {
-			buf[i] = b | 0x20
-		}
-		if vowelless[string(buf[:len(s)])] {
-			return true
-		}
-	}
 	if len(s) > 24 {
 		return false
 	}
 	vowels, run, maxRun, vrun, maxVrun, switches := 0, 0, 0, 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		b := s[i] | 0x20
-		if i > 0 && (s[i] >= 'A' && s[i] <= 'Z') != (s[i-1] >= 'A' && s[i-1] <= 'Z') {
+	prevUpper := byteClass[s[0]] & bUpper
+	for _, b := range s {
+		k := byteClass[b]
+		if k&bUpper != prevUpper {
 			switches++
+			prevUpper = k & bUpper
 		}
-		if strings.IndexByte("aeiouy", b) >= 0 {
+		if k&bVowel != 0 {
 			vowels++
 			vrun++
 			run = 0
+			maxVrun = max(maxVrun, vrun)
 		} else {
 			run++
 			vrun = 0
+			maxRun = max(maxRun, run)
 		}
-		maxRun = max(maxRun, run)
-		maxVrun = max(maxVrun, vrun)
 	}
 	upper := switches == 0 && s[0] >= 'A' && s[0] <= 'Z'
 	if upper && len(s) <= 6 {
 		return true // acronyms
 	}
 	ratio := float64(vowels) / float64(len(s))
-	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.15 || ratio > 0.72 {
+	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.1 || ratio > 0.8 {
+		if len(s) <= 8 {
+			var buf [8]byte
+			for i, b := range s {
+				buf[i] = b | 0x20
+			}
+			return vowelless[string(buf[:len(s)])]
+		}
 		return false
 	}
 	return true

@@ -39,7 +39,7 @@ egress_defaults := {
 	"max_labels": 200, # distinct labels of one column of an output table
 	"magnitude_tolerance": 1e-9, # relative distance of a sum or mean from its recomputed value, rounded as its column
 	"text_budget_bits": 512, # information of unexplained tokens in one text file
-	"text_free_numbers": 32, # statistics-like numbers a text file holds free
+	"text_free_numbers": 64, # statistics-like numbers a text file holds free
 	"log_line_budget_bits": 20, # budget of one job log line an operator reads
 }
 

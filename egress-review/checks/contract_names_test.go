@@ -1,0 +1,45 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// TestCodedNamesWithheld checks that a file or column name that carries a
+// value in some encoding never reaches a finding, while plain names do.
+func TestCodedNamesWithheld(t *testing.T) {
+	e := newEnv(t)
+	coded := "ab" + strings.Repeat("9f3c", 6) // no input value, but a hex code
+	md, clean := cleanAggregate()
+	e.add("summary.arrow", arrowFile(t, md, clean))
+	e.add(coded+".csv", []byte("x\n1\n"))
+	e.add("by_district.arrow", arrowFile(t, md, append(clean[:1:1], col{name: coded, level: "general-3", vals: []int64{1, 2, 3}})))
+	res := e.run()
+	if res.Verdict != review.VerdictFail {
+		t.Fatalf("got %s, want fail", res.Verdict)
+	}
+	sawPlain := false
+	for _, f := range res.Findings {
+		if strings.Contains(f.File, coded) || strings.Contains(f.Column, coded) || strings.Contains(f.Evidence, coded) {
+			t.Fatalf("finding repeats a coded name: %+v", f)
+		}
+		sawPlain = sawPlain || f.File == "summary.arrow"
+		if f.File == review.WithheldCodedName+" #1" && f.Check == "" {
+			t.Fatalf("finding without a check: %+v", f)
+		}
+	}
+	if !sawPlain {
+		t.Fatalf("plain file names were withheld too: %+v", res.Findings)
+	}
+	withheld := 0
+	for _, f := range res.Findings {
+		if strings.HasPrefix(f.File, review.WithheldCodedName) || f.Column == review.WithheldCodedName {
+			withheld++
+		}
+	}
+	if withheld == 0 {
+		t.Fatalf("no name withheld: %+v", res.Findings)
+	}
+}
