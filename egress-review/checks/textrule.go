@@ -87,8 +87,8 @@ type textCost struct {
 	// freeBits is what the numbers let through free would have cost, for
 	// the request's allowance
 	freeBits float64
-	colors  map[string]bool
-	marks   int
+	colors   map[string]bool
+	marks    int
 	// words and function words of the current line
 	lineWords, lineFunc int
 	// runWords counts the number words in the current sequence and
