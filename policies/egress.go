@@ -16,57 +16,58 @@ import (
 // egress.rego), beside the rules that decide who may export. The daemon
 // gives them to the checks; `enclave policy explain` shows them. The JSON
 // names are the policy object's keys and the egress checks' parameter
-// names; the comments give the built-in values and the accepted range.
+// names; the comments give the accepted range (the built-in values are in
+// egress.rego and equal the checks' defaults).
 type EgressThresholds struct {
-	// MinCell is the smallest allowed non-zero count in a table (10;
-	// 3 to 1,000,000: a threshold below 3 lets two members of a cell learn
-	// each other's values).
+	// MinCell is the smallest allowed non-zero count in a table (3 to
+	// 1,000,000: a threshold below 3 lets two members of a cell learn each
+	// other's values).
 	MinCell int `json:"min_cell"`
 	// DominanceN and DominanceK: a cell fails when its N largest
-	// contributions make up more than K of its total (2 and 0.9; N 1 to
-	// 10, K above 0 and below 1).
+	// contributions make up more than K of its total (N 1 to 10, K above
+	// 0 and below 1).
 	DominanceN int     `json:"dominance_n"`
 	DominanceK float64 `json:"dominance_k"`
 	// PRatio: a cell fails when its total less its two largest
-	// contributions is below PRatio times the largest (0.1; above 0, at
-	// most 1).
+	// contributions is below PRatio times the largest (above 0, at most
+	// 1).
 	PRatio float64 `json:"p_ratio"`
-	// MinDoF is the smallest residual degrees of freedom of a model (10; 1
+	// MinDoF is the smallest residual degrees of freedom of a model (1
 	// to 1,000,000).
 	MinDoF int `json:"min_dof"`
 	// RowCopyPIThreshold is how many copied rows of an input with
-	// personal-information columns are tolerated (0; at most 100).
+	// personal-information columns are tolerated (at most 100).
 	RowCopyPIThreshold int `json:"row_copy_pi_threshold"`
 	// RowCopyFraction is the fraction of copied rows tolerated otherwise
-	// (0.01; above 0, at most 0.5).
+	// (above 0, at most 0.5).
 	RowCopyFraction float64 `json:"row_copy_fraction"`
-	// MaxFileBytes is the largest file accepted (1 GiB; 1 byte to 1 TiB).
+	// MaxFileBytes is the largest file accepted (1 byte to 1 TiB).
 	MaxFileBytes int64 `json:"max_file_bytes"`
-	// MaxTotalBytes is the largest total accepted (4 GiB; at least
+	// MaxTotalBytes is the largest total accepted (at least
 	// MaxFileBytes, at most 4 TiB).
 	MaxTotalBytes int64 `json:"max_total_bytes"`
-	// MaxFiles is the most files in one request (1000; 1 to 100,000).
+	// MaxFiles is the most files in one request (1 to 100,000).
 	MaxFiles int `json:"max_files"`
 	// DiffMaxCellDelta: a table equal in shape to a released one whose
-	// counts differ by at most this much in every cell is flagged (5;
-	// above 0, at most 1,000,000).
+	// counts differ by at most this much in every cell is flagged (above
+	// 0, at most 1,000,000).
 	DiffMaxCellDelta float64 `json:"diff_max_cell_delta"`
 	// MaxLabels is the most distinct labels one column of an output table
-	// may hold (200; 1 to 1,000,000).
+	// may hold (1 to 1,000,000).
 	MaxLabels int `json:"max_labels"`
 	// MagnitudeTolerance is how far, relative to the value, a sum or mean
-	// cell may be from the aggregate recomputed from the inputs (0.001;
-	// above 0, at most 0.5).
+	// cell may be from the aggregate recomputed from the inputs (above 0,
+	// at most 0.5).
 	MagnitudeTolerance float64 `json:"magnitude_tolerance"`
 	// TextBudgetBits is the information a text file may carry in tokens
-	// nothing explains (512; above 0, at most 65,536).
+	// nothing explains (above 0, at most 65,536).
 	TextBudgetBits float64 `json:"text_budget_bits"`
 	// TextFreeNumbers is how many statistics-like numbers a text file may
-	// hold before each further one counts against its budget (200; 1 to
+	// hold before each further one counts against its budget (1 to
 	// 1,000,000).
 	TextFreeNumbers int `json:"text_free_numbers"`
 	// LogLineBudgetBits is the budget of one job log line an operator
-	// reads (20; above 0, at most 1,024).
+	// reads (above 0, at most 1,024).
 	LogLineBudgetBits float64 `json:"log_line_budget_bits"`
 }
 

@@ -2,22 +2,54 @@ package opa
 
 import (
 	"context"
+	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
+// TestEgressThresholdsBuiltin: the built-in policies load with their
+// defaults (egress_defaults, no overrides), every one set. That they equal
+// the checks' own defaults is tested where both are in reach
+// (enclave/exports).
 func TestEgressThresholdsBuiltin(t *testing.T) {
 	got := builtinEngine(t).EgressThresholds()
-	want := policy.EgressThresholds{MinCell: 10, DominanceN: 2, DominanceK: 0.9, PRatio: 0.1, MinDoF: 10,
-		RowCopyPIThreshold: 0, RowCopyFraction: 0.01, MaxFileBytes: 1 << 30, MaxTotalBytes: 4 << 30, MaxFiles: 1000,
-		DiffMaxCellDelta: 5, MaxLabels: 200, MagnitudeTolerance: 0.001, TextBudgetBits: 512, TextFreeNumbers: 200, LogLineBudgetBits: 20}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
+	rs, err := rego.New(rego.Query("data.enclave.egress_defaults"), rego.ParsedModule(builtinModule(t, "egress.rego"))).Eval(context.Background())
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("evaluate egress_defaults: %v, %v", rs, err)
 	}
+	want, err := policy.ParseEgressThresholds(rs[0].Expressions[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("got %+v, want egress_defaults %+v", got, want)
+	}
+	v := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		if name := v.Type().Field(i).Name; v.Field(i).IsZero() && name != "RowCopyPIThreshold" {
+			t.Errorf("%s: got zero, want a value (zero reads as the checks' default)", name)
+		}
+	}
+}
+
+func builtinModule(t *testing.T, name string) *ast.Module {
+	t.Helper()
+	b, err := fs.ReadFile(policy.Builtin(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ast.ParseModuleWithOpts(name, string(b), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestEgressThresholdsDeployer loads the two ways a deployer tunes the
