@@ -111,22 +111,32 @@ func TestMainPath(t *testing.T) {
 	}
 	gc, tb := image("groupcount"), image("toolbox")
 
-	run := func(img string, args ...string) client.Job {
+	// run runs a job that declares outputs (the only files collected).
+	run := func(img string, outputs []string, args ...string) client.Job {
 		t.Helper()
-		j, err := operator.RunJob(ctx, api.JobRequest{Image: img, Inputs: []string{"credit_penalties"}, Args: args, Timeout: "2m"})
+		j, err := operator.RunJob(ctx, api.JobRequest{Image: img, Inputs: []string{"credit_penalties"}, Outputs: outputs, Args: args, Timeout: "2m"})
 		must(err)
 		j, err = operator.WaitJob(ctx, j.ID)
 		must(err)
 		return j
 	}
-	j := run(gc, "groupcount", "-in", "/in/credit_penalties/data.arrow", "-by", "district", "-out", "/out/by_district.arrow")
+	j := run(gc, []string{"by_district.arrow"}, "groupcount", "-in", "/in/credit_penalties/data.arrow", "-by", "district", "-out", "/out/by_district.arrow")
 	if j.State != "complete" || len(j.Outputs) != 1 || j.Usage.CPUSeconds <= 0 || j.Usage.PeakMemoryBytes == 0 {
 		t.Fatalf("groupcount job: got %+v", j)
+	}
+	// The operator reads the job coarsely; an officer of another
+	// organisation exactly.
+	if j.View != api.ViewCoarse || j.ExitCode != nil || j.Outcome != api.OutcomeComplete || j.Outputs[0].SHA256 != "" || j.Outputs[0].Size%4096 != 0 {
+		t.Fatalf("the operator's view of the groupcount job: got %+v", j)
+	}
+	if seen, err := officer1.ShowJob(ctx, j.ID); err != nil || seen.View != api.ViewExact || seen.ExitCode == nil || *seen.ExitCode != 0 ||
+		seen.Outputs[0].SHA256 == "" {
+		t.Fatalf("the officer's view of the groupcount job: got %+v, %v", seen, err)
 	}
 
 	// A job that prints input values: the operator's view of its log
 	// withholds those lines, an officer's does not.
-	leak := run(tb, "sh", "-c", "echo start; head -c 400000 /in/credit_penalties/data.arrow | strings | grep -E '^[0-9]{3}[*]' | head -3; echo done")
+	leak := run(tb, nil, "sh", "-c", "echo start; head -c 400000 /in/credit_penalties/data.arrow | strings | grep -E '^[0-9]{3}[*]' | head -3; echo done")
 	read := func(c *client.Client) string {
 		rc, err := c.JobLogs(ctx, leak.ID)
 		must(err)
@@ -173,8 +183,16 @@ func TestMainPath(t *testing.T) {
 		t.Fatalf("attestation: got %+v", v.Predicate)
 	}
 
-	// Copying the raw rows out is stopped by the checks.
-	cp := run(tb, "cp", "/in/credit_penalties/data.arrow", "/out/copy.arrow")
+	// Copying the raw rows out is stopped by the checks; a file the job
+	// did not declare (named like an identifier) is dropped and only
+	// counted.
+	cp := run(tb, []string{"copy.arrow"}, "sh", "-c", "cp /in/credit_penalties/data.arrow /out/copy.arrow && touch /out/91990104A6N74W818W")
+	if len(cp.Outputs) != 1 || cp.UndeclaredDropped != 1 {
+		t.Fatalf("undeclared outputs: got %+v and %d dropped, want copy.arrow only and 1 dropped", cp.Outputs, cp.UndeclaredDropped)
+	}
+	if _, err := operator.RequestExport(ctx, api.ExportRequest{Job: cp.ID, Files: []string{"91990104A6N74W818W"}, Purpose: "table"}); err == nil {
+		t.Fatal("an undeclared file was exported")
+	}
 	bad, err := operator.RequestExport(ctx, api.ExportRequest{Job: cp.ID, Files: []string{"copy.arrow"}, Purpose: "table"})
 	must(err)
 	failed := map[string]bool{}

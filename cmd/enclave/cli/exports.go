@@ -187,10 +187,11 @@ func exportTable(tw *tabwriter.Writer, x client.Export) {
 		fmt.Fprintf(tw, "review\t%s by %s (%s) %s %s\n", r.Decision, r.Person, r.Org, r.Comment, r.Justification)
 	}
 	for _, p := range x.Previews {
-		fmt.Fprintf(tw, "\npreview of %s\t%s, %d rows %s\n", p.File, p.Kind, p.Rows, p.Note)
 		if len(p.Columns) == 0 {
+			fmt.Fprintf(tw, "\npreview of %s\t%s: %s\n", p.File, p.Kind, p.Note)
 			continue
 		}
+		fmt.Fprintf(tw, "\npreview of %s\t%s, %d rows %s\n", p.File, p.Kind, p.Rows, p.Note)
 		var head, marks []string
 		for _, c := range p.Columns {
 			head = append(head, strings.ToUpper(c.Name))
