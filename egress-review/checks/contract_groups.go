@@ -2,6 +2,7 @@ package checks
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"fmt"
 	"math"
 	"sort"
@@ -260,19 +261,40 @@ func (t *outTable) recover(labels []*outCol) (*groups, string) {
 		if len(labels)*src.rows > 1<<28 {
 			return nil, "the inputs are too large to group"
 		}
+		// Each record's group: by its codes packed into an integer when
+		// they fit (the common case), else by their bytes.
+		shifts, packed := packing(cols)
+		var byInt map[uint64]*cellGroup
+		if packed {
+			byInt = map[uint64]*cellGroup{}
+		}
 		key := make([]byte, 4*len(cols))
+		var last *cellGroup
+		var lastKey uint64
 		for r := 0; r < src.rows; r++ {
-			for j, c := range cols {
-				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
-			}
-			gr := g.base[string(key)]
-			if gr == nil {
-				gr = g.empty()
-				gr.codes = make([]int32, len(cols))
+			var gr *cellGroup
+			if packed {
+				var k uint64
 				for j, c := range cols {
-					gr.codes[j] = c.codes[r]
+					k |= uint64(c.codes[r]+1) << shifts[j]
 				}
-				g.base[string(key)] = gr
+				if last != nil && k == lastKey {
+					gr = last
+				} else {
+					gr = byInt[k]
+					if gr == nil {
+						gr = g.newBase(cols, r, key)
+						byInt[k] = gr
+					}
+					last, lastKey = gr, k
+				}
+			} else {
+				for j, c := range cols {
+					binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
+				}
+				if gr = g.base[string(key)]; gr == nil {
+					gr = g.newBase(cols, r, key)
+				}
 			}
 			gr.n++
 			for k, c := range g.nums {
@@ -289,6 +311,31 @@ func (t *outTable) recover(labels []*outCol) (*groups, string) {
 		return g, ""
 	}
 	return nil, why
+}
+
+// packing returns the shift of each column's code in a packed group key,
+// and whether the codes (plus one, for null) fit in 64 bits.
+func packing(cols []*inputCol) ([]uint, bool) {
+	shifts := make([]uint, len(cols))
+	var at uint
+	for j, c := range cols {
+		shifts[j] = at
+		at += uint(bits.Len(uint(len(c.dict) + 1)))
+	}
+	return shifts, at <= 64
+}
+
+// newBase adds the base group of input record r, whose label codes are
+// written into key.
+func (g *groups) newBase(cols []*inputCol, r int, key []byte) *cellGroup {
+	gr := g.empty()
+	gr.codes = make([]int32, len(cols))
+	for j, c := range cols {
+		gr.codes[j] = c.codes[r]
+		binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
+	}
+	g.base[string(key)] = gr
+	return gr
 }
 
 // matchColumn returns the categorical column of src that holds every label

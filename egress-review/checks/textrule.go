@@ -314,12 +314,15 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 				// The token lies in p as it is, unless full-width
 				// characters continue it.
 				j := i + 1
+				or := byteClass[b]
 				for j < len(p) {
 					if k := asciiKind[p[j]&0x7f]; p[j] < utf8.RuneSelf && (k == kTok || k == kDigit) {
+						or |= byteClass[p[j]]
 						j++
 						continue
 					}
 					if (p[j] == '.' || p[j] == ',') && asciiKind[p[j-1]&0x7f] == kDigit && j+1 < len(p) && p[j+1] < utf8.RuneSelf && asciiKind[p[j+1]] == kDigit {
+						or |= bSep | bDigit
 						j += 2
 						continue
 					}
@@ -330,7 +333,7 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					i = j
 					continue
 				}
-				r.token(c, p[i:j], prevHash, line)
+				r.tokenClassed(c, p[i:j], or, prevHash, line)
 				prevHash = false
 				i = j
 				continue
@@ -493,6 +496,17 @@ var numberWords = map[string]bool{
 	"null": false,
 }
 
+// numberWord reports whether a lowercase word is a number word.
+func numberWord(w []byte) bool {
+	switch string(w) {
+	case "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+		"thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty",
+		"fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "nil":
+		return true
+	}
+	return false
+}
+
 // numberWordShape holds, per first letter (its low five bits), a bit per
 // length of the number words that start with it, so that most words are
 // not looked up.
@@ -522,14 +536,32 @@ func (r *textRule) endRun(c *textCost, line int) {
 // token that would cost something, and nothing is allocated for a token
 // that costs nothing.
 func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
-	var letters, digits, stars, seps, hexLetters int
+	var or uint8
 	for _, b := range tok {
-		k := byteClass[b]
-		digits += int(k & bDigit)
-		letters += int(k&bLetter) >> 1
-		hexLetters += int(k&bHexLetter) >> 4
-		stars += int(k&bStar) >> 5
-		seps += int(k&bSep) >> 6
+		or |= byteClass[b]
+	}
+	r.tokenClassed(c, tok, or, afterHash, line)
+}
+
+// tokenClassed is token for a token whose byte classes, or-ed together,
+// are or.
+func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash bool, line int) {
+	letters, digits, stars, seps, hexLetters := len(tok), 0, 0, 0, len(tok)
+	if or&(bDigit|bStar|bSep) != 0 || or&bHexLetter != 0 && or&^(bLetter|bUpper|bVowel|bHexLetter) != 0 {
+		letters, hexLetters = 0, 0
+		for _, b := range tok {
+			k := byteClass[b]
+			digits += int(k & bDigit)
+			letters += int(k&bLetter) >> 1
+			hexLetters += int(k&bHexLetter) >> 4
+			stars += int(k&bStar) >> 5
+			seps += int(k&bSep) >> 6
+		}
+	} else if or&bLetter != 0 {
+		hexLetters = 0
+		for _, b := range tok {
+			hexLetters += int(byteClass[b]&bHexLetter) >> 4
+		}
 	}
 	hexOnly := hexLetters == letters
 	if digits == 0 && stars == 0 && len(tok) >= 2 && len(tok) <= 9 && numberWordShape[(tok[0]|0x20)&31]&(1<<len(tok)) != 0 {
@@ -537,7 +569,7 @@ func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 		for i, b := range tok {
 			buf[i] = b | 0x20
 		}
-		if numberWords[string(buf[:len(tok)])] {
+		if numberWord(buf[:len(tok)]) {
 			c.runWords++
 			return
 		}
