@@ -2,9 +2,9 @@ package checks
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
