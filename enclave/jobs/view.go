@@ -3,6 +3,7 @@ package jobs
 import (
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
@@ -103,11 +104,31 @@ func (j *Job) coarseMessage() string {
 	return "the job failed"
 }
 
-// View returns the job as the API shows it. exact is for officers of
+// RevealAt is when the coarse view lets a job's end be seen: its start
+// plus the time it ran (start to end) rounded up by Coarse. Until then it
+// shows the job as still running, so that neither the end time nor a
+// reader polling for the end learns how long the job ran more exactly than
+// its coarse wall time. A job that never started is revealed when it ended.
+func (j *Job) RevealAt() time.Time {
+	if j.EndedAt == nil {
+		return time.Time{}
+	}
+	if j.StartedAt == nil || j.EndedAt.Before(*j.StartedAt) {
+		return *j.EndedAt
+	}
+	ran := j.EndedAt.Sub(*j.StartedAt).Seconds()
+	return j.StartedAt.Add(time.Duration(Coarse(ran, SecondUnit) * float64(time.Second)))
+}
+
+// View returns the job as the API shows it at now. exact is for officers of
 // another organisation and the bureau. In the coarse view, released names
 // the outputs whose exact size and hash may be shown because an export of
-// them was released (the bundle carries both).
-func (j *Job) View(exact bool, released map[string]bool) api.Job {
+// them was released (the bundle carries both), and a job that ended is
+// shown as running until RevealAt, then as ending at RevealAt.
+func (j *Job) View(exact bool, released map[string]bool, now time.Time) api.Job {
+	if !exact && j.State.Terminal() && now.Before(j.RevealAt()) {
+		return j.running().View(false, nil, now)
+	}
 	v := api.Job{ID: j.ID, Org: j.Org, Owner: j.Owner, Image: j.Image, Args: j.Args, Grants: j.Grants, State: string(j.State),
 		Outcome: j.Outcome(), Message: j.Message, DeclaredOutputs: j.Declared, Outputs: []api.JobOutput{}, UndeclaredDropped: j.Undeclared,
 		Revision: j.Revision, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt, View: api.ViewExact,
@@ -146,6 +167,9 @@ func (j *Job) View(exact bool, released map[string]bool) api.Job {
 	} else {
 		v.View = api.ViewCoarse
 		v.Message = j.coarseMessage()
+		if at := j.RevealAt(); !at.IsZero() {
+			v.EndedAt = &at
+		}
 		u = u.Coarse()
 		v.UndeclaredDropped = int(Coarse(float64(j.Undeclared), 1))
 		for _, o := range j.Outputs {
@@ -162,6 +186,16 @@ func (j *Job) View(exact bool, released map[string]bool) api.Job {
 	v.Usage = api.JobUsage{CPUSeconds: u.CPUSeconds, PeakMemoryBytes: u.PeakMemoryBytes, IOReadBytes: u.IOReadBytes,
 		IOWriteBytes: u.IOWriteBytes, OutputBytes: u.OutputBytes, InputBytes: u.InputBytes, WallSeconds: u.WallSeconds}
 	return v
+}
+
+// running is j as it was while it ran: no end, no use, no outputs.
+func (j *Job) running() *Job {
+	r := &Job{ID: j.ID, Org: j.Org, Owner: j.Owner, Image: j.Image, Args: j.Args, Inputs: j.Inputs, Grants: j.Grants, Limits: j.Limits,
+		State: Running, ExitCode: -1, Declared: j.Declared, Revision: j.Revision, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, limits: j.limits}
+	if r.StartedAt == nil {
+		r.State = Queued
+	}
+	return r
 }
 
 // coarseDetails maps the figures the job's audit events carry to how they

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
@@ -128,7 +129,7 @@ func viewJob() *Job {
 }
 
 func TestViewExact(t *testing.T) {
-	v := viewJob().View(true, nil)
+	v := viewJob().View(true, nil, time.Now())
 	if v.View != api.ViewExact || v.ExitCode == nil || *v.ExitCode != 42 || v.Reason != "exited" || v.Outcome != api.OutcomeFailed {
 		t.Errorf("exit: got view %q, code %v, reason %q, outcome %q; want exact, 42, exited, failed", v.View, v.ExitCode, v.Reason, v.Outcome)
 	}
@@ -144,7 +145,7 @@ func TestViewExact(t *testing.T) {
 }
 
 func TestViewCoarse(t *testing.T) {
-	v := viewJob().View(false, map[string]bool{"notes.txt": true})
+	v := viewJob().View(false, map[string]bool{"notes.txt": true}, time.Now())
 	if v.View != api.ViewCoarse || v.ExitCode != nil || v.Reason != "" || v.Outcome != api.OutcomeFailed || v.Message != "the job failed" {
 		t.Errorf("exit: got view %q, code %v, reason %q, outcome %q, message %q; want coarse, none, none, failed, the job failed",
 			v.View, v.ExitCode, v.Reason, v.Outcome, v.Message)
@@ -174,6 +175,67 @@ func TestViewCoarse(t *testing.T) {
 		if strings.Contains(string(b), leak) {
 			t.Errorf("the coarse view carries %q: %s", leak, b)
 		}
+	}
+}
+
+func TestRevealAt(t *testing.T) {
+	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { x := start.Add(d); return &x }
+	tests := []struct {
+		name           string
+		started, ended *time.Time
+		want           time.Time
+	}{
+		{"not ended", at(0), nil, time.Time{}},
+		{"never started", nil, at(5 * time.Second), start.Add(5 * time.Second)},
+		{"ran 0.3 s", at(0), at(300 * time.Millisecond), start.Add(time.Second)},
+		{"ran 5.05 s", at(0), at(5050 * time.Millisecond), start.Add(8 * time.Second)},
+		{"ran 8 s", at(0), at(8 * time.Second), start.Add(8 * time.Second)},
+		{"ran 100 s", at(0), at(100 * time.Second), start.Add(128 * time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Job{StartedAt: tc.started, EndedAt: tc.ended}
+			if got := j.RevealAt(); !got.Equal(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestViewRevealsTheEndCoarsely: a job that ran 5.05 s looks, in the coarse
+// view, as if it were running until 8 s after its start, and then as if it
+// had ended at 8 s; the exact view shows its end at once.
+func TestViewRevealsTheEndCoarsely(t *testing.T) {
+	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	end := start.Add(5050 * time.Millisecond)
+	j := viewJob()
+	j.StartedAt, j.EndedAt = &start, &end
+	for _, tc := range []struct {
+		name      string
+		exact     bool
+		now       time.Time
+		wantState string
+		wantEnd   time.Time
+	}{
+		{"coarse, just after the end", false, end.Add(time.Millisecond), "running", time.Time{}},
+		{"coarse, before the reveal", false, start.Add(7999 * time.Millisecond), "running", time.Time{}},
+		{"coarse, at the reveal", false, start.Add(8 * time.Second), "executor-error", start.Add(8 * time.Second)},
+		{"exact, just after the end", true, end.Add(time.Millisecond), "executor-error", end},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := j.View(tc.exact, nil, tc.now)
+			var gotEnd time.Time
+			if v.EndedAt != nil {
+				gotEnd = *v.EndedAt
+			}
+			if v.State != tc.wantState || !gotEnd.Equal(tc.wantEnd) {
+				t.Errorf("got state %s ended %v, want %s ended %v", v.State, gotEnd, tc.wantState, tc.wantEnd)
+			}
+			if v.State == "running" && (v.Outcome != "" || len(v.Outputs) != 0 || v.Usage != (api.JobUsage{}) || v.UndeclaredDropped != 0 || v.Message != "") {
+				t.Errorf("a job shown running shows how it ended: %+v", v)
+			}
+		})
 	}
 }
 

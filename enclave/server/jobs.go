@@ -122,7 +122,7 @@ func (s *Server) jobRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				return s.jobView(ctx, c, j)
+				return s.endedView(wctx, c, j)
 			}},
 		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs",
 			Summary:  "The job's collected outputs, the declared files it wrote: names, sizes (rounded up for operators) and hashes (for operators only once released); contents leave only through exports",
@@ -391,13 +391,31 @@ func exactView(c *call, org string) bool {
 // jobView is job j as the caller may see it (jobs.Job.View).
 func (s *Server) jobView(ctx context.Context, c *call, j *jobs.Job) (api.Job, error) {
 	if exactView(c, j.Org) {
-		return j.View(true, nil), nil
+		return j.View(true, nil, s.Now()), nil
 	}
 	released, err := s.releasedOutputs(ctx, j)
 	if err != nil {
 		return api.Job{}, err
 	}
-	return j.View(false, released), nil
+	return j.View(false, released, s.Now()), nil
+}
+
+// endedView is jobView of a job that was just seen ending: a caller of the
+// coarse view waits (until ctx is done) for the moment the view reveals
+// the end (jobs.Job.RevealAt), so that a wait returns no sooner than the
+// coarse wall time says.
+func (s *Server) endedView(ctx context.Context, c *call, j *jobs.Job) (api.Job, error) {
+	if j.State.Terminal() && !exactView(c, j.Org) {
+		if d := j.RevealAt().Sub(s.Now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	return s.jobView(ctx, c, j)
 }
 
 // releasedOutputs names the outputs of job j that left in a released
@@ -428,15 +446,22 @@ func (s *Server) releasedOutputs(ctx context.Context, j *jobs.Job) (map[string]b
 }
 
 // jobLogs serves a job's output stream. Officers of another organisation
-// read it unfiltered. For anyone else, the job's own operators and officers
-// of their organisation included, the log is a way out of the enclave like
-// any other, so it is read line by line: a line that holds a value of the
+// read it unfiltered, at any time. For anyone else, the job's own operators
+// and officers of their organisation included, the log is a way out of the
+// enclave like any other: it is shown only once the coarse view shows the
+// job ended (lines read as they appear would time the job), and line by
+// line: a line that holds a value of the
 // job's inputs (the fingerprint scan) or that the egress text rule
 // withholds (checks.LogFilter: identifier-like and unexplained tokens over
 // a small budget per line and per log) is replaced by a notice. If the scan
 // cannot run, everything is withheld.
 func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	j := c.body.(*jobs.Job)
+	exact := exactView(c, j.Org)
+	if !exact && (!j.State.Terminal() || s.Now().Before(j.RevealAt())) {
+		// Lines read as they appear would time the job to the moment.
+		return nil, fmt.Errorf("job %q has not ended; its log is shown once it has: %w", j.ID, errdefs.ErrFailedPrecondition)
+	}
 	f, err := s.Jobs.Logs(j.ID)
 	if err != nil {
 		return nil, err
@@ -446,7 +471,6 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	exact := exactView(c, j.Org)
 	var withheld map[int]bool
 	var lines []string
 	if !exact {
@@ -567,7 +591,7 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 			if err != nil {
 				return nil, err
 			}
-			return s.jobView(ctx, c, j)
+			return s.endedView(wctx, c, j)
 		}}
 }
 

@@ -47,7 +47,8 @@ func newJobWorld(t *testing.T) *jobWorld {
 	dir := t.TempDir()
 	jw.jobsDir = filepath.Join(dir, "jobs")
 	jw.world = newWorldWith(t, func(d *Deps) {
-		m, err := jobs.NewManager(jobs.Config{Dir: jw.jobsDir, InputDir: filepath.Join(dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(), MaxRunning: 2},
+		m, err := jobs.NewManager(jobs.Config{Dir: jw.jobsDir, InputDir: filepath.Join(dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(), MaxRunning: 2,
+			Now: d.Now},
 			d.DB, jw.rt, d.Catalog, d.Audit)
 		if err != nil {
 			t.Fatal(err)
@@ -251,6 +252,41 @@ func TestJobLogViews(t *testing.T) {
 	if len(ents) != 3 || ents[0].Event.Details["filtered"] != "true" || ents[0].Event.Details["withheld_lines"] != "2" ||
 		ents[1].Event.Details["filtered"] != "true" || ents[2].Event.Details["filtered"] != "false" {
 		t.Errorf("log reads on the record: got %+v", ents)
+	}
+}
+
+// TestJobEndRevealedCoarsely: a job that ran 5 s is shown to its operator
+// as running, with no log, until 8 s after its start; an officer of another
+// organisation sees the end at once.
+func TestJobEndRevealedCoarsely(t *testing.T) {
+	jw := newJobWorld(t)
+	j := jw.runJob("ok", "counts.csv")
+	// The harness clock stands still; the job is made to have run 5 s.
+	start := jw.now.Add(-5 * time.Second)
+	if _, err := jw.db.SQL().Exec(`UPDATE jobs SET started_at = ?, ended_at = ? WHERE id = ?`, start.Format(time.RFC3339Nano),
+		jw.now.Format(time.RFC3339Nano), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := jw.show(jw.operator.Token, j.ID); got.State != "running" || got.Outcome != "" || len(got.Outputs) != 0 || got.EndedAt != nil {
+		t.Errorf("operator, 5 s after the start: got %s/%s, outputs %v, ended %v; want running and nothing of the end", got.State, got.Outcome,
+			got.Outputs, got.EndedAt)
+	}
+	if code, body := jw.do(jw.operator.Token, "GET", "/v1/jobs/"+j.ID+"/logs", nil); code != 412 || !strings.Contains(string(body), "has not ended") {
+		t.Errorf("operator's log before the reveal: got %d %s, want 412", code, body)
+	}
+	if got := jw.show(jw.officer.Token, j.ID); got.State != "complete" || !got.EndedAt.Equal(jw.now) {
+		t.Errorf("officer of another organisation: got %s ended %v, want complete at %v", got.State, got.EndedAt, jw.now)
+	}
+	if code, _ := jw.do(jw.officer.Token, "GET", "/v1/jobs/"+j.ID+"/logs", nil); code != 200 {
+		t.Errorf("officer's log: got %d, want 200", code)
+	}
+	jw.advance(3 * time.Second) // 8 s after the start
+	got := jw.show(jw.operator.Token, j.ID)
+	if got.State != "complete" || got.EndedAt == nil || !got.EndedAt.Equal(start.Add(8*time.Second)) {
+		t.Errorf("operator, 8 s after the start: got %s ended %v, want complete at the start + 8 s", got.State, got.EndedAt)
+	}
+	if code, _ := jw.do(jw.operator.Token, "GET", "/v1/jobs/"+j.ID+"/logs", nil); code != 200 {
+		t.Errorf("operator's log after the reveal: got %d, want 200", code)
 	}
 }
 
