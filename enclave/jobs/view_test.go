@@ -57,6 +57,12 @@ func TestCoarseSteps(t *testing.T) {
 		{"wall, default 30 min", 1800, SecondUnit, 13},
 		{"outputs, default 256 MiB", 256 << 20, SizeUnit, 18},
 		{"undeclared entries, 1000", 1000, 1, 12},
+		// The README's table of bits per job.
+		{"CPU, default 1 CPU for 30 min", 1800, SecondUnit, 13},
+		{"CPU, 64 CPUs for 7 days", 64 * 7 * 24 * 3600, SecondUnit, 28},
+		{"wall, 7 days", 7 * 24 * 3600, SecondUnit, 22},
+		{"memory, 1 TiB", 1 << 40, ByteUnit, 22},
+		{"undeclared entries, the 1,064 inodes of /out", 1064, 1, 13},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
