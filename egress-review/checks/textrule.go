@@ -89,8 +89,8 @@ type textCost struct {
 	freeBits float64
 	colors   map[string]bool
 	marks    int
-	// words and function words of the current line
-	lineWords, lineFunc int
+	// words of the current line
+	lineWords int
 	// runWords counts the number words in the current sequence and
 	// runBits what they would cost once the sequence is long enough.
 	runWords int
@@ -394,10 +394,24 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 // endLine charges a line of many words and no function word (labels
 // aside) as a word-list code.
 func (r *textRule) endLine(c *textCost, p []byte, line int) {
-	words, funcs := c.lineWords, c.lineFunc
-	c.lineWords, c.lineFunc = 0, 0
-	if words < minWordSeq || funcs > 0 {
+	words := c.lineWords
+	c.lineWords = 0
+	if words < minWordSeq {
 		return
+	}
+	// Look for a function word; text has one within a few words.
+	start := -1
+	for i := 0; i <= len(p); i++ {
+		letter := i < len(p) && byteClass[p[i]]&bLetter != 0
+		switch {
+		case letter && start < 0:
+			start = i
+		case !letter && start >= 0:
+			if functionWord(p[start:i]) {
+				return
+			}
+			start = -1
+		}
 	}
 	if r.labels != nil {
 		for _, w := range bytes.FieldsFunc(p, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) {
@@ -557,7 +571,7 @@ func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash boo
 			stars += int(k&bStar) >> 5
 			seps += int(k&bSep) >> 6
 		}
-	} else if or&bLetter != 0 {
+	} else if or&bLetter != 0 && afterHash {
 		hexLetters = 0
 		for _, b := range tok {
 			hexLetters += int(byteClass[b]&bHexLetter) >> 4
@@ -618,10 +632,8 @@ func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash boo
 			}
 			return
 		}
-		if functionWord(core) {
-			c.lineFunc++
-		} else if len(core) >= 3 {
-			c.lineWords++
+		if len(core) >= 3 {
+			c.lineWords++ // function words are looked for at the line's end
 		}
 	default:
 		// letters and digits together: an identifier of some alphabet,
