@@ -173,6 +173,23 @@ as operator export show "$BAD"
 echo "an officer rejects it:"
 as officer export reject "$BAD" --comment "raw rows may not leave (R-11)" > /dev/null && echo "rejected $BAD"
 
+say "a cipher does not carry values out either: the output contract asks for aggregate content, not for known values"
+echo "(the job substitutes letters for the hex digits of 40 pseudonyms; no fingerprint can match them)"
+as operator job run --wait --image "$TB" --input credit_penalties --output notes.txt --json -- \
+	sh -c "strings -n 32 /in/credit_penalties/data.arrow | grep -oE '[0-9a-f]{32}' | head -n 40 | tr 0-9a-f ghijklmnopqrstuv > /out/notes.txt" > "$DEMO/cipherjob.json"
+CJOB=$(json "['id']" < "$DEMO/cipherjob.json")
+as operator export request --job "$CJOB" --files out/notes.txt --purpose "analyst notes" --json > "$DEMO/cipherexport.json"
+as operator export show "$(json "['id']" < "$DEMO/cipherexport.json")"
+python3 - "$DEMO/cipherexport.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+fs = e["checks"]["findings"]
+stopped = [f for f in fs if f["check"] == "contract" and f["verdict"] == "fail"]
+raw = [f for f in fs if f["check"] == "raw-values" and f["verdict"] == "fail"]
+assert stopped, "the output contract did not stop the cipher"
+print("stopped by the output contract (raw-values found %d known values):" % len(raw), stopped[0]["evidence"])
+PY
+
 say "two officers of another organisation approve the clean export"
 as officer export approve "$EXP" --comment "aggregates only, counts of at least 10"
 as officer2 export approve "$EXP" --comment "second review (general-4 inputs)"

@@ -43,3 +43,38 @@ func TestCodedNamesWithheld(t *testing.T) {
 		t.Fatalf("no name withheld: %+v", res.Findings)
 	}
 }
+
+// TestCopiedMarksAreFree checks that a table may carry its input's marks
+// (a digest among them) while the same digest under a mark the input does
+// not have, or in another metadata key, is charged.
+func TestCopiedMarksAreFree(t *testing.T) {
+	digest := strings.Repeat("3fa9c2d1e5b7a04c", 4)
+	for _, tc := range []struct {
+		name string
+		key  string
+		want review.Verdict
+	}{
+		{"copied from the input", "enclave.source_sha256", review.VerdictPass},
+		{"under a mark the input lacks", "enclave.note", review.VerdictFail},
+		{"under another key", "note", review.VerdictFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.req.Inputs[0].Marks = map[string]string{"enclave.source_sha256": digest}
+			md, clean := cleanAggregate()
+			md[tc.key] = digest
+			e.add("summary.arrow", arrowFile(t, md, clean))
+			fs, err := Contract{}.Run(t.Context(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := review.VerdictPass
+			for _, f := range fs {
+				got = review.Worse(got, f.Verdict)
+			}
+			if got != tc.want {
+				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
+			}
+		})
+	}
+}

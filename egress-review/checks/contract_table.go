@@ -65,6 +65,12 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 		}
 		return StatOf(name)
 	}
+	inputMarks := map[string]bool{}
+	for _, in := range req.Inputs {
+		for k, v := range in.Marks {
+			inputMarks[k+"\x00"+v] = true
+		}
+	}
 	var cols []*outCol
 	rows := 0
 	names := newTextRule(pr.isWord, p)
@@ -112,7 +118,7 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 					col.isLabel, col.bad = columnRole(fl.Type, s)
 					cols = append(cols, col)
 					names.line(&meta, []byte(fl.Name), 1)
-					chargeMetadata(names, &meta, fl.Metadata)
+					chargeMetadata(names, &meta, fl.Metadata, inputMarks)
 				}
 			}
 			if err := addRows(int(rec.NumRows())); err != nil {
@@ -124,10 +130,10 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 			return nil
 		})
 		if err == nil && sc != nil {
-			chargeMetadata(names, &meta, sc.Metadata())
+			chargeMetadata(names, &meta, sc.Metadata(), inputMarks)
 		}
 		if err == nil && kind == KindParquet {
-			err = parquetMetadata(f.Path, func(md arrow.Metadata) { chargeMetadata(names, &meta, md) })
+			err = parquetMetadata(f.Path, func(md arrow.Metadata) { chargeMetadata(names, &meta, md, inputMarks) })
 		}
 	}
 	switch {
@@ -150,16 +156,20 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 	return out
 }
 
-// chargeMetadata charges the keys and values of Arrow metadata, except the
-// enclave marks (checked by the marks check) and arrow-go's own
-// serialized schema in a Parquet file (whose metadata is read as the
-// schema's).
-func chargeMetadata(r *textRule, c *textCost, md arrow.Metadata) {
+// chargeMetadata charges the keys and values of Arrow metadata (the
+// values only of enclave marks), except marks copied from an input (the
+// same key and value among the inputs' marks; inputMarks holds key NUL
+// value) and arrow-go's own serialized schema in a Parquet file (whose
+// metadata is read as the schema's).
+func chargeMetadata(r *textRule, c *textCost, md arrow.Metadata, inputMarks map[string]bool) {
 	for i, k := range md.Keys() {
 		if k == "ARROW:schema" {
 			continue
 		}
 		v := md.Values()[i]
+		if strings.HasPrefix(k, "enclave.") && inputMarks[k+"\x00"+v] {
+			continue // a mark copied from an input (its source, its digest)
+		}
 		if !strings.HasPrefix(k, "enclave.") {
 			r.line(c, []byte(k), 1)
 		}
