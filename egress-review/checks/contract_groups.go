@@ -172,11 +172,16 @@ type groups struct {
 	cols []*inputCol // per output label column
 	nums []*inputCol // the numeric columns of src
 	base map[string]*cellGroup
+	// the base group of every input record, and the base groups by index
+	of          []int32
+	bases       []*cellGroup
+	presentDone bool
 }
 
 // cellGroup is what the rules need of a group of input records, per numeric
 // input column.
 type cellGroup struct {
+	index   int32 // among the base groups, while grouping
 	n       int
 	codes   []int32
 	stats   []numStats
@@ -264,50 +269,57 @@ func (t *outTable) recover(labels []*outCol) (*groups, string) {
 		// Each record's group: by its codes packed into an integer when
 		// they fit (the common case), else by their bytes.
 		shifts, packed := packing(cols)
-		var byInt map[uint64]*cellGroup
-		if packed {
-			byInt = map[uint64]*cellGroup{}
-		}
+		// First the group of every record, then the figures column by
+		// column (tight loops over one column and the groups' slots).
 		key := make([]byte, 4*len(cols))
-		var last *cellGroup
+		var bases []*cellGroup
+		of := make([]int32, src.rows)
+		var last int32 = -1
 		var lastKey uint64
+		var byInt map[uint64]int32
+		if packed {
+			byInt = map[uint64]int32{}
+		}
 		for r := 0; r < src.rows; r++ {
-			var gr *cellGroup
 			if packed {
 				var k uint64
 				for j, c := range cols {
 					k |= uint64(c.codes[r]+1) << shifts[j]
 				}
-				if last != nil && k == lastKey {
-					gr = last
-				} else {
-					gr = byInt[k]
-					if gr == nil {
-						gr = g.newBase(cols, r, key)
-						byInt[k] = gr
+				if last < 0 || k != lastKey {
+					b, ok := byInt[k]
+					if !ok {
+						b = int32(len(bases))
+						bases = append(bases, g.newBase(cols, r, key))
+						byInt[k] = b
 					}
-					last, lastKey = gr, k
+					last, lastKey = b, k
 				}
-			} else {
-				for j, c := range cols {
-					binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
-				}
-				if gr = g.base[string(key)]; gr == nil {
-					gr = g.newBase(cols, r, key)
-				}
+				of[r] = last
+				continue
 			}
-			gr.n++
-			for k, c := range g.nums {
-				if v := c.nums[r]; !math.IsNaN(v) {
-					gr.stats[k].add(v)
-				}
+			for j, c := range cols {
+				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
 			}
-			for k, c := range src.cols {
-				if c.codes != nil && c.codes[r] >= 0 || c.codes == nil && c.nums != nil && !math.IsNaN(c.nums[r]) {
-					gr.present[k]++
+			gr := g.base[string(key)]
+			if gr == nil {
+				gr = g.newBase(cols, r, key)
+				gr.index = int32(len(bases))
+				bases = append(bases, gr)
+			}
+			of[r] = gr.index
+		}
+		for _, b := range of {
+			bases[b].n++
+		}
+		for k, c := range g.nums {
+			for r, v := range c.nums {
+				if !math.IsNaN(v) {
+					bases[of[r]].stats[k].add(v)
 				}
 			}
 		}
+		g.of, g.bases = of, bases
 		return g, ""
 	}
 	return nil, why
@@ -366,6 +378,32 @@ func matchColumn(src *inputTable, l *outCol) *inputCol {
 		}
 	}
 	return nil
+}
+
+// fillPresent counts, per base group and input column, the records with a
+// value: only count columns that are not the records of their group need
+// it, so it is done on demand, once.
+func (g *groups) fillPresent() {
+	if g.presentDone {
+		return
+	}
+	g.presentDone = true
+	for k, c := range g.src.cols {
+		switch {
+		case c.codes != nil:
+			for r, code := range c.codes {
+				if code >= 0 {
+					g.bases[g.of[r]].present[k]++
+				}
+			}
+		case c.nums != nil:
+			for r, v := range c.nums {
+				if !math.IsNaN(v) {
+					g.bases[g.of[r]].present[k]++
+				}
+			}
+		}
+	}
 }
 
 // empty returns a group of no records.
@@ -666,6 +704,15 @@ func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol
 	}
 	if try(func(_ int, gr *cellGroup) int { return gr.n }) {
 		return 0
+	}
+	if !g.presentDone {
+		// Merged groups (totals) were summed before the counts were
+		// there: count, then merge again.
+		g.fillPresent()
+		key := make([]byte, 4*len(labels))
+		for r := range rowGroups {
+			rowGroups[r] = g.rowGroup(labels, tr, r, key)
+		}
 	}
 	for k := range g.src.cols {
 		if try(func(_ int, gr *cellGroup) int { return gr.present[k] }) {
