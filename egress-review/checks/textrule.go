@@ -292,6 +292,11 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 		b := p[i]
 		if b < utf8.RuneSelf {
 			k := asciiKind[b]
+			if k == kSep && len(tok) == 0 && han == 0 && b != '.' && b != ',' {
+				prevHash = false // the common separator: nothing to end
+				i++
+				continue
+			}
 			if k == kEscape {
 				if n, bits := escapeAt(p, i); n > 0 {
 					flush()
@@ -315,9 +320,13 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 				// characters continue it.
 				j := i + 1
 				or := byteClass[b]
+				var sh wordShape
+				sh.add(or, or)
 				for j < len(p) {
 					if k := asciiKind[p[j]&0x7f]; p[j] < utf8.RuneSelf && (k == kTok || k == kDigit) {
-						or |= byteClass[p[j]]
+						bc := byteClass[p[j]]
+						sh.add(bc, byteClass[p[j-1]])
+						or |= bc
 						j++
 						continue
 					}
@@ -333,7 +342,7 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					i = j
 					continue
 				}
-				r.tokenClassed(c, p[i:j], or, prevHash, line)
+				r.tokenClassed(c, p[i:j], or, &sh, prevHash, line)
 				prevHash = false
 				i = j
 				continue
@@ -521,13 +530,13 @@ func numberWord(w []byte) bool {
 	return false
 }
 
-// numberWordShape holds, per first letter (its low five bits), a bit per
-// length of the number words that start with it, so that most words are
-// not looked up.
-var numberWordShape = func() (t [32]uint16) {
+// numberWordShape holds, per first and last letter (their low five bits),
+// a bit per length of the number words with them, so that most words are
+// not compared.
+var numberWordShape = func() (t [32][32]uint16) {
 	for w, ok := range numberWords {
 		if ok {
-			t[w[0]&31] |= 1 << len(w)
+			t[w[0]&31][w[len(w)-1]&31] |= 1 << len(w)
 		}
 	}
 	return t
@@ -551,15 +560,47 @@ func (r *textRule) endRun(c *textCost, line int) {
 // that costs nothing.
 func (r *textRule) token(c *textCost, tok []byte, afterHash bool, line int) {
 	var or uint8
-	for _, b := range tok {
-		or |= byteClass[b]
+	var sh wordShape
+	for i, b := range tok {
+		k := byteClass[b]
+		or |= k
+		prev := k
+		if i > 0 {
+			prev = byteClass[tok[i-1]]
+		}
+		sh.add(k, prev)
 	}
-	r.tokenClassed(c, tok, or, afterHash, line)
+	r.tokenClassed(c, tok, or, &sh, afterHash, line)
+}
+
+// wordShape is what wordLike needs of a run of letters, gathered while the
+// run is found: vowels, the longest runs of consonants and of vowels, and
+// the changes between upper and lower case.
+type wordShape struct {
+	vowels, run, maxRun, vrun, maxVrun, switches int
+}
+
+// add counts a byte of class k after a byte of class prev (k itself for
+// the first).
+func (w *wordShape) add(k, prev uint8) {
+	if k&bVowel != 0 {
+		w.vowels++
+		w.vrun++
+		w.run = 0
+		w.maxVrun = max(w.maxVrun, w.vrun)
+	} else {
+		w.run++
+		w.vrun = 0
+		w.maxRun = max(w.maxRun, w.run)
+	}
+	if (k^prev)&bUpper != 0 {
+		w.switches++
+	}
 }
 
 // tokenClassed is token for a token whose byte classes, or-ed together,
 // are or.
-func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash bool, line int) {
+func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, sh *wordShape, afterHash bool, line int) {
 	letters, digits, stars, seps, hexLetters := len(tok), 0, 0, 0, len(tok)
 	if or&(bDigit|bStar|bSep) != 0 || or&bHexLetter != 0 && or&^(bLetter|bUpper|bVowel|bHexLetter) != 0 {
 		letters, hexLetters = 0, 0
@@ -578,7 +619,7 @@ func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash boo
 		}
 	}
 	hexOnly := hexLetters == letters
-	if digits == 0 && stars == 0 && len(tok) >= 2 && len(tok) <= 9 && numberWordShape[(tok[0]|0x20)&31]&(1<<len(tok)) != 0 {
+	if digits == 0 && stars == 0 && len(tok) >= 2 && len(tok) <= 9 && numberWordShape[(tok[0]|0x20)&31][(tok[len(tok)-1]|0x20)&31]&(1<<len(tok)) != 0 {
 		var buf [9]byte
 		for i, b := range tok {
 			buf[i] = b | 0x20
@@ -626,7 +667,13 @@ func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, afterHash boo
 		}
 		r.number(c, string(core), digits, seps, line)
 	case digits == 0:
-		if !wordLike(core) {
+		like := false
+		if stars == 0 {
+			like = sh.wordLike(core)
+		} else {
+			like = wordLike(core)
+		}
+		if !like {
 			if !label() {
 				c.charge(clsEntropy, float64(len(core))*4.7, line)
 			}
@@ -855,37 +902,33 @@ var vowelless = map[string]bool{
 // language: short, or with vowels spread as words have them, and a case
 // pattern that words have (lower, Capitalized, UPPER, camelCase).
 func wordLike(s []byte) bool {
+	var sh wordShape
+	for i, b := range s {
+		k := byteClass[b]
+		prev := k
+		if i > 0 {
+			prev = byteClass[s[i-1]]
+		}
+		sh.add(k, prev)
+	}
+	return sh.wordLike(s)
+}
+
+// wordLike is wordLike of the letters s whose shape w is.
+func (w *wordShape) wordLike(s []byte) bool {
 	if len(s) <= 3 {
 		return true
 	}
 	if len(s) > 24 {
 		return false
 	}
-	vowels, run, maxRun, vrun, maxVrun, switches := 0, 0, 0, 0, 0, 0
-	prevUpper := byteClass[s[0]] & bUpper
-	for _, b := range s {
-		k := byteClass[b]
-		if k&bUpper != prevUpper {
-			switches++
-			prevUpper = k & bUpper
-		}
-		if k&bVowel != 0 {
-			vowels++
-			vrun++
-			run = 0
-			maxVrun = max(maxVrun, vrun)
-		} else {
-			run++
-			vrun = 0
-			maxRun = max(maxRun, run)
-		}
-	}
+	switches := w.switches
 	upper := switches == 0 && s[0] >= 'A' && s[0] <= 'Z'
 	if upper && len(s) <= 6 {
 		return true // acronyms
 	}
-	ratio := float64(vowels) / float64(len(s))
-	if switches > 3 || maxRun > 4 || maxVrun > 3 || ratio < 0.1 || ratio > 0.8 {
+	ratio := float64(w.vowels) / float64(len(s))
+	if switches > 3 || w.maxRun > 4 || w.maxVrun > 3 || ratio < 0.1 || ratio > 0.8 {
 		if len(s) <= 8 {
 			var buf [8]byte
 			for i, b := range s {
