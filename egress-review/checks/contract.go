@@ -194,7 +194,20 @@ func (c Contract) textOf(f review.File, kind Kind, pr *profile, p review.Params)
 func (r *textRule) json(c *textCost, data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	line := func() int { return 1 + bytes.Count(data[:min(int(dec.InputOffset()), len(data))], []byte{'\n'}) }
+	// Lines are counted as the decoder moves on (never from the start).
+	lineNo, counted := 1, 0
+	line := func() int {
+		off := min(int(dec.InputOffset()), len(data))
+		if off > counted {
+			lineNo += bytes.Count(data[counted:off], []byte{'\n'})
+			counted = off
+		}
+		return lineNo
+	}
+	shapes := r.shapes
+	r.shapes = false // strings of JSON are not lines of a text
+	defer func() { r.shapes = shapes }()
+	strs := 0
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -205,8 +218,12 @@ func (r *textRule) json(c *textCost, data []byte) error {
 		}
 		switch v := tok.(type) {
 		case string:
-			r.line(c, []byte(v), line())
-			r.endRun(c, line())
+			l := line()
+			r.line(c, []byte(v), l)
+			r.endRun(c, l)
+			if strs++; strs > freeJSONStrings {
+				c.charge(clsRepeats, repeatBits, l)
+			}
 		case json.Number:
 			r.line(c, []byte(v), line())
 		}

@@ -34,6 +34,7 @@ const (
 	clsColors                        // colours beyond the free allowance
 	clsMarks                         // drawn marks beyond the free allowance
 	clsWordSeq                       // lines of words without grammar
+	clsRepeats                       // lines of one shape beyond the free allowance
 	numClasses
 )
 
@@ -50,7 +51,22 @@ var classNames = [numClasses]string{
 	clsColors:      "colours beyond the free allowance",
 	clsMarks:       "drawn marks beyond the free allowance",
 	clsWordSeq:     "lines of words without function words",
+	clsRepeats:     "lines repeating one shape (a table of records written as text)",
 }
+
+// freeShapeRepeats is how many lines of one shape (the same sequence of
+// token kinds and punctuation: the rows of a table) a text may hold
+// before each further one costs repeatBits per word: a report's tables
+// are short; a column of records written out line by line is not.
+const freeShapeRepeats = 64
+
+// repeatBits is what a word of a repeated line costs (the choice among the
+// labels of a column).
+const repeatBits = 4
+
+// freeJSONStrings is how many string values a JSON document may hold
+// before each further one costs repeatBits.
+const freeJSONStrings = 400
 
 // minWordSeq is how many words a line may hold without a single function
 // word (the, of, and, ...) before its words count as a code: text has
@@ -91,6 +107,12 @@ type textCost struct {
 	marks    int
 	// words of the current line
 	lineWords int
+	// the shape of the current line (a hash of its token kinds and
+	// punctuation), its words, and how many lines had each shape; shapes
+	// is nil where lines have no shape (the strings of a JSON document)
+	shape      uint64
+	shapeWords int
+	shapes     map[uint64]int
 	// runWords counts the number words in the current sequence and
 	// runBits what they would cost once the sequence is long enough.
 	runWords int
@@ -144,10 +166,11 @@ type textRule struct {
 	labels      func(string) bool
 	freeNumbers int
 	scratch     []byte
+	shapes      bool // count lines by shape (not for the strings of JSON)
 }
 
 func newTextRule(labels func(string) bool, p review.Params) *textRule {
-	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers}
+	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers, shapes: true}
 }
 
 // LogFilter decides which lines of one job log an operator may read, by
@@ -294,6 +317,9 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 			k := asciiKind[b]
 			if k == kSep && len(tok) == 0 && han == 0 && b != '.' && b != ',' {
 				prevHash = false // the common separator: nothing to end
+				if b != ' ' {
+					c.shape = c.shape*31 + uint64(b)
+				}
 				i++
 				continue
 			}
@@ -403,6 +429,17 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 // endLine charges a line of many words and no function word (labels
 // aside) as a word-list code.
 func (r *textRule) endLine(c *textCost, p []byte, line int) {
+	if c.shape != 0 && r.shapes {
+		if c.shapes == nil {
+			c.shapes = map[uint64]int{}
+		}
+		n := c.shapes[c.shape] + 1
+		c.shapes[c.shape] = n
+		if n > freeShapeRepeats {
+			c.charge(clsRepeats, float64(max(1, c.shapeWords))*repeatBits, line)
+		}
+	}
+	c.shape, c.shapeWords = 0, 0
 	words := c.lineWords
 	c.lineWords = 0
 	if words < minWordSeq {
@@ -601,6 +638,11 @@ func (w *wordShape) add(k, prev uint8) {
 // tokenClassed is token for a token whose byte classes, or-ed together,
 // are or.
 func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, sh *wordShape, afterHash bool, line int) {
+	kind := uint64(or & (bDigit | bLetter | bStar))
+	c.shape = c.shape*31 + 7 + kind
+	if kind == bLetter {
+		c.shapeWords++
+	}
 	letters, digits, stars, seps, hexLetters := len(tok), 0, 0, 0, len(tok)
 	if or&(bDigit|bStar|bSep) != 0 || or&bHexLetter != 0 && or&^(bLetter|bUpper|bVowel|bHexLetter) != 0 {
 		letters, hexLetters = 0, 0

@@ -203,3 +203,36 @@ func FuzzTextRule(f *testing.F) {
 		_ = WithholdLogLine(p, review.Default())
 	})
 }
+
+func TestTextRuleRepeatedShapes(t *testing.T) {
+	districts := []string{"Siming", "Huli", "Jimei", "Haicang", "Tongan", "Xiangan"}
+	var dump, table strings.Builder
+	for i := 0; i < 2000; i++ {
+		// a column of records written out line by line: free words, free
+		// labels, no numbers, and still row-level
+		dump.WriteString("| " + districts[(i*7+i/3)%len(districts)] + " |\n")
+	}
+	table.WriteString("| district | decisions |\n|---|---:|\n")
+	for i := 0; i < freeShapeRepeats; i++ {
+		table.WriteString("| " + districts[i%len(districts)] + " | 12 |\n")
+	}
+	if c := costOf(t, dump.String(), nil); c.counts[clsRepeats] == 0 || c.bits <= review.Default().TextBudgetBits {
+		t.Fatalf("a column of 2,000 records cost %.0f bits (%s), want more than the budget", c.bits, c.evidence())
+	}
+	if c := costOf(t, table.String(), nil); c.counts[clsRepeats] != 0 {
+		t.Fatalf("a table of %d rows was charged as repeated lines: %s", freeShapeRepeats, c.evidence())
+	}
+	var js strings.Builder
+	js.WriteString("[")
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			js.WriteString(",")
+		}
+		js.WriteString(`"` + districts[i%len(districts)] + `"`)
+	}
+	js.WriteString("]")
+	var c textCost
+	if err := newTextRule(nil, review.Default()).json(&c, []byte(js.String())); err != nil || c.bits <= review.Default().TextBudgetBits {
+		t.Fatalf("1,000 labels in a json array: %v, %.0f bits (%s)", err, c.bits, c.evidence())
+	}
+}
