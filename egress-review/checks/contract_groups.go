@@ -135,7 +135,11 @@ func (t *outTable) judge() []review.Finding {
 			fail("", 0, fmt.Sprintf("model figures carry %.0f bits in their digits, over the budget of %.0f", bits, limit))
 		}
 	}
-	if len(counts)+len(mags) == 0 || len(out) > 0 {
+	failed := len(out) > 0
+	if t.rows > 2 && !t.ordered(labels, append(append(counts[:len(counts):len(counts)], mags...), models...)) {
+		add(review.VerdictReview, "", t.rows, fmt.Sprintf("the %d rows are in neither the order of their labels nor that of a statistic: their order can carry up to %.0f bits", t.rows, orderBits(t.rows)))
+	}
+	if len(counts)+len(mags) == 0 || failed {
 		return out
 	}
 	g, why := t.recover(labels)
@@ -834,4 +838,73 @@ func (t *outTable) margins(labels []*outCol, rowGroups []*cellGroup, counts, mag
 		}
 	}
 	return bad
+}
+
+// orderBits is log2(n!), what the order of n rows can carry.
+func orderBits(n int) float64 {
+	lg, _ := math.Lgamma(float64(n) + 1)
+	return lg / math.Ln2
+}
+
+// ordered reports whether the rows are sorted (ascending or descending) by
+// their label columns in turn, or by one statistic column: the orders a
+// tool writes. Any other order is a choice the job made.
+func (t *outTable) ordered(labels, stats []*outCol) bool {
+	cmpLabel := func(c *outCol, a, b int) int {
+		x, y := c.codes[a], c.codes[b]
+		switch {
+		case x == y:
+			return 0
+		case x < 0:
+			return -1
+		case y < 0:
+			return 1
+		}
+		sx, sy := c.dict[x], c.dict[y]
+		if fx, err := strconv.ParseFloat(sx, 64); err == nil {
+			if fy, err := strconv.ParseFloat(sy, 64); err == nil {
+				return cmpFloat(fx, fy)
+			}
+		}
+		return strings.Compare(sx, sy)
+	}
+	monotonic := func(cmp func(a, b int) int) bool {
+		up, down := true, true
+		for r := 1; r < t.rows && (up || down); r++ {
+			switch d := cmp(r-1, r); {
+			case d > 0:
+				up = false
+			case d < 0:
+				down = false
+			}
+		}
+		return up || down
+	}
+	if len(labels) > 0 && monotonic(func(a, b int) int {
+		for _, c := range labels {
+			if d := cmpLabel(c, a, b); d != 0 {
+				return d
+			}
+		}
+		return 0
+	}) {
+		return true
+	}
+	for _, c := range stats {
+		if monotonic(func(a, b int) int { return cmpFloat(c.nums[a], c.nums[b]) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// cmpFloat orders numbers, NaN (null) first.
+func cmpFloat(x, y float64) int {
+	switch {
+	case math.IsNaN(x) && math.IsNaN(y), x == y:
+		return 0
+	case math.IsNaN(x), x < y:
+		return -1
+	}
+	return 1
 }

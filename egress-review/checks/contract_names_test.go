@@ -78,3 +78,72 @@ func TestCopiedMarksAreFree(t *testing.T) {
 		})
 	}
 }
+
+// TestRowOrder checks that a table in an order no tool writes is sent to
+// review (its order carries bits), and that the orders of labels and of
+// a statistic pass.
+func TestRowOrder(t *testing.T) {
+	md, clean := cleanAggregate()
+	reorder := func(idx []int) []col {
+		var out []col
+		for _, c := range clean {
+			switch v := c.vals.(type) {
+			case []string:
+				n := make([]string, len(idx))
+				for i, k := range idx {
+					n[i] = v[k]
+				}
+				c.vals = n
+			case []int64:
+				n := make([]int64, len(idx))
+				for i, k := range idx {
+					n[i] = v[k]
+				}
+				c.vals = n
+			case []float64:
+				n := make([]float64, len(idx))
+				for i, k := range idx {
+					n[i] = v[k]
+				}
+				c.vals = n
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	// clean is Haidian 120, Chaoyang 98, Fengtai 41 (mean 51234.5,
+	// 48211.25, 60500): by count descending.
+	for _, tc := range []struct {
+		name string
+		idx  []int
+		want review.Verdict
+	}{
+		{"by count, as written", []int{0, 1, 2}, review.VerdictPass},
+		{"by label", []int{1, 2, 0}, review.VerdictPass},
+		{"by mean", []int{1, 0, 2}, review.VerdictPass},
+		{"labels alone, by label", []int{1, 2, 0}, review.VerdictPass},
+		// with three rows and three keys every order is some key's; with
+		// the labels alone it is not
+		{"labels alone, no order", []int{0, 1, 2}, review.VerdictReview},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			cols := reorder(tc.idx)
+			if strings.HasPrefix(tc.name, "labels alone") {
+				cols = cols[:1]
+			}
+			e.add("summary.arrow", arrowFile(t, md, cols))
+			fs, err := Contract{}.Run(t.Context(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := review.VerdictPass
+			for _, f := range fs {
+				got = review.Worse(got, f.Verdict)
+			}
+			if got != tc.want {
+				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
+			}
+		})
+	}
+}
