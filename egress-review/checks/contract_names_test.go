@@ -1,9 +1,12 @@
 package checks
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	review "github.com/enclave-dev/enclave/egress-review"
 )
 
@@ -145,5 +148,51 @@ func TestRowOrder(t *testing.T) {
 				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
 			}
 		})
+	}
+}
+
+// TestParquetStatistics checks that the minima, maxima and null counts a
+// Parquet footer keeps must be the column's own: compared with the
+// columns as read they pass, compared with other values (as a writer that
+// forged them would leave them) they fail.
+func TestParquetStatistics(t *testing.T) {
+	md, clean := cleanAggregate()
+	p := filepath.Join(t.TempDir(), "t.parquet")
+	if err := os.WriteFile(p, parquetFile(t, md, clean), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func() []*outCol {
+		var cols []*outCol
+		_, err := table{}.forEach(t.Context(), p, KindParquet, 1<<30, func(rec arrow.RecordBatch) error {
+			if cols == nil {
+				for _, f := range rec.Schema().Fields() {
+					c := &outCol{name: f.Name, stat: metaGet(f.Metadata, MarkStat)}
+					c.isLabel, c.bad = columnRole(f.Type, c.stat)
+					cols = append(cols, c)
+				}
+			}
+			for j, c := range cols {
+				c.addArrow(rec.Column(j))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cols
+	}
+	if why := parquetStatistics(p, read()); why != "" {
+		t.Fatalf("the file's own statistics failed: %s", why)
+	}
+	cols := read()
+	cols[1].nums[0] = 7 // the maximum count is no longer a value of the column
+	if why := parquetStatistics(p, cols); !strings.Contains(why, "minimum or maximum") {
+		t.Fatalf("got %q, want a failure naming the minimum or maximum", why)
+	}
+	cols = read()
+	cols[0].codes[0] = cols[0].code("Xicheng") // the district label no longer in the column
+	cols[0].index = map[string]int32{"Xicheng": 0}
+	if why := parquetStatistics(p, cols); why == "" {
+		t.Fatal("labels that are not the statistics' passed")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	review "github.com/enclave-dev/enclave/egress-review"
 )
 
@@ -134,6 +135,12 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 		}
 		if err == nil && kind == KindParquet {
 			err = parquetMetadata(f.Path, func(md arrow.Metadata) { chargeMetadata(names, &meta, md, inputMarks) })
+		}
+		if err == nil && kind == KindParquet {
+			if why := parquetStatistics(f.Path, cols); why != "" {
+				fail("", why, 0)
+				return out
+			}
 		}
 	}
 	switch {
@@ -354,4 +361,134 @@ func parquetMetadata(path string, fn func(arrow.Metadata)) (err error) {
 	kv := pf.MetaData().KeyValueMetadata()
 	fn(arrow.NewMetadata(kv.Keys(), kv.Values()))
 	return nil
+}
+
+// parquetStatistics checks the statistics a Parquet file's footer keeps
+// for each column chunk (a writer chooses them: they are a place to hide
+// values): every minimum and maximum must be a value of the column, null
+// counts must add up to the column's nulls, and no distinct count or page
+// index may be set. It returns why the file fails, or "".
+func parquetStatistics(path string, cols []*outCol) (why string) {
+	defer func() {
+		if r := recover(); r != nil {
+			why = "parquet statistics cannot be read"
+		}
+	}()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return "parquet footer cannot be read"
+	}
+	defer pf.Close()
+	byName := map[string]*outCol{}
+	for _, c := range cols {
+		byName[c.name] = c
+	}
+	nums := map[*outCol]map[float64]bool{}
+	holds := func(c *outCol, v any) bool {
+		switch v := v.(type) {
+		case string:
+			if c.isLabel {
+				_, ok := c.index[v]
+				return ok
+			}
+			return false
+		case bool:
+			_, ok := c.index[strconv.FormatBool(v)]
+			return ok
+		case float64:
+			if c.isLabel {
+				_, ok := c.index[strconv.FormatFloat(v, 'f', -1, 64)]
+				return ok
+			}
+			set := nums[c]
+			if set == nil {
+				set = map[float64]bool{}
+				for _, x := range c.nums {
+					set[x] = true
+				}
+				nums[c] = set
+			}
+			return set[v]
+		}
+		return false
+	}
+	md := pf.MetaData()
+	nullsOf := map[*outCol]int64{}
+	for g := 0; g < md.NumRowGroups(); g++ {
+		rg := md.RowGroup(g)
+		for j := 0; j < rg.NumColumns(); j++ {
+			cc, err := rg.ColumnChunk(j)
+			if err != nil {
+				return "parquet column chunk metadata cannot be read"
+			}
+			if cc.GetColumnIndexLocation() != nil {
+				return "parquet file holds a page index (per-page minima and maxima)"
+			}
+			path := cc.PathInSchema()
+			c := byName[path[len(path)-1]]
+			if c == nil || len(path) != 1 {
+				return "parquet column chunk of a column the table does not have"
+			}
+			set, err := cc.StatsSet()
+			if err != nil {
+				return "parquet statistics cannot be read"
+			}
+			if !set {
+				continue
+			}
+			st, err := cc.Statistics()
+			if err != nil || st == nil {
+				return "parquet statistics cannot be read"
+			}
+			if st.HasDistinctCount() {
+				return "parquet statistics hold a distinct count"
+			}
+			if st.HasNullCount() {
+				nullsOf[c] += st.NullCount()
+			}
+			if !st.HasMinMax() {
+				continue
+			}
+			var lo, hi any
+			switch st := st.(type) {
+			case *metadata.Int32Statistics:
+				lo, hi = float64(st.Min()), float64(st.Max())
+			case *metadata.Int64Statistics:
+				lo, hi = float64(st.Min()), float64(st.Max())
+			case *metadata.Float32Statistics:
+				lo, hi = float64(st.Min()), float64(st.Max())
+			case *metadata.Float64Statistics:
+				lo, hi = st.Min(), st.Max()
+			case *metadata.ByteArrayStatistics:
+				lo, hi = string(st.Min()), string(st.Max())
+			case *metadata.BooleanStatistics:
+				lo, hi = st.Min(), st.Max()
+			default:
+				return "parquet statistics of a type the contract does not read"
+			}
+			if !holds(c, lo) || !holds(c, hi) {
+				return fmt.Sprintf("parquet statistics of column %q hold a minimum or maximum that is not a value of the column", c.name)
+			}
+		}
+	}
+	for c, n := range nullsOf {
+		var have int64
+		if c.isLabel {
+			for _, k := range c.codes {
+				if k < 0 {
+					have++
+				}
+			}
+		} else {
+			for _, v := range c.nums {
+				if math.IsNaN(v) {
+					have++
+				}
+			}
+		}
+		if n != have {
+			return fmt.Sprintf("parquet statistics of column %q count nulls the column does not have", c.name)
+		}
+	}
+	return ""
 }
