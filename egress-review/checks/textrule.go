@@ -35,6 +35,7 @@ const (
 	clsMarks                         // drawn marks beyond the free allowance
 	clsWordSeq                       // lines of words without grammar
 	clsRepeats                       // lines of one shape beyond the free allowance
+	clsTrailing                      // whitespace at the end of lines
 	numClasses
 )
 
@@ -52,6 +53,7 @@ var classNames = [numClasses]string{
 	clsMarks:       "drawn marks beyond the free allowance",
 	clsWordSeq:     "lines of words without function words",
 	clsRepeats:     "lines repeating one shape (a table of records written as text)",
+	clsTrailing:    "whitespace at the ends of lines",
 }
 
 // freeShapeRepeats is how many lines of one shape (the same sequence of
@@ -375,6 +377,19 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 			case kNL:
 				flush()
 				endHan()
+				// Spaces and tabs before a line's end show nothing to
+				// a reader and can count anything: a bit each.
+				end := i
+				if end > lineStart && p[end-1] == '\r' {
+					end--
+				}
+				k := end
+				for k > lineStart && (p[k-1] == ' ' || p[k-1] == '\t') {
+					k--
+				}
+				if end > k {
+					c.charge(clsTrailing, float64(end-k), line)
+				}
 				r.endLine(c, p[lineStart:i], line)
 				lineStart = i + 1
 				line++

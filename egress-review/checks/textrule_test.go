@@ -236,3 +236,26 @@ func TestTextRuleRepeatedShapes(t *testing.T) {
 		t.Fatalf("1,000 labels in a json array: %v, %.0f bits (%s)", err, c.bits, c.evidence())
 	}
 }
+
+func TestTextRuleTrailingWhitespace(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 300; i++ {
+		// a pseudonym's bits as trailing spaces and tabs
+		b.WriteString("The district had many decisions.")
+		for k := 0; k < 4; k++ {
+			if pseudonym[(i+k)%len(pseudonym)]%2 == 0 {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("\t")
+			}
+		}
+		b.WriteString("\r\n")
+	}
+	c := costOf(t, b.String(), nil)
+	if c.counts[clsTrailing] != 300 || c.bits < 1200 {
+		t.Fatalf("got %d lines, %.0f bits (%s), want 300 lines of 4 bits", c.counts[clsTrailing], c.bits, c.evidence())
+	}
+	if c := costOf(t, "A line.\r\nAnother.\r\n", nil); c.bits != 0 {
+		t.Fatalf("line ends cost %.0f bits", c.bits)
+	}
+}
