@@ -36,6 +36,7 @@ const (
 	clsWordSeq                       // lines of words without grammar
 	clsRepeats                       // lines of one shape beyond the free allowance
 	clsTrailing                      // whitespace at the end of lines
+	clsInvisible                     // invisible, combining or look-alike characters
 	numClasses
 )
 
@@ -54,7 +55,12 @@ var classNames = [numClasses]string{
 	clsWordSeq:     "lines of words without function words",
 	clsRepeats:     "lines repeating one shape (a table of records written as text)",
 	clsTrailing:    "whitespace at the ends of lines",
+	clsInvisible:   "invisible, combining or look-alike characters",
 }
+
+// invisibleBits is what an invisible, combining or look-alike character
+// costs.
+const invisibleBits = 4
 
 // freeShapeRepeats is how many lines of one shape (the same sequence of
 // token kinds and punctuation: the rows of a table) a text may hold
@@ -411,10 +417,24 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 			i++
 			continue
 		}
+		start := i
 		ru, size := utf8.DecodeRune(p[i:])
 		ru = fold(ru)
 		i += size
 		switch {
+		case ru == utf8.RuneError && size <= 1,
+			unicode.In(ru, unicode.Cf, unicode.Mn, unicode.Me, unicode.Co, unicode.Cs, unicode.Variation_Selector):
+			// invisible or combining characters, private use, bytes that
+			// are not UTF-8: what a reader does not see can count anything
+			flush()
+			endHan()
+			c.charge(clsInvisible, invisibleBits, line)
+		case ru >= utf8.RuneSelf && unicode.In(ru, unicode.Cyrillic, unicode.Greek, unicode.Armenian, unicode.Cherokee) &&
+			(start > 0 && byteClass[p[start-1]]&bLetter != 0 || i < len(p) && byteClass[p[i]]&bLetter != 0 || len(tok) > 0):
+			// a letter that looks Latin inside a Latin word (homoglyphs)
+			flush()
+			endHan()
+			c.charge(clsInvisible, invisibleBits, line)
 		case ru < utf8.RuneSelf && (ru >= 'a' && ru <= 'z' || ru >= 'A' && ru <= 'Z' || ru >= '0' && ru <= '9' || ru == '*'):
 			endHan()
 			tok = append(tok, byte(ru))

@@ -259,3 +259,24 @@ func TestTextRuleTrailingWhitespace(t *testing.T) {
 		t.Fatalf("line ends cost %.0f bits", c.bits)
 	}
 }
+
+func TestTextRuleInvisibleAndLookAlike(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+	}{
+		{"zero-width characters", "The district\u200b had\u200c many\u200d decisions\ufeff."},
+		{"combining marks", "The dis\u0301trict had many decisions."},
+		{"cyrillic look-alikes in latin words", "The distri\u0441t h\u0430d many de\u0441isions."},
+		{"private use", "The district \ue000 had many decisions."},
+		{"not utf-8", "The district \xff had many decisions."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c := costOf(t, tc.text, nil); c.counts[clsInvisible] == 0 {
+				t.Fatalf("got %.0f bits (%s), want invisible characters charged", c.bits, c.evidence())
+			}
+		})
+	}
+	if c := costOf(t, "Ставка штрафа выросла. Η ποινή αυξήθηκε. 罚款增加了。", nil); c.bits != 0 {
+		t.Fatalf("prose in Cyrillic, Greek and Chinese cost %.0f bits (%s)", c.bits, c.evidence())
+	}
+}
