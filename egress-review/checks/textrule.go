@@ -354,12 +354,22 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 				// characters continue it.
 				j := i + 1
 				or := byteClass[b]
-				var sh wordShape
-				sh.add(or, or)
+				// the word's shape in registers (see wordShape.add)
+				v := int(or&bVowel) >> 3
+				vowels, vrun, run, switches := v, v, 1-v, 0
+				maxVrun, maxRun := vrun, run
+				prev := or
 				for j < len(p) {
-					if k := asciiKind[p[j]&0x7f]; p[j] < utf8.RuneSelf && (k == kTok || k == kDigit) {
-						bc := byteClass[p[j]]
-						sh.add(bc, byteClass[p[j-1]])
+					bc := byteClass[p[j]]
+					if bc&(bLetter|bDigit|bStar) != 0 {
+						v := int(bc&bVowel) >> 3
+						vowels += v
+						vrun = (vrun + 1) * v
+						run = (run + 1) * (1 - v)
+						maxVrun = max(maxVrun, vrun)
+						maxRun = max(maxRun, run)
+						switches += int((bc^prev)&bUpper) >> 2
+						prev = bc
 						or |= bc
 						j++
 						continue
@@ -376,6 +386,7 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					i = j
 					continue
 				}
+				sh := wordShape{vowels: vowels, maxRun: maxRun, maxVrun: maxVrun, switches: switches}
 				r.tokenClassed(c, p[i:j], or, &sh, prevHash, line)
 				prevHash = false
 				i = j
@@ -655,19 +666,14 @@ type wordShape struct {
 // add counts a byte of class k after a byte of class prev (k itself for
 // the first).
 func (w *wordShape) add(k, prev uint8) {
-	if k&bVowel != 0 {
-		w.vowels++
-		w.vrun++
-		w.run = 0
-		w.maxVrun = max(w.maxVrun, w.vrun)
-	} else {
-		w.run++
-		w.vrun = 0
-		w.maxRun = max(w.maxRun, w.run)
-	}
-	if (k^prev)&bUpper != 0 {
-		w.switches++
-	}
+	// without branches: vowels and consonants alternate at random
+	v := int(k&bVowel) >> 3
+	w.vowels += v
+	w.vrun = (w.vrun + 1) * v
+	w.run = (w.run + 1) * (1 - v)
+	w.maxVrun = max(w.maxVrun, w.vrun)
+	w.maxRun = max(w.maxRun, w.run)
+	w.switches += int((k^prev)&bUpper) >> 2
 }
 
 // tokenClassed is token for a token whose byte classes, or-ed together,
