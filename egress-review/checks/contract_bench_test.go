@@ -34,7 +34,8 @@ import (
 //	go test -run '^$' -bench Contract -benchtime 3x ./egress-review/checks
 
 var (
-	benchDistricts  = []string{"Siming", "Huli", "Jimei", "Haicang", "Tongan", "Xiangan", "Gulangyu", "Xiamen-Port", "Dongfu", "Xinglin", "Guankou", "Dadeng", "Maxiang", "Neicuo", "Xindian", "Lianhua"}
+	// sorted, as the tools that write aggregates sort their groups
+	benchDistricts  = []string{"Dadeng", "Dongfu", "Guankou", "Gulangyu", "Haicang", "Huli", "Jimei", "Lianhua", "Maxiang", "Neicuo", "Siming", "Tongan", "Xiamen-Port", "Xiangan", "Xindian", "Xinglin"}
 	benchIndustries = []string{"A0111", "B0610", "C1310", "C2614", "C3911", "D4411", "E4710", "F5111", "G5411", "H6110", "I6510", "J6620", "K7010", "L7212", "M7320"}
 	benchAges       = []string{"18-29", "30-39", "40-49", "50-59", "60+"}
 )
