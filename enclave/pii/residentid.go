@@ -39,6 +39,16 @@ func ValidResidentID(s string) error {
 	return nil
 }
 
+// ResidentIDBirthDate returns the birth date a valid resident ID number
+// carries (characters 7 to 14), at midnight UTC. It checks s with
+// ValidResidentID first; the error never contains s.
+func ResidentIDBirthDate(s string) (time.Time, error) {
+	if err := ValidResidentID(s); err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse("20060102", s[6:14])
+}
+
 // ResidentIDCheckChar returns the check character for the first 17 digits
 // of a resident ID number. It is used by generators of synthetic data.
 func ResidentIDCheckChar(first17 string) (byte, error) {
