@@ -40,7 +40,7 @@ func (t *outTable) judge() []review.Finding {
 		out = append(out, review.Finding{Verdict: v, File: t.file, Column: col, Count: n, Evidence: ev})
 	}
 	fail := func(col string, n int, ev string) { add(review.VerdictFail, col, n, ev) }
-	var labels, counts, mags, models []*outCol
+	var labels, counts, mags, models, shares []*outCol
 	for _, c := range t.cols {
 		switch {
 		case c.bad != "":
@@ -55,6 +55,8 @@ func (t *outTable) judge() []review.Finding {
 			counts = append(counts, c)
 		case "sum", "mean":
 			mags = append(mags, c)
+		case "share":
+			shares = append(shares, c)
 		case "model", "dof":
 			models = append(models, c)
 		case "top1", "top2":
@@ -139,7 +141,7 @@ func (t *outTable) judge() []review.Finding {
 	if t.rows > 2 && !t.ordered(labels, append(append(counts[:len(counts):len(counts)], mags...), models...)) {
 		add(review.VerdictReview, "", t.rows, fmt.Sprintf("the %d rows are in neither the order of their labels nor that of a statistic: their order can carry up to %.0f bits", t.rows, orderBits(t.rows)))
 	}
-	if len(counts)+len(mags) == 0 || failed {
+	if len(counts)+len(mags)+len(shares) == 0 || failed {
 		return out
 	}
 	g, why := t.recover(labels)
@@ -147,7 +149,8 @@ func (t *outTable) judge() []review.Finding {
 		fail("", t.rows, "the group of input records behind the cells cannot be recovered: "+why)
 		return out
 	}
-	out = append(out, t.disclosure(g, labels, counts, mags)...)
+	// Shares stand for their groups as counts do.
+	out = append(out, t.disclosure(g, labels, append(counts[:len(counts):len(counts)], shares...), mags)...)
 	return out
 }
 
@@ -538,6 +541,12 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		add(review.VerdictReview, "", zeros, fmt.Sprintf("%d rows for label combinations with no input records (structural zeros need a look)", zeros))
 	}
 	for _, c := range counts {
+		if c.stat == "share" {
+			if bad := g.shareSource(c, rowGroups, p.MagnitudeTolerance); bad > 0 {
+				add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d cells are not the share of their group's records, of all records or of the rows shown, as a fraction or a percentage", bad))
+			}
+			continue
+		}
 		bad := 0
 		for r, gr := range rowGroups {
 			v := c.nums[r]
@@ -608,25 +617,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 // rounding is free: a figure moved off its aggregate by any amount, within
 // a tolerance or not, carries something else.
 func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, int) {
-	dec, sig := 0, 0
-	for _, v := range c.nums {
-		if math.IsNaN(v) {
-			continue
-		}
-		f := strconv.FormatFloat(v, 'f', -1, 64)
-		if _, frac, ok := strings.Cut(f, "."); ok {
-			dec = max(dec, len(frac))
-		}
-		sig = max(sig, significant(digitsOf(v)))
-	}
-	dec = min(dec, 15)
-	matches := func(v, agg float64) bool {
-		eps := tol * max(1, math.Abs(agg))
-		if math.Abs(v-roundDecimals(agg, dec)) <= eps || math.Abs(v-roundSignificant(agg, sig)) <= eps {
-			return true
-		}
-		return false
-	}
+	matches := roundedAs(c, tol)
 	bestBad := math.MaxInt
 	order := make([]int, len(g.nums))
 	for k := range order {
@@ -907,4 +898,62 @@ func cmpFloat(x, y float64) int {
 		return -1
 	}
 	return 1
+}
+
+// roundedAs returns whether a cell of column c is an exact figure rounded
+// as the column rounds all its cells (to the most decimals, or the most
+// significant digits, any of its cells shows).
+func roundedAs(c *outCol, tol float64) func(v, exact float64) bool {
+	dec, sig := 0, 0
+	for _, v := range c.nums {
+		if math.IsNaN(v) {
+			continue
+		}
+		f := strconv.FormatFloat(v, 'f', -1, 64)
+		if _, frac, ok := strings.Cut(f, "."); ok {
+			dec = max(dec, len(frac))
+		}
+		sig = max(sig, significant(digitsOf(v)))
+	}
+	dec = min(dec, 15)
+	return func(v, exact float64) bool {
+		eps := tol * max(1, math.Abs(exact))
+		return math.Abs(v-roundDecimals(exact, dec)) <= eps || math.Abs(v-roundSignificant(exact, sig)) <= eps
+	}
+}
+
+// shareSource returns how many cells of a share column the best reading
+// leaves unmatched: each row's records as a fraction or a percentage of all
+// input records, or of the records of the rows shown (0 when one matches
+// every cell).
+func (g *groups) shareSource(c *outCol, rowGroups []*cellGroup, tol float64) int {
+	matches := roundedAs(c, tol)
+	shown := 0
+	for r, gr := range rowGroups {
+		if !math.IsNaN(c.nums[r]) {
+			shown += gr.n
+		}
+	}
+	best := math.MaxInt
+	for _, total := range []int{g.src.rows, shown} {
+		if total == 0 {
+			continue
+		}
+		for _, scale := range []float64{1, 100} {
+			bad := 0
+			for r, gr := range rowGroups {
+				if v := c.nums[r]; !math.IsNaN(v) && !matches(v, float64(gr.n)/float64(total)*scale) {
+					bad++
+				}
+			}
+			if bad == 0 {
+				return 0
+			}
+			best = min(best, bad)
+		}
+	}
+	if best == math.MaxInt {
+		best = len(rowGroups)
+	}
+	return best
 }

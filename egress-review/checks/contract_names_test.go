@@ -196,3 +196,36 @@ func TestParquetStatistics(t *testing.T) {
 		t.Fatal("labels that are not the statistics' passed")
 	}
 }
+
+// TestShares checks share columns: a percentage or fraction of the
+// records, rounded as the column rounds, passes; a share moved to carry
+// something fails.
+func TestShares(t *testing.T) {
+	manifest := `{"files": {"s.csv": {"level": "general-3", "market": "authorized", "columns": {"share": {"stat": "share"}}}}}`
+	for _, tc := range []struct {
+		name, csv string
+		want      review.Verdict
+	}{
+		{"percent of all", "district,n,share\nChaoyang,98,37.84%\nFengtai,41,15.83%\nHaidian,120,46.33%\n", review.VerdictPass},
+		{"fraction of all", "district, n, share\nChaoyang, 98, 0.378\nFengtai, 41, 0.158\nHaidian, 120, 0.463\n", review.VerdictPass},
+		{"percent of the rows shown", "district,n,share\nChaoyang,98,44.95\nHaidian,120,55.05\n", review.VerdictPass},
+		{"a share moved", "district,n,share\nChaoyang,98,37.84%\nFengtai,41,15.87%\nHaidian,120,46.33%\n", review.VerdictFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.add("s.csv", []byte(tc.csv))
+			e.add(review.ManifestName, []byte(manifest))
+			fs, err := Contract{}.Run(t.Context(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := review.VerdictPass
+			for _, f := range fs {
+				got = review.Worse(got, f.Verdict)
+			}
+			if got != tc.want {
+				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
+			}
+		})
+	}
+}

@@ -89,6 +89,7 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 		err = csvTable(ctx, f.Path, func(hdr, cells []string) {
 			if cols == nil {
 				for _, h := range hdr {
+					h = strings.TrimSpace(h)
 					s := statOf(h, arrow.Metadata{})
 					cols = append(cols, &outCol{name: h, stat: s, isLabel: s == "" || s == "label"})
 					names.line(&meta, []byte(h), 1)
@@ -239,6 +240,7 @@ func (c *outCol) label(r int) (string, bool) {
 }
 
 func (c *outCol) addString(v string) {
+	v = strings.TrimSpace(v)
 	if c.isLabel {
 		if v == "" {
 			c.codes = append(c.codes, -1)
@@ -251,7 +253,10 @@ func (c *outCol) addString(v string) {
 		c.nums = append(c.nums, math.NaN())
 		return
 	}
-	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if c.stat == "share" {
+		v = strings.TrimSuffix(v, "%") // 12.5%
+	}
+	x, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 		c.notNum++
 		x = math.NaN()
