@@ -53,7 +53,7 @@ func (t *outTable) judge() []review.Finding {
 		switch c.stat {
 		case "count":
 			counts = append(counts, c)
-		case "sum", "mean":
+		case "sum", "mean", "std":
 			mags = append(mags, c)
 		case "share":
 			shares = append(shares, c)
@@ -198,6 +198,7 @@ type cellGroup struct {
 type numStats struct {
 	n           int
 	sum, sumAbs float64
+	sumSq       float64
 	top1, top2  float64 // the largest absolute contributions
 	minV, maxV  float64
 	hasMin      bool
@@ -206,6 +207,7 @@ type numStats struct {
 func (s *numStats) add(v float64) {
 	s.n++
 	s.sum += v
+	s.sumSq += v * v
 	a := math.Abs(v)
 	s.sumAbs += a
 	switch {
@@ -223,12 +225,33 @@ func (s *numStats) add(v float64) {
 	s.hasMin = true
 }
 
+// aggregate returns the group's sum, mean or standard deviation (variant
+// 0: of a sample, 1: of the whole group; NaN when undefined).
+func (s *numStats) aggregate(stat string, variant int) float64 {
+	n := float64(s.n)
+	switch stat {
+	case "mean":
+		return s.sum / n
+	case "std":
+		d := n - 1
+		if variant == 1 {
+			d = n
+		}
+		if d <= 0 {
+			return math.NaN()
+		}
+		return math.Sqrt(max(0, s.sumSq-s.sum*s.sum/n) / d)
+	}
+	return s.sum
+}
+
 func (s *numStats) merge(o *numStats) {
 	if o.n == 0 {
 		return
 	}
 	s.n += o.n
 	s.sum += o.sum
+	s.sumSq += o.sumSq
 	s.sumAbs += o.sumAbs
 	for _, a := range []float64{o.top1, o.top2} {
 		switch {
@@ -627,33 +650,35 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 	sort.SliceStable(order, func(i, j int) bool {
 		return strings.Contains(lname, strings.ToLower(g.nums[order[i]].name)) && !strings.Contains(lname, strings.ToLower(g.nums[order[j]].name))
 	})
+	variants := 1
+	if c.stat == "std" {
+		variants = 2 // of a sample (n-1) or of the whole group (n)
+	}
 	for _, k := range order {
 		// in the input's unit, or in thousands, ten thousands (万),
 		// millions or hundred millions (亿) of it
 		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
-			bad := 0
-			for r, gr := range rowGroups {
-				v := c.nums[r]
-				if math.IsNaN(v) {
-					continue
+			for variant := 0; variant < variants; variant++ {
+				bad := 0
+				for r, gr := range rowGroups {
+					v := c.nums[r]
+					if math.IsNaN(v) {
+						continue
+					}
+					s := gr.stats[k]
+					if s.n == 0 {
+						bad++
+						continue
+					}
+					if !matches(v, s.aggregate(c.stat, variant)*scale) {
+						bad++
+					}
 				}
-				s := gr.stats[k]
-				if s.n == 0 {
-					bad++
-					continue
+				if bad == 0 {
+					return k, 0
 				}
-				agg := s.sum
-				if c.stat == "mean" {
-					agg = s.sum / float64(s.n)
-				}
-				if !matches(v, agg*scale) {
-					bad++
-				}
+				bestBad = min(bestBad, bad)
 			}
-			if bad == 0 {
-				return k, 0
-			}
-			bestBad = min(bestBad, bad)
 		}
 	}
 	if bestBad == math.MaxInt {

@@ -229,3 +229,34 @@ func TestShares(t *testing.T) {
 		})
 	}
 }
+
+// TestStandardDeviations checks std columns against both the sample's and
+// the whole group's standard deviation of an input column.
+func TestStandardDeviations(t *testing.T) {
+	manifest := `{"files": {"s.csv": {"level": "general-3", "market": "authorized", "columns": {"std_amount": {"stat": "std"}}}}}`
+	for _, tc := range []struct {
+		name, csv string
+		want      review.Verdict
+	}{
+		{"of a sample", "district,n,std_amount\nChaoyang,98,1005.14\nFengtai,41,1000.00\nHaidian,120,1004.19\n", review.VerdictPass},
+		{"of the group", "district,n,std_amount\nChaoyang,98,1000\nFengtai,41,987.73\nHaidian,120,1000\n", review.VerdictPass},
+		{"one moved", "district,n,std_amount\nChaoyang,98,1005.14\nFengtai,41,1000.07\nHaidian,120,1004.19\n", review.VerdictFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.add("s.csv", []byte(tc.csv))
+			e.add(review.ManifestName, []byte(manifest))
+			fs, err := Contract{}.Run(t.Context(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := review.VerdictPass
+			for _, f := range fs {
+				got = review.Worse(got, f.Verdict)
+			}
+			if got != tc.want {
+				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
+			}
+		})
+	}
+}

@@ -39,7 +39,7 @@ type ManifestFile struct {
 
 // ManifestColumn declares what a column of a CSV table is, for the
 // disclosure check and the output contract: stat is one of count, sum,
-// mean, share (of records, as a fraction or a percentage), model, top1,
+// mean, std, share (of records, as a fraction or a percentage), model, top1,
 // top2, dof, or label (integer category labels).
 type ManifestColumn struct {
 	Stat string `json:"stat,omitempty"`
@@ -90,7 +90,7 @@ func ParseManifest(r io.Reader) (*Manifest, error) {
 	return &m, nil
 }
 
-var knownStat = map[string]bool{"count": true, "sum": true, "mean": true, "share": true, "model": true, "top1": true, "top2": true, "dof": true, "label": true}
+var knownStat = map[string]bool{"count": true, "sum": true, "mean": true, "std": true, "share": true, "model": true, "top1": true, "top2": true, "dof": true, "label": true}
 
 // MaxManifestLabels is the most labels a manifest may declare for a file.
 const MaxManifestLabels = 1000
