@@ -62,8 +62,14 @@ type Subject struct {
 	// Roles are the person's roles, from Roles.
 	Roles []string `json:"roles"`
 	// AgreementUntil is the end of the person's confidentiality agreement
-	// (R-05); nil means none on record.
+	// (R-05); nil means none on record. People of the roles that see data
+	// or decide (operator, officer, custodian, authority, bureau) need one
+	// valid now for every action but whoami (rule agreement.not_valid).
 	AgreementUntil *time.Time `json:"agreement_until"`
+	// IDVerified is true when the person's resident ID number was
+	// validated and is on record; the same roles need it for every action
+	// but whoami (rule person.id_not_verified).
+	IDVerified bool `json:"id_verified"`
 }
 
 // Resource is the object of an action. Which fields matter depends on the
@@ -101,6 +107,31 @@ type Resource struct {
 	Until *time.Time `json:"until"`
 	// Image is the job's image (job.run requires status "approved").
 	Image *Image `json:"image"`
+	// Licensing is what the organisation register knows when a licence is
+	// granted (org.add) or renewed (org.renew); nil otherwise.
+	Licensing *Licensing `json:"licensing"`
+}
+
+// Licensing is what the organisation register knows of the unified social
+// credit code of an organisation being licensed (org.add) or renewed
+// (org.renew), and of its current licence (org.renew).
+type Licensing struct {
+	// BlacklistedAs names an organisation with the same code that was
+	// blacklisted ("" for none): the code is never licensed again (rule
+	// licence.uscc_blacklisted).
+	BlacklistedAs string `json:"blacklisted_as"`
+	// RevokedAs and RevokedAt name the organisation with the same code
+	// whose licence was revoked last, and when (nil for never): the code is
+	// not licensed again for three years (rule licence.uscc_revoked).
+	RevokedAs string     `json:"revoked_as"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	// LicenceUntil is the last instant of the current licence (org.renew):
+	// a licence is renewed only in its last three months (rule
+	// licence.renewal_window).
+	LicenceUntil *time.Time `json:"licence_until"`
+	// Status is the organisation's status (org.renew): only an active
+	// organisation renews (rule licence.renewal_not_active).
+	Status string `json:"status"`
 }
 
 // Dataset is one dataset version as recorded in the catalogue.
@@ -222,7 +253,7 @@ var ImageStatuses = []string{"pending", "approved", "rejected"}
 var Actions = []string{
 	"whoami", "health", "keys.public",
 	"person.add", "person.list", "person.show", "token.revoke", "token.issue", "token.list", "person.agreement",
-	"org.add", "org.suspend", "org.reinstate", "org.blacklist", "org.revoke", "org.list",
+	"org.add", "org.suspend", "org.reinstate", "org.blacklist", "org.revoke", "org.renew", "org.show", "org.list",
 	"image.import", "image.approve", "image.reject", "image.list",
 	"dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy", "dataset.list", "dataset.show",
 	"application.file", "application.approve", "application.reject", "application.list",
@@ -309,6 +340,13 @@ func (in *Input) Validate() error {
 	if r.Image != nil {
 		v.str("resource.image.digest", r.Image.Digest)
 		v.enum("resource.image.status", r.Image.Status, ImageStatuses)
+	}
+	if l := r.Licensing; l != nil {
+		v.str("resource.licensing.blacklisted_as", l.BlacklistedAs)
+		v.str("resource.licensing.revoked_as", l.RevokedAs)
+		v.time("resource.licensing.revoked_at", l.RevokedAt, false)
+		v.time("resource.licensing.licence_until", l.LicenceUntil, false)
+		v.enum("resource.licensing.status", l.Status, OrgStatuses)
 	}
 	v.list("grants", len(in.Grants))
 	for i := range in.Grants {

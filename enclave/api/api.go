@@ -37,11 +37,30 @@ type Version struct {
 	Schema  int    `json:"schema"`
 }
 
-// OrgRequest is the body of POST /v1/orgs.
+// OrgRequest is the body of POST /v1/orgs: a licence application. USCC
+// (GB 32100) and the fields of 001 art. 11 that Application holds are
+// required.
 type OrgRequest struct {
 	Name         string `json:"name"`
 	Type         string `json:"type"`
+	USCC         string `json:"uscc"`
 	LicenceFrom  string `json:"licence_from,omitempty"` // default today
+	LicenceUntil string `json:"licence_until"`
+	// The licence application (people.Application).
+	BusinessScope string `json:"business_scope"`
+	SecurityLead  string `json:"security_lead"`
+	Principal     string `json:"principal"`
+	DataDisposal  string `json:"data_disposal"`
+}
+
+// Application returns the licence application of the request.
+func (r OrgRequest) Application() people.Application {
+	return people.Application{BusinessScope: r.BusinessScope, SecurityLead: r.SecurityLead, Principal: r.Principal, DataDisposal: r.DataDisposal}
+}
+
+// RenewRequest is the body of POST /v1/orgs/{name}/renew: the last day of
+// the new term, which starts the day after the current licence ends.
+type RenewRequest struct {
 	LicenceUntil string `json:"licence_until"`
 }
 
@@ -56,13 +75,23 @@ type StatusRequest struct {
 	Reason string `json:"reason"`
 }
 
-// PersonRequest is the body of POST /v1/people.
+// PersonRequest is the body of POST /v1/people. IDNumber is required; the
+// agreement (its last day and the liability accepted) is required for the
+// roles that see data or decide (people.AgreementRoles).
 type PersonRequest struct {
-	Name           string   `json:"name"`
-	Org            string   `json:"org"`
-	Roles          []string `json:"roles"`
-	IDNumber       string   `json:"id_number,omitempty"`
-	AgreementUntil string   `json:"agreement_until,omitempty"`
+	Name     string   `json:"name"`
+	Org      string   `json:"org"`
+	Roles    []string `json:"roles"`
+	IDNumber string   `json:"id_number"`
+	// The confidentiality agreement (people.Agreement).
+	AgreementFrom      string `json:"agreement_from,omitempty"`
+	AgreementUntil     string `json:"agreement_until,omitempty"`
+	AgreementLiability string `json:"agreement_liability,omitempty"`
+}
+
+// Agreement returns the confidentiality agreement of the request.
+func (r PersonRequest) Agreement() people.Agreement {
+	return people.Agreement{AgreementFrom: r.AgreementFrom, AgreementUntil: r.AgreementUntil, AgreementLiability: r.AgreementLiability}
 }
 
 // PersonCreated is the answer to POST /v1/people: the person and their
@@ -82,9 +111,13 @@ type TokenIssued struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// AgreementRequest renews a person's confidentiality agreement.
+// AgreementRequest records a person's renewed confidentiality agreement:
+// its term (From defaults to today) and the liability text or reference
+// the person accepted.
 type AgreementRequest struct {
-	Until string `json:"until"`
+	From      string `json:"from,omitempty"`
+	Until     string `json:"until"`
+	Liability string `json:"liability"`
 }
 
 // Whoami is the caller as the daemon sees them.

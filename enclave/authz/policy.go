@@ -65,6 +65,7 @@ func Subject(s people.Subject) policy.Subject {
 		LicenceUntil:   Day(s.Org.LicenceUntil, true),
 		Roles:          roles,
 		AgreementUntil: Day(s.Person.AgreementUntil, true),
+		IDVerified:     s.Person.IDNumberMasked != "",
 	}
 }
 

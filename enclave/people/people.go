@@ -2,7 +2,11 @@
 // licences (R-04), real-name registered persons with roles (R-05), and the
 // bearer tokens they act with. Tokens are 256 random bits, stored only as a
 // hash; resident ID numbers are stored only as a keyed hash and a masked
-// form.
+// form. Every person carries a validated resident ID number (GB 11643),
+// and everyone of a role that sees data or decides a confidentiality
+// agreement with its term and the liability accepted (001 art. 16.1);
+// every organisation its unified social credit code (GB 32100) and what its
+// licence application recorded (001 art. 11).
 package people
 
 import (
@@ -11,9 +15,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/pii"
 )
 
 // Role is what a person may do in the enclave (DESIGN.md section 1).
@@ -64,28 +71,72 @@ const MaxLicence = 2
 // DateLayout is how dates are written on the command line and in the API.
 const DateLayout = "2006-01-02"
 
-// Org is an organisation taking part in the enclave.
+// Org is an organisation taking part in the enclave. LicenceFrom is the
+// first day of its continuous licence and LicenceUntil the last day of its
+// current term; Licences lists the terms (an initial licence and its
+// renewals, each at most MaxLicence years), when asked for.
 type Org struct {
-	Name         string    `json:"name"`
-	Type         OrgType   `json:"type"`
-	LicenceFrom  string    `json:"licence_from"`
-	LicenceUntil string    `json:"licence_until"`
+	Name string  `json:"name"`
+	Type OrgType `json:"type"`
+	// USCC is the organisation's unified social credit code (GB 32100);
+	// empty only for organisations recorded before codes were required.
+	USCC         string `json:"uscc"`
+	LicenceFrom  string `json:"licence_from"`
+	LicenceUntil string `json:"licence_until"`
+	Application
 	Status       OrgStatus `json:"status"`
 	StatusReason string    `json:"status_reason"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// StatusAt is when the status last changed (for a revocation, when the
+	// licence was revoked).
+	StatusAt  time.Time     `json:"status_at"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+	Licences  []LicenceTerm `json:"licences,omitempty"`
 }
 
-// Person is a real-name registered participant.
+// Application is what an organisation's licence application recorded
+// (001 art. 11): the business it is licensed for, the person responsible
+// for data security, the principal responsible person (001 art. 14: the
+// first responsible for operation and security), and what happens to the
+// data when the licence ends.
+type Application struct {
+	BusinessScope string `json:"business_scope"`
+	SecurityLead  string `json:"security_lead"`
+	Principal     string `json:"principal"`
+	DataDisposal  string `json:"data_disposal"`
+}
+
+// LicenceTerm is one term of an organisation's licence: the first
+// ("licence") or a renewal ("renewal").
+type LicenceTerm struct {
+	Kind       string    `json:"kind"`
+	From       string    `json:"from"`
+	Until      string    `json:"until"`
+	RecordedAt time.Time `json:"recorded_at"`
+	RecordedBy string    `json:"recorded_by"`
+}
+
+// Person is a real-name registered participant. The resident ID number is
+// kept only as a keyed hash (never shown) and IDNumberMasked.
 type Person struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	Org            string    `json:"org"`
-	Roles          []Role    `json:"roles"`
-	IDNumberMasked string    `json:"id_number_masked,omitempty"`
-	AgreementUntil string    `json:"agreement_until,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	CreatedBy      string    `json:"created_by"`
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Org            string `json:"org"`
+	Roles          []Role `json:"roles"`
+	IDNumberMasked string `json:"id_number_masked,omitempty"`
+	Agreement
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+}
+
+// Agreement is a person's confidentiality agreement (001 art. 16.1: it
+// states the term of confidentiality and the liability for breach): its
+// first and last day (YYYY-MM-DD, inclusive) and the liability text, or a
+// reference to the signed text, that the person accepted.
+type Agreement struct {
+	AgreementFrom      string `json:"agreement_from,omitempty"`
+	AgreementUntil     string `json:"agreement_until,omitempty"`
+	AgreementLiability string `json:"agreement_liability,omitempty"`
 }
 
 // HasRole reports whether p holds role r.
@@ -204,4 +255,137 @@ func Transition(from, to OrgStatus) error {
 		return fmt.Errorf("organisation cannot go from %s to %s: %w", from, to, errdefs.ErrFailedPrecondition)
 	}
 	return nil
+}
+
+// AgreementRoles are the roles that see data or decide; whoever holds one
+// needs a confidentiality agreement that is valid now for any action but
+// whoami (the policies' rule agreement.not_valid).
+var AgreementRoles = []Role{Operator, Officer, Custodian, Authority, Bureau}
+
+// NeedsAgreement reports whether a person with roles must hold a
+// confidentiality agreement.
+func NeedsAgreement(roles []Role) bool {
+	for _, r := range roles {
+		if slices.Contains(AgreementRoles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// The rules that registration names in its errors.
+const (
+	RuleIDNumber  = "real-name registration: every person has a valid resident ID number"
+	RuleAgreement = "confidentiality agreement: every operator, officer, custodian, authority and bureau person holds one with a term and the liability accepted"
+	RuleUSCC      = "organisation identity: every organisation has a valid unified social credit code"
+)
+
+// MaxText bounds the free texts of agreements and licence applications.
+const MaxText = 1000
+
+// CheckIDNumber validates a resident ID number for registration: 18
+// characters with a valid check character (GB 11643) and a real birth
+// date, not in the future on now's day and not before 1900. Its error is of
+// class errdefs.ErrInvalidArgument, names the rule and never contains s.
+func CheckIDNumber(s string, now time.Time) error {
+	if s == "" {
+		return fmt.Errorf("%s: id_number is required: %w", RuleIDNumber, errdefs.ErrInvalidArgument)
+	}
+	birth, err := pii.ResidentIDBirthDate(s)
+	if err != nil {
+		return fmt.Errorf("%s: id_number: %w", RuleIDNumber, err)
+	}
+	y, m, d := now.UTC().Date()
+	if birth.After(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
+		return fmt.Errorf("%s: id_number has a birth date in the future: %w", RuleIDNumber, errdefs.ErrInvalidArgument)
+	}
+	if birth.Year() < 1900 {
+		return fmt.Errorf("%s: id_number has a birth date before 1900: %w", RuleIDNumber, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// CheckUSCC validates a unified social credit code (GB 32100-2015) and
+// returns it in capitals. Its error is of class errdefs.ErrInvalidArgument,
+// names the rule and never contains s.
+func CheckUSCC(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("%s: uscc is required: %w", RuleUSCC, errdefs.ErrInvalidArgument)
+	}
+	if err := pii.ValidUSCC(s); err != nil {
+		return "", fmt.Errorf("%s: uscc: %w", RuleUSCC, err)
+	}
+	return strings.ToUpper(s), nil
+}
+
+// CheckText validates a required free text of at most MaxText bytes:
+// valid UTF-8, not blank, no control characters but newlines and tabs.
+func CheckText(field, s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%s is required: %w", field, errdefs.ErrInvalidArgument)
+	}
+	if len(s) > MaxText || !utf8.ValidString(s) {
+		return fmt.Errorf("%s must be valid UTF-8 of at most %d bytes: %w", field, MaxText, errdefs.ErrInvalidArgument)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return fmt.Errorf("%s holds a control character: %w", field, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// CheckApplication validates what a licence application records: every
+// field required, the security lead and the principal as person names.
+func CheckApplication(a Application) error {
+	if err := CheckText("business_scope", a.BusinessScope); err != nil {
+		return err
+	}
+	if err := ValidName("security lead", a.SecurityLead); err != nil {
+		return fmt.Errorf("security_lead: %w", err)
+	}
+	if err := ValidName("principal", a.Principal); err != nil {
+		return fmt.Errorf("principal: %w", err)
+	}
+	return CheckText("data_disposal", a.DataDisposal)
+}
+
+// CheckAgreement validates a confidentiality agreement for a person with
+// roles on now's day: required (until and liability) for AgreementRoles,
+// optional for admins; when given, from and until are dates, until is not
+// before from nor before today (an agreement that already ended cannot be
+// recorded), and the liability is a text of at most MaxText bytes. An empty
+// from is today; the returned agreement has it filled in.
+func CheckAgreement(roles []Role, a Agreement, now time.Time) (Agreement, error) {
+	if a == (Agreement{}) {
+		if NeedsAgreement(roles) {
+			return a, fmt.Errorf("%s: agreement_until and agreement_liability are required: %w", RuleAgreement, errdefs.ErrInvalidArgument)
+		}
+		return a, nil
+	}
+	today := now.UTC().Format(DateLayout)
+	if a.AgreementFrom == "" {
+		a.AgreementFrom = today
+	}
+	from, err := ParseDate("agreement_from", a.AgreementFrom)
+	if err != nil {
+		return a, err
+	}
+	if a.AgreementUntil == "" {
+		return a, fmt.Errorf("%s: agreement_until is required: %w", RuleAgreement, errdefs.ErrInvalidArgument)
+	}
+	until, err := ParseDate("agreement_until", a.AgreementUntil)
+	if err != nil {
+		return a, err
+	}
+	if until.Before(from) {
+		return a, fmt.Errorf("agreement_until must not be before agreement_from: %w", errdefs.ErrInvalidArgument)
+	}
+	if a.AgreementUntil < today {
+		return a, fmt.Errorf("agreement_until %s has passed: %w", a.AgreementUntil, errdefs.ErrInvalidArgument)
+	}
+	if err := CheckText("agreement_liability", a.AgreementLiability); err != nil {
+		return a, fmt.Errorf("%s: %w", RuleAgreement, err)
+	}
+	return a, nil
 }

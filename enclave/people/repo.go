@@ -19,26 +19,57 @@ type Querier interface {
 
 const timeLayout = time.RFC3339Nano
 
-// CreateOrg inserts an organisation; a duplicate name is ErrAlreadyExists.
+// CreateOrg inserts an organisation and the first term of its licence; a
+// duplicate name is ErrAlreadyExists.
 func CreateOrg(ctx context.Context, q Querier, o Org) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO orgs(name, type, licence_from, licence_until, status, status_reason, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Type, o.LicenceFrom, o.LicenceUntil, o.Status, o.StatusReason,
-		o.CreatedAt.UTC().Format(timeLayout), o.UpdatedAt.UTC().Format(timeLayout))
+	if o.StatusAt.IsZero() {
+		o.StatusAt = o.CreatedAt
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO orgs(name, type, uscc, licence_from, licence_until, business_scope, security_lead, principal,
+		data_disposal, status, status_reason, status_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Type, o.USCC, o.LicenceFrom, o.LicenceUntil,
+		o.BusinessScope, o.SecurityLead, o.Principal, o.DataDisposal, o.Status, o.StatusReason,
+		o.StatusAt.UTC().Format(timeLayout), o.CreatedAt.UTC().Format(timeLayout), o.UpdatedAt.UTC().Format(timeLayout))
 	if isUnique(err) {
 		return fmt.Errorf("organisation %q: %w", o.Name, errdefs.ErrAlreadyExists)
 	}
+	if err != nil {
+		return err
+	}
+	return addTerm(ctx, q, o.Name, LicenceTerm{Kind: "licence", From: o.LicenceFrom, Until: o.LicenceUntil, RecordedAt: o.CreatedAt})
+}
+
+func addTerm(ctx context.Context, q Querier, org string, t LicenceTerm) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO org_licences(org, seq, kind, licence_from, licence_until, recorded_at, recorded_by)
+		SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM org_licences WHERE org = ?`,
+		org, t.Kind, t.From, t.Until, t.RecordedAt.UTC().Format(timeLayout), t.RecordedBy, org)
 	return err
 }
 
-const orgCols = `name, type, licence_from, licence_until, status, status_reason, created_at, updated_at`
+const orgCols = `name, type, uscc, licence_from, licence_until, business_scope, security_lead, principal, data_disposal,
+	status, status_reason, status_at, created_at, updated_at`
 
 func scanOrg(sc interface{ Scan(...any) error }) (Org, error) {
 	var o Org
-	var c, u string
-	err := sc.Scan(&o.Name, &o.Type, &o.LicenceFrom, &o.LicenceUntil, &o.Status, &o.StatusReason, &c, &u)
-	o.CreatedAt, _ = time.Parse(timeLayout, c)
-	o.UpdatedAt, _ = time.Parse(timeLayout, u)
-	return o, err
+	var st, c, u string
+	err := sc.Scan(&o.Name, &o.Type, &o.USCC, &o.LicenceFrom, &o.LicenceUntil, &o.BusinessScope, &o.SecurityLead, &o.Principal,
+		&o.DataDisposal, &o.Status, &o.StatusReason, &st, &c, &u)
+	if err != nil {
+		return o, err
+	}
+	return o, parseTimes(&o.StatusAt, st, &o.CreatedAt, c, &o.UpdatedAt, u)
+}
+
+// parseTimes parses stored times in pairs (target, text).
+func parseTimes(pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		t, err := time.Parse(timeLayout, pairs[i+1].(string))
+		if err != nil {
+			return fmt.Errorf("stored time %q: %w", pairs[i+1], err)
+		}
+		*pairs[i].(*time.Time) = t
+	}
+	return nil
 }
 
 // GetOrg returns an organisation by name.
@@ -65,10 +96,98 @@ func ListOrgs(ctx context.Context, q Querier) ([]Org, error) {
 	return out, rows.Err()
 }
 
+// ListLicences returns the terms of an organisation's licence, oldest
+// first.
+func ListLicences(ctx context.Context, q Querier, org string) ([]LicenceTerm, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kind, licence_from, licence_until, recorded_at, recorded_by FROM org_licences
+		WHERE org = ? ORDER BY seq`, org)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []LicenceTerm{}
+	for rows.Next() {
+		var t LicenceTerm
+		var at string
+		if err := rows.Scan(&t.Kind, &t.From, &t.Until, &at, &t.RecordedBy); err != nil {
+			return nil, err
+		}
+		if err := parseTimes(&t.RecordedAt, at); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RenewLicence records a renewal term of an organisation's licence and
+// moves its end to until. Whether the renewal is allowed is the policies'
+// decision (org.renew); this only records it.
+func RenewLicence(ctx context.Context, q Querier, name string, t LicenceTerm) error {
+	res, err := q.ExecContext(ctx, `UPDATE orgs SET licence_until = ?, updated_at = ? WHERE name = ?`,
+		t.Until, t.RecordedAt.UTC().Format(timeLayout), name)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("organisation %q: %w", name, errdefs.ErrNotFound)
+	}
+	t.Kind = "renewal"
+	return addTerm(ctx, q, name, t)
+}
+
+// USCCRecord is what the register knows of one unified social credit
+// code, over every organisation that was recorded under it.
+type USCCRecord struct {
+	// Blacklisted names an organisation with the code that was
+	// blacklisted ("" for none).
+	Blacklisted string
+	// RevokedAt is the latest revocation of a licence under the code (zero
+	// for none), and Revoked the organisation it was revoked from.
+	RevokedAt time.Time
+	Revoked   string
+	// HeldBy names an organisation with the code that is active or
+	// suspended and whose licence has not ended on day today ("" for none).
+	HeldBy string
+}
+
+// LookupUSCC returns the register's record of a code (in capitals) on day
+// today (YYYY-MM-DD).
+func LookupUSCC(ctx context.Context, q Querier, uscc, today string) (USCCRecord, error) {
+	var r USCCRecord
+	rows, err := q.QueryContext(ctx, `SELECT name, status, status_at, licence_until FROM orgs WHERE uscc = ? ORDER BY name`, uscc)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, until string
+		var st OrgStatus
+		var at string
+		if err := rows.Scan(&name, &st, &at, &until); err != nil {
+			return r, err
+		}
+		var t time.Time
+		if err := parseTimes(&t, at); err != nil {
+			return r, err
+		}
+		switch {
+		case st == Blacklisted && r.Blacklisted == "":
+			r.Blacklisted = name
+		case st == Revoked && t.After(r.RevokedAt):
+			r.RevokedAt, r.Revoked = t, name
+		case (st == Active || st == Suspended) && until >= today && r.HeldBy == "":
+			r.HeldBy = name
+		}
+	}
+	return r, rows.Err()
+}
+
 // SetOrgStatus moves an organisation to a new status with a reason.
 func SetOrgStatus(ctx context.Context, q Querier, name string, st OrgStatus, reason string, now time.Time) error {
-	res, err := q.ExecContext(ctx, `UPDATE orgs SET status = ?, status_reason = ?, updated_at = ? WHERE name = ?`,
-		st, reason, now.UTC().Format(timeLayout), name)
+	at := now.UTC().Format(timeLayout)
+	res, err := q.ExecContext(ctx, `UPDATE orgs SET status = ?, status_reason = ?, status_at = ?, updated_at = ? WHERE name = ?`,
+		st, reason, at, at, name)
 	if err != nil {
 		return err
 	}
@@ -78,21 +197,25 @@ func SetOrgStatus(ctx context.Context, q Querier, name string, st OrgStatus, rea
 	return nil
 }
 
-// CreatePerson inserts a person. idHash is empty when no ID number was
-// given; a second person with the same ID number is ErrAlreadyExists;
-// roles that break the separation of duties are ErrInvalidArgument
-// (CheckDuties).
+// CreatePerson inserts a person with the keyed hash of their resident ID
+// number (required). Roles that break the separation of duties
+// (CheckDuties), and AgreementRoles without an agreement, are
+// ErrInvalidArgument; a second person with the same ID number is
+// ErrAlreadyExists.
 func CreatePerson(ctx context.Context, q Querier, p Person, idHash string) error {
 	if err := CheckDuties(p.Roles); err != nil {
 		return err
 	}
-	var h any
-	if idHash != "" {
-		h = idHash
+	if idHash == "" || p.IDNumberMasked == "" {
+		return fmt.Errorf("%s: id_number is required: %w", RuleIDNumber, errdefs.ErrInvalidArgument)
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO people(id, name, org, roles, id_number_hash, id_number_mask, agreement_until, created_at, created_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Name, p.Org, joinRoles(p.Roles), h, p.IDNumberMasked,
-		p.AgreementUntil, p.CreatedAt.UTC().Format(timeLayout), p.CreatedBy)
+	if NeedsAgreement(p.Roles) && (p.AgreementUntil == "" || p.AgreementLiability == "") {
+		return fmt.Errorf("%s: agreement_until and agreement_liability are required: %w", RuleAgreement, errdefs.ErrInvalidArgument)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO people(id, name, org, roles, id_number_hash, id_number_mask, agreement_from, agreement_until,
+		agreement_liability, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Name, p.Org, joinRoles(p.Roles), idHash, p.IDNumberMasked,
+		p.AgreementFrom, p.AgreementUntil, p.AgreementLiability, p.CreatedAt.UTC().Format(timeLayout), p.CreatedBy)
 	if isUnique(err) {
 		return fmt.Errorf("a person with this resident id number is already registered: %w", errdefs.ErrAlreadyExists)
 	}
@@ -117,15 +240,17 @@ func splitRoles(s string) []Role {
 	return out
 }
 
-const personCols = `id, name, org, roles, id_number_mask, agreement_until, created_at, created_by`
+const personCols = `id, name, org, roles, id_number_mask, agreement_from, agreement_until, agreement_liability, created_at, created_by`
 
 func scanPerson(sc interface{ Scan(...any) error }) (Person, error) {
 	var p Person
 	var roles, c string
-	err := sc.Scan(&p.ID, &p.Name, &p.Org, &roles, &p.IDNumberMasked, &p.AgreementUntil, &c, &p.CreatedBy)
+	err := sc.Scan(&p.ID, &p.Name, &p.Org, &roles, &p.IDNumberMasked, &p.AgreementFrom, &p.AgreementUntil, &p.AgreementLiability, &c, &p.CreatedBy)
+	if err != nil {
+		return p, err
+	}
 	p.Roles = splitRoles(roles)
-	p.CreatedAt, _ = time.Parse(timeLayout, c)
-	return p, err
+	return p, parseTimes(&p.CreatedAt, c)
 }
 
 // GetPerson returns a person by id.
@@ -152,9 +277,11 @@ func ListPeople(ctx context.Context, q Querier, org string) ([]Person, error) {
 	return out, rows.Err()
 }
 
-// SetAgreement records a person's confidentiality agreement end date.
-func SetAgreement(ctx context.Context, q Querier, id, until string) error {
-	res, err := q.ExecContext(ctx, `UPDATE people SET agreement_until = ? WHERE id = ?`, until, id)
+// SetAgreement records a person's renewed confidentiality agreement (see
+// CheckAgreement).
+func SetAgreement(ctx context.Context, q Querier, id string, a Agreement) error {
+	res, err := q.ExecContext(ctx, `UPDATE people SET agreement_from = ?, agreement_until = ?, agreement_liability = ? WHERE id = ?`,
+		a.AgreementFrom, a.AgreementUntil, a.AgreementLiability, id)
 	if err != nil {
 		return err
 	}

@@ -87,11 +87,11 @@ func newWorldWith(t *testing.T, more func(d *Deps)) *world {
 		{Name: "acme", Type: "company", LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31"},
 		{Name: "security", Type: "agency", LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31"},
 	} {
-		h.mustDo(w.authority.Token, "POST", "/v1/orgs", o, nil)
+		h.mustDo(w.authority.Token, "POST", "/v1/orgs", licensed(o), nil)
 	}
 	add := func(name, org, role string) api.PersonCreated {
 		var out api.PersonCreated
-		h.mustDo(h.admin, "POST", "/v1/people", api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: "2027-06-30"}, &out)
+		h.mustDo(h.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: "2027-06-30"}), &out)
 		return out
 	}
 	w.custodian = add("Li Na", "credit-centre", "custodian")

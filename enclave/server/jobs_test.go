@@ -60,7 +60,7 @@ func newJobWorld(t *testing.T) *jobWorld {
 	w := jw.world
 	add := func(name, org, role string) api.PersonCreated {
 		var out api.PersonCreated
-		w.mustDo(w.admin, "POST", "/v1/people", api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: "2027-06-30"}, &out)
+		w.mustDo(w.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: "2027-06-30"}), &out)
 		return out
 	}
 	jw.officerOwn = add("Zhao Yun", "acme", "officer")
@@ -402,7 +402,7 @@ func TestPersonAddSeparatesDuties(t *testing.T) {
 		{[]string{"admin", "bureau"}, "admin holds no other role"},
 	} {
 		t.Run(strings.Join(tc.roles, ","), func(t *testing.T) {
-			code, body := h.do(h.admin, "POST", "/v1/people", api.PersonRequest{Name: "Wu Ming", Org: "platform", Roles: tc.roles})
+			code, body := h.do(h.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: "Wu Ming", Org: "platform", Roles: tc.roles}))
 			var eb api.ErrorBody
 			json.Unmarshal(body, &eb)
 			if code != 400 || eb.Error.Class != "invalid-argument" || !strings.Contains(eb.Error.Message, "separation of duties: "+tc.rule) {

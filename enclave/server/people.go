@@ -14,6 +14,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/pii"
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
 type dbtx = *sql.Tx
@@ -43,6 +44,13 @@ func (s *Server) peopleRoutes() []route {
 				}
 				return out, err
 			}},
+		{Method: "GET", Path: "/v1/orgs/{name}", Action: "org.show", Summary: "Show an organisation, its licence application and the terms of its licence", Response: api.Org{},
+			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
+				return resource("org", c.path("name"), c.path("name")), nil
+			},
+			Handle: s.showOrg},
+		{Method: "POST", Path: "/v1/orgs/{name}/renew", Action: "org.renew", Summary: "Renew an organisation's licence (in its last three months, for at most two years)", Request: api.RenewRequest{}, Response: api.Org{},
+			Resource: s.orgRenewResource, Handle: s.renewOrg},
 		s.orgStatusRoute("suspend", people.Suspended),
 		s.orgStatusRoute("reinstate", people.Active),
 		s.orgStatusRoute("blacklist", people.Blacklisted),
@@ -88,8 +96,9 @@ func (s *Server) peopleRoutes() []route {
 	}
 }
 
-// orgAddResource validates a licence request and describes it to the
-// policy: the organisation and its licence period.
+// orgAddResource validates a licence application and describes it to the
+// policy: the organisation, its licence period and what the register knows
+// of its unified social credit code.
 func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, error) {
 	var req api.OrgRequest
 	if err := c.decode(&req); err != nil {
@@ -99,6 +108,14 @@ func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, e
 		return authz.Resource{}, err
 	}
 	if _, err := people.ParseOrgType(req.Type); err != nil {
+		return authz.Resource{}, err
+	}
+	uscc, err := people.CheckUSCC(req.USCC)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	req.USCC = uscc
+	if err := people.CheckApplication(req.Application()); err != nil {
 		return authz.Resource{}, err
 	}
 	if req.LicenceFrom == "" {
@@ -118,22 +135,160 @@ func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, e
 	if err := people.CheckLicence(from, until); err != nil {
 		return authz.Resource{}, err
 	}
+	lic, _, err := s.licensing(ctx, s.DB.SQL(), uscc)
+	if err != nil {
+		return authz.Resource{}, err
+	}
 	c.body = req
 	res := resource("org", req.Name, req.Name)
 	res.From, res.Until = authz.Day(req.LicenceFrom, false), authz.Day(req.LicenceUntil, true)
+	res.Licensing = lic
 	return res, nil
+}
+
+// licensing looks a unified social credit code up in the register: what
+// the policy decides on (blacklisted or revoked under any name), and the
+// organisation that holds it now, if any.
+func (s *Server) licensing(ctx context.Context, q people.Querier, uscc string) (*policy.Licensing, string, error) {
+	lic := &policy.Licensing{}
+	if uscc == "" {
+		return lic, "", nil
+	}
+	rec, err := people.LookupUSCC(ctx, q, uscc, s.Now().UTC().Format(people.DateLayout))
+	if err != nil {
+		return nil, "", err
+	}
+	lic.BlacklistedAs, lic.RevokedAs = rec.Blacklisted, rec.Revoked
+	if !rec.RevokedAt.IsZero() {
+		t := rec.RevokedAt.UTC()
+		lic.RevokedAt = &t
+	}
+	return lic, rec.HeldBy, nil
+}
+
+// usccDigest names a unified social credit code in audit entries without
+// the code: a keyed hash under the keyring's "id-number" secret.
+func (s *Server) usccDigest(ctx context.Context, uscc string) (string, error) {
+	key, err := s.Keyring.Secret(ctx, "id-number")
+	if err != nil {
+		return "", err
+	}
+	return people.HashIDNumber(key, uscc)[:16], nil
 }
 
 func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
 	req := c.body.(api.OrgRequest)
 	typ, _ := people.ParseOrgType(req.Type)
 	now := s.Now().UTC()
-	o := people.Org{Name: req.Name, Type: typ, LicenceFrom: req.LicenceFrom, LicenceUntil: req.LicenceUntil,
-		Status: people.Active, StatusReason: "licensed", CreatedAt: now, UpdatedAt: now}
+	o := people.Org{Name: req.Name, Type: typ, USCC: req.USCC, LicenceFrom: req.LicenceFrom, LicenceUntil: req.LicenceUntil,
+		Application: req.Application(), Status: people.Active, StatusReason: "licensed", StatusAt: now, CreatedAt: now, UpdatedAt: now}
+	digest, err := s.usccDigest(ctx, o.USCC)
+	if err != nil {
+		return nil, err
+	}
 	ev := audit.Event{Action: "org.add", Objects: []string{"org:" + o.Name},
-		Details: map[string]string{"type": string(typ), "licence_from": o.LicenceFrom, "licence_until": o.LicenceUntil}}
-	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return people.CreateOrg(ctx, tx, o) })
+		Details: map[string]string{"type": string(typ), "licence_from": o.LicenceFrom, "licence_until": o.LicenceUntil, "uscc_digest": digest}}
+	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+		// One organisation holds a code at a time; the policy has refused
+		// codes that were blacklisted or revoked.
+		_, held, err := s.licensing(ctx, tx, o.USCC)
+		if err != nil {
+			return err
+		}
+		if held != "" {
+			return fmt.Errorf("organisation identity: the unified social credit code is already held by organisation %q: %w", held, errdefs.ErrAlreadyExists)
+		}
+		if err := people.CreateOrg(ctx, tx, o); err != nil {
+			return err
+		}
+		o.Licences, err = people.ListLicences(ctx, tx, o.Name)
+		return err
+	})
 	return api.Org{ID: o.Name, Org: o}, err
+}
+
+func (s *Server) showOrg(ctx context.Context, c *call) (any, error) {
+	o, err := people.GetOrg(ctx, s.DB.SQL(), c.path("name"))
+	if err != nil {
+		return nil, err
+	}
+	o.Licences, err = people.ListLicences(ctx, s.DB.SQL(), o.Name)
+	return api.Org{ID: o.Name, Org: o}, err
+}
+
+// orgRenewResource validates a renewal and describes it to the policy: the
+// new term (from the day after the current licence ends), the current
+// licence's end and the organisation's status.
+func (s *Server) orgRenewResource(ctx context.Context, c *call) (authz.Resource, error) {
+	var req api.RenewRequest
+	if err := c.decode(&req); err != nil {
+		return authz.Resource{}, err
+	}
+	if req.LicenceUntil == "" {
+		return authz.Resource{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
+	}
+	until, err := people.ParseDate("licence_until", req.LicenceUntil)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	name := c.path("name")
+	o, err := people.GetOrg(ctx, s.DB.SQL(), name)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	cur, err := people.ParseDate("licence_until", o.LicenceUntil)
+	if err != nil {
+		return authz.Resource{}, fmt.Errorf("organisation %q has no licence on record: %w", name, errdefs.ErrFailedPrecondition)
+	}
+	from := cur.AddDate(0, 0, 1)
+	if err := people.CheckLicence(from, until); err != nil {
+		return authz.Resource{}, err
+	}
+	lic, _, err := s.licensing(ctx, s.DB.SQL(), o.USCC)
+	if err != nil {
+		return authz.Resource{}, err
+	}
+	lic.LicenceUntil, lic.Status = authz.Day(o.LicenceUntil, true), string(o.Status)
+	c.body = renewal{term: people.LicenceTerm{From: from.Format(people.DateLayout), Until: req.LicenceUntil}, was: o.LicenceUntil}
+	res := resource("org", name, name)
+	res.From, res.Until = authz.Day(from.Format(people.DateLayout), false), authz.Day(req.LicenceUntil, true)
+	res.Licensing = lic
+	return res, nil
+}
+
+// renewal is a renewal as the policy decided on it: the new term and the
+// end of the licence it follows.
+type renewal struct {
+	term people.LicenceTerm
+	was  string
+}
+
+func (s *Server) renewOrg(ctx context.Context, c *call) (any, error) {
+	r := c.body.(renewal)
+	term, was := r.term, r.was
+	term.RecordedBy, term.RecordedAt = c.subject.Person.ID, s.Now().UTC()
+	name := c.path("name")
+	var out people.Org
+	ev := audit.Event{Action: "org.renew", Objects: []string{"org:" + name},
+		Details: map[string]string{"licence_until_was": was, "term_from": term.From, "term_until": term.Until}}
+	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+		o, err := people.GetOrg(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if o.LicenceUntil != was || o.Status != people.Active {
+			return fmt.Errorf("organisation %q changed while its renewal was decided: %w", name, errdefs.ErrFailedPrecondition)
+		}
+		if err := people.RenewLicence(ctx, tx, name, term); err != nil {
+			return err
+		}
+		if out, err = people.GetOrg(ctx, tx, name); err != nil {
+			return err
+		}
+		out.Licences, err = people.ListLicences(ctx, tx, name)
+		return err
+	})
+	return api.Org{ID: out.Name, Org: out}, err
 }
 
 func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
@@ -191,26 +346,21 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if req.AgreementUntil != "" {
-		if _, err := people.ParseDate("agreement_until", req.AgreementUntil); err != nil {
-			return nil, err
-		}
-	}
-	var idHash, idMask string
-	if req.IDNumber != "" {
-		if err := pii.ValidResidentID(req.IDNumber); err != nil {
-			return nil, fmt.Errorf("id_number: %w", err)
-		}
-		key, err := s.Keyring.Secret(ctx, "id-number")
-		if err != nil {
-			return nil, err
-		}
-		idHash = people.HashIDNumber(key, req.IDNumber)
-		idMask = pii.MaskResidentID(req.IDNumber)
-	}
 	now := s.Now().UTC()
-	p := people.Person{ID: people.NewID("p_"), Name: req.Name, Org: req.Org, Roles: roles, IDNumberMasked: idMask,
-		AgreementUntil: req.AgreementUntil, CreatedAt: now, CreatedBy: c.subject.Person.ID}
+	if err := people.CheckIDNumber(req.IDNumber, now); err != nil {
+		return nil, err
+	}
+	ag, err := people.CheckAgreement(roles, req.Agreement(), now)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.Keyring.Secret(ctx, "id-number")
+	if err != nil {
+		return nil, err
+	}
+	idHash := people.HashIDNumber(key, req.IDNumber)
+	p := people.Person{ID: people.NewID("p_"), Name: req.Name, Org: req.Org, Roles: roles, IDNumberMasked: pii.MaskResidentID(req.IDNumber),
+		Agreement: ag, CreatedAt: now, CreatedBy: c.subject.Person.ID}
 	tok, hash, err := people.NewToken()
 	if err != nil {
 		return nil, err
@@ -221,7 +371,8 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 		rs[i] = string(r)
 	}
 	ev := audit.Event{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + p.Org, "token:" + t.ID},
-		Details: map[string]string{"roles": strings.Join(rs, ","), "id_number_given": fmt.Sprint(idHash != "")}}
+		Details: map[string]string{"roles": strings.Join(rs, ","), "id_number_verified": "true",
+			"agreement_from": ag.AgreementFrom, "agreement_until": ag.AgreementUntil}}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		if _, err := people.GetOrg(ctx, tx, p.Org); err != nil {
 			if errdefs.IsNotFound(err) {
@@ -240,22 +391,35 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 	return api.PersonCreated{Person: p, Token: tok, TokenID: t.ID, TokenExpiresAt: t.ExpiresAt}, nil
 }
 
+// renewAgreement records a person's renewed confidentiality agreement; a
+// person whose agreement lapsed may act again once it is recorded.
 func (s *Server) renewAgreement(ctx context.Context, c *call) (any, error) {
 	var req api.AgreementRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if _, err := people.ParseDate("until", req.Until); err != nil {
-		return nil, err
+	if req.Until == "" {
+		return nil, fmt.Errorf("%s: until is required: %w", people.RuleAgreement, errdefs.ErrInvalidArgument)
 	}
 	id := c.path("id")
 	var p people.Person
 	ev := audit.Event{Action: "person.agreement", Objects: []string{"person:" + id}, Details: map[string]string{"until": req.Until}}
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
-		if err := people.SetAgreement(ctx, tx, id, req.Until); err != nil {
+		cur, err := people.GetPerson(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		var err error
+		ag, err := people.CheckAgreement(cur.Roles, people.Agreement{AgreementFrom: req.From, AgreementUntil: req.Until, AgreementLiability: req.Liability}, s.Now())
+		if err != nil {
+			return err
+		}
+		ev.Details["from"] = ag.AgreementFrom
+		if ev.Details["was_until"] = cur.AgreementUntil; cur.AgreementUntil == "" {
+			ev.Details["was_until"] = "none"
+		}
+		if err := people.SetAgreement(ctx, tx, id, ag); err != nil {
+			return err
+		}
 		p, err = people.GetPerson(ctx, tx, id)
 		return err
 	})

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/pii"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/synth"
 	policy "github.com/enclave-dev/enclave/policies"
 	"github.com/enclave-dev/enclave/policies/opa"
 )
@@ -92,14 +95,15 @@ func newHarnessWith(t *testing.T, az authz.Authorizer, more func(d *Deps)) *harn
 	h.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.http.Close)
 	// The first admin, as enclaved init makes it.
-	o := people.Org{Name: "platform", Type: people.Agency, LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31", Status: people.Active, StatusReason: "platform", CreatedAt: h.now, UpdatedAt: h.now}
-	p := people.Person{ID: "p_admin", Name: "admin", Org: "platform", Roles: []people.Role{people.Admin}, CreatedAt: h.now, CreatedBy: "system"}
+	o := people.Org{Name: "platform", Type: people.Agency, USCC: nextUSCC(), LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31", Status: people.Active, StatusReason: "platform", CreatedAt: h.now, UpdatedAt: h.now}
+	id := nextIDNumber()
+	p := people.Person{ID: "p_admin", Name: "admin", Org: "platform", Roles: []people.Role{people.Admin}, IDNumberMasked: pii.MaskResidentID(id), CreatedAt: h.now, CreatedBy: "system"}
 	tok, hash, _ := people.NewToken()
 	if err := db.Tx(ctx, func(tx dbtx) error {
 		if err := people.CreateOrg(ctx, tx, o); err != nil {
 			return err
 		}
-		if err := people.CreatePerson(ctx, tx, p, ""); err != nil {
+		if err := people.CreatePerson(ctx, tx, p, "test-hash-of-"+p.ID); err != nil {
 			return err
 		}
 		return people.CreateToken(ctx, tx, people.Token{ID: "t_admin", Person: p.ID, CreatedAt: h.now, ExpiresAt: h.now.Add(24 * time.Hour)}, hash)
@@ -167,11 +171,61 @@ func (h *harness) mustDo(token, method, path string, body, out any) {
 	}
 }
 
+// idSeq numbers the synthetic ID numbers and credit codes of the tests.
+var idSeq atomic.Int64
+
+// nextIDNumber returns a fresh synthetic resident ID number.
+func nextIDNumber() string { return synth.ResidentID(int(idSeq.Add(1))) }
+
+// nextUSCC returns a fresh synthetic unified social credit code.
+func nextUSCC() string { return synth.USCC(int(idSeq.Add(1))) }
+
+// registered fills in what registration requires and a test leaves out: a
+// fresh ID number and, for the roles that need one, the liability of an
+// agreement that lasts to the end of 2029 (or the test's end date).
+func registered(req api.PersonRequest) api.PersonRequest {
+	if req.IDNumber == "" {
+		req.IDNumber = nextIDNumber()
+	}
+	var needs bool
+	for _, r := range req.Roles {
+		needs = needs || people.NeedsAgreement([]people.Role{people.Role(r)})
+	}
+	if req.AgreementUntil == "" && needs {
+		req.AgreementUntil = "2029-12-31"
+	}
+	if req.AgreementUntil != "" && req.AgreementLiability == "" {
+		req.AgreementLiability = "confidentiality agreement NDA-TEST, liability per its article 5"
+	}
+	return req
+}
+
+// licensed fills in what a licence application requires and a test leaves
+// out: a fresh credit code and the fields of 001 art. 11.
+func licensed(req api.OrgRequest) api.OrgRequest {
+	if req.USCC == "" {
+		req.USCC = nextUSCC()
+	}
+	if req.BusinessScope == "" {
+		req.BusinessScope = "credit risk statistics"
+	}
+	if req.SecurityLead == "" {
+		req.SecurityLead = "Qian Yi"
+	}
+	if req.Principal == "" {
+		req.Principal = "Zhao Er"
+	}
+	if req.DataDisposal == "" {
+		req.DataDisposal = "destroy every copy and derived product within 30 days of the licence's end"
+	}
+	return req
+}
+
 // person registers a person with roles in org and returns their token.
 func (h *harness) person(name, org string, roles ...string) api.PersonCreated {
 	h.t.Helper()
 	var out api.PersonCreated
-	h.mustDo(h.admin, "POST", "/v1/people", api.PersonRequest{Name: name, Org: org, Roles: roles}, &out)
+	h.mustDo(h.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: name, Org: org, Roles: roles}), &out)
 	return out
 }
 
@@ -259,7 +313,7 @@ func TestDenialIsAuditedAndChangesNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	op := h.person("Wang Lei", "platform", "operator")
 	orgs := h.count("orgs")
-	code, body := h.do(op.Token, "POST", "/v1/orgs", api.OrgRequest{Name: "rogue", Type: "company", LicenceUntil: "2027-01-01"})
+	code, body := h.do(op.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "rogue", Type: "company", LicenceUntil: "2027-01-01"}))
 	if code != 403 {
 		t.Fatalf("got status %d, want 403: %s", code, body)
 	}
@@ -280,7 +334,7 @@ func TestDenialIsAuditedAndChangesNothing(t *testing.T) {
 func TestBadInputChangesNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	auth := h.person("Zhou Min", "platform", "authority")
-	h.mustDo(auth.Token, "POST", "/v1/orgs", api.OrgRequest{Name: "acme", Type: "company", LicenceFrom: "2026-01-01", LicenceUntil: "2027-06-30"}, nil)
+	h.mustDo(auth.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "acme", Type: "company", LicenceFrom: "2026-01-01", LicenceUntil: "2027-06-30"}), nil)
 	for _, tc := range []struct {
 		name, token, path string
 		body              any
@@ -292,15 +346,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"syntax", auth.Token, "/v1/orgs", `{"name":`, 400, "JSON"},
 		{"trailing", auth.Token, "/v1/orgs", `{"name":"x","type":"company","licence_until":"2027-01-01"} {}`, 400, "after the JSON"},
 		{"empty body", auth.Token, "/v1/orgs", ``, 400, "empty"},
-		{"licence over two years", auth.Token, "/v1/orgs", api.OrgRequest{Name: "long", Type: "company", LicenceFrom: "2026-01-01", LicenceUntil: "2028-01-02"}, 400, "longer than 2 years"},
-		{"licence backwards", auth.Token, "/v1/orgs", api.OrgRequest{Name: "back", Type: "company", LicenceFrom: "2026-05-01", LicenceUntil: "2026-04-01"}, 400, "after licence_from"},
-		{"bad date", auth.Token, "/v1/orgs", api.OrgRequest{Name: "d", Type: "company", LicenceUntil: "next year"}, 400, "licence_until"},
-		{"bad type", auth.Token, "/v1/orgs", api.OrgRequest{Name: "t", Type: "club", LicenceUntil: "2027-01-01"}, 400, "organisation type"},
-		{"duplicate org", auth.Token, "/v1/orgs", api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-01-01"}, 409, "acme"},
-		{"bad check digit", h.admin, "/v1/people", api.PersonRequest{Name: "A", Org: "acme", Roles: []string{"operator"}, IDNumber: "320583199001010071"}, 400, "check digit"},
-		{"unknown role", h.admin, "/v1/people", api.PersonRequest{Name: "A", Org: "acme", Roles: []string{"king"}}, 400, "role"},
-		{"missing org", h.admin, "/v1/people", api.PersonRequest{Name: "A", Org: "nowhere", Roles: []string{"operator"}}, 400, "nowhere"},
-		{"bad name", h.admin, "/v1/people", api.PersonRequest{Name: "<script>", Org: "acme", Roles: []string{"operator"}}, 400, "name"},
+		{"licence over two years", auth.Token, "/v1/orgs", licensed(api.OrgRequest{Name: "long", Type: "company", LicenceFrom: "2026-01-01", LicenceUntil: "2028-01-02"}), 400, "longer than 2 years"},
+		{"licence backwards", auth.Token, "/v1/orgs", licensed(api.OrgRequest{Name: "back", Type: "company", LicenceFrom: "2026-05-01", LicenceUntil: "2026-04-01"}), 400, "after licence_from"},
+		{"bad date", auth.Token, "/v1/orgs", licensed(api.OrgRequest{Name: "d", Type: "company", LicenceUntil: "next year"}), 400, "licence_until"},
+		{"bad type", auth.Token, "/v1/orgs", licensed(api.OrgRequest{Name: "t", Type: "club", LicenceUntil: "2027-01-01"}), 400, "organisation type"},
+		{"duplicate org", auth.Token, "/v1/orgs", licensed(api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-01-01"}), 409, "acme"},
+		{"bad check digit", h.admin, "/v1/people", registered(api.PersonRequest{Name: "A", Org: "acme", Roles: []string{"operator"}, IDNumber: "320583199001010071"}), 400, "check digit"},
+		{"unknown role", h.admin, "/v1/people", registered(api.PersonRequest{Name: "A", Org: "acme", Roles: []string{"king"}}), 400, "role"},
+		{"missing org", h.admin, "/v1/people", registered(api.PersonRequest{Name: "A", Org: "nowhere", Roles: []string{"operator"}}), 400, "nowhere"},
+		{"bad name", h.admin, "/v1/people", registered(api.PersonRequest{Name: "<script>", Org: "acme", Roles: []string{"operator"}}), 400, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			orgs, ppl, toks := h.count("orgs"), h.count("people"), h.count("tokens")
@@ -319,7 +373,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	// A valid ID number is stored only hashed and masked; a second person
 	// with the same number is refused.
 	var p api.PersonCreated
-	h.mustDo(h.admin, "POST", "/v1/people", api.PersonRequest{Name: "B", Org: "acme", Roles: []string{"operator"}, IDNumber: "32058319900101007X"}, &p)
+	h.mustDo(h.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: "B", Org: "acme", Roles: []string{"operator"}, IDNumber: "32058319900101007X"}), &p)
 	if p.IDNumberMasked != "320***********007X" {
 		t.Fatalf("masked id: got %q", p.IDNumberMasked)
 	}
@@ -328,7 +382,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if raw != 0 {
 		t.Fatal("the ID number is stored in clear")
 	}
-	if code, _ := h.do(h.admin, "POST", "/v1/people", api.PersonRequest{Name: "C", Org: "acme", Roles: []string{"operator"}, IDNumber: "32058319900101007x"}); code != 409 {
+	if code, _ := h.do(h.admin, "POST", "/v1/people", registered(api.PersonRequest{Name: "C", Org: "acme", Roles: []string{"operator"}, IDNumber: "32058319900101007x"})); code != 409 {
 		t.Fatalf("duplicate ID number: got %d, want 409", code)
 	}
 }
@@ -336,7 +390,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 func TestOrgStatusTransitions(t *testing.T) {
 	h := newHarness(t, nil)
 	auth := h.person("Zhou Min", "platform", "authority")
-	h.mustDo(auth.Token, "POST", "/v1/orgs", api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-06-30"}, nil)
+	h.mustDo(auth.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-06-30"}), nil)
 	steps := []struct {
 		verb, reason string
 		code         int
@@ -466,7 +520,7 @@ func TestStateChangeAuditedBeforeCommit(t *testing.T) {
 	auth := h.person("Zhou Min", "platform", "authority")
 	h.srv.Audit = failingAudit{h.log}
 	orgs := h.count("orgs")
-	code, _ := h.do(auth.Token, "POST", "/v1/orgs", api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-06-30"})
+	code, _ := h.do(auth.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "acme", Type: "company", LicenceUntil: "2027-06-30"}))
 	if code != 500 {
 		t.Fatalf("got %d, want 500 when the audit log fails", code)
 	}

@@ -79,6 +79,29 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_person ON tokens(person);
 `},
+	{2, "organisation identity and licence applications, licence terms, agreement terms", `
+ALTER TABLE orgs ADD COLUMN uscc TEXT NOT NULL DEFAULT '';
+ALTER TABLE orgs ADD COLUMN business_scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE orgs ADD COLUMN security_lead TEXT NOT NULL DEFAULT '';
+ALTER TABLE orgs ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+ALTER TABLE orgs ADD COLUMN data_disposal TEXT NOT NULL DEFAULT '';
+ALTER TABLE orgs ADD COLUMN status_at TEXT NOT NULL DEFAULT '';
+UPDATE orgs SET status_at = updated_at;
+CREATE INDEX orgs_uscc ON orgs(uscc);
+CREATE TABLE org_licences (
+	org           TEXT NOT NULL REFERENCES orgs(name),
+	seq           INTEGER NOT NULL,
+	kind          TEXT NOT NULL,
+	licence_from  TEXT NOT NULL,
+	licence_until TEXT NOT NULL,
+	recorded_at   TEXT NOT NULL,
+	recorded_by   TEXT NOT NULL,
+	PRIMARY KEY (org, seq)
+);
+INSERT INTO org_licences SELECT name, 1, 'licence', licence_from, licence_until, created_at, '' FROM orgs;
+ALTER TABLE people ADD COLUMN agreement_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN agreement_liability TEXT NOT NULL DEFAULT '';
+`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

@@ -63,3 +63,53 @@ func TestTxAuditHookFailureRollsBack(t *testing.T) {
 		t.Fatalf("got %d rows after a failed hook, want 0", n)
 	}
 }
+
+// TestPeopleMigration2 migrates a database of people schema version 1 with
+// an organisation and a person: the rows stay, the organisation's licence
+// becomes its first term and its last change its status time, and the new
+// columns are empty.
+func TestPeopleMigration2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
+			applied_at TEXT NOT NULL DEFAULT '', PRIMARY KEY (part, version))`,
+		Migrations[0].SQL,
+		`INSERT INTO schema_migrations(part, version, name) VALUES ('people', 1, 'v1')`,
+		`INSERT INTO orgs VALUES ('acme', 'company', '2026-01-01', '2027-06-30', 'revoked', 'breach', '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z')`,
+		`INSERT INTO people(id, name, org, roles, agreement_until, created_at, created_by) VALUES ('p_1', 'Wang Lei', 'acme', 'operator', '2026-12-31', '2026-01-02T00:00:00Z', 'p_admin')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var statusAt, uscc, kind, from, until, agFrom, agUntil string
+	if err := db.SQL().QueryRow(`SELECT status_at, uscc FROM orgs WHERE name = 'acme'`).Scan(&statusAt, &uscc); err != nil {
+		t.Fatal(err)
+	}
+	if statusAt != "2026-03-01T00:00:00Z" || uscc != "" {
+		t.Errorf("got status_at %q uscc %q, want the last update and no code", statusAt, uscc)
+	}
+	if err := db.SQL().QueryRow(`SELECT kind, licence_from, licence_until FROM org_licences WHERE org = 'acme' AND seq = 1`).Scan(&kind, &from, &until); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "licence" || from != "2026-01-01" || until != "2027-06-30" {
+		t.Errorf("got first term %s %s..%s, want licence 2026-01-01..2027-06-30", kind, from, until)
+	}
+	if err := db.SQL().QueryRow(`SELECT agreement_from, agreement_until FROM people WHERE id = 'p_1'`).Scan(&agFrom, &agUntil); err != nil {
+		t.Fatal(err)
+	}
+	if agFrom != "" || agUntil != "2026-12-31" {
+		t.Errorf("got agreement %q..%q, want ..2026-12-31 kept", agFrom, agUntil)
+	}
+}

@@ -51,7 +51,7 @@ func topdownEngine(t testing.TB) *Engine {
 func person(id, org string, roles ...string) policy.Subject {
 	return policy.Subject{
 		ID: id, Name: "Test Person " + id, Org: org, OrgType: "company", OrgStatus: "active",
-		LicenceFrom: day(-100), LicenceUntil: day(300), AgreementUntil: day(200), Roles: roles,
+		LicenceFrom: day(-100), LicenceUntil: day(300), AgreementUntil: day(200), IDVerified: true, Roles: roles,
 	}
 }
 

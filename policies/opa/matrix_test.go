@@ -37,6 +37,8 @@ var wantRoles = map[string]map[string]string{
 	"org.reinstate": {"authority": anyRes},
 	"org.blacklist": {"authority": anyRes},
 	"org.revoke":    {"authority": anyRes},
+	"org.renew":     {"authority": anyRes},
+	"org.show":      {"admin": anyRes, "authority": anyRes, "bureau": anyRes, "officer": anyRes},
 	"org.list":      {"admin": anyRes, "authority": anyRes, "bureau": anyRes, "officer": anyRes},
 
 	"image.import":  {"operator": anyRes},
@@ -96,6 +98,10 @@ func matrixInput(action string, own bool, roles ...string) policy.Input {
 	in.Resource.From, in.Resource.Until = day(0), day(30)
 	if action == "org.add" {
 		in.Resource.From, in.Resource.Until = day(0), day(700)
+	}
+	if action == "org.renew" {
+		in.Resource.From, in.Resource.Until = day(20), day(700)
+		in.Resource.Licensing = &policy.Licensing{LicenceUntil: day(19), Status: "active"}
 	}
 	in.Resource.PublicInterest = true
 	if own {

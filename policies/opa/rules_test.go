@@ -26,6 +26,7 @@ func TestJobRules(t *testing.T) {
 		{"no agreement", func(in *policy.Input) { in.Subject.AgreementUntil = nil }, "agreement.not_valid"},
 		{"agreement expired", func(in *policy.Input) { in.Subject.AgreementUntil = day(-1) }, "agreement.not_valid"},
 		{"agreement ends now", func(in *policy.Input) { in.Subject.AgreementUntil = &in.Now }, ""},
+		{"id number not verified", func(in *policy.Input) { in.Subject.IDVerified = false }, "person.id_not_verified"},
 		{"dataset sealed", func(in *policy.Input) { in.Resource.Datasets[0].State = "sealed" }, "dataset.unavailable"},
 		{"dataset destroyed", func(in *policy.Input) { in.Resource.Datasets[0].State = "destroyed" }, "dataset.unavailable"},
 		{"dataset state unset", func(in *policy.Input) { in.Resource.Datasets[0].State = "" }, "dataset.unavailable"},
@@ -191,7 +192,14 @@ func TestApplicationRules(t *testing.T) {
 	orgAdd := func() policy.Input {
 		in := approve()
 		in.Action = "org.add"
-		in.Resource = policy.Resource{Kind: "org", ID: "globex", From: day(0), Until: day(365)}
+		in.Resource = policy.Resource{Kind: "org", ID: "globex", From: day(0), Until: day(365), Licensing: &policy.Licensing{}}
+		return in
+	}
+	orgRenew := func() policy.Input {
+		in := orgAdd()
+		in.Action = "org.renew"
+		in.Resource = policy.Resource{Kind: "org", ID: "acme", From: day(31), Until: day(31 + 700),
+			Licensing: &policy.Licensing{LicenceUntil: day(30), Status: "active"}}
 		return in
 	}
 	tests := []struct {
@@ -226,6 +234,19 @@ func TestApplicationRules(t *testing.T) {
 		{"org add too long", orgAdd, func(in *policy.Input) { in.Resource.Until = ptr(in.Resource.From.AddDate(2, 0, 1)) }, "licence.period"},
 		{"org add backwards", orgAdd, func(in *policy.Input) { in.Resource.Until = day(-1) }, "licence.period"},
 		{"org add without period", orgAdd, func(in *policy.Input) { in.Resource.Until = nil }, "licence.period"},
+		{"org add blacklisted code", orgAdd, func(in *policy.Input) { in.Resource.Licensing.BlacklistedAs = "old-co" }, "licence.uscc_blacklisted"},
+		{"org add code revoked a year ago", orgAdd, func(in *policy.Input) { in.Resource.Licensing.RevokedAt = ptr(t0.AddDate(-1, 0, 0)) }, "licence.uscc_revoked"},
+		{"org add code revoked three years ago", orgAdd, func(in *policy.Input) { in.Resource.Licensing.RevokedAt = ptr(t0.AddDate(-3, 0, 0)) }, ""},
+		{"org add without agreement", orgAdd, func(in *policy.Input) { in.Subject.AgreementUntil = day(-1) }, "agreement.not_valid"},
+		{"org add by unverified person", orgAdd, func(in *policy.Input) { in.Subject.IDVerified = false }, "person.id_not_verified"},
+		{"org renew", orgRenew, func(*policy.Input) {}, ""},
+		{"org renew on the last day", orgRenew, func(in *policy.Input) { in.Resource.Licensing.LicenceUntil = ptr(t0) }, ""},
+		{"org renew too early", orgRenew, func(in *policy.Input) { in.Resource.Licensing.LicenceUntil = day(100) }, "licence.renewal_window"},
+		{"org renew after the end", orgRenew, func(in *policy.Input) { in.Resource.Licensing.LicenceUntil = day(-1) }, "licence.renewal_window"},
+		{"org renew without licence", orgRenew, func(in *policy.Input) { in.Resource.Licensing.LicenceUntil = nil }, "licence.renewal_window"},
+		{"org renew suspended", orgRenew, func(in *policy.Input) { in.Resource.Licensing.Status = "suspended" }, "licence.renewal_not_active"},
+		{"org renew over two years", orgRenew, func(in *policy.Input) { in.Resource.Until = ptr(in.Resource.From.AddDate(2, 0, 1)) }, "licence.period"},
+		{"org renew blacklisted code", orgRenew, func(in *policy.Input) { in.Resource.Licensing.BlacklistedAs = "old-co" }, "licence.uscc_blacklisted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

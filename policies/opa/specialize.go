@@ -245,7 +245,7 @@ func probes(action string) []policy.Input {
 			Now:    now,
 			Subject: policy.Subject{
 				ID: "p-probe", Name: "Probe", Org: "probe-org", OrgType: "company", OrgStatus: "active",
-				LicenceFrom: day(-30), LicenceUntil: day(300), AgreementUntil: day(100), Roles: roles,
+				LicenceFrom: day(-30), LicenceUntil: day(300), AgreementUntil: day(100), IDVerified: true, Roles: roles,
 			},
 			Resource: policy.Resource{Kind: "probe", ID: "r-1", Org: "other-org", Owner: "p-other",
 				From: day(1), Until: day(60)},
@@ -267,6 +267,15 @@ func probes(action string) []policy.Input {
 	expired.Subject.LicenceUntil, expired.Subject.AgreementUntil = day(-1), day(-1)
 	inactive := base([]string{"operator"}, true)
 	inactive.Subject.OrgStatus = "suspended"
+	unverified := base([]string{"officer"}, false)
+	unverified.Subject.IDVerified, unverified.Subject.AgreementUntil = false, nil
+	// Licensing: a code blacklisted and revoked before, a licence in and
+	// out of its renewal window.
+	barred := base([]string{"authority"}, false)
+	barred.Resource.Licensing = &policy.Licensing{BlacklistedAs: "old-name", RevokedAs: "older-name", RevokedAt: day(-400),
+		LicenceUntil: day(30), Status: "active"}
+	early := base([]string{"authority"}, false)
+	early.Resource.Licensing = &policy.Licensing{LicenceUntil: day(200), Status: "suspended"}
 	job := base([]string{"operator"}, true)
 	job.Resource.Datasets = []policy.Dataset{
 		{Name: "d1", Version: 1, Level: "general-2", Market: "ordinary", State: "active", Columns: []string{"a"}},
@@ -279,5 +288,5 @@ func probes(action string) []policy.Input {
 	}
 	ungranted := job
 	ungranted.Grants = nil
-	return append(out, expired, inactive, job, ungranted)
+	return append(out, expired, inactive, unverified, barred, early, job, ungranted)
 }

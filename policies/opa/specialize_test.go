@@ -75,6 +75,11 @@ func randomInput(r *rand.Rand) policy.Input {
 		func() { in.Subject.OrgStatus = pick(append([]string{""}, policy.OrgStatuses...)...) },
 		func() { in.Subject.LicenceFrom, in.Subject.LicenceUntil = anyDay(), anyDay() },
 		func() { in.Subject.AgreementUntil = anyDay() },
+		func() { in.Subject.IDVerified = r.IntN(4) != 0 },
+		func() {
+			in.Resource.Licensing = &policy.Licensing{BlacklistedAs: pick("", "old-co"), RevokedAs: pick("", "older-co"),
+				RevokedAt: anyDay(), LicenceUntil: anyDay(), Status: pick(append([]string{""}, policy.OrgStatuses...)...)}
+		},
 		func() { in.Resource.Org = pick("acme", "globex", "") },
 		func() { in.Resource.Owner = pick("p-1", "p-2", "") },
 		func() { in.Resource.Approvers = strs("p-1", "p-2", "p-3") },

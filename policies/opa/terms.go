@@ -98,7 +98,7 @@ func subjectEqual(a, b *policy.Subject) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Org == b.Org && a.OrgType == b.OrgType &&
 		a.OrgStatus == b.OrgStatus && timePtrEqual(a.LicenceFrom, b.LicenceFrom) &&
 		timePtrEqual(a.LicenceUntil, b.LicenceUntil) && strsEqual(a.Roles, b.Roles) &&
-		timePtrEqual(a.AgreementUntil, b.AgreementUntil)
+		timePtrEqual(a.AgreementUntil, b.AgreementUntil) && a.IDVerified == b.IDVerified
 }
 
 func cloneSubject(s *policy.Subject) policy.Subject {

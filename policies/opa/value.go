@@ -52,6 +52,9 @@ func inputFields(in *policy.Input, f *fields, a *vm.Arena) *vm.Object {
 		if ic, ok := c.get("image"); ok {
 			o.add("image", image(r.Image, ic, a))
 		}
+		if lc, ok := c.get("licensing"); ok {
+			o.add("licensing", licensing(r.Licensing, lc, a))
+		}
 		b.add("resource", o.value())
 	}
 	if f.has("grants") {
@@ -102,6 +105,7 @@ func subjectValue(s *policy.Subject, f *fields) vm.Value {
 	o.field(f, "licence_until", func() vm.Value { return timePtr(s.LicenceUntil) })
 	o.field(f, "roles", func() vm.Value { return strs(s.Roles, heap) })
 	o.field(f, "agreement_until", func() vm.Value { return timePtr(s.AgreementUntil) })
+	o.field(f, "id_verified", func() vm.Value { return s.IDVerified })
 	return o.value()
 }
 
@@ -203,6 +207,19 @@ func image(im *policy.Image, f *fields, a *vm.Arena) vm.Value {
 	o := object{arena: a}
 	o.field(f, "digest", func() vm.Value { return str(im.Digest) })
 	o.field(f, "status", func() vm.Value { return str(im.Status) })
+	return o.value()
+}
+
+func licensing(l *policy.Licensing, f *fields, a *vm.Arena) vm.Value {
+	if l == nil {
+		return vm.Null
+	}
+	o := object{arena: a}
+	o.field(f, "blacklisted_as", func() vm.Value { return str(l.BlacklistedAs) })
+	o.field(f, "revoked_as", func() vm.Value { return str(l.RevokedAs) })
+	o.field(f, "revoked_at", func() vm.Value { return timePtr(l.RevokedAt) })
+	o.field(f, "licence_until", func() vm.Value { return timePtr(l.LicenceUntil) })
+	o.field(f, "status", func() vm.Value { return str(l.Status) })
 	return o.value()
 }
 

@@ -2,7 +2,7 @@
 # dataset marks and states, grants, and quotas at job admission.
 package enclave
 
-# --- Licence and agreement (actions in licensed_actions) -----------------
+# --- Licence (actions in licensed_actions) -------------------------------
 
 licence_ok if {
 	from := ns(input.subject.licence_from)
@@ -11,23 +11,13 @@ licence_ok if {
 	now <= until
 }
 
-agreement_ok if now <= ns(input.subject.agreement_until)
-
-# One rule per request checks the licence and the agreement, so that the
-# other actions pay for a single membership test.
+# One rule per request checks the licence, so that the other actions pay
+# for a single membership test. (Agreements are checked for every action:
+# people.rego.)
 reasons contains r if {
 	input.action in licensed_actions
-	some r in licence_reasons
-}
-
-licence_reasons contains r if {
 	not licence_ok
 	r := {"rule": "licence.not_valid", "message": sprintf("organisation %q holds no licence valid now", [subject_org])}
-}
-
-licence_reasons contains r if {
-	not agreement_ok
-	r := {"rule": "agreement.not_valid", "message": sprintf("person %q has no confidentiality agreement on record that is valid now", [subject_id])}
 }
 
 # --- Licence length (org.add, R-04) --------------------------------------

@@ -7,7 +7,7 @@ now := "2026-06-01T12:00:00Z"
 operator := {
 	"id": "p-op1", "org": "acme", "org_type": "company", "org_status": "active",
 	"licence_from": "2026-01-01T00:00:00Z", "licence_until": "2027-01-01T00:00:00Z",
-	"agreement_until": "2026-12-31T23:59:59Z", "roles": ["operator"],
+	"agreement_until": "2026-12-31T23:59:59Z", "id_verified": true, "roles": ["operator"],
 }
 
 rules(d) := {r.rule | some r in d.reasons}

@@ -28,6 +28,8 @@ action_roles := {
 	"org.reinstate": {"authority": "any"},
 	"org.blacklist": {"authority": "any"},
 	"org.revoke": {"authority": "any"},
+	"org.renew": {"authority": "any"},
+	"org.show": {"admin": "any", "authority": "any", "bureau": "any", "officer": "any"},
 	"org.list": {"admin": "any", "authority": "any", "bureau": "any", "officer": "any"},
 	"image.import": {"operator": "any"},
 	"image.approve": {"officer": "independent"},
