@@ -84,18 +84,23 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 	if err != nil {
 		return authz.Resource{}, err
 	}
+	// The policies see the version named, or the newest: a dataset appears
+	// once in a policy input. The retention follows every version the
+	// action touches.
+	var shown *datasets.Version
 	for _, v := range vs {
 		if ver != 0 && v.Version != ver {
 			continue
 		}
-		res.Datasets = append(res.Datasets, policy.Dataset{Name: v.Name, Version: int64(v.Version), Level: v.Level, Market: v.Market, State: v.State})
+		shown = v
 		if v.Market == "authorized" || v.Market == "withheld" {
 			c.retention = audit.Retention5y
 		}
 	}
-	if len(res.Datasets) == 0 {
+	if shown == nil {
 		return authz.Resource{}, fmt.Errorf("dataset %q version %d: %w", name, ver, errdefs.ErrNotFound)
 	}
+	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Level: shown.Level, Market: shown.Market, State: shown.State}}
 	return res, nil
 }
 
