@@ -33,14 +33,14 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	base := t.TempDir()
 	cfg := Default()
 	cfg.DataDir = filepath.Join(base, "data")
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, cfg.DataDir)
 	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
 	admin, _ := client.New(sock, res.AdminToken)
-	p, err := admin.AddPerson(ctx, api.PersonRequest{Name: "Li Na", Org: "platform", Roles: []string{"custodian"}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")})
+	p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: "Li Na", Org: "platform", Roles: []string{"custodian"}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil || gone.State != "destroyed" {
 		t.Fatalf("destroyed dataset after restore: %+v %v", gone, err)
 	}
-	b, _ := radmin.AddPerson(ctx, api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}})
+	b, _ := radmin.AddPerson(ctx, registered(api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}}))
 	rb, _ := client.New(rsock, b.Token)
 	rep, err := rb.AuditVerify(ctx)
 	if err != nil || !rep.OK {

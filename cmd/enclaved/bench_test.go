@@ -19,7 +19,7 @@ func BenchmarkWhoami(b *testing.B) {
 	ctx := context.Background()
 	cfg := Default()
 	cfg.DataDir = filepath.Join(b.TempDir(), "data")
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/enclave-dev/enclave/cmd/enclave/cli"
 )
@@ -23,7 +24,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 	ctx := context.Background()
 	cfg := Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,9 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		code := cli.Main(args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
 		return code, out.String(), errb.String()
 	}
-	code, out, errs := run(res.AdminToken, "person", "add", "Zhou Min", "--org", "platform", "--role", "authority", "--json")
+	agreement := []string{"--agreement-until", "2029-12-31", "--agreement-liability", "NDA-2026-07, liability per its article 5"}
+	code, out, errs := run(res.AdminToken, append([]string{"person", "add", "Zhou Min", "--org", "platform", "--role", "authority",
+		"--id-number", nextIDNumber(), "--json"}, agreement...)...)
 	if code != 0 {
 		t.Fatalf("person add: exit %d: %s", code, errs)
 	}
@@ -49,7 +52,14 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		t.Fatalf("person add --json: got %q, want an object with id and token", out)
 	}
 	auth := created.Token
-	run(res.AdminToken, "person", "add", "Wang Lei", "--org", "platform", "--role", "operator", "--json")
+	run(res.AdminToken, append([]string{"person", "add", "Wang Lei", "--org", "platform", "--role", "operator", "--id-number", nextIDNumber(), "--json"}, agreement...)...)
+	// An organisation's licence application: its code and what 001 art. 11 asks.
+	app := func(uscc string) []string {
+		return []string{"--uscc", uscc, "--business-scope", "credit risk statistics", "--security-lead", "Qian Yi",
+			"--principal", "Zhao Er", "--data-disposal", "destroy every copy within 30 days"}
+	}
+	acme := nextUSCC()
+	late := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 
 	for _, tc := range []struct {
 		name  string
@@ -59,11 +69,22 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		want  string // in stdout or stderr
 	}{
 		{"whoami", auth, []string{"whoami"}, cli.ExitOK, "Zhou Min"},
-		{"flags after arguments", auth, []string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30", "--json"}, cli.ExitOK, `"id": "acme"`},
-		{"flags before arguments", auth, []string{"org", "add", "--type", "company", "--licence-until", "2027-06-30", "beta"}, cli.ExitOK, "beta"},
-		{"duplicate is a failure", auth, []string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30"}, cli.ExitFailure, "already exists"},
-		{"bad input is a failure", auth, []string{"org", "add", "gamma", "--type", "company", "--licence-until", "2030-01-01"}, cli.ExitFailure, "longer than 2 years"},
+		{"whoami shows the agreement", auth, []string{"whoami"}, cli.ExitOK, "..2029-12-31"},
+		{"flags after arguments", auth, append([]string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30", "--json"}, app(acme)...), cli.ExitOK, `"id": "acme"`},
+		{"flags before arguments", auth, append(append([]string{"org", "add", "--type", "company", "--licence-until", late}, app(nextUSCC())...), "beta"), cli.ExitOK, "beta"},
+		{"duplicate is a failure", auth, append([]string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30"}, app(nextUSCC())...), cli.ExitFailure, "already exists"},
+		{"a held code is a failure", auth, append([]string{"org", "add", "acme-2", "--type", "company", "--licence-until", "2027-06-30"}, app(acme)...), cli.ExitFailure, `already held by organisation "acme"`},
+		{"bad code is a failure", auth, append([]string{"org", "add", "epsilon", "--type", "company", "--licence-until", "2027-06-30"}, app(acme[:17]+otherCheck(acme[17]))...), cli.ExitFailure, "check character"},
+		{"bad input is a failure", auth, append([]string{"org", "add", "gamma", "--type", "company", "--licence-until", "2030-01-01"}, app(nextUSCC())...), cli.ExitFailure, "longer than 2 years"},
 		{"missing flag is usage", auth, []string{"org", "add", "delta"}, cli.ExitUsage, "--type"},
+		{"missing code is usage", auth, []string{"org", "add", "delta", "--type", "company", "--licence-until", "2027-06-30"}, cli.ExitUsage, "--uscc"},
+		{"org show", auth, []string{"org", "show", "acme"}, cli.ExitOK, "term (licence)"},
+		{"org list shows the code", auth, []string{"org", "list"}, cli.ExitOK, acme},
+		{"renewal early is denied", auth, []string{"org", "renew", "acme", "--licence-until", "2029-06-30"}, cli.ExitDenied, "licence.renewal_window"},
+		{"renewal in the last months", auth, []string{"org", "renew", "beta", "--licence-until", time.Now().AddDate(2, 0, 0).Format("2006-01-02")}, cli.ExitOK, "term (renewal)"},
+		{"missing id number is usage", res.AdminToken, []string{"person", "add", "Li Si", "--org", "platform", "--role", "bureau"}, cli.ExitUsage, "--id-number"},
+		{"missing agreement is a failure", res.AdminToken, []string{"person", "add", "Li Si", "--org", "platform", "--role", "bureau", "--id-number", nextIDNumber()}, cli.ExitFailure, "confidentiality agreement"},
+		{"person list shows the term", res.AdminToken, []string{"person", "list"}, cli.ExitOK, time.Now().UTC().Format("2006-01-02") + "..2029-12-31"},
 		{"extra argument is usage", auth, []string{"whoami", "extra"}, cli.ExitUsage, "no arguments"},
 		{"unknown flag is usage", auth, []string{"whoami", "--colour"}, cli.ExitUsage, "colour"},
 		{"unknown command is usage", auth, []string{"frobnicate"}, cli.ExitUsage, "unknown command"},

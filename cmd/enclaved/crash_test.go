@@ -65,11 +65,11 @@ func startDaemon(t testing.TB, dir string, env ...string) *exec.Cmd {
 func TestInitTwiceRefusesAndChangesNothing(t *testing.T) {
 	cfg := Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	if _, err := initDataDir(context.Background(), cfg, "platform", "admin"); err != nil {
+	if _, err := initDataDir(context.Background(), cfg, testAdmin("platform")); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, cfg.DataDir)
-	if _, err := initDataDir(context.Background(), cfg, "platform", "admin"); err == nil {
+	if _, err := initDataDir(context.Background(), cfg, testAdmin("platform")); err == nil {
 		t.Fatal("second init succeeded, want a refusal")
 	}
 	if after := snapshot(t, cfg.DataDir); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -109,14 +109,14 @@ func TestKillDuringConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	cfg := Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
 	d := startDaemon(t, cfg.DataDir)
 	admin, _ := client.New(sock, res.AdminToken)
-	auth, err := admin.AddPerson(ctx, api.PersonRequest{Name: "Zhou Min", Org: "platform", Roles: []string{"authority"}})
+	auth, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: "Zhou Min", Org: "platform", Roles: []string{"authority"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestKillDuringConcurrentWrites(t *testing.T) {
 				default:
 				}
 				name := fmt.Sprintf("org-%02d-%04d", w, i)
-				if _, err := c.AddOrg(ctx, api.OrgRequest{Name: name, Type: "company", LicenceUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")}); err != nil {
+				if _, err := c.AddOrg(ctx, licensed(api.OrgRequest{Name: name, Type: "company", LicenceUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")})); err != nil {
 					return // the daemon is gone
 				}
 				mu.Lock()
@@ -193,7 +193,7 @@ func TestKillDuringConcurrentWrites(t *testing.T) {
 			t.Errorf("acknowledged organisation %q is missing after the restart", name)
 		}
 	}
-	bureau, err := admin.AddPerson(ctx, api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}})
+	bureau, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestMainPath(t *testing.T) {
 	}
 	cfg := Default()
 	cfg.DataDir = filepath.Join(base, "data")
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestMainPath(t *testing.T) {
 	admin, _ := client.New(sock, res.AdminToken)
 	as := func(name, org, role string) *client.Client {
 		t.Helper()
-		p, err := admin.AddPerson(ctx, api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")})
+		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestMainPath(t *testing.T) {
 	authority := as("Zhou Min", "platform", "authority")
 	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
 	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency", LicenceUntil: until}, {Name: "acme", Type: "company", LicenceUntil: until}, {Name: "security", Type: "agency", LicenceUntil: until}} {
-		_, err := authority.AddOrg(ctx, o)
+		_, err := authority.AddOrg(ctx, licensed(o))
 		must(err)
 	}
 	custodian := as("Li Na", "credit-centre", "custodian")

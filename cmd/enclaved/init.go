@@ -13,6 +13,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/pii"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
 
@@ -29,8 +30,11 @@ func runInit(args []string) error {
 	fs := flag.NewFlagSet("enclaved init", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the data directory to create")
 	asJSON := fs.Bool("json", false, "print JSON")
-	org := fs.String("org", "platform-operations", "the organisation of the first admin")
-	admin := fs.String("admin-name", "admin", "the first admin's name")
+	var first firstAdmin
+	fs.StringVar(&first.Org, "org", "platform-operations", "the organisation of the first admin")
+	fs.StringVar(&first.USCC, "org-uscc", "", "the unified social credit code of that organisation (required)")
+	fs.StringVar(&first.Name, "admin-name", "admin", "the first admin's name")
+	fs.StringVar(&first.IDNumber, "admin-id-number", "", "the first admin's resident ID number (required; stored only as a keyed hash and a masked form)")
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "keep the keys in Vault's transit engine at this URL (token in VAULT_TOKEN) instead of the local keyring")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -41,7 +45,10 @@ func runInit(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	res, err := initDataDir(context.Background(), cfg, *org, *admin)
+	if first.USCC == "" || first.IDNumber == "" {
+		return usageError{fmt.Errorf("--org-uscc and --admin-id-number are required")}
+	}
+	res, err := initDataDir(context.Background(), cfg, first)
 	if err != nil {
 		return err
 	}
@@ -51,13 +58,20 @@ func runInit(args []string) error {
 		return enc.Encode(res)
 	}
 	fmt.Printf("initialised %s\nfirst admin %s (%s) of %s\nadmin token (shown once, keep it safe):\n%s\n",
-		res.DataDir, *admin, res.AdminID, res.Org, res.AdminToken)
+		res.DataDir, first.Name, res.AdminID, res.Org, res.AdminToken)
 	return nil
+}
+
+// firstAdmin is the first admin that init registers, and their
+// organisation.
+type firstAdmin struct {
+	Org, USCC      string // the organisation and its unified social credit code
+	Name, IDNumber string // the admin and their resident ID number
 }
 
 // initDataDir builds the data directory in a sibling staging directory and
 // renames it into place, so that a failed or repeated init changes nothing.
-func initDataDir(ctx context.Context, cfg Config, orgName, adminName string) (initResult, error) {
+func initDataDir(ctx context.Context, cfg Config, first firstAdmin) (initResult, error) {
 	dir := cfg.DataDir
 	if ents, err := os.ReadDir(dir); err == nil {
 		if len(ents) > 0 {
@@ -66,10 +80,18 @@ func initDataDir(ctx context.Context, cfg Config, orgName, adminName string) (in
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return initResult{}, fmt.Errorf("inspect data directory: %w", err)
 	}
-	if err := people.ValidName("organisation", orgName); err != nil {
+	if err := people.ValidName("organisation", first.Org); err != nil {
 		return initResult{}, err
 	}
-	if err := people.ValidName("person", adminName); err != nil {
+	if err := people.ValidName("person", first.Name); err != nil {
+		return initResult{}, err
+	}
+	uscc, err := people.CheckUSCC(first.USCC)
+	if err != nil {
+		return initResult{}, err
+	}
+	first.USCC = uscc
+	if err := people.CheckIDNumber(first.IDNumber, time.Now()); err != nil {
 		return initResult{}, err
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -85,7 +107,7 @@ func initDataDir(ctx context.Context, cfg Config, orgName, adminName string) (in
 	}
 	scfg := cfg
 	scfg.DataDir = stage
-	res, err := populate(ctx, scfg, orgName, adminName)
+	res, err := populate(ctx, scfg, first)
 	if err != nil {
 		return initResult{}, err
 	}
@@ -103,7 +125,8 @@ func initDataDir(ctx context.Context, cfg Config, orgName, adminName string) (in
 	return res, nil
 }
 
-func populate(ctx context.Context, cfg Config, orgName, adminName string) (initResult, error) {
+func populate(ctx context.Context, cfg Config, first firstAdmin) (initResult, error) {
+	orgName := first.Org
 	kr, err := createKeyring(ctx, cfg)
 	if err != nil {
 		return initResult{}, fmt.Errorf("create keyring: %w", err)
@@ -123,11 +146,18 @@ func populate(ctx context.Context, cfg Config, orgName, adminName string) (initR
 	}
 	defer alog.Close()
 
+	idKey, err := kr.Secret(ctx, "id-number")
+	if err != nil {
+		return initResult{}, err
+	}
 	now := time.Now().UTC()
-	org := people.Org{Name: orgName, Type: people.Agency, LicenceFrom: now.Format(people.DateLayout),
-		LicenceUntil: now.AddDate(people.MaxLicence, 0, 0).Format(people.DateLayout), Status: people.Active,
-		StatusReason: "platform operations", CreatedAt: now, UpdatedAt: now}
-	p := people.Person{ID: people.NewID("p_"), Name: adminName, Org: orgName, Roles: []people.Role{people.Admin}, CreatedAt: now, CreatedBy: "system"}
+	org := people.Org{Name: orgName, Type: people.Agency, USCC: first.USCC, LicenceFrom: now.Format(people.DateLayout),
+		LicenceUntil: now.AddDate(people.MaxLicence, 0, 0).Format(people.DateLayout),
+		Application: people.Application{BusinessScope: "operation of the enclave platform", SecurityLead: first.Name, Principal: first.Name,
+			DataDisposal: "the platform destroys every dataset and derived product at the end of its legal basis"},
+		Status: people.Active, StatusReason: "platform operations", CreatedAt: now, UpdatedAt: now}
+	p := people.Person{ID: people.NewID("p_"), Name: first.Name, Org: orgName, Roles: []people.Role{people.Admin},
+		IDNumberMasked: pii.MaskResidentID(first.IDNumber), CreatedAt: now, CreatedBy: "system"}
 	tok, hash, err := people.NewToken()
 	if err != nil {
 		return initResult{}, err
@@ -137,15 +167,16 @@ func populate(ctx context.Context, cfg Config, orgName, adminName string) (initR
 		if err := people.CreateOrg(ctx, tx, org); err != nil {
 			return err
 		}
-		if err := people.CreatePerson(ctx, tx, p, ""); err != nil {
+		if err := people.CreatePerson(ctx, tx, p, people.HashIDNumber(idKey, first.IDNumber)); err != nil {
 			return err
 		}
 		return people.CreateToken(ctx, tx, t, hash)
 	}, func(tx *sql.Tx) error {
 		for _, ev := range []audit.Event{
 			{Action: "enclave.init", Objects: []string{"keyring:" + kr.Name()}, Details: map[string]string{"schema": "v1"}},
-			{Action: "org.add", Objects: []string{"org:" + orgName}, Details: map[string]string{"type": string(org.Type)}},
-			{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + orgName, "token:" + t.ID}, Details: map[string]string{"roles": "admin"}},
+			{Action: "org.add", Objects: []string{"org:" + orgName}, Details: map[string]string{"type": string(org.Type),
+				"uscc_digest": people.HashIDNumber(idKey, first.USCC)[:16]}},
+			{Action: "person.add", Objects: []string{"person:" + p.ID, "org:" + orgName, "token:" + t.ID}, Details: map[string]string{"roles": "admin", "id_number_verified": "true"}},
 		} {
 			ev.Time, ev.Actor, ev.Outcome, ev.Retention = now, "system", "ok", "3y"
 			idx, err := alog.Append(ctx, ev)

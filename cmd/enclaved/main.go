@@ -49,7 +49,8 @@ type usageError struct{ error }
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
-  enclaved init [--data-dir D] [--json]    create the data directory, print the first admin token once
+  enclaved init [--data-dir D] --org-uscc CODE --admin-id-number N [--org NAME] [--admin-name NAME] [--json]
+                                         create the data directory, print the first admin token once
   enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR]
   enclaved backup  [--data-dir D] --to DIR           a consistent copy while the daemon serves (ENCLAVE_BACKUP_PASSPHRASE seals the keyring)
   enclaved restore --from DIR --data-dir NEW         onto a new data directory

@@ -57,7 +57,7 @@ func TestBadThresholdsStopTheDaemon(t *testing.T) {
 	cfg := Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Sandbox = false
-	if _, err := initDataDir(ctx, cfg, "platform", "admin"); err != nil {
+	if _, err := initDataDir(ctx, cfg, testAdmin("platform")); err != nil {
 		t.Fatal(err)
 	}
 	cfg.PolicyDir = writePolicy(t, "thresholds.rego", "package enclave\n\negress_overrides := {\"min_cell\": 1}\n")

@@ -25,7 +25,7 @@ func TestDaemonWithVault(t *testing.T) {
 	cfg := Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.VaultAddr, cfg.VaultToken = v.Addr, v.Token
-	res, err := initDataDir(ctx, cfg, "platform", "admin")
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestDaemonWithVault(t *testing.T) {
 	if raw, err := base64.StdEncoding.DecodeString(pk.Key); err != nil || len(raw) != 32 {
 		t.Fatalf("public key is not an ed25519 key: %v", err)
 	}
-	b, err := admin.AddPerson(ctx, api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}, IDNumber: "32058319900101007X"})
+	b, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: "Sun Hao", Org: "platform", Roles: []string{"bureau"}, IDNumber: "32058319900101007X"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,19 @@ func (c *Client) ListOrgs(ctx context.Context) ([]api.Org, error) {
 	return out, c.Do(ctx, "GET", "/v1/orgs", nil, &out)
 }
 
+// ShowOrg returns an organisation with its licence application and the
+// terms of its licence.
+func (c *Client) ShowOrg(ctx context.Context, name string) (api.Org, error) {
+	var out api.Org
+	return out, c.Do(ctx, "GET", "/v1/orgs/"+url.PathEscape(name), nil, &out)
+}
+
+// RenewOrg renews an organisation's licence until a day (YYYY-MM-DD).
+func (c *Client) RenewOrg(ctx context.Context, name, until string) (api.Org, error) {
+	var out api.Org
+	return out, c.Do(ctx, "POST", "/v1/orgs/"+url.PathEscape(name)+"/renew", api.RenewRequest{LicenceUntil: until}, &out)
+}
+
 // SetOrgStatus suspends, reinstates, blacklists or revokes (verb) an
 // organisation with a reason.
 func (c *Client) SetOrgStatus(ctx context.Context, name, verb, reason string) (api.Org, error) {
@@ -64,9 +77,9 @@ func (c *Client) ListPeople(ctx context.Context, org string) ([]people.Person, e
 }
 
 // RenewAgreement records a person's renewed confidentiality agreement.
-func (c *Client) RenewAgreement(ctx context.Context, person, until string) (people.Person, error) {
+func (c *Client) RenewAgreement(ctx context.Context, person string, req api.AgreementRequest) (people.Person, error) {
 	var out people.Person
-	return out, c.Do(ctx, "POST", "/v1/people/"+url.PathEscape(person)+"/agreement", api.AgreementRequest{Until: until}, &out)
+	return out, c.Do(ctx, "POST", "/v1/people/"+url.PathEscape(person)+"/agreement", req, &out)
 }
 
 // IssueToken issues a new token for a person.
