@@ -82,8 +82,10 @@ type Resource struct {
 	// Org is the organisation that owns or requested the resource: the
 	// job's organisation, the applicant's or the export requester's
 	// organisation, the importer's organisation for images, the
-	// organisation reported on for usage.report ("" for all). Scoped
-	// checks compare it with Subject.Org.
+	// organisation that owns a dataset's name (the first to import it;
+	// for an import of a new name, the importer's), the organisation
+	// reported on for usage.report ("" for all). Scoped checks compare it
+	// with Subject.Org.
 	Org string `json:"org"`
 	// Owner is the person id of the applicant, submitter, requester or
 	// importer; approvals are never by the owner.
@@ -138,6 +140,10 @@ type Licensing struct {
 type Dataset struct {
 	Name    string `json:"name"`
 	Version int64  `json:"version"`
+	// Owner is the organisation that provided this version (its
+	// importer). Every version imported since issue 15 is the name's
+	// owner's; an older one may be another organisation's.
+	Owner string `json:"owner"`
 	// Level is one of Levels.
 	Level string `json:"level"`
 	// Market is one of Markets.
@@ -180,11 +186,20 @@ type Grant struct {
 	Status string `json:"status"`
 }
 
-// GrantDataset is one dataset of a grant.
+// GrantDataset is one dataset of a grant, pinned to what the grant was
+// approved for: a version whose owner or market class differs from the
+// pins, or whose level is above Level, is not admitted by the grant.
 type GrantDataset struct {
 	Name string `json:"name"`
 	// Columns, when not empty, are the only columns a job may read.
 	Columns []string `json:"columns"`
+	// Owner, Market and Level are the provider, the market class and the
+	// highest level the grant was approved for; empty pins admit nothing.
+	Owner  string `json:"owner"`
+	Market string `json:"market"`
+	Level  string `json:"level"`
+	// Version is the version the approval saw (shown, not decided on).
+	Version int64 `json:"version"`
 }
 
 // Usage is an organisation's current resource use.
@@ -325,6 +340,7 @@ func (in *Input) Validate() error {
 	for i := range r.Datasets {
 		d := &r.Datasets[i]
 		v.str("resource.datasets.name", d.Name)
+		v.str("resource.datasets.owner", d.Owner)
 		if seen[d.Name] {
 			v.fail("resource.datasets.name", "names a dataset twice")
 		}
@@ -359,8 +375,15 @@ func (in *Input) Validate() error {
 		v.strs("grants.approvers", g.Approvers)
 		v.list("grants.datasets", len(g.Datasets))
 		for j := range g.Datasets {
-			v.str("grants.datasets.name", g.Datasets[j].Name)
-			v.strs("grants.datasets.columns", g.Datasets[j].Columns)
+			gd := &g.Datasets[j]
+			v.str("grants.datasets.name", gd.Name)
+			v.strs("grants.datasets.columns", gd.Columns)
+			v.str("grants.datasets.owner", gd.Owner)
+			v.enum("grants.datasets.market", gd.Market, Markets)
+			v.enum("grants.datasets.level", gd.Level, Levels)
+			if gd.Version < 0 {
+				v.fail("grants.datasets.version", "is negative")
+			}
 		}
 		v.time("grants.from", &g.From, true)
 		v.time("grants.until", &g.Until, true)

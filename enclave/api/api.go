@@ -212,8 +212,12 @@ type Dataset struct {
 	FingerprintRows   int               `json:"fingerprint_rows"`
 	CreatedAt         time.Time         `json:"created_at"`
 	CreatedBy         string            `json:"created_by"`
-	Org               string            `json:"org"`
-	DestroyedAt       string            `json:"destroyed_at,omitempty"`
+	// Org imported this version; Owner owns the name (the first
+	// organisation to import it), and only its custodians import, seal,
+	// unseal or destroy it.
+	Org         string `json:"org"`
+	Owner       string `json:"owner"`
+	DestroyedAt string `json:"destroyed_at,omitempty"`
 }
 
 // Destruction is the record of one destroyed dataset version (R-13).

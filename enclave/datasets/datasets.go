@@ -62,6 +62,17 @@ CREATE TABLE dataset_versions (
 	destroyed_at  TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (name, version)
 );`},
+		// Issue 15: a dataset name belongs to the organisation that first
+		// imported it; existing names go to their first version's importer.
+		{Version: 2, Name: "dataset owners", SQL: `
+CREATE TABLE dataset_owners (
+	name  TEXT PRIMARY KEY,
+	org   TEXT NOT NULL,
+	since TEXT NOT NULL
+);
+INSERT INTO dataset_owners(name, org, since)
+	SELECT d.name, d.org, d.created_at FROM dataset_versions d
+	WHERE d.version = (SELECT MIN(version) FROM dataset_versions WHERE name = d.name);`},
 	}})
 }
 
@@ -87,8 +98,12 @@ type Version struct {
 	FingerprintRows   int       `json:"fingerprint_rows"`
 	CreatedAt         time.Time `json:"created_at"`
 	CreatedBy         string    `json:"created_by"`
-	Org               string    `json:"org"`
-	DestroyedAt       string    `json:"destroyed_at,omitempty"`
+	// Org is the organisation that imported this version; Owner is the
+	// one that owns the name (the first to import it). They differ only
+	// for versions imported before names had owners.
+	Org         string `json:"org"`
+	Owner       string `json:"owner"`
+	DestroyedAt string `json:"destroyed_at,omitempty"`
 
 	keyObject  string
 	wrappedKey []byte
@@ -198,13 +213,28 @@ func (c *Catalog) Discard(ctx context.Context, s *Staged) {
 }
 
 // Publish moves a staged import into place and records it in tx. The
-// caller commits tx after appending its audit event; if it does not, it
-// must call Unpublish.
+// first version of a name makes its importer the name's owner; a version
+// of a name that another organisation owns is ErrPermissionDenied (the
+// policies refuse such an import before it starts; this holds when two
+// organisations race for a new name). The caller commits tx after
+// appending its audit event; if it does not, it must call Unpublish.
 func (c *Catalog) Publish(ctx context.Context, tx *sql.Tx, s *Staged) error {
 	v := s.Version
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_owners(name, org, since) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING`,
+		v.Name, v.Org, v.CreatedAt.Format(time.RFC3339Nano)); err != nil {
+		return err
+	}
+	owner, err := c.Owner(ctx, tx, v.Name)
+	if err != nil {
+		return err
+	}
+	if owner != v.Org {
+		return fmt.Errorf("dataset %q belongs to organisation %q: %w", v.Name, owner, errdefs.ErrPermissionDenied)
+	}
+	v.Owner = owner
 	cols, _ := json.Marshal(v.Columns)
 	marks, _ := json.Marshal(v.Marks)
-	_, err := tx.ExecContext(ctx, `INSERT INTO dataset_versions(name, version, category, level, market, state, state_reason, rows, bytes,
+	_, err = tx.ExecContext(ctx, `INSERT INTO dataset_versions(name, version, category, level, market, state, state_reason, rows, bytes,
 		columns, marks, spec_sha256, data_sha256, key_object, wrapped_key, fp_values, fp_rows, created_at, created_by, org)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Name, v.Version, v.Category, v.Level, v.Market, v.State, v.StateReason, v.Rows, v.Bytes, string(cols), string(marks),
@@ -245,15 +275,35 @@ func syncDir(dir string) {
 	}
 }
 
-const cols = `name, version, category, level, market, state, state_reason, rows, bytes, columns, marks, spec_sha256, data_sha256,
-	key_object, wrapped_key, fp_values, fp_rows, created_at, created_by, org, destroyed_at`
+// cols are the columns scan reads, from dataset_versions d joined with
+// dataset_owners o (see from).
+const cols = `d.name, d.version, d.category, d.level, d.market, d.state, d.state_reason, d.rows, d.bytes, d.columns, d.marks,
+	d.spec_sha256, d.data_sha256, d.key_object, d.wrapped_key, d.fp_values, d.fp_rows, d.created_at, d.created_by, d.org,
+	COALESCE(o.org, ''), d.destroyed_at`
+
+// from is what cols are selected from.
+const from = ` FROM dataset_versions d LEFT JOIN dataset_owners o ON o.name = d.name`
+
+// Owner returns the organisation that owns name: the first to import it.
+// A name never imported is ErrNotFound.
+func (c *Catalog) Owner(ctx context.Context, q Querier, name string) (string, error) {
+	if q == nil {
+		q = c.db.SQL()
+	}
+	var org string
+	err := q.QueryRowContext(ctx, `SELECT org FROM dataset_owners WHERE name = ?`, name).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
+	}
+	return org, err
+}
 
 func scan(sc interface{ Scan(...any) error }) (*Version, error) {
 	var v Version
 	var columns, marks, created string
 	err := sc.Scan(&v.Name, &v.Version, &v.Category, &v.Level, &v.Market, &v.State, &v.StateReason, &v.Rows, &v.Bytes,
 		&columns, &marks, &v.SpecSHA256, &v.DataSHA256, &v.keyObject, &v.wrappedKey, &v.FingerprintValues, &v.FingerprintRows,
-		&created, &v.CreatedBy, &v.Org, &v.DestroyedAt)
+		&created, &v.CreatedBy, &v.Org, &v.Owner, &v.DestroyedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +323,9 @@ func (c *Catalog) Get(ctx context.Context, q Querier, name string, version int) 
 	}
 	var row *sql.Row
 	if version == 0 {
-		row = q.QueryRowContext(ctx, `SELECT `+cols+` FROM dataset_versions WHERE name = ? ORDER BY version DESC LIMIT 1`, name)
+		row = q.QueryRowContext(ctx, `SELECT `+cols+from+` WHERE d.name = ? ORDER BY d.version DESC LIMIT 1`, name)
 	} else {
-		row = q.QueryRowContext(ctx, `SELECT `+cols+` FROM dataset_versions WHERE name = ? AND version = ?`, name, version)
+		row = q.QueryRowContext(ctx, `SELECT `+cols+from+` WHERE d.name = ? AND d.version = ?`, name, version)
 	}
 	v, err := scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -290,9 +340,9 @@ func (c *Catalog) Get(ctx context.Context, q Querier, name string, version int) 
 // List returns the newest version of every dataset, or with all every
 // version.
 func (c *Catalog) List(ctx context.Context, all bool) ([]*Version, error) {
-	q := `SELECT ` + cols + ` FROM dataset_versions d WHERE version = (SELECT MAX(version) FROM dataset_versions WHERE name = d.name) ORDER BY name`
+	q := `SELECT ` + cols + from + ` WHERE d.version = (SELECT MAX(version) FROM dataset_versions WHERE name = d.name) ORDER BY d.name`
 	if all {
-		q = `SELECT ` + cols + ` FROM dataset_versions ORDER BY name, version`
+		q = `SELECT ` + cols + from + ` ORDER BY d.name, d.version`
 	}
 	rows, err := c.db.SQL().QueryContext(ctx, q)
 	if err != nil {
@@ -312,7 +362,7 @@ func (c *Catalog) List(ctx context.Context, all bool) ([]*Version, error) {
 
 // Versions returns every version of name.
 func (c *Catalog) Versions(ctx context.Context, q Querier, name string) ([]*Version, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+cols+` FROM dataset_versions WHERE name = ? ORDER BY version`, name)
+	rows, err := q.QueryContext(ctx, `SELECT `+cols+from+` WHERE d.name = ? ORDER BY d.version`, name)
 	if err != nil {
 		return nil, err
 	}

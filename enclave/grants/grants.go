@@ -19,6 +19,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
@@ -68,6 +69,20 @@ CREATE TABLE grants (
 	created_at      TEXT NOT NULL
 );
 CREATE INDEX grants_org ON grants(org);`},
+		// Issue 15: each dataset of a grant is pinned to the owner, market
+		// class and level of the version its approval saw. A grant made
+		// before pins gets those of the newest version of each dataset
+		// imported by then; a dataset with no such version stays unpinned
+		// and the grant admits none of it.
+		{Version: 2, Name: "grant pins", SQL: `
+UPDATE grants SET datasets = (
+	SELECT json_group_array(CASE WHEN v.name IS NULL THEN json(j.value)
+		ELSE json_set(j.value, '$.owner', v.org, '$.market', v.market, '$.level', v.level, '$.version', v.version) END)
+	FROM json_each(grants.datasets) j
+	LEFT JOIN dataset_versions v ON v.name = json_extract(j.value, '$.name') AND v.version = (
+		SELECT MAX(w.version) FROM dataset_versions w
+		WHERE w.name = json_extract(j.value, '$.name') AND julianday(w.created_at) <= julianday(grants.created_at))
+);`},
 	}})
 }
 
@@ -79,9 +94,33 @@ const (
 )
 
 // Dataset is one dataset an application names, with optional columns.
+// In a grant it is pinned to what the approval saw of the dataset's
+// newest version: its owner (the organisation that imported it), market
+// class and level; a version that differs in owner or market class, or
+// has a higher level, does not flow to the grant (issue 15).
 type Dataset struct {
 	Name    string   `json:"name"`
 	Columns []string `json:"columns,omitempty"`
+	Owner   string   `json:"owner,omitempty"`
+	Market  string   `json:"market,omitempty"`
+	Level   string   `json:"level,omitempty"`
+	Version int      `json:"version,omitempty"`
+}
+
+// Pin is what a grant pins of a dataset: the version the approval saw,
+// its owner (the organisation that imported it), market class and level.
+type Pin struct {
+	Version int
+	Owner   string
+	Market  string
+	Level   string
+}
+
+// PinOf is the pin of a dataset version. (The grants part of the schema
+// reads dataset_versions in its migrations; importing datasets also
+// registers that part first.)
+func PinOf(v *datasets.Version) Pin {
+	return Pin{Version: v.Version, Owner: v.Org, Market: v.Market, Level: v.Level}
 }
 
 // Application is a data-use application.
@@ -145,7 +184,8 @@ func (g *Grant) Policy() policy.Grant {
 	pg := policy.Grant{ID: g.ID, Org: g.Org, Purpose: g.Purpose, Scenario: g.Scenario, PublicInterest: g.PublicInterest,
 		Approvers: g.Approvers, BatchesLeft: g.BatchesLeft, Status: g.Status}
 	for _, d := range g.Datasets {
-		pg.Datasets = append(pg.Datasets, policy.GrantDataset{Name: d.Name, Columns: d.Columns})
+		pg.Datasets = append(pg.Datasets, policy.GrantDataset{Name: d.Name, Columns: d.Columns, Owner: d.Owner, Market: d.Market,
+			Level: d.Level, Version: int64(d.Version)})
 	}
 	if t, err := time.Parse(people.DateLayout, g.From); err == nil {
 		pg.From = t
@@ -281,9 +321,11 @@ func List(ctx context.Context, q Querier, org string) ([]*Application, error) {
 }
 
 // Decide records one authority's decision. An approval that brings the
-// distinct approvers to ApprovalsNeeded creates the grant; a rejection
-// ends the application.
-func Decide(ctx context.Context, q Querier, id, person, decision, comment string, now time.Time) (*Application, *Grant, error) {
+// distinct approvers to ApprovalsNeeded creates the grant, each dataset
+// pinned as pins says (by name); a dataset without a pin is
+// ErrFailedPrecondition and nothing is recorded. A rejection ends the
+// application.
+func Decide(ctx context.Context, q Querier, id, person, decision, comment string, now time.Time, pins map[string]Pin) (*Application, *Grant, error) {
 	a, err := Get(ctx, q, id)
 	if err != nil {
 		return nil, nil, err
@@ -307,14 +349,22 @@ func Decide(ctx context.Context, q Querier, id, person, decision, comment string
 	if len(a.Approvers()) < a.ApprovalsNeeded {
 		return a, nil, nil
 	}
-	g := &Grant{ID: people.NewID("g_"), Application: a.ID, Org: a.Org, Datasets: a.Datasets, Purpose: a.Purpose, Scenario: a.Scenario,
+	ds := make([]Dataset, len(a.Datasets))
+	for i, d := range a.Datasets {
+		p, ok := pins[d.Name]
+		if !ok || p.Owner == "" || p.Market == "" || p.Level == "" {
+			return nil, nil, fmt.Errorf("dataset %q of application %q has no version to pin the grant to: %w", d.Name, id, errdefs.ErrFailedPrecondition)
+		}
+		ds[i] = Dataset{Name: d.Name, Columns: d.Columns, Owner: p.Owner, Market: p.Market, Level: p.Level, Version: p.Version}
+	}
+	g := &Grant{ID: people.NewID("g_"), Application: a.ID, Org: a.Org, Datasets: ds, Purpose: a.Purpose, Scenario: a.Scenario,
 		PublicInterest: a.PublicInterest, From: a.From, Until: a.Until, Approvers: a.Approvers(), BatchesLeft: a.Batches,
 		Status: Approved, CreatedAt: now.UTC()}
-	ds, _ := json.Marshal(g.Datasets)
+	dsJSON, _ := json.Marshal(g.Datasets)
 	ap, _ := json.Marshal(g.Approvers)
 	if _, err := q.ExecContext(ctx, `INSERT INTO grants(id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until,
 		approvers, batches_left, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Application, g.Org, string(ds), g.Purpose, g.Scenario, g.PublicInterest, g.From, g.Until, string(ap), g.BatchesLeft,
+		g.ID, g.Application, g.Org, string(dsJSON), g.Purpose, g.Scenario, g.PublicInterest, g.From, g.Until, string(ap), g.BatchesLeft,
 		g.Status, g.CreatedAt.Format(tl)); err != nil {
 		return nil, nil, err
 	}

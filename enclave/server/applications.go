@@ -84,7 +84,8 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 		if v.Market == "authorized" || v.Market == "withheld" {
 			c.retention = audit.Retention5y
 		}
-		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Level: v.Level, Market: v.Market, State: v.State, Columns: d.Columns})
+		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Owner: v.Org, Level: v.Level, Market: v.Market, State: v.State,
+			Columns: d.Columns})
 		vs = append(vs, v)
 	}
 	return out, vs, nil
@@ -168,9 +169,15 @@ func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resour
 	res := resource("application", a.ID, a.Org)
 	res.Owner = a.Applicant
 	res.Approvers = a.Approvers()
-	pds, _, err := s.policyDatasets(ctx, c, a.Datasets)
+	pds, vs, err := s.policyDatasets(ctx, c, a.Datasets)
 	if err == nil {
 		res.Datasets = pds
+		// What an approval pins its grant to: the versions it saw.
+		pins := make(map[string]grants.Pin, len(vs))
+		for i, v := range vs {
+			pins[a.Datasets[i].Name] = grants.PinOf(v)
+		}
+		c.body = pins
 	}
 	res.Purpose, res.Scenario, res.PublicInterest = a.Purpose, a.Scenario, a.PublicInterest
 	res.From, res.Until = authz.Day(a.From, false), authz.Day(a.Until, true)
@@ -191,12 +198,13 @@ func (s *Server) decideRoute(verb, decision string) route {
 				return nil, fmt.Errorf("comment is at most 2000 bytes: %w", errdefs.ErrInvalidArgument)
 			}
 			id := c.path("id")
+			pins, _ := c.body.(map[string]grants.Pin) // none: the grant cannot be made
 			var a *grants.Application
 			var g *grants.Grant
 			ev := audit.Event{Action: action, Objects: append([]string{"application:" + id}, objects(c.resource)[1:]...), Reason: req.Comment}
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
-				a, g, err = grants.Decide(ctx, tx, id, c.subject.Person.ID, decision, req.Comment, s.Now())
+				a, g, err = grants.Decide(ctx, tx, id, c.subject.Person.ID, decision, req.Comment, s.Now(), pins)
 				if err == nil {
 					ev.Details = map[string]string{"status": a.Status, "approvals": fmt.Sprint(len(a.Approvers())), "approvals_needed": fmt.Sprint(a.ApprovalsNeeded)}
 					if g != nil {

@@ -36,7 +36,7 @@ func (s *Server) datasetRoutes() []route {
 			Summary:  "Import a dataset: multipart/form-data with a part \"spec\" (YAML) and then a part \"data\" (CSV, Parquet or Arrow); ?name= names it. The answer is JSON lines: progress, then the published version or an error.",
 			Response: api.ImportLine{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
-				return resource("dataset", c.query("name"), c.subject.Org.Name), nil
+				return s.importResource(ctx, c, c.query("name"))
 			},
 			Handle: s.importDataset},
 		{Method: "GET", Path: "/v1/datasets", Action: "dataset.list", Summary: "The catalogue: the newest version of each dataset (?all=1: every version); schemas and marks, never rows", Response: []api.Dataset{},
@@ -70,10 +70,29 @@ func (s *Server) datasetRoutes() []route {
 	}
 }
 
+// importResource is the dataset an import publishes a version of, owned
+// by the organisation that first imported the name; a new name (or none
+// yet: the spec names it) is the importer's own.
+func (s *Server) importResource(ctx context.Context, c *call, name string) (authz.Resource, error) {
+	res := resource("dataset", name, c.subject.Org.Name)
+	if name == "" || catalog.ValidName(name) != nil {
+		return res, nil // refused as invalid once the import reads it
+	}
+	owner, err := s.Catalog.Owner(ctx, nil, name)
+	switch {
+	case errdefs.IsNotFound(err):
+	case err != nil:
+		return authz.Resource{}, err
+	default:
+		res.Org = owner
+	}
+	return res, nil
+}
+
 // datasetResource describes the dataset a route is about for the policy:
-// its versions' marks and states. An unknown dataset is not found before
-// any policy is asked, which tells nothing: the catalogue is visible to
-// every role that may act on datasets.
+// its owner and its versions' marks and states. An unknown dataset is not
+// found before any policy is asked, which tells nothing: the catalogue is
+// visible to every role that may act on datasets.
 func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, error) {
 	name, ver, err := datasets.ParseRef(c.path("ref"))
 	if err != nil {
@@ -84,6 +103,7 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 	if err != nil {
 		return authz.Resource{}, err
 	}
+	res.Org = vs[0].Owner
 	// The policies see the version named, or the newest: a dataset appears
 	// once in a policy input. The retention follows every version the
 	// action touches.
@@ -100,7 +120,8 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 	if shown == nil {
 		return authz.Resource{}, fmt.Errorf("dataset %q version %d: %w", name, ver, errdefs.ErrNotFound)
 	}
-	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Level: shown.Level, Market: shown.Market, State: shown.State}}
+	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Owner: shown.Org, Level: shown.Level, Market: shown.Market,
+		State: shown.State}}
 	return res, nil
 }
 
@@ -116,7 +137,7 @@ func datasetView(v *datasets.Version) api.Dataset {
 	return api.Dataset{ID: v.ID(), Name: v.Name, Version: v.Version, Category: v.Category, Level: v.Level, Market: v.Market,
 		State: v.State, StateReason: v.StateReason, Rows: v.Rows, Bytes: v.Bytes, Columns: cols, Marks: v.Marks,
 		SpecSHA256: v.SpecSHA256, DataSHA256: v.DataSHA256, FingerprintValues: v.FingerprintValues, FingerprintRows: v.FingerprintRows,
-		CreatedAt: v.CreatedAt, CreatedBy: v.CreatedBy, Org: v.Org, DestroyedAt: v.DestroyedAt}
+		CreatedAt: v.CreatedAt, CreatedBy: v.CreatedBy, Org: v.Org, Owner: v.Owner, DestroyedAt: v.DestroyedAt}
 }
 
 // importDataset reads the spec and the data, imports into a staging
@@ -150,6 +171,16 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 	}
 	if spec.Name != "" && spec.Name != name {
 		return nil, fmt.Errorf("--name %q differs from the spec's name %q: %w", name, spec.Name, errdefs.ErrInvalidArgument)
+	}
+	if name != c.resource.ID {
+		// The name came from the spec: ask again about the dataset it names.
+		res, err := s.importResource(ctx, c, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.authorize(ctx, "dataset.import", res); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Market == "authorized" || spec.Market == "withheld" {
 		c.retention = audit.Retention5y

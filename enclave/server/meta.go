@@ -189,8 +189,8 @@ func auditView(e audit.Entry, exact bool) api.AuditEvent {
 }
 
 // auditResource is the log, or with a dataset filter the dataset, owned by
-// its importer's organisation: a custodian may list the events about their
-// own organisation's datasets.
+// the organisation that first imported it: a custodian may list the events
+// about their own organisation's datasets.
 func (s *Server) auditResource(ctx context.Context, c *call) (authz.Resource, error) {
 	name := c.query("dataset")
 	if name == "" {
@@ -199,14 +199,11 @@ func (s *Server) auditResource(ctx context.Context, c *call) (authz.Resource, er
 	if s.Catalog == nil {
 		return authz.Resource{}, fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
 	}
-	vs, err := s.Catalog.Versions(ctx, s.DB.SQL(), name)
+	owner, err := s.Catalog.Owner(ctx, nil, name)
 	if err != nil {
 		return authz.Resource{}, err
 	}
-	if len(vs) == 0 {
-		return authz.Resource{}, fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
-	}
-	return resource("dataset", name, vs[0].Org), nil
+	return resource("dataset", name, owner), nil
 }
 
 // auditEntries lists the entries of f; with a dataset filter, only those

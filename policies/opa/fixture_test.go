@@ -64,11 +64,11 @@ func jobInput() policy.Input {
 		Subject: person("p-op1", "acme", "operator"),
 		Resource: policy.Resource{
 			Kind: "job", Org: "acme", Owner: "p-op1",
-			Datasets: []policy.Dataset{{Name: "credit_penalties", Version: 3, Level: "general-2", Market: "ordinary", State: "active"}},
+			Datasets: []policy.Dataset{{Name: "credit_penalties", Version: 3, Owner: "credit-centre", Level: "general-2", Market: "ordinary", State: "active"}},
 			Image:    &policy.Image{Digest: "sha256:abc", Status: "approved"},
 		},
 		Grants: []policy.Grant{{
-			ID: "g-1", Org: "acme", Datasets: []policy.GrantDataset{{Name: "credit_penalties"}},
+			ID: "g-1", Org: "acme", Datasets: []policy.GrantDataset{{Name: "credit_penalties", Owner: "credit-centre", Market: "ordinary", Level: "general-2", Version: 3}},
 			Purpose: "scoring", Scenario: "loan-check", From: *day(-10), Until: *day(10),
 			Approvers: []string{"p-auth1"}, Status: "approved",
 		}},

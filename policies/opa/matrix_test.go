@@ -46,10 +46,10 @@ var wantRoles = map[string]map[string]string{
 	"image.reject":  {"officer": indep},
 	"image.list":    {"operator": anyRes, "officer": anyRes, "admin": anyRes},
 
-	"dataset.import":  {"custodian": anyRes},
-	"dataset.seal":    {"custodian": anyRes},
-	"dataset.unseal":  {"custodian": anyRes},
-	"dataset.destroy": {"custodian": anyRes},
+	"dataset.import":  {"custodian": ownOrg},
+	"dataset.seal":    {"custodian": ownOrg},
+	"dataset.unseal":  {"custodian": ownOrg},
+	"dataset.destroy": {"custodian": ownOrg},
 	"dataset.list":    {"authority": anyRes, "custodian": anyRes, "operator": anyRes, "officer": anyRes, "bureau": anyRes},
 	"dataset.show":    {"authority": anyRes, "custodian": anyRes, "operator": anyRes, "officer": anyRes, "bureau": anyRes},
 
@@ -231,6 +231,16 @@ func TestUnauthenticatedAndUnknown(t *testing.T) {
 			in.Resource.Org, in.Resource.Owner = in.Subject.Org, "p-9"
 		}, "scope.independent"},
 		{"other org's job", func(in *policy.Input) { in.Action = "job.cancel"; in.Resource.Org = "globex" }, "scope.own_org"},
+		{"other org's dataset", func(in *policy.Input) {
+			in.Action = "dataset.destroy"
+			in.Subject.Roles = []string{"custodian"}
+			in.Resource = policy.Resource{Kind: "dataset", ID: "credit_penalties", Org: "credit-centre"}
+		}, "dataset.not_owner"},
+		{"version under another org's name", func(in *policy.Input) {
+			in.Action = "dataset.import"
+			in.Subject.Roles = []string{"custodian"}
+			in.Resource = policy.Resource{Kind: "dataset", ID: "credit_penalties", Org: "credit-centre"}
+		}, "dataset.not_owner"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

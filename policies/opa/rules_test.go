@@ -32,7 +32,10 @@ func TestJobRules(t *testing.T) {
 		{"dataset state unset", func(in *policy.Input) { in.Resource.Datasets[0].State = "" }, "dataset.unavailable"},
 		{"dataset withheld", func(in *policy.Input) { in.Resource.Datasets[0].Market = "withheld" }, "dataset.withheld"},
 		{"dataset market unset", func(in *policy.Input) { in.Resource.Datasets[0].Market = "" }, "dataset.withheld"},
-		{"authorized for company", func(in *policy.Input) { in.Resource.Datasets[0].Market = "authorized" }, ""},
+		{"authorized for company", func(in *policy.Input) {
+			in.Resource.Datasets[0].Market = "authorized"
+			in.Grants[0].Datasets[0].Market = "authorized"
+		}, ""},
 		{"authorized for non-authorized type", func(in *policy.Input) {
 			in.Resource.Datasets[0].Market = "authorized"
 			in.Config.AuthorizedOrgTypes = []string{"agency"}
@@ -62,14 +65,42 @@ func TestJobRules(t *testing.T) {
 			in.Grants[0].Datasets[0].Columns = []string{"a", "b"}
 			in.Resource.Datasets[0].Columns = []string{"b", "c"}
 		}, "grant.columns_not_granted"},
-		{"important, one approver", func(in *policy.Input) { in.Resource.Datasets[0].Level = "important" }, "grant.important_needs_two_approvers"},
+		{"important, one approver", func(in *policy.Input) {
+			in.Resource.Datasets[0].Level = "important"
+			in.Grants[0].Datasets[0].Level = "important"
+		}, "grant.important_needs_two_approvers"},
 		{"important, same approver twice", func(in *policy.Input) {
 			in.Resource.Datasets[0].Level = "important"
+			in.Grants[0].Datasets[0].Level = "important"
 			in.Grants[0].Approvers = []string{"p-auth1", "p-auth1"}
 		}, "grant.important_needs_two_approvers"},
 		{"important, two approvers", func(in *policy.Input) {
 			in.Resource.Datasets[0].Level = "important"
+			in.Grants[0].Datasets[0].Level = "important"
 			in.Grants[0].Approvers = []string{"p-auth1", "p-auth2"}
+		}, ""},
+		// Issue 15: a grant admits the versions it was approved for.
+		{"new version of another provider", func(in *policy.Input) { in.Resource.Datasets[0].Owner = "rival-centre" }, "grant.version_not_approved"},
+		{"new version of no provider", func(in *policy.Input) { in.Resource.Datasets[0].Owner = "" }, "grant.version_not_approved"},
+		{"new version authorization-required", func(in *policy.Input) { in.Resource.Datasets[0].Market = "authorized" }, "grant.version_not_approved"},
+		{"new version ordinary, grant authorized", func(in *policy.Input) { in.Grants[0].Datasets[0].Market = "authorized" }, "grant.version_not_approved"},
+		{"new version one level higher", func(in *policy.Input) { in.Resource.Datasets[0].Level = "general-3" }, "grant.version_not_approved"},
+		{"new version important", func(in *policy.Input) {
+			in.Resource.Datasets[0].Level = "important"
+			in.Grants[0].Approvers = []string{"p-auth1", "p-auth2"}
+		}, "grant.version_not_approved"},
+		{"older version, lower level", func(in *policy.Input) {
+			in.Resource.Datasets[0].Level, in.Resource.Datasets[0].Version = "general-1", 1
+		}, ""},
+		{"grant without pins", func(in *policy.Input) {
+			in.Grants[0].Datasets[0] = policy.GrantDataset{Name: "credit_penalties"}
+		}, "grant.version_not_approved"},
+		{"grant pinned to another provider", func(in *policy.Input) { in.Grants[0].Datasets[0].Owner = "rival-centre" }, "grant.version_not_approved"},
+		{"a second grant approved for the new version", func(in *policy.Input) {
+			in.Resource.Datasets[0].Level = "general-3"
+			g := in.Grants[0]
+			g.ID, g.Datasets = "g-2", []policy.GrantDataset{{Name: "credit_penalties", Owner: "credit-centre", Market: "ordinary", Level: "general-3", Version: 4}}
+			in.Grants = append(in.Grants, g)
 		}, ""},
 		{"university without public interest", func(in *policy.Input) { in.Subject.OrgType = "university" }, "grant.public_interest_required"},
 		{"research institute without public interest", func(in *policy.Input) { in.Subject.OrgType = "research-institute" }, "grant.public_interest_required"},

@@ -278,15 +278,21 @@ func probes(action string) []policy.Input {
 	early.Resource.Licensing = &policy.Licensing{LicenceUntil: day(200), Status: "suspended"}
 	job := base([]string{"operator"}, true)
 	job.Resource.Datasets = []policy.Dataset{
-		{Name: "d1", Version: 1, Level: "general-2", Market: "ordinary", State: "active", Columns: []string{"a"}},
-		{Name: "d2", Version: 1, Level: "important", Market: "authorized", State: "active"},
+		{Name: "d1", Version: 1, Owner: "provider", Level: "general-2", Market: "ordinary", State: "active", Columns: []string{"a"}},
+		{Name: "d2", Version: 1, Owner: "provider", Level: "important", Market: "authorized", State: "active"},
 	}
 	job.Resource.Image = &policy.Image{Digest: "sha256:00", Status: "approved"}
 	job.Grants = []policy.Grant{
-		{ID: "g1", Org: "probe-org", Datasets: []policy.GrantDataset{{Name: "d1", Columns: []string{"a"}}}, From: now.AddDate(0, 0, -1), Until: now.AddDate(0, 0, 9), Approvers: []string{"p-a"}, Status: "approved"},
-		{ID: "g2", Org: "probe-org", Datasets: []policy.GrantDataset{{Name: "d2"}}, From: now.AddDate(0, 0, -1), Until: now.AddDate(0, 0, 9), Approvers: []string{"p-a", "p-b"}, Status: "approved"},
+		{ID: "g1", Org: "probe-org", Datasets: []policy.GrantDataset{{Name: "d1", Columns: []string{"a"}, Owner: "provider", Market: "ordinary", Level: "general-2", Version: 1}}, From: now.AddDate(0, 0, -1), Until: now.AddDate(0, 0, 9), Approvers: []string{"p-a"}, Status: "approved"},
+		{ID: "g2", Org: "probe-org", Datasets: []policy.GrantDataset{{Name: "d2", Owner: "provider", Market: "authorized", Level: "important", Version: 1}}, From: now.AddDate(0, 0, -1), Until: now.AddDate(0, 0, 9), Approvers: []string{"p-a", "p-b"}, Status: "approved"},
 	}
 	ungranted := job
 	ungranted.Grants = nil
-	return append(out, expired, inactive, unverified, barred, early, job, ungranted)
+	// A new version from another provider, of a higher level: outside the grants' pins.
+	changed := job
+	changed.Resource.Datasets = []policy.Dataset{job.Resource.Datasets[0], job.Resource.Datasets[1]}
+	changed.Resource.Datasets[0].Owner, changed.Resource.Datasets[0].Version = "another-provider", 2
+	changed.Resource.Datasets[1].Level = "general-4"
+	changed.Resource.Datasets[1].Market = "ordinary"
+	return append(out, expired, inactive, unverified, barred, early, job, ungranted, changed)
 }

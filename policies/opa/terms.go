@@ -132,7 +132,9 @@ func grantEqual(a, b *policy.Grant) bool {
 		return false
 	}
 	for i := range a.Datasets {
-		if a.Datasets[i].Name != b.Datasets[i].Name || !strsEqual(a.Datasets[i].Columns, b.Datasets[i].Columns) {
+		x, y := &a.Datasets[i], &b.Datasets[i]
+		if x.Name != y.Name || !strsEqual(x.Columns, y.Columns) || x.Owner != y.Owner || x.Market != y.Market ||
+			x.Level != y.Level || x.Version != y.Version {
 			return false
 		}
 	}
@@ -140,7 +142,7 @@ func grantEqual(a, b *policy.Grant) bool {
 }
 
 func datasetEqual(a, b *policy.Dataset) bool {
-	return a.Name == b.Name && a.Version == b.Version && a.Level == b.Level && a.Market == b.Market &&
+	return a.Name == b.Name && a.Version == b.Version && a.Owner == b.Owner && a.Level == b.Level && a.Market == b.Market &&
 		a.State == b.State && strsEqual(a.Columns, b.Columns)
 }
 
@@ -155,7 +157,8 @@ func cloneGrant(g *policy.Grant) policy.Grant {
 	if g.Datasets != nil {
 		c.Datasets = make([]policy.GrantDataset, len(g.Datasets))
 		for i, gd := range g.Datasets {
-			c.Datasets[i] = policy.GrantDataset{Name: gd.Name, Columns: slices.Clone(gd.Columns)}
+			c.Datasets[i] = gd
+			c.Datasets[i].Columns = slices.Clone(gd.Columns)
 		}
 	}
 	return c

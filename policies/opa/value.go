@@ -236,7 +236,7 @@ func datasets(ds []policy.Dataset, a *vm.Arena) vm.Value {
 
 // datasetValue converts one dataset; see cachedDataset.
 func datasetValue(d *policy.Dataset) vm.Value {
-	return datasetShape.Object(str(d.Name), vm.Int(d.Version), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, heap))
+	return datasetShape.Object(str(d.Name), vm.Int(d.Version), str(d.Owner), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, heap))
 }
 
 // heap is the arena of the values that are cached: none (they allocate).
@@ -244,9 +244,9 @@ var heap *vm.Arena
 
 // The shapes of the objects of the input that are made again and again.
 var (
-	datasetShape      = vm.NewShape("name", "version", "level", "market", "state", "columns")
+	datasetShape      = vm.NewShape("name", "version", "owner", "level", "market", "state", "columns")
 	grantShape        = vm.NewShape("id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until", "approvers", "batches_left", "status")
-	grantDatasetShape = vm.NewShape("name", "columns")
+	grantDatasetShape = vm.NewShape("name", "columns", "owner", "market", "level", "version")
 )
 
 func grants(gs []policy.Grant, a *vm.Arena) vm.Value {
@@ -266,7 +266,8 @@ func grantValue(g *policy.Grant) vm.Value {
 	if g.Datasets != nil {
 		arr := heap.Array(len(g.Datasets))
 		for _, gd := range g.Datasets {
-			arr.Append(grantDatasetShape.Object(str(gd.Name), strs(gd.Columns, heap)))
+			arr.Append(grantDatasetShape.Object(str(gd.Name), strs(gd.Columns, heap), str(gd.Owner), str(gd.Market), str(gd.Level),
+				vm.Int(gd.Version)))
 		}
 		ds = arr
 	}

@@ -36,6 +36,11 @@ reasons contains {"rule": "licence.period", "message": "a licence must end after
 
 # --- Datasets (application.file and job.run) -----------------------------
 
+# Actions on a dataset that only custodians of the organisation owning its
+# name may take (the role table scopes them own_org; decision.rego names
+# the refusal dataset.not_owner).
+dataset_owner_actions := {"dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy"}
+
 data_actions := {"application.file", "job.run"}
 
 restricted_org_types := {"university", "research-institute"}
@@ -139,12 +144,13 @@ job_datasets := {d.name: d | some d in input.resource.datasets}
 
 # levels[name], for each dataset `name` of the job that no grant admits
 # (see usable), pairs every valid grant naming it with how far it gets
-# through the checks, in order: 1 its columns cover the job's, 2 it has
-# enough approvers for the dataset's level, 3 its purpose suits the
-# organisation's type, 4 it has batches left (a level-4 grant would admit
-# the dataset). The best level names the refusing rule. Each entry is
-# [level, rank, id], rank 0 for an unlimited grant and 1 for a
-# batch-limited one.
+# through the checks, in order: 1 the version is one the grant was
+# approved for (its pins: same owner and market class, a level no higher),
+# 2 its columns cover the job's, 3 it has enough approvers for the
+# dataset's level, 4 its purpose suits the organisation's type, 5 it has
+# batches left (a level-5 grant would admit the dataset). The best level
+# names the refusing rule. Each entry is [level, rank, id], rank 0 for an
+# unlimited grant and 1 for a batch-limited one.
 default levels := {}
 
 levels := {name: ls |
@@ -164,21 +170,29 @@ rank(batches_left) := 0 if batches_left == null
 
 else := 1
 
-level(g, gd, d) := 4 if {
+level(g, gd, d) := 5 if {
+	pins_hold(gd, d)
 	covered(gd, d)
 	approved_enough(g, d)
 	purpose_ok(g)
 	batches_ok(g)
-} else := 3 if {
+} else := 4 if {
+	pins_hold(gd, d)
 	covered(gd, d)
 	approved_enough(g, d)
 	purpose_ok(g)
-} else := 2 if {
+} else := 3 if {
+	pins_hold(gd, d)
 	covered(gd, d)
 	approved_enough(g, d)
-} else := 1 if {
+} else := 2 if {
+	pins_hold(gd, d)
 	covered(gd, d)
+} else := 1 if {
+	pins_hold(gd, d)
 } else := 0
+
+pins_hold(gd, d) if pinned(object.get(gd, "owner", null), object.get(gd, "market", null), object.get(gd, "level", null), object.get(d, "owner", null), d.market, d.level)
 
 covered(gd, d) if columns_covered(object.get(gd, "columns", null), object.get(d, "columns", null))
 
@@ -187,6 +201,19 @@ approved_enough(g, d) if enough_approvers(object.get(g, "approvers", null), d.le
 purpose_ok(g) if purpose_allowed(object.get(g, "public_interest", null))
 
 batches_ok(g) if batches_available(object.get(g, "batches_left", null))
+
+# pinned: a dataset version flows to a grant only when it comes from the
+# organisation, carries the market class, and has at most the level the
+# grant was approved for (issue 15). A grant without pins admits nothing.
+pinned(owner, market, level, d_owner, d_market, d_level) if {
+	is_string(owner)
+	owner != ""
+	owner == d_owner
+	market == d_market
+	level_rank[d_level] <= level_rank[level]
+}
+
+level_rank := {"general-1": 1, "general-2": 2, "general-3": 3, "general-4": 4, "important": 5}
 
 # columns_covered: the grant names no columns, or the job reads named
 # columns that are all granted.
@@ -220,7 +247,7 @@ batches_available(batches_left) if batches_left == null
 batches_available(batches_left) if batches_left > 0
 
 # usable[name] are [rank, id] of the valid grants that admit dataset
-# `name` of the job (level 4), when there are any. It is computed without
+# `name` of the job (level 5), when there are any. It is computed without
 # levels, so that an admitted job never ranks the grants that refuse it.
 usable := {name: ok |
 	some name, d in job_datasets
@@ -229,6 +256,7 @@ usable := {name: ok |
 		some gd in g.datasets
 		gd.name == name
 		b := object.get(g, "batches_left", null)
+		pinned(object.get(gd, "owner", null), object.get(gd, "market", null), object.get(gd, "level", null), object.get(d, "owner", null), d.market, d.level)
 		columns_covered(object.get(gd, "columns", null), object.get(d, "columns", null))
 		enough_approvers(object.get(g, "approvers", null), d.level)
 		purpose_allowed(object.get(g, "public_interest", null))
@@ -242,14 +270,16 @@ best := {name: max({e[0] | some e in ls}) | some name, ls in levels}
 
 job_reason(name) := {"rule": "grant.dataset_not_granted", "message": sprintf("dataset %q is not named in any valid grant of organisation %q", [name, subject_org])} if {
 	count(levels[name]) == 0
-} else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, subject_org])} if {
+} else := {"rule": "grant.version_not_approved", "message": sprintf("version %d of dataset %q differs from what every grant of organisation %q naming it was approved for (owner, market class, or a higher level): it needs a new approval", [object.get(job_datasets[name], "version", 0), name, subject_org])} if {
 	best[name] < 1
-} else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
+} else := {"rule": "grant.columns_not_granted", "message": sprintf("the columns read from dataset %q are not all named in a grant of organisation %q", [name, subject_org])} if {
 	best[name] < 2
-} else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, subject_org])} if {
+} else := {"rule": "grant.important_needs_two_approvers", "message": sprintf("dataset %q is important and needs a grant approved by two authorities", [name])} if {
 	best[name] < 3
-} else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
+} else := {"rule": "grant.public_interest_required", "message": sprintf("dataset %q is granted to organisation %q only for public-interest use, and no such grant is valid", [name, subject_org])} if {
 	best[name] < 4
+} else := {"rule": "grant.batches_exhausted", "message": sprintf("every grant of dataset %q has used all its batches", [name])} if {
+	best[name] < 5
 }
 
 reasons contains r if {

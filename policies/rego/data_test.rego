@@ -2,10 +2,10 @@ package enclave_test
 
 import data.enclave
 
-dataset := {"name": "credit_penalties", "version": 3, "level": "general-2", "market": "ordinary", "state": "active", "columns": []}
+dataset := {"name": "credit_penalties", "version": 3, "owner": "credit-centre", "level": "general-2", "market": "ordinary", "state": "active", "columns": []}
 
 grant := {
-	"id": "g-1", "org": "acme", "datasets": [{"name": "credit_penalties", "columns": []}],
+	"id": "g-1", "org": "acme", "datasets": [{"name": "credit_penalties", "columns": [], "owner": "credit-centre", "market": "ordinary", "level": "general-2", "version": 3}],
 	"from": "2026-05-01T00:00:00Z", "until": "2026-07-01T00:00:00Z",
 	"approvers": ["p-auth1"], "batches_left": null, "status": "approved", "public_interest": false,
 }
@@ -44,11 +44,13 @@ test_withheld_dataset_denied if {
 	"dataset.withheld" in rules(d)
 }
 
+pinned_important := object.union(grant, {"datasets": [object.union(grant.datasets[0], {"level": "important"})]})
+
 test_important_needs_two_approvers if {
 	important := object.union(dataset, {"level": "important"})
-	d1 := enclave.decision with input as object.union(job, {"resource": {"datasets": [important]}})
+	d1 := enclave.decision with input as object.union(job, {"resource": {"datasets": [important]}, "grants": [pinned_important]})
 	rules(d1) == {"grant.important_needs_two_approvers"}
-	two := object.union(grant, {"approvers": ["p-auth1", "p-auth2"]})
+	two := object.union(pinned_important, {"approvers": ["p-auth1", "p-auth2"]})
 	d2 := enclave.decision with input as object.union(job, {"resource": {"datasets": [important]}, "grants": [two]})
 	d2.allow
 }
@@ -86,4 +88,25 @@ test_licence_longer_than_two_years_refused if {
 	authority := object.union(operator, {"id": "p-auth1", "org": "city", "org_type": "agency", "roles": ["authority"]})
 	d := enclave.decision with input as {"action": "org.add", "now": now, "subject": authority, "resource": {"from": "2026-01-01T00:00:00Z", "until": "2028-01-02T00:00:00Z"}}
 	rules(d) == {"licence.period"}
+}
+
+# Issue 15: a new version that changes the provider, the market class or
+# raises the level does not flow to a grant approved before it.
+test_new_version_outside_the_pins_denied if {
+	every change in [{"owner": "rival-centre"}, {"market": "authorized"}, {"level": "general-3"}, {"owner": ""}] {
+		d := enclave.decision with input as object.union(job, {"resource": {"datasets": [object.union(dataset, change)]}})
+		not d.allow
+		rules(d) == {"grant.version_not_approved"}
+	}
+}
+
+test_lower_level_within_the_pins_allowed if {
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [object.union(dataset, {"version": 1, "level": "general-1"})]}})
+	d.allow
+}
+
+test_grant_without_pins_admits_nothing if {
+	bare := object.union(grant, {"datasets": [{"name": "credit_penalties", "columns": []}]})
+	d := enclave.decision with input as object.union(job, {"grants": [bare]})
+	rules(d) == {"grant.version_not_approved"}
 }

@@ -53,6 +53,14 @@ subject_org := x if {
 	x := input.subject.org
 } else := ""
 
+resource_id := x if {
+	x := input.resource.id
+} else := ""
+
+resource_org := x if {
+	x := input.resource.org
+} else := ""
+
 dname(d) := object.get(d, "name", "")
 
 # A time in input (RFC 3339) as nanoseconds since the epoch.
@@ -131,6 +139,7 @@ reasons contains r if {
 	known_action
 	holds_listed
 	not permitted
+	not input.action in dataset_owner_actions
 	some role, scope in action_roles[input.action]
 	held(role)
 	r := scope_reason(scope)
@@ -139,6 +148,16 @@ reasons contains r if {
 scope_reason("own_org") := {"rule": "scope.own_org", "message": sprintf("person %q may take action %q only on resources of organisation %q", [subject_id, action, subject_org])}
 
 scope_reason("independent") := {"rule": "scope.independent", "message": sprintf("person %q may not decide %q on a request of their own or of organisation %q", [subject_id, action, subject_org])}
+
+# A dataset belongs to the organisation that first imported its name (the
+# role table scopes these actions own_org); another organisation's
+# custodian is refused by this rule.
+reasons contains r if {
+	input.action in dataset_owner_actions
+	holds_listed
+	not permitted
+	r := {"rule": "dataset.not_owner", "message": sprintf("dataset %q belongs to organisation %q: only its custodians may import versions of it, seal, unseal or destroy it", [resource_id, resource_org])}
+}
 
 # Organisation status: operators of an organisation that is not active get
 # nothing but whoami and health; so does anyone whose organisation has a

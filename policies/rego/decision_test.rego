@@ -71,3 +71,22 @@ test_reason_messages_quote_identifiers if {
 	r.rule == "role.not_permitted"
 	r.message == `no role of person "p-op1" permits action "person.add"`
 }
+
+# Issue 15: a dataset belongs to the organisation that first imported it.
+test_foreign_custodian_refused_by_dataset_owner_rule if {
+	custodian := object.union(operator, {"id": "p-cu2", "org": "rival-centre", "roles": ["custodian"]})
+	every action in ["dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy"] {
+		d := enclave.decision with input as {"action": action, "now": now, "subject": custodian, "resource": {"kind": "dataset", "id": "credit_penalties", "org": "credit-centre"}}
+		not d.allow
+		rules(d) == {"dataset.not_owner"}
+		d.reasons[_].message == `dataset "credit_penalties" belongs to organisation "credit-centre": only its custodians may import versions of it, seal, unseal or destroy it`
+	}
+}
+
+test_owning_custodian_allowed if {
+	custodian := object.union(operator, {"id": "p-cu1", "org": "credit-centre", "roles": ["custodian"]})
+	every action in ["dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy"] {
+		d := enclave.decision with input as {"action": action, "now": now, "subject": custodian, "resource": {"kind": "dataset", "id": "credit_penalties", "org": "credit-centre"}}
+		d.allow
+	}
+}

@@ -3,7 +3,8 @@
 # action_roles[action][role] is a scope:
 #   "any"          the role may take the action on any resource;
 #   "own_org"      only on resources of the person's own organisation
-#                  (input.resource.org == input.subject.org);
+#                  (input.resource.org == input.subject.org); a dataset's
+#                  organisation is the one that first imported its name;
 #   "independent"  only on requests of another organisation and another
 #                  person (input.resource.org and input.resource.owner are
 #                  set and differ from the person's): approvals and reviews.
@@ -35,10 +36,10 @@ action_roles := {
 	"image.approve": {"officer": "independent"},
 	"image.reject": {"officer": "independent"},
 	"image.list": {"operator": "any", "officer": "any", "admin": "any"},
-	"dataset.import": {"custodian": "any"},
-	"dataset.seal": {"custodian": "any"},
-	"dataset.unseal": {"custodian": "any"},
-	"dataset.destroy": {"custodian": "any"},
+	"dataset.import": {"custodian": "own_org"},
+	"dataset.seal": {"custodian": "own_org"},
+	"dataset.unseal": {"custodian": "own_org"},
+	"dataset.destroy": {"custodian": "own_org"},
 	"dataset.list": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
 	"dataset.show": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
 	"application.file": {"operator": "any"},
