@@ -64,7 +64,7 @@ type ImportOptions struct {
 	// secrets.
 	Keyring keys.Keyring
 	// KeyObject is the keyring object of the data key, conventionally
-	// "dataset/NAME@V".
+	// "dataset/NAME@V/STAGING" (one per staged import).
 	KeyObject string
 	// Now is the import time recorded in the marks and used for age
 	// bands; zero means time.Now().

@@ -182,7 +182,10 @@ func (c *Catalog) Stage(ctx context.Context, src catalog.Source, spec *catalog.S
 	var rb [8]byte
 	rand.Read(rb[:])
 	dir := filepath.Join(c.dir, ".staging", hex.EncodeToString(rb[:]))
-	keyObject := fmt.Sprintf("dataset/%s@%d", name, ver)
+	// Each staging has a key object of its own: an import that loses a
+	// race for the same version (and is discarded) shreds only its own
+	// key, never the winner's.
+	keyObject := fmt.Sprintf("dataset/%s@%d/%s", name, ver, hex.EncodeToString(rb[:]))
 	now := c.now().UTC()
 	res, err := catalog.Import(ctx, src, spec, catalog.ImportOptions{
 		Dataset: name, Version: ver, Dir: dir, Keyring: c.keyring, KeyObject: keyObject, Now: now, Progress: progress,

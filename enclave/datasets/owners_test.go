@@ -189,3 +189,43 @@ func TestOwnersMigration(t *testing.T) {
 	}
 }
 
+// TestRacingImportKeepsTheWinnersKey: two imports stage the same version
+// of a name; the one that loses is discarded, and the winner's data still
+// decrypts.
+func TestRacingImportKeepsTheWinnersKey(t *testing.T) {
+	ctx := context.Background()
+	c, db, dir := newCatalog(t)
+	src := filepath.Join(dir, "data.csv")
+	if err := os.WriteFile(src, []byte(rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := catalog.ParseSpec(strings.NewReader(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var staged []*Staged
+	for _, org := range []string{"credit-centre", "rival-centre"} {
+		st, err := c.Stage(ctx, catalog.Source{Path: src}, sp, "penalties", org, "p-"+org, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		staged = append(staged, st)
+	}
+	if a, b := staged[0].Version.KeyObject(), staged[1].Version.KeyObject(); a == b || staged[0].Version.Version != staged[1].Version.Version {
+		t.Fatalf("key objects of two stagings of version %d: got %q and %q, want two", staged[0].Version.Version, a, b)
+	}
+	if err := db.Tx(ctx, func(tx *sql.Tx) error { return c.Publish(ctx, tx, staged[0]) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Tx(ctx, func(tx *sql.Tx) error { return c.Publish(ctx, tx, staged[1]) }, nil); !errdefs.IsPermissionDenied(err) {
+		t.Fatalf("the loser's publish: got %v, want permission denied", err)
+	}
+	c.Discard(ctx, staged[1])
+	v, err := c.Get(ctx, nil, "penalties", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Decrypt(ctx, v, filepath.Join(t.TempDir(), "data.arrow")); err != nil {
+		t.Fatalf("the winner's version after the loser was discarded: got %v, want it to decrypt", err)
+	}
+}
