@@ -80,13 +80,14 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{t: t, db: db, audit: &fakeAudit{}, now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	o := people.Org{Name: "security", Type: people.Agency, LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31", Status: people.Active, StatusReason: "test", CreatedAt: f.now, UpdatedAt: f.now}
-	p := people.Person{ID: "p_officer", Name: "Chen Jing", Org: "security", Roles: []people.Role{people.Officer}, CreatedAt: f.now, CreatedBy: "system"}
+	p := people.Person{ID: "p_officer", Name: "Chen Jing", Org: "security", Roles: []people.Role{people.Officer}, IDNumberMasked: "990***********0035",
+		Agreement: people.Agreement{AgreementFrom: "2026-01-01", AgreementUntil: "2027-12-31", AgreementLiability: "NDA-TEST"}, CreatedAt: f.now, CreatedBy: "system"}
 	tok, hash, _ := people.NewToken()
 	if err := db.Tx(ctx, func(tx dbtx) error {
 		if err := people.CreateOrg(ctx, tx, o); err != nil {
 			return err
 		}
-		if err := people.CreatePerson(ctx, tx, p, ""); err != nil {
+		if err := people.CreatePerson(ctx, tx, p, "test-hash"); err != nil {
 			return err
 		}
 		return people.CreateToken(ctx, tx, people.Token{ID: "t_officer", Person: p.ID, CreatedAt: f.now, ExpiresAt: f.now.Add(30 * 24 * time.Hour)}, hash)

@@ -404,8 +404,9 @@ async function renderReleases() {
 
 async function renderOrgs() {
   const list = await api('GET', '/v1/orgs');
-  return table(['organisation', 'type', 'licence from', 'licence until', 'status', 'reason'],
-    list.map((o) => ({ id: o.name, cells: [o.name, o.type, o.licence_from, o.licence_until, badge('status', o.status), o.status_reason || ''] })), 'orgs');
+  return table(['organisation', 'type', 'USCC', 'licence from', 'licence until', 'status', 'reason', 'security lead', 'principal'],
+    list.map((o) => ({ id: o.name, cells: [o.name, o.type, o.uscc || '', o.licence_from, o.licence_until, badge('status', o.status),
+      o.status_reason || '', o.security_lead || '', o.principal || ''] })), 'orgs');
 }
 
 // renderUsage is the dashboard of use: per organisation and per month, with

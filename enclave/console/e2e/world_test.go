@@ -31,8 +31,10 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/pii"
 	"github.com/enclave-dev/enclave/enclave/server"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/synth"
 	policy "github.com/enclave-dev/enclave/policies"
 	"github.com/enclave-dev/enclave/policies/opa"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
@@ -148,12 +150,12 @@ func newWorld(t *testing.T) *world {
 	now := time.Now().UTC()
 	tok, hash, _ := people.NewToken()
 	if err := db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := people.CreateOrg(ctx, tx, people.Org{Name: "platform", Type: people.Agency, LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31",
+		if err := people.CreateOrg(ctx, tx, people.Org{Name: "platform", Type: people.Agency, USCC: synth.USCC(0), LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31",
 			Status: people.Active, StatusReason: "platform", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		if err := people.CreatePerson(ctx, tx, people.Person{ID: "p_admin", Name: "admin", Org: "platform", Roles: []people.Role{people.Admin},
-			CreatedAt: now, CreatedBy: "system"}, ""); err != nil {
+			IDNumberMasked: pii.MaskResidentID(synth.ResidentID(0)), CreatedAt: now, CreatedBy: "system"}, "test-hash-of-admin"); err != nil {
 			return err
 		}
 		return people.CreateToken(ctx, tx, people.Token{ID: "t_admin", Person: "p_admin", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}, hash)
@@ -161,9 +163,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.admin = tok
+	seq := 0 // of the synthetic ID numbers and credit codes
 	add := func(name, org, role string) {
 		var out api.PersonCreated
-		w.mustDo(w.admin, "POST", "/v1/people", api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: "2027-06-30"}, &out)
+		seq++
+		w.mustDo(w.admin, "POST", "/v1/people", api.PersonRequest{Name: name, Org: org, Roles: []string{role}, IDNumber: synth.ResidentID(seq),
+			AgreementUntil: "2027-06-30", AgreementLiability: "confidentiality agreement NDA-TEST, liability per its article 5"}, &out)
 		w.people[role] = out
 	}
 	add("Zhou Min", "platform", "authority")
@@ -173,6 +178,10 @@ func newWorld(t *testing.T) *world {
 		{Name: "security", Type: "agency", LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31"},
 		{Name: "bureau", Type: "agency", LicenceFrom: "2026-01-01", LicenceUntil: "2027-12-31"},
 	} {
+		seq++
+		o.USCC = synth.USCC(seq)
+		o.BusinessScope, o.SecurityLead, o.Principal = "public data operation", "Qian Yi", "Zhao Er"
+		o.DataDisposal = "destroy every copy and derived product at the licence's end"
 		w.mustDo(w.people["authority"].Token, "POST", "/v1/orgs", o, nil)
 	}
 	add("Li Na", "credit-centre", "custodian")
