@@ -71,8 +71,16 @@ func (s *Server) jobRoutes() []route {
 				return res, nil
 			},
 			Handle: s.importImage},
-		{Method: "GET", Path: "/v1/images", Action: "image.list", Summary: "List job images and their review state", Response: []jobs.Image{},
-			Handle: func(ctx context.Context, c *call) (any, error) { return jobs.ListImages(ctx, s.DB.SQL()) }},
+		{Method: "GET", Path: "/v1/images", Action: "image.list",
+			Summary:  "List job images and their review state: officers and admins every image; operators their organisation's and the approved images of others (without who imported or decided them)",
+			Response: []jobs.Image{},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				ims, err := jobs.ListImages(ctx, s.DB.SQL())
+				if err != nil {
+					return nil, err
+				}
+				return imagesFor(c, ims), nil
+			}},
 		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
 		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
 		{Method: "POST", Path: "/v1/jobs", Action: "job.run",
@@ -182,6 +190,32 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 		return jobs.GetImage(ctx, s.DB.SQL(), digest)
 	}
 	return im, err
+}
+
+// imagesFor is what the caller may see of ims. Officers (who review every
+// image) and admins see them all. An operator sees their organisation's
+// images, and of other organisations' only the approved ones, which any
+// licensed operator may run (an approved image is reviewed code named by
+// its digest; a second import of the same digest is refused), without the
+// people who imported or decided them; another organisation's pending or
+// rejected image is none of theirs.
+func imagesFor(c *call, ims []*jobs.Image) []*jobs.Image {
+	p := c.subject.Person
+	if p.HasRole(people.Officer) || p.HasRole(people.Admin) {
+		return ims
+	}
+	out := []*jobs.Image{}
+	for _, im := range ims {
+		switch {
+		case im.Org == c.subject.Org.Name:
+			out = append(out, im)
+		case im.Status == jobs.ImageApproved:
+			shown := *im
+			shown.ImportedBy, shown.DecidedBy, shown.Comment = "", "", ""
+			out = append(out, &shown)
+		}
+	}
+	return out
 }
 
 var imageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
