@@ -113,11 +113,11 @@ var misconfigured = []string{"agreement.not_valid", "person.id_not_verified", "o
 // person of every role.
 type matrixWorld struct {
 	*jobWorld
-	foreign             map[string]api.PersonCreated
-	app, grant          string
-	job                 api.Job
-	pending, released   string // exports
-	pendingImage        string
+	foreign           map[string]api.PersonCreated
+	app, grant        string
+	job               api.Job
+	pending, released string // exports
+	pendingImage      string
 }
 
 func newMatrixWorld(t *testing.T) *matrixWorld {
