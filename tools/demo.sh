@@ -14,6 +14,12 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 enclave() { "$BIN/enclave" "$@"; }
 as() { who=$1; shift; ENCLAVE_TOKEN=$(cat "$DEMO/$who.token") "$BIN/enclave" "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# Synthetic identities with valid check characters (fictional division 990100).
+rid() { "$BIN/enclave-synth" -resident-id "$1"; }
+uscc() { "$BIN/enclave-synth" -uscc "$1"; }
+# bad V: V with a wrong check character (its last one changed).
+bad() { case "$1" in *1) printf '%s2' "${1%?}" ;; *) printf '%s1' "${1%?}" ;; esac; }
+LIABILITY="confidentiality agreement NDA-2026 signed on registration: term as recorded, liability for breach per its article 7"
 
 if [ "$(id -u)" = 0 ]; then sh tools/install-deps.sh; fi
 
@@ -21,11 +27,11 @@ say "a fresh data directory: $DATA"
 if [ -f "$DEMO/enclaved.pid" ]; then kill "$(cat "$DEMO/enclaved.pid")" 2>/dev/null || true; sleep 1; fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
-"$BIN/enclaved" init --data-dir "$DATA" --json > "$DEMO/init.json"
+"$BIN/enclaved" init --data-dir "$DATA" --org-uscc "$(uscc 0)" --admin-name "Ma Yi" --admin-id-number "$(rid 0)" --json > "$DEMO/init.json"
 json "['admin_token']" < "$DEMO/init.json" > "$DEMO/admin.token"
 echo "initialised; the admin token was printed once and saved to $DEMO/admin.token"
 echo "a second init refuses:"
-if "$BIN/enclaved" init --data-dir "$DATA" 2>&1; then echo "init ran twice" >&2; exit 1; fi
+if "$BIN/enclaved" init --data-dir "$DATA" --org-uscc "$(uscc 0)" --admin-id-number "$(rid 0)" 2>&1; then echo "init ran twice" >&2; exit 1; fi
 
 say "start enclaved"
 "$BIN/enclaved" run --data-dir "$DATA" --log-level warn 2> "$DEMO/enclaved.log" &
@@ -41,32 +47,67 @@ enclave version
 
 say "admin registers the data authority"
 as admin whoami
-as admin person add "Zhou Min" --org platform-operations --role authority --id-number 32058319900101007X --json > "$DEMO/authority.json"
+as admin person add "Zhou Min" --org platform-operations --role authority --id-number "$(rid 1)" \
+	--agreement-until "$(date -d '+1 year' +%F)" --agreement-liability "$LIABILITY" --json > "$DEMO/authority.json"
 json "['token']" < "$DEMO/authority.json" > "$DEMO/authority.token"
+echo "every person is registered with a valid resident ID number: a wrong check character is refused, naming the rule:"
+if as admin person add "Qian Er" --org platform-operations --role bureau --id-number "$(bad "$(rid 2)")" \
+	--agreement-until "$(date -d '+1 year' +%F)" --agreement-liability "$LIABILITY"; then exit 1; fi
+echo "and a role that sees data or decides needs a confidentiality agreement with its term and liability:"
+if as admin person add "Qian Er" --org platform-operations --role bureau --id-number "$(rid 2)"; then exit 1; fi
 
 say "the authority licenses the organisations"
-as authority org add municipal-credit-centre --type agency --licence-until "$(date -d '+23 months' +%F)"
-as authority org add data-bureau --type agency --licence-until "$(date -d '+23 months' +%F)"
-as authority org add security-office --type agency --licence-until "$(date -d '+23 months' +%F)"
-as authority org add acme-analytics --type company --licence-until "$(date -d '+12 months' +%F)"
+# license NAME TYPE CODE-NUMBER UNTIL [more flags]: a licence application with what 001 art. 11 asks.
+license() { name=$1; type=$2; n=$3; until=$4; shift 4
+	as authority org add "$name" --type "$type" --uscc "$(uscc "$n")" --licence-until "$until" \
+		--business-scope "public data operation: $name" --security-lead "Qian Yi" --principal "Zhao Er" \
+		--data-disposal "destroy every dataset copy and derived product within 30 days of the licence's end, with destruction records" "$@"
+}
+license municipal-credit-centre agency 1 "$(date -d '+23 months' +%F)" > /dev/null
+license data-bureau agency 2 "$(date -d '+23 months' +%F)" > /dev/null
+license security-office agency 3 "$(date -d '+23 months' +%F)" > /dev/null
+license acme-analytics company 4 "$(date -d '+12 months' +%F)"
+as authority org list
 echo "a licence longer than two years is refused:"
-if as authority org add too-long --type company --licence-until "$(date -d '+3 years' +%F)"; then exit 1; fi
+if license too-long company 5 "$(date -d '+3 years' +%F)"; then exit 1; fi
+echo "so is a unified social credit code with a wrong check character:"
+if as authority org add bad-code --type company --uscc "$(bad "$(uscc 5)")" --licence-until "$(date -d '+1 year' +%F)" \
+	--business-scope x --security-lead "Qian Yi" --principal "Zhao Er" --data-disposal destroy; then exit 1; fi
+echo "a blacklisted organisation is not licensed again under another name: its code is refused, naming the rule:"
+license shell-co company 6 "$(date -d '+12 months' +%F)" > /dev/null
+as authority org blacklist shell-co --reason "forged data-use application" > /dev/null
+set +e
+license shell-co-renamed company 6 "$(date -d '+12 months' +%F)"
+code=$?
+set -e
+[ $code = 3 ]
+echo "a licence is renewed only in its last three months, for at most two years:"
+set +e
+as authority org renew acme-analytics --licence-until "$(date -d '+24 months' +%F)"
+code=$?
+set -e
+[ $code = 3 ]
+license short-term-co company 7 "$(date -d '+2 months' +%F)" > /dev/null
+as authority org renew short-term-co --licence-until "$(date -d '+2 years' +%F)"
 
 say "admin registers one person of each role"
 add() { name=$1; org=$2; role=$3; file=$4
-	as admin person add "$name" --org "$org" --role "$role" --agreement-until "$(date -d '+1 year' +%F)" --json > "$DEMO/$file.json"
+	as admin person add "$name" --org "$org" --role "$role" --id-number "$(rid "$5")" \
+		--agreement-until "$(date -d '+1 year' +%F)" --agreement-liability "$LIABILITY" --json > "$DEMO/$file.json"
 	json "['token']" < "$DEMO/$file.json" > "$DEMO/$file.token"
 	echo "registered $name ($role, $org)"
 }
-add "Li Na" municipal-credit-centre custodian custodian
-add "Wang Lei" acme-analytics operator operator
-add "Chen Jing" security-office officer officer
-add "Zhao Min" security-office officer officer2
-add "Sun Hao" data-bureau bureau bureau
+add "Li Na" municipal-credit-centre custodian custodian 3
+add "Wang Lei" acme-analytics operator operator 4
+add "Chen Jing" security-office officer officer 5
+add "Zhao Min" security-office officer officer2 6
+add "Sun Hao" data-bureau bureau bureau 7
+echo "each person with their masked ID number and the term of their confidentiality agreement:"
 as admin person list
 echo "separation of duties: one person may not run jobs and review them:"
 set +e
-as admin person add "Wu Ming" --org acme-analytics --role operator,officer
+as admin person add "Wu Ming" --org acme-analytics --role operator,officer --id-number "$(rid 8)" \
+	--agreement-until "$(date -d '+1 year' +%F)" --agreement-liability "$LIABILITY"
 code=$?
 set -e
 [ $code = 1 ]
@@ -79,7 +120,8 @@ done
 
 say "a denied request: the operator tries to license an organisation"
 set +e
-as operator org add rogue-co --type company --licence-until "$(date -d '+1 year' +%F)"
+as operator org add rogue-co --type company --uscc "$(uscc 9)" --licence-until "$(date -d '+1 year' +%F)" \
+	--business-scope "anything" --security-lead "Wang Lei" --principal "Wang Lei" --data-disposal "keep it"
 code=$?
 set -e
 echo "exit code $code (3 means denied)"
