@@ -58,7 +58,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		return []string{"--uscc", uscc, "--business-scope", "credit risk statistics", "--security-lead", "Qian Yi",
 			"--principal", "Zhao Er", "--data-disposal", "destroy every copy within 30 days"}
 	}
-	acme := nextUSCC()
+	acme, beta := nextUSCC(), nextUSCC()
 	late := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 
 	for _, tc := range []struct {
@@ -71,7 +71,7 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		{"whoami", auth, []string{"whoami"}, cli.ExitOK, "Zhou Min"},
 		{"whoami shows the agreement", auth, []string{"whoami"}, cli.ExitOK, "..2029-12-31"},
 		{"flags after arguments", auth, append([]string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30", "--json"}, app(acme)...), cli.ExitOK, `"id": "acme"`},
-		{"flags before arguments", auth, append(append([]string{"org", "add", "--type", "company", "--licence-until", late}, app(nextUSCC())...), "beta"), cli.ExitOK, "beta"},
+		{"flags before arguments", auth, append(append([]string{"org", "add", "--type", "company", "--licence-until", late}, app(beta)...), "beta"), cli.ExitOK, "beta"},
 		{"duplicate is a failure", auth, append([]string{"org", "add", "acme", "--type", "company", "--licence-until", "2027-06-30"}, app(nextUSCC())...), cli.ExitFailure, "already exists"},
 		{"a held code is a failure", auth, append([]string{"org", "add", "acme-2", "--type", "company", "--licence-until", "2027-06-30"}, app(acme)...), cli.ExitFailure, `already held by organisation "acme"`},
 		{"bad code is a failure", auth, append([]string{"org", "add", "epsilon", "--type", "company", "--licence-until", "2027-06-30"}, app(acme[:17]+otherCheck(acme[17]))...), cli.ExitFailure, "check character"},
@@ -84,6 +84,8 @@ func TestCLIAgainstDaemon(t *testing.T) {
 		{"renewal in the last months", auth, []string{"org", "renew", "beta", "--licence-until", time.Now().AddDate(2, 0, 0).Format("2006-01-02")}, cli.ExitOK, "term (renewal)"},
 		{"missing id number is usage", res.AdminToken, []string{"person", "add", "Li Si", "--org", "platform", "--role", "bureau"}, cli.ExitUsage, "--id-number"},
 		{"missing agreement is a failure", res.AdminToken, []string{"person", "add", "Li Si", "--org", "platform", "--role", "bureau", "--id-number", nextIDNumber()}, cli.ExitFailure, "confidentiality agreement"},
+		{"blacklist", auth, []string{"org", "blacklist", "beta", "--reason", "forged application"}, cli.ExitOK, "blacklisted"},
+		{"a blacklisted code under a new name is denied", auth, append([]string{"org", "add", "beta-2", "--type", "company", "--licence-until", "2027-06-30"}, app(beta)...), cli.ExitDenied, "licence.uscc_blacklisted"},
 		{"person list shows the term", res.AdminToken, []string{"person", "list"}, cli.ExitOK, time.Now().UTC().Format("2006-01-02") + "..2029-12-31"},
 		{"extra argument is usage", auth, []string{"whoami", "extra"}, cli.ExitUsage, "no arguments"},
 		{"unknown flag is usage", auth, []string{"whoami", "--colour"}, cli.ExitUsage, "colour"},
