@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/release"
@@ -133,6 +135,53 @@ func TestMainPath(t *testing.T) {
 		seen.Outputs[0].SHA256 == "" {
 		t.Fatalf("the officer's view of the groupcount job: got %+v, %v", seen, err)
 	}
+
+	// Issue 15: the dataset belongs to credit-centre. A custodian of a
+	// second data provider is refused, naming the rule, when sealing,
+	// destroying or importing a version under its name.
+	_, err = authority.AddOrg(ctx, licensed(api.OrgRequest{Name: "district-data", Type: "agency", LicenceUntil: until}))
+	must(err)
+	foreign := as("Sun Li", "district-data", "custodian")
+	refused := func(what string, err error, rule string) {
+		t.Helper()
+		if !errdefs.IsPermissionDenied(err) || !strings.Contains(err.Error(), rule) {
+			t.Fatalf("%s: got %v, want a denial by %s", what, err, rule)
+		}
+	}
+	_, err = foreign.SetDatasetState(ctx, "credit_penalties", "seal", "ours now")
+	refused("a foreign custodian's seal", err, "dataset.not_owner")
+	_, err = foreign.DestroyDataset(ctx, "credit_penalties", "ours now")
+	refused("a foreign custodian's destroy", err, "dataset.not_owner")
+	data, _ = os.Open(csvPath)
+	_, err = foreign.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
+	data.Close()
+	refused("a foreign custodian's import", err, "dataset.not_owner")
+	// A new version that changes the market class does not flow to the
+	// grant approved for the first, until a new approval.
+	data, _ = os.Open(csvPath)
+	v2, err := custodian.ImportDataset(ctx, "credit_penalties", []byte(strings.Replace(synth.Spec("credit_penalties"), "market: authorized", "market: ordinary", 1)), data, nil, nil)
+	data.Close()
+	must(err)
+	if v2.Version != 2 || v2.Owner != "credit-centre" || v2.Market != "ordinary" {
+		t.Fatalf("the owner's second version: got %+v", v2)
+	}
+	_, err = operator.RunJob(ctx, api.JobRequest{Image: gc, Inputs: []string{"credit_penalties"}, Args: []string{"true"}})
+	refused("a job on a version the grant was not approved for", err, "grant.version_not_approved")
+	opID := func() string {
+		w, err := operator.Whoami(ctx)
+		must(err)
+		return w.Person.ID
+	}()
+	x2, err := authority.Explain(ctx, opID, "job.run", []string{"credit_penalties"}, "")
+	must(err)
+	if x2.Decision.Allow || len(x2.Decision.Reasons) != 1 || x2.Decision.Reasons[0].Rule != "grant.version_not_approved" {
+		t.Fatalf("explain of the job: got %+v, want a deny by grant.version_not_approved", x2.Decision)
+	}
+	app2, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
+		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
+	must(err)
+	_, err = authority.DecideApplication(ctx, app2.ID, "approve", "version 2, ordinary")
+	must(err)
 
 	// A job that prints input values: the operator's view of its log
 	// withholds those lines, an officer's does not.
