@@ -32,9 +32,10 @@ func init() {
 					return err
 				}
 				return e.print(ds, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "DATASET\tCATEGORY\tLEVEL\tMARKET\tSTATE\tROWS\tCOLUMNS\tIMPORTED")
+					fmt.Fprintln(tw, "DATASET\tOWNER\tCATEGORY\tLEVEL\tMARKET\tSTATE\tROWS\tCOLUMNS\tIMPORTED")
 					for _, d := range ds {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Category, d.Level, d.Market, d.State, d.Rows, len(d.Columns), d.CreatedAt.Local().Format("2006-01-02 15:04"))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.Rows, len(d.Columns),
+							d.CreatedAt.Local().Format("2006-01-02 15:04"))
 					}
 				})
 			}},
@@ -117,8 +118,8 @@ func importDataset(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 }
 
 func datasetTable(tw *tabwriter.Writer, d api.Dataset) {
-	fmt.Fprintf(tw, "dataset\t%s\ncategory\t%s\nlevel\t%s\nmarket\t%s\nstate\t%s %s\nrows\t%d\nimported\t%s by %s (%s)\nspec sha256\t%s\nfingerprints\t%d values, %d rows\n",
-		d.ID, d.Category, d.Level, d.Market, d.State, d.StateReason, d.Rows, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.CreatedBy, d.Org,
+	fmt.Fprintf(tw, "dataset\t%s\nowner\t%s\ncategory\t%s\nlevel\t%s\nmarket\t%s\nstate\t%s %s\nrows\t%d\nimported\t%s by %s (%s)\nspec sha256\t%s\nfingerprints\t%d values, %d rows\n",
+		d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.StateReason, d.Rows, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.CreatedBy, d.Org,
 		d.SpecSHA256, d.FingerprintValues, d.FingerprintRows)
 	if d.DestroyedAt != "" {
 		fmt.Fprintf(tw, "destroyed\t%s\n", d.DestroyedAt)
