@@ -149,6 +149,17 @@ echo "a second dataset, which no application will name:"
 as custodian dataset import "$DEMO/archive.csv" --spec "$DEMO/archive.yaml" --name penalties_archive --json > /dev/null
 echo "imported penalties_archive"
 
+say "a dataset belongs to the organisation that first imported it"
+license district-data-centre agency 10 "$(date -d '+23 months' +%F)" > /dev/null
+add "Sun Li" district-data-centre custodian custodian2 10
+# refused CMD...: CMD is denied (exit code 3), naming the rule.
+refused() { set +e; "$@"; code=$?; set -e; echo "exit code $code (3 means denied)"; [ $code = 3 ]; }
+echo "a custodian of a second data provider may not seal credit_penalties, destroy it, or import a version under its name:"
+refused as custodian2 dataset seal credit_penalties --reason "ours now"
+refused as custodian2 dataset destroy credit_penalties --reason "ours now"
+refused as custodian2 dataset import "$DEMO/penalties.csv" --spec "$DEMO/penalties.yaml" --name credit_penalties
+as custodian dataset show credit_penalties | head -3
+
 say "the operator sees the catalogue: schema and marks, never rows"
 as operator dataset list
 
