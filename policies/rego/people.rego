@@ -67,13 +67,17 @@ licensing_action if input.action == "org.add"
 
 licensing_action if input.action == "org.renew"
 
+# The register's facts are told only to whom the role table permits the
+# action: anyone else learns nothing of them (role.not_permitted).
 reasons contains r if {
 	licensing_action
+	permitted
 	r := {"rule": "licence.uscc_blacklisted", "message": sprintf("the unified social credit code of organisation %q was blacklisted (as %q): it is never licensed again", [licensed_org, blacklisted_as])}
 }
 
 reasons contains r if {
 	licensing_action
+	permitted
 	revoked_recently
 	r := {"rule": "licence.uscc_revoked", "message": sprintf("a licence under the unified social credit code of organisation %q was revoked (as %q) less than three years ago", [licensed_org, revoked_as])}
 }
@@ -90,12 +94,14 @@ renewal_window_open if {
 
 reasons contains r if {
 	input.action == "org.renew"
+	permitted
 	not renewal_window_open
 	r := {"rule": "licence.renewal_window", "message": sprintf("organisation %q may renew its licence only in the last three months of it", [licensed_org])}
 }
 
 reasons contains r if {
 	input.action == "org.renew"
+	permitted
 	not input.resource.licensing.status == "active"
 	r := {"rule": "licence.renewal_not_active", "message": sprintf("organisation %q is not active: only an active organisation renews its licence", [licensed_org])}
 }

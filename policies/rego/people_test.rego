@@ -84,3 +84,10 @@ test_renewal_only_in_the_last_three_months if {
 	missing := enclave.decision with input as org_renew(null, "2028-07-31T23:59:59Z")
 	rules(missing) == {"licence.renewal_window", "licence.renewal_not_active"}
 }
+
+test_licensing_facts_only_for_the_permitted if {
+	op := enclave.decision with input as object.union(org_add({"blacklisted_as": "old-co", "revoked_as": "older-co", "revoked_at": "2026-01-01T00:00:00Z"}), {"subject": operator})
+	rules(op) == {"role.not_permitted"}
+	renew := enclave.decision with input as object.union(org_renew({"licence_until": "2027-12-31T23:59:59Z", "status": "suspended"}, "2028-07-31T23:59:59Z"), {"subject": operator})
+	rules(renew) == {"role.not_permitted"}
+}
