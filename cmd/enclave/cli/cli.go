@@ -72,24 +72,40 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	cmd, rest := find(args)
-	if cmd == nil {
-		if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	// The global flags may come before the noun (enclave --addr S whoami),
+	// as with ctr, kubectl and docker; the command's own flag set takes
+	// them again after the verb, where the later one wins.
+	global := flag.NewFlagSet("enclave", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	e.globalFlags(global)
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			printHelp(stdout)
 			return ExitOK
 		}
-		fmt.Fprintf(stderr, "enclave: unknown command %q\n\n", strings.Join(args, " "))
-		printHelp(stderr)
+		fmt.Fprintf(stderr, "enclave: %v before the command (only --addr, --json and --cacert go there; enclave help lists the commands)\n", err)
 		return ExitUsage
 	}
-	fs := flag.NewFlagSet("enclave "+cmd.path, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&e.addr, "addr", "", "daemon address: a unix socket path or an https URL (default $ENCLAVE_ADDR, the config file, or "+DefaultAddr+")")
-	fs.BoolVar(&e.json, "json", false, "print JSON instead of tables")
-	fs.StringVar(&e.cacert, "cacert", "", "PEM file of the daemon's TLS certificate, for https addresses")
-	if cmd.flags != nil {
-		cmd.flags(fs)
+	args = global.Args()
+	if len(args) == 0 || args[0] == "help" {
+		if len(args) > 1 {
+			if c, rest := find(args[1:]); c != nil && len(rest) == 0 {
+				fs := c.flagSet(e)
+				commandHelp(stdout, c, fs)
+				return ExitOK
+			}
+			fmt.Fprintln(stderr, unknownCommand(args[1:]))
+			return ExitUsage
+		}
+		printHelp(stdout)
+		return ExitOK
 	}
+	cmd, rest := find(args)
+	if cmd == nil {
+		fmt.Fprintln(stderr, unknownCommand(args))
+		return ExitUsage
+	}
+	fs := cmd.flagSet(e)
 	pos, err := parseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		commandHelp(stdout, cmd, fs)
@@ -116,6 +132,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		return e.fail(cmd, err)
 	}
 	return ExitOK
+}
+
+// globalFlags adds the flags every command takes to fs, with what e holds
+// already (from before the noun) as their defaults.
+func (e *env) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&e.addr, "addr", e.addr, "daemon address: a unix socket path or an https URL (default $ENCLAVE_ADDR, the config file, or "+DefaultAddr+")")
+	fs.BoolVar(&e.json, "json", e.json, "print JSON instead of tables")
+	fs.StringVar(&e.cacert, "cacert", e.cacert, "PEM file of the daemon's TLS certificate, for https addresses")
+}
+
+// flagSet returns the command's flag set: the global flags and its own.
+func (c *command) flagSet(e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet("enclave "+c.path, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e.globalFlags(fs)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	return fs
 }
 
 func describeArgs(c *command) string {
@@ -284,7 +319,8 @@ func find(args []string) (*command, []string) {
 }
 
 func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "usage: enclave NOUN VERB [ARGS] [FLAGS]   (every command takes --json, --addr, --cacert)")
+	fmt.Fprintln(w, "usage: enclave [--addr A] [--json] [--cacert F] NOUN VERB [ARGS] [FLAGS]")
+	fmt.Fprintln(w, "       (every command takes --addr, --json and --cacert, before the noun or after the verb)")
 	fmt.Fprintln(w)
 	cs := append([]*command{}, commands...)
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].path < cs[j].path })
