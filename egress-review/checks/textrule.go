@@ -387,6 +387,21 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					continue
 				}
 				sh := wordShape{vowels: vowels, maxRun: maxRun, maxVrun: maxVrun, switches: switches}
+				if or&(bDigit|bStar|bSep) == 0 && !prevHash && c.runWords == 0 && sh.wordLike(p[i:j]) {
+					// A word (the common token), inline: its shape, and
+					// whether it is a number word; nothing else of
+					// tokenClassed applies to it.
+					w := p[i:j]
+					if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
+						c.shape = c.shape*31 + 7 + bLetter
+						c.shapeWords++
+						if n >= 3 {
+							c.lineWords++
+						}
+						i = j
+						continue
+					}
+				}
 				r.tokenClassed(c, p[i:j], or, &sh, prevHash, line)
 				prevHash = false
 				i = j
@@ -611,6 +626,16 @@ func numberWord(w []byte) bool {
 		return true
 	}
 	return false
+}
+
+// lowerNumberWord reports whether a word of at most 9 letters is a
+// number word, in any case.
+func lowerNumberWord(w []byte) bool {
+	var buf [9]byte
+	for i, b := range w {
+		buf[i] = b | 0x20
+	}
+	return numberWord(buf[:len(w)])
 }
 
 // numberWordShape holds, per first and last letter (their low five bits),
