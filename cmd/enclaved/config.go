@@ -23,7 +23,8 @@ type Config struct {
 	TokenTTL          time.Duration
 	// SandboxDir holds the private containerd and the job work areas; it
 	// must be traversable by the jobs' unprivileged host uid, so it lives
-	// beside the 0700 data directory, not in it.
+	// beside the 0700 data directory, not in it, or under sandboxesDir
+	// when the data directory's parents are private (defaultSandboxDir).
 	SandboxDir string
 	Sandbox    bool
 	MaxJobs    int
@@ -76,7 +77,9 @@ func (c *Config) Validate() error {
 	}
 	c.DataDir = abs
 	if c.SandboxDir == "" {
-		c.SandboxDir = abs + "-sandbox"
+		c.SandboxDir = defaultSandboxDir(abs)
+	} else if c.SandboxDir, err = filepath.Abs(c.SandboxDir); err != nil {
+		return err
 	}
 	if c.MaxJobs < 1 || c.MaxJobs > 256 {
 		return usageError{fmt.Errorf("--max-jobs must be 1-256")}

@@ -35,7 +35,7 @@ func runDaemon(args []string) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for --listen (default: generated under the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&cfg.ContainerdAddress, "containerd-address", "", "containerd socket (default: start a private containerd under the sandbox directory)")
-	fs.StringVar(&cfg.SandboxDir, "sandbox-dir", "", "directory for the private containerd and job work areas (default: DATA-DIR-sandbox beside the data directory)")
+	fs.StringVar(&cfg.SandboxDir, "sandbox-dir", "", sandboxDirHelp)
 	fs.BoolVar(&cfg.Sandbox, "sandbox", true, "run jobs; --sandbox=false serves everything but jobs and images (no containerd needed)")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", cfg.MaxJobs, "jobs that run at once; more wait queued")
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/enclave-dev/enclave/enclave/audit"
@@ -25,10 +24,7 @@ const (
 // startJobs starts (or connects to) containerd, the sandbox runtime and
 // the job manager, and recovers what a previous daemon left behind.
 func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, cat *datasets.Catalog, alog *audit.Log) (*jobs.Manager, func(), error) {
-	if err := os.MkdirAll(cfg.SandboxDir, 0o711); err != nil {
-		return nil, nil, fmt.Errorf("create sandbox directory: %w", err)
-	}
-	if err := os.Chmod(cfg.SandboxDir, 0o711); err != nil {
+	if err := prepareSandboxDir(cfg.SandboxDir); err != nil {
 		return nil, nil, err
 	}
 	var stops []func()
@@ -68,6 +64,6 @@ func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, 
 		stop()
 		return nil, nil, err
 	}
-	log.Info("sandbox ready", "containerd", addr, "namespace", namespace)
+	log.Info("sandbox ready", "containerd", addr, "namespace", namespace, "dir", cfg.SandboxDir)
 	return mgr, stop, nil
 }
