@@ -7,13 +7,17 @@ BIN       := $(CURDIR)/bin
 BUILD     := $(CURDIR)/build
 IMAGES    := $(BUILD)/images
 VAULT_BIN := $(BUILD)/bin/vault
+# make install: DESTDIR is prepended to every path, PREFIX is where they are at run time.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 # Tests that need root, containerd and Vault fail instead of skipping when CI=true.
 TESTFLAGS ?= -race -timeout 40m
 
 export ENCLAVE_IMAGES := $(IMAGES)
 export ENCLAVE_VAULT_BIN := $(VAULT_BIN)
 
-.PHONY: help build test test-short demo bench lint images vault deps fuzz clean
+.PHONY: help build install test test-short demo bench lint images vault deps fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,13 +25,20 @@ help: ## list the targets
 build: ## build enclaved, enclave and the tools into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-images: ## build the built-in job images as OCI archives into build/images/
+# images reads /bin/busybox of busybox-static, so deps comes first (make -j too).
+images: deps ## build the built-in job images as OCI archives into build/images/ (after deps)
 	$(GO) run ./images/build -out $(IMAGES)
+
+install: build ## install enclaved, enclave (PREFIX/bin) and enclaved.service (PREFIX/lib/systemd/system), under DESTDIR
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN)/enclaved $(BIN)/enclave $(DESTDIR)$(BINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' tools/systemd/enclaved.service > $(DESTDIR)$(UNITDIR)/enclaved.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/enclaved.service
 
 vault: ## build the Vault server used by the keyring tests (only when missing)
 	sh tools/vault/build.sh $(VAULT_BIN)
 
-deps: ## install containerd, runc and busybox-static from Debian when missing (needs root)
+deps: ## install containerd, runc and busybox-static from Debian when missing (needs root then)
 	sh tools/install-deps.sh
 
 test: images ## run every test: unit, Rego, integration against containerd and Vault
@@ -37,7 +48,7 @@ test: images ## run every test: unit, Rego, integration against containerd and V
 test-short: ## run the fast tests only
 	$(GO) test -short ./...
 
-demo: build images ## set everything up and run the main path end to end
+demo: deps build images ## install what is missing, build, and run the main path end to end
 	sh tools/demo.sh
 
 bench: build images ## run the benchmarks; each prints ratios against a reference measured in the same run

@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh: the main path of the enclave, end to end, on a fresh data
-# directory under build/demo. Run by `make demo` after `make build images`.
+# directory under build/demo. Run by `make demo` after `make deps build
+# images` (deps installs containerd, runc and busybox-static when missing).
 set -eu
 cd "$(dirname "$0")/.."
 BIN=$(pwd)/bin
@@ -20,8 +21,6 @@ uscc() { "$BIN/enclave-synth" -uscc "$1"; }
 # bad V: V with a wrong check character (its last one changed).
 bad() { case "$1" in *1) printf '%s2' "${1%?}" ;; *) printf '%s1' "${1%?}" ;; esac; }
 LIABILITY="confidentiality agreement NDA-2026 signed on registration: term as recorded, liability for breach per its article 7"
-
-if [ "$(id -u)" = 0 ]; then sh tools/install-deps.sh; fi
 
 say "a fresh data directory: $DATA"
 if [ -f "$DEMO/enclaved.pid" ]; then kill "$(cat "$DEMO/enclaved.pid")" 2>/dev/null || true; sleep 1; fi
