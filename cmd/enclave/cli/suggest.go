@@ -2,13 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // unknownCommand is the one line printed for a command line that names no
-// command: the closest command when one is close ("did you mean"), the
-// verbs when only a noun was given, or where the list of commands is.
+// command: the closest command ("did you mean"), and for a bare noun its
+// verbs.
 func unknownCommand(args []string) string {
 	// The command is the words before the first flag, as many as the
 	// longest command has; the rest are its arguments.
@@ -26,7 +27,11 @@ func unknownCommand(args []string) string {
 	typed := strings.Join(words, " ")
 	if len(words) == 1 {
 		if verbs := verbsOf(words[0]); len(verbs) > 0 {
-			return fmt.Sprintf("enclave: %q needs a verb: %s (enclave help lists the commands)", typed, strings.Join(verbs, ", "))
+			verb := verbs[0]
+			if slices.Contains(verbs, "list") {
+				verb = "list"
+			}
+			return fmt.Sprintf("enclave: %q needs a verb; did you mean \"enclave %s %s\"? (its verbs: %s)", typed, typed, verb, strings.Join(verbs, ", "))
 		}
 	}
 	if c := closest(words); c != nil {
@@ -52,9 +57,8 @@ func verbsOf(noun string) []string {
 }
 
 // closest returns the command whose path is nearest to the words typed
-// (each command compared with as many words as it has), or nil when none
-// is near: at most a third of its length away, or starting with what was
-// typed.
+// (each command compared with as many words as it has; a command that
+// starts with what was typed counts as one edit away), or nil for no words.
 func closest(words []string) *command {
 	if len(words) == 0 {
 		return nil
@@ -70,9 +74,6 @@ func closest(words []string) *command {
 		d := distance(typed, c.path)
 		if strings.HasPrefix(c.path, typed) && len(typed) >= 3 {
 			d = 1 // a prefix of the command is as near as one typo
-		}
-		if d > max(2, len(c.path)/3) {
-			continue
 		}
 		if best == nil || d < bestDist || (d == bestDist && c.path < best.path) {
 			best, bestDist = c, d
