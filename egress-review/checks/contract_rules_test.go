@@ -67,15 +67,7 @@ func TestCopiedMarksAreFree(t *testing.T) {
 			md, clean := cleanAggregate()
 			md[tc.key] = digest
 			e.add("summary.arrow", arrowFile(t, md, clean))
-			fs, err := Contract{}.Run(t.Context(), e.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := review.VerdictPass
-			for _, f := range fs {
-				got = review.Worse(got, f.Verdict)
-			}
-			if got != tc.want {
+			if got, fs := contractVerdict(t, e.req); got != tc.want {
 				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
 			}
 		})
@@ -136,15 +128,7 @@ func TestRowOrder(t *testing.T) {
 				cols = cols[:1]
 			}
 			e.add("summary.arrow", arrowFile(t, md, cols))
-			fs, err := Contract{}.Run(t.Context(), e.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := review.VerdictPass
-			for _, f := range fs {
-				got = review.Worse(got, f.Verdict)
-			}
-			if got != tc.want {
+			if got, fs := contractVerdict(t, e.req); got != tc.want {
 				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
 			}
 		})
@@ -215,15 +199,7 @@ func TestShares(t *testing.T) {
 			e := newEnv(t)
 			e.add("s.csv", []byte(tc.csv))
 			e.add(review.ManifestName, []byte(manifest))
-			fs, err := Contract{}.Run(t.Context(), e.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := review.VerdictPass
-			for _, f := range fs {
-				got = review.Worse(got, f.Verdict)
-			}
-			if got != tc.want {
+			if got, fs := contractVerdict(t, e.req); got != tc.want {
 				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
 			}
 		})
@@ -246,17 +222,23 @@ func TestStandardDeviations(t *testing.T) {
 			e := newEnv(t)
 			e.add("s.csv", []byte(tc.csv))
 			e.add(review.ManifestName, []byte(manifest))
-			fs, err := Contract{}.Run(t.Context(), e.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := review.VerdictPass
-			for _, f := range fs {
-				got = review.Worse(got, f.Verdict)
-			}
-			if got != tc.want {
+			if got, fs := contractVerdict(t, e.req); got != tc.want {
 				t.Fatalf("got %s, want %s: %+v", got, tc.want, fs)
 			}
 		})
 	}
+}
+
+// contractVerdict runs the contract alone over req and folds its verdict.
+func contractVerdict(t *testing.T, req *review.Request) (review.Verdict, []review.Finding) {
+	t.Helper()
+	fs, err := Contract{}.Run(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := review.VerdictPass
+	for _, f := range fs {
+		got = review.Worse(got, f.Verdict)
+	}
+	return got, fs
 }
