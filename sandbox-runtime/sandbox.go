@@ -42,17 +42,38 @@ type Runtime interface {
 	PrepareImage(ctx context.Context, digest string) error
 	// Run starts the job described by spec and blocks until it ends. Job
 	// output (stdout and stderr, interleaved) is written to logs, capped at
-	// Limits.LogBytes. Cancelling ctx kills the job and yields ReasonCanceled.
+	// Limits.LogBytes. Cancelling ctx kills the job and yields ReasonCanceled,
+	// unless its cause is ErrDetached.
 	// Outputs are collected into spec.OutDir before Run returns and the
 	// job's container, task and snapshot are removed.
 	Run(ctx context.Context, spec Spec, logs io.Writer) (Exit, error)
-	// Recover is called once after a daemon restart, before any Run: it kills
-	// and removes every container this runtime left behind and returns their
-	// job IDs so the caller can mark those jobs as system errors.
-	Recover(ctx context.Context) ([]string, error)
+	// Recover is called once after a daemon restart, before any Run or
+	// Reattach. It finds the jobs a previous daemon left in the runtime:
+	// each one for which keep returns true is left as it is (running, or
+	// ended with nobody watching) for Reattach; every other one is killed
+	// and removed with its work area. It returns the IDs it kept.
+	Recover(ctx context.Context, keep func(id string) bool) ([]string, error)
+	// Reattach follows a job that Recover kept, given the spec Run was given,
+	// until the job ends, and reports it as Run would have: output from now
+	// on (including what the job wrote while nobody watched, up to the pipe's
+	// capacity) to logs, capped at Limits.LogBytes; the timeout counted from
+	// the job's real start; the metered use of its whole run; its collected
+	// outputs. A job that ended meanwhile is reported at once, with its real
+	// end. Errors: errdefs.ErrNotFound when the runtime no longer has the
+	// job (its containerd lost it, for example in a reboot): the job's fate
+	// is unknown and nothing of it is left; otherwise as Run.
+	Reattach(ctx context.Context, spec Spec, logs io.Writer) (Exit, error)
 	// Close releases the runtime's connection. Running jobs are not killed.
 	Close() error
 }
+
+// ErrDetached is the cause to cancel the context of Run or Reattach with
+// (context.WithCancelCause) when the caller goes away but the job should
+// not, as when the daemon stops: the call returns an error wrapping
+// ErrDetached, the job keeps running in the runtime, and a later Recover
+// and Reattach follow it again. Cancelling with any other cause kills the
+// job.
+var ErrDetached = fmt.Errorf("detached from the job: %w", errdefs.ErrAborted)
 
 // Limits are the hard resource limits of one job.
 type Limits struct {

@@ -59,13 +59,16 @@ type Manager struct {
 	audit   Auditor
 
 	queue chan string
+	// slots holds one token per job that runs, queued jobs and reattached
+	// ones alike: at most MaxRunning.
+	slots chan struct{}
 	mu    sync.Mutex
 	// cancels holds the cancel functions of jobs that were started, and
 	// why they were cancelled.
 	cancels map[string]context.CancelCauseFunc
 	waiters map[string][]chan struct{}
 	wg      sync.WaitGroup
-	stop    context.CancelFunc
+	stop    context.CancelCauseFunc
 	ctx     context.Context
 }
 
@@ -92,8 +95,9 @@ func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Cata
 	if err := os.Chmod(cfg.InputDir, 0o711); err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancelCause(context.Background())
 	m := &Manager{cfg: cfg, db: db, rt: rt, catalog: cat, audit: a, queue: make(chan string, cfg.MaxQueued),
+		slots:   make(chan struct{}, cfg.MaxRunning),
 		cancels: map[string]context.CancelCauseFunc{}, waiters: map[string][]chan struct{}{}, ctx: ctx, stop: stop}
 	for i := 0; i < cfg.MaxRunning; i++ {
 		m.wg.Add(1)
@@ -145,7 +149,13 @@ func (m *Manager) worker() {
 		case <-m.ctx.Done():
 			return
 		case id := <-m.queue:
+			select {
+			case m.slots <- struct{}{}:
+			case <-m.ctx.Done():
+				return // the job stays queued for the next start
+			}
 			m.run(id)
+			<-m.slots
 		}
 	}
 }
@@ -189,16 +199,8 @@ func (m *Manager) run(id string) {
 	if err != nil || j.State != Queued {
 		return // cancelled while queued, or gone
 	}
-	jctx, cancel := context.WithCancelCause(m.ctx)
-	defer cancel(nil)
-	m.mu.Lock()
-	m.cancels[id] = cancel
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		delete(m.cancels, id)
-		m.mu.Unlock()
-	}()
+	jctx, done := m.track(id)
+	defer done()
 	log := m.cfg.Log.With("job", id)
 
 	if err := m.event(ctx, j, "job.initialize", "ok", "", nil); err != nil {
@@ -209,10 +211,14 @@ func (m *Manager) run(id string) {
 		return
 	}
 	area := filepath.Join(m.cfg.InputDir, id)
-	defer m.removeInputs(area, log)
 	mounts, inBytes, err := m.prepareInputs(jctx, j, area)
 	if err != nil {
+		m.removeInputs(area, log)
 		if cause := context.Cause(jctx); cause != nil && jctx.Err() != nil {
+			if errors.Is(cause, sandbox.ErrDetached) {
+				m.requeue(ctx, j, "the daemon stopped before the job started")
+				return
+			}
 			m.finish(ctx, id, j, Canceled, string(sandbox.ReasonCanceled), cause.Error(), sandbox.Exit{})
 			return
 		}
@@ -222,26 +228,65 @@ func (m *Manager) run(id string) {
 	}
 	dir := filepath.Join(m.cfg.Dir, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		m.removeInputs(area, log)
 		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job directory", sandbox.Exit{})
 		return
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
+		m.removeInputs(area, log)
 		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job log", sandbox.Exit{})
 		return
 	}
 	defer logf.Close()
 	if err := m.event(ctx, j, "job.start", "ok", "", map[string]string{"image": j.Image, "input_bytes": fmt.Sprint(inBytes)}); err != nil {
+		m.removeInputs(area, log)
 		m.finish(ctx, id, j, SystemError, "", "audit log unavailable", sandbox.Exit{})
 		return
 	}
 	if err := m.setState(ctx, id, Running, true); err != nil {
+		m.removeInputs(area, log)
 		return
 	}
-	spec := sandbox.Spec{ID: id, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(dir, "out"), Outputs: j.Declared,
-		Limits: j.limits}
-	ex, err := m.rt.Run(jctx, spec, logf)
 	j.Usage.InputBytes = inBytes
+	ex, err := m.rt.Run(jctx, m.spec(j, mounts), logf)
+	m.conclude(ctx, jctx, j, ex, err)
+}
+
+// track registers a started job's cancel function, for Cancel, and
+// returns its context (a child of the manager's, which Close cancels with
+// sandbox.ErrDetached) and the function to call when the job is done.
+func (m *Manager) track(id string) (context.Context, func()) {
+	jctx, cancel := context.WithCancelCause(m.ctx)
+	m.mu.Lock()
+	m.cancels[id] = cancel
+	m.mu.Unlock()
+	return jctx, func() {
+		cancel(nil)
+		m.mu.Lock()
+		delete(m.cancels, id)
+		m.mu.Unlock()
+	}
+}
+
+// spec is the sandbox's description of a job whose inputs are mounts.
+func (m *Manager) spec(j *Job, mounts []sandbox.Mount) sandbox.Spec {
+	return sandbox.Spec{ID: j.ID, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(m.cfg.Dir, j.ID, "out"),
+		Outputs: j.Declared, Limits: j.limits}
+}
+
+// conclude records the end of a job the sandbox ran (or reattached to)
+// and removes its inputs, unless the manager detached from the job while
+// the daemon stops: then the job is left running, its inputs in place,
+// for the next start to reattach to.
+func (m *Manager) conclude(ctx, jctx context.Context, j *Job, ex sandbox.Exit, err error) {
+	id := j.ID
+	log := m.cfg.Log.With("job", id)
+	if err != nil && (errors.Is(err, sandbox.ErrDetached) || errors.Is(context.Cause(jctx), sandbox.ErrDetached)) {
+		log.Info("the daemon stops; the job is left to the next start", "err", err)
+		return
+	}
+	m.removeInputs(filepath.Join(m.cfg.InputDir, id), log)
 	if err != nil {
 		log.Error("run", "err", err)
 		state := SystemError
@@ -273,6 +318,23 @@ func (m *Manager) run(id string) {
 		state, msg = SystemError, "the sandbox reported "+string(ex.Reason)
 	}
 	m.finish(ctx, id, j, state, string(ex.Reason), msg, ex)
+}
+
+// lostMessage is the end of a job that ran when the daemon stopped and
+// that the sandbox no longer had at the next start (containerd lost it,
+// for example in a reboot).
+const lostMessage = "the daemon restarted while the job ran and the sandbox no longer had it; it was stopped"
+
+// requeue puts a job that was initializing back in the queue, audited, for
+// the next start to run.
+func (m *Manager) requeue(ctx context.Context, j *Job, why string) {
+	if err := m.event(ctx, j, "job.requeue", "ok", why, nil); err != nil {
+		m.cfg.Log.Error("audit a job's return to the queue; it stays initializing", "job", j.ID, "err", err)
+		return
+	}
+	if _, err := m.db.SQL().ExecContext(ctx, `UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'initializing'`, j.ID); err != nil {
+		m.cfg.Log.Error("return a job to the queue", "job", j.ID, "err", err)
+	}
 }
 
 func classOf(err error) string {
@@ -493,17 +555,14 @@ func (m *Manager) OutputPath(j *Job, name string) (string, error) {
 	return "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrNotFound)
 }
 
-// Recover runs once at start: containers left by a previous daemon are
-// killed and their jobs, and any job that was initializing or running,
-// end as system errors; queued jobs are queued again.
+// Recover runs once at start. The jobs a previous daemon left running
+// that the sandbox still has are reattached to and end as if nothing had
+// happened (collected, metered, audited); running jobs the sandbox lost
+// end as system errors; jobs that were being prepared when that daemon
+// died end as system errors too (a job that crashed the daemon must not
+// do it at every start); queued jobs are queued again. Input areas of no
+// running job are removed.
 func (m *Manager) Recover(ctx context.Context) error {
-	ids, err := m.rt.Recover(ctx)
-	if err != nil {
-		return fmt.Errorf("recover the sandbox: %w", err)
-	}
-	for _, id := range ids {
-		m.cfg.Log.Warn("killed a job left by the previous daemon", "job", id)
-	}
 	rows, err := m.db.SQL().QueryContext(ctx, `SELECT id, state FROM jobs WHERE state IN ('queued', 'initializing', 'running') ORDER BY created_at`)
 	if err != nil {
 		return err
@@ -513,6 +572,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		state State
 	}
 	var open []js
+	running := map[string]bool{}
 	for rows.Next() {
 		var x js
 		if err := rows.Scan(&x.id, &x.state); err != nil {
@@ -520,28 +580,130 @@ func (m *Manager) Recover(ctx context.Context) error {
 			return err
 		}
 		open = append(open, x)
+		if x.state == Running {
+			running[x.id] = true
+		}
 	}
 	rows.Close()
-	for _, x := range open {
-		area := filepath.Join(m.cfg.InputDir, x.id)
-		m.removeInputs(area, m.cfg.Log)
-		if x.state == Queued {
-			m.Enqueue(x.id)
-			continue
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ids, err := m.rt.Recover(ctx, func(id string) bool { return running[id] })
+	if err != nil {
+		return fmt.Errorf("recover the sandbox: %w", err)
+	}
+	kept := map[string]bool{}
+	for _, id := range ids {
+		kept[id] = true
+	}
+	if areas, err := os.ReadDir(m.cfg.InputDir); err == nil {
+		for _, a := range areas {
+			if !kept[a.Name()] {
+				m.removeInputs(filepath.Join(m.cfg.InputDir, a.Name()), m.cfg.Log)
+			}
 		}
-		m.finish(ctx, x.id, nil, SystemError, string(sandbox.ReasonSystemError), "the daemon restarted while the job ran; it was stopped", sandbox.Exit{})
+	}
+	var queued []string
+	for _, x := range open {
+		switch {
+		case x.state == Queued:
+			queued = append(queued, x.id)
+		case x.state == Running && kept[x.id]:
+			j, err := Get(ctx, m.db.SQL(), x.id)
+			if err != nil {
+				return err
+			}
+			m.wg.Add(1)
+			go m.reattach(j)
+		case x.state == Running:
+			m.finish(ctx, x.id, nil, SystemError, string(sandbox.ReasonSystemError), lostMessage, sandbox.Exit{})
+		default:
+			m.finish(ctx, x.id, nil, SystemError, string(sandbox.ReasonSystemError), "the daemon stopped while the job was being prepared; it did not start", sandbox.Exit{})
+		}
+	}
+	for _, id := range queued {
+		m.Enqueue(id)
 	}
 	return nil
 }
 
-// Close cancels every running job, waits for the workers and leaves
-// queued jobs for the next start.
-func (m *Manager) Close() {
-	m.mu.Lock()
-	for _, c := range m.cancels {
-		c(errors.New("the daemon is shutting down"))
+// reattach follows a job a previous daemon started, from its inputs and
+// log left in place, until it ends, and records the end as run does. It
+// holds a slot when one is free: the job runs whether or not one is.
+func (m *Manager) reattach(j *Job) {
+	defer m.wg.Done()
+	select {
+	case m.slots <- struct{}{}:
+		defer func() { <-m.slots }()
+	default:
 	}
-	m.mu.Unlock()
-	m.stop()
+	ctx := context.Background()
+	jctx, done := m.track(j.ID)
+	defer done()
+	log := m.cfg.Log.With("job", j.ID)
+	area := filepath.Join(m.cfg.InputDir, j.ID)
+	var mounts []sandbox.Mount
+	for _, in := range j.Inputs {
+		dir := filepath.Join(area, in.Dataset)
+		mounts = append(mounts, sandbox.Mount{Name: in.Dataset, HostDir: dir})
+		if fi, err := os.Stat(filepath.Join(dir, "data.arrow")); err == nil {
+			j.Usage.InputBytes += fi.Size()
+		}
+	}
+	if err := m.event(ctx, j, "job.reattach", "ok", "the daemon restarted while the job ran", nil); err != nil {
+		// Followed all the same: its end is audited.
+		log.Error("audit the reattach", "err", err)
+	}
+	dir := filepath.Join(m.cfg.Dir, j.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		log.Error("the job's directory", "err", err)
+	}
+	// The job is followed even without its log: left alone, it would run
+	// on unrecorded.
+	w := &budgetWriter{w: io.Discard, left: j.limits.LogBytes}
+	if logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		log.Error("open the job's log; its output is dropped", "err", err)
+	} else {
+		defer logf.Close()
+		w.w = logf
+		if fi, err := logf.Stat(); err == nil {
+			w.left -= fi.Size()
+		}
+	}
+	log.Info("reattaching to a job the previous daemon started")
+	ex, err := m.rt.Reattach(jctx, m.spec(j, mounts), w)
+	if errdefs.IsNotFound(err) {
+		log.Warn("the sandbox lost the job", "err", err)
+		m.removeInputs(area, log)
+		m.finish(ctx, j.ID, j, SystemError, string(sandbox.ReasonSystemError), lostMessage, sandbox.Exit{})
+		return
+	}
+	m.conclude(ctx, jctx, j, ex, err)
+}
+
+// budgetWriter passes on at most left bytes, the rest of a job's log
+// limit after a restart, and drops the rest without failing.
+type budgetWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (b *budgetWriter) Write(p []byte) (int, error) {
+	n := min(int64(len(p)), max(b.left, 0))
+	if n > 0 {
+		if _, err := b.w.Write(p[:n]); err != nil {
+			return 0, err
+		}
+		b.left -= n
+	}
+	return len(p), nil
+}
+
+// Close detaches from every running job, which goes on in the sandbox
+// for the next start to reattach to, stops the workers and leaves queued
+// jobs (and jobs that were being prepared, returned to the queue) for the
+// next start.
+func (m *Manager) Close() {
+	m.stop(sandbox.ErrDetached)
 	m.wg.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,9 +57,12 @@ disabled_plugins = [
 `
 
 // StartDaemon starts the containerd binary found in PATH as a child, with
-// root, state, socket (dir/containerd.sock) and config under dir, and waits
-// until it answers. Its output goes to dir/containerd.log. Call Stop on
-// shutdown. The child receives SIGTERM if this process dies.
+// root, state, socket (dir/containerd.sock), pid file and config under dir,
+// and waits until it answers. Its output goes to dir/containerd.log. Call
+// Stop on shutdown. The child receives SIGTERM if this process dies; the
+// jobs' shims do not, and the next containerd started over dir finds them
+// again (it waits up to previousGrace for the previous one to exit, and
+// refuses with errdefs.ErrFailedPrecondition when it does not).
 func StartDaemon(ctx context.Context, dir string, log *slog.Logger) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -90,6 +94,12 @@ func StartDaemon(ctx context.Context, dir string, log *slog.Logger) (*Daemon, er
 		return nil, fmt.Errorf("open daemon log: %w", err)
 	}
 	defer logf.Close()
+	// The containerd of a previous daemon that was killed gets SIGTERM
+	// with it and exits: wait for that, so that two never share the root.
+	pidFile := filepath.Join(dir, "containerd.pid")
+	if err := awaitGone(ctx, pidFile, cfg, previousGrace); err != nil {
+		return nil, err
+	}
 	_ = os.Remove(addr) // a stale socket of a previous run
 	cmd := exec.Command(bin, "--config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -101,8 +111,13 @@ func StartDaemon(ctx context.Context, dir string, log *slog.Logger) (*Daemon, er
 	d := &Daemon{dir: dir, addr: addr, cmd: cmd, done: make(chan struct{}), log: log}
 	go func() {
 		d.err = cmd.Wait()
+		os.Remove(pidFile)
 		close(d.done)
 	}()
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
+		_ = d.Stop()
+		return nil, fmt.Errorf("write containerd's pid file: %w", err)
+	}
 	log.Info("containerd started", "pid", cmd.Process.Pid, "address", addr)
 	if err := d.waitReady(ctx); err != nil {
 		_ = d.Stop()
@@ -162,6 +177,49 @@ func (d *Daemon) Stop() error {
 	d.log.Info("containerd stopped")
 	if d.err != nil && !strings.Contains(d.err.Error(), "signal") && !strings.Contains(d.err.Error(), "exit status") {
 		return d.err
+	}
+	return nil
+}
+
+// previousGrace is how long StartDaemon waits for the containerd of a
+// previous daemon over the same directory to exit.
+const previousGrace = 15 * time.Second
+
+// awaitGone waits until the process that pidFile names is gone, if it is a
+// containerd started with cfg (a pid reused by another process is not
+// waited for), for at most grace.
+func awaitGone(ctx context.Context, pidFile, cfg string, grace time.Duration) error {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return nil
+	}
+	ours := func() bool {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			return false
+		}
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			// A zombie is gone for our purpose: it holds nothing.
+			if _, rest, ok := strings.Cut(string(st), ") "); ok && strings.HasPrefix(rest, "Z") {
+				return false
+			}
+		}
+		return strings.Contains(string(cmdline), "\x00--config\x00"+cfg+"\x00")
+	}
+	deadline := time.Now().Add(grace)
+	for ours() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the containerd of this sandbox (pid %d) is still running; is another enclaved using it? %w", pid, errdefs.ErrFailedPrecondition)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
+	"github.com/containerd/containerd/snapshots"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -34,8 +35,9 @@ const sampleEvery = 500 * time.Millisecond
 // Run runs one job; see sandbox.Runtime. The spec passes Spec.Validate and,
 // once built, hardening.Validate, or no container is created.
 //
-// Input directories are bind-mounted inside the job's user namespace: they
-// and every directory above them must be searchable by others (o+x) and
+// Input directories are mounted read-only inside the job's work area and
+// bound from there (see the work area's layout in mounts.go); they and
+// every directory above them must be searchable by others (o+x) and
 // data.arrow readable by others (o+r), or owned by the mapped range.
 // spec.Args is the whole argv; the image's entrypoint and command are not
 // used. Run returns once the job ended and its outputs are in spec.OutDir;
@@ -45,17 +47,12 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 	if err := spec.Validate(); err != nil {
 		return sandbox.Exit{}, err
 	}
-	nctx := r.ctx(ctx)
+	// Setting the job up is not cut short by ctx: a job cancelled (or
+	// detached from) while it is set up is started and then killed (or
+	// left running), never abandoned half made.
+	bg := context.WithoutCancel(r.ctx(ctx))
 	t0 := time.Now()
-	var tCreated, tStarted, tExited time.Time
-	defer func() {
-		r.log.Debug("job phases", "job", spec.ID, "create", tCreated.Sub(t0), "start", tStarted.Sub(tCreated),
-			"run", tExited.Sub(tStarted), "finish", time.Since(tExited))
-	}()
-	// Everything after the start survives cancellation of ctx: a cancelled
-	// job is killed and cleaned up, not abandoned.
-	bg := context.WithoutCancel(nctx)
-	parent, err := r.parentSnapshot(nctx, spec.Image)
+	parent, err := r.parentSnapshot(bg, spec.Image)
 	if err != nil {
 		return sandbox.Exit{}, err
 	}
@@ -66,103 +63,118 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 		}
 		return sandbox.Exit{}, fmt.Errorf("job %q work area: %w", spec.ID, err)
 	}
-	// Clean-up steps run in reverse order when Run returns: at once on an
-	// error, in the background once the job ended and its outputs are
-	// collected (Close waits for them).
-	var undo []func()
-	async := false
+	// Until the job started, a failure removes everything made so far.
+	started := false
 	defer func() {
-		all := func() {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
+		if !started {
+			r.cleanup(bg, spec.ID)
 		}
-		if !async {
-			all()
-			return
-		}
-		r.pending.Add(1)
-		go func() {
-			defer r.pending.Done()
-			all()
-		}()
 	}()
-	undo = append(undo, func() {
-		if err := r.removeWorkArea(area); err != nil {
-			r.log.Error("remove work area", "job", spec.ID, "err", err)
-		}
-	})
-	outMnt := filepath.Join(area, "out")
+	outMnt := filepath.Join(area, areaOut)
 	if err := r.mountOut(outMnt, spec.Limits); err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q output area: %w", spec.ID, err)
 	}
 	if err := os.MkdirAll(spec.OutDir, 0o750); err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q output directory: %w", spec.ID, err)
 	}
+	binds, err := mountInputs(area, spec.Inputs)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q inputs: %w", spec.ID, err)
+	}
+	// The job's snapshot is a garbage-collection root of its own: the
+	// container does not name it (its root is mounted here, not by the
+	// shim) and it must outlive this daemon while the job runs.
+	sn := r.client.SnapshotService(r.snapshotter)
+	mounts, err := sn.Prepare(bg, jobSnapshot+spec.ID, parent, snapshots.WithLabels(map[string]string{
+		gcRootLabel: time.Now().UTC().Format(time.RFC3339), LabelJob: spec.ID}))
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q snapshot: %w", spec.ID, err)
+	}
+	rootfs, err := mountRoot(area, mounts)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q: %w", spec.ID, err)
+	}
 
 	p := hardening.Params{
 		Limits: spec.Limits, HostUID: r.uid, HostGID: r.gid, IDSize: r.idSize,
-		OutDir: outMnt, Args: spec.Args,
+		OutDir: outMnt, Args: spec.Args, Inputs: binds,
 	}
-	for _, in := range spec.Inputs {
-		p.Inputs = append(p.Inputs, hardening.Bind{HostDir: in.HostDir, Target: hardening.InputTarget(in.Name)})
-	}
-	opts := append(hardening.Options(p), validated(p))
-
-	// A lease keeps the fresh snapshot from the garbage collector until the
-	// container that references it exists.
-	lctx, leaseDone, err := r.client.WithLease(nctx)
-	if err != nil {
-		return sandbox.Exit{}, fmt.Errorf("job %q lease: %w", spec.ID, err)
-	}
-	sn := r.client.SnapshotService(r.snapshotter)
-	key := jobSnapshot + spec.ID
-	if _, err := sn.Prepare(lctx, key, parent); err != nil {
-		_ = leaseDone(bg)
-		return sandbox.Exit{}, fmt.Errorf("job %q snapshot: %w", spec.ID, err)
-	}
-	c, err := r.client.NewContainer(lctx, spec.ID,
-		containerd.WithSnapshotter(r.snapshotter),
-		containerd.WithSnapshot(key),
+	opts := append(hardening.Options(p), oci.WithRootFSPath(rootfs), validated(p))
+	c, err := r.client.NewContainer(bg, spec.ID,
 		containerd.WithContainerLabels(map[string]string{LabelJob: spec.ID, LabelImage: spec.Image}),
 		containerd.WithRuntime(runcV2, nil),
 		containerd.WithNewSpec(opts...))
-	_ = leaseDone(bg)
 	if err != nil {
-		_ = sn.Remove(bg, key)
 		return sandbox.Exit{}, fmt.Errorf("job %q container: %w", spec.ID, err)
 	}
-	undo = append(undo, func() {
-		cctx, cancel := context.WithTimeout(bg, cleanupTimeout)
-		defer cancel()
-		if err := r.remove(cctx, c); err != nil {
-			r.log.Error("remove job container", "job", spec.ID, "err", err)
-		}
-	})
-
-	tCreated = time.Now()
+	tCreated := time.Now()
 	lw := &capWriter{w: logs, left: spec.Limits.LogBytes}
-	fifos := filepath.Join(area, "fifo")
-	task, err := c.NewTask(bg, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(fifos)))
+	task, err := c.NewTask(bg, fifoCreator(filepath.Join(area, areaFIFO), lw))
 	if err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q task: %w", spec.ID, err)
+	}
+	if err := holdFIFOs(area, task.IO().Config()); err != nil {
+		// Only the output of a job that ends while no daemon runs is at
+		// stake: the job runs without the holder.
+		r.log.Warn("hold the job's fifos", "job", spec.ID, "err", err)
 	}
 	exitCh, err := task.Wait(bg)
 	if err != nil {
 		return sandbox.Exit{}, fmt.Errorf("job %q wait: %w", spec.ID, err)
 	}
-	m := &meter{}
-	started := time.Now()
-	if err := task.Start(bg); err != nil {
-		return sandbox.Exit{}, fmt.Errorf("job %q start: %w", spec.ID, err)
+	t, err := r.start(bg, c, task)
+	if err != nil {
+		return sandbox.Exit{}, err
 	}
-	tStarted = time.Now()
+	started = true
 	r.log.Info("job started", "job", spec.ID, "image", spec.Image)
+	r.log.Debug("job phases", "job", spec.ID, "create", tCreated.Sub(t0), "start", time.Since(tCreated))
+	return r.follow(ctx, spec, area, task, exitCh, lw, t)
+}
 
-	timer := time.NewTimer(spec.Limits.Timeout)
+// start starts a created task and records when on its container (the
+// label LabelStarted), for a later Reattach to count the timeout and the
+// wall time from. Wait must have been called on the task.
+func (r *Runtime) start(ctx context.Context, c containerd.Container, task containerd.Task) (time.Time, error) {
+	t := time.Now()
+	if err := task.Start(ctx); err != nil {
+		return t, fmt.Errorf("job %q start: %w", c.ID(), err)
+	}
+	if _, err := c.SetLabels(ctx, map[string]string{LabelStarted: t.UTC().Format(time.RFC3339Nano)}); err != nil {
+		// A reattach falls back to the container's creation time.
+		r.log.Warn("record the job's start", "job", c.ID(), "err", err)
+	}
+	return t, nil
+}
+
+// follow watches a started task until it ends (killing it at the timeout,
+// counted from started, or when ctx is cancelled), collects its outputs
+// from its work area, reached by the path area (see mountedArea), and
+// reports the job; the container and the work area are then removed in
+// the background. When ctx is cancelled with the cause sandbox.ErrDetached
+// it returns at once, without killing or removing anything.
+func (r *Runtime) follow(ctx context.Context, spec sandbox.Spec, area string, task containerd.Task, exitCh <-chan containerd.ExitStatus,
+	lw *capWriter, started time.Time) (sandbox.Exit, error) {
+	bg := context.WithoutCancel(r.ctx(ctx))
+	outMnt := filepath.Join(area, areaOut)
+	detached := false
+	defer func() {
+		if detached {
+			return
+		}
+		r.pending.Add(1)
+		go func() {
+			defer r.pending.Done()
+			r.cleanup(bg, spec.ID)
+		}()
+	}()
+	deadline := started.Add(spec.Limits.Timeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	tick := time.NewTicker(sampleEvery)
 	defer tick.Stop()
+	m := &meter{}
+	m.sample(bg, task)
 	var reason sandbox.Reason
 	var status containerd.ExitStatus
 wait:
@@ -177,6 +189,24 @@ wait:
 			m.sample(bg, task)
 			_ = task.Kill(bg, syscall.SIGKILL, containerd.WithKillAll)
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), sandbox.ErrDetached) {
+				// Stop reading: what the job writes from now on stays in
+				// its fifo (which the shim and the holder keep open) for
+				// the next reader; what was read is written out first.
+				if tio := task.IO(); tio != nil {
+					tio.Close()
+					drained := make(chan struct{})
+					go func() { tio.Wait(); close(drained) }()
+					select {
+					case <-drained:
+					case <-time.After(5 * time.Second):
+					}
+				}
+				lw.detach()
+				detached = true
+				r.log.Info("detached from the job; it keeps running", "job", spec.ID)
+				return sandbox.Exit{}, fmt.Errorf("job %q: %w", spec.ID, sandbox.ErrDetached)
+			}
 			if reason == "" {
 				reason = sandbox.ReasonCanceled
 			}
@@ -186,10 +216,25 @@ wait:
 		}
 	}
 	ended := time.Now()
-	tExited = ended
+	// Hold /out by a descriptor: reached through the holder's root (see
+	// mountedArea), it would go with the holder, whose end lets the reader
+	// see the end of the job's output.
+	outFD, err := unix.Open(outMnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q output area: %w", spec.ID, err)
+	}
+	defer unix.Close(outFD)
+	outMnt = fmt.Sprintf("/proc/self/fd/%d/.", outFD)
+	releaseFIFOs(filepath.Join(r.workDir, spec.ID))
+	if et := status.ExitTime(); et.After(started) && et.Before(ended) {
+		ended = et // it ended while nobody watched
+	}
+	if reason == "" && status.Error() == nil && ended.After(deadline) {
+		reason = sandbox.ReasonTimeout // it ran past its time while nobody watched
+	}
 	m.sample(bg, task)
-	// Let the job's last output reach the log before Run returns, then
-	// detach the sink: the caller may close it as soon as Run returns.
+	// Let the job's last output reach the log before returning, then
+	// detach the sink: the caller may close it as soon as this returns.
 	if tio := task.IO(); tio != nil {
 		drained := make(chan struct{})
 		go func() { tio.Wait(); close(drained) }()
@@ -226,8 +271,83 @@ wait:
 		r.log.Info("job logs capped", "job", spec.ID, "dropped_bytes", dropped)
 	}
 	r.log.Info("job ended", "job", spec.ID, "reason", ex.Reason, "code", ex.Code)
-	async = true
 	return ex, nil
+}
+
+// Reattach follows a job that Recover kept; see sandbox.Runtime. A job
+// whose task was created but not started when the previous daemon stopped
+// is started now, as Run would have.
+func (r *Runtime) Reattach(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
+	if err := spec.Validate(); err != nil {
+		return sandbox.Exit{}, err
+	}
+	bg := context.WithoutCancel(r.ctx(ctx))
+	gone := func(what string) (sandbox.Exit, error) {
+		r.cleanup(bg, spec.ID)
+		return sandbox.Exit{}, fmt.Errorf("job %q %s: %w", spec.ID, what, errdefs.ErrNotFound)
+	}
+	c, err := r.client.LoadContainer(bg, spec.ID)
+	if errdefs.IsNotFound(err) {
+		return gone("has no container")
+	} else if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q container: %w", spec.ID, err)
+	}
+	info, err := c.Info(bg, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q container: %w", spec.ID, err)
+	}
+	if info.Labels[LabelJob] != spec.ID || info.Labels[LabelImage] != spec.Image {
+		return sandbox.Exit{}, fmt.Errorf("job %q: the container is not of this job and image: %w", spec.ID, errdefs.ErrInvalidArgument)
+	}
+	area := mountedArea(filepath.Join(r.workDir, spec.ID))
+	if area == "" {
+		return gone("has lost its output area")
+	}
+	lw := &capWriter{w: logs, left: spec.Limits.LogBytes}
+	task, err := c.Task(bg, cio.NewAttach(cio.WithStreams(nil, lw, lw)))
+	if errdefs.IsNotFound(err) {
+		return gone("has no task")
+	} else if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q task: %w", spec.ID, err)
+	}
+	st, err := task.Status(bg)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q task status: %w", spec.ID, err)
+	}
+	exitCh, err := task.Wait(bg)
+	if err != nil {
+		return sandbox.Exit{}, fmt.Errorf("job %q wait: %w", spec.ID, err)
+	}
+	started := info.CreatedAt
+	if t, err := time.Parse(time.RFC3339Nano, info.Labels[LabelStarted]); err == nil {
+		started = t
+	}
+	switch st.Status {
+	case containerd.Running, containerd.Paused, containerd.Pausing, containerd.Stopped:
+	case containerd.Created:
+		if started, err = r.start(bg, c, task); err != nil {
+			r.cleanup(bg, spec.ID)
+			return sandbox.Exit{}, err
+		}
+	default:
+		return gone(fmt.Sprintf("task is %q", st.Status))
+	}
+	r.log.Info("job reattached", "job", spec.ID, "status", st.Status, "started", started)
+	return r.follow(ctx, spec, area, task, exitCh, lw, started)
+}
+
+// fifoCreator makes a job's stdout and stderr fifos in dir and copies
+// both to w. Unlike cio.NewCreator's, closing its IO leaves the fifos in
+// place, so that a later Reattach finds them (and what the job wrote
+// meanwhile); they go with the work area.
+func fifoCreator(dir string, w io.Writer) cio.Creator {
+	return func(id string) (cio.IO, error) {
+		fs, err := cio.NewFIFOSetInDir(dir, id, false)
+		if err != nil {
+			return nil, err
+		}
+		return cio.NewAttach(cio.WithStreams(nil, w, w))(cio.NewFIFOSet(fs.Config, nil))
+	}
 }
 
 // validated is the last spec option: it refuses a spec that fails the
@@ -259,20 +379,6 @@ func outFull(dir string) bool {
 		return false
 	}
 	return st.Bfree == 0 || st.Ffree == 0
-}
-
-// removeWorkArea unmounts a job's /out tmpfs and removes its work area.
-func (r *Runtime) removeWorkArea(area string) error {
-	out := filepath.Join(area, "out")
-	for i := 0; i < 8; i++ {
-		if err := unix.Unmount(out, unix.MNT_DETACH); err != nil {
-			break
-		}
-	}
-	if err := os.RemoveAll(area); err != nil {
-		return fmt.Errorf("remove work area: %w", err)
-	}
-	return nil
 }
 
 // capWriter passes through at most left bytes and drops the rest; it never

@@ -42,6 +42,7 @@ var _ sandbox.Runtime = (*Runtime)(nil)
 const (
 	LabelJob     = "enclave.job"
 	LabelImage   = "enclave.image"
+	LabelStarted = "enclave.started" // when the job's task started, RFC 3339
 	imagePrefix  = "enclave/image@"
 	remapPrefix  = "enclave-remap/"
 	jobSnapshot  = "enclave-job/"
@@ -295,27 +296,36 @@ func (r *Runtime) parentSnapshot(ctx context.Context, d string) (string, error) 
 	return key, nil
 }
 
-// Recover kills and removes every container of the runtime's namespace
-// that carries the job label, removes job snapshots and work areas left
-// without a container, and returns the job IDs it found.
-func (r *Runtime) Recover(ctx context.Context) ([]string, error) {
+// Recover lists the containers of the runtime's namespace that carry the
+// job label: those keep accepts are left for Reattach, every other one is
+// killed and removed with its snapshot and work area. Job snapshots and
+// work areas of no kept job, and remap snapshots left half made, are
+// removed too. It returns the IDs kept.
+func (r *Runtime) Recover(ctx context.Context, keep func(id string) bool) ([]string, error) {
 	ctx = r.ctx(ctx)
 	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", LabelJob))
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
+	kept := map[string]bool{}
 	var ids []string
+	removed := 0
 	for _, c := range cs {
-		ids = append(ids, c.ID())
-		if err := r.remove(ctx, c); err != nil {
+		if keep != nil && keep(c.ID()) {
+			kept[c.ID()] = true
+			ids = append(ids, c.ID())
+			continue
+		}
+		if err := r.cleanup(ctx, c.ID()); err != nil {
 			return ids, err
 		}
+		removed++
 	}
 	sn := r.client.SnapshotService(r.snapshotter)
 	var stale []string
 	if err := sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		if len(info.Name) > len(jobSnapshot) && info.Name[:len(jobSnapshot)] == jobSnapshot ||
-			len(info.Name) > len(remapPrefix) && info.Name[:len(remapPrefix)] == remapPrefix && info.Kind == snapshots.KindActive {
+		if id, ok := strings.CutPrefix(info.Name, jobSnapshot); ok && !kept[id] ||
+			strings.HasPrefix(info.Name, remapPrefix) && info.Kind == snapshots.KindActive {
 			stale = append(stale, info.Name)
 		}
 		return nil
@@ -329,18 +339,54 @@ func (r *Runtime) Recover(ctx context.Context) ([]string, error) {
 	}
 	entries, _ := os.ReadDir(r.workDir)
 	for _, e := range entries {
-		if err := r.removeWorkArea(filepath.Join(r.workDir, e.Name())); err != nil {
+		if kept[e.Name()] {
+			continue
+		}
+		if err := removeWorkArea(filepath.Join(r.workDir, e.Name())); err != nil {
 			return ids, err
 		}
 	}
-	if len(ids) > 0 {
-		r.log.Warn("recovered leftover jobs", "count", len(ids))
+	if removed > 0 || len(ids) > 0 {
+		r.log.Warn("found jobs of a previous daemon", "kept", len(ids), "removed", removed)
 	}
 	return ids, nil
 }
 
-// remove kills a container's task and deletes the container and its
-// snapshot.
+// cleanup removes what a job left, whatever of it exists: its task
+// (killed), its container, its fifos' holder, its work area (unmounted)
+// and its snapshot.
+// Errors are logged, and the first is returned.
+func (r *Runtime) cleanup(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	var first error
+	fail := func(what string, err error) {
+		r.log.Error(what, "job", id, "err", err)
+		if first == nil {
+			first = err
+		}
+	}
+	if c, err := r.client.LoadContainer(ctx, id); err == nil {
+		if err := r.remove(ctx, c); err != nil {
+			fail("remove job container", err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		fail("load job container", err)
+	}
+	releaseFIFOs(filepath.Join(r.workDir, id))
+	if err := removeWorkArea(filepath.Join(r.workDir, id)); err != nil {
+		fail("remove job work area", err)
+	}
+	err := r.client.SnapshotService(r.snapshotter).Remove(ctx, jobSnapshot+id)
+	if err != nil && !errdefs.IsNotFound(err) {
+		fail("remove job snapshot", fmt.Errorf("remove snapshot: %w", err))
+	}
+	return first
+}
+
+// remove kills a container's task and deletes the container (and the
+// snapshot it names, as containers made before the job's root was mounted
+// by the runtime do).
 func (r *Runtime) remove(ctx context.Context, c containerd.Container) error {
 	if t, err := c.Task(ctx, nil); err == nil {
 		_ = t.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll)

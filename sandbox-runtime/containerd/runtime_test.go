@@ -226,12 +226,15 @@ func TestRecoverAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r2.Close()
-	ids, err := r2.Recover(ctx)
+	// The caller keeps none of the jobs it is asked about: each is killed
+	// and removed.
+	var asked []string
+	ids, err := r2.Recover(ctx, func(id string) bool { asked = append(asked, id); return false })
 	if err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
-	if len(ids) != 1 || ids[0] != spec.ID {
-		t.Errorf("recovered: got %v, want [%s]", ids, spec.ID)
+	if len(asked) != 1 || asked[0] != spec.ID || len(ids) != 0 {
+		t.Errorf("recovered: asked about %v and kept %v, want asked about [%s] and kept none", asked, ids, spec.ID)
 	}
 	nctx := r2.ctx(ctx)
 	cs, _ := r2.client.Containers(nctx)

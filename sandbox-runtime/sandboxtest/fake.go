@@ -2,6 +2,7 @@ package sandboxtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -20,13 +21,15 @@ var _ sandbox.Runtime = (*Fake)(nil)
 // digest; Run validates the spec, writes "ok\n" to logs and exits 0). It
 // records every spec it ran. It is safe for concurrent use.
 type Fake struct {
-	ImportFunc  func(ctx context.Context, r io.Reader) (string, error)
-	PrepareFunc func(ctx context.Context, digest string) error
-	RunFunc     func(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error)
-	RecoverFunc func(ctx context.Context) ([]string, error)
+	ImportFunc   func(ctx context.Context, r io.Reader) (string, error)
+	PrepareFunc  func(ctx context.Context, digest string) error
+	RunFunc      func(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error)
+	RecoverFunc  func(ctx context.Context, keep func(id string) bool) ([]string, error)
+	ReattachFunc func(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error)
 
-	mu  sync.Mutex
-	Ran []sandbox.Spec
+	mu         sync.Mutex
+	Ran        []sandbox.Spec
+	Reattached []sandbox.Spec
 }
 
 // FakeDigest is what Fake.ImportImage returns by default.
@@ -49,7 +52,8 @@ func (f *Fake) PrepareImage(ctx context.Context, digest string) error {
 }
 
 // Run records spec and calls RunFunc, or validates spec and exits 0;
-// a cancelled ctx yields ReasonCanceled.
+// a cancelled ctx yields ReasonCanceled, or an error wrapping
+// sandbox.ErrDetached when that is the cause.
 func (f *Fake) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
 	if err := spec.Validate(); err != nil {
 		return sandbox.Exit{}, err
@@ -62,6 +66,9 @@ func (f *Fake) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sand
 	}
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
+		if errors.Is(context.Cause(ctx), sandbox.ErrDetached) {
+			return sandbox.Exit{}, fmt.Errorf("job %q: %w", spec.ID, sandbox.ErrDetached)
+		}
 		return sandbox.Exit{Reason: sandbox.ReasonCanceled, Code: -1, Started: start, Ended: time.Now()}, nil
 	}
 	if logs != nil {
@@ -72,11 +79,26 @@ func (f *Fake) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sand
 }
 
 // Recover calls RecoverFunc or returns nothing.
-func (f *Fake) Recover(ctx context.Context) ([]string, error) {
+func (f *Fake) Recover(ctx context.Context, keep func(id string) bool) ([]string, error) {
 	if f.RecoverFunc != nil {
-		return f.RecoverFunc(ctx)
+		return f.RecoverFunc(ctx, keep)
 	}
 	return nil, nil
+}
+
+// Reattach records spec and calls ReattachFunc, or validates spec and
+// reports errdefs.ErrNotFound: by default the fake keeps no job.
+func (f *Fake) Reattach(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
+	if err := spec.Validate(); err != nil {
+		return sandbox.Exit{}, err
+	}
+	f.mu.Lock()
+	f.Reattached = append(f.Reattached, spec)
+	f.mu.Unlock()
+	if f.ReattachFunc != nil {
+		return f.ReattachFunc(ctx, spec, logs)
+	}
+	return sandbox.Exit{}, fmt.Errorf("job %q: %w", spec.ID, errdefs.ErrNotFound)
 }
 
 // Close does nothing.
@@ -87,6 +109,13 @@ func (f *Fake) Specs() []sandbox.Spec {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sandbox.Spec(nil), f.Ran...)
+}
+
+// ReattachedSpecs returns a copy of the specs Reattach received.
+func (f *Fake) ReattachedSpecs() []sandbox.Spec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sandbox.Spec(nil), f.Reattached...)
 }
 
 // ErrFakeRefused is a convenience error for RunFunc: a spec refused as

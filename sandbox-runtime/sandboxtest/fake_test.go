@@ -3,6 +3,7 @@ package sandboxtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -53,6 +54,17 @@ func TestFake(t *testing.T) {
 		ex, err := f.Run(context.Background(), good, nil)
 		if err != nil || ex.Reason != sandbox.ReasonOOM {
 			t.Errorf("Run: got %s, %v; want oom from RunFunc", ex.Reason, err)
+		}
+	})
+	t.Run("detached", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(sandbox.ErrDetached)
+		f := &Fake{}
+		if _, err := f.Run(ctx, good, nil); !errors.Is(err, sandbox.ErrDetached) {
+			t.Errorf("Run detached: got %v, want sandbox.ErrDetached", err)
+		}
+		if _, err := f.Reattach(context.Background(), good, nil); !errdefs.IsNotFound(err) {
+			t.Errorf("Reattach of a job the fake does not keep: got %v, want not found", err)
 		}
 	})
 }

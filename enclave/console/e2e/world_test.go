@@ -55,8 +55,13 @@ func (noRuntime) PrepareImage(ctx context.Context, digest string) error {
 func (noRuntime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
 	return sandbox.Exit{}, errdefs.ErrNotImplemented
 }
-func (noRuntime) Recover(ctx context.Context) ([]string, error) { return nil, nil }
-func (noRuntime) Close() error                                  { return nil }
+func (noRuntime) Reattach(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
+	return sandbox.Exit{}, errdefs.ErrNotFound
+}
+func (noRuntime) Recover(ctx context.Context, keep func(string) bool) ([]string, error) {
+	return nil, nil
+}
+func (noRuntime) Close() error { return nil }
 
 const spec = `name: penalties
 category: credit/enterprise/penalty

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/client"
+	"github.com/enclave-dev/enclave/enclave/synth"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
+)
+
+// startDaemonIn starts the daemon as startDaemon does, in a mount
+// namespace of its own when ownNS is set: systemd gives enclaved.service
+// one (ProtectSystem=, PrivateTmp=), a new one at every start, so that the
+// mounts a daemon made are not those the next one sees.
+func startDaemonIn(t *testing.T, dir string, ownNS bool) *exec.Cmd {
+	t.Helper()
+	if !ownNS {
+		return startDaemon(t, dir, "ENCLAVED_TEST_SANDBOX=1")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ENCLAVED_TEST_DAEMON="+dir, "ENCLAVED_TEST_SANDBOX=1")
+	cmd.Stderr = os.Stderr
+	// Go makes the new namespace's mounts private (MS_REC|MS_PRIVATE).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(filepath.Join(dir, "enclaved.sock"), "")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := c.Health(context.Background()); err == nil {
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("daemon did not answer within 60s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestJobsSurviveRestart: a job of 15 s runs; at its 4th second enclaved is
+// stopped, with SIGTERM and, separately, with SIGKILL (its private
+// containerd gets SIGTERM with it), and started again. The job completes
+// as if nothing had happened: its declared output is collected, its log
+// holds all it wrote (also while no daemon ran), its wall time counts from
+// its real start, its end and the reattach are audited, and the sandbox
+// keeps nothing of it. The last case runs each daemon in a mount namespace
+// of its own, as the systemd unit does.
+func TestJobsSurviveRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs in containerd and restarts the daemon")
+	}
+	sandboxtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	base, err := os.MkdirTemp("", "enclave-restart-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o711)
+	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.DataDir = filepath.Join(base, "data")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(cfg.SandboxDir)
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonIn(t, cfg.DataDir, false)
+	defer func() { d.Process.Signal(syscall.SIGTERM); d.Wait() }()
+	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
+	admin, _ := client.New(sock, res.AdminToken)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(name, org, role string) *client.Client {
+		t.Helper()
+		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
+		must(err)
+		c, _ := client.New(sock, p.Token)
+		return c
+	}
+	authority := as("Zhou Min", "platform", "authority")
+	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
+	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency"}, {Name: "acme", Type: "company"}, {Name: "security", Type: "agency"}} {
+		o.LicenceUntil = until
+		_, err := authority.AddOrg(ctx, licensed(o))
+		must(err)
+	}
+	custodian := as("Li Na", "credit-centre", "custodian")
+	operator := as("Wang Lei", "acme", "operator")
+	officer := as("Chen Jing", "security", "officer")
+	bureau := as("Sun Hao", "platform", "bureau")
+	csvPath := filepath.Join(base, "penalties.csv")
+	f, err := os.Create(csvPath)
+	must(err)
+	must(synth.WriteCSV(f, 5, 200))
+	f.Close()
+	data, err := os.Open(csvPath)
+	must(err)
+	_, err = custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
+	data.Close()
+	must(err)
+	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
+		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
+	must(err)
+	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
+	must(err)
+	tar, err := os.Open(imgs["toolbox"])
+	must(err)
+	im, err := operator.ImportImage(ctx, "toolbox", tar)
+	tar.Close()
+	must(err)
+	_, err = officer.DecideImage(ctx, im.Digest, "approve", "")
+	must(err)
+
+	// The job ticks each second for 15 s, then writes its output.
+	script := `echo begin; i=0; while [ $i -lt 15 ]; do sleep 1; i=$((i+1)); echo tick $i; done; ` +
+		`wc -c < /in/credit_penalties/data.arrow > /out/size.txt; echo end`
+	var want strings.Builder
+	want.WriteString("begin\n")
+	for i := 1; i <= 15; i++ {
+		fmt.Fprintf(&want, "tick %d\n", i)
+	}
+	want.WriteString("end\n")
+
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		ownNS bool
+	}{
+		{"SIGTERM", syscall.SIGTERM, false},
+		{"SIGKILL", syscall.SIGKILL, false},
+		{"SIGTERM in mount namespaces of their own", syscall.SIGTERM, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.ownNS {
+				// The daemon that starts the job runs in its own namespace
+				// too.
+				d.Process.Signal(syscall.SIGTERM)
+				d.Wait()
+				d = startDaemonIn(t, cfg.DataDir, true)
+			}
+			j, err := operator.RunJob(ctx, api.JobRequest{Image: im.Digest, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
+				Args: []string{"sh", "-c", script}, Timeout: "2m"})
+			must(err)
+			var started time.Time
+			for {
+				seen, err := officer.ShowJob(ctx, j.ID)
+				must(err)
+				if seen.State == "running" && seen.StartedAt != nil {
+					started = *seen.StartedAt
+					break
+				}
+				if seen.State != "queued" && seen.State != "initializing" {
+					t.Fatalf("job before the stop: got %+v", seen)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(time.Until(started.Add(4 * time.Second)))
+			must(d.Process.Signal(tc.sig))
+			d.Wait()
+			stopped := time.Now()
+			// The job goes on while no daemon runs.
+			time.Sleep(time.Second)
+			d = startDaemonIn(t, cfg.DataDir, tc.ownNS)
+			if time.Since(started) > 14*time.Second {
+				t.Logf("the daemon was back only %v after the job started; the job may have ended meanwhile", time.Since(started))
+			}
+
+			// An officer of another organisation sees the job exactly.
+			var seen client.Job
+			for {
+				seen, err = officer.ShowJob(ctx, j.ID)
+				must(err)
+				if seen.EndedAt != nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if seen.State != "complete" || seen.ExitCode == nil || *seen.ExitCode != 0 || len(seen.Outputs) != 1 || seen.Outputs[0].Name != "size.txt" {
+				t.Fatalf("job after the restart: got state %q, exit %v, outputs %+v (reason %q, %q); want complete with size.txt",
+					seen.State, seen.ExitCode, seen.Outputs, seen.Reason, seen.Message)
+			}
+			if seen.Usage.WallSeconds < 15 || seen.Usage.WallSeconds > 60 || seen.Usage.CPUSeconds <= 0 || seen.StartedAt == nil || !seen.StartedAt.Equal(started) {
+				t.Errorf("usage after the restart: got %+v started %v; want the whole run of 15 s or more from %v", seen.Usage, seen.StartedAt, started)
+			}
+			rc, err := officer.JobLogs(ctx, j.ID)
+			must(err)
+			logs, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(logs) != want.String() {
+				t.Errorf("log: got %q, want every line the job wrote, those while no daemon ran too", logs)
+			}
+			if op, err := operator.WaitJob(ctx, j.ID); err != nil || op.State != "complete" || len(op.Outputs) != 1 {
+				t.Errorf("the operator's view: got %+v, %v; want complete with its output", op, err)
+			}
+			evs, err := bureau.AuditList(ctx, client.AuditFilter{Object: "job:" + j.ID, Limit: "0"})
+			must(err)
+			var life []string
+			for _, ev := range evs {
+				switch ev.Action {
+				case "job.run", "job.initialize", "job.start", "job.reattach", "job.end", "job.requeue":
+					life = append(life, ev.Action+":"+ev.Outcome)
+				}
+			}
+			if got, want := strings.Join(life, ","), "job.run:ok,job.initialize:ok,job.start:ok,job.reattach:ok,job.end:ok"; got != want {
+				t.Errorf("the job's life in the audit log: got %s, want %s", got, want)
+			}
+			// Nothing of the job is left in the sandbox: no work area, no
+			// input area (the plaintext of its input).
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				work, _ := os.ReadDir(filepath.Join(cfg.SandboxDir, "work"))
+				inputs, _ := os.ReadDir(filepath.Join(cfg.SandboxDir, "inputs"))
+				if len(work) == 0 && len(inputs) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("left in the sandbox after the job: work %v, inputs %v", work, inputs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Logf("stopped %v after the start; the job ran %.1f s", stopped.Sub(started).Round(100*time.Millisecond), seen.Usage.WallSeconds)
+		})
+	}
+	rep, err := bureau.AuditVerify(ctx)
+	if err != nil || !rep.OK {
+		t.Fatalf("audit verify: %+v, %v", rep, err)
+	}
+}
