@@ -3,7 +3,10 @@
 // must hold only regular files and directories with clean names, an
 // oci-layout marker, an index.json, and content-addressed blobs whose bytes
 // match their names; every manifest, config and layer the index reaches
-// must be present with the size its descriptor gives.
+// must be present with the size its descriptor gives (Check). CheckImage
+// goes on into the layers, streaming, before anything is unpacked: how
+// many there are, what each unpacks to, its entries' types, names, link
+// targets and owners (Limits).
 package ociarchive
 
 import (
@@ -31,6 +34,11 @@ type Summary struct {
 	Manifests int
 	Layers    int
 	Bytes     int64
+	// Unpacked is what the largest image of the archive unpacks to, in
+	// bytes (the sizes of its files plus a block per entry), and Entries
+	// how many entries its layers hold. Only CheckImage fills them.
+	Unpacked int64
+	Entries  int
 }
 
 type descriptor struct {
@@ -51,6 +59,13 @@ type manifest struct {
 	Manifests     []descriptor `json:"manifests"` // a nested index
 }
 
+// layout is what the archive pass learns: the image manifests the index
+// reaches, and the small blobs (manifests, configs) by digest.
+type layout struct {
+	images []manifest
+	jsons  map[string][]byte
+}
+
 func bad(format string, a ...any) error {
 	return fmt.Errorf("image archive: "+format+": %w", append(a, errdefs.ErrInvalidArgument)...)
 }
@@ -58,6 +73,12 @@ func bad(format string, a ...any) error {
 // Check reads the whole archive from r (at most maxBytes) and returns an
 // errdefs.ErrInvalidArgument class error naming the first thing wrong.
 func Check(r io.Reader, maxBytes int64) (Summary, error) {
+	sum, _, err := checkArchive(r, maxBytes)
+	return sum, err
+}
+
+// checkArchive is Check, returning also the layout it found.
+func checkArchive(r io.Reader, maxBytes int64) (Summary, *layout, error) {
 	var sum Summary
 	tr := tar.NewReader(io.LimitReader(r, maxBytes+1))
 	blobs := map[string]int64{}  // digest -> size
@@ -71,46 +92,46 @@ func Check(r io.Reader, maxBytes int64) (Summary, error) {
 			break
 		}
 		if err != nil {
-			return sum, bad("not a readable tar archive")
+			return sum, nil, bad("not a readable tar archive")
 		}
 		n++
 		if n > MaxEntries {
-			return sum, bad("more than %d entries", MaxEntries)
+			return sum, nil, bad("more than %d entries", MaxEntries)
 		}
 		name := strings.TrimPrefix(h.Name, "./")
 		if name == "" || strings.HasPrefix(name, "/") || path.Clean(name) != strings.TrimSuffix(name, "/") || strings.Contains(name, "..") {
-			return sum, bad("entry %q has an unsafe name", clip(h.Name))
+			return sum, nil, bad("entry %q has an unsafe name", clip(h.Name))
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			continue
 		case tar.TypeReg:
 		default:
-			return sum, bad("entry %q is not a regular file or directory", clip(h.Name))
+			return sum, nil, bad("entry %q is not a regular file or directory", clip(h.Name))
 		}
 		switch {
 		case name == "oci-layout":
 			data, err := io.ReadAll(io.LimitReader(tr, 4096))
 			if err != nil {
-				return sum, bad("oci-layout unreadable")
+				return sum, nil, bad("oci-layout unreadable")
 			}
 			var l struct {
 				Version string `json:"imageLayoutVersion"`
 			}
 			if json.Unmarshal(data, &l) != nil || l.Version != "1.0.0" {
-				return sum, bad("oci-layout is not image layout version 1.0.0")
+				return sum, nil, bad("oci-layout is not image layout version 1.0.0")
 			}
 			layoutOK = true
 		case name == "index.json":
 			data, err := io.ReadAll(io.LimitReader(tr, MaxJSONBytes+1))
 			if err != nil || len(data) > MaxJSONBytes {
-				return sum, bad("index.json unreadable or too large")
+				return sum, nil, bad("index.json unreadable or too large")
 			}
 			idx = data
 		case strings.HasPrefix(name, "blobs/sha256/"):
 			hexd := strings.TrimPrefix(name, "blobs/sha256/")
 			if len(hexd) != 64 || strings.Trim(hexd, "0123456789abcdef") != "" {
-				return sum, bad("blob %q is not named by a sha256 digest", clip(name))
+				return sum, nil, bad("blob %q is not named by a sha256 digest", clip(name))
 			}
 			hh := sha256.New()
 			var keep []byte
@@ -122,10 +143,10 @@ func Check(r io.Reader, maxBytes int64) (Summary, error) {
 			}
 			size, err := io.Copy(w, tr)
 			if err != nil {
-				return sum, bad("blob %q unreadable", clip(name))
+				return sum, nil, bad("blob %q unreadable", clip(name))
 			}
 			if hex.EncodeToString(hh.Sum(nil)) != hexd {
-				return sum, bad("blob %q does not match its digest", clip(name))
+				return sum, nil, bad("blob %q does not match its digest", clip(name))
 			}
 			if buf != nil {
 				keep = buf.b
@@ -137,20 +158,21 @@ func Check(r io.Reader, maxBytes int64) (Summary, error) {
 			// Other files (for example a Docker manifest.json) are allowed
 			// but not trusted.
 			if _, err := io.Copy(io.Discard, tr); err != nil {
-				return sum, bad("entry %q unreadable", clip(name))
+				return sum, nil, bad("entry %q unreadable", clip(name))
 			}
 		}
 	}
 	if !layoutOK {
-		return sum, bad("no oci-layout file")
+		return sum, nil, bad("no oci-layout file")
 	}
 	if idx == nil {
-		return sum, bad("no index.json")
+		return sum, nil, bad("no index.json")
 	}
 	var ix index
 	if err := strictJSON(idx, &ix); err != nil || ix.SchemaVersion != 2 || len(ix.Manifests) == 0 {
-		return sum, bad("index.json is not an OCI index with manifests")
+		return sum, nil, bad("index.json is not an OCI index with manifests")
 	}
+	var images []manifest
 	var walk func(d descriptor, depth int) error
 	walk = func(d descriptor, depth int) error {
 		if depth > 4 {
@@ -180,6 +202,7 @@ func Check(r io.Reader, maxBytes int64) (Summary, error) {
 			return nil
 		}
 		sum.Manifests++
+		images = append(images, m)
 		for _, l := range append([]descriptor{m.Config}, m.Layers...) {
 			s, ok := blobs[l.Digest]
 			if !ok {
@@ -194,10 +217,10 @@ func Check(r io.Reader, maxBytes int64) (Summary, error) {
 	}
 	for _, d := range ix.Manifests {
 		if err := walk(d, 0); err != nil {
-			return sum, err
+			return sum, nil, err
 		}
 	}
-	return sum, nil
+	return sum, &layout{images: images, jsons: jsons}, nil
 }
 
 func strictJSON(data []byte, v any) error {
