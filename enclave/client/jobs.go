@@ -22,6 +22,8 @@ type Image struct {
 	DecidedBy  string    `json:"decided_by,omitempty"`
 	DecidedAt  string    `json:"decided_at,omitempty"`
 	Comment    string    `json:"comment,omitempty"`
+	Unpacked   int64     `json:"unpacked_bytes"`
+	Layers     int       `json:"layers"`
 }
 
 // Job is a job as the daemon returns it: exact or coarse, as View says.

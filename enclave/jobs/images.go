@@ -31,13 +31,18 @@ type Image struct {
 	DecidedBy  string    `json:"decided_by,omitempty"`
 	DecidedAt  string    `json:"decided_at,omitempty"`
 	Comment    string    `json:"comment,omitempty"`
+	// Unpacked is what the image's layers unpack to, in bytes, and Layers
+	// how many there are, as the import's check counted them (0 for images
+	// imported before the check).
+	Unpacked int64 `json:"unpacked_bytes"`
+	Layers   int   `json:"layers"`
 }
 
 // CreateImage records an imported image as pending. Importing the same
 // digest again is ErrAlreadyExists.
 func CreateImage(ctx context.Context, q Querier, im *Image) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO images(digest, name, size, status, org, imported_by, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		im.Digest, im.Name, im.Size, im.Status, im.Org, im.ImportedBy, im.ImportedAt.UTC().Format(tl))
+	_, err := q.ExecContext(ctx, `INSERT INTO images(digest, name, size, status, org, imported_by, imported_at, unpacked, layers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		im.Digest, im.Name, im.Size, im.Status, im.Org, im.ImportedBy, im.ImportedAt.UTC().Format(tl), im.Unpacked, im.Layers)
 	if err != nil && isUnique(err) {
 		return fmt.Errorf("image %q was imported before: %w", im.Digest, errdefs.ErrAlreadyExists)
 	}
@@ -48,12 +53,13 @@ func isUnique(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "UNIQUE") || strings.Contains(err.Error(), "PRIMARY KEY"))
 }
 
-const imageCols = `digest, name, size, status, org, imported_by, imported_at, decided_by, decided_at, comment`
+const imageCols = `digest, name, size, status, org, imported_by, imported_at, decided_by, decided_at, comment, unpacked, layers`
 
 func scanImage(sc interface{ Scan(...any) error }) (*Image, error) {
 	var im Image
 	var at string
-	if err := sc.Scan(&im.Digest, &im.Name, &im.Size, &im.Status, &im.Org, &im.ImportedBy, &at, &im.DecidedBy, &im.DecidedAt, &im.Comment); err != nil {
+	if err := sc.Scan(&im.Digest, &im.Name, &im.Size, &im.Status, &im.Org, &im.ImportedBy, &at, &im.DecidedBy, &im.DecidedAt, &im.Comment,
+		&im.Unpacked, &im.Layers); err != nil {
 		return nil, err
 	}
 	im.ID = im.Digest
@@ -103,4 +109,21 @@ func DecideImage(ctx context.Context, q Querier, digest, status, by, comment str
 	}
 	im.Status, im.DecidedBy, im.DecidedAt, im.Comment = status, by, now.UTC().Format(time.RFC3339), comment
 	return im, nil
+}
+
+// StoredImageBytes is the size of the archives of organisation org's
+// images that are kept for use: pending and approved (the per-organisation
+// quota of image uploads counts them).
+func StoredImageBytes(ctx context.Context, q Querier, org string) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM images WHERE org = ? AND status != ?`, org, ImageRejected).Scan(&n)
+	return n, err
+}
+
+// ApprovedUnpackedBytes is what the approved images unpack to, together
+// (the quota of unpacked snapshots counts it).
+func ApprovedUnpackedBytes(ctx context.Context, q Querier) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(unpacked), 0) FROM images WHERE status = ?`, ImageApproved).Scan(&n)
+	return n, err
 }

@@ -81,6 +81,9 @@ CREATE INDEX jobs_state ON jobs(state);`},
 		{Version: 2, Name: "declared outputs", SQL: `
 ALTER TABLE jobs ADD COLUMN declared TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE jobs ADD COLUMN undeclared INTEGER NOT NULL DEFAULT 0;`},
+		{Version: 3, Name: "image unpacked sizes", SQL: `
+ALTER TABLE images ADD COLUMN unpacked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN layers INTEGER NOT NULL DEFAULT 0;`},
 	}})
 }
 
