@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/enclave-dev/enclave/enclave/checker"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -25,6 +27,9 @@ func main() {
 		err = runBackup(os.Args[2:])
 	case "restore":
 		err = runRestore(os.Args[2:])
+	case checker.ChildCommand:
+		// Hidden: the daemon's check process (exports.go).
+		os.Exit(runCheckChild(os.Args[2:]))
 	case "version", "--version":
 		fmt.Println(version)
 		return

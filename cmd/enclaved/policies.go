@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/datasets"
@@ -29,8 +30,10 @@ func loadPolicies(ctx context.Context, cfg Config) (*opa.Engine, error) {
 }
 
 // newExports is the export service over the jobs, with every check and
-// the thresholds of the policies (data.enclave.egress_thresholds).
-func newExports(cfg Config, engine policy.Engine, mgr *jobs.Manager, cat *datasets.Catalog, kr keys.Keyring) *exports.Service {
+// the thresholds of the policies (data.enclave.egress_thresholds). The
+// checks, and everything else that parses a job's outputs, run in check
+// processes (exports.go).
+func newExports(cfg Config, log *slog.Logger, engine policy.Engine, mgr *jobs.Manager, cat *datasets.Catalog, kr keys.Keyring) *exports.Service {
 	return &exports.Service{Dir: cfg.exportsDir(), Jobs: mgr, Catalog: cat, Keyring: kr, Checks: checks.Default(),
-		Params: exports.ParamsFromPolicy(engine.EgressThresholds())}
+		CheckSet: exports.DefaultCheckSet, Runner: checkRunner(cfg, log), Params: exports.ParamsFromPolicy(engine.EgressThresholds())}
 }

@@ -33,7 +33,7 @@ func TestPolicyDirThresholdsReachExportChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loadPolicies: %v", err)
 	}
-	svc := newExports(cfg, engine, nil, nil, nil)
+	svc := newExports(cfg, slog.New(slog.DiscardHandler), engine, nil, nil, nil)
 	want := review.Default()
 	want.MinCell, want.MaxFiles = 20, 2
 	if svc.Params != want {

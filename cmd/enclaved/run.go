@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err := os.MkdirAll(cfg.exportsDir(), 0o700); err != nil {
 			return err
 		}
-		exp = newExports(cfg, engine, mgr, cat, kr)
+		exp = newExports(cfg, log, engine, mgr, cat, kr)
 	}
 	prices, err := ledger.LoadPriceList(cfg.PriceList)
 	if err != nil {
@@ -141,6 +141,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {
+		return err
+	}
+	if err := finishReleases(ctx, log, srv); err != nil {
 		return err
 	}
 	errc := make(chan error, 2)

@@ -165,7 +165,7 @@ func scan(sc interface{ Scan(...any) error }) (*Export, error) {
 }
 
 func (e *Export) loadReviews(ctx context.Context, q Querier) error {
-	rows, err := q.QueryContext(ctx, `SELECT person, org, decision, comment, justification, decided_at FROM export_reviews WHERE export = ? ORDER BY decided_at`, e.ID)
+	rows, err := q.QueryContext(ctx, `SELECT person, org, decision, comment, justification, decided_at FROM export_reviews WHERE export = ? ORDER BY decided_at, rowid`, e.ID)
 	if err != nil {
 		return err
 	}
@@ -258,11 +258,7 @@ func Decide(ctx context.Context, q Querier, id string, r Review) (e *Export, rea
 	case RequestChanges:
 		next = ChangesRequested
 	case Approve:
-		need := e.ApprovalsNeeded
-		if e.State == ChecksFailed && need < 2 {
-			need = 2
-		}
-		ready = e.Approvals() >= need
+		ready = e.Approvals() >= e.Needed()
 	}
 	if next != e.State {
 		if _, err := q.ExecContext(ctx, `UPDATE exports SET state = ? WHERE id = ?`, next, id); err != nil {

@@ -17,7 +17,7 @@ import (
 	review "github.com/enclave-dev/enclave/egress-review"
 	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/egress-review/fingerprint"
-	egscan "github.com/enclave-dev/enclave/egress-review/scan"
+	"github.com/enclave-dev/enclave/enclave/checker"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
@@ -33,6 +33,15 @@ type Service struct {
 	Keyring keys.Keyring
 	Checks  []review.Check
 	Params  review.Params
+	// Runner runs the checks, the previews, the rebuild of released files
+	// and the filter of job logs (everything that parses what a job wrote)
+	// in a check process with limits (enclave/checker), whose crash fails
+	// the check closed instead of ending the daemon. Nil runs them in this
+	// process; only tests do that.
+	Runner *checker.Runner
+	// CheckSet names Checks among the check sets of the runner's child
+	// (ChildOps); empty is DefaultCheckSet.
+	CheckSet string
 }
 
 // Request is what an operator asks to take out.
@@ -141,10 +150,16 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 		return nil, err
 	}
 	rq.Previous = prev
-	e.Result = review.Run(ctx, rq, s.Checks...)
-	for _, f := range rq.Files {
-		e.Previews = append(e.Previews, preview(f.Name, f.Path))
+	if s.Runner != nil {
+		set := s.CheckSet
+		if set == "" {
+			set = DefaultCheckSet
+		}
+		e.Result = s.Runner.Review(ctx, set, s.Checks, rq, key)
+	} else {
+		e.Result = review.Run(ctx, rq, s.Checks...)
 	}
+	e.Previews = s.previews(ctx, rq.Files)
 	if e.Result.Verdict == review.VerdictFail {
 		e.State = ChecksFailed
 	}
@@ -252,22 +267,14 @@ func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred rele
 		// table of types that cannot be rebuilt (which the contract fails,
 		// so only an officers' override releases it) leaves as it is.
 		dst := filepath.Join(canon, fmt.Sprintf("%04d", i))
-		ok, err := checks.Canonical(ctx, path, f.Name, dst)
-		switch {
-		case err != nil && !errdefs.IsNotImplemented(err):
-			return "", fmt.Errorf("rebuild %q for release: %w", f.Name, err)
-		case ok:
-			sum, err := review.FileSHA256(dst)
-			if err != nil {
-				return "", err
-			}
-			st, err := os.Stat(dst)
-			if err != nil {
-				return "", err
-			}
-			path, rf.SHA256, rf.Size = dst, sum, st.Size()
+		out, err := s.releaseFile(ctx, releaseFileRequest{Src: path, Name: f.Name, Dst: dst})
+		if err != nil {
+			return "", fmt.Errorf("release file %d of export %q: %w", i, e.ID, err)
 		}
-		rf.Marks, rf.Fields, rf.Level = arrowMarks(path)
+		if out.Rebuilt {
+			path, rf.SHA256, rf.Size = dst, out.SHA256, out.Size
+		}
+		rf.Marks, rf.Fields, rf.Level = out.Marks, out.Fields, out.Level
 		pred.Files = append(pred.Files, rf)
 		srcs = append(srcs, release.Source{Name: f.Name, Path: path})
 	}
@@ -325,11 +332,13 @@ func arrowMarks(path string) (marks, fields map[string]string, level string) {
 	return marks, fields, marks["enclave.level"]
 }
 
-// Scanner returns an egress scanner over the fingerprints of the dataset
-// versions job j read, for whatever else an operator reads of the job
-// (its logs): lines that hold an input value are withheld. An error means
-// the scanner cannot be built, and the caller withholds everything.
-func (s *Service) Scanner(ctx context.Context, j *jobs.Job) (*egscan.Scanner, error) {
+// WithheldLines returns the 0-based numbers of the lines of data, the log
+// of job j, that an operator may not read: lines that hold a value of the
+// dataset versions the job read (the fingerprint scan) and lines the
+// egress text rule withholds (checks.LogFilter). The scan runs in a check
+// process when there is a runner. An error means the log cannot be
+// checked, and the caller withholds all of it.
+func (s *Service) WithheldLines(ctx context.Context, j *jobs.Job, data []byte) (map[int]bool, error) {
 	key, err := s.Keyring.Secret(ctx, "fingerprint")
 	if err != nil {
 		return nil, err
@@ -353,5 +362,21 @@ func (s *Service) Scanner(ctx context.Context, j *jobs.Job) (*egscan.Scanner, er
 		}
 		sets = append(sets, set)
 	}
-	return egscan.New(h, sets)
+	var lines []int
+	if s.Runner == nil {
+		lines, err = filterLog(ctx, h, sets, s.Params, data)
+	} else {
+		if data == nil {
+			data = []byte{}
+		}
+		err = s.Runner.Call(ctx, checker.Request{Op: opLogFilter, Payload: s.Params, Secret: key, Sets: sets, Blob: data}, &lines)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]bool, len(lines))
+	for _, n := range lines {
+		out[n] = true
+	}
+	return out, nil
 }

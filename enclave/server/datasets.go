@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -149,6 +150,11 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 	if err != nil || mt != "multipart/form-data" {
 		return nil, fmt.Errorf("an import is multipart/form-data with parts \"spec\" and \"data\": %w", errdefs.ErrInvalidArgument)
 	}
+	up, err := s.beginUpload(c)
+	if err != nil {
+		return nil, err
+	}
+	defer up.end()
 	mr, err := c.r.MultipartReader()
 	if err != nil {
 		return nil, fmt.Errorf("read multipart body: %w", errdefs.ErrInvalidArgument)
@@ -197,8 +203,12 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 	defer tmp.Close()
 	n, err := io.Copy(tmp, io.LimitReader(part, s.MaxUploadBytes+1))
 	if err != nil {
+		if errors.Is(err, errSlowUpload) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("receive data: %w", errdefs.ErrInvalidArgument)
 	}
+	up.received()
 	if n > s.MaxUploadBytes {
 		return nil, fmt.Errorf("data is larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
 	}

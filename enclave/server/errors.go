@@ -32,6 +32,8 @@ func status(err error) (int, string) {
 		return http.StatusTooManyRequests, "resource-exhausted"
 	case errdefs.IsCanceled(err):
 		return 499, "canceled"
+	case errors.Is(err, errSlowUpload):
+		return http.StatusRequestTimeout, "deadline-exceeded"
 	case errdefs.IsDeadlineExceeded(err):
 		return http.StatusGatewayTimeout, "deadline-exceeded"
 	case errdefs.IsNotImplemented(err):

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +20,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
-	"github.com/enclave-dev/enclave/enclave/release"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -68,7 +70,7 @@ func (s *Server) exportRoutes() []route {
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
 		s.exportDecideRoute("request-changes", "export.reject", exports.RequestChanges, exportRes),
 		{Method: "GET", Path: "/v1/exports/{id}/download", Action: "export.download", Summary: "Download the signed release bundle of a released export (the requesting organisation only)",
-			Resource: exportRes, Handle: s.downloadRelease},
+			Resource: exportRes, Handle: s.downloadRelease, RecordsOutcome: true},
 		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []exports.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), true)
@@ -203,49 +205,32 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 				return nil, err
 			}
 			if ready {
-				if e, err = s.releaseExport(ctx, c, e); err != nil {
-					return nil, err
+				released, err := s.releaseExport(ctx, c, e, nil)
+				if err != nil {
+					s.Log.Error("release cannot be built; withdrawing the approval that made it ready", "request", c.reqID, "export", id, "err", err)
+					if rerr := s.rollBackRelease(ctx, c, e, err, nil); rerr != nil {
+						return nil, errors.Join(err, rerr)
+					}
+					return nil, fmt.Errorf("the release of export %q could not be built, and this approval was withdrawn: %w", id, err)
 				}
+				e = released
 			}
 			return e.ForReader(exactView(c, e.Org)), nil
 		}}
 }
 
 // releaseExport builds the signed bundle of an approved export and records
-// the release.
-func (s *Server) releaseExport(ctx context.Context, c *call, e *exports.Export) (*exports.Export, error) {
-	j, err := jobs.Get(ctx, s.DB.SQL(), e.Job)
+// the release. details are added to the release's audit entry.
+func (s *Server) releaseExport(ctx context.Context, c *call, e *exports.Export, details map[string]string) (*exports.Export, error) {
+	pred, sum, err := s.Exports.BuildRelease(ctx, e, s.Now().UTC())
 	if err != nil {
 		return nil, err
 	}
-	pred := release.Predicate{Release: "r_" + strings.TrimPrefix(e.ID, "x_"), Export: e.ID, Org: e.Org, Requester: e.Requester,
-		Purpose: e.Purpose, Scenario: e.Scenario, Grants: j.Grants, PolicyRevision: j.Revision, Verdict: string(e.Result.Verdict),
-		Overridden: e.State == exports.ChecksFailed, RequestedAt: e.CreatedAt, ReleasedAt: s.Now().UTC(), Keyring: s.Keyring.Name(),
-		Job: release.Job{ID: j.ID, Image: j.Image, Command: j.Args, ExitCode: j.ExitCode}}
-	if j.EndedAt != nil {
-		pred.Job.Ended = j.EndedAt.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	for _, in := range j.Inputs {
-		ri := release.Input{Dataset: in.Dataset, Version: in.Version, Level: in.Level, Market: in.Market}
-		if v, err := s.Catalog.Get(ctx, nil, in.Dataset, in.Version); err == nil {
-			ri.Marks = v.Marks
-		}
-		pred.Inputs = append(pred.Inputs, ri)
-	}
-	for _, cr := range e.Result.Checks {
-		pred.Checks = append(pred.Checks, release.Check{Name: cr.Name, Version: cr.Version, Verdict: string(cr.Verdict)})
-	}
-	for _, r := range e.Reviews {
-		if r.Decision == exports.Approve {
-			pred.Approvals = append(pred.Approvals, release.Approval{Person: r.Person, Org: r.Org, Time: r.Time, Comment: r.Comment, Justification: r.Justification})
-		}
-	}
-	sum, err := s.Exports.Release(ctx, e, j, pred)
-	if err != nil {
-		return nil, err
-	}
-	ev := audit.Event{Action: "export.release", Objects: []string{"export:" + e.ID, "release:" + pred.Release, "job:" + j.ID},
+	ev := audit.Event{Action: "export.release", Objects: []string{"export:" + e.ID, "release:" + pred.Release, "job:" + e.Job},
 		Details: map[string]string{"bundle_sha256": sum, "approvals": fmt.Sprint(len(pred.Approvals)), "overridden": fmt.Sprint(pred.Overridden)}}
+	for k, v := range details {
+		ev.Details[k] = v
+	}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		return exports.MarkReleased(ctx, tx, e.ID, sum, pred.ReleasedAt)
 	})
@@ -255,21 +240,147 @@ func (s *Server) releaseExport(ctx context.Context, c *call, e *exports.Export) 
 	return exports.Get(ctx, s.DB.SQL(), e.ID)
 }
 
+// rollBackRelease is what follows a release of e that could not be built
+// (cause): the failed release is on the record, and the approval that made
+// e ready is withdrawn, so that the export takes decisions again and its
+// officer may approve it again instead of being refused as having reviewed
+// it. The approval itself stays on the audit log.
+func (s *Server) rollBackRelease(ctx context.Context, c *call, e *exports.Export, cause error, details map[string]string) error {
+	ctx = context.WithoutCancel(ctx)
+	_, class := status(cause)
+	failed := audit.Event{Action: "export.release", Outcome: "failed", Reason: class, Objects: []string{"export:" + e.ID, "job:" + e.Job}, Details: map[string]string{}}
+	for k, v := range details {
+		failed.Details[k] = v
+	}
+	if err := c.record(ctx, failed); err != nil {
+		return err
+	}
+	last, ok := e.LastApproval()
+	if !ok {
+		return nil
+	}
+	ev := audit.Event{Action: "export.rollback", Objects: []string{"export:" + e.ID}, Reason: "the release could not be built (" + class + ")",
+		Details: map[string]string{"withdrawn_approval": last.Person, "approvals": fmt.Sprint(e.Approvals() - 1)}}
+	for k, v := range details {
+		ev.Details[k] = v
+	}
+	return c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return exports.Withdraw(ctx, tx, e.ID, last.Person) })
+}
+
+// FinishReleases runs once at start, before the server serves. It first
+// removes what a stopped daemon left half done in the exports directory
+// (exports.Service.Tidy: a partial bundle, decrypted inputs); then an
+// export that has all its approvals but no release (the daemon stopped
+// between the last approval and the release being recorded) is released
+// now, by the system, or, when its bundle cannot be built, rolled back
+// (its last approval withdrawn). Each is on the audit log with "recovered"
+// set. It returns how many it released and rolled back; an error means the
+// state could not be read or the audit log refused an entry.
+func (s *Server) FinishReleases(ctx context.Context) (released, rolledBack int, err error) {
+	if s.Exports == nil {
+		return 0, 0, nil
+	}
+	removed, err := s.Exports.Tidy(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("tidy the exports directory: %w", err)
+	}
+	if len(removed) > 0 {
+		s.Log.Info("removed what a stopped daemon left half done in the exports directory", "paths", strings.Join(removed, ","))
+	}
+	es, err := exports.Unreleased(ctx, s.DB.SQL())
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range es {
+		c := s.systemCall()
+		details := map[string]string{"recovered": "true"}
+		if _, err := s.releaseExport(ctx, c, e, details); err != nil {
+			s.Log.Error("release left unfinished by a stop cannot be built; rolling it back", "export", e.ID, "err", err)
+			if rerr := s.rollBackRelease(ctx, c, e, err, details); rerr != nil {
+				return released, rolledBack, fmt.Errorf("roll back the release of export %q: %w", e.ID, rerr)
+			}
+			rolledBack++
+			continue
+		}
+		s.Log.Info("release left unfinished by a stop finished", "export", e.ID)
+		released++
+	}
+	return released, rolledBack, nil
+}
+
+// systemCall is a call made by the daemon itself, at start: its audit
+// entries name the actor "system".
+func (s *Server) systemCall() *call {
+	c := &call{s: s, reqID: requestID(&http.Request{Header: http.Header{}})}
+	c.subject.Person.ID = "system"
+	return c
+}
+
+// downloadRelease streams the bundle of a released export. Its access was
+// recorded as an intent before the handler ran; the outcome is recorded
+// after: ok when the whole bundle, matching the hash recorded at release,
+// was written, failed (with the error class) otherwise.
 func (s *Server) downloadRelease(ctx context.Context, c *call) (any, error) {
 	e := c.body.(*exports.Export)
+	n, err := s.sendBundle(c, e)
+	ev := audit.Event{Action: "export.download", Outcome: "ok", Objects: objects(c.resource), Details: map[string]string{"bytes": fmt.Sprint(n)}}
+	if err != nil {
+		_, class := status(err)
+		ev.Outcome, ev.Reason = "failed", class
+	}
+	if aerr := c.record(context.WithoutCancel(ctx), ev); aerr != nil {
+		s.Log.Error("audit append of a download's outcome failed", "request", c.reqID, "err", aerr)
+		if err == nil {
+			err = aerr
+		}
+	}
+	if err != nil && c.raw {
+		// The status went out with the first bytes: the client sees a
+		// short body, which the bundle's hash and signature refuse.
+		s.Log.Warn("download ended early", "request", c.reqID, "export", e.ID, "bytes", n, "err", err)
+		return nil, nil
+	}
+	return nil, err
+}
+
+// sendBundle checks and writes the bundle of e; it returns the bytes
+// written.
+func (s *Server) sendBundle(c *call, e *exports.Export) (int64, error) {
 	if e.State != exports.Released {
-		return nil, fmt.Errorf("export %q is %s, not released: %w", e.ID, e.State, errdefs.ErrFailedPrecondition)
+		return 0, fmt.Errorf("export %q is %s, not released: %w", e.ID, e.State, errdefs.ErrFailedPrecondition)
 	}
 	f, err := os.Open(s.Exports.BundlePath(e.ID))
 	if err != nil {
-		return nil, fmt.Errorf("release bundle of %q: %w", e.ID, errdefs.ErrNotFound)
+		return 0, fmt.Errorf("release bundle of %q: %w", e.ID, errdefs.ErrNotFound)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	// The bundle must be the one released: hash it before any byte goes.
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return 0, err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != e.BundleSHA256 {
+		return 0, fmt.Errorf("release bundle of %q does not match the hash recorded at its release: %w", e.ID, errdefs.ErrDataLoss)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
 	c.raw = true
 	c.w.Header().Set("Content-Type", "application/x-tar")
+	c.w.Header().Set("Content-Length", fmt.Sprint(st.Size()))
 	c.w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", e.ID+".tar"))
 	c.w.Header().Set("X-Bundle-Sha256", e.BundleSHA256)
 	c.w.WriteHeader(http.StatusOK)
-	io.Copy(c.w, f)
-	return nil, nil
+	n, err := io.Copy(c.w, f)
+	if err == nil && n != st.Size() {
+		err = fmt.Errorf("wrote %d of %d bytes: %w", n, st.Size(), io.ErrShortWrite)
+	}
+	if err != nil {
+		return n, fmt.Errorf("send the release bundle of %q: %w", e.ID, errors.Join(context.Canceled, err))
+	}
+	return n, nil
 }

@@ -1,8 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/containerd/errdefs"
 
-	"github.com/enclave-dev/enclave/egress-review/checks"
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
@@ -152,24 +151,42 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 	if name != "" && !imageNameRE.MatchString(name) {
 		return nil, fmt.Errorf("image name must match %s: %w", imageNameRE, errdefs.ErrInvalidArgument)
 	}
+	// Limits first: how many uploads, how slow, how much the
+	// organisation keeps.
+	up, err := s.beginUpload(c)
+	if err != nil {
+		return nil, err
+	}
+	defer up.end()
+	body, done, err := s.quotaReader(ctx, c, c.r.Body)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	tmp, err := os.CreateTemp(s.TempDir, "image-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	n, err := io.Copy(tmp, io.LimitReader(c.r.Body, s.MaxUploadBytes+1))
+	n, err := io.Copy(tmp, io.LimitReader(body, s.MaxUploadBytes+1))
 	if err != nil {
+		if errdefs.IsResourceExhausted(err) || errors.Is(err, errSlowUpload) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("receive image: %w", errdefs.ErrInvalidArgument)
 	}
+	up.received()
 	if n > s.MaxUploadBytes || n == 0 {
 		return nil, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	// The archive is outside input: checked before containerd reads it.
-	if _, err := ociarchive.Check(tmp, s.MaxUploadBytes); err != nil {
+	// The archive is outside input: checked, its layers too, before
+	// containerd reads it and long before anything is unpacked.
+	sum, err := ociarchive.CheckImage(tmp, s.MaxUploadBytes, s.Uploads.Image)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -183,8 +200,9 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 		name = digest[7:19]
 	}
 	im := &jobs.Image{Digest: digest, ID: digest, Name: name, Size: n, Status: jobs.ImagePending, Org: c.subject.Org.Name,
-		ImportedBy: c.subject.Person.ID, ImportedAt: s.Now().UTC()}
-	ev := audit.Event{Action: "image.import", Objects: []string{"image:" + digest}, Details: map[string]string{"name": name, "bytes": fmt.Sprint(n)}}
+		ImportedBy: c.subject.Person.ID, ImportedAt: s.Now().UTC(), Unpacked: sum.Unpacked, Layers: sum.Layers}
+	ev := audit.Event{Action: "image.import", Objects: []string{"image:" + digest}, Details: map[string]string{"name": name, "bytes": fmt.Sprint(n),
+		"unpacked_bytes": fmt.Sprint(sum.Unpacked), "layers": fmt.Sprint(sum.Layers)}}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return jobs.CreateImage(ctx, tx, im) })
 	if errdefs.IsAlreadyExists(err) {
 		return jobs.GetImage(ctx, s.DB.SQL(), digest)
@@ -232,7 +250,19 @@ func (s *Server) imageDecideRoute(verb, status string, res func(context.Context,
 			}
 			digest := c.path("digest")
 			if status == jobs.ImageApproved {
-				// Unpack and remap once, before the approval takes effect.
+				// Unpack and remap once, before the approval takes effect,
+				// and only within the quota of unpacked images.
+				s.uploads.approving.Lock()
+				defer s.uploads.approving.Unlock()
+				im, err := jobs.GetImage(ctx, s.DB.SQL(), digest)
+				if err != nil {
+					return nil, err
+				}
+				if im.Status == jobs.ImagePending {
+					if err := s.checkSnapshotQuota(ctx, im); err != nil {
+						return nil, err
+					}
+				}
 				if err := s.Jobs.Runtime().PrepareImage(ctx, digest); err != nil {
 					return nil, err
 				}
@@ -508,21 +538,17 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 	var withheld map[int]bool
 	var lines []string
 	if !exact {
-		withheld, err = s.scanLog(ctx, j, data)
+		if s.Exports == nil {
+			return nil, fmt.Errorf("the log of job %q cannot be checked: no egress checks are configured: %w", j.ID, errdefs.ErrUnavailable)
+		}
+		// The scan and the text rule run in a check process: the log is
+		// what the job wrote.
+		withheld, err = s.Exports.WithheldLines(ctx, j, data)
 		if err != nil {
 			s.Log.Error("log scan failed; withholding the whole log", "request", c.reqID, "job", j.ID, "err", err)
 			return nil, fmt.Errorf("the log of job %q cannot be checked now, so none of it is shown: %w", j.ID, errdefs.ErrUnavailable)
 		}
 		lines = strings.SplitAfter(string(data), "\n")
-		rule := checks.NewLogFilter(s.Exports.Params)
-		for i, line := range lines {
-			if line == "" || withheld[i] {
-				continue
-			}
-			if rule.Withhold([]byte(strings.TrimRight(line, "\r\n"))) {
-				withheld[i] = true
-			}
-		}
 	}
 	ev := audit.Event{Action: "job.logs.read", Outcome: "ok", Objects: []string{"job:" + j.ID},
 		Details: map[string]string{"filtered": fmt.Sprint(!exact), "withheld_lines": fmt.Sprint(len(withheld)), "bytes": fmt.Sprint(len(data))}}
@@ -548,27 +574,6 @@ func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
 		io.WriteString(c.w, line)
 	}
 	return nil, nil
-}
-
-// scanLog returns the lines of data (numbered from 0) that hold a value of
-// the job's inputs.
-func (s *Server) scanLog(ctx context.Context, j *jobs.Job, data []byte) (map[int]bool, error) {
-	if s.Exports == nil {
-		return nil, fmt.Errorf("no egress checks configured: %w", errdefs.ErrUnavailable)
-	}
-	sc, err := s.Exports.Scanner(ctx, j)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := sc.ScanText(ctx, bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]bool{}
-	for _, n := range lines {
-		out[n] = true
-	}
-	return out, nil
 }
 
 func (s *Server) jobStopRoute(verb, action, summary string) route {

@@ -37,6 +37,10 @@ type route struct {
 	// Resource builds what Action is aimed at; nil means the bare noun.
 	Resource func(ctx context.Context, c *call) (authz.Resource, error)
 	Handle   func(ctx context.Context, c *call) (any, error)
+	// RecordsOutcome says the handler of a GET records the outcome of the
+	// read itself (a download: whether the whole of it went out); the
+	// router records the allowed access before it as an intent, not "ok".
+	RecordsOutcome bool
 }
 
 // call is one request in flight.
@@ -178,6 +182,9 @@ func (s *Server) dispatch(ctx context.Context, c *call) (int, error) {
 			// A read takes effect when it is answered: record the allowed
 			// access first (promise 5).
 			ev := audit.Event{Action: rt.Action, Outcome: "ok", Objects: objects(res), Retention: c.retention}
+			if rt.RecordsOutcome {
+				ev.Outcome = audit.OutcomeIntent
+			}
 			if err := c.record(ctx, ev); err != nil {
 				return writeError(c.w, c.reqID, err, nil), err
 			}

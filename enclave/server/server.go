@@ -55,6 +55,9 @@ type Deps struct {
 	Catalog *datasets.Catalog
 	// MaxUploadBytes bounds one uploaded file (dataset or image).
 	MaxUploadBytes int64
+	// Uploads bounds uploads: how many at once, how slow, the quotas of
+	// images; the zero value is DefaultUploadLimits.
+	Uploads UploadLimits
 	// Jobs runs jobs; nil serves no image or job routes.
 	Jobs *jobs.Manager
 	// Exports reviews and releases outputs; nil serves no export routes.
@@ -87,6 +90,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
+	uploads uploads
 }
 
 // New returns a server over deps.
@@ -106,10 +110,12 @@ func New(deps Deps) (*Server, error) {
 	if deps.TempDir == "" {
 		deps.TempDir = os.TempDir()
 	}
+	deps.Uploads = deps.Uploads.effective()
 	if deps.TokenTTL == 0 {
 		deps.TokenTTL = 90 * 24 * time.Hour
 	}
 	s := &Server{Deps: deps}
+	s.uploads.perPerson, s.uploads.imageBytes = map[string]int{}, map[string]int64{}
 	s.routes = s.allRoutes()
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
