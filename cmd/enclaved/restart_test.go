@@ -15,6 +15,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/synth"
+	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
@@ -49,6 +50,30 @@ func startDaemonIn(t *testing.T, dir string, ownNS bool) *exec.Cmd {
 	}
 }
 
+// sweepSandbox kills and removes every job left in a sandbox directory
+// whose daemon has stopped, as the next daemon's start would.
+func sweepSandbox(t *testing.T, dir string) {
+	ctx := context.Background()
+	if _, err := os.Stat(filepath.Join(dir, "containerd")); err != nil {
+		return
+	}
+	cd, err := ctrd.StartDaemon(ctx, filepath.Join(dir, "containerd"), nil)
+	if err != nil {
+		t.Errorf("sweep the sandbox: %v", err)
+		return
+	}
+	defer cd.Stop()
+	rt, err := ctrd.New(ctx, cd.Address(), namespace, ctrd.WithWorkDir(filepath.Join(dir, "work")))
+	if err != nil {
+		t.Errorf("sweep the sandbox: %v", err)
+		return
+	}
+	defer rt.Close()
+	if _, err := rt.Recover(ctx, nil); err != nil {
+		t.Errorf("sweep the sandbox: %v", err)
+	}
+}
+
 // TestJobsSurviveRestart: a job of 15 s runs; at its 4th second enclaved is
 // stopped, with SIGTERM and, separately, with SIGKILL (its private
 // containerd gets SIGTERM with it), and started again. The job completes
@@ -68,24 +93,33 @@ func TestJobsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	os.Chmod(base, 0o711) // the sandbox goes beside the data directory
+	var d *exec.Cmd
 	cfg := Default()
 	cfg.DataDir = filepath.Join(base, "data")
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(cfg.SandboxDir)
+	defer func() {
+		// A stopped daemon leaves its jobs running: after a failure, kill
+		// and remove what is left before removing the directories.
+		if d != nil {
+			d.Process.Signal(syscall.SIGTERM)
+			d.Wait()
+		}
+		sweepSandbox(t, cfg.SandboxDir)
+		os.RemoveAll(cfg.SandboxDir)
+		os.RemoveAll(base)
+	}()
+	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemonIn(t, cfg.DataDir, false)
-	defer func() { d.Process.Signal(syscall.SIGTERM); d.Wait() }()
+	d = startDaemonIn(t, cfg.DataDir, false)
 	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
 	admin, _ := client.New(sock, res.AdminToken)
 	must := func(err error) {

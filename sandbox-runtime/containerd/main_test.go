@@ -28,6 +28,8 @@ var env struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if env.rt != nil {
+		// Jobs a failed test detached from and left running.
+		env.rt.Recover(context.Background(), nil)
 		env.rt.Close()
 	}
 	if env.daemon != nil {

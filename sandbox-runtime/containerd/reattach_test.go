@@ -122,6 +122,7 @@ func TestReattachAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer d1.Stop()
 	r1, err := New(ctx, d1.Address(), ns, WithWorkDir(work))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +157,7 @@ func TestReattachAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r2.Recover(ctx, nil) // what a failure left running
 	ids, err := r2.Recover(ctx, func(id string) bool { return id == spec.ID })
 	if err != nil || len(ids) != 1 || ids[0] != spec.ID {
 		t.Fatalf("Recover: got %v, %v; want [%s] kept", ids, err, spec.ID)
@@ -326,6 +328,7 @@ func TestRecoverKeepsOnlyWhatItIsTold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
+	defer rt.Recover(ctx, nil) // what a failure left running
 	f, _ := os.Open(filepath.Join(env.base, "images", "toolbox.tar"))
 	dg, err := rt.ImportImage(ctx, f)
 	f.Close()
