@@ -206,7 +206,7 @@ func readLayers(r io.Reader, maxBytes int64, want map[string]string, lim Limits)
 		}
 		st, err := checkLayer(tr, mt, lim)
 		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", clip(d), err)
+			return nil, fmt.Errorf("image archive: layer %q: %w", clip(d), err)
 		}
 		out[d] = st
 	}
@@ -228,7 +228,7 @@ func checkLayer(blob io.Reader, mt string, lim Limits) (layerStats, error) {
 	case mediaOCILayerGzip, mediaDockerLayerGzip:
 		zr, err := gzip.NewReader(blob)
 		if err != nil {
-			return st, bad("not gzip-compressed")
+			return st, rule("not gzip-compressed")
 		}
 		defer zr.Close()
 		stream = zr
@@ -236,7 +236,7 @@ func checkLayer(blob io.Reader, mt string, lim Limits) (layerStats, error) {
 		zr, err := zstd.NewReader(blob, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20),
 			zstd.WithDecoderMaxMemory(uint64(lim.MaxLayerBytes)))
 		if err != nil {
-			return st, bad("not zstd-compressed")
+			return st, rule("not zstd-compressed")
 		}
 		defer zr.Close()
 		stream = zr
@@ -254,32 +254,32 @@ func checkLayer(blob io.Reader, mt string, lim Limits) (layerStats, error) {
 		}
 		if err != nil {
 			if cut.over {
-				return st, bad("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
+				return st, rule("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
 			}
-			return st, bad("not a readable tar stream")
+			return st, rule("not a readable tar stream")
 		}
 		if err := ls.entry(hdr); err != nil {
 			return st, err
 		}
 		if ls.bytes > lim.MaxLayerBytes {
-			return st, bad("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
+			return st, rule("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
 		}
 		if ls.entries > lim.MaxEntries {
-			return st, bad("has more than the limit of %d entries", lim.MaxEntries)
+			return st, rule("has more than the limit of %d entries", lim.MaxEntries)
 		}
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			if cut.over {
-				return st, bad("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
+				return st, rule("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
 			}
-			return st, bad("entry %q unreadable", clip(hdr.Name))
+			return st, rule("entry %q unreadable", clip(hdr.Name))
 		}
 	}
 	// The diff ID covers the whole decompressed stream, padding included.
 	if _, err := io.Copy(h, cut); err != nil {
 		if cut.over {
-			return st, bad("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
+			return st, rule("unpacks to more than the limit of %d bytes", lim.MaxLayerBytes)
 		}
-		return st, bad("compressed stream unreadable")
+		return st, rule("compressed stream unreadable")
 	}
 	st.bytes, st.entries, st.diffID = ls.bytes, ls.entries, "sha256:"+hex.EncodeToString(h.Sum(nil))
 	return st, nil
@@ -302,26 +302,26 @@ func (ls *layerState) entry(h *tar.Header) error {
 	ls.entries++
 	ls.bytes += blockSize
 	if h.Uid < 0 || h.Gid < 0 || h.Uid >= ls.lim.MaxID || h.Gid >= ls.lim.MaxID {
-		return bad("entry %q is owned by %d:%d, outside 0-%d", clip(h.Name), h.Uid, h.Gid, ls.lim.MaxID-1)
+		return rule("entry %q is owned by %d:%d, outside 0-%d", clip(h.Name), h.Uid, h.Gid, ls.lim.MaxID-1)
 	}
 	name, ok := cleanName(h.Name)
 	if !ok {
 		if isRoot(h.Name) && h.Typeflag == tar.TypeDir {
 			return nil // the root itself ("./")
 		}
-		return bad("entry %q has an unsafe name", clip(h.Name))
+		return rule("entry %q has an unsafe name", clip(h.Name))
 	}
 	// No entry goes below a symbolic link of its layer: unpacking it
 	// would follow the link.
 	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
 		if ls.kinds[dir] == tar.TypeSymlink {
-			return bad("entry %q lies below the symbolic link %q", clip(name), clip(dir))
+			return rule("entry %q lies below the symbolic link %q", clip(name), clip(dir))
 		}
 	}
 	switch h.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		if h.Size < 0 {
-			return bad("entry %q has a negative size", clip(name))
+			return rule("entry %q has a negative size", clip(name))
 		}
 		ls.bytes += h.Size
 		ls.kinds[name] = tar.TypeReg
@@ -336,18 +336,18 @@ func (ls *layerState) entry(h *tar.Header) error {
 	case tar.TypeLink:
 		target, ok := cleanName(h.Linkname)
 		if !ok {
-			return bad("hard link %q points outside the image (%q)", clip(name), clip(h.Linkname))
+			return rule("hard link %q points outside the image (%q)", clip(name), clip(h.Linkname))
 		}
 		if ls.kinds[target] != tar.TypeReg {
-			return bad("hard link %q does not name a regular file earlier in its layer", clip(name))
+			return rule("hard link %q does not name a regular file earlier in its layer", clip(name))
 		}
 		ls.kinds[name] = tar.TypeReg
 	case tar.TypeChar, tar.TypeBlock:
-		return bad("entry %q is a device file", clip(name))
+		return rule("entry %q is a device file", clip(name))
 	case tar.TypeFifo:
-		return bad("entry %q is a named pipe", clip(name))
+		return rule("entry %q is a named pipe", clip(name))
 	default:
-		return bad("entry %q has type %q, which a job image does not need", clip(name), string(rune(h.Typeflag)))
+		return rule("entry %q has type %q, which a job image does not need", clip(name), string(rune(h.Typeflag)))
 	}
 	return nil
 }
@@ -382,7 +382,7 @@ func isRoot(n string) bool {
 // image's root.
 func symlinkInside(name, target string) error {
 	if target == "" || strings.ContainsRune(target, 0) || len(target) > 4096 {
-		return bad("symbolic link %q has an empty or malformed target", clip(name))
+		return rule("symbolic link %q has an empty or malformed target", clip(name))
 	}
 	base := path.Dir(name)
 	if strings.HasPrefix(target, "/") {
@@ -398,13 +398,19 @@ func symlinkInside(name, target string) error {
 		case "..":
 			depth--
 			if depth < 0 {
-				return bad("symbolic link %q points outside the image (%q)", clip(name), clip(target))
+				return rule("symbolic link %q points outside the image (%q)", clip(name), clip(target))
 			}
 		default:
 			depth++
 		}
 	}
 	return nil
+}
+
+// rule is the error of a layer that breaks a rule of Limits; readLayers
+// names the layer.
+func rule(format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
 }
 
 // capReader reads at most left bytes and then fails, noting that the
