@@ -182,6 +182,39 @@ if as operator job run --image "$TB" --input credit_penalties -- true; then exit
 as officer image approve "$GC" --comment "built-in aggregation"
 as officer image approve "$TB" --comment "built-in toolbox"
 
+echo "an image whose layers would unpack outside their place is refused at import, before anything is unpacked:"
+python3 - "$DEMO/badimage.tar" <<'PY'
+import gzip, hashlib, io, json, sys, tarfile
+def tar_of(add):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
+        add(t)
+    return b.getvalue()
+def link(t):
+    i = tarfile.TarInfo("etc/shadow"); i.type = tarfile.LNKTYPE; i.linkname = "/etc/shadow"; t.addfile(i)
+raw = tar_of(link)
+layer = gzip.compress(raw, mtime=0)
+d = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [d(raw)]}}).encode()
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d(config), "size": len(config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d(layer), "size": len(layer)}]}).encode()
+idx = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d(man), "size": len(man)}]}).encode()
+files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": idx}
+for b in (layer, config, man):
+    files["blobs/sha256/" + d(b)[7:]] = b
+def add(t):
+    for name, data in files.items():
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+open(sys.argv[1], "wb").write(tar_of(add))
+PY
+set +e
+as operator image import "$DEMO/badimage.tar" --name hardlink
+code=$?
+set -e
+echo "exit code $code"
+[ $code = 1 ]
+
 say "the operator runs groupcount in a network-less, unprivileged container, declaring its one output"
 echo "an output name that is not a plain file name is refused before anything runs:"
 set +e
