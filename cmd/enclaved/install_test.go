@@ -294,6 +294,7 @@ func TestServiceHardeningRunsJobs(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	defer sweepSandbox(t, cfg.SandboxDir) // after a failure, the jobs the stopped daemon left
 	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)

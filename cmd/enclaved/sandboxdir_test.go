@@ -51,7 +51,12 @@ func TestJobsRunUnderAPrivateParent(t *testing.T) {
 	if strings.HasPrefix(cfg.SandboxDir, base+"/") {
 		t.Fatalf("sandbox directory: got %q, under the private %q", cfg.SandboxDir, base)
 	}
-	defer os.RemoveAll(cfg.SandboxDir)
+	defer func() {
+		// A stopped daemon leaves running jobs running: after a failure,
+		// kill and remove what is left.
+		sweepSandbox(t, cfg.SandboxDir)
+		os.RemoveAll(cfg.SandboxDir)
+	}()
 	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
 	if err != nil {
 		t.Fatal(err)
