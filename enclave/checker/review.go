@@ -63,7 +63,9 @@ func (r *Runner) Review(ctx context.Context, set string, checks []review.Check, 
 	if err == nil && complete(res, checks) {
 		return res
 	}
-	if len(checks) <= 1 || errdefs.IsCanceled(err) {
+	var f *Failure
+	if len(checks) <= 1 || errors.As(err, &f) && (f.Reason == ReasonStart || f.Reason == ReasonCanceled) {
+		// Nothing to isolate: one check, or no child can run at all.
 		return failAll(checks, reviewFailure(err))
 	}
 	// Isolate: every check in its own child.
@@ -98,7 +100,8 @@ func (r *Runner) Review(ctx context.Context, set string, checks []review.Check, 
 		results[i] = review.CheckResult{Name: name, Version: version, Verdict: fold(per[i])}
 	}
 	if !integrityKnown {
-		integrity = []review.Finding{{Check: review.IntegrityCheck, Verdict: review.VerdictFail, Evidence: "the files could not be verified: no check process answered"}}
+		integrity = []review.Finding{{Check: review.IntegrityCheck, Verdict: review.VerdictFail,
+			Evidence: "the files could not be verified: no check process answered (" + reviewFailure(err) + "); failing closed"}}
 	}
 	out.Findings = append(out.Findings, integrity...)
 	out.Checks = append(out.Checks, review.CheckResult{Name: review.IntegrityCheck, Version: "1", Verdict: fold(integrity)})

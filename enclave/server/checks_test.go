@@ -39,9 +39,20 @@ func (c funcCheck) Run(ctx context.Context, req *review.Request) ([]review.Findi
 }
 
 // hostileChecks: a check that dies as a parser bug would (a panic on a
-// goroutine of its own, which no recover reaches), and one that behaves.
+// goroutine of its own, which no recover reaches), one that allocates
+// without end, and one that behaves.
 func hostileChecks() []review.Check {
 	return []review.Check{
+		funcCheck{"allocates", func(context.Context, *review.Request) ([]review.Finding, error) {
+			var keep [][]byte
+			for {
+				b := make([]byte, 16<<20)
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = 1
+				}
+				keep = append(keep, b)
+			}
+		}},
 		funcCheck{"parser-bug", func(context.Context, *review.Request) ([]review.Finding, error) {
 			done := make(chan struct{})
 			go func() { panic("index out of range in a decoder") }()
@@ -55,14 +66,14 @@ func hostileChecks() []review.Check {
 }
 
 func testRunner() *checker.Runner {
-	return &checker.Runner{Limits: checker.Limits{Memory: 1 << 30, CPU: time.Minute, Wall: 2 * time.Minute}}
+	return &checker.Runner{Limits: checker.Limits{Memory: 512 << 20, CPU: time.Minute, Wall: 2 * time.Minute}}
 }
 
 // TestExportCheckCrashCostsOneCheck: a check that crashes its process on
-// an output costs the export request that check, which fails closed with
-// the reason as its evidence; the other check keeps its verdict, the
-// request is recorded as checks-failed, and the daemon goes on serving.
-// The previews are made in a check process too.
+// an output, or allocates without end, costs the export request that
+// check, which fails closed with the reason as its evidence; the other
+// check keeps its verdict, the request is recorded as checks-failed, and
+// the daemon goes on serving. The previews are made in a check process too.
 func TestExportCheckCrashCostsOneCheck(t *testing.T) {
 	jw := newJobWorld(t)
 	jw.srv.Exports.Runner, jw.srv.Exports.CheckSet, jw.srv.Exports.Checks = testRunner(), "hostile", hostileChecks()
@@ -77,12 +88,16 @@ func TestExportCheckCrashCostsOneCheck(t *testing.T) {
 	for _, c := range x.Result.Checks {
 		got[c.Name] = c.Verdict
 	}
-	if got["parser-bug"] != review.VerdictFail || got["quiet"] != review.VerdictPass || got[review.IntegrityCheck] != review.VerdictPass {
-		t.Fatalf("verdicts: got %v, want parser-bug failed, quiet and integrity passed", got)
+	if got["parser-bug"] != review.VerdictFail || got["allocates"] != review.VerdictFail || got["quiet"] != review.VerdictPass ||
+		got[review.IntegrityCheck] != review.VerdictPass {
+		t.Fatalf("verdicts: got %v, want parser-bug and allocates failed, quiet and integrity passed", got)
 	}
 	for _, f := range x.Result.Findings {
 		if f.Check == "parser-bug" && !strings.Contains(f.Evidence, "the check process crashed") {
 			t.Errorf("evidence: got %q, want the crash named", f.Evidence)
+		}
+		if f.Check == "allocates" && !strings.Contains(f.Evidence, "memory") {
+			t.Errorf("evidence: got %q, want the memory limit named", f.Evidence)
 		}
 	}
 	if len(x.Previews) != 1 || x.Previews[0].File != "counts.csv" || x.Previews[0].Kind == "unknown" {
@@ -132,5 +147,33 @@ func TestJobLogFilteredInCheckProcess(t *testing.T) {
 	code, body := jw.do(jw.operator.Token, "GET", "/v1/jobs/"+j.ID+"/logs", nil)
 	if code != 503 || strings.Contains(string(body), "rows 3") {
 		t.Fatalf("without a check process: got %d %q, want 503 and nothing of the log", code, body)
+	}
+}
+
+// TestNoCheckProcessFailsClosed: when no check process can start, every
+// check of an export request fails naming why, and the previews show
+// nothing.
+func TestNoCheckProcessFailsClosed(t *testing.T) {
+	jw := newJobWorld(t)
+	jw.srv.Exports.Checks, jw.srv.Exports.Runner = checks.Default(), &checker.Runner{Exe: filepath.Join(t.TempDir(), "gone")}
+	j := jw.runJob("ok", "counts.csv")
+	var x exports.Export
+	jw.mustDo(jw.operator.Token, "POST", "/v1/exports", api.ExportRequest{Job: j.ID, Files: []string{"counts.csv"}, Purpose: "dashboard"}, &x)
+	jw.mustDo(jw.officer.Token, "GET", "/v1/exports/"+x.ID, nil, &x)
+	if x.State != exports.ChecksFailed || len(x.Result.Checks) != len(checks.Default())+1 {
+		t.Fatalf("got %s with %d checks, want checks-failed with every check", x.State, len(x.Result.Checks))
+	}
+	for _, c := range x.Result.Checks {
+		if c.Verdict != review.VerdictFail {
+			t.Errorf("check %s: got %s, want fail", c.Name, c.Verdict)
+		}
+	}
+	for _, f := range x.Result.Findings {
+		if !strings.Contains(f.Evidence, "could not be started") {
+			t.Errorf("finding %+v does not name why", f)
+		}
+	}
+	if len(x.Previews) != 1 || x.Previews[0].Kind != "unknown" || !strings.HasPrefix(x.Previews[0].Note, "not previewed") || len(x.Previews[0].Columns) != 0 {
+		t.Errorf("previews: got %+v, want not previewed", x.Previews)
 	}
 }
