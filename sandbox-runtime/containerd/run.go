@@ -67,7 +67,7 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 	started := false
 	defer func() {
 		if !started {
-			r.cleanup(bg, spec.ID)
+			r.cleanupLogged(bg, spec.ID)
 		}
 	}()
 	outMnt := filepath.Join(area, areaOut)
@@ -165,7 +165,7 @@ func (r *Runtime) follow(ctx context.Context, spec sandbox.Spec, area string, ta
 		r.pending.Add(1)
 		go func() {
 			defer r.pending.Done()
-			r.cleanup(bg, spec.ID)
+			r.cleanupLogged(bg, spec.ID)
 		}()
 	}()
 	deadline := started.Add(spec.Limits.Timeout)
@@ -283,7 +283,7 @@ func (r *Runtime) Reattach(ctx context.Context, spec sandbox.Spec, logs io.Write
 	}
 	bg := context.WithoutCancel(r.ctx(ctx))
 	gone := func(what string) (sandbox.Exit, error) {
-		r.cleanup(bg, spec.ID)
+		r.cleanupLogged(bg, spec.ID)
 		return sandbox.Exit{}, fmt.Errorf("job %q %s: %w", spec.ID, what, errdefs.ErrNotFound)
 	}
 	c, err := r.client.LoadContainer(bg, spec.ID)
@@ -326,7 +326,7 @@ func (r *Runtime) Reattach(ctx context.Context, spec sandbox.Spec, logs io.Write
 	case containerd.Running, containerd.Paused, containerd.Pausing, containerd.Stopped:
 	case containerd.Created:
 		if started, err = r.start(bg, c, task); err != nil {
-			r.cleanup(bg, spec.ID)
+			r.cleanupLogged(bg, spec.ID)
 			return sandbox.Exit{}, err
 		}
 	default:

@@ -354,34 +354,29 @@ func (r *Runtime) Recover(ctx context.Context, keep func(id string) bool) ([]str
 
 // cleanup removes what a job left, whatever of it exists: its task
 // (killed), its container, its fifos' holder, its work area (unmounted)
-// and its snapshot.
-// Errors are logged, and the first is returned.
+// and its snapshot. It goes on past a failure and returns them all.
 func (r *Runtime) cleanup(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	var first error
-	fail := func(what string, err error) {
-		r.log.Error(what, "job", id, "err", err)
-		if first == nil {
-			first = err
-		}
-	}
+	var errs []error
 	if c, err := r.client.LoadContainer(ctx, id); err == nil {
-		if err := r.remove(ctx, c); err != nil {
-			fail("remove job container", err)
-		}
+		errs = append(errs, r.remove(ctx, c))
 	} else if !errdefs.IsNotFound(err) {
-		fail("load job container", err)
+		errs = append(errs, fmt.Errorf("load container %q: %w", id, err))
 	}
 	releaseFIFOs(filepath.Join(r.workDir, id))
-	if err := removeWorkArea(filepath.Join(r.workDir, id)); err != nil {
-		fail("remove job work area", err)
+	errs = append(errs, removeWorkArea(filepath.Join(r.workDir, id)))
+	if err := r.client.SnapshotService(r.snapshotter).Remove(ctx, jobSnapshot+id); err != nil && !errdefs.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("remove snapshot of %q: %w", id, err))
 	}
-	err := r.client.SnapshotService(r.snapshotter).Remove(ctx, jobSnapshot+id)
-	if err != nil && !errdefs.IsNotFound(err) {
-		fail("remove job snapshot", fmt.Errorf("remove snapshot: %w", err))
+	return errors.Join(errs...)
+}
+
+// cleanupLogged is cleanup for callers that cannot return its error.
+func (r *Runtime) cleanupLogged(ctx context.Context, id string) {
+	if err := r.cleanup(ctx, id); err != nil {
+		r.log.Error("remove what the job left", "job", id, "err", err)
 	}
-	return first
 }
 
 // remove kills a container's task and deletes the container (and the
