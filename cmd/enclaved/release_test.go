@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/client"
+	"github.com/enclave-dev/enclave/enclave/exports"
+	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/synth"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
+)
+
+// TestReleaseFinishedAfterKill: enclaved is killed with SIGKILL between
+// the second officer's approval and the bundle (the approval recorded,
+// a 0-byte release.tar.tmp behind: the state issue 16 found). At the next
+// start the export is released, by the system and on the audit log as
+// recovered; the partial bundle is gone and the operator downloads the
+// release.
+func TestReleaseFinishedAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a job in containerd")
+	}
+	sandboxtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	base, err := os.MkdirTemp("", "enclave-release-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o711)
+	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.DataDir = filepath.Join(base, "data")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	defer func() {
+		if d != nil {
+			d.Process.Signal(syscall.SIGTERM)
+			d.Wait()
+		}
+		sweepSandbox(t, cfg.SandboxDir)
+		os.RemoveAll(cfg.SandboxDir)
+	}()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
+	admin, _ := client.New(sock, res.AdminToken)
+	ids := map[*client.Client]string{}
+	as := func(name, org, role string) *client.Client {
+		t.Helper()
+		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
+		must(err)
+		c, _ := client.New(sock, p.Token)
+		ids[c] = p.ID
+		return c
+	}
+	authority := as("Zhou Min", "platform", "authority")
+	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
+	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency"}, {Name: "acme", Type: "company"}, {Name: "security", Type: "agency"}} {
+		o.LicenceUntil = until
+		_, err := authority.AddOrg(ctx, licensed(o))
+		must(err)
+	}
+	custodian := as("Li Na", "credit-centre", "custodian")
+	operator := as("Wang Lei", "acme", "operator")
+	officer1 := as("Chen Jing", "security", "officer")
+	officer2 := as("Zhao Min", "security", "officer")
+	bureau := as("Sun Hao", "platform", "bureau")
+
+	csv := filepath.Join(base, "penalties.csv")
+	f, err := os.Create(csv)
+	must(err)
+	must(synth.WriteCSV(f, 5, 200))
+	f.Close()
+	data, err := os.Open(csv)
+	must(err)
+	_, err = custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
+	data.Close()
+	must(err)
+	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
+		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
+	must(err)
+	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
+	must(err)
+	tar, err := os.Open(imgs["toolbox"])
+	must(err)
+	im, err := operator.ImportImage(ctx, "toolbox", tar)
+	tar.Close()
+	must(err)
+	_, err = officer1.DecideImage(ctx, im.Digest, "approve", "")
+	must(err)
+	j, err := operator.RunJob(ctx, api.JobRequest{Image: im.Digest, Inputs: []string{"credit_penalties"}, Outputs: []string{"note.txt"},
+		Args: []string{"sh", "-c", "echo 'districts 5' > /out/note.txt"}, Timeout: "1m"})
+	must(err)
+	j, err = operator.WaitJob(ctx, j.ID)
+	must(err)
+	if j.State != "complete" {
+		t.Fatalf("job: got %s, want complete", j.State)
+	}
+	x, err := operator.RequestExport(ctx, api.ExportRequest{Job: j.ID, Files: []string{"note.txt"}, Purpose: "dashboard"})
+	must(err)
+	review := api.ReviewRequest{Comment: "a count", Justification: "one count of districts, reviewed by hand"}
+	_, err = officer1.DecideExport(ctx, x.ID, "approve", review)
+	must(err)
+
+	// The second approval is recorded, and the daemon dies before the
+	// bundle is written.
+	d.Process.Kill()
+	d.Wait()
+	d = nil
+	db, err := store.Open(ctx, cfg.statePath())
+	must(err)
+	_, ready, err := exports.Decide(ctx, db.SQL(), x.ID, exports.Review{Person: ids[officer2], Org: "security", Decision: exports.Approve,
+		Comment: review.Comment, Justification: review.Justification, Time: time.Now().UTC()})
+	db.Close()
+	if err != nil || !ready {
+		t.Fatalf("second approval: ready %v, err %v", ready, err)
+	}
+	tmp := filepath.Join(cfg.exportsDir(), x.ID, "release.tar.tmp")
+	must(os.WriteFile(tmp, nil, 0o600))
+
+	d = startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	x, err = operator.ShowExport(ctx, x.ID)
+	must(err)
+	if x.State != "released" || x.BundleSHA256 == "" {
+		t.Fatalf("after the restart: got %s, want released", x.State)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("release.tar.tmp is still there: %v", err)
+	}
+	evs, err := bureau.AuditList(ctx, client.AuditFilter{Action: "export.release", Object: "export:" + x.ID})
+	must(err)
+	if len(evs) != 1 || evs[0].Actor != "system" || evs[0].Outcome != "ok" || evs[0].Details["recovered"] != "true" {
+		t.Fatalf("the release on the audit log: got %+v, want one by the system, recovered", evs)
+	}
+	rc, err := operator.DownloadRelease(ctx, x.ID)
+	must(err)
+	n, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if err != nil || n == 0 {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	evs, err = bureau.AuditList(ctx, client.AuditFilter{Action: "export.download", Object: "export:" + x.ID})
+	must(err)
+	if len(evs) != 2 || evs[0].Outcome != "intent" || evs[1].Outcome != "ok" {
+		t.Fatalf("the download on the audit log: got %+v, want an intent and its outcome", evs)
+	}
+}
