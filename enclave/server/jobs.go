@@ -180,6 +180,9 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 	if n > s.MaxUploadBytes || n == 0 {
 		return nil, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
 	}
+	if err := body.recheck(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}

@@ -208,6 +208,18 @@ func (s *Server) quotaReader(ctx context.Context, c *call, r io.Reader) (*imageQ
 	}, nil
 }
 
+// recheck is check once the body is in, against what the organisation
+// keeps now: an upload of the same organisation may have been recorded
+// meanwhile.
+func (q *imageQuota) recheck(ctx context.Context) error {
+	stored, err := jobs.StoredImageBytes(ctx, q.s.DB.SQL(), q.org)
+	if err != nil {
+		return err
+	}
+	q.stored = stored
+	return q.check(0)
+}
+
 // check says whether n more bytes fit the organisation's quota.
 func (q *imageQuota) check(n int64) error {
 	q.s.uploads.mu.Lock()

@@ -314,3 +314,34 @@ func TestUploadsAreLimited(t *testing.T) {
 		t.Fatalf("an upload after the slow one was cut off: got %d %+v", code, eb)
 	}
 }
+
+// TestImageQuotaCountsWhatWasRecordedMeanwhile: an upload that began before
+// another of its organisation was recorded is judged, once its body is in,
+// against what the organisation keeps then.
+func TestImageQuotaCountsWhatWasRecordedMeanwhile(t *testing.T) {
+	jw := uploadWorld(t)
+	a, b := ociImage(t, goodLayer(t, 1)), ociImage(t, goodLayer(t, 2))
+	jw.srv.Uploads.ImageQuota = int64(len(a) + len(b) - 1)
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", jw.http.URL+"/v1/images", pr)
+		req.Header.Set("Authorization", "Bearer "+jw.operator.Token)
+		resp, err := jw.http.Client().Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	pw.Write(b[:512])
+	if code, eb, _ := jw.importImage(jw.operatorSameOrg.Token, a); code != 201 {
+		t.Fatalf("the first upload: got %d %+v", code, eb)
+	}
+	pw.Write(b[512:])
+	pw.Close()
+	if code := <-done; code != 429 {
+		t.Fatalf("the upload that began first, judged at its end: got %d, want 429", code)
+	}
+}
