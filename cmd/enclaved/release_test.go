@@ -13,7 +13,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/store"
-	"github.com/enclave-dev/enclave/enclave/synth"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
@@ -65,52 +64,9 @@ func TestReleaseFinishedAfterKill(t *testing.T) {
 		}
 	}
 	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	admin, _ := client.New(sock, res.AdminToken)
-	ids := map[*client.Client]string{}
-	as := func(name, org, role string) *client.Client {
-		t.Helper()
-		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
-		must(err)
-		c, _ := client.New(sock, p.Token)
-		ids[c] = p.ID
-		return c
-	}
-	authority := as("Zhou Min", "platform", "authority")
-	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
-	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency"}, {Name: "acme", Type: "company"}, {Name: "security", Type: "agency"}} {
-		o.LicenceUntil = until
-		_, err := authority.AddOrg(ctx, licensed(o))
-		must(err)
-	}
-	custodian := as("Li Na", "credit-centre", "custodian")
-	operator := as("Wang Lei", "acme", "operator")
-	officer1 := as("Chen Jing", "security", "officer")
-	officer2 := as("Zhao Min", "security", "officer")
-	bureau := as("Sun Hao", "platform", "bureau")
-
-	csv := filepath.Join(base, "penalties.csv")
-	f, err := os.Create(csv)
-	must(err)
-	must(synth.WriteCSV(f, 5, 200))
-	f.Close()
-	data, err := os.Open(csv)
-	must(err)
-	_, err = custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
-	data.Close()
-	must(err)
-	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
-		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
-	must(err)
-	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
-	must(err)
-	tar, err := os.Open(imgs["toolbox"])
-	must(err)
-	im, err := operator.ImportImage(ctx, "toolbox", tar)
-	tar.Close()
-	must(err)
-	_, err = officer1.DecideImage(ctx, im.Digest, "approve", "")
-	must(err)
-	j, err := operator.RunJob(ctx, api.JobRequest{Image: im.Digest, Inputs: []string{"credit_penalties"}, Outputs: []string{"note.txt"},
+	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	operator, officer1, officer2, bureau, ids := w.operator, w.officer, w.officer2, w.bureau, w.ids
+	j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"note.txt"},
 		Args: []string{"sh", "-c", "echo 'districts 5' > /out/note.txt"}, Timeout: "1m"})
 	must(err)
 	j, err = operator.WaitJob(ctx, j.ID)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
-	"github.com/enclave-dev/enclave/enclave/synth"
 	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
@@ -121,53 +120,8 @@ func TestJobsSurviveRestart(t *testing.T) {
 	}
 	d = startDaemonIn(t, cfg.DataDir, false)
 	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	admin, _ := client.New(sock, res.AdminToken)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	as := func(name, org, role string) *client.Client {
-		t.Helper()
-		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
-		must(err)
-		c, _ := client.New(sock, p.Token)
-		return c
-	}
-	authority := as("Zhou Min", "platform", "authority")
-	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
-	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency"}, {Name: "acme", Type: "company"}, {Name: "security", Type: "agency"}} {
-		o.LicenceUntil = until
-		_, err := authority.AddOrg(ctx, licensed(o))
-		must(err)
-	}
-	custodian := as("Li Na", "credit-centre", "custodian")
-	operator := as("Wang Lei", "acme", "operator")
-	officer := as("Chen Jing", "security", "officer")
-	bureau := as("Sun Hao", "platform", "bureau")
-	csvPath := filepath.Join(base, "penalties.csv")
-	f, err := os.Create(csvPath)
-	must(err)
-	must(synth.WriteCSV(f, 5, 200))
-	f.Close()
-	data, err := os.Open(csvPath)
-	must(err)
-	_, err = custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
-	data.Close()
-	must(err)
-	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
-		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
-	must(err)
-	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
-	must(err)
-	tar, err := os.Open(imgs["toolbox"])
-	must(err)
-	im, err := operator.ImportImage(ctx, "toolbox", tar)
-	tar.Close()
-	must(err)
-	_, err = officer.DecideImage(ctx, im.Digest, "approve", "")
-	must(err)
+	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	operator, officer, bureau := w.operator, w.officer, w.bureau
 
 	// The job ticks each second for 15 s, then writes its output.
 	script := `echo begin; i=0; while [ $i -lt 15 ]; do sleep 1; i=$((i+1)); echo tick $i; done; ` +
@@ -202,7 +156,7 @@ func TestJobsSurviveRestart(t *testing.T) {
 				d.Wait()
 				d = startDaemonIn(t, cfg.DataDir, true)
 			}
-			j, err := operator.RunJob(ctx, api.JobRequest{Image: im.Digest, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
+			j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
 				Args: []string{"sh", "-c", script}, Timeout: "2m"})
 			must(err)
 			var started time.Time

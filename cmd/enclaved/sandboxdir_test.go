@@ -14,8 +14,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/client"
-	"github.com/enclave-dev/enclave/enclave/synth"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
@@ -73,59 +71,16 @@ func TestJobsRunUnderAPrivateParent(t *testing.T) {
 // completes with that output. csv is a scratch path for the dataset.
 func runOneJob(t *testing.T, ctx context.Context, dataDir, adminToken, toolbox, csv string) {
 	t.Helper()
-	sock := filepath.Join(dataDir, "enclaved.sock")
-	admin, _ := client.New(sock, adminToken)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	as := func(name, org, role string) *client.Client {
-		t.Helper()
-		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
-		must(err)
-		c, _ := client.New(sock, p.Token)
-		return c
-	}
-	authority := as("Zhou Min", "platform", "authority")
-	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
-	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency"}, {Name: "acme", Type: "company"}, {Name: "security", Type: "agency"}} {
-		o.LicenceUntil = until
-		_, err := authority.AddOrg(ctx, licensed(o))
-		must(err)
-	}
-	custodian := as("Li Na", "credit-centre", "custodian")
-	operator := as("Wang Lei", "acme", "operator")
-	officer := as("Chen Jing", "security", "officer")
-
-	f, err := os.Create(csv)
-	must(err)
-	must(synth.WriteCSV(f, 5, 200))
-	f.Close()
-	data, err := os.Open(csv)
-	must(err)
-	_, err = custodian.ImportDataset(ctx, "credit_penalties", []byte(synth.Spec("credit_penalties")), data, nil, nil)
-	data.Close()
-	must(err)
-	app, err := operator.FileApplication(ctx, api.ApplicationRequest{Datasets: []string{"credit_penalties"}, Purpose: "risk statistics",
-		Scenario: "district dashboard", Until: time.Now().AddDate(0, 3, 0).Format("2006-01-02")})
-	must(err)
-	_, err = authority.DecideApplication(ctx, app.ID, "approve", "fits the licence")
-	must(err)
-	tar, err := os.Open(toolbox)
-	must(err)
-	im, err := operator.ImportImage(ctx, "toolbox", tar)
-	tar.Close()
-	must(err)
-	_, err = officer.DecideImage(ctx, im.Digest, "approve", "")
-	must(err)
-
-	j, err := operator.RunJob(ctx, api.JobRequest{Image: im.Digest, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
+	w := newJobWorld(t, ctx, filepath.Join(dataDir, "enclaved.sock"), adminToken, toolbox, csv)
+	operator, officer := w.operator, w.officer
+	j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
 		Args: []string{"sh", "-c", "wc -c < /in/credit_penalties/data.arrow > /out/size.txt"}, Timeout: "1m"})
-	must(err)
-	j, err = operator.WaitJob(ctx, j.ID)
-	must(err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = operator.WaitJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
 	if j.State != "complete" || len(j.Outputs) != 1 || j.Outputs[0].Name != "size.txt" {
 		seen, _ := officer.ShowJob(ctx, j.ID)
 		t.Fatalf("job: got state %q, outputs %+v (reason %q, %q); want complete with size.txt", j.State, j.Outputs, seen.Reason, seen.Message)
