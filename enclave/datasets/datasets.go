@@ -2,7 +2,7 @@
 // import published, with its schema, marks, row count, wrapped data key and
 // state (active, sealed, destroyed), and the files of each version under
 // the data directory. The import itself (desensitize, mark, encrypt,
-// fingerprint) is enclave/catalog; this package records and serves what it
+// fingerprint) is enclave/ingest; this package records and serves what it
 // made, and seals and destroys it.
 package datasets
 
@@ -23,7 +23,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/egress-review/fingerprint"
-	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -79,19 +79,19 @@ INSERT INTO dataset_owners(name, org, since)
 // Version is one published dataset version, as the catalogue shows it:
 // schema and marks, never rows.
 type Version struct {
-	Name        string               `json:"name"`
-	Version     int                  `json:"version"`
-	Category    string               `json:"category"`
-	Level       string               `json:"level"`
-	Market      string               `json:"market"`
-	State       string               `json:"state"`
-	StateReason string               `json:"state_reason,omitempty"`
-	Rows        int64                `json:"rows"`
-	Bytes       int64                `json:"bytes"`
-	Columns     []catalog.ColumnInfo `json:"columns"`
-	Marks       map[string]string    `json:"marks"`
-	SpecSHA256  string               `json:"spec_sha256"`
-	DataSHA256  string               `json:"data_sha256"`
+	Name        string              `json:"name"`
+	Version     int                 `json:"version"`
+	Category    string              `json:"category"`
+	Level       string              `json:"level"`
+	Market      string              `json:"market"`
+	State       string              `json:"state"`
+	StateReason string              `json:"state_reason,omitempty"`
+	Rows        int64               `json:"rows"`
+	Bytes       int64               `json:"bytes"`
+	Columns     []ingest.ColumnInfo `json:"columns"`
+	Marks       map[string]string   `json:"marks"`
+	SpecSHA256  string              `json:"spec_sha256"`
+	DataSHA256  string              `json:"data_sha256"`
 	// Fingerprints counts the keyed hashes in the version's fingerprint
 	// index (values and whole rows).
 	FingerprintValues int       `json:"fingerprint_values"`
@@ -145,7 +145,7 @@ func New(db *store.DB, dir string, kr keys.Keyring, now func() time.Time) (*Cata
 // ParseRef splits "NAME" or "NAME@V"; version 0 means the newest.
 func ParseRef(ref string) (string, int, error) {
 	name, v, found := strings.Cut(ref, "@")
-	if err := catalog.ValidName(name); err != nil {
+	if err := ingest.ValidName(name); err != nil {
 		return "", 0, err
 	}
 	if !found {
@@ -167,11 +167,11 @@ type Staged struct {
 
 // Stage imports src under spec as the next version of name into a staging
 // directory. Nothing is visible until Publish.
-func (c *Catalog) Stage(ctx context.Context, src catalog.Source, spec *catalog.Spec, name, org, by string, progress func(bytes, rows int64)) (*Staged, error) {
+func (c *Catalog) Stage(ctx context.Context, src ingest.Source, spec *ingest.Spec, name, org, by string, progress func(bytes, rows int64)) (*Staged, error) {
 	if name == "" {
 		name = spec.Name
 	}
-	if err := catalog.ValidName(name); err != nil {
+	if err := ingest.ValidName(name); err != nil {
 		return nil, err
 	}
 	var newest int
@@ -187,7 +187,7 @@ func (c *Catalog) Stage(ctx context.Context, src catalog.Source, spec *catalog.S
 	// key, never the winner's.
 	keyObject := fmt.Sprintf("dataset/%s@%d/%s", name, ver, hex.EncodeToString(rb[:]))
 	now := c.now().UTC()
-	res, err := catalog.Import(ctx, src, spec, catalog.ImportOptions{
+	res, err := ingest.Import(ctx, src, spec, ingest.ImportOptions{
 		Dataset: name, Version: ver, Dir: dir, Keyring: c.keyring, KeyObject: keyObject, Now: now, Progress: progress,
 	})
 	if err != nil {
@@ -502,8 +502,8 @@ func (c *Catalog) Decrypt(ctx context.Context, v *Version, dst string) error {
 	if err := v.Readable(); err != nil {
 		return err
 	}
-	return catalog.Decrypt(ctx, c.versionDir(v.Name, v.Version), c.keyring, v.keyObject, v.wrappedKey, dst,
-		catalog.DecryptOptions{DataSHA256: v.DataSHA256})
+	return ingest.Decrypt(ctx, c.versionDir(v.Name, v.Version), c.keyring, v.keyObject, v.wrappedKey, dst,
+		ingest.DecryptOptions{DataSHA256: v.DataSHA256})
 }
 
 // Fingerprints opens the fingerprint index of a version, for the egress
@@ -512,5 +512,5 @@ func (c *Catalog) Fingerprints(ctx context.Context, v *Version) (*fingerprint.Se
 	if v.State == Destroyed {
 		return nil, fmt.Errorf("dataset %q version %d was destroyed: %w", v.Name, v.Version, errdefs.ErrNotFound)
 	}
-	return catalog.OpenFingerprints(ctx, c.versionDir(v.Name, v.Version), c.keyring, v.keyObject, v.wrappedKey)
+	return ingest.OpenFingerprints(ctx, c.versionDir(v.Name, v.Version), c.keyring, v.keyObject, v.wrappedKey)
 }

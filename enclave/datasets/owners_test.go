@@ -11,7 +11,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
-	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -54,11 +54,11 @@ func importAs(t *testing.T, c *Catalog, db *store.DB, dir, name, org string) (*V
 	if err := os.WriteFile(src, []byte(rows), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sp, err := catalog.ParseSpec(strings.NewReader(spec))
+	sp, err := ingest.ParseSpec(strings.NewReader(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := c.Stage(ctx, catalog.Source{Path: src}, sp, name, org, "p-"+org, nil)
+	st, err := c.Stage(ctx, ingest.Source{Path: src}, sp, name, org, "p-"+org, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +199,13 @@ func TestRacingImportKeepsTheWinnersKey(t *testing.T) {
 	if err := os.WriteFile(src, []byte(rows), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sp, err := catalog.ParseSpec(strings.NewReader(spec))
+	sp, err := ingest.ParseSpec(strings.NewReader(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var staged []*Staged
 	for _, org := range []string{"credit-centre", "rival-centre"} {
-		st, err := c.Stage(ctx, catalog.Source{Path: src}, sp, "penalties", org, "p-"+org, nil)
+		st, err := c.Stage(ctx, ingest.Source{Path: src}, sp, "penalties", org, "p-"+org, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

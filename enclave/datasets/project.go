@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/containerd/errdefs"
 
-	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 )
 
 // DecryptColumns is Decrypt keeping only the named columns (in the
@@ -24,7 +24,7 @@ func (c *Catalog) DecryptColumns(ctx context.Context, v *Version, dst string, co
 		return c.Decrypt(ctx, v, dst)
 	}
 	for _, col := range columns {
-		if !slices.ContainsFunc(v.Columns, func(ci catalog.ColumnInfo) bool { return ci.Name == col }) {
+		if !slices.ContainsFunc(v.Columns, func(ci ingest.ColumnInfo) bool { return ci.Name == col }) {
 			return fmt.Errorf("dataset %q version %d has no column %q: %w", v.Name, v.Version, col, errdefs.ErrInvalidArgument)
 		}
 	}

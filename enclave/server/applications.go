@@ -11,9 +11,9 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
-	"github.com/enclave-dev/enclave/enclave/catalog"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/grants"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/people"
 	policy "github.com/enclave-dev/enclave/policies"
 )
@@ -77,7 +77,7 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			return nil, nil, err
 		}
 		for _, col := range d.Columns {
-			if !slices.ContainsFunc(v.Columns, func(ci catalog.ColumnInfo) bool { return ci.Name == col }) {
+			if !slices.ContainsFunc(v.Columns, func(ci ingest.ColumnInfo) bool { return ci.Name == col }) {
 				return nil, nil, fmt.Errorf("dataset %q has no column %q: %w", v.Name, col, errdefs.ErrInvalidArgument)
 			}
 		}

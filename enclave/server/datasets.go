@@ -18,8 +18,8 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
-	"github.com/enclave-dev/enclave/enclave/catalog"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -76,7 +76,7 @@ func (s *Server) datasetRoutes() []route {
 // yet: the spec names it) is the importer's own.
 func (s *Server) importResource(ctx context.Context, c *call, name string) (authz.Resource, error) {
 	res := resource("dataset", name, c.subject.Org.Name)
-	if name == "" || catalog.ValidName(name) != nil {
+	if name == "" || ingest.ValidName(name) != nil {
 		return res, nil // refused as invalid once the import reads it
 	}
 	owner, err := s.Catalog.Owner(ctx, nil, name)
@@ -167,7 +167,7 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 	if err != nil || len(specBytes) > maxSpecBytes {
 		return nil, fmt.Errorf("spec is larger than %d bytes or unreadable: %w", maxSpecBytes, errdefs.ErrInvalidArgument)
 	}
-	spec, err := catalog.ParseSpec(strings.NewReader(string(specBytes)))
+	spec, err := ingest.ParseSpec(strings.NewReader(string(specBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
@@ -254,7 +254,7 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 		send(api.ImportLine{Error: &api.ErrorDetail{Class: class, Message: msg, RequestID: c.reqID}})
 		return nil, nil
 	}
-	staged, err := s.Catalog.Stage(ctx, catalog.Source{Path: tmp.Name()}, spec, name, c.subject.Org.Name, c.subject.Person.ID, progress)
+	staged, err := s.Catalog.Stage(ctx, ingest.Source{Path: tmp.Name()}, spec, name, c.subject.Org.Name, c.subject.Person.ID, progress)
 	tmp.Close()
 	os.Remove(tmp.Name())
 	if err != nil {

@@ -18,8 +18,8 @@
 // and the reference one, so the wall-time ratio is the throughput the
 // issue asks about and the CPU-time ratio the work per byte.
 //
-//	go run ./enclave/catalog/internal/bench -mb 50
-//	go run ./enclave/catalog/internal/bench -mb 2048 -only import
+//	go run ./enclave/ingest/internal/bench -mb 50
+//	go run ./enclave/ingest/internal/bench -mb 2048 -only import
 package main
 
 import (
@@ -43,7 +43,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/synth"
 )
@@ -116,7 +116,7 @@ func runChild(dir string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := catalog.ParseSpec(strings.NewReader(synth.Spec("credit_penalties")))
+	spec, err := ingest.ParseSpec(strings.NewReader(synth.Spec("credit_penalties")))
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func runChild(dir string) error {
 		pprof.StartCPUProfile(pf)
 	}
 	t0, c0 := time.Now(), cpuTime()
-	res, err := catalog.Import(ctx, catalog.Source{Path: filepath.Join(dir, "penalties.csv")}, spec, catalog.ImportOptions{
+	res, err := ingest.Import(ctx, ingest.Source{Path: filepath.Join(dir, "penalties.csv")}, spec, ingest.ImportOptions{
 		Version: 1, Dir: filepath.Join(dir, "v1"), Keyring: kr, KeyObject: "dataset/credit_penalties@1", Allocator: mem, Workers: workers,
 	})
 	if err != nil {
@@ -255,7 +255,7 @@ func run(mb int, only, dir string) error {
 	area := filepath.Join(dir, "in")
 	os.Mkdir(area, 0o700)
 	plainSrc := filepath.Join(dir, "data.arrow")
-	if err := catalog.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, plainSrc); err != nil {
+	if err := ingest.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, plainSrc); err != nil {
 		return err
 	}
 	var tDec, tCopy, cDec, cCopy time.Duration
@@ -263,7 +263,7 @@ func run(mb int, only, dir string) error {
 	for i := 0; i < reps; i++ {
 		dst := filepath.Join(area, fmt.Sprintf("dec%d.arrow", i))
 		t0, c0 := time.Now(), cpuTime()
-		if err := catalog.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, dst, catalog.DecryptOptions{DataSHA256: res.DataSHA256}); err != nil {
+		if err := ingest.Decrypt(ctx, filepath.Join(dir, "v1"), kr, "dataset/credit_penalties@1", res.WrappedKey, dst, ingest.DecryptOptions{DataSHA256: res.DataSHA256}); err != nil {
 			return err
 		}
 		tDec, cDec = tDec+time.Since(t0), cDec+cpuTime()-c0
@@ -303,7 +303,7 @@ func plainConvert(in, out string) error {
 		return err
 	}
 	defer f.Close()
-	r := csv.NewReader(f, schema, csv.WithHeader(true), csv.WithChunk(catalog.DefaultBatchRows))
+	r := csv.NewReader(f, schema, csv.WithHeader(true), csv.WithChunk(ingest.DefaultBatchRows))
 	defer r.Release()
 	o, err := os.Create(out)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package catalog is the data plane of datasets: the import spec (levels,
+// Package ingest is the data plane of datasets: the import spec (levels,
 // market class, personal-information types, desensitization rules), the
 // marks that the Arrow schema carries, and the import pipeline that turns a
 // raw CSV, Parquet or Arrow file into a desensitized, marked, encrypted and
@@ -12,4 +12,4 @@
 //
 // The catalogue state itself (names, versions, states, who imported what)
 // belongs to the caller; this package is stateless.
-package catalog
+package ingest

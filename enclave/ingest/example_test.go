@@ -1,4 +1,4 @@
-package catalog_test
+package ingest_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/enclave-dev/enclave/enclave/catalog"
+	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/synth"
 )
 
@@ -45,14 +45,14 @@ func ExampleImport() {
 	synth.WriteCSV(f, 1, 1000)
 	f.Close()
 
-	spec, err := catalog.ParseSpec(strings.NewReader(synth.Spec("credit_penalties")))
+	spec, err := ingest.ParseSpec(strings.NewReader(synth.Spec("credit_penalties")))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	kr := &exampleKeyring{}
 	stage := filepath.Join(root, "staging-credit_penalties@1")
-	res, err := catalog.Import(ctx, catalog.Source{Path: in}, spec, catalog.ImportOptions{
+	res, err := ingest.Import(ctx, ingest.Source{Path: in}, spec, ingest.ImportOptions{
 		Version: 1, Dir: stage, Keyring: kr, KeyObject: "dataset/credit_penalties@1",
 	})
 	if err != nil {
@@ -61,15 +61,15 @@ func ExampleImport() {
 	}
 	final := filepath.Join(root, "credit_penalties@1")
 	os.Rename(stage, final)
-	fmt.Println(res.Rows, res.Level, res.Market, res.Marks()[catalog.MarkDataset])
+	fmt.Println(res.Rows, res.Level, res.Market, res.Marks()[ingest.MarkDataset])
 	for _, c := range res.Columns[3:5] {
 		fmt.Println(c.Name, c.Type, c.Level, c.PI, c.Rule)
 	}
 
 	os.Mkdir(filepath.Join(root, "in"), 0o700)
-	dst := filepath.Join(root, "in", catalog.PlainDataFile)
-	err = catalog.Decrypt(ctx, final, kr, "dataset/credit_penalties@1", res.WrappedKey, dst,
-		catalog.DecryptOptions{DataSHA256: res.DataSHA256})
+	dst := filepath.Join(root, "in", ingest.PlainDataFile)
+	err = ingest.Decrypt(ctx, final, kr, "dataset/credit_penalties@1", res.WrappedKey, dst,
+		ingest.DecryptOptions{DataSHA256: res.DataSHA256})
 	fmt.Println(err)
 	// Output:
 	// 1000 general-4 authorized credit_penalties
