@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // Querier is what the repository functions need: a *sql.DB or a *sql.Tx.
@@ -16,8 +18,6 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
-
-const timeLayout = time.RFC3339Nano
 
 // CreateOrg inserts an organisation and the first term of its licence; a
 // duplicate name is ErrAlreadyExists.
@@ -29,7 +29,7 @@ func CreateOrg(ctx context.Context, q Querier, o Org) error {
 		data_disposal, status, status_reason, status_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Name, o.Type, o.USCC, o.LicenceFrom, o.LicenceUntil,
 		o.BusinessScope, o.SecurityLead, o.Principal, o.DataDisposal, o.Status, o.StatusReason,
-		o.StatusAt.UTC().Format(timeLayout), o.CreatedAt.UTC().Format(timeLayout), o.UpdatedAt.UTC().Format(timeLayout))
+		storetime.Format(o.StatusAt), storetime.Format(o.CreatedAt), storetime.Format(o.UpdatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("organisation %q: %w", o.Name, errdefs.ErrAlreadyExists)
 	}
@@ -42,7 +42,7 @@ func CreateOrg(ctx context.Context, q Querier, o Org) error {
 func addTerm(ctx context.Context, q Querier, org string, t LicenceTerm) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO org_licences(org, seq, kind, licence_from, licence_until, recorded_at, recorded_by)
 		SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM org_licences WHERE org = ?`,
-		org, t.Kind, t.From, t.Until, t.RecordedAt.UTC().Format(timeLayout), t.RecordedBy, org)
+		org, t.Kind, t.From, t.Until, storetime.Format(t.RecordedAt), t.RecordedBy, org)
 	return err
 }
 
@@ -57,15 +57,18 @@ func scanOrg(sc interface{ Scan(...any) error }) (Org, error) {
 	if err != nil {
 		return o, err
 	}
-	return o, parseTimes(&o.StatusAt, st, &o.CreatedAt, c, &o.UpdatedAt, u)
+	if err := parseTimes(&o.StatusAt, st, &o.CreatedAt, c, &o.UpdatedAt, u); err != nil {
+		return o, fmt.Errorf("organisation %q: %w", o.Name, err)
+	}
+	return o, nil
 }
 
-// parseTimes parses stored times in pairs (target, text).
+// parseTimes parses stored times (storetime) in pairs (target, text).
 func parseTimes(pairs ...any) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
-		t, err := time.Parse(timeLayout, pairs[i+1].(string))
+		t, err := storetime.Parse(pairs[i+1].(string))
 		if err != nil {
-			return fmt.Errorf("stored time %q: %w", pairs[i+1], err)
+			return err
 		}
 		*pairs[i].(*time.Time) = t
 	}
@@ -113,7 +116,7 @@ func ListLicences(ctx context.Context, q Querier, org string) ([]LicenceTerm, er
 			return nil, err
 		}
 		if err := parseTimes(&t.RecordedAt, at); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("licence term of organisation %q: %w", org, err)
 		}
 		out = append(out, t)
 	}
@@ -125,7 +128,7 @@ func ListLicences(ctx context.Context, q Querier, org string) ([]LicenceTerm, er
 // decision (org.renew); this only records it.
 func RenewLicence(ctx context.Context, q Querier, name string, t LicenceTerm) error {
 	res, err := q.ExecContext(ctx, `UPDATE orgs SET licence_until = ?, updated_at = ? WHERE name = ?`,
-		t.Until, t.RecordedAt.UTC().Format(timeLayout), name)
+		t.Until, storetime.Format(t.RecordedAt), name)
 	if err != nil {
 		return err
 	}
@@ -169,7 +172,7 @@ func LookupUSCC(ctx context.Context, q Querier, uscc, today string) (USCCRecord,
 		}
 		var t time.Time
 		if err := parseTimes(&t, at); err != nil {
-			return r, err
+			return r, fmt.Errorf("organisation %q status_at: %w", name, err)
 		}
 		switch {
 		case st == Blacklisted && r.Blacklisted == "":
@@ -185,7 +188,7 @@ func LookupUSCC(ctx context.Context, q Querier, uscc, today string) (USCCRecord,
 
 // SetOrgStatus moves an organisation to a new status with a reason.
 func SetOrgStatus(ctx context.Context, q Querier, name string, st OrgStatus, reason string, now time.Time) error {
-	at := now.UTC().Format(timeLayout)
+	at := storetime.Format(now)
 	res, err := q.ExecContext(ctx, `UPDATE orgs SET status = ?, status_reason = ?, status_at = ?, updated_at = ? WHERE name = ?`,
 		st, reason, at, at, name)
 	if err != nil {
@@ -215,7 +218,7 @@ func CreatePerson(ctx context.Context, q Querier, p Person, idHash string) error
 	_, err := q.ExecContext(ctx, `INSERT INTO people(id, name, org, roles, id_number_hash, id_number_mask, agreement_from, agreement_until,
 		agreement_liability, created_at, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Name, p.Org, joinRoles(p.Roles), idHash, p.IDNumberMasked,
-		p.AgreementFrom, p.AgreementUntil, p.AgreementLiability, p.CreatedAt.UTC().Format(timeLayout), p.CreatedBy)
+		p.AgreementFrom, p.AgreementUntil, p.AgreementLiability, storetime.Format(p.CreatedAt), p.CreatedBy)
 	if isUnique(err) {
 		return fmt.Errorf("a person with this resident id number is already registered: %w", errdefs.ErrAlreadyExists)
 	}
@@ -250,7 +253,10 @@ func scanPerson(sc interface{ Scan(...any) error }) (Person, error) {
 		return p, err
 	}
 	p.Roles = splitRoles(roles)
-	return p, parseTimes(&p.CreatedAt, c)
+	if err := parseTimes(&p.CreatedAt, c); err != nil {
+		return p, fmt.Errorf("person %q created_at: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // GetPerson returns a person by id.
@@ -303,7 +309,7 @@ type Token struct {
 // CreateToken stores the hash of a new token for a person.
 func CreateToken(ctx context.Context, q Querier, t Token, hash string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO tokens(id, person, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Person, hash, t.CreatedAt.UTC().Format(timeLayout), t.ExpiresAt.UTC().Format(timeLayout))
+		t.ID, t.Person, hash, storetime.Format(t.CreatedAt), storetime.Format(t.ExpiresAt))
 	return err
 }
 
@@ -311,11 +317,30 @@ func CreateToken(ctx context.Context, q Querier, t Token, hash string) error {
 func GetToken(ctx context.Context, q Querier, id string) (Token, error) {
 	var t Token
 	var c, e string
+	var r string
 	err := q.QueryRowContext(ctx, `SELECT id, person, created_at, expires_at, revoked_at FROM tokens WHERE id = ?`, id).
-		Scan(&t.ID, &t.Person, &c, &e, &t.RevokedAt)
-	t.CreatedAt, _ = time.Parse(timeLayout, c)
-	t.ExpiresAt, _ = time.Parse(timeLayout, e)
-	return t, notFound(err, "token", id)
+		Scan(&t.ID, &t.Person, &c, &e, &r)
+	if err != nil {
+		return t, notFound(err, "token", id)
+	}
+	return t, t.parse(c, e, r)
+}
+
+// parse fills in a token's times from their stored text. RevokedAt keeps
+// the RFC 3339 text it always showed.
+func (t *Token) parse(created, expires, revoked string) error {
+	if err := parseTimes(&t.CreatedAt, created, &t.ExpiresAt, expires); err != nil {
+		return fmt.Errorf("token %q: %w", t.ID, err)
+	}
+	t.RevokedAt = ""
+	if revoked != "" {
+		var at time.Time
+		if err := parseTimes(&at, revoked); err != nil {
+			return fmt.Errorf("token %q revoked_at: %w", t.ID, err)
+		}
+		t.RevokedAt = at.Format(time.RFC3339Nano)
+	}
+	return nil
 }
 
 // ListTokens returns the token records of a person.
@@ -328,12 +353,13 @@ func ListTokens(ctx context.Context, q Querier, person string) ([]Token, error) 
 	out := []Token{}
 	for rows.Next() {
 		var t Token
-		var c, e string
-		if err := rows.Scan(&t.ID, &t.Person, &c, &e, &t.RevokedAt); err != nil {
+		var c, e, r string
+		if err := rows.Scan(&t.ID, &t.Person, &c, &e, &r); err != nil {
 			return nil, err
 		}
-		t.CreatedAt, _ = time.Parse(timeLayout, c)
-		t.ExpiresAt, _ = time.Parse(timeLayout, e)
+		if err := t.parse(c, e, r); err != nil {
+			return nil, err
+		}
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -342,7 +368,7 @@ func ListTokens(ctx context.Context, q Querier, person string) ([]Token, error) 
 // RevokeToken marks a token revoked; revoking twice is ErrFailedPrecondition.
 func RevokeToken(ctx context.Context, q Querier, id, by string, now time.Time) error {
 	res, err := q.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at = ''`,
-		now.UTC().Format(timeLayout), by, id)
+		storetime.Format(now), by, id)
 	if err != nil {
 		return err
 	}
@@ -380,8 +406,13 @@ func Authenticate(ctx context.Context, q Querier, token string, now time.Time) (
 	if err != nil {
 		return Subject{}, err
 	}
-	exp, err := time.Parse(timeLayout, expires)
-	if err != nil || revoked != "" || !now.Before(exp) {
+	exp, err := storetime.Parse(expires)
+	if err != nil {
+		// A token whose expiry cannot be read admits no one; the caller
+		// sees an internal error, and the message says no more than this.
+		return Subject{}, fmt.Errorf("token %q expires_at: %w", tokID, err)
+	}
+	if revoked != "" || !now.Before(exp) {
 		return Subject{}, unauth
 	}
 	p, err := GetPerson(ctx, q, personID)

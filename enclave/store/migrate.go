@@ -15,6 +15,10 @@ type Migration struct {
 	Version int
 	Name    string
 	SQL     string
+	// Func, when set, runs after SQL in the same transaction: for steps
+	// that SQL alone cannot say, such as rewriting stored times
+	// (RewriteTimes).
+	Func func(ctx context.Context, tx *sql.Tx) error
 }
 
 // Schema is the migration history of one part of the state (one noun of
@@ -46,7 +50,7 @@ func Register(s Schema) {
 
 // Migrations is the schema history of the people part. Append only.
 var Migrations = []Migration{
-	{1, "people and organisations", `
+	{Version: 1, Name: "people and organisations", SQL: `
 CREATE TABLE orgs (
 	name          TEXT PRIMARY KEY,
 	type          TEXT NOT NULL,
@@ -79,7 +83,7 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_person ON tokens(person);
 `},
-	{2, "organisation identity and licence applications, licence terms, agreement terms", `
+	{Version: 2, Name: "organisation identity and licence applications, licence terms, agreement terms", SQL: `
 ALTER TABLE orgs ADD COLUMN uscc TEXT NOT NULL DEFAULT '';
 ALTER TABLE orgs ADD COLUMN business_scope TEXT NOT NULL DEFAULT '';
 ALTER TABLE orgs ADD COLUMN security_lead TEXT NOT NULL DEFAULT '';
@@ -102,6 +106,12 @@ INSERT INTO org_licences SELECT name, 1, 'licence', licence_from, licence_until,
 ALTER TABLE people ADD COLUMN agreement_from TEXT NOT NULL DEFAULT '';
 ALTER TABLE people ADD COLUMN agreement_liability TEXT NOT NULL DEFAULT '';
 `},
+	{Version: 3, Name: "stored times in the fixed-width codec", Func: RewriteTimesOf(map[string][]string{
+		"orgs":         {"status_at", "created_at", "updated_at"},
+		"people":       {"created_at"},
+		"tokens":       {"created_at", "expires_at", "revoked_at"},
+		"org_licences": {"recorded_at"},
+	})},
 }
 
 func (s *DB) migrate(ctx context.Context) error {
@@ -136,9 +146,17 @@ func (s *DB) migratePart(ctx context.Context, sc Schema) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s %d (%s): %w", sc.Part, m.Version, m.Name, err)
+		if m.SQL != "" {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s %d (%s): %w", sc.Part, m.Version, m.Name, err)
+			}
+		}
+		if m.Func != nil {
+			if err := m.Func(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s %d (%s): %w", sc.Part, m.Version, m.Name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(part, version, name) VALUES (?, ?, ?)`, sc.Part, m.Version, m.Name); err != nil {
 			tx.Rollback()
