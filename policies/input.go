@@ -148,7 +148,9 @@ type Dataset struct {
 	Level string `json:"level"`
 	// Market is one of Markets.
 	Market string `json:"market"`
-	// State is one of DatasetStates.
+	// State is one of DatasetStates: the catalogue's state, or "held"
+	// while an open incident names the dataset (issue 18): no job reads it
+	// and no application names it until the authority closes the incident.
 	State string `json:"state"`
 	// Columns are the columns the job reads; empty means all columns.
 	Columns []string `json:"columns"`
@@ -254,11 +256,14 @@ var Levels = []string{"general-1", "general-2", "general-3", "general-4", "impor
 // Markets lists the market-use classes (R-02).
 var Markets = []string{"ordinary", "authorized", "withheld"}
 
-// DatasetStates lists the states of a dataset.
-var DatasetStates = []string{"active", "sealed", "destroyed"}
+// DatasetStates lists the states of a dataset as the policies see it:
+// the catalogue's, and "held" for a dataset under an open incident.
+var DatasetStates = []string{"active", "sealed", "destroyed", "held"}
 
-// GrantStatuses lists the states of a grant.
-var GrantStatuses = []string{"approved", "revoked", "expired"}
+// GrantStatuses lists the states of a grant: "suspended" while its
+// organisation is suspended or an open incident names it, "revoked" and
+// "expired" once it ended (issue 18).
+var GrantStatuses = []string{"approved", "suspended", "revoked", "expired"}
 
 // ImageStatuses lists the states of an image.
 var ImageStatuses = []string{"pending", "approved", "rejected"}
@@ -271,12 +276,13 @@ var Actions = []string{
 	"org.add", "org.suspend", "org.reinstate", "org.blacklist", "org.revoke", "org.renew", "org.show", "org.list",
 	"image.import", "image.approve", "image.reject", "image.list",
 	"dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy", "dataset.list", "dataset.show",
-	"application.file", "application.approve", "application.reject", "application.list",
+	"application.file", "application.approve", "application.reject", "application.list", "application.revoke",
 	"job.run", "job.list", "job.show", "job.wait", "job.outputs", "job.cancel", "job.logs", "job.halt",
 	"export.request", "export.show", "export.approve", "export.reject", "export.download", "release.list",
 	"usage.report", "audit.list", "audit.verify", "audit.export", "audit.purge",
 	"org.quota", "report.annual", "metrics.read",
 	"policy.explain",
+	"incident.report", "incident.list", "incident.show", "incident.close", "job.halt_all",
 }
 
 // Limits on the size of an input, so that a hostile request cannot make a

@@ -57,6 +57,7 @@ var wantRoles = map[string]map[string]string{
 	"application.approve": {"authority": indep},
 	"application.reject":  {"authority": indep},
 	"application.list":    {"operator": ownOrg, "authority": anyRes, "bureau": anyRes},
+	"application.revoke":  {"authority": anyRes},
 
 	"job.run":     {"operator": ownOrg},
 	"job.list":    {"operator": ownOrg, "officer": anyRes, "bureau": anyRes},
@@ -85,6 +86,12 @@ var wantRoles = map[string]map[string]string{
 	"metrics.read":  {"bureau": anyRes, "admin": anyRes},
 
 	"policy.explain": {"authority": anyRes, "officer": anyRes, "bureau": anyRes, "admin": anyRes},
+
+	"incident.report": {"operator": ownOrg, "officer": anyRes, "bureau": anyRes},
+	"incident.list":   {"officer": anyRes, "bureau": anyRes, "authority": anyRes},
+	"incident.show":   {"officer": anyRes, "bureau": anyRes, "authority": anyRes},
+	"incident.close":  {"authority": anyRes},
+	"job.halt_all":    {"bureau": anyRes},
 }
 
 // matrixInput builds a request for action by a person holding roles, on a

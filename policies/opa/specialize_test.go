@@ -60,7 +60,13 @@ func randomInput(r *rand.Rand) policy.Input {
 			roles = append(roles, role)
 		}
 	}
-	in := matrixInput(policy.Actions[r.IntN(len(policy.Actions))], r.IntN(2) == 0, roles...)
+	action := policy.Actions[r.IntN(len(policy.Actions))]
+	if r.IntN(4) == 0 {
+		// The actions whose allowed decisions the test counts, drawn more
+		// often, so that adding actions does not starve them.
+		action = pick("job.run", "application.file", "job.list", "export.approve")
+	}
+	in := matrixInput(action, r.IntN(2) == 0, roles...)
 	in.Resource.Datasets = append(in.Resource.Datasets, policy.Dataset{Name: "d2", Version: 1, Level: "important", Market: "authorized", State: "active", Columns: []string{"a"}})
 	in.Grants = append(in.Grants, policy.Grant{
 		ID: "g-2", Org: "acme", Datasets: []policy.GrantDataset{{Name: "d2", Columns: []string{"a", "b"}}},

@@ -46,6 +46,7 @@ action_roles := {
 	"application.approve": {"authority": "independent"},
 	"application.reject": {"authority": "independent"},
 	"application.list": {"operator": "own_org", "authority": "any", "bureau": "any"},
+	"application.revoke": {"authority": "any"},
 	"job.run": {"operator": "own_org"},
 	"job.list": {"operator": "own_org", "officer": "any", "bureau": "any"},
 	"job.show": {"operator": "own_org", "officer": "any", "bureau": "any"},
@@ -69,6 +70,14 @@ action_roles := {
 	"report.annual": {"operator": "own_org", "bureau": "any", "admin": "any"},
 	"metrics.read": {"bureau": "any", "admin": "any"},
 	"policy.explain": {"authority": "any", "officer": "any", "bureau": "any", "admin": "any"},
+	# Incidents (issue 18): operators report on their own organisation's
+	# work, officers and the bureau on anything; the authority closes them;
+	# the bureau halts every job of an organisation or a dataset at once.
+	"incident.report": {"operator": "own_org", "officer": "any", "bureau": "any"},
+	"incident.list": {"officer": "any", "bureau": "any", "authority": "any"},
+	"incident.show": {"officer": "any", "bureau": "any", "authority": "any"},
+	"incident.close": {"authority": "any"},
+	"job.halt_all": {"bureau": "any"},
 }
 
 # Actions still allowed to people of an organisation that is not active.
