@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -188,8 +187,9 @@ func sortBoth(a, b, scratch []uint64) {
 }
 
 // writeRun writes src to a new run file and returns its name and the
-// number of fingerprints written.
+// number of fingerprints written. It closes src.
 func (b *Builder) writeRun(src source) (string, uint64, error) {
+	defer src.close()
 	f, err := os.CreateTemp(b.dir, "fingerprints-*.run")
 	if err != nil {
 		return "", 0, fmt.Errorf("create fingerprint run: %w", err)
@@ -204,20 +204,22 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 	blk := make([]byte, 0, runBufSize)
 	var n uint64
 	for {
-		x, ok, err := src.next()
+		xs, err := src.block()
 		if err != nil {
 			return fail(err)
 		}
-		if !ok {
+		if len(xs) == 0 {
 			break
 		}
-		blk = binary.LittleEndian.AppendUint64(blk, x)
-		n++
-		if len(blk) == cap(blk) {
-			if _, err := f.Write(blk); err != nil {
-				return fail(err)
+		n += uint64(len(xs))
+		for _, x := range xs {
+			blk = binary.LittleEndian.AppendUint64(blk, x)
+			if len(blk) == cap(blk) {
+				if _, err := f.Write(blk); err != nil {
+					return fail(err)
+				}
+				blk = blk[:0]
 			}
-			blk = blk[:0]
 		}
 	}
 	if _, err := f.Write(blk); err != nil {
@@ -270,15 +272,15 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 			return nil, err
 		}
 		for {
-			x, ok, err := r.next()
+			xs, err := r.block()
 			if err != nil {
 				r.close()
 				return nil, err
 			}
-			if !ok {
+			if len(xs) == 0 {
 				break
 			}
-			out = append(out, x)
+			out = append(out, xs...)
 		}
 		r.close()
 	}
@@ -287,10 +289,12 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 
 // WriteSet writes the set of everything added, exactly as Build().WriteTo
 // would, and returns the number of distinct value and row fingerprints.
-// With spill runs it merges them (and the buffer) into one deduplicated run
-// per kind, to count them, and streams those, so its memory stays within
-// the WithSpill budget plus small buffers. Like Build, it leaves the
-// Builder empty; its run files are removed whatever the outcome.
+// With spill runs it merges them (and the buffer) twice, once to count the
+// distinct fingerprints of each kind for the header (both kinds at once,
+// on two goroutines) and once to stream them, so its memory stays within
+// the WithSpill budget plus a small read buffer per run. Like Build, it
+// leaves the Builder empty; its run files are removed whatever the
+// outcome.
 func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 	if b.closed {
 		return 0, 0, errClosed
@@ -311,176 +315,103 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 		return nv, nr, nil
 	}
 	bv, br := b.buffered()
-	// The sort's scratch is free now: the last merge of each kind can go
-	// there instead of into one more run file.
-	spare := b.scratch
-	vsrc, nv, used, err := b.mergeAll(b.valueRuns, bv, spare)
+	vruns, err := b.reduceRuns(b.valueRuns)
+	if err != nil {
+		return 0, 0, err
+	}
+	rruns, err := b.reduceRuns(b.rowRuns)
+	if err != nil {
+		return 0, 0, err
+	}
+	var (
+		nv, nr     uint64
+		verr, rerr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { nv, verr = countMerge(vruns, bv) })
+	nr, rerr = countMerge(rruns, br)
+	wg.Wait()
+	if err := errors.Join(verr, rerr); err != nil {
+		return 0, 0, err
+	}
+	if nv > MaxEntries || nr > MaxEntries {
+		return 0, 0, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", nv, nr, MaxEntries, errdefs.ErrOutOfRange)
+	}
+	vsrc, err := openMerge(vruns, bv)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer vsrc.close()
-	rsrc, nr, _, err := b.mergeAll(b.rowRuns, br, spare[used:])
+	rsrc, err := openMerge(rruns, br)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer rsrc.close()
-	if nv > MaxEntries || nr > MaxEntries {
-		return 0, 0, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", nv, nr, MaxEntries, errdefs.ErrOutOfRange)
-	}
 	if _, err := writeSet(w, b.keyID, vsrc, nv, rsrc, nr); err != nil {
 		return 0, 0, err
 	}
 	return int(nv), int(nr), nil
 }
 
-// closingSource is a source that may hold an open file.
-type closingSource interface {
-	source
-	close()
-}
-
-type sliceCloser struct{ sliceSource }
-
-func (sliceCloser) close() {}
-
-// mergeAll merges runs and the sorted, deduplicated buffered fingerprints
-// into one deduplicated sequence and returns it with its length. Runs are
-// merged mergeFanIn at a time into new runs until at most one is left with
-// the buffer.
-//
-// When the last pass fits in spare (memory the Builder holds anyway and
-// does not need any more, such as the sort's scratch), it merges into spare
-// rather than into one more run file, and returns how much of spare it used.
-func (b *Builder) mergeAll(runs []string, buffered, spare []uint64) (closingSource, uint64, int, error) {
-	if len(runs) > 0 && len(runs) <= mergeFanIn {
-		total := uint64(len(buffered))
-		for _, name := range runs {
-			st, err := os.Stat(name)
-			if err != nil {
-				return nil, 0, 0, fmt.Errorf("open fingerprint run: %w", err)
-			}
-			total += uint64(st.Size()) / 8
-		}
-		if total <= uint64(len(spare)) {
-			out, err := b.mergeInto(spare[:0], runs, buffered)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			return &sliceCloser{sliceSource{s: out}}, uint64(len(out)), len(out), nil
-		}
-	}
-	src, n, err := b.mergeAllRuns(runs, buffered)
-	return src, n, 0, err
-}
-
-// mergeInto appends the deduplicated merge of runs and buffered to dst.
-func (b *Builder) mergeInto(dst []uint64, runs []string, buffered []uint64) ([]uint64, error) {
-	m := &merger{}
-	defer m.close()
-	for _, name := range runs {
-		r, err := openRun(name)
+// reduceRuns merges runs mergeFanIn at a time into new runs until at most
+// mergeFanIn are left, removing the merged ones as it goes to bound the
+// disk space used, and returns what is left.
+func (b *Builder) reduceRuns(runs []string) ([]string, error) {
+	for len(runs) > mergeFanIn {
+		src, err := openMerge(runs[:mergeFanIn], nil)
 		if err != nil {
 			return nil, err
 		}
-		if err := m.push(r); err != nil {
+		name, _, err := b.writeRun(src)
+		if err != nil {
 			return nil, err
 		}
+		for _, old := range runs[:mergeFanIn] {
+			os.Remove(old)
+		}
+		runs = append(slices.Clone(runs[mergeFanIn:]), name)
+	}
+	return runs, nil
+}
+
+// openMerge returns the deduplicated merge of runs and the sorted,
+// deduplicated buffered fingerprints.
+func openMerge(runs []string, buffered []uint64) (source, error) {
+	srcs := make([]source, 0, len(runs)+1)
+	for _, name := range runs {
+		r, err := openRun(name)
+		if err != nil {
+			for _, s := range srcs {
+				s.close()
+			}
+			return nil, err
+		}
+		srcs = append(srcs, r)
 	}
 	if len(buffered) > 0 {
-		if err := m.push(&sliceCloser{sliceSource{s: buffered}}); err != nil {
-			return nil, err
-		}
+		srcs = append(srcs, &sliceSource{s: buffered})
 	}
+	return newMerger(srcs)
+}
+
+// countMerge counts the distinct fingerprints of runs and buffered.
+func countMerge(runs []string, buffered []uint64) (uint64, error) {
+	src, err := openMerge(runs, buffered)
+	if err != nil {
+		return 0, err
+	}
+	defer src.close()
+	var n uint64
 	for {
-		x, ok, err := m.next()
+		xs, err := src.block()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		if !ok {
-			return dst, nil
+		if len(xs) == 0 {
+			return n, nil
 		}
-		dst = append(dst, x)
+		n += uint64(len(xs))
 	}
-}
-
-// mergeAllRuns is mergeAll through run files.
-func (b *Builder) mergeAllRuns(runs []string, buffered []uint64) (closingSource, uint64, error) {
-	for len(runs) > 1 {
-		k := min(len(runs), mergeFanIn)
-		var (
-			name string
-			err  error
-		)
-		if k == len(runs) {
-			// Last pass: the buffer joins in, and the result is counted.
-			var n uint64
-			name, n, err = b.mergeRuns(runs, buffered)
-			if err != nil {
-				return nil, 0, err
-			}
-			b.track(&runs, k, name)
-			r, err := openRun(name)
-			if err != nil {
-				return nil, 0, err
-			}
-			return r, n, nil
-		}
-		name, _, err = b.mergeRuns(runs[:k], nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		b.track(&runs, k, name)
-	}
-	if len(runs) == 0 {
-		return &sliceCloser{sliceSource{s: buffered}}, uint64(len(buffered)), nil
-	}
-	if len(buffered) == 0 {
-		r, err := openRun(runs[0])
-		if err != nil {
-			return nil, 0, err
-		}
-		return r, uint64(r.size / 8), nil
-	}
-	name, n, err := b.mergeRuns(runs, buffered)
-	if err != nil {
-		return nil, 0, err
-	}
-	b.track(&runs, 1, name)
-	r, err := openRun(name)
-	if err != nil {
-		return nil, 0, err
-	}
-	return r, n, nil
-}
-
-// track replaces the first k runs of *runs by the merged run name,
-// removing their files early to bound the disk space used.
-func (b *Builder) track(runs *[]string, k int, name string) {
-	for _, old := range (*runs)[:k] {
-		os.Remove(old)
-	}
-	*runs = append(slices.Clone((*runs)[k:]), name)
-}
-
-// mergeRuns writes the deduplicated merge of runs and buffered to a new run.
-func (b *Builder) mergeRuns(runs []string, buffered []uint64) (string, uint64, error) {
-	m := &merger{}
-	defer m.close()
-	for _, name := range runs {
-		r, err := openRun(name)
-		if err != nil {
-			return "", 0, err
-		}
-		if err := m.push(r); err != nil {
-			return "", 0, err
-		}
-	}
-	if len(buffered) > 0 {
-		if err := m.push(&sliceCloser{sliceSource{s: buffered}}); err != nil {
-			return "", 0, err
-		}
-	}
-	return b.writeRun(m)
 }
 
 // reset empties the Builder and removes its run files.
@@ -514,7 +445,6 @@ type runReader struct {
 	size int64
 	blk  []byte   // the last block read
 	vals []uint64 // its fingerprints
-	i    int      // the next of vals
 }
 
 func openRun(name string) (*runReader, error) {
@@ -534,95 +464,135 @@ func openRun(name string) (*runReader, error) {
 	return &runReader{f: f, size: st.Size(), blk: make([]byte, runBufSize), vals: make([]uint64, 0, runBufSize/8)}, nil
 }
 
-func (r *runReader) next() (uint64, bool, error) {
-	if r.i < len(r.vals) {
-		x := r.vals[r.i]
-		r.i++
-		return x, true, nil
-	}
+func (r *runReader) block() ([]uint64, error) {
 	n, err := io.ReadFull(r.f, r.blk)
 	switch {
 	case err == io.EOF:
-		return 0, false, nil
+		return nil, nil
 	case err == io.ErrUnexpectedEOF && n%8 == 0:
 	case err == io.ErrUnexpectedEOF:
-		return 0, false, fmt.Errorf("read fingerprint run: %d bytes at the end: %w", n, errdefs.ErrDataLoss)
+		return nil, fmt.Errorf("read fingerprint run: %d bytes at the end: %w", n, errdefs.ErrDataLoss)
 	case err != nil:
-		return 0, false, fmt.Errorf("read fingerprint run: %w", err)
+		return nil, fmt.Errorf("read fingerprint run: %w", err)
 	}
 	r.vals = r.vals[:n/8]
 	for i := range r.vals {
 		r.vals[i] = binary.LittleEndian.Uint64(r.blk[8*i:])
 	}
-	r.i = 1
-	return r.vals[0], true, nil
+	return r.vals, nil
 }
 
 func (r *runReader) close() { r.f.Close() }
 
-// merger is a k-way merge of increasing sources that drops duplicates.
+// merger is a k-way merge of increasing sources that drops duplicates. It
+// is a tree of losers (Knuth, TAOCP vol. 3, 5.4.1): each fingerprint costs
+// one comparison per level of the tree, on plain slices, with no interface
+// call but one per block.
 type merger struct {
-	h       mergeHeap
-	last    uint64
-	started bool
+	srcs  []source
+	heads [][]uint64 // what is left of each source's block; empty: done
+	tree  []int      // tree[0] the winner, tree[1:] the loser at each node
+	out   []uint64
+	last  uint64
+	any   bool
 }
 
-type mergeItem struct {
-	head uint64
-	src  closingSource
+// mergeBlock is the length of the blocks a merger returns.
+const mergeBlock = 4096
+
+// newMerger returns the merge of srcs, taking ownership of them.
+func newMerger(srcs []source) (*merger, error) {
+	m := &merger{srcs: srcs, heads: make([][]uint64, len(srcs)), out: make([]uint64, 0, mergeBlock)}
+	for i := range srcs {
+		if err := m.refill(i); err != nil {
+			m.close()
+			return nil, err
+		}
+	}
+	k := len(srcs)
+	m.tree = make([]int, max(k, 1))
+	for i := range m.tree {
+		m.tree[i] = -1
+	}
+	if k == 0 {
+		return m, nil
+	}
+	// Leaves k to 2k-1 stand for the sources; each climbs until it finds
+	// a node no other has reached yet and waits there, or plays the one
+	// waiting, leaves the loser and climbs on with the winner.
+	for i := range k {
+		w := i
+		for p := (i + k) / 2; p > 0; p /= 2 {
+			if m.tree[p] < 0 {
+				m.tree[p], w = w, -1
+				break
+			}
+			if m.beats(m.tree[p], w) {
+				m.tree[p], w = w, m.tree[p]
+			}
+		}
+		if w >= 0 {
+			m.tree[0] = w
+		}
+	}
+	return m, nil
 }
 
-type mergeHeap []mergeItem
-
-func (h mergeHeap) Len() int           { return len(h) }
-func (h mergeHeap) Less(i, j int) bool { return h[i].head < h[j].head }
-func (h mergeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)        { *h = append(*h, x.(mergeItem)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+// beats reports whether source i's head comes before source j's; a done
+// source comes after every other.
+func (m *merger) beats(i, j int) bool {
+	hi, hj := m.heads[i], m.heads[j]
+	if len(hi) == 0 {
+		return false
+	}
+	return len(hj) == 0 || hi[0] < hj[0]
 }
 
-// push adds a source, taking ownership of it.
-func (m *merger) push(src closingSource) error {
-	x, ok, err := src.next()
-	if err != nil || !ok {
-		src.close()
+// refill reads source i's next block once its current one is used up.
+func (m *merger) refill(i int) error {
+	xs, err := m.srcs[i].block()
+	if err != nil {
 		return err
 	}
-	heap.Push(&m.h, mergeItem{head: x, src: src})
+	m.heads[i] = xs
 	return nil
 }
 
-func (m *merger) next() (uint64, bool, error) {
-	for len(m.h) > 0 {
-		top := &m.h[0]
-		x := top.head
-		nx, ok, err := top.src.next()
-		if err != nil {
-			return 0, false, err
-		}
-		if ok {
-			top.head = nx
-			heap.Fix(&m.h, 0)
-		} else {
-			top.src.close()
-			heap.Pop(&m.h)
-		}
-		if m.started && x == m.last {
-			continue
-		}
-		m.started, m.last = true, x
-		return x, true, nil
+func (m *merger) block() ([]uint64, error) {
+	out := m.out[:0]
+	if len(m.srcs) == 0 {
+		return out, nil
 	}
-	return 0, false, nil
+	k := len(m.srcs)
+	for len(out) < cap(out) {
+		w := m.tree[0]
+		h := m.heads[w]
+		if len(h) == 0 {
+			break // the winner is done, so all are
+		}
+		x := h[0]
+		if m.heads[w] = h[1:]; len(h) == 1 {
+			if err := m.refill(w); err != nil {
+				return nil, err
+			}
+		}
+		if !m.any || x != m.last {
+			out = append(out, x)
+			m.last, m.any = x, true
+		}
+		for p := (w + k) / 2; p > 0; p /= 2 {
+			if m.beats(m.tree[p], w) {
+				m.tree[p], w = w, m.tree[p]
+			}
+		}
+		m.tree[0] = w
+	}
+	return out, nil
 }
 
 func (m *merger) close() {
-	for _, it := range m.h {
-		it.src.close()
+	for _, s := range m.srcs {
+		s.close()
 	}
-	m.h = nil
+	m.srcs, m.heads = nil, nil
 }

@@ -278,52 +278,66 @@ func TestBuilderAfterClose(t *testing.T) {
 	}
 }
 
-// TestMergeAllInMemory: the last merge gives the same sequence into spare
-// memory as through a run file, and uses spare only when it fits.
-func TestMergeAllInMemory(t *testing.T) {
-	dir := t.TempDir()
-	b := NewBuilder(WithSpill(dir, 64))
-	a := randomAdds(7, 100, 60) // fewer than mergeFanIn runs
-	a.apply(b)
-	bv, _ := b.buffered()
-	if len(b.valueRuns) < 2 {
-		t.Fatalf("got %d value runs, want several", len(b.valueRuns))
-	}
-	collect := func(src closingSource) []uint64 {
-		defer src.close()
-		var out []uint64
-		for {
-			x, ok, err := src.next()
+// TestMerger: the tree of losers gives the sorted, deduplicated union of
+// its sources for any number of them (odd and even, one, none), with
+// duplicates within and across sources and blocks of any size.
+func TestMerger(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, k := range []int{0, 1, 2, 3, 5, 8, 13, 33} {
+		for _, distinct := range []int{4, 1000, 1 << 30} {
+			var srcs []source
+			var want []uint64
+			for range k {
+				n := r.IntN(3000)
+				if r.IntN(4) == 0 {
+					n = 0
+				}
+				s := make([]uint64, n)
+				for i := range s {
+					x := uint64(r.IntN(distinct))
+					s[i] = x*0x9e3779b97f4a7c15 ^ x>>3
+				}
+				slices.Sort(s)
+				s = slices.Compact(s)
+				want = append(want, s...)
+				srcs = append(srcs, &chunkSource{s: s, n: 1 + r.IntN(700)})
+			}
+			slices.Sort(want)
+			want = slices.Compact(want)
+			m, err := newMerger(srcs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !ok {
-				return out
+			var got []uint64
+			for {
+				xs, err := m.block()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(xs) == 0 {
+					break
+				}
+				got = append(got, xs...)
 			}
-			out = append(out, x)
+			m.close()
+			if !slices.Equal(got, want) {
+				t.Errorf("%d sources, %d distinct: got %d fingerprints, want %d, sorted and distinct", k, distinct, len(got), len(want))
+			}
 		}
 	}
-	mem, nm, used, err := b.mergeAll(b.valueRuns, bv, make([]uint64, 1<<12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if used == 0 || used != int(nm) {
-		t.Fatalf("in memory: used %d of spare for %d fingerprints, want all of them there", used, nm)
-	}
-	inMemory := collect(mem)
-	disk, nd, used, err := b.mergeAll(b.valueRuns, bv, make([]uint64, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if used != 0 {
-		t.Fatalf("spare too small: used %d, want 0", used)
-	}
-	onDisk := collect(disk)
-	if nm != nd || !slices.Equal(inMemory, onDisk) || uint64(len(onDisk)) != nd {
-		t.Fatalf("got %d fingerprints in memory and %d through a run file (counts %d, %d), want the same", len(inMemory), len(onDisk), nm, nd)
-	}
-	if !slices.IsSorted(onDisk) || len(slices.Compact(slices.Clone(onDisk))) != len(onDisk) {
-		t.Fatal("merge is not strictly increasing")
-	}
-	b.Close()
 }
+
+// chunkSource yields a slice in blocks of n.
+type chunkSource struct {
+	s []uint64
+	n int
+}
+
+func (c *chunkSource) block() ([]uint64, error) {
+	k := min(c.n, len(c.s))
+	b := c.s[:k]
+	c.s = c.s[k:]
+	return b, nil
+}
+
+func (*chunkSource) close() {}

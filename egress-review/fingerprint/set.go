@@ -151,21 +151,24 @@ func (s *Set) WriteTo(w io.Writer) (int64, error) {
 		&sliceSource{s: s.rows.sorted}, uint64(len(s.rows.sorted)))
 }
 
-// source yields fingerprints in increasing order; ok is false at the end.
+// source yields fingerprints in increasing order, a block at a time: each
+// call returns the next block, which is valid until the next call, and an
+// empty block at the end. close releases what the source holds.
 type source interface {
-	next() (x uint64, ok bool, err error)
+	block() ([]uint64, error)
+	close()
 }
 
+// sliceSource yields a slice as one block.
 type sliceSource struct{ s []uint64 }
 
-func (s *sliceSource) next() (uint64, bool, error) {
-	if len(s.s) == 0 {
-		return 0, false, nil
-	}
-	x := s.s[0]
-	s.s = s.s[1:]
-	return x, true, nil
+func (s *sliceSource) block() ([]uint64, error) {
+	b := s.s
+	s.s = nil
+	return b, nil
 }
+
+func (*sliceSource) close() {}
 
 // writeSet streams a set in the WriteTo format from two sources holding
 // exactly nv and nr strictly increasing fingerprints.
@@ -192,19 +195,21 @@ func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, 
 	}{{values, nv}, {rows, nr}} {
 		var got uint64
 		for {
-			x, ok, err := l.src.next()
+			xs, err := l.src.block()
 			if err != nil {
 				return n, fmt.Errorf("write fingerprint set: %w", err)
 			}
-			if !ok {
+			if len(xs) == 0 {
 				break
 			}
-			blk = binary.LittleEndian.AppendUint64(blk, x)
-			if len(blk) == cap(blk) {
-				put(blk)
-				blk = blk[:0]
+			got += uint64(len(xs))
+			for _, x := range xs {
+				blk = binary.LittleEndian.AppendUint64(blk, x)
+				if len(blk) == cap(blk) {
+					put(blk)
+					blk = blk[:0]
+				}
 			}
-			got++
 		}
 		put(blk)
 		blk = blk[:0]
