@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // Outcomes of an event.
@@ -28,9 +30,10 @@ const (
 // MaxEventSize is the largest canonical encoding of one event, in bytes.
 const MaxEventSize = 64 << 10
 
-// timeLayout is RFC 3339 in UTC with exactly nine fractional digits, so that
-// one instant has one encoding.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
+// timeLayout is the codec of stored times: RFC 3339 in UTC with exactly
+// nine fractional digits, so that one instant has one encoding. Entries are
+// hashed in it: it never changes.
+const timeLayout = storetime.Layout
 
 // Event is one audit record. It holds identifiers, hashes and counts, never
 // secrets or data values; the caller is responsible for that.

@@ -26,6 +26,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/ingest"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // States of a dataset version.
@@ -73,6 +74,11 @@ CREATE TABLE dataset_owners (
 INSERT INTO dataset_owners(name, org, since)
 	SELECT d.name, d.org, d.created_at FROM dataset_versions d
 	WHERE d.version = (SELECT MIN(version) FROM dataset_versions WHERE name = d.name);`},
+		// Issue 17 item 4: every stored time in the fixed-width codec.
+		{Version: 3, Name: "stored times in the fixed-width codec", Func: store.RewriteTimesOf(map[string][]string{
+			"dataset_versions": {"created_at", "destroyed_at"},
+			"dataset_owners":   {"since"},
+		})},
 	}})
 }
 
@@ -101,8 +107,10 @@ type Version struct {
 	// Org is the organisation that imported this version; Owner is the
 	// one that owns the name (the first to import it). They differ only
 	// for versions imported before names had owners.
-	Org         string `json:"org"`
-	Owner       string `json:"owner"`
+	Org   string `json:"org"`
+	Owner string `json:"owner"`
+	// DestroyedAt is when the version was destroyed, RFC 3339 to the
+	// second ("" while it is not).
 	DestroyedAt string `json:"destroyed_at,omitempty"`
 
 	keyObject  string
@@ -224,7 +232,7 @@ func (c *Catalog) Discard(ctx context.Context, s *Staged) {
 func (c *Catalog) Publish(ctx context.Context, tx *sql.Tx, s *Staged) error {
 	v := s.Version
 	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_owners(name, org, since) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING`,
-		v.Name, v.Org, v.CreatedAt.Format(time.RFC3339Nano)); err != nil {
+		v.Name, v.Org, storetime.Format(v.CreatedAt)); err != nil {
 		return err
 	}
 	owner, err := c.Owner(ctx, tx, v.Name)
@@ -242,7 +250,7 @@ func (c *Catalog) Publish(ctx context.Context, tx *sql.Tx, s *Staged) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Name, v.Version, v.Category, v.Level, v.Market, v.State, v.StateReason, v.Rows, v.Bytes, string(cols), string(marks),
 		v.SpecSHA256, v.DataSHA256, v.keyObject, v.wrappedKey, v.FingerprintValues, v.FingerprintRows,
-		v.CreatedAt.Format(time.RFC3339Nano), v.CreatedBy, v.Org)
+		storetime.Format(v.CreatedAt), v.CreatedBy, v.Org)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return fmt.Errorf("dataset %q version %d was published meanwhile; import again: %w", v.Name, v.Version, errdefs.ErrConflict)
@@ -303,16 +311,26 @@ func (c *Catalog) Owner(ctx context.Context, q Querier, name string) (string, er
 
 func scan(sc interface{ Scan(...any) error }) (*Version, error) {
 	var v Version
-	var columns, marks, created string
+	var columns, marks, created, destroyed string
 	err := sc.Scan(&v.Name, &v.Version, &v.Category, &v.Level, &v.Market, &v.State, &v.StateReason, &v.Rows, &v.Bytes,
 		&columns, &marks, &v.SpecSHA256, &v.DataSHA256, &v.keyObject, &v.wrappedKey, &v.FingerprintValues, &v.FingerprintRows,
-		&created, &v.CreatedBy, &v.Org, &v.Owner, &v.DestroyedAt)
+		&created, &v.CreatedBy, &v.Org, &v.Owner, &destroyed)
 	if err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(columns), &v.Columns)
-	json.Unmarshal([]byte(marks), &v.Marks)
-	v.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	if json.Unmarshal([]byte(columns), &v.Columns) != nil || json.Unmarshal([]byte(marks), &v.Marks) != nil {
+		return nil, fmt.Errorf("dataset %q version %d columns or marks: stored JSON unreadable: %w", v.Name, v.Version, errdefs.ErrDataLoss)
+	}
+	if v.CreatedAt, err = storetime.Column("dataset version", v.ID(), "created_at", created); err != nil {
+		return nil, err
+	}
+	d, err := storetime.OptionalColumn("dataset version", v.ID(), "destroyed_at", destroyed)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
+		v.DestroyedAt = d.Format(time.RFC3339)
+	}
 	return &v, nil
 }
 
@@ -434,7 +452,7 @@ func (c *Catalog) MarkDestroyed(ctx context.Context, tx *sql.Tx, name string, ve
 		return nil, err
 	}
 	var out []*Version
-	now := c.now().UTC().Format(time.RFC3339)
+	now := storetime.Format(c.now())
 	for _, v := range vs {
 		if version != 0 && v.Version != version {
 			continue

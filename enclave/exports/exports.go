@@ -20,6 +20,7 @@ import (
 
 	review "github.com/enclave-dev/enclave/egress-review"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 func init() {
@@ -54,6 +55,11 @@ CREATE TABLE export_reviews (
 	PRIMARY KEY (export, person)
 );`},
 		{Version: 2, Name: "previews", SQL: `ALTER TABLE exports ADD COLUMN previews TEXT NOT NULL DEFAULT '[]';`},
+		// Issue 17 item 4: every stored time in the fixed-width codec.
+		{Version: 3, Name: "stored times in the fixed-width codec", Func: store.RewriteTimesOf(map[string][]string{
+			"exports":        {"created_at", "released_at"},
+			"export_reviews": {"decided_at"},
+		})},
 	}})
 }
 
@@ -113,7 +119,8 @@ type Export struct {
 	Previews        []Preview         `json:"previews"`
 	BundleSHA256    string            `json:"bundle_sha256,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
-	ReleasedAt      string            `json:"released_at,omitempty"`
+	// ReleasedAt is when the bundle was made, RFC 3339 ("" before).
+	ReleasedAt string `json:"released_at,omitempty"`
 	// View is set on an export as a person sees it (ForReader):
 	// api.ViewExact or api.ViewCoarse.
 	View string `json:"view,omitempty"`
@@ -133,8 +140,6 @@ func (e *Export) Approvals() int {
 // Querier is a *sql.DB or a *sql.Tx.
 type Querier = store.Querier
 
-const tl = time.RFC3339Nano
-
 // Insert records a new request.
 func Insert(ctx context.Context, q Querier, e *Export) error {
 	files, _ := json.Marshal(e.Files)
@@ -143,7 +148,7 @@ func Insert(ctx context.Context, q Querier, e *Export) error {
 	prev, _ := json.Marshal(e.Previews)
 	_, err := q.ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at, previews)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Job, e.Org, e.Requester, e.Purpose, e.Scenario, string(files), string(decl),
-		e.Level, e.State, string(res), e.ApprovalsNeeded, e.CreatedAt.UTC().Format(tl), string(prev))
+		e.Level, e.State, string(res), e.ApprovalsNeeded, storetime.Format(e.CreatedAt), string(prev))
 	return err
 }
 
@@ -151,16 +156,30 @@ const cols = `id, job, org, requester, purpose, scenario, files, declared, level
 
 func scan(sc interface{ Scan(...any) error }) (*Export, error) {
 	var e Export
-	var files, decl, res, created, prev string
+	var files, decl, res, created, released, prev string
 	if err := sc.Scan(&e.ID, &e.Job, &e.Org, &e.Requester, &e.Purpose, &e.Scenario, &files, &decl, &e.Level, &e.State, &res,
-		&e.ApprovalsNeeded, &e.BundleSHA256, &created, &e.ReleasedAt, &prev); err != nil {
+		&e.ApprovalsNeeded, &e.BundleSHA256, &created, &released, &prev); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(prev), &e.Previews)
-	json.Unmarshal([]byte(files), &e.Files)
-	json.Unmarshal([]byte(decl), &e.Declared)
-	json.Unmarshal([]byte(res), &e.Result)
-	e.CreatedAt, _ = time.Parse(tl, created)
+	for _, f := range []struct {
+		column, text string
+		into         any
+	}{{"previews", prev, &e.Previews}, {"files", files, &e.Files}, {"declared", decl, &e.Declared}, {"result", res, &e.Result}} {
+		if err := json.Unmarshal([]byte(f.text), f.into); err != nil {
+			return nil, fmt.Errorf("export %q %s: stored JSON unreadable: %w", e.ID, f.column, errdefs.ErrDataLoss)
+		}
+	}
+	var err error
+	if e.CreatedAt, err = storetime.Column("export", e.ID, "created_at", created); err != nil {
+		return nil, err
+	}
+	r, err := storetime.OptionalColumn("export", e.ID, "released_at", released)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		e.ReleasedAt = r.Format(time.RFC3339Nano)
+	}
 	return &e, nil
 }
 
@@ -177,7 +196,9 @@ func (e *Export) loadReviews(ctx context.Context, q Querier) error {
 		if err := rows.Scan(&r.Person, &r.Org, &r.Decision, &r.Comment, &r.Justification, &t); err != nil {
 			return err
 		}
-		r.Time, _ = time.Parse(tl, t)
+		if r.Time, err = storetime.Column("review of export", e.ID, "decided_at", t); err != nil {
+			return err
+		}
 		e.Reviews = append(e.Reviews, r)
 	}
 	return rows.Err()
@@ -247,7 +268,7 @@ func Decide(ctx context.Context, q Querier, id string, r Review) (e *Export, rea
 		return nil, false, fmt.Errorf("approving a request whose checks failed overrides them: give a written justification of at least 20 characters: %w", errdefs.ErrInvalidArgument)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO export_reviews(export, person, org, decision, comment, justification, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, r.Person, r.Org, r.Decision, r.Comment, r.Justification, r.Time.UTC().Format(tl)); err != nil {
+		id, r.Person, r.Org, r.Decision, r.Comment, r.Justification, storetime.Format(r.Time)); err != nil {
 		return nil, false, err
 	}
 	e.Reviews = append(e.Reviews, r)
@@ -271,7 +292,7 @@ func Decide(ctx context.Context, q Querier, id string, r Review) (e *Export, rea
 
 // MarkReleased records the release of a request and its bundle's hash.
 func MarkReleased(ctx context.Context, q Querier, id, bundleSHA string, at time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE exports SET state = ?, bundle_sha256 = ?, released_at = ? WHERE id = ?`, Released, bundleSHA, at.UTC().Format(tl), id)
+	_, err := q.ExecContext(ctx, `UPDATE exports SET state = ?, bundle_sha256 = ?, released_at = ? WHERE id = ?`, Released, bundleSHA, storetime.Format(at), id)
 	return err
 }
 

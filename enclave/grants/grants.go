@@ -22,6 +22,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -83,6 +84,12 @@ UPDATE grants SET datasets = (
 		SELECT MAX(w.version) FROM dataset_versions w
 		WHERE w.name = json_extract(j.value, '$.name') AND julianday(w.created_at) <= julianday(grants.created_at))
 );`},
+		// Issue 17 item 4: every stored time in the fixed-width codec.
+		{Version: 3, Name: "stored times in the fixed-width codec", Func: store.RewriteTimesOf(map[string][]string{
+			"applications":          {"created_at"},
+			"application_decisions": {"decided_at"},
+			"grants":                {"created_at"},
+		})},
 	}})
 }
 
@@ -199,8 +206,6 @@ func (g *Grant) Policy() policy.Grant {
 // Querier is a *sql.DB or a *sql.Tx.
 type Querier = store.Querier
 
-const tl = time.RFC3339Nano
-
 // ParseDatasets reads "--datasets A,B" and "--columns A.c1,A.c2": every
 // column must belong to a named dataset.
 func ParseDatasets(names, columns []string) ([]Dataset, error) {
@@ -237,7 +242,7 @@ func Create(ctx context.Context, q Querier, a *Application) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO applications(id, org, applicant, datasets, purpose, scenario, data_flow, public_interest,
 		period_from, period_until, batches, approvals_needed, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Org, a.Applicant, string(ds), a.Purpose, a.Scenario, a.DataFlow, a.PublicInterest, a.From, a.Until, a.Batches,
-		a.ApprovalsNeeded, a.Status, a.CreatedAt.UTC().Format(tl))
+		a.ApprovalsNeeded, a.Status, storetime.Format(a.CreatedAt))
 	return err
 }
 
@@ -251,11 +256,16 @@ func scanApp(sc interface{ Scan(...any) error }) (*Application, error) {
 		&batches, &a.ApprovalsNeeded, &a.Status, &a.Grant, &created); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(ds), &a.Datasets)
+	if err := json.Unmarshal([]byte(ds), &a.Datasets); err != nil {
+		return nil, fmt.Errorf("application %q datasets: stored JSON unreadable: %w", a.ID, errdefs.ErrDataLoss)
+	}
 	if batches.Valid {
 		a.Batches = &batches.Int64
 	}
-	a.CreatedAt, _ = time.Parse(tl, created)
+	var err error
+	if a.CreatedAt, err = storetime.Column("application", a.ID, "created_at", created); err != nil {
+		return nil, err
+	}
 	return &a, nil
 }
 
@@ -272,7 +282,9 @@ func (a *Application) loadDecisions(ctx context.Context, q Querier) error {
 		if err := rows.Scan(&d.Person, &d.Decision, &d.Comment, &t); err != nil {
 			return err
 		}
-		d.Time, _ = time.Parse(tl, t)
+		if d.Time, err = storetime.Column("decision on application", a.ID, "decided_at", t); err != nil {
+			return err
+		}
 		a.Decisions = append(a.Decisions, d)
 	}
 	return rows.Err()
@@ -337,7 +349,7 @@ func Decide(ctx context.Context, q Querier, id, person, decision, comment string
 		return nil, nil, fmt.Errorf("person %q already decided on application %q: %w", person, id, errdefs.ErrFailedPrecondition)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO application_decisions(application, person, decision, comment, decided_at) VALUES (?, ?, ?, ?, ?)`,
-		id, person, decision, comment, now.UTC().Format(tl)); err != nil {
+		id, person, decision, comment, storetime.Format(now)); err != nil {
 		return nil, nil, err
 	}
 	a.Decisions = append(a.Decisions, Decision{Person: person, Decision: decision, Comment: comment, Time: now.UTC()})
@@ -365,7 +377,7 @@ func Decide(ctx context.Context, q Querier, id, person, decision, comment string
 	if _, err := q.ExecContext(ctx, `INSERT INTO grants(id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until,
 		approvers, batches_left, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.Application, g.Org, string(dsJSON), g.Purpose, g.Scenario, g.PublicInterest, g.From, g.Until, string(ap), g.BatchesLeft,
-		g.Status, g.CreatedAt.Format(tl)); err != nil {
+		g.Status, storetime.Format(g.CreatedAt)); err != nil {
 		return nil, nil, err
 	}
 	a.Status, a.Grant = Approved, g.ID
@@ -385,12 +397,16 @@ func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 		&batches, &g.Status, &created); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(ds), &g.Datasets)
-	json.Unmarshal([]byte(ap), &g.Approvers)
+	if json.Unmarshal([]byte(ds), &g.Datasets) != nil || json.Unmarshal([]byte(ap), &g.Approvers) != nil {
+		return nil, fmt.Errorf("grant %q datasets or approvers: stored JSON unreadable: %w", g.ID, errdefs.ErrDataLoss)
+	}
 	if batches.Valid {
 		g.BatchesLeft = &batches.Int64
 	}
-	g.CreatedAt, _ = time.Parse(tl, created)
+	var err error
+	if g.CreatedAt, err = storetime.Column("grant", g.ID, "created_at", created); err != nil {
+		return nil, err
+	}
 	return &g, nil
 }
 

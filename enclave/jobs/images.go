@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // Image statuses: imported images wait for an officer (R-16).
@@ -29,8 +31,10 @@ type Image struct {
 	ImportedBy string    `json:"imported_by"`
 	ImportedAt time.Time `json:"imported_at"`
 	DecidedBy  string    `json:"decided_by,omitempty"`
-	DecidedAt  string    `json:"decided_at,omitempty"`
-	Comment    string    `json:"comment,omitempty"`
+	// DecidedAt is when an officer decided, RFC 3339 to the second ("" while
+	// pending).
+	DecidedAt string `json:"decided_at,omitempty"`
+	Comment   string `json:"comment,omitempty"`
 	// Unpacked is what the image's layers unpack to, in bytes, and Layers
 	// how many there are, as the import's check counted them (0 for images
 	// imported before the check).
@@ -42,7 +46,7 @@ type Image struct {
 // digest again is ErrAlreadyExists.
 func CreateImage(ctx context.Context, q Querier, im *Image) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO images(digest, name, size, status, org, imported_by, imported_at, unpacked, layers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		im.Digest, im.Name, im.Size, im.Status, im.Org, im.ImportedBy, im.ImportedAt.UTC().Format(tl), im.Unpacked, im.Layers)
+		im.Digest, im.Name, im.Size, im.Status, im.Org, im.ImportedBy, storetime.Format(im.ImportedAt), im.Unpacked, im.Layers)
 	if err != nil && isUnique(err) {
 		return fmt.Errorf("image %q was imported before: %w", im.Digest, errdefs.ErrAlreadyExists)
 	}
@@ -57,13 +61,23 @@ const imageCols = `digest, name, size, status, org, imported_by, imported_at, de
 
 func scanImage(sc interface{ Scan(...any) error }) (*Image, error) {
 	var im Image
-	var at string
-	if err := sc.Scan(&im.Digest, &im.Name, &im.Size, &im.Status, &im.Org, &im.ImportedBy, &at, &im.DecidedBy, &im.DecidedAt, &im.Comment,
+	var at, decided string
+	if err := sc.Scan(&im.Digest, &im.Name, &im.Size, &im.Status, &im.Org, &im.ImportedBy, &at, &im.DecidedBy, &decided, &im.Comment,
 		&im.Unpacked, &im.Layers); err != nil {
 		return nil, err
 	}
 	im.ID = im.Digest
-	im.ImportedAt, _ = time.Parse(tl, at)
+	var err error
+	if im.ImportedAt, err = storetime.Column("image", im.Digest, "imported_at", at); err != nil {
+		return nil, err
+	}
+	d, err := storetime.OptionalColumn("image", im.Digest, "decided_at", decided)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
+		im.DecidedAt = d.Format(time.RFC3339)
+	}
 	return &im, nil
 }
 
@@ -104,7 +118,7 @@ func DecideImage(ctx context.Context, q Querier, digest, status, by, comment str
 		return nil, fmt.Errorf("image %q is already %s: %w", digest, im.Status, errdefs.ErrFailedPrecondition)
 	}
 	if _, err := q.ExecContext(ctx, `UPDATE images SET status = ?, decided_by = ?, decided_at = ?, comment = ? WHERE digest = ?`,
-		status, by, now.UTC().Format(time.RFC3339), comment, digest); err != nil {
+		status, by, storetime.Format(now), comment, digest); err != nil {
 		return nil, err
 	}
 	im.Status, im.DecidedBy, im.DecidedAt, im.Comment = status, by, now.UTC().Format(time.RFC3339), comment

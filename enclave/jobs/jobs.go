@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 )
 
@@ -84,6 +85,13 @@ ALTER TABLE jobs ADD COLUMN undeclared INTEGER NOT NULL DEFAULT 0;`},
 		{Version: 3, Name: "image unpacked sizes", SQL: `
 ALTER TABLE images ADD COLUMN unpacked INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE images ADD COLUMN layers INTEGER NOT NULL DEFAULT 0;`},
+		// Issue 17 item 4: RFC 3339 with trimmed fractions did not sort as
+		// text; every stored time is rewritten in the codec. (The usage
+		// ledger's triggers follow the jobs' created_at.)
+		{Version: 4, Name: "stored times in the fixed-width codec", Func: store.RewriteTimesOf(map[string][]string{
+			"images": {"imported_at", "decided_at"},
+			"jobs":   {"created_at", "started_at", "ended_at"},
+		})},
 	}})
 }
 
@@ -183,8 +191,6 @@ func limitsView(l sandbox.Limits) Limits {
 // Querier is a *sql.DB or a *sql.Tx.
 type Querier = store.Querier
 
-const tl = time.RFC3339Nano
-
 func insert(ctx context.Context, q Querier, j *Job) error {
 	args, _ := json.Marshal(j.Args)
 	ins, _ := json.Marshal(j.Inputs)
@@ -193,7 +199,7 @@ func insert(ctx context.Context, q Querier, j *Job) error {
 	decl, _ := json.Marshal(j.Declared)
 	_, err := q.ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, revision, created_at, declared)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.Org, j.Owner, j.Image, string(args), string(ins), string(gr), string(lim),
-		j.State, j.Revision, j.CreatedAt.UTC().Format(tl), string(decl))
+		j.State, j.Revision, storetime.Format(j.CreatedAt), string(decl))
 	return err
 }
 
@@ -206,24 +212,28 @@ func scanJob(sc interface{ Scan(...any) error }) (*Job, error) {
 		&usage, &outs, &skipped, &j.Revision, &created, &started, &ended, &decl, &j.Undeclared); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(decl), &j.Declared)
+	for _, f := range []struct {
+		column, text string
+		into         any
+	}{{"declared", decl, &j.Declared}, {"args", args, &j.Args}, {"inputs", ins, &j.Inputs}, {"grants", gr, &j.Grants},
+		{"limits", lim, &j.limits}, {"usage", usage, &j.Usage}, {"outputs", outs, &j.Outputs}, {"skipped", skipped, &j.Skipped}} {
+		if err := json.Unmarshal([]byte(f.text), f.into); err != nil {
+			return nil, fmt.Errorf("job %q %s: stored JSON unreadable: %w", j.ID, f.column, errdefs.ErrDataLoss)
+		}
+	}
 	if j.Declared == nil {
 		j.Declared = []string{}
 	}
-	json.Unmarshal([]byte(args), &j.Args)
-	json.Unmarshal([]byte(ins), &j.Inputs)
-	json.Unmarshal([]byte(gr), &j.Grants)
-	json.Unmarshal([]byte(lim), &j.limits)
-	json.Unmarshal([]byte(usage), &j.Usage)
-	json.Unmarshal([]byte(outs), &j.Outputs)
-	json.Unmarshal([]byte(skipped), &j.Skipped)
 	j.Limits = limitsView(j.limits)
-	j.CreatedAt, _ = time.Parse(tl, created)
-	if t, err := time.Parse(tl, started); err == nil {
-		j.StartedAt = &t
+	var err error
+	if j.CreatedAt, err = storetime.Column("job", j.ID, "created_at", created); err != nil {
+		return nil, err
 	}
-	if t, err := time.Parse(tl, ended); err == nil {
-		j.EndedAt = &t
+	if j.StartedAt, err = storetime.OptionalColumn("job", j.ID, "started_at", started); err != nil {
+		return nil, err
+	}
+	if j.EndedAt, err = storetime.OptionalColumn("job", j.ID, "ended_at", ended); err != nil {
+		return nil, err
 	}
 	if j.Outputs == nil {
 		j.Outputs = []Output{}
@@ -268,7 +278,8 @@ func OrgUsage(ctx context.Context, q Querier, org string, now time.Time) (runnin
 	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE org = ? AND state IN ('queued', 'initializing', 'running')`, org).Scan(&running); err != nil {
 		return 0, 0, err
 	}
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format(tl)
+	now = now.UTC()
+	month := storetime.Format(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC))
 	var cpu sql.NullFloat64
 	if err := q.QueryRowContext(ctx, `SELECT SUM(json_extract(usage, '$.cpu_seconds')) FROM jobs WHERE org = ? AND created_at >= ?`, org, month).Scan(&cpu); err != nil {
 		return 0, 0, err

@@ -22,6 +22,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 )
 
@@ -176,7 +177,7 @@ func (m *Manager) event(ctx context.Context, j *Job, action, outcome, reason str
 }
 
 func (m *Manager) setState(ctx context.Context, id string, st State, started bool) error {
-	now := m.cfg.Now().UTC().Format(tl)
+	now := storetime.Format(m.cfg.Now())
 	q := `UPDATE jobs SET state = ? WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`
 	args := []any{st, id}
 	if started {
@@ -464,7 +465,7 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	skipped, _ := json.Marshal(ex.Skipped)
 	_, err := m.db.SQL().ExecContext(ctx, `UPDATE jobs SET state = ?, reason = ?, exit_code = ?, message = ?, usage = ?, outputs = ?, skipped = ?, undeclared = ?, ended_at = ?
 		WHERE id = ? AND state NOT IN ('complete', 'executor-error', 'system-error', 'canceled')`,
-		st, reason, code, msg, string(usage), string(outsJSON), string(skipped), undeclared, m.cfg.Now().UTC().Format(tl), id)
+		st, reason, code, msg, string(usage), string(outsJSON), string(skipped), undeclared, storetime.Format(m.cfg.Now()), id)
 	if err != nil {
 		m.cfg.Log.Error("store job end", "job", id, "err", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
@@ -263,8 +264,8 @@ func TestJobEndRevealedCoarsely(t *testing.T) {
 	j := jw.runJob("ok", "counts.csv")
 	// The harness clock stands still; the job is made to have run 5 s.
 	start := jw.now.Add(-5 * time.Second)
-	if _, err := jw.db.SQL().Exec(`UPDATE jobs SET started_at = ?, ended_at = ? WHERE id = ?`, start.Format(time.RFC3339Nano),
-		jw.now.Format(time.RFC3339Nano), j.ID); err != nil {
+	if _, err := jw.db.SQL().Exec(`UPDATE jobs SET started_at = ?, ended_at = ? WHERE id = ?`, storetime.Format(start),
+		storetime.Format(jw.now), j.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := jw.show(jw.operator.Token, j.ID); got.State != "running" || got.Outcome != "" || len(got.Outputs) != 0 || got.EndedAt != nil {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 func init() {
@@ -108,9 +109,6 @@ type Result struct {
 	Stopped   []string      // jobs stopped
 	Destroyed []Destruction // work areas and export files destroyed
 }
-
-// tl is a fixed-width UTC time layout, so that stored times compare as strings.
-const tl = "2006-01-02T15:04:05.000000000Z"
 
 // Sweep makes one pass at the current time: it records newly ended terms,
 // stops the jobs under every ended term, and destroys what is past the
@@ -210,7 +208,7 @@ func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map
 			return nil, fmt.Errorf("audit append: %w", err)
 		}
 		if _, err := s.db.ExecContext(ctx, `INSERT INTO term_ends(grant_id, org, ended_at, cause) VALUES (?, ?, ?, ?)`,
-			c.grant, c.org, c.ended.Format(tl), c.cause); err != nil {
+			c.grant, c.org, storetime.Format(c.ended), c.cause); err != nil {
 			return nil, fmt.Errorf("record end of grant %q: %w", c.grant, err)
 		}
 		res.Ended = append(res.Ended, c.grant)
@@ -227,7 +225,9 @@ func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map
 		if err := rows.Scan(&t.grant, &t.org, &ended, &t.destroyed); err != nil {
 			return nil, fmt.Errorf("read ended terms: %w", err)
 		}
-		t.ended, _ = time.Parse(tl, ended)
+		if t.ended, err = storetime.Column("ended term of grant", t.grant, "ended_at", ended); err != nil {
+			return nil, err
+		}
 		all[t.grant] = t
 	}
 	return all, rows.Err()
@@ -296,7 +296,7 @@ func (s *Sweeper) stopJobs(ctx context.Context, ended map[string]term, res *Resu
 // the job. A job still running is left for the next pass.
 func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT grant_id FROM term_ends WHERE destroyed_at = '' AND ended_at <= ? ORDER BY grant_id`,
-		now.Add(-s.cfg.Grace).Format(tl))
+		storetime.Format(now.Add(-s.cfg.Grace)))
 	if err != nil {
 		return fmt.Errorf("query ended terms: %w", err)
 	}
@@ -341,7 +341,7 @@ func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error
 			}
 		}
 		if done {
-			if _, err := s.db.ExecContext(ctx, `UPDATE term_ends SET destroyed_at = ? WHERE grant_id = ?`, now.Format(tl), g); err != nil {
+			if _, err := s.db.ExecContext(ctx, `UPDATE term_ends SET destroyed_at = ? WHERE grant_id = ?`, storetime.Format(now), g); err != nil {
 				return fmt.Errorf("record destruction for grant %q: %w", g, err)
 			}
 		}

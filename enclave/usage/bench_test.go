@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 var benchDB struct {
@@ -51,7 +52,7 @@ func buildBenchDB() (*store.DB, string, error) {
 		defer xs.Close()
 		for i := 0; i < benchJobs; i++ {
 			org := fmt.Sprintf("org-%02d", i%50)
-			created := start.Add(time.Duration(i) * 31 * time.Second).Format(time.RFC3339Nano)
+			created := storetime.Format(start.Add(time.Duration(i) * 31 * time.Second))
 			inputs := fmt.Sprintf(`[{"dataset":"ds-%02d","version":1}]`, i%20)
 			use := fmt.Sprintf(`{"cpu_seconds":%d,"peak_memory_bytes":%d,"input_bytes":%d,"output_bytes":%d,"wall_seconds":%d}`,
 				i%3600, (i%64+1)<<20, (i%1000)<<20, i%100000, i%7200)

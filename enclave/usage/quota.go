@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/containerd/errdefs"
 
 	_ "github.com/enclave-dev/enclave/enclave/jobs" // the jobs table the ledger follows: registered first
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -49,6 +51,14 @@ END;
 CREATE TRIGGER usage_ledger_delete AFTER DELETE ON jobs BEGIN
 	DELETE FROM usage_ledger WHERE id = OLD.id;
 END;`},
+		// Issue 17 item 4: every stored time in the fixed-width codec. The
+		// ledger follows the jobs' created_at through its triggers (jobs
+		// schema 4 rewrote them); it is rewritten here as well, for a
+		// ledger a trigger did not reach.
+		{Version: 3, Name: "stored times in the fixed-width codec", Func: store.RewriteTimesOf(map[string][]string{
+			"org_quotas":   {"updated_at"},
+			"usage_ledger": {"created_at"},
+		})},
 	}})
 }
 
@@ -68,20 +78,25 @@ type Execer interface {
 }
 
 // SetQuota records an organisation's quota, replacing any before; a nil
-// field is not limited. Negative figures are refused with
-// errdefs.ErrInvalidArgument.
+// field is not limited. at is the RFC 3339 time of the change, stored in
+// the codec of stored times. Negative figures and a malformed at are
+// refused with errdefs.ErrInvalidArgument.
 func SetQuota(ctx context.Context, tx Execer, org string, q policy.Quota, by, at string) error {
+	when, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return fmt.Errorf("quota of organisation %q: the time of the change is not RFC 3339: %w", org, errdefs.ErrInvalidArgument)
+	}
 	for name, v := range map[string]*int64{"concurrent_jobs": q.ConcurrentJobs, "cpu_seconds_month": q.CPUSecondsMonth,
 		"memory_bytes_per_job": q.MemoryBytesPerJob} {
 		if v != nil && *v < 0 {
 			return fmt.Errorf("quota %q of organisation %q is negative: %w", name, org, errdefs.ErrInvalidArgument)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO org_quotas(org, concurrent_jobs, cpu_seconds_month, memory_bytes_per_job, updated_by, updated_at)
+	_, err = tx.ExecContext(ctx, `INSERT INTO org_quotas(org, concurrent_jobs, cpu_seconds_month, memory_bytes_per_job, updated_by, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(org) DO UPDATE SET concurrent_jobs = excluded.concurrent_jobs,
 		cpu_seconds_month = excluded.cpu_seconds_month, memory_bytes_per_job = excluded.memory_bytes_per_job,
 		updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
-		org, nullable(q.ConcurrentJobs), nullable(q.CPUSecondsMonth), nullable(q.MemoryBytesPerJob), by, at)
+		org, nullable(q.ConcurrentJobs), nullable(q.CPUSecondsMonth), nullable(q.MemoryBytesPerJob), by, storetime.Format(when))
 	if err != nil {
 		return fmt.Errorf("set quota of organisation %q: %w", org, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // By is the key a report rolls up by.
@@ -111,10 +112,9 @@ type Querier interface {
 var _ Querier = (*sql.DB)(nil)
 var _ Querier = (*sql.Tx)(nil)
 
-// bound formats t for a comparison with the RFC 3339 times the tables
-// hold. The zone suffix is left off so that fractional seconds of a stored
-// time at the bound's second compare after it.
-func bound(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+// bound formats t for a comparison with the times the tables hold: in
+// their codec, whose text order is time order.
+func bound(t time.Time) string { return storetime.Format(t) }
 
 // keyExpr returns the SQL of the key over table alias a (jobs j or exports e).
 func keyExpr(by By, exports bool) string {

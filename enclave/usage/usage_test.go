@@ -15,6 +15,7 @@ import (
 	_ "github.com/enclave-dev/enclave/enclave/exports" // the exports table
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -54,14 +55,14 @@ func seed(t testing.TB, db *store.DB, js []testJob, es []testExport) {
 			u, _ := json.Marshal(j.use)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, usage, created_at)
 				VALUES (?, ?, ?, 'sha256:x', '[]', ?, '{}', '{}', 'complete', ?, ?)`, j.id, j.org, j.owner, string(in), string(u),
-				j.created.UTC().Format(time.RFC3339Nano)); err != nil {
+				storetime.Format(j.created)); err != nil {
 				return err
 			}
 		}
 		for _, e := range es {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at)
 				VALUES (?, ?, ?, ?, 'p', 's', '[]', '{}', 'general-2', ?, '{}', 1, ?)`, e.id, e.job, e.org, e.requester, e.state,
-				e.created.UTC().Format(time.RFC3339Nano)); err != nil {
+				storetime.Format(e.created)); err != nil {
 				return err
 			}
 		}
