@@ -12,6 +12,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // Issue 18 item 1: a grant ends with its legal basis. A grant is approved
@@ -58,9 +59,6 @@ const (
 // HoldIncident is the hold cause of an incident.
 func HoldIncident(id string) string { return "incident:" + id }
 
-// endLayout is the fixed-width UTC layout of the times kept here (the
-// layout of enclave/store/storetime), so that they sort as they compare.
-const endLayout = "2006-01-02T15:04:05.000000000Z"
 
 // End is how and why a grant ended.
 type End struct {
@@ -116,7 +114,7 @@ func Show(ctx context.Context, q Querier, id string) (*Standing, error) {
 	err = q.QueryRowContext(ctx, `SELECT status, reason, ended_by, ended_at FROM grant_ends WHERE grant_id = ?`, id).Scan(&e.Status, &e.Reason, &e.By, &at)
 	switch {
 	case err == nil:
-		if e.At, err = time.Parse(endLayout, at); err != nil {
+		if e.At, err = storetime.Parse(at); err != nil {
 			return nil, fmt.Errorf("grant %q ended_at: %w", id, errdefs.ErrDataLoss)
 		}
 		st.End = &e
@@ -133,7 +131,7 @@ func Show(ctx context.Context, q Querier, id string) (*Standing, error) {
 		if err := rows.Scan(&h.Cause, &h.Reason, &h.By, &at); err != nil {
 			return nil, err
 		}
-		if h.At, err = time.Parse(endLayout, at); err != nil {
+		if h.At, err = storetime.Parse(at); err != nil {
 			return nil, fmt.Errorf("grant %q hold %q held_at: %w", id, h.Cause, errdefs.ErrDataLoss)
 		}
 		st.Holds = append(st.Holds, h)
@@ -176,7 +174,7 @@ func EndGrant(ctx context.Context, q Querier, id, status, by, reason string, now
 		return nil, err
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO grant_ends(grant_id, status, reason, ended_by, ended_at) VALUES (?, ?, ?, ?, ?)`,
-		id, status, reason, by, now.UTC().Format(endLayout)); err != nil {
+		id, status, reason, by, storetime.Format(now.UTC())); err != nil {
 		return nil, err
 	}
 	if _, err := q.ExecContext(ctx, `DELETE FROM grant_holds WHERE grant_id = ?`, id); err != nil {
@@ -204,7 +202,7 @@ func HoldGrant(ctx context.Context, q Querier, id, cause, by, reason string, now
 		return false, nil
 	}
 	res, err := q.ExecContext(ctx, `INSERT INTO grant_holds(grant_id, cause, reason, held_by, held_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(grant_id, cause) DO NOTHING`, id, cause, reason, by, now.UTC().Format(endLayout))
+		ON CONFLICT(grant_id, cause) DO NOTHING`, id, cause, reason, by, storetime.Format(now.UTC()))
 	if err != nil {
 		return false, err
 	}

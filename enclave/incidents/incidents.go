@@ -34,6 +34,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 func init() {
@@ -74,9 +75,6 @@ const (
 	Closed = "closed"
 )
 
-// layout is the fixed-width UTC layout of stored times (that of
-// enclave/store/storetime), so that they sort as they compare.
-const layout = "2006-01-02T15:04:05.000000000Z"
 
 // MaxText bounds a reason or a decision, in bytes.
 const MaxText = 2000
@@ -367,7 +365,7 @@ func Report(ctx context.Context, q store.Querier, id string, t Target, scope, re
 		ReportedAt: now.UTC(), Affected: a, Stopped: []string{}, State: Open}
 	aj, _ := json.Marshal(in.Affected)
 	if _, err := q.ExecContext(ctx, `INSERT INTO incidents(id, kind, target, org, reason, reported_by, reporter_org, reported_at, affected, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, in.ID, t.Kind, t.ID, org, reason, reporter, reporterOrg, in.ReportedAt.Format(layout),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, in.ID, t.Kind, t.ID, org, reason, reporter, reporterOrg, storetime.Format(in.ReportedAt),
 		string(aj), Open); err != nil {
 		if store.IsUnique(err) {
 			return nil, fmt.Errorf("incident %q: %w", id, errdefs.ErrAlreadyExists)
@@ -427,7 +425,7 @@ func Close(ctx context.Context, q store.Querier, id, by, decision string, now ti
 	}
 	t := now.UTC()
 	if _, err := q.ExecContext(ctx, `UPDATE incidents SET state = ?, decision = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?`,
-		Closed, decision, by, t.Format(layout), id, Open); err != nil {
+		Closed, decision, by, storetime.Format(t), id, Open); err != nil {
 		return nil, err
 	}
 	for _, g := range in.Affected.Grants {
@@ -449,11 +447,11 @@ func scan(sc interface{ Scan(...any) error }) (*Incident, error) {
 		return nil, err
 	}
 	var err error
-	if in.ReportedAt, err = time.Parse(layout, at); err != nil {
+	if in.ReportedAt, err = storetime.Parse(at); err != nil {
 		return nil, fmt.Errorf("incident %q reported_at: %w", in.ID, errdefs.ErrDataLoss)
 	}
 	if closed != "" {
-		t, err := time.Parse(layout, closed)
+		t, err := storetime.Parse(closed)
 		if err != nil {
 			return nil, fmt.Errorf("incident %q closed_at: %w", in.ID, errdefs.ErrDataLoss)
 		}
@@ -496,10 +494,10 @@ func List(ctx context.Context, q store.Querier, f Filter) ([]*Incident, error) {
 		args = append(args, f.Org, f.Org)
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "reported_at >= ?"), append(args, f.Since.UTC().Format(layout))
+		where, args = append(where, "reported_at >= ?"), append(args, storetime.Format(f.Since.UTC()))
 	}
 	if !f.Until.IsZero() {
-		where, args = append(where, "reported_at < ?"), append(args, f.Until.UTC().Format(layout))
+		where, args = append(where, "reported_at < ?"), append(args, storetime.Format(f.Until.UTC()))
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+cols+` FROM incidents WHERE `+strings.Join(where, " AND ")+` ORDER BY reported_at, id`, args...)
 	if err != nil {
