@@ -59,7 +59,6 @@ const (
 // HoldIncident is the hold cause of an incident.
 func HoldIncident(id string) string { return "incident:" + id }
 
-
 // End is how and why a grant ended.
 type End struct {
 	Status string    `json:"status"`

@@ -75,7 +75,6 @@ const (
 	Closed = "closed"
 )
 
-
 // MaxText bounds a reason or a decision, in bytes.
 const MaxText = 2000
 
@@ -478,8 +477,8 @@ func Get(ctx context.Context, q store.Querier, id string) (*Incident, error) {
 
 // Filter selects incidents; zero fields select all.
 type Filter struct {
-	State string // Open or Closed
-	Org   string // incidents on this organisation's work, or affecting it
+	State        string // Open or Closed
+	Org          string // incidents on this organisation's work, or affecting it
 	Since, Until time.Time
 }
 
