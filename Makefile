@@ -7,6 +7,8 @@ BIN       := $(CURDIR)/bin
 BUILD     := $(CURDIR)/build
 IMAGES    := $(BUILD)/images
 VAULT_BIN := $(BUILD)/bin/vault
+# etcd, kube-apiserver, kube-controller-manager and kubelet for the Kubernetes backend's tests.
+K8S_BIN   := $(BUILD)/bin
 # make install: DESTDIR is prepended to every path, PREFIX is where they are at run time.
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
@@ -16,8 +18,9 @@ TESTFLAGS ?= -race -timeout 40m
 
 export ENCLAVE_IMAGES := $(IMAGES)
 export ENCLAVE_VAULT_BIN := $(VAULT_BIN)
+export ENCLAVE_K8S_BIN := $(K8S_BIN)
 
-.PHONY: help build install test test-short demo bench lint images vault deps fuzz clean
+.PHONY: help build install test test-short demo bench lint images vault k8s deps fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +40,9 @@ install: build ## install enclaved, enclave (PREFIX/bin) and enclaved.service (P
 
 vault: ## build the Vault server used by the keyring tests (only when missing)
 	sh tools/vault/build.sh $(VAULT_BIN)
+
+k8s: ## build the Kubernetes the sandbox's Kubernetes backend is tested on (etcd, apiserver, controller-manager, kubelet; only when missing)
+	sh tools/k8s/build.sh $(K8S_BIN)
 
 deps: ## install containerd, runc and busybox-static from Debian when missing (needs root then)
 	sh tools/install-deps.sh
