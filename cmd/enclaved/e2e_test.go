@@ -114,7 +114,7 @@ func TestMainPath(t *testing.T) {
 	gc, tb := image("groupcount"), image("toolbox")
 
 	// run runs a job that declares outputs (the only files collected).
-	run := func(img string, outputs []string, args ...string) client.Job {
+	run := func(img string, outputs []string, args ...string) api.Job {
 		t.Helper()
 		j, err := operator.RunJob(ctx, api.JobRequest{Image: img, Inputs: []string{"credit_penalties"}, Outputs: outputs, Args: args, Timeout: "2m"})
 		must(err)

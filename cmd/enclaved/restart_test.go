@@ -184,7 +184,7 @@ func TestJobsSurviveRestart(t *testing.T) {
 			}
 
 			// An officer of another organisation sees the job exactly.
-			var seen client.Job
+			var seen api.Job
 			for {
 				seen, err = officer.ShowJob(ctx, j.ID)
 				must(err)

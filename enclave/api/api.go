@@ -3,11 +3,7 @@
 // cannot disagree.
 package api
 
-import (
-	"time"
-
-	"github.com/enclave-dev/enclave/enclave/people"
-)
+import "time"
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
@@ -46,28 +42,17 @@ type OrgRequest struct {
 	USCC         string `json:"uscc"`
 	LicenceFrom  string `json:"licence_from,omitempty"` // default today
 	LicenceUntil string `json:"licence_until"`
-	// The licence application (people.Application).
+	// The licence application (001 art. 11).
 	BusinessScope string `json:"business_scope"`
 	SecurityLead  string `json:"security_lead"`
 	Principal     string `json:"principal"`
 	DataDisposal  string `json:"data_disposal"`
 }
 
-// Application returns the licence application of the request.
-func (r OrgRequest) Application() people.Application {
-	return people.Application{BusinessScope: r.BusinessScope, SecurityLead: r.SecurityLead, Principal: r.Principal, DataDisposal: r.DataDisposal}
-}
-
 // RenewRequest is the body of POST /v1/orgs/{name}/renew: the last day of
 // the new term, which starts the day after the current licence ends.
 type RenewRequest struct {
 	LicenceUntil string `json:"licence_until"`
-}
-
-// Org is an organisation as the API shows it; ID is its name.
-type Org struct {
-	ID string `json:"id"`
-	people.Org
 }
 
 // StatusRequest is the body of the organisation status changes.
@@ -83,32 +68,10 @@ type PersonRequest struct {
 	Org      string   `json:"org"`
 	Roles    []string `json:"roles"`
 	IDNumber string   `json:"id_number"`
-	// The confidentiality agreement (people.Agreement).
+	// The confidentiality agreement (001 art. 16.1).
 	AgreementFrom      string `json:"agreement_from,omitempty"`
 	AgreementUntil     string `json:"agreement_until,omitempty"`
 	AgreementLiability string `json:"agreement_liability,omitempty"`
-}
-
-// Agreement returns the confidentiality agreement of the request.
-func (r PersonRequest) Agreement() people.Agreement {
-	return people.Agreement{AgreementFrom: r.AgreementFrom, AgreementUntil: r.AgreementUntil, AgreementLiability: r.AgreementLiability}
-}
-
-// PersonCreated is the answer to POST /v1/people: the person and their
-// first token, shown this once.
-type PersonCreated struct {
-	people.Person
-	Token          string    `json:"token"`
-	TokenID        string    `json:"token_id"`
-	TokenExpiresAt time.Time `json:"token_expires_at"`
-}
-
-// TokenIssued is a freshly issued token, shown this once.
-type TokenIssued struct {
-	ID        string    `json:"id"`
-	Person    string    `json:"person"`
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // AgreementRequest records a person's renewed confidentiality agreement:
@@ -118,13 +81,6 @@ type AgreementRequest struct {
 	From      string `json:"from,omitempty"`
 	Until     string `json:"until"`
 	Liability string `json:"liability"`
-}
-
-// Whoami is the caller as the daemon sees them.
-type Whoami struct {
-	Person  people.Person `json:"person"`
-	Org     Org           `json:"org"`
-	TokenID string        `json:"token_id"`
 }
 
 // PublicKey is the enclave's release and checkpoint signing key.
@@ -236,6 +192,24 @@ type Destruction struct {
 type DestroyResult struct {
 	ID           string        `json:"id"`
 	Destructions []Destruction `json:"destructions"`
+	// Derived are the job outputs and unreleased exports destroyed with
+	// the versions (their lineage named them).
+	Derived []DerivedDestruction `json:"derived"`
+}
+
+// DerivedDestruction is the record of one derived object destroyed with
+// its basis (R-13; 004 art. 47): a job's work area and outputs or an
+// unreleased export's frozen files.
+type DerivedDestruction struct {
+	Object    string    `json:"object"` // job:ID or export:ID
+	Cause     string    `json:"cause"`  // dataset:NAME@V, grant:ID or org:NAME
+	Process   string    `json:"process"`
+	Technique string    `json:"technique"`
+	KeyID     string    `json:"key_id,omitempty"`
+	Files     int       `json:"files_removed"`
+	Actor     string    `json:"actor"`
+	Reason    string    `json:"reason"`
+	Time      time.Time `json:"time"`
 }
 
 // ApplicationRequest is the body of POST /v1/applications (R-06).
@@ -283,4 +257,19 @@ type ExportRequest struct {
 type ReviewRequest struct {
 	Comment       string `json:"comment,omitempty"`
 	Justification string `json:"justification,omitempty"` // required to override failed checks
+}
+
+// PurgeRequest is the body of POST /v1/audit/purge.
+type PurgeRequest struct {
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// PurgeResult says what an audit purge removed (or, in a dry run, would
+// remove): how many segments and entries, the first and the last index.
+type PurgeResult struct {
+	DryRun   bool   `json:"dry_run"`
+	Segments int    `json:"segments"`
+	Entries  uint64 `json:"entries"`
+	First    uint64 `json:"first"`
+	Last     uint64 `json:"last"`
 }

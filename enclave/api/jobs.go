@@ -161,3 +161,25 @@ func (j Job) Terminal() bool {
 	}
 	return false
 }
+
+// Image is a job image as the API shows it. It is pending until an
+// officer of another organisation approves or rejects it. Operators of
+// other organisations see an approved image without ImportedBy,
+// DecidedBy and Comment.
+type Image struct {
+	Digest     string    `json:"digest"`
+	ID         string    `json:"id"` // the digest
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"`
+	Status     string    `json:"status"`
+	Org        string    `json:"org"`
+	ImportedBy string    `json:"imported_by"`
+	ImportedAt time.Time `json:"imported_at"`
+	DecidedBy  string    `json:"decided_by,omitempty"`
+	DecidedAt  string    `json:"decided_at,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+	// Unpacked is what the image's layers unpack to, in bytes, and Layers
+	// how many there are (0 for images imported before they were counted).
+	Unpacked int64 `json:"unpacked_bytes"`
+	Layers   int   `json:"layers"`
+}

@@ -41,17 +41,8 @@ func (c *Client) AuditExport(ctx context.Context, f AuditFilter) (io.ReadCloser,
 	return c.Stream(ctx, "GET", "/v1/audit/export"+f.query(), nil)
 }
 
-// PurgeResult says what an audit purge removed (or would remove).
-type PurgeResult struct {
-	DryRun   bool   `json:"dry_run"`
-	Segments int    `json:"segments"`
-	Entries  uint64 `json:"entries"`
-	First    uint64 `json:"first"`
-	Last     uint64 `json:"last"`
-}
-
 // AuditPurge purges the oldest entries past their retention.
-func (c *Client) AuditPurge(ctx context.Context, dryRun bool) (PurgeResult, error) {
-	var out PurgeResult
-	return out, c.Do(ctx, "POST", "/v1/audit/purge", map[string]bool{"dry_run": dryRun}, &out)
+func (c *Client) AuditPurge(ctx context.Context, dryRun bool) (api.PurgeResult, error) {
+	var out api.PurgeResult
+	return out, c.Do(ctx, "POST", "/v1/audit/purge", api.PurgeRequest{DryRun: dryRun}, &out)
 }

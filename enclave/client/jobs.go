@@ -4,37 +4,13 @@ import (
 	"context"
 	"io"
 	"net/url"
-	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 )
 
-// Image is a job image as the daemon returns it.
-type Image struct {
-	Digest     string    `json:"digest"`
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Size       int64     `json:"size"`
-	Status     string    `json:"status"`
-	Org        string    `json:"org"`
-	ImportedBy string    `json:"imported_by"`
-	ImportedAt time.Time `json:"imported_at"`
-	DecidedBy  string    `json:"decided_by,omitempty"`
-	DecidedAt  string    `json:"decided_at,omitempty"`
-	Comment    string    `json:"comment,omitempty"`
-	Unpacked   int64     `json:"unpacked_bytes"`
-	Layers     int       `json:"layers"`
-}
-
-// Job is a job as the daemon returns it: exact or coarse, as View says.
-type Job = api.Job
-
-// JobOutput is one collected output file.
-type JobOutput = api.JobOutput
-
 // ImportImage uploads an OCI archive; it stays pending until approved.
-func (c *Client) ImportImage(ctx context.Context, name string, archive io.Reader) (Image, error) {
-	var out Image
+func (c *Client) ImportImage(ctx context.Context, name string, archive io.Reader) (api.Image, error) {
+	var out api.Image
 	resp, err := c.sendType(ctx, "POST", "/v1/images"+Query("name", name), archive, "application/x-tar")
 	if err != nil {
 		return out, err
@@ -44,39 +20,39 @@ func (c *Client) ImportImage(ctx context.Context, name string, archive io.Reader
 }
 
 // ListImages lists job images.
-func (c *Client) ListImages(ctx context.Context) ([]Image, error) {
-	var out []Image
+func (c *Client) ListImages(ctx context.Context) ([]api.Image, error) {
+	var out []api.Image
 	return out, c.Do(ctx, "GET", "/v1/images", nil, &out)
 }
 
 // DecideImage approves or rejects (verb) an image.
-func (c *Client) DecideImage(ctx context.Context, digest, verb, comment string) (Image, error) {
-	var out Image
+func (c *Client) DecideImage(ctx context.Context, digest, verb, comment string) (api.Image, error) {
+	var out api.Image
 	return out, c.Do(ctx, "POST", "/v1/images/"+url.PathEscape(digest)+"/"+verb, api.CommentRequest{Comment: comment}, &out)
 }
 
 // RunJob submits a job.
-func (c *Client) RunJob(ctx context.Context, req api.JobRequest) (Job, error) {
-	var out Job
+func (c *Client) RunJob(ctx context.Context, req api.JobRequest) (api.Job, error) {
+	var out api.Job
 	return out, c.Do(ctx, "POST", "/v1/jobs", req, &out)
 }
 
 // ListJobs lists jobs.
-func (c *Client) ListJobs(ctx context.Context) ([]Job, error) {
-	var out []Job
+func (c *Client) ListJobs(ctx context.Context) ([]api.Job, error) {
+	var out []api.Job
 	return out, c.Do(ctx, "GET", "/v1/jobs", nil, &out)
 }
 
 // ShowJob returns one job.
-func (c *Client) ShowJob(ctx context.Context, id string) (Job, error) {
-	var out Job
+func (c *Client) ShowJob(ctx context.Context, id string) (api.Job, error) {
+	var out api.Job
 	return out, c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id), nil, &out)
 }
 
 // WaitJob blocks until the job ends or ctx is done.
-func (c *Client) WaitJob(ctx context.Context, id string) (Job, error) {
+func (c *Client) WaitJob(ctx context.Context, id string) (api.Job, error) {
 	for {
-		var j Job
+		var j api.Job
 		if err := c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id)+"/wait?timeout=50s", nil, &j); err != nil {
 			return j, err
 		}
@@ -90,8 +66,8 @@ func (c *Client) WaitJob(ctx context.Context, id string) (Job, error) {
 }
 
 // JobOutputs lists a job's outputs.
-func (c *Client) JobOutputs(ctx context.Context, id string) ([]JobOutput, error) {
-	var out []JobOutput
+func (c *Client) JobOutputs(ctx context.Context, id string) ([]api.JobOutput, error) {
+	var out []api.JobOutput
 	return out, c.Do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id)+"/outputs", nil, &out)
 }
 
@@ -101,7 +77,7 @@ func (c *Client) JobLogs(ctx context.Context, id string) (io.ReadCloser, error) 
 }
 
 // StopJob cancels or halts (verb) a job with a reason.
-func (c *Client) StopJob(ctx context.Context, id, verb, reason string) (Job, error) {
-	var out Job
+func (c *Client) StopJob(ctx context.Context, id, verb, reason string) (api.Job, error) {
+	var out api.Job
 	return out, c.Do(ctx, "POST", "/v1/jobs/"+url.PathEscape(id)+"/"+verb, api.ReasonRequest{Reason: reason}, &out)
 }

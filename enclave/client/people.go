@@ -5,7 +5,6 @@ import (
 	"net/url"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/people"
 )
 
 // Whoami returns the caller.
@@ -71,14 +70,14 @@ func (c *Client) AddPerson(ctx context.Context, req api.PersonRequest) (api.Pers
 }
 
 // ListPeople lists people, of one organisation when org is not empty.
-func (c *Client) ListPeople(ctx context.Context, org string) ([]people.Person, error) {
-	var out []people.Person
+func (c *Client) ListPeople(ctx context.Context, org string) ([]api.Person, error) {
+	var out []api.Person
 	return out, c.Do(ctx, "GET", "/v1/people"+Query("org", org), nil, &out)
 }
 
 // RenewAgreement records a person's renewed confidentiality agreement.
-func (c *Client) RenewAgreement(ctx context.Context, person string, req api.AgreementRequest) (people.Person, error) {
-	var out people.Person
+func (c *Client) RenewAgreement(ctx context.Context, person string, req api.AgreementRequest) (api.Person, error) {
+	var out api.Person
 	return out, c.Do(ctx, "POST", "/v1/people/"+url.PathEscape(person)+"/agreement", req, &out)
 }
 
@@ -89,13 +88,13 @@ func (c *Client) IssueToken(ctx context.Context, person string) (api.TokenIssued
 }
 
 // ListTokens lists a person's token records.
-func (c *Client) ListTokens(ctx context.Context, person string) ([]people.Token, error) {
-	var out []people.Token
+func (c *Client) ListTokens(ctx context.Context, person string) ([]api.Token, error) {
+	var out []api.Token
 	return out, c.Do(ctx, "GET", "/v1/people/"+url.PathEscape(person)+"/tokens", nil, &out)
 }
 
 // RevokeToken revokes a token by id.
-func (c *Client) RevokeToken(ctx context.Context, id string) (people.Token, error) {
-	var out people.Token
+func (c *Client) RevokeToken(ctx context.Context, id string) (api.Token, error) {
+	var out api.Token
 	return out, c.Do(ctx, "POST", "/v1/tokens/"+url.PathEscape(id)+"/revoke", nil, &out)
 }

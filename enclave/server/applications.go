@@ -27,9 +27,9 @@ func (s *Server) applicationRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/v1/applications", Action: "application.file",
 			Summary: "File a data-use application: datasets (and columns), purpose, scenario, data flow, period, batches", Request: api.ApplicationRequest{},
-			Response: grants.Application{}, Created: true, Resource: s.applicationFileResource, Handle: s.fileApplication},
+			Response: api.Application{}, Created: true, Resource: s.applicationFileResource, Handle: s.fileApplication},
 		{Method: "GET", Path: "/v1/applications", Action: "application.list", Summary: "List applications: an operator's own organisation's, every one for authorities and the bureau",
-			Response: []grants.Application{},
+			Response: []api.Application{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("application", "", c.subject.Org.Name), nil
 			},
@@ -38,14 +38,24 @@ func (s *Server) applicationRoutes() []route {
 				if c.subject.Person.HasRole(people.Authority) || c.subject.Person.HasRole(people.Bureau) {
 					org = ""
 				}
-				return grants.List(ctx, s.DB.SQL(), org)
+				as, err := grants.List(ctx, s.DB.SQL(), org)
+				if err != nil {
+					return nil, err
+				}
+				return views(as, applicationView), nil
 			}},
 		{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Summary: "Show one application with its decisions",
-			Response: grants.Application{}, Resource: s.applicationResource,
-			Handle: func(ctx context.Context, c *call) (any, error) { return grants.Get(ctx, s.DB.SQL(), c.path("id")) }},
+			Response: api.Application{}, Resource: s.applicationResource,
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				a, err := grants.Get(ctx, s.DB.SQL(), c.path("id"))
+				if err != nil {
+					return nil, err
+				}
+				return applicationView(a), nil
+			}},
 		s.decideRoute("approve", grants.Approved),
 		s.decideRoute("reject", grants.Rejected),
-		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Summary: "Show one grant", Response: grants.Grant{},
+		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Summary: "Show one grant", Response: api.Grant{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				g, err := grants.GetGrant(ctx, s.DB.SQL(), c.path("id"))
 				if err != nil {
@@ -53,7 +63,13 @@ func (s *Server) applicationRoutes() []route {
 				}
 				return resource("grant", g.ID, g.Org), nil
 			},
-			Handle: func(ctx context.Context, c *call) (any, error) { return grants.GetGrant(ctx, s.DB.SQL(), c.path("id")) }},
+			Handle: func(ctx context.Context, c *call) (any, error) {
+				g, err := grants.GetGrant(ctx, s.DB.SQL(), c.path("id"))
+				if err != nil {
+					return nil, err
+				}
+				return grantView(g), nil
+			}},
 	}
 }
 
@@ -158,7 +174,10 @@ func (s *Server) fileApplication(ctx context.Context, c *call) (any, error) {
 	ev := audit.Event{Action: "application.file", Objects: append([]string{"application:" + a.ID}, objects(c.resource)...),
 		Details: map[string]string{"from": a.From, "until": a.Until, "approvals_needed": fmt.Sprint(needed), "public_interest": fmt.Sprint(a.PublicInterest)}}
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return grants.Create(ctx, tx, a) })
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	return applicationView(a), nil
 }
 
 func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resource, error) {
@@ -188,7 +207,7 @@ func (s *Server) decideRoute(verb, decision string) route {
 	action := "application." + verb
 	return route{Method: "POST", Path: "/v1/applications/{id}/" + verb, Action: action,
 		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " an application (an authority of another organisation than the applicant's)",
-		Request: api.CommentRequest{}, Response: grants.Application{}, Resource: s.applicationResource,
+		Request: api.CommentRequest{}, Response: api.Application{}, Resource: s.applicationResource,
 		Handle: func(ctx context.Context, c *call) (any, error) {
 			var req api.CommentRequest
 			if err := c.decode(&req); err != nil {
@@ -219,6 +238,6 @@ func (s *Server) decideRoute(verb, decision string) route {
 			if err != nil {
 				return nil, err
 			}
-			return a, nil
+			return applicationView(a), nil
 		}}
 }

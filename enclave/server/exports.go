@@ -54,38 +54,40 @@ func (s *Server) exportRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/v1/exports", Action: "export.request",
 			Summary: "Ask to take outputs of a finished job out: the files are frozen by hash and the egress checks run", Request: api.ExportRequest{},
-			Response: exports.Export{}, Created: true, Resource: s.exportRequestResource, Handle: s.requestExport},
+			Response: api.Export{}, Created: true, Resource: s.exportRequestResource, Handle: s.requestExport},
 		{Method: "GET", Path: "/v1/exports", Action: "export.show", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
-			Response: []exports.Export{}, Resource: listRes,
+			Response: []api.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), false)
-				return exportViews(c, es), err
+				if err != nil {
+					return nil, err
+				}
+				return exportViews(c, es), nil
 			}},
 		{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews",
-			Response: exports.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) {
+			Response: api.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) {
 				e := c.body.(*exports.Export)
-				return e.ForReader(exactView(c, e.Org)), nil
+				return exportView(e.ForReader(exactView(c, e.Org))), nil
 			}},
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
 		s.exportDecideRoute("request-changes", "export.reject", exports.RequestChanges, exportRes),
 		{Method: "GET", Path: "/v1/exports/{id}/download", Action: "export.download", Summary: "Download the signed release bundle of a released export (the requesting organisation only)",
 			Resource: exportRes, Handle: s.downloadRelease, RecordsOutcome: true},
-		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []exports.Export{}, Resource: listRes,
+		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []api.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), true)
-				return exportViews(c, es), err
+				if err != nil {
+					return nil, err
+				}
+				return exportViews(c, es), nil
 			}},
 	}
 }
 
 // exportViews maps exports to what the caller may see of each.
-func exportViews(c *call, es []*exports.Export) []*exports.Export {
-	out := make([]*exports.Export, len(es))
-	for i, e := range es {
-		out[i] = e.ForReader(exactView(c, e.Org))
-	}
-	return out
+func exportViews(c *call, es []*exports.Export) []api.Export {
+	return views(es, func(e *exports.Export) api.Export { return exportView(e.ForReader(exactView(c, e.Org))) })
 }
 
 // jobDatasets describes a job's inputs for the policy and sets the call's
@@ -168,13 +170,13 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 		s.Exports.Discard(id)
 		return nil, err
 	}
-	return e.ForReader(exactView(c, e.Org)), nil
+	return exportView(e.ForReader(exactView(c, e.Org))), nil
 }
 
 func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, error)) route {
 	return route{Method: "POST", Path: "/v1/exports/{id}/" + verb, Action: action,
 		Summary: "An officer of another organisation than the requester's decides: " + verb, Request: api.ReviewRequest{},
-		Response: exports.Export{}, Resource: res,
+		Response: api.Export{}, Resource: res,
 		Handle: func(ctx context.Context, c *call) (any, error) {
 			var req api.ReviewRequest
 			if err := c.decode(&req); err != nil {
@@ -215,7 +217,7 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 				}
 				e = released
 			}
-			return e.ForReader(exactView(c, e.Org)), nil
+			return exportView(e.ForReader(exactView(c, e.Org))), nil
 		}}
 }
 

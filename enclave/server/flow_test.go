@@ -224,7 +224,7 @@ func TestPolicyExplain(t *testing.T) {
 	w := newWorld(t)
 	officer := w.officer
 	path := "/v1/policy/explain?as=" + w.operator.ID + "&action=job.run&dataset=penalties"
-	var x Explanation
+	var x api.Explanation
 	w.mustDo(officer.Token, "GET", path, nil, &x)
 	if x.Decision.Allow || len(x.Decision.Reasons) == 0 || x.Decision.Reasons[0].Rule != "grant.dataset_not_granted" {
 		t.Fatalf("before a grant: got %+v, want a deny by grant.dataset_not_granted", x.Decision)

@@ -63,7 +63,7 @@ func (s *Server) jobRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/v1/images", Action: "image.import",
 			Summary:  "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
-			Response: jobs.Image{}, Created: true,
+			Response: api.Image{}, Created: true,
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				res := resource("image", "", c.subject.Org.Name)
 				res.Owner = c.subject.Person.ID
@@ -72,13 +72,13 @@ func (s *Server) jobRoutes() []route {
 			Handle: s.importImage},
 		{Method: "GET", Path: "/v1/images", Action: "image.list",
 			Summary:  "List job images and their review state: officers and admins every image; operators their organisation's and the approved images of others (without who imported or decided them)",
-			Response: []jobs.Image{},
+			Response: []api.Image{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				ims, err := jobs.ListImages(ctx, s.DB.SQL())
 				if err != nil {
 					return nil, err
 				}
-				return imagesFor(c, ims), nil
+				return views(imagesFor(c, ims), imageView), nil
 			}},
 		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
 		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
@@ -208,9 +208,12 @@ func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
 		"unpacked_bytes": fmt.Sprint(sum.Unpacked), "layers": fmt.Sprint(sum.Layers)}}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return jobs.CreateImage(ctx, tx, im) })
 	if errdefs.IsAlreadyExists(err) {
-		return jobs.GetImage(ctx, s.DB.SQL(), digest)
+		im, err = jobs.GetImage(ctx, s.DB.SQL(), digest)
 	}
-	return im, err
+	if err != nil {
+		return nil, err
+	}
+	return imageView(im), nil
 }
 
 // imagesFor is what the caller may see of ims. Officers (who review every
@@ -245,7 +248,7 @@ func (s *Server) imageDecideRoute(verb, status string, res func(context.Context,
 	action := "image." + verb
 	return route{Method: "POST", Path: "/v1/images/{digest}/" + verb, Action: action,
 		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " a pending image (an officer of another organisation than the importer's)",
-		Request: api.CommentRequest{}, Response: jobs.Image{}, Resource: res,
+		Request: api.CommentRequest{}, Response: api.Image{}, Resource: res,
 		Handle: func(ctx context.Context, c *call) (any, error) {
 			var req api.CommentRequest
 			if err := c.decode(&req); err != nil {
@@ -277,7 +280,10 @@ func (s *Server) imageDecideRoute(verb, status string, res func(context.Context,
 				im, err = jobs.DecideImage(ctx, tx, digest, status, c.subject.Person.ID, req.Comment, s.Now())
 				return err
 			})
-			return im, err
+			if err != nil {
+				return nil, err
+			}
+			return imageView(im), nil
 		}}
 }
 

@@ -248,7 +248,7 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "GET /v1/audit", typ: "audit queries (an organisation)", url: "/v1/audit?org=acme"},
 		{route: "GET /v1/audit/verify", typ: "audit queries", url: "/v1/audit/verify"},
 		{route: "GET /v1/audit/export", typ: "audit queries (a dataset)", url: "/v1/audit/export?dataset=penalties"},
-		{route: "POST /v1/audit/purge", typ: "audit queries", url: "/v1/audit/purge", body: PurgeRequest{DryRun: true}},
+		{route: "POST /v1/audit/purge", typ: "audit queries", url: "/v1/audit/purge", body: api.PurgeRequest{DryRun: true}},
 	}
 }
 

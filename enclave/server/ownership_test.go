@@ -203,8 +203,8 @@ func TestGrantsPinVersions(t *testing.T) {
 	run := func() (int, []byte) {
 		return w.do(w.operator.Token, "POST", "/v1/jobs", api.JobRequest{Image: jw.image, Inputs: []string{"penalties"}, Args: []string{"ok"}})
 	}
-	explain := func() Explanation {
-		var x Explanation
+	explain := func() api.Explanation {
+		var x api.Explanation
 		w.mustDo(jw.officer.Token, "GET", "/v1/policy/explain?as="+w.operator.ID+"&action=job.run&dataset=penalties", nil, &x)
 		return x
 	}

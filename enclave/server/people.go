@@ -23,7 +23,7 @@ func (s *Server) peopleRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/whoami", Action: "whoami", Summary: "The caller: person, organisation, token", Response: api.Whoami{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
-				return api.Whoami{Person: c.subject.Person, Org: api.Org{ID: c.subject.Org.Name, Org: c.subject.Org}, TokenID: c.subject.TokenID}, nil
+				return api.Whoami{Person: personView(c.subject.Person), Org: orgView(c.subject.Org), TokenID: c.subject.TokenID}, nil
 			}},
 		{Method: "GET", Path: "/v1/keys/public", Action: "keys.public", Summary: "The enclave's signing public key", Response: api.PublicKey{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
@@ -38,11 +38,10 @@ func (s *Server) peopleRoutes() []route {
 		{Method: "GET", Path: "/v1/orgs", Action: "org.list", Summary: "List organisations", Response: []api.Org{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				os, err := people.ListOrgs(ctx, s.DB.SQL())
-				out := make([]api.Org, len(os))
-				for i, o := range os {
-					out[i] = api.Org{ID: o.Name, Org: o}
+				if err != nil {
+					return nil, err
 				}
-				return out, err
+				return views(os, orgView), nil
 			}},
 		{Method: "GET", Path: "/v1/orgs/{name}", Action: "org.show", Summary: "Show an organisation, its licence application and the terms of its licence", Response: api.Org{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
@@ -57,23 +56,31 @@ func (s *Server) peopleRoutes() []route {
 		s.orgStatusRoute("revoke", people.Revoked),
 		{Method: "POST", Path: "/v1/people", Action: "person.add", Summary: "Register a person and issue their first token", Request: api.PersonRequest{}, Response: api.PersonCreated{}, Created: true,
 			Handle: s.addPerson},
-		{Method: "GET", Path: "/v1/people", Action: "person.list", Summary: "List people", Response: []people.Person{},
+		{Method: "GET", Path: "/v1/people", Action: "person.list", Summary: "List people", Response: []api.Person{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
-				return people.ListPeople(ctx, s.DB.SQL(), c.query("org"))
+				ps, err := people.ListPeople(ctx, s.DB.SQL(), c.query("org"))
+				if err != nil {
+					return nil, err
+				}
+				return views(ps, personView), nil
 			}},
-		{Method: "GET", Path: "/v1/people/{id}", Action: "person.show", Summary: "Show a person", Response: people.Person{},
+		{Method: "GET", Path: "/v1/people/{id}", Action: "person.show", Summary: "Show a person", Response: api.Person{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: func(ctx context.Context, c *call) (any, error) {
-				return people.GetPerson(ctx, s.DB.SQL(), c.path("id"))
+				p, err := people.GetPerson(ctx, s.DB.SQL(), c.path("id"))
+				if err != nil {
+					return nil, err
+				}
+				return personView(p), nil
 			}},
-		{Method: "POST", Path: "/v1/people/{id}/agreement", Action: "person.agreement", Summary: "Record a renewed confidentiality agreement", Request: api.AgreementRequest{}, Response: people.Person{},
+		{Method: "POST", Path: "/v1/people/{id}/agreement", Action: "person.agreement", Summary: "Record a renewed confidentiality agreement", Request: api.AgreementRequest{}, Response: api.Person{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: s.renewAgreement},
-		{Method: "GET", Path: "/v1/people/{id}/tokens", Action: "token.list", Summary: "List a person's tokens (never the tokens themselves)", Response: []people.Token{},
+		{Method: "GET", Path: "/v1/people/{id}/tokens", Action: "token.list", Summary: "List a person's tokens (never the tokens themselves)", Response: []api.Token{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("person", c.path("id"), ""), nil
 			},
@@ -81,14 +88,18 @@ func (s *Server) peopleRoutes() []route {
 				if _, err := people.GetPerson(ctx, s.DB.SQL(), c.path("id")); err != nil {
 					return nil, err
 				}
-				return people.ListTokens(ctx, s.DB.SQL(), c.path("id"))
+				ts, err := people.ListTokens(ctx, s.DB.SQL(), c.path("id"))
+				if err != nil {
+					return nil, err
+				}
+				return views(ts, tokenView), nil
 			}},
 		{Method: "POST", Path: "/v1/people/{id}/tokens", Action: "token.issue", Summary: "Issue a new token for a person", Response: api.TokenIssued{}, Created: true,
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("person", c.path("id"), ""), nil
 			},
 			Handle: s.issueToken},
-		{Method: "POST", Path: "/v1/tokens/{id}/revoke", Action: "token.revoke", Summary: "Revoke a token", Response: people.Token{},
+		{Method: "POST", Path: "/v1/tokens/{id}/revoke", Action: "token.revoke", Summary: "Revoke a token", Response: api.Token{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("token", c.path("id"), ""), nil
 			},
@@ -115,7 +126,7 @@ func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, e
 		return authz.Resource{}, err
 	}
 	req.USCC = uscc
-	if err := people.CheckApplication(req.Application()); err != nil {
+	if err := people.CheckApplication(licenceApplication(req)); err != nil {
 		return authz.Resource{}, err
 	}
 	if req.LicenceFrom == "" {
@@ -144,6 +155,11 @@ func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, e
 	res.From, res.Until = authz.Day(req.LicenceFrom, false), authz.Day(req.LicenceUntil, true)
 	res.Licensing = lic
 	return res, nil
+}
+
+// licenceApplication is the licence application of an organisation request.
+func licenceApplication(r api.OrgRequest) people.Application {
+	return people.Application{BusinessScope: r.BusinessScope, SecurityLead: r.SecurityLead, Principal: r.Principal, DataDisposal: r.DataDisposal}
 }
 
 // licensing looks a unified social credit code up in the register: what
@@ -181,7 +197,7 @@ func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
 	typ, _ := people.ParseOrgType(req.Type)
 	now := s.Now().UTC()
 	o := people.Org{Name: req.Name, Type: typ, USCC: req.USCC, LicenceFrom: req.LicenceFrom, LicenceUntil: req.LicenceUntil,
-		Application: req.Application(), Status: people.Active, StatusReason: "licensed", StatusAt: now, CreatedAt: now, UpdatedAt: now}
+		Application: licenceApplication(req), Status: people.Active, StatusReason: "licensed", StatusAt: now, CreatedAt: now, UpdatedAt: now}
 	digest, err := s.usccDigest(ctx, o.USCC)
 	if err != nil {
 		return nil, err
@@ -204,7 +220,7 @@ func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
 		o.Licences, err = people.ListLicences(ctx, tx, o.Name)
 		return err
 	})
-	return api.Org{ID: o.Name, Org: o}, err
+	return orgView(o), err
 }
 
 func (s *Server) showOrg(ctx context.Context, c *call) (any, error) {
@@ -213,7 +229,7 @@ func (s *Server) showOrg(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	o.Licences, err = people.ListLicences(ctx, s.DB.SQL(), o.Name)
-	return api.Org{ID: o.Name, Org: o}, err
+	return orgView(o), err
 }
 
 // orgRenewResource validates a renewal and describes it to the policy: the
@@ -288,7 +304,7 @@ func (s *Server) renewOrg(ctx context.Context, c *call) (any, error) {
 		out.Licences, err = people.ListLicences(ctx, tx, name)
 		return err
 	})
-	return api.Org{ID: out.Name, Org: out}, err
+	return orgView(out), err
 }
 
 func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
@@ -330,7 +346,7 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 				// and queued jobs stopped at once.
 				s.stopOrgJobs(ctx, c, name, fmt.Sprintf("organisation %s: %s", to, req.Reason))
 			}
-			return api.Org{ID: out.Name, Org: out}, err
+			return orgView(out), err
 		}}
 }
 
@@ -350,7 +366,7 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 	if err := people.CheckIDNumber(req.IDNumber, now); err != nil {
 		return nil, err
 	}
-	ag, err := people.CheckAgreement(roles, req.Agreement(), now)
+	ag, err := people.CheckAgreement(roles, people.Agreement{AgreementFrom: req.AgreementFrom, AgreementUntil: req.AgreementUntil, AgreementLiability: req.AgreementLiability}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +404,7 @@ func (s *Server) addPerson(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.PersonCreated{Person: p, Token: tok, TokenID: t.ID, TokenExpiresAt: t.ExpiresAt}, nil
+	return api.PersonCreated{Person: personView(p), Token: tok, TokenID: t.ID, TokenExpiresAt: t.ExpiresAt}, nil
 }
 
 // renewAgreement records a person's renewed confidentiality agreement; a
@@ -423,7 +439,7 @@ func (s *Server) renewAgreement(ctx context.Context, c *call) (any, error) {
 		p, err = people.GetPerson(ctx, tx, id)
 		return err
 	})
-	return p, err
+	return personView(p), err
 }
 
 func (s *Server) issueToken(ctx context.Context, c *call) (any, error) {
@@ -459,5 +475,5 @@ func (s *Server) revokeToken(ctx context.Context, c *call) (any, error) {
 		t, err = people.GetToken(ctx, tx, id)
 		return err
 	})
-	return t, err
+	return tokenView(t), err
 }

@@ -18,14 +18,11 @@ import (
 
 func init() { registerRoutes("80-policy", (*Server).policyRoutes) }
 
-// Explanation is the answer of /v1/policy/explain (api.Explanation).
-type Explanation = api.Explanation
-
 func (s *Server) policyRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/policy/explain", Action: "policy.explain",
 			Summary:  "What the policies would decide for a person (?as=PERSON&action=ACTION&dataset=NAME...&image=DIGEST), with every reason, without acting; and the thresholds the egress checks apply (data.enclave.egress_thresholds)",
-			Response: Explanation{}, Handle: s.explain},
+			Response: api.Explanation{}, Handle: s.explain},
 	}
 }
 
@@ -90,7 +87,7 @@ func (s *Server) explain(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := Explanation{As: as, Action: action, Datasets: q["dataset"], Decision: apiDecision(d)}
+	x := api.Explanation{As: as, Action: action, Datasets: q["dataset"], Decision: apiDecision(d)}
 	if s.Exports != nil {
 		if x.EgressThresholds, err = thresholdsOf(s.Exports.Params.Effective()); err != nil {
 			return nil, err

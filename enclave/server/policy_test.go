@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/exports"
 	policy "github.com/enclave-dev/enclave/policies"
@@ -31,7 +32,7 @@ func TestPolicyExplainThresholds(t *testing.T) {
 	h := newHarness(t, &authz.Policy{Engine: eng, Config: policy.Config{AuthorizedOrgTypes: []string{"company"}}})
 	path := "/v1/policy/explain?as=p_admin&action=export.request"
 
-	var x Explanation
+	var x api.Explanation
 	h.mustDo(h.admin, "GET", path, nil, &x)
 	if x.EgressThresholds != nil {
 		t.Errorf("without exports: got thresholds %v, want none", x.EgressThresholds)
@@ -55,7 +56,7 @@ func TestPolicyExplainThresholds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	x = Explanation{}
+	x = api.Explanation{}
 	if err := json.NewDecoder(resp.Body).Decode(&x); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("got status %d, %v", resp.StatusCode, err)
 	}

@@ -7,21 +7,11 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 )
 
 func init() { registerRoutes("91-audit-purge", (*Server).purgeRoutes) }
-
-// PurgeRequest is the body of POST /v1/audit/purge.
-type PurgeRequest struct {
-	DryRun bool `json:"dry_run,omitempty"`
-}
-
-// PurgeResult says what a purge removed (or would remove).
-type PurgeResult struct {
-	DryRun bool `json:"dry_run"`
-	audit.PurgeReport
-}
 
 type purger interface {
 	Purgeable(ctx context.Context, now time.Time) (audit.PurgeReport, []uint64, error)
@@ -31,9 +21,9 @@ type purger interface {
 func (s *Server) purgeRoutes() []route {
 	return []route{{Method: "POST", Path: "/v1/audit/purge", Action: "audit.purge",
 		Summary: "Purge the oldest audit entries that are past their retention (3 years; 5 for authorization-required or withheld data); their leaf hashes stay so audit verify still passes",
-		Request: PurgeRequest{}, Response: PurgeResult{},
+		Request: api.PurgeRequest{}, Response: api.PurgeResult{},
 		Handle: func(ctx context.Context, c *call) (any, error) {
-			var req PurgeRequest
+			var req api.PurgeRequest
 			if err := c.decode(&req); err != nil {
 				return nil, err
 			}
@@ -45,7 +35,7 @@ func (s *Server) purgeRoutes() []route {
 			if err != nil {
 				return nil, err
 			}
-			out := PurgeResult{DryRun: req.DryRun, PurgeReport: rep}
+			out := api.PurgeResult{DryRun: req.DryRun, Segments: rep.Segments, Entries: rep.Entries, First: rep.First, Last: rep.Last}
 			details := map[string]string{"segments": fmt.Sprint(rep.Segments), "entries": fmt.Sprint(rep.Entries), "dry_run": fmt.Sprint(req.DryRun)}
 			if rep.Entries > 0 {
 				details["first"], details["last"] = fmt.Sprint(rep.First), fmt.Sprint(rep.Last)

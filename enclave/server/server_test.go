@@ -250,7 +250,7 @@ func TestWhoamiAndTokens(t *testing.T) {
 	auth := h.person("Zhou Min", "platform", "authority")
 	var w api.Whoami
 	h.mustDo(auth.Token, "GET", "/v1/whoami", nil, &w)
-	if w.Person.ID != auth.ID || w.Org.Name != "platform" || len(w.Person.Roles) != 1 || w.Person.Roles[0] != people.Authority {
+	if w.Person.ID != auth.ID || w.Org.Name != "platform" || len(w.Person.Roles) != 1 || w.Person.Roles[0] != string(people.Authority) {
 		t.Fatalf("whoami: got %+v, want %s of platform with role authority", w, auth.ID)
 	}
 	if strings.Contains(fmt.Sprint(h.count("tokens")), auth.Token) {
@@ -579,11 +579,11 @@ func TestAuditVerifyDetectsCutTail(t *testing.T) {
 func TestAuditPurgeIsAdminsAndRecorded(t *testing.T) {
 	h := newHarness(t, nil)
 	bureau := h.person("Sun Hao", "platform", "bureau")
-	if code, _ := h.do(bureau.Token, "POST", "/v1/audit/purge", PurgeRequest{DryRun: true}); code != 403 {
+	if code, _ := h.do(bureau.Token, "POST", "/v1/audit/purge", api.PurgeRequest{DryRun: true}); code != 403 {
 		t.Fatalf("bureau purge: got %d, want 403", code)
 	}
-	var out PurgeResult
-	h.mustDo(h.admin, "POST", "/v1/audit/purge", PurgeRequest{}, &out)
+	var out api.PurgeResult
+	h.mustDo(h.admin, "POST", "/v1/audit/purge", api.PurgeRequest{}, &out)
 	if out.Entries != 0 {
 		t.Fatalf("a fresh log purged %d entries", out.Entries)
 	}

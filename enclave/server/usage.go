@@ -42,7 +42,11 @@ func (s *Server) usageRoutes() []route {
 					return nil, err
 				}
 				q.Coarse = !exactAudit(c) // operators read their jobs' figures coarsely
-				return usage.Compute(ctx, s.DB.SQL(), q, s.prices())
+				rep, err := usage.Compute(ctx, s.DB.SQL(), q, s.prices())
+				if err != nil {
+					return nil, err
+				}
+				return usageReportView(rep), nil
 			}},
 		{Method: "GET", Path: "/v1/reports/annual", Action: "report.annual",
 			Summary:  "The annual operation report of an organisation (R-14) as a self-contained HTML document with charts; query: org, year",

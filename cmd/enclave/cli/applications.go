@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/client"
 )
 
 func init() {
@@ -84,7 +83,7 @@ func decideCommand(verb string) *command {
 		}}
 }
 
-func approvals(a client.Application) int {
+func approvals(a api.Application) int {
 	n := 0
 	for _, d := range a.Decisions {
 		if d.Decision == "approved" {
@@ -94,7 +93,7 @@ func approvals(a client.Application) int {
 	return n
 }
 
-func appDatasets(a client.Application) string {
+func appDatasets(a api.Application) string {
 	var s []string
 	for _, d := range a.Datasets {
 		if len(d.Columns) > 0 {
@@ -106,7 +105,7 @@ func appDatasets(a client.Application) string {
 	return strings.Join(s, ",")
 }
 
-func applicationTable(tw *tabwriter.Writer, a client.Application) {
+func applicationTable(tw *tabwriter.Writer, a api.Application) {
 	batches := "unlimited"
 	if a.Batches != nil {
 		batches = strconv.FormatInt(*a.Batches, 10)

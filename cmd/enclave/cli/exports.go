@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/release"
 	"github.com/enclave-dev/enclave/enclave/release/show"
 )
@@ -130,7 +129,7 @@ func exportDecideCommand(verb, short string) *command {
 		}}
 }
 
-func exportList(tw *tabwriter.Writer, xs []client.Export) {
+func exportList(tw *tabwriter.Writer, xs []api.Export) {
 	fmt.Fprintln(tw, "EXPORT\tORG\tJOB\tFILES\tLEVEL\tCHECKS\tSTATE\tAPPROVALS\tREQUESTED")
 	for _, x := range xs {
 		var names []string
@@ -138,11 +137,11 @@ func exportList(tw *tabwriter.Writer, xs []client.Export) {
 			names = append(names, f.Name)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", x.ID, x.Org, x.Job, clip(strings.Join(names, ","), 40), x.Level, x.Checks.Verdict,
-			x.State, approvedCount(x), x.ApprovalsNeeded, clip(x.CreatedAt, 19))
+			x.State, approvedCount(x), x.ApprovalsNeeded, x.CreatedAt.UTC().Format("2006-01-02T15:04:05"))
 	}
 }
 
-func approvedCount(x client.Export) int {
+func approvedCount(x api.Export) int {
 	n := 0
 	for _, r := range x.Reviews {
 		if r.Decision == "approve" {
@@ -152,7 +151,7 @@ func approvedCount(x client.Export) int {
 	return n
 }
 
-func exportTable(tw *tabwriter.Writer, x client.Export) {
+func exportTable(tw *tabwriter.Writer, x api.Export) {
 	fmt.Fprintf(tw, "export\t%s\njob\t%s\norganisation\t%s (requested by %s)\npurpose\t%s\nscenario\t%s\nlevel\t%s\nstate\t%s (%d of %d approvals)\n",
 		x.ID, x.Job, x.Org, x.Requester, x.Purpose, x.Scenario, x.Level, x.State, approvedCount(x), x.ApprovalsNeeded)
 	if x.BundleSHA256 != "" {

@@ -13,7 +13,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/client"
 )
 
 func init() {
@@ -30,7 +29,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []client.Image{im}) })
+				return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []api.Image{im}) })
 			}},
 		imageDecideCommand("approve"), imageDecideCommand("reject"),
 		&command{path: "image list", short: "list job images and their review state", maxArgs: 0,
@@ -159,7 +158,7 @@ func imageDecideCommand(verb string) *command {
 			if err != nil {
 				return err
 			}
-			return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []client.Image{im}) })
+			return e.print(im, func(tw *tabwriter.Writer) { imageTable(tw, []api.Image{im}) })
 		}}
 }
 
@@ -178,14 +177,14 @@ func jobStopCommand(verb, short string, needReason bool) *command {
 		}}
 }
 
-func imageTable(tw *tabwriter.Writer, ims []client.Image) {
+func imageTable(tw *tabwriter.Writer, ims []api.Image) {
 	fmt.Fprintln(tw, "DIGEST\tNAME\tSTATUS\tSIZE\tIMPORTED BY\tDECIDED BY")
 	for _, im := range ims {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", im.Digest, im.Name, im.Status, human(im.Size), im.ImportedBy, im.Org, dash(im.DecidedBy))
 	}
 }
 
-func jobInputs(j client.Job) string {
+func jobInputs(j api.Job) string {
 	var s []string
 	for _, in := range j.Inputs {
 		s = append(s, fmt.Sprintf("%s@%d", in.Dataset, in.Version))
@@ -194,14 +193,14 @@ func jobInputs(j client.Job) string {
 }
 
 // upTo marks the figures of a job's coarse view.
-func upTo(j client.Job) string {
+func upTo(j api.Job) string {
 	if j.View == api.ViewCoarse {
 		return "≤"
 	}
 	return ""
 }
 
-func jobTable(tw *tabwriter.Writer, j client.Job) {
+func jobTable(tw *tabwriter.Writer, j api.Job) {
 	fmt.Fprintf(tw, "job\t%s\norganisation\t%s (by %s)\nimage\t%s\ncommand\t%s\ninputs\t%s\nstate\t%s\n", j.ID, j.Org, j.Owner, j.Image,
 		strings.Join(j.Args, " "), jobInputs(j), j.State)
 	if j.Outcome != "" {
@@ -238,7 +237,7 @@ func jobTable(tw *tabwriter.Writer, j client.Job) {
 	}
 }
 
-func outputsTable(tw *tabwriter.Writer, os []client.JobOutput) {
+func outputsTable(tw *tabwriter.Writer, os []api.JobOutput) {
 	fmt.Fprintln(tw, "OUTPUT\tSIZE\tSHA256")
 	for _, o := range os {
 		size := human(o.Size)

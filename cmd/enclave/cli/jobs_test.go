@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/client"
 )
 
 func TestJobRunOutputsRefusedBeforeAnythingRuns(t *testing.T) {
@@ -59,14 +58,14 @@ func TestHelpNamesDeclaredOutputs(t *testing.T) {
 
 func TestJobTableViews(t *testing.T) {
 	three := 3
-	base := client.Job{ID: "j-1", Org: "acme", State: "executor-error", Outcome: api.OutcomeFailed, DeclaredOutputs: []string{"counts.csv"},
+	base := api.Job{ID: "j-1", Org: "acme", State: "executor-error", Outcome: api.OutcomeFailed, DeclaredOutputs: []string{"counts.csv"},
 		Outputs: []api.JobOutput{{Name: "counts.csv", Size: 8192}}, UndeclaredDropped: 4}
 	coarse, exact := base, base
 	coarse.View, coarse.Message = api.ViewCoarse, "the job failed"
 	coarse.Usage = api.JobUsage{PeakMemoryBytes: 8 << 20, WallSeconds: 4}
 	exact.View, exact.ExitCode, exact.Reason, exact.Message = api.ViewExact, &three, "exited", "the command exited with status 3"
 	exact.Outputs = []api.JobOutput{{Name: "counts.csv", Size: 5000, SHA256: strings.Repeat("a", 64)}}
-	render := func(j client.Job) string {
+	render := func(j api.Job) string {
 		var buf bytes.Buffer
 		tw := tabwriter.NewWriter(&buf, 2, 4, 2, ' ', 0)
 		jobTable(tw, j)
@@ -87,7 +86,7 @@ func TestJobTableViews(t *testing.T) {
 			t.Errorf("exact view: want %q in\n%s", want, x)
 		}
 	}
-	none := render(client.Job{ID: "j-2", State: "complete", View: api.ViewCoarse})
+	none := render(api.Job{ID: "j-2", State: "complete", View: api.ViewCoarse})
 	if !strings.Contains(none, "declared outputs none: nothing was collected") {
 		t.Errorf("a job without outputs: got\n%s", none)
 	}

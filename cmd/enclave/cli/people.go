@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/enclave/people"
 )
 
 func init() {
@@ -104,7 +103,7 @@ func init() {
 					return err
 				}
 				return e.print(p, func(tw *tabwriter.Writer) {
-					peopleTable(tw, []people.Person{p.Person})
+					peopleTable(tw, []api.Person{p.Person})
 					fmt.Fprintf(tw, "\ntoken (shown once)\t%s\n", p.Token)
 				})
 			}},
@@ -131,7 +130,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return e.print(p, func(tw *tabwriter.Writer) { peopleTable(tw, []people.Person{p}) })
+				return e.print(p, func(tw *tabwriter.Writer) { peopleTable(tw, []api.Person{p}) })
 			}},
 		&command{path: "token issue", args: "PERSON-ID", short: "issue a new token for a person; printed once (admin)", minArgs: 1, maxArgs: 1,
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -215,13 +214,7 @@ func dash(s string) string {
 	return s
 }
 
-func joinRoles(rs []people.Role) string {
-	s := make([]string, len(rs))
-	for i, r := range rs {
-		s[i] = string(r)
-	}
-	return strings.Join(s, ",")
-}
+func joinRoles(rs []string) string { return strings.Join(rs, ",") }
 
 func orgTable(tw *tabwriter.Writer, os []api.Org) {
 	fmt.Fprintln(tw, "NAME\tTYPE\tUSCC\tLICENCE\tSTATUS\tREASON\tSECURITY LEAD\tPRINCIPAL")
@@ -245,7 +238,7 @@ func orgDetail(tw *tabwriter.Writer, o api.Org) {
 }
 
 // agreementTerm shows a person's confidentiality agreement as its term.
-func agreementTerm(p people.Person) string {
+func agreementTerm(p api.Person) string {
 	switch {
 	case p.AgreementUntil == "":
 		return "-"
@@ -255,7 +248,7 @@ func agreementTerm(p people.Person) string {
 	return p.AgreementFrom + ".." + p.AgreementUntil
 }
 
-func peopleTable(tw *tabwriter.Writer, ps []people.Person) {
+func peopleTable(tw *tabwriter.Writer, ps []api.Person) {
 	fmt.Fprintln(tw, "ID\tNAME\tORG\tROLES\tID NUMBER\tAGREEMENT")
 	for _, p := range ps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Org, joinRoles(p.Roles), dash(p.IDNumberMasked), agreementTerm(p))
