@@ -44,7 +44,7 @@ func (s *Server) applicationRoutes() []route {
 				}
 				return views(as, applicationView), nil
 			}},
-		{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Summary: "Show one application with its decisions",
+		{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Op: "application.show", Summary: "Show one application with its decisions",
 			Response: api.Application{}, Resource: s.applicationResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				a, err := grants.Get(ctx, s.DB.SQL(), c.path("id"))
@@ -55,7 +55,7 @@ func (s *Server) applicationRoutes() []route {
 			}},
 		s.decideRoute("approve", grants.Approved),
 		s.decideRoute("reject", grants.Rejected),
-		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Summary: "Show one grant", Response: api.Grant{},
+		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Op: "grant.show", Summary: "Show one grant", Response: api.Grant{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				g, err := grants.GetGrant(ctx, s.DB.SQL(), c.path("id"))
 				if err != nil {

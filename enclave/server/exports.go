@@ -55,7 +55,7 @@ func (s *Server) exportRoutes() []route {
 		{Method: "POST", Path: "/v1/exports", Action: "export.request",
 			Summary: "Ask to take outputs of a finished job out: the files are frozen by hash and the egress checks run", Request: api.ExportRequest{},
 			Response: api.Export{}, Created: true, Resource: s.exportRequestResource, Handle: s.requestExport},
-		{Method: "GET", Path: "/v1/exports", Action: "export.show", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
+		{Method: "GET", Path: "/v1/exports", Action: "export.show", Op: "export.list", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
 			Response: []api.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), false)
@@ -174,7 +174,7 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 }
 
 func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, error)) route {
-	return route{Method: "POST", Path: "/v1/exports/{id}/" + verb, Action: action,
+	return route{Method: "POST", Path: "/v1/exports/{id}/" + verb, Action: action, Op: "export." + verb,
 		Summary: "An officer of another organisation than the requester's decides: " + verb, Request: api.ReviewRequest{},
 		Response: api.Export{}, Resource: res,
 		Handle: func(ctx context.Context, c *call) (any, error) {

@@ -27,7 +27,11 @@ type route struct {
 	Path    string
 	Action  string // the policy action; empty only for Public routes
 	Summary string
-	Public  bool // health, version and the API document: no token needed
+	// Op is the operation id in the API document when Action does not
+	// name the route alone (several routes asking the policy the same
+	// question); operation ids are unique (checkRoutes).
+	Op     string
+	Public bool // health, version and the API document: no token needed
 	// Request and Response are zero values of the body types, for the API
 	// document; nil means none.
 	Request  any

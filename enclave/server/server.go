@@ -117,6 +117,9 @@ func New(deps Deps) (*Server, error) {
 	s := &Server{Deps: deps}
 	s.uploads.perPerson, s.uploads.imageBytes = map[string]int{}, map[string]int64{}
 	s.routes = s.allRoutes()
+	if err := checkRoutes(s.routes); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
 		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))

@@ -70,7 +70,7 @@ func (s *Server) usageRoutes() []route {
 				}
 				return nil, nil
 			}},
-		{Method: "GET", Path: "/v1/orgs/{name}/quota", Action: "org.list", Summary: "An organisation's quota", Response: api.Quota{},
+		{Method: "GET", Path: "/v1/orgs/{name}/quota", Action: "org.list", Op: "org.quota.show", Summary: "An organisation's quota", Response: api.Quota{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("org", c.path("name"), c.path("name")), nil
 			},
