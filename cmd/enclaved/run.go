@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var mgr *jobs.Manager
 	if cfg.Sandbox {
 		var stopSandbox func()
-		mgr, stopSandbox, err = startJobs(ctx, cfg, log, db, cat, alog)
+		mgr, stopSandbox, err = startJobs(ctx, cfg, log, db, cat, alog, kr)
 		if err != nil {
 			return err
 		}
@@ -138,6 +138,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Prices: prices, Metrics: metrics.New(db.SQL(), metrics.Options{AuditSize: alog.Size}),
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
+		Shredder: newShredder(cfg, log, db, kr, alog, mgr),
 		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {

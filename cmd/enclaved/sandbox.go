@@ -9,6 +9,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
 )
@@ -23,7 +24,7 @@ const (
 
 // startJobs starts (or connects to) containerd, the sandbox runtime and
 // the job manager, and recovers what a previous daemon left behind.
-func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, cat *datasets.Catalog, alog *audit.Log) (*jobs.Manager, func(), error) {
+func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, cat *datasets.Catalog, alog *audit.Log, kr keys.Keyring) (*jobs.Manager, func(), error) {
 	if err := prepareSandboxDir(cfg.SandboxDir); err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +54,11 @@ func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, 
 		return nil, nil, err
 	}
 	stops = append(stops, func() { rt.Close() })
+	// A job's plaintext (its log while it runs, its outputs until they are
+	// sealed) lives in the sandbox's directory, never under the data
+	// directory.
 	mgr, err := jobs.NewManager(jobs.Config{Dir: cfg.jobsDir(), InputDir: filepath.Join(cfg.SandboxDir, "inputs"), UID: jobUID, GID: jobGID,
+		PlainDir: filepath.Join(cfg.SandboxDir, "plain"), Keyring: kr,
 		MaxRunning: cfg.MaxJobs, Log: log.With("part", "jobs")}, db, rt, cat, alog)
 	if err != nil {
 		stop()

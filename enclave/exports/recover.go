@@ -111,8 +111,8 @@ func (s *Service) BuildRelease(ctx context.Context, e *Export, now time.Time) (r
 
 // Tidy runs at start, before anything else uses the exports directory, and
 // removes what a daemon that stopped in the middle left behind: partial
-// bundles (release.tar.tmp), files rebuilt for a release that was not
-// recorded (canonical/), inputs decrypted for a review (inputs/), and the
+// bundles (release.tar.tmp), the plaintext of a review or a release that
+// was under way (review/), and the
 // directories of export requests that were never recorded. It returns
 // what it removed, relative to the directory.
 func (s *Service) Tidy(ctx context.Context) ([]string, error) {
@@ -140,7 +140,7 @@ func (s *Service) Tidy(ctx context.Context) ([]string, error) {
 		if !ent.IsDir() || !strings.HasPrefix(id, "x_") {
 			continue
 		}
-		e, err := Get(ctx, s.Jobs.DB(), id)
+		_, err := Get(ctx, s.Jobs.DB(), id)
 		switch {
 		case errdefs.IsNotFound(err):
 			if err := remove(id); err != nil {
@@ -150,13 +150,11 @@ func (s *Service) Tidy(ctx context.Context) ([]string, error) {
 		case err != nil:
 			return removed, err
 		}
-		for _, rel := range []string{"release.tar.tmp", "inputs"} {
+		// review/ is plaintext kept only while a review or a release
+		// reads it; inputs/ and canonical/ are where daemons before
+		// sealed staging kept the same.
+		for _, rel := range []string{"release.tar.tmp", reviewDir, "inputs", "canonical"} {
 			if err := remove(filepath.Join(id, rel)); err != nil {
-				return removed, err
-			}
-		}
-		if e.State != Released {
-			if err := remove(filepath.Join(id, "canonical")); err != nil {
 				return removed, err
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/release"
+	"github.com/enclave-dev/enclave/enclave/sealedfile"
 )
 
 // Service freezes candidate files, runs the checks and builds release
@@ -70,11 +71,26 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
 		return nil, err
 	}
+	// The frozen files rest sealed under the export's own data key
+	// (staging.go); the checks read their plaintext in the private review
+	// directory, removed when the review is over.
+	keys := s.Jobs.DataKeys()
+	dkey, err := keys.Create(ctx, jobs.ExportKeyObject(id), jobs.KindExport, id, j.ID)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("export %q: %w", id, err)
+	}
+	defer clear(dkey)
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			s.Discard(id)
 		}
 	}()
+	plainDir := filepath.Join(dir, reviewDir)
+	if err := os.MkdirAll(filepath.Join(plainDir, "files"), 0o700); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(plainDir)
 	e := &Export{ID: id, Job: j.ID, Org: org, Requester: requester, Purpose: req.Purpose, Scenario: req.Scenario, Declared: req.Declared,
 		Level: j.MaxLevel(), State: PendingReview, Reviews: []Review{}, CreatedAt: now.UTC()}
 	rq := &review.Request{Params: s.Params, DeclaredLevels: req.Declared}
@@ -84,7 +100,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 			return nil, fmt.Errorf("file %q named twice: %w", name, errdefs.ErrInvalidArgument)
 		}
 		seen[name] = true
-		f, path, err := s.freeze(j, name, dir, len(e.Files))
+		f, path, err := s.freeze(ctx, j, name, dir, len(e.Files), dkey)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +109,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	}
 	// The job's manifest declares the marks of its non-Arrow outputs.
 	if !seen[review.ManifestName] {
-		if f, path, err := s.freeze(j, review.ManifestName, dir, len(e.Files)); err == nil {
+		if f, path, err := s.freeze(ctx, j, review.ManifestName, dir, len(e.Files), dkey); err == nil {
 			rq.Manifest = &review.File{Name: f.Name, Path: path, SHA256: f.SHA256}
 		}
 	} else {
@@ -114,11 +130,10 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	// The output contract reads the inputs' rows to trace every cell of
 	// an output table to its group of records: they are decrypted into the
 	// export's private directory for the review and removed after it.
-	plain := filepath.Join(dir, "inputs")
+	plain := filepath.Join(plainDir, "inputs")
 	if err := os.Mkdir(plain, 0o700); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(plain)
 	for i, in := range j.Inputs {
 		v, err := s.Catalog.Get(ctx, nil, in.Dataset, in.Version)
 		if err != nil {
@@ -145,7 +160,7 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 			e.ApprovalsNeeded = 2
 		}
 	}
-	prev, err := s.previous(ctx, j)
+	prev, err := s.previous(ctx, j, plainDir)
 	if err != nil {
 		return nil, err
 	}
@@ -174,42 +189,36 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 	return e, nil
 }
 
-// freeze copies one output of j into the export's directory as its i-th
-// frozen file and hashes it.
-func (s *Service) freeze(j *jobs.Job, name, dir string, i int) (File, string, error) {
-	src, err := s.Jobs.OutputPath(j, name)
-	if err != nil {
-		return File{}, "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrInvalidArgument)
+// freeze copies one output of j, decrypted from the job's sealed file,
+// into the export's directory as its i-th frozen file, sealed under key,
+// and into the private review directory as plaintext for the checks; it
+// returns the file and the path of the plaintext copy.
+func (s *Service) freeze(ctx context.Context, j *jobs.Job, name, dir string, i int, key []byte) (File, string, error) {
+	in, err := s.Jobs.OpenOutput(ctx, j, name)
+	if errdefs.IsNotFound(err) {
+		return File{}, "", fmt.Errorf("job %q has no output %q (or its outputs were destroyed): %w", j.ID, name, errdefs.ErrInvalidArgument)
 	}
-	in, err := os.Open(src)
 	if err != nil {
 		return File{}, "", err
 	}
 	defer in.Close()
-	dst := filepath.Join(dir, "files", fmt.Sprintf("%04d", i))
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o400)
+	plain := filepath.Join(dir, reviewDir, "files", fmt.Sprintf("%04d", i))
+	n, sum, err := freezeTo(in, s.FilePath(filepath.Base(dir), i), plain, key)
 	if err != nil {
 		return File{}, "", err
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return File{}, "", err
-	}
-	return File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, dst, nil
+	return File{Name: name, Size: n, SHA256: sum}, plain, nil
 }
 
-// FilePath returns where the frozen copy of the i-th file of export id is.
+// FilePath returns where the frozen copy of the i-th file of export id is
+// (sealed: OpenFile reads it).
 func (s *Service) FilePath(id string, i int) string {
 	return filepath.Join(s.Dir, id, "files", fmt.Sprintf("%04d", i))
 }
 
 // previous returns the files already released from jobs that read under
 // any of the same grants, for the differencing check.
-func (s *Service) previous(ctx context.Context, j *jobs.Job) ([]review.PreviousRelease, error) {
+func (s *Service) previous(ctx context.Context, j *jobs.Job, plainDir string) ([]review.PreviousRelease, error) {
 	mine := map[string]bool{}
 	for _, g := range j.Grants {
 		mine[g] = true
@@ -232,14 +241,24 @@ func (s *Service) previous(ctx context.Context, j *jobs.Job) ([]review.PreviousR
 			continue
 		}
 		for i, f := range e.Files {
-			out = append(out, review.PreviousRelease{Release: e.ID, File: review.File{Name: f.Name, Path: s.FilePath(e.ID, i), SHA256: f.SHA256}})
+			path := filepath.Join(plainDir, "previous", fmt.Sprintf("%s-%04d", e.ID, i))
+			if err := s.decryptFile(ctx, e.ID, i, path); err != nil {
+				return nil, fmt.Errorf("released file %d of %q for the differencing check: %w", i, e.ID, err)
+			}
+			out = append(out, review.PreviousRelease{Release: e.ID, File: review.File{Name: f.Name, Path: path, SHA256: f.SHA256}})
 		}
 	}
 	return out, nil
 }
 
-// Discard removes the frozen files of an export that was not recorded.
-func (s *Service) Discard(id string) { os.RemoveAll(filepath.Join(s.Dir, id)) }
+// Discard removes the frozen files of an export that was not recorded and
+// shreds its key.
+func (s *Service) Discard(id string) {
+	os.RemoveAll(filepath.Join(s.Dir, id))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Jobs.DataKeys().Shred(ctx, jobs.ExportKeyObject(id), jobs.KindExport, id, "")
+}
 
 // BundlePath is where the release bundle of export id is kept.
 func (s *Service) BundlePath(id string) string { return filepath.Join(s.Dir, id, "release.tar") }
@@ -252,15 +271,25 @@ func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred rele
 		return "", err
 	}
 	var srcs []release.Source
-	canon := filepath.Join(s.Dir, e.ID, "canonical")
-	if err := os.RemoveAll(canon); err != nil {
+	// The frozen files are decrypted into the private review directory for
+	// the rebuild and the bundle; it is removed when the bundle is written.
+	plainDir := filepath.Join(s.Dir, e.ID, reviewDir)
+	if err := os.RemoveAll(plainDir); err != nil {
 		return "", err
 	}
+	if err := os.MkdirAll(filepath.Join(plainDir, "files"), 0o700); err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(plainDir)
+	canon := filepath.Join(plainDir, "canonical")
 	if err := os.Mkdir(canon, 0o700); err != nil {
 		return "", err
 	}
 	for i, f := range e.Files {
-		path := s.FilePath(e.ID, i)
+		path := filepath.Join(plainDir, "files", fmt.Sprintf("%04d", i))
+		if err := s.decryptFile(ctx, e.ID, i, path); err != nil {
+			return "", fmt.Errorf("frozen file %d of export %q: %w", i, e.ID, err)
+		}
 		rf := release.File{Name: f.Name, SHA256: f.SHA256, Size: f.Size}
 		// A table leaves rebuilt from the values the checks read, so that
 		// nothing a writer hid where readers do not look goes with it. A
@@ -283,8 +312,22 @@ func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred rele
 	if err != nil {
 		return "", err
 	}
+	// The bundle rests sealed under the export's key too (OpenBundle).
+	key, err := s.Jobs.DataKeys().Open(ctx, jobs.ExportKeyObject(e.ID))
+	if err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return "", fmt.Errorf("export %q: %w", e.ID, err)
+	}
+	defer clear(key)
+	sw, err := sealedfile.NewWriter(out, key)
 	h := sha256.New()
-	err = release.Write(io.MultiWriter(out, h), pred, srcs, pub, func(m []byte) ([]byte, error) { return s.Keyring.Sign(ctx, m) })
+	if err == nil {
+		err = release.Write(io.MultiWriter(sw, h), pred, srcs, pub, func(m []byte) ([]byte, error) { return s.Keyring.Sign(ctx, m) })
+	}
+	if err == nil {
+		err = sw.Close()
+	}
 	if err == nil {
 		err = out.Sync()
 	}

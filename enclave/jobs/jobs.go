@@ -93,6 +93,7 @@ ALTER TABLE images ADD COLUMN layers INTEGER NOT NULL DEFAULT 0;`},
 			"jobs":   {"created_at", "started_at", "ended_at"},
 		})},
 	}})
+	store.Register(derivedSchema) // lineage, derived keys, destructions (derived.go)
 }
 
 // Input is one dataset version a job reads, as /in/NAME/data.arrow.

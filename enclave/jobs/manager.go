@@ -2,9 +2,7 @@ package jobs
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
@@ -40,6 +38,12 @@ type Config struct {
 	// It must be traversable (mode 0711 all the way up) because the
 	// sandbox resolves bind mounts as the job's unprivileged host uid.
 	InputDir string
+	// PlainDir holds each job's plaintext while it runs and until it is
+	// sealed (its log, its collected outputs): a private directory (mode
+	// 0700) outside the data directory, in the sandbox's. Required.
+	PlainDir string
+	// Keyring wraps each job's data key (DataKeys). Required.
+	Keyring keys.Keyring
 	// UID and GID are the host ids a job's root maps to: the input files
 	// are readable by that uid only.
 	UID, GID int
@@ -58,6 +62,7 @@ type Manager struct {
 	rt      sandbox.Runtime
 	catalog *datasets.Catalog
 	audit   Auditor
+	keys    *DataKeys
 
 	queue chan string
 	// slots holds one token per job that runs, queued jobs and reattached
@@ -87,7 +92,19 @@ func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Cata
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Keyring == nil {
+		return nil, fmt.Errorf("jobs: a keyring is required to seal job outputs: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := checkPlainDir(cfg.PlainDir, cfg.Dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.PlainDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.PlainDir, 0o700); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.InputDir, 0o711); err != nil {
@@ -97,7 +114,7 @@ func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Cata
 		return nil, err
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	m := &Manager{cfg: cfg, db: db, rt: rt, catalog: cat, audit: a, queue: make(chan string, cfg.MaxQueued),
+	m := &Manager{cfg: cfg, db: db, rt: rt, catalog: cat, audit: a, keys: NewDataKeys(db.SQL(), cfg.Keyring), queue: make(chan string, cfg.MaxQueued),
 		slots:   make(chan struct{}, cfg.MaxRunning),
 		cancels: map[string]context.CancelCauseFunc{}, waiters: map[string][]chan struct{}{}, ctx: ctx, stop: stop}
 	for i := 0; i < cfg.MaxRunning; i++ {
@@ -131,7 +148,10 @@ func (m *Manager) Insert(ctx context.Context, tx *sql.Tx, j *Job) error {
 	if len(m.queue) >= cap(m.queue) {
 		return fmt.Errorf("the job queue is full (%d jobs): %w", cap(m.queue), errdefs.ErrResourceExhausted)
 	}
-	return insert(ctx, tx, j)
+	if err := insert(ctx, tx, j); err != nil {
+		return err
+	}
+	return insertLineage(ctx, tx, j)
 }
 
 // Enqueue hands a recorded job to the workers.
@@ -233,7 +253,7 @@ func (m *Manager) run(id string) {
 		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job directory", sandbox.Exit{})
 		return
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	logf, err := m.openPlainLog(id, true)
 	if err != nil {
 		m.removeInputs(area, log)
 		m.finish(ctx, id, j, SystemError, string(sandbox.ReasonSystemError), "job log", sandbox.Exit{})
@@ -272,7 +292,7 @@ func (m *Manager) track(id string) (context.Context, func()) {
 
 // spec is the sandbox's description of a job whose inputs are mounts.
 func (m *Manager) spec(j *Job, mounts []sandbox.Mount) sandbox.Spec {
-	return sandbox.Spec{ID: j.ID, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: filepath.Join(m.cfg.Dir, j.ID, "out"),
+	return sandbox.Spec{ID: j.ID, Image: j.Image, Args: j.Args, Inputs: mounts, OutDir: m.plainOut(j.ID),
 		Outputs: j.Declared, Limits: j.limits}
 }
 
@@ -422,26 +442,14 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	u.CPUSeconds = float64(ex.Usage.CPUNanos) / 1e9
 	u.PeakMemoryBytes, u.IOReadBytes, u.IOWriteBytes, u.OutputBytes = ex.Usage.PeakMemoryBytes, ex.Usage.IOReadBytes, ex.Usage.IOWriteBytes, ex.Usage.OutputBytes
 	u.WallSeconds = ex.Usage.Wall.Seconds()
-	declared := map[string]bool{}
-	for _, n := range j.Declared {
-		declared[n] = true
-	}
-	outs := []Output{}
-	undeclared := ex.Undeclared
-	for _, f := range ex.Outputs {
-		path := filepath.Join(m.cfg.Dir, id, "out", filepath.FromSlash(f.Name))
-		if !declared[f.Name] {
-			// The runtime collects only declared files; should one
-			// bring more, it is dropped here all the same.
-			os.Remove(path)
-			undeclared++
-			continue
+	// The log and the outputs are sealed under the job's key and their
+	// plaintext removed before the end is recorded.
+	outs, undeclared, note := m.sealJob(ctx, j, ex)
+	if note != "" {
+		if msg != "" {
+			msg += "; "
 		}
-		sum, err := fileSHA256(path)
-		if err != nil {
-			continue
-		}
-		outs = append(outs, Output{Name: f.Name, Size: f.Size, SHA256: sum})
+		msg += note
 	}
 	code := -1
 	if ex.Reason != "" {
@@ -476,19 +484,6 @@ func (m *Manager) finish(ctx context.Context, id string, j *Job, st State, reaso
 	for _, w := range ws {
 		close(w)
 	}
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Cancel stops a job with a reason: a queued job ends at once, a started
@@ -532,28 +527,10 @@ func (m *Manager) Wait(ctx context.Context, id string) (*Job, error) {
 	}
 }
 
-// Logs opens a job's log.
-func (m *Manager) Logs(id string) (*os.File, error) {
-	f, err := os.Open(filepath.Join(m.cfg.Dir, id, "log"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("job %q has no log yet: %w", id, errdefs.ErrNotFound)
-	}
-	return f, err
-}
-
-// OutputPath returns the path of one collected output of a job: name must
-// be declared with the job and collected (listed in its outputs); anything
-// else is errdefs.ErrNotFound.
-func (m *Manager) OutputPath(j *Job, name string) (string, error) {
-	if !slices.Contains(j.Declared, name) {
-		return "", fmt.Errorf("job %q declared no output %q: %w", j.ID, name, errdefs.ErrNotFound)
-	}
-	for _, o := range j.Outputs {
-		if o.Name == name {
-			return filepath.Join(m.cfg.Dir, j.ID, "out", filepath.FromSlash(name)), nil
-		}
-	}
-	return "", fmt.Errorf("job %q has no output %q: %w", j.ID, name, errdefs.ErrNotFound)
+// Logs opens a job's log: as it is written while the job runs, decrypted
+// from its sealed form once the job ended (sealed.go).
+func (m *Manager) Logs(id string) (io.ReadCloser, error) {
+	return m.openLog(id)
 }
 
 // Recover runs once at start. The jobs a previous daemon left running
@@ -603,6 +580,13 @@ func (m *Manager) Recover(ctx context.Context) error {
 				m.removeInputs(filepath.Join(m.cfg.InputDir, a.Name()), m.cfg.Log)
 			}
 		}
+	}
+	openIDs := map[string]bool{}
+	for _, x := range open {
+		openIDs[x.id] = true
+	}
+	if err := m.tidyPlain(openIDs); err != nil {
+		return err
 	}
 	var queued []string
 	for _, x := range open {
@@ -662,7 +646,7 @@ func (m *Manager) reattach(j *Job) {
 	// The job is followed even without its log: left alone, it would run
 	// on unrecorded.
 	w := &budgetWriter{w: io.Discard, left: j.limits.LogBytes}
-	if logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+	if logf, err := m.openPlainLog(j.ID, false); err != nil {
 		log.Error("open the job's log; its output is dropped", "err", err)
 	} else {
 		defer logf.Close()

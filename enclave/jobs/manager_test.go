@@ -55,7 +55,7 @@ func newManager(t *testing.T, rt sandbox.Runtime) (*Manager, *auditLog) {
 	t.Cleanup(func() { db.Close() })
 	a := &auditLog{}
 	m, err := NewManager(Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(),
-		MaxRunning: 1}, db, rt, nil, a)
+		MaxRunning: 1, PlainDir: t.TempDir(), Keyring: testKeyring(t)}, db, rt, nil, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +127,19 @@ func TestDeclaredOutputs(t *testing.T) {
 	}{
 		{"counts.arrow", true, ""},
 		{"missing.txt", false, "no output"},
-		{"stray.txt", false, "declared no output"},
-		{"MANIFEST.json", false, "declared no output"},
+		{"stray.txt", false, "no output"},
+		{"MANIFEST.json", false, "no output"},
 	} {
-		_, err := m.OutputPath(j, tc.name)
+		r, err := m.OpenOutput(context.Background(), j, tc.name)
 		if tc.ok != (err == nil) || (err != nil && (!errdefs.IsNotFound(err) || !strings.Contains(err.Error(), tc.errText))) {
-			t.Errorf("OutputPath(%q): got %v, want ok=%v (%s)", tc.name, err, tc.ok, tc.errText)
+			t.Errorf("OpenOutput(%q): got %v, want ok=%v (%s)", tc.name, err, tc.ok, tc.errText)
+		}
+		if err == nil {
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || string(b) != "data of "+tc.name {
+				t.Errorf("OpenOutput(%q): read %q, %v", tc.name, b, err)
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
@@ -23,9 +24,11 @@ import (
 // daemon is the state that outlives one manager: the database, the
 // directories and the audit log, as a data directory outlives enclaved.
 type daemon struct {
-	dir string
-	db  *store.DB
-	a   *auditLog
+	dir   string
+	plain string // the sandbox's plaintext directory, outside dir
+	kr    keys.Keyring
+	db    *store.DB
+	a     *auditLog
 }
 
 func newDaemon(t *testing.T) *daemon {
@@ -36,7 +39,7 @@ func newDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &daemon{dir: dir, db: db, a: &auditLog{}}
+	return &daemon{dir: dir, plain: t.TempDir(), kr: testKeyring(t), db: db, a: &auditLog{}}
 }
 
 // start makes a manager over the daemon's state, as enclaved does at start
@@ -44,7 +47,7 @@ func newDaemon(t *testing.T) *daemon {
 func (d *daemon) start(t *testing.T, rt sandbox.Runtime, maxRunning int) *Manager {
 	t.Helper()
 	m, err := NewManager(Config{Dir: filepath.Join(d.dir, "jobs"), InputDir: filepath.Join(d.dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(),
-		MaxRunning: maxRunning}, d.db, rt, nil, d.a)
+		MaxRunning: maxRunning, PlainDir: d.plain, Keyring: d.kr}, d.db, rt, nil, d.a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func TestRestartReattaches(t *testing.T) {
 	record(t, m1, "j-1", []string{"counts.arrow"}, sandbox.DefaultLimits())
 	waitState(t, m1, "j-1", Running)
 	for i := 0; ; i++ {
-		if b, _ := os.ReadFile(filepath.Join(d.dir, "jobs", "j-1", "log")); string(b) == "before\n" {
+		if b, _ := os.ReadFile(filepath.Join(d.plain, "j-1", "log")); string(b) == "before\n" {
 			break
 		}
 		if i > 500 {
@@ -171,10 +174,10 @@ func TestRestartReattaches(t *testing.T) {
 	}
 	specs := rt.ReattachedSpecs()
 	if len(specs) != 1 || specs[0].ID != "j-1" || specs[0].Image != sandboxtest.FakeDigest || strings.Join(specs[0].Outputs, ",") != "counts.arrow" ||
-		specs[0].OutDir != filepath.Join(d.dir, "jobs", "j-1", "out") || specs[0].Limits != sandbox.DefaultLimits() {
+		specs[0].OutDir != filepath.Join(d.plain, "j-1", "out") || specs[0].Limits != sandbox.DefaultLimits() {
 		t.Errorf("reattached spec: got %+v, want the job's", specs)
 	}
-	if b, _ := os.ReadFile(filepath.Join(d.dir, "jobs", "j-1", "log")); string(b) != "before\nafter\n" {
+	if b := readLog(t, m2, "j-1"); string(b) != "before\nafter\n" {
 		t.Errorf("log: got %q, want what the job wrote before and after the restart", b)
 	}
 	if _, err := os.Stat(area); !os.IsNotExist(err) {
@@ -195,7 +198,8 @@ func TestRestartReattaches(t *testing.T) {
 func TestRestartLostAndPrepared(t *testing.T) {
 	d := newDaemon(t)
 	ctx := context.Background()
-	m0, err := NewManager(Config{Dir: filepath.Join(d.dir, "jobs"), InputDir: filepath.Join(d.dir, "inputs"), MaxRunning: 1}, d.db, &sandboxtest.Fake{}, nil, d.a)
+	m0, err := NewManager(Config{Dir: filepath.Join(d.dir, "jobs"), InputDir: filepath.Join(d.dir, "inputs"), MaxRunning: 1, PlainDir: d.plain, Keyring: d.kr},
+		d.db, &sandboxtest.Fake{}, nil, d.a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +280,7 @@ func TestReattachedJobsHoldSlots(t *testing.T) {
 	record(t, m1, "j-old", nil, limits)
 	waitState(t, m1, "j-old", Running)
 	m1.Close()
-	if err := os.WriteFile(filepath.Join(d.dir, "jobs", "j-old", "log"), []byte(strings.Repeat("x", 1000)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(d.plain, "j-old", "log"), []byte(strings.Repeat("x", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -302,7 +306,10 @@ func TestReattachedJobsHoldSlots(t *testing.T) {
 	if j, err := m2.Wait(context.Background(), "j-new"); err != nil || j.State != Complete {
 		t.Fatalf("the new job: got %+v, %v; want complete", j, err)
 	}
-	b, _ := os.ReadFile(filepath.Join(d.dir, "jobs", "j-old", "log"))
+	if _, err := m2.Wait(context.Background(), "j-old"); err != nil {
+		t.Fatal(err)
+	}
+	b := readLog(t, m2, "j-old")
 	if want := strings.Repeat("x", 1000) + strings.Repeat("y", 24); string(b) != want {
 		t.Errorf("log: got %d bytes, want the limit of 1024 (%d before the restart)", len(b), 1000)
 	}

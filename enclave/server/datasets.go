@@ -380,5 +380,20 @@ func (s *Server) destroyDataset(ctx context.Context, c *call) (any, error) {
 		out.Destructions = append(out.Destructions, api.Destruction{Dataset: v.Name, Version: v.Version, KeyID: d.KeyID,
 			Technique: d.Technique, Files: d.Files, Reason: req.Reason, Actor: c.subject.Person.ID, Time: s.Now().UTC()})
 	}
+	// What jobs derived from the versions dies with them: each
+	// job's outputs and unreleased exports, shredded and recorded.
+	out.Derived = []api.DerivedDestruction{}
+	if s.Shredder != nil {
+		for _, v := range vs {
+			ds, err := s.Shredder.DatasetDestroyed(context.WithoutCancel(ctx), v.Name, v.Version, c.subject.Person.ID, req.Reason)
+			for _, d := range ds {
+				out.Derived = append(out.Derived, api.DerivedDestruction{Object: d.Object, Cause: d.Cause, Process: d.Process,
+					Technique: d.Technique, KeyID: d.KeyID, Files: d.Files, Actor: d.Actor, Reason: d.Reason, Time: d.Time})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("destroy what was derived from dataset %q version %d: %w", v.Name, v.Version, err)
+			}
+		}
+	}
 	return out, nil
 }

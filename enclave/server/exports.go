@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -351,9 +350,16 @@ func (s *Server) sendBundle(c *call, e *exports.Export) (int64, error) {
 	if e.State != exports.Released {
 		return 0, fmt.Errorf("export %q is %s, not released: %w", e.ID, e.State, errdefs.ErrFailedPrecondition)
 	}
-	f, err := os.Open(s.Exports.BundlePath(e.ID))
-	if err != nil {
+	// The bundle rests sealed under the export's key; it is read from an
+	// unnamed decrypted copy that lives only while it is sent.
+	f, err := s.Exports.OpenBundle(c.r.Context(), e.ID)
+	if errdefs.IsNotFound(err) {
 		return 0, fmt.Errorf("release bundle of %q: %w", e.ID, errdefs.ErrNotFound)
+	}
+	if err != nil {
+		// A bundle that does not open (altered: errdefs.ErrDataLoss)
+		// keeps its class.
+		return 0, fmt.Errorf("release bundle of %q: %w", e.ID, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -49,7 +49,7 @@ func newJobWorld(t *testing.T) *jobWorld {
 	jw.jobsDir = filepath.Join(dir, "jobs")
 	jw.world = newWorldWith(t, func(d *Deps) {
 		m, err := jobs.NewManager(jobs.Config{Dir: jw.jobsDir, InputDir: filepath.Join(dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(), MaxRunning: 2,
-			Now: d.Now},
+			Now: d.Now, PlainDir: t.TempDir(), Keyring: d.Keyring},
 			d.DB, jw.rt, d.Catalog, d.Audit)
 		if err != nil {
 			t.Fatal(err)

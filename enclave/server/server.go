@@ -62,6 +62,9 @@ type Deps struct {
 	Jobs *jobs.Manager
 	// Exports reviews and releases outputs; nil serves no export routes.
 	Exports *exports.Service
+	// Shredder destroys what jobs derived from a dataset version when it
+	// is destroyed (their lineage names them); nil when no jobs ever ran.
+	Shredder *exports.Shredder
 	// Prices turn usage into charges (enclaved run --price-list); the zero
 	// value is usage.DefaultPriceList.
 	Prices usage.PriceList

@@ -1,0 +1,294 @@
+package exports
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/store"
+)
+
+// Destroyed is the state of an export request whose frozen files were
+// destroyed with a basis of its job before it was released: it takes no
+// more decisions.
+const Destroyed = "destroyed"
+
+// Canceler stops a job (jobs.Manager). An errdefs.ErrFailedPrecondition
+// error means the job had already ended.
+type Canceler interface {
+	Cancel(ctx context.Context, id, why string) error
+}
+
+// Auditor appends to the audit log.
+type Auditor interface {
+	Append(ctx context.Context, ev audit.Event) (uint64, error)
+}
+
+// Shredder destroys what was derived from a basis that ended (R-13,
+// DESIGN.md section 5 promise 9): when a dataset version is destroyed, a
+// grant's term ends (after its grace) or an organisation is revoked, every
+// job that read under that basis loses its work area and outputs, and each
+// of its exports not yet released loses its frozen files: the data key of
+// each (jobs.DataKeys) is shredded in the keyring, then the sealed files
+// are removed. A job still running is stopped first; what it leaves at its
+// end is removed unsealed (its key is doomed). Released bundles have left
+// the enclave and stay in the product register.
+//
+// Each destroyed object gets a destruction record (jobs.Destruction:
+// object, cause, process, technique, key, files, actor, reason, time) in
+// the state and on the audit log, appended before the destruction takes
+// effect. Every method is idempotent: an object already destroyed is
+// skipped, one whose destruction stopped half-way is finished. A Shredder
+// is safe for concurrent use.
+type Shredder struct {
+	DB   *store.DB
+	Keys *jobs.DataKeys
+	// JobsDir is DATA/jobs and ExportsDir DATA/exports.
+	JobsDir, ExportsDir string
+	Audit               Auditor
+	// Jobs stops running jobs; nil when no jobs run here.
+	Jobs Canceler
+	Now  func() time.Time
+	Log  *slog.Logger
+}
+
+// DatasetDestroyed destroys what every job that read dataset name at
+// version (every version when 0) derived from it.
+func (s *Shredder) DatasetDestroyed(ctx context.Context, name string, version int, actor, reason string) ([]jobs.Destruction, error) {
+	ls, err := jobs.LineageOfVersion(ctx, s.DB.SQL(), name, version)
+	if err != nil {
+		return nil, err
+	}
+	cause := "dataset:" + name
+	if version != 0 {
+		cause = fmt.Sprintf("dataset:%s@%d", name, version)
+	}
+	return s.shredJobs(ctx, lineageJobs(ls), cause, actor, reason)
+}
+
+// GrantEnded destroys what every job that read under grant derived. The
+// caller calls it once the grant's grace period is over.
+func (s *Shredder) GrantEnded(ctx context.Context, grant, actor, reason string) ([]jobs.Destruction, error) {
+	ls, err := jobs.LineageOfGrant(ctx, s.DB.SQL(), grant)
+	if err != nil {
+		return nil, err
+	}
+	return s.shredJobs(ctx, lineageJobs(ls), "grant:"+grant, actor, reason)
+}
+
+// OrgRevoked destroys what every job of organisation org derived.
+func (s *Shredder) OrgRevoked(ctx context.Context, org, actor, reason string) ([]jobs.Destruction, error) {
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT id FROM jobs WHERE org = ? ORDER BY created_at, id`, org)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return s.shredJobs(ctx, ids, "org:"+org, actor, reason)
+}
+
+// Job destroys what job id derived (its work area and outputs, its
+// unreleased exports) for cause ("grant:ID", ...).
+func (s *Shredder) Job(ctx context.Context, id, cause, actor, reason string) ([]jobs.Destruction, error) {
+	return s.shredJobs(ctx, []string{id}, cause, actor, reason)
+}
+
+func lineageJobs(ls []jobs.Lineage) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, l := range ls {
+		if !seen[l.Job] {
+			seen[l.Job] = true
+			ids = append(ids, l.Job)
+		}
+	}
+	return ids
+}
+
+// Technique is how a derived object is destroyed.
+func (s *Shredder) technique() string {
+	return "crypto-shredding: the object's AES-256-GCM data key is wrapped under a key-encryption key of its own in the " +
+		s.Keys.Keyring().Name() + " keyring, which was destroyed (local: overwritten, synced, unlinked and tombstoned; vault: the transit key deleted); " +
+		"the sealed files were then unlinked"
+}
+
+const process = "stopped if running; data key marked shredded in the state; key-encryption key destroyed in the keyring; sealed files removed"
+
+func (s *Shredder) shredJobs(ctx context.Context, ids []string, cause, actor, reason string) ([]jobs.Destruction, error) {
+	if actor == "" {
+		actor = "system"
+	}
+	out := []jobs.Destruction{}
+	var errs []error
+	for _, id := range ids {
+		j, err := jobs.Get(ctx, s.DB.SQL(), id)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if !j.State.Terminal() && s.Jobs != nil {
+			err := s.Jobs.Cancel(ctx, id, "its basis ended ("+cause+"): "+reason)
+			if err != nil && !errdefs.IsFailedPrecondition(err) && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("stop job %q: %w", id, err))
+			}
+		}
+		d, err := s.shred(ctx, "job:"+id, jobs.JobKeyObject(id), jobs.KindJob, id, id, filepath.Join(s.JobsDir, id), cause, actor, reason, j.Org,
+			func() (int, int64, error) { return jobs.DestroyFiles(s.JobsDir, id) })
+		if err != nil {
+			errs = append(errs, err)
+		} else if d != nil {
+			out = append(out, *d)
+		}
+		xs, err := s.unreleased(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		for _, x := range xs {
+			dir := filepath.Join(s.ExportsDir, x)
+			d, err := s.shred(ctx, "export:"+x, jobs.ExportKeyObject(x), jobs.KindExport, x, id, dir, cause, actor, reason, j.Org,
+				func() (int, int64, error) { return jobs.RemoveTree(dir) })
+			if err != nil {
+				errs = append(errs, err)
+			} else if d != nil {
+				out = append(out, *d)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// unreleased returns the exports of job that were not released.
+func (s *Shredder) unreleased(ctx context.Context, job string) ([]string, error) {
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT id FROM exports WHERE job = ? AND state != ? ORDER BY id`, job, Released)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// shred destroys one object: audited first, then its key shredded, its
+// files removed and the record stored. An object already destroyed (its
+// key shredded by the keyring and its files gone) is skipped: nil, nil.
+func (s *Shredder) shred(ctx context.Context, object, keyObject, kind, owner, job, dir, cause, actor, reason, org string,
+	remove func() (int, int64, error)) (*jobs.Destruction, error) {
+	done, err := s.destroyed(ctx, object, dir)
+	if err != nil || done {
+		return nil, err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	d := &jobs.Destruction{Object: object, Cause: cause, Process: process, Technique: s.technique(), Keyring: s.Keys.Keyring().Name(),
+		KeyObject: keyObject, Actor: actor, Reason: reason, Time: now().UTC()}
+	ev := audit.Event{Time: d.Time, Actor: actor, Action: "derived.destroy", Objects: []string{object, cause}, Outcome: audit.OutcomeOK,
+		Reason: reason, Retention: audit.Retention5y, Details: map[string]string{"process": d.Process, "technique": d.Technique,
+			"key_object": keyObject, "cause": cause, "org": org}}
+	if _, err := s.Audit.Append(ctx, ev); err != nil {
+		return nil, fmt.Errorf("audit the destruction of %s: %w", object, err)
+	}
+	fail := func(err error) (*jobs.Destruction, error) {
+		ev.Outcome, ev.Reason = audit.OutcomeFailed, "the destruction did not complete; it is finished by the next one of the same basis"
+		ev.Details["error"] = errClass(err)
+		if _, aerr := s.Audit.Append(context.WithoutCancel(ctx), ev); aerr != nil && s.Log != nil {
+			s.Log.Error("audit a failed destruction", "object", object, "err", aerr)
+		}
+		return nil, fmt.Errorf("destroy %s: %w", object, err)
+	}
+	if d.KeyID, err = s.Keys.Shred(ctx, keyObject, kind, owner, job); err != nil {
+		return fail(err)
+	}
+	if d.Files, d.Bytes, err = remove(); err != nil {
+		return fail(err)
+	}
+	ev.Action, ev.Details["key_id"] = "derived.destruction", d.KeyID
+	ev.Details["files"], ev.Details["bytes"] = fmt.Sprint(d.Files), fmt.Sprint(d.Bytes)
+	idx, err := s.Audit.Append(ctx, ev)
+	if err != nil {
+		return fail(err)
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := jobs.RecordDestruction(ctx, tx, *d); err != nil {
+			return err
+		}
+		if kind == jobs.KindExport {
+			if _, err := tx.ExecContext(ctx, `UPDATE exports SET state = ? WHERE id = ? AND state != ?`, Destroyed, owner, Released); err != nil {
+				return err
+			}
+		}
+		return store.RecordAuditIndex(ctx, tx, idx)
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record the destruction of %s: %w", object, err)
+	}
+	if s.Log != nil {
+		s.Log.Info("destroyed", "object", object, "cause", cause, "files", d.Files)
+	}
+	return d, nil
+}
+
+// destroyed reports whether an object's destruction is complete: on
+// record, and no file of it left.
+func (s *Shredder) destroyed(ctx context.Context, object, dir string) (bool, error) {
+	var n int
+	if err := s.DB.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM destructions WHERE object = ?`, object).Scan(&n); err != nil || n == 0 {
+		return false, err
+	}
+	files := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	return err == nil && files == 0, err
+}
+
+func errClass(err error) string {
+	switch {
+	case errdefs.IsNotFound(err):
+		return "not found"
+	case errdefs.IsUnavailable(err):
+		return "unavailable"
+	case errdefs.IsPermissionDenied(err):
+		return "permission denied"
+	}
+	return "internal"
+}
