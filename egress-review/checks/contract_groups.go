@@ -1,10 +1,9 @@
 package checks
 
 import (
-	"encoding/binary"
+	"bytes"
 	"fmt"
 	"math"
-	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,17 +101,21 @@ func (t *outTable) judge() []review.Finding {
 	labels = grouping
 	// Rows: one per group.
 	if len(labels) > 0 {
-		seen := make(map[string]struct{}, t.rows)
+		sizes := make([]int, len(labels))
+		for j, c := range labels {
+			sizes[j] = len(c.dict)
+		}
+		seen := newGroupIndex(sizes)
 		dup := 0
-		key := make([]byte, 4*len(labels))
+		codes := make([]int32, len(labels))
 		for r := 0; r < t.rows; r++ {
 			for j, c := range labels {
-				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
+				codes[j] = c.codes[r]
 			}
-			if _, ok := seen[string(key)]; ok {
+			if seen.find(codes) >= 0 {
 				dup++
 			} else {
-				seen[string(key)] = struct{}{}
+				seen.add(codes, 0)
 			}
 		}
 		if dup > 0 {
@@ -170,29 +173,6 @@ func digitsOf(v float64) string {
 	s := strconv.FormatFloat(math.Abs(v), 'e', -1, 64)
 	m, _, _ := strings.Cut(s, "e")
 	return strings.ReplaceAll(m, ".", "")
-}
-
-// groups are the input records grouped by the input columns that an
-// output table's label columns match.
-type groups struct {
-	src  *inputTable
-	cols []*inputCol // per output label column
-	nums []*inputCol // the numeric columns of src
-	base map[string]*cellGroup
-	// the base group of every input record, and the base groups by index
-	of          []int32
-	bases       []*cellGroup
-	presentDone bool
-}
-
-// cellGroup is what the rules need of a group of input records, per numeric
-// input column.
-type cellGroup struct {
-	index   int32 // among the base groups, while grouping
-	n       int
-	codes   []int32
-	stats   []numStats
-	present []int // per column of the source: records with a value
 }
 
 type numStats struct {
@@ -270,239 +250,6 @@ func (s *numStats) merge(o *numStats) {
 	s.hasMin = true
 }
 
-// recover matches the label columns to the columns of one input (by name
-// first, then by holding every label) and groups its records by them.
-func (t *outTable) recover(labels []*outCol) (*groups, string) {
-	why := "no input holds every label of the table's label columns in its columns"
-	for _, src := range t.pr.tables {
-		cols := make([]*inputCol, len(labels))
-		ok := true
-		for j, l := range labels {
-			cols[j] = matchColumn(src, l)
-			if cols[j] == nil {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		g := &groups{src: src, cols: cols, base: map[string]*cellGroup{}}
-		for _, c := range src.cols {
-			if c.nums != nil {
-				g.nums = append(g.nums, c)
-			}
-		}
-		if len(labels)*src.rows > 1<<28 {
-			return nil, "the inputs are too large to group"
-		}
-		// Each record's group: by its codes packed into an integer when
-		// they fit (the common case), else by their bytes.
-		shifts, packed := packing(cols)
-		// First the group of every record, then the figures column by
-		// column (tight loops over one column and the groups' slots).
-		key := make([]byte, 4*len(cols))
-		var bases []*cellGroup
-		of := make([]int32, src.rows)
-		var last int32 = -1
-		var lastKey uint64
-		var byInt map[uint64]int32
-		if packed {
-			byInt = map[uint64]int32{}
-		}
-		for r := 0; r < src.rows; r++ {
-			if packed {
-				var k uint64
-				for j, c := range cols {
-					k |= uint64(c.codes[r]+1) << shifts[j]
-				}
-				if last < 0 || k != lastKey {
-					b, ok := byInt[k]
-					if !ok {
-						b = int32(len(bases))
-						bases = append(bases, g.newBase(cols, r, key))
-						byInt[k] = b
-					}
-					last, lastKey = b, k
-				}
-				of[r] = last
-				continue
-			}
-			for j, c := range cols {
-				binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
-			}
-			gr := g.base[string(key)]
-			if gr == nil {
-				gr = g.newBase(cols, r, key)
-				gr.index = int32(len(bases))
-				bases = append(bases, gr)
-			}
-			of[r] = gr.index
-		}
-		for _, b := range of {
-			bases[b].n++
-		}
-		for k, c := range g.nums {
-			for r, v := range c.nums {
-				if !math.IsNaN(v) {
-					bases[of[r]].stats[k].add(v)
-				}
-			}
-		}
-		g.of, g.bases = of, bases
-		return g, ""
-	}
-	return nil, why
-}
-
-// packing returns the shift of each column's code in a packed group key,
-// and whether the codes (plus one, for null) fit in 64 bits.
-func packing(cols []*inputCol) ([]uint, bool) {
-	shifts := make([]uint, len(cols))
-	var at uint
-	for j, c := range cols {
-		shifts[j] = at
-		at += uint(bits.Len(uint(len(c.dict) + 1)))
-	}
-	return shifts, at <= 64
-}
-
-// newBase adds the base group of input record r, whose label codes are
-// written into key.
-func (g *groups) newBase(cols []*inputCol, r int, key []byte) *cellGroup {
-	gr := g.empty()
-	gr.codes = make([]int32, len(cols))
-	for j, c := range cols {
-		gr.codes[j] = c.codes[r]
-		binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
-	}
-	g.base[string(key)] = gr
-	return gr
-}
-
-// matchColumn returns the categorical column of src that holds every label
-// of l (totals aside), preferring one of the same name.
-func matchColumn(src *inputTable, l *outCol) *inputCol {
-	holds := func(c *inputCol) bool {
-		if c.codes == nil {
-			return false
-		}
-		for _, s := range l.dict {
-			if totalLabel(s) {
-				continue
-			}
-			if _, ok := c.index[s]; !ok {
-				return false
-			}
-		}
-		return true
-	}
-	cands := make([]*inputCol, 0, len(src.cols))
-	cands = append(cands, src.cols...)
-	sort.SliceStable(cands, func(i, j int) bool {
-		return strings.EqualFold(cands[i].name, l.name) && !strings.EqualFold(cands[j].name, l.name)
-	})
-	for _, c := range cands {
-		if holds(c) {
-			return c
-		}
-	}
-	return nil
-}
-
-// fillPresent counts, per base group and input column, the records with a
-// value: only count columns that are not the records of their group need
-// it, so it is done on demand, once.
-func (g *groups) fillPresent() {
-	if g.presentDone {
-		return
-	}
-	g.presentDone = true
-	for k, c := range g.src.cols {
-		switch {
-		case c.codes != nil:
-			for r, code := range c.codes {
-				if code >= 0 {
-					g.bases[g.of[r]].present[k]++
-				}
-			}
-		case c.nums != nil:
-			for r, v := range c.nums {
-				if !math.IsNaN(v) {
-					g.bases[g.of[r]].present[k]++
-				}
-			}
-		}
-	}
-}
-
-// empty returns a group of no records.
-func (g *groups) empty() *cellGroup {
-	return &cellGroup{stats: make([]numStats, len(g.nums)), present: make([]int, len(g.src.cols))}
-}
-
-// wildcard is the input code of a label that stands for every value.
-const wildcard = -2
-
-// translate returns, per label column, the input code of each of its
-// labels (wildcard for totals).
-func (g *groups) translate(labels []*outCol) [][]int32 {
-	out := make([][]int32, len(labels))
-	for j, l := range labels {
-		out[j] = make([]int32, len(l.dict))
-		for k, s := range l.dict {
-			if totalLabel(s) {
-				out[j][k] = wildcard
-				continue
-			}
-			out[j][k] = g.cols[j].index[s] // held: matchColumn checked
-		}
-	}
-	return out
-}
-
-// rowGroup returns the merged group of output row r: the base groups whose
-// codes match its labels, any value where the label is null or a total.
-func (g *groups) rowGroup(labels []*outCol, tr [][]int32, r int, key []byte) *cellGroup {
-	wild := false
-	for j, l := range labels {
-		k := int32(wildcard)
-		if oc := l.codes[r]; oc >= 0 {
-			k = tr[j][oc]
-		}
-		wild = wild || k == wildcard
-		binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
-	}
-	if !wild {
-		if gr := g.base[string(key)]; gr != nil {
-			return gr
-		}
-		return g.empty()
-	}
-	m := g.empty()
-	for _, gr := range g.base {
-		match := true
-		for j := range labels {
-			k := int32(binary.LittleEndian.Uint32(key[4*j:]))
-			if k != wildcard && gr.codes[j] != k {
-				match = false
-				break
-			}
-		}
-		if !match {
-			continue
-		}
-		m.n += gr.n
-		for k := range m.stats {
-			m.stats[k].merge(&gr.stats[k])
-		}
-		for k := range m.present {
-			m.present[k] += gr.present[k]
-		}
-	}
-	return m
-}
-
 // disclosure applies the rules to the records behind every cell.
 func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []review.Finding {
 	var out []review.Finding
@@ -512,29 +259,29 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	}
 	// Rows with totals merge base groups: bound that work.
 	totals := 0
+	for _, l := range labels {
+		l.findTotals()
+	}
 	for r := 0; r < t.rows; r++ {
 		for _, l := range labels {
-			if k := l.codes[r]; k < 0 || totalLabel(l.dict[k]) {
+			if k := l.codes[r]; k < 0 || l.totals[k] {
 				totals++
 				break
 			}
 		}
 	}
-	if totals*len(g.base) > 1<<26 {
+	if totals*len(g.bases) > 1<<26 {
 		add(review.VerdictFail, "", totals, "too many total rows and groups to trace")
 		return out
 	}
-	rowGroups := make([]*cellGroup, t.rows)
 	tr := g.translate(labels)
-	key := make([]byte, 4*len(labels))
-	for r := range rowGroups {
-		rowGroups[r] = g.rowGroup(labels, tr, r, key)
-	}
+	rowGroups := g.rowGroups(labels, tr, t.rows)
 	isNull := func(v float64) bool { return math.IsNaN(v) }
 	small, empty, zeros := 0, 0, 0
+	figures := append(counts[:len(counts):len(counts)], mags...)
 	for r, gr := range rowGroups {
 		anyCell, nonZero := false, false
-		for _, c := range append(counts[:len(counts):len(counts)], mags...) {
+		for _, c := range figures {
 			if v := c.nums[r]; !isNull(v) {
 				anyCell = true
 				nonZero = nonZero || v != 0
@@ -551,8 +298,10 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			small++
 		}
 	}
-	if n := t.margins(labels, rowGroups, counts, mags); n > 0 {
-		add(review.VerdictFail, "", n, fmt.Sprintf("%d totals less the rows shown under them leave a group of fewer than %d records (a suppressed cell recovered by subtraction)", n, p.MinCell))
+	if totals > 0 { // without rows of totals there is no margin to undo
+		if n := t.margins(labels, rowGroups, counts, mags); n > 0 {
+			add(review.VerdictFail, "", n, fmt.Sprintf("%d totals less the rows shown under them leave a group of fewer than %d records (a suppressed cell recovered by subtraction)", n, p.MinCell))
+		}
 	}
 	if empty > 0 {
 		add(review.VerdictFail, "", empty, fmt.Sprintf("%d rows have figures but no input records behind their labels", empty))
@@ -729,10 +478,7 @@ func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol
 		// Merged groups (totals) were summed before the counts were
 		// there: count, then merge again.
 		g.fillPresent()
-		key := make([]byte, 4*len(labels))
-		for r := range rowGroups {
-			rowGroups[r] = g.rowGroup(labels, tr, r, key)
-		}
+		copy(rowGroups, g.rowGroups(labels, tr, len(rowGroups)))
 	}
 	for k := range g.src.cols {
 		if try(func(_ int, gr *cellGroup) int { return gr.present[k] }) {
@@ -740,66 +486,17 @@ func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol
 		}
 	}
 	for _, q := range g.src.cols {
-		code, ok := q.index[c.name]
+		code, ok := q.index.get(c.name)
 		if !ok || q.codes == nil {
 			continue
 		}
 		in := g.where(q, code)
-		key := make([]byte, 4*len(labels))
-		if try(func(r int, _ *cellGroup) int { return g.sumMatching(labels, tr, r, key, in) }) {
+		codes := make([]int32, len(labels))
+		if try(func(r int, _ *cellGroup) int { return g.sumMatching(labels, tr, r, codes, in) }) {
 			return 0
 		}
 	}
 	return best
-}
-
-// where counts, per base group, the records whose column q holds code.
-func (g *groups) where(q *inputCol, code int32) map[*cellGroup]int {
-	out := map[*cellGroup]int{}
-	key := make([]byte, 4*len(g.cols))
-	for r := 0; r < g.src.rows; r++ {
-		if q.codes[r] != code {
-			continue
-		}
-		for j, c := range g.cols {
-			binary.LittleEndian.PutUint32(key[4*j:], uint32(c.codes[r]))
-		}
-		if gr := g.base[string(key)]; gr != nil {
-			out[gr]++
-		}
-	}
-	return out
-}
-
-// sumMatching adds up counts of the base groups that output row r stands
-// for (one, or several where its labels are totals).
-func (g *groups) sumMatching(labels []*outCol, tr [][]int32, r int, key []byte, counts map[*cellGroup]int) int {
-	wild := false
-	for j, l := range labels {
-		k := int32(wildcard)
-		if oc := l.codes[r]; oc >= 0 {
-			k = tr[j][oc]
-		}
-		wild = wild || k == wildcard
-		binary.LittleEndian.PutUint32(key[4*j:], uint32(k))
-	}
-	if !wild {
-		return counts[g.base[string(key)]]
-	}
-	n := 0
-	for gr, v := range counts {
-		match := true
-		for j := range labels {
-			if k := int32(binary.LittleEndian.Uint32(key[4*j:])); k != wildcard && gr.codes[j] != k {
-				match = false
-				break
-			}
-		}
-		if match {
-			n += v
-		}
-	}
-	return n
 }
 
 // margins returns how many total rows (a null or total label in some
@@ -807,12 +504,10 @@ func (g *groups) sumMatching(labels []*outCol, tr [][]int32, r int, key []byte, 
 // MinCell records: subtracting the shown rows from the total would give
 // the figures of that small group.
 func (t *outTable) margins(labels []*outCol, rowGroups []*cellGroup, counts, mags []*outCol) int {
-	wild := func(r, j int) bool {
-		k := labels[j].codes[r]
-		return k < 0 || totalLabel(labels[j].dict[k])
-	}
+	wild := func(r, j int) bool { return labels[j].wild(r) }
+	figures := append(counts[:len(counts):len(counts)], mags...)
 	shown := func(r int) bool {
-		for _, c := range append(counts[:len(counts):len(counts)], mags...) {
+		for _, c := range figures {
 			if !math.IsNaN(c.nums[r]) {
 				return true
 			}
@@ -876,13 +571,12 @@ func (t *outTable) ordered(labels, stats []*outCol) bool {
 		case y < 0:
 			return 1
 		}
-		sx, sy := c.dict[x], c.dict[y]
-		if fx, err := strconv.ParseFloat(sx, 64); err == nil {
-			if fy, err := strconv.ParseFloat(sy, 64); err == nil {
+		if fx, ok := c.number(x); ok {
+			if fy, ok := c.number(y); ok {
 				return cmpFloat(fx, fy)
 			}
 		}
-		return strings.Compare(sx, sy)
+		return strings.Compare(c.dict[x], c.dict[y])
 	}
 	monotonic := func(cmp func(a, b int) int) bool {
 		up, down := true, true
@@ -929,22 +623,82 @@ func cmpFloat(x, y float64) int {
 // as the column rounds all its cells (to the most decimals, or the most
 // significant digits, any of its cells shows).
 func roundedAs(c *outCol, tol float64) func(v, exact float64) bool {
-	dec, sig := 0, 0
-	for _, v := range c.nums {
-		if math.IsNaN(v) {
-			continue
-		}
-		f := strconv.FormatFloat(v, 'f', -1, 64)
-		if _, frac, ok := strings.Cut(f, "."); ok {
-			dec = max(dec, len(frac))
-		}
-		sig = max(sig, significant(digitsOf(v)))
-	}
-	dec = min(dec, 15)
+	dec, sig := roundingOf(c.nums)
+	p := math.Pow(10, float64(dec))
 	return func(v, exact float64) bool {
 		eps := tol * max(1, math.Abs(exact))
-		return math.Abs(v-roundDecimals(exact, dec)) <= eps || math.Abs(v-roundSignificant(exact, sig)) <= eps
+		return math.Abs(v-math.Round(exact*p)/p) <= eps || math.Abs(v-roundSignificant(exact, sig)) <= eps
 	}
+}
+
+// roundingOf returns the most decimals (at most 15) and the most
+// significant digits that the shortest decimal form of any of the numbers
+// shows (NaN aside). A number is written out only when a cheap test cannot
+// show that it has no more of either than the numbers before it.
+func roundingOf(nums []float64) (dec, sig int) {
+	for _, v := range nums {
+		if math.IsNaN(v) || fewerDigits(v, dec, sig) {
+			continue
+		}
+		d, s := shortestDigits(v)
+		dec, sig = max(dec, d), max(sig, s)
+	}
+	return min(dec, 15), sig
+}
+
+// shortestDigits returns the decimals and the significant digits of v's
+// shortest decimal form (as strconv writes it with precision -1).
+func shortestDigits(v float64) (dec, sig int) {
+	var buf [32]byte
+	b := strconv.AppendFloat(buf[:0], math.Abs(v), 'e', -1, 64)
+	e := bytes.IndexByte(b, 'e')
+	mant, exp := b[:e], b[e+1:]
+	nd := len(mant)
+	if nd > 1 {
+		nd-- // the point
+	}
+	x := 0
+	for _, d := range exp[1:] {
+		x = 10*x + int(d-'0')
+	}
+	if exp[0] == '-' {
+		x = -x
+	}
+	if v == 0 {
+		return 0, 1
+	}
+	return max(0, nd-1-x), nd
+}
+
+// pow10 are the powers of ten that a float64 holds exactly.
+var pow10 = func() (t [23]float64) {
+	t[0] = 1
+	for i := 1; i < len(t); i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+// fewerDigits reports, without writing v out, that v's shortest decimal
+// form has at most dec decimals and at most sig significant digits; false
+// means it could not tell. A number of at most dec decimals (n / 10^dec,
+// with n an integer below 2^53) that reads back as v lies in v's rounding
+// interval, so the shortest form has no more decimals; its significant
+// digits are then at most dec plus the digits of v's integer part.
+func fewerDigits(v float64, dec, sig int) bool {
+	a := math.Abs(v)
+	if dec >= len(pow10) || a >= 1<<53/pow10[dec] {
+		return false
+	}
+	p := pow10[dec]
+	if math.Round(a*p)/p != a {
+		return false
+	}
+	intDigits := 0
+	for intDigits < len(pow10) && a >= pow10[intDigits] {
+		intDigits++
+	}
+	return max(1, dec+intDigits) <= sig // zero has one
 }
 
 // shareSource returns how many cells of a share column the best reading

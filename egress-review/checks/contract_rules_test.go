@@ -1,8 +1,11 @@
 package checks
 
 import (
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -175,7 +178,8 @@ func TestParquetStatistics(t *testing.T) {
 	}
 	cols = read()
 	cols[0].codes[0] = cols[0].code("Xicheng") // the district label no longer in the column
-	cols[0].index = map[string]int32{"Xicheng": 0}
+	cols[0].index = &internTable{}
+	cols[0].index.put("Xicheng", 0)
 	if why := parquetStatistics(p, cols); why == "" {
 		t.Fatal("labels that are not the statistics' passed")
 	}
@@ -241,4 +245,47 @@ func contractVerdict(t *testing.T, req *review.Request) (review.Verdict, []revie
 		got = review.Worse(got, f.Verdict)
 	}
 	return got, fs
+}
+
+// TestRoundingOf checks the rounding of a column read with the cheap test
+// against writing every number out, over numbers with few decimals (as
+// tables round them), random bits, and the edges of the cheap test.
+func TestRoundingOf(t *testing.T) {
+	slow := func(nums []float64) (int, int) {
+		dec, sig := 0, 0
+		for _, v := range nums {
+			if math.IsNaN(v) {
+				continue
+			}
+			f := strconv.FormatFloat(v, 'f', -1, 64)
+			if _, frac, ok := strings.Cut(f, "."); ok {
+				dec = max(dec, len(frac))
+			}
+			sig = max(sig, significant(digitsOf(v)))
+		}
+		return min(dec, 15), sig
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	edges := []float64{0, math.Copysign(0, -1), 1, 9.999999999999999, 10, 0.1, 0.3, 1e21, 1e-20, 9007199254740993, 4503599627370496.5,
+		123456.785, 0.000123, -42.5, math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN()}
+	for i := 0; i < 20000; i++ {
+		n := 1 + r.IntN(40)
+		nums := make([]float64, n)
+		for j := range nums {
+			switch r.IntN(5) {
+			case 0:
+				nums[j] = math.Float64frombits(r.Uint64())
+			case 1:
+				nums[j] = edges[r.IntN(len(edges))]
+			default:
+				d := r.IntN(6)
+				nums[j] = float64(r.Int64N(1e9)-5e8) / math.Pow(10, float64(d))
+			}
+		}
+		gd, gs := roundingOf(nums)
+		wd, ws := slow(nums)
+		if gd != wd || gs != ws {
+			t.Fatalf("rounding of %v: got %d decimals and %d digits, want %d and %d", nums, gd, gs, wd, ws)
+		}
+	}
 }

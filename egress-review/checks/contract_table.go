@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,13 +25,53 @@ type outCol struct {
 	// Labels: a code per row (-1 for null) into dict.
 	codes []int32
 	dict  []string
-	index map[string]int32
+	index *internTable
 	// the last label looked up: aggregates repeat their outer labels
 	last     string
 	lastCode int32
 	hasLast  bool
 	nums     []float64 // NaN for null or suppressed
 	notNum   int       // cells of a statistic column that are not numbers
+	// per code: whether the label is a total (see wild), and its number
+	// when it reads as one (see ordered)
+	totals  []bool
+	numbers []labelNumber
+}
+
+// labelNumber is a label read as a number, if it reads as one.
+type labelNumber struct {
+	v  float64
+	ok bool
+}
+
+// wild reports whether the label of row r stands for every value of its
+// column: null or a total.
+func (c *outCol) wild(r int) bool {
+	if len(c.totals) != len(c.dict) {
+		c.findTotals()
+	}
+	k := c.codes[r]
+	return k < 0 || c.totals[k]
+}
+
+func (c *outCol) findTotals() {
+	c.totals = make([]bool, len(c.dict))
+	for i, s := range c.dict {
+		c.totals[i] = totalLabel(s)
+	}
+}
+
+// number returns label k read as a number.
+func (c *outCol) number(k int32) (float64, bool) {
+	if len(c.numbers) != len(c.dict) {
+		c.numbers = make([]labelNumber, len(c.dict))
+		for i, s := range c.dict {
+			v, err := strconv.ParseFloat(s, 64)
+			c.numbers[i] = labelNumber{v, err == nil}
+		}
+	}
+	n := c.numbers[k]
+	return n.v, n.ok
 }
 
 // errTooManyRows stops reading an output table with more rows than groups
@@ -112,7 +153,9 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 		}
 	default:
 		var sc *arrow.Schema
-		sc, err = c.table.forEach(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
+		// outCol copies what it keeps of a batch: the batches may be read
+		// from a mapping of the file
+		sc, err = c.table.forEachMapped(ctx, f.Path, kind, p.MaxFileBytes, func(rec arrow.RecordBatch) error {
 			if cols == nil {
 				for _, fl := range rec.Schema().Fields() {
 					s := statOf(fl.Name, fl.Metadata)
@@ -217,14 +260,14 @@ func (c *outCol) code(v string) int32 {
 	if c.hasLast && v == c.last {
 		return c.lastCode
 	}
-	k, ok := c.index[v]
+	k, ok := c.index.get(v)
 	if !ok {
 		if c.index == nil {
-			c.index = map[string]int32{}
+			c.index = &internTable{}
 		}
 		v = strings.Clone(v)
 		k = int32(len(c.dict))
-		c.index[v] = k
+		c.index.put(v, k)
 		c.dict = append(c.dict, v)
 	}
 	c.last, c.lastCode, c.hasLast = c.dict[k], k, true
@@ -270,6 +313,7 @@ func (c *outCol) addArrow(a arrow.Array) {
 	}
 	n := a.Len()
 	if c.isLabel {
+		c.codes = slices.Grow(c.codes, n)
 		switch a := a.(type) {
 		case *array.String:
 			for i := 0; i < n; i++ {
@@ -308,6 +352,7 @@ func (c *outCol) addArrow(a arrow.Array) {
 		return
 	}
 	nullable := a.NullN() > 0
+	c.nums = slices.Grow(c.nums, n)
 	switch a := a.(type) {
 	case *array.Int64:
 		for i, v := range a.Int64Values() {
@@ -393,16 +438,16 @@ func parquetStatistics(path string, cols []*outCol) (why string) {
 		switch v := v.(type) {
 		case string:
 			if c.isLabel {
-				_, ok := c.index[v]
+				_, ok := c.index.get(v)
 				return ok
 			}
 			return false
 		case bool:
-			_, ok := c.index[strconv.FormatBool(v)]
+			_, ok := c.index.get(strconv.FormatBool(v))
 			return ok
 		case float64:
 			if c.isLabel {
-				_, ok := c.index[strconv.FormatFloat(v, 'f', -1, 64)]
+				_, ok := c.index.get(strconv.FormatFloat(v, 'f', -1, 64))
 				return ok
 			}
 			set := nums[c]

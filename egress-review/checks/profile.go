@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,7 +27,7 @@ type inputCol struct {
 	name  string
 	pi    bool // marked as personal information (enclave.pi)
 	dict  []string
-	index map[string]int32
+	index *internTable
 	codes []int32   // per row; -1 for null; nil when not categorical
 	nums  []float64 // per row; NaN for null; nil when not numeric
 }
@@ -36,6 +37,7 @@ type inputTable struct {
 	name string
 	rows int
 	cols []*inputCol
+	cube *cube // the records grouped by the small categorical columns, or nil
 }
 
 // profile is what the contract knows of a request's inputs: their rows,
@@ -77,6 +79,7 @@ func buildProfile(ctx context.Context, t table, req *review.Request, p review.Pa
 		if err != nil {
 			return nil, fmt.Errorf("input %s@%d: %w", in.Dataset, in.Version, err)
 		}
+		it.cube = buildCube(it)
 		pr.tables = append(pr.tables, it)
 		pr.rows = max(pr.rows, it.rows)
 		for _, c := range it.cols {
@@ -127,10 +130,10 @@ func (p *profile) addWords(s string) {
 func readInput(ctx context.Context, t table, in review.Input) (*inputTable, error) {
 	it := &inputTable{name: in.Dataset}
 	var cols []*inputCol
-	_, err := t.forEach(ctx, in.Path, KindArrowFile, 1<<40, func(rec arrow.RecordBatch) error {
+	_, err := t.forEachMapped(ctx, in.Path, KindArrowFile, 1<<40, func(rec arrow.RecordBatch) error {
 		if cols == nil {
 			for _, f := range rec.Schema().Fields() {
-				cols = append(cols, &inputCol{name: f.Name, index: map[string]int32{}, pi: metaGet(f.Metadata, MarkPI) != ""})
+				cols = append(cols, &inputCol{name: f.Name, index: &internTable{}, pi: metaGet(f.Metadata, MarkPI) != ""})
 			}
 		}
 		if int(rec.NumCols()) != len(cols) {
@@ -158,13 +161,7 @@ func (c *inputCol) add(a arrow.Array, base, n int) {
 			c.nums = make([]float64, 0, n)
 		}
 		if c.nums != nil {
-			for i := 0; i < n; i++ {
-				v, ok := numeric64(a, i)
-				if !ok {
-					v = math.NaN()
-				}
-				c.nums = append(c.nums, v)
-			}
+			c.addNums(a, n)
 		}
 	}
 	if c.index == nil || a.DataType().ID() == arrow.FLOAT32 || a.DataType().ID() == arrow.FLOAT64 {
@@ -175,24 +172,98 @@ func (c *inputCol) add(a arrow.Array, base, n int) {
 	if base == 0 && c.codes == nil {
 		c.codes = make([]int32, 0, n)
 	}
+	c.codes = slices.Grow(c.codes, n)
+	codes := c.codes[len(c.codes) : len(c.codes)+n]
+	ok := true
+	if sa, isStr := a.(*array.String); isStr {
+		ok = c.addStrings(sa, codes)
+	} else {
+		for i := 0; i < n && ok; i++ {
+			if a.IsNull(i) {
+				codes[i] = -1
+				continue
+			}
+			codes[i], ok = c.intern(cellString(a, i))
+		}
+	}
+	if !ok {
+		c.index, c.dict, c.codes = nil, nil, nil
+		return
+	}
+	c.codes = c.codes[:len(c.codes)+n]
+}
+
+// addNums appends the numbers of a's n cells (NaN for null).
+func (c *inputCol) addNums(a arrow.Array, n int) {
+	nulls := a.NullN() > 0
+	switch a := a.(type) {
+	case *array.Float64:
+		for i, v := range a.Float64Values() {
+			if nulls && a.IsNull(i) {
+				v = math.NaN()
+			}
+			c.nums = append(c.nums, v)
+		}
+		return
+	case *array.Int64:
+		for i, v := range a.Int64Values() {
+			x := float64(v)
+			if nulls && a.IsNull(i) {
+				x = math.NaN()
+			}
+			c.nums = append(c.nums, x)
+		}
+		return
+	}
 	for i := 0; i < n; i++ {
-		if a.IsNull(i) {
-			c.codes = append(c.codes, -1)
+		v, ok := numeric64(a, i)
+		if !ok {
+			v = math.NaN()
+		}
+		c.nums = append(c.nums, v)
+	}
+}
+
+// addStrings writes the codes of a's cells into codes; false when the
+// column has more than maxCategories distinct values.
+func (c *inputCol) addStrings(a *array.String, codes []int32) bool {
+	nulls := a.NullN() > 0
+	last, lastCode, hasLast := "", int32(0), false
+	for i := range codes {
+		if nulls && a.IsNull(i) {
+			codes[i] = -1
 			continue
 		}
-		s := cellString(a, i)
-		k, ok := c.index[s]
-		if !ok {
-			if len(c.dict) >= maxCategories {
-				c.index, c.dict, c.codes = nil, nil, nil
-				return
-			}
-			k = int32(len(c.dict))
-			c.index[s] = k
-			c.dict = append(c.dict, s)
+		s := a.Value(i)
+		if hasLast && s == last {
+			codes[i] = lastCode
+			continue
 		}
-		c.codes = append(c.codes, k)
+		k, ok := c.intern(s)
+		if !ok {
+			return false
+		}
+		codes[i] = k
+		last, lastCode, hasLast = s, k, true
 	}
+	return true
+}
+
+// intern returns the code of s, adding it (a copy: s may point into a
+// record batch's buffers) when new; false when the column has more than
+// maxCategories distinct values.
+func (c *inputCol) intern(s string) (int32, bool) {
+	if k, ok := c.index.get(s); ok {
+		return k, true
+	}
+	if len(c.dict) >= maxCategories {
+		return 0, false
+	}
+	s = strings.Clone(s)
+	k := int32(len(c.dict))
+	c.index.put(s, k)
+	c.dict = append(c.dict, s)
+	return k, true
 }
 
 // cellString returns the text of cell i as a label: strings as they are,

@@ -1,0 +1,124 @@
+package checks
+
+import "math/bits"
+
+// internTable maps the distinct values of a column to their codes. A
+// value of at most 15 bytes (labels are short) is its own key, packed into
+// two words, in an open-addressed table: no hashing of bytes and no
+// comparison of strings. Longer values go to a Go map. An internTable is
+// for one goroutine.
+type internTable struct {
+	slots []internSlot // a power of two; empty slots have w1 == 0
+	used  int
+	long  map[string]int32
+	n     int
+}
+
+type internSlot struct {
+	w0, w1 uint64
+	code   int32
+}
+
+// maxPacked is the longest value that is packed into a slot.
+const maxPacked = 15
+
+// pack returns the key of a value of at most maxPacked bytes: its bytes,
+// its length and a bit that no empty slot has.
+func pack(s string) (w0, w1 uint64) {
+	n := len(s)
+	if n >= 8 {
+		w0 = le64(s)
+		s = s[8:]
+	} else {
+		for i := len(s) - 1; i >= 0; i-- {
+			w0 = w0<<8 | uint64(s[i])
+		}
+		s = ""
+	}
+	for i := len(s) - 1; i >= 0; i-- {
+		w1 = w1<<8 | uint64(s[i])
+	}
+	return w0, w1 | uint64(n)<<56 | 1<<63
+}
+
+// le64 reads the first 8 bytes of s, little-endian.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func (t *internTable) home(w0, w1 uint64) uint64 {
+	h := (w0 ^ bits.RotateLeft64(w1, 29)) * 0x9E3779B97F4A7C15
+	return h >> (64 - bits.Len(uint(len(t.slots)-1)))
+}
+
+// get returns the code of s.
+func (t *internTable) get(s string) (int32, bool) {
+	if t == nil {
+		return 0, false
+	}
+	if len(s) > maxPacked {
+		k, ok := t.long[s]
+		return k, ok
+	}
+	if len(t.slots) == 0 {
+		return 0, false
+	}
+	w0, w1 := pack(s)
+	mask := uint64(len(t.slots) - 1)
+	for i := t.home(w0, w1); ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.w1 == w1 && sl.w0 == w0 {
+			return sl.code, true
+		}
+		if sl.w1 == 0 {
+			return 0, false
+		}
+	}
+}
+
+// put records the code of s, which the table does not hold.
+func (t *internTable) put(s string, code int32) {
+	t.n++
+	if len(s) > maxPacked {
+		if t.long == nil {
+			t.long = map[string]int32{}
+		}
+		t.long[s] = code
+		return
+	}
+	if 2*(t.used+1) > len(t.slots) {
+		t.grow()
+	}
+	t.used++
+	w0, w1 := pack(s)
+	t.insert(w0, w1, code)
+}
+
+func (t *internTable) insert(w0, w1 uint64, code int32) {
+	mask := uint64(len(t.slots) - 1)
+	i := t.home(w0, w1)
+	for t.slots[i].w1 != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = internSlot{w0: w0, w1: w1, code: code}
+}
+
+func (t *internTable) grow() {
+	old := t.slots
+	t.slots = make([]internSlot, max(16, 2*len(old)))
+	for _, sl := range old {
+		if sl.w1 != 0 {
+			t.insert(sl.w0, sl.w1, sl.code)
+		}
+	}
+}
+
+// len returns how many values the table holds.
+func (t *internTable) len() int {
+	if t == nil {
+		return 0
+	}
+	return t.n
+}
