@@ -1,11 +1,21 @@
 // Package sweeper closes the life cycle at the end of a term (R-13): when
 // a grant ends (its period is over, it was revoked or expired, or its
 // organisation's licence ended), the jobs still queued or running under it
-// are stopped at once; after a grace period its jobs' work areas (logs and
-// collected outputs, DATA/jobs/ID) and the frozen files of its unreleased
-// export requests (DATA/exports/ID) are destroyed. Every stop and every
-// destruction is recorded in the audit log, with actor "system", the
-// object, the technique and the time, before it takes effect.
+// are stopped at once; a grant whose period or licence is over is marked
+// expired; after a grace period (none when its organisation was revoked or
+// blacklisted) what its jobs derived is destroyed: through the Shredder
+// when one is set (the sealed work areas, outputs and export staging), and
+// whatever is left of its jobs' work areas (DATA/jobs/ID) and of the
+// frozen files of its unreleased export requests (DATA/exports/ID). It is
+// also the backstop of holds (issue 18): a job still running under a
+// suspended grant, on a dataset an open incident holds, or for a person
+// whose confidentiality agreement ended, is stopped.
+//
+// Every stop, end and destruction is recorded in the audit log, with actor
+// "system", the object, the technique and the time, before it takes
+// effect, and its index is recorded in the state's audit watermark in the
+// same transaction as the change (store.RecordAuditIndex), so that `audit
+// verify` detects a log whose tail was cut off after a sweep too.
 //
 // The sweeper reads the clock only through Config.Now, so tests drive it
 // with a fake clock; Sweep is one pass, Run repeats it.
@@ -23,11 +33,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/grants"
+	"github.com/enclave-dev/enclave/enclave/incidents"
+	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
@@ -60,6 +74,17 @@ type Auditor interface {
 	Append(ctx context.Context, ev audit.Event) (uint64, error)
 }
 
+// Shredder destroys what was derived under an ended basis (issue 18 item
+// 2): the data keys of every job's work area, outputs and unreleased
+// export staging under a grant, or of every job of an organisation, with
+// destruction records. cmd/enclaved adapts exports.Shredder to it. It
+// returns how many objects it destroyed; an error leaves the term for the
+// next pass, and destroying again what is destroyed is not an error.
+type Shredder interface {
+	ShredGrant(ctx context.Context, grant, reason string) (int, error)
+	ShredOrg(ctx context.Context, org, reason string) (int, error)
+}
+
 // Config configures a Sweeper.
 type Config struct {
 	// JobsDir is DATA/jobs and ExportsDir is DATA/exports.
@@ -70,6 +95,9 @@ type Config struct {
 	Now func() time.Time
 	// Log receives what the sweeper did, with ids only; nil discards.
 	Log *slog.Logger
+	// Shredder, when set, destroys what ended terms derived before the
+	// sweeper removes what is left of their files.
+	Shredder Shredder
 }
 
 // Sweeper finds ended terms and acts on them. It is safe for concurrent
@@ -108,6 +136,8 @@ type Result struct {
 	Ended     []string      // grants whose term ended in this pass
 	Stopped   []string      // jobs stopped
 	Destroyed []Destruction // work areas and export files destroyed
+	Held      []string      // jobs stopped because a hold or an ended agreement stopped their use
+	Shredded  int           // objects the Shredder destroyed
 }
 
 // Sweep makes one pass at the current time: it records newly ended terms,
@@ -117,6 +147,9 @@ type Result struct {
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	now := s.cfg.Now().UTC()
 	var res Result
+	if err := s.stopHeld(ctx, now, &res); err != nil {
+		return res, err
+	}
 	ended, err := s.endTerms(ctx, now, &res)
 	if err != nil {
 		return res, err
@@ -138,8 +171,9 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
 	for {
 		if r, err := s.Sweep(ctx); err != nil {
 			s.cfg.Log.Error("term sweep failed", "err", err)
-		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed) > 0 {
-			s.cfg.Log.Info("term sweep", "ended", len(r.Ended), "stopped", len(r.Stopped), "destroyed", len(r.Destroyed))
+		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed)+len(r.Held)+r.Shredded > 0 {
+			s.cfg.Log.Info("term sweep", "ended", len(r.Ended), "stopped", len(r.Stopped), "destroyed", len(r.Destroyed),
+				"held", len(r.Held), "shredded", r.Shredded)
 		}
 		select {
 		case <-ctx.Done():
@@ -169,7 +203,8 @@ func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map
 	}
 	type cand struct {
 		term
-		cause string
+		cause   string
+		expires bool
 	}
 	var fresh []cand
 	for rows.Next() {
@@ -190,11 +225,11 @@ func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map
 		if t, err := time.Parse(time.DateOnly, licence); err == nil {
 			consider(t.AddDate(0, 0, 1), "licence ended")
 		}
-		if status != "approved" {
+		if grants.Ended(status) {
 			consider(now, "grant "+status)
 		}
 		if !end.IsZero() {
-			fresh = append(fresh, cand{term{grant: id, org: org, ended: end}, cause})
+			fresh = append(fresh, cand{term{grant: id, org: org, ended: end}, cause, !grants.Ended(status)})
 		}
 	}
 	rows.Close()
@@ -204,12 +239,21 @@ func (s *Sweeper) endTerms(ctx context.Context, now time.Time, res *Result) (map
 	for _, c := range fresh {
 		ev := audit.Event{Time: now, Actor: "system", Action: "term.end", Objects: []string{"grant:" + c.grant, "org:" + c.org},
 			Outcome: "ok", Reason: c.cause, Retention: "3y", Details: map[string]string{"ended_at": c.ended.Format(time.RFC3339)}}
-		if _, err := s.log.Append(ctx, ev); err != nil {
-			return nil, fmt.Errorf("audit append: %w", err)
-		}
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO term_ends(grant_id, org, ended_at, cause) VALUES (?, ?, ?, ?)`,
-			c.grant, c.org, storetime.Format(c.ended), c.cause); err != nil {
-			return nil, fmt.Errorf("record end of grant %q: %w", c.grant, err)
+		err := s.change(ctx, ev, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO term_ends(grant_id, org, ended_at, cause) VALUES (?, ?, ?, ?)`,
+				c.grant, c.org, storetime.Format(c.ended), c.cause); err != nil {
+				return fmt.Errorf("record end of grant %q: %w", c.grant, err)
+			}
+			if c.expires {
+				// Its period or its licence is over: the grant expired.
+				if _, err := grants.EndGrant(ctx, tx, c.grant, grants.Expired, "system", c.cause, c.ended); err != nil {
+					return fmt.Errorf("expire grant %q: %w", c.grant, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		res.Ended = append(res.Ended, c.grant)
 	}
@@ -278,11 +322,11 @@ func (s *Sweeper) stopJobs(ctx context.Context, ended map[string]term, res *Resu
 			if _, ok := ended[g]; !ok {
 				continue
 			}
-			err := s.jobs.Cancel(ctx, j.id, "the term of grant "+g+" ended")
-			if err != nil && !errdefs.IsFailedPrecondition(err) {
-				return fmt.Errorf("stop job %q: %w", j.id, err)
+			stopped, err := s.stop(ctx, j.id, "the term of grant "+g+" ended", "grant:"+g)
+			if err != nil {
+				return err
 			}
-			if err == nil {
+			if stopped {
 				res.Stopped = append(res.Stopped, j.id)
 			}
 			break
@@ -295,7 +339,9 @@ func (s *Sweeper) stopJobs(ctx context.Context, ended map[string]term, res *Resu
 // ago: each job's work area and the files of each unreleased export of
 // the job. A job still running is left for the next pass.
 func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT grant_id FROM term_ends WHERE destroyed_at = '' AND ended_at <= ? ORDER BY grant_id`,
+	// An organisation revoked or blacklisted gets no grace (issue 18).
+	rows, err := s.db.QueryContext(ctx, `SELECT grant_id FROM term_ends WHERE destroyed_at = '' AND (ended_at <= ?
+		OR org IN (SELECT name FROM orgs WHERE status IN ('revoked', 'blacklisted'))) ORDER BY grant_id`,
 		storetime.Format(now.Add(-s.cfg.Grace)))
 	if err != nil {
 		return fmt.Errorf("query ended terms: %w", err)
@@ -319,6 +365,19 @@ func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error
 	}
 	for _, g := range due {
 		done := true
+		running := false
+		for _, j := range js {
+			if slices.Contains(j.grants, g) && (j.state == "queued" || j.state == "initializing" || j.state == "running") {
+				running = true
+			}
+		}
+		if s.cfg.Shredder != nil && !running {
+			n, err := s.cfg.Shredder.ShredGrant(ctx, g, "the term of grant "+g+" ended")
+			res.Shredded += n
+			if err != nil {
+				return fmt.Errorf("shred what grant %q derived: %w", g, err)
+			}
+		}
 		for _, j := range js {
 			if !slices.Contains(j.grants, g) {
 				continue
@@ -341,7 +400,12 @@ func (s *Sweeper) destroy(ctx context.Context, now time.Time, res *Result) error
 			}
 		}
 		if done {
-			if _, err := s.db.ExecContext(ctx, `UPDATE term_ends SET destroyed_at = ? WHERE grant_id = ?`, storetime.Format(now), g); err != nil {
+			ev := audit.Event{Time: now, Actor: "system", Action: "term.destroyed", Objects: []string{"grant:" + g}, Outcome: "ok",
+				Reason: "everything the term derived is destroyed", Retention: "3y"}
+			if err := s.change(ctx, ev, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE term_ends SET destroyed_at = ? WHERE grant_id = ?`, storetime.Format(now), g)
+				return err
+			}); err != nil {
 				return fmt.Errorf("record destruction for grant %q: %w", g, err)
 			}
 		}
@@ -380,8 +444,8 @@ func (s *Sweeper) destroyPath(ctx context.Context, now time.Time, grant, object,
 	ev := audit.Event{Time: now, Actor: "system", Action: "term.destroy", Objects: []string{object, "grant:" + grant}, Outcome: "ok",
 		Reason: "term ended; grace period over", Retention: "3y", Details: map[string]string{"technique": Technique,
 			"files": fmt.Sprint(len(files)), "bytes": fmt.Sprint(size), "destroyed_at": now.Format(time.RFC3339)}}
-	if _, err := s.log.Append(ctx, ev); err != nil {
-		return fmt.Errorf("audit append: %w", err)
+	if err := s.change(ctx, ev, nil); err != nil {
+		return err
 	}
 	for _, f := range files {
 		if err := overwrite(f); err != nil {
@@ -402,9 +466,122 @@ func (s *Sweeper) destroyPath(ctx context.Context, now time.Time, grant, object,
 func (s *Sweeper) fail(ctx context.Context, now time.Time, ev audit.Event) {
 	ev.Outcome = "failed"
 	ev.Reason = "destruction did not complete; retried at the next pass"
-	if _, err := s.log.Append(context.WithoutCancel(ctx), ev); err != nil {
+	if err := s.change(context.WithoutCancel(ctx), ev, nil); err != nil {
 		s.cfg.Log.Error("audit append of a failed destruction failed", "err", err)
 	}
+}
+
+// change appends ev to the audit log and, in one transaction with what fn
+// changes (fn may be nil), records its index in the state's audit
+// watermark (issue 18 item 5): the entry is durable before the change
+// commits, and a log cut after it is detected by `audit verify`.
+func (s *Sweeper) change(ctx context.Context, ev audit.Event, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer tx.Rollback()
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return err
+		}
+	}
+	idx, err := s.log.Append(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	if err := store.RecordAuditIndex(ctx, tx, idx); err != nil {
+		return fmt.Errorf("record the audit watermark: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// stop records that a job is stopped (job.stop, by the system, naming the
+// cause) and stops it. It reports false for a job that had ended.
+func (s *Sweeper) stop(ctx context.Context, job, why, cause string) (bool, error) {
+	var state string
+	if err := s.db.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = ?`, job).Scan(&state); err != nil {
+		return false, fmt.Errorf("read job %q: %w", job, err)
+	}
+	if state != "queued" && state != "initializing" && state != "running" {
+		return false, nil
+	}
+	ev := audit.Event{Time: s.cfg.Now().UTC(), Actor: "system", Action: "job.stop", Objects: []string{"job:" + job, cause}, Outcome: "ok",
+		Reason: why, Retention: "3y"}
+	if err := s.change(ctx, ev, nil); err != nil {
+		return false, err
+	}
+	err := s.jobs.Cancel(ctx, job, why)
+	if err != nil && !errdefs.IsFailedPrecondition(err) {
+		return false, fmt.Errorf("stop job %q: %w", job, err)
+	}
+	return err == nil, nil
+}
+
+// stopHeld stops the jobs still running whose use is held (issue 18):
+// under a grant that is suspended, reading a dataset an open incident
+// holds, or of a person whose confidentiality agreement ended. The
+// handlers that hold stop these at once; this is the backstop for a job
+// admitted in the meantime and for agreements that end by the calendar.
+func (s *Sweeper) stopHeld(ctx context.Context, now time.Time, res *Result) error {
+	if s.jobs == nil {
+		return nil
+	}
+	today := now.Format(people.DateLayout)
+	rows, err := s.db.QueryContext(ctx, `SELECT j.id, CASE
+		WHEN EXISTS (SELECT 1 FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended')
+			THEN 'grant:' || (SELECT g.value FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended' LIMIT 1)
+		WHEN EXISTS (SELECT 1 FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
+			AND n.target = json_extract(i.value, '$.dataset'))
+			THEN 'incident:' || (SELECT n.id FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
+				AND n.target = json_extract(i.value, '$.dataset') LIMIT 1)
+		ELSE 'person:' || j.owner END
+		FROM jobs j LEFT JOIN people p ON p.id = j.owner
+		WHERE j.state IN ('queued', 'initializing', 'running') AND (
+			EXISTS (SELECT 1 FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended')
+			OR EXISTS (SELECT 1 FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
+				AND n.target = json_extract(i.value, '$.dataset'))
+			OR (p.id IS NOT NULL AND p.agreement_until != '' AND p.agreement_until < ?))
+		ORDER BY j.id`, today)
+	if err != nil {
+		return fmt.Errorf("query held jobs: %w", err)
+	}
+	type held struct{ job, cause string }
+	var hs []held
+	for rows.Next() {
+		var h held
+		if err := rows.Scan(&h.job, &h.cause); err != nil {
+			rows.Close()
+			return fmt.Errorf("read held jobs: %w", err)
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read held jobs: %w", err)
+	}
+	for _, h := range hs {
+		why := "its use is held: " + h.cause
+		switch {
+		case strings.HasPrefix(h.cause, "grant:"):
+			why = "grant " + strings.TrimPrefix(h.cause, "grant:") + " is suspended"
+		case strings.HasPrefix(h.cause, "incident:"):
+			why = "open incident " + strings.TrimPrefix(h.cause, "incident:") + " holds a dataset it reads"
+		case strings.HasPrefix(h.cause, "person:"):
+			why = "the confidentiality agreement of its owner ended"
+		}
+		stopped, err := s.stop(ctx, h.job, why, h.cause)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			res.Held = append(res.Held, h.job)
+		}
+	}
+	return nil
 }
 
 // inventory lists the regular files under dir and their total size.

@@ -97,23 +97,23 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { db.Close() })
 	for _, o := range [][2]string{{"acme", "2027-12-31"}, {"globex", "2026-03-31"}} {
 		exec(t, db, `INSERT INTO orgs(name, type, licence_from, licence_until, status, status_reason, created_at, updated_at)
-			VALUES (?, 'company', '2026-01-01', ?, 'active', 'x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`, o[0], o[1])
+			VALUES (?, 'company', '2026-01-01', ?, 'active', 'x', '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z')`, o[0], o[1])
 	}
 	for _, g := range [][3]string{{"g1", "acme", "2026-06-30"}, {"g2", "acme", "2027-06-30"}, {"g3", "globex", "2026-12-31"}} {
 		exec(t, db, `INSERT INTO applications(id, org, applicant, datasets, purpose, scenario, data_flow, public_interest, period_from, period_until, approvals_needed, status, grant_id, created_at)
-			VALUES (?, ?, 'p', '[]', 'p', 's', 'f', 0, '2026-01-01', ?, 1, 'approved', ?, '2026-01-01T00:00:00Z')`, "a"+g[0], g[1], g[2], g[0])
+			VALUES (?, ?, 'p', '[]', 'p', 's', 'f', 0, '2026-01-01', ?, 1, 'approved', ?, '2026-01-01T00:00:00.000000000Z')`, "a"+g[0], g[1], g[2], g[0])
 		exec(t, db, `INSERT INTO grants(id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until, approvers, status, created_at)
-			VALUES (?, ?, ?, '[]', 'p', 's', 0, '2026-01-01', ?, '[]', 'approved', '2026-01-01T00:00:00Z')`, g[0], "a"+g[0], g[1], g[2])
+			VALUES (?, ?, ?, '[]', 'p', 's', 0, '2026-01-01', ?, '[]', 'approved', '2026-01-01T00:00:00.000000000Z')`, g[0], "a"+g[0], g[1], g[2])
 	}
 	for _, j := range [][4]string{{"j-run", "acme", "running", "g1"}, {"j-done", "acme", "complete", "g1"}, {"j-keep", "acme", "complete", "g2"}, {"j-glob", "globex", "complete", "g3"}} {
 		exec(t, db, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, created_at)
-			VALUES (?, ?, 'p', 'i', '[]', '[]', ?, '{}', ?, '2026-02-01T00:00:00Z')`, j[0], j[1], `{"census":"`+j[3]+`"}`, j[2])
+			VALUES (?, ?, 'p', 'i', '[]', '[]', ?, '{}', ?, '2026-02-01T00:00:00.000000000Z')`, j[0], j[1], `{"census":"`+j[3]+`"}`, j[2])
 		write(t, filepath.Join(data, "jobs", j[0], "log"), "log of "+j[0])
 		write(t, filepath.Join(data, "jobs", j[0], "out", "result.csv"), "a,b\n1,2\n")
 	}
 	for _, x := range [][2]string{{"x-open", "pending-review"}, {"x-out", "released"}} {
 		exec(t, db, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at)
-			VALUES (?, 'j-done', 'acme', 'p', 'p', 's', '[]', '{}', 'general-2', ?, '{}', 1, '2026-02-02T00:00:00Z')`, x[0], x[1])
+			VALUES (?, 'j-done', 'acme', 'p', 'p', 's', '[]', '{}', 'general-2', ?, '{}', 1, '2026-02-02T00:00:00.000000000Z')`, x[0], x[1])
 		write(t, filepath.Join(data, "exports", x[0], "files", "0000"), "frozen")
 	}
 	e := &env{db: db, clock: &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, log: &fakeLog{}, data: data}
