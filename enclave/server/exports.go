@@ -194,6 +194,11 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 			}
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
+				if decision == exports.Approve { // at this moment (issue 18)
+					if err := s.exportStands(ctx, tx, c.body.(*exports.Export)); err != nil {
+						return err
+					}
+				}
 				e, ready, err = exports.Decide(ctx, tx, id, exports.Review{Person: c.subject.Person.ID, Org: c.subject.Org.Name,
 					Decision: decision, Comment: req.Comment, Justification: req.Justification, Time: s.Now().UTC()})
 				if err == nil {
@@ -223,6 +228,9 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 // releaseExport builds the signed bundle of an approved export and records
 // the release. details are added to the release's audit entry.
 func (s *Server) releaseExport(ctx context.Context, c *call, e *exports.Export, details map[string]string) (*exports.Export, error) {
+	if err := s.exportStands(ctx, s.DB.SQL(), e); err != nil { // at this moment (issue 18)
+		return nil, err
+	}
 	pred, sum, err := s.Exports.BuildRelease(ctx, e, s.Now().UTC())
 	if err != nil {
 		return nil, err
@@ -233,6 +241,9 @@ func (s *Server) releaseExport(ctx context.Context, c *call, e *exports.Export, 
 		ev.Details[k] = v
 	}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+		if err := s.exportStands(ctx, tx, e); err != nil {
+			return err
+		}
 		return exports.MarkReleased(ctx, tx, e.ID, sum, pred.ReleasedAt)
 	})
 	if err != nil {

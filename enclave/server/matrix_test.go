@@ -99,6 +99,12 @@ func init() {
 	exemptFor("the bureau audits everyone and platform operations keep the log (R-12)",
 		"audit.list/bureau", "audit.list/admin", "audit.verify/bureau", "audit.verify/admin", "audit.export/bureau", "audit.export/admin",
 		"audit.purge/admin")
+	exemptFor("officers and the bureau report incidents on any organisation's work, and stop it (R-17, R-20)",
+		"incident.report/officer", "incident.report/bureau", "job.halt_all/bureau")
+	exemptFor("the incident register is open to the roles that review, supervise and decide across organisations; the authority closes incidents",
+		"incident.list/officer", "incident.list/bureau", "incident.list/authority", "incident.show/officer", "incident.show/bureau",
+		"incident.show/authority", "incident.close/authority")
+	exemptFor("the data authority ends the grants it made, of any organisation (R-13)", "application.revoke/authority")
 	exemptFor("explaining a decision is oversight by the roles that decide or supervise across organisations; it shows rules, never data",
 		"policy.explain/authority", "policy.explain/officer", "policy.explain/bureau", "policy.explain/admin")
 }
@@ -118,6 +124,7 @@ type matrixWorld struct {
 	job               api.Job
 	pending, released string // exports
 	pendingImage      string
+	incident          string
 }
 
 func newMatrixWorld(t *testing.T) *matrixWorld {
@@ -139,6 +146,9 @@ func newMatrixWorld(t *testing.T) *matrixWorld {
 	m.released = x.ID
 	w.mustDo(w.operator.Token, "POST", "/v1/exports", api.ExportRequest{Job: m.job.ID, Files: []string{"counts.csv"}, Purpose: "second"}, &x)
 	m.pending = x.ID
+	var inc api.Incident
+	w.mustDo(w.operator.Token, "POST", "/v1/incidents", api.IncidentRequest{Job: m.job.ID, Reason: "matrix"}, &inc)
+	m.incident = inc.ID
 	m.pendingImage = "sha256:" + strings.Repeat("0", 63) + "2"
 	if err := jobs.CreateImage(jw.ctx, w.db.SQL(), &jobs.Image{Digest: m.pendingImage, Name: "acme-model", Size: 1, Status: jobs.ImagePending,
 		Org: "acme", ImportedBy: w.operator.ID, ImportedAt: w.now}); err != nil {
@@ -249,6 +259,14 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "GET /v1/audit/verify", typ: "audit queries", url: "/v1/audit/verify"},
 		{route: "GET /v1/audit/export", typ: "audit queries (a dataset)", url: "/v1/audit/export?dataset=penalties"},
 		{route: "POST /v1/audit/purge", typ: "audit queries", url: "/v1/audit/purge", body: api.PurgeRequest{DryRun: true}},
+
+		{route: "POST /v1/incidents", typ: "jobs", url: "/v1/incidents", body: api.IncidentRequest{Job: j, Reason: "matrix"}},
+		{route: "POST /v1/incidents", typ: "grants", url: "/v1/incidents", body: api.IncidentRequest{Grant: m.grant, Reason: "matrix"}},
+		{route: "GET /v1/incidents", typ: "incidents", url: "/v1/incidents?org=acme"},
+		{route: "GET /v1/incidents/{id}", typ: "incidents", url: "/v1/incidents/" + m.incident},
+		{route: "POST /v1/incidents/{id}/close", typ: "incidents", url: "/v1/incidents/" + m.incident + "/close", body: api.DecisionRequest{Decision: "matrix"}},
+		{route: "POST /v1/jobs/halt", typ: "organisations", url: "/v1/jobs/halt", body: api.HaltAllRequest{Org: "acme", Reason: "matrix"}},
+		{route: "POST /v1/applications/{id}/revoke", typ: "grants", url: "/v1/applications/" + m.app + "/revoke", body: reason},
 	}
 }
 

@@ -338,6 +338,9 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 				if err := people.SetOrgStatus(ctx, tx, name, to, req.Reason, s.Now()); err != nil {
 					return err
 				}
+				if err := s.followOrg(ctx, c, tx, name, to, req.Reason, &ev); err != nil { // its grants (issue 18)
+					return err
+				}
 				out, err = people.GetOrg(ctx, tx, name)
 				return err
 			})
