@@ -60,6 +60,7 @@ func New(db *sql.DB, opts Options) *Metrics {
 			Help: "Entries in the tamper-evident audit log.",
 		}, func() float64 { return float64(opts.AuditSize()) }))
 	}
+	m.reg.MustRegister(&incidentCollector{db: db, timeout: opts.Timeout}) // issue 18
 	return m
 }
 
