@@ -8,6 +8,7 @@ package keys
 import (
 	"context"
 	"crypto/ed25519"
+	"time"
 )
 
 // Keyring is the enclave's key store. Implementations are safe for
@@ -46,4 +47,15 @@ type Keyring interface {
 
 	// Name says which implementation this is ("local" or "vault").
 	Name() string
+}
+
+// Tombstone records that an object's key was shredded: which object, the
+// id of the destroyed key-encryption key and when. It holds no key
+// material. A keyring that keeps tombstones refuses, for ever, a key of a
+// tombstoned object that comes back (from a backup, a snapshot or a copy
+// of the files), so that a restore does not resurrect destroyed data.
+type Tombstone struct {
+	Object   string    `json:"object"`
+	KeyID    string    `json:"key_id"`
+	Shredded time.Time `json:"shredded"`
 }

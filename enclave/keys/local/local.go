@@ -245,6 +245,11 @@ func (k *Keyring) Shred(ctx context.Context, object string) (string, error) {
 	if f, err := parseKEK(data, object); err == nil {
 		id = f.ID
 	}
+	// The tombstone first: a KEK of this object that comes back (a
+	// restored backup, a copy) is refused for ever (tombstones.go).
+	if err := writeTombstone(k.dir, keys.Tombstone{Object: object, KeyID: id, Shredded: time.Now().UTC()}); err != nil {
+		return "", err
+	}
 	if err := overwrite(path); err != nil {
 		return "", fmt.Errorf("overwrite key-encryption key of object %q: %w", object, classify(err))
 	}
@@ -291,8 +296,13 @@ func (k *Keyring) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
 }
 
 func (k *Keyring) kekPath(object string) string {
+	return filepath.Join(k.dir, objectsName, objectHash(object)+kekSuffix)
+}
+
+// objectHash names an object's files: hex SHA-256 of its name.
+func objectHash(object string) string {
 	sum := sha256.Sum256([]byte(object))
-	return filepath.Join(k.dir, objectsName, hex.EncodeToString(sum[:])+kekSuffix)
+	return hex.EncodeToString(sum[:])
 }
 
 // kekForNew returns the KEK of object, creating it when missing.
@@ -310,6 +320,7 @@ func (k *Keyring) kekForNew(object string) (cipher.AEAD, error) {
 	if kek, _, err := k.loadKEK(object); err == nil || !errdefs.IsNotFound(err) {
 		return kek, err
 	}
+
 	raw := randomKey()
 	idBytes := make([]byte, 16)
 	rand.Read(idBytes)
@@ -345,6 +356,16 @@ func (k *Keyring) loadKEK(object string) (cipher.AEAD, string, error) {
 	f, err := parseKEK(data, object)
 	if err != nil {
 		return nil, "", err
+	}
+	if dead, err := tombstoned(k.dir, object, f.ID); err != nil {
+		return nil, "", err
+	} else if dead {
+		// A KEK that came back from a copy made before its shred is
+		// destroyed again (best effort: the tombstone refuses it anyway).
+		if path := k.kekPath(object); overwrite(path) == nil {
+			os.Remove(path)
+		}
+		return nil, "", fmt.Errorf("key-encryption key of object %q was shredded (tombstoned): %w", object, errdefs.ErrNotFound)
 	}
 	raw, err := k.master.Open(nil, f.Wrapped[:nonceSize], f.Wrapped[nonceSize:], []byte(kekAD+f.ID+"\x00"+object))
 	if err != nil {
