@@ -122,6 +122,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--price-list: %w", err)
 	}
+	shredder := newShredder(cfg, log, db, kr, alog, mgr)
 	var canceler sweeper.Canceler
 	if mgr != nil {
 		canceler = mgr
@@ -131,14 +132,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() {
 		defer close(swept)
 		sweeper.New(db.SQL(), canceler, alog, sweeper.Config{JobsDir: cfg.jobsDir(), ExportsDir: cfg.exportsDir(), Grace: cfg.TermGrace,
-			Log: log.With("part", "sweeper")}).Run(sweepCtx, cfg.SweepEvery)
+			Log: log.With("part", "sweeper"), Shredder: termShredder{shredder}}).Run(sweepCtx, cfg.SweepEvery)
 	}()
 	defer func() { stopSweep(); <-swept }() // before the audit log and the state close
 	srv, err := server.New(server.Deps{
 		Prices: prices, Metrics: metrics.New(db.SQL(), metrics.Options{AuditSize: alog.Size}),
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
-		Shredder: newShredder(cfg, log, db, kr, alog, mgr),
+		Shredder: shredder,
 		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {

@@ -88,19 +88,6 @@ func Ended(status string) bool { return status == Revoked || status == Expired }
 // live is the condition of a grant that has not ended.
 const live = `status IN ('approved', 'suspended')`
 
-// Shredder destroys what was derived under a grant once its basis ended:
-// the data keys of a job's work area, outputs and unreleased export
-// staging, with a destruction record naming object, process and technique
-// (issue 18 item 2, 004 art. 47). The term sweeper calls ShredJob for
-// every job of an ended grant when its grace period is over (at once when
-// the organisation was revoked or blacklisted), before it removes the
-// job's files; engineer G2's derived-data keyring implements it. An error
-// leaves the job for the next pass. Implementations are safe for
-// concurrent use, and shredding a job twice is not an error.
-type Shredder interface {
-	ShredJob(ctx context.Context, job, grant, cause string) error
-}
-
 // Show returns a grant with its end and holds.
 func Show(ctx context.Context, q Querier, id string) (*Standing, error) {
 	g, err := GetGrant(ctx, q, id)
