@@ -22,10 +22,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/grants"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
-	"github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
-	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
-	"github.com/enclave-dev/enclave/sandbox-runtime/ociarchive"
 )
 
 func init() { registerRoutes("50-jobs", (*Server).jobRoutes) }
@@ -34,12 +31,11 @@ func (s *Server) jobRoutes() []route {
 	if s.Jobs == nil || s.Catalog == nil {
 		return nil
 	}
-	jobRes := func(ctx context.Context, c *call) (authz.Resource, error) {
+	jobRes := func(ctx context.Context, c *call) (authz.Resource, *jobs.Job, error) {
 		j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
 		if err != nil {
-			return authz.Resource{}, err
+			return authz.Resource{}, nil, err
 		}
-		c.body = j
 		res := resource("job", j.ID, j.Org)
 		res.Owner = j.Owner
 		for _, in := range j.Inputs {
@@ -48,7 +44,7 @@ func (s *Server) jobRoutes() []route {
 				c.retention = audit.Retention5y
 			}
 		}
-		return res, nil
+		return res, j, nil
 	}
 	imageRes := func(ctx context.Context, c *call) (authz.Resource, error) {
 		im, err := jobs.GetImage(ctx, s.DB.SQL(), c.path("digest"))
@@ -61,37 +57,34 @@ func (s *Server) jobRoutes() []route {
 		return res, nil
 	}
 	return []route{
-		{Method: "POST", Path: "/v1/images", Action: "image.import",
-			Summary:  "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
-			Response: api.Image{}, Created: true,
+		typed(route{Method: "POST", Path: "/v1/images", Action: "image.import",
+			Summary: "Import a job image: the body is an OCI image-layout tar archive; ?name= labels it. It stays pending until an officer approves it",
+			Created: true,
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				res := resource("image", "", c.subject.Org.Name)
 				res.Owner = c.subject.Person.ID
 				return res, nil
-			},
-			Handle: s.importImage},
-		{Method: "GET", Path: "/v1/images", Action: "image.list",
-			Summary:  "List job images and their review state: officers and admins every image; operators their organisation's and the approved images of others (without who imported or decided them)",
-			Response: []api.Image{},
-			Handle: func(ctx context.Context, c *call) (any, error) {
+			}}, s.importImage),
+		typed(route{Method: "GET", Path: "/v1/images", Action: "image.list",
+			Summary: "List job images and their review state: officers and admins every image; operators their organisation's and the approved images of others (without who imported or decided them)"},
+			func(ctx context.Context, c *call, _ none) ([]api.Image, error) {
 				ims, err := jobs.ListImages(ctx, s.DB.SQL())
 				if err != nil {
 					return nil, err
 				}
 				return views(imagesFor(c, ims), imageView), nil
-			}},
+			}),
 		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
 		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
-		{Method: "POST", Path: "/v1/jobs", Action: "job.run",
+		planned(route{Method: "POST", Path: "/v1/jobs", Action: "job.run",
 			Summary: "Run an approved image over granted dataset versions; only the declared outputs are collected", Request: api.JobRequest{},
-			Response: api.Job{}, Created: true, Resource: s.jobRunResource, Handle: s.runJob},
-		{Method: "GET", Path: "/v1/jobs", Action: "job.list",
-			Summary:  "List jobs: an operator's own organisation's, every job for officers and the bureau (exact figures only for another organisation's jobs)",
-			Response: []api.Job{},
+			Created: true}, s.jobRunResource, s.runJob),
+		typed(route{Method: "GET", Path: "/v1/jobs", Action: "job.list",
+			Summary: "List jobs: an operator's own organisation's, every job for officers and the bureau (exact figures only for another organisation's jobs)",
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 				return resource("job", "", c.subject.Org.Name), nil
-			},
-			Handle: func(ctx context.Context, c *call) (any, error) {
+			}},
+			func(ctx context.Context, c *call, _ none) ([]api.Job, error) {
 				org := c.subject.Org.Name
 				if c.subject.Person.HasRole(people.Officer) || c.subject.Person.HasRole(people.Bureau) {
 					org = ""
@@ -108,110 +101,92 @@ func (s *Server) jobRoutes() []route {
 					}
 				}
 				return out, nil
-			}},
-		{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, how it ended, resource use, outputs", Response: api.Job{},
-			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) { return s.jobView(ctx, c, c.body.(*jobs.Job)) }},
-		{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it", Response: api.Job{},
-			Resource: jobRes, Handle: func(ctx context.Context, c *call) (any, error) {
+			}),
+		planned(route{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, how it ended, resource use, outputs"},
+			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) (api.Job, error) { return s.jobView(ctx, c, j) }),
+		planned(route{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it"},
+			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) (api.Job, error) {
 				d := time.Minute
 				if v := c.query("timeout"); v != "" {
 					var err error
 					if d, err = time.ParseDuration(v); err != nil || d < 0 || d > time.Hour {
-						return nil, fmt.Errorf("timeout must be a duration up to 1h: %w", errdefs.ErrInvalidArgument)
+						return api.Job{}, fmt.Errorf("timeout must be a duration up to 1h: %w", errdefs.ErrInvalidArgument)
 					}
 				}
 				wctx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()
-				j, err := s.Jobs.Wait(wctx, c.path("id"))
+				j, err := s.Jobs.Wait(wctx, j.ID)
 				if err != nil && wctx.Err() != nil && j != nil {
 					return s.jobView(ctx, c, j) // not ended yet: the caller waits again
 				}
 				if err != nil {
-					return nil, err
+					return api.Job{}, err
 				}
 				return s.endedView(wctx, c, j)
-			}},
-		{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs",
-			Summary:  "The job's collected outputs, the declared files it wrote: names, sizes (rounded up for operators) and hashes (for operators only once released); contents leave only through exports",
-			Response: []api.JobOutput{}, Resource: jobRes,
-			Handle: func(ctx context.Context, c *call) (any, error) {
-				v, err := s.jobView(ctx, c, c.body.(*jobs.Job))
+			}),
+		planned(route{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs",
+			Summary: "The job's collected outputs, the declared files it wrote: names, sizes (rounded up for operators) and hashes (for operators only once released); contents leave only through exports"},
+			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) ([]api.JobOutput, error) {
+				v, err := s.jobView(ctx, c, j)
 				return v.Outputs, err
-			}},
-		{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs",
-			Summary:  "The job's output stream: unfiltered for officers of another organisation; for everyone else line by line through the egress text rule and the input fingerprints",
-			Resource: jobRes, Handle: s.jobLogs},
+			}),
+		planned(route{Method: "GET", Path: "/v1/jobs/{id}/logs", Action: "job.logs",
+			Summary: "The job's output stream: unfiltered for officers of another organisation; for everyone else line by line through the egress text rule and the input fingerprints"},
+			jobRes, s.jobLogs),
 		s.jobStopRoute("cancel", "job.cancel", "Cancel a job of one's own organisation"),
 		s.jobStopRoute("halt", "job.halt", "Halt a job that reveals a risk, with a reason; an incident is recorded (R-17)"),
 	}
 }
 
-func (s *Server) importImage(ctx context.Context, c *call) (any, error) {
+func (s *Server) importImage(ctx context.Context, c *call, _ none) (api.Image, error) {
 	name := c.query("name")
 	if name != "" && !imageNameRE.MatchString(name) {
-		return nil, fmt.Errorf("image name must match %s: %w", imageNameRE, errdefs.ErrInvalidArgument)
+		return api.Image{}, fmt.Errorf("image name must match %s: %w", imageNameRE, errdefs.ErrInvalidArgument)
 	}
 	// Limits first: how many uploads, how slow, how much the
 	// organisation keeps.
 	up, err := s.beginUpload(c)
 	if err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
 	defer up.end()
 	body, done, err := s.quotaReader(ctx, c, c.r.Body)
 	if err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
 	defer done()
 	tmp, err := os.CreateTemp(s.TempDir, "image-*")
 	if err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	n, err := io.Copy(tmp, io.LimitReader(body, s.MaxUploadBytes+1))
 	if err != nil {
 		if errdefs.IsResourceExhausted(err) || errors.Is(err, errSlowUpload) {
-			return nil, err
+			return api.Image{}, err
 		}
-		return nil, fmt.Errorf("receive image: %w", errdefs.ErrInvalidArgument)
+		return api.Image{}, fmt.Errorf("receive image: %w", errdefs.ErrInvalidArgument)
 	}
 	up.received()
 	if n > s.MaxUploadBytes || n == 0 {
-		return nil, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
+		return api.Image{}, fmt.Errorf("image archive is empty or larger than %d bytes: %w", s.MaxUploadBytes, errdefs.ErrInvalidArgument)
 	}
 	if err := body.recheck(ctx); err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	// The archive is outside input: checked, its layers too, before
-	// containerd reads it and long before anything is unpacked.
-	sum, err := ociarchive.CheckImage(tmp, s.MaxUploadBytes, s.Uploads.Image)
+	im, err := s.images.Import(ctx, tmp, n, name, c.subject.Org.Name, c.subject.Person.ID)
 	if err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	digest, err := s.Jobs.Runtime().ImportImage(ctx, tmp)
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		name = digest[7:19]
-	}
-	im := &jobs.Image{Digest: digest, ID: digest, Name: name, Size: n, Status: jobs.ImagePending, Org: c.subject.Org.Name,
-		ImportedBy: c.subject.Person.ID, ImportedAt: s.Now().UTC(), Unpacked: sum.Unpacked, Layers: sum.Layers}
-	ev := audit.Event{Action: "image.import", Objects: []string{"image:" + digest}, Details: map[string]string{"name": name, "bytes": fmt.Sprint(n),
-		"unpacked_bytes": fmt.Sprint(sum.Unpacked), "layers": fmt.Sprint(sum.Layers)}}
+	ev := audit.Event{Action: "image.import", Objects: []string{"image:" + im.Digest}, Details: map[string]string{"name": im.Name, "bytes": fmt.Sprint(n),
+		"unpacked_bytes": fmt.Sprint(im.Unpacked), "layers": fmt.Sprint(im.Layers)}}
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return jobs.CreateImage(ctx, tx, im) })
 	if errdefs.IsAlreadyExists(err) {
-		im, err = jobs.GetImage(ctx, s.DB.SQL(), digest)
+		im, err = jobs.GetImage(ctx, s.DB.SQL(), im.Digest)
 	}
 	if err != nil {
-		return nil, err
+		return api.Image{}, err
 	}
 	return imageView(im), nil
 }
@@ -246,205 +221,78 @@ var imageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 func (s *Server) imageDecideRoute(verb, status string, res func(context.Context, *call) (authz.Resource, error)) route {
 	action := "image." + verb
-	return route{Method: "POST", Path: "/v1/images/{digest}/" + verb, Action: action,
-		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " a pending image (an officer of another organisation than the importer's)",
-		Request: api.CommentRequest{}, Response: api.Image{}, Resource: res,
-		Handle: func(ctx context.Context, c *call) (any, error) {
-			var req api.CommentRequest
-			if err := c.decode(&req); err != nil {
-				return nil, err
-			}
+	return typed(route{Method: "POST", Path: "/v1/images/{digest}/" + verb, Action: action,
+		Summary:  strings.ToUpper(verb[:1]) + verb[1:] + " a pending image (an officer of another organisation than the importer's)",
+		Resource: res},
+		func(ctx context.Context, c *call, req api.CommentRequest) (api.Image, error) {
 			digest := c.path("digest")
 			if status == jobs.ImageApproved {
-				// Unpack and remap once, before the approval takes effect,
-				// and only within the quota of unpacked images.
-				s.uploads.approving.Lock()
-				defer s.uploads.approving.Unlock()
-				im, err := jobs.GetImage(ctx, s.DB.SQL(), digest)
+				// Unpacked and remapped once, before the approval takes
+				// effect, and only within the quota of unpacked images.
+				done, err := s.images.PrepareApproval(ctx, digest)
 				if err != nil {
-					return nil, err
+					return api.Image{}, err
 				}
-				if im.Status == jobs.ImagePending {
-					if err := s.checkSnapshotQuota(ctx, im); err != nil {
-						return nil, err
-					}
-				}
-				if err := s.Jobs.Runtime().PrepareImage(ctx, digest); err != nil {
-					return nil, err
-				}
+				defer done()
 			}
 			var im *jobs.Image
 			ev := audit.Event{Action: action, Objects: []string{"image:" + digest}, Reason: req.Comment}
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
-				im, err = jobs.DecideImage(ctx, tx, digest, status, c.subject.Person.ID, req.Comment, s.Now())
+				im, err = s.images.Decide(ctx, tx, digest, status, c.subject.Person.ID, req.Comment)
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return api.Image{}, err
 			}
 			return imageView(im), nil
-		}}
+		})
 }
 
-// jobRunResource resolves a job request into what the policy decides on:
-// the image and its review state, each input version with its marks and
-// state, the organisation's grants, usage and the requested resources.
-func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, error) {
+// jobRunResource resolves a job request (jobs.Admission.Plan) into what
+// the policy decides on: the image and its review state, each input
+// version with its marks and state, the organisation's grants, usage and
+// quota, and the requested resources.
+func (s *Server) jobRunResource(ctx context.Context, c *call) (authz.Resource, *jobs.Plan, error) {
 	var req api.JobRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, nil, err
 	}
-	if !sandbox.ValidDigest(req.Image) {
-		return authz.Resource{}, fmt.Errorf("image must be a digest sha256:...: %w", errdefs.ErrInvalidArgument)
-	}
-	if len(req.Args) == 0 {
-		return authz.Resource{}, fmt.Errorf("a job needs a command after --: %w", errdefs.ErrInvalidArgument)
-	}
-	if len(req.Inputs) == 0 {
-		return authz.Resource{}, fmt.Errorf("a job reads at least one dataset (--input): %w", errdefs.ErrInvalidArgument)
-	}
-	if err := api.CheckOutputs(req.Outputs); err != nil {
-		return authz.Resource{}, err
-	}
-	limits, err := jobLimits(req)
+	r, err := jobs.ParseRequest(req)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, nil, err
 	}
-	res := resource("job", "", c.subject.Org.Name)
-	res.Owner = c.subject.Person.ID
-	im, err := jobs.GetImage(ctx, s.DB.SQL(), req.Image)
+	plan, err := s.admission.Plan(ctx, s.DB.SQL(), c.subject.Org.Name, c.subject.Person.ID, r,
+		func(ctx context.Context, ins []grants.Dataset) ([]policy.Dataset, []*datasets.Version, error) {
+			return s.policyDatasets(ctx, c, ins)
+		})
 	if err != nil {
-		if errdefs.IsNotFound(err) {
-			return authz.Resource{}, fmt.Errorf("image %q was never imported: %w", req.Image, errdefs.ErrInvalidArgument)
-		}
-		return authz.Resource{}, err
+		return authz.Resource{}, nil, err
 	}
-	res.Image = &policy.Image{Digest: im.Digest, Status: im.Status}
-	ins, err := grants.ParseDatasets(req.Inputs, req.Columns)
-	if err != nil {
-		return authz.Resource{}, err
-	}
-	pds, vs, err := s.policyDatasets(ctx, c, ins)
-	if err != nil {
-		return authz.Resource{}, err
-	}
-	seen := map[string]bool{}
-	for i, v := range vs {
-		if seen[v.Name] {
-			return authz.Resource{}, fmt.Errorf("dataset %q is an input twice: %w", v.Name, errdefs.ErrInvalidArgument)
-		}
-		seen[v.Name] = true
-		if len(pds[i].Columns) == 0 {
-			for _, col := range v.Columns {
-				pds[i].Columns = append(pds[i].Columns, col.Name) // the whole input file
-			}
-		}
-	}
-	res.Datasets = pds
-	gs, err := grants.ForOrg(ctx, s.DB.SQL(), c.subject.Org.Name)
-	if err != nil {
-		return authz.Resource{}, err
-	}
-	for _, g := range gs {
-		res.Grants = append(res.Grants, g.Policy())
-	}
-	running, cpu, err := jobs.OrgUsage(ctx, s.DB.SQL(), c.subject.Org.Name, s.Now())
-	if err != nil {
-		return authz.Resource{}, err
-	}
-	res.Usage = policy.Usage{RunningJobs: running, CPUSecondsMonth: cpu}
-	if res.Quota, err = usage.GetQuota(ctx, s.DB.SQL(), c.subject.Org.Name); err != nil {
-		return authz.Resource{}, err
-	}
-	res.Request = policy.Request{CPU: limits.CPUs, MemoryBytes: limits.MemoryBytes}
-	c.body = jobPlan{req: req, limits: limits, versions: vs, columns: ins}
-	return res, nil
+	res := resource("job", "", plan.Org)
+	res.Owner = plan.Owner
+	res.Image = &policy.Image{Digest: plan.Image.Digest, Status: plan.Image.Status}
+	res.Datasets, res.Grants, res.Usage, res.Quota = plan.Datasets, plan.Grants, plan.Usage, plan.Quota
+	res.Request = policy.Request{CPU: plan.Limits.CPUs, MemoryBytes: plan.Limits.MemoryBytes}
+	return res, plan, nil
 }
 
-type jobPlan struct {
-	columns  []grants.Dataset
-	req      api.JobRequest
-	limits   sandbox.Limits
-	versions []*datasets.Version
-}
-
-func jobLimits(req api.JobRequest) (sandbox.Limits, error) {
-	l := sandbox.DefaultLimits()
-	if req.CPUs != 0 {
-		l.CPUs = req.CPUs
-	}
-	if req.Memory != "" {
-		n, err := ParseSize(req.Memory)
-		if err != nil {
-			return l, err
-		}
-		l.MemoryBytes = n
-	}
-	if req.Timeout != "" {
-		d, err := time.ParseDuration(req.Timeout)
-		if err != nil {
-			return l, fmt.Errorf("timeout %q is not a duration such as 10m: %w", req.Timeout, errdefs.ErrInvalidArgument)
-		}
-		l.Timeout = d
-	}
-	if err := l.Validate(); err != nil {
-		return l, err
-	}
-	return l, nil
-}
-
-// ParseSize reads sizes such as 512Mi, 2Gi, 100M or 1048576.
-func ParseSize(s string) (int64, error) {
-	mult := int64(1)
-	num := s
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"K", 1000}, {"M", 1000 * 1000}, {"G", 1000 * 1000 * 1000}} {
-		if strings.HasSuffix(s, u.suffix) {
-			mult, num = u.m, strings.TrimSuffix(s, u.suffix)
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > (1<<50)/mult {
-		return 0, fmt.Errorf("size %q is not a size such as 512Mi or 2Gi: %w", s, errdefs.ErrInvalidArgument)
-	}
-	return n * mult, nil
-}
-
-func (s *Server) runJob(ctx context.Context, c *call) (any, error) {
-	plan := c.body.(jobPlan)
-	var inputs []jobs.Input
-	for i, v := range plan.versions {
-		inputs = append(inputs, jobs.Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI(),
-			Columns: plan.columns[i].Columns})
-	}
+func (s *Server) runJob(ctx context.Context, c *call, plan *jobs.Plan, _ none) (api.Job, error) {
 	id := strings.ReplaceAll(people.NewID("j-"), "_", "-")
-	j := s.Jobs.New(id, c.subject.Org.Name, c.subject.Person.ID, plan.req.Image, plan.req.Args, inputs, c.decision.Grants, plan.limits,
-		plan.req.Outputs, c.revision)
-	ev := audit.Event{Action: "job.run", Objects: append([]string{"job:" + id, "image:" + plan.req.Image}, objects(c.resource)...),
-		Details: map[string]string{"cpus": fmt.Sprint(plan.limits.CPUs), "memory_bytes": fmt.Sprint(plan.limits.MemoryBytes),
-			"timeout": plan.limits.Timeout.String(), "declared_outputs": fmt.Sprint(len(plan.req.Outputs))}}
+	ev := audit.Event{Action: "job.run", Objects: append([]string{"job:" + id, "image:" + plan.Image.Digest}, objects(c.resource)...),
+		Details: map[string]string{"cpus": fmt.Sprint(plan.Limits.CPUs), "memory_bytes": fmt.Sprint(plan.Limits.MemoryBytes),
+			"timeout": plan.Limits.Timeout.String(), "declared_outputs": fmt.Sprint(len(plan.Outputs))}}
 	for ds, g := range c.decision.Grants {
 		ev.Details["grant:"+ds] = g
 	}
+	var j *jobs.Job
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
-		used := map[string]bool{}
-		for _, g := range c.decision.Grants {
-			if used[g] {
-				continue
-			}
-			used[g] = true
-			if err := grants.UseBatch(ctx, tx, g); err != nil {
-				return err
-			}
-		}
-		return s.Jobs.Insert(ctx, tx, j)
+		var err error
+		j, err = s.admission.Admit(ctx, tx, plan, id, c.decision.Grants, c.revision)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return api.Job{}, err
 	}
 	s.Jobs.Enqueue(id)
 	return s.jobView(ctx, c, j)
@@ -518,76 +366,31 @@ func (s *Server) releasedOutputs(ctx context.Context, j *jobs.Job) (map[string]b
 	return out, nil
 }
 
-// jobLogs serves a job's output stream. Officers of another organisation
-// read it unfiltered, at any time. For anyone else, the job's own operators
-// and officers of their organisation included, the log is a way out of the
-// enclave like any other: it is shown only once the coarse view shows the
-// job ended (lines read as they appear would time the job), and line by
-// line: a line that holds a value of the
-// job's inputs (the fingerprint scan) or that the egress text rule
-// withholds (checks.LogFilter: identifier-like and unexplained tokens over
-// a small budget per line and per log) is replaced by a notice. If the scan
-// cannot run, everything is withheld.
-func (s *Server) jobLogs(ctx context.Context, c *call) (any, error) {
-	j := c.body.(*jobs.Job)
+// jobLogs serves a job's output stream as the caller may read it
+// (jobs.Logs): unfiltered for officers of another organisation; for
+// everyone else once the job has ended, line by line through the egress
+// scan. The read is on the audit log before the first byte goes out.
+func (s *Server) jobLogs(ctx context.Context, c *call, j *jobs.Job, _ none) (none, error) {
 	exact := exactView(c, j.Org)
-	if !exact && (!j.State.Terminal() || s.Now().Before(j.RevealAt())) {
-		// Lines read as they appear would time the job to the moment.
-		return nil, fmt.Errorf("job %q has not ended; its log is shown once it has: %w", j.ID, errdefs.ErrFailedPrecondition)
-	}
-	f, err := s.Jobs.Logs(j.ID)
+	l, err := s.logs.Read(ctx, j, exact)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	var withheld map[int]bool
-	var lines []string
-	if !exact {
-		if s.Exports == nil {
-			return nil, fmt.Errorf("the log of job %q cannot be checked: no egress checks are configured: %w", j.ID, errdefs.ErrUnavailable)
-		}
-		// The scan and the text rule run in a check process: the log is
-		// what the job wrote.
-		withheld, err = s.Exports.WithheldLines(ctx, j, data)
-		if err != nil {
-			s.Log.Error("log scan failed; withholding the whole log", "request", c.reqID, "job", j.ID, "err", err)
-			return nil, fmt.Errorf("the log of job %q cannot be checked now, so none of it is shown: %w", j.ID, errdefs.ErrUnavailable)
-		}
-		lines = strings.SplitAfter(string(data), "\n")
+		return none{}, err
 	}
 	ev := audit.Event{Action: "job.logs.read", Outcome: "ok", Objects: []string{"job:" + j.ID},
-		Details: map[string]string{"filtered": fmt.Sprint(!exact), "withheld_lines": fmt.Sprint(len(withheld)), "bytes": fmt.Sprint(len(data))}}
+		Details: map[string]string{"filtered": fmt.Sprint(!exact), "withheld_lines": fmt.Sprint(l.Withheld), "bytes": fmt.Sprint(l.Bytes)}}
 	if err := c.record(ctx, ev); err != nil {
-		return nil, err
+		return none{}, err
 	}
 	c.raw = true
 	c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(http.StatusOK)
-	if exact {
-		c.w.Write(data)
-		return nil, nil
-	}
-	for i, line := range lines {
-		if line == "" {
-			continue
-		}
-		if withheld[i] {
-			fmt.Fprintf(c.w, "[line %d withheld: it may carry data of the job's inputs]\n", i+1)
-			continue
-		}
-		io.WriteString(c.w, line)
-	}
-	return nil, nil
+	l.WriteTo(c.w) // the client went away: nothing more to say
+	return none{}, nil
 }
 
 func (s *Server) jobStopRoute(verb, action, summary string) route {
-	return route{Method: "POST", Path: "/v1/jobs/{id}/" + verb, Action: action, Summary: summary,
-		Request: api.ReasonRequest{}, Response: api.Job{},
+	return typed(route{Method: "POST", Path: "/v1/jobs/{id}/" + verb, Action: action, Summary: summary,
 		Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
 			j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
 			if err != nil {
@@ -596,15 +399,11 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 			res := resource("job", j.ID, j.Org)
 			res.Owner = j.Owner
 			return res, nil
-		},
-		Handle: func(ctx context.Context, c *call) (any, error) {
-			var req api.ReasonRequest
-			if err := c.decode(&req); err != nil {
-				return nil, err
-			}
+		}},
+		func(ctx context.Context, c *call, req api.ReasonRequest) (api.Job, error) {
 			if verb == "halt" {
 				if err := checkReason(req.Reason); err != nil {
-					return nil, err
+					return api.Job{}, err
 				}
 			}
 			id := c.path("id")
@@ -628,19 +427,19 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				return api.Job{}, err
 			}
 			if err := s.Jobs.Cancel(context.WithoutCancel(ctx), id, why); err != nil {
-				return nil, err
+				return api.Job{}, err
 			}
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			j, err := s.Jobs.Wait(wctx, id)
 			if err != nil {
-				return nil, err
+				return api.Job{}, err
 			}
 			return s.endedView(wctx, c, j)
-		}}
+		})
 }
 
 // stopOrgJobs cancels every job of an organisation that has not ended.

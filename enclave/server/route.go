@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -47,6 +48,53 @@ type route struct {
 	RecordsOutcome bool
 }
 
+// none is the request of a route that reads no JSON body, or the answer
+// of one that writes its own (c.raw) or nothing.
+type none struct{}
+
+// typed makes rt's handler from fn, which receives the request body
+// decoded strictly into a Req (none: no body is read) once the policy has
+// allowed the call, and answers a Resp. The API document names both
+// types unless rt names them itself.
+func typed[Req, Resp any](rt route, fn func(ctx context.Context, c *call, req Req) (Resp, error)) route {
+	return planned(rt, nil, func(ctx context.Context, c *call, _ none, req Req) (Resp, error) { return fn(ctx, c, req) })
+}
+
+// planned is typed for a route whose resource builder also returns what
+// it read or worked out (the job, the export, an admission plan) as a P:
+// the handler receives that P, typed, with the body decoded into a Req.
+// A nil resource leaves the handler the zero P.
+func planned[P, Req, Resp any](rt route, resource func(ctx context.Context, c *call) (authz.Resource, P, error),
+	fn func(ctx context.Context, c *call, p P, req Req) (Resp, error)) route {
+	reads := reflect.TypeFor[Req]() != reflect.TypeFor[none]()
+	if reads && rt.Request == nil {
+		rt.Request = *new(Req)
+	}
+	if reflect.TypeFor[Resp]() != reflect.TypeFor[none]() && rt.Response == nil {
+		rt.Response = *new(Resp)
+	}
+	if resource != nil {
+		rt.Resource = func(ctx context.Context, c *call) (authz.Resource, error) {
+			res, p, err := resource(ctx, c)
+			if err == nil {
+				c.body = p
+			}
+			return res, err
+		}
+	}
+	rt.Handle = func(ctx context.Context, c *call) (any, error) {
+		var req Req
+		if reads {
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+		}
+		p, _ := c.body.(P) // set by resource, which ran before
+		return fn(ctx, c, p, req)
+	}
+	return rt
+}
+
 // call is one request in flight.
 type call struct {
 	s       *Server
@@ -67,7 +115,8 @@ type call struct {
 	retention string
 	// audited is set once the call's outcome is on the record.
 	audited bool
-	// body is the request body when the resource builder already decoded it.
+	// body is what the resource builder of a planned route made, for
+	// its handler.
 	body any
 }
 

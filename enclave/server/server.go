@@ -26,6 +26,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/usage"
+	policy "github.com/enclave-dev/enclave/policies"
 )
 
 // AuditLog is what the server needs of the audit log.
@@ -94,6 +95,11 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*http.Server
 	uploads uploads
+
+	// The domain services of jobs (nil without Jobs).
+	admission *jobs.Admission
+	logs      *jobs.Logs
+	images    *jobs.ImageReview
 }
 
 // New returns a server over deps.
@@ -119,6 +125,18 @@ func New(deps Deps) (*Server, error) {
 	}
 	s := &Server{Deps: deps}
 	s.uploads.perPerson, s.uploads.imageBytes = map[string]int{}, map[string]int64{}
+	if deps.Jobs != nil {
+		s.admission = &jobs.Admission{Jobs: deps.Jobs, Now: deps.Now,
+			Quota: func(ctx context.Context, org string) (policy.Quota, error) {
+				return usage.GetQuota(ctx, deps.DB.SQL(), org)
+			}}
+		s.logs = &jobs.Logs{Jobs: deps.Jobs, Log: deps.Log, Now: deps.Now}
+		if deps.Exports != nil {
+			s.logs.Scan = deps.Exports
+		}
+		s.images = &jobs.ImageReview{Jobs: deps.Jobs, MaxBytes: deps.MaxUploadBytes, Limits: deps.Uploads.Image,
+			SnapshotQuota: deps.Uploads.SnapshotQuota, Now: deps.Now}
+	}
 	s.routes = s.allRoutes()
 	if err := checkRoutes(s.routes); err != nil {
 		return nil, err

@@ -79,9 +79,6 @@ type uploads struct {
 	// imageBytes is what the image uploads in flight of each organisation
 	// have received so far.
 	imageBytes map[string]int64
-	// approving serialises image approvals, which check the snapshot
-	// quota before they unpack.
-	approving sync.Mutex
 }
 
 // errSlowUpload marks an upload cut off for sending too little; the
@@ -244,19 +241,4 @@ func (q *imageQuota) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// checkSnapshotQuota refuses the approval of im when the approved images,
-// with it, would take more than SnapshotQuota unpacked. The caller holds
-// s.uploads.approving.
-func (s *Server) checkSnapshotQuota(ctx context.Context, im *jobs.Image) error {
-	kept, err := jobs.ApprovedUnpackedBytes(ctx, s.DB.SQL())
-	if err != nil {
-		return err
-	}
-	if need := 2 * (kept + im.Unpacked); need > s.Uploads.SnapshotQuota {
-		return fmt.Errorf("approving image %q would keep %d bytes of unpacked images (each twice: its layers and their remapped copy), over the quota of %d bytes: %w",
-			im.Digest, need, s.Uploads.SnapshotQuota, errdefs.ErrResourceExhausted)
-	}
-	return nil
 }

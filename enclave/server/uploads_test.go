@@ -129,7 +129,7 @@ func tempFiles(t *testing.T, dir string) int {
 // unpacks to.
 func TestImageImportChecksLayers(t *testing.T) {
 	jw := uploadWorld(t)
-	jw.srv.Uploads.Image = ociarchive.Limits{MaxLayerBytes: 8 << 20}
+	jw.srv.images.Limits = ociarchive.Limits{MaxLayerBytes: 8 << 20}
 	imported := 0
 	jw.rt.ImportFunc = func(_ context.Context, r io.Reader) (string, error) {
 		imported++
@@ -215,7 +215,7 @@ func TestSnapshotQuota(t *testing.T) {
 	jw.rt.PrepareFunc = func(context.Context, string) error { prepared++; return nil }
 	_, _, small := jw.importImage(jw.operator.Token, ociImage(t, goodLayer(t, 1)))
 	_, _, big := jw.importImage(jw.operator.Token, ociImage(t, tarOf(t, tar.Header{Name: "weights", Size: 1 << 20})))
-	jw.srv.Uploads.SnapshotQuota = 2*(small.Unpacked) + 1<<20
+	jw.srv.images.SnapshotQuota = 2*(small.Unpacked) + 1<<20
 	jw.mustDo(jw.officer.Token, "POST", "/v1/images/"+small.Digest+"/approve", api.CommentRequest{}, nil)
 	code, body := jw.do(jw.officer.Token, "POST", "/v1/images/"+big.Digest+"/approve", api.CommentRequest{})
 	var eb api.ErrorBody
