@@ -247,3 +247,33 @@ func TestPolicyPeriodIsInclusive(t *testing.T) {
 		t.Errorf("policy period: got %v..%v, want the whole of both days", p.From, p.Until)
 	}
 }
+
+// TestStoredGrantErrors: a grant whose stored time, period or JSON cannot
+// be read is an error naming it, never a grant without bounds.
+func TestStoredGrantErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, set, want string }{
+		{"created_at", `created_at = '2026-11-23T09:00:00Z'`, "created_at"},
+		{"period_from", `period_from = 'soon'`, "period_from"},
+		{"period_until", `period_until = '2027-02-30'`, "period_until"},
+		{"datasets", `datasets = '[{'`, "datasets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openDB(t)
+			fileWith(t, db, "a_1", "acme", 1, 0, t0)
+			_, g, err := Decide(ctx, db.SQL(), "a_1", "p-auth1", Approved, "", t0, pins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.SQL().Exec(`UPDATE grants SET ` + tc.set); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := GetGrant(ctx, db.SQL(), g.ID); !errdefs.IsDataLoss(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("GetGrant: got %v, want a data-loss error naming %s", err, tc.want)
+			}
+			if gs, err := ForOrg(ctx, db.SQL(), "acme"); !errdefs.IsDataLoss(err) {
+				t.Errorf("ForOrg: got %d grants, %v; want a data-loss error", len(gs), err)
+			}
+		})
+	}
+}

@@ -407,6 +407,13 @@ func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 	if g.CreatedAt, err = storetime.Column("grant", g.ID, "created_at", created); err != nil {
 		return nil, err
 	}
+	// The period is what Policy gives the policies: a date that does not
+	// parse would silently leave the grant unbounded there.
+	for _, d := range []struct{ column, text string }{{"period_from", g.From}, {"period_until", g.Until}} {
+		if _, err := time.Parse(people.DateLayout, d.text); err != nil {
+			return nil, fmt.Errorf("grant %q %s: stored date unreadable: %w", g.ID, d.column, errdefs.ErrDataLoss)
+		}
+	}
 	return &g, nil
 }
 
