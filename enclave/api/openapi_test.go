@@ -65,7 +65,8 @@ func document(t *testing.T) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := jobs.NewManager(jobs.Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs"), UID: os.Getuid(), GID: os.Getgid()},
+	m, err := jobs.NewManager(jobs.Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs"), PlainDir: t.TempDir(), Keyring: kr,
+		UID: os.Getuid(), GID: os.Getgid()},
 		db, &sandboxtest.Fake{}, cat, alog)
 	if err != nil {
 		t.Fatal(err)
