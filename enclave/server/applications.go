@@ -18,12 +18,7 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("40-applications", (*Server).applicationRoutes) }
-
 func (s *Server) applicationRoutes() []route {
-	if s.Catalog == nil {
-		return nil
-	}
 	return []route{
 		{Method: "POST", Path: "/v1/applications", Action: "application.file",
 			Summary: "File a data-use application: datasets (and columns), purpose, scenario, data flow, period, batches", Request: api.ApplicationRequest{},

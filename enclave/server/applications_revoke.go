@@ -13,8 +13,6 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("41-grant-ends", (*Server).grantEndRoutes) }
-
 // grantEndRoutes end grants (issue 18 item 1). An organisation's
 // suspension, blacklisting or revocation ends or holds its grants in the
 // transaction that records it (grants.FollowOrg, from the organisation's

@@ -23,15 +23,10 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("30-datasets", (*Server).datasetRoutes) }
-
 // maxSpecBytes bounds an import spec.
 const maxSpecBytes = 1 << 20
 
 func (s *Server) datasetRoutes() []route {
-	if s.Catalog == nil {
-		return nil
-	}
 	return []route{
 		{Method: "POST", Path: "/v1/datasets", Action: "dataset.import",
 			Summary:  "Import a dataset: multipart/form-data with a part \"spec\" (YAML) and then a part \"data\" (CSV, Parquet or Arrow); ?name= names it. The answer is JSON lines: progress, then the published version or an error.",

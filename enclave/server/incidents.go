@@ -20,8 +20,6 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("70-incidents", (*Server).incidentRoutes) }
-
 // incidentRoutes are the incident register and workflow (issue 18 item
 // 4): report, list, show, close, and the bureau's halt of every job of an
 // organisation or a dataset. The domain is enclave/incidents.

@@ -25,12 +25,7 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("50-jobs", (*Server).jobRoutes) }
-
 func (s *Server) jobRoutes() []route {
-	if s.Jobs == nil || s.Catalog == nil {
-		return nil
-	}
 	jobRes := func(ctx context.Context, c *call) (authz.Resource, *jobs.Job, error) {
 		j, err := jobs.Get(ctx, s.DB.SQL(), c.path("id"))
 		if err != nil {

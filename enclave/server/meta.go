@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,32 +17,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/people"
 )
-
-// routeGroups are the endpoints of each noun, registered by the file that
-// serves the noun, and served in the order of their names.
-var routeGroups = map[string]func(*Server) []route{}
-
-func registerRoutes(name string, group func(*Server) []route) { routeGroups[name] = group }
-
-func init() {
-	registerRoutes("00-meta", (*Server).metaRoutes)
-	registerRoutes("10-people", (*Server).peopleRoutes)
-	registerRoutes("90-audit", (*Server).auditRoutes)
-}
-
-// allRoutes is every endpoint of the API, in the order of the document.
-func (s *Server) allRoutes() []route {
-	names := make([]string, 0, len(routeGroups))
-	for n := range routeGroups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var rs []route
-	for _, n := range names {
-		rs = append(rs, routeGroups[n](s)...)
-	}
-	return rs
-}
 
 func (s *Server) metaRoutes() []route {
 	return []route{

@@ -23,8 +23,6 @@ type Metrics interface {
 
 var _ Metrics = (*metrics.Metrics)(nil)
 
-func init() { registerRoutes("95-metrics", (*Server).metricsRoutes) }
-
 func (s *Server) metricsRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/metrics", Action: "metrics.read", Summary: "Prometheus metrics (bearer token of the bureau or an admin)",

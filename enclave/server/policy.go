@@ -16,8 +16,6 @@ import (
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 )
 
-func init() { registerRoutes("80-policy", (*Server).policyRoutes) }
-
 func (s *Server) policyRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/policy/explain", Action: "policy.explain",

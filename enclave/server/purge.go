@@ -11,8 +11,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 )
 
-func init() { registerRoutes("91-audit-purge", (*Server).purgeRoutes) }
-
 type purger interface {
 	Purgeable(ctx context.Context, now time.Time) (audit.PurgeReport, []uint64, error)
 	Purge(ctx context.Context, firsts []uint64) error

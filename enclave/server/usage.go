@@ -16,8 +16,6 @@ import (
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
-func init() { registerRoutes("70-usage", (*Server).usageRoutes) }
-
 // prices returns the configured price list, or the default one.
 func (s *Server) prices() usage.PriceList {
 	if s.Prices.Currency == "" {
