@@ -68,14 +68,14 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	d.Process.Signal(syscall.SIGTERM)
 	d.Wait()
 
-	if err := backup.Restore(ctx, bk, filepath.Join(base, "wrong"), "not the passphrase"); err == nil {
+	if err := backup.Restore(ctx, bk, filepath.Join(base, "wrong"), "not the passphrase", backup.Tombstones{None: true}); err == nil {
 		t.Fatal("a wrong passphrase restored the backup")
 	}
 	if _, err := os.Stat(filepath.Join(base, "wrong")); err == nil {
 		t.Fatal("a refused restore left a directory")
 	}
 	restored := filepath.Join(base, "restored")
-	if err := backup.Restore(ctx, bk, restored, pass); err != nil {
+	if err := backup.Restore(ctx, bk, restored, pass, backup.Tombstones{None: true}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(restored)
@@ -133,7 +133,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	// A changed backup is refused.
 	os.WriteFile(filepath.Join(bk, "state.db"), []byte("changed"), 0o600)
-	err = backup.Restore(ctx, bk, filepath.Join(base, "again"), pass)
+	err = backup.Restore(ctx, bk, filepath.Join(base, "again"), pass, backup.Tombstones{None: true})
 	if err == nil || !strings.Contains(err.Error(), "state.db") {
 		t.Fatalf("changed backup: got %v", err)
 	}

@@ -6,8 +6,20 @@
 // exports; the local keyring is sealed under a passphrase (scrypt and
 // AES-256-GCM) so that a backup alone never holds usable keys. A manifest
 // lists every file with its SHA-256, and a restore checks them all before
-// it writes anything. Keys shredded before the backup are not in it, so a
-// restore never revives a destroyed dataset.
+// it writes anything.
+//
+// A restore does not resurrect what was destroyed (DESIGN.md section 5,
+// promise 9). Keys shredded before the backup are not in it. Keys shredded
+// after it are: so every shred leaves a tombstone in the live keyring
+// (keys/local), each backup carries its keyring's tombstones
+// (tombstones.json, plaintext: object names and key ids, no key material),
+// and Restore must be shown the tombstones of everything destroyed since
+// the backup (Tombstones: from the live data directory or its keyring, a
+// newer backup, or a tombstones file; or None, said explicitly): it
+// destroys every key-encryption key they name before the restored
+// keyring is ever opened, and keeps the tombstones, so the restored
+// daemon refuses such a key wherever it comes from and, at start, marks
+// what it held of those objects destroyed (exports.ApplyTombstones).
 package backup
 
 import (
@@ -33,6 +45,9 @@ import (
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/keys/local"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
 )
 
@@ -43,6 +58,8 @@ const (
 	choiceFile   = "keyring.json"
 	sealedKeys   = "keyring.sealed"
 	manifestFile = "MANIFEST.json"
+	// TombstonesFile is the list of the keyring's tombstones in a backup.
+	TombstonesFile = "tombstones.json"
 )
 
 // copied are the trees copied as they are.
@@ -123,6 +140,14 @@ func Backup(ctx context.Context, dataDir, dst, passphrase string) (*Manifest, er
 		if err := os.WriteFile(filepath.Join(dst, sealedKeys), sealed, 0o600); err != nil {
 			return nil, err
 		}
+		ts, err := local.ReadTombstones(filepath.Join(dataDir, keyringDir))
+		if err != nil {
+			return nil, fmt.Errorf("read the keyring's tombstones: %w", err)
+		}
+		data, _ := json.MarshalIndent(ts, "", "  ")
+		if err := os.WriteFile(filepath.Join(dst, TombstonesFile), data, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	m := &Manifest{Version: 1, Taken: time.Now().UTC(), Files: map[string]string{}}
 	if err := hashTree(dst, m.Files); err != nil {
@@ -135,12 +160,31 @@ func Backup(ctx context.Context, dataDir, dst, passphrase string) (*Manifest, er
 	return m, nil
 }
 
+// Tombstones are what a restore is shown of the keys shredded since the
+// backup was taken.
+type Tombstones struct {
+	// List are the tombstones (LoadTombstones).
+	List []keys.Tombstone
+	// None says, explicitly, that there are none to show: the live keyring
+	// is lost and no newer backup exists. Whatever was destroyed after the
+	// backup then comes back with it.
+	None bool
+}
+
 // Restore checks the backup in src against its manifest, unseals the
-// keyring with the passphrase, and writes a new data directory dataDir
-// (new or empty, mode 0700). On any error nothing is left in dataDir.
-func Restore(ctx context.Context, src, dataDir, passphrase string) (err error) {
+// keyring with the passphrase, destroys in it every key-encryption key
+// that a tombstone names (keeping the tombstones), and writes a new data
+// directory dataDir (new or empty, mode 0700). A backup that holds a local
+// keyring is refused, changing nothing, unless tombstones has a List or
+// says None. On any error nothing is left in dataDir.
+func Restore(ctx context.Context, src, dataDir, passphrase string, tombstones Tombstones) (err error) {
 	if err := emptyOrMissing(dataDir); err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(src, sealedKeys)); err == nil && tombstones.List == nil && !tombstones.None {
+		return fmt.Errorf("the backup holds the keyring as it was when the backup was taken: show the restore the tombstones of what was destroyed since "+
+			"(--tombstones FROM: the live data directory or its keyring, a newer backup, or a tombstones file), or --tombstones none if there is none to show: %w",
+			errdefs.ErrInvalidArgument)
 	}
 	data, err := os.ReadFile(filepath.Join(src, manifestFile))
 	if err != nil {
@@ -192,6 +236,9 @@ func Restore(ctx context.Context, src, dataDir, passphrase string) (err error) {
 	if keyTar != nil {
 		if err := untar(bytes.NewReader(keyTar), filepath.Join(stage, keyringDir)); err != nil {
 			return err
+		}
+		if _, err := local.Bury(filepath.Join(stage, keyringDir), tombstones.List); err != nil {
+			return fmt.Errorf("apply the tombstones to the restored keyring: %w", err)
 		}
 	}
 	os.Remove(dataDir)

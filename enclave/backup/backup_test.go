@@ -113,7 +113,7 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 	}
 	restored := filepath.Join(t.TempDir(), "restored")
-	if err := Restore(ctx, bk, restored, passphrase); err != nil {
+	if err := Restore(ctx, bk, restored, passphrase, Tombstones{None: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range keysOf(w.files) {
@@ -225,7 +225,7 @@ func TestRestoreRefuses(t *testing.T) {
 			if tc.spoil != nil {
 				tc.spoil(t, bk, dst)
 			}
-			err := Restore(ctx, bk, dst, tc.passphrase)
+			err := Restore(ctx, bk, dst, tc.passphrase, Tombstones{None: true})
 			if !tc.want(err) {
 				t.Fatalf("got %v, want a refusal of its class", err)
 			}

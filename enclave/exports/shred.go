@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
@@ -291,4 +292,142 @@ func errClass(err error) string {
 		return "permission denied"
 	}
 	return "internal"
+}
+
+// Export destroys export id alone, when it is not released, for cause.
+func (s *Shredder) Export(ctx context.Context, id, cause, actor, reason string) (*jobs.Destruction, error) {
+	var job, state, org string
+	err := s.DB.SQL().QueryRowContext(ctx, `SELECT job, state, org FROM exports WHERE id = ?`, id).Scan(&job, &state, &org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("export %q: %w", id, errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if state == Released {
+		return nil, fmt.Errorf("export %q was released; its bundle stays in the product register: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	if actor == "" {
+		actor = "system"
+	}
+	dir := filepath.Join(s.ExportsDir, id)
+	return s.shred(ctx, "export:"+id, jobs.ExportKeyObject(id), jobs.KindExport, id, job, dir, cause, actor, reason, org,
+		func() (int, int64, error) { return jobs.RemoveTree(dir) })
+}
+
+// RestoreReason is the reason of what ApplyTombstones destroys.
+const RestoreReason = "destroyed after the backup this data directory was restored from: its key has a tombstone"
+
+// ApplyTombstones destroys what a restored data directory holds of
+// objects whose keys were shredded after the backup was taken: dead
+// reports whether a keyring object has a tombstone. Each dataset version
+// whose key is dead is marked destroyed, its files removed and its
+// derived outputs destroyed (DatasetDestroyed); each job or export whose
+// key is dead is destroyed. Everything is audited with cause "restore"
+// and actor "system". It returns the dataset versions and the derived
+// objects it destroyed. The daemon runs it at every start: after a
+// restore it finds what came back; otherwise it finds nothing.
+func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, dead func(object string) bool) (versions []string, derived []jobs.Destruction, err error) {
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT name, version FROM dataset_versions WHERE state != ? ORDER BY name, version`, datasets.Destroyed)
+	if err != nil {
+		return nil, nil, err
+	}
+	type ref struct {
+		name    string
+		version int
+	}
+	var live []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.name, &r.version); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		live = append(live, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range live {
+		v, err := cat.Get(ctx, nil, r.name, r.version)
+		if err != nil {
+			return versions, derived, err
+		}
+		if !dead(v.KeyObject()) {
+			continue
+		}
+		ev := audit.Event{Actor: "system", Action: "dataset.destroy", Objects: []string{"dataset:" + v.ID(), "restore"}, Outcome: audit.OutcomeOK,
+			Reason: RestoreReason, Retention: audit.Retention5y, Details: map[string]string{"process": "marked destroyed, then files removed (the key was shredded before the restore)",
+				"key_object": v.KeyObject()}}
+		idx, err := s.Audit.Append(ctx, ev)
+		if err != nil {
+			return versions, derived, err
+		}
+		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := cat.MarkDestroyed(ctx, tx, v.Name, v.Version, RestoreReason); err != nil {
+				return err
+			}
+			return store.RecordAuditIndex(ctx, tx, idx)
+		}, nil); err != nil {
+			return versions, derived, err
+		}
+		d, err := cat.Shred(ctx, v)
+		rec := audit.Event{Actor: "system", Action: "dataset.destruction", Objects: []string{"dataset:" + v.ID(), "restore"}, Outcome: audit.OutcomeOK,
+			Reason: RestoreReason, Retention: audit.Retention5y, Details: map[string]string{"technique": d.Technique, "files_removed": fmt.Sprint(d.Files),
+				"key_object": v.KeyObject()}}
+		if err != nil {
+			rec.Outcome, rec.Details["error"] = audit.OutcomeFailed, errClass(err)
+		}
+		if _, aerr := s.Audit.Append(ctx, rec); aerr != nil {
+			return versions, derived, aerr
+		}
+		if err != nil {
+			return versions, derived, err
+		}
+		versions = append(versions, v.ID())
+		ds, err := s.DatasetDestroyed(ctx, v.Name, v.Version, "system", RestoreReason)
+		derived = append(derived, ds...)
+		if err != nil {
+			return versions, derived, err
+		}
+	}
+	rows, err = s.DB.SQL().QueryContext(ctx, `SELECT object, kind, owner FROM derived_keys WHERE shredded_at = '' ORDER BY object`)
+	if err != nil {
+		return versions, derived, err
+	}
+	type key struct{ object, kind, owner string }
+	var keys []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.object, &k.kind, &k.owner); err != nil {
+			rows.Close()
+			return versions, derived, err
+		}
+		if dead(k.object) {
+			keys = append(keys, k)
+		}
+	}
+	rows.Close()
+	for _, k := range keys {
+		if k.kind == jobs.KindJob {
+			ds, err := s.Job(ctx, k.owner, "restore", "system", RestoreReason)
+			derived = append(derived, ds...)
+			if err != nil {
+				return versions, derived, err
+			}
+			continue
+		}
+		d, err := s.Export(ctx, k.owner, "restore", "system", RestoreReason)
+		if errdefs.IsFailedPrecondition(err) || errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return versions, derived, err
+		}
+		if d != nil {
+			derived = append(derived, *d)
+		}
+	}
+	return versions, derived, rows.Err()
 }
