@@ -27,6 +27,11 @@ type AnnualReport struct {
 	Datasets []Row
 	// Total is the year's use and charge.
 	Total Row
+	// Incidents are the incidents reported in the year on or affecting
+	// the organisation, and GrantEnds its grants that ended in the year or
+	// are suspended (issue 18).
+	Incidents []AnnualIncident
+	GrantEnds []AnnualGrantEnd
 }
 
 // Count is a number of things of one kind.
@@ -90,6 +95,12 @@ func Annual(ctx context.Context, db Querier, org string, year int, prices PriceL
 	}
 	for _, st := range jobStates {
 		rep.JobStates = append(rep.JobStates, Count{st, counts[st]})
+	}
+	if rep.Incidents, err = annualIncidents(ctx, db, org, from, from.AddDate(1, 0, 0)); err != nil {
+		return nil, err
+	}
+	if rep.GrantEnds, err = annualGrantEnds(ctx, db, org, from, from.AddDate(1, 0, 0)); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }
@@ -233,6 +244,16 @@ figure{margin:1.5em 0}svg text{font-size:11px;font-family:sans-serif}
 <h2>Datasets used</h2>
 <table id="datasets"><tr><th>Dataset</th><th>Jobs</th><th>CPU-hours</th><th>Data read (GB)</th></tr>
 {{range .Datasets}}<tr><td>{{.Key}}</td><td>{{.Jobs}}</td><td>{{printf "%.2f" .CPUHours}}</td><td>{{gb .InputBytes}}</td></tr>
+{{end}}</table>
+<h2>Incidents</h2>
+<table id="incidents"><tr><th>Incident</th><th>On</th><th>Reported</th><th>By</th><th>Reason</th><th>Jobs stopped</th><th>State</th><th>Decision</th></tr>
+{{range .Incidents}}<tr><td>{{.ID}}</td><td>{{.Kind}} {{.Target}}</td><td>{{.ReportedAt.Format "2006-01-02"}}</td><td>{{.ReportedBy}} ({{.ReporterOrg}})</td><td>{{.Reason}}</td><td>{{.Stopped}}</td><td>{{.State}}</td><td>{{.Decision}}</td></tr>
+{{else}}<tr><td colspan="8">none</td></tr>
+{{end}}</table>
+<h2>Grants ended or suspended</h2>
+<table id="grant-ends"><tr><th>Grant</th><th>Organisation</th><th>Status</th><th>Since</th><th>By</th><th>Reason</th></tr>
+{{range .GrantEnds}}<tr><td>{{.Grant}}</td><td>{{.Org}}</td><td>{{.Status}}</td><td>{{.At}}</td><td>{{.By}}</td><td>{{.Reason}}</td></tr>
+{{else}}<tr><td colspan="6">none</td></tr>
 {{end}}</table>
 </body></html>
 `))
