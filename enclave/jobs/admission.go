@@ -208,7 +208,8 @@ func (a *Admission) Admit(ctx context.Context, tx *sql.Tx, p *Plan, id string, g
 	for i, v := range p.Versions {
 		inputs[i] = Input{Dataset: v.Name, Version: v.Version, Level: v.Level, Market: v.Market, HasPI: v.HasPI(), Columns: p.Reads[i].Columns}
 	}
-	j := a.Jobs.New(id, p.Org, p.Owner, p.Image.Digest, p.Args, inputs, grantOf, p.Limits, p.Outputs, revision)
+	j := a.Jobs.New(NewJob{ID: id, Org: p.Org, Owner: p.Owner, Image: p.Image.Digest, Args: p.Args, Inputs: inputs, Grants: grantOf,
+		Limits: p.Limits, Outputs: p.Outputs, Revision: revision})
 	used := map[string]bool{}
 	for _, g := range grantOf {
 		if used[g] {

@@ -213,9 +213,9 @@ func TestDataKeysShred(t *testing.T) {
 func TestLineageRecorded(t *testing.T) {
 	m, _ := newManager(t, &sandboxtest.Fake{})
 	ctx := context.Background()
-	j := m.New("j-lin", "acme", "p_op", sandboxtest.FakeDigest, []string{"job"},
-		[]Input{{Dataset: "penalties", Version: 2}, {Dataset: "registry", Version: 1}},
-		map[string]string{"penalties": "g_1", "registry": "g_2"}, sandbox.DefaultLimits(), nil, "r1")
+	j := m.New(NewJob{ID: "j-lin", Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"},
+		Inputs: []Input{{Dataset: "penalties", Version: 2}, {Dataset: "registry", Version: 1}}, Grants: map[string]string{"penalties": "g_1", "registry": "g_2"},
+		Limits: sandbox.DefaultLimits(), Revision: "r1"})
 	if err := m.db.Tx(ctx, func(tx *sql.Tx) error { return m.Insert(ctx, tx, j) }, nil); err != nil {
 		t.Fatal(err)
 	}

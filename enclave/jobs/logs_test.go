@@ -106,7 +106,7 @@ func TestLogs(t *testing.T) {
 		})
 	}
 	// A job that has not run has no log; read filtered, it has not ended.
-	q := m.New("j-queued", "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, nil, nil, sandbox.DefaultLimits(), nil, "r1")
+	q := m.New(NewJob{ID: "j-queued", Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"}, Limits: sandbox.DefaultLimits(), Revision: "r1"})
 	if _, err := (&Logs{Jobs: m}).Read(ctx, q, true); !errdefs.IsNotFound(err) {
 		t.Errorf("exact read of a job without a log: got %v, want not found", err)
 	}

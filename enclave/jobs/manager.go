@@ -74,8 +74,10 @@ type Manager struct {
 	cancels map[string]context.CancelCauseFunc
 	waiters map[string][]chan struct{}
 	wg      sync.WaitGroup
-	stop    context.CancelCauseFunc
-	ctx     context.Context
+	// closing is closed by Close, which also cancels every tracked job
+	// with sandbox.ErrDetached; closed says it was (under mu).
+	closing chan struct{}
+	closed  bool
 }
 
 // NewManager returns a manager and starts its workers.
@@ -113,10 +115,9 @@ func NewManager(cfg Config, db *store.DB, rt sandbox.Runtime, cat *datasets.Cata
 	if err := os.Chmod(cfg.InputDir, 0o711); err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancelCause(context.Background())
 	m := &Manager{cfg: cfg, db: db, rt: rt, catalog: cat, audit: a, keys: NewDataKeys(db.SQL(), cfg.Keyring), queue: make(chan string, cfg.MaxQueued),
 		slots:   make(chan struct{}, cfg.MaxRunning),
-		cancels: map[string]context.CancelCauseFunc{}, waiters: map[string][]chan struct{}{}, ctx: ctx, stop: stop}
+		cancels: map[string]context.CancelCauseFunc{}, waiters: map[string][]chan struct{}{}, closing: make(chan struct{})}
 	for i := 0; i < cfg.MaxRunning; i++ {
 		m.wg.Add(1)
 		go m.worker()
@@ -130,12 +131,29 @@ func (m *Manager) DB() *sql.DB { return m.db.SQL() }
 // Runtime returns the sandbox runtime the manager runs jobs on.
 func (m *Manager) Runtime() sandbox.Runtime { return m.rt }
 
-// New makes a queued job for the given request; Insert records it.
-// outputs are the files the job declared, the only ones collected.
-func (m *Manager) New(id, org, owner, image string, args []string, inputs []Input, grants map[string]string, limits sandbox.Limits, outputs []string, revision string) *Job {
-	return &Job{ID: id, Org: org, Owner: owner, Image: image, Args: args, Inputs: inputs, Grants: grants, limits: limits,
-		Limits: limitsView(limits), State: Queued, ExitCode: -1, Revision: revision, CreatedAt: m.cfg.Now().UTC(),
-		Declared: append([]string{}, outputs...), Outputs: []Output{}}
+// NewJob is what a job is made of (Manager.New).
+type NewJob struct {
+	ID         string
+	Org, Owner string
+	// Image is the digest of an approved image; Args its command.
+	Image string
+	Args  []string
+	// Inputs are the dataset versions the job reads, and Grants the
+	// grant the decision used for each dataset (dataset -> grant id).
+	Inputs []Input
+	Grants map[string]string
+	Limits sandbox.Limits
+	// Outputs are the files the job declares, the only ones collected.
+	Outputs []string
+	// Revision is the policy revision that admitted the job.
+	Revision string
+}
+
+// New makes a queued job of r, created now; Insert records it.
+func (m *Manager) New(r NewJob) *Job {
+	return &Job{ID: r.ID, Org: r.Org, Owner: r.Owner, Image: r.Image, Args: r.Args, Inputs: r.Inputs, Grants: r.Grants, limits: r.Limits,
+		Limits: limitsView(r.Limits), State: Queued, ExitCode: -1, Revision: r.Revision, CreatedAt: m.cfg.Now().UTC(),
+		Declared: append([]string{}, r.Outputs...), Outputs: []Output{}}
 }
 
 // Insert records a queued job in tx. After the transaction commits the
@@ -167,12 +185,12 @@ func (m *Manager) worker() {
 	defer m.wg.Done()
 	for {
 		select {
-		case <-m.ctx.Done():
+		case <-m.closing:
 			return
 		case id := <-m.queue:
 			select {
 			case m.slots <- struct{}{}:
-			case <-m.ctx.Done():
+			case <-m.closing:
 				return // the job stays queued for the next start
 			}
 			m.run(id)
@@ -274,13 +292,18 @@ func (m *Manager) run(id string) {
 	m.conclude(ctx, jctx, j, ex, err)
 }
 
-// track registers a started job's cancel function, for Cancel, and
-// returns its context (a child of the manager's, which Close cancels with
-// sandbox.ErrDetached) and the function to call when the job is done.
+// track registers a started job's cancel function, for Cancel and for
+// Close (which cancels it with sandbox.ErrDetached), and returns its
+// context and the function to call when the job is done. After Close the
+// context is born cancelled.
 func (m *Manager) track(id string) (context.Context, func()) {
-	jctx, cancel := context.WithCancelCause(m.ctx)
+	jctx, cancel := context.WithCancelCause(context.Background())
 	m.mu.Lock()
-	m.cancels[id] = cancel
+	if m.closed {
+		cancel(sandbox.ErrDetached)
+	} else {
+		m.cancels[id] = cancel
+	}
 	m.mu.Unlock()
 	return jctx, func() {
 		cancel(nil)
@@ -689,6 +712,14 @@ func (b *budgetWriter) Write(p []byte) (int, error) {
 // jobs (and jobs that were being prepared, returned to the queue) for the
 // next start.
 func (m *Manager) Close() {
-	m.stop(sandbox.ErrDetached)
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		close(m.closing)
+		for _, cancel := range m.cancels {
+			cancel(sandbox.ErrDetached)
+		}
+	}
+	m.mu.Unlock()
 	m.wg.Wait()
 }

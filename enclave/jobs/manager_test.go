@@ -68,7 +68,7 @@ func newManager(t *testing.T, rt sandbox.Runtime) (*Manager, *auditLog) {
 func submit(t *testing.T, m *Manager, id string, outputs []string) (*Job, error) {
 	t.Helper()
 	ctx := context.Background()
-	j := m.New(id, "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, nil, nil, sandbox.DefaultLimits(), outputs, "r1")
+	j := m.New(NewJob{ID: id, Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"}, Limits: sandbox.DefaultLimits(), Outputs: outputs, Revision: "r1"})
 	if err := m.db.Tx(ctx, func(tx *sql.Tx) error { return m.Insert(ctx, tx, j) }, nil); err != nil {
 		return nil, err
 	}

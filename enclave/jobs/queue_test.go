@@ -167,7 +167,7 @@ func TestQueueFull(t *testing.T) {
 	g.waitStarted(t, 1)
 	record(t, m, "j-2", nil, sandbox.DefaultLimits()) // waits in the queue
 	ctx := context.Background()
-	j := m.New("j-3", "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, nil, nil, sandbox.DefaultLimits(), nil, "r1")
+	j := m.New(NewJob{ID: "j-3", Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"}, Limits: sandbox.DefaultLimits(), Revision: "r1"})
 	err = d.db.Tx(ctx, func(tx *sql.Tx) error { return m.Insert(ctx, tx, j) }, nil)
 	if !errdefs.IsResourceExhausted(err) || !strings.Contains(err.Error(), "queue is full") {
 		t.Fatalf("a third job: got %v, want resource exhausted naming the full queue", err)

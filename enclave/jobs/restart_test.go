@@ -61,7 +61,8 @@ func (d *daemon) start(t *testing.T, rt sandbox.Runtime, maxRunning int) *Manage
 func record(t *testing.T, m *Manager, id string, outputs []string, limits sandbox.Limits) {
 	t.Helper()
 	ctx := context.Background()
-	j := m.New(id, "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, nil, nil, limits, outputs, "r1")
+	j := m.New(NewJob{ID: id, Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"},
+		Limits: limits, Outputs: outputs, Revision: "r1"})
 	if err := m.db.Tx(ctx, func(tx *sql.Tx) error { return m.Insert(ctx, tx, j) }, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,8 @@ func TestRestartLostAndPrepared(t *testing.T) {
 	}
 	m0.Close() // no workers: jobs are recorded only
 	for id, st := range map[string]State{"j-lost": Running, "j-notfound": Running, "j-prep": Initializing, "j-queued": Queued} {
-		j := m0.New(id, "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, nil, nil, sandbox.DefaultLimits(), nil, "r1")
+		j := m0.New(NewJob{ID: id, Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"},
+			Limits: sandbox.DefaultLimits(), Revision: "r1"})
 		if err := m0.db.Tx(ctx, func(tx *sql.Tx) error { return m0.Insert(ctx, tx, j) }, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -252,8 +254,9 @@ func TestStopWhilePreparing(t *testing.T) {
 	m := d.start(t, &sandboxtest.Fake{}, 1)
 	m.Close()
 	ctx := context.Background()
-	j := m.New("j-1", "acme", "p_op", sandboxtest.FakeDigest, []string{"job"}, []Input{{Dataset: "credit", Version: 1}}, nil,
-		sandbox.DefaultLimits(), nil, "r1")
+	j := m.New(NewJob{ID: "j-1", Org: "acme", Owner: "p_op", Image: sandboxtest.FakeDigest, Args: []string{"job"},
+		Inputs: []Input{{Dataset: "credit", Version: 1}},
+		Limits: sandbox.DefaultLimits(), Revision: "r1"})
 	if err := m.db.Tx(ctx, func(tx *sql.Tx) error { return m.Insert(ctx, tx, j) }, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -236,8 +236,9 @@ func (w *world) importDataset() {
 func (w *world) seedExport(mgr *jobs.Manager, jobsDir string) {
 	ctx := context.Background()
 	op := w.people["operator"]
-	j := mgr.New("j_console0001", "acme", op.ID, "sha256:"+strings.Repeat("ab", 32), []string{"/app/model"},
-		[]jobs.Input{{Dataset: "penalties", Version: 1, Level: "general-4", Market: "authorized", HasPI: true}}, map[string]string{}, sandbox.DefaultLimits(), []string{"districts.arrow"}, "rev")
+	j := mgr.New(jobs.NewJob{ID: "j_console0001", Org: "acme", Owner: op.ID, Image: "sha256:" + strings.Repeat("ab", 32), Args: []string{"/app/model"},
+		Inputs: []jobs.Input{{Dataset: "penalties", Version: 1, Level: "general-4", Market: "authorized", HasPI: true}}, Grants: map[string]string{},
+		Limits: sandbox.DefaultLimits(), Outputs: []string{"districts.arrow"}, Revision: "rev"})
 	j.State = jobs.Complete
 	e := &exports.Export{ID: "x_console0001", Job: j.ID, Org: "acme", Requester: op.ID, Purpose: hostilePurpose, Scenario: "credit scoring",
 		Files: []exports.File{{Name: "districts.arrow", Size: 1234, SHA256: strings.Repeat("cd", 32)}}, Level: "general-1", State: exports.PendingReview,
