@@ -62,7 +62,13 @@ func (c *Client) ImportDataset(ctx context.Context, name string, spec []byte, da
 		return api.Dataset{}, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return readImportAnswer(resp.Body, progress)
+}
+
+// readImportAnswer reads the JSON lines of an import's answer: progress
+// lines, then the published version or an error.
+func readImportAnswer(r io.Reader, progress func(api.ImportProgress)) (api.Dataset, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		var l api.ImportLine
@@ -75,6 +81,9 @@ func (c *Client) ImportDataset(ctx context.Context, name string, spec []byte, da
 				progress(*l.Progress)
 			}
 		case l.Dataset != nil:
+			if l.Dataset.ID == "" {
+				return api.Dataset{}, fmt.Errorf("the daemon's import answer names no dataset version: %w", errdefs.ErrUnknown)
+			}
 			return *l.Dataset, nil
 		case l.Error != nil:
 			return api.Dataset{}, &Error{Status: 200, ErrorDetail: *l.Error}
