@@ -66,6 +66,9 @@ type incidentPlan struct {
 	target incidents.Target
 	scope  string
 	reason string
+	// missing is the error of a target that is not the operator's own
+	// work or does not exist; the handler answers it.
+	missing error
 }
 
 // reportScope is the organisation an operator may report on, "" for
@@ -113,6 +116,15 @@ func (s *Server) resolveReport(ctx context.Context, c *call, t incidents.Target,
 	}
 	scope := reportScope(c)
 	org, a, err := incidents.Resolve(ctx, s.DB.SQL(), t, scope)
+	if scope != "" && errdefs.IsNotFound(err) {
+		// An operator may report on its own organisation's work: the
+		// policy decides on that, and a target that is not its own, or
+		// does not exist, is "not found or not yours" alike.
+		c.body = incidentPlan{missing: err}
+		res := resource("incident", "", scope)
+		res.Owner = c.subject.Person.ID
+		return res, nil
+	}
 	if err != nil {
 		return authz.Resource{}, err
 	}
@@ -141,6 +153,9 @@ func (s *Server) incidentResource(ctx context.Context, c *call) (authz.Resource,
 // the audit log before it is stopped.
 func (s *Server) reportIncident(ctx context.Context, c *call) (any, error) {
 	plan := c.body.(incidentPlan)
+	if plan.missing != nil {
+		return nil, plan.missing
+	}
 	id := people.NewID("inc_")
 	var in *incidents.Incident
 	var stop []string

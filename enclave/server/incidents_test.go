@@ -115,8 +115,9 @@ func TestIncidentBlocksUntilClosed(t *testing.T) {
 	rival := jw.member("Rival Operator", "security", "operator")
 	for _, req := range []api.IncidentRequest{{Job: j.ID, Reason: "x"}, {Job: "j-none", Reason: "x"}} {
 		code, body := jw.do(rival.Token, "POST", "/v1/incidents", req)
-		if code != 403 && code != 404 || strings.Contains(string(body), "acme") {
-			t.Fatalf("a report on another organisation's job: got %d %s, want refused naming no organisation", code, body)
+		failure(t, code, body, 404, "not-found", "not found or not yours")
+		if strings.Contains(string(body), "acme") {
+			t.Fatalf("a report on another organisation's job names it: %s", body)
 		}
 	}
 	var in api.Incident

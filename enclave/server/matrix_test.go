@@ -105,6 +105,8 @@ func init() {
 		"incident.list/officer", "incident.list/bureau", "incident.list/authority", "incident.show/officer", "incident.show/bureau",
 		"incident.show/authority", "incident.close/authority")
 	exemptFor("the data authority ends the grants it made, of any organisation (R-13)", "application.revoke/authority")
+	exemptFor("an operator reports on its own organisation's work only: another's is answered \"not found or not yours\" (404) "+
+		"like a target that does not exist, never a denial naming it (TestIncidentBlocksUntilClosed)", "incident.report/operator")
 	exemptFor("explaining a decision is oversight by the roles that decide or supervise across organisations; it shows rules, never data",
 		"policy.explain/authority", "policy.explain/officer", "policy.explain/bureau", "policy.explain/admin")
 }
