@@ -143,7 +143,7 @@ sed 's/legal_rep_id: *{level: general-4, pi: identity, rule: {hash: {}}}/legal_r
 if as custodian dataset import "$DEMO/penalties.csv" --spec "$DEMO/raw-ids.yaml" --name credit_penalties; then exit 1; fi
 
 echo
-echo "a second dataset, which no application will name:"
+echo "a second dataset, which no application names yet:"
 "$BIN/enclave-synth" -rows 3000 -seed 11 -name penalties_archive -o "$DEMO/archive.csv" -spec "$DEMO/archive.yaml"
 as custodian dataset import "$DEMO/archive.csv" --spec "$DEMO/archive.yaml" --name penalties_archive --json > /dev/null
 echo "imported penalties_archive"
@@ -313,6 +313,39 @@ if as custodian audit list --limit 1; then exit 1; fi
 say "one more export request, left pending for review in the web console"
 as operator export request --job "$JOB" --files out/by_district.arrow --purpose "district risk dashboard, second release" --json > "$DEMO/pending.json"
 echo "export $(json "['id']" < "$DEMO/pending.json") is $(json "['state']" < "$DEMO/pending.json") (checks: $(json "['checks']['verdict']" < "$DEMO/pending.json"); the differencing check compares it with the release above)"
+
+say "an incident stops use at once, and until the authority closes it (R-17, R-20)"
+as operator job run --image "$TB" --input credit_penalties --timeout 5m --json -- sh -c "sleep 120" > "$DEMO/long.json"
+LONG=$(json "['id']" < "$DEMO/long.json")
+echo "job $LONG is running on credit_penalties; the operator reports that a column looks unmasked:"
+as operator incident report --dataset credit_penalties --reason "a column of the district counts looks unmasked" --json > "$DEMO/incident.json"
+INC=$(json "['id']" < "$DEMO/incident.json")
+as bureau incident show "$INC"
+as operator job wait "$LONG" | grep -E '^(job|state|reason)' || true
+echo "while the incident is open no job reads the dataset, and policy explain says why:"
+refused as operator job run --image "$GC" --input credit_penalties --output y.arrow -- groupcount -in /in/credit_penalties/data.arrow -by district -out /out/y.arrow
+as authority policy explain --as "$OPID" --action job.run --dataset credit_penalties | grep -E '^(decision|reason)' || true
+echo "an operator of another organisation cannot report on acme-analytics' work (not found or not yours):"
+add "Zhou Yi" short-term-co operator operator2 21 > /dev/null
+set +e; as operator2 incident report --job "$JOB" --reason "curious"; code=$?; set -e
+echo "exit code $code"; [ $code != 0 ]
+as bureau incident list
+as authority incident close "$INC" --decision "masking verified against the spec; use resumes"
+as authority policy explain --as "$OPID" --action job.run --dataset credit_penalties | grep -E '^(decision|grant)' || true
+
+say "a grant ends with its basis: the authority revokes it, and the job under it stops (R-13)"
+as operator application file --datasets penalties_archive --purpose "one-off archive study" --scenario "district risk dashboard" \
+	--until "$(date -d '+3 months' +%F)" --json > "$DEMO/application2.json"
+APP2=$(json "['id']" < "$DEMO/application2.json")
+as authority application approve "$APP2" --comment "a one-off study"
+as operator job run --image "$TB" --input penalties_archive --timeout 5m --json -- sh -c "sleep 120" > "$DEMO/long2.json"
+LONG2=$(json "['id']" < "$DEMO/long2.json")
+as authority application revoke "$APP2" --reason "the study went beyond the approved scenario"
+as operator job wait "$LONG2" | grep -E '^(job|state|reason)' || true
+echo "the grant admits nothing more, and policy explain names it:"
+refused as operator job run --image "$GC" --input penalties_archive --output x.arrow -- groupcount -in /in/penalties_archive/data.arrow -by district -out /out/x.arrow
+as authority policy explain --as "$OPID" --action job.run --dataset penalties_archive | grep -E '^(decision|reason)' || true
+as authority application show "$APP2" | grep -E '^(application|status)'
 
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
