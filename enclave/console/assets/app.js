@@ -102,6 +102,7 @@ const pages = {
   orgs: { title: 'Organisations', roles: ['authority', 'bureau', 'admin'], render: renderOrgs },
   usage: { title: 'Use', roles: ['bureau', 'operator'], render: renderUsage },
   audit: { title: 'Audit', roles: ['bureau'], render: renderAudit },
+  incidents: { title: 'Incidents', roles: ['officer', 'bureau', 'authority'], render: renderIncidents },
   export: { title: 'Export', roles: [], render: renderExport },
   job: { title: 'Job', roles: [], render: renderJob },
 };
@@ -459,6 +460,47 @@ async function renderAudit() {
     el('button', { type: 'submit', id: 'audit-go' }, 'Search'));
   await search();
   return el('div', {}, form, results);
+}
+
+// ---- incidents (issue 18): the register, the authority's close, the bureau's halt
+
+async function renderIncidents() {
+  const list = await api('GET', '/v1/incidents');
+  const roles = state.who.person.roles;
+  const out = el('div', {});
+  const act = async (method, path, body) => {
+    try { await api(method, path, body); route(); } catch (err) {
+      if (!(err instanceof APIError)) throw err;
+      out.prepend(refused(err));
+    }
+  };
+  if (roles.includes('bureau')) {
+    const kind = el('select', { id: 'halt-kind' }, el('option', { value: 'org' }, 'organisation'), el('option', { value: 'dataset' }, 'dataset'));
+    const target = el('input', { id: 'halt-target', placeholder: 'name' });
+    const reason = el('input', { id: 'halt-reason', placeholder: 'reason (recorded)' });
+    out.append(el('form', { class: 'card', id: 'halt-form', on: { submit: (ev) => {
+      ev.preventDefault();
+      act('POST', '/v1/jobs/halt', { [kind.value]: target.value.trim(), reason: reason.value });
+    } } }, el('strong', {}, 'Halt every job of '), kind, target, reason, el('button', { type: 'submit', class: 'danger', id: 'halt-go' }, 'Halt and open an incident')));
+  }
+  const open = list.filter((i) => i.state === 'open').length;
+  out.append(el('p', { class: 'muted', id: 'incident-count' }, list.length + ' incidents, ' + open + ' open'));
+  out.append(table(['incident', 'on', 'reported', 'by', 'reason', 'affected data', 'jobs stopped', 'state', 'decision', ''],
+    list.map((i) => {
+      let close = '';
+      if (roles.includes('authority') && i.state === 'open') {
+        const decision = el('input', { class: 'decision', placeholder: 'decision (recorded)' });
+        close = el('span', { class: 'actions' }, decision, el('button', { type: 'button', class: 'close-incident',
+          on: { click: () => act('POST', '/v1/incidents/' + enc(i.id) + '/close', { decision: decision.value }) } }, 'Close'));
+      }
+      const a = i.affected || {};
+      const affected = [].concat((a.datasets || []).map((d) => 'dataset ' + d), (a.grants || []).map((g) => 'grant ' + g),
+        (a.orgs || []).map((o) => 'org ' + o)).join(', ');
+      return { id: i.id, cells: [i.id, i.target.kind + ' ' + i.target.id, fmtTime(i.reported_at), i.reported_by + ' (' + i.reporter_org + ')',
+        i.reason, affected, (i.stopped || []).join(' ') || '—', badge('state', i.state),
+        i.decision ? i.decision + ' (' + i.closed_by + ', ' + fmtTime(i.closed_at) + ')' : '', close] };
+    }), 'incident-register'));
+  return out;
 }
 
 // ---- sessions
