@@ -17,8 +17,10 @@ const (
 	// minSpillBytes is the smallest in-memory budget WithSpill accepts;
 	// smaller values are raised to it.
 	minSpillBytes = 64
-	// mergeFanIn bounds the number of runs merged (and files open) at once.
-	mergeFanIn = 32
+	// mergeFanIn bounds the number of runs merged (and files open) at once
+	// for each kind: 128 runs of a 16 MiB budget cover some 8 GiB of input
+	// in one merge.
+	mergeFanIn = 128
 	// runBufSize is the read or write buffer of one run file.
 	runBufSize = 16 << 10
 )
@@ -44,6 +46,7 @@ type Builder struct {
 	valueRuns []string // sorted, deduplicated runs of each kind
 	rowRuns   []string
 	files     []string // every run file made, for reset and Close
+	filesMu   sync.Mutex // WriteSet merges the two kinds at once
 	err       error    // the first spill error, returned by Build and WriteSet
 	closed    bool
 }
@@ -195,7 +198,9 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 		return "", 0, fmt.Errorf("create fingerprint run: %w", err)
 	}
 	name := f.Name()
+	b.filesMu.Lock()
 	b.files = append(b.files, name)
+	b.filesMu.Unlock()
 	fail := func(err error) (string, uint64, error) {
 		f.Close()
 		os.Remove(name)
@@ -289,12 +294,11 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 
 // WriteSet writes the set of everything added, exactly as Build().WriteTo
 // would, and returns the number of distinct value and row fingerprints.
-// With spill runs it merges them (and the buffer) twice, once to count the
-// distinct fingerprints of each kind for the header (both kinds at once,
-// on two goroutines) and once to stream them, so its memory stays within
-// the WithSpill budget plus a small read buffer per run. Like Build, it
-// leaves the Builder empty; its run files are removed whatever the
-// outcome.
+// With spill runs it merges the runs (and the buffer) of each kind into one
+// deduplicated run, counting it for the header, the two kinds at once on
+// two goroutines, and streams those, so its memory stays within the
+// WithSpill budget plus a small read buffer per run. Like Build, it leaves
+// the Builder empty; its run files are removed whatever the outcome.
 func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 	if b.closed {
 		return 0, 0, errClosed
@@ -315,63 +319,65 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 		return nv, nr, nil
 	}
 	bv, br := b.buffered()
-	vruns, err := b.reduceRuns(b.valueRuns)
-	if err != nil {
-		return 0, 0, err
-	}
-	rruns, err := b.reduceRuns(b.rowRuns)
-	if err != nil {
-		return 0, 0, err
-	}
 	var (
+		vsrc, rsrc source
 		nv, nr     uint64
 		verr, rerr error
 		wg         sync.WaitGroup
 	)
-	wg.Go(func() { nv, verr = countMerge(vruns, bv) })
-	nr, rerr = countMerge(rruns, br)
+	wg.Go(func() { vsrc, nv, verr = b.mergeAll(b.valueRuns, bv) })
+	rsrc, nr, rerr = b.mergeAll(b.rowRuns, br)
 	wg.Wait()
+	for _, s := range []source{vsrc, rsrc} {
+		if s != nil {
+			defer s.close()
+		}
+	}
 	if err := errors.Join(verr, rerr); err != nil {
 		return 0, 0, err
 	}
 	if nv > MaxEntries || nr > MaxEntries {
 		return 0, 0, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", nv, nr, MaxEntries, errdefs.ErrOutOfRange)
 	}
-	vsrc, err := openMerge(vruns, bv)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer vsrc.close()
-	rsrc, err := openMerge(rruns, br)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer rsrc.close()
 	if _, err := writeSet(w, b.keyID, vsrc, nv, rsrc, nr); err != nil {
 		return 0, 0, err
 	}
 	return int(nv), int(nr), nil
 }
 
-// reduceRuns merges runs mergeFanIn at a time into new runs until at most
-// mergeFanIn are left, removing the merged ones as it goes to bound the
-// disk space used, and returns what is left.
-func (b *Builder) reduceRuns(runs []string) ([]string, error) {
-	for len(runs) > mergeFanIn {
-		src, err := openMerge(runs[:mergeFanIn], nil)
+// mergeAll merges runs and the sorted, deduplicated buffered fingerprints
+// into one deduplicated sequence and returns it with its length: the
+// buffer itself when there are no runs, else a run file made by merging
+// mergeFanIn runs at a time (removing them as it goes, to bound the disk
+// space used) until one is left with the buffer.
+func (b *Builder) mergeAll(runs []string, buffered []uint64) (source, uint64, error) {
+	if len(runs) == 0 {
+		return &sliceSource{s: buffered}, uint64(len(buffered)), nil
+	}
+	for len(runs) > 1 || len(buffered) > 0 {
+		k := min(len(runs), mergeFanIn)
+		var buf []uint64
+		if k == len(runs) {
+			buf, buffered = buffered, nil // the last pass: the buffer joins in
+		}
+		src, err := openMerge(runs[:k], buf)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		name, _, err := b.writeRun(src)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		for _, old := range runs[:mergeFanIn] {
+		for _, old := range runs[:k] {
 			os.Remove(old)
 		}
-		runs = append(slices.Clone(runs[mergeFanIn:]), name)
+		runs = append(slices.Clone(runs[k:]), name)
 	}
-	return runs, nil
+	r, err := openRun(runs[0])
+	if err != nil {
+		return nil, 0, err
+	}
+	return r, uint64(r.size / 8), nil
 }
 
 // openMerge returns the deduplicated merge of runs and the sorted,
@@ -392,26 +398,6 @@ func openMerge(runs []string, buffered []uint64) (source, error) {
 		srcs = append(srcs, &sliceSource{s: buffered})
 	}
 	return newMerger(srcs)
-}
-
-// countMerge counts the distinct fingerprints of runs and buffered.
-func countMerge(runs []string, buffered []uint64) (uint64, error) {
-	src, err := openMerge(runs, buffered)
-	if err != nil {
-		return 0, err
-	}
-	defer src.close()
-	var n uint64
-	for {
-		xs, err := src.block()
-		if err != nil {
-			return 0, err
-		}
-		if len(xs) == 0 {
-			return n, nil
-		}
-		n += uint64(len(xs))
-	}
 }
 
 // reset empties the Builder and removes its run files.
