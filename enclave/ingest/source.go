@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -367,136 +366,32 @@ func appendCSV(b array.Builder, typ, v string) error {
 	return nil
 }
 
-// arrowReader reads an Arrow IPC file or stream.
-type arrowReader struct {
-	f      *os.File
-	size   int64
-	file   *ipc.FileReader
-	stream *ipc.Reader
-	next   int
-	rows   int64 // rows before the last batch
-	last   int64
-	cr     *countingReader
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func newArrowReader(f *os.File, size int64, mem memory.Allocator) (*arrowReader, error) {
-	if err := checkArrowIPC(f, size); err != nil {
-		return nil, badInput("the arrow file is malformed or compressed")
-	}
-	var head [6]byte
-	if _, err := f.ReadAt(head[:], 0); err == nil && string(head[:]) == "ARROW1" {
-		fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithEnsureNativeEndian(true))
-		if err != nil {
-			return nil, badInput("the arrow file is malformed")
+// checkBatchShape checks what a batch claims against its buffers, without
+// reading them, and returns their size: every row costs at least one bit
+// of some buffer, unless every column is of the null type or run-end
+// encoded, so a batch that claims more rows than its buffers can hold
+// (which would make the import loop for nothing) is refused.
+func checkBatchShape(rec arrow.RecordBatch) (int64, error) {
+	var bufBytes int64
+	for _, col := range rec.Columns() {
+		bufBytes += dataBytes(col.Data(), 0)
+		if int64(col.Len()) != rec.NumRows() {
+			return 0, errors.New("column length differs from the batch")
 		}
-		return &arrowReader{f: f, size: size, file: fr}, nil
 	}
-	cr := &countingReader{r: bufio.NewReaderSize(f, 64<<10)}
-	sr, err := ipc.NewReader(cr, ipc.WithAllocator(mem), ipc.WithEnsureNativeEndian(true))
-	if err != nil {
-		return nil, badInput("the arrow stream is malformed")
+	if rec.NumRows() > 8*bufBytes+1024 {
+		return 0, errors.New("batch claims more rows than its buffers hold")
 	}
-	return &arrowReader{f: f, size: size, stream: sr, cr: cr}, nil
-}
-
-func (a *arrowReader) Schema() *arrow.Schema {
-	if a.file != nil {
-		return a.file.Schema()
-	}
-	return a.stream.Schema()
-}
-
-func (a *arrowReader) bytesRead() int64 {
-	if a.cr != nil {
-		return a.cr.n
-	}
-	if n := a.file.NumRecords(); n > 0 {
-		return a.size * int64(a.next) / int64(n)
-	}
-	return a.size
-}
-
-func (a *arrowReader) Close() error {
-	if a.file != nil {
-		a.file.Close()
-	} else {
-		a.stream.Release()
-	}
-	return a.f.Close()
-}
-
-func (a *arrowReader) Next() (batch, error) {
-	rec, err := a.next1()
-	if err != nil {
-		return batch{}, err
-	}
-	return batch{rec: rec, where: rowWhere(a.rows), bytesRead: a.bytesRead()}, nil
-}
-
-func (a *arrowReader) next1() (rec arrow.RecordBatch, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			rec, err = nil, badInput("arrow batch %d is malformed", a.next+1)
-		}
-	}()
-	a.rows += a.last
-	a.last = 0
-	if a.file != nil {
-		if a.next >= a.file.NumRecords() {
-			return nil, io.EOF
-		}
-		rec, err = a.file.RecordBatchAt(a.next)
-		a.next++
-		if err != nil {
-			return nil, badInput("arrow batch %d is malformed", a.next)
-		}
-	} else {
-		if !a.stream.Next() {
-			if err := a.stream.Err(); err != nil {
-				return nil, badInput("arrow batch %d is malformed", a.next+1)
-			}
-			return nil, io.EOF
-		}
-		a.next++
-		rec = a.stream.RecordBatch()
-		rec.Retain()
-	}
-	if err := validateBatch(rec); err != nil {
-		rec.Release()
-		return nil, badInput("arrow batch %d is malformed", a.next)
-	}
-	a.last = rec.NumRows()
-	return rec, nil
+	return bufBytes, nil
 }
 
 // validateBatch checks the buffers of every column, so that a malformed
 // input fails here instead of panicking later.
 func validateBatch(rec arrow.RecordBatch) error {
-	// Every row costs at least one bit of some buffer, unless every column
-	// is of the null type or run-end encoded; a batch that claims more rows
-	// than its buffers can hold would make the import loop for nothing.
-	var bufBytes int64
-	for _, col := range rec.Columns() {
-		bufBytes += dataBytes(col.Data(), 0)
-	}
-	if rec.NumRows() > 8*bufBytes+1024 {
-		return errors.New("batch claims more rows than its buffers hold")
+	if _, err := checkBatchShape(rec); err != nil {
+		return err
 	}
 	for _, col := range rec.Columns() {
-		if int64(col.Len()) != rec.NumRows() {
-			return errors.New("column length differs from the batch")
-		}
 		if err := array.ValidateFull(col); err != nil {
 			return err
 		}
@@ -538,19 +433,35 @@ func dataBytes(d arrow.ArrayData, depth int) int64 {
 	return n
 }
 
-// parquetReader reads a Parquet file.
+// parquetBatchBytes is the size a Parquet batch aims at (a variable for
+// tests): each row group is read in batches of as many rows as this many
+// bytes hold on average, by the row group's own account of its size, and
+// at most BatchRows.
+var parquetBatchBytes int64 = 4 << 20
+
+// parquetReader reads a Parquet file a row group at a time. Column chunks
+// are read through buffered streams rather than whole, so that a huge row
+// group costs a page of each column and a batch of memory, not its size.
 type parquetReader struct {
-	f     *os.File
-	size  int64
-	total int64
-	pf    *file.Reader
-	rr    pqarrow.RecordReader
-	rows  int64
-	last  int64
+	f         *os.File
+	size      int64
+	total     int64
+	pf        *file.Reader
+	fr        *pqarrow.FileReader
+	schema    *arrow.Schema
+	ctx       context.Context
+	batchRows int
+	rg        int                  // the next row group
+	rr        pqarrow.RecordReader // of row group rg-1, nil between them
+	rows      int64
+	last      int64
 }
 
 func newParquetReader(ctx context.Context, f *os.File, size int64, mem memory.Allocator, batchRows int) (*parquetReader, error) {
-	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	props := parquet.NewReaderProperties(mem)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 256 << 10
+	pf, err := file.NewParquetReader(f, file.WithReadProps(props))
 	if err != nil {
 		return nil, badInput("the parquet file is malformed")
 	}
@@ -566,15 +477,15 @@ func newParquetReader(ctx context.Context, f *os.File, size int64, mem memory.Al
 		pf.Close()
 		return nil, badInput("the parquet file claims %d rows in %d bytes", pf.NumRows(), size)
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	schema, err := fr.Schema()
 	if err != nil {
 		pf.Close()
 		return nil, badInput("the parquet file is malformed")
 	}
-	return &parquetReader{f: f, size: size, total: pf.NumRows(), pf: pf, rr: rr}, nil
+	return &parquetReader{f: f, size: size, total: pf.NumRows(), pf: pf, fr: fr, schema: schema, ctx: ctx, batchRows: batchRows}, nil
 }
 
-func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
+func (p *parquetReader) Schema() *arrow.Schema { return p.schema }
 func (p *parquetReader) bytesRead() int64 {
 	if p.total <= 0 {
 		return p.size
@@ -582,7 +493,9 @@ func (p *parquetReader) bytesRead() int64 {
 	return p.size * (p.rows + p.last) / p.total
 }
 func (p *parquetReader) Close() error {
-	p.rr.Release()
+	if p.rr != nil {
+		p.rr.Release()
+	}
 	p.pf.Close()
 	return p.f.Close()
 }
@@ -595,6 +508,25 @@ func (p *parquetReader) Next() (batch, error) {
 	return batch{rec: rec, where: rowWhere(p.rows), bytesRead: p.bytesRead()}, nil
 }
 
+// openRowGroup starts reading row group p.rg in batches of about
+// parquetBatchBytes.
+func (p *parquetReader) openRowGroup() error {
+	md := p.pf.MetaData().RowGroup(p.rg)
+	rows := int64(p.batchRows)
+	if n := md.NumRows(); n > 0 {
+		perRow := max(1, md.TotalByteSize()/n)
+		rows = min(rows, max(1, parquetBatchBytes/perRow))
+	}
+	p.fr.Props.BatchSize = rows
+	rr, err := p.fr.GetRecordReader(p.ctx, nil, []int{p.rg})
+	if err != nil {
+		return err
+	}
+	p.rr = rr
+	p.rg++
+	return nil
+}
+
 func (p *parquetReader) next1() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -603,18 +535,33 @@ func (p *parquetReader) next1() (rec arrow.RecordBatch, err error) {
 	}()
 	p.rows += p.last
 	p.last = 0
-	rec, err = p.rr.Read()
-	if errors.Is(err, io.EOF) {
-		if rec == nil || rec.NumRows() == 0 {
-			return nil, io.EOF
+	for {
+		if p.rr == nil {
+			if p.rg >= p.pf.NumRowGroups() {
+				return nil, io.EOF
+			}
+			if err := p.openRowGroup(); err != nil {
+				return nil, badInput("the parquet file is malformed near row %d", p.rows+1)
+			}
 		}
-		err = nil
-	}
-	if err != nil {
-		return nil, badInput("the parquet file is malformed near row %d", p.rows+1)
-	}
-	if rec == nil {
-		return nil, io.EOF
+		rec, err = p.rr.Read()
+		if errors.Is(err, io.EOF) {
+			err = nil
+			if rec == nil || rec.NumRows() == 0 {
+				p.rr.Release()
+				p.rr = nil
+				continue
+			}
+		}
+		if err != nil {
+			return nil, badInput("the parquet file is malformed near row %d", p.rows+1)
+		}
+		if rec == nil {
+			p.rr.Release()
+			p.rr = nil
+			continue
+		}
+		break
 	}
 	rec.Retain()
 	if err := validateBatch(rec); err != nil {

@@ -3,9 +3,12 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,5 +280,132 @@ func TestImportMutatedTyped(t *testing.T) {
 			d[r.IntN(len(d))] = byte(r.IntN(256))
 		}
 		fuzzImport(t, d, formats[k], typedSpec)
+	}
+}
+
+// bigBatchArrow is an Arrow file or stream of one batch of rows typed rows.
+func bigBatchArrow(t *testing.T, rows int, stream bool) []byte {
+	t.Helper()
+	rec := typedRecord(memory.NewGoAllocator(), rows)
+	defer rec.Release()
+	var buf bytes.Buffer
+	var err error
+	if stream {
+		w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+		err = errors.Join(w.Write(rec), w.Close())
+	} else {
+		w, ferr := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		err = errors.Join(w.Write(rec), w.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestImportArrowSliced: one large batch is handed on in slices of about
+// arrowSliceBytes (the mapping's pages given back on the way), and the
+// dataset is the same as with the batch whole, row for row and in order.
+func TestImportArrowSliced(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream %v", stream), func(t *testing.T) {
+			e := newEnv(t)
+			const rows = 5000
+			in := e.write(t, "big", bigBatchArrow(t, rows, stream))
+			spec := mustSpec(t, typedSpec)
+			imp := func(name string) (*Result, map[string][]string, []int64) {
+				opts := e.opts(name)
+				var progress []int64
+				opts.Progress = func(b, _ int64) { progress = append(progress, b) }
+				res, err := Import(context.Background(), Source{Path: in}, spec, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, cols := e.readBack(t, opts.Dir, res)
+				return res, cols, progress
+			}
+			wantRes, want, _ := imp("whole")
+			defer func(s, d int64) { arrowSliceBytes, arrowDropBytes = s, d }(arrowSliceBytes, arrowDropBytes)
+			arrowSliceBytes, arrowDropBytes = 4096, 8192
+			res, got, progress := imp("sliced")
+			// about 17 bytes a row: some 20 slices of 4096 bytes
+			if len(progress) < 10 || !slices.IsSorted(progress) || res.Rows != rows {
+				t.Fatalf("got %d rows in %d slices (progress sorted %v), want %d in about 20", res.Rows, len(progress), slices.IsSorted(progress), rows)
+			}
+			for _, c := range []string{"a", "b", "d"} {
+				if !slices.Equal(got[c], want[c]) {
+					t.Fatalf("column %q differs when sliced", c)
+				}
+			}
+			if res.FingerprintRows != wantRes.FingerprintRows || res.FingerprintValues != wantRes.FingerprintValues {
+				t.Fatalf("got %d/%d fingerprints sliced, want %d/%d", res.FingerprintValues, res.FingerprintRows, wantRes.FingerprintValues, wantRes.FingerprintRows)
+			}
+		})
+	}
+}
+
+// TestImportArrowDictionary: a dictionary-encoded column (which arrow-go's
+// mapped file reader cannot open) is read through the mapped stream.
+func TestImportArrowDictionary(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	db := array.NewDictionaryBuilder(mem, dt).(*array.BinaryDictionaryBuilder)
+	defer db.Release()
+	for _, v := range []string{"x", "y", "x", "z"} {
+		db.AppendString(v)
+	}
+	col := db.NewArray()
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: dt, Nullable: true}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 4)
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.Write(rec), w.Write(rec), w.Close()); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	spec := mustSpec(t, "name: dict\nmarket: ordinary\ncolumns:\n  a: {level: general-1, rule: keep}\n")
+	opts := e.opts("v")
+	res, err := Import(context.Background(), Source{Path: e.write(t, "d.arrow", buf.Bytes())}, spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cols := e.readBack(t, opts.Dir, res)
+	if res.Rows != 8 || strings.Join(cols["a"], ",") != "x,y,x,z,x,y,x,z" {
+		t.Fatalf("got %d rows %v, want 8 rows x,y,x,z twice", res.Rows, cols["a"])
+	}
+}
+
+// TestImportParquetBatchBytes: Parquet batches hold as many rows as
+// parquetBatchBytes does by the row group's size, and never span row
+// groups.
+func TestImportParquetBatchBytes(t *testing.T) {
+	e := newEnv(t)
+	in := e.write(t, "p.parquet", parquetBytes(t)) // 20 rows, row groups of 8
+	batches := func(name string) int {
+		opts := e.opts(name)
+		opts.BatchRows = 1000
+		n := 0
+		opts.Progress = func(int64, int64) { n++ }
+		res, err := Import(context.Background(), Source{Path: in}, mustSpec(t, typedSpec), opts)
+		if err != nil || res.Rows != 20 {
+			t.Fatalf("got %v rows (%v), want 20", res, err)
+		}
+		return n
+	}
+	if n := batches("whole"); n != 3 {
+		t.Fatalf("got %d batches, want one per row group (3)", n)
+	}
+	defer func(n int64) { parquetBatchBytes = n }(parquetBatchBytes)
+	parquetBatchBytes = 1
+	if n := batches("bytes"); n != 20 {
+		t.Fatalf("got %d batches of a 1-byte aim, want one per row (20)", n)
 	}
 }
