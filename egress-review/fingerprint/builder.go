@@ -45,9 +45,9 @@ type Builder struct {
 	maxBytes  int
 	valueRuns []string // sorted, deduplicated runs of each kind
 	rowRuns   []string
-	files     []string // every run file made, for reset and Close
+	files     []string   // every run file made, for reset and Close
 	filesMu   sync.Mutex // WriteSet merges the two kinds at once
-	err       error    // the first spill error, returned by Build and WriteSet
+	err       error      // the first spill error, returned by Build and WriteSet
 	closed    bool
 }
 
