@@ -133,8 +133,8 @@ func TestRevokedOrgGetsNoGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sh.grants, []string{"g1", "g2"}) || res.Shredded != 4 {
-		t.Fatalf("shredded grants %v (%d objects), want g1 and g2 at once", sh.grants, res.Shredded)
+	if !slices.Equal(sh.grants, []string{"g1", "g2"}) || !slices.Equal(sh.orgs, []string{"acme"}) || res.Shredded != 5 {
+		t.Fatalf("shredded grants %v and organisations %v (%d objects), want g1, g2 and acme at once", sh.grants, sh.orgs, res.Shredded)
 	}
 	got := objects(res.Destroyed)
 	for _, want := range []string{"job:j-done", "job:j-keep", "job:j-run", "export:x-open"} {
@@ -144,5 +144,8 @@ func TestRevokedOrgGetsNoGrace(t *testing.T) {
 	}
 	if slices.Contains(got, "job:j-glob") {
 		t.Errorf("globex's job destroyed within its grace")
+	}
+	if _, err := e.sw.Sweep(context.Background()); err != nil || len(sh.orgs) != 1 {
+		t.Fatalf("a second pass: shredded organisations %v, %v, want acme once", sh.orgs, err)
 	}
 }

@@ -56,6 +56,15 @@ CREATE TABLE term_ends (
 	cause        TEXT NOT NULL,
 	destroyed_at TEXT NOT NULL DEFAULT ''
 );`},
+		// Issue 18: what every job of an organisation revoked or
+		// blacklisted derived is destroyed once, at once.
+		{Version: 2, Name: "organisations whose derived data was destroyed", SQL: `
+CREATE TABLE org_shreds (
+	org         TEXT PRIMARY KEY,
+	status      TEXT NOT NULL,
+	shredded_at TEXT NOT NULL,
+	objects     INTEGER NOT NULL
+);`},
 	}})
 }
 
@@ -148,6 +157,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	now := s.cfg.Now().UTC()
 	var res Result
 	if err := s.stopHeld(ctx, now, &res); err != nil {
+		return res, err
+	}
+	if err := s.shredOrgs(ctx, now, &res); err != nil {
 		return res, err
 	}
 	ended, err := s.endTerms(ctx, now, &res)
@@ -519,6 +531,55 @@ func (s *Sweeper) stop(ctx context.Context, job, why, cause string) (bool, error
 		return false, fmt.Errorf("stop job %q: %w", job, err)
 	}
 	return err == nil, nil
+}
+
+// shredOrgs destroys, through the Shredder, what every job of an
+// organisation revoked or blacklisted derived, once per organisation and
+// without a grace period (issue 18): its jobs ran under a licence that no
+// longer exists, grants or none. The Shredder stops a job still running
+// first and records each destruction; the pass records the organisation
+// as done, on the audit log with the watermark.
+func (s *Sweeper) shredOrgs(ctx context.Context, now time.Time, res *Result) error {
+	if s.cfg.Shredder == nil {
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT name, status FROM orgs WHERE status IN ('revoked', 'blacklisted')
+		AND name NOT IN (SELECT org FROM org_shreds) ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("query revoked organisations: %w", err)
+	}
+	type org struct{ name, status string }
+	var orgs []org
+	for rows.Next() {
+		var o org
+		if err := rows.Scan(&o.name, &o.status); err != nil {
+			rows.Close()
+			return fmt.Errorf("read revoked organisations: %w", err)
+		}
+		orgs = append(orgs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read revoked organisations: %w", err)
+	}
+	for _, o := range orgs {
+		n, err := s.cfg.Shredder.ShredOrg(ctx, o.name, "organisation "+o.status)
+		res.Shredded += n
+		if err != nil {
+			return fmt.Errorf("shred what organisation %q derived: %w", o.name, err)
+		}
+		ev := audit.Event{Time: now, Actor: "system", Action: "org.shred", Objects: []string{"org:" + o.name}, Outcome: "ok",
+			Reason: "organisation " + o.status + ": everything its jobs derived is destroyed", Retention: "3y",
+			Details: map[string]string{"objects": fmt.Sprint(n)}}
+		if err := s.change(ctx, ev, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO org_shreds(org, status, shredded_at, objects) VALUES (?, ?, ?, ?)`,
+				o.name, o.status, storetime.Format(now), n)
+			return err
+		}); err != nil {
+			return fmt.Errorf("record the destruction for organisation %q: %w", o.name, err)
+		}
+	}
+	return nil
 }
 
 // stopHeld stops the jobs still running whose use is held (issue 18):
