@@ -64,6 +64,13 @@ func init() {
 						fmt.Fprintf(tw, "destroyed\t%s@%d\nkey\t%s\ntechnique\t%s\nfiles removed\t%d\nreason\t%s\nby\t%s at %s\n\n",
 							d.Dataset, d.Version, d.KeyID, d.Technique, d.Files, d.Reason, d.Actor, d.Time.Local().Format(time.RFC3339))
 					}
+					// What jobs derived from it died with it.
+					for _, d := range r.Derived {
+						fmt.Fprintf(tw, "destroyed derived\t%s (from %s)\nkey\t%s\nfiles removed\t%d\n\n", d.Object, d.Cause, d.KeyID, d.Files)
+					}
+					if len(r.Derived) == 0 {
+						fmt.Fprintf(tw, "derived outputs destroyed\tnone (no unreleased output read it)\n")
+					}
 				})
 			}},
 	)
