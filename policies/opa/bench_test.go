@@ -66,8 +66,17 @@ func freshJobs(n int) []policy.Input {
 //   - topdown-job and topdown-other: the same requests decided by OPA's
 //     topdown evaluator on the specialized residuals, without plans
 //     (planned.go), for comparison;
+//   - wasm-job, wasm-job-denied and wasm-other: the same requests decided
+//     by OPA's WebAssembly evaluator on wazero (WithEvaluator(EvaluatorWasm))
+//     on the same residuals;
 //   - ratio: builtin and trivial alternated per iteration, the ratios of
-//     their p50 and p99.
+//     their p50 and p99;
+//   - evaluators-job, evaluators-job-denied, evaluators-read: the plan in
+//     package vm, the residual compiled to WebAssembly and the residual in
+//     topdown alternated per iteration on the same request (the allowed
+//     job admission, the denied one, a dataset listing), so that the load
+//     of the machine falls on the three alike: each one's p50 and p99, and
+//     wasm's and topdown's as ratios to the vm's.
 //
 // Every engine specializes and plans the policies per action; for the
 // trivial policy the residual is a constant.
@@ -78,7 +87,14 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b), "topdown": topdown}
+	wasm, err := New(ctx, WithEvaluator(EvaluatorWasm))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(wasm.wasm) == 0 {
+		b.Fatal("no action compiled to WebAssembly")
+	}
+	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b), "topdown": topdown, "wasm": wasm}
 	others := append(slices.Clone(inputs[2:]), matrixInput("whoami", true, "operator"), matrixInput("job.show", true, "operator"), matrixInput("dataset.list", true, "officer"))
 	cases := []struct {
 		name, engine string
@@ -92,6 +108,9 @@ func BenchmarkDecide(b *testing.B) {
 		{"builtin-other", "builtin", func(int) []policy.Input { return others }},
 		{"topdown-job", "topdown", func(int) []policy.Input { return inputs[:1] }},
 		{"topdown-other", "topdown", func(int) []policy.Input { return others }},
+		{"wasm-job", "wasm", func(int) []policy.Input { return inputs[:1] }},
+		{"wasm-job-denied", "wasm", func(int) []policy.Input { return inputs[1:2] }},
+		{"wasm-other", "wasm", func(int) []policy.Input { return others }},
 	}
 	// The topdown engine checks an action's residual against the whole
 	// policies on its first decision (the others check their plans when
@@ -150,6 +169,46 @@ func BenchmarkDecide(b *testing.B) {
 		b.ReportMetric(float64(pct(real, 99))/1e3, "builtin-p99-µs")
 		b.ReportMetric(float64(pct(ref, 99))/1e3, "trivial-p99-µs")
 	})
+	names := []string{"vm", "wasm", "topdown"}
+	evaluators := []*Engine{engines["builtin"], engines["wasm"], engines["topdown"]}
+	for _, c := range []struct {
+		name string
+		in   policy.Input
+	}{
+		{"evaluators-job", inputs[0]},
+		{"evaluators-job-denied", inputs[1]},
+		{"evaluators-read", matrixInput("dataset.list", true, "officer")},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchEvaluators(b, ctx, c.in, names, evaluators) })
+	}
+}
+
+// benchEvaluators alternates the engines per iteration on in and reports
+// each one's p50 and p99 and their ratios to the first's.
+func benchEvaluators(b *testing.B, ctx context.Context, in policy.Input, names []string, engines []*Engine) {
+	lat := make([][]time.Duration, len(engines))
+	for i := range lat {
+		lat[i] = make([]time.Duration, 0, b.N)
+	}
+	for range b.N {
+		for i, e := range engines {
+			start := time.Now()
+			if _, err := e.Decide(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+			lat[i] = append(lat[i], time.Since(start))
+		}
+	}
+	b.StopTimer()
+	for i, name := range names {
+		slices.Sort(lat[i])
+		b.ReportMetric(float64(pct(lat[i], 50))/1e3, name+"-p50-µs")
+		b.ReportMetric(float64(pct(lat[i], 99))/1e3, name+"-p99-µs")
+		if i > 0 {
+			b.ReportMetric(ratio(pct(lat[i], 50), pct(lat[0], 50)), name+"/"+names[0]+"-p50")
+			b.ReportMetric(ratio(pct(lat[i], 99), pct(lat[0], 99)), name+"/"+names[0]+"-p99")
+		}
+	}
 }
 
 func report(b *testing.B, prefix string, lat []time.Duration) {

@@ -33,17 +33,30 @@ func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, 
 		return e.failed("input.invalid", "the request could not be described to the policies"), err
 	}
 	// The decision as rego renders it (nil when undefined): from the
-	// action's plan, its residual in topdown, or the whole policies.
+	// action's plan, its compiled residual, its residual in topdown, or
+	// the whole policies (also for an action switched to topdown after a
+	// shadow check found a mismatch, shadow.go).
 	var v any
 	var err error
-	if p := e.plannedFor(in.Action); p != nil {
+	evaluated := false
+	if e.Switched(in.Action) {
+		v, err = e.evalWhole(ctx, in)
+	} else if p := e.plannedFor(in.Action); p != nil {
 		v, err = p.eval(ctx, &in)
+		evaluated = true
+	} else if w := e.wasmFor(ctx, in.Action); w != nil {
+		v, err = w.eval(ctx, &in)
+		evaluated = true
 	} else if s := e.forAction(ctx, in.Action); s != nil {
 		v, err = s.eval(ctx, &in)
 	} else {
 		v, err = e.evalWhole(ctx, in)
 	}
-	return e.finish(ctx, v, err)
+	d, err := e.finish(ctx, v, err)
+	if evaluated && e.shadow != nil {
+		e.sample(ctx, &in, d, err)
+	}
+	return d, err
 }
 
 // finish turns the result of an evaluation into a decision.

@@ -44,12 +44,16 @@ const builtinPrefix = "policies/rego/"
 // Engine is the OPA implementation of policy.Engine. It is safe for
 // concurrent use.
 type Engine struct {
-	query    rego.PreparedEvalQuery // the whole policies
-	modules  []*ast.Module
-	special  map[string]*specialized // by action; see specialize.go
-	planned  map[string]*planned     // by action; see planned.go
-	revision string
-	files    []string
+	query   rego.PreparedEvalQuery // the whole policies
+	modules []*ast.Module
+	special map[string]*specialized  // by action; see specialize.go
+	planned map[string]*planned      // by action; see planned.go
+	wasm    map[string]*compiledWasm // by action; see wasm.go
+	// evaluator is the Evaluator the engine was made with.
+	evaluator string
+	shadow    *shadow // the run-time check against topdown; see shadow.go
+	revision  string
+	files     []string
 	// thresholds are data.enclave.egress_thresholds (thresholds.go).
 	thresholds policy.EgressThresholds
 }
@@ -62,7 +66,37 @@ type Option func(*options)
 type options struct {
 	dir       string
 	noBuiltin bool
-	noPlans   bool
+	evaluator string
+	shadow    *Shadow
+}
+
+// Evaluators of WithEvaluator.
+const (
+	// EvaluatorVM evaluates each action's plan in package vm.
+	EvaluatorVM = "vm"
+	// EvaluatorTopdown evaluates each action's residual in OPA's topdown
+	// evaluator, the reference.
+	EvaluatorTopdown = "topdown"
+	// EvaluatorWasm evaluates each action's plan compiled to WebAssembly by
+	// OPA, on wazero.
+	EvaluatorWasm = "wasm"
+)
+
+// DefaultEvaluator is the evaluator of an engine made without
+// WithEvaluator.
+const DefaultEvaluator = EvaluatorVM
+
+// Evaluators lists the evaluators WithEvaluator accepts.
+var Evaluators = []string{EvaluatorVM, EvaluatorTopdown, EvaluatorWasm}
+
+// WithEvaluator chooses what evaluates the residual of each action:
+// EvaluatorVM, EvaluatorTopdown or EvaluatorWasm (see Evaluators). Every
+// evaluator decides the same: an action whose residual it cannot
+// evaluate, or that decides a probe request otherwise than topdown on the
+// whole policies, keeps topdown. New refuses any other name with an
+// errdefs.ErrInvalidArgument class error.
+func WithEvaluator(name string) Option {
+	return func(o *options) { o.evaluator = name }
 }
 
 // WithPolicyDir adds the Rego files (*.rego, recursively, except
@@ -89,8 +123,12 @@ func WithoutBuiltin() Option {
 // policy directory cannot be read.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	var o options
+	o.evaluator = DefaultEvaluator
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if !slices.Contains(Evaluators, o.evaluator) {
+		return nil, fmt.Errorf("policy evaluator %q: not one of %s: %w", o.evaluator, strings.Join(Evaluators, ", "), errdefs.ErrInvalidArgument)
 	}
 	files := map[string]source{} // by base name
 	if !o.noBuiltin {
@@ -113,15 +151,20 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no policy files: %w", errdefs.ErrInvalidArgument)
 	}
-	return compile(ctx, files, !o.noPlans, o.noBuiltin)
+	e, err := compile(ctx, files, o.evaluator, o.noBuiltin)
+	if err != nil {
+		return nil, err
+	}
+	if o.shadow != nil {
+		e.startShadow(*o.shadow)
+	}
+	return e, nil
 }
 
 // withoutPlans keeps every action in topdown (the residuals of
 // specialize.go without planned.go); tests of the residuals and benchmarks
 // use it.
-func withoutPlans() Option {
-	return func(o *options) { o.noPlans = true }
-}
+func withoutPlans() Option { return WithEvaluator(EvaluatorTopdown) }
 
 // source is one policy file.
 type source struct {
@@ -168,7 +211,7 @@ func classify(err error) error {
 
 // compile parses and compiles files, prepares the query and evaluates the
 // egress thresholds, which may be undefined only when optionalThresholds.
-func compile(ctx context.Context, files map[string]source, withPlans, optionalThresholds bool) (*Engine, error) {
+func compile(ctx context.Context, files map[string]source, evaluator string, optionalThresholds bool) (*Engine, error) {
 	caps := Capabilities()
 	srcs := make([]source, 0, len(files))
 	for _, s := range files {
@@ -210,8 +253,9 @@ func compile(ctx context.Context, files map[string]source, withPlans, optionalTh
 		revision:   "sha256:" + hex.EncodeToString(h.Sum(nil)),
 		files:      names,
 		thresholds: thresholds,
+		evaluator:  evaluator,
 	}
-	e.special = e.specialize(ctx, caps, withPlans)
+	e.special = e.specialize(ctx, caps, evaluator)
 	// A probe request finds conflicts that only evaluation reveals, such as
 	// a deployer's file defining `decision` a second time.
 	if _, err := pq.Eval(ctx, rego.EvalInput(probe)); err != nil {
@@ -255,6 +299,10 @@ func errorsText(err error) string {
 // Revision returns "sha256:" and the hex SHA-256 over the names and
 // contents of the loaded policy files.
 func (e *Engine) Revision() string { return e.revision }
+
+// Evaluator returns the evaluator the engine was made with (see
+// WithEvaluator).
+func (e *Engine) Evaluator() string { return e.evaluator }
 
 // Files returns the names of the loaded policy files, sorted: built-in
 // files as "policies/rego/NAME", directory files as paths.

@@ -64,10 +64,11 @@ func plan(ctx context.Context, caps *ast.Capabilities, c *ast.Compiler, residual
 	return out
 }
 
-// checkPlans drops the plans that do not decide their action's probe
-// requests exactly as the whole policies do in topdown. The checks run on
-// all processors: they are most of New's time.
-func (e *Engine) checkPlans(ctx context.Context) {
+// dropDisagreeing drops from evals the actions whose evaluation does not
+// decide their action's probe requests exactly as the whole policies do
+// in topdown. The checks run on all processors: they are most of New's
+// time.
+func dropDisagreeing[T any](ctx context.Context, e *Engine, evals map[string]T, eval func(T) evalFunc) {
 	actions := make(chan string)
 	var mu sync.Mutex
 	var failed []string
@@ -75,7 +76,7 @@ func (e *Engine) checkPlans(ctx context.Context) {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for action := range actions {
-				if !e.agrees(ctx, action, e.planned[action].eval) {
+				if !e.agrees(ctx, action, eval(evals[action])) {
 					mu.Lock()
 					failed = append(failed, action)
 					mu.Unlock()
@@ -83,13 +84,13 @@ func (e *Engine) checkPlans(ctx context.Context) {
 			}
 		})
 	}
-	for action := range e.planned {
+	for action := range evals {
 		actions <- action
 	}
 	close(actions)
 	wg.Wait()
 	for _, action := range failed {
-		delete(e.planned, action)
+		delete(evals, action)
 	}
 }
 

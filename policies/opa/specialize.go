@@ -100,7 +100,7 @@ var notInlined = []string{
 // so is every action when the residuals do not compile together (a
 // deployer's package could collide with their namespace): the whole
 // policies, which compiled, then decide.
-func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities, withPlans bool) map[string]*specialized {
+func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities, evaluator string) map[string]*specialized {
 	newCompiler := func() *ast.Compiler {
 		return ast.NewCompiler().
 			WithCapabilities(caps).
@@ -147,11 +147,16 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities, withPla
 	for action, body := range queries {
 		fields[action] = readFields(c, body)
 	}
-	if withPlans {
-		// Plans are checked now, so that no request waits for a check
-		// and no action that has a plan keeps a residual in topdown.
+	// Plans are checked now, so that no request waits for a check and no
+	// action that has a plan keeps a residual in topdown.
+	switch evaluator {
+	case EvaluatorVM:
 		e.planned = plan(ctx, caps, c, queries, fields)
-		e.checkPlans(ctx)
+		dropDisagreeing(ctx, e, e.planned, func(p *planned) evalFunc { return p.eval })
+	case EvaluatorWasm:
+		// Compiled and checked on first use (wasm.go); the residuals in
+		// topdown stay for the actions that fail either.
+		e.wasm = compileWasm(caps, c, store, queries, fields)
 	}
 	out := make(map[string]*specialized, len(queries))
 	for action, body := range queries {
@@ -177,7 +182,7 @@ func (e *Engine) specialize(ctx context.Context, caps *ast.Capabilities, withPla
 // agrees reports whether eval decides the probe requests of action
 // exactly as the whole policies do in topdown: both fail, or both give no
 // decision, or both give the same decision.
-func (e *Engine) agrees(ctx context.Context, action string, eval func(context.Context, *policy.Input) (any, error)) bool {
+func (e *Engine) agrees(ctx context.Context, action string, eval evalFunc) bool {
 	for _, in := range probes(action) {
 		want, werr := e.evalWhole(ctx, in)
 		got, gerr := eval(ctx, &in)
@@ -196,6 +201,10 @@ func (e *Engine) agrees(ctx context.Context, action string, eval func(context.Co
 	return true
 }
 
+// evalFunc evaluates a request's decision as rego renders it, or a
+// decoded one (nil when undefined).
+type evalFunc func(context.Context, *policy.Input) (any, error)
+
 // checked is the verdict of a check that runs once, on first use.
 type checked struct {
 	once sync.Once
@@ -210,14 +219,7 @@ func (c *checked) passed(check func() bool) bool {
 
 // evalWhole evaluates the whole policies.
 func (e *Engine) evalWhole(ctx context.Context, in policy.Input) (any, error) {
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(inputValue(&in)), rego.EvalMetrics(noMetrics))
-	if err != nil {
-		return nil, err
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, nil
-	}
-	return rs[0].Expressions[0].Value, nil
+	return e.evalWholeValue(ctx, inputValue(&in))
 }
 
 // eval evaluates the residual on the fields of in that it reads and
