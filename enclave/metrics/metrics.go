@@ -1,6 +1,8 @@
 // Package metrics is the enclave's Prometheus view for the data bureau
 // jobs by state, job durations, resource use by organisation,
-// policy decisions by outcome, exports by state and the audit log's size,
+// policy decisions by outcome, the run-time checks of the policy evaluator
+// against OPA's topdown and their mismatches, exports by state and the
+// audit log's size,
 // in the exposition format of client_golang. Figures held in the state
 // database are read when scraped, so they survive a restart; decisions are
 // counted in memory since the daemon started.
@@ -37,9 +39,19 @@ type Options struct {
 
 // Metrics holds the enclave's collectors. It is safe for concurrent use.
 type Metrics struct {
-	reg       *prometheus.Registry
-	decisions *prometheus.CounterVec
+	reg        *prometheus.Registry
+	decisions  *prometheus.CounterVec
+	checks     *prometheus.CounterVec
+	mismatches *prometheus.CounterVec
 }
+
+// Results of a check of a policy decision against OPA's topdown, as the
+// checks counter labels them (the values of policies/opa's Shadow*).
+const (
+	CheckAgree    = "agree"
+	CheckMismatch = "mismatch"
+	CheckSkipped  = "skipped" // not checked: the checks were behind
+)
 
 // New returns the metrics over the state database db.
 func New(db *sql.DB, opts Options) *Metrics {
@@ -52,8 +64,16 @@ func New(db *sql.DB, opts Options) *Metrics {
 			Name: "enclave_policy_decisions_total",
 			Help: "Policy decisions since the daemon started, by action and outcome (allow, deny, error).",
 		}, []string{"action", "outcome"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enclave_policy_shadow_checks_total",
+			Help: "Policy decisions decided again by OPA's topdown in the background since the daemon started, by action and result (agree, mismatch, skipped).",
+		}, []string{"action", "result"}),
+		mismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enclave_policy_mismatches_total",
+			Help: "Policy decisions of the evaluator that OPA's topdown decided otherwise since the daemon started, by action and evaluator; each switches its action to topdown.",
+		}, []string{"action", "evaluator"}),
 	}
-	m.reg.MustRegister(m.decisions, &stateCollector{db: db, timeout: opts.Timeout})
+	m.reg.MustRegister(m.decisions, m.checks, m.mismatches, &stateCollector{db: db, timeout: opts.Timeout})
 	if opts.AuditSize != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "enclave_audit_log_entries",
@@ -68,6 +88,16 @@ func New(db *sql.DB, opts Options) *Metrics {
 // Deny or Error.
 func (m *Metrics) ObserveDecision(action, outcome string) {
 	m.decisions.WithLabelValues(action, outcome).Inc()
+}
+
+// ObservePolicyCheck counts one check of a decision of evaluator on action
+// against topdown with result CheckAgree, CheckMismatch or CheckSkipped; a
+// mismatch is counted in enclave_policy_mismatches_total too.
+func (m *Metrics) ObservePolicyCheck(action, evaluator, result string) {
+	m.checks.WithLabelValues(action, result).Inc()
+	if result == CheckMismatch {
+		m.mismatches.WithLabelValues(action, evaluator).Inc()
+	}
 }
 
 // Handler serves the metrics in the Prometheus exposition format. It does

@@ -153,3 +153,38 @@ func TestScrapeDatabaseDown(t *testing.T) {
 		t.Errorf("got %v decisions, want 1 (served even when the state is not)", got)
 	}
 }
+
+// TestPolicyChecks: checks of decisions against topdown are counted by
+// action and result, and each mismatch by action and evaluator too.
+func TestPolicyChecks(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := New(db.SQL(), Options{})
+	m.ObservePolicyCheck("job.run", "vm", CheckAgree)
+	m.ObservePolicyCheck("job.run", "vm", CheckAgree)
+	m.ObservePolicyCheck("job.run", "vm", CheckMismatch)
+	m.ObservePolicyCheck("whoami", "vm", CheckSkipped)
+	fams := scrape(t, m)
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"enclave_policy_shadow_checks_total", map[string]string{"action": "job.run", "result": "agree"}, 2},
+		{"enclave_policy_shadow_checks_total", map[string]string{"action": "job.run", "result": "mismatch"}, 1},
+		{"enclave_policy_shadow_checks_total", map[string]string{"action": "whoami", "result": "skipped"}, 1},
+		{"enclave_policy_mismatches_total", map[string]string{"action": "job.run", "evaluator": "vm"}, 1},
+	}
+	for _, tc := range tests {
+		if got, ok := value(fams, tc.name, tc.labels); !ok || got != tc.want {
+			t.Errorf("%s%v: got %v (present %v), want %v", tc.name, tc.labels, got, ok, tc.want)
+		}
+	}
+	if _, ok := value(fams, "enclave_policy_mismatches_total", map[string]string{"action": "whoami"}); ok {
+		t.Error("a skipped check counted as a mismatch")
+	}
+}
