@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/enclave-dev/enclave/policies/opa"
 )
 
 // Config is everything enclaved is configured with. Only this package
@@ -33,6 +36,9 @@ type Config struct {
 	// PriceList is a YAML or JSON price list for usage charges; empty is
 	// usage.DefaultPriceList.
 	PriceList string
+	// PolicyEvaluator evaluates the policies: vm, topdown or wasm
+	// (policies/opa's Evaluators).
+	PolicyEvaluator string
 	// TermGrace is how long after a grant or licence ends its job areas
 	// and unreleased outputs are kept; SweepEvery is how often the term
 	// sweeper looks.
@@ -55,6 +61,7 @@ func DefaultDataDir() string {
 func Default() Config {
 	return Config{
 		DataDir:            DefaultDataDir(),
+		PolicyEvaluator:    opa.DefaultEvaluator,
 		VaultToken:         os.Getenv("VAULT_TOKEN"),
 		LogLevel:           slog.LevelInfo,
 		TokenTTL:           90 * 24 * time.Hour,
@@ -91,6 +98,9 @@ func (c *Config) Validate() error {
 		if !slices.Contains([]string{"company", "agency", "university", "research-institute"}, t) {
 			return usageError{fmt.Errorf("--authorized-org-types: %q is not an organisation type", t)}
 		}
+	}
+	if !slices.Contains(opa.Evaluators, c.PolicyEvaluator) {
+		return usageError{fmt.Errorf("--policy-evaluator: %q is not one of %s", c.PolicyEvaluator, strings.Join(opa.Evaluators, ", "))}
 	}
 	if c.TokenTTL < time.Hour {
 		return usageError{fmt.Errorf("--token-ttl must be at least an hour")}

@@ -56,9 +56,11 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   enclaved init [--data-dir D] --org-uscc CODE --admin-id-number N [--org NAME] [--admin-name NAME] [--json]
                                          create the data directory, print the first admin token once
-  enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR]
+  enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR] [--policy-evaluator vm|topdown|wasm]
   enclaved backup  [--data-dir D] --to DIR           a consistent copy while the daemon serves (ENCLAVE_BACKUP_PASSPHRASE seals the keyring)
-  enclaved restore --from DIR --data-dir NEW         onto a new data directory
+  enclaved restore --from DIR --data-dir NEW --tombstones FROM|none
+                                         onto a new data directory; FROM (the live data directory, its keyring,
+                                         a newer backup or a tombstones file) names what was destroyed since
   enclaved version
 `)
 }

@@ -25,9 +25,22 @@ import (
 	"github.com/enclave-dev/enclave/enclave/sweeper"
 	ledger "github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
+	"github.com/enclave-dev/enclave/policies/opa"
 )
 
 func runDaemon(args []string) error {
+	cfg, err := runConfig(args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log)
+}
+
+// runConfig is the configuration of enclaved run's flags, validated.
+func runConfig(args []string) (Config, error) {
 	cfg := Default()
 	fs := flag.NewFlagSet("enclaved run", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the data directory made by enclaved init")
@@ -40,6 +53,7 @@ func runDaemon(args []string) error {
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", cfg.MaxJobs, "jobs that run at once; more wait queued")
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")
 	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
+	fs.StringVar(&cfg.PolicyEvaluator, "policy-evaluator", cfg.PolicyEvaluator, "what evaluates the policies: vm (checked against topdown at run time), topdown (OPA's reference) or wasm (OPA's WebAssembly on wazero: slower, each action compiled on its first request)")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "lifetime of newly issued tokens")
 	fs.StringVar(&cfg.PriceList, "price-list", "", "YAML or JSON price list for usage charges (default: the built-in list, see enclave/usage)")
 	fs.DurationVar(&cfg.TermGrace, "term-grace", cfg.TermGrace, "how long after a grant or licence ends its job areas and unreleased outputs are kept")
@@ -47,22 +61,19 @@ func runDaemon(args []string) error {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	orgTypes := fs.String("authorized-org-types", strings.Join(cfg.AuthorizedOrgTypes, ","), "organisation types that may use authorization-required data")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return cfg, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	cfg.AuthorizedOrgTypes = strings.Split(*orgTypes, ",")
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return usageError{fmt.Errorf("--log-level: %v", err)}
+		return cfg, usageError{fmt.Errorf("--log-level: %v", err)}
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return cfg, err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, cfg, log)
+	return cfg, nil
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -97,10 +108,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := loadPolicies(ctx, cfg)
+	mtr := metrics.New(db.SQL(), metrics.Options{AuditSize: alog.Size})
+	engine, err := loadPolicies(ctx, cfg, opa.WithShadow(policyShadow(log.With("part", "policy"), alog, mtr, cfg.PolicyEvaluator)))
 	if err != nil {
 		return err
 	}
+	defer engine.Close() // before the audit log closes
 	az := &authz.Policy{Engine: engine, Config: policy.Config{AuthorizedOrgTypes: cfg.AuthorizedOrgTypes}}
 	var mgr *jobs.Manager
 	if cfg.Sandbox {
@@ -139,11 +152,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}()
 	defer func() { stopSweep(); <-swept }() // before the audit log and the state close
 	srv, err := server.New(server.Deps{
-		Prices: prices, Metrics: metrics.New(db.SQL(), metrics.Options{AuditSize: alog.Size}),
+		Prices: prices, Metrics: mtr,
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
 		Shredder: shredder,
-		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
+		Console:  console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {
 		return err
@@ -165,12 +178,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Error("the audit log is damaged: every change and every read is refused until it is repaired; run audit verify for the first bad entry", "err", err)
 	}
 	startEv := audit.Event{Time: time.Now().UTC(), Actor: "system", Action: "daemon.start", Outcome: "ok", Retention: audit.Retention3y,
-		Details: map[string]string{"version": version, "policy_revision": engine.Revision(), "policy_files": strings.Join(engine.Files(), ","),
+		Details: map[string]string{"version": version, "policy_revision": engine.Revision(), "policy_files": strings.Join(engine.Files(), ","), "policy_evaluator": engine.Evaluator(),
 			"keyring": kr.Name(), "sandbox": fmt.Sprint(cfg.Sandbox)}}
 	if _, err := alog.Append(ctx, startEv); err != nil {
 		log.Error("audit the start", "err", err)
 	}
-	log.Info("enclaved started", "version", version, "policy_revision", engine.Revision(), "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
+	log.Info("enclaved started", "version", version, "policy_revision", engine.Revision(), "policy_evaluator", engine.Evaluator(), "data_dir", cfg.DataDir, "socket", cfg.socketPath(), "keyring", kr.Name(), "audit_entries", alog.Size())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
