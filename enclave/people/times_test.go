@@ -47,7 +47,7 @@ func TestStoredTimes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, query, want string
-		check            func() error
+		check             func() error
 	}{
 		{"token expiry", `UPDATE tokens SET revoked_at = '', expires_at = '2026-09-01T12:00:00Z'`, `token "t_1" expires_at`, func() error {
 			_, err := Authenticate(ctx, db, tok, t0.Add(time.Hour))
