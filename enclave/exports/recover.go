@@ -140,7 +140,7 @@ func (s *Service) Tidy(ctx context.Context) ([]string, error) {
 		if !ent.IsDir() || !strings.HasPrefix(id, "x_") {
 			continue
 		}
-		_, err := Get(ctx, s.Jobs.DB(), id)
+		e, err := Get(ctx, s.Jobs.DB(), id)
 		switch {
 		case errdefs.IsNotFound(err):
 			if err := remove(id); err != nil {
@@ -157,6 +157,11 @@ func (s *Service) Tidy(ctx context.Context) ([]string, error) {
 			if err := remove(filepath.Join(id, rel)); err != nil {
 				return removed, err
 			}
+		}
+		// Frozen files and bundles an earlier daemon kept as plaintext
+		// are sealed under the export's key (made now).
+		if err := jobs.SealInPlace(ctx, s.Jobs.DataKeys(), filepath.Join(s.Dir, id), jobs.ExportKeyObject(id), jobs.KindExport, id, e.Job); err != nil {
+			return removed, fmt.Errorf("seal the plaintext an earlier daemon left of export %q: %w", id, err)
 		}
 	}
 	return removed, nil

@@ -280,3 +280,34 @@ func TestApplyTombstones(t *testing.T) {
 		}
 	}
 }
+
+// TestTidySealsLegacyPlaintext: a bundle an earlier daemon kept as
+// plaintext is sealed at start and still downloads as it was.
+func TestTidySealsLegacyPlaintext(t *testing.T) {
+	w := newShredWorld(t)
+	ctx := context.Background()
+	svc := &Service{Dir: w.exports, Jobs: w.m}
+	bundle := []byte("ARROW1 a released bundle")
+	if err := os.WriteFile(svc.BundlePath(w.released), bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Tidy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(svc.BundlePath(w.released))
+	if !strings.HasPrefix(string(data), "ENCSEAL\x00") {
+		t.Fatalf("the legacy bundle after Tidy is not sealed")
+	}
+	f, err := svc.OpenBundle(ctx, w.released)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(f)
+	f.Close()
+	if string(got) != string(bundle) {
+		t.Fatalf("the bundle reads back %q", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(w.exports, w.released)); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return e.Name() == reviewDir }) {
+		t.Errorf("OpenBundle left its review directory")
+	}
+}

@@ -256,3 +256,41 @@ func TestPlainDirOutsideData(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoverSealsLegacyPlaintext: outputs and a log an earlier daemon
+// kept as plaintext under the jobs directory are sealed at start and read
+// back through the manager; nothing of them stays plaintext.
+func TestRecoverSealsLegacyPlaintext(t *testing.T) {
+	d := newDaemon(t)
+	m1 := d.start(t, &sandboxtest.Fake{RunFunc: writingRun}, 1)
+	record(t, m1, "j-old", []string{"counts.arrow"}, sandbox.DefaultLimits())
+	j, err := m1.Wait(context.Background(), "j-old")
+	if err != nil || len(j.Outputs) != 1 {
+		t.Fatalf("job: %+v, %v", j, err)
+	}
+	m1.Close()
+	// Make it look as an earlier daemon left it: plaintext, no data key.
+	plain := []byte("ARROW1 " + secretValue + " of counts.arrow")
+	os.WriteFile(filepath.Join(d.dir, "jobs", "j-old", "out", "counts.arrow"), plain, 0o600)
+	os.WriteFile(filepath.Join(d.dir, "jobs", "j-old", "log"), []byte("row "+secretValue+"\n"), 0o600)
+	if _, err := d.db.SQL().Exec(`DELETE FROM derived_keys WHERE object = ?`, JobKeyObject("j-old")); err != nil {
+		t.Fatal(err)
+	}
+	m2 := d.start(t, &sandboxtest.Fake{}, 1)
+	defer m2.Close()
+	if bad := plaintextUnder(t, filepath.Join(d.dir, "jobs"), secretValue); len(bad) > 0 {
+		t.Fatalf("plaintext after the start: %v", bad)
+	}
+	r, err := m2.OpenOutput(context.Background(), j, "counts.arrow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(b, plain) {
+		t.Fatalf("the sealed legacy output reads back %q", b)
+	}
+	if got := readLog(t, m2, "j-old"); string(got) != "row "+secretValue+"\n" {
+		t.Fatalf("the sealed legacy log reads back %q", got)
+	}
+}

@@ -564,6 +564,10 @@ func (m *Manager) Logs(id string) (io.ReadCloser, error) {
 // do it at every start); queued jobs are queued again. Input areas of no
 // running job are removed.
 func (m *Manager) Recover(ctx context.Context) error {
+	// Outputs an earlier daemon kept as plaintext are sealed (sealed.go).
+	if err := m.sealLegacy(ctx); err != nil {
+		return err
+	}
 	rows, err := m.db.SQL().QueryContext(ctx, `SELECT id, state FROM jobs WHERE state IN ('queued', 'initializing', 'running') ORDER BY created_at`)
 	if err != nil {
 		return err

@@ -326,3 +326,98 @@ func RemoveTree(root string) (files int, bytes int64, err error) {
 	}
 	return files, bytes, nil
 }
+
+// sealLegacy seals, once, what daemons before sealed outputs left as
+// plaintext under the jobs directory: for every ended job without a data
+// key whose directory holds files, a key is made and each file that is
+// not sealed already is sealed in place. A job whose key was shredded
+// (doomed) loses its files instead.
+func (m *Manager) sealLegacy(ctx context.Context) error {
+	rows, err := m.db.SQL().QueryContext(ctx, `SELECT id FROM jobs WHERE state IN ('complete', 'executor-error', 'system-error', 'canceled')
+		AND id NOT IN (SELECT owner FROM derived_keys WHERE kind = ?) ORDER BY id`, KindJob)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := SealInPlace(ctx, m.keys, filepath.Join(m.cfg.Dir, id), JobKeyObject(id), KindJob, id, id); err != nil {
+			return fmt.Errorf("seal the plaintext an earlier daemon left of job %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// SealInPlace seals every regular file under dir that is not sealed
+// already under the data key of object (made if it has none), each
+// replaced whole. When the object's key was shredded the files are
+// removed instead. A dir without plaintext files needs no key.
+func SealInPlace(ctx context.Context, k *DataKeys, dir, object, kind, owner, job string) error {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			sealed, err := isSealed(p)
+			if err != nil {
+				return err
+			}
+			if !sealed {
+				files = append(files, p)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(files) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	unlock := lockJob(job)
+	defer unlock()
+	key, err := k.Create(ctx, object, kind, owner, job)
+	if errdefs.IsAlreadyExists(err) {
+		key, err = k.Open(ctx, object)
+	}
+	if errors.Is(err, ErrShredded) {
+		_, _, err := RemoveTree(dir)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	defer clear(key)
+	for _, p := range files {
+		if _, _, err := sealFile(p, p+".sealing", key); err != nil {
+			return err
+		}
+		if err := os.Rename(p+".sealing", p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isSealed(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var head [8]byte
+	n, _ := io.ReadFull(f, head[:])
+	return n == 8 && string(head[:]) == "ENCSEAL\x00", nil
+}
