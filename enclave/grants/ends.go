@@ -23,7 +23,7 @@ import (
 // that). Revoked and expired are final. The end and every hold is kept
 // beside the grant: who, why, when.
 func init() {
-	store.Register(store.Schema{Part: "grant-ends", Migrations: []store.Migration{
+	store.Register(store.Schema{Part: "grant-ends", Requires: []string{"grants"}, Migrations: []store.Migration{
 		{Version: 1, Name: "ends and holds of grants", SQL: `
 CREATE TABLE grant_ends (
 	grant_id  TEXT PRIMARY KEY REFERENCES grants(id),

@@ -27,7 +27,7 @@ import (
 )
 
 func init() {
-	store.Register(store.Schema{Part: "grants", Migrations: []store.Migration{
+	store.Register(store.Schema{Part: "grants", Requires: []string{"datasets"}, Migrations: []store.Migration{
 		{Version: 1, Name: "applications and grants", SQL: `
 CREATE TABLE applications (
 	id              TEXT PRIMARY KEY,

@@ -23,7 +23,7 @@ import (
 // destroyed with its basis (004 art. 47: object, process, technique).
 // jobs.go registers it right after the "jobs" part, whose table its first
 // migration reads.
-var derivedSchema = store.Schema{Part: "derived", Migrations: []store.Migration{
+var derivedSchema = store.Schema{Part: "derived", Requires: []string{"jobs"}, Migrations: []store.Migration{
 	{Version: 1, Name: "lineage, derived keys and destructions", SQL: `
 CREATE TABLE job_lineage (
 	job      TEXT NOT NULL,

@@ -24,16 +24,20 @@ type Migration struct {
 // Schema is the migration history of one part of the state (one noun of
 // the domain: "people", "catalog", "jobs", ...). Each part keeps its own
 // version sequence, so parts can grow independently; a part may refer to
-// tables of a part registered before it.
+// tables of the parts it Requires, which are migrated before it (Parts).
 type Schema struct {
-	Part       string
+	Part string
+	// Requires names the parts whose tables this part's migrations or
+	// triggers refer to.
+	Requires   []string
 	Migrations []Migration
 }
 
-var schemas = []Schema{{Part: "people", Migrations: Migrations}}
+var schemas = []Schema{{Part: "people", Migrations: Migrations}, watermarkSchema}
 
-// Register adds a part's schema; packages call it from init. Parts are
-// migrated in the order they were registered, "people" first.
+// Register adds a part's schema; the package that keeps the part calls it
+// from init. Parts are migrated in the order of Parts, whatever the order
+// of registration.
 func Register(s Schema) {
 	for _, have := range schemas {
 		if have.Part == s.Part {
@@ -121,7 +125,11 @@ func (s *DB) migrate(ctx context.Context) error {
 		PRIMARY KEY (part, version))`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
-	for _, sc := range schemas {
+	parts, err := ordered(schemas, Parts)
+	if err != nil {
+		return err
+	}
+	for _, sc := range parts {
 		if err := s.migratePart(ctx, sc); err != nil {
 			return err
 		}
@@ -169,13 +177,12 @@ func (s *DB) migratePart(ctx context.Context, sc Schema) error {
 	return nil
 }
 
-func init() {
-	Register(Schema{Part: "audit-watermark", Migrations: []Migration{
-		{Version: 1, Name: "highest audit index of a committed change", SQL: `
+// watermarkSchema is the audit watermark's part (RecordAuditIndex).
+var watermarkSchema = Schema{Part: "audit-watermark", Migrations: []Migration{
+	{Version: 1, Name: "highest audit index of a committed change", SQL: `
 CREATE TABLE audit_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL);
 INSERT INTO audit_watermark(id, idx) VALUES (1, -1);`},
-	}})
-}
+}}
 
 // RecordAuditIndex notes in tx that the audit entry idx was written for a
 // change that commits with tx. The audit log must never end before the

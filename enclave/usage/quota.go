@@ -8,14 +8,13 @@ import (
 
 	"github.com/containerd/errdefs"
 
-	_ "github.com/enclave-dev/enclave/enclave/jobs" // the jobs table the ledger follows: registered first
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
 func init() {
-	store.Register(store.Schema{Part: "usage", Migrations: []store.Migration{
+	store.Register(store.Schema{Part: "usage", Requires: []string{"jobs"}, Migrations: []store.Migration{
 		{Version: 1, Name: "organisation quotas", SQL: `
 CREATE TABLE org_quotas (
 	org                  TEXT PRIMARY KEY,
