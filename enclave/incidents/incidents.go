@@ -101,7 +101,7 @@ type Affected struct {
 type Incident struct {
 	ID          string     `json:"id"`
 	Target      Target     `json:"target"`
-	Org         string     `json:"org"` // the organisation whose work it is on; "" for a dataset
+	Org         string     `json:"org"` // the organisation whose work it is on; "" for a dataset reported for every organisation
 	Reason      string     `json:"reason"`
 	ReportedBy  string     `json:"reported_by"`
 	ReporterOrg string     `json:"reporter_org"`
@@ -256,13 +256,17 @@ func Resolve(ctx context.Context, q store.Querier, t Target, scope string) (stri
 				return "", a, notYours(t)
 			}
 		}
+		// An operator's report holds the dataset for its own
+		// organisation's use only, so that one organisation cannot stop
+		// another's work; an officer's or the bureau's holds it for all.
 		a.Datasets = []string{t.ID}
 		var err error
-		if a.Jobs, err = jobsWhere(ctx, q, readsDataset, t.ID); err != nil {
+		if a.Jobs, err = jobsWhere(ctx, q, readsDataset+` AND (? = '' OR org = ?)`, t.ID, scope, scope); err != nil {
 			return "", a, err
 		}
 		rows, err := q.QueryContext(ctx, `SELECT DISTINCT g.id, g.org FROM grants g, json_each(g.datasets) d
-			WHERE json_extract(d.value, '$.name') = ? AND g.status IN ('approved', 'suspended') ORDER BY g.id`, t.ID)
+			WHERE json_extract(d.value, '$.name') = ? AND g.status IN ('approved', 'suspended') AND (? = '' OR g.org = ?) ORDER BY g.id`,
+			t.ID, scope, scope)
 		if err != nil {
 			return "", a, err
 		}
@@ -278,7 +282,7 @@ func Resolve(ctx context.Context, q store.Querier, t Target, scope string) (stri
 		if err := rows.Err(); err != nil {
 			return "", a, err
 		}
-		return "", a.sorted(), nil
+		return scope, a.sorted(), nil
 	case Org:
 		if scope != "" && t.ID != scope {
 			return "", a, notYours(t)
@@ -391,7 +395,9 @@ func Stop(ctx context.Context, q store.Querier, in *Incident) ([]string, error) 
 	case Grant:
 		return jobsWhere(ctx, q, running+` AND EXISTS (SELECT 1 FROM json_each(jobs.grants) WHERE value = ?)`, in.Target.ID)
 	case Dataset:
-		return jobsWhere(ctx, q, running+` AND `+readsDataset, in.Target.ID)
+		// An incident of an organisation (an operator's report) stops only
+		// that organisation's jobs.
+		return jobsWhere(ctx, q, running+` AND `+readsDataset+` AND (? = '' OR org = ?)`, in.Target.ID, in.Org, in.Org)
 	case Org:
 		return jobsWhere(ctx, q, running+` AND org = ?`, in.Target.ID)
 	}
@@ -514,14 +520,15 @@ func List(ctx context.Context, q store.Querier, f Filter) ([]*Incident, error) {
 	return out, rows.Err()
 }
 
-// HeldDatasets returns, for each of names that an open incident holds
-// (an incident on the dataset), the id of the oldest such incident.
-func HeldDatasets(ctx context.Context, q store.Querier, names []string) (map[string]string, error) {
+// HeldDatasets returns, for each of names that an open incident holds for
+// organisation org (an incident on the dataset of every organisation, or
+// of org), the id of the oldest such incident.
+func HeldDatasets(ctx context.Context, q store.Querier, org string, names []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range names {
 		var id string
-		err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ? ORDER BY reported_at, id LIMIT 1`,
-			Open, Dataset, n).Scan(&id)
+		err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ? AND (org = '' OR org = ?)
+			ORDER BY reported_at, id LIMIT 1`, Open, Dataset, n, org).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -542,8 +549,8 @@ func CheckClear(ctx context.Context, q store.Querier, job, org string, grantIDs,
 	check := func(kind string, ids ...string) error {
 		for _, id := range ids {
 			var inc string
-			err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ? ORDER BY reported_at, id LIMIT 1`,
-				Open, kind, id).Scan(&inc)
+			err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ?
+				AND (kind != 'dataset' OR org = '' OR org = ?) ORDER BY reported_at, id LIMIT 1`, Open, kind, id, org).Scan(&inc)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}

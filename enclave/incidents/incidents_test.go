@@ -179,7 +179,7 @@ func TestDatasetAndOrgIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := HeldDatasets(ctx, w.db, []string{"penalties", "other"})
+	held, err := HeldDatasets(ctx, w.db, "globex", []string{"penalties", "other"})
 	if err != nil || len(held) != 1 || held["penalties"] != "inc_d" {
 		t.Fatalf("held datasets: got %v, %v", held, err)
 	}
@@ -196,7 +196,7 @@ func TestDatasetAndOrgIncidents(t *testing.T) {
 	if _, err := Close(ctx, w.db, "inc_d", "p-auth", "re-marked", t0); err != nil {
 		t.Fatal(err)
 	}
-	if held, _ := HeldDatasets(ctx, w.db, []string{"penalties"}); len(held) != 0 {
+	if held, _ := HeldDatasets(ctx, w.db, "acme", []string{"penalties"}); len(held) != 0 {
 		t.Fatalf("held after the close: %v", held)
 	}
 
@@ -306,4 +306,36 @@ func grantStatus(t *testing.T, db *sql.DB, id string) string {
 
 func affectedEqual(a, b Affected) bool {
 	return slices.Equal(a.Datasets, b.Datasets) && slices.Equal(a.Grants, b.Grants) && slices.Equal(a.Jobs, b.Jobs) && slices.Equal(a.Orgs, b.Orgs)
+}
+
+// TestOperatorDatasetIncidentHoldsOwnUseOnly: an operator's report on a
+// dataset stops and holds only its own organisation's use of it, so that
+// one organisation cannot stop another's work; the same report by an
+// officer holds it for every organisation.
+func TestOperatorDatasetIncidentHoldsOwnUseOnly(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	in, err := Report(ctx, w.db, "inc_op", Target{Dataset, "penalties"}, "acme", "p-acme", "acme", "looks unmasked", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Org != "acme" || !slices.Equal(in.Affected.Orgs, []string{"acme"}) || !slices.Equal(in.Affected.Jobs, []string{"j-done", "j-run"}) {
+		t.Fatalf("an operator's dataset incident: got org %q affected %+v, want acme's work only", in.Org, in.Affected)
+	}
+	stop, _ := Stop(ctx, w.db, in)
+	if !slices.Equal(stop, []string{"j-run"}) {
+		t.Fatalf("it stops %v, want acme's j-run only", stop)
+	}
+	for org, want := range map[string]int{"acme": 1, "globex": 0} {
+		held, err := HeldDatasets(ctx, w.db, org, []string{"penalties"})
+		if err != nil || len(held) != want {
+			t.Fatalf("held for %s: got %v, %v, want %d", org, held, err, want)
+		}
+	}
+	if err := CheckClear(ctx, w.db, "j-other", "globex", []string{w.grants["globex"]}, []string{"penalties"}); err != nil {
+		t.Fatalf("globex's exports under acme's incident: %v", err)
+	}
+	if err := CheckClear(ctx, w.db, "j-done", "acme", []string{w.grants["acme"]}, []string{"penalties"}); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("acme's exports under its own incident: got %v, want failed precondition", err)
+	}
 }

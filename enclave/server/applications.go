@@ -99,7 +99,7 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			Columns: d.Columns})
 		vs = append(vs, v)
 	}
-	if err := s.heldDatasets(ctx, out); err != nil { // under an open incident (issue 18)
+	if err := s.heldDatasets(ctx, c.subject.Org.Name, out); err != nil { // under an open incident (issue 18)
 		return nil, nil, err
 	}
 	return out, vs, nil

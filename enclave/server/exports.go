@@ -189,7 +189,7 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 			}
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
-				if false && decision == exports.Approve {
+				if decision == exports.Approve { // at this moment (issue 18)
 					if err := s.exportStands(ctx, tx, c.body.(*exports.Export)); err != nil {
 						return err
 					}

@@ -239,12 +239,12 @@ func incidentView(in *incidents.Incident) api.Incident {
 // heldDatasets shows the policies each dataset under an open incident as
 // "held" (issue 18): no job reads it and no application names it until
 // the authority closes the incident.
-func (s *Server) heldDatasets(ctx context.Context, ds []policy.Dataset) error {
+func (s *Server) heldDatasets(ctx context.Context, org string, ds []policy.Dataset) error {
 	names := make([]string, len(ds))
 	for i, d := range ds {
 		names[i] = d.Name
 	}
-	held, err := incidents.HeldDatasets(ctx, s.DB.SQL(), names)
+	held, err := incidents.HeldDatasets(ctx, s.DB.SQL(), org, names)
 	if err != nil {
 		return err
 	}

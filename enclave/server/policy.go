@@ -55,6 +55,9 @@ func (s *Server) explain(ctx context.Context, c *call) (any, error) {
 				pds[i].Columns = append(pds[i].Columns, col.Name)
 			}
 		}
+		if err := s.heldDatasets(ctx, o.Name, pds); err != nil { // held for the person's organisation (issue 18)
+			return nil, err
+		}
 		res.Datasets = pds
 	}
 	if img := q.Get("image"); img != "" {

@@ -596,15 +596,15 @@ func (s *Sweeper) stopHeld(ctx context.Context, now time.Time, res *Result) erro
 		WHEN EXISTS (SELECT 1 FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended')
 			THEN 'grant:' || (SELECT g.value FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended' LIMIT 1)
 		WHEN EXISTS (SELECT 1 FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
-			AND n.target = json_extract(i.value, '$.dataset'))
+			AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org))
 			THEN 'incident:' || (SELECT n.id FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
-				AND n.target = json_extract(i.value, '$.dataset') LIMIT 1)
+				AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org) LIMIT 1)
 		ELSE 'person:' || j.owner END
 		FROM jobs j LEFT JOIN people p ON p.id = j.owner
 		WHERE j.state IN ('queued', 'initializing', 'running') AND (
 			EXISTS (SELECT 1 FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended')
 			OR EXISTS (SELECT 1 FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
-				AND n.target = json_extract(i.value, '$.dataset'))
+				AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org))
 			OR (p.id IS NOT NULL AND p.agreement_until != '' AND p.agreement_until < ?))
 		ORDER BY j.id`, today)
 	if err != nil {
