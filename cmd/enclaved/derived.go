@@ -47,6 +47,11 @@ func applyTombstones(ctx context.Context, log *slog.Logger, kr keys.Keyring, cat
 		dead[t.Object] = true
 	}
 	versions, derived, err := s.ApplyTombstones(ctx, cat, func(o string) bool { return dead[o] })
+	if err == nil {
+		var orphans []jobs.Destruction
+		orphans, err = s.Orphans(ctx)
+		derived = append(derived, orphans...)
+	}
 	if len(versions)+len(derived) > 0 {
 		log.Warn("destroyed what a restore brought back of objects destroyed after its backup", "dataset_versions", len(versions), "derived", len(derived))
 	}

@@ -175,6 +175,11 @@ func (s *Service) Prepare(ctx context.Context, id string, j *jobs.Job, org, requ
 		e.Result = review.Run(ctx, rq, s.Checks...)
 	}
 	e.Previews = s.previews(ctx, rq.Files)
+	// The job's outputs may have been destroyed with their basis while the
+	// review ran: the request is then refused, its files discarded.
+	if err := s.basisAlive(ctx, j.ID); err != nil {
+		return nil, err
+	}
 	if e.Result.Verdict == review.VerdictFail {
 		e.State = ChecksFailed
 	}
@@ -266,6 +271,9 @@ func (s *Service) BundlePath(id string) string { return filepath.Join(s.Dir, id,
 // Release writes the signed bundle of an approved export and returns its
 // SHA-256.
 func (s *Service) Release(ctx context.Context, e *Export, j *jobs.Job, pred release.Predicate) (string, error) {
+	if err := s.basisAlive(ctx, e.Job); err != nil {
+		return "", err
+	}
 	pub, err := s.Keyring.PublicKey(ctx)
 	if err != nil {
 		return "", err

@@ -431,3 +431,39 @@ func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, d
 	}
 	return versions, derived, rows.Err()
 }
+
+// Orphans destroys the unreleased exports of jobs whose outputs were
+// already destroyed: a request recorded while its job's destruction ran.
+// The daemon runs it at start with ApplyTombstones.
+func (s *Shredder) Orphans(ctx context.Context) ([]jobs.Destruction, error) {
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT e.id, e.job FROM exports e JOIN derived_keys k ON k.object = 'job/' || e.job
+		WHERE k.shredded_at != '' AND e.state NOT IN (?, ?) ORDER BY e.id`, Released, Destroyed)
+	if err != nil {
+		return nil, err
+	}
+	type orphan struct{ id, job string }
+	var found []orphan
+	for rows.Next() {
+		var o orphan
+		if err := rows.Scan(&o.id, &o.job); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		found = append(found, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []jobs.Destruction{}
+	for _, o := range found {
+		d, err := s.Export(ctx, o.id, "job:"+o.job, "system", "the outputs it was frozen from were destroyed with their basis")
+		if err != nil {
+			return out, err
+		}
+		if d != nil {
+			out = append(out, *d)
+		}
+	}
+	return out, nil
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
+	"github.com/enclave-dev/enclave/enclave/release"
 	"github.com/enclave-dev/enclave/enclave/store"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
@@ -309,5 +310,39 @@ func TestTidySealsLegacyPlaintext(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(w.exports, w.released)); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return e.Name() == reviewDir }) {
 		t.Errorf("OpenBundle left its review directory")
+	}
+}
+
+// TestOrphanExport: an export request recorded while its job's outputs
+// were being destroyed (its job's key already shredded) is refused a
+// release and destroyed by Orphans.
+func TestOrphanExport(t *testing.T) {
+	w := newShredWorld(t)
+	ctx := context.Background()
+	if _, err := w.s.DatasetDestroyed(ctx, "penalties", 1, "p_cust", "term ended"); err != nil {
+		t.Fatal(err)
+	}
+	// The race: x_9 of j-a recorded after j-a's destruction.
+	os.MkdirAll(filepath.Join(w.exports, "x_9", "files"), 0o700)
+	os.WriteFile(filepath.Join(w.exports, "x_9", "files", "0000"), []byte("sealed?"), 0o600)
+	e := &Export{ID: "x_9", Job: "j-a", Org: "acme", Requester: "p_op", Purpose: "p", Scenario: "s", Files: []File{{Name: "out.csv"}},
+		Level: "general-2", State: PendingReview, Result: review.Result{}, ApprovalsNeeded: 1, Previews: []Preview{}, CreatedAt: t0}
+	if err := Insert(ctx, w.db.SQL(), e); err != nil {
+		t.Fatal(err)
+	}
+	svc := &Service{Dir: w.exports, Jobs: w.m}
+	j, _ := jobs.Get(ctx, w.db.SQL(), "j-a")
+	if _, err := svc.Release(ctx, e, j, release.Predicate{}); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("release of an export of destroyed outputs: got %v, want failed precondition", err)
+	}
+	ds, err := w.s.Orphans(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Object != "export:x_9" || ds[0].Cause != "job:j-a" {
+		t.Fatalf("orphans: got %+v, %v; want export:x_9", ds, err)
+	}
+	if _, err := os.Stat(filepath.Join(w.exports, "x_9")); !os.IsNotExist(err) {
+		t.Errorf("x_9's files: %v, want gone", err)
+	}
+	if ds, err := w.s.Orphans(ctx); err != nil || len(ds) != 0 {
+		t.Errorf("second pass: got %+v, %v; want nothing", ds, err)
 	}
 }

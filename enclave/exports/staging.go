@@ -156,3 +156,18 @@ func (s *Service) OpenBundle(ctx context.Context, id string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// basisAlive fails with errdefs.ErrFailedPrecondition when the outputs of
+// job were destroyed with their basis (its data key shredded): nothing
+// derived from them is frozen or released after that, even by a request
+// recorded while the destruction ran.
+func (s *Service) basisAlive(ctx context.Context, job string) error {
+	dead, err := s.Jobs.DataKeys().Shredded(ctx, jobs.JobKeyObject(job))
+	if err != nil {
+		return err
+	}
+	if dead {
+		return fmt.Errorf("the outputs of job %q were destroyed with their basis: %w", job, errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
