@@ -56,7 +56,7 @@ func (d *daemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // overUnix serves d on a unix socket and returns a client of it acting
 // with token.
-func overUnix(t *testing.T, d *daemon, token string) *Client {
+func overUnix(t *testing.T, d http.Handler, token string) *Client {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "enclaved.sock")
 	ln, err := net.Listen("unix", sock)
@@ -329,16 +329,7 @@ func TestImportDataset(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &importDaemon{lines: tc.lines}
-			sock := filepath.Join(t.TempDir(), "d.sock")
-			ln, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewUnstartedServer(d)
-			hs.Listener = ln
-			hs.Start()
-			defer hs.Close()
-			c, _ := New(sock, "tok")
+			c := overUnix(t, d, "tok")
 			var sent int64
 			var progress []api.ImportProgress
 			got, err := c.ImportDataset(context.Background(), "credit", []byte("name: credit"), bytes.NewReader([]byte("a,b\n1,2\n")),
