@@ -94,8 +94,11 @@ func forbidden(from, to string) string {
 	if under(from, "images") && !under(t, "images") {
 		return "job image sources are standalone programs"
 	}
-	if under(from, "enclave/client") && (under(t, "enclave/server") || under(t, "enclave/store")) {
-		return "the client knows only the API, not the server or the store"
+	if under(from, "enclave/client") && !under(t, "enclave/api") {
+		return "the client speaks only the wire contract (enclave/api): no domain type, no server, no store"
+	}
+	if under(from, "enclave/api") && !under(t, "enclave/api") {
+		return "the wire contract (enclave/api) depends on no domain package: the server maps domain values to it"
 	}
 	if under(from, "cmd/enclave") && !under(t, "cmd/enclave") && !under(t, "enclave/client") && !under(t, "enclave/api") &&
 		!under(t, "enclave/people") && !under(t, "enclave/audit") && !under(t, "enclave/release") && !under(t, "enclave/pii") &&
@@ -127,6 +130,8 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 		{"egress-review", module + "/sandbox-runtime"},
 		{"enclave/server", module + "/cmd/enclaved"},
 		{"enclave/client", module + "/enclave/server"},
+		{"enclave/client", module + "/enclave/jobs"},
+		{"enclave/api", module + "/enclave/people"},
 		{"cmd/enclave/cli", module + "/enclave/store"},
 		{"cmd/enclave/cli", "modernc.org/sqlite"},
 		{"images/groupcount", module + "/enclave/pii"},
@@ -141,6 +146,7 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 		{"enclave/server", module + "/policies"},
 		{"cmd/enclaved", module + "/sandbox-runtime/containerd"},
 		{"cmd/enclave/cli", module + "/enclave/client"},
+		{"enclave/client", module + "/enclave/api"},
 		{"cmd/enclave", module + "/cmd/enclave/cli"},
 	} {
 		if why := forbidden(tc.from, tc.to); why != "" {
