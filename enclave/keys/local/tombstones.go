@@ -98,12 +98,11 @@ func ReadTombstones(dir string) ([]keys.Tombstone, error) {
 		if err != nil {
 			return nil, err
 		}
-		var f tombFile
-		if err := decodeStrict(data, &f); err != nil || f.Format != tombFormat || keys.ValidObject(f.Object) != nil ||
-			tombName(f.Object, f.KeyID) != e.Name() {
-			return nil, fmt.Errorf("tombstone %q is malformed: %w", e.Name(), errdefs.ErrDataLoss)
+		t, err := parseTombstone(data, e.Name())
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, keys.Tombstone{Object: f.Object, KeyID: f.KeyID, Shredded: f.Shredded})
+		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })
 	return out, nil
@@ -148,3 +147,16 @@ func Bury(dir string, ts []keys.Tombstone) ([]string, error) {
 
 // Tombstones returns the keyring's tombstones.
 func (k *Keyring) Tombstones() ([]keys.Tombstone, error) { return ReadTombstones(k.dir) }
+
+// parseTombstone reads the tombstone file called name: it must be of the
+// format, name a valid object and key id, and be filed under the name
+// they make. Anything else is an errdefs.ErrDataLoss class error that
+// quotes nothing of the file.
+func parseTombstone(data []byte, name string) (keys.Tombstone, error) {
+	var f tombFile
+	if err := decodeStrict(data, &f); err != nil || f.Format != tombFormat || keys.ValidObject(f.Object) != nil ||
+		(f.KeyID != "kek-unreadable" && !validKEKID(f.KeyID)) || f.Shredded.IsZero() || tombName(f.Object, f.KeyID) != name {
+		return keys.Tombstone{}, fmt.Errorf("tombstone %q is malformed: %w", name, errdefs.ErrDataLoss)
+	}
+	return keys.Tombstone{Object: f.Object, KeyID: f.KeyID, Shredded: f.Shredded}, nil
+}

@@ -139,3 +139,25 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParseTombstone: a tombstone file read from a keyring given to a
+// restore parses to a valid tombstone filed under its own name, or is
+// refused as data loss.
+func FuzzParseTombstone(f *testing.F) {
+	const obj, id = "job/j-1", "kek-0123456789abcdef0123456789abcdef"
+	f.Add([]byte(`{"format":"enclave-local-tombstone-v1","object":"job/j-1","key_id":"kek-0123456789abcdef0123456789abcdef","shredded":"2026-12-01T00:00:00Z"}`), tombName(obj, id))
+	f.Add([]byte(`{"format":"enclave-local-tombstone-v1","object":"job/j-1","key_id":"../x","shredded":"2026-12-01T00:00:00Z"}`), "x.tomb")
+	f.Add([]byte(`{}`), "")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		ts, err := parseTombstone(data, name)
+		if err != nil {
+			if !errdefs.IsDataLoss(err) {
+				t.Fatalf("error of another class: %v", err)
+			}
+			return
+		}
+		if tombName(ts.Object, ts.KeyID) != name || ts.Shredded.IsZero() {
+			t.Fatalf("accepted %+v under %q", ts, name)
+		}
+	})
+}
