@@ -59,3 +59,15 @@ type Tombstone struct {
 	KeyID    string    `json:"key_id"`
 	Shredded time.Time `json:"shredded"`
 }
+
+// Checker is implemented by keyrings that can tell whether an object has
+// a live key-encryption key without unwrapping anything: a restored data
+// directory asks it of every object its state holds as live, to find the
+// keys destroyed after the backup (a Vault transit key deleted, a local
+// KEK tombstoned).
+type Checker interface {
+	// HasKey reports whether object has a live key-encryption key: false
+	// when it was never made or was shredded. Other failures (the
+	// keyring unreachable) are errors, never false.
+	HasKey(ctx context.Context, object string) (bool, error)
+}

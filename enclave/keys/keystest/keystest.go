@@ -43,6 +43,7 @@ func Run(t *testing.T, newKeyring func(t *testing.T) keys.Keyring) {
 		{"InvalidNames", testInvalidNames},
 		{"CanceledContext", testCanceled},
 		{"Concurrent", testConcurrent},
+		{"HasKey", testHasKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,5 +377,33 @@ func testConcurrent(t *testing.T, kr keys.Keyring) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// testHasKey: a keyring tells a live key from one never made or shredded
+// (keys.Checker), which a restore relies on to find keys destroyed after
+// its backup.
+func testHasKey(t *testing.T, kr keys.Keyring) {
+	ctx := context.Background()
+	c, ok := kr.(keys.Checker)
+	if !ok {
+		t.Fatalf("%s keyring does not implement keys.Checker", kr.Name())
+	}
+	obj := Object(t, "haskey")
+	if has, err := c.HasKey(ctx, obj); err != nil || has {
+		t.Fatalf("HasKey of an object never made: got %v, %v; want false", has, err)
+	}
+	mustNewDataKey(t, kr, obj)
+	if has, err := c.HasKey(ctx, obj); err != nil || !has {
+		t.Fatalf("HasKey of a live object: got %v, %v; want true", has, err)
+	}
+	if _, err := kr.Shred(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := c.HasKey(ctx, obj); err != nil || has {
+		t.Fatalf("HasKey after Shred: got %v, %v; want false", has, err)
+	}
+	if _, err := c.HasKey(ctx, "bad name"); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("HasKey of an invalid name: got %v, want invalid argument", err)
 	}
 }

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,4 +160,23 @@ func parseTombstone(data []byte, name string) (keys.Tombstone, error) {
 		return keys.Tombstone{}, fmt.Errorf("tombstone %q is malformed: %w", name, errdefs.ErrDataLoss)
 	}
 	return keys.Tombstone{Object: f.Object, KeyID: f.KeyID, Shredded: f.Shredded}, nil
+}
+
+var _ keys.Checker = (*Keyring)(nil)
+
+// HasKey reports whether object has a KEK that no tombstone names.
+func (k *Keyring) HasKey(ctx context.Context, object string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := keys.ValidObject(object); err != nil {
+		return false, err
+	}
+	k.mu.RLock()
+	_, _, err := k.loadKEK(object)
+	k.mu.RUnlock()
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }

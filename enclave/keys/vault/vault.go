@@ -345,6 +345,20 @@ func decodeVersioned(s string, version int) ([]byte, error) {
 }
 
 // keyExists reads transit/keys/<name>: false when Vault answers 404.
+var _ keys.Checker = (*Keyring)(nil)
+
+// HasKey reports whether object's transit key exists (a deleted one, as
+// Shred leaves it, does not).
+func (k *Keyring) HasKey(ctx context.Context, object string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := keys.ValidObject(object); err != nil {
+		return false, err
+	}
+	return k.keyExists(ctx, k.KeyName(object))
+}
+
 func (k *Keyring) keyExists(ctx context.Context, name string) (bool, error) {
 	s, err := k.client.Logical().ReadWithContext(ctx, k.path("keys", name))
 	if err != nil {
