@@ -39,6 +39,9 @@ func TestApprovalAfterSuspensionRefused(t *testing.T) {
 	jw.mustDo(jw.authority.Token, "POST", "/v1/orgs/acme/suspend", api.StatusRequest{Reason: "late security report"}, nil)
 	code, body := jw.do(jw.officer2.Token, "POST", "/v1/exports/"+x.ID+"/approve", api.ReviewRequest{Justification: "aggregate counts reviewed by hand, no rows"})
 	failure(t, code, body, 412, "failed-precondition", `organisation \"acme\" is suspended`)
+	if n := len(jw.entries("export.release")) + len(jw.entries("export.rollback")); n != 0 {
+		t.Fatalf("the approval itself must be refused, not a release rolled back: %d release or rollback entries", n)
+	}
 	jw.mustDo(jw.authority.Token, "POST", "/v1/orgs/acme/reinstate", api.StatusRequest{Reason: "report filed"}, nil)
 	jw.mustDo(jw.officer2.Token, "GET", "/v1/exports/"+x.ID, nil, &x)
 	if x.State == exports.Released || x.Approvals() != 1 {
