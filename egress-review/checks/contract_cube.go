@@ -23,6 +23,9 @@ type cube struct {
 	stats []numStats  // cells × the input's numeric columns (as groups.nums)
 	of    []int32     // the cell of every record
 	idx   *groupIndex // the cells by their codes
+	// the cells as groups (codes in the order of cols), shared read-only
+	// by the tables grouped by every column of the cube in that order
+	bases []*cellGroup
 }
 
 // maxCubeDict is the most distinct values a column of the cube may have.
@@ -125,6 +128,13 @@ func buildCube(it *inputTable) *cube {
 				cb.stats[int(cb.of[r])*nn+k].add(v)
 			}
 		}
+	}
+	all := make([]cellGroup, cb.cells)
+	cb.bases = make([]*cellGroup, cb.cells)
+	for cell := range all {
+		all[cell] = cellGroup{n: cb.n[cell], codes: cb.codes[cell*w : cell*w+w : cell*w+w],
+			stats: cb.stats[cell*nn : cell*nn+nn : cell*nn+nn]}
+		cb.bases[cell] = &all[cell]
 	}
 	return cb
 }

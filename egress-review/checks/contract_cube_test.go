@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -142,5 +143,104 @@ func TestCubeGroups(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOrderedRanks checks ordered, which compares labels by their ranks
+// where a column's labels are all numbers or all not, against comparing
+// every pair of labels as they are, over columns of numbers, of strings and
+// of both, sorted, reversed, and shuffled a little.
+func TestOrderedRanks(t *testing.T) {
+	cmpRef := func(c *outCol, a, b int) int {
+		x, y := c.codes[a], c.codes[b]
+		switch {
+		case x == y:
+			return 0
+		case x < 0:
+			return -1
+		case y < 0:
+			return 1
+		}
+		sx, sy := c.dict[x], c.dict[y]
+		if fx, err := strconv.ParseFloat(sx, 64); err == nil {
+			if fy, err := strconv.ParseFloat(sy, 64); err == nil {
+				return cmpFloat(fx, fy)
+			}
+		}
+		return strings.Compare(sx, sy)
+	}
+	orderedRef := func(rows int, labels []*outCol) bool {
+		up, down := true, true
+		for r := 1; r < rows; r++ {
+			d := 0
+			for _, c := range labels {
+				if d = cmpRef(c, r-1, r); d != 0 {
+					break
+				}
+			}
+			if d > 0 {
+				up = false
+			}
+			if d < 0 {
+				down = false
+			}
+		}
+		return up || down
+	}
+	pools := [][]string{
+		{"1", "2", "10", "1.0", "9", "-3", "NaN", "1e1", "0x10"},
+		{"Haidian", "Xicheng", "Chaoyang", "haidian", "10", "Total"},
+		{"1e1", "5a", "9", "10", "a"},
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	sorted, hits := 0, 0
+	for i := 0; i < 3000; i++ {
+		rows := 2 + r.IntN(12)
+		var labels []*outCol
+		for j := 0; j < 1+r.IntN(2); j++ {
+			pool := pools[r.IntN(len(pools))]
+			c := &outCol{}
+			for range rows {
+				if r.IntN(10) == 0 {
+					c.codes = append(c.codes, -1)
+					continue
+				}
+				c.codes = append(c.codes, c.code(pool[r.IntN(len(pool))]))
+			}
+			labels = append(labels, c)
+		}
+		if r.IntN(2) == 0 { // sort the rows by the reference
+			idx := make([]int, rows)
+			for k := range idx {
+				idx[k] = k
+			}
+			slices.SortStableFunc(idx, func(a, b int) int {
+				for _, c := range labels {
+					if d := cmpRef(c, a, b); d != 0 {
+						return d
+					}
+				}
+				return 0
+			})
+			for _, c := range labels {
+				codes := make([]int32, rows)
+				for k, from := range idx {
+					codes[k] = c.codes[from]
+				}
+				c.codes = codes
+			}
+			sorted++
+		}
+		tab := &outTable{rows: rows}
+		got, want := tab.ordered(labels, nil), orderedRef(rows, labels)
+		if got != want {
+			t.Fatalf("case %d: ordered got %v, want %v", i, got, want)
+		}
+		if want {
+			hits++
+		}
+	}
+	if hits == 0 || hits == 3000 {
+		t.Fatalf("%d of 3000 cases ordered (%d sorted): not a test of both answers", hits, sorted)
 	}
 }

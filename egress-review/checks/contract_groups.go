@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"cmp"
 	"bytes"
 	"fmt"
 	"math"
@@ -349,7 +350,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			if isNull(v) || gr.n == 0 {
 				continue
 			}
-			s := gr.stats[k]
+			s := &gr.stats[k]
 			if v == 0 {
 				zero++
 			}
@@ -414,12 +415,12 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 					if math.IsNaN(v) {
 						continue
 					}
-					s := gr.stats[k]
+					s := &gr.stats[k]
 					if s.n == 0 {
 						bad++
 						continue
 					}
-					if !matches(v, s.aggregate(c.stat, variant)*scale) {
+					if !matches.matches(v, s.aggregate(c.stat, variant)*scale) {
 						bad++
 					}
 				}
@@ -590,9 +591,28 @@ func (t *outTable) ordered(labels, stats []*outCol) bool {
 		}
 		return up || down
 	}
+	ranks := make([][]int32, len(labels))
+	for j, c := range labels {
+		ranks[j] = c.ranks()
+	}
 	if len(labels) > 0 && monotonic(func(a, b int) int {
-		for _, c := range labels {
-			if d := cmpLabel(c, a, b); d != 0 {
+		for j, c := range labels {
+			x, y := c.codes[a], c.codes[b]
+			if x == y {
+				continue
+			}
+			d := 0
+			switch rk := ranks[j]; {
+			case rk == nil:
+				d = cmpLabel(c, a, b)
+			case x < 0:
+				d = -1
+			case y < 0:
+				d = 1
+			default:
+				d = cmp.Compare(rk[x], rk[y])
+			}
+			if d != 0 {
 				return d
 			}
 		}
@@ -622,13 +642,23 @@ func cmpFloat(x, y float64) int {
 // roundedAs returns whether a cell of column c is an exact figure rounded
 // as the column rounds all its cells (to the most decimals, or the most
 // significant digits, any of its cells shows).
-func roundedAs(c *outCol, tol float64) func(v, exact float64) bool {
+func roundedAs(c *outCol, tol float64) rounding {
 	dec, sig := roundingOf(c.nums)
-	p := math.Pow(10, float64(dec))
-	return func(v, exact float64) bool {
-		eps := tol * max(1, math.Abs(exact))
-		return math.Abs(v-math.Round(exact*p)/p) <= eps || math.Abs(v-roundSignificant(exact, sig)) <= eps
-	}
+	return rounding{p: math.Pow(10, float64(dec)), sig: sig, tol: tol}
+}
+
+// rounding is how a column rounds its cells (see roundedAs).
+type rounding struct {
+	p   float64 // 10^decimals
+	sig int
+	tol float64
+}
+
+// matches reports whether cell v is the exact figure rounded as the column
+// rounds.
+func (q rounding) matches(v, exact float64) bool {
+	eps := q.tol * max(1, math.Abs(exact))
+	return math.Abs(v-math.Round(exact*q.p)/q.p) <= eps || math.Abs(v-roundSignificant(exact, q.sig)) <= eps
 }
 
 // roundingOf returns the most decimals (at most 15) and the most
@@ -694,11 +724,10 @@ func fewerDigits(v float64, dec, sig int) bool {
 	if math.Round(a*p)/p != a {
 		return false
 	}
-	intDigits := 0
-	for intDigits < len(pow10) && a >= pow10[intDigits] {
-		intDigits++
-	}
-	return max(1, dec+intDigits) <= sig // zero has one
+	// the digits of the integer part are at most sig-dec when a is below
+	// 10^(sig-dec); zero has one significant digit
+	room := sig - dec
+	return sig >= 1 && room >= 0 && (room >= len(pow10) || a < pow10[room])
 }
 
 // shareSource returns how many cells of a share column the best reading
@@ -721,7 +750,7 @@ func (g *groups) shareSource(c *outCol, rowGroups []*cellGroup, tol float64) int
 		for _, scale := range []float64{1, 100} {
 			bad := 0
 			for r, gr := range rowGroups {
-				if v := c.nums[r]; !math.IsNaN(v) && !matches(v, float64(gr.n)/float64(total)*scale) {
+				if v := c.nums[r]; !math.IsNaN(v) && !matches.matches(v, float64(gr.n)/float64(total)*scale) {
 					bad++
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -25,6 +26,7 @@ type groups struct {
 	bases       []*cellGroup
 	of          []int32
 	cellBase    []int32 // from the cube: the base group of each cube cell
+	shared      bool    // bases are the cube's: read only
 	arena       groupArena
 	presentDone bool
 }
@@ -303,13 +305,15 @@ func (g *groups) cells() {
 		g.cubeAt[j] = cb.at[c]
 		inOrder = inOrder && cb.at[c] == j
 	}
-	codes := cb.codes
-	if !inOrder {
-		codes = make([]int32, len(cb.codes))
-		for cell := 0; cell < cb.cells; cell++ {
-			for j, a := range g.cubeAt {
-				codes[cell*w+j] = cb.codes[cell*w+a]
-			}
+	if inOrder {
+		g.bases, g.shared = cb.bases, true
+		g.of = cb.of // read only
+		return
+	}
+	codes := make([]int32, len(cb.codes))
+	for cell := 0; cell < cb.cells; cell++ {
+		for j, a := range g.cubeAt {
+			codes[cell*w+j] = cb.codes[cell*w+a]
 		}
 	}
 	all := make([]cellGroup, cb.cells)
@@ -392,6 +396,16 @@ func (g *groups) fillPresent() {
 		return
 	}
 	g.presentDone = true
+	if g.shared {
+		// the cube's groups are read only: count into copies
+		own := make([]cellGroup, len(g.bases))
+		g.bases = slices.Clone(g.bases)
+		for b, gr := range g.bases {
+			own[b] = *gr
+			g.bases[b] = &own[b]
+		}
+		g.shared = false
+	}
 	nc := len(g.src.cols)
 	all := make([]int, nc*len(g.bases))
 	for b, gr := range g.bases {

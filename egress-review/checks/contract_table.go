@@ -61,6 +61,45 @@ func (c *outCol) findTotals() {
 	}
 }
 
+// ranks returns the place of each label in the order that ordered
+// compares labels by (as numbers when both read as numbers, else as
+// strings; equal labels share a place), or nil when the column mixes
+// labels that read as numbers with labels that do not: that comparison is
+// then no order of all the labels (1e1 < 5a < 9 < 1e1), and rows are
+// compared label by label.
+func (c *outCol) ranks() []int32 {
+	nums := 0
+	for k := range c.dict {
+		if _, ok := c.number(int32(k)); ok {
+			nums++
+		}
+	}
+	if nums != 0 && nums != len(c.dict) {
+		return nil
+	}
+	cmpCodes := func(a, b int32) int {
+		if nums > 0 {
+			x, _ := c.number(a)
+			y, _ := c.number(b)
+			return cmpFloat(x, y)
+		}
+		return strings.Compare(c.dict[a], c.dict[b])
+	}
+	order := make([]int32, len(c.dict))
+	for k := range order {
+		order[k] = int32(k)
+	}
+	slices.SortFunc(order, cmpCodes)
+	ranks := make([]int32, len(c.dict))
+	for i, k := range order {
+		ranks[k] = int32(i)
+		if i > 0 && cmpCodes(order[i-1], k) == 0 {
+			ranks[k] = ranks[order[i-1]]
+		}
+	}
+	return ranks
+}
+
 // number returns label k read as a number.
 func (c *outCol) number(k int32) (float64, bool) {
 	if len(c.numbers) != len(c.dict) {

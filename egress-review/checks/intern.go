@@ -9,6 +9,7 @@ import "math/bits"
 // for one goroutine.
 type internTable struct {
 	slots []internSlot // a power of two; empty slots have w1 == 0
+	shift uint         // 64 - log2(len(slots))
 	used  int
 	long  map[string]int32
 	n     int
@@ -26,19 +27,26 @@ const maxPacked = 15
 // its length and a bit that no empty slot has.
 func pack(s string) (w0, w1 uint64) {
 	n := len(s)
-	if n >= 8 {
+	switch {
+	case n >= 8:
+		// the last 8 bytes hold bytes 8 to n-1 at their top
 		w0 = le64(s)
-		s = s[8:]
-	} else {
-		for i := len(s) - 1; i >= 0; i-- {
+		w1 = le64(s[n-8:]) >> (8 * (16 - n))
+	case n >= 4:
+		// the first and last 4 bytes, which overlap by 8-n
+		w0 = uint64(le32(s)) | uint64(le32(s[n-4:]))<<(8*(n-4))
+	default:
+		for i := n - 1; i >= 0; i-- {
 			w0 = w0<<8 | uint64(s[i])
 		}
-		s = ""
-	}
-	for i := len(s) - 1; i >= 0; i-- {
-		w1 = w1<<8 | uint64(s[i])
 	}
 	return w0, w1 | uint64(n)<<56 | 1<<63
+}
+
+// le32 reads the first 4 bytes of s, little-endian.
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // le64 reads the first 8 bytes of s, little-endian.
@@ -50,7 +58,7 @@ func le64(s string) uint64 {
 
 func (t *internTable) home(w0, w1 uint64) uint64 {
 	h := (w0 ^ bits.RotateLeft64(w1, 29)) * 0x9E3779B97F4A7C15
-	return h >> (64 - bits.Len(uint(len(t.slots)-1)))
+	return h >> t.shift
 }
 
 // get returns the code of s.
@@ -108,6 +116,7 @@ func (t *internTable) insert(w0, w1 uint64, code int32) {
 func (t *internTable) grow() {
 	old := t.slots
 	t.slots = make([]internSlot, max(16, 2*len(old)))
+	t.shift = uint(64 - bits.Len(uint(len(t.slots)-1)))
 	for _, sl := range old {
 		if sl.w1 != 0 {
 			t.insert(sl.w0, sl.w1, sl.code)

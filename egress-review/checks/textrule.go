@@ -359,6 +359,7 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 				vowels, vrun, run, switches := v, v, 1-v, 0
 				maxVrun, maxRun := vrun, run
 				prev := or
+				joins, commas := 0, 0 // '.' and ',' between digits
 				for j < len(p) {
 					bc := byteClass[p[j]]
 					if bc&(bLetter|bDigit|bStar) != 0 {
@@ -376,6 +377,10 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					}
 					if (p[j] == '.' || p[j] == ',') && asciiKind[p[j-1]&0x7f] == kDigit && j+1 < len(p) && p[j+1] < utf8.RuneSelf && asciiKind[p[j+1]] == kDigit {
 						or |= bSep | bDigit
+						joins++
+						if p[j] == ',' {
+							commas++
+						}
 						j += 2
 						continue
 					}
@@ -384,6 +389,22 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 				if j < len(p) && p[j] == 0xEF {
 					tok = append(tok, p[i:j]...)
 					i = j
+					continue
+				}
+				if or&^(bDigit|bSep) == 0 && !prevHash && commas == 0 && joins <= 1 {
+					// A number of digits and at most one point (the
+					// common token after words), inline: what
+					// tokenClassed does with it.
+					c.shape = c.shape*31 + 7 + bDigit
+					if c.runWords > 0 {
+						r.endRun(c, line)
+					}
+					w := p[i:j]
+					i = j
+					if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(string(w)) {
+						continue
+					}
+					r.plainNumber(c, w, line)
 					continue
 				}
 				sh := wordShape{vowels: vowels, maxRun: maxRun, maxVrun: maxVrun, switches: switches}
