@@ -1,8 +1,8 @@
 package checks
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
