@@ -20,9 +20,9 @@ import (
 
 func (s *Server) applicationRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/applications", Action: "application.file",
+		planned(route{Method: "POST", Path: "/v1/applications", Action: "application.file",
 			Summary: "File a data-use application: datasets (and columns), purpose, scenario, data flow, period, batches", Request: api.ApplicationRequest{},
-			Response: api.Application{}, Created: true, Resource: s.applicationFileResource, Handle: s.fileApplication},
+			Created: true}, s.applicationFileResource, s.fileApplication),
 		{Method: "GET", Path: "/v1/applications", Action: "application.list", Summary: "List applications: an operator's own organisation's, every one for authorities and the bureau",
 			Response: []api.Application{},
 			Resource: func(ctx context.Context, c *call) (authz.Resource, error) {
@@ -39,15 +39,14 @@ func (s *Server) applicationRoutes() []route {
 				}
 				return views(as, applicationView), nil
 			}},
-		{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Op: "application.show", Summary: "Show one application with its decisions",
-			Response: api.Application{}, Resource: s.applicationResource,
-			Handle: func(ctx context.Context, c *call) (any, error) {
+		planned(route{Method: "GET", Path: "/v1/applications/{id}", Action: "application.list", Op: "application.show", Summary: "Show one application with its decisions"},
+			s.applicationResource, func(ctx context.Context, c *call, _ map[string]grants.Pin, _ none) (api.Application, error) {
 				a, err := grants.Get(ctx, s.DB.SQL(), c.path("id"))
 				if err != nil {
-					return nil, err
+					return api.Application{}, err
 				}
 				return applicationView(a), nil
-			}},
+			}),
 		s.decideRoute("approve", grants.Approved),
 		s.decideRoute("reject", grants.Rejected),
 		{Method: "GET", Path: "/v1/grants/{id}", Action: "application.list", Op: "grant.show", Summary: "Show one grant", Response: api.Grant{},
@@ -105,59 +104,58 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 	return out, vs, nil
 }
 
-func (s *Server) applicationFileResource(ctx context.Context, c *call) (authz.Resource, error) {
+// applicationFileResource checks an application and describes it to the
+// policy; the handler receives the request, its start defaulted to today.
+func (s *Server) applicationFileResource(ctx context.Context, c *call) (authz.Resource, api.ApplicationRequest, error) {
 	var req api.ApplicationRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
-	c.body = req
 	ds, err := grants.ParseDatasets(req.Datasets, req.Columns)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
 	pds, _, err := s.policyDatasets(ctx, c, ds)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
 	for _, f := range []struct{ name, v string }{{"purpose", req.Purpose}, {"scenario", req.Scenario}} {
 		if strings.TrimSpace(f.v) == "" || len(f.v) > 2000 {
-			return authz.Resource{}, fmt.Errorf("%s is required (at most 2000 bytes): %w", f.name, errdefs.ErrInvalidArgument)
+			return authz.Resource{}, req, fmt.Errorf("%s is required (at most 2000 bytes): %w", f.name, errdefs.ErrInvalidArgument)
 		}
 	}
 	if len(req.DataFlow) > 4000 {
-		return authz.Resource{}, fmt.Errorf("data_flow is at most 4000 bytes: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, req, fmt.Errorf("data_flow is at most 4000 bytes: %w", errdefs.ErrInvalidArgument)
 	}
 	if req.From == "" {
 		req.From = s.Now().UTC().Format(people.DateLayout)
-		c.body = req
 	}
 	from, err := people.ParseDate("from", req.From)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
 	if req.Until == "" {
-		return authz.Resource{}, fmt.Errorf("until is required: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, req, fmt.Errorf("until is required: %w", errdefs.ErrInvalidArgument)
 	}
 	until, err := people.ParseDate("until", req.Until)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
 	if until.Before(from) {
-		return authz.Resource{}, fmt.Errorf("until must not be before from: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, req, fmt.Errorf("until must not be before from: %w", errdefs.ErrInvalidArgument)
 	}
 	if req.Batches != nil && *req.Batches < 1 {
-		return authz.Resource{}, fmt.Errorf("batches must be at least 1: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, req, fmt.Errorf("batches must be at least 1: %w", errdefs.ErrInvalidArgument)
 	}
 	res := resource("application", "", c.subject.Org.Name)
 	res.Owner = c.subject.Person.ID
 	res.Datasets = pds
 	res.Purpose, res.Scenario, res.PublicInterest = req.Purpose, req.Scenario, req.PublicInterest
 	res.From, res.Until = authz.Day(req.From, false), authz.Day(req.Until, true)
-	return res, nil
+	return res, req, nil
 }
 
-func (s *Server) fileApplication(ctx context.Context, c *call) (any, error) {
-	req := c.body.(api.ApplicationRequest)
+func (s *Server) fileApplication(ctx context.Context, c *call, req api.ApplicationRequest, _ none) (api.Application, error) {
 	ds, _ := grants.ParseDatasets(req.Datasets, req.Columns)
 	needed := 1
 	for _, d := range c.resource.Datasets {
@@ -173,16 +171,20 @@ func (s *Server) fileApplication(ctx context.Context, c *call) (any, error) {
 		Details: map[string]string{"from": a.From, "until": a.Until, "approvals_needed": fmt.Sprint(needed), "public_interest": fmt.Sprint(a.PublicInterest)}}
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return grants.Create(ctx, tx, a) })
 	if err != nil {
-		return nil, err
+		return api.Application{}, err
 	}
 	return applicationView(a), nil
 }
 
-func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resource, error) {
+// applicationResource describes an application to the policy; the handler
+// receives what an approval pins its grant to, the versions the policy saw
+// of each dataset (nil when one no longer resolves: no grant can be made).
+func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resource, map[string]grants.Pin, error) {
 	a, err := grants.Get(ctx, s.DB.SQL(), c.path("id"))
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, nil, err
 	}
+	var pins map[string]grants.Pin
 	res := resource("application", a.ID, a.Org)
 	res.Owner = a.Applicant
 	res.Approvers = a.Approvers()
@@ -190,32 +192,25 @@ func (s *Server) applicationResource(ctx context.Context, c *call) (authz.Resour
 	if err == nil {
 		res.Datasets = pds
 		// What an approval pins its grant to: the versions it saw.
-		pins := make(map[string]grants.Pin, len(vs))
+		pins = make(map[string]grants.Pin, len(vs))
 		for i, v := range vs {
 			pins[a.Datasets[i].Name] = grants.PinOf(v)
 		}
-		c.body = pins
 	}
 	res.Purpose, res.Scenario, res.PublicInterest = a.Purpose, a.Scenario, a.PublicInterest
 	res.From, res.Until = authz.Day(a.From, false), authz.Day(a.Until, true)
-	return res, nil
+	return res, pins, nil
 }
 
 func (s *Server) decideRoute(verb, decision string) route {
 	action := "application." + verb
-	return route{Method: "POST", Path: "/v1/applications/{id}/" + verb, Action: action,
-		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " an application (an authority of another organisation than the applicant's)",
-		Request: api.CommentRequest{}, Response: api.Application{}, Resource: s.applicationResource,
-		Handle: func(ctx context.Context, c *call) (any, error) {
-			var req api.CommentRequest
-			if err := c.decode(&req); err != nil {
-				return nil, err
-			}
+	return planned(route{Method: "POST", Path: "/v1/applications/{id}/" + verb, Action: action,
+		Summary: strings.ToUpper(verb[:1]) + verb[1:] + " an application (an authority of another organisation than the applicant's)"},
+		s.applicationResource, func(ctx context.Context, c *call, pins map[string]grants.Pin, req api.CommentRequest) (api.Application, error) {
 			if len(req.Comment) > 2000 {
-				return nil, fmt.Errorf("comment is at most 2000 bytes: %w", errdefs.ErrInvalidArgument)
+				return api.Application{}, fmt.Errorf("comment is at most 2000 bytes: %w", errdefs.ErrInvalidArgument)
 			}
 			id := c.path("id")
-			pins, _ := c.body.(map[string]grants.Pin) // none: the grant cannot be made
 			var a *grants.Application
 			var g *grants.Grant
 			ev := audit.Event{Action: action, Objects: append([]string{"application:" + id}, objects(c.resource)[1:]...), Reason: req.Comment}
@@ -234,8 +229,8 @@ func (s *Server) decideRoute(verb, decision string) route {
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return api.Application{}, err
 			}
 			return applicationView(a), nil
-		}}
+		})
 }

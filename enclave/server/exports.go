@@ -23,18 +23,17 @@ import (
 )
 
 func (s *Server) exportRoutes() []route {
-	exportRes := func(ctx context.Context, c *call) (authz.Resource, error) {
+	exportRes := func(ctx context.Context, c *call) (authz.Resource, *exports.Export, error) {
 		e, err := exports.Get(ctx, s.DB.SQL(), c.path("id"))
 		if err != nil {
-			return authz.Resource{}, err
+			return authz.Resource{}, nil, err
 		}
-		c.body = e
 		res := resource("export", e.ID, e.Org)
 		res.Owner = e.Requester
 		if j, err := jobs.Get(ctx, s.DB.SQL(), e.Job); err == nil {
 			s.jobDatasets(c, &res, j)
 		}
-		return res, nil
+		return res, e, nil
 	}
 	listRes := func(ctx context.Context, c *call) (authz.Resource, error) {
 		return resource("export", "", c.subject.Org.Name), nil
@@ -46,9 +45,9 @@ func (s *Server) exportRoutes() []route {
 		return c.subject.Org.Name
 	}
 	return []route{
-		{Method: "POST", Path: "/v1/exports", Action: "export.request",
+		planned(route{Method: "POST", Path: "/v1/exports", Action: "export.request",
 			Summary: "Ask to take outputs of a finished job out: the files are frozen by hash and the egress checks run", Request: api.ExportRequest{},
-			Response: api.Export{}, Created: true, Resource: s.exportRequestResource, Handle: s.requestExport},
+			Created: true}, s.exportRequestResource, s.requestExport),
 		{Method: "GET", Path: "/v1/exports", Action: "export.show", Op: "export.list", Summary: "List export requests: an operator's own organisation's, every one for officers and the bureau",
 			Response: []api.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
@@ -58,16 +57,15 @@ func (s *Server) exportRoutes() []route {
 				}
 				return exportViews(c, es), nil
 			}},
-		{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews",
-			Response: api.Export{}, Resource: exportRes, Handle: func(ctx context.Context, c *call) (any, error) {
-				e := c.body.(*exports.Export)
+		planned(route{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews"},
+			exportRes, func(ctx context.Context, c *call, e *exports.Export, _ none) (api.Export, error) {
 				return exportView(e.ForReader(exactView(c, e.Org))), nil
-			}},
+			}),
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
 		s.exportDecideRoute("request-changes", "export.reject", exports.RequestChanges, exportRes),
-		{Method: "GET", Path: "/v1/exports/{id}/download", Action: "export.download", Summary: "Download the signed release bundle of a released export (the requesting organisation only)",
-			Resource: exportRes, Handle: s.downloadRelease, RecordsOutcome: true},
+		planned(route{Method: "GET", Path: "/v1/exports/{id}/download", Action: "export.download", Summary: "Download the signed release bundle of a released export (the requesting organisation only)",
+			RecordsOutcome: true}, exportRes, s.downloadRelease),
 		{Method: "GET", Path: "/v1/releases", Action: "release.list", Summary: "The product register: every release (R-15)", Response: []api.Export{}, Resource: listRes,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				es, err := exports.List(ctx, s.DB.SQL(), seesAll(c), true)
@@ -100,41 +98,39 @@ type exportPlan struct {
 	job *jobs.Job
 }
 
-func (s *Server) exportRequestResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) exportRequestResource(ctx context.Context, c *call) (authz.Resource, exportPlan, error) {
 	var req api.ExportRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, exportPlan{}, err
 	}
 	if strings.TrimSpace(req.Purpose) == "" || len(req.Purpose) > 2000 {
-		return authz.Resource{}, fmt.Errorf("purpose is required (at most 2000 bytes): %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, exportPlan{}, fmt.Errorf("purpose is required (at most 2000 bytes): %w", errdefs.ErrInvalidArgument)
 	}
 	j, err := jobs.Get(ctx, s.DB.SQL(), req.Job)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, exportPlan{}, err
 	}
 	res := resource("export", "", j.Org)
 	res.Owner = c.subject.Person.ID
 	s.jobDatasets(c, &res, j)
 	res.Purpose, res.Scenario = req.Purpose, req.Scenario
-	c.body = exportPlan{req: req, job: j}
-	return res, nil
+	return res, exportPlan{req: req, job: j}, nil
 }
 
-func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
-	plan := c.body.(exportPlan)
+func (s *Server) requestExport(ctx context.Context, c *call, plan exportPlan, _ none) (api.Export, error) {
 	req, j := plan.req, plan.job
 	if j.State != jobs.Complete {
-		return nil, fmt.Errorf("job %q is %s; only the outputs of a complete job can be exported: %w", j.ID, j.State, errdefs.ErrFailedPrecondition)
+		return api.Export{}, fmt.Errorf("job %q is %s; only the outputs of a complete job can be exported: %w", j.ID, j.State, errdefs.ErrFailedPrecondition)
 	}
 	// The scenario must be the one the data was granted for.
 	scenario := ""
 	for _, gid := range j.Grants {
 		g, err := grants.GetGrant(ctx, s.DB.SQL(), gid)
 		if err != nil {
-			return nil, err
+			return api.Export{}, err
 		}
 		if scenario != "" && g.Scenario != scenario {
-			return nil, fmt.Errorf("the job's grants name different scenarios; export per scenario is not possible: %w", errdefs.ErrFailedPrecondition)
+			return api.Export{}, fmt.Errorf("the job's grants name different scenarios; export per scenario is not possible: %w", errdefs.ErrFailedPrecondition)
 		}
 		scenario = g.Scenario
 	}
@@ -142,13 +138,13 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 		req.Scenario = scenario
 	}
 	if req.Scenario != scenario {
-		return nil, fmt.Errorf("scenario %q does not match the scenario the data was granted for: %w", req.Scenario, errdefs.ErrInvalidArgument)
+		return api.Export{}, fmt.Errorf("scenario %q does not match the scenario the data was granted for: %w", req.Scenario, errdefs.ErrInvalidArgument)
 	}
 	id := people.NewID("x_")
 	e, err := s.Exports.Prepare(ctx, id, j, j.Org, c.subject.Person.ID,
 		exports.Request{Files: req.Files, Purpose: req.Purpose, Scenario: req.Scenario, Declared: req.Declare}, s.Now())
 	if err != nil {
-		return nil, err
+		return api.Export{}, err
 	}
 	ev := audit.Event{Action: "export.request", Objects: append([]string{"export:" + id, "job:" + j.ID}, objects(c.resource)...),
 		Details: map[string]string{"verdict": string(e.Result.Verdict), "state": e.State, "files": fmt.Sprint(len(e.Files)),
@@ -162,22 +158,17 @@ func (s *Server) requestExport(ctx context.Context, c *call) (any, error) {
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return exports.Insert(ctx, tx, e) })
 	if err != nil {
 		s.Exports.Discard(id)
-		return nil, err
+		return api.Export{}, err
 	}
 	return exportView(e.ForReader(exactView(c, e.Org))), nil
 }
 
-func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, error)) route {
-	return route{Method: "POST", Path: "/v1/exports/{id}/" + verb, Action: action, Op: "export." + verb,
-		Summary: "An officer of another organisation than the requester's decides: " + verb, Request: api.ReviewRequest{},
-		Response: api.Export{}, Resource: res,
-		Handle: func(ctx context.Context, c *call) (any, error) {
-			var req api.ReviewRequest
-			if err := c.decode(&req); err != nil {
-				return nil, err
-			}
+func (s *Server) exportDecideRoute(verb, action, decision string, res func(context.Context, *call) (authz.Resource, *exports.Export, error)) route {
+	return planned(route{Method: "POST", Path: "/v1/exports/{id}/" + verb, Action: action, Op: "export." + verb,
+		Summary: "An officer of another organisation than the requester's decides: " + verb},
+		res, func(ctx context.Context, c *call, asked *exports.Export, req api.ReviewRequest) (api.Export, error) {
 			if len(req.Comment) > 2000 || len(req.Justification) > 4000 {
-				return nil, fmt.Errorf("comment or justification too long: %w", errdefs.ErrInvalidArgument)
+				return api.Export{}, fmt.Errorf("comment or justification too long: %w", errdefs.ErrInvalidArgument)
 			}
 			id := c.path("id")
 			var e *exports.Export
@@ -190,7 +181,7 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				var err error
 				if decision == exports.Approve { // at this moment (issue 18)
-					if err := s.exportStands(ctx, tx, c.body.(*exports.Export)); err != nil {
+					if err := s.exportStands(ctx, tx, asked); err != nil {
 						return err
 					}
 				}
@@ -203,21 +194,21 @@ func (s *Server) exportDecideRoute(verb, action, decision string, res func(conte
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return api.Export{}, err
 			}
 			if ready {
 				released, err := s.releaseExport(ctx, c, e, nil)
 				if err != nil {
 					s.Log.Error("release cannot be built; withdrawing the approval that made it ready", "request", c.reqID, "export", id, "err", err)
 					if rerr := s.rollBackRelease(ctx, c, e, err, nil); rerr != nil {
-						return nil, errors.Join(err, rerr)
+						return api.Export{}, errors.Join(err, rerr)
 					}
-					return nil, fmt.Errorf("the release of export %q could not be built, and this approval was withdrawn: %w", id, err)
+					return api.Export{}, fmt.Errorf("the release of export %q could not be built, and this approval was withdrawn: %w", id, err)
 				}
 				e = released
 			}
 			return exportView(e.ForReader(exactView(c, e.Org))), nil
-		}}
+		})
 }
 
 // releaseExport builds the signed bundle of an approved export and records
@@ -327,8 +318,7 @@ func (s *Server) systemCall() *call {
 // recorded as an intent before the handler ran; the outcome is recorded
 // after: ok when the whole bundle, matching the hash recorded at release,
 // was written, failed (with the error class) otherwise.
-func (s *Server) downloadRelease(ctx context.Context, c *call) (any, error) {
-	e := c.body.(*exports.Export)
+func (s *Server) downloadRelease(ctx context.Context, c *call, e *exports.Export, _ none) (none, error) {
 	n, err := s.sendBundle(c, e)
 	ev := audit.Event{Action: "export.download", Outcome: "ok", Objects: objects(c.resource), Details: map[string]string{"bytes": fmt.Sprint(n)}}
 	if err != nil {
@@ -345,9 +335,9 @@ func (s *Server) downloadRelease(ctx context.Context, c *call) (any, error) {
 		// The status went out with the first bytes: the client sees a
 		// short body, which the bundle's hash and signature refuse.
 		s.Log.Warn("download ended early", "request", c.reqID, "export", e.ID, "bytes", n, "err", err)
-		return nil, nil
+		return none{}, nil
 	}
-	return nil, err
+	return none{}, err
 }
 
 // sendBundle checks and writes the bundle of e; it returns the bytes

@@ -33,8 +33,8 @@ func (s *Server) peopleRoutes() []route {
 				}
 				return api.PublicKey{Algorithm: "ed25519", Key: base64.StdEncoding.EncodeToString(pub), Keyring: s.Keyring.Name()}, nil
 			}},
-		{Method: "POST", Path: "/v1/orgs", Action: "org.add", Summary: "License an organisation", Request: api.OrgRequest{}, Response: api.Org{}, Created: true,
-			Resource: s.orgAddResource, Handle: s.addOrg},
+		planned(route{Method: "POST", Path: "/v1/orgs", Action: "org.add", Summary: "License an organisation", Request: api.OrgRequest{}, Created: true},
+			s.orgAddResource, s.addOrg),
 		{Method: "GET", Path: "/v1/orgs", Action: "org.list", Summary: "List organisations", Response: []api.Org{},
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				os, err := people.ListOrgs(ctx, s.DB.SQL())
@@ -48,8 +48,8 @@ func (s *Server) peopleRoutes() []route {
 				return resource("org", c.path("name"), c.path("name")), nil
 			},
 			Handle: s.showOrg},
-		{Method: "POST", Path: "/v1/orgs/{name}/renew", Action: "org.renew", Summary: "Renew an organisation's licence (in its last three months, for at most two years)", Request: api.RenewRequest{}, Response: api.Org{},
-			Resource: s.orgRenewResource, Handle: s.renewOrg},
+		planned(route{Method: "POST", Path: "/v1/orgs/{name}/renew", Action: "org.renew", Summary: "Renew an organisation's licence (in its last three months, for at most two years)", Request: api.RenewRequest{}},
+			s.orgRenewResource, s.renewOrg),
 		s.orgStatusRoute("suspend", people.Suspended),
 		s.orgStatusRoute("reinstate", people.Active),
 		s.orgStatusRoute("blacklist", people.Blacklisted),
@@ -110,51 +110,50 @@ func (s *Server) peopleRoutes() []route {
 // orgAddResource validates a licence application and describes it to the
 // policy: the organisation, its licence period and what the register knows
 // of its unified social credit code.
-func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) orgAddResource(ctx context.Context, c *call) (authz.Resource, api.OrgRequest, error) {
 	var req api.OrgRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	if err := people.ValidName("organisation", req.Name); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	if _, err := people.ParseOrgType(req.Type); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	uscc, err := people.CheckUSCC(req.USCC)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	req.USCC = uscc
 	if err := people.CheckApplication(licenceApplication(req)); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	if req.LicenceFrom == "" {
 		req.LicenceFrom = s.Now().UTC().Format(people.DateLayout)
 	}
 	from, err := people.ParseDate("licence_from", req.LicenceFrom)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	if req.LicenceUntil == "" {
-		return authz.Resource{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, api.OrgRequest{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
 	}
 	until, err := people.ParseDate("licence_until", req.LicenceUntil)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	if err := people.CheckLicence(from, until); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
 	lic, _, err := s.licensing(ctx, s.DB.SQL(), uscc)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, api.OrgRequest{}, err
 	}
-	c.body = req
 	res := resource("org", req.Name, req.Name)
 	res.From, res.Until = authz.Day(req.LicenceFrom, false), authz.Day(req.LicenceUntil, true)
 	res.Licensing = lic
-	return res, nil
+	return res, req, nil
 }
 
 // licenceApplication is the licence application of an organisation request.
@@ -192,15 +191,14 @@ func (s *Server) usccDigest(ctx context.Context, uscc string) (string, error) {
 	return people.HashIDNumber(key, uscc)[:16], nil
 }
 
-func (s *Server) addOrg(ctx context.Context, c *call) (any, error) {
-	req := c.body.(api.OrgRequest)
+func (s *Server) addOrg(ctx context.Context, c *call, req api.OrgRequest, _ none) (api.Org, error) {
 	typ, _ := people.ParseOrgType(req.Type)
 	now := s.Now().UTC()
 	o := people.Org{Name: req.Name, Type: typ, USCC: req.USCC, LicenceFrom: req.LicenceFrom, LicenceUntil: req.LicenceUntil,
 		Application: licenceApplication(req), Status: people.Active, StatusReason: "licensed", StatusAt: now, CreatedAt: now, UpdatedAt: now}
 	digest, err := s.usccDigest(ctx, o.USCC)
 	if err != nil {
-		return nil, err
+		return api.Org{}, err
 	}
 	ev := audit.Event{Action: "org.add", Objects: []string{"org:" + o.Name},
 		Details: map[string]string{"type": string(typ), "licence_from": o.LicenceFrom, "licence_until": o.LicenceUntil, "uscc_digest": digest}}
@@ -235,41 +233,40 @@ func (s *Server) showOrg(ctx context.Context, c *call) (any, error) {
 // orgRenewResource validates a renewal and describes it to the policy: the
 // new term (from the day after the current licence ends), the current
 // licence's end and the organisation's status.
-func (s *Server) orgRenewResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) orgRenewResource(ctx context.Context, c *call) (authz.Resource, renewal, error) {
 	var req api.RenewRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, renewal{}, err
 	}
 	if req.LicenceUntil == "" {
-		return authz.Resource{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, renewal{}, fmt.Errorf("licence_until is required: %w", errdefs.ErrInvalidArgument)
 	}
 	until, err := people.ParseDate("licence_until", req.LicenceUntil)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, renewal{}, err
 	}
 	name := c.path("name")
 	o, err := people.GetOrg(ctx, s.DB.SQL(), name)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, renewal{}, err
 	}
 	cur, err := people.ParseDate("licence_until", o.LicenceUntil)
 	if err != nil {
-		return authz.Resource{}, fmt.Errorf("organisation %q has no licence on record: %w", name, errdefs.ErrFailedPrecondition)
+		return authz.Resource{}, renewal{}, fmt.Errorf("organisation %q has no licence on record: %w", name, errdefs.ErrFailedPrecondition)
 	}
 	from := cur.AddDate(0, 0, 1)
 	if err := people.CheckLicence(from, until); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, renewal{}, err
 	}
 	lic, _, err := s.licensing(ctx, s.DB.SQL(), o.USCC)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, renewal{}, err
 	}
 	lic.LicenceUntil, lic.Status = authz.Day(o.LicenceUntil, true), string(o.Status)
-	c.body = renewal{term: people.LicenceTerm{From: from.Format(people.DateLayout), Until: req.LicenceUntil}, was: o.LicenceUntil}
 	res := resource("org", name, name)
 	res.From, res.Until = authz.Day(from.Format(people.DateLayout), false), authz.Day(req.LicenceUntil, true)
 	res.Licensing = lic
-	return res, nil
+	return res, renewal{term: people.LicenceTerm{From: from.Format(people.DateLayout), Until: req.LicenceUntil}, was: o.LicenceUntil}, nil
 }
 
 // renewal is a renewal as the policy decided on it: the new term and the
@@ -279,8 +276,7 @@ type renewal struct {
 	was  string
 }
 
-func (s *Server) renewOrg(ctx context.Context, c *call) (any, error) {
-	r := c.body.(renewal)
+func (s *Server) renewOrg(ctx context.Context, c *call, r renewal, _ none) (api.Org, error) {
 	term, was := r.term, r.was
 	term.RecordedBy, term.RecordedAt = c.subject.Person.ID, s.Now().UTC()
 	name := c.path("name")
