@@ -156,3 +156,51 @@ func TestIncidentBlocksUntilClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestBureauHaltsAnOrganisation: the bureau halts every job of an
+// organisation in one request, which opens an incident holding its grants
+// (its jobs are refused naming the suspended grant) until the authority
+// closes it; no one else may halt.
+func TestBureauHaltsAnOrganisation(t *testing.T) {
+	jw := newJobWorld(t)
+	for _, tok := range []string{jw.operator.Token, jw.officer.Token, jw.authority.Token} {
+		if code, _ := jw.do(tok, "POST", "/v1/jobs/halt", api.HaltAllRequest{Org: "acme", Reason: "x"}); code != 403 {
+			t.Fatalf("a halt by another role than the bureau: got %d, want 403", code)
+		}
+	}
+	code, body := jw.do(jw.bureau.Token, "POST", "/v1/jobs/halt", api.HaltAllRequest{Org: "acme", Dataset: "penalties", Reason: "x"})
+	failure(t, code, body, 400, "invalid-argument", "exactly one")
+	var in api.Incident
+	jw.mustDo(jw.bureau.Token, "POST", "/v1/jobs/halt", api.HaltAllRequest{Org: "acme", Reason: "suspected exfiltration"}, &in)
+	if in.Target.Kind != "org" || in.Target.ID != "acme" || in.State != "open" || len(in.Affected.Grants) != 1 {
+		t.Fatalf("halt: got %+v, want an open incident on acme holding its grant", in)
+	}
+	code, body = jw.do(jw.operator.Token, "POST", "/v1/jobs", api.JobRequest{Image: jw.image, Inputs: []string{"penalties"}, Args: []string{"ok"}})
+	failure(t, code, body, 403, "permission-denied", "is suspended")
+	jw.mustDo(jw.authority.Token, "POST", "/v1/incidents/"+in.ID+"/close", api.DecisionRequest{Decision: "no exfiltration found"}, nil)
+	jw.runJob("ok")
+}
+
+// TestReleaseAtStartChecksTheBasis: an export that has all its approvals
+// but no release when the daemon starts (it stopped in between) is not
+// released when its organisation was suspended meanwhile: the release is
+// refused at that moment and the last approval withdrawn.
+func TestReleaseAtStartChecksTheBasis(t *testing.T) {
+	jw := newJobWorld(t)
+	_, x := jw.pendingExport()
+	// The second approval was recorded before the suspension; the
+	// release was not (the daemon stopped).
+	if _, ready, err := exports.Decide(jw.ctx, jw.db.SQL(), x.ID, exports.Review{Person: jw.officer2.ID, Org: "security", Decision: exports.Approve,
+		Justification: "aggregate counts reviewed by hand, no rows", Time: jw.now}); err != nil || !ready {
+		t.Fatalf("second approval: ready %v, %v", ready, err)
+	}
+	jw.mustDo(jw.authority.Token, "POST", "/v1/orgs/acme/suspend", api.StatusRequest{Reason: "late security report"}, nil)
+	released, rolledBack, err := jw.srv.FinishReleases(jw.ctx)
+	if err != nil || released != 0 || rolledBack != 1 {
+		t.Fatalf("releases at start: released %d, rolled back %d, %v; want none released and one rolled back", released, rolledBack, err)
+	}
+	jw.mustDo(jw.officer2.Token, "GET", "/v1/exports/"+x.ID, nil, &x)
+	if x.State == exports.Released || x.Approvals() != 1 {
+		t.Fatalf("export: %s with %d approvals, want unreleased with the last approval withdrawn", x.State, x.Approvals())
+	}
+}
