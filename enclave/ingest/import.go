@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -125,8 +124,6 @@ type Result struct {
 	// DataSHA256 is the hex SHA-256 of the plaintext Arrow IPC file (what
 	// a job sees as data.arrow); Decrypt verifies it when given.
 	DataSHA256 string
-	// SealedSHA256 is the hex SHA-256 of the sealed data file on disk.
-	SealedSHA256 string
 	// Bytes is the size of the plaintext Arrow IPC file.
 	Bytes int64
 	// FingerprintValues and FingerprintRows count the distinct value and
@@ -288,7 +285,7 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	defer clear(plain)
 	res.WrappedKey = wrapped
 
-	// data.arrow.sealed: ipc writer -> (plain hash) -> sealer -> (sealed hash) -> file
+	// data.arrow.sealed: ipc writer -> (plain hash) -> sealer -> file
 	out, err := newSealedFile(filepath.Join(im.opts.Dir, DataFile), plain)
 	if err != nil {
 		return nil, err
@@ -331,7 +328,6 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 		return nil, fpErr
 	}
 	res.DataSHA256 = hex.EncodeToString(out.plainHash.Sum(nil))
-	res.SealedSHA256 = hex.EncodeToString(out.sealedHash.Sum(nil))
 	res.Bytes = out.plainBytes
 	if err := im.fps.Close(); err != nil {
 		return nil, err
@@ -484,14 +480,13 @@ func checkRuleType(c *ColumnSpec, t arrow.DataType) error {
 	return nil
 }
 
-// sealedFile writes a sealed file with hashes of both sides, fsyncs it and
+// sealedFile writes a sealed file with a hash of its plaintext, fsyncs it and
 // removes it unless finished.
 type sealedFile struct {
 	f          *os.File
 	buf        *bufio.Writer
 	sealer     *sealedfile.Writer
 	plainHash  hash.Hash
-	sealedHash hash.Hash
 	plainBytes int64
 	done       bool
 }
@@ -501,8 +496,8 @@ func newSealedFile(path string, key []byte) (*sealedFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", filepath.Base(path), errClass(err))
 	}
-	s := &sealedFile{f: f, buf: bufio.NewWriterSize(f, 1<<20), plainHash: sha256.New(), sealedHash: sha256.New()}
-	s.sealer, err = sealedfile.NewWriter(io.MultiWriter(s.buf, s.sealedHash), key)
+	s := &sealedFile{f: f, buf: bufio.NewWriterSize(f, 1<<20), plainHash: sha256.New()}
+	s.sealer, err = sealedfile.NewWriter(s.buf, key)
 	if err != nil {
 		f.Close()
 		os.Remove(path)

@@ -192,7 +192,8 @@ type csvReader struct {
 	batch   int
 	lines   []int
 	builder *array.RecordBuilder
-	dataLen []int // per column: string bytes in the last batch
+	dataLen []int                  // per column: string bytes in the last batch
+	strs    []*array.StringBuilder // per column: its builder if it is a string column
 	eof     bool
 }
 
@@ -232,8 +233,15 @@ func newCSVReader(f *os.File, spec *Spec, mem memory.Allocator, batchRows, maxLi
 		fields[i] = arrow.Field{Name: h, Type: csvType(types[i]), Nullable: true}
 	}
 	schema := arrow.NewSchema(fields, nil)
-	return &csvReader{f: f, lim: lim, r: r, schema: schema, types: types, names: header, mem: mem,
-		batch: batchRows, builder: array.NewRecordBuilder(mem, schema)}, nil
+	c := &csvReader{f: f, lim: lim, r: r, schema: schema, types: types, names: header, mem: mem,
+		batch: batchRows, builder: array.NewRecordBuilder(mem, schema)}
+	c.strs = make([]*array.StringBuilder, len(types))
+	for j, t := range types {
+		if csvType(t).ID() == arrow.STRING {
+			c.strs[j] = c.builder.Field(j).(*array.StringBuilder)
+		}
+	}
+	return c, nil
 }
 
 func csvType(t string) arrow.DataType {
@@ -301,6 +309,15 @@ func (c *csvReader) Next() (batch, error) {
 			size += len(v)
 			if !utf8.ValidString(v) {
 				return batch{}, badInput("csv line %d column %q is not valid utf-8", line, c.names[j])
+			}
+			if sb := c.strs[j]; sb != nil {
+				// the common case, without appendCSV's switch
+				if v == "" {
+					sb.AppendNull()
+				} else {
+					sb.Append(v)
+				}
+				continue
 			}
 			if err := appendCSV(c.builder.Field(j), c.types[j], v); err != nil {
 				return batch{}, badInput("csv line %d column %q: the value is not a valid %s", line, c.names[j], c.types[j])
