@@ -69,6 +69,11 @@ func freshJobs(n int) []policy.Input {
 //   - wasm-job, wasm-job-denied and wasm-other: the same requests decided
 //     by OPA's WebAssembly evaluator on wazero (WithEvaluator(EvaluatorWasm))
 //     on the same residuals;
+//   - shadowed and shadowed-job-denied: the mix and the denied job
+//     admission by the VM with the run-time check against topdown
+//     (WithShadow, as the daemon runs it): a sampled decision, and every
+//     denied job admission, copies its input before it returns, and the
+//     checks in topdown take their share of the processors;
 //   - ratio: builtin and trivial alternated per iteration, the ratios of
 //     their p50 and p99;
 //   - evaluators-job, evaluators-job-denied, evaluators-read: the plan in
@@ -94,7 +99,12 @@ func BenchmarkDecide(b *testing.B) {
 	if len(wasm.wasm) == 0 {
 		b.Fatal("no action compiled to WebAssembly")
 	}
-	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b), "topdown": topdown, "wasm": wasm}
+	shadowed, err := New(ctx, WithShadow(Shadow{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer shadowed.Close()
+	engines := map[string]*Engine{"builtin": builtinEngine(b), "trivial": trivialEngine(b), "topdown": topdown, "wasm": wasm, "shadowed": shadowed}
 	others := append(slices.Clone(inputs[2:]), matrixInput("whoami", true, "operator"), matrixInput("job.show", true, "operator"), matrixInput("dataset.list", true, "officer"))
 	cases := []struct {
 		name, engine string
@@ -111,6 +121,8 @@ func BenchmarkDecide(b *testing.B) {
 		{"wasm-job", "wasm", func(int) []policy.Input { return inputs[:1] }},
 		{"wasm-job-denied", "wasm", func(int) []policy.Input { return inputs[1:2] }},
 		{"wasm-other", "wasm", func(int) []policy.Input { return others }},
+		{"shadowed", "shadowed", func(int) []policy.Input { return inputs }},
+		{"shadowed-job-denied", "shadowed", func(int) []policy.Input { return inputs[1:2] }},
 	}
 	// The topdown engine checks an action's residual against the whole
 	// policies on its first decision (the others check their plans when

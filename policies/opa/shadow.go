@@ -24,7 +24,8 @@ import (
 // engine keeps topdown on the whole policies as the reference at run time
 // too: a sample of live decisions, and every denied job admission, are
 // decided again by topdown in the background, on a copy of the input
-// made before the decision returns. A decision that topdown makes
+// made before the decision returns, taking at most a quarter of one
+// processor (shadowPace). A decision that topdown makes
 // otherwise is a mismatch: the action switches to topdown on the whole
 // policies for the rest of the engine's life, and the engine reports it
 // (Shadow.Diverged), once per action. The background never delays or
@@ -40,11 +41,19 @@ const DefaultShadowQueue = 256
 // shadowTimeout bounds one check in topdown.
 const shadowTimeout = 10 * time.Second
 
+// shadowPace is how many times as long as a check took the checks then
+// rest, so that they take at most a quarter of one processor: topdown
+// takes 5 to 50 times as long as the VM, and a flood of requests that are
+// checked (denied job admissions) must not make the daemon do that much
+// more work; what finds the queue full is skipped and counted.
+const shadowPace = 3
+
 // Shadow configures the run-time checks of WithShadow.
 type Shadow struct {
 	// SampleEvery makes one decision in SampleEvery (at random) of each
 	// action checked; 1 checks every decision. Zero means
-	// DefaultSampleEvery. Every denied or failed job.run is checked too.
+	// DefaultSampleEvery. Every denied or failed job.run is checked too,
+	// as long as the checks keep up (see shadowPace).
 	SampleEvery int
 	// Queue bounds the checks waiting; a decision to check that finds the
 	// queue full is not checked (ShadowSkipped). Zero means
@@ -188,6 +197,12 @@ func (e *Engine) sample(ctx context.Context, in *policy.Input, d policy.Decision
 	if !always && rand.IntN(s.cfg.SampleEvery) != 0 {
 		return
 	}
+	if len(s.queue) == cap(s.queue) { // behind: spare the copy
+		if s.cfg.Checked != nil {
+			s.cfg.Checked(in.Action, ShadowSkipped)
+		}
+		return
+	}
 	c := shadowCheck{action: in.Action, input: inputValue(in), got: d, gotErr: err != nil}
 	c.got.Reasons = slices.Clone(d.Reasons) // nil stays nil, empty empty
 	c.got.Grants = maps.Clone(d.Grants)
@@ -209,7 +224,13 @@ func (e *Engine) runShadow(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case c := <-s.queue:
+			start := time.Now()
 			e.check(ctx, c)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(shadowPace * time.Since(start)):
+			}
 		}
 	}
 }
