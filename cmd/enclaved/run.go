@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("--price-list: %w", err)
 	}
 	shredder := newShredder(cfg, log, db, kr, alog, mgr)
-	if err := applyTombstones(ctx, log, kr, cat, shredder); err != nil {
+	if err := applyTombstones(ctx, log, cfg, kr, alog, cat, shredder); err != nil {
 		return err
 	}
 	var canceler sweeper.Canceler

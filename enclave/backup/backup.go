@@ -241,8 +241,28 @@ func Restore(ctx context.Context, src, dataDir, passphrase string, tombstones To
 			return fmt.Errorf("apply the tombstones to the restored keyring: %w", err)
 		}
 	}
+	// The daemon's first start checks every key its state holds as live
+	// against the keyring (what a Vault deleted after the backup is gone
+	// there) and then removes this mark.
+	mark, _ := json.Marshal(Restored{From: src, Taken: m.Taken, Restored: time.Now().UTC(), Tombstones: len(tombstones.List), None: tombstones.None})
+	if err := os.WriteFile(filepath.Join(stage, RestoredFile), mark, 0o600); err != nil {
+		return err
+	}
 	os.Remove(dataDir)
 	return os.Rename(stage, dataDir)
+}
+
+// RestoredFile marks a data directory written by Restore until its
+// daemon's first start has checked its keys.
+const RestoredFile = "RESTORED.json"
+
+// Restored is what RestoredFile says.
+type Restored struct {
+	From       string    `json:"from"`
+	Taken      time.Time `json:"taken"`
+	Restored   time.Time `json:"restored"`
+	Tombstones int       `json:"tombstones"`
+	None       bool      `json:"no_tombstones,omitempty"`
 }
 
 func seal(plain []byte, passphrase string) ([]byte, error) {

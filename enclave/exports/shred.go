@@ -320,14 +320,15 @@ const RestoreReason = "destroyed after the backup this data directory was restor
 
 // ApplyTombstones destroys what a restored data directory holds of
 // objects whose keys were shredded after the backup was taken: dead
-// reports whether a keyring object has a tombstone. Each dataset version
+// reports whether a keyring object's key is gone (a tombstone names it,
+// or the keyring no longer has it); its error stops the pass. Each dataset version
 // whose key is dead is marked destroyed, its files removed and its
 // derived outputs destroyed (DatasetDestroyed); each job or export whose
 // key is dead is destroyed. Everything is audited with cause "restore"
 // and actor "system". It returns the dataset versions and the derived
 // objects it destroyed. The daemon runs it at every start: after a
 // restore it finds what came back; otherwise it finds nothing.
-func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, dead func(object string) bool) (versions []string, derived []jobs.Destruction, err error) {
+func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, dead func(object string) (bool, error)) (versions []string, derived []jobs.Destruction, err error) {
 	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT name, version FROM dataset_versions WHERE state != ? ORDER BY name, version`, datasets.Destroyed)
 	if err != nil {
 		return nil, nil, err
@@ -354,7 +355,10 @@ func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, d
 		if err != nil {
 			return versions, derived, err
 		}
-		if !dead(v.KeyObject()) {
+		if gone, err := dead(v.KeyObject()); err != nil || !gone {
+			if err != nil {
+				return versions, derived, fmt.Errorf("is the key of dataset %q version %d alive: %w", v.Name, v.Version, err)
+			}
 			continue
 		}
 		ev := audit.Event{Actor: "system", Action: "dataset.destroy", Objects: []string{"dataset:" + v.ID(), "restore"}, Outcome: audit.OutcomeOK,
@@ -404,11 +408,20 @@ func (s *Shredder) ApplyTombstones(ctx context.Context, cat *datasets.Catalog, d
 			rows.Close()
 			return versions, derived, err
 		}
-		if dead(k.object) {
-			keys = append(keys, k)
-		}
+		keys = append(keys, k)
 	}
 	rows.Close()
+	var gone []key
+	for _, k := range keys {
+		d, err := dead(k.object)
+		if err != nil {
+			return versions, derived, fmt.Errorf("is the key of %s alive: %w", k.object, err)
+		}
+		if d {
+			gone = append(gone, k)
+		}
+	}
+	keys = gone
 	for _, k := range keys {
 		if k.kind == jobs.KindJob {
 			ds, err := s.Job(ctx, k.owner, "restore", "system", RestoreReason)

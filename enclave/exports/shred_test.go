@@ -268,7 +268,7 @@ func TestApplyTombstones(t *testing.T) {
 	w := newShredWorld(t)
 	ctx := context.Background()
 	dead := map[string]bool{jobs.JobKeyObject("j-b"): true, jobs.ExportKeyObject("x_1"): true}
-	versions, ds, err := w.s.ApplyTombstones(ctx, nil, func(o string) bool { return dead[o] })
+	versions, ds, err := w.s.ApplyTombstones(ctx, nil, func(o string) (bool, error) { return dead[o], nil })
 	if err != nil {
 		t.Fatal(err)
 	}
