@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package scan
 
 import "golang.org/x/sys/cpu"
@@ -6,7 +8,12 @@ import "golang.org/x/sys/cpu"
 // needs POPCNT, found wherever AVX2 is).
 var useTokenRunsAMD64 = haveAVX2 && cpu.X86.HasPOPCNT
 
-// tokenRunsAMD64 is tokenRunsGo (see there) in assembly.
+// tokenRunsAMD64 is tokenRunsGo (see there) in assembly. It is kept because
+// it shows end to end: in four alternated pairs of make bench's ScanText
+// (issue 17 item 6, a loaded 2-core host) the text scan ran at 300-323 MB/s
+// per core with it and 146-298 MB/s without, 5.4 against 3.7 times the map
+// baseline of the same runs (medians). checkTokenRuns and the mask tests
+// compare it with tokenRunsGo; build with -tags purego to leave it out.
 //
 //go:noescape
 func tokenRunsAMD64(st *tokState, mb *blockMasks, recs *uint64) bool

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // tokState offsets (see tokState; checked by TestTokStateLayout).

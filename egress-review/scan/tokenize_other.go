@@ -1,8 +1,9 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package scan
 
-// useTokenRunsAMD64 is false where there is no tokenRunsAMD64.
+// useTokenRunsAMD64 is false where there is no tokenRunsAMD64: on other
+// processors, and with the purego build tag.
 var useTokenRunsAMD64 = false
 
 func tokenRunsAMD64(st *tokState, mb *blockMasks, recs *uint64) bool {
