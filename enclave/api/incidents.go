@@ -76,6 +76,20 @@ type GrantRevoked struct {
 	Stopped     []string  `json:"stopped"`
 }
 
+// GrantStanding is the answer of GET /v1/grants/{id}/standing: a grant's
+// status, how it ended (revoked or expired: who, why, when) and what holds
+// it suspended.
+type GrantStanding struct {
+	Grant       string      `json:"grant"`
+	Application string      `json:"application"`
+	Org         string      `json:"org"`
+	Status      string      `json:"status"`
+	From        string      `json:"from"`
+	Until       string      `json:"until"`
+	End         *GrantEnd   `json:"end,omitempty"`
+	Holds       []GrantHold `json:"holds"`
+}
+
 // GrantHold is one thing that holds a grant suspended: its organisation's
 // suspension ("org") or an open incident ("incident:ID").
 type GrantHold struct {

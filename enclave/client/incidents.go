@@ -14,6 +14,13 @@ func (c *Client) RevokeGrant(ctx context.Context, id, reason string) (api.GrantR
 	return out, c.Do(ctx, "POST", "/v1/applications/"+url.PathEscape(id)+"/revoke", api.ReasonRequest{Reason: reason}, &out)
 }
 
+// GrantStanding returns a grant's status, its end and its holds (id: the
+// grant's, or its application's).
+func (c *Client) GrantStanding(ctx context.Context, id string) (api.GrantStanding, error) {
+	var out api.GrantStanding
+	return out, c.Do(ctx, "GET", "/v1/grants/"+url.PathEscape(id)+"/standing", nil, &out)
+}
+
 // ReportIncident reports an incident on a job, a dataset or a grant.
 func (c *Client) ReportIncident(ctx context.Context, req api.IncidentRequest) (api.Incident, error) {
 	var out api.Incident

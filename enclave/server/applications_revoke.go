@@ -23,6 +23,23 @@ func (s *Server) grantEndRoutes() []route {
 		{Method: "POST", Path: "/v1/applications/{id}/revoke", Action: "application.revoke",
 			Summary: "Revoke the grant of an application (ID: the application's or the grant's), with a reason: jobs under it stop, its exports are no longer approved or released, what it derived is destroyed after the grace period",
 			Request: api.ReasonRequest{}, Response: api.GrantRevoked{}, Resource: s.grantResource, Handle: s.revokeGrant},
+		{Method: "GET", Path: "/v1/grants/{id}/standing", Action: "application.list", Op: "grant.standing",
+			Summary:  "A grant's status, how it ended (who, why, when) and what holds it suspended (its organisation's suspension, open incidents)",
+			Response: api.GrantStanding{}, Resource: s.grantResource, Handle: func(ctx context.Context, c *call) (any, error) {
+				st, err := grants.Show(ctx, s.DB.SQL(), c.body.(*grants.Grant).ID)
+				if err != nil {
+					return nil, err
+				}
+				out := api.GrantStanding{Grant: st.ID, Application: st.Application, Org: st.Org, Status: st.Status, From: st.From, Until: st.Until,
+					Holds: []api.GrantHold{}}
+				if e := st.End; e != nil {
+					out.End = &api.GrantEnd{Status: e.Status, Reason: e.Reason, By: e.By, At: e.At}
+				}
+				for _, h := range st.Holds {
+					out.Holds = append(out.Holds, api.GrantHold{Cause: h.Cause, Reason: h.Reason, By: h.By, At: h.At})
+				}
+				return out, nil
+			}},
 	}
 }
 

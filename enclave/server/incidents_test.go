@@ -177,7 +177,16 @@ func TestBureauHaltsAnOrganisation(t *testing.T) {
 	}
 	code, body = jw.do(jw.operator.Token, "POST", "/v1/jobs", api.JobRequest{Image: jw.image, Inputs: []string{"penalties"}, Args: []string{"ok"}})
 	failure(t, code, body, 403, "permission-denied", "is suspended")
+	var st api.GrantStanding
+	jw.mustDo(jw.authority.Token, "GET", "/v1/grants/"+in.Affected.Grants[0]+"/standing", nil, &st)
+	if st.Status != "suspended" || len(st.Holds) != 1 || st.Holds[0].Cause != "incident:"+in.ID || st.Holds[0].By != jw.bureau.ID {
+		t.Fatalf("standing of the held grant: got %+v, want suspended, held by the incident", st)
+	}
 	jw.mustDo(jw.authority.Token, "POST", "/v1/incidents/"+in.ID+"/close", api.DecisionRequest{Decision: "no exfiltration found"}, nil)
+	jw.mustDo(jw.authority.Token, "GET", "/v1/grants/"+in.Affected.Grants[0]+"/standing", nil, &st)
+	if st.Status != "approved" || len(st.Holds) != 0 {
+		t.Fatalf("standing after the close: got %+v, want approved, no hold", st)
+	}
 	jw.runJob("ok")
 }
 

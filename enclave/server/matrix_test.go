@@ -268,6 +268,7 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "GET /v1/incidents/{id}", typ: "incidents", url: "/v1/incidents/" + m.incident},
 		{route: "POST /v1/incidents/{id}/close", typ: "incidents", url: "/v1/incidents/" + m.incident + "/close", body: api.DecisionRequest{Decision: "matrix"}},
 		{route: "POST /v1/jobs/halt", typ: "organisations", url: "/v1/jobs/halt", body: api.HaltAllRequest{Org: "acme", Reason: "matrix"}},
+		{route: "GET /v1/grants/{id}/standing", typ: "grants", url: "/v1/grants/" + m.grant + "/standing"},
 		{route: "POST /v1/applications/{id}/revoke", typ: "grants", url: "/v1/applications/" + m.app + "/revoke", body: reason},
 	}
 }

@@ -29,6 +29,22 @@ func init() {
 						g.Grant, g.Application, g.Org, g.Status, g.Reason, g.EndedBy, g.EndedAt.Format(time.RFC3339), dash(strings.Join(g.Stopped, ",")))
 				})
 			}},
+		&command{path: "application standing", args: "ID", short: "a grant's status, how it ended and what holds it (ID: the application's or the grant's)", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				st, err := e.client.GrantStanding(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(st, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "grant\t%s (application %s)\norganisation\t%s\nperiod\t%s..%s\nstatus\t%s\n", st.Grant, st.Application, st.Org, st.From, st.Until, st.Status)
+					if st.End != nil {
+						fmt.Fprintf(tw, "ended\t%s by %s at %s: %s\n", st.End.Status, st.End.By, st.End.At.Format(time.RFC3339), st.End.Reason)
+					}
+					for _, h := range st.Holds {
+						fmt.Fprintf(tw, "held by\t%s since %s (%s): %s\n", h.Cause, h.At.Format(time.RFC3339), h.By, h.Reason)
+					}
+				})
+			}},
 		&command{path: "incident report", short: "report an incident on a job, a dataset or a grant (operator: your organisation's work; officer, bureau): its use stops until the authority closes it", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
 				fs.String("job", "", "the job")
