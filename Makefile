@@ -64,6 +64,7 @@ bench: build images ## run the benchmarks; each prints ratios against a referenc
 	$(GO) test -run '^$$' -bench Decide -benchtime 5000x ./policies/opa
 	$(GO) test -run '^$$' -bench Scan -benchtime 3x ./egress-review
 	$(GO) test -run '^$$' -bench Contract -benchtime 3x -timeout 30m ./egress-review/checks
+	$(GO) test -run '^$$' -bench SealOutput -benchtime 5x ./enclave/jobs
 	$(GO) test -run '^$$' -bench . -benchtime 15x -timeout 30m ./sandbox-runtime/containerd
 	$(GO) run ./enclave/ingest/internal/bench -mb 50
 	$(GO) test -run '^$$' -bench UsageReport1M -benchtime 1x -timeout 30m ./enclave/usage
