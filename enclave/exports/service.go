@@ -212,6 +212,14 @@ func (s *Service) freeze(ctx context.Context, j *jobs.Job, name, dir string, i i
 	if err != nil {
 		return File{}, "", err
 	}
+	// The sealed file must be the output the job wrote: the hash recorded
+	// at its end binds the file to its name (two outputs of one job share
+	// a key, so a swap would otherwise decrypt).
+	for _, o := range j.Outputs {
+		if o.Name == name && o.SHA256 != sum {
+			return File{}, "", fmt.Errorf("output %q of job %q does not match the hash recorded when it was collected: %w", name, j.ID, errdefs.ErrDataLoss)
+		}
+	}
 	return File{Name: name, Size: n, SHA256: sum}, plain, nil
 }
 

@@ -346,3 +346,27 @@ func TestOrphanExport(t *testing.T) {
 		t.Errorf("second pass: got %+v, %v; want nothing", ds, err)
 	}
 }
+
+// TestFreezeChecksTheRecordedHash: a sealed output that decrypts but is
+// not the file collected under its name (two outputs of a job share a
+// key) is refused as data loss when it is frozen.
+func TestFreezeChecksTheRecordedHash(t *testing.T) {
+	w := newShredWorld(t)
+	ctx := context.Background()
+	j, _ := jobs.Get(ctx, w.db.SQL(), "j-b")
+	svc := &Service{Dir: w.exports, Jobs: w.m}
+	key := make([]byte, 32)
+	dir := filepath.Join(w.exports, "x_new")
+	os.MkdirAll(filepath.Join(dir, "files"), 0o700)
+	os.MkdirAll(filepath.Join(dir, reviewDir, "files"), 0o700)
+	if _, _, err := svc.freeze(ctx, j, "out.csv", dir, 0, key); err != nil {
+		t.Fatalf("freeze of the output as collected: %v", err)
+	}
+	j.Outputs[0].SHA256 = strings.Repeat("0", 64) // as if another file were under its name
+	os.RemoveAll(dir)
+	os.MkdirAll(filepath.Join(dir, "files"), 0o700)
+	os.MkdirAll(filepath.Join(dir, reviewDir, "files"), 0o700)
+	if _, _, err := svc.freeze(ctx, j, "out.csv", dir, 0, key); !errdefs.IsDataLoss(err) {
+		t.Fatalf("freeze of a file that is not the one collected: got %v, want data loss", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
+	"github.com/enclave-dev/enclave/enclave/store"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
@@ -292,5 +293,58 @@ func TestRecoverSealsLegacyPlaintext(t *testing.T) {
 	}
 	if got := readLog(t, m2, "j-old"); string(got) != "row "+secretValue+"\n" {
 		t.Fatalf("the sealed legacy log reads back %q", got)
+	}
+}
+
+// failingKeyring makes no data key: the keyring is unreachable.
+type failingKeyring struct{ keys.Keyring }
+
+func (failingKeyring) NewDataKey(context.Context, string) ([]byte, []byte, error) {
+	return nil, nil, errdefs.ErrUnavailable
+}
+
+// TestSealFailureKeepsNoPlaintext: when a job's outputs cannot be sealed
+// (the keyring is unreachable at its end), they are removed, not kept as
+// plaintext anywhere, and the job says so; an output sealed under another
+// job's key does not open.
+func TestSealFailureKeepsNoPlaintext(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	plain := t.TempDir()
+	m, err := NewManager(Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs"), PlainDir: plain,
+		Keyring: failingKeyring{testKeyring(t)}, UID: os.Getuid(), GID: os.Getgid(), MaxRunning: 1}, db, &sandboxtest.Fake{RunFunc: writingRun}, nil, &auditLog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	j, err := submit(t, m, "j-nokey", []string{"counts.arrow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Outputs) != 0 || !strings.Contains(j.Message, "could not be sealed") {
+		t.Fatalf("job: got outputs %+v, message %q; want none and the reason", j.Outputs, j.Message)
+	}
+	if n := countFiles(t, plain) + countFiles(t, filepath.Join(dir, "jobs")); n != 0 {
+		t.Fatalf("%d files left after a failed seal, want none", n)
+	}
+
+	// Another job's sealed output copied over this one's does not open.
+	m2, _ := newManager(t, &sandboxtest.Fake{RunFunc: writingRun})
+	a, _ := submit(t, m2, "j-a", []string{"counts.arrow"})
+	b, _ := submit(t, m2, "j-b", []string{"counts.arrow"})
+	data, _ := os.ReadFile(m2.sealedOut(a.ID, "counts.arrow"))
+	os.WriteFile(m2.sealedOut(b.ID, "counts.arrow"), data, 0o600)
+	r, err := m2.OpenOutput(ctx, b, "counts.arrow")
+	if err == nil {
+		_, err = io.ReadAll(r)
+		r.Close()
+	}
+	if !errdefs.IsDataLoss(err) {
+		t.Fatalf("another job's sealed output: got %v, want data loss", err)
 	}
 }
