@@ -134,7 +134,8 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := jobs.NewManager(jobs.Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs")}, db, noRuntime{}, cat, alog)
+	plain := t.TempDir() // outside the data directory, as the manager wants it
+	mgr, err := jobs.NewManager(jobs.Config{Dir: filepath.Join(dir, "jobs"), InputDir: filepath.Join(dir, "inputs"), PlainDir: plain, Keyring: kr}, db, noRuntime{}, cat, alog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func newWorld(t *testing.T) *world {
 	w.mustDo(w.people["operator"].Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"},
 		Columns: []string{"penalties.district"}, Purpose: "district risk model", Scenario: "credit scoring", Until: "2027-06-30"}, &a)
 	w.app = a.ID
-	w.seedExport(mgr, filepath.Join(dir, "jobs"))
+	w.seedExport(mgr, plain)
 	return w
 }
 
@@ -233,7 +234,7 @@ func (w *world) importDataset() {
 // seedExport records a finished job of the operator and its export request
 // directly in the store (running it would need containerd): the checks ran,
 // one asks for review, and two officers must approve.
-func (w *world) seedExport(mgr *jobs.Manager, jobsDir string) {
+func (w *world) seedExport(mgr *jobs.Manager, plainDir string) {
 	ctx := context.Background()
 	op := w.people["operator"]
 	j := mgr.New(jobs.NewJob{ID: "j_console0001", Org: "acme", Owner: op.ID, Image: "sha256:" + strings.Repeat("ab", 32), Args: []string{"/app/model"},
@@ -270,12 +271,12 @@ func (w *world) seedExport(mgr *jobs.Manager, jobsDir string) {
 		w.t.Fatal(err)
 	}
 	w.job, w.export = j.ID, e.ID
-	// The job's log: one line holds an input value, which operators must
-	// not see.
-	if err := os.MkdirAll(filepath.Join(jobsDir, j.ID), 0o700); err != nil {
+	// The job's log, as the manager keeps it until it is sealed: one line
+	// holds an input value, which operators must not see.
+	if err := os.MkdirAll(filepath.Join(plainDir, j.ID), 0o700); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(jobsDir, j.ID, "log"), []byte(jobLog), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(plainDir, j.ID, "log"), []byte(jobLog), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
 }
