@@ -521,10 +521,24 @@ func List(ctx context.Context, q store.Querier, f Filter) ([]*Incident, error) {
 }
 
 // HeldDatasets returns, for each of names that an open incident holds for
-// organisation org (an incident on the dataset of every organisation, or
-// of org), the id of the oldest such incident.
+// organisation org (an incident on the dataset of every organisation or of
+// org, or on org itself), the id of the oldest such incident.
 func HeldDatasets(ctx context.Context, q store.Querier, org string, names []string) (map[string]string, error) {
 	out := map[string]string{}
+	// An open incident on the organisation (the bureau's halt) holds
+	// every dataset for it, grants made after the halt included.
+	var orgInc string
+	err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ? ORDER BY reported_at, id LIMIT 1`,
+		Open, Org, org).Scan(&orgInc)
+	switch {
+	case err == nil:
+		for _, n := range names {
+			out[n] = orgInc
+		}
+		return out, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
 	for _, n := range names {
 		var id string
 		err := q.QueryRowContext(ctx, `SELECT id FROM incidents WHERE state = ? AND kind = ? AND target = ? AND (org = '' OR org = ?)

@@ -211,6 +211,13 @@ func TestDatasetAndOrgIncidents(t *testing.T) {
 	if !slices.Equal(stop, []string{"j-run"}) {
 		t.Fatalf("organisation incident stops %v, want [j-run]", stop)
 	}
+	held, err = HeldDatasets(ctx, w.db, "acme", []string{"penalties", "anything"})
+	if err != nil || held["penalties"] != "inc_o" || held["anything"] != "inc_o" {
+		t.Fatalf("datasets held for a halted organisation: got %v, %v, want every one by inc_o", held, err)
+	}
+	if held, _ := HeldDatasets(ctx, w.db, "globex", []string{"penalties"}); len(held) != 0 {
+		t.Fatalf("another organisation's datasets held by acme's halt: %v", held)
+	}
 	if err := RecordStopped(ctx, w.db, "inc_o", stop); err != nil {
 		t.Fatal(err)
 	}

@@ -177,6 +177,11 @@ func TestBureauHaltsAnOrganisation(t *testing.T) {
 	}
 	code, body = jw.do(jw.operator.Token, "POST", "/v1/jobs", api.JobRequest{Image: jw.image, Inputs: []string{"penalties"}, Args: []string{"ok"}})
 	failure(t, code, body, 403, "permission-denied", "is suspended")
+	// Nor is a new grant applied for while the halt is open: every
+	// dataset is held for the organisation.
+	code, body = jw.do(jw.operator.Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"}, Purpose: "risk statistics",
+		Scenario: "dashboard", Until: "2027-06-30"})
+	failure(t, code, body, 403, "permission-denied", "incident.dataset_held")
 	var st api.GrantStanding
 	jw.mustDo(jw.authority.Token, "GET", "/v1/grants/"+in.Affected.Grants[0]+"/standing", nil, &st)
 	if st.Status != "suspended" || len(st.Holds) != 1 || st.Holds[0].Cause != "incident:"+in.ID || st.Holds[0].By != jw.bureau.ID {

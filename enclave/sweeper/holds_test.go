@@ -79,6 +79,8 @@ func TestHeldUseStops(t *testing.T) {
 		{"suspended grant", `UPDATE grants SET status = 'suspended' WHERE id = 'g1'`, "grant:g1"},
 		{"held dataset", `INSERT INTO incidents(id, kind, target, org, reason, reported_by, reporter_org, reported_at, affected, state)
 			VALUES ('inc_1', 'dataset', 'census', '', 'r', 'p-bur', 'platform', '2026-03-01T00:00:00.000000000Z', '{}', 'open')`, "incident:inc_1"},
+		{"organisation halted", `INSERT INTO incidents(id, kind, target, org, reason, reported_by, reporter_org, reported_at, affected, state)
+			VALUES ('inc_2', 'org', 'acme', 'acme', 'r', 'p-bur', 'platform', '2026-03-01T00:00:00.000000000Z', '{}', 'open')`, "incident:inc_2"},
 		{"ended agreement", `INSERT INTO people(id, name, org, roles, agreement_until, created_at, created_by) VALUES ('p', 'P', 'acme', '["operator"]', '2026-02-28',
 			'2026-01-01T00:00:00.000000000Z', 'p-admin')`, "person:p"},
 	} {

@@ -599,12 +599,15 @@ func (s *Sweeper) stopHeld(ctx context.Context, now time.Time, res *Result) erro
 			AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org))
 			THEN 'incident:' || (SELECT n.id FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
 				AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org) LIMIT 1)
+		WHEN EXISTS (SELECT 1 FROM incidents n WHERE n.kind = '`+incidents.Org+`' AND n.state = '`+incidents.Open+`' AND n.target = j.org)
+			THEN 'incident:' || (SELECT n.id FROM incidents n WHERE n.kind = '`+incidents.Org+`' AND n.state = '`+incidents.Open+`' AND n.target = j.org LIMIT 1)
 		ELSE 'person:' || j.owner END
 		FROM jobs j LEFT JOIN people p ON p.id = j.owner
 		WHERE j.state IN ('queued', 'initializing', 'running') AND (
 			EXISTS (SELECT 1 FROM json_each(j.grants) g JOIN grants ON grants.id = g.value WHERE grants.status = 'suspended')
 			OR EXISTS (SELECT 1 FROM json_each(j.inputs) i JOIN incidents n ON n.kind = '`+incidents.Dataset+`' AND n.state = '`+incidents.Open+`'
 				AND n.target = json_extract(i.value, '$.dataset') AND (n.org = '' OR n.org = j.org))
+			OR EXISTS (SELECT 1 FROM incidents n WHERE n.kind = '`+incidents.Org+`' AND n.state = '`+incidents.Open+`' AND n.target = j.org)
 			OR (p.id IS NOT NULL AND p.agreement_until != '' AND p.agreement_until < ?))
 		ORDER BY j.id`, today)
 	if err != nil {
@@ -630,7 +633,7 @@ func (s *Sweeper) stopHeld(ctx context.Context, now time.Time, res *Result) erro
 		case strings.HasPrefix(h.cause, "grant:"):
 			why = "grant " + strings.TrimPrefix(h.cause, "grant:") + " is suspended"
 		case strings.HasPrefix(h.cause, "incident:"):
-			why = "open incident " + strings.TrimPrefix(h.cause, "incident:") + " holds a dataset it reads"
+			why = "open incident " + strings.TrimPrefix(h.cause, "incident:") + " holds its organisation or a dataset it reads"
 		case strings.HasPrefix(h.cause, "person:"):
 			why = "the confidentiality agreement of its owner ended"
 		}
