@@ -304,6 +304,13 @@ async function renderApplications() {
         act = el('span', { class: 'actions' }, el('button', { type: 'button', class: 'approve-application', on: { click: decide('approve') } }, 'Approve'),
           el('button', { type: 'button', class: 'danger', on: { click: decide('reject') } }, 'Reject'));
       }
+      if (authority && a.status === 'approved' && a.grant) {
+        // Issue 18: the grant ends with a reason; jobs under it stop.
+        const reason = el('input', { class: 'revoke-reason', placeholder: 'reason (recorded)' });
+        act = el('span', { class: 'actions' }, reason, el('button', { type: 'button', class: 'danger revoke-grant', on: { click: async () => {
+          try { await api('POST', '/v1/applications/' + enc(a.id) + '/revoke', { reason: reason.value }); route(); } catch (err) { out.prepend(refused(err)); }
+        } } }, 'Revoke grant'));
+      }
       return { id: a.id, cells: [a.id, a.org, (a.datasets || []).map((d) => d.name || d.dataset || '').join(', '), short(a.purpose, 60), a.scenario,
         a.from + ' – ' + a.until, badge('status', a.status), a.grant || '', act] };
     }), 'applications'));

@@ -51,6 +51,28 @@ func TestIncidentsInBrowser(t *testing.T) {
 	b.shot("bureau-incidents")
 	b.clean()
 
+	// The authority revokes the application's grant on the Applications
+	// page, with a reason.
+	var a struct{ Status, Grant string }
+	w.mustDo(w.people["authority"].Token, "POST", "/v1/applications/"+w.app+"/approve", api.CommentRequest{}, nil)
+	b = w.browser(t)
+	b.signIn(w.people["authority"].Token)
+	b.open("applications")
+	app := `#applications tr[data-id="` + w.app + `"]`
+	b.run("revoke the grant",
+		chromedp.WaitVisible(app+` .revoke-grant`),
+		chromedp.SendKeys(app+` input.revoke-reason`, "the scenario was exceeded"),
+		chromedp.Click(app+` .revoke-grant`),
+		chromedp.WaitVisible(app+` .status-revoked`))
+	b.shot("authority-grant-revoked")
+	b.clean()
+	w.mustDo(w.people["authority"].Token, "GET", "/v1/applications/"+w.app, nil, &a)
+	var st api.GrantStanding
+	w.mustDo(w.people["authority"].Token, "GET", "/v1/grants/"+a.Grant+"/standing", nil, &st)
+	if a.Status != "revoked" || st.End == nil || st.End.Reason != "the scenario was exceeded" || st.End.By != w.people["authority"].ID {
+		t.Fatalf("after the revocation in the browser: application %+v, grant %+v", a, st)
+	}
+
 	b = w.browser(t)
 	b.signIn(w.people["operator"].Token)
 	var navs int
