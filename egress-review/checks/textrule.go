@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	review "github.com/enclave-dev/enclave/egress-review"
+	"github.com/enclave-dev/enclave/egress-review/scan"
 )
 
 // The text rule of the output contract classifies every token of a text
@@ -319,7 +320,20 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 		}
 		prevHash = false
 	}
+	retry := 0 // where a window may be tried again after one did nothing
 	for i := 0; i < len(p); {
+		if len(tok) == 0 && han == 0 && i >= retry && len(p)-i >= 64 {
+			var m scan.TextMasks
+			scan.ClassifyText(p[i:], &m)
+			st := lineState{prevHash: prevHash, line: line, lineStart: lineStart}
+			j := r.window(c, p, i, &m, &st)
+			prevHash, line, lineStart = st.prevHash, st.line, st.lineStart
+			if j > i {
+				i = j
+				continue
+			}
+			retry = i + 1
+		}
 		b := p[i]
 		if b < utf8.RuneSelf {
 			k := asciiKind[b]

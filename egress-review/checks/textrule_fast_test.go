@@ -39,15 +39,30 @@ var textPieces = []string{
 	" ", " ", " ", "  ", "\t", "\n", "\n", "\r\n", " \n", ".", ",", ";", "(", ")", "-", "/", "=", "#", "%", "&", "\\", "*",
 }
 
-func genText(r *rand.Rand, n int) []byte {
+// genText writes n bytes or so of pieces; ascii keeps to the pieces that
+// are ASCII, whose texts the fast path reads 64 bytes at a time.
+func genText(r *rand.Rand, n int, ascii bool) []byte {
 	var b strings.Builder
 	for b.Len() < n {
-		b.WriteString(textPieces[r.IntN(len(textPieces))])
+		piece := textPieces[r.IntN(len(textPieces))]
+		if ascii && !isASCII(piece) {
+			continue
+		}
+		b.WriteString(piece)
 		if r.IntN(3) > 0 {
 			b.WriteByte(' ')
 		}
 	}
 	return []byte(b.String())
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // TestTextRuleSameAsRef holds the text rule to the rule of before over
@@ -57,12 +72,12 @@ func TestTextRuleSameAsRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	labels := func(s string) bool { return s == "Haicang" || s == "C2614" || s == "1234567" }
 	for i := 0; i < 4000; i++ {
-		p := genText(r, r.IntN(400))
+		p := genText(r, r.IntN(400), i%2 == 0)
 		sameAsRef(t, p, nil)
 		sameAsRef(t, p, labels)
 	}
 	for n := 0; n < 200; n++ {
-		sameAsRef(t, genText(r, 2000)[:n], nil)
+		sameAsRef(t, genText(r, 2000, n%2 == 0)[:n], nil)
 	}
 	var report strings.Builder
 	for i := 0; i < 200; i++ {
@@ -76,7 +91,8 @@ func TestTextRuleSameAsRef(t *testing.T) {
 func FuzzTextRuleSameAsRef(f *testing.F) {
 	f.Add([]byte("In 2021-04 the district of Haicang recorded 1,234 decisions (12.5%).\n"))
 	f.Add([]byte("9f3c9f3c9f3c 138****1234 #ff0000 %41%42 one two three 一二三 １２３\n  \n"))
-	f.Add(genText(rand.New(rand.NewPCG(1, 1)), 300))
+	f.Add(genText(rand.New(rand.NewPCG(1, 1)), 300, false))
+	f.Add(genText(rand.New(rand.NewPCG(1, 1)), 300, true))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		sameAsRef(t, p, nil)
 	})

@@ -1,0 +1,186 @@
+package checks
+
+import (
+	"math/bits"
+
+	"github.com/enclave-dev/enclave/egress-review/scan"
+)
+
+// The text rule's fast path: 64 bytes of ASCII text at a time, from the
+// class masks of scan.ClassifyText. Tokens (runs of letters, digits and
+// '*', joined by '.' and ',' between digits) and the bytes that are
+// neither tokens nor spaces are visited in order by their bits; a word's
+// shape comes from counts of bits. What it charges is what the byte-at-a-
+// time path of line charges (held to the rule of before by
+// TestTextRuleSameAsRef and FuzzTextRuleSameAsRef); it stops where that
+// path must take over (a non-ASCII byte, an escape, a token that may run
+// past the window).
+
+// lineState is the state of line that the fast path reads and moves on.
+type lineState struct {
+	prevHash  bool // the byte before is '#'
+	line      int
+	lineStart int
+}
+
+// window charges the text p[i:] from the masks m of p[i:i+64] (i+64 <=
+// len(p)) and returns where it stopped: i when it could do nothing.
+func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *lineState) int {
+	limit := 64
+	if m.High != 0 {
+		limit = bits.TrailingZeros64(m.High)
+	}
+	valid := ^uint64(0)
+	if limit < 64 {
+		valid = uint64(1)<<limit - 1
+	}
+	tokM := m.Letter | m.Digit | m.Star
+	// '.' and ',' with digits on both sides join a token
+	joins := m.DotComma & (m.Digit << 1) & (m.Digit >> 1)
+	run := (tokM | joins) & valid
+	starts := tokM & ^(run << 1) & valid
+	specials := valid &^ run &^ m.Space
+	ev := starts | specials
+	at := 0 // the bytes before at are charged
+	for ev != 0 {
+		pos := bits.TrailingZeros64(ev)
+		if pos > at {
+			st.prevHash = false // spaces
+		}
+		bit := uint64(1) << pos
+		if starts&bit == 0 {
+			// a byte that is neither a token nor a space
+			b := p[i+pos]
+			switch asciiKind[b] {
+			case kNL:
+				r.newline(c, p, i+pos, st)
+				st.prevHash = false
+			case kHash:
+				st.prevHash = true
+			case kEscape:
+				if n, _ := escapeAt(p, i+pos); n > 0 {
+					return i + pos // line charges it
+				}
+				st.prevHash = false
+			default:
+				st.prevHash = false
+				if b != '.' && b != ',' {
+					c.shape = c.shape*31 + uint64(b)
+				}
+			}
+			at = pos + 1
+			ev &^= bit
+			continue
+		}
+		// a token: its end is where the run ends
+		end := pos + bits.TrailingZeros64(^(run >> pos))
+		if end >= limit || end == 63 && m.DotComma>>63 != 0 && m.Digit>>62&1 != 0 {
+			return i + pos // it may run on past the window
+		}
+		tm := (uint64(1)<<(end-pos) - 1) << pos
+		w := p[i+pos : i+end]
+		joined := joins & tm
+		if m.Letter&tm == 0 && m.Star&tm == 0 && !st.prevHash && joined&(joined-1) == 0 &&
+			(joined == 0 || p[i+bits.TrailingZeros64(joined)] == '.') {
+			// a number of digits and at most one point
+			r.plainNumberToken(c, w, st.line)
+		} else {
+			r.maskedToken(c, w, m, pos, tm, joined != 0, st)
+		}
+		st.prevHash = false
+		at = end
+		ev &^= tm
+	}
+	if limit > at {
+		st.prevHash = false
+	}
+	return i + limit
+}
+
+// newline ends the line whose '\n' is p[i] (see the kNL case of line).
+func (r *textRule) newline(c *textCost, p []byte, i int, st *lineState) {
+	// Spaces and tabs before a line's end show nothing to a reader and
+	// can count anything: a bit each.
+	end := i
+	if end > st.lineStart && p[end-1] == '\r' {
+		end--
+	}
+	k := end
+	for k > st.lineStart && (p[k-1] == ' ' || p[k-1] == '\t') {
+		k--
+	}
+	if end > k {
+		c.charge(clsTrailing, float64(end-k), st.line)
+	}
+	r.endLine(c, p[st.lineStart:i], st.line)
+	st.lineStart = i + 1
+	st.line++
+}
+
+// plainNumberToken charges a number of digits and at most one point that
+// does not follow '#': what tokenClassed does with it.
+func (r *textRule) plainNumberToken(c *textCost, w []byte, line int) {
+	c.shape = c.shape*31 + 7 + bDigit
+	if c.runWords > 0 {
+		r.endRun(c, line)
+	}
+	if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(string(w)) {
+		return
+	}
+	r.plainNumber(c, w, line)
+}
+
+// maskedToken charges the token w, whose bits in the masks m are tm (it
+// starts at bit pos): a word inline, anything else by tokenClassed, with
+// its byte classes or-ed and, for letters and stars, its shape from counts
+// of bits (the vowels, the changes of case between neighbours, and
+// whether five non-vowels or four vowels stand in a row: wordLike asks no
+// more of the longest runs).
+func (r *textRule) maskedToken(c *textCost, w []byte, m *scan.TextMasks, pos int, tm uint64, joined bool, st *lineState) {
+	letters, upper, vowels := m.Letter&tm, m.Upper&tm, m.Vowel&tm
+	var or uint8
+	if letters != 0 {
+		or |= bLetter
+	}
+	if m.Digit&tm != 0 {
+		or |= bDigit
+	}
+	if m.Star&tm != 0 {
+		or |= bStar
+	}
+	if upper != 0 {
+		or |= bUpper
+	}
+	if vowels != 0 {
+		or |= bVowel
+	}
+	if m.HexLetter&tm != 0 {
+		or |= bHexLetter
+	}
+	if joined {
+		or |= bSep | bDigit
+	}
+	var sh wordShape
+	if or&(bDigit|bSep) == 0 {
+		cons := tm &^ vowels
+		sh.vowels = bits.OnesCount64(vowels)
+		sh.switches = bits.OnesCount64((upper ^ upper<<1) & tm &^ (1 << pos))
+		if cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) != 0 {
+			sh.maxRun = 5
+		}
+		if vowels&(vowels>>1)&(vowels>>2)&(vowels>>3) != 0 {
+			sh.maxVrun = 4
+		}
+	}
+	if or&(bDigit|bStar|bSep) == 0 && !st.prevHash && c.runWords == 0 && sh.wordLike(w) {
+		if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
+			c.shape = c.shape*31 + 7 + bLetter
+			c.shapeWords++
+			if n >= 3 {
+				c.lineWords++
+			}
+			return
+		}
+	}
+	r.tokenClassed(c, w, or, &sh, st.prevHash, st.line)
+}
