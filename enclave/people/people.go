@@ -34,10 +34,13 @@ const (
 	Operator  Role = "operator"
 	Officer   Role = "officer"
 	Bureau    Role = "bureau"
+	// Consumer is a person of a licensed user organisation who subscribes
+	// to services and manages its systems' credentials (issue 19).
+	Consumer Role = "consumer"
 )
 
 // Roles lists every role in a fixed order.
-var Roles = []Role{Admin, Authority, Custodian, Operator, Officer, Bureau}
+var Roles = []Role{Admin, Authority, Custodian, Operator, Officer, Bureau, Consumer}
 
 // OrgType is the kind of an organisation.
 type OrgType string

@@ -109,6 +109,17 @@ func init() {
 		"like a target that does not exist, never a denial naming it (TestIncidentBlocksUntilClosed)", "incident.report/operator")
 	exemptFor("explaining a decision is oversight by the roles that decide or supervise across organisations; it shows rules, never data",
 		"policy.explain/authority", "policy.explain/officer", "policy.explain/bureau", "policy.explain/admin")
+	for _, r := range []string{"authority", "custodian", "operator", "officer", "bureau"} {
+		exemptFor("the register of services and each service's generated API document (definitions, never data) are open to every role that works with data",
+			"service.list/"+r, "service.show/"+r, "service.openapi/"+r)
+	}
+	exemptFor("creating makes a service of the caller's own organisation; the domain refuses a dataset neither its own nor under its grant (TestServiceLifecycle)",
+		"service.create/custodian", "service.create/operator")
+	exemptFor("independent review: an officer of another organisation decides a service (scope independent)", "service.approve/officer", "service.reject/officer")
+	exemptFor("the authority approves and the bureau supervises every organisation's subscriptions and services", "subscription.list/authority",
+		"subscription.list/bureau", "subscription.approve/authority", "subscription.reject/authority", "service.stop/authority", "service.stop/bureau")
+	exemptFor("usage is filtered to the caller: custodians see the calls on their datasets, the bureau all (R-12, R-14; TestServiceLifecycle)",
+		"service.usage/custodian", "service.usage/bureau")
 }
 
 // misconfigured are rules that deny for the caller rather than for the
@@ -270,6 +281,25 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "POST /v1/jobs/halt", typ: "organisations", url: "/v1/jobs/halt", body: api.HaltAllRequest{Org: "acme", Reason: "matrix"}},
 		{route: "GET /v1/grants/{id}/standing", typ: "grants", url: "/v1/grants/" + m.grant + "/standing"},
 		{route: "POST /v1/applications/{id}/revoke", typ: "grants", url: "/v1/applications/" + m.app + "/revoke", body: reason},
+
+		{route: "POST /v1/services", typ: "services", url: "/v1/services",
+			body: api.ServiceRequest{Name: "matrix", Mode: "verify", Dataset: "penalties", Key: "id", Scenario: "dashboard"}},
+		{route: "GET /v1/services", typ: "services", url: "/v1/services"},
+		{route: "GET /v1/services/{name}", typ: "services", url: "/v1/services/none-such"},
+		{route: "POST /v1/services/{name}/approve", typ: "services", url: "/v1/services/none-such/approve", body: api.ServiceDecision{}},
+		{route: "POST /v1/services/{name}/reject", typ: "services", url: "/v1/services/none-such/reject", body: api.ServiceDecision{}},
+		{route: "POST /v1/services/{name}/stop", typ: "services", url: "/v1/services/none-such/stop", body: api.ServiceDecision{}},
+		{route: "POST /v1/services/{name}/subscriptions", typ: "services", url: "/v1/services/none-such/subscriptions",
+			body: api.SubscribeRequest{Scenario: "dashboard", Until: "2027-01-01"}},
+		{route: "GET /v1/subscriptions", typ: "subscriptions", url: "/v1/subscriptions"},
+		{route: "POST /v1/subscriptions/{id}/approve", typ: "subscriptions", url: "/v1/subscriptions/sub_none/approve"},
+		{route: "POST /v1/subscriptions/{id}/reject", typ: "subscriptions", url: "/v1/subscriptions/sub_none/reject"},
+		{route: "POST /v1/credentials", typ: "credentials", url: "/v1/credentials", body: api.CredentialRequest{Subscription: "sub_none", System: "x"}},
+		{route: "GET /v1/credentials", typ: "credentials", url: "/v1/credentials"},
+		{route: "POST /v1/credentials/{id}/revoke", typ: "credentials", url: "/v1/credentials/cred_none/revoke"},
+		{route: "POST /v1/services/{name}/verify", typ: "services", url: "/v1/services/none-such/verify", body: api.VerifyRequest{Key: "k"}},
+		{route: "GET /v1/services/{name}/usage", typ: "services", url: "/v1/services/none-such/usage"},
+		{route: "GET /v1/services/{name}/openapi.json", typ: "services", url: "/v1/services/none-such/openapi.json"},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/services"
 	"github.com/enclave-dev/enclave/enclave/store"
 	policy "github.com/enclave-dev/enclave/policies"
 )
@@ -271,6 +272,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (people.Subj
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
 		return people.Subject{}, fmt.Errorf("a bearer token is required (set ENCLAVE_TOKEN): %w", errdefs.ErrUnauthenticated)
+	}
+	if services.IsCredentialToken(tok) {
+		return s.credentialSubject(ctx, tok) // an application system (issue 19)
 	}
 	return people.Authenticate(ctx, s.DB.SQL(), tok, s.Now())
 }

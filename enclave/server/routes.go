@@ -48,6 +48,7 @@ var routeGroups = []routeGroup{
 	{"jobs", []part{partCatalog, partJobs}, (*Server).jobRoutes},
 	{"exports", []part{partJobs, partExports}, (*Server).exportRoutes},
 	{"incidents", nil, (*Server).incidentRoutes},
+	{"services", []part{partCatalog}, (*Server).serviceRoutes},
 	{"usage", nil, (*Server).usageRoutes},
 	{"policy", nil, (*Server).policyRoutes},
 	{"audit", nil, (*Server).auditRoutes},

@@ -24,6 +24,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/services"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
@@ -100,6 +101,8 @@ type Server struct {
 	admission *jobs.Admission
 	logs      *jobs.Logs
 	images    *jobs.ImageReview
+	// services answers service calls (nil without Catalog).
+	services *services.Runtime
 }
 
 // New returns a server over deps.
@@ -136,6 +139,9 @@ func New(deps Deps) (*Server, error) {
 		}
 		s.images = &jobs.ImageReview{Jobs: deps.Jobs, MaxBytes: deps.MaxUploadBytes, Limits: deps.Uploads.Image,
 			SnapshotQuota: deps.Uploads.SnapshotQuota, Now: deps.Now}
+	}
+	if deps.Catalog != nil {
+		s.services = &services.Runtime{DB: deps.DB, Catalog: deps.Catalog, Keyring: deps.Keyring, Now: deps.Now, TempDir: deps.TempDir}
 	}
 	s.routes = s.allRoutes()
 	if err := checkRoutes(s.routes); err != nil {
@@ -224,6 +230,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, hs := range s.servers {
 		errs = append(errs, hs.Shutdown(ctx))
+	}
+	if s.services != nil {
+		errs = append(errs, s.services.Flush(ctx)) // the service meter's last counts
 	}
 	return errors.Join(errs...)
 }

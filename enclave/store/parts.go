@@ -26,6 +26,7 @@ var Parts = []string{
 	"usage",   // requires jobs (its ledger follows the jobs table)
 	"exports",
 	"incidents",
+	"services", // requires datasets, grants
 	"sweeper",
 }
 

@@ -78,6 +78,29 @@ action_roles := {
 	"incident.show": {"officer": "any", "bureau": "any", "authority": "any"},
 	"incident.close": {"authority": "any"},
 	"job.halt_all": {"bureau": "any"},
+	# Services (issue 19): custodians and operators create them (the
+	# domain checks the dataset is theirs or under their grant), officers
+	# of another organisation review them, consumers subscribe and manage
+	# their systems' credentials, the authority approves subscriptions; a
+	# "consumer-system" is an application system calling with a credential
+	# (no person holds that role) and may call its subscription's service
+	# and nothing else.
+	"service.create": {"custodian": "own_org", "operator": "own_org"},
+	"service.list": {"custodian": "any", "operator": "any", "officer": "any", "authority": "any", "bureau": "any", "consumer": "any"},
+	"service.show": {"custodian": "any", "operator": "any", "officer": "any", "authority": "any", "bureau": "any", "consumer": "any"},
+	"service.approve": {"officer": "independent"},
+	"service.reject": {"officer": "independent"},
+	"service.stop": {"custodian": "own_org", "operator": "own_org", "authority": "any", "bureau": "any"},
+	"service.subscribe": {"consumer": "own_org"},
+	"service.verify": {"consumer-system": "own_org"},
+	"service.usage": {"consumer": "any", "custodian": "any", "bureau": "any"},
+	"service.openapi": {"consumer": "any", "consumer-system": "any", "custodian": "any", "operator": "any", "officer": "any", "authority": "any", "bureau": "any"},
+	"subscription.list": {"consumer": "own_org", "authority": "any", "bureau": "any"},
+	"subscription.approve": {"authority": "any"},
+	"subscription.reject": {"authority": "any"},
+	"credential.issue": {"consumer": "own_org"},
+	"credential.list": {"consumer": "own_org"},
+	"credential.revoke": {"consumer": "own_org"},
 }
 
 # Actions still allowed to people of an organisation that is not active.

@@ -1,0 +1,486 @@
+package services
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
+	"github.com/enclave-dev/enclave/enclave/datasets"
+	"github.com/enclave-dev/enclave/enclave/grants"
+	"github.com/enclave-dev/enclave/enclave/incidents"
+	"github.com/enclave-dev/enclave/enclave/keys"
+	"github.com/enclave-dev/enclave/enclave/people"
+	"github.com/enclave-dev/enclave/enclave/store"
+)
+
+// Fresh is how long the runtime trusts what it read of a credential, a
+// subscription, an organisation and a service's standing (dataset state,
+// grant, incidents) before reading it again: a basis that ends stops the
+// service within this time. A revocation through the runtime takes effect
+// at once.
+const Fresh = time.Second
+
+// Runtime answers calls: it authenticates credentials, keeps each running
+// service's index of keyed hashes, the rate limits, the enumeration guard
+// and the meter (flushed to the database in batches by Flush). It is safe
+// for concurrent use.
+type Runtime struct {
+	DB      *store.DB
+	Catalog *datasets.Catalog
+	Keyring keys.Keyring
+	Now     func() time.Time
+	// TempDir holds a dataset's decrypted key columns while an index is
+	// built; they are removed at once.
+	TempDir string
+
+	initOnce sync.Once
+	initErr  error
+	svcKey   []byte
+	pseudo   []byte
+	macs     sync.Pool
+
+	flushing  atomic.Bool
+	lastFlush atomic.Int64
+
+	mu      sync.Mutex
+	creds   map[string]*credEntry // by token hash
+	running map[string]*running   // by service name
+	buckets map[string]*bucket    // by subscription
+	misses  map[string]*dayCount  // by subscription
+	meter   map[meterKey]*meterRow
+}
+
+// Caller is an authenticated application system.
+type Caller struct {
+	Credential   string
+	Subscription string
+	Service      string
+	System       string
+	Org          people.Org
+	Until        string
+}
+
+type credEntry struct {
+	caller Caller
+	live   bool
+	read   time.Time
+}
+
+type running struct {
+	svc   *Service
+	index map[string][]string // keyed hash of the stored key -> keyed hashes of the match columns
+	rules map[string]string   // the stored rule of the key and match columns
+	err   error               // why it does not run, as of read
+	read  time.Time
+}
+
+func (r *Runtime) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runtime) init(ctx context.Context) error {
+	r.initOnce.Do(func() {
+		r.svcKey, r.initErr = r.Keyring.Secret(ctx, "service-key")
+		if r.initErr == nil {
+			r.pseudo, r.initErr = r.Keyring.Secret(ctx, "pseudonym")
+		}
+		r.creds, r.running = map[string]*credEntry{}, map[string]*running{}
+		r.buckets, r.misses, r.meter = map[string]*bucket{}, map[string]*dayCount{}, map[meterKey]*meterRow{}
+		r.macs.New = func() any { return hmac.New(sha256.New, r.svcKey) }
+		if r.initErr == nil {
+			r.initErr = r.load(ctx)
+		}
+	})
+	return r.initErr
+}
+
+var errUnauth = fmt.Errorf("credential is unknown, expired or revoked: %w", errdefs.ErrUnauthenticated)
+
+// Authenticate resolves a credential token to its caller. An unknown or
+// revoked credential, one whose subscription is not approved or has ended,
+// or one of an organisation that is not active all answer the same
+// ErrUnauthenticated.
+func (r *Runtime) Authenticate(ctx context.Context, token string) (Caller, error) {
+	if err := r.init(ctx); err != nil {
+		return Caller{}, err
+	}
+	h := hashToken(token)
+	now := r.now()
+	r.mu.Lock()
+	e := r.creds[h]
+	r.mu.Unlock()
+	if e == nil || now.Sub(e.read) > Fresh || now.Before(e.read) {
+		var err error
+		if e, err = r.readCred(ctx, h, now); err != nil {
+			return Caller{}, err
+		}
+		r.mu.Lock()
+		if len(r.creds) > 100_000 {
+			clear(r.creds)
+		}
+		r.creds[h] = e
+		r.mu.Unlock()
+	}
+	if !e.live || now.UTC().Format(people.DateLayout) > e.caller.Until {
+		return Caller{}, errUnauth
+	}
+	return e.caller, nil
+}
+
+func (r *Runtime) readCred(ctx context.Context, h string, now time.Time) (*credEntry, error) {
+	q := r.DB.SQL()
+	var c Caller
+	var revoked, state string
+	err := q.QueryRowContext(ctx, `SELECT c.id, c.subscription, s.service, c.system, c.org, s.until, c.revoked_at, s.state
+		FROM service_credentials c JOIN subscriptions s ON s.id = c.subscription WHERE c.hash = ?`, h).
+		Scan(&c.Credential, &c.Subscription, &c.Service, &c.System, &c.Org.Name, &c.Until, &revoked, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &credEntry{read: now}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	o, err := people.GetOrg(ctx, q, c.Org.Name)
+	if err != nil {
+		return nil, err
+	}
+	c.Org = o
+	day := now.UTC().Format(people.DateLayout)
+	live := revoked == "" && state == Approved && o.Status == people.Active && day >= o.LicenceFrom && day <= o.LicenceUntil
+	return &credEntry{caller: c, live: live, read: now}, nil
+}
+
+// Forget drops what the runtime holds of a credential and of a service
+// (after a revocation, a review or a stop), so that the next call reads
+// them again.
+func (r *Runtime) Forget(service string) {
+	if r.init(context.Background()) != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.creds)
+	if service == "" {
+		clear(r.running)
+	} else {
+		delete(r.running, service)
+	}
+}
+
+// Standing says whether a service may answer now: approved, its dataset
+// version readable, its grant standing (for an operator's service), no
+// open incident on its dataset, grant or organisation. nil means it runs.
+func Standing(ctx context.Context, q store.Querier, cat *datasets.Catalog, s *Service, now time.Time) error {
+	if s.State != Approved {
+		return fmt.Errorf("service %q is %s: %w", s.Name, s.State, errdefs.ErrFailedPrecondition)
+	}
+	v, err := cat.Get(ctx, q, s.Dataset, s.Version)
+	if err != nil {
+		return fmt.Errorf("service %q: dataset %q version %d: %w", s.Name, s.Dataset, s.Version, errdefs.ErrFailedPrecondition)
+	}
+	if err := v.Readable(); err != nil {
+		return fmt.Errorf("service %q stopped: dataset %q version %d is %s: %w", s.Name, s.Dataset, s.Version, v.State, errdefs.ErrFailedPrecondition)
+	}
+	var gs []string
+	if s.Grant != "" {
+		gs = []string{s.Grant}
+		if err := grants.CheckStanding(ctx, q, s.Org, gs, now); err != nil {
+			return fmt.Errorf("service %q stopped: %w", s.Name, err)
+		}
+	}
+	if err := incidents.CheckClear(ctx, q, "", s.Org, gs, []string{s.Dataset}); err != nil {
+		return fmt.Errorf("service %q stopped: %w", s.Name, err)
+	}
+	return nil
+}
+
+// service returns a running service with its index, building the index
+// on first use.
+func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
+	now := r.now()
+	r.mu.Lock()
+	run := r.running[name]
+	r.mu.Unlock()
+	if run != nil && now.Sub(run.read) <= Fresh && !now.Before(run.read) {
+		return run, run.err
+	}
+	q := r.DB.SQL()
+	s, err := Get(ctx, q, name)
+	if err != nil {
+		return nil, err
+	}
+	next := &running{svc: s, read: now}
+	next.err = Standing(ctx, q, r.Catalog, s, now)
+	if next.err == nil {
+		if run != nil && run.index != nil && run.svc.Dataset == s.Dataset && run.svc.Version == s.Version {
+			next.index, next.rules = run.index, run.rules
+		} else if next.index, next.rules, err = r.build(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	r.running[name] = next
+	r.mu.Unlock()
+	return next, next.err
+}
+
+// build reads the key and match columns of the service's dataset version
+// and keeps only keyed hashes of their stored forms. The decrypted columns
+// are removed before it returns.
+func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string, _ map[string]string, err error) {
+	v, err := r.Catalog.Get(ctx, r.DB.SQL(), s.Dataset, s.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	rules := map[string]string{}
+	for _, col := range v.Columns {
+		rules[col.Name] = col.Rule
+	}
+	dir, err := os.MkdirTemp(r.TempDir, "service-index-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cols.arrow")
+	cols := append([]string{s.Key}, s.Match...)
+	if err := r.Catalog.DecryptColumns(ctx, v, path, cols); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.NewGoAllocator()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
+	}
+	defer rd.Close()
+	idx := make([]int, len(cols))
+	for i, c := range cols {
+		found := rd.Schema().FieldIndices(c)
+		if len(found) != 1 {
+			return nil, nil, fmt.Errorf("dataset %q has no column %q: %w", s.Dataset, c, errdefs.ErrFailedPrecondition)
+		}
+		idx[i] = found[0]
+	}
+	out := map[string][]string{}
+	for i := 0; i < rd.NumRecords(); i++ {
+		rec, err := rd.RecordBatch(i)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
+		}
+		keyArr := rec.Column(idx[0])
+		for row := 0; row < int(rec.NumRows()); row++ {
+			k, ok := fingerprint.CellString(keyArr, row)
+			if !ok {
+				continue
+			}
+			var ms []string
+			for j := 1; j < len(idx); j++ {
+				m, _ := fingerprint.CellString(rec.Column(idx[j]), row)
+				ms = append(ms, r.keyed(m))
+			}
+			out[r.keyed(k)] = ms
+		}
+	}
+	return out, rules, nil
+}
+
+// keyed is the keyed hash of a stored value, the only form of a key that
+// the runtime keeps, compares or logs.
+func (r *Runtime) keyed(v string) string {
+	m := r.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(v))
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	r.macs.Put(m)
+	return out
+}
+
+// stored applies a column's one-to-one rule to a raw value.
+func (r *Runtime) stored(rule, raw string) string {
+	if rule == "keep" {
+		return raw
+	}
+	m := hmac.New(sha256.New, r.pseudo)
+	m.Write([]byte(raw))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Answer is the answer to one verify call: whether the key matched and,
+// per match column asked about, whether the claimed value matched.
+type Answer struct {
+	Match   bool            `json:"match"`
+	Columns map[string]bool `json:"columns,omitempty"`
+	// KeyHash is the keyed hash of the key, for the audit entry; it is
+	// never sent back.
+	KeyHash string `json:"-"`
+}
+
+// Request is one subject of a verify call: the raw key and optional
+// claimed values of the service's match columns.
+type Request struct {
+	Key    string
+	Claims map[string]string
+}
+
+// MaxKeyBytes bounds a key or a claimed value.
+const MaxKeyBytes = 256
+
+// CheckRequest refuses an empty or over-long key, a claim on a column the
+// service does not match on, or an over-long claim. Errors never hold the
+// values.
+func (s *Service) CheckRequest(req Request) error {
+	if req.Key == "" || len(req.Key) > MaxKeyBytes {
+		return fmt.Errorf("key must be 1-%d bytes: %w", MaxKeyBytes, errdefs.ErrInvalidArgument)
+	}
+	for c, v := range req.Claims {
+		found := false
+		for _, m := range s.Match {
+			found = found || m == c
+		}
+		if !found {
+			return fmt.Errorf("service %q does not match on column %q: %w", s.Name, clip(c), errdefs.ErrInvalidArgument)
+		}
+		if len(v) > MaxKeyBytes {
+			return fmt.Errorf("claimed value of column %q must be at most %d bytes: %w", c, MaxKeyBytes, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// Admit checks that the service runs for this caller and takes n calls
+// from the subscription's rate limit. A limit reached is
+// ErrResourceExhausted with the wait until the calls are allowed again;
+// the enumeration guard's daily budget of misses spent is the same with
+// the wait until the next UTC day.
+func (r *Runtime) Admit(ctx context.Context, c Caller, name string, n int) (*Service, time.Duration, error) {
+	if err := r.init(ctx); err != nil {
+		return nil, 0, err
+	}
+	if c.Service != name {
+		return nil, 0, fmt.Errorf("the credential's subscription is not to service %q: %w", clip(name), errdefs.ErrPermissionDenied)
+	}
+	run, err := r.service(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := run.svc
+	now := r.now()
+	day := now.UTC().Format(people.DateLayout)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if dc := r.misses[c.Subscription]; dc != nil && dc.day == day && dc.n >= s.DailyMisses {
+		r.countLocked(c, s.Name, day, 0, 0, n)
+		wait := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
+		return nil, wait, fmt.Errorf("the daily budget of %d non-matching calls of this subscription is spent (enumeration guard): %w", s.DailyMisses, errdefs.ErrResourceExhausted)
+	}
+	b := r.buckets[c.Subscription]
+	if b == nil {
+		b = &bucket{tokens: float64(s.RatePerMin), at: now}
+		r.buckets[c.Subscription] = b
+	}
+	if wait, ok := b.take(now, float64(s.RatePerMin), n); !ok {
+		r.countLocked(c, s.Name, day, 0, 0, n)
+		return nil, wait, fmt.Errorf("the rate limit of %d calls per minute of this subscription is reached: %w", s.RatePerMin, errdefs.ErrResourceExhausted)
+	}
+	return s, 0, nil
+}
+
+// Verify answers one subject of an admitted call and counts it.
+func (r *Runtime) Verify(ctx context.Context, c Caller, s *Service, req Request) (Answer, error) {
+	run, err := r.service(ctx, s.Name)
+	if err != nil {
+		return Answer{}, err
+	}
+	rules := run.rules
+	a := Answer{KeyHash: r.keyed(r.stored(rules[s.Key], req.Key))}
+	ms, ok := run.index[a.KeyHash]
+	a.Match = ok
+	if len(req.Claims) > 0 {
+		a.Columns = map[string]bool{}
+		for i, m := range s.Match {
+			claim, asked := req.Claims[m]
+			if !asked {
+				continue
+			}
+			a.Columns[m] = ok && ms[i] == r.keyed(r.stored(rules[m], claim))
+		}
+	}
+	day := r.now().UTC().Format(people.DateLayout)
+	r.mu.Lock()
+	if a.Match {
+		r.countLocked(c, s.Name, day, 1, 0, 0)
+	} else {
+		r.countLocked(c, s.Name, day, 0, 1, 0)
+		dc := r.misses[c.Subscription]
+		if dc == nil || dc.day != day {
+			dc = &dayCount{day: day}
+			r.misses[c.Subscription] = dc
+		}
+		dc.n++
+	}
+	r.mu.Unlock()
+	r.maybeFlush()
+	return a, nil
+}
+
+// bucket is a token bucket holding at most a minute's calls.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func (b *bucket) take(now time.Time, perMin float64, n int) (time.Duration, bool) {
+	if el := now.Sub(b.at); el > 0 {
+		b.tokens = math.Min(perMin, b.tokens+el.Minutes()*perMin)
+	}
+	b.at = now
+	if b.tokens >= float64(n) {
+		b.tokens -= float64(n)
+		return 0, true
+	}
+	need := float64(n) - b.tokens
+	return time.Duration(math.Ceil(need / perMin * float64(time.Minute))), false
+}
+
+type dayCount struct {
+	day string
+	n   int
+}
+
+// maybeFlush starts a flush of the meter when the last one is older than
+// Fresh and none runs: the meter reaches the database about once a
+// second, in one transaction, whatever the rate of calls.
+func (r *Runtime) maybeFlush() {
+	now := r.now().UnixNano()
+	if now-r.lastFlush.Load() < int64(Fresh) || !r.flushing.CompareAndSwap(false, true) {
+		return
+	}
+	r.lastFlush.Store(now)
+	go func() {
+		defer r.flushing.Store(false)
+		r.Flush(context.Background()) // counts kept on failure, for the next flush
+	}()
+}
