@@ -30,7 +30,6 @@ func TestImportMemoryBounded(t *testing.T) {
 		gobin = "go"
 	}
 	build := exec.Command(gobin, "build", "-o", bin, "./internal/memcheck")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build memcheck: %v\n%s", err, out)
 	}
