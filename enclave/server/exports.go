@@ -122,6 +122,9 @@ func (s *Server) requestExport(ctx context.Context, c *call, plan exportPlan, _ 
 	if j.State != jobs.Complete {
 		return api.Export{}, fmt.Errorf("job %q is %s; only the outputs of a complete job can be exported: %w", j.ID, j.State, errdefs.ErrFailedPrecondition)
 	}
+	if err := s.jobStands(ctx, s.DB.SQL(), j.Org, j); err != nil { // issue 18
+		return api.Export{}, fmt.Errorf("the outputs of job %q cannot be exported: %w", j.ID, err)
+	}
 	// The scenario must be the one the data was granted for.
 	scenario := ""
 	for _, gid := range j.Grants {

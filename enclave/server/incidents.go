@@ -267,6 +267,15 @@ func (s *Server) exportStands(ctx context.Context, q store.Querier, e *exports.E
 	if err != nil {
 		return fmt.Errorf("the job of export %q: %w", e.ID, err)
 	}
+	if err := s.jobStands(ctx, q, e.Org, j); err != nil {
+		return fmt.Errorf("export %q cannot be approved or released: %w", e.ID, err)
+	}
+	return nil
+}
+
+// jobStands checks that the work of job j still stands for organisation
+// org: see exportStands. An export request of it is refused the same way.
+func (s *Server) jobStands(ctx context.Context, q store.Querier, org string, j *jobs.Job) error {
 	var gs, ds []string
 	for _, g := range j.Grants {
 		gs = append(gs, g)
@@ -274,11 +283,8 @@ func (s *Server) exportStands(ctx context.Context, q store.Querier, e *exports.E
 	for _, in := range j.Inputs {
 		ds = append(ds, in.Dataset)
 	}
-	if err := grants.CheckStanding(ctx, q, e.Org, gs, s.Now()); err != nil {
-		return fmt.Errorf("export %q cannot be approved or released: %w", e.ID, err)
+	if err := grants.CheckStanding(ctx, q, org, gs, s.Now()); err != nil {
+		return err
 	}
-	if err := incidents.CheckClear(ctx, q, j.ID, j.Org, gs, ds); err != nil {
-		return fmt.Errorf("export %q cannot be approved or released: %w", e.ID, err)
-	}
-	return nil
+	return incidents.CheckClear(ctx, q, j.ID, j.Org, gs, ds)
 }

@@ -97,6 +97,8 @@ func TestRevokedGrantEndsUse(t *testing.T) {
 	}
 	code, body = jw.do(jw.authority.Token, "POST", "/v1/applications/"+g+"/revoke", api.ReasonRequest{Reason: "again"})
 	failure(t, code, body, 412, "failed-precondition", "already ended")
+	code, body = jw.do(jw.operator.Token, "POST", "/v1/exports", api.ExportRequest{Job: x.Job, Files: []string{"counts.csv"}, Purpose: "again"})
+	failure(t, code, body, 412, "failed-precondition", "is revoked")
 }
 
 func (jw *jobWorld) reasons(ex api.Explanation) string {
