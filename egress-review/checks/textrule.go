@@ -940,6 +940,12 @@ func (r *textRule) plainNumber(c *textCost, s []byte, line int) {
 	if intLen < 0 {
 		intLen = len(s)
 	}
+	r.plainNumberAt(c, s, intLen, line)
+}
+
+// plainNumberAt is plainNumber for a number whose point (if any) is at
+// intLen (else intLen is len(s)).
+func (r *textRule) plainNumberAt(c *textCost, s []byte, intLen int, line int) {
 	if intLen == len(s) && (intLen >= 7 || intLen >= 3 && s[0] == '0') {
 		// an integer of seven digits or more, or zero-padded: an
 		// identifier (a measurement has a fraction or separators)
@@ -1070,16 +1076,20 @@ func (w *wordShape) wordLike(s []byte) bool {
 	if upper && len(s) <= 6 {
 		return true // acronyms
 	}
-	ratio := float64(w.vowels) / float64(len(s))
-	if switches > 3 || w.maxRun > 4 || w.maxVrun > 3 || ratio < 0.1 || ratio > 0.8 {
-		if len(s) <= 8 {
-			var buf [8]byte
-			for i, b := range s {
-				buf[i] = b | 0x20
-			}
-			return vowelless[string(buf[:len(s)])]
-		}
-		return false
+	// vowels/len below 0.1 or above 0.8, in integers (the same for
+	// lengths of at most 24: a ratio equal to either is not past it)
+	if switches > 3 || w.maxRun > 4 || w.maxVrun > 3 || 10*w.vowels < len(s) || 5*w.vowels > 4*len(s) {
+		return len(s) <= 8 && vowellessWord(s)
 	}
 	return true
+}
+
+// vowellessWord reports whether the letters s (at most 8) are a word of
+// vowelless, in any case.
+func vowellessWord(s []byte) bool {
+	var buf [8]byte
+	for i, b := range s {
+		buf[i] = b | 0x20
+	}
+	return vowelless[string(buf[:len(s)])]
 }

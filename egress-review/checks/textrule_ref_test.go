@@ -97,7 +97,7 @@ func (r *textRule) lineRef(c *textCost, p []byte, line int) {
 					continue
 				}
 				sh := wordShape{vowels: vowels, maxRun: maxRun, maxVrun: maxVrun, switches: switches}
-				if or&(bDigit|bStar|bSep) == 0 && !prevHash && c.runWords == 0 && sh.wordLike(p[i:j]) {
+				if or&(bDigit|bStar|bSep) == 0 && !prevHash && c.runWords == 0 && sh.wordLikeRef(p[i:j]) {
 					// A word (the common token), inline: its shape, and
 					// whether it is a number word; nothing else of
 					// tokenClassed applies to it.
@@ -286,9 +286,9 @@ func (r *textRule) tokenClassedRef(c *textCost, tok []byte, or uint8, sh *wordSh
 	case digits == 0:
 		like := false
 		if stars == 0 {
-			like = sh.wordLike(core)
+			like = sh.wordLikeRef(core)
 		} else {
-			like = wordLike(core)
+			like = wordLikeRefBytes(core)
 		}
 		if !like {
 			if !label() {
@@ -331,4 +331,46 @@ func (r *textRule) tokenClassedRef(c *textCost, tok []byte, or uint8, sh *wordSh
 			c.charge(clsMixed, float64(len(core))*5.5, line)
 		}
 	}
+}
+
+// wordLikeRef is wordShape.wordLike as it was, with the vowels' ratio in
+// floating point.
+func (w *wordShape) wordLikeRef(s []byte) bool {
+	if len(s) <= 3 {
+		return true
+	}
+	if len(s) > 24 {
+		return false
+	}
+	switches := w.switches
+	upper := switches == 0 && s[0] >= 'A' && s[0] <= 'Z'
+	if upper && len(s) <= 6 {
+		return true // acronyms
+	}
+	ratio := float64(w.vowels) / float64(len(s))
+	if switches > 3 || w.maxRun > 4 || w.maxVrun > 3 || ratio < 0.1 || ratio > 0.8 {
+		if len(s) <= 8 {
+			var buf [8]byte
+			for i, b := range s {
+				buf[i] = b | 0x20
+			}
+			return vowelless[string(buf[:len(s)])]
+		}
+		return false
+	}
+	return true
+}
+
+// wordLikeRefBytes is wordLike as it was.
+func wordLikeRefBytes(s []byte) bool {
+	var sh wordShape
+	for i, b := range s {
+		k := byteClass[b]
+		prev := k
+		if i > 0 {
+			prev = byteClass[s[i-1]]
+		}
+		sh.add(k, prev)
+	}
+	return sh.wordLikeRef(s)
 }

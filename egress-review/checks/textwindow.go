@@ -80,10 +80,27 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 		tm := (uint64(1)<<(end-pos) - 1) << pos
 		w := p[i+pos : i+end]
 		joined := joins & tm
+		if (m.Digit|m.Star)&tm == 0 && !st.prevHash && c.runWords == 0 && wordAt(w, m, tm, bit) {
+			// a word (the common token), inline (see maskedToken)
+			if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
+				c.shape = c.shape*31 + 7 + bLetter
+				c.shapeWords++
+				if n >= 3 {
+					c.lineWords++
+				}
+				at = end
+				ev &^= tm
+				continue
+			}
+		}
 		if m.Letter&tm == 0 && m.Star&tm == 0 && !st.prevHash && joined&(joined-1) == 0 &&
 			(joined == 0 || p[i+bits.TrailingZeros64(joined)] == '.') {
 			// a number of digits and at most one point
-			r.plainNumberToken(c, w, st.line)
+			intLen := len(w)
+			if joined != 0 {
+				intLen = bits.TrailingZeros64(joined) - pos
+			}
+			r.plainNumberToken(c, w, intLen, st.line)
 		} else {
 			r.maskedToken(c, w, m, pos, tm, joined != 0, st)
 		}
@@ -117,9 +134,10 @@ func (r *textRule) newline(c *textCost, p []byte, i int, st *lineState) {
 	st.line++
 }
 
-// plainNumberToken charges a number of digits and at most one point that
-// does not follow '#': what tokenClassed does with it.
-func (r *textRule) plainNumberToken(c *textCost, w []byte, line int) {
+// plainNumberToken charges a number of digits and at most one point (at
+// intLen, else intLen is len(w)) that does not follow '#': what
+// tokenClassed does with it.
+func (r *textRule) plainNumberToken(c *textCost, w []byte, intLen, line int) {
 	c.shape = c.shape*31 + 7 + bDigit
 	if c.runWords > 0 {
 		r.endRun(c, line)
@@ -127,7 +145,7 @@ func (r *textRule) plainNumberToken(c *textCost, w []byte, line int) {
 	if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(string(w)) {
 		return
 	}
-	r.plainNumber(c, w, line)
+	r.plainNumberAt(c, w, intLen, line)
 }
 
 // maskedToken charges the token w, whose bits in the masks m are tm (it
@@ -138,14 +156,37 @@ func (r *textRule) plainNumberToken(c *textCost, w []byte, line int) {
 // more of the longest runs).
 func (r *textRule) maskedToken(c *textCost, w []byte, m *scan.TextMasks, pos int, tm uint64, joined bool, st *lineState) {
 	letters, upper, vowels := m.Letter&tm, m.Upper&tm, m.Vowel&tm
+	digits, stars := m.Digit&tm, m.Star&tm
+	var sh wordShape
+	if digits == 0 && !joined {
+		cons := tm &^ vowels
+		sh.vowels = bits.OnesCount64(vowels)
+		sh.switches = bits.OnesCount64((upper ^ upper<<1) & tm &^ (1 << pos))
+		if cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) != 0 {
+			sh.maxRun = 5
+		}
+		if vowels&(vowels>>1)&(vowels>>2)&(vowels>>3) != 0 {
+			sh.maxVrun = 4
+		}
+		if stars == 0 && !st.prevHash && c.runWords == 0 && sh.wordLike(w) {
+			if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
+				c.shape = c.shape*31 + 7 + bLetter
+				c.shapeWords++
+				if n >= 3 {
+					c.lineWords++
+				}
+				return
+			}
+		}
+	}
 	var or uint8
 	if letters != 0 {
 		or |= bLetter
 	}
-	if m.Digit&tm != 0 {
+	if digits != 0 {
 		or |= bDigit
 	}
-	if m.Star&tm != 0 {
+	if stars != 0 {
 		or |= bStar
 	}
 	if upper != 0 {
@@ -160,27 +201,29 @@ func (r *textRule) maskedToken(c *textCost, w []byte, m *scan.TextMasks, pos int
 	if joined {
 		or |= bSep | bDigit
 	}
-	var sh wordShape
-	if or&(bDigit|bSep) == 0 {
-		cons := tm &^ vowels
-		sh.vowels = bits.OnesCount64(vowels)
-		sh.switches = bits.OnesCount64((upper ^ upper<<1) & tm &^ (1 << pos))
-		if cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) != 0 {
-			sh.maxRun = 5
-		}
-		if vowels&(vowels>>1)&(vowels>>2)&(vowels>>3) != 0 {
-			sh.maxVrun = 4
-		}
-	}
-	if or&(bDigit|bStar|bSep) == 0 && !st.prevHash && c.runWords == 0 && sh.wordLike(w) {
-		if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
-			c.shape = c.shape*31 + 7 + bLetter
-			c.shapeWords++
-			if n >= 3 {
-				c.lineWords++
-			}
-			return
-		}
-	}
 	r.tokenClassed(c, w, or, &sh, st.prevHash, st.line)
+}
+
+// wordAt is wordShape.wordLike of the letters w, whose bits in the masks
+// m are tm (first is the bit of w[0]), from counts of bits.
+func wordAt(w []byte, m *scan.TextMasks, tm, first uint64) bool {
+	n := len(w)
+	if n <= 3 {
+		return true
+	}
+	if n > 24 {
+		return false
+	}
+	upper, vowels := m.Upper&tm, m.Vowel&tm
+	switches := bits.OnesCount64((upper ^ upper<<1) & tm &^ first)
+	if switches == 0 && upper&first != 0 && n <= 6 {
+		return true // acronyms
+	}
+	nv := bits.OnesCount64(vowels)
+	cons := tm &^ vowels
+	if switches > 3 || cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) != 0 || vowels&(vowels>>1)&(vowels>>2)&(vowels>>3) != 0 ||
+		10*nv < n || 5*nv > 4*n {
+		return n <= 8 && vowellessWord(w)
+	}
+	return true
 }
