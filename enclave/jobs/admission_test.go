@@ -232,3 +232,33 @@ func TestAdmissionAdmit(t *testing.T) {
 		t.Fatalf("a refused admission recorded job j-2: %v", err)
 	}
 }
+
+// FuzzParseRequest: whatever a job request holds, ParseRequest accepts it
+// only with a digest, valid outputs, limits the sandbox accepts and the
+// memory asked for, and refuses it otherwise as an invalid argument.
+func FuzzParseRequest(f *testing.F) {
+	f.Add(sandboxtest.FakeDigest, "credit", "run", "counts.csv", 1.0, "512Mi", "10m")
+	f.Add("sha256:x", "", "", "../x", -1.0, "1.5Gi", "-1s")
+	f.Add(sandboxtest.FakeDigest, "credit@2", "run", "", 0.0, "9999999999Gi", "99999h")
+	f.Fuzz(func(t *testing.T, image, input, arg, output string, cpus float64, memory, timeout string) {
+		req := api.JobRequest{Image: image, Inputs: []string{input}, Args: []string{arg}, CPUs: cpus, Memory: memory, Timeout: timeout}
+		if output != "" {
+			req.Outputs = []string{output}
+		}
+		r, err := ParseRequest(req)
+		if err != nil {
+			if !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("got %v, want an invalid-argument error", err)
+			}
+			return
+		}
+		if !sandbox.ValidDigest(r.Image) || r.Limits.Validate() != nil || api.CheckOutputs(r.Outputs) != nil {
+			t.Fatalf("accepted %+v", r)
+		}
+		if memory != "" {
+			if n, err := ParseSize(memory); err != nil || n != r.Limits.MemoryBytes || n <= 0 {
+				t.Fatalf("memory %q: limits hold %d", memory, r.Limits.MemoryBytes)
+			}
+		}
+	})
+}
