@@ -77,9 +77,14 @@ func (s *Server) exportRoutes() []route {
 	}
 }
 
-// exportViews maps exports to what the caller may see of each.
+// exportViews maps exports to what the caller may see of each; none is
+// an empty list, never null.
 func exportViews(c *call, es []*exports.Export) []api.Export {
-	return views(es, func(e *exports.Export) api.Export { return exportView(e.ForReader(exactView(c, e.Org))) })
+	out := make([]api.Export, len(es))
+	for i, e := range es {
+		out[i] = exportView(e.ForReader(exactView(c, e.Org)))
+	}
+	return out
 }
 
 // jobDatasets describes a job's inputs for the policy and sets the call's

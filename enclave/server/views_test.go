@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/enclave-dev/enclave/enclave/api/apitest"
@@ -83,3 +84,18 @@ func export(f bool) *exports.Export          { v := pick[exports.Export](f); ret
 func application(f bool) *grants.Application { v := pick[grants.Application](f); return &v }
 func grant(f bool) *grants.Grant             { v := pick[grants.Grant](f); return &v }
 func report(f bool) *usage.Report            { v := pick[usage.Report](f); return &v }
+
+// TestEmptyListsAreLists: a list with nothing in it is [] on the wire, as
+// it was before the api types, never null (the console maps over lists).
+func TestEmptyListsAreLists(t *testing.T) {
+	jw := newJobWorld(t)
+	for _, path := range []string{"/v1/exports", "/v1/releases", "/v1/jobs", "/v1/orgs", "/v1/images"} {
+		code, body := jw.do(jw.bureau.Token, "GET", path, nil)
+		if path == "/v1/images" {
+			code, body = jw.do(jw.officer.Token, "GET", path, nil)
+		}
+		if code != 200 || strings.TrimSpace(string(body)) == "null" {
+			t.Errorf("GET %s: got %d %s, want a list", path, code, body)
+		}
+	}
+}
