@@ -26,7 +26,9 @@ import (
 //   - ContractArrow: an honest aggregate (count, sum and mean of an amount
 //     by district, month, industry and age band: 86,400 rows) of an input
 //     of 4,000,000 records. The contract reads the inputs once per request
-//     (the profile) and then judges the output; both are reported, the
+//     (the profile: their columns, and their records grouped by the small
+//     categorical columns into a cube of cells) and then judges the output
+//     (grouping the cells by the table's labels); both are reported, the
 //     judging per output byte, the profile per input byte.
 //   - ContractText: 40 MB of report text (words, labels, codes, figures),
 //     through the text rule.

@@ -410,6 +410,7 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
 			for variant := 0; variant < variants; variant++ {
 				bad := 0
+				mean, sum := c.stat == "mean", c.stat == "sum"
 				for r, gr := range rowGroups {
 					v := c.nums[r]
 					if math.IsNaN(v) {
@@ -420,7 +421,16 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 						bad++
 						continue
 					}
-					if !matches.matches(v, s.aggregate(c.stat, variant)*scale) {
+					var exact float64
+					switch {
+					case mean:
+						exact = s.sum / float64(s.n)
+					case sum:
+						exact = s.sum
+					default:
+						exact = s.aggregate(c.stat, variant)
+					}
+					if !matches.matches(v, exact*scale) {
 						bad++
 					}
 				}
