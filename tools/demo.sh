@@ -347,6 +347,42 @@ refused as operator job run --image "$GC" --input penalties_archive --output x.a
 as authority policy explain --as "$OPID" --action job.run --dataset penalties_archive | grep -E '^(decision|reason)' || true
 as authority application show "$APP2" | grep -E '^(application|status)'
 
+say "data dies with its basis, and a backup does not bring it back (issue 18 items 2, 3)"
+echo "job outputs, logs and export files rest sealed under keys of their own: no file under the data directory holds an Arrow table in the clear:"
+python3 - "$DATA" <<'PY'
+import os, sys
+bad = []
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        p = os.path.join(root, f)
+        if os.path.isfile(p) and not os.path.islink(p):
+            data = open(p, 'rb').read()
+            if not data.startswith(b'ENCSEAL\0') and b'ARROW1' in data:
+                bad.append(p)
+print("files with a plaintext Arrow table:", len(bad))
+sys.exit(1 if bad else 0)
+PY
+export ENCLAVE_BACKUP_PASSPHRASE="the demo's backup passphrase"
+"$BIN/enclaved" backup --data-dir "$DATA" --to "$DEMO/backup"
+echo "the custodian destroys penalties_archive; the job that read it loses its log and outputs, with a destruction record:"
+as custodian dataset destroy penalties_archive --reason "the provider withdrew the archive"
+echo "the backup, taken before, is restored only when shown what was destroyed since:"
+if "$BIN/enclaved" restore --from "$DEMO/backup" --data-dir "$DEMO/restored"; then exit 1; fi
+"$BIN/enclaved" restore --from "$DEMO/backup" --data-dir "$DEMO/restored" --tombstones "$DATA"
+"$BIN/enclaved" run --data-dir "$DEMO/restored" --sandbox=false --log-level warn 2> "$DEMO/restored.log" &
+RPID=$!
+i=0
+until [ -S "$DEMO/restored/enclaved.sock" ] && enclave --addr "$DEMO/restored/enclaved.sock" version >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 100 ]; then echo "the restored enclaved did not start:" >&2; cat "$DEMO/restored.log" >&2; exit 1; fi
+	sleep 0.2
+done
+echo "in the restored enclave, penalties_archive stays destroyed:"
+as custodian --addr "$DEMO/restored/enclaved.sock" dataset show penalties_archive | grep -E '^(state|destroyed)'
+as custodian --addr "$DEMO/restored/enclaved.sock" dataset show penalties_archive | grep -q destroyed
+kill "$RPID"; wait "$RPID" || true
+unset ENCLAVE_BACKUP_PASSPHRASE
+
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
 say "audit verify"
