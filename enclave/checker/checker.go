@@ -327,10 +327,35 @@ func (r *Runner) classify(op string, lim Limits, ps *os.ProcessState, waitErr er
 		}
 		return r.failed(op, failure(ReasonCrash, errdefs.ErrInternal, "the check process was killed by signal %d", int(sig)), ps)
 	}
-	if bytes.Contains(stderr, []byte("out of memory")) {
+	if outOfMemory(stderr) {
 		return r.failed(op, failure(ReasonMemory, errdefs.ErrResourceExhausted, "the check process ran out of memory (limit %s)", bytesText(lim.Memory)), ps)
 	}
 	return r.failed(op, failure(ReasonCrash, errdefs.ErrInternal, "the check process crashed (exit status %d)", ps.ExitCode()), ps)
+}
+
+// memoryDeaths are what the Go runtime writes when an allocation, a heap
+// growth or a new thread's stack fails against RLIMIT_DATA: "fatal error:
+// runtime: out of memory", mmap's ENOMEM ("cannot allocate memory",
+// "errno=12") and a thread it could not start for want of memory. A larger
+// binary starts more threads before a check allocates, so the limit is
+// met in any of these places.
+var memoryDeaths = [][]byte{
+	[]byte("out of memory"),
+	[]byte("cannot allocate memory"),
+	[]byte("errno=12"),
+	[]byte("failed to create new OS thread"),
+	[]byte("pthread_create failed"),
+}
+
+// outOfMemory reports whether a child's error output says it died for
+// want of memory.
+func outOfMemory(stderr []byte) bool {
+	for _, m := range memoryDeaths {
+		if bytes.Contains(stderr, m) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Runner) failed(op string, f *Failure, ps *os.ProcessState) *Failure {
