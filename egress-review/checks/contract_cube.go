@@ -31,6 +31,11 @@ type cube struct {
 // maxCubeDict is the most distinct values a column of the cube may have.
 const maxCubeDict = 1024
 
+// maxCubeCells is the most cells a cube may have: it bounds the memory of
+// the profile (a cell holds its codes, count and figures, about 100 bytes
+// and 72 per numeric column) where the checks run under a memory limit.
+const maxCubeCells = 1 << 18
+
 // minCubeGain is how many records a cell must stand for, on average, for
 // the cube to be kept: with fewer, grouping from the cells saves little.
 const minCubeGain = 4
@@ -86,7 +91,7 @@ func buildCube(it *inputTable) *cube {
 		return nil // too many columns to pack
 	}
 	w := len(cb.cols)
-	maxCells := it.rows / cubeGain
+	maxCells := min(it.rows/cubeGain, maxCubeCells)
 	codes := make([]int32, w)
 	cb.of = make([]int32, it.rows)
 	for r := range cb.of {

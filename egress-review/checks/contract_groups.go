@@ -277,10 +277,16 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	}
 	tr := g.translate(labels)
 	rowGroups := g.rowGroups(labels, tr, t.rows)
+	// the records of each row's group, read once: the rules below read
+	// them in turn from here rather than from the groups
+	rowN := make([]int, len(rowGroups))
+	for r, gr := range rowGroups {
+		rowN[r] = gr.n
+	}
 	isNull := func(v float64) bool { return math.IsNaN(v) }
 	small, empty, zeros := 0, 0, 0
 	figures := append(counts[:len(counts):len(counts)], mags...)
-	for r, gr := range rowGroups {
+	for r, n := range rowN {
 		anyCell, nonZero := false, false
 		for _, c := range figures {
 			if v := c.nums[r]; !isNull(v) {
@@ -291,11 +297,11 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		switch {
 		case !anyCell:
 			// a suppressed row
-		case gr.n == 0 && !nonZero:
+		case n == 0 && !nonZero:
 			zeros++
-		case gr.n == 0:
+		case n == 0:
 			empty++
-		case gr.n < p.MinCell:
+		case n < p.MinCell:
 			small++
 		}
 	}
@@ -321,12 +327,12 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			continue
 		}
 		bad := 0
-		for r, gr := range rowGroups {
+		for r, n := range rowN {
 			v := c.nums[r]
 			if isNull(v) {
 				continue
 			}
-			if v != math.Trunc(v) || v < 0 || v > float64(gr.n) || v > 0 && v < float64(p.MinCell) {
+			if v != math.Trunc(v) || v < 0 || v > float64(n) || v > 0 && v < float64(p.MinCell) {
 				bad++
 			}
 		}
@@ -334,7 +340,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d counts are not whole numbers between %d and the records of their group", bad, p.MinCell))
 			continue
 		}
-		if unmatched := g.countSource(c, rowGroups, labels, tr); unmatched > 0 {
+		if unmatched := g.countSource(c, rowGroups, rowN, labels, tr); unmatched > 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d counts are neither the records of their group nor the records with a value in one input column", unmatched))
 		}
 	}
@@ -347,7 +353,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		var dominance, pratio, same, zero int
 		for r, gr := range rowGroups {
 			v := c.nums[r]
-			if isNull(v) || gr.n == 0 {
+			if isNull(v) || rowN[r] == 0 {
 				continue
 			}
 			s := &gr.stats[k]
@@ -470,7 +476,7 @@ func roundSignificant(v float64, n int) float64 {
 // value in one input column, or, for a column named for a category (the
 // columns of a wide cross-tab), the records of the group in that category
 // (0 when one of them matches every cell).
-func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol, tr [][]int32) int {
+func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, rowN []int, labels []*outCol, tr [][]int32) int {
 	best := math.MaxInt
 	try := func(want func(r int, gr *cellGroup) int) bool {
 		bad := 0
@@ -482,7 +488,13 @@ func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, labels []*outCol
 		best = min(best, bad)
 		return bad == 0
 	}
-	if try(func(_ int, gr *cellGroup) int { return gr.n }) {
+	bad := 0
+	for r, n := range rowN {
+		if v := c.nums[r]; !math.IsNaN(v) && v != float64(n) {
+			bad++
+		}
+	}
+	if best = bad; bad == 0 {
 		return 0
 	}
 	if !g.presentDone {
