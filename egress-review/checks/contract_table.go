@@ -26,10 +26,12 @@ type outCol struct {
 	codes []int32
 	dict  []string
 	index *internTable
-	// the last label looked up: aggregates repeat their outer labels
-	last     string
-	lastCode int32
-	hasLast  bool
+	// the last label looked up (aggregates repeat their outer labels):
+	// its key when short (see pack; lastW1 is 0 when none), else itself
+	lastW0, lastW1 uint64
+	last           string
+	hasLast        bool
+	lastCode       int32
 	nums     []float64 // NaN for null or suppressed
 	notNum   int       // cells of a statistic column that are not numbers
 	// per code: whether the label is a total (see wild), and its number
@@ -296,10 +298,21 @@ func columnRole(t arrow.DataType, stat string) (label bool, bad string) {
 // code returns the code of label v in the column's dictionary, adding it
 // (a copy: v may point into a record batch's buffers) when new.
 func (c *outCol) code(v string) int32 {
-	if c.hasLast && v == c.last {
-		return c.lastCode
+	var w0, w1 uint64
+	var k int32
+	var ok bool
+	if len(v) <= maxPacked {
+		w0, w1 = pack(v)
+		if w1 == c.lastW1 && w0 == c.lastW0 {
+			return c.lastCode
+		}
+		k, ok = c.index.getPacked(w0, w1)
+	} else {
+		if c.hasLast && v == c.last {
+			return c.lastCode
+		}
+		k, ok = c.index.get(v)
 	}
-	k, ok := c.index.get(v)
 	if !ok {
 		if c.index == nil {
 			c.index = &internTable{}
@@ -309,7 +322,12 @@ func (c *outCol) code(v string) int32 {
 		c.index.put(v, k)
 		c.dict = append(c.dict, v)
 	}
-	c.last, c.lastCode, c.hasLast = c.dict[k], k, true
+	if len(v) <= maxPacked {
+		c.lastW0, c.lastW1, c.hasLast = w0, w1, false
+	} else {
+		c.lastW1, c.last, c.hasLast = 0, c.dict[k], true
+	}
+	c.lastCode = k
 	return k
 }
 

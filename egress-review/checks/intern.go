@@ -70,10 +70,14 @@ func (t *internTable) get(s string) (int32, bool) {
 		k, ok := t.long[s]
 		return k, ok
 	}
-	if len(t.slots) == 0 {
+	return t.getPacked(pack(s))
+}
+
+// getPacked is get for a value of at most maxPacked bytes, by its key.
+func (t *internTable) getPacked(w0, w1 uint64) (int32, bool) {
+	if t == nil || len(t.slots) == 0 {
 		return 0, false
 	}
-	w0, w1 := pack(s)
 	mask := uint64(len(t.slots) - 1)
 	for i := t.home(w0, w1); ; i = (i + 1) & mask {
 		sl := &t.slots[i]

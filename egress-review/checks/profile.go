@@ -228,15 +228,27 @@ func (c *inputCol) addNums(a arrow.Array, n int) {
 // column has more than maxCategories distinct values.
 func (c *inputCol) addStrings(a *array.String, codes []int32) bool {
 	nulls := a.NullN() > 0
-	last, lastCode, hasLast := "", int32(0), false
+	var lastW0, lastW1 uint64 // the key of the last short value (see pack)
+	var lastCode int32
 	for i := range codes {
 		if nulls && a.IsNull(i) {
 			codes[i] = -1
 			continue
 		}
 		s := a.Value(i)
-		if hasLast && s == last {
-			codes[i] = lastCode
+		if len(s) <= maxPacked {
+			w0, w1 := pack(s)
+			if w1 == lastW1 && w0 == lastW0 {
+				codes[i] = lastCode
+				continue
+			}
+			k, ok := c.index.getPacked(w0, w1)
+			if !ok {
+				if k, ok = c.intern(s); !ok {
+					return false
+				}
+			}
+			codes[i], lastW0, lastW1, lastCode = k, w0, w1, k
 			continue
 		}
 		k, ok := c.intern(s)
@@ -244,7 +256,6 @@ func (c *inputCol) addStrings(a *array.String, codes []int32) bool {
 			return false
 		}
 		codes[i] = k
-		last, lastCode, hasLast = s, k, true
 	}
 	return true
 }
