@@ -32,8 +32,8 @@ type outCol struct {
 	last           string
 	hasLast        bool
 	lastCode       int32
-	nums     []float64 // NaN for null or suppressed
-	notNum   int       // cells of a statistic column that are not numbers
+	nums           []float64 // NaN for null or suppressed
+	notNum         int       // cells of a statistic column that are not numbers
 	// per code: whether the label is a total (see wild), and its number
 	// when it reads as one (see ordered)
 	totals  []bool
