@@ -154,6 +154,10 @@ type Dataset struct {
 	State string `json:"state"`
 	// Columns are the columns the job reads; empty means all columns.
 	Columns []string `json:"columns"`
+	// Upload is true for an operator's own data (issue 20): only its
+	// organisation's jobs read it, without a grant, and no application
+	// names it.
+	Upload bool `json:"upload"`
 }
 
 // Image is a job image.
@@ -258,7 +262,7 @@ var Markets = []string{"ordinary", "authorized", "withheld"}
 
 // DatasetStates lists the states of a dataset as the policies see it:
 // the catalogue's, and "held" for a dataset under an open incident.
-var DatasetStates = []string{"active", "sealed", "destroyed", "held"}
+var DatasetStates = []string{"active", "sealed", "destroyed", "held", "pending-review", "rejected"}
 
 // GrantStatuses lists the states of a grant: "suspended" while its
 // organisation is suspended or an open incident names it, "revoked" and

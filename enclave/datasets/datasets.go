@@ -34,6 +34,11 @@ const (
 	Active    = "active"
 	Sealed    = "sealed"
 	Destroyed = "destroyed"
+	// PendingReview is an operator's upload (issue 20) that waits for an
+	// officer of another organisation; Rejected is one the officer
+	// refused. Neither is readable by any job.
+	PendingReview = "pending-review"
+	Rejected      = "rejected"
 )
 
 func init() {
@@ -79,6 +84,12 @@ INSERT INTO dataset_owners(name, org, since)
 			"dataset_versions": {"created_at", "destroyed_at"},
 			"dataset_owners":   {"since"},
 		})},
+		// Issue 20: operators' own data. A version is an upload when an
+		// operator brought it in; its review is who decided and why.
+		{Version: 4, Name: "operator uploads and their review", SQL: `
+ALTER TABLE dataset_versions ADD COLUMN upload INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dataset_versions ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE dataset_versions ADD COLUMN reviewed_at TEXT NOT NULL DEFAULT '';`},
 	}})
 }
 
@@ -112,6 +123,12 @@ type Version struct {
 	// DestroyedAt is when the version was destroyed, RFC 3339 to the
 	// second ("" while it is not).
 	DestroyedAt string `json:"destroyed_at,omitempty"`
+	// Upload is true for an operator's own data (issue 20): private to
+	// its organisation, usable only once an officer of another
+	// organisation approved it (ReviewedBy, ReviewedAt).
+	Upload     bool   `json:"upload,omitempty"`
+	ReviewedBy string `json:"reviewed_by,omitempty"`
+	ReviewedAt string `json:"reviewed_at,omitempty"`
 
 	keyObject  string
 	wrappedKey []byte
@@ -246,11 +263,11 @@ func (c *Catalog) Publish(ctx context.Context, tx *sql.Tx, s *Staged) error {
 	cols, _ := json.Marshal(v.Columns)
 	marks, _ := json.Marshal(v.Marks)
 	_, err = tx.ExecContext(ctx, `INSERT INTO dataset_versions(name, version, category, level, market, state, state_reason, rows, bytes,
-		columns, marks, spec_sha256, data_sha256, key_object, wrapped_key, fp_values, fp_rows, created_at, created_by, org)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		columns, marks, spec_sha256, data_sha256, key_object, wrapped_key, fp_values, fp_rows, created_at, created_by, org, upload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Name, v.Version, v.Category, v.Level, v.Market, v.State, v.StateReason, v.Rows, v.Bytes, string(cols), string(marks),
 		v.SpecSHA256, v.DataSHA256, v.keyObject, v.wrappedKey, v.FingerprintValues, v.FingerprintRows,
-		storetime.Format(v.CreatedAt), v.CreatedBy, v.Org)
+		storetime.Format(v.CreatedAt), v.CreatedBy, v.Org, v.Upload)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return fmt.Errorf("dataset %q version %d was published meanwhile; import again: %w", v.Name, v.Version, errdefs.ErrConflict)
@@ -290,7 +307,7 @@ func syncDir(dir string) {
 // dataset_owners o (see from).
 const cols = `d.name, d.version, d.category, d.level, d.market, d.state, d.state_reason, d.rows, d.bytes, d.columns, d.marks,
 	d.spec_sha256, d.data_sha256, d.key_object, d.wrapped_key, d.fp_values, d.fp_rows, d.created_at, d.created_by, d.org,
-	COALESCE(o.org, ''), d.destroyed_at`
+	COALESCE(o.org, ''), d.destroyed_at, d.upload, d.reviewed_by, d.reviewed_at`
 
 // from is what cols are selected from.
 const from = ` FROM dataset_versions d LEFT JOIN dataset_owners o ON o.name = d.name`
@@ -311,10 +328,10 @@ func (c *Catalog) Owner(ctx context.Context, q Querier, name string) (string, er
 
 func scan(sc interface{ Scan(...any) error }) (*Version, error) {
 	var v Version
-	var columns, marks, created, destroyed string
+	var columns, marks, created, destroyed, reviewed string
 	err := sc.Scan(&v.Name, &v.Version, &v.Category, &v.Level, &v.Market, &v.State, &v.StateReason, &v.Rows, &v.Bytes,
 		&columns, &marks, &v.SpecSHA256, &v.DataSHA256, &v.keyObject, &v.wrappedKey, &v.FingerprintValues, &v.FingerprintRows,
-		&created, &v.CreatedBy, &v.Org, &v.Owner, &destroyed)
+		&created, &v.CreatedBy, &v.Org, &v.Owner, &destroyed, &v.Upload, &v.ReviewedBy, &reviewed)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +347,13 @@ func scan(sc interface{ Scan(...any) error }) (*Version, error) {
 	}
 	if d != nil {
 		v.DestroyedAt = d.Format(time.RFC3339)
+	}
+	r, err := storetime.OptionalColumn("dataset version", v.ID(), "reviewed_at", reviewed)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		v.ReviewedAt = r.Format(time.RFC3339)
 	}
 	return &v, nil
 }
@@ -414,7 +438,7 @@ func (c *Catalog) SetState(ctx context.Context, tx *sql.Tx, name, state, reason 
 	}
 	var changed []*Version
 	for _, v := range vs {
-		if v.State == Destroyed || v.State == state {
+		if v.State == Destroyed || v.State == state || v.State == PendingReview || v.State == Rejected {
 			continue
 		}
 		if state == Active && v.Market == "withheld" {
@@ -510,6 +534,10 @@ func (v *Version) Readable() error {
 		return fmt.Errorf("dataset %q version %d is sealed: %w", v.Name, v.Version, errdefs.ErrFailedPrecondition)
 	case Destroyed:
 		return fmt.Errorf("dataset %q version %d was destroyed on %s: %w", v.Name, v.Version, v.DestroyedAt, errdefs.ErrNotFound)
+	case PendingReview:
+		return fmt.Errorf("dataset %q version %d is an upload waiting for review: %w", v.Name, v.Version, errdefs.ErrFailedPrecondition)
+	case Rejected:
+		return fmt.Errorf("dataset %q version %d is an upload its review rejected: %w", v.Name, v.Version, errdefs.ErrFailedPrecondition)
 	}
 	return nil
 }

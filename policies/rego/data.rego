@@ -156,6 +156,7 @@ default levels := {}
 levels := {name: ls |
 	some name, d in job_datasets
 	not usable[name]
+	not own_upload(d)
 	ls := {[level(g, gd, d), rank(object.get(g, "batches_left", null)), g.id] |
 		some g in valid_grants
 		some gd in g.datasets
@@ -291,9 +292,37 @@ reasons contains r if {
 # (A comprehension, so that partial evaluation keeps the references to
 # usable that job_gate and grants_used share.)
 job_refusals := {r |
-	some name, _ in job_datasets
+	some name, d in job_datasets
 	not usable[name]
+	not own_upload(d)
 	r := job_reason(name)
+}
+
+# --- Operators' own data (issue 20) ---------------------------------------
+
+# own_upload: an operator's upload read by its own organisation's job; it
+# needs no grant (the dataset's state still has to be active).
+own_upload(d) if {
+	d.upload == true
+	d.owner == input.subject.org
+	input.subject.org != ""
+}
+
+# An upload of another organisation is never read, whatever grant names it.
+reasons contains r if {
+	input.action == "job.run"
+	some d in input.resource.datasets
+	d.upload == true
+	not own_upload(d)
+	r := {"rule": "upload.not_own", "message": sprintf("dataset %q is not in the catalogue", [dname(d)])}
+}
+
+# No application names an upload: it is its organisation's alone.
+reasons contains r if {
+	input.action == "application.file"
+	some d in input.resource.datasets
+	d.upload == true
+	r := {"rule": "upload.not_shared", "message": sprintf("dataset %q is an operator's upload and is never granted", [dname(d)])}
 }
 
 # grants_used names, per dataset, the grant that admits it: an unlimited

@@ -110,3 +110,34 @@ test_grant_without_pins_admits_nothing if {
 	d := enclave.decision with input as object.union(job, {"grants": [bare]})
 	rules(d) == {"grant.version_not_approved"}
 }
+
+# Operators' own data (issue 20).
+upload := {"name": "acme_customers", "version": 1, "owner": "acme", "level": "general-2", "market": "ordinary", "state": "active", "columns": [], "upload": true}
+
+test_own_upload_needs_no_grant if {
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [upload, dataset]}})
+	d.allow
+	d.grants == {"credit_penalties": "g-1"}
+}
+
+test_upload_of_another_org_denied if {
+	theirs := object.union(upload, {"owner": "globex"})
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [theirs]}})
+	not d.allow
+	"upload.not_own" in rules(d)
+}
+
+test_pending_upload_denied if {
+	pending := object.union(upload, {"state": "pending-review"})
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [pending]}})
+	not d.allow
+	"dataset.unavailable" in rules(d)
+}
+
+test_upload_never_in_an_application if {
+	app := {"action": "application.file", "now": now, "subject": operator,
+		"resource": {"kind": "application", "org": "acme", "owner": "p-op1", "datasets": [upload]}}
+	d := enclave.decision with input as app
+	not d.allow
+	"upload.not_shared" in rules(d)
+}

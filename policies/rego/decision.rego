@@ -34,9 +34,15 @@ job_gate if {
 	every d in list(input.resource.datasets) {
 		dataset_active(d)
 		market_known(d)
-		usable[d.name]
+		admitted(d)
 	}
 }
+
+# admitted: a dataset of a job is admitted by a grant, or is an upload of
+# the job's own organisation (issue 20), which needs none.
+admitted(d) if usable[d.name]
+
+admitted(d) if own_upload(d)
 
 # Identifiers for messages, defined even when the input lacks them.
 # (Written without passing input as a whole, so that the engine can tell
