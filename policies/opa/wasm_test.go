@@ -2,10 +2,12 @@ package opa
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -101,4 +103,45 @@ func TestEvaluatorOption(t *testing.T) {
 	if e := topdownEngine(t); e.Evaluator() != EvaluatorTopdown || len(e.planned) != 0 || len(e.wasm) != 0 {
 		t.Errorf("topdown engine: evaluator %q, %d plans, %d wasm, want residuals only", e.Evaluator(), len(e.planned), len(e.wasm))
 	}
+}
+
+var (
+	wasmOnce sync.Once
+	wasmEng  *Engine
+	wasmErr  error
+)
+
+// FuzzDecideWasm decodes requests as the daemon's JSON decoder does,
+// turns each into one of wasmActions, and requires the residual compiled
+// to WebAssembly to decide it as topdown does on the whole policies.
+func FuzzDecideWasm(f *testing.F) {
+	for _, in := range []policy.Input{jobInput(), matrixInput("person.add", true, "operator"), matrixInput("export.approve", false, "officer")} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	wasmOnce.Do(func() { wasmEng, wasmErr = New(context.Background(), WithEvaluator(EvaluatorWasm)) })
+	if wasmErr != nil {
+		f.Fatal(wasmErr)
+	}
+	e := wasmEng
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := policy.DecodeInput(data)
+		if err != nil {
+			return
+		}
+		if !slices.Contains(wasmActions, in.Action) {
+			in.Action = wasmActions[len(data)%len(wasmActions)]
+		}
+		d, err := e.Decide(context.Background(), in)
+		want, ok := wholeDecision(t, e, in)
+		if ok != (err == nil) || (ok && !reflect.DeepEqual(d, want)) {
+			t.Fatalf("%s: got %+v, %v, want %+v as the whole policies decide", in.Action, d, err, want)
+		}
+		if err != nil && d.Allow {
+			t.Fatalf("got allow with error %v, want deny", err)
+		}
+	})
 }
