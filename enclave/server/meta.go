@@ -45,7 +45,7 @@ func (s *Server) metaRoutes() []route {
 
 func (s *Server) auditRoutes() []route {
 	return []route{
-		{Method: "GET", Path: "/v1/audit", Action: "audit.list", Summary: "List audit entries; filters: actor, org, action, object, dataset, since, until (RFC 3339), limit; custodians list the events about their own organisation's datasets", Response: []api.AuditEvent{},
+		{Method: "GET", Path: "/v1/audit", Action: "audit.list", Summary: "List audit entries; filters: actor, org, action, object, dataset, since, until (RFC 3339), limit, cursor (a full page answers the next page's cursor in the X-Next-Cursor header); custodians list the events about their own organisation's datasets", Response: []api.AuditEvent{},
 			Resource: s.auditResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				f, err := auditFilter(c)
@@ -55,6 +55,16 @@ func (s *Server) auditRoutes() []route {
 				ents, err := s.auditEntries(ctx, c, f)
 				if err != nil {
 					return nil, err
+				}
+				// A full page names where the next one starts (issue 21:
+				// a list that stops at its limit says so).
+				if n := len(ents); f.Limit > 0 && n == f.Limit {
+					last := ents[n-1].Index
+					if !f.Newest {
+						c.w.Header().Set(api.AuditCursorHeader, strconv.FormatUint(last+1, 10))
+					} else if last > 0 {
+						c.w.Header().Set(api.AuditCursorHeader, strconv.FormatUint(last, 10))
+					}
 				}
 				out := make([]api.AuditEvent, len(ents))
 				exact := exactAudit(c)
@@ -120,6 +130,13 @@ func auditFilter(c *call) (audit.Filter, error) {
 			}
 			*dst = t
 		}
+	}
+	if v := c.query("cursor"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return f, fmt.Errorf("query parameter \"cursor\" must be the positive number an earlier page's %s header gave: %w", api.AuditCursorHeader, errdefs.ErrInvalidArgument)
+		}
+		f.From = n
 	}
 	if v := c.query("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -26,7 +26,19 @@ func (s *Server) prices() usage.PriceList {
 
 // usageResource is the organisation reported on ("" = all).
 func usageResource(ctx context.Context, c *call) (authz.Resource, error) {
-	return resource("usage", c.query("org"), c.query("org")), nil
+	org := usageOrg(c)
+	return resource("usage", org, org), nil
+}
+
+// usageOrg is the organisation a usage report is about: the org query
+// parameter, or, without one, the caller's own organisation unless the
+// caller reads every organisation's use (the bureau, admins). An operator's
+// report without --org is their own, not a refusal (issue 21).
+func usageOrg(c *call) string {
+	if org := c.query("org"); org != "" || exactAudit(c) {
+		return org
+	}
+	return c.subject.Org.Name
 }
 
 func (s *Server) usageRoutes() []route {
@@ -54,7 +66,7 @@ func (s *Server) usageRoutes() []route {
 				if err != nil || year < 2000 || year > 9999 {
 					return nil, fmt.Errorf("query parameter \"year\" must be a year such as 2026: %w", errdefs.ErrInvalidArgument)
 				}
-				rep, err := usage.Annual(ctx, s.DB.SQL(), c.query("org"), year, s.prices(), !exactAudit(c))
+				rep, err := usage.Annual(ctx, s.DB.SQL(), usageOrg(c), year, s.prices(), !exactAudit(c))
 				if err != nil {
 					return nil, err
 				}
@@ -120,7 +132,7 @@ func limitText(v *int64) string {
 // usageQuery reads the report's query parameters: from and to are a DATE
 // (to inclusive: up to the end of that day, UTC) or an RFC 3339 instant.
 func usageQuery(c *call) (usage.Query, error) {
-	q := usage.Query{Org: c.query("org"), By: usage.By(c.query("by"))}
+	q := usage.Query{Org: usageOrg(c), By: usage.By(c.query("by"))}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time

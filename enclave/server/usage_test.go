@@ -55,7 +55,9 @@ func TestUsageReport(t *testing.T) {
 		// of CPU are read as 8192 s and 4096 s.
 		{"operator, own org by month", w.operator.Token, "?org=acme&by=month", 200, map[string]float64{"2026-03": 8192.0 / 3600, "2026-04": 4096.0 / 3600}},
 		{"operator, another org", w.operator.Token, "?org=security", 403, nil},
-		{"operator, every org", w.operator.Token, "", 403, nil},
+		// Without org, an operator's report is their own organisation's
+		// (issue 21), not a refusal the bureau's incident list would show.
+		{"operator, no org: their own", w.operator.Token, "", 200, map[string]float64{"acme": 12288.0 / 3600}},
 		{"custodian", w.custodian.Token, "?org=acme", 403, nil},
 		{"unknown key", bureau.Token, "?by=colour", 400, nil},
 		{"bad date", bureau.Token, "?from=March", 400, nil},
