@@ -158,6 +158,15 @@ func (s *Service) Tidy(ctx context.Context) ([]string, error) {
 				return removed, err
 			}
 		}
+		if ents, err := os.ReadDir(filepath.Join(s.Dir, id)); err == nil {
+			for _, ent := range ents {
+				if strings.HasPrefix(ent.Name(), reviewDir+"-") { // a download's decrypted bundle
+					if err := remove(filepath.Join(id, ent.Name())); err != nil {
+						return removed, err
+					}
+				}
+			}
+		}
 		// Frozen files and bundles an earlier daemon kept as plaintext
 		// are sealed under the export's key (made now).
 		if err := jobs.SealInPlace(ctx, s.Jobs.DataKeys(), filepath.Join(s.Dir, id), jobs.ExportKeyObject(id), jobs.KindExport, id, e.Job); err != nil {

@@ -370,3 +370,52 @@ func TestFreezeChecksTheRecordedHash(t *testing.T) {
 		t.Fatalf("freeze of a file that is not the one collected: got %v, want data loss", err)
 	}
 }
+
+// TestOpenBundleConcurrent: downloads that overlap each read the whole
+// bundle, and leave no decrypted copy behind.
+func TestOpenBundleConcurrent(t *testing.T) {
+	w := newShredWorld(t)
+	ctx := context.Background()
+	svc := &Service{Dir: w.exports, Jobs: w.m}
+	bundle := []byte("ARROW1 a released bundle")
+	os.WriteFile(svc.BundlePath(w.released), bundle, 0o600)
+	if _, err := svc.Tidy(ctx); err != nil { // seals it
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := svc.OpenBundle(ctx, w.released)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			if got, _ := io.ReadAll(f); string(got) != string(bundle) {
+				errs <- errdefs.ErrDataLoss
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a concurrent download: %v", err)
+	}
+	if n := countFilesUnder(t, filepath.Join(w.exports, w.released)); n != 2 {
+		t.Errorf("the export's directory holds %d files after the downloads, want its frozen file and its bundle", n)
+	}
+}
+
+func countFilesUnder(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}

@@ -136,16 +136,19 @@ func (s *Service) OpenBundle(ctx context.Context, id string) (*os.File, error) {
 		return nil, err
 	}
 	defer in.Close()
-	dir := filepath.Join(s.Dir, id, reviewDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// A directory of its own per download (downloads may overlap), named
+	// so that Tidy removes it after a crash.
+	dir, err := os.MkdirTemp(filepath.Join(s.Dir, id), reviewDir+"-bundle-")
+	if err != nil {
 		return nil, err
 	}
 	f, err := os.CreateTemp(dir, "bundle-*")
 	if err != nil {
+		os.Remove(dir)
 		return nil, err
 	}
 	os.Remove(f.Name())
-	os.Remove(dir) // only when empty
+	os.Remove(dir)
 	if _, err := io.Copy(f, in); err != nil {
 		f.Close()
 		return nil, err
