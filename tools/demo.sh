@@ -383,6 +383,40 @@ as custodian --addr "$DEMO/restored/enclaved.sock" dataset show penalties_archiv
 kill "$RPID"; wait "$RPID" || true
 unset ENCLAVE_BACKUP_PASSPHRASE
 
+say "a verify service: the custodian publishes it, officers approve it, a consumer system calls it (issue 19)"
+license city-bank company 9 "$(date -d '+12 months' +%F)" > /dev/null
+add "Ma Li" city-bank consumer consumer 22
+echo "a key column under a lossy rule (the masked phone) is refused, naming it:"
+if as custodian service create phone-check --mode verify --dataset credit_penalties --key legal_rep_phone --scenario "loan applicant checks"; then exit 1; fi
+as custodian service create firm-check --mode verify --dataset credit_penalties --key uscc --match legal_rep_id \
+	--scenario "loan applicant checks" --rate 600/m --daily-misses 50
+as officer service approve firm-check --comment "answers match only; key kept, legal representative by keyed pseudonym"
+as officer2 service approve firm-check --comment "second review (authorization-required data)" | grep -E '^(state|running)'
+as consumer service subscribe firm-check --scenario "loan applicant checks" --until "$(date -d '+6 months' +%F)" --json > "$DEMO/sub.json"
+SUB=$(json "['id']" < "$DEMO/sub.json")
+as authority service approve-subscription "$SUB"
+as consumer credential issue --subscription "$SUB" --system loan-desk --json > "$DEMO/cred.json"
+json "['token']" < "$DEMO/cred.json" > "$DEMO/loan-desk.token"
+CRED=$(json "['id']" < "$DEMO/cred.json")
+row() { python3 -c 'import csv,sys; print(list(csv.DictReader(open(sys.argv[1])))[5][sys.argv[2]])' "$DEMO/penalties.csv" "$1"; }
+KEY=$(row uscc)
+REP=$(row legal_rep_id)
+echo "the bank's loan-desk system asks whether the enclave knows an enterprise (its code), and whether a claimed legal representative is the right one:"
+as loan-desk service call firm-check --key "$KEY" --claim "legal_rep_id=$REP"
+as loan-desk service call firm-check --key "$KEY" --claim "legal_rep_id=110101199003070000"
+as loan-desk service call firm-check --key 91990100NOTAREALCO
+echo "the keys and claims the system sent are on no record (the audit log holds keyed hashes only):"
+for k in 91990100NOTAREALCO 110101199003070000; do
+	if grep -rqa "$k" "$DATA"; then echo "a raw key sent by the system is in the data directory"; exit 1; fi
+done
+as bureau audit list --action service.verify --limit 3
+as consumer service usage firm-check
+as bureau service usage firm-check
+as consumer service show firm-check --openapi | head -12
+echo "a revoked credential is refused at once:"
+as consumer credential revoke "$CRED" > /dev/null
+if as loan-desk service call firm-check --key "$KEY"; then exit 1; fi
+
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
 say "audit verify"

@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+)
+
+// Issue 19: data products as services, subscriptions and credentials.
+func init() {
+	decide := func(verb, short string) *command {
+		return &command{path: "service " + verb, args: "NAME", short: short, minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.String("comment", "", "a comment, recorded") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				sv, err := e.client.DecideService(ctx, args[0], verb, get(fs, "comment"))
+				if err != nil {
+					return err
+				}
+				return e.print(sv, func(tw *tabwriter.Writer) { serviceTable(tw, sv) })
+			}}
+	}
+	decideSub := func(verb, short string) *command {
+		return &command{path: "service " + verb + "-subscription", args: "ID", short: short, minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				sub, err := e.client.DecideSubscription(ctx, args[0], verb)
+				if err != nil {
+					return err
+				}
+				return e.print(sub, func(tw *tabwriter.Writer) { subscriptionTable(tw, []api.Subscription{sub}) })
+			}}
+	}
+	register(
+		&command{path: "service create", args: "NAME", short: "create a service over a dataset (custodian: your own; operator: under your grant); pending until officers of another organisation approve", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("mode", "verify", "verify (query and bulk are not served yet)")
+				fs.String("dataset", "", "the dataset (its newest readable version)")
+				fs.String("key", "", "the key column: kept or keyed pseudonym")
+				fs.String("match", "", "columns whose claimed values a caller may verify, comma-separated (kept or keyed pseudonym)")
+				fs.String("scenario", "", "the scenario the service serves (an operator's: its grant's)")
+				fs.String("rate", "", "calls per subscription: N/m or N/s (default 600/m)")
+				fs.Int("daily-misses", 0, "non-matching calls a subscription may make a day (enumeration guard; default 1000)")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				req := api.ServiceRequest{Name: args[0], Mode: get(fs, "mode"), Dataset: get(fs, "dataset"), Key: get(fs, "key"),
+					Scenario: get(fs, "scenario"), Rate: get(fs, "rate")}
+				if m := get(fs, "match"); m != "" {
+					req.Match = strings.Split(m, ",")
+				}
+				fmt.Sscan(get(fs, "daily-misses"), &req.DailyMisses)
+				if req.Dataset == "" || req.Key == "" || strings.TrimSpace(req.Scenario) == "" {
+					return usagef("--dataset, --key and --scenario are required")
+				}
+				sv, err := e.client.CreateService(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.print(sv, func(tw *tabwriter.Writer) { serviceTable(tw, sv) })
+			}},
+		&command{path: "service list", short: "every service and its state", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				ss, err := e.client.ListServices(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(ss, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "NAME\tMODE\tDATASET\tKEY\tSCENARIO\tORG\tSTATE\tRUNNING\tAPPROVALS")
+					for _, s := range ss {
+						fmt.Fprintf(tw, "%s\t%s\t%s@%d\t%s\t%s\t%s\t%s\t%v\t%d/%d\n", s.Name, s.Mode, s.Dataset, s.Version, s.Key, clip(s.Scenario, 30),
+							s.Org, s.State, s.Running, len(s.Approvers), s.Needed)
+					}
+				})
+			}},
+		&command{path: "service show", args: "NAME", short: "one service: definition, review, whether it runs", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.Bool("openapi", false, "print the service's generated OpenAPI document instead") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				if get(fs, "openapi") == "true" {
+					return e.client.ServiceOpenAPI(ctx, args[0], os.Stdout)
+				}
+				sv, err := e.client.ShowService(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(sv, func(tw *tabwriter.Writer) { serviceTable(tw, sv) })
+			}},
+		decide("approve", "approve a service (officer of another organisation; two for general-3+ or authorization-required data)"),
+		decide("reject", "reject a service (officer of another organisation)"),
+		decide("stop", "stop a service for good (its organisation, the authority, the bureau)"),
+		&command{path: "service subscribe", args: "NAME", short: "subscribe your organisation to a service for its scenario (consumer); pending until the authority approves", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("scenario", "", "the scenario (the service's)")
+				fs.String("until", "", "last day of the subscription, YYYY-MM-DD")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				if strings.TrimSpace(get(fs, "scenario")) == "" || get(fs, "until") == "" {
+					return usagef("--scenario and --until are required")
+				}
+				sub, err := e.client.Subscribe(ctx, args[0], api.SubscribeRequest{Scenario: get(fs, "scenario"), Until: get(fs, "until")})
+				if err != nil {
+					return err
+				}
+				return e.print(sub, func(tw *tabwriter.Writer) { subscriptionTable(tw, []api.Subscription{sub}) })
+			}},
+		&command{path: "service subscriptions", short: "subscriptions (consumer: your organisation's; authority, bureau: all)", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				subs, err := e.client.ListSubscriptions(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(subs, func(tw *tabwriter.Writer) { subscriptionTable(tw, subs) })
+			}},
+		decideSub("approve", "approve a subscription (authority)"),
+		decideSub("reject", "reject a subscription (authority)"),
+		&command{path: "service call", args: "NAME", short: "call a verify service with a credential's token (ENCLAVE_TOKEN): prints match true or false", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("key", "", "the subject's key (one), or several comma-separated for a batch of at most 100")
+				fs.String("claim", "", "claimed values of match columns, COL=VALUE,... (one key only)")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				key := get(fs, "key")
+				if key == "" {
+					return usagef("--key is required")
+				}
+				keys := strings.Split(key, ",")
+				if len(keys) > 1 {
+					if get(fs, "claim") != "" {
+						return usagef("--claim goes with one key only")
+					}
+					items := make([]api.VerifyItem, len(keys))
+					for i, k := range keys {
+						items[i].Key = k
+					}
+					ba, err := e.client.VerifyBatch(ctx, args[0], items)
+					if err != nil {
+						return err
+					}
+					return e.print(ba, func(tw *tabwriter.Writer) {
+						fmt.Fprintln(tw, "#\tMATCH")
+						for i, a := range ba.Results {
+							fmt.Fprintf(tw, "%d\t%v\n", i+1, a.Match)
+						}
+					})
+				}
+				req := api.VerifyRequest{Key: key}
+				if cl := get(fs, "claim"); cl != "" {
+					req.Claims = map[string]string{}
+					for _, kv := range strings.Split(cl, ",") {
+						k, v, ok := strings.Cut(kv, "=")
+						if !ok || k == "" {
+							return usagef("--claim must be COL=VALUE,...")
+						}
+						req.Claims[k] = v
+					}
+				}
+				a, err := e.client.Verify(ctx, args[0], req)
+				if err != nil {
+					return err
+				}
+				return e.print(a, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "match\t%v\n", a.Match)
+					for c, ok := range a.Columns {
+						fmt.Fprintf(tw, "%s\t%v\n", c, ok)
+					}
+				})
+			}},
+		&command{path: "service usage", args: "NAME", short: "calls of a service per subscription and day (consumer: your own; custodian: on your datasets; bureau: all)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.String("day", "", "only this day, YYYY-MM-DD") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				us, err := e.client.ServiceUsage(ctx, args[0], get(fs, "day"))
+				if err != nil {
+					return err
+				}
+				return e.print(us, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "DAY\tSERVICE\tSUBSCRIPTION\tORG\tCALLS\tMATCHES\tMISSES\tREFUSED\tCHARGE")
+					for _, u := range us {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.2f\n", u.Day, u.Service, u.Subscription, u.Org, u.Calls, u.Matches, u.Misses, u.Refused, u.Charge)
+					}
+				})
+			}},
+		&command{path: "credential issue", short: "issue a credential for an application system under an approved subscription (consumer); the token is printed once", maxArgs: 0,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("subscription", "", "the subscription")
+				fs.String("system", "", "the application system's name")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				if get(fs, "subscription") == "" || get(fs, "system") == "" {
+					return usagef("--subscription and --system are required")
+				}
+				cr, err := e.client.IssueCredential(ctx, api.CredentialRequest{Subscription: get(fs, "subscription"), System: get(fs, "system")})
+				if err != nil {
+					return err
+				}
+				return e.print(cr, func(tw *tabwriter.Writer) {
+					credentialTable(tw, []api.Credential{cr})
+					fmt.Fprintf(tw, "token (shown once)\t%s\n", cr.Token)
+				})
+			}},
+		&command{path: "credential list", short: "your organisation's credentials (consumer)", maxArgs: 0,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				cs, err := e.client.ListCredentials(ctx)
+				if err != nil {
+					return err
+				}
+				return e.print(cs, func(tw *tabwriter.Writer) { credentialTable(tw, cs) })
+			}},
+		&command{path: "credential revoke", args: "ID", short: "revoke a credential (consumer); it is refused at once", minArgs: 1, maxArgs: 1,
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				cr, err := e.client.RevokeCredential(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return e.print(cr, func(tw *tabwriter.Writer) { credentialTable(tw, []api.Credential{cr}) })
+			}},
+	)
+}
+
+func serviceTable(tw *tabwriter.Writer, s api.Service) {
+	fmt.Fprintf(tw, "service\t%s (%s)\ndataset\t%s@%d (%s, %s)\nkey\t%s\nmatch\t%s\nscenario\t%s\nrate\t%d/m, %d misses a day\norganisation\t%s\ngrant\t%s\nstate\t%s (%d of %d approvals)\n",
+		s.Name, s.Mode, s.Dataset, s.Version, s.Level, s.Market, s.Key, dash(strings.Join(s.Match, ",")), s.Scenario, s.RatePerMin, s.DailyMisses,
+		s.Org, dash(s.Grant), s.State, len(s.Approvers), s.Needed)
+	fmt.Fprintf(tw, "running\t%v\n", s.Running)
+	if s.Stopped != "" {
+		fmt.Fprintf(tw, "stopped\t%s\n", s.Stopped)
+	}
+	fmt.Fprintf(tw, "created\t%s by %s\n", s.CreatedAt.Format(time.RFC3339), s.CreatedBy)
+}
+
+func subscriptionTable(tw *tabwriter.Writer, subs []api.Subscription) {
+	fmt.Fprintln(tw, "ID\tSERVICE\tORG\tSCENARIO\tUNTIL\tSTATE\tDECIDED BY")
+	for _, s := range subs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Service, s.Org, clip(s.Scenario, 30), s.Until, s.State, dash(s.DecidedBy))
+	}
+}
+
+func credentialTable(tw *tabwriter.Writer, cs []api.Credential) {
+	fmt.Fprintln(tw, "ID\tSUBSCRIPTION\tSERVICE\tSYSTEM\tUNTIL\tREVOKED")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.Subscription, c.Service, c.System, c.Until, c.Revoked)
+	}
+}
