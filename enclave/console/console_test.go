@@ -2,8 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -179,6 +181,15 @@ func TestPagesCarryStrictHeaders(t *testing.T) {
 	}
 }
 
+// vendored are the embedded libraries of others, by sha256 (issue 21:
+// Chart.js 3.9.1 from Debian's libjs-chart.js; licence in
+// assets/chart.LICENSE.txt).
+var licenceComment = regexp.MustCompile(`(?s)/\*!.*?\*/`)
+
+var vendored = map[string]string{
+	"assets/chart.min.js": "fbc45926e6b46845a0f905552a0e0b1331049bff1115ecf94dbe0904d895e710",
+}
+
 // TestAssetsAreSelfContained reads every embedded file: no inline script or
 // style, no event-handler attributes, no outside origin, no HTML parsing of
 // server text.
@@ -207,6 +218,15 @@ func TestAssetsAreSelfContained(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if want, ok := vendored[p]; ok {
+			// A vendored library is the file its packager shipped, byte
+			// for byte; only its licence comments (/*! ... */) name an
+			// origin, and they are read out before the scan.
+			if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != want {
+				t.Errorf("%s: sha256 %s, want the vendored %s", p, got, want)
+			}
+			data = licenceComment.ReplaceAll(data, nil)
+		}
 		for _, b := range bad {
 			if loc := b.re.FindIndex(data); loc != nil {
 				t.Errorf("%s: %s at byte %d: %q", p, b.name, loc[0], data[loc[0]:min(loc[1]+20, len(data))])
@@ -217,8 +237,8 @@ func TestAssetsAreSelfContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 {
-		t.Fatalf("got %d embedded files, want 3", n)
+	if n != 5 {
+		t.Fatalf("got %d embedded files, want 5", n)
 	}
 }
 

@@ -268,14 +268,17 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.WaitVisible(`#decision`),
 			chromedp.Text(`#checks`, &checks),
 			chromedp.Text(`#findings`, &findings),
-			chromedp.Text(`.preview[data-file="districts.arrow"]`, &preview))
+			chromedp.TextContent(`.preview[data-file="districts.arrow"]`, &preview))
 		if !strings.Contains(checks, "small-cells") || !strings.Contains(checks, "identifiers") || !strings.Contains(findings, "1 group counts fewer than 5 rows") {
 			t.Fatalf("checks: got %q and %q, want every check with its evidence", checks, findings)
 		}
-		var bars int
-		b.run("chart", chromedp.Evaluate(`document.querySelectorAll('.preview .chart .bar').length`, &bars))
-		if bars != 2 {
-			t.Fatalf("preview chart: got %d bars, want one per sample row (2)", bars)
+		// The preview chart (Chart.js): the count by district, one bar per
+		// sample row, labelled by the district, smallest first.
+		var labels []string
+		b.run("chart", chromedp.Poll(`(() => { const c = document.querySelector('.preview canvas'); return !!c && !!c.chart; })()`, nil),
+			chromedp.Evaluate(`document.querySelector('.preview canvas').chart.data.labels`, &labels))
+		if strings.Join(labels, ",") != "Beiyuan,Nanhu" {
+			t.Fatalf("preview chart: got labels %q, want the districts smallest count first", labels)
 		}
 		if !strings.Contains(preview, "Beiyuan") || !strings.Contains(preview, "2 rows") {
 			t.Fatalf("preview: got %q, want the file's shape and sample", preview)
@@ -292,6 +295,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.run("approve",
 			chromedp.SendKeys(`#comment`, "aggregates by district only"),
 			chromedp.Click(`#approve`),
+			chromedp.WaitVisible(`#confirm-approve`),
+			chromedp.Click(`#confirm-approve`),
 			chromedp.WaitVisible(`#reviews`),
 			chromedp.WaitVisible(`#decided`),
 			chromedp.Text(`#export-approvals`, &approvals))
@@ -400,7 +405,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		b.open("usage")
 		var incidents string
-		b.run("usage", chromedp.WaitVisible(`#usage-org`), chromedp.WaitVisible(`#usage-month`), chromedp.Text(`#incidents`, &incidents))
+		b.run("usage", chromedp.WaitVisible(`#usage-org`), chromedp.WaitVisible(`#usage-person`), chromedp.Text(`#incidents`, &incidents))
 		if !strings.Contains(incidents, w.people["operator"].ID) || !strings.Contains(incidents, "export.approve") {
 			t.Fatalf("incidents: got %q, want the operator's refused approval", incidents)
 		}
