@@ -280,6 +280,7 @@ var Actions = []string{
 	"org.add", "org.suspend", "org.reinstate", "org.blacklist", "org.revoke", "org.renew", "org.show", "org.list",
 	"image.import", "image.approve", "image.reject", "image.list",
 	"dataset.import", "dataset.seal", "dataset.unseal", "dataset.destroy", "dataset.list", "dataset.show",
+	"dataset.upload", "dataset.approve", "dataset.reject",
 	"application.file", "application.approve", "application.reject", "application.list", "application.revoke",
 	"job.run", "job.list", "job.show", "job.wait", "job.outputs", "job.cancel", "job.logs", "job.halt",
 	"export.request", "export.show", "export.approve", "export.reject", "export.download", "release.list",

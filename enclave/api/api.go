@@ -174,6 +174,11 @@ type Dataset struct {
 	Org         string `json:"org"`
 	Owner       string `json:"owner"`
 	DestroyedAt string `json:"destroyed_at,omitempty"`
+	// Upload is true for an operator's own data (issue 20); ReviewedBy
+	// and ReviewedAt name the officer who approved or rejected it.
+	Upload     bool   `json:"upload,omitempty"`
+	ReviewedBy string `json:"reviewed_by,omitempty"`
+	ReviewedAt string `json:"reviewed_at,omitempty"`
 }
 
 // Destruction is the record of one destroyed dataset version (R-13).

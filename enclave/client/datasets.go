@@ -18,6 +18,11 @@ import (
 // of name (empty: the spec's name). upload is called as the data is sent;
 // progress as the daemon imports it.
 func (c *Client) ImportDataset(ctx context.Context, name string, spec []byte, data io.Reader, upload func(sent int64), progress func(api.ImportProgress)) (api.Dataset, error) {
+	return c.importTo(ctx, "/v1/datasets", name, spec, data, upload, progress)
+}
+
+// importTo sends an import to path (/v1/datasets or /v1/uploads).
+func (c *Client) importTo(ctx context.Context, path, name string, spec []byte, data io.Reader, upload func(sent int64), progress func(api.ImportProgress)) (api.Dataset, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -57,7 +62,7 @@ func (c *Client) ImportDataset(ctx context.Context, name string, spec []byte, da
 		}()
 		pw.CloseWithError(err)
 	}()
-	resp, err := c.sendType(ctx, "POST", "/v1/datasets"+Query("name", name), pr, mw.FormDataContentType())
+	resp, err := c.sendType(ctx, "POST", path+Query("name", name), pr, mw.FormDataContentType())
 	if err != nil {
 		return api.Dataset{}, err
 	}

@@ -86,6 +86,10 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			}
 			return nil, nil, err
 		}
+		if v.Upload && v.Org != c.subject.Org.Name {
+			// Another organisation's upload reads as a name never imported (issue 20).
+			return nil, nil, fmt.Errorf("dataset %q is not in the catalogue: %w", d.Name, errdefs.ErrInvalidArgument)
+		}
 		for _, col := range d.Columns {
 			if !slices.ContainsFunc(v.Columns, func(ci ingest.ColumnInfo) bool { return ci.Name == col }) {
 				return nil, nil, fmt.Errorf("dataset %q has no column %q: %w", v.Name, col, errdefs.ErrInvalidArgument)
@@ -95,7 +99,7 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			c.retention = audit.Retention5y
 		}
 		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Owner: v.Org, Level: v.Level, Market: v.Market, State: v.State,
-			Columns: d.Columns})
+			Columns: d.Columns, Upload: v.Upload})
 		vs = append(vs, v)
 	}
 	if err := s.heldDatasets(ctx, c.subject.Org.Name, out); err != nil { // under an open incident (issue 18)

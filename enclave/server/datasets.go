@@ -41,9 +41,11 @@ func (s *Server) datasetRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				out := make([]api.Dataset, len(vs))
-				for i, v := range vs {
-					out[i] = datasetView(v)
+				out := make([]api.Dataset, 0, len(vs))
+				for _, v := range vs {
+					if s.visible(c, v) {
+						out = append(out, datasetView(v))
+					}
 				}
 				return out, nil
 			}},
@@ -81,6 +83,13 @@ func (s *Server) importResource(ctx context.Context, c *call, name string) (auth
 		return authz.Resource{}, err
 	default:
 		res.Org = owner
+		if owner != c.subject.Org.Name {
+			// Another organisation's upload tells nothing of itself,
+			// not even whose it is (issue 20): the name is only taken.
+			if v, err := s.Catalog.Get(ctx, nil, name, 0); err == nil && v.Upload {
+				return authz.Resource{}, fmt.Errorf("dataset name %q is taken; choose another: %w", name, errdefs.ErrAlreadyExists)
+			}
+		}
 	}
 	return res, nil
 }
@@ -98,6 +107,10 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 	vs, err := s.Catalog.Versions(ctx, s.DB.SQL(), name)
 	if err != nil {
 		return authz.Resource{}, err
+	}
+	if !s.visible(c, vs[len(vs)-1]) {
+		// Another organisation's upload reads as a name never imported.
+		return authz.Resource{}, fmt.Errorf("dataset %q: %w", name, errdefs.ErrNotFound)
 	}
 	res.Org = vs[0].Owner
 	// The policies see the version named, or the newest: a dataset appears
@@ -117,7 +130,7 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 		return authz.Resource{}, fmt.Errorf("dataset %q version %d: %w", name, ver, errdefs.ErrNotFound)
 	}
 	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Owner: shown.Org, Level: shown.Level, Market: shown.Market,
-		State: shown.State}}
+		State: shown.State, Upload: shown.Upload}}
 	return res, nil
 }
 
@@ -133,7 +146,8 @@ func datasetView(v *datasets.Version) api.Dataset {
 	return api.Dataset{ID: v.ID(), Name: v.Name, Version: v.Version, Category: v.Category, Level: v.Level, Market: v.Market,
 		State: v.State, StateReason: v.StateReason, Rows: v.Rows, Bytes: v.Bytes, Columns: cols, Marks: v.Marks,
 		SpecSHA256: v.SpecSHA256, DataSHA256: v.DataSHA256, FingerprintValues: v.FingerprintValues, FingerprintRows: v.FingerprintRows,
-		CreatedAt: v.CreatedAt, CreatedBy: v.CreatedBy, Org: v.Org, Owner: v.Owner, DestroyedAt: v.DestroyedAt}
+		CreatedAt: v.CreatedAt, CreatedBy: v.CreatedBy, Org: v.Org, Owner: v.Owner, DestroyedAt: v.DestroyedAt,
+		Upload: v.Upload, ReviewedBy: v.ReviewedBy, ReviewedAt: v.ReviewedAt}
 }
 
 // importDataset reads the spec and the data, imports into a staging
@@ -141,6 +155,14 @@ func datasetView(v *datasets.Version) api.Dataset {
 // audit entry. Bad input publishes nothing. The raw upload is removed as
 // soon as the import ends.
 func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
+	return s.importAs(ctx, c, "dataset.import")
+}
+
+// importAs is the import of action "dataset.import" (a custodian's) or
+// "dataset.upload" (an operator's own data, issue 20: published pending
+// review, within the organisation's upload quota).
+func (s *Server) importAs(ctx context.Context, c *call, action string) (any, error) {
+	upload := action == "dataset.upload"
 	mt, _, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return nil, fmt.Errorf("an import is multipart/form-data with parts \"spec\" and \"data\": %w", errdefs.ErrInvalidArgument)
@@ -179,7 +201,7 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.authorize(ctx, "dataset.import", res); err != nil {
+		if err := c.authorize(ctx, action, res); err != nil {
 			return nil, err
 		}
 	}
@@ -242,7 +264,7 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 			s.Log.Error("dataset import failed", "request", c.reqID, "err", err)
 			msg = "the daemon failed to import; the request id names it in the daemon's log"
 		}
-		ev := audit.Event{Action: "dataset.import", Outcome: "failed", Reason: class, Objects: []string{"dataset:" + name}}
+		ev := audit.Event{Action: action, Outcome: "failed", Reason: class, Objects: []string{"dataset:" + name}}
 		if aerr := c.record(context.WithoutCancel(ctx), ev); aerr != nil {
 			s.Log.Error("audit append failed", "request", c.reqID, "err", aerr)
 		}
@@ -256,12 +278,20 @@ func (s *Server) importDataset(ctx context.Context, c *call) (any, error) {
 		return fail(err)
 	}
 	v := staged.Version
-	ev := audit.Event{Action: "dataset.import", Objects: []string{"dataset:" + v.ID()}, Details: map[string]string{
+	if upload {
+		staged.AsUpload()
+	}
+	ev := audit.Event{Action: action, Objects: []string{"dataset:" + v.ID()}, Details: map[string]string{
 		"rows": fmt.Sprint(v.Rows), "level": v.Level, "market": v.Market, "state": v.State,
 		"spec_sha256": v.SpecSHA256, "data_sha256": v.DataSHA256, "key_object": v.KeyObject(),
 	}}
 	published := false
 	err = c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+		if upload {
+			if err := s.checkUploadQuota(ctx, tx, v.Org, v.Bytes); err != nil {
+				return err
+			}
+		}
 		if err := s.Catalog.Publish(ctx, tx, staged); err != nil {
 			return err
 		}

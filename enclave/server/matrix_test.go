@@ -76,7 +76,8 @@ func init() {
 	exemptFor("an import makes an image of the caller's own organisation", "image.import/operator")
 	exemptFor("officers review every organisation's images; platform operations see what is installed", "image.list/officer", "image.list/admin")
 	exemptFor("independent review: an officer of another organisation is the one who decides (scope independent)",
-		"image.approve/officer", "image.reject/officer", "export.approve/officer", "export.reject/officer")
+		"image.approve/officer", "image.reject/officer", "export.approve/officer", "export.reject/officer",
+		"dataset.approve/officer", "dataset.reject/officer")
 	exemptFor("independent decision: an authority of another organisation decides (scope independent)",
 		"application.approve/authority", "application.reject/authority")
 	for _, r := range []string{"authority", "custodian", "operator", "officer", "bureau"} {
@@ -225,6 +226,12 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "POST /v1/datasets/{ref}/unseal", typ: "datasets", url: "/v1/datasets/penalties/unseal", body: reason},
 		{route: "POST /v1/datasets/{ref}/destroy", typ: "datasets", url: "/v1/datasets/penalties/destroy", body: reason},
 		{route: "POST /v1/datasets/{ref}/destroy", typ: "versions", url: "/v1/datasets/penalties@1/destroy", body: reason},
+		{route: "POST /v1/uploads", typ: "uploads", send: func(h *harness, token string) (int, []byte) {
+			l := h.postImport("/v1/uploads", token, "penalties", testSpec, testCSV)
+			return l.code, l.body
+		}},
+		{route: "POST /v1/datasets/{ref}/approve", typ: "datasets", url: "/v1/datasets/penalties/approve", body: reason},
+		{route: "POST /v1/datasets/{ref}/reject", typ: "datasets", url: "/v1/datasets/penalties/reject", body: reason},
 
 		{route: "POST /v1/applications", typ: "applications", url: "/v1/applications",
 			body: api.ApplicationRequest{Datasets: []string{"penalties"}, Purpose: "risk statistics", Scenario: "dashboard", Until: "2027-06-30"}},

@@ -43,6 +43,7 @@ var routeGroups = []routeGroup{
 	{"meta", nil, (*Server).metaRoutes},
 	{"people", nil, (*Server).peopleRoutes},
 	{"datasets", []part{partCatalog}, (*Server).datasetRoutes},
+	{"uploads", []part{partCatalog}, (*Server).uploadRoutes},
 	{"applications", []part{partCatalog}, (*Server).applicationRoutes},
 	{"grant-ends", nil, (*Server).grantEndRoutes},
 	{"jobs", []part{partCatalog, partJobs}, (*Server).jobRoutes},

@@ -60,6 +60,9 @@ type Deps struct {
 	// Uploads bounds uploads: how many at once, how slow, the quotas of
 	// images; the zero value is DefaultUploadLimits.
 	Uploads UploadLimits
+	// UploadQuota bounds the bytes of operators' uploads (issue 20) that
+	// one organisation keeps, pending and approved; 0 is DefaultUploadQuota.
+	UploadQuota int64
 	// Jobs runs jobs; nil serves no image or job routes.
 	Jobs *jobs.Manager
 	// Exports reviews and releases outputs; nil serves no export routes.

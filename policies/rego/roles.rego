@@ -39,7 +39,13 @@ action_roles := {
 	"dataset.import": {"custodian": "own_org"},
 	"dataset.seal": {"custodian": "own_org"},
 	"dataset.unseal": {"custodian": "own_org"},
-	"dataset.destroy": {"custodian": "own_org"},
+	"dataset.destroy": {"custodian": "own_org", "operator": "own_org"},
+	# Operators' own data (issue 20): an operator uploads, an officer of
+	# another organisation decides; an operator destroys its organisation's
+	# uploads (the catalogue holds no other dataset of an operator's).
+	"dataset.upload": {"operator": "own_org"},
+	"dataset.approve": {"officer": "independent"},
+	"dataset.reject": {"officer": "independent"},
 	"dataset.list": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
 	"dataset.show": {"authority": "any", "custodian": "any", "operator": "any", "officer": "any", "bureau": "any"},
 	"application.file": {"operator": "any"},
