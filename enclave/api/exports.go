@@ -7,13 +7,15 @@ import "time"
 // in the coarse view file sizes are rounded up and hashes withheld until
 // the release, and previews of files whose checks did not pass are empty.
 type Export struct {
-	ID        string       `json:"id"`
-	Job       string       `json:"job"`
-	Org       string       `json:"org"`
-	Requester string       `json:"requester"`
-	Purpose   string       `json:"purpose"`
-	Scenario  string       `json:"scenario"`
-	Files     []ExportFile `json:"files"`
+	ID        string `json:"id"`
+	Job       string `json:"job"`
+	Org       string `json:"org"`
+	Requester string `json:"requester"`
+	// RequesterName is the requester's name beside the id (issue 21).
+	RequesterName string       `json:"requester_name,omitempty"`
+	Purpose       string       `json:"purpose"`
+	Scenario      string       `json:"scenario"`
+	Files         []ExportFile `json:"files"`
 	// Declared are the lower levels the requester declared, by FILE or
 	// FILE#COLUMN, for officers to approve explicitly.
 	Declared        map[string]string `json:"declared_levels,omitempty"`
@@ -70,6 +72,7 @@ type CheckRun struct {
 // ExportReview is one officer's decision on an export.
 type ExportReview struct {
 	Person        string    `json:"person"`
+	PersonName    string    `json:"person_name,omitempty"` // the officer's name beside the id (issue 21)
 	Org           string    `json:"org"`
 	Decision      string    `json:"decision"`
 	Comment       string    `json:"comment,omitempty"`

@@ -59,7 +59,7 @@ func (s *Server) exportRoutes() []route {
 			}},
 		planned(route{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews"},
 			exportRes, func(ctx context.Context, c *call, e *exports.Export, _ none) (api.Export, error) {
-				return exportView(e.ForReader(exactView(c, e.Org))), nil
+				return named(c, exportView(e.ForReader(exactView(c, e.Org)))), nil
 			}),
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),
@@ -81,8 +81,9 @@ func (s *Server) exportRoutes() []route {
 // an empty list, never null.
 func exportViews(c *call, es []*exports.Export) []api.Export {
 	out := make([]api.Export, len(es))
+	names := personNames{}
 	for i, e := range es {
-		out[i] = exportView(e.ForReader(exactView(c, e.Org)))
+		out[i] = names.export(c, exportView(e.ForReader(exactView(c, e.Org))))
 	}
 	return out
 }

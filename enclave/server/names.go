@@ -1,0 +1,44 @@
+package server
+
+import (
+	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/people"
+)
+
+// personNames looks up people's names by id for the answers that name
+// people by id, so that readers see a name beside the id (issue 21). A
+// person it cannot read keeps an id alone; the names are added, no field
+// is renamed or removed.
+type personNames map[string]string
+
+func (n personNames) name(c *call, id string) string {
+	if id == "" {
+		return ""
+	}
+	if v, ok := n[id]; ok {
+		return v
+	}
+	v := ""
+	if p, err := people.GetPerson(c.r.Context(), c.s.DB.SQL(), id); err == nil {
+		v = p.Name
+	}
+	n[id] = v
+	return v
+}
+
+// export adds the requester's and the reviewers' names to an export.
+func (n personNames) export(c *call, x api.Export) api.Export {
+	x.RequesterName = n.name(c, x.Requester)
+	if len(x.Reviews) > 0 {
+		rs := make([]api.ExportReview, len(x.Reviews))
+		for i, r := range x.Reviews {
+			r.PersonName = n.name(c, r.Person)
+			rs[i] = r
+		}
+		x.Reviews = rs
+	}
+	return x
+}
+
+// named is one export with its people's names.
+func named(c *call, x api.Export) api.Export { return personNames{}.export(c, x) }
