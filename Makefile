@@ -20,13 +20,16 @@ export ENCLAVE_IMAGES := $(IMAGES)
 export ENCLAVE_VAULT_BIN := $(VAULT_BIN)
 export ENCLAVE_K8S_BIN := $(K8S_BIN)
 
-.PHONY: help build install test test-short demo bench bench-large lint images vault k8s deps fuzz clean
+.PHONY: help build install test test-short demo bench bench-large lint images vault k8s deps fuzz clean man
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build enclaved, enclave and the tools into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+man: ## write the enclave CLI's man pages (one a command) into build/man
+	$(GO) run -ldflags "$(LDFLAGS)" ./tools/man $(BUILD)/man
 
 # images reads /bin/busybox of busybox-static, so deps comes first (make -j too).
 images: deps ## build the built-in job images as OCI archives into build/images/ (after deps)

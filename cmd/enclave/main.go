@@ -8,6 +8,10 @@ import (
 	"github.com/enclave-dev/enclave/cmd/enclave/cli"
 )
 
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
+	cli.Version = version
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }

@@ -11,11 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/containerd/errdefs"
@@ -42,6 +39,7 @@ type env struct {
 
 	addr, cacert string
 	json         bool
+	output       string // -o: table, json or yaml ("" is table, or json with --json)
 	client       *client.Client
 }
 
@@ -56,6 +54,9 @@ type command struct {
 	minArgs, maxArgs int
 	// noDaemon says the command works offline.
 	noDaemon bool
+	// examples, optional, are shown in the command's help: one command
+	// line an example, with a comment line starting with # before it.
+	examples string
 }
 
 var commands []*command
@@ -63,76 +64,14 @@ var commands []*command
 func register(cs ...*command) { commands = append(commands, cs...) }
 
 // usageError is a mistake in the command line.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	ran bool // the command's run found it, after its flags parsed
+}
 
 func (u usageError) Error() string { return u.msg }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
-
-// Main runs the command line and returns the exit code.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	// The global flags may come before the noun (enclave --addr S whoami),
-	// as with ctr, kubectl and docker; the command's own flag set takes
-	// them again after the verb, where the later one wins.
-	global := flag.NewFlagSet("enclave", flag.ContinueOnError)
-	global.SetOutput(io.Discard)
-	e.globalFlags(global)
-	if err := global.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printHelp(stdout)
-			return ExitOK
-		}
-		fmt.Fprintf(stderr, "enclave: %v before the command (only --addr, --json and --cacert go there; enclave help lists the commands)\n", err)
-		return ExitUsage
-	}
-	args = global.Args()
-	if len(args) == 0 || args[0] == "help" {
-		if len(args) > 1 {
-			if c, rest := find(args[1:]); c != nil && len(rest) == 0 {
-				fs := c.flagSet(e)
-				commandHelp(stdout, c, fs)
-				return ExitOK
-			}
-			fmt.Fprintln(stderr, unknownCommand(args[1:]))
-			return ExitUsage
-		}
-		printHelp(stdout)
-		return ExitOK
-	}
-	cmd, rest := find(args)
-	if cmd == nil {
-		fmt.Fprintln(stderr, unknownCommand(args))
-		return ExitUsage
-	}
-	fs := cmd.flagSet(e)
-	pos, err := parseInterspersed(fs, rest)
-	if errors.Is(err, flag.ErrHelp) {
-		commandHelp(stdout, cmd, fs)
-		return ExitOK
-	}
-	if err == nil {
-		if len(pos) < cmd.minArgs || (cmd.maxArgs >= 0 && len(pos) > cmd.maxArgs) {
-			err = usagef("%s takes %s", cmd.path, describeArgs(cmd))
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "enclave %s: %v\n", cmd.path, err)
-		commandHelp(stderr, cmd, fs)
-		return ExitUsage
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if !cmd.noDaemon {
-		if err := e.connect(); err != nil {
-			return e.fail(cmd, err)
-		}
-	}
-	if err := cmd.run(ctx, e, fs, pos); err != nil {
-		return e.fail(cmd, err)
-	}
-	return ExitOK
-}
+func usagef(format string, a ...any) error { return usageError{msg: fmt.Sprintf(format, a...)} }
 
 // globalFlags adds the flags every command takes to fs, with what e holds
 // already (from before the noun) as their defaults.
@@ -140,17 +79,7 @@ func (e *env) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&e.addr, "addr", e.addr, "daemon address: a unix socket path or an https URL (default $ENCLAVE_ADDR, the config file, or "+DefaultAddr+")")
 	fs.BoolVar(&e.json, "json", e.json, "print JSON instead of tables")
 	fs.StringVar(&e.cacert, "cacert", e.cacert, "PEM file of the daemon's TLS certificate, for https addresses")
-}
-
-// flagSet returns the command's flag set: the global flags and its own.
-func (c *command) flagSet(e *env) *flag.FlagSet {
-	fs := flag.NewFlagSet("enclave "+c.path, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	e.globalFlags(fs)
-	if c.flags != nil {
-		c.flags(fs)
-	}
-	return fs
+	fs.StringVar(&e.output, "o", e.output, "output format: table, json or yaml (--json is -o json)")
 }
 
 func describeArgs(c *command) string {
@@ -160,10 +89,10 @@ func describeArgs(c *command) string {
 	return c.args
 }
 
-func (e *env) fail(cmd *command, err error) int {
+func (e *env) fail(path string, err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(e.stderr, "enclave %s: %v\n", cmd.path, err)
+		fmt.Fprintf(e.stderr, "enclave %s: %v\n", path, err)
 		return ExitUsage
 	}
 	code := ExitFailure
@@ -182,7 +111,7 @@ func (e *env) fail(cmd *command, err error) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(body)
 	} else {
-		fmt.Fprintf(e.stderr, "enclave %s: %v\n", cmd.path, err)
+		fmt.Fprintf(e.stderr, "enclave %s: %v\n", path, err)
 	}
 	return code
 }
@@ -263,36 +192,6 @@ func first(vs ...string) string {
 	return ""
 }
 
-// parseInterspersed parses flags that may come before, between or after
-// positional arguments; everything after a bare "--" is positional.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var tail []string
-	for i, a := range args {
-		if a == "--" {
-			tail = append([]string{}, args[i+1:]...)
-			args = args[:i]
-			break
-		}
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if tail != nil {
-		pos = append(pos, "--")
-		pos = append(pos, tail...)
-	}
-	return pos, nil
-}
-
 func find(args []string) (*command, []string) {
 	var best *command
 	bestLen := 0
@@ -316,28 +215,6 @@ func find(args []string) (*command, []string) {
 		return nil, nil
 	}
 	return best, args[bestLen:]
-}
-
-func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "usage: enclave [--addr A] [--json] [--cacert F] NOUN VERB [ARGS] [FLAGS]")
-	fmt.Fprintln(w, "       (every command takes --addr, --json and --cacert, before the noun or after the verb)")
-	fmt.Fprintln(w)
-	cs := append([]*command{}, commands...)
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].path < cs[j].path })
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	for _, c := range cs {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.path, c.args, c.short)
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "\nThe token comes from ENCLAVE_TOKEN or the config file (~/.config/enclave/config.json).")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 usage error, 3 unauthenticated or denied.")
-}
-
-func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: enclave %s %s\n  %s\n\nflags:\n", c.path, c.args, c.short)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
 }
 
 // print writes v as JSON with --json, or calls table otherwise.

@@ -70,7 +70,7 @@ func TestUnknownCommandOneLine(t *testing.T) {
 		{"help with only a flag", []string{"help", "--json"},
 			`enclave: unknown command "--json" (enclave help lists the commands)`},
 		{"an unknown flag before the noun", []string{"--colour", "whoami"},
-			`enclave: flag provided but not defined: -colour before the command (only --addr, --json and --cacert go there; enclave help lists the commands)`},
+			`enclave: flag provided but not defined: -colour before the command (only --addr, --json, --cacert and -o go there; enclave help lists the commands)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

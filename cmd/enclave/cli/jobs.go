@@ -115,6 +115,7 @@ type multiFlag struct{ vals []string }
 
 func (m *multiFlag) String() string     { return strings.Join(m.vals, ",") }
 func (m *multiFlag) Set(v string) error { m.vals = append(m.vals, splitList(v)...); return nil }
+func (m *multiFlag) Type() string       { return "list" }
 
 func runJob(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if len(args) < 2 || args[0] != "--" {
