@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/containerd/errdefs"
 
@@ -92,7 +91,7 @@ func describeArgs(c *command) string {
 func (e *env) fail(path string, err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(e.stderr, "enclave %s: %v\n", path, err)
+		fmt.Fprintf(e.stderr, "%s %v\n", paint(e.colourTo(e.stderr), "31", "enclave "+path+":"), err)
 		return ExitUsage
 	}
 	code := ExitFailure
@@ -111,7 +110,7 @@ func (e *env) fail(path string, err error) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(body)
 	} else {
-		fmt.Fprintf(e.stderr, "enclave %s: %v\n", path, err)
+		fmt.Fprintf(e.stderr, "%s %v\n", paint(e.colourTo(e.stderr), "31", "enclave "+path+":"), err)
 	}
 	return code
 }
@@ -215,18 +214,6 @@ func find(args []string) (*command, []string) {
 		return nil, nil
 	}
 	return best, args[bestLen:]
-}
-
-// print writes v as JSON with --json, or calls table otherwise.
-func (e *env) print(v any, table func(tw *tabwriter.Writer)) error {
-	if e.json {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	table(tw)
-	return tw.Flush()
 }
 
 // splitList splits a comma-separated flag value.

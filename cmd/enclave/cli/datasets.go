@@ -4,14 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/term"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 )
@@ -143,49 +141,6 @@ func datasetTable(tw *tabwriter.Writer, d api.Dataset) {
 	fmt.Fprintln(tw, "\nMARK\tVALUE")
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s\t%s\n", k, d.Marks[k])
-	}
-}
-
-// progressBar draws an import's progress on a terminal, or nothing.
-type progressBar struct {
-	w     io.Writer
-	total int64
-	on    bool
-	drawn bool
-	last  time.Time
-}
-
-func newProgressBar(w io.Writer, total int64, enabled bool) *progressBar {
-	f, ok := w.(*os.File)
-	return &progressBar{w: w, total: total, on: enabled && ok && term.IsTerminal(int(f.Fd()))}
-}
-
-func (p *progressBar) update(stage string, n, rows int64) {
-	if !p.on || (time.Since(p.last) < 100*time.Millisecond && n < p.total) {
-		return
-	}
-	p.last = time.Now()
-	frac := 0.0
-	if p.total > 0 {
-		frac = float64(n) / float64(p.total)
-	}
-	if frac > 1 {
-		frac = 1
-	}
-	const width = 30
-	filled := int(frac * width)
-	extra := ""
-	if rows > 0 {
-		extra = fmt.Sprintf(" %d rows", rows)
-	}
-	fmt.Fprintf(p.w, "\r%-6s [%s%s] %3.0f%% %s/%s%s   ", stage, strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-		frac*100, human(n), human(p.total), extra)
-	p.drawn = true
-}
-
-func (p *progressBar) done() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
 	}
 }
 

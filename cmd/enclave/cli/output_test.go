@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func TestOutputFormats(t *testing.T) {
+	sock := fakeDaemon(t, "/v1/whoami", map[string]any{"person": map[string]any{"id": "p_1", "name": "Zhou Min"}, "token_id": "tok_1"})
+	getenv := func(k string) string {
+		if k == "ENCLAVE_TOKEN" {
+			return "t"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		format string
+	}{
+		{"table by default", []string{"whoami"}, "table"},
+		{"-o table", []string{"whoami", "-o", "table"}, "table"},
+		{"-o json", []string{"whoami", "-o", "json"}, "json"},
+		{"--output=json before the noun", []string{"--output=json", "whoami"}, "json"},
+		{"--json is -o json", []string{"whoami", "--json"}, "json"},
+		{"-o yaml", []string{"-o", "yaml", "whoami"}, "yaml"},
+		{"-o yaml after --json", []string{"--json", "whoami", "-o", "yaml"}, "yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"--addr", sock}, tc.args...)
+			if code := Main(args, nil, &out, &errb, getenv); code != ExitOK {
+				t.Fatalf("got exit %d (%s), want 0", code, errb.String())
+			}
+			s := out.String()
+			var m map[string]any
+			isJSON := json.Unmarshal(out.Bytes(), &m) == nil
+			isYAML := !isJSON && yaml.Unmarshal(out.Bytes(), &m) == nil && strings.Contains(s, "name: Zhou Min")
+			got := "table"
+			if isJSON {
+				got = "json"
+			} else if isYAML {
+				got = "yaml"
+			}
+			if got != tc.format || !strings.Contains(s, "Zhou Min") {
+				t.Fatalf("got %s output %q, want %s", got, s, tc.format)
+			}
+			if strings.Contains(s, "\x1b[") || strings.Contains(errb.String(), "\x1b[") {
+				t.Fatalf("colour written to a pipe: %q %q", s, errb.String())
+			}
+		})
+	}
+}
+
+func TestProgressBarErasedWhenDone(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressBar{w: &buf, total: 100, on: true}
+	p.update("import", 100, 7)
+	if !strings.Contains(buf.String(), "100%") {
+		t.Fatalf("got %q, want a drawn bar", buf.String())
+	}
+	p.done()
+	if !strings.HasSuffix(buf.String(), eraseLine) {
+		t.Fatalf("got %q, want the bar erased at the end", buf.String())
+	}
+	// Not on a terminal (a buffer): nothing at all.
+	var pipe bytes.Buffer
+	q := newProgressBar(&pipe, 100, true)
+	q.update("import", 50, 0)
+	q.done()
+	if pipe.Len() != 0 {
+		t.Fatalf("got %q on a pipe, want nothing", pipe.String())
+	}
+}
+
+func TestPaint(t *testing.T) {
+	if got := paint(false, "31", "x"); got != "x" {
+		t.Errorf("paint off: got %q", got)
+	}
+	if got := paint(true, "31", "x"); got != "\x1b[31mx\x1b[0m" {
+		t.Errorf("paint on: got %q", got)
+	}
+	e := &env{getenv: func(string) string { return "" }}
+	if e.colourTo(&bytes.Buffer{}) {
+		t.Error("colour to a buffer, want none")
+	}
+}
