@@ -85,6 +85,7 @@ function table(headers, rows, id) {
 const marks = {
   pass: '✓', approved: '✓', released: '✓', complete: '✓', ok: '✓', closed: '✓',
   fail: '✗', failed: '✗', rejected: '✗', 'checks-failed': '✗', denied: '✗', revoked: '✗', cancelled: '⊘', stopped: '⊘', halted: '⊘',
+  reject: '✗', approve: '✓', 'request-changes': '↺',
   review: '!', 'pending-review': '…', pending: '…', queued: '…', running: '▶', open: '!', 'changes-requested': '↺',
 };
 
@@ -186,9 +187,10 @@ const drawLater = [];
 
 // plot draws a Chart.js chart (vendored: chart.min.js) in a canvas with a
 // text alternative; without the library the table beside it still says it.
-function plot(id, config, alt) {
+function plot(id, config, alt, height) {
   const canvas = el('canvas', { id, role: 'img', 'aria-label': alt });
   const box = el('div', { class: 'plot' }, canvas);
+  if (height) box.style.height = height + 'px'; // CSSOM, which the content security policy allows
   drawLater.push(() => {
     if (typeof Chart === 'undefined') { box.replaceChildren(el('p', { class: 'muted' }, alt)); return; }
     config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
@@ -319,7 +321,7 @@ async function renderExport(id) {
   if (roles.includes('officer') && !decided && (x.state === 'pending-review' || x.state === 'checks-failed')) {
     out.append(decisionForm(x));
   } else if (roles.includes('officer')) {
-    out.append(el('div', { class: 'decision-bar', id: 'decided' }, el('strong', {}, 'Decision: '), stateText(x)));
+    out.append(el('div', { class: 'card decided', id: 'decided' }, el('strong', {}, 'Decision: '), stateText(x)));
   }
   return out;
 }
@@ -354,8 +356,8 @@ function previews(list) {
         pairs.sort((a, b) => a[1] - b[1]);
         card.append(el('p', { class: 'muted' }, cols[num].name + ' by ' + (lab >= 0 ? cols[lab].name : 'row') + ', the ' + pairs.length + ' sample rows shown, smallest first'),
           plot('preview-chart-' + k, { type: 'bar', data: { labels: pairs.map(([l]) => l), datasets: [{ label: cols[num].name, data: pairs.map(([, v]) => v), backgroundColor: palette[0] }] },
-            options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } } },
-          cols[num].name + ' of ' + pairs.length + ' sample rows: ' + pairs.map(([l, v]) => l + ' ' + v).join(', ')));
+            options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true }, y: { ticks: { autoSkip: false } } } } },
+          cols[num].name + ' of ' + pairs.length + ' sample rows: ' + pairs.map(([l, v]) => l + ' ' + v).join(', '), Math.max(120, 40 + 16 * pairs.length)));
       }
       card.append(el('details', {}, el('summary', {}, 'Sample rows (' + p.sample.length + ')'),
         table(cols.map((c) => c.name), p.sample.map((r, i) => ({ id: String(i), cells: r })))));

@@ -85,6 +85,19 @@ func (tb *tab) fits(page, title string) {
 	}
 }
 
+// viewShot saves what the window shows (the decision bar kept in view
+// at its foot), where shot saves the whole page.
+func (tb *tab) viewShot(name string) {
+	tb.t.Helper()
+	var png []byte
+	tb.run("screenshot "+name, chromedp.Evaluate(`window.scrollTo(0, 0)`, nil), chromedp.CaptureScreenshot(&png))
+	p := filepath.Join(tb.dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s", p)
+}
+
 // pages are the pages with an entry in the navigation.
 var pages = map[string]bool{"queue": true, "history": true, "images": true, "jobs": true, "exports": true, "usage": true, "audit": true, "incidents": true, "releases": true}
 
@@ -125,6 +138,12 @@ func TestRedesignInBrowser(t *testing.T) {
 		b.run("failed export", chromedp.WaitVisible(`#decision`))
 		b.fits("export/"+failedExport, "Export")
 		b.shot("officer-review-failed-export")
+		b.viewShot("officer-review-failed-export-window")
+		var requester string
+		b.run("requester", chromedp.Text(`#request-h + p + dl dd`, &requester))
+		if !strings.Contains(requester, "Wang Lei") || !strings.Contains(requester, w.people["operator"].ID) {
+			t.Fatalf("requester: got %q, want the name beside the id", requester)
+		}
 		// Decision first: the request, the checks (failed first, with what
 		// each tests and its threshold), the evidence, the previews last.
 		var order struct {
@@ -178,7 +197,7 @@ func TestRedesignInBrowser(t *testing.T) {
 		b.open("history")
 		var hist string
 		b.run("history", chromedp.Text(`#history tr[data-id="`+failedExport+`"]`, &hist))
-		if !strings.Contains(hist, "rejected") || !strings.Contains(hist, officer.ID) {
+		if !strings.Contains(hist, "rejected") || !strings.Contains(hist, officer.ID) || !strings.Contains(hist, "Chen Jing") {
 			t.Fatalf("history: got %q, want the rejected request and who decided", hist)
 		}
 		b.fits("history", "Decided")
