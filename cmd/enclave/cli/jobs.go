@@ -42,7 +42,7 @@ func init() {
 			}},
 		&command{path: "job run", args: "-- CMD...", short: "run an approved image over granted datasets; only the files named with --output are collected, none without (operator)", minArgs: 1, maxArgs: -1,
 			flags: func(fs *flag.FlagSet) {
-				fs.String("image", "", "the approved image's digest")
+				fs.String("image", "", "the approved image: its digest (sha256:...) or its name in enclave image list")
 				fs.Var(&multiFlag{}, "input", "a dataset to read, NAME or NAME@V, at /in/NAME/data.arrow (repeat for more)")
 				fs.Var(&multiFlag{}, "output", "a file the job writes as /out/NAME, to be collected (repeat for more, at most 100; NAME is "+
 					api.OutputNameRule+"); everything else in /out is dropped and only counted; without --output nothing is collected")
@@ -50,7 +50,8 @@ func init() {
 				fs.String("cpu", "", "CPU cores (default 1)")
 				fs.String("memory", "", "memory limit, for example 512Mi or 2Gi (default 512Mi)")
 				fs.String("timeout", "", "wall-clock limit, for example 10m (default 30m)")
-				fs.Bool("wait", false, "wait for the job to end and show it")
+				fs.Bool("wait", false, "wait for the job to end and show it; exit 1 unless it completed")
+				fs.Bool("follow", false, "with --wait: print the job's log (your view of it) as it grows, to stderr with -o json|yaml")
 			},
 			run: runJob},
 		&command{path: "job list", short: "list jobs", maxArgs: 0,
@@ -139,23 +140,43 @@ func runJob(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		}
 		req.CPUs = n
 	}
+	wait, follow := get(fs, "wait") == "true", get(fs, "follow") == "true"
+	if follow && !wait {
+		return usagef("--follow needs --wait")
+	}
+	img, err := resolveImage(ctx, e, req.Image, true)
+	if err != nil {
+		return err
+	}
+	req.Image = img
 	j, err := e.client.RunJob(ctx, req)
 	if err != nil {
 		return err
 	}
-	if get(fs, "wait") == "true" {
-		if j, err = e.client.WaitJob(ctx, j.ID); err != nil {
-			return err
-		}
+	if !wait {
+		return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
 	}
-	return e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) })
+	if j, err = e.waitJob(ctx, j, follow); err != nil {
+		return err
+	}
+	if err := e.print(j, func(tw *tabwriter.Writer) { jobTable(tw, j) }); err != nil {
+		return err
+	}
+	if j.State != "complete" {
+		return fmt.Errorf("job %s did not complete: %s", j.ID, first(j.Outcome, j.State))
+	}
+	return nil
 }
 
 func imageDecideCommand(verb string) *command {
-	return &command{path: "image " + verb, args: "DIGEST", short: verb + " a pending image (officer of another organisation)", minArgs: 1, maxArgs: 1,
+	return &command{path: "image " + verb, args: "DIGEST", short: verb + " a pending image, by digest or name (officer of another organisation)", minArgs: 1, maxArgs: 1,
 		flags: func(fs *flag.FlagSet) { fs.String("comment", "", "a comment, recorded") },
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			im, err := e.client.DecideImage(ctx, args[0], verb, get(fs, "comment"))
+			digest, err := resolveImage(ctx, e, args[0], false)
+			if err != nil {
+				return err
+			}
+			im, err := e.client.DecideImage(ctx, digest, verb, get(fs, "comment"))
 			if err != nil {
 				return err
 			}

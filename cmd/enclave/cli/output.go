@@ -43,7 +43,7 @@ func stateColour(state string) string {
 	switch {
 	case state == "complete" || state == "approved" || state == "released":
 		return "32"
-	case strings.Contains(state, "fail") || strings.Contains(state, "error") || state == "rejected" || state == "cancelled" || state == "halted" || state == "timeout" || state == "killed":
+	case strings.Contains(state, "fail") || strings.Contains(state, "error") || state == "rejected" || state == "canceled" || state == "halted" || state == "timeout" || state == "killed":
 		return "31"
 	default:
 		return "33"
