@@ -205,6 +205,15 @@ func TestOperatorUpload(t *testing.T) {
 		_, err := rival.DestroyDataset(ctx, name, "mischief")
 		return err
 	})
+
+	// The rest dies with the organisation's licence, recorded.
+	_, err = w.authority.SetOrgStatus(ctx, "acme", "revoke", "licence conditions broken")
+	must(err)
+	evs, err := w.bureau.AuditList(ctx, client.AuditFilter{Action: "dataset.destruction", Object: "dataset:acme_suppliers@1"})
+	must(err)
+	if len(evs) != 1 || evs[0].Outcome != "ok" || evs[0].Details["key_id"] == "" || !strings.Contains(evs[0].Reason, "licence") {
+		t.Fatalf("destruction record of the rejected upload after the revocation: got %+v, want one, ok, naming the key and the licence", evs)
+	}
 }
 
 // sameAsUnknown fails t unless do fails on name exactly as on a name never

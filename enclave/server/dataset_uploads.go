@@ -113,3 +113,45 @@ func (s *Server) checkUploadQuota(ctx context.Context, tx dbtx, org string, size
 	}
 	return nil
 }
+
+// destroyOrgUploads destroys every upload of organisation org that is not
+// destroyed yet, because its licence ended (revoked or blacklisted): each
+// version is marked destroyed on the record, then its key is shredded and
+// its files removed, with the destruction record, as a destroy on
+// request is.
+func (s *Server) destroyOrgUploads(ctx context.Context, c *call, org, reason string) error {
+	vs, err := s.Catalog.OrgUploads(ctx, s.DB.SQL(), org)
+	if err != nil {
+		return err
+	}
+	why := "the licence of organisation " + org + " ended: " + reason
+	for _, v := range vs {
+		var marked []*datasets.Version
+		ev := audit.Event{Action: "dataset.destroy", Objects: []string{"dataset:" + v.ID()}, Reason: why, Outcome: "ok",
+			Details: map[string]string{"process": "an upload destroyed with its organisation's licence: marked destroyed, then key shredded and files removed"}}
+		if err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+			var err error
+			marked, err = s.Catalog.MarkDestroyed(ctx, tx, v.Name, v.Version, why)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, m := range marked {
+			d, err := s.Catalog.Shred(context.WithoutCancel(ctx), m)
+			rec := audit.Event{Action: "dataset.destruction", Objects: []string{"dataset:" + m.ID()}, Reason: why, Outcome: "ok",
+				Retention: audit.Retention5y,
+				Details: map[string]string{"technique": d.Technique, "key_id": d.KeyID, "files_removed": fmt.Sprint(d.Files),
+					"key_object": m.KeyObject(), "requested_by": c.subject.Person.ID}}
+			if err != nil {
+				rec.Outcome, rec.Details["error"] = "failed", classOf(err)
+			}
+			if aerr := c.record(context.WithoutCancel(ctx), rec); aerr != nil {
+				return aerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
