@@ -340,16 +340,16 @@ func (s *Server) orgStatusRoute(verb string, to people.OrgStatus) route {
 				out, err = people.GetOrg(ctx, tx, name)
 				return err
 			})
-			if err == nil && (to == people.Revoked || to == people.Blacklisted) && s.Catalog != nil {
-				// Its own uploads die with its licence (issue 20, R-13).
-				if derr := s.destroyOrgUploads(ctx, c, name, req.Reason); derr != nil {
-					return orgView(out), fmt.Errorf("organisation %s is %s, but destroying its uploads failed: %w", name, to, derr)
-				}
-			}
 			if err == nil && to != people.Active && s.Jobs != nil {
 				// An organisation that may no longer act has its running
 				// and queued jobs stopped at once.
 				s.stopOrgJobs(ctx, c, name, fmt.Sprintf("organisation %s: %s", to, req.Reason))
+			}
+			if err == nil && (to == people.Revoked || to == people.Blacklisted) && s.Catalog != nil {
+				// Its own uploads die with its licence (issue 20, R-13), after its jobs stopped.
+				if derr := s.destroyOrgUploads(ctx, c, name, req.Reason); derr != nil {
+					return orgView(out), fmt.Errorf("organisation %s is %s, but destroying its uploads failed: %w", name, to, derr)
+				}
 			}
 			return orgView(out), err
 		}}
