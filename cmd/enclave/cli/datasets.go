@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gopkg.in/yaml.v3"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 )
@@ -102,6 +103,13 @@ func importDataset(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 	if err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
+	name, specName := get(fs, "name"), specDatasetName(spec)
+	switch {
+	case name == "" && specName == "":
+		return usagef("--name is required: the spec %q names no dataset (it has no name: line)", specPath)
+	case name != "" && specName != "" && name != specName:
+		return usagef("--name %q differs from the name %q in the spec %q: give the same name in both, or leave --name out", name, specName, specPath)
+	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return fmt.Errorf("open data file: %w", err)
@@ -112,7 +120,7 @@ func importDataset(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 		return err
 	}
 	bar := newProgressBar(e.stderr, fi.Size(), !e.json)
-	d, err := e.client.ImportDataset(ctx, get(fs, "name"), spec, f,
+	d, err := e.client.ImportDataset(ctx, name, spec, f,
 		func(sent int64) { bar.update("upload", sent, 0) },
 		func(p api.ImportProgress) { bar.update("import", p.Bytes, p.Rows) })
 	bar.done()
@@ -120,6 +128,19 @@ func importDataset(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 		return err
 	}
 	return e.print(d, func(tw *tabwriter.Writer) { datasetTable(tw, d) })
+}
+
+// specDatasetName is the name: of an import spec, or "" when it has none
+// or is not YAML (the daemon then says what is wrong with it).
+func specDatasetName(spec []byte) string {
+	var doc struct {
+		Name any `yaml:"name"`
+	}
+	if yaml.Unmarshal(spec, &doc) != nil {
+		return ""
+	}
+	name, _ := doc.Name.(string)
+	return name
 }
 
 func datasetTable(tw *tabwriter.Writer, d api.Dataset) {

@@ -71,7 +71,6 @@ func (e *env) print(v any, table func(tw *tabwriter.Writer)) error {
 	return tw.Flush()
 }
 
-
 // progressBar draws an import's progress on a terminal, or nothing.
 type progressBar struct {
 	w     io.Writer
@@ -115,4 +114,3 @@ func (p *progressBar) done() {
 		p.drawn = false
 	}
 }
-
