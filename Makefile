@@ -64,6 +64,7 @@ bench: build images ## run the benchmarks; each prints ratios against a referenc
 	$(GO) test -run '^$$' -bench DurableAppend -benchtime 20000x ./enclave/audit
 	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x -timeout 30m ./enclave/audit
 	$(GO) test -run '^$$' -bench Whoami -benchtime 2000x ./cmd/enclaved
+	$(GO) test -run '^$$' -bench ServiceVerify -benchtime 1x -timeout 10m ./cmd/enclaved
 	$(GO) test -run '^$$' -bench Decide -benchtime 5000x ./policies/opa
 	$(GO) test -run '^$$' -bench Scan -benchtime 3x ./egress-review
 	$(GO) test -run '^$$' -bench Contract -benchtime 3x -timeout 30m ./egress-review/checks

@@ -81,7 +81,10 @@ func startServiceDaemon(tb testing.TB, rows int) *serviceDaemon {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := admin.Health(ctx); err == nil {
-			break
+			if c, err := net.Dial("tcp", cfg.Listen); err == nil { // the TLS listener serves (its certificate is made)
+				c.Close()
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			d.stop()

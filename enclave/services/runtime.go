@@ -80,6 +80,9 @@ type credEntry struct {
 	caller Caller
 	live   bool
 	read   time.Time
+	// refreshing is set while one call reads the credential again; the
+	// others use what was read (a revocation clears the cache at once).
+	refreshing atomic.Bool
 }
 
 type running struct {
@@ -88,6 +91,8 @@ type running struct {
 	rules map[string]string   // the stored rule of the key and match columns
 	err   error               // why it does not run, as of read
 	read  time.Time
+	// refreshing is set while one call reads the service again.
+	refreshing atomic.Bool
 }
 
 func (r *Runtime) now() time.Time {
@@ -128,9 +133,14 @@ func (r *Runtime) Authenticate(ctx context.Context, token string) (Caller, error
 	r.mu.Lock()
 	e := r.creds[h]
 	r.mu.Unlock()
-	if e == nil || now.Sub(e.read) > Fresh || now.Before(e.read) {
+	stale := e == nil || now.Sub(e.read) > Fresh || now.Before(e.read)
+	if stale && (e == nil || e.refreshing.CompareAndSwap(false, true)) {
 		var err error
+		old := e
 		if e, err = r.readCred(ctx, h, now); err != nil {
+			if old != nil {
+				old.refreshing.Store(false)
+			}
 			return Caller{}, err
 		}
 		r.mu.Lock()
@@ -223,9 +233,17 @@ func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 	if run != nil && now.Sub(run.read) <= Fresh && !now.Before(run.read) {
 		return run, run.err
 	}
+	if run != nil && !run.refreshing.CompareAndSwap(false, true) {
+		// Another call is reading it again: use what was read until it is
+		// done (single flight; stale by at most the time of one reading).
+		return run, run.err
+	}
 	q := r.DB.SQL()
 	s, err := Get(ctx, q, name)
 	if err != nil {
+		if run != nil {
+			run.refreshing.Store(false)
+		}
 		return nil, err
 	}
 	next := &running{svc: s, read: now}
@@ -234,6 +252,9 @@ func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 		if run != nil && run.index != nil && run.svc.Dataset == s.Dataset && run.svc.Version == s.Version {
 			next.index, next.rules = run.index, run.rules
 		} else if next.index, next.rules, err = r.build(ctx, s); err != nil {
+			if run != nil {
+				run.refreshing.Store(false)
+			}
 			return nil, err
 		}
 	}
