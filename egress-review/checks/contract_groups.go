@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,23 +101,29 @@ func (t *outTable) judge() []review.Finding {
 		}
 	}
 	labels = grouping
+	labelsSorted := false // the rows in the order of their labels
 	// Rows: one per group.
 	if len(labels) > 0 {
 		sizes := make([]int, len(labels))
 		for j, c := range labels {
 			sizes[j] = len(c.dict)
 		}
-		seen := newGroupIndex(sizes)
+		// rows in strict order of their labels repeat none: no index
+		var strict bool
+		labelsSorted, strict = t.labelOrder(labels)
 		dup := 0
-		codes := make([]int32, len(labels))
-		for r := 0; r < t.rows; r++ {
-			for j, c := range labels {
-				codes[j] = c.codes[r]
-			}
-			if seen.find(codes) >= 0 {
-				dup++
-			} else {
-				seen.add(codes, 0)
+		if !strict {
+			seen := newGroupIndex(sizes)
+			codes := make([]int32, len(labels))
+			for r := 0; r < t.rows; r++ {
+				for j, c := range labels {
+					codes[j] = c.codes[r]
+				}
+				if seen.find(codes) >= 0 {
+					dup++
+				} else {
+					seen.add(codes, 0)
+				}
 			}
 		}
 		if dup > 0 {
@@ -142,7 +149,7 @@ func (t *outTable) judge() []review.Finding {
 		}
 	}
 	failed := len(out) > 0
-	if t.rows > 2 && !t.ordered(labels, append(append(counts[:len(counts):len(counts)], mags...), models...)) {
+	if t.rows > 2 && !t.orderedBy(labelsSorted, append(append(counts[:len(counts):len(counts)], mags...), models...)) {
 		add(review.VerdictReview, "", t.rows, fmt.Sprintf("the %d rows are in neither the order of their labels nor that of a statistic: their order can carry up to %.0f bits", t.rows, orderBits(t.rows)))
 	}
 	if len(counts)+len(mags)+len(shares) == 0 || failed {
@@ -260,10 +267,12 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	}
 	// Rows with totals merge base groups: bound that work.
 	totals := 0
+	anyWild := false
 	for _, l := range labels {
 		l.findTotals()
+		anyWild = anyWild || slices.Contains(l.totals, true) || slices.Contains(l.codes, -1)
 	}
-	for r := 0; r < t.rows; r++ {
+	for r := 0; anyWild && r < t.rows; r++ {
 		for _, l := range labels {
 			if k := l.codes[r]; k < 0 || l.totals[k] {
 				totals++
@@ -584,6 +593,48 @@ func orderBits(n int) float64 {
 // their label columns in turn, or by one statistic column: the orders a
 // tool writes. Any other order is a choice the job made.
 func (t *outTable) ordered(labels, stats []*outCol) bool {
+	sorted, _ := t.labelOrder(labels)
+	return t.orderedBy(sorted, stats)
+}
+
+// orderedBy is ordered for rows that are (sorted) or are not in the order
+// of their labels.
+func (t *outTable) orderedBy(sorted bool, stats []*outCol) bool {
+	if sorted {
+		return true
+	}
+	for _, c := range stats {
+		if t.monotonic(func(a, b int) int { return cmpFloat(c.nums[a], c.nums[b]) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// monotonic reports whether cmp of every row and the next is never above
+// zero, or never below.
+func (t *outTable) monotonic(cmp func(a, b int) int) bool {
+	up, down := true, true
+	for r := 1; r < t.rows && (up || down); r++ {
+		switch d := cmp(r-1, r); {
+		case d > 0:
+			up = false
+		case d < 0:
+			down = false
+		}
+	}
+	return up || down
+}
+
+// labelOrder reports whether the rows are sorted (ascending or
+// descending) by their label columns in turn (false without labels), and
+// whether strictly, by labels that all have a rank (see ranks): rows of
+// which each is above (or each below) the one before have distinct ranks,
+// so distinct labels, and no two rows have the same labels.
+func (t *outTable) labelOrder(labels []*outCol) (sorted, strict bool) {
+	if len(labels) == 0 {
+		return false, false
+	}
 	cmpLabel := func(c *outCol, a, b int) int {
 		x, y := c.codes[a], c.codes[b]
 		switch {
@@ -601,23 +652,14 @@ func (t *outTable) ordered(labels, stats []*outCol) bool {
 		}
 		return strings.Compare(c.dict[x], c.dict[y])
 	}
-	monotonic := func(cmp func(a, b int) int) bool {
-		up, down := true, true
-		for r := 1; r < t.rows && (up || down); r++ {
-			switch d := cmp(r-1, r); {
-			case d > 0:
-				up = false
-			case d < 0:
-				down = false
-			}
-		}
-		return up || down
-	}
+	ranked := true
 	ranks := make([][]int32, len(labels))
 	for j, c := range labels {
 		ranks[j] = c.ranks()
+		ranked = ranked && ranks[j] != nil
 	}
-	if len(labels) > 0 && monotonic(func(a, b int) int {
+	ties := 0
+	sorted = t.monotonic(func(a, b int) int {
 		for j, c := range labels {
 			x, y := c.codes[a], c.codes[b]
 			if x == y {
@@ -638,16 +680,10 @@ func (t *outTable) ordered(labels, stats []*outCol) bool {
 				return d
 			}
 		}
+		ties++
 		return 0
-	}) {
-		return true
-	}
-	for _, c := range stats {
-		if monotonic(func(a, b int) int { return cmpFloat(c.nums[a], c.nums[b]) }) {
-			return true
-		}
-	}
-	return false
+	})
+	return sorted, sorted && ranked && ties == 0
 }
 
 // cmpFloat orders numbers, NaN (null) first.
