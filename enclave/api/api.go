@@ -95,6 +95,7 @@ type AuditEvent struct {
 	Index     uint64            `json:"index"`
 	Time      time.Time         `json:"time"`
 	Actor     string            `json:"actor"`
+	ActorName string            `json:"actor_name,omitempty"` // the actor's name beside the id (issue 21)
 	Org       string            `json:"org,omitempty"`
 	Action    string            `json:"action"`
 	Objects   []string          `json:"objects,omitempty"`

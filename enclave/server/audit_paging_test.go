@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +79,23 @@ func TestAuditPaging(t *testing.T) {
 		code, body := w.do(bureau.Token, "GET", "/v1/audit?cursor="+bad, nil)
 		if code != http.StatusBadRequest || !strings.Contains(string(body), `\"cursor\"`) {
 			t.Fatalf("cursor=%s: got %d %s, want 400 naming the cursor", bad, code, body)
+		}
+	}
+	// An actor by name is the one person of that name, and each entry
+	// names its actor beside the id.
+	if code, body := w.do(w.operator.Token, "GET", "/v1/whoami", nil); code != http.StatusOK {
+		t.Fatalf("operator whoami: %d %s", code, body)
+	}
+	byID, _ := get("?actor=" + w.operator.ID)
+	byName, _ := get("?actor=" + url.QueryEscape("Wang Lei"))
+	if len(byID) == 0 || len(byName) != len(byID) || byName[0].Actor != w.operator.ID || byName[0].ActorName != "Wang Lei" {
+		t.Fatalf("actor by name: got %+v, want the %d entries of %s named Wang Lei", byName, len(byID), w.operator.ID)
+	}
+	w.person("Wang Lei", "security", "officer")
+	for _, name := range []string{"Nobody Here", "Wang Lei"} {
+		code, body := w.do(bureau.Token, "GET", "/v1/audit?actor="+url.QueryEscape(name), nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "actor") {
+			t.Fatalf("actor=%s: got %d %s, want 400 naming the parameter", name, code, body)
 		}
 	}
 }

@@ -68,8 +68,10 @@ func (s *Server) auditRoutes() []route {
 				}
 				out := make([]api.AuditEvent, len(ents))
 				exact := exactAudit(c)
+				names := personNames{}
 				for i, e := range ents {
 					out[i] = auditView(e, exact)
+					out[i].ActorName = names.name(c, e.Event.Actor)
 				}
 				return out, nil
 			}},
@@ -121,6 +123,14 @@ func (s *Server) auditRoutes() []route {
 
 func auditFilter(c *call) (audit.Filter, error) {
 	f := audit.Filter{Actor: c.query("actor"), Org: c.query("org"), Action: c.query("action"), Object: c.query("object")}
+	if a := f.Actor; a != "" && !strings.HasPrefix(a, "p_") && a != "anonymous" {
+		// An actor by name (issue 21): the one person of that name.
+		id, err := personByName(c, a)
+		if err != nil {
+			return f, err
+		}
+		f.Actor = id
+	}
 	f.Newest = c.query("order") == "newest"
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := c.query(name); v != "" {

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"fmt"
+
+	"github.com/containerd/errdefs"
+
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/people"
 )
@@ -42,3 +46,27 @@ func (n personNames) export(c *call, x api.Export) api.Export {
 
 // named is one export with its people's names.
 func named(c *call, x api.Export) api.Export { return personNames{}.export(c, x) }
+
+// personByName is the id of the one person named name (audit list
+// --actor NAME): no such person, or more than one, is an invalid argument
+// that says which.
+func personByName(c *call, name string) (string, error) {
+	ps, err := people.ListPeople(c.r.Context(), c.s.DB.SQL(), "")
+	if err != nil {
+		return "", err
+	}
+	var ids []string
+	for _, p := range ps {
+		if p.Name == name {
+			ids = append(ids, p.ID)
+		}
+	}
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		return "", fmt.Errorf("query parameter \"actor\": no person is named %q (give a name or a person id p_...): %w", name, errdefs.ErrInvalidArgument)
+	default:
+		return "", fmt.Errorf("query parameter \"actor\": %d people are named %q; give the person id (p_...): %w", len(ids), name, errdefs.ErrInvalidArgument)
+	}
+}
