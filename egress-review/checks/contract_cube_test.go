@@ -193,7 +193,7 @@ func TestOrderedRanks(t *testing.T) {
 		{"1e1", "5a", "9", "10", "a"},
 	}
 	r := rand.New(rand.NewPCG(8, 9))
-	sorted, hits := 0, 0
+	sorted, hits, strictHits := 0, 0, 0
 	for i := 0; i < 3000; i++ {
 		rows := 2 + r.IntN(12)
 		var labels []*outCol
@@ -239,8 +239,27 @@ func TestOrderedRanks(t *testing.T) {
 		if want {
 			hits++
 		}
+		// strict: no two rows have the same labels (the contract then
+		// skips its index of rows by labels)
+		if _, strict := tab.labelOrder(labels); strict {
+			seen := map[string]bool{}
+			for r := range rows {
+				key := ""
+				for _, c := range labels {
+					key += strconv.Itoa(int(c.codes[r])) + ","
+				}
+				if seen[key] {
+					t.Fatalf("case %d: labelOrder says strict, but rows repeat labels", i)
+				}
+				seen[key] = true
+			}
+			strictHits++
+		}
 	}
 	if hits == 0 || hits == 3000 {
 		t.Fatalf("%d of 3000 cases ordered (%d sorted): not a test of both answers", hits, sorted)
+	}
+	if strictHits == 0 || strictHits == hits {
+		t.Fatalf("%d of %d ordered cases strict: not a test of both answers", strictHits, hits)
 	}
 }

@@ -138,6 +138,55 @@ func TestRowOrder(t *testing.T) {
 	}
 }
 
+// TestRepeatedRows checks that rows with the labels of another row fail,
+// whether the rows are in the order of their labels (the repeat is then
+// next to its twin) or not.
+func TestRepeatedRows(t *testing.T) {
+	md, clean := cleanAggregate()
+	for _, tc := range []struct {
+		name string
+		idx  []int
+		want bool
+	}{
+		{"in order", []int{1, 2, 0}, false},
+		{"a row repeated, in order", []int{1, 1, 2, 0}, true},
+		{"a row repeated, out of order", []int{1, 2, 0, 1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cols []col
+			for _, c := range clean {
+				switch v := c.vals.(type) {
+				case []string:
+					c.vals = pick(v, tc.idx)
+				case []int64:
+					c.vals = pick(v, tc.idx)
+				case []float64:
+					c.vals = pick(v, tc.idx)
+				}
+				cols = append(cols, c)
+			}
+			e := newEnv(t)
+			e.add("summary.arrow", arrowFile(t, md, cols))
+			_, fs := contractVerdict(t, e.req)
+			got := false
+			for _, f := range fs {
+				got = got || f.Verdict == review.VerdictFail && strings.Contains(f.Evidence, "repeat the labels of another row")
+			}
+			if got != tc.want {
+				t.Fatalf("got a repeat finding %v, want %v: %+v", got, tc.want, fs)
+			}
+		})
+	}
+}
+
+func pick[T any](v []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for i, k := range idx {
+		out[i] = v[k]
+	}
+	return out
+}
+
 // TestParquetStatistics checks that the minima, maxima and null counts a
 // Parquet footer keeps must be the column's own: compared with the
 // columns as read they pass, compared with other values (as a writer that
