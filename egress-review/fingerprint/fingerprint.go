@@ -180,26 +180,56 @@ func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
 	}
 	dst = append(dst, withTag(h.value.sum64(v), ValueTag(kind, len(v))))
 	if digits >= MinDigits && digits != len(v) {
-		var dbuf [128]byte
-		d := dbuf[:0]
-		if len(v) <= len(dbuf) {
-			// Write every byte, keep the digits (branch-free).
-			j := 0
-			for _, b := range v {
-				dbuf[j] = b
-				j += int(isDigit[b])
-			}
-			d = dbuf[:j]
-		} else {
-			for _, b := range v {
-				if isDigit[b] != 0 {
-					d = append(d, b)
-				}
-			}
-		}
-		dst = append(dst, withTag(h.value.sum64(d), ValueTag(KindDigits, len(d))))
+		dst = append(dst, h.digitsSum(v))
 	}
 	return dst
+}
+
+// AppendValueOfCell is AppendValue(dst, v) for a v whose Cell fingerprint
+// cell is already known: when v is its own first canonical form, that form's
+// fingerprint is cell, so only the digits form (if any) is hashed. An
+// importer that computes Cell for every cell of a row saves hashing the
+// same value twice.
+func (h *Hasher) AppendValueOfCell(dst []uint64, cell uint64, v string) []uint64 {
+	digits := 0
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b >= utf8.RuneSelf || asciiCanon[b] != b {
+			return h.AppendValue(dst, v)
+		}
+		digits += int(isDigit[b])
+	}
+	if len(v) == 0 {
+		return dst
+	}
+	dst = append(dst, cell)
+	if digits >= MinDigits && digits != len(v) {
+		dst = append(dst, h.digitsSum(unsafe.Slice(unsafe.StringData(v), len(v))))
+	}
+	return dst
+}
+
+// digitsSum is the fingerprint of the digits form of v, a canonical ASCII
+// form with at least MinDigits digits and other bytes too.
+func (h *Hasher) digitsSum(v []byte) uint64 {
+	var dbuf [128]byte
+	d := dbuf[:0]
+	if len(v) <= len(dbuf) {
+		// Write every byte, keep the digits (branch-free).
+		j := 0
+		for _, b := range v {
+			dbuf[j] = b
+			j += int(isDigit[b])
+		}
+		d = dbuf[:j]
+	} else {
+		for _, b := range v {
+			if isDigit[b] != 0 {
+				d = append(d, b)
+			}
+		}
+	}
+	return withTag(h.value.sum64(d), ValueTag(KindDigits, len(d)))
 }
 
 // isDigit is 1 for the ASCII digits and 0 for every other byte.

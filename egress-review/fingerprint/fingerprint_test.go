@@ -297,6 +297,10 @@ func FuzzCanonical(f *testing.F) {
 		if got := h.Cell(v); got != first {
 			t.Errorf("Cell(%q): got %x, want %x", v, got, first)
 		}
+		pre := []uint64{7}
+		if got := h.AppendValueOfCell(pre, h.Cell(v), v); !slices.Equal(got[1:], want) || got[0] != 7 {
+			t.Errorf("AppendValueOfCell(%q): got %x, want %x after 7", v, got, want)
+		}
 	})
 }
 

@@ -217,8 +217,12 @@ func (wk *worker) process(w *work) {
 			}
 		}
 	}
+	wk.cellHashes(w.out, int(rec.NumRows()))
 	w.values = wk.valueFingerprints(rec, w.out)
 	w.rows = wk.rowFingerprints(w.out, int(rec.NumRows()))
+	for j := range wk.cols {
+		clear(wk.cols[j]) // do not keep the batch's strings alive
+	}
 }
 
 // valueFingerprints returns the value fingerprints of the
@@ -234,16 +238,20 @@ func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []u
 		}
 		eachCellBytes(in.Column(i), add)
 		if j := wk.im.outIdx[i]; j >= 0 {
-			eachCellBytes(out[j], add)
+			// The output cell's first form was hashed for the row
+			// fingerprints already: Cell is that form's value
+			// fingerprint. A null cell is "" and has none.
+			for r, v := range wk.cols[j] {
+				dst = wk.im.hasher.AppendValueOfCell(dst, wk.hashes[j][r], v)
+			}
 		}
 	}
 	return dst
 }
 
-// rowFingerprints returns the tuple fingerprint of every output row.
-func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
-	// A column at a time, then a row at a time: Row(cells) is RowOf of
-	// the Cell fingerprints of the cells.
+// cellHashes sets wk.cols and wk.hashes to every output cell, as a
+// string, and its Cell fingerprint.
+func (wk *worker) cellHashes(out []arrow.Array, n int) {
 	h := wk.im.hasher
 	for j, c := range out {
 		wk.cols[j] = columnStrings(wk.cols[j], c)
@@ -252,15 +260,19 @@ func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
 			wk.hashes[j][r] = h.Cell(v)
 		}
 	}
+}
+
+// rowFingerprints returns the tuple fingerprint of every output row, from
+// the Cell fingerprints cellHashes left: Row(cells) is RowOf of the Cell
+// fingerprints of the cells.
+func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
+	h := wk.im.hasher
 	rows := make([]uint64, n)
 	for r := range rows {
 		for j := range out {
 			wk.rowCells[j] = wk.hashes[j][r]
 		}
 		rows[r] = h.RowOf(wk.rowCells)
-	}
-	for j := range wk.cols {
-		clear(wk.cols[j]) // do not keep the batch's strings alive
 	}
 	return rows
 }
