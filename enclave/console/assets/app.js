@@ -703,7 +703,7 @@ async function apiPage(path) {
 async function renderAudit() {
   const pageSize = 50;
   const inputs = {
-    actor: el('input', { id: 'audit-actor', name: 'actor', placeholder: 'person id', spellcheck: 'false' }),
+    actor: el('input', { id: 'audit-actor', name: 'actor', placeholder: 'name or person id', spellcheck: 'false' }),
     org: el('input', { id: 'audit-org', name: 'org', placeholder: 'organisation' }),
     action: el('input', { id: 'audit-action', name: 'action', list: 'audit-actions', placeholder: 'any action' }),
     object: el('input', { id: 'audit-object', name: 'object', placeholder: 'dataset:penalties' }),

@@ -279,6 +279,18 @@ func TestRedesignInBrowser(t *testing.T) {
 		if len(first) != 50 || len(second) == 0 || second[0] >= first[len(first)-1] {
 			t.Fatalf("audit pages: got %d then %d entries (%v..., %v...), want 50 and then older ones", len(first), len(second), first[:min(3, len(first))], second[:min(3, len(second))])
 		}
+		var actors []string
+		b.run("actor by name", chromedp.SendKeys(`#audit-actor`, "Chen Jing"), chromedp.Click(`#audit-go`),
+			chromedp.Poll(`document.getElementById('audit-page').textContent.startsWith('page 1')`, nil),
+			chromedp.Evaluate(`[...document.querySelectorAll('#audit tbody tr')].map((r) => r.cells[2].textContent)`, &actors))
+		if len(actors) == 0 {
+			t.Fatal("audit search by name: no entry")
+		}
+		for _, a := range actors {
+			if !strings.Contains(a, "Chen Jing") || !strings.Contains(a, officer.ID) {
+				t.Fatalf("audit search by name: an entry's actor is %q, want Chen Jing %s", a, officer.ID)
+			}
+		}
 		var dates int
 		b.run("date picker", chromedp.Evaluate(`document.querySelectorAll('#audit-search input[type=date]').length`, &dates))
 		if dates != 2 {
