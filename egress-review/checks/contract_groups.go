@@ -354,34 +354,12 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		}
 	}
 	for _, c := range mags {
-		k, unmatched := g.source(c, rowGroups, p.MagnitudeTolerance)
+		k, unmatched, rc := g.source(c, rowGroups, p)
 		if k < 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d cells are not the %s of any input column over their groups", unmatched, c.stat))
 			continue
 		}
-		var dominance, pratio, same, zero int
-		for r, gr := range rowGroups {
-			v := c.nums[r]
-			if isNull(v) || rowN[r] == 0 {
-				continue
-			}
-			s := &gr.stats[k]
-			if v == 0 {
-				zero++
-			}
-			if s.n >= 2 && s.minV == s.maxV {
-				same++
-				continue
-			}
-			if s.sumAbs > 0 {
-				if s.top1+s.top2 > p.DominanceK*s.sumAbs {
-					dominance++
-				}
-				if s.sumAbs-s.top1-s.top2 < p.PRatio*s.top1 {
-					pratio++
-				}
-			}
-		}
+		dominance, pratio, same, zero := rc.dominance, rc.pratio, rc.same, rc.zero
 		if dominance > 0 {
 			add(review.VerdictFail, c.name, dominance, fmt.Sprintf("%d cells fail N-K dominance (N=%d, K=%g) over the records behind them", dominance, p.DominanceN, p.DominanceK))
 		}
@@ -398,14 +376,41 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	return out
 }
 
+// cellRules counts the magnitude cells of a column that fail each rule
+// over the records behind them (see disclosure).
+type cellRules struct {
+	dominance, pratio, same, zero int
+}
+
+// check counts cell v (not null) of a group with figures s (s.n > 0).
+func (rc *cellRules) check(v float64, s *numStats, p review.Params) {
+	if v == 0 {
+		rc.zero++
+	}
+	if s.n >= 2 && s.minV == s.maxV {
+		rc.same++
+		return
+	}
+	if s.sumAbs > 0 {
+		if s.top1+s.top2 > p.DominanceK*s.sumAbs {
+			rc.dominance++
+		}
+		if s.sumAbs-s.top1-s.top2 < p.PRatio*s.top1 {
+			rc.pratio++
+		}
+	}
+}
+
 // source returns the index (into g.nums) of the input column whose sum or
 // mean (c.stat) over each row's group is the cell, rounded as the column
 // rounds all its cells (to the same decimals or significant digits), or
 // -1 and the number of cells the best candidate leaves unmatched. Only the
 // rounding is free: a figure moved off its aggregate by any amount, within
-// a tolerance or not, carries something else.
-func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, int) {
-	matches := roundedAs(c, tol)
+// a tolerance or not, carries something else. With the column it returns
+// the disclosure rules' counts over its figures, taken in the same pass
+// over the groups (a cell that matches has records behind it).
+func (g *groups) source(c *outCol, rowGroups []*cellGroup, p review.Params) (int, int, cellRules) {
+	matches := roundedAs(c, p.MagnitudeTolerance)
 	bestBad := math.MaxInt
 	order := make([]int, len(g.nums))
 	for k := range order {
@@ -425,6 +430,7 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
 			for variant := 0; variant < variants; variant++ {
 				bad := 0
+				var rc cellRules
 				mean, sum := c.stat == "mean", c.stat == "sum"
 				for r, gr := range rowGroups {
 					v := c.nums[r]
@@ -448,9 +454,10 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 					if !matches.matches(v, exact*scale) {
 						bad++
 					}
+					rc.check(v, s, p)
 				}
 				if bad == 0 {
-					return k, 0
+					return k, 0, rc
 				}
 				bestBad = min(bestBad, bad)
 			}
@@ -459,7 +466,7 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, tol float64) (int, in
 	if bestBad == math.MaxInt {
 		bestBad = len(rowGroups)
 	}
-	return -1, bestBad
+	return -1, bestBad, cellRules{}
 }
 
 // roundDecimals rounds v to d decimals.
