@@ -39,6 +39,8 @@ type env struct {
 	addr, cacert string
 	json         bool
 	output       string // -o: table, json or yaml ("" is table, or json with --json)
+	https        bool   // the daemon's address is an https URL
+	withCA       bool   // and a CA certificate was given for it
 	client       *client.Client
 }
 
@@ -91,15 +93,19 @@ func describeArgs(c *command) string {
 func (e *env) fail(path string, err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(e.stderr, "%s %v\n", paint(e.colourTo(e.stderr), "31", "enclave "+path+":"), err)
+		fmt.Fprintf(e.stderr, "enclave %s: %v\n", path, err)
 		return ExitUsage
 	}
 	code := ExitFailure
 	if errdefs.IsUnauthorized(err) || errdefs.IsPermissionDenied(err) {
 		code = ExitDenied
 	}
+	msg := message(err)
+	if e.untrusted(msg) {
+		msg = "the daemon's TLS certificate is not trusted: give it with --cacert DATA/tls/cert.pem (DATA is enclaved's data directory) or ENCLAVE_CACERT"
+	}
 	if e.json {
-		body := map[string]any{"error": err.Error(), "exit": code}
+		body := map[string]any{"error": msg, "exit": code}
 		var ce *client.Error
 		if errors.As(err, &ce) {
 			body["class"] = ce.Class
@@ -110,7 +116,7 @@ func (e *env) fail(path string, err error) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(body)
 	} else {
-		fmt.Fprintf(e.stderr, "%s %v\n", paint(e.colourTo(e.stderr), "31", "enclave "+path+":"), err)
+		fmt.Fprintf(e.stderr, "%s %s\n", paint(e.colourTo(e.stderr), "31", "enclave "+path+":"), msg)
 	}
 	return code
 }
@@ -174,6 +180,7 @@ func (e *env) connect() error {
 		}
 		opts = append(opts, client.WithCACert(pem))
 	}
+	e.https, e.withCA = strings.HasPrefix(addr, "https://"), cacert != ""
 	c, err := client.New(addr, token, opts...)
 	if err != nil {
 		return err
@@ -225,4 +232,33 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// classes are the errdefs classes whose names end the errors of the
+// client and the daemon (": unavailable") and read as jargon: the exit code
+// says the class, the message leaves it out. The classes that read as
+// English ("not found", "already exists", "permission denied", "conflict")
+// stay: they are what the message says.
+var classes = []error{errdefs.ErrUnknown, errdefs.ErrInvalidArgument, errdefs.ErrFailedPrecondition,
+	errdefs.ErrNotModified, errdefs.ErrAborted, errdefs.ErrOutOfRange, errdefs.ErrNotImplemented, errdefs.ErrInternal,
+	errdefs.ErrUnavailable, errdefs.ErrDataLoss}
+
+// message is err's text without the class names at its end.
+func message(err error) string {
+	s := err.Error()
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, c := range classes {
+			if t, ok := strings.CutSuffix(s, ": "+c.Error()); ok {
+				s, trimmed = t, true
+			}
+		}
+	}
+	return s
+}
+
+// untrusted says whether msg is a TLS certificate the CLI could not verify
+// on an https address given without a CA certificate.
+func (e *env) untrusted(msg string) bool {
+	return e.https && !e.withCA && (strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify certificate"))
 }
