@@ -169,8 +169,17 @@ func (e *env) connect() error {
 	if err != nil {
 		return err
 	}
+	return e.connectWith(first(e.getenv("ENCLAVE_TOKEN"), cfg.Token))
+}
+
+// connectWith makes the client with token, the address and CA certificate
+// of the flags, the environment or the config file.
+func (e *env) connectWith(token string) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
 	addr := first(e.addr, e.getenv("ENCLAVE_ADDR"), cfg.Addr, DefaultAddr)
-	token := first(e.getenv("ENCLAVE_TOKEN"), cfg.Token)
 	cacert := first(e.cacert, e.getenv("ENCLAVE_CACERT"), cfg.CACert)
 	var opts []client.Option
 	if cacert != "" {
