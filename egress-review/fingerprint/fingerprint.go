@@ -279,7 +279,7 @@ func (h *Hasher) Cell(v string) uint64 {
 			continue
 		}
 		if asciiCanon[b] != b {
-			return h.cellASCII(v, i)
+			return h.cellASCII(v, i, digits, other)
 		}
 		digits += int(isDigit[b]) // no branch: see ValueBytes
 	}
@@ -330,8 +330,10 @@ func appendASCII(c, d []byte, b byte) ([]byte, []byte) {
 
 // cellASCII is Cell for a v whose bytes before i are canonical and whose
 // byte i is upper case or space: while v stays ASCII, its canonical form
-// is the table mapping of each byte.
-func (h *Hasher) cellASCII(v string, i int) uint64 {
+// is the table mapping of each byte. digits counts the digits before i and
+// other says whether a CJK ideograph came before i. It counts the digits
+// as it copies, so that the tag needs no second pass (formTag's).
+func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
 	var buf [128]byte
 	c := append(buf[:0], v[:i]...)
 	for ; i < len(v); i++ {
@@ -341,9 +343,17 @@ func (h *Hasher) cellASCII(v string, i int) uint64 {
 		}
 		if m := asciiCanon[b]; m != asciiDrop {
 			c = append(c, m)
+			digits += int(isDigit[m]) // a digit maps to itself
 		}
 	}
-	return h.valueSum(c)
+	kind := KindMixed
+	switch {
+	case other:
+		kind = KindOther
+	case digits == len(c):
+		kind = KindDigits
+	}
+	return withTag(h.value.sum64(c), ValueTag(kind, len(c)))
 }
 
 // cellSlow is Cell for a v that is not its own canonical form.
