@@ -130,3 +130,19 @@ type ServiceUsage struct {
 	Refused      int64   `json:"refused"`
 	Charge       float64 `json:"charge"`
 }
+
+// SignedStatement is a DSSE envelope (as a release's attestation): the
+// signed daily usage statement of a subscription, an in-toto statement
+// whose predicate is the day's calls and charge. It verifies offline with
+// the enclave's public key (GET /v1/keys/public).
+type SignedStatement struct {
+	PayloadType string            `json:"payloadType"`
+	Payload     string            `json:"payload"`
+	Signatures  []StatementSigner `json:"signatures"`
+}
+
+// StatementSigner is one signature of a SignedStatement.
+type StatementSigner struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}

@@ -106,3 +106,10 @@ func (c *Client) ServiceOpenAPI(ctx context.Context, name string, w io.Writer) e
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
+
+// UsageStatement returns the signed usage statement of a subscription for
+// one day.
+func (c *Client) UsageStatement(ctx context.Context, sub, day string) (api.SignedStatement, error) {
+	var out api.SignedStatement
+	return out, c.Do(ctx, "GET", "/v1/subscriptions/"+url.PathEscape(sub)+"/statement?day="+url.QueryEscape(day), nil, &out)
+}

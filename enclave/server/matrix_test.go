@@ -118,7 +118,7 @@ func init() {
 		"service.create/custodian", "service.create/operator")
 	exemptFor("independent review: an officer of another organisation decides a service (scope independent)", "service.approve/officer", "service.reject/officer")
 	exemptFor("the authority approves and the bureau supervises every organisation's subscriptions and services", "subscription.list/authority",
-		"subscription.list/bureau", "subscription.approve/authority", "subscription.reject/authority", "service.stop/authority", "service.stop/bureau")
+		"subscription.list/bureau", "subscription.statement/authority", "subscription.statement/bureau", "subscription.approve/authority", "subscription.reject/authority", "service.stop/authority", "service.stop/bureau")
 	exemptFor("usage is filtered to the caller: custodians see the calls on their datasets, the bureau all (R-12, R-14; TestServiceLifecycle)",
 		"service.usage/custodian", "service.usage/bureau")
 }
@@ -299,6 +299,7 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "POST /v1/services/{name}/subscriptions", typ: "services", url: "/v1/services/none-such/subscriptions",
 			body: api.SubscribeRequest{Scenario: "dashboard", Until: "2027-01-01"}},
 		{route: "GET /v1/subscriptions", typ: "subscriptions", url: "/v1/subscriptions"},
+		{route: "GET /v1/subscriptions/{id}/statement", typ: "subscriptions", url: "/v1/subscriptions/sub_none/statement?day=2026-11-23"},
 		{route: "POST /v1/subscriptions/{id}/approve", typ: "subscriptions", url: "/v1/subscriptions/sub_none/approve"},
 		{route: "POST /v1/subscriptions/{id}/reject", typ: "subscriptions", url: "/v1/subscriptions/sub_none/reject"},
 		{route: "POST /v1/credentials", typ: "credentials", url: "/v1/credentials", body: api.CredentialRequest{Subscription: "sub_none", System: "x"}},

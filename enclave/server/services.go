@@ -73,6 +73,9 @@ func (s *Server) serviceRoutes() []route {
 		{Method: "POST", Path: "/v1/subscriptions/{id}/reject", Action: "subscription.reject", Op: "subscriptionReject",
 			Summary: "Reject a subscription (the authority)", Response: api.Subscription{}, Resource: s.subscriptionResource,
 			Handle: s.decideSubscription(services.Rejected)},
+		{Method: "GET", Path: "/v1/subscriptions/{id}/statement", Action: "subscription.statement",
+			Summary:  "The signed usage statement of a subscription for one day (query: day, YYYY-MM-DD): a DSSE envelope signed as releases are",
+			Response: api.SignedStatement{}, Resource: s.subscriptionResource, Handle: s.usageStatement},
 		{Method: "POST", Path: "/v1/credentials", Action: "credential.issue", Created: true,
 			Summary: "Issue a credential for an application system under an approved subscription of the caller's organisation; the token is shown once",
 			Request: api.CredentialRequest{}, Response: api.Credential{}, Resource: s.ownOrgResource("credential"), Handle: s.issueCredential},
@@ -521,4 +524,25 @@ func subscriptionView(s *services.Subscription) api.Subscription {
 func credentialView(c *services.Credential) api.Credential {
 	return api.Credential{ID: c.ID, Subscription: c.Subscription, Service: c.Service, Org: c.Org, System: c.System, Until: c.Until,
 		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, Revoked: c.Revoked, Token: c.Token}
+}
+
+func (s *Server) usageStatement(ctx context.Context, c *call) (any, error) {
+	sub, err := services.GetSubscription(ctx, s.DB.SQL(), c.path("id"))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.Keyring.PublicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := s.services.Statement(ctx, sub, c.query("day"), s.prices().Currency, pub,
+		func(msg []byte) ([]byte, error) { return s.Keyring.Sign(ctx, msg) })
+	if err != nil {
+		return nil, err
+	}
+	out := api.SignedStatement{PayloadType: env.PayloadType, Payload: env.Payload}
+	for _, sg := range env.Signatures {
+		out.Signatures = append(out.Signatures, api.StatementSigner{KeyID: sg.KeyID, Sig: sg.Sig})
+	}
+	return out, nil
 }

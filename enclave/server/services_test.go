@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/release"
 	"github.com/enclave-dev/enclave/enclave/services"
 )
 
@@ -147,6 +148,26 @@ func TestServiceLifecycle(t *testing.T) {
 	w.mustDo(w.custodian.Token, "GET", "/v1/services/firms/usage", nil, &us)
 	if len(us) != 1 {
 		t.Fatalf("custodian usage: got %+v", us)
+	}
+
+	// The signed daily usage statement verifies with the enclave's key.
+	var st api.SignedStatement
+	w.mustDo(w.consumer.Token, "GET", "/v1/subscriptions/"+w.sub.ID+"/statement?day=2026-11-23", nil, &st)
+	pub, _ := w.srv.Keyring.PublicKey(t.Context())
+	env := &release.Envelope{PayloadType: st.PayloadType, Payload: st.Payload}
+	for _, sg := range st.Signatures {
+		env.Signatures = append(env.Signatures, release.Signature{KeyID: sg.KeyID, Sig: sg.Sig})
+	}
+	us0, err := services.VerifyStatement(env, pub)
+	if err != nil || us0.Calls != 5 || us0.Subscription != w.sub.ID || us0.Charge != 0.05 {
+		t.Fatalf("statement: got %+v %v", us0, err)
+	}
+	env.Payload = env.Payload[:len(env.Payload)-4] + "AAAA"
+	if _, err := services.VerifyStatement(env, pub); err == nil {
+		t.Fatal("a changed statement verifies")
+	}
+	if code, _ := w.do(w.bureau.Token, "GET", "/v1/subscriptions/"+w.sub.ID+"/statement?day=23-11-2026", nil); code != 400 {
+		t.Fatalf("bad day: got %d, want 400", code)
 	}
 
 	// The generated API document loads and validates with kin-openapi.

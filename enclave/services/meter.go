@@ -2,9 +2,19 @@ package services
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/release"
 
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
@@ -146,4 +156,90 @@ func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter) ([]UsageRow,
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// StatementPredicateType names the predicate of a signed usage statement.
+const StatementPredicateType = "https://enclave.dev/attestations/service-usage/v1"
+
+// UsageStatement is the predicate of a daily usage statement of one
+// subscription (issue 19 item 6): its calls on one day, what they cost,
+// when it was made.
+type UsageStatement struct {
+	Subscription string    `json:"subscription"`
+	Service      string    `json:"service"`
+	Org          string    `json:"org"`
+	Day          string    `json:"day"`
+	Calls        int64     `json:"calls"`
+	Matches      int64     `json:"matches"`
+	Misses       int64     `json:"misses"`
+	Refused      int64     `json:"refused"`
+	Charge       float64   `json:"charge"`
+	Currency     string    `json:"currency"`
+	MadeAt       time.Time `json:"made_at"`
+}
+
+// Statement makes the signed usage statement of a subscription for one
+// day: an in-toto statement in a DSSE envelope signed by the enclave's
+// key, as a release's attestation is (release.PAE, release.KeyID), so that
+// it verifies offline with the public key. The meter is flushed first.
+func (r *Runtime) Statement(ctx context.Context, sub *Subscription, day string, currency string,
+	pub ed25519.PublicKey, sign func([]byte) ([]byte, error)) (*release.Envelope, error) {
+	if _, err := time.Parse(people.DateLayout, day); err != nil {
+		return nil, fmt.Errorf("day %q must be a date YYYY-MM-DD: %w", clip(day), errdefs.ErrInvalidArgument)
+	}
+	rows, err := r.Usage(ctx, UsageFilter{Subscription: sub.ID, Day: day})
+	if err != nil {
+		return nil, err
+	}
+	st := UsageStatement{Subscription: sub.ID, Service: sub.Service, Org: sub.Org, Day: day, Currency: currency, MadeAt: r.now().UTC().Truncate(time.Second)}
+	for _, u := range rows {
+		st.Calls, st.Matches, st.Misses, st.Refused, st.Charge = st.Calls+u.Calls, st.Matches+u.Matches, st.Misses+u.Misses, st.Refused+u.Refused, st.Charge+u.Charge
+	}
+	body, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	payload, err := json.Marshal(map[string]any{
+		"_type":         release.StatementType,
+		"subject":       []release.Subject{{Name: "usage/" + sub.ID + "/" + day + ".json", Digest: release.Digest{SHA256: hex.EncodeToString(sum[:])}}},
+		"predicateType": StatementPredicateType,
+		"predicate":     st,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := sign(release.PAE(release.PayloadType, payload))
+	if err != nil {
+		return nil, fmt.Errorf("sign the usage statement: %w", err)
+	}
+	return &release.Envelope{PayloadType: release.PayloadType, Payload: base64.StdEncoding.EncodeToString(payload),
+		Signatures: []release.Signature{{KeyID: release.KeyID(pub), Sig: base64.StdEncoding.EncodeToString(sig)}}}, nil
+}
+
+// VerifyStatement checks a usage statement's signature with the enclave's
+// public key and returns its predicate.
+func VerifyStatement(env *release.Envelope, pub ed25519.PublicKey) (*UsageStatement, error) {
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil || env.PayloadType != release.PayloadType {
+		return nil, fmt.Errorf("usage statement payload: %w", errdefs.ErrInvalidArgument)
+	}
+	ok := false
+	for _, s := range env.Signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		if err == nil && s.KeyID == release.KeyID(pub) && ed25519.Verify(pub, release.PAE(env.PayloadType, payload), sig) {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("usage statement: no valid signature by key %s: %w", release.KeyID(pub)[:16], errdefs.ErrDataLoss)
+	}
+	var st struct {
+		PredicateType string         `json:"predicateType"`
+		Predicate     UsageStatement `json:"predicate"`
+	}
+	if err := json.Unmarshal(payload, &st); err != nil || st.PredicateType != StatementPredicateType {
+		return nil, fmt.Errorf("usage statement: not a service usage predicate: %w", errdefs.ErrInvalidArgument)
+	}
+	return &st.Predicate, nil
 }

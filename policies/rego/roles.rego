@@ -104,6 +104,7 @@ action_roles := {
 	"subscription.list": {"consumer": "own_org", "authority": "any", "bureau": "any"},
 	"subscription.approve": {"authority": "any"},
 	"subscription.reject": {"authority": "any"},
+	"subscription.statement": {"consumer": "own_org", "authority": "any", "bureau": "any"},
 	"credential.issue": {"consumer": "own_org"},
 	"credential.list": {"consumer": "own_org"},
 	"credential.revoke": {"consumer": "own_org"},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -181,6 +182,26 @@ func init() {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.2f\n", u.Day, u.Service, u.Subscription, u.Org, u.Calls, u.Matches, u.Misses, u.Refused, u.Charge)
 					}
 				})
+			}},
+		&command{path: "service statement", args: "SUBSCRIPTION", short: "the signed usage statement of a subscription for one day (a DSSE envelope signed as releases are)", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("day", "", "the day, YYYY-MM-DD (required)")
+				fs.String("o", "", "write it to this file instead of standard output")
+			},
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				if get(fs, "day") == "" {
+					return usagef("--day is required")
+				}
+				st, err := e.client.UsageStatement(ctx, args[0], get(fs, "day"))
+				if err != nil {
+					return err
+				}
+				data, _ := json.MarshalIndent(st, "", "  ")
+				if out := get(fs, "o"); out != "" {
+					return os.WriteFile(out, append(data, '\n'), 0o644)
+				}
+				_, err = fmt.Println(string(data))
+				return err
 			}},
 		&command{path: "credential issue", short: "issue a credential for an application system under an approved subscription (consumer); the token is printed once", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
