@@ -143,6 +143,7 @@ func TestPagesCarryStrictHeaders(t *testing.T) {
 	}{
 		{"index", "GET", "/console/", 200, "text/html"},
 		{"script", "GET", "/console/app.js", 200, "javascript"},
+		{"services script", "GET", "/console/services.js", 200, "javascript"},
 		{"style", "GET", "/console/app.css", 200, "text/css"},
 		{"head", "HEAD", "/console/index.html", 200, "text/html"},
 		{"unknown", "GET", "/console/nope.js", 404, "application/json"},
@@ -237,8 +238,8 @@ func TestAssetsAreSelfContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 {
-		t.Fatalf("got %d embedded files, want 5", n)
+	if n != 6 {
+		t.Fatalf("got %d embedded files, want 6", n)
 	}
 }
 
