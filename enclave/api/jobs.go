@@ -121,16 +121,18 @@ type JobSkip struct {
 // answers). View says which view it is; Reason and ExitCode are set only
 // in the exact view.
 type Job struct {
-	ID      string            `json:"id"`
-	Org     string            `json:"org"`
-	Owner   string            `json:"owner"`
-	Image   string            `json:"image"`
-	Args    []string          `json:"args"`
-	Inputs  []JobInput        `json:"inputs"`
-	Grants  map[string]string `json:"grants"`
-	Limits  JobLimits         `json:"limits"`
-	State   string            `json:"state"`
-	Outcome string            `json:"outcome,omitempty"` // once ended: complete, failed, timeout, oom, cancelled
+	ID    string `json:"id"`
+	Org   string `json:"org"`
+	Owner string `json:"owner"`
+	// OwnerName is the owner's name beside the id (issue 21).
+	OwnerName string            `json:"owner_name,omitempty"`
+	Image     string            `json:"image"`
+	Args      []string          `json:"args"`
+	Inputs    []JobInput        `json:"inputs"`
+	Grants    map[string]string `json:"grants"`
+	Limits    JobLimits         `json:"limits"`
+	State     string            `json:"state"`
+	Outcome   string            `json:"outcome,omitempty"` // once ended: complete, failed, timeout, oom, cancelled
 	// Reason is the sandbox's exit reason (exact view only).
 	Reason string `json:"reason,omitempty"`
 	// ExitCode is the command's exit status (exact view only).
@@ -167,17 +169,21 @@ func (j Job) Terminal() bool {
 // other organisations see an approved image without ImportedBy,
 // DecidedBy and Comment.
 type Image struct {
-	Digest     string    `json:"digest"`
-	ID         string    `json:"id"` // the digest
-	Name       string    `json:"name"`
-	Size       int64     `json:"size"`
-	Status     string    `json:"status"`
-	Org        string    `json:"org"`
-	ImportedBy string    `json:"imported_by"`
-	ImportedAt time.Time `json:"imported_at"`
-	DecidedBy  string    `json:"decided_by,omitempty"`
-	DecidedAt  string    `json:"decided_at,omitempty"`
-	Comment    string    `json:"comment,omitempty"`
+	Digest     string `json:"digest"`
+	ID         string `json:"id"` // the digest
+	Name       string `json:"name"`
+	Size       int64  `json:"size"`
+	Status     string `json:"status"`
+	Org        string `json:"org"`
+	ImportedBy string `json:"imported_by"`
+	// ImportedByName and DecidedByName are the names beside the ids
+	// (issue 21), where the ids are shown.
+	ImportedByName string    `json:"imported_by_name,omitempty"`
+	ImportedAt     time.Time `json:"imported_at"`
+	DecidedBy      string    `json:"decided_by,omitempty"`
+	DecidedByName  string    `json:"decided_by_name,omitempty"`
+	DecidedAt      string    `json:"decided_at,omitempty"`
+	Comment        string    `json:"comment,omitempty"`
 	// Unpacked is what the image's layers unpack to, in bytes, and Layers
 	// how many there are (0 for images imported before they were counted).
 	Unpacked int64 `json:"unpacked_bytes"`

@@ -67,7 +67,12 @@ func (s *Server) jobRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				return views(imagesFor(c, ims), imageView), nil
+				out := views(imagesFor(c, ims), imageView)
+				names := personNames{}
+				for i := range out {
+					out[i].ImportedByName, out[i].DecidedByName = names.name(c, out[i].ImportedBy), names.name(c, out[i].DecidedBy)
+				}
+				return out, nil
 			}),
 		s.imageDecideRoute("approve", jobs.ImageApproved, imageRes),
 		s.imageDecideRoute("reject", jobs.ImageRejected, imageRes),
@@ -90,15 +95,21 @@ func (s *Server) jobRoutes() []route {
 					return nil, err
 				}
 				out := make([]api.Job, len(js))
+				names := personNames{}
 				for i, j := range js {
 					if out[i], err = s.jobView(ctx, c, j); err != nil {
 						return nil, err
 					}
+					out[i].OwnerName = names.name(c, out[i].Owner)
 				}
 				return out, nil
 			}),
 		planned(route{Method: "GET", Path: "/v1/jobs/{id}", Action: "job.show", Summary: "One job: state, how it ended, resource use, outputs"},
-			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) (api.Job, error) { return s.jobView(ctx, c, j) }),
+			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) (api.Job, error) {
+				v, err := s.jobView(ctx, c, j)
+				v.OwnerName = personNames{}.name(c, v.Owner)
+				return v, err
+			}),
 		planned(route{Method: "GET", Path: "/v1/jobs/{id}/wait", Action: "job.wait", Summary: "Wait until the job ends (?timeout=, default 60s) and return it"},
 			jobRes, func(ctx context.Context, c *call, j *jobs.Job, _ none) (api.Job, error) {
 				d := time.Minute
