@@ -417,7 +417,8 @@ async function renderImages() {
   const list = await api('GET', '/v1/images');
   const out = el('div', {});
   const rows = list.map((im) => {
-    const cells = [im.name, el('code', {}, short(im.digest, 23)), im.org, fmtBytes(im.size), badge('status', im.status), fmtTime(im.imported_at)];
+    const cells = [im.name, el('code', {}, short(im.digest, 23)), im.org, fmtBytes(im.size), badge('status', im.status),
+      [fmtTime(im.imported_at), im.imported_by ? el('br') : '', person(im.imported_by, im.imported_by_name)]];
     if (im.status === 'pending') {
       const act = (verb) => async () => {
         try { await api('POST', '/v1/images/' + enc(im.digest) + '/' + verb, { comment: '' }); route(); } catch (err) { out.prepend(refused(err)); }
@@ -425,7 +426,7 @@ async function renderImages() {
       cells.push(el('span', { class: 'actions' }, el('button', { type: 'button', class: 'approve-image', on: { click: act('approve') } }, 'Approve'),
         el('button', { type: 'button', class: 'danger reject-image', on: { click: act('reject') } }, 'Reject')));
     } else {
-      cells.push(im.decided_by || '');
+      cells.push(person(im.decided_by, im.decided_by_name));
     }
     return { id: im.digest, cells };
   });
@@ -489,11 +490,11 @@ function upTo(j) { return j.view === 'coarse' ? '≤' : ''; }
 async function renderJobs() {
   const list = await api('GET', '/v1/jobs');
   const maxCPU = Math.max(1, ...list.map((j) => (j.usage && j.usage.cpu_seconds) || 0));
-  return table(['job', 'organisation', 'image', 'state', 'outcome', 'CPU s', 'peak memory', 'wall s', 'outputs', 'created'],
+  return table(['job', 'organisation', 'owner', 'image', 'state', 'outcome', 'CPU s', 'peak memory', 'wall s', 'outputs', 'created'],
     list.map((j) => {
       const u = j.usage || {};
       const le = upTo(j);
-      return { id: j.id, cells: [el('a', { href: '#job/' + enc(j.id), class: 'job-link' }, j.id), j.org, el('code', {}, short(j.image, 19)), badge('state', j.state), ended(j),
+      return { id: j.id, cells: [el('a', { href: '#job/' + enc(j.id), class: 'job-link' }, j.id), j.org, person(j.owner, j.owner_name), el('code', {}, short(j.image, 19)), badge('state', j.state), ended(j),
         cpuBar(u.cpu_seconds || 0, maxCPU, 2, le),
         le + fmtBytes(u.peak_memory_bytes), le + (u.wall_seconds || 0).toFixed(1), (j.outputs || []).length + ' (' + le + fmtBytes(u.output_bytes) + ')', fmtTime(j.created_at)] };
     }), 'jobs');
@@ -538,7 +539,7 @@ async function renderJob(id) {
     el('div', { class: 'card' }, el('dl', {},
       el('dt', {}, 'job'), el('dd', { id: 'job-id' }, j.id),
       el('dt', {}, 'state'), el('dd', {}, badge('state', j.state)),
-      el('dt', {}, 'organisation'), el('dd', {}, j.org + ' (' + j.owner + ')'),
+      el('dt', {}, 'organisation'), el('dd', {}, j.org + ' · ', person(j.owner, j.owner_name)),
       el('dt', {}, 'image'), el('dd', {}, el('code', {}, j.image)),
       el('dt', {}, 'command'), el('dd', {}, el('code', {}, (j.args || []).join(' '))),
       el('dt', {}, 'inputs'), el('dd', {}, (j.inputs || []).map((i) => i.dataset + '@' + i.version + ' (' + i.level + ')').join(', ')),

@@ -226,6 +226,11 @@ func TestRedesignInBrowser(t *testing.T) {
 		var meters int
 		b.run("meters", chromedp.WaitVisible(`#job-usage`), chromedp.Poll(`!!document.querySelector('#job-chart').chart`, nil),
 			chromedp.Evaluate(`document.querySelectorAll('#job-usage meter').length`, &meters))
+		var owner string
+		b.run("owner", chromedp.Text(`#view .card dl`, &owner))
+		if !strings.Contains(owner, "Wang Lei") {
+			t.Fatalf("job page: got %q, want the owner by name", owner)
+		}
 		if meters < 3 {
 			t.Fatalf("job page: got %d meters, want one per limited resource", meters)
 		}
@@ -262,7 +267,7 @@ func TestRedesignInBrowser(t *testing.T) {
 		from := time.Now().UTC().AddDate(0, 0, -7).Format("2006-01-02")
 		var hash, shown string
 		b.run("range", chromedp.SetValue(`#usage-from`, from), chromedp.Click(`#usage-go`),
-			chromedp.Poll(`location.hash.startsWith('#usage/')`, nil), chromedp.WaitVisible(`#usage-org`), chromedp.Location(&hash),
+			chromedp.Poll(`document.title.includes('`+from+`')`, nil), chromedp.WaitVisible(`#usage-org`), chromedp.Location(&hash),
 			chromedp.Value(`#usage-from`, &shown))
 		if !strings.Contains(hash, from) || shown != from {
 			t.Fatalf("range picker: got %q showing %q, want the chosen start %s", hash, shown, from)
