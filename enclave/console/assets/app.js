@@ -526,7 +526,7 @@ function jobChart(u, l) {
   return plot('job-chart', { type: 'bar', data: { labels: rows.map(([n]) => n), datasets: [
     { label: '% of the limit used', data: pct, backgroundColor: pct.map((v) => v >= 90 ? '#a8261f' : v >= 70 ? '#8a5a00' : '#1f5fa8') }] },
   options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { min: 0, max: 100, title: { display: true, text: '% of the limit' } } } } },
-  'Share of each limit used: ' + rows.map(([n], i) => n + ' ' + pct[i] + '%').join(', '));
+  'Share of each limit used: ' + rows.map(([n], i) => n + ' ' + pct[i] + '%').join(', '), 60 + 32 * rows.length);
 }
 
 async function renderJob(id) {
