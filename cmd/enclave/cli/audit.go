@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -85,6 +86,10 @@ func init() {
 				es, err := e.client.AuditList(ctx, f)
 				if err != nil {
 					return err
+				}
+				if n, err := strconv.Atoi(f.Limit); err == nil && n > 0 && len(es) == n {
+					// A full page: say so rather than stop silently.
+					defer fmt.Fprintf(e.stderr, "enclave audit list: the first %d matching entries; there may be more: --limit 0 lists them all, --since and --until narrow them\n", n)
 				}
 				return e.print(es, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tOUTCOME\tOBJECTS\tREASON")

@@ -89,3 +89,44 @@ func TestPaint(t *testing.T) {
 		t.Error("colour to a buffer, want none")
 	}
 }
+
+func TestAuditListSaysWhenAPageIsFull(t *testing.T) {
+	sock := fakeDaemon(t, "/v1/audit", []map[string]any{{"index": 1, "action": "a"}, {"index": 2, "action": "b"}})
+	getenv := func(k string) string { return map[string]string{"ENCLAVE_TOKEN": "t"}[k] }
+	for _, tc := range []struct {
+		limit string
+		note  bool
+	}{{"2", true}, {"3", false}, {"0", false}} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{"audit", "list", "--addr", sock, "--limit", tc.limit}, nil, &out, &errb, getenv); code != ExitOK {
+			t.Fatalf("--limit %s: exit %d (%s)", tc.limit, code, errb.String())
+		}
+		if got := strings.Contains(errb.String(), "there may be more: --limit 0 lists them all"); got != tc.note {
+			t.Errorf("--limit %s with 2 entries: note %v, want %v (stderr %q)", tc.limit, got, tc.note, errb.String())
+		}
+	}
+}
+
+func TestOutputFormatBesideTheCommandsOwnOutputFlags(t *testing.T) {
+	img := "sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		// job run's --output declares outputs; -o is still the format.
+		{"job run -o xml", []string{"job", "run", "-o", "xml", "--image", img, "--input", "x", "--output", "a.csv", "--", "true"}, ExitUsage, `-o "xml"`},
+		{"-o yaml before job run", []string{"-o", "yaml", "job", "run", "--image", img, "--input", "x", "--output", "a.csv", "--", "true"}, ExitFailure, "cannot reach the daemon"},
+		// export download's -o is the file; --output the format.
+		{"export download --output xml", []string{"export", "download", "x", "-o", "f.tar", "--output", "xml"}, ExitUsage, `-o "xml"`},
+		{"export download -o FILE", []string{"export", "download", "x", "-o", "f.tar"}, ExitFailure, "cannot reach the daemon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errb := run(t, tc.args...)
+			if code != tc.code || !strings.Contains(errb, tc.want) {
+				t.Fatalf("got exit %d, stderr %q; want %d and %q", code, errb, tc.code, tc.want)
+			}
+		})
+	}
+}

@@ -210,9 +210,14 @@ func (e *env) leaf(c *command, verb string) *cobra.Command {
 	}
 	cc.Flags().AddGoFlagSet(fs)
 	// A command's own -o (a file to write) keeps its name; the output
-	// format is then only --output there.
-	if f := cc.Flags().Lookup("o"); f != nil && cc.Flags().Lookup("output") == nil {
-		cc.Flags().StringVar(&e.output, "output", "", "output format: table, json or yaml")
+	// format is then only --output there. A command's own --output keeps
+	// its name too; the format is then -o or --output-format.
+	switch local := cc.Flags(); {
+	case local.Lookup("o") != nil && local.Lookup("output") == nil:
+		local.StringVar(&e.output, "output", "", "output format: table, json or yaml")
+	case local.Lookup("output") != nil && local.Lookup("o") == nil && local.ShorthandLookup("o") == nil:
+		// job run's --output declares its outputs; -o is the format still.
+		local.StringVarP(&e.output, "output-format", "o", "", "output format: table, json or yaml")
 	}
 	cc.Flags().SortFlags = false
 	cc.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{msg: err.Error()} })
