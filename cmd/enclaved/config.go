@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,14 @@ type Config struct {
 	// when the data directory's parents are private (defaultSandboxDir).
 	SandboxDir string
 	Sandbox    bool
-	MaxJobs    int
+	// SandboxKind is what runs jobs: containerd (the default) or
+	// kubernetes, pods in KubernetesNamespace of the cluster of
+	// Kubeconfig, on its one node, under KubernetesRuntimeClass if set.
+	SandboxKind            string
+	Kubeconfig             string
+	KubernetesNamespace    string
+	KubernetesRuntimeClass string
+	MaxJobs                int
 	// AuthorizedOrgTypes may use authorization-required data (R-08).
 	AuthorizedOrgTypes []string
 	// PriceList is a YAML or JSON price list for usage charges; empty is
@@ -60,16 +68,18 @@ func DefaultDataDir() string {
 // Default returns the configuration with no flags given.
 func Default() Config {
 	return Config{
-		DataDir:            DefaultDataDir(),
-		PolicyEvaluator:    opa.DefaultEvaluator,
-		VaultToken:         os.Getenv("VAULT_TOKEN"),
-		LogLevel:           slog.LevelInfo,
-		TokenTTL:           90 * 24 * time.Hour,
-		Sandbox:            true,
-		MaxJobs:            4,
-		AuthorizedOrgTypes: []string{"company", "agency", "university", "research-institute"},
-		TermGrace:          7 * 24 * time.Hour,
-		SweepEvery:         time.Minute,
+		DataDir:             DefaultDataDir(),
+		PolicyEvaluator:     opa.DefaultEvaluator,
+		VaultToken:          os.Getenv("VAULT_TOKEN"),
+		LogLevel:            slog.LevelInfo,
+		TokenTTL:            90 * 24 * time.Hour,
+		Sandbox:             true,
+		SandboxKind:         sandboxContainerd,
+		KubernetesNamespace: "enclave-jobs",
+		MaxJobs:             4,
+		AuthorizedOrgTypes:  []string{"company", "agency", "university", "research-institute"},
+		TermGrace:           7 * 24 * time.Hour,
+		SweepEvery:          time.Minute,
 	}
 }
 
@@ -102,6 +112,15 @@ func (c *Config) Validate() error {
 	if !slices.Contains(opa.Evaluators, c.PolicyEvaluator) {
 		return usageError{fmt.Errorf("--policy-evaluator: %q is not one of %s", c.PolicyEvaluator, strings.Join(opa.Evaluators, ", "))}
 	}
+	if c.Sandbox && c.SandboxKind == sandboxKubernetes && c.Kubeconfig == "" {
+		return usageError{fmt.Errorf("--sandbox kubernetes needs --kubeconfig")}
+	}
+	if c.Kubeconfig != "" && (!c.Sandbox || c.SandboxKind != sandboxKubernetes) {
+		return usageError{fmt.Errorf("--kubeconfig goes with --sandbox kubernetes")}
+	}
+	if !dnsLabel.MatchString(c.KubernetesNamespace) || c.KubernetesRuntimeClass != "" && !dnsLabel.MatchString(c.KubernetesRuntimeClass) {
+		return usageError{fmt.Errorf("--namespace and --k8s-runtime-class must be DNS labels (lowercase letters, digits and -)")}
+	}
 	if c.TokenTTL < time.Hour {
 		return usageError{fmt.Errorf("--token-ttl must be at least an hour")}
 	}
@@ -110,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// dnsLabel is a Kubernetes namespace or runtime class name.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // Paths under the data directory.
 func (c *Config) statePath() string  { return filepath.Join(c.DataDir, "state.db") }

@@ -11,6 +11,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/store"
+	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
 )
 
@@ -22,7 +23,8 @@ const (
 	namespace = "enclave"
 )
 
-// startJobs starts (or connects to) containerd, the sandbox runtime and
+// startJobs starts (or connects to) containerd, or connects to Kubernetes
+// (--sandbox kubernetes), the sandbox runtime and
 // the job manager, and recovers what a previous daemon left behind.
 func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, cat *datasets.Catalog, alog *audit.Log, kr keys.Keyring) (*jobs.Manager, func(), error) {
 	if err := prepareSandboxDir(cfg.SandboxDir); err != nil {
@@ -34,24 +36,34 @@ func startJobs(ctx context.Context, cfg Config, log *slog.Logger, db *store.DB, 
 			stops[i]()
 		}
 	}
+	var rt sandbox.Runtime
 	addr := cfg.ContainerdAddress
-	if addr == "" {
-		d, err := ctrd.StartDaemon(ctx, filepath.Join(cfg.SandboxDir, "containerd"), log.With("part", "containerd"))
+	if cfg.SandboxKind == sandboxKubernetes {
+		k, err := kubernetesRuntime(ctx, cfg, log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("start the private containerd (install containerd and runc, or pass --containerd-address): %w", err)
+			return nil, nil, err
 		}
-		stops = append(stops, func() {
-			if err := d.Stop(); err != nil {
-				log.Warn("stop containerd", "err", err)
+		rt, addr = k, "kubernetes"
+	} else {
+		if addr == "" {
+			d, err := ctrd.StartDaemon(ctx, filepath.Join(cfg.SandboxDir, "containerd"), log.With("part", "containerd"))
+			if err != nil {
+				return nil, nil, fmt.Errorf("start the private containerd (install containerd and runc, or pass --containerd-address): %w", err)
 			}
-		})
-		addr = d.Address()
-	}
-	rt, err := ctrd.New(ctx, addr, namespace, ctrd.WithLogger(log.With("part", "sandbox")),
-		ctrd.WithWorkDir(filepath.Join(cfg.SandboxDir, "work")), ctrd.WithIDRange(jobUID, jobGID, jobIDSize))
-	if err != nil {
-		stop()
-		return nil, nil, err
+			stops = append(stops, func() {
+				if err := d.Stop(); err != nil {
+					log.Warn("stop containerd", "err", err)
+				}
+			})
+			addr = d.Address()
+		}
+		c, err := ctrd.New(ctx, addr, namespace, ctrd.WithLogger(log.With("part", "sandbox")),
+			ctrd.WithWorkDir(filepath.Join(cfg.SandboxDir, "work")), ctrd.WithIDRange(jobUID, jobGID, jobIDSize))
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		rt = c
 	}
 	stops = append(stops, func() { rt.Close() })
 	// A job's plaintext (its log while it runs, its outputs until they are
