@@ -60,7 +60,7 @@ test-short: ## run the fast tests only
 demo: deps build images ## install what is missing, build, and run the main path end to end
 	sh tools/demo.sh
 
-bench: build images ## run the benchmarks; each prints ratios against a reference measured in the same run
+bench: build images k8s ## run the benchmarks; each prints ratios against a reference measured in the same run
 	$(GO) test -run '^$$' -bench DurableAppend -benchtime 20000x ./enclave/audit
 	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x -timeout 30m ./enclave/audit
 	$(GO) test -run '^$$' -bench Whoami -benchtime 2000x ./cmd/enclaved
@@ -70,6 +70,8 @@ bench: build images ## run the benchmarks; each prints ratios against a referenc
 	$(GO) test -run '^$$' -bench Contract -benchtime 3x -timeout 30m ./egress-review/checks
 	$(GO) test -run '^$$' -bench SealOutput -benchtime 5x ./enclave/jobs
 	$(GO) test -run '^$$' -bench . -benchtime 15x -timeout 30m ./sandbox-runtime/containerd
+	$(GO) test -run '^$$' -bench JobOverhead -benchtime 15x -timeout 30m ./sandbox-runtime/kubernetes
+	$(GO) test -run '^$$' -bench Concurrent32 -benchtime 2x -timeout 30m ./sandbox-runtime/kubernetes
 	$(GO) run ./enclave/ingest/internal/bench -mb 50
 	$(GO) test -run '^$$' -bench UsageReport1M -benchtime 1x -timeout 30m ./enclave/usage
 	$(GO) test -run '^$$' -bench AuditQuery1M -benchtime 1x -timeout 30m ./enclave/server

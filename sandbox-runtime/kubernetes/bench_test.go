@@ -29,7 +29,9 @@ func plainPod(ctx context.Context, rt *Runtime, name, image string) (time.Durati
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PodSpec{
-			NodeName: k8stest.NodeName, RestartPolicy: corev1.RestartPolicyNever,
+			// No service account token: the job's pod has none either.
+			AutomountServiceAccountToken: new(bool),
+			NodeName:                     k8stest.NodeName, RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{Name: "c", Image: ImageRef(image), ImagePullPolicy: corev1.PullNever, Command: []string{"true"}}},
 		},
 	}
