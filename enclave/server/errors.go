@@ -76,9 +76,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 type deniedError struct {
 	action  string
 	reasons []string
+	message string // the answer's message, when not the default
 }
 
 func (e *deniedError) Error() string {
+	if e.message != "" {
+		return e.message
+	}
 	return "permission denied for action \"" + e.action + "\""
 }
 

@@ -304,7 +304,24 @@ func (c *call) authorize(ctx context.Context, action string, res authz.Resource)
 	}
 	c.s.auditDenial(ctx, c, action, res, reasons)
 	c.audited = true
+	if c.route != nil && strings.Contains(c.route.Path, "{") && onlyOwnOrg(d.Reasons) {
+		// One object of another organisation, or none at all: the same
+		// answer for both, naming neither (issue 21). The audit entry keeps
+		// the policy's reasons.
+		return &deniedError{action: action, reasons: []string{"scope.own_org: not found or not yours"}, message: res.Kind + " not found or not yours"}
+	}
 	return &deniedError{action: action, reasons: reasons}
+}
+
+// onlyOwnOrg reports whether a deny's only reasons are that the object is
+// not of the caller's organisation.
+func onlyOwnOrg(rs []authz.Reason) bool {
+	for _, r := range rs {
+		if r.Rule != "scope.own_org" {
+			return false
+		}
+	}
+	return len(rs) > 0
 }
 
 func (s *Server) auditDenial(ctx context.Context, c *call, action string, res authz.Resource, reasons []string) {
