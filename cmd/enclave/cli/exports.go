@@ -141,6 +141,15 @@ func exportList(tw *tabwriter.Writer, xs []api.Export) {
 	}
 }
 
+// named is a person as "Name (id)", or the id alone when the name is
+// not known.
+func named(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return name + " (" + id + ")"
+}
+
 func approvedCount(x api.Export) int {
 	n := 0
 	for _, r := range x.Reviews {
@@ -153,7 +162,7 @@ func approvedCount(x api.Export) int {
 
 func exportTable(tw *tabwriter.Writer, x api.Export) {
 	fmt.Fprintf(tw, "export\t%s\njob\t%s\norganisation\t%s (requested by %s)\npurpose\t%s\nscenario\t%s\nlevel\t%s\nstate\t%s (%d of %d approvals)\n",
-		x.ID, x.Job, x.Org, x.Requester, x.Purpose, x.Scenario, x.Level, x.State, approvedCount(x), x.ApprovalsNeeded)
+		x.ID, x.Job, x.Org, named(x.RequesterName, x.Requester), x.Purpose, x.Scenario, x.Level, x.State, approvedCount(x), x.ApprovalsNeeded)
 	if x.BundleSHA256 != "" {
 		fmt.Fprintf(tw, "release bundle\tsha256 %s\n", x.BundleSHA256)
 	}
@@ -183,7 +192,7 @@ func exportTable(tw *tabwriter.Writer, x api.Export) {
 		}
 	}
 	for _, r := range x.Reviews {
-		fmt.Fprintf(tw, "review\t%s by %s (%s) %s %s\n", r.Decision, r.Person, r.Org, r.Comment, r.Justification)
+		fmt.Fprintf(tw, "review\t%s by %s of %s %s %s\n", r.Decision, named(r.PersonName, r.Person), r.Org, r.Comment, r.Justification)
 	}
 	for _, p := range x.Previews {
 		if len(p.Columns) == 0 {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/enclave-dev/enclave/enclave/api"
 )
 
 func TestOutputFormats(t *testing.T) {
@@ -128,5 +131,20 @@ func TestOutputFormatBesideTheCommandsOwnOutputFlags(t *testing.T) {
 				t.Fatalf("got exit %d, stderr %q; want %d and %q", code, errb, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestExportTableNamesPeople(t *testing.T) {
+	x := api.Export{ID: "x-1", Requester: "p_1", RequesterName: "Wang Lei", Org: "acme",
+		Reviews: []api.ExportReview{{Decision: "approve", Person: "p_2", PersonName: "Chen Jing", Org: "security-office"}, {Decision: "approve", Person: "p_3", Org: "security-office"}}}
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 2, 4, 2, ' ', 0)
+	exportTable(tw, x)
+	tw.Flush()
+	got := strings.Join(strings.Fields(buf.String()), " ")
+	for _, w := range []string{"requested by Wang Lei (p_1)", "approve by Chen Jing (p_2) of security-office", "approve by p_3 of security-office"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("got %q, want %q in it", got, w)
+		}
 	}
 }

@@ -17,9 +17,9 @@ import (
 
 func init() {
 	register(
-		&command{path: "usage report", short: "CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month (bureau, admin; operators: --org of their own)", maxArgs: 0,
+		&command{path: "usage report", short: "CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month (bureau, admin: every organisation; others: their own organisation without --org)", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
-				fs.String("org", "", "only this organisation (operators must name their own)")
+				fs.String("org", "", "only this organisation (default: every organisation for the bureau and admins, your own for everyone else)")
 				fs.String("from", "", "first day, 2006-01-02 (or an RFC 3339 time)")
 				fs.String("to", "", "last day, inclusive, 2006-01-02 (or an RFC 3339 time)")
 				fs.String("by", "org", "roll up by org, person, dataset, day or month")
