@@ -31,7 +31,7 @@ var Version = "dev"
 // instead of cobra's own message.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
-	args = longFlags(args)
+	args = hoistGlobals(longFlags(args))
 	root := e.root()
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -242,6 +242,39 @@ func (e *env) resolveOutput() error {
 		return usagef("-o %q: the output format is table, json or yaml", e.output)
 	}
 	return nil
+}
+
+// hoistGlobals moves the global flags given between the words of a
+// command (enclave job --json list) before it, where they are read as
+// before the noun; a command line that names no command is left as it is.
+func hoistGlobals(args []string) []string {
+	takesValue := map[string]bool{"--addr": true, "--cacert": true, "--output": true, "-o": true}
+	var moved, words []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if c, rest := find(words); c != nil && len(rest) == 0 {
+			if len(moved) == 0 {
+				return args
+			}
+			return append(append(moved, words...), args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(a, "=")
+		switch {
+		case takesValue[name] && !hasValue && i+1 < len(args):
+			moved = append(moved, a, args[i+1])
+			i++
+		case takesValue[name] || name == "--json":
+			moved = append(moved, a)
+		case strings.HasPrefix(a, "-"):
+			return args
+		default:
+			words = append(words, a)
+		}
+	}
+	if c, rest := find(words); c != nil && len(rest) == 0 && len(moved) > 0 {
+		return append(moved, words...)
+	}
+	return args
 }
 
 // longFlags turns -name into --name for the long flags the commands know,

@@ -104,6 +104,8 @@ func TestExitCodes(t *testing.T) {
 		{"a typo in a noun", []string{"jbo", "list"}, ExitUsage, `did you mean "enclave job list"`},
 		{"a typo in a verb", []string{"job", "lsit"}, ExitUsage, `did you mean "enclave job list"`},
 		{"no daemon", []string{"job", "list"}, ExitFailure, "cannot reach the daemon"},
+		{"a global flag between noun and verb", []string{"job", "--addr", "/nonexistent/d.sock", "list"}, ExitFailure, "/nonexistent/d.sock"},
+		{"a bad format between noun and verb", []string{"job", "-o", "xml", "list"}, ExitUsage, `-o "xml"`},
 		{"no daemon, json", []string{"-o", "json", "job", "list"}, ExitFailure, `"exit": 1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
