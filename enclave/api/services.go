@@ -8,11 +8,13 @@ import "time"
 // Rate is "N/m" or "N/s" (default 600/m); DailyMisses is the enumeration
 // guard's daily budget of non-matching calls per subscription.
 type ServiceRequest struct {
-	Name        string   `json:"name"`
-	Mode        string   `json:"mode"`
-	Dataset     string   `json:"dataset"`
-	Key         string   `json:"key"`
-	Match       []string `json:"match,omitempty"`
+	Name    string   `json:"name"`
+	Mode    string   `json:"mode"`
+	Dataset string   `json:"dataset"`
+	Key     string   `json:"key"`
+	Match   []string `json:"match,omitempty"`
+	// Columns are what a query service returns of a subject.
+	Columns     []string `json:"columns,omitempty"`
 	Scenario    string   `json:"scenario"`
 	Rate        string   `json:"rate,omitempty"`
 	DailyMisses int      `json:"daily_misses,omitempty"`
@@ -26,6 +28,7 @@ type Service struct {
 	Version     int       `json:"version"`
 	Key         string    `json:"key"`
 	Match       []string  `json:"match"`
+	Columns     []string  `json:"columns,omitempty"`
 	Scenario    string    `json:"scenario"`
 	RatePerMin  int       `json:"rate_per_min"`
 	DailyMisses int       `json:"daily_misses"`
@@ -145,4 +148,17 @@ type SignedStatement struct {
 type StatementSigner struct {
 	KeyID string `json:"keyid"`
 	Sig   string `json:"sig"`
+}
+
+// QueryRequest is the body of POST /v1/services/{name}/query: one
+// subject's key.
+type QueryRequest struct {
+	Key string `json:"key"`
+}
+
+// QueryAnswer answers a query: whether the subject is known and its rows
+// of the service's approved columns, personal information desensitized.
+type QueryAnswer struct {
+	Found bool                `json:"found"`
+	Rows  []map[string]string `json:"rows"`
 }

@@ -113,3 +113,10 @@ func (c *Client) UsageStatement(ctx context.Context, sub, day string) (api.Signe
 	var out api.SignedStatement
 	return out, c.Do(ctx, "GET", "/v1/subscriptions/"+url.PathEscape(sub)+"/statement?day="+url.QueryEscape(day), nil, &out)
 }
+
+// Query calls a query service with one subject's key (the client's token
+// must be a credential).
+func (c *Client) Query(ctx context.Context, name, key string) (api.QueryAnswer, error) {
+	var out api.QueryAnswer
+	return out, c.Do(ctx, "POST", "/v1/services/"+url.PathEscape(name)+"/query", api.QueryRequest{Key: key}, &out)
+}

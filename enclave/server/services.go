@@ -96,6 +96,9 @@ func (s *Server) serviceRoutes() []route {
 		{Method: "POST", Path: "/v1/services/{name}/verify", Action: "service.verify",
 			Summary: "Compare-verify (an application system's credential): one key, or at most 100; answers match true or false and nothing else",
 			Request: api.VerifyRequest{}, Response: api.VerifyAnswer{}, Resource: s.callResource, Handle: s.verify},
+		{Method: "POST", Path: "/v1/services/{name}/query", Action: "service.query",
+			Summary: "Query-reference (an application system's credential): one subject's key; answers the service's approved columns of that subject, personal information desensitized",
+			Request: api.QueryRequest{}, Response: api.QueryAnswer{}, Resource: s.callResource, Handle: s.query},
 		{Method: "GET", Path: "/v1/services/{name}/usage", Action: "service.usage",
 			Summary:  "Calls of a service per subscription and day (consumers: their own; custodians: on their datasets; the bureau: all); query: day",
 			Response: []api.ServiceUsage{}, Resource: s.serviceResource, Handle: s.serviceUsage},
@@ -183,7 +186,7 @@ func (s *Server) createService(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv := &services.Service{Name: req.Name, Mode: req.Mode, Key: req.Key, Match: req.Match, Scenario: req.Scenario,
+	sv := &services.Service{Name: req.Name, Mode: req.Mode, Key: req.Key, Match: req.Match, Columns: req.Columns, Scenario: req.Scenario,
 		RatePerMin: rate, DailyMisses: req.DailyMisses}
 	by := services.Creator{Person: c.subject.Person.ID, Org: c.subject.Org.Name,
 		Custodian: c.subject.Person.HasRole(people.Custodian), Operator: c.subject.Person.HasRole(people.Operator)}
@@ -192,7 +195,7 @@ func (s *Server) createService(ctx context.Context, c *call) (any, error) {
 		if err := services.Define(ctx, tx, sv, v, by, s.Now()); err != nil {
 			return err
 		}
-		ev.Details = map[string]string{"mode": sv.Mode, "key": sv.Key, "match": strings.Join(sv.Match, ","), "grant": sv.Grant,
+		ev.Details = map[string]string{"mode": sv.Mode, "key": sv.Key, "match": strings.Join(sv.Match, ","), "columns": strings.Join(sv.Columns, ","), "grant": sv.Grant,
 			"rate_per_min": strconv.Itoa(sv.RatePerMin)}
 		return services.Create(ctx, tx, sv)
 	})
@@ -499,7 +502,7 @@ func (s *Server) serviceUsage(ctx context.Context, c *call) (any, error) {
 }
 
 func (s *Server) serviceView(ctx context.Context, sv *services.Service) api.Service {
-	v := api.Service{Name: sv.Name, Mode: sv.Mode, Dataset: sv.Dataset, Version: sv.Version, Key: sv.Key, Match: sv.Match,
+	v := api.Service{Name: sv.Name, Mode: sv.Mode, Dataset: sv.Dataset, Version: sv.Version, Key: sv.Key, Match: sv.Match, Columns: sv.Columns,
 		Scenario: sv.Scenario, RatePerMin: sv.RatePerMin, DailyMisses: sv.DailyMisses, Org: sv.Org, Grant: sv.Grant, Until: sv.Until,
 		Level: sv.Level, Market: sv.Market, State: sv.State, Comment: sv.Comment, CreatedBy: sv.CreatedBy, CreatedAt: sv.CreatedAt,
 		Approvers: sv.Approvers, Needed: sv.Needed()}
@@ -545,4 +548,48 @@ func (s *Server) usageStatement(ctx context.Context, c *call) (any, error) {
 		out.Signatures = append(out.Signatures, api.StatementSigner{KeyID: sg.KeyID, Sig: sg.Sig})
 	}
 	return out, nil
+}
+
+// query answers a query-reference call: one subject, the rate limit and
+// the enumeration guard, its audit entry (the key's keyed hash, whether it
+// was found, how many rows) on the log before the answer is sent.
+func (s *Server) query(ctx context.Context, c *call) (any, error) {
+	cl, ok := c.body.(services.Caller)
+	if !ok {
+		return nil, fmt.Errorf("the credential's subscription is not to this service: %w", errdefs.ErrPermissionDenied)
+	}
+	var req api.QueryRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	sv, wait, err := s.services.Admit(ctx, cl, c.path("name"), 1)
+	if err != nil {
+		if wait > 0 {
+			c.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		}
+		return nil, err
+	}
+	if err := sv.CheckRequest(services.Request{Key: req.Key}); err != nil {
+		return nil, err
+	}
+	a, err := s.services.Query(ctx, cl, sv, req.Key)
+	if err != nil {
+		return nil, err
+	}
+	result := "not-found"
+	if a.Found {
+		result = "found"
+	}
+	ev := audit.Event{Action: "service.query", Outcome: "ok",
+		Objects: []string{"service:" + sv.Name, "subscription:" + cl.Subscription, "credential:" + cl.Credential},
+		Details: map[string]string{"system": cl.System, "key_hash": a.KeyHash, "result": result, "rows": strconv.Itoa(len(a.Rows)),
+			"columns": strings.Join(sv.Columns, ",")}}
+	if err := c.record(ctx, ev); err != nil {
+		return nil, err
+	}
+	rows := a.Rows
+	if rows == nil {
+		rows = []map[string]string{}
+	}
+	return api.QueryAnswer{Found: a.Found, Rows: rows}, nil
 }

@@ -80,6 +80,27 @@ func serviceDocument(sv *services.Service) ([]byte, error) {
 			},
 		},
 	}
+	if sv.Mode == services.Query {
+		props := map[string]any{}
+		for _, c := range sv.Columns {
+			props[c] = map[string]any{"type": "string"}
+		}
+		info := doc["info"].(map[string]any)
+		info["description"] = fmt.Sprintf("Query-reference over dataset %s (scenario: %s): the columns %v of one subject, personal information desensitized. At most %d calls per minute per subscription.",
+			sv.Dataset, sv.Scenario, sv.Columns, sv.RatePerMin)
+		doc["components"].(map[string]any)["schemas"] = map[string]any{
+			"Query": map[string]any{"type": "object", "required": []string{"key"}, "additionalProperties": false, "properties": map[string]any{
+				"key": map[string]any{"type": "string", "minLength": 1, "maxLength": services.MaxKeyBytes, "description": keyDesc}}},
+			"Answer": map[string]any{"type": "object", "required": []string{"found", "rows"}, "properties": map[string]any{
+				"found": map[string]any{"type": "boolean"},
+				"rows":  map[string]any{"type": "array", "maxItems": services.MaxRowsPerSubject, "items": map[string]any{"type": "object", "additionalProperties": false, "properties": props}}}},
+		}
+		ops := doc["paths"].(map[string]any)["/v1/services/"+sv.Name+"/verify"].(map[string]any)["post"].(map[string]any)
+		ops["operationId"], ops["summary"] = "query", "The approved columns of one subject"
+		ops["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Query"}}}}
+		ops["responses"].(map[string]any)["200"] = map[string]any{"description": "the answer", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Answer"}}}}
+		doc["paths"] = map[string]any{"/v1/services/" + sv.Name + "/query": map[string]any{"post": ops}}
+	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, err

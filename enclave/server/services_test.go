@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -275,5 +276,65 @@ func TestServiceRateLimitAndGuard(t *testing.T) {
 	w.advance(24 * time.Hour)
 	if code, body = w.verify(w.cred.Token, api.VerifyRequest{Key: knownUSCC}); code != 200 {
 		t.Fatalf("next day: got %d %s", code, body)
+	}
+}
+
+func TestQueryService(t *testing.T) {
+	w := newServiceWorld(t, "", 0)
+	// Personal information kept as it is would be refused; penalties has
+	// legal_rep_id only as a keyed pseudonym, so a query returns it so.
+	code, body := w.do(w.custodian.Token, "POST", "/v1/services", api.ServiceRequest{Name: "bad", Mode: "query", Dataset: "penalties",
+		Key: "uscc", Match: []string{"district"}, Scenario: "loan checks"})
+	if code != 400 {
+		t.Fatalf("query with --match: got %d %s", code, body)
+	}
+	var sv api.Service
+	w.mustDo(w.custodian.Token, "POST", "/v1/services", api.ServiceRequest{Name: "firm-info", Mode: "query", Dataset: "penalties",
+		Key: "uscc", Columns: []string{"district", "legal_rep_id", "amount"}, Scenario: "loan checks"}, &sv)
+	w.mustDo(w.officer.Token, "POST", "/v1/services/firm-info/approve", api.ServiceDecision{}, nil)
+	w.mustDo(w.officer2.Token, "POST", "/v1/services/firm-info/approve", api.ServiceDecision{}, &sv)
+	if sv.State != "approved" || len(sv.Columns) != 3 {
+		t.Fatalf("query service: got %+v", sv)
+	}
+	var sub api.Subscription
+	var cr api.Credential
+	w.mustDo(w.consumer.Token, "POST", "/v1/services/firm-info/subscriptions", api.SubscribeRequest{Scenario: "loan checks", Until: "2026-12-31"}, &sub)
+	w.mustDo(w.authority.Token, "POST", "/v1/subscriptions/"+sub.ID+"/approve", nil, nil)
+	w.mustDo(w.consumer.Token, "POST", "/v1/credentials", api.CredentialRequest{Subscription: sub.ID, System: "loans"}, &cr)
+	var a api.QueryAnswer
+	code, body = w.do(cr.Token, "POST", "/v1/services/firm-info/query", api.QueryRequest{Key: knownUSCC})
+	if code != 200 || json.Unmarshal(body, &a) != nil || !a.Found || len(a.Rows) != 3 {
+		t.Fatalf("query: got %d %s", code, body)
+	}
+	for _, r := range a.Rows {
+		if len(r) != 3 || r["legal_rep_id"] == knownRep || len(r["legal_rep_id"]) != 32 || strings.Contains(string(body), "12000") {
+			t.Fatalf("query row: got %v, want the approved columns, personal information as its pseudonym, amounts generalized", r)
+		}
+	}
+	code, body = w.do(cr.Token, "POST", "/v1/services/firm-info/query", api.QueryRequest{Key: "91990104ZZZZZZZZZZ"})
+	if json.Unmarshal(body, &a) != nil || a.Found || len(a.Rows) != 0 {
+		t.Fatalf("unknown subject: got %d %s", code, body)
+	}
+	// A query credential does not verify, and the other way round.
+	if code, _ = w.do(cr.Token, "POST", "/v1/services/firms/verify", api.VerifyRequest{Key: knownUSCC}); code != 403 {
+		t.Fatalf("query credential on the verify service: got %d", code)
+	}
+	if code, _ = w.do(w.cred.Token, "POST", "/v1/services/firms/query", api.QueryRequest{Key: knownUSCC}); code != 400 {
+		t.Fatalf("query on a verify service: got %d", code)
+	}
+	outcomes := map[string]int{}
+	for _, e := range w.entries("service.query") {
+		outcomes[e.Event.Outcome]++
+		if e.Event.Outcome == "ok" && (len(e.Event.Details["key_hash"]) != 32 || strings.Contains(fmt.Sprint(e.Event), knownUSCC)) {
+			t.Fatalf("audit entry of a query: %+v", e.Event)
+		}
+	}
+	if outcomes["ok"] != 2 || outcomes["failed"] != 1 {
+		t.Fatalf("service.query entries: got %v, want 2 answered and 1 refused (a query on a verify service)", outcomes)
+	}
+	code, body = w.do(w.consumer.Token, "GET", "/v1/services/firm-info/openapi.json", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(body)
+	if code != 200 || err != nil || doc.Validate(t.Context()) != nil || doc.Paths.Find("/v1/services/firm-info/query") == nil {
+		t.Fatalf("query API document: %d %v", code, err)
 	}
 }

@@ -87,9 +87,10 @@ type credEntry struct {
 
 type running struct {
 	svc   *Service
-	index map[string][]string // keyed hash of the stored key -> keyed hashes of the match columns
-	rules map[string]string   // the stored rule of the key and match columns
-	err   error               // why it does not run, as of read
+	index map[string][]string   // keyed hash of the stored key -> keyed hashes of the match columns
+	rules map[string]string     // the stored rule of the key and match columns
+	rows  map[string][][]string // a query service's returned columns per keyed hash of the key (stored, desensitized forms)
+	err   error                 // why it does not run, as of read
 	read  time.Time
 	// refreshing is set while one call reads the service again.
 	refreshing atomic.Bool
@@ -250,8 +251,8 @@ func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 	next.err = Standing(ctx, q, r.Catalog, s, now)
 	if next.err == nil {
 		if run != nil && run.index != nil && run.svc.Dataset == s.Dataset && run.svc.Version == s.Version {
-			next.index, next.rules = run.index, run.rules
-		} else if next.index, next.rules, err = r.build(ctx, s); err != nil {
+			next.index, next.rules, next.rows = run.index, run.rules, run.rows
+		} else if next.index, next.rules, next.rows, err = r.build(ctx, s); err != nil {
 			if run != nil {
 				run.refreshing.Store(false)
 			}
@@ -267,10 +268,10 @@ func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 // build reads the key and match columns of the service's dataset version
 // and keeps only keyed hashes of their stored forms. The decrypted columns
 // are removed before it returns.
-func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string, _ map[string]string, err error) {
+func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string, _ map[string]string, _ map[string][][]string, err error) {
 	v, err := r.Catalog.Get(ctx, r.DB.SQL(), s.Dataset, s.Version)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rules := map[string]string{}
 	for _, col := range v.Columns {
@@ -278,37 +279,44 @@ func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string,
 	}
 	dir, err := os.MkdirTemp(r.TempDir, "service-index-")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "cols.arrow")
 	cols := append([]string{s.Key}, s.Match...)
+	if s.Mode == Query {
+		cols = append([]string{s.Key}, s.Columns...)
+	}
 	if err := r.Catalog.DecryptColumns(ctx, v, path, cols); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer f.Close()
 	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.NewGoAllocator()))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
+		return nil, nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
 	}
 	defer rd.Close()
 	idx := make([]int, len(cols))
 	for i, c := range cols {
 		found := rd.Schema().FieldIndices(c)
 		if len(found) != 1 {
-			return nil, nil, fmt.Errorf("dataset %q has no column %q: %w", s.Dataset, c, errdefs.ErrFailedPrecondition)
+			return nil, nil, nil, fmt.Errorf("dataset %q has no column %q: %w", s.Dataset, c, errdefs.ErrFailedPrecondition)
 		}
 		idx[i] = found[0]
 	}
 	out := map[string][]string{}
+	var rows map[string][][]string
+	if s.Mode == Query {
+		rows = map[string][][]string{}
+	}
 	for i := 0; i < rd.NumRecords(); i++ {
 		rec, err := rd.RecordBatch(i)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
+			return nil, nil, nil, fmt.Errorf("read the decrypted columns of dataset %q: %w", s.Dataset, err)
 		}
 		keyArr := rec.Column(idx[0])
 		for row := 0; row < int(rec.NumRows()); row++ {
@@ -316,15 +324,27 @@ func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string,
 			if !ok {
 				continue
 			}
+			kh := r.keyed(k)
+			if rows != nil {
+				vals := make([]string, len(idx)-1)
+				for j := 1; j < len(idx); j++ {
+					vals[j-1], _ = fingerprint.CellString(rec.Column(idx[j]), row)
+				}
+				if len(rows[kh]) < MaxRowsPerSubject {
+					rows[kh] = append(rows[kh], vals)
+				}
+				out[kh] = nil
+				continue
+			}
 			var ms []string
 			for j := 1; j < len(idx); j++ {
 				m, _ := fingerprint.CellString(rec.Column(idx[j]), row)
 				ms = append(ms, r.keyed(m))
 			}
-			out[r.keyed(k)] = ms
+			out[kh] = ms
 		}
 	}
-	return out, rules, nil
+	return out, rules, rows, nil
 }
 
 // keyed is the keyed hash of a stored value, the only form of a key that
@@ -435,6 +455,9 @@ func (r *Runtime) Verify(ctx context.Context, c Caller, s *Service, req Request)
 	if err != nil {
 		return Answer{}, err
 	}
+	if s.Mode != Verify {
+		return Answer{}, fmt.Errorf("service %q is a %s service: %w", s.Name, s.Mode, errdefs.ErrInvalidArgument)
+	}
 	rules := run.rules
 	a := Answer{KeyHash: r.keyed(r.stored(rules[s.Key], req.Key))}
 	ms, ok := run.index[a.KeyHash]
@@ -449,21 +472,7 @@ func (r *Runtime) Verify(ctx context.Context, c Caller, s *Service, req Request)
 			a.Columns[m] = ok && ms[i] == r.keyed(r.stored(rules[m], claim))
 		}
 	}
-	day := r.now().UTC().Format(people.DateLayout)
-	r.mu.Lock()
-	if a.Match {
-		r.countLocked(c, s.Name, day, 1, 0, 0)
-	} else {
-		r.countLocked(c, s.Name, day, 0, 1, 0)
-		dc := r.misses[c.Subscription]
-		if dc == nil || dc.day != day {
-			dc = &dayCount{day: day}
-			r.misses[c.Subscription] = dc
-		}
-		dc.n++
-	}
-	r.mu.Unlock()
-	r.maybeFlush()
+	r.count(c, s.Name, a.Match)
 	return a, nil
 }
 
@@ -504,4 +513,59 @@ func (r *Runtime) maybeFlush() {
 		defer r.flushing.Store(false)
 		r.Flush(context.Background()) // counts kept on failure, for the next flush
 	}()
+}
+
+// MaxRowsPerSubject bounds the rows a query answers for one subject.
+const MaxRowsPerSubject = 100
+
+// QueryAnswer is the answer to one query call: whether the subject is
+// known and its rows of the service's columns, in their stored
+// (desensitized) forms. KeyHash is for the audit entry only.
+type QueryAnswer struct {
+	Found   bool
+	Rows    []map[string]string
+	KeyHash string
+}
+
+// Query answers one subject of an admitted query call and counts it.
+func (r *Runtime) Query(ctx context.Context, c Caller, s *Service, key string) (QueryAnswer, error) {
+	run, err := r.service(ctx, s.Name)
+	if err != nil {
+		return QueryAnswer{}, err
+	}
+	if s.Mode != Query {
+		return QueryAnswer{}, fmt.Errorf("service %q is a %s service: %w", s.Name, s.Mode, errdefs.ErrInvalidArgument)
+	}
+	a := QueryAnswer{KeyHash: r.keyed(r.stored(run.rules[s.Key], key))}
+	vals, ok := run.rows[a.KeyHash]
+	a.Found = ok
+	for _, v := range vals {
+		m := make(map[string]string, len(s.Columns))
+		for i, col := range s.Columns {
+			m[col] = v[i]
+		}
+		a.Rows = append(a.Rows, m)
+	}
+	r.count(c, s.Name, ok)
+	return a, nil
+}
+
+// count counts one answered call in the meter and, when it missed, in the
+// enumeration guard.
+func (r *Runtime) count(c Caller, service string, matched bool) {
+	day := r.now().UTC().Format(people.DateLayout)
+	r.mu.Lock()
+	if matched {
+		r.countLocked(c, service, day, 1, 0, 0)
+	} else {
+		r.countLocked(c, service, day, 0, 1, 0)
+		dc := r.misses[c.Subscription]
+		if dc == nil || dc.day != day {
+			dc = &dayCount{day: day}
+			r.misses[c.Subscription] = dc
+		}
+		dc.n++
+	}
+	r.mu.Unlock()
+	r.maybeFlush()
 }

@@ -138,12 +138,15 @@ const (
 
 // Service is a service definition and its review state.
 type Service struct {
-	Name        string    `json:"name"`
-	Mode        string    `json:"mode"`
-	Dataset     string    `json:"dataset"`
-	Version     int       `json:"version"`
-	Key         string    `json:"key"`
-	Match       []string  `json:"match"`
+	Name    string   `json:"name"`
+	Mode    string   `json:"mode"`
+	Dataset string   `json:"dataset"`
+	Version int      `json:"version"`
+	Key     string   `json:"key"`
+	Match   []string `json:"match"`
+	// Columns are what a query service returns of a subject (stored in
+	// the match columns' place; a service has one or the other).
+	Columns     []string  `json:"columns,omitempty"`
 	Scenario    string    `json:"scenario"`
 	RatePerMin  int       `json:"rate_per_min"`
 	DailyMisses int       `json:"daily_misses"`
@@ -228,6 +231,10 @@ func OneToOne(rule string) bool {
 	return rule == string(ingest.RuleKeep) || strings.HasPrefix(rule, string(ingest.RuleHash)+"{") || rule == string(ingest.RuleHash)
 }
 
+// desensitized reports whether a stored rule leaves personal information
+// desensitized: anything but kept as it is.
+func desensitized(rule string) bool { return rule != string(ingest.RuleKeep) && rule != "" }
+
 // Creator is who creates a service: a custodian over its organisation's
 // datasets, or an operator under one of its organisation's grants.
 type Creator struct {
@@ -248,10 +255,21 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 	if err := CheckName(s.Name); err != nil {
 		return err
 	}
-	if s.Mode != Verify {
-		if s.Mode == Query || s.Mode == Bulk {
-			return fmt.Errorf("service mode %q is not served yet (only verify): %w", s.Mode, errdefs.ErrNotImplemented)
+	switch s.Mode {
+	case Verify:
+		if len(s.Columns) > 0 {
+			return fmt.Errorf("a verify service answers match or not: it returns no columns (--columns is for query): %w", errdefs.ErrInvalidArgument)
 		}
+	case Query:
+		if len(s.Match) > 0 {
+			return fmt.Errorf("a query service returns columns (--columns), it matches none (--match is for verify): %w", errdefs.ErrInvalidArgument)
+		}
+		if len(s.Columns) == 0 || len(s.Columns) > 32 {
+			return fmt.Errorf("a query service returns 1-32 columns (--columns): %w", errdefs.ErrInvalidArgument)
+		}
+	case Bulk:
+		return fmt.Errorf("service mode %q is not served yet (verify and query are): %w", s.Mode, errdefs.ErrNotImplemented)
+	default:
 		return fmt.Errorf("service mode %q must be verify, query or bulk: %w", clip(s.Mode), errdefs.ErrInvalidArgument)
 	}
 	var err error
@@ -276,6 +294,10 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 	rule := func(col string) (string, error) {
 		for _, c := range v.Columns {
 			if c.Name == col {
+				if s.Mode == Query && col != s.Key && c.PI != "" && !desensitized(c.Rule) {
+					return "", fmt.Errorf("column %q holds personal information (%s) stored as it is: a query returns personal information only desensitized: %w",
+						col, c.PI, errdefs.ErrInvalidArgument)
+				}
 				return c.Rule, nil
 			}
 		}
@@ -285,7 +307,18 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 		return fmt.Errorf("a verify service needs a key column (--key): %w", errdefs.ErrInvalidArgument)
 	}
 	cols := append([]string{s.Key}, s.Match...)
+	for _, col := range s.Columns {
+		if _, err := rule(col); err != nil {
+			return err
+		}
+	}
 	seen := map[string]bool{}
+	for _, col := range s.Columns {
+		if seen[col] || col == s.Key {
+			return fmt.Errorf("column %q is named twice: %w", clip(col), errdefs.ErrInvalidArgument)
+		}
+		seen[col] = true
+	}
 	for i, col := range cols {
 		if seen[col] {
 			return fmt.Errorf("column %q is named twice: %w", clip(col), errdefs.ErrInvalidArgument)
@@ -313,7 +346,7 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 	case by.Custodian && v.Owner == by.Org:
 		return nil
 	case by.Operator:
-		return s.underGrant(ctx, q, v, cols, now)
+		return s.underGrant(ctx, q, v, append(cols, s.Columns...), now)
 	}
 	return fmt.Errorf("dataset %q belongs to another organisation and no grant of organisation %q covers it: %w", v.Name, by.Org, errdefs.ErrPermissionDenied)
 }
@@ -360,6 +393,9 @@ func containsAll(have, want []string) bool {
 // Create stores a defined service.
 func Create(ctx context.Context, q store.Querier, s *Service) error {
 	match, _ := json.Marshal(orEmpty(s.Match))
+	if s.Mode == Query {
+		match, _ = json.Marshal(orEmpty(s.Columns))
+	}
 	_, err := q.ExecContext(ctx, `INSERT INTO services (name, mode, dataset, version, key_col, match_cols, scenario, rate_per_min,
 		daily_misses, org, grant_id, until, level, market, state, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.Name, s.Mode, s.Dataset, s.Version, s.Key, string(match), s.Scenario, s.RatePerMin, s.DailyMisses, s.Org, s.Grant,
@@ -389,6 +425,9 @@ func scanService(sc interface{ Scan(...any) error }) (*Service, error) {
 	}
 	if err := json.Unmarshal([]byte(match), &s.Match); err != nil {
 		return nil, fmt.Errorf("service %q match columns: %w", s.Name, err)
+	}
+	if s.Mode == Query {
+		s.Columns, s.Match = s.Match, []string{}
 	}
 	t, err := storetime.Column("service", s.Name, "created_at", created)
 	if err != nil {

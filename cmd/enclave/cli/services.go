@@ -39,7 +39,8 @@ func init() {
 	register(
 		&command{path: "service create", args: "NAME", short: "create a service over a dataset (custodian: your own; operator: under your grant); pending until officers of another organisation approve", minArgs: 1, maxArgs: 1,
 			flags: func(fs *flag.FlagSet) {
-				fs.String("mode", "verify", "verify (query and bulk are not served yet)")
+				fs.String("mode", "verify", "verify or query (bulk is not served yet)")
+				fs.String("columns", "", "query: the columns returned of a subject, comma-separated (personal information only desensitized)")
 				fs.String("dataset", "", "the dataset (its newest readable version)")
 				fs.String("key", "", "the key column: kept or keyed pseudonym")
 				fs.String("match", "", "columns whose claimed values a caller may verify, comma-separated (kept or keyed pseudonym)")
@@ -52,6 +53,9 @@ func init() {
 					Scenario: get(fs, "scenario"), Rate: get(fs, "rate")}
 				if m := get(fs, "match"); m != "" {
 					req.Match = strings.Split(m, ",")
+				}
+				if c := get(fs, "columns"); c != "" {
+					req.Columns = strings.Split(c, ",")
 				}
 				fmt.Sscan(get(fs, "daily-misses"), &req.DailyMisses)
 				if req.Dataset == "" || req.Key == "" || strings.TrimSpace(req.Scenario) == "" {
@@ -78,7 +82,9 @@ func init() {
 				})
 			}},
 		&command{path: "service show", args: "NAME", short: "one service: definition, review, whether it runs", minArgs: 1, maxArgs: 1,
-			flags: func(fs *flag.FlagSet) { fs.Bool("openapi", false, "print the service's generated OpenAPI document instead") },
+			flags: func(fs *flag.FlagSet) {
+				fs.Bool("openapi", false, "print the service's generated OpenAPI document instead")
+			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				if get(fs, "openapi") == "true" {
 					return e.client.ServiceOpenAPI(ctx, args[0], os.Stdout)
@@ -117,15 +123,30 @@ func init() {
 			}},
 		decideSub("approve", "approve a subscription (authority)"),
 		decideSub("reject", "reject a subscription (authority)"),
-		&command{path: "service call", args: "NAME", short: "call a verify service with a credential's token (ENCLAVE_TOKEN): prints match true or false", minArgs: 1, maxArgs: 1,
+		&command{path: "service call", args: "NAME", short: "call a service with a credential's token (ENCLAVE_TOKEN): verify prints match true or false, --query the subject's approved columns", minArgs: 1, maxArgs: 1,
 			flags: func(fs *flag.FlagSet) {
 				fs.String("key", "", "the subject's key (one), or several comma-separated for a batch of at most 100")
 				fs.String("claim", "", "claimed values of match columns, COL=VALUE,... (one key only)")
+				fs.Bool("query", false, "call a query service: print the subject's approved columns")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				key := get(fs, "key")
 				if key == "" {
 					return usagef("--key is required")
+				}
+				if get(fs, "query") == "true" {
+					a, err := e.client.Query(ctx, args[0], key)
+					if err != nil {
+						return err
+					}
+					return e.print(a, func(tw *tabwriter.Writer) {
+						fmt.Fprintf(tw, "found\t%v\n", a.Found)
+						for i, r := range a.Rows {
+							for c, v := range r {
+								fmt.Fprintf(tw, "%d\t%s\t%s\n", i+1, c, v)
+							}
+						}
+					})
 				}
 				keys := strings.Split(key, ",")
 				if len(keys) > 1 {
