@@ -49,7 +49,10 @@ var wantRoles = map[string]map[string]string{
 	"dataset.import":  {"custodian": ownOrg},
 	"dataset.seal":    {"custodian": ownOrg},
 	"dataset.unseal":  {"custodian": ownOrg},
-	"dataset.destroy": {"custodian": ownOrg},
+	"dataset.destroy": {"custodian": ownOrg, "operator": ownOrg},
+	"dataset.upload":  {"operator": ownOrg},
+	"dataset.approve": {"officer": indep},
+	"dataset.reject":  {"officer": indep},
 	"dataset.list":    {"authority": anyRes, "custodian": anyRes, "operator": anyRes, "officer": anyRes, "bureau": anyRes},
 	"dataset.show":    {"authority": anyRes, "custodian": anyRes, "operator": anyRes, "officer": anyRes, "bureau": anyRes},
 
