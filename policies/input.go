@@ -158,6 +158,11 @@ type Dataset struct {
 	// organisation's jobs read it, without a grant, and no application
 	// names it.
 	Upload bool `json:"upload"`
+	// Sharing is the sharing class (issue 20): "unconditional",
+	// "conditional" (an application names its conditions) or "none"
+	// (never granted); "" for a version imported before the class
+	// existed, which the policies read as unconditional.
+	Sharing string `json:"sharing"`
 }
 
 // Image is a job image.

@@ -447,6 +447,7 @@ func (im *importer) plan(ctx context.Context, inSchema *arrow.Schema) (*Result, 
 		MarkDataset:    im.opts.Dataset,
 		MarkVersion:    strconv.Itoa(im.opts.Version),
 		MarkMarket:     string(spec.Market),
+		MarkSharing:    string(sharingOf(spec)),
 		MarkCategory:   spec.Category,
 		MarkLevel:      res.Level.String(),
 		MarkImportedAt: res.ImportedAt.Format(time.RFC3339),
@@ -546,4 +547,13 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
+}
+
+// sharingOf is the spec's sharing class; a Spec built in code without one
+// is unconditional, as a parsed spec that names none.
+func sharingOf(spec *Spec) Sharing {
+	if spec.Sharing == "" {
+		return SharingUnconditional
+	}
+	return spec.Sharing
 }

@@ -142,14 +142,14 @@ func TestImportSynthetic(t *testing.T) {
 	marks := res.Marks()
 	for k, want := range map[string]string{
 		MarkDataset: "credit_penalties", MarkVersion: "1", MarkMarket: "authorized", MarkLevel: "general-4",
-		MarkCategory: "credit/enterprise/penalty", MarkImportedAt: "2026-06-01T12:00:00Z", MarkSpecSHA256: spec.SHA256,
+		MarkCategory: "credit/enterprise/penalty", MarkImportedAt: "2026-06-01T12:00:00Z", MarkSpecSHA256: spec.SHA256, MarkSharing: "unconditional",
 	} {
 		if marks[k] != want {
 			t.Fatalf("got schema mark %s=%q, want %q", k, marks[k], want)
 		}
 	}
 	schema, cols := e.readBack(t, opts.Dir, res)
-	if !schema.Equal(res.Schema) || len(schema.Metadata().Keys()) != 7 {
+	if !schema.Equal(res.Schema) || len(schema.Metadata().Keys()) != 8 {
 		t.Fatalf("got stored schema %v, want %v", schema, res.Schema)
 	}
 	f, _ := schema.FieldsByName("legal_rep_id")

@@ -66,6 +66,27 @@ func ParseMarket(s string) (Market, error) {
 	return "", fmt.Errorf("unknown market class %q: %w", s, errdefs.ErrInvalidArgument)
 }
 
+// Sharing is the sharing class of a dataset (R-02, 000 art. 14; 002 art.
+// 8): unconditional, conditional (an application names its conditions,
+// which the authority sees), or none (never granted).
+type Sharing string
+
+// The sharing classes.
+const (
+	SharingUnconditional Sharing = "unconditional"
+	SharingConditional   Sharing = "conditional"
+	SharingNone          Sharing = "none"
+)
+
+// ParseSharing parses a sharing class.
+func ParseSharing(s string) (Sharing, error) {
+	switch v := Sharing(s); v {
+	case SharingUnconditional, SharingConditional, SharingNone:
+		return v, nil
+	}
+	return "", fmt.Errorf("unknown sharing class %q: %w", s, errdefs.ErrInvalidArgument)
+}
+
 // PIType is the personal-information type of a column.
 type PIType string
 
@@ -100,6 +121,7 @@ const (
 	MarkDataset    = "enclave.dataset"     // schema
 	MarkVersion    = "enclave.version"     // schema
 	MarkMarket     = "enclave.market"      // schema
+	MarkSharing    = "enclave.sharing"     // schema (issue 20)
 	MarkCategory   = "enclave.category"    // schema
 	MarkImportedAt = "enclave.imported_at" // schema, RFC 3339 UTC
 	MarkSpecSHA256 = "enclave.spec_sha256" // schema

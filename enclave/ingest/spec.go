@@ -32,6 +32,9 @@ type Spec struct {
 	Description string
 	// Market is the market class of the dataset.
 	Market Market
+	// Sharing is the sharing class (optional in the spec; unconditional
+	// when it names none).
+	Sharing Sharing
 	// Columns are the declared columns in spec order.
 	Columns []ColumnSpec
 	// SHA256 is the hex SHA-256 of the spec's bytes, recorded in the marks.
@@ -187,6 +190,14 @@ func (s *Spec) parse(doc *yaml.Node) error {
 					err = specError(v, "market %q must be ordinary, authorized or withheld", m)
 				}
 			}
+		case "sharing":
+			var m string
+			if m, err = scalar(v, "sharing"); err == nil {
+				s.Sharing, err = ParseSharing(m)
+				if err != nil {
+					err = specError(v, "sharing %q must be unconditional, conditional or none", m)
+				}
+			}
 		case "columns":
 			columns = v
 		default:
@@ -195,6 +206,9 @@ func (s *Spec) parse(doc *yaml.Node) error {
 		if err != nil {
 			return err
 		}
+	}
+	if s.Sharing == "" {
+		s.Sharing = SharingUnconditional
 	}
 	for _, req := range []string{"name", "market", "columns"} {
 		if !seen[req] {

@@ -99,7 +99,7 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			c.retention = audit.Retention5y
 		}
 		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Owner: v.Org, Level: v.Level, Market: v.Market, State: v.State,
-			Columns: d.Columns, Upload: v.Upload})
+			Columns: d.Columns, Upload: v.Upload, Sharing: v.Marks[ingest.MarkSharing]})
 		vs = append(vs, v)
 	}
 	if err := s.heldDatasets(ctx, c.subject.Org.Name, out); err != nil { // under an open incident (issue 18)

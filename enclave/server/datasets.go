@@ -130,7 +130,7 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 		return authz.Resource{}, fmt.Errorf("dataset %q version %d: %w", name, ver, errdefs.ErrNotFound)
 	}
 	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Owner: shown.Org, Level: shown.Level, Market: shown.Market,
-		State: shown.State, Upload: shown.Upload}}
+		State: shown.State, Upload: shown.Upload, Sharing: shown.Marks[ingest.MarkSharing]}}
 	return res, nil
 }
 

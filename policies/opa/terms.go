@@ -143,7 +143,7 @@ func grantEqual(a, b *policy.Grant) bool {
 
 func datasetEqual(a, b *policy.Dataset) bool {
 	return a.Name == b.Name && a.Version == b.Version && a.Owner == b.Owner && a.Level == b.Level && a.Market == b.Market &&
-		a.State == b.State && strsEqual(a.Columns, b.Columns) && a.Upload == b.Upload
+		a.State == b.State && strsEqual(a.Columns, b.Columns) && a.Upload == b.Upload && a.Sharing == b.Sharing
 }
 
 // cloneGrant copies g deeply, so that the caller may change its value.

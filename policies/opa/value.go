@@ -236,7 +236,7 @@ func datasets(ds []policy.Dataset, a *vm.Arena) vm.Value {
 
 // datasetValue converts one dataset; see cachedDataset.
 func datasetValue(d *policy.Dataset) vm.Value {
-	return datasetShape.Object(str(d.Name), vm.Int(d.Version), str(d.Owner), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, heap), d.Upload)
+	return datasetShape.Object(str(d.Name), vm.Int(d.Version), str(d.Owner), str(d.Level), str(d.Market), str(d.State), strs(d.Columns, heap), d.Upload, str(d.Sharing))
 }
 
 // heap is the arena of the values that are cached: none (they allocate).
@@ -244,7 +244,7 @@ var heap *vm.Arena
 
 // The shapes of the objects of the input that are made again and again.
 var (
-	datasetShape      = vm.NewShape("name", "version", "owner", "level", "market", "state", "columns", "upload")
+	datasetShape      = vm.NewShape("name", "version", "owner", "level", "market", "state", "columns", "upload", "sharing")
 	grantShape        = vm.NewShape("id", "org", "datasets", "purpose", "scenario", "public_interest", "from", "until", "approvers", "batches_left", "status")
 	grantDatasetShape = vm.NewShape("name", "columns", "owner", "market", "level", "version")
 )

@@ -362,3 +362,22 @@ reasons contains r if {
 	not memory_ok
 	r := {"rule": "quota.memory_per_job", "message": sprintf("the job asks for more memory than organisation %q may use per job", [subject_org])}
 }
+
+# --- Sharing classes (issue 20, R-02) --------------------------------------
+
+# A dataset of sharing class "none" is never granted, nor read by a job of
+# another organisation than its owner's.
+reasons contains r if {
+	input.action in {"application.file", "application.approve"}
+	some d in input.resource.datasets
+	d.sharing == "none"
+	r := {"rule": "sharing.none", "message": sprintf("dataset %q is of sharing class none and is never granted", [dname(d)])}
+}
+
+reasons contains r if {
+	input.action == "job.run"
+	some d in input.resource.datasets
+	d.sharing == "none"
+	not own_upload(d)
+	r := {"rule": "sharing.none", "message": sprintf("dataset %q is of sharing class none and is never granted", [dname(d)])}
+}

@@ -141,3 +141,23 @@ test_upload_never_in_an_application if {
 	not d.allow
 	"upload.not_shared" in rules(d)
 }
+
+# Sharing classes (issue 20).
+test_sharing_none_never_applied_for if {
+	app := {"action": "application.file", "now": now, "subject": operator,
+		"resource": {"kind": "application", "org": "acme", "owner": "p-op1", "datasets": [object.union(dataset, {"sharing": "none"})]}}
+	d := enclave.decision with input as app
+	not d.allow
+	"sharing.none" in rules(d)
+}
+
+test_sharing_none_never_read_under_a_grant if {
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [object.union(dataset, {"sharing": "none"})]}})
+	not d.allow
+	"sharing.none" in rules(d)
+}
+
+test_sharing_unconditional_granted if {
+	d := enclave.decision with input as object.union(job, {"resource": {"datasets": [object.union(dataset, {"sharing": "unconditional"})]}})
+	d.allow
+}

@@ -150,6 +150,12 @@ func datasetTable(tw *tabwriter.Writer, d api.Dataset) {
 	if d.DestroyedAt != "" {
 		fmt.Fprintf(tw, "destroyed\t%s\n", d.DestroyedAt)
 	}
+	if sh := d.Marks["enclave.sharing"]; sh != "" {
+		fmt.Fprintf(tw, "sharing\t%s\n", sh)
+	}
+	if d.Upload {
+		fmt.Fprintf(tw, "upload\tthe organisation's own data; reviewed by %s %s\n", dash(d.ReviewedBy), d.ReviewedAt)
+	}
 	fmt.Fprintln(tw, "\nCOLUMN\tTYPE\tLEVEL\tPI\tRULE")
 	for _, c := range d.Columns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Type, c.Level, dash(c.PI), c.Rule)
