@@ -231,6 +231,27 @@ echo
 echo "an officer of another organisation sees the exit status, the exact figures and the hashes:"
 as officer job show "$JOB"
 
+say "the operator brings its own data in: the same import, then a review by an officer of another organisation (R-16, issue 20)"
+"$BIN/enclave-synth" -rows 500 -seed 11 -o "$DEMO/own.csv" -spec "$DEMO/own.yaml"
+sed -i 's/^name: .*/name: acme_customers/' "$DEMO/own.yaml"
+as operator dataset upload "$DEMO/own.csv" --spec "$DEMO/own.yaml" --name acme_customers --json > "$DEMO/upload.json"
+echo "uploaded: state $(json "['state']" < "$DEMO/upload.json"), $(json "['rows']" < "$DEMO/upload.json") rows, owner $(json "['owner']" < "$DEMO/upload.json")"
+echo "no job reads it while it waits for review:"
+refused as operator job run --image "$GC" --input acme_customers --output n.arrow -- groupcount -in /in/acme_customers/data.arrow -by district -out /out/n.arrow
+echo "a custodian of another organisation does not see it in the catalogue, as if the name were never imported:"
+if as custodian2 dataset show acme_customers; then exit 1; fi
+if as custodian2 dataset show never_imported_name; then exit 1; fi
+if as custodian2 dataset list | grep -q acme_customers; then exit 1; fi
+echo "(and not in its listing)"
+echo "an officer of another organisation reviews schema, marks, row count and the safety net's findings, never rows, and approves:"
+as officer dataset show acme_customers | head -12
+as officer dataset approve acme_customers --reason "identifiers hashed, schema fits the stated fusion"
+echo "the operator fuses its own data with the granted dataset in one job:"
+as operator job run --wait --image "$GC" --input acme_customers --input credit_penalties --output own_by_district.arrow --timeout 5m \
+	--json -- groupcount -in /in/acme_customers/data.arrow -by district -out /out/own_by_district.arrow > "$DEMO/fused.json"
+echo "fused job $(json "['id']" < "$DEMO/fused.json"): $(json "['state']" < "$DEMO/fused.json")"
+[ "$(json "['state']" < "$DEMO/fused.json")" = complete ]
+
 say "the same job on a dataset the application did not name is denied, naming the rule"
 if as operator job run --image "$GC" --input penalties_archive --output x.arrow -- groupcount -in /in/penalties_archive/data.arrow -by district -out /out/x.arrow; then exit 1; fi
 

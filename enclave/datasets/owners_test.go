@@ -132,7 +132,7 @@ func TestOwnersMigration(t *testing.T) {
 	for _, q := range []string{
 		`DROP TABLE dataset_owners`,
 		`DELETE FROM schema_migrations WHERE part = 'datasets' AND version >= 2`, // and the times of schema 3
-		`ALTER TABLE dataset_versions DROP COLUMN upload`, // and the uploads' columns of schema 4
+		`ALTER TABLE dataset_versions DROP COLUMN upload`,                        // and the uploads' columns of schema 4
 		`ALTER TABLE dataset_versions DROP COLUMN reviewed_by`,
 		`ALTER TABLE dataset_versions DROP COLUMN reviewed_at`,
 	} {
