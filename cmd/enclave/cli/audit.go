@@ -11,11 +11,12 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 )
 
 func auditFlags(fs *flag.FlagSet) {
-	fs.String("actor", "", "only entries by this person id")
+	fs.String("actor", "", "only entries by this person (an id, or the name of one person)")
 	fs.String("org", "", "only entries of this organisation")
 	fs.String("action", "", `only this action, or a prefix ending in "." such as "org."`)
 	fs.String("object", "", `only entries naming this object, such as "org:acme"`)
@@ -77,24 +78,38 @@ func init() {
 		&command{path: "audit list", short: "list audit entries", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
 				auditFlags(fs)
-				fs.String("limit", "100", "at most this many entries (0: all)")
+				fs.String("limit", "100", "at most this many entries a page (0: all in one answer)")
+				fs.String("cursor", "", "start at this page: the cursor an earlier page named")
+				fs.Bool("all", false, "follow the pages to the last and list every matching entry")
 				fs.Bool("oldest-first", false, "list from the oldest entry (default: the newest first)")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				f := auditFilter(fs)
 				f.Newest = get(fs, "oldest-first") != "true"
-				es, err := e.client.AuditList(ctx, f)
+				f.Cursor = get(fs, "cursor")
+				if n, err := strconv.Atoi(f.Limit); err != nil || n < 0 {
+					return usagef("--limit must be a non-negative number")
+				}
+				var es []api.AuditEvent
+				var next string
+				var err error
+				if get(fs, "all") == "true" {
+					es, err = e.client.AuditAll(ctx, f)
+				} else {
+					es, next, err = e.client.AuditPage(ctx, f)
+				}
 				if err != nil {
 					return err
 				}
-				if n, err := strconv.Atoi(f.Limit); err == nil && n > 0 && len(es) == n {
-					// A full page: say so rather than stop silently.
-					defer fmt.Fprintf(e.stderr, "enclave audit list: the first %d matching entries; there may be more: --limit 0 lists them all, --since and --until narrow them\n", n)
+				if next != "" {
+					// More entries than this page: say how to get them
+					// rather than stop silently (issue 21).
+					defer fmt.Fprintf(e.stderr, "enclave audit list: more entries match: --cursor %s (with the same filters) lists the next page, --all lists them all\n", next)
 				}
 				return e.print(es, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "#\tTIME\tACTOR\tACTION\tOUTCOME\tOBJECTS\tREASON")
 					for _, ev := range es {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Index, ev.Time.Local().Format("2006-01-02 15:04:05"), ev.Actor, ev.Action,
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Index, ev.Time.Local().Format("2006-01-02 15:04:05"), named(ev.ActorName, ev.Actor), ev.Action,
 							ev.Outcome, strings.Join(ev.Objects, " "), clip(ev.Reason, 60))
 					}
 				})
