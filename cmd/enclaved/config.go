@@ -36,6 +36,7 @@ type Config struct {
 	// Kubeconfig, on its one node, under KubernetesRuntimeClass if set.
 	SandboxKind            string
 	Kubeconfig             string
+	KubeletConfig          string // the node's kubelet configuration file; empty is k8s.DefaultKubeletConfig
 	KubernetesNamespace    string
 	KubernetesRuntimeClass string
 	MaxJobs                int
@@ -117,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kubeconfig != "" && (!c.Sandbox || c.SandboxKind != sandboxKubernetes) {
 		return usageError{fmt.Errorf("--kubeconfig goes with --sandbox kubernetes")}
+	}
+	if c.KubeletConfig != "" && (!c.Sandbox || c.SandboxKind != sandboxKubernetes) {
+		return usageError{fmt.Errorf("--kubelet-config goes with --sandbox kubernetes")}
 	}
 	if !dnsLabel.MatchString(c.KubernetesNamespace) || c.KubernetesRuntimeClass != "" && !dnsLabel.MatchString(c.KubernetesRuntimeClass) {
 		return usageError{fmt.Errorf("--namespace and --k8s-runtime-class must be DNS labels (lowercase letters, digits and -)")}

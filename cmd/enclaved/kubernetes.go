@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -48,13 +49,23 @@ func (f sandboxFlag) Set(v string) error {
 }
 
 // kubernetesRuntime connects to the cluster of --kubeconfig and runs jobs
-// as pods in --namespace on its one node (sandbox-runtime/kubernetes).
+// as pods in --namespace on its one node (sandbox-runtime/kubernetes),
+// reaching the node's containerd and cgroups as its kubelet's
+// configuration file (--kubelet-config) says.
 func kubernetesRuntime(ctx context.Context, cfg Config, log *slog.Logger) (sandbox.Runtime, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("--kubeconfig %q: %w", cfg.Kubeconfig, err)
 	}
-	node, err := k8s.DiscoverNode(ctx, rc, "")
+	kcPath := cfg.KubeletConfig
+	if kcPath == "" {
+		kcPath = k8s.DefaultKubeletConfig
+	}
+	kc, err := os.ReadFile(kcPath)
+	if err != nil {
+		return nil, fmt.Errorf("--kubelet-config: %w", err)
+	}
+	node, err := k8s.DiscoverNode(ctx, rc, "", kc)
 	if err != nil {
 		return nil, err
 	}

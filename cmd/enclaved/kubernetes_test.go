@@ -18,6 +18,8 @@ func TestSandboxFlag(t *testing.T) {
 		{[]string{"--sandbox", "kubernetes"}, "", false, true},
 		{[]string{"--kubeconfig", "/k.conf"}, "", false, true},
 		{[]string{"--sandbox", "nomad"}, "", false, true},
+		{[]string{"--sandbox", "kubernetes", "--kubeconfig", "/k.conf", "--kubelet-config", "/k.yaml"}, sandboxKubernetes, true, false},
+		{[]string{"--kubelet-config", "/k.yaml"}, "", false, true},
 		{[]string{"--sandbox", "kubernetes", "--kubeconfig", "/k.conf", "--namespace", "Bad_NS"}, "", false, true},
 	} {
 		cfg, err := runConfig(append([]string{"--data-dir", dir}, tc.args...))

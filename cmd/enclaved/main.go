@@ -57,7 +57,7 @@ func usage() {
   enclaved init [--data-dir D] --org-uscc CODE --admin-id-number N [--org NAME] [--admin-name NAME] [--json]
                                          create the data directory, print the first admin token once
   enclaved run  [--data-dir D] [--listen ADDR] [--containerd-address SOCK] [--vault-addr URL] [--policy-dir DIR] [--policy-evaluator vm|topdown|wasm]
-                [--sandbox containerd|kubernetes|false] [--kubeconfig FILE] [--namespace NS] [--k8s-runtime-class NAME]
+                [--sandbox containerd|kubernetes|false] [--kubeconfig FILE] [--kubelet-config FILE] [--namespace NS] [--k8s-runtime-class NAME]
   enclaved backup  [--data-dir D] --to DIR           a consistent copy while the daemon serves (ENCLAVE_BACKUP_PASSPHRASE seals the keyring)
   enclaved restore --from DIR --data-dir NEW --tombstones FROM|none
                                          onto a new data directory; FROM (the live data directory, its keyring,

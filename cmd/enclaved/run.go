@@ -26,6 +26,7 @@ import (
 	ledger "github.com/enclave-dev/enclave/enclave/usage"
 	policy "github.com/enclave-dev/enclave/policies"
 	"github.com/enclave-dev/enclave/policies/opa"
+	k8s "github.com/enclave-dev/enclave/sandbox-runtime/kubernetes"
 )
 
 func runDaemon(args []string) error {
@@ -51,6 +52,7 @@ func runConfig(args []string) (Config, error) {
 	fs.StringVar(&cfg.SandboxDir, "sandbox-dir", "", sandboxDirHelp)
 	fs.Var(sandboxFlag{&cfg}, "sandbox", "what runs jobs: containerd, kubernetes (with --kubeconfig), or false to serve everything but jobs and images")
 	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "with --sandbox kubernetes: the kubeconfig of the cluster whose one node runs the jobs, beside this daemon")
+	fs.StringVar(&cfg.KubeletConfig, "kubelet-config", "", "with --sandbox kubernetes: the configuration file of the kubelet of the node this daemon shares, for its containerd socket, cgroup root and pods pids limit (default "+k8s.DefaultKubeletConfig+")")
 	fs.StringVar(&cfg.KubernetesNamespace, "namespace", cfg.KubernetesNamespace, "with --sandbox kubernetes: the jobs' namespace (made to enforce the restricted pod security profile)")
 	fs.StringVar(&cfg.KubernetesRuntimeClass, "k8s-runtime-class", "", "with --sandbox kubernetes: run jobs under this RuntimeClass (gVisor or Kata)")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", cfg.MaxJobs, "jobs that run at once; more wait queued")

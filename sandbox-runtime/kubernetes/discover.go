@@ -7,12 +7,15 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
 )
 
-// kubeletConfigz is the part of a kubelet's /configz the runtime reads.
+// kubeletConfigz is the part of a kubelet's configuration the runtime
+// reads, in the form of the kubelet's /configz.
 type kubeletConfigz struct {
 	KubeletConfig struct {
 		CgroupDriver             string `json:"cgroupDriver"`
@@ -23,17 +26,28 @@ type kubeletConfigz struct {
 	} `json:"kubeletconfig"`
 }
 
-// DiscoverNode finds the node that runs the jobs and how to reach its
-// parts, from its kubelet's configuration (read through the apiserver):
-// name names it, or, when empty, the cluster must have exactly one node.
-// It refuses a node whose kubelet does not use the cgroupfs driver with
-// QoS cgroups (the runtime meters and stops jobs through them), has no
-// pids limit, or whose runtime is not a local containerd socket.
-func DiscoverNode(ctx context.Context, cfg *rest.Config, name string) (LocalNode, error) {
+// DefaultKubeletConfig is where kubeadm writes a kubelet's configuration
+// file.
+const DefaultKubeletConfig = "/var/lib/kubelet/config.yaml"
+
+// DiscoverNode finds the node that runs the jobs: name names it, or, when
+// empty, the cluster must have exactly one node. Its Node object must
+// report a containerd runtime; how to reach that containerd and the
+// node's cgroups comes from kubeletConfig, the kubelet's configuration
+// file (KubeletConfiguration, YAML or JSON) as the daemon, which shares
+// the node, reads it. The apiserver cannot give that configuration: its
+// node proxy (nodes/NAME/proxy/configz) refuses a node whose address is
+// loopback ("address not allowed"), which is how a one-node enclave runs
+// its kubelet. It refuses a node whose kubelet does not use the cgroupfs
+// driver with QoS cgroups (the runtime meters and stops jobs through
+// them), has no pids limit, or whose runtime is not a local containerd
+// socket.
+func DiscoverNode(ctx context.Context, cfg *rest.Config, name string, kubeletConfig []byte) (LocalNode, error) {
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return LocalNode{}, fmt.Errorf("kubernetes client: %w", err)
 	}
+	var node *corev1.Node
 	if name == "" {
 		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -42,16 +56,33 @@ func DiscoverNode(ctx context.Context, cfg *rest.Config, name string) (LocalNode
 		if len(nodes.Items) != 1 {
 			return LocalNode{}, fmt.Errorf("the cluster has %d nodes; jobs run on one node the daemon shares (name it): %w", len(nodes.Items), errdefs.ErrFailedPrecondition)
 		}
-		name = nodes.Items[0].Name
+		node = &nodes.Items[0]
+	} else if node, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+		return LocalNode{}, fmt.Errorf("node %q: %w", name, err)
 	}
-	raw, err := c.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", name, "proxy", "configz").DoRaw(ctx)
-	if err != nil {
-		return LocalNode{}, fmt.Errorf("node %q kubelet configuration: %w", name, err)
+	if rt := node.Status.NodeInfo.ContainerRuntimeVersion; !strings.HasPrefix(rt, "containerd://") {
+		return LocalNode{}, fmt.Errorf("node %q runs %q, not containerd: %w", node.Name, rt, errdefs.ErrFailedPrecondition)
 	}
-	return parseConfigz(name, raw)
+	return parseKubeletConfig(node.Name, kubeletConfig)
 }
 
-// parseConfigz reads a kubelet's /configz answer (outside input).
+// parseKubeletConfig reads a kubelet's configuration file (outside input).
+func parseKubeletConfig(name string, raw []byte) (LocalNode, error) {
+	j, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return LocalNode{}, fmt.Errorf("node %q kubelet configuration unreadable: %w", name, errdefs.ErrInvalidArgument)
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(j, &kind); err != nil || kind.Kind != "KubeletConfiguration" {
+		return LocalNode{}, fmt.Errorf("node %q kubelet configuration is no KubeletConfiguration: %w", name, errdefs.ErrInvalidArgument)
+	}
+	return parseConfigz(name, append(append([]byte(`{"kubeletconfig":`), j...), '}'))
+}
+
+// parseConfigz reads a kubelet's configuration in the form of its
+// /configz answer (outside input).
 func parseConfigz(name string, raw []byte) (LocalNode, error) {
 	var z kubeletConfigz
 	if err := json.Unmarshal(raw, &z); err != nil {

@@ -112,6 +112,9 @@ type Cluster struct {
 	Kubeconfig string // an admin (system:masters) kubeconfig
 	Server     string // https://127.0.0.1:PORT
 	KubeletDir string // the kubelet's root directory
+	// KubeletConfig is the kubelet's configuration file
+	// (KubeletConfiguration), as a daemon on the node reads it.
+	KubeletConfig string
 	// CgroupRoot is the kubelet's cgroupRoot: pod cgroups are below
 	// /sys/fs/cgroup/CONTROLLER/CgroupRoot/kubepods.
 	CgroupRoot string
@@ -579,6 +582,7 @@ func (c *Cluster) startKubelet(ctx context.Context, p *pki, port int) error {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		return err
 	}
+	c.KubeletConfig = cfg
 	kc := filepath.Join(c.Dir, "kubelet.conf")
 	if err := p.kubeconfig(kc, c.Server, "kubelet-client"); err != nil {
 		return err
