@@ -169,6 +169,8 @@ type Dataset struct {
 	FingerprintRows   int               `json:"fingerprint_rows"`
 	CreatedAt         time.Time         `json:"created_at"`
 	CreatedBy         string            `json:"created_by"`
+	// CreatedByName is the importer's name beside the id (issue 21).
+	CreatedByName string `json:"created_by_name,omitempty"`
 	// Org imported this version; Owner owns the name (the first
 	// organisation to import it), and only its custodians import, seal,
 	// unseal or destroy it.
@@ -180,6 +182,8 @@ type Dataset struct {
 	Upload     bool   `json:"upload,omitempty"`
 	ReviewedBy string `json:"reviewed_by,omitempty"`
 	ReviewedAt string `json:"reviewed_at,omitempty"`
+	// ReviewedByName is the reviewing officer's name (issue 21).
+	ReviewedByName string `json:"reviewed_by_name,omitempty"`
 }
 
 // Destruction is the record of one destroyed dataset version (R-13).

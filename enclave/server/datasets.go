@@ -42,9 +42,10 @@ func (s *Server) datasetRoutes() []route {
 					return nil, err
 				}
 				out := make([]api.Dataset, 0, len(vs))
+				names := personNames{}
 				for _, v := range vs {
 					if s.visible(c, v) {
-						out = append(out, datasetView(v))
+						out = append(out, names.dataset(c, datasetView(v)))
 					}
 				}
 				return out, nil
@@ -57,7 +58,7 @@ func (s *Server) datasetRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				return datasetView(v), nil
+				return personNames{}.dataset(c, datasetView(v)), nil
 			}},
 		s.datasetStateRoute("seal", datasets.Sealed),
 		s.datasetStateRoute("unseal", datasets.Active),

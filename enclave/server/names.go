@@ -70,3 +70,11 @@ func personByName(c *call, name string) (string, error) {
 		return "", fmt.Errorf("query parameter \"actor\": %d people are named %q; give the person id (p_...): %w", len(ids), name, errdefs.ErrInvalidArgument)
 	}
 }
+
+// dataset adds the importer's and the reviewer's names to a dataset
+// version (issue 21).
+func (n personNames) dataset(c *call, d api.Dataset) api.Dataset {
+	d.CreatedByName = n.name(c, d.CreatedBy)
+	d.ReviewedByName = n.name(c, d.ReviewedBy)
+	return d
+}

@@ -24,3 +24,19 @@ func TestExportNames(t *testing.T) {
 		t.Fatalf("unknown reviewer: got %+v, want the id alone", x.Reviews[1])
 	}
 }
+
+// TestDatasetNames (issue 21): dataset show and list name the person who
+// imported the version beside the id.
+func TestDatasetNames(t *testing.T) {
+	w := newWorld(t)
+	var d api.Dataset
+	w.mustDo(w.operator.Token, "GET", "/v1/datasets/penalties", nil, &d)
+	if d.CreatedBy != w.custodian.ID || d.CreatedByName != "Li Na" || d.ReviewedByName != "" {
+		t.Fatalf("show: got created_by %q named %q, reviewed_by_name %q; want %q named Li Na", d.CreatedBy, d.CreatedByName, d.ReviewedByName, w.custodian.ID)
+	}
+	var ds []api.Dataset
+	w.mustDo(w.operator.Token, "GET", "/v1/datasets", nil, &ds)
+	if len(ds) == 0 || ds[0].CreatedByName != "Li Na" {
+		t.Fatalf("list: got %+v, want the importer's name", ds)
+	}
+}
