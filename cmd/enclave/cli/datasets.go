@@ -31,10 +31,10 @@ func init() {
 					return err
 				}
 				return e.print(ds, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "DATASET\tOWNER\tCATEGORY\tLEVEL\tMARKET\tSTATE\tROWS\tCOLUMNS\tIMPORTED")
+					fmt.Fprintln(tw, "DATASET\tOWNER\tCATEGORY\tLEVEL\tMARKET\tSTATE\tROWS\tCOLUMNS\tIMPORTED\tBY")
 					for _, d := range ds {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.Rows, len(d.Columns),
-							d.CreatedAt.Local().Format("2006-01-02 15:04"))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.Rows, len(d.Columns),
+							d.CreatedAt.Local().Format("2006-01-02 15:04"), named(d.CreatedByName, d.CreatedBy))
 					}
 				})
 			}},
@@ -145,7 +145,7 @@ func specDatasetName(spec []byte) string {
 
 func datasetTable(tw *tabwriter.Writer, d api.Dataset) {
 	fmt.Fprintf(tw, "dataset\t%s\nowner\t%s\ncategory\t%s\nlevel\t%s\nmarket\t%s\nstate\t%s %s\nrows\t%d\nimported\t%s by %s (%s)\nspec sha256\t%s\nfingerprints\t%d values, %d rows\n",
-		d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.StateReason, d.Rows, d.CreatedAt.Local().Format("2006-01-02 15:04"), d.CreatedBy, d.Org,
+		d.ID, d.Owner, d.Category, d.Level, d.Market, d.State, d.StateReason, d.Rows, d.CreatedAt.Local().Format("2006-01-02 15:04"), named(d.CreatedByName, d.CreatedBy), d.Org,
 		d.SpecSHA256, d.FingerprintValues, d.FingerprintRows)
 	if d.DestroyedAt != "" {
 		fmt.Fprintf(tw, "destroyed\t%s\n", d.DestroyedAt)
@@ -154,7 +154,7 @@ func datasetTable(tw *tabwriter.Writer, d api.Dataset) {
 		fmt.Fprintf(tw, "sharing\t%s\n", sh)
 	}
 	if d.Upload {
-		fmt.Fprintf(tw, "upload\tthe organisation's own data; reviewed by %s %s\n", dash(d.ReviewedBy), d.ReviewedAt)
+		fmt.Fprintf(tw, "upload\tthe organisation's own data; reviewed by %s %s\n", dash(named(d.ReviewedByName, d.ReviewedBy)), d.ReviewedAt)
 	}
 	fmt.Fprintln(tw, "\nCOLUMN\tTYPE\tLEVEL\tPI\tRULE")
 	for _, c := range d.Columns {

@@ -130,13 +130,13 @@ func exportDecideCommand(verb, short string) *command {
 }
 
 func exportList(tw *tabwriter.Writer, xs []api.Export) {
-	fmt.Fprintln(tw, "EXPORT\tORG\tJOB\tFILES\tLEVEL\tCHECKS\tSTATE\tAPPROVALS\tREQUESTED")
+	fmt.Fprintln(tw, "EXPORT\tORG\tREQUESTER\tJOB\tFILES\tLEVEL\tCHECKS\tSTATE\tAPPROVALS\tREQUESTED")
 	for _, x := range xs {
 		var names []string
 		for _, f := range x.Files {
 			names = append(names, f.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", x.ID, x.Org, x.Job, clip(strings.Join(names, ","), 40), x.Level, x.Checks.Verdict,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", x.ID, x.Org, named(x.RequesterName, x.Requester), x.Job, clip(strings.Join(names, ","), 40), x.Level, x.Checks.Verdict,
 			x.State, approvedCount(x), x.ApprovalsNeeded, x.CreatedAt.UTC().Format("2006-01-02T15:04:05"))
 	}
 }

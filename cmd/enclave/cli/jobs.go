@@ -61,9 +61,9 @@ func init() {
 					return err
 				}
 				return e.print(js, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "JOB\tORG\tSTATE\tOUTCOME\tINPUTS\tCOMMAND\tCPU-S\tPEAK MEM\tCREATED")
+					fmt.Fprintln(tw, "JOB\tORG\tOWNER\tSTATE\tOUTCOME\tINPUTS\tCOMMAND\tCPU-S\tPEAK MEM\tCREATED")
 					for _, j := range js {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%.2f\t%s%s\t%s\n", j.ID, j.Org, j.State, dash(j.Outcome), jobInputs(j),
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%.2f\t%s%s\t%s\n", j.ID, j.Org, named(j.OwnerName, j.Owner), j.State, dash(j.Outcome), jobInputs(j),
 							clip(strings.Join(j.Args, " "), 40), upTo(j), j.Usage.CPUSeconds, upTo(j), human(int64(j.Usage.PeakMemoryBytes)),
 							j.CreatedAt.Local().Format("2006-01-02 15:04:05"))
 					}
@@ -202,7 +202,8 @@ func jobStopCommand(verb, short string, needReason bool) *command {
 func imageTable(tw *tabwriter.Writer, ims []api.Image) {
 	fmt.Fprintln(tw, "DIGEST\tNAME\tSTATUS\tSIZE\tIMPORTED BY\tDECIDED BY")
 	for _, im := range ims {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", im.Digest, im.Name, im.Status, human(im.Size), im.ImportedBy, im.Org, dash(im.DecidedBy))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", im.Digest, im.Name, im.Status, human(im.Size), named(im.ImportedByName, im.ImportedBy), im.Org,
+			dash(named(im.DecidedByName, im.DecidedBy)))
 	}
 }
 
@@ -223,7 +224,7 @@ func upTo(j api.Job) string {
 }
 
 func jobTable(tw *tabwriter.Writer, j api.Job) {
-	fmt.Fprintf(tw, "job\t%s\norganisation\t%s (by %s)\nimage\t%s\ncommand\t%s\ninputs\t%s\nstate\t%s\n", j.ID, j.Org, j.Owner, j.Image,
+	fmt.Fprintf(tw, "job\t%s\norganisation\t%s (by %s)\nimage\t%s\ncommand\t%s\ninputs\t%s\nstate\t%s\n", j.ID, j.Org, named(j.OwnerName, j.Owner), j.Image,
 		strings.Join(j.Args, " "), jobInputs(j), j.State)
 	if j.Outcome != "" {
 		fmt.Fprintf(tw, "outcome\t%s\n", j.Outcome)
