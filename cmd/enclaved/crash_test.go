@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		cfg.DataDir = dir
 		cfg.VaultAddr = os.Getenv("ENCLAVED_TEST_VAULT_ADDR")
 		cfg.Sandbox = os.Getenv("ENCLAVED_TEST_SANDBOX") == "1"
+		if kc := os.Getenv("ENCLAVED_TEST_KUBECONFIG"); kc != "" {
+			cfg.SandboxKind, cfg.Kubeconfig, cfg.KubeletConfig = sandboxKubernetes, kc, os.Getenv("ENCLAVED_TEST_KUBELET_CONFIG")
+		}
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
