@@ -26,7 +26,8 @@ var Parts = []string{
 	"usage",   // requires jobs (its ledger follows the jobs table)
 	"exports",
 	"incidents",
-	"services", // requires datasets, grants
+	"services",   // requires datasets, grants
+	"objections", // requires datasets
 	"sweeper",
 }
 
