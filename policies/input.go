@@ -293,6 +293,7 @@ var Actions = []string{
 	"org.quota", "report.annual", "metrics.read",
 	"policy.explain",
 	"incident.report", "incident.list", "incident.show", "incident.close", "job.halt_all",
+	"objection.file", "objection.list", "objection.show", "objection.answer",
 }
 
 // Limits on the size of an input, so that a hostile request cannot make a

@@ -95,6 +95,11 @@ var wantRoles = map[string]map[string]string{
 	"incident.show":   {"officer": anyRes, "bureau": anyRes, "authority": anyRes},
 	"incident.close":  {"authority": anyRes},
 	"job.halt_all":    {"bureau": anyRes},
+
+	"objection.file":   {"*": anyRes},
+	"objection.list":   {"*": anyRes},
+	"objection.show":   {"*": anyRes},
+	"objection.answer": {"custodian": ownOrg},
 }
 
 // matrixInput builds a request for action by a person holding roles, on a

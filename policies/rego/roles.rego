@@ -109,6 +109,15 @@ action_roles := {
 	"credential.issue": {"consumer": "own_org"},
 	"credential.list": {"consumer": "own_org"},
 	"credential.revoke": {"consumer": "own_org"},
+	# Objections (issue 20 item 4; 001 art. 13, 002 art. 20): anyone with a
+	# token files one about a dataset they can see in the catalogue (the
+	# server answers an invisible one "not found or not yours"), lists and
+	# reads those of their organisation (filed or to answer; the bureau and
+	# the authority every one); the dataset's custodian organisation answers.
+	"objection.file": {"*": "any"},
+	"objection.list": {"*": "any"},
+	"objection.show": {"*": "any"},
+	"objection.answer": {"custodian": "own_org"},
 }
 
 # Actions still allowed to people of an organisation that is not active.
