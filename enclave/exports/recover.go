@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/release"
 )
 
@@ -84,6 +85,15 @@ func (s *Service) BuildRelease(ctx context.Context, e *Export, now time.Time) (r
 		Purpose: e.Purpose, Scenario: e.Scenario, Grants: j.Grants, PolicyRevision: j.Revision, Verdict: string(e.Result.Verdict),
 		Overridden: e.State == ChecksFailed, RequestedAt: e.CreatedAt, ReleasedAt: now.UTC(), Keyring: s.Keyring.Name(),
 		Job: release.Job{ID: j.ID, Image: j.Image, Command: j.Args, ExitCode: j.ExitCode}}
+	// The attestation names people beside their ids (issue 21): the
+	// signature covers the names as they were at the release.
+	name := func(id string) string {
+		if p, err := people.GetPerson(ctx, s.Jobs.DB(), id); err == nil {
+			return p.Name
+		}
+		return ""
+	}
+	pred.RequesterName = name(e.Requester)
 	if j.EndedAt != nil {
 		pred.Job.Ended = j.EndedAt.UTC().Format("2006-01-02T15:04:05Z")
 	}
@@ -99,7 +109,7 @@ func (s *Service) BuildRelease(ctx context.Context, e *Export, now time.Time) (r
 	}
 	for _, r := range e.Reviews {
 		if r.Decision == Approve {
-			pred.Approvals = append(pred.Approvals, release.Approval{Person: r.Person, Org: r.Org, Time: r.Time, Comment: r.Comment, Justification: r.Justification})
+			pred.Approvals = append(pred.Approvals, release.Approval{Person: r.Person, PersonName: name(r.Person), Org: r.Org, Time: r.Time, Comment: r.Comment, Justification: r.Justification})
 		}
 	}
 	sum, err := s.Release(ctx, e, j, pred)

@@ -89,7 +89,10 @@ type Check struct {
 
 // Approval is one officer's approval.
 type Approval struct {
-	Person        string    `json:"person"`
+	Person string `json:"person"`
+	// PersonName is the officer's name beside the id (issue 21); bundles
+	// released before it have none.
+	PersonName    string    `json:"person_name,omitempty"`
 	Org           string    `json:"org"`
 	Time          time.Time `json:"time"`
 	Comment       string    `json:"comment,omitempty"`
@@ -107,10 +110,13 @@ type Job struct {
 
 // Predicate is the enclave's release attestation.
 type Predicate struct {
-	Release        string            `json:"release"`
-	Export         string            `json:"export"`
-	Org            string            `json:"org"`
-	Requester      string            `json:"requester"`
+	Release   string `json:"release"`
+	Export    string `json:"export"`
+	Org       string `json:"org"`
+	Requester string `json:"requester"`
+	// RequesterName is the requester's name beside the id (issue 21);
+	// bundles released before it have none.
+	RequesterName  string            `json:"requester_name,omitempty"`
 	Purpose        string            `json:"purpose"`
 	Scenario       string            `json:"scenario"`
 	Grants         map[string]string `json:"grants"`

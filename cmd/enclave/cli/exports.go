@@ -251,13 +251,13 @@ func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 	return e.print(v, func(tw *tabwriter.Writer) {
 		p := v.Predicate
 		fmt.Fprintf(tw, "VERIFIED\tsignature by key %s…, every file matches its signed SHA-256, nothing added or missing\n", v.KeyID[:16])
-		fmt.Fprintf(tw, "release\t%s (export %s)\norganisation\t%s (requested by %s)\npurpose\t%s\nscenario\t%s\n", p.Release, p.Export, p.Org, p.Requester, p.Purpose, p.Scenario)
+		fmt.Fprintf(tw, "release\t%s (export %s)\norganisation\t%s (requested by %s)\npurpose\t%s\nscenario\t%s\n", p.Release, p.Export, p.Org, named(p.RequesterName, p.Requester), p.Purpose, p.Scenario)
 		fmt.Fprintf(tw, "job\t%s, image %s\ncommand\t%s\npolicy\t%s\nreleased\t%s\n", p.Job.ID, p.Job.Image, strings.Join(p.Job.Command, " "), p.PolicyRevision, p.ReleasedAt.Local().Format("2006-01-02 15:04:05"))
 		for _, in := range p.Inputs {
 			fmt.Fprintf(tw, "input\t%s@%d (%s, %s)\n", in.Dataset, in.Version, in.Level, in.Market)
 		}
 		for _, a := range p.Approvals {
-			fmt.Fprintf(tw, "approved by\t%s (%s) at %s %s\n", a.Person, a.Org, a.Time.Local().Format("2006-01-02 15:04"), a.Comment)
+			fmt.Fprintf(tw, "approved by\t%s of %s at %s %s\n", named(a.PersonName, a.Person), a.Org, a.Time.Local().Format("2006-01-02 15:04"), a.Comment)
 		}
 		for _, c := range p.Checks {
 			fmt.Fprintf(tw, "check\t%s %s: %s\n", c.Name, c.Version, c.Verdict)
