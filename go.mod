@@ -29,6 +29,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require codeberg.org/go-pdf/fpdf v0.12.0
+
 require (
 	github.com/AdaLogics/go-fuzz-headers v0.0.0-20230811130428-ced1acdcaa24 // indirect
 	github.com/AdamKorcz/go-118-fuzz-build v0.0.0-20230306123547-8075edf89bb0 // indirect

@@ -32,6 +32,9 @@ type AnnualReport struct {
 	// are suspended (issue 18).
 	Incidents []AnnualIncident
 	GrantEnds []AnnualGrantEnd
+	// Art18 are the figures of 001 art. 18 beyond the ledger (issue 20
+	// item 5); Sections lays them out.
+	Art18 Art18
 }
 
 // Count is a number of things of one kind.
@@ -100,6 +103,9 @@ func Annual(ctx context.Context, db Querier, org string, year int, prices PriceL
 		return nil, err
 	}
 	if rep.GrantEnds, err = annualGrantEnds(ctx, db, org, from, from.AddDate(1, 0, 0)); err != nil {
+		return nil, err
+	}
+	if rep.Art18, err = annualArt18(ctx, db, org, from, int64(len(rep.Incidents))); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -237,7 +243,10 @@ figure{margin:1.5em 0}svg text{font-size:11px;font-family:sans-serif}
 </svg>
 </figure>
 {{end}}
-<h2>Use by month</h2>
+{{range .Sections}}<section class="art18"><h2>{{.Title}}</h2>
+{{if .Figures}}<table>{{range .Figures}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{else}}<p>{{.Note}}</p>{{end}}
+</section>
+{{end}}<h2>Use by month</h2>
 <table id="months"><tr><th>Month</th><th>Jobs</th><th>CPU-hours</th><th>Data read (GB)</th><th>Exports approved</th><th>Exports rejected</th><th>Charge</th></tr>
 {{range .Months}}<tr><td>{{.Key}}</td><td>{{.Jobs}}</td><td>{{printf "%.2f" .CPUHours}}</td><td>{{gb .InputBytes}}</td><td>{{.ExportsApproved}}</td><td>{{.ExportsRejected}}</td><td>{{money .Charge.Total}}</td></tr>
 {{end}}</table>
