@@ -31,15 +31,17 @@ func TestKubernetesEndToEnd(t *testing.T) {
 		t.Skip("boots a Kubernetes cluster")
 	}
 	k8stest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
 	base, err := os.MkdirTemp("", "enclave-k8s-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(base)
 	os.Chmod(base, 0o711)
-	cluster, err := k8stest.Start(ctx, base)
+	// Start waits while another package's test cluster runs (go test runs
+	// packages at once; clusters take turns on the host).
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancelStart()
+	cluster, err := k8stest.Start(startCtx, base)
 	if err != nil {
 		t.Fatalf("Kubernetes test cluster: %v", err)
 	}
@@ -48,6 +50,8 @@ func TestKubernetesEndToEnd(t *testing.T) {
 			t.Errorf("stop the test cluster: %v", err)
 		}
 	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
 	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
 	if err != nil {
 		t.Fatal(err)

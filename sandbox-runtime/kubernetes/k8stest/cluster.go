@@ -123,6 +123,7 @@ type Cluster struct {
 	Config     *rest.Config
 
 	host  *hostState
+	lock  *os.File // LockFile, held from Start to Stop
 	procs []*proc
 	logs  string
 }
@@ -142,6 +143,15 @@ func Start(ctx context.Context, base string) (c *Cluster, err error) {
 	if why := Missing(); why != "" {
 		return nil, errors.New(why)
 	}
+	lock, err := lockHost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if c == nil {
+			lock.Close()
+		}
+	}()
 	if err := recoverHost(); err != nil {
 		return nil, err
 	}
@@ -159,7 +169,7 @@ func Start(ctx context.Context, base string) (c *Cluster, err error) {
 	if err := host.save(); err != nil {
 		return nil, fmt.Errorf("record the host's state: %w", err)
 	}
-	c = &Cluster{Dir: dir, host: host, logs: filepath.Join(dir, "logs"),
+	c = &Cluster{Dir: dir, host: host, lock: lock, logs: filepath.Join(dir, "logs"),
 		KubeletDir: filepath.Join(dir, "kubelet"), Containerd: filepath.Join(dir, "containerd", "containerd.sock")}
 	defer func() {
 		if err != nil {
@@ -608,10 +618,42 @@ func (c *Cluster) startKubelet(ctx context.Context, p *pki, port int) error {
 	})
 }
 
+// LockFile makes test clusters take turns on the host, across processes:
+// go test runs packages at once, and a second cluster's Start would take
+// the first one's state file for one a killed harness left and tear the
+// running cluster down. The kernel releases the lock of a killed process.
+const LockFile = "/run/enclave-k8stest.lock"
+
+// lockHost waits, until ctx ends, for the host to have no other test
+// cluster, and returns the held lock (closing it releases it).
+func lockHost(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(LockFile, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", LockFile, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("wait for another test cluster on this host to stop: %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // Stop deletes every pod, stops the cluster's processes (the CRI's
 // containers and shims too), unmounts everything below its directory,
 // restores the host and removes the directory. It returns every failure.
 func (c *Cluster) Stop() error {
+	defer c.lock.Close() // after the host is restored
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var errs []error
