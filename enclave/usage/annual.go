@@ -244,7 +244,7 @@ figure{margin:1.5em 0}svg text{font-size:11px;font-family:sans-serif}
 </figure>
 {{end}}
 {{range .Sections}}<section class="art18"><h2>{{.Title}}</h2>
-{{if .Figures}}<table>{{range .Figures}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{else}}<p>{{.Note}}</p>{{end}}
+{{with .Note}}<p>{{.}}</p>{{end}}{{if .Figures}}<table>{{range .Figures}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{end}}
 </section>
 {{end}}<h2>Use by month</h2>
 <table id="months"><tr><th>Month</th><th>Jobs</th><th>CPU-hours</th><th>Data read (GB)</th><th>Exports approved</th><th>Exports rejected</th><th>Charge</th></tr>

@@ -32,9 +32,17 @@ type Art18 struct {
 	// Market operations (nil: no services).
 	Consumers *int64 `json:"consumers,omitempty"` // organisations that called a service in the year
 	Calls     *int64 `json:"calls,omitempty"`     // service calls in the year
-	// Objections filed (nil: no objection register yet).
-	Objections *int64 `json:"objections,omitempty"`
+	// Objections filed in the year about the organisation's datasets or by
+	// it, those of them answered, and those open past their due time at
+	// the report's time or the year's end, whichever comes first (nil: no
+	// objection register).
+	Objections         *int64 `json:"objections,omitempty"`
+	ObjectionsAnswered *int64 `json:"objections_answered,omitempty"`
+	ObjectionsOverdue  *int64 `json:"objections_overdue,omitempty"`
 }
+
+// reportNow is the time the report is computed at (a variable for tests).
+var reportNow = time.Now
 
 // hasTable reports whether the database holds table name.
 func hasTable(ctx context.Context, db Querier, name string) (bool, error) {
@@ -101,11 +109,21 @@ func annualArt18(ctx context.Context, db Querier, org string, from time.Time, in
 	if ok, err = hasTable(ctx, db, "objections"); err != nil {
 		return a, err
 	} else if ok {
-		n, err := count(ctx, db, "objections", `SELECT COUNT(*) FROM objections`)
-		if err != nil {
-			return a, err
+		at := reportNow().UTC()
+		if at.After(until) {
+			at = until
 		}
-		a.Objections = &n
+		var filed, answered, overdue int64
+		for _, fg := range []figure{
+			{&filed, "objections", `SELECT COUNT(*) FROM objections WHERE filed_at >= ? AND filed_at < ? AND (? = '' OR org = ? OR filer_org = ?)`, []any{f, u, org, org, org}},
+			{&answered, "answered objections", `SELECT COUNT(*) FROM objections WHERE state = 'answered' AND filed_at >= ? AND filed_at < ? AND (? = '' OR org = ? OR filer_org = ?)`, []any{f, u, org, org, org}},
+			{&overdue, "overdue objections", `SELECT COUNT(*) FROM objections WHERE state = 'open' AND due_at <= ? AND filed_at >= ? AND filed_at < ? AND (? = '' OR org = ? OR filer_org = ?)`, []any{storetime.Format(at), f, u, org, org, org}},
+		} {
+			if *fg.dst, err = count(ctx, db, fg.what, fg.sql, fg.args...); err != nil {
+				return a, err
+			}
+		}
+		a.Objections, a.ObjectionsAnswered, a.ObjectionsOverdue = &filed, &answered, &overdue
 	}
 	return a, nil
 }
@@ -153,7 +171,11 @@ func (r *AnnualReport) Sections() []Section {
 	if a.Objections == nil {
 		obj.Note = "none recorded (no objection register yet)"
 	} else {
-		obj.Figures = []Figure{{"Objections", itoa(*a.Objections)}}
+		obj.Figures = []Figure{{"Objections filed", itoa(*a.Objections)}, {"Objections answered", opt(a.ObjectionsAnswered)},
+			{"Objections overdue", opt(a.ObjectionsOverdue)}}
+		if *a.Objections == 0 {
+			obj.Note = "none recorded"
+		}
 	}
 	return []Section{
 		{Title: "Product development and storage", Figures: storage},

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	_ "github.com/enclave-dev/enclave/enclave/incidents" // the incident register the report reads (its schema part)
+	_ "github.com/enclave-dev/enclave/enclave/incidents"  // the incident register the report reads (its schema part)
+	_ "github.com/enclave-dev/enclave/enclave/objections" // the objection register the report reads (its schema part)
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 

@@ -33,7 +33,7 @@ func (r *AnnualReport) WritePDF(w io.Writer) error {
 		pdf.SetFont("Helvetica", "B", 13)
 		pdf.CellFormat(0, 8, tr(s.Title), "", 1, "L", false, 0, "")
 		pdf.SetFont("Helvetica", "", 10)
-		if len(s.Figures) == 0 {
+		if s.Note != "" {
 			pdf.CellFormat(0, 6, tr(s.Note), "", 1, "L", false, 0, "")
 		}
 		for _, f := range s.Figures {

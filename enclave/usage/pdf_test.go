@@ -37,6 +37,10 @@ func TestAnnualPDF(t *testing.T) {
 			('x1', 'p-s1', 'security', 'approve', '', 'checked by hand', '2026-01-06T12:00:00.000000000Z'),
 			('x2', 'p-s1', 'security', 'reject', '', '', '2026-01-21T12:00:00.000000000Z'),
 			('x4', 'p-s1', 'security', 'approve', '', '', '2026-03-01T12:00:00.000000000Z')`,
+		`INSERT INTO objections (id, dataset, org, text, filed_by, filer_org, filed_at, due_at, state) VALUES
+			('o1', 'census', 'acme', 't', 'p-g1', 'globex', '2026-02-02T09:00:00.000000000Z', '2026-02-06T23:59:59.000000000Z', 'open'),
+			('o2', 'trade', 'acme', 't', 'p-g1', 'globex', '2026-03-02T09:00:00.000000000Z', '2026-03-06T23:59:59.000000000Z', 'answered'),
+			('o3', 'census', 'globex', 't', 'p-g1', 'globex', '2026-03-02T09:00:00.000000000Z', '2026-03-06T23:59:59.000000000Z', 'open')`,
 		`INSERT INTO destructions (object, cause, process, technique, keyring, key_object, key_id, files, bytes, actor, reason, at)
 			VALUES ('dataset:old@1', 'term-end', 'p', 't', 'k', 'ko', 'kid', 1, 10, 'sweeper', 'term ended', '2026-05-01T00:00:00.000000000Z')`,
 	} {
@@ -99,7 +103,7 @@ func TestAnnualPDF(t *testing.T) {
 		"Resource use": {"Jobs: " + strconv.FormatInt(led.Total.Jobs, 10), "CPU-hours: " + strconv.FormatFloat(led.Total.CPUHours, 'f', 2, 64),
 			"Data read (GB): " + strconv.FormatFloat(float64(led.Total.InputBytes)/1e9, 'f', 3, 64),
 			"Outputs (GB): " + strconv.FormatFloat(float64(led.Total.OutputBytes)/1e9, 'f', 3, 64)},
-		"Objections": {"none recorded (no objection register yet)"},
+		"Objections": {"Objections filed: " + n("objections"), "Objections answered: " + n("objections_answered"), "Objections overdue: " + n("objections_overdue")},
 	}
 	for title, figs := range sections {
 		i := strings.Index(joined, "\n"+title+"\n")
@@ -115,7 +119,8 @@ func TestAnnualPDF(t *testing.T) {
 	}
 	// The fixture's ledger: acme's figures are not all zero, so a report
 	// of zeros would fail.
-	for k, want := range map[string]int64{"reviews": 2, "overrides": 1, "exports_denied": 1, "releases": 1, "destructions": 1} {
+	for k, want := range map[string]int64{"reviews": 2, "overrides": 1, "exports_denied": 1, "releases": 1, "destructions": 1,
+		"objections": 2, "objections_answered": 1, "objections_overdue": 1} {
 		if got := led.Art18[k]; got == nil || *got != want {
 			t.Errorf("art. 18 figure %s: got %v, want %d", k, got, want)
 		}
