@@ -33,7 +33,8 @@ func (c *Client) Quota(ctx context.Context, org string) (api.Quota, error) {
 }
 
 // AnnualReport streams the annual operation report of an organisation for
-// a year as a self-contained HTML document.
-func (c *Client) AnnualReport(ctx context.Context, org, year string) (io.ReadCloser, error) {
-	return c.Stream(ctx, "GET", "/v1/reports/annual"+Query("org", org, "year", year), nil)
+// a year in format: "html" (a self-contained HTML document, also for ""),
+// "pdf", or "json" (its figures).
+func (c *Client) AnnualReport(ctx context.Context, org, year, format string) (io.ReadCloser, error) {
+	return c.Stream(ctx, "GET", "/v1/reports/annual"+Query("org", org, "year", year, "format", format), nil)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -59,25 +60,46 @@ func (s *Server) usageRoutes() []route {
 				return usageReportView(rep), nil
 			}},
 		{Method: "GET", Path: "/v1/reports/annual", Action: "report.annual",
-			Summary:  "The annual operation report of an organisation (R-14) as a self-contained HTML document with charts; query: org, year",
+			Summary:  "The annual operation report of an organisation (R-14, 001 art. 18) as a self-contained HTML document with charts, a PDF, or its figures as JSON; query: org, year, format (html, pdf or json; default html)",
 			Resource: usageResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				year, err := strconv.Atoi(c.query("year"))
 				if err != nil || year < 2000 || year > 9999 {
 					return nil, fmt.Errorf("query parameter \"year\" must be a year such as 2026: %w", errdefs.ErrInvalidArgument)
 				}
+				format := c.query("format")
+				switch format {
+				case "":
+					format = "html"
+				case "html", "pdf", "json":
+				default:
+					return nil, fmt.Errorf("query parameter \"format\" must be html, pdf or json: %w", errdefs.ErrInvalidArgument)
+				}
 				rep, err := usage.Annual(ctx, s.DB.SQL(), usageOrg(c), year, s.prices(), !exactAudit(c))
 				if err != nil {
 					return nil, err
 				}
 				rep.Generated = s.Now().UTC()
-				c.raw = true
-				c.w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				c.w.Header().Set("Cache-Control", "no-store")
-				c.w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-				if err := rep.WriteHTML(c.w); err != nil {
-					return nil, nil // the client went away; the header is sent
+				if format == "json" {
+					return rep, nil // the figures the documents show
 				}
+				var buf bytes.Buffer // rendered whole first: a failure sends an error, not half a document
+				write, ctype := rep.WriteHTML, "text/html; charset=utf-8"
+				if format == "pdf" {
+					write, ctype = rep.WritePDF, "application/pdf"
+				}
+				if err := write(&buf); err != nil {
+					return nil, err
+				}
+				c.raw = true
+				c.w.Header().Set("Content-Type", ctype)
+				c.w.Header().Set("Cache-Control", "no-store")
+				c.w.Header().Set("X-Content-Type-Options", "nosniff")
+				c.w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+				if format == "pdf" {
+					c.w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"annual-%d.pdf\"", year))
+				}
+				_, _ = buf.WriteTo(c.w) // an error here is the client going away; the header is sent
 				return nil, nil
 			}},
 		{Method: "GET", Path: "/v1/orgs/{name}/quota", Action: "org.list", Op: "org.quota.show", Summary: "An organisation's quota", Response: api.Quota{},

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
@@ -87,18 +88,34 @@ func init() {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cur.Org, limit(cur.ConcurrentJobs, false), limit(cur.CPUSecondsMonth, false), limit(cur.MemoryBytesPerJob, true))
 				})
 			}},
-		&command{path: "report annual", short: "write the annual operation report (R-14) as a self-contained HTML file with charts", maxArgs: 0,
+		&command{path: "report annual", short: "write the annual operation report (R-14, 001 art. 18) as a PDF or a self-contained HTML file with charts", maxArgs: 0,
 			flags: func(fs *flag.FlagSet) {
 				fs.String("org", "", "the organisation (operators must name their own; empty: all, bureau and admin)")
-				fs.String("year", "", "the year, for example 2026")
-				fs.String("o", "", "write the report to this file (report.html)")
+				fs.String("year", "", "the year, for example 2026 (default: this year)")
+				fs.String("format", "html", "pdf, html or json (the figures)")
+				fs.String("output", "", "write the report to this file (default annual-YEAR.FORMAT; never overwrites)")
+				fs.String("o", "", "the same as --output")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-				out, year := get(fs, "o"), get(fs, "year")
-				if out == "" || year == "" {
-					return usagef("--year YEAR and -o FILE are required")
+				out, year, format := get(fs, "output"), get(fs, "year"), get(fs, "format")
+				if o := get(fs, "o"); o != "" {
+					if out != "" && out != o {
+						return usagef("-o and --output name different files")
+					}
+					out = o
 				}
-				rc, err := e.client.AnnualReport(ctx, get(fs, "org"), year)
+				switch format {
+				case "pdf", "html", "json":
+				default:
+					return usagef("--format must be pdf, html or json")
+				}
+				if year == "" {
+					year = strconv.Itoa(time.Now().UTC().Year())
+				}
+				if out == "" {
+					out = "annual-" + year + "." + format
+				}
+				rc, err := e.client.AnnualReport(ctx, get(fs, "org"), year, format)
 				if err != nil {
 					return err
 				}
