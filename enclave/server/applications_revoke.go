@@ -20,15 +20,15 @@ import (
 // is over.
 func (s *Server) grantEndRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/applications/{id}/revoke", Action: "application.revoke",
-			Summary: "Revoke the grant of an application (ID: the application's or the grant's), with a reason: jobs under it stop, its exports are no longer approved or released, what it derived is destroyed after the grace period",
-			Request: api.ReasonRequest{}, Response: api.GrantRevoked{}, Resource: s.grantResource, Handle: s.revokeGrant},
-		{Method: "GET", Path: "/v1/grants/{id}/standing", Action: "application.list", Op: "grant.standing",
-			Summary:  "A grant's status, how it ended (who, why, when) and what holds it suspended (its organisation's suspension, open incidents)",
-			Response: api.GrantStanding{}, Resource: s.grantResource, Handle: func(ctx context.Context, c *call) (any, error) {
-				st, err := grants.Show(ctx, s.DB.SQL(), c.body.(*grants.Grant).ID)
+		planned(route{Method: "POST", Path: "/v1/applications/{id}/revoke", Action: "application.revoke",
+			Summary: "Revoke the grant of an application (ID: the application's or the grant's), with a reason: jobs under it stop, its exports are no longer approved or released, what it derived is destroyed after the grace period"},
+			s.grantResource, s.revokeGrant),
+		planned(route{Method: "GET", Path: "/v1/grants/{id}/standing", Action: "application.list", Op: "grant.standing",
+			Summary: "A grant's status, how it ended (who, why, when) and what holds it suspended (its organisation's suspension, open incidents)"},
+			s.grantResource, func(ctx context.Context, c *call, g *grants.Grant, _ none) (api.GrantStanding, error) {
+				st, err := grants.Show(ctx, s.DB.SQL(), g.ID)
 				if err != nil {
-					return nil, err
+					return api.GrantStanding{}, err
 				}
 				out := api.GrantStanding{Grant: st.ID, Application: st.Application, Org: st.Org, Status: st.Status, From: st.From, Until: st.Until,
 					Holds: []api.GrantHold{}}
@@ -39,33 +39,27 @@ func (s *Server) grantEndRoutes() []route {
 					out.Holds = append(out.Holds, api.GrantHold{Cause: h.Cause, Reason: h.Reason, By: h.By, At: h.At})
 				}
 				return out, nil
-			}},
+			}),
 	}
 }
 
-func (s *Server) grantResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) grantResource(ctx context.Context, c *call) (authz.Resource, *grants.Grant, error) {
 	g, err := grants.Resolve(ctx, s.DB.SQL(), c.path("id"))
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, nil, err
 	}
-	c.body = g
 	res := resource("grant", g.ID, g.Org)
 	for _, d := range g.Datasets {
 		res.Datasets = append(res.Datasets, policy.Dataset{Name: d.Name, Version: int64(d.Version)})
 	}
-	return res, nil
+	return res, g, nil
 }
 
-func (s *Server) revokeGrant(ctx context.Context, c *call) (any, error) {
-	var req api.ReasonRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
+func (s *Server) revokeGrant(ctx context.Context, c *call, g *grants.Grant, req api.ReasonRequest) (api.GrantRevoked, error) {
 	reason, err := incidents.CheckText("reason", req.Reason)
 	if err != nil {
-		return nil, err
+		return api.GrantRevoked{}, err
 	}
-	g := c.body.(*grants.Grant)
 	now := s.Now().UTC()
 	var stop []string
 	ev := audit.Event{Action: "application.revoke", Objects: []string{"application:" + g.Application, "grant:" + g.ID, "org:" + g.Org}, Reason: reason}
@@ -79,7 +73,7 @@ func (s *Server) revokeGrant(ctx context.Context, c *call) (any, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return api.GrantRevoked{}, err
 	}
 	s.stopJobs(ctx, c, stop, "grant "+g.ID+" revoked: "+reason, "grant:"+g.ID)
 	if stop == nil {

@@ -25,9 +25,9 @@ import (
 // organisation or a dataset. The domain is enclave/incidents.
 func (s *Server) incidentRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/incidents", Action: "incident.report", Created: true,
+		planned(route{Method: "POST", Path: "/v1/incidents", Action: "incident.report", Created: true,
 			Summary: "Report an incident on a job, a dataset or a grant (operators: their own organisation's work); the jobs that use it stop and no new ones start until the authority closes it",
-			Request: api.IncidentRequest{}, Response: api.Incident{}, Resource: s.incidentReportResource, Handle: s.reportIncident},
+			Request: api.IncidentRequest{}}, s.incidentReportResource, s.reportIncident),
 		{Method: "GET", Path: "/v1/incidents", Action: "incident.list", Summary: "The incident register; filters: state (open, closed), org",
 			Response: []api.Incident{}, Handle: func(ctx context.Context, c *call) (any, error) {
 				st := c.query("state")
@@ -53,11 +53,11 @@ func (s *Server) incidentRoutes() []route {
 				}
 				return incidentView(in), nil
 			}},
-		{Method: "POST", Path: "/v1/incidents/{id}/close", Action: "incident.close", Summary: "Close an incident with the authority's decision: its holds are lifted",
-			Request: api.DecisionRequest{}, Response: api.Incident{}, Resource: s.incidentResource, Handle: s.closeIncident},
-		{Method: "POST", Path: "/v1/jobs/halt", Action: "job.halt_all",
+		planned(route{Method: "POST", Path: "/v1/incidents/{id}/close", Action: "incident.close", Summary: "Close an incident with the authority's decision: its holds are lifted"},
+			s.incidentResourceOf, s.closeIncident),
+		planned(route{Method: "POST", Path: "/v1/jobs/halt", Action: "job.halt_all",
 			Summary: "Halt every job of an organisation or of a dataset at once (bureau, emergency response): opens an incident on it",
-			Request: api.HaltAllRequest{}, Response: api.Incident{}, Created: true, Resource: s.haltAllResource, Handle: s.reportIncident},
+			Request: api.HaltAllRequest{}, Created: true}, s.haltAllResource, s.reportIncident),
 	}
 }
 
@@ -81,26 +81,26 @@ func reportScope(c *call) string {
 	return c.subject.Org.Name
 }
 
-func (s *Server) incidentReportResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) incidentReportResource(ctx context.Context, c *call) (authz.Resource, incidentPlan, error) {
 	var req api.IncidentRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	t, err := incidents.ParseTarget(req.Job, req.Dataset, req.Grant, "")
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	return s.resolveReport(ctx, c, t, req.Reason)
 }
 
-func (s *Server) haltAllResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) haltAllResource(ctx context.Context, c *call) (authz.Resource, incidentPlan, error) {
 	var req api.HaltAllRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	t, err := incidents.ParseTarget("", req.Dataset, "", req.Org)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	return s.resolveReport(ctx, c, t, req.Reason)
 }
@@ -109,10 +109,10 @@ func (s *Server) haltAllResource(ctx context.Context, c *call) (authz.Resource, 
 // not exist, or that an operator may not name, is "not found or not
 // yours" (the router then asks the policy about the bare noun, so that a
 // caller who may not report learns nothing).
-func (s *Server) resolveReport(ctx context.Context, c *call, t incidents.Target, reason string) (authz.Resource, error) {
+func (s *Server) resolveReport(ctx context.Context, c *call, t incidents.Target, reason string) (authz.Resource, incidentPlan, error) {
 	reason, err := incidents.CheckText("reason", reason)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	scope := reportScope(c)
 	org, a, err := incidents.Resolve(ctx, s.DB.SQL(), t, scope)
@@ -120,13 +120,12 @@ func (s *Server) resolveReport(ctx context.Context, c *call, t incidents.Target,
 		// An operator may report on its own organisation's work: the
 		// policy decides on that, and a target that is not its own, or
 		// does not exist, is "not found or not yours" alike.
-		c.body = incidentPlan{missing: err}
 		res := resource("incident", "", scope)
 		res.Owner = c.subject.Person.ID
-		return res, nil
+		return res, incidentPlan{missing: err}, nil
 	}
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, incidentPlan{}, err
 	}
 	if scope != "" {
 		org = scope // the operator's own work (Resolve checked it)
@@ -137,8 +136,7 @@ func (s *Server) resolveReport(ctx context.Context, c *call, t incidents.Target,
 		name, _, _ := strings.Cut(d, "@")
 		res.Datasets = append(res.Datasets, policy.Dataset{Name: name})
 	}
-	c.body = incidentPlan{target: t, scope: scope, reason: reason}
-	return res, nil
+	return res, incidentPlan{target: t, scope: scope, reason: reason}, nil
 }
 
 func (s *Server) incidentResource(ctx context.Context, c *call) (authz.Resource, error) {
@@ -149,12 +147,21 @@ func (s *Server) incidentResource(ctx context.Context, c *call) (authz.Resource,
 	return resource("incident", in.ID, in.Org), nil
 }
 
+// incidentResourceOf is incidentResource for a typed route: the incident
+// it read goes to the handler.
+func (s *Server) incidentResourceOf(ctx context.Context, c *call) (authz.Resource, *incidents.Incident, error) {
+	in, err := incidents.Get(ctx, s.DB.SQL(), c.path("id"))
+	if err != nil {
+		return authz.Resource{}, nil, err
+	}
+	return resource("incident", in.ID, in.Org), in, nil
+}
+
 // reportIncident opens an incident, then stops the jobs it stops, each on
 // the audit log before it is stopped.
-func (s *Server) reportIncident(ctx context.Context, c *call) (any, error) {
-	plan := c.body.(incidentPlan)
+func (s *Server) reportIncident(ctx context.Context, c *call, plan incidentPlan, _ none) (api.Incident, error) {
 	if plan.missing != nil {
-		return nil, plan.missing
+		return api.Incident{}, plan.missing
 	}
 	id := people.NewID("inc_")
 	var in *incidents.Incident
@@ -179,17 +186,13 @@ func (s *Server) reportIncident(ctx context.Context, c *call) (any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return api.Incident{}, err
 	}
 	s.stopJobs(ctx, c, stop, "incident "+id+": "+plan.reason, "incident:"+id)
 	return incidentView(in), nil
 }
 
-func (s *Server) closeIncident(ctx context.Context, c *call) (any, error) {
-	var req api.DecisionRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
+func (s *Server) closeIncident(ctx context.Context, c *call, _ *incidents.Incident, req api.DecisionRequest) (api.Incident, error) {
 	id := c.path("id")
 	var in *incidents.Incident
 	ev := audit.Event{Action: "incident.close", Objects: []string{"incident:" + id}}
@@ -205,7 +208,7 @@ func (s *Server) closeIncident(ctx context.Context, c *call) (any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return api.Incident{}, err
 	}
 	return incidentView(in), nil
 }
