@@ -105,11 +105,20 @@ func TestOverride(t *testing.T) {
 		{"replaced role table keeps job.run", map[string]string{"roles.rego": roles}, "job.run", true, ""},
 		{"tests are not loaded", map[string]string{"local_test.rego": broken}, "job.run", true, ""},
 	}
+	// Cases with the same files share one engine: a load costs about a
+	// second of CPU.
+	engines := map[string]*Engine{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := New(ctx, WithPolicyDir(policyDir(t, tc.files)))
-			if err != nil {
-				t.Fatalf("New: %v", err)
+			key := fmt.Sprint(tc.files)
+			e := engines[key]
+			if e == nil {
+				var err error
+				e, err = New(ctx, WithPolicyDir(policyDir(t, tc.files)))
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				engines[key] = e
 			}
 			in := jobInput()
 			in.Action = tc.action

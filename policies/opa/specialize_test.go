@@ -273,6 +273,10 @@ reasons contains {"rule": "local.name", "message": "no"} if {
 	for name, src := range tests {
 		for mode, opts := range modes {
 			t.Run(name+"/"+mode, func(t *testing.T) {
+				if testing.Short() && mode == "topdown" && name != "field" {
+					// One topdown case under -short: each costs a load.
+					t.Skip("under -short only the field case runs in topdown")
+				}
 				dir := t.TempDir()
 				if err := os.WriteFile(filepath.Join(dir, "local.rego"), []byte(src), 0o644); err != nil {
 					t.Fatal(err)
@@ -346,7 +350,11 @@ func TestSpecializationCollisionFallsBack(t *testing.T) {
 	// Whatever became of the residuals, every decision is the whole
 	// policies' one.
 	r := rand.New(rand.NewPCG(9, 9))
-	for range 300 {
+	draws := 300
+	if testing.Short() {
+		draws = 60
+	}
+	for range draws {
 		in := randomInput(r)
 		want, ok := wholeDecision(t, e, in)
 		got, err := e.Decide(context.Background(), in)
