@@ -438,6 +438,9 @@ echo "a revoked credential is refused at once:"
 as consumer credential revoke "$CRED" > /dev/null
 if as loan-desk service call firm-check --key "$KEY"; then exit 1; fi
 
+say "the annual operation report of 001 art. 18 as a PDF (product development and storage, security management, market operations, resource use, objections)"
+as bureau report annual --year "$(date +%Y)" --format pdf --output "$DEMO/annual.pdf" && head -c 5 "$DEMO/annual.pdf" | grep -q '^%PDF-' || { echo "the annual report is not a PDF"; exit 1; }
+
 say "the bureau reads the audit log"
 as bureau audit list --limit 12
 say "audit verify"
