@@ -30,9 +30,9 @@ const SystemRole people.Role = "consumer-system"
 // document of each service. The domain is enclave/services.
 func (s *Server) serviceRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/services", Action: "service.create", Created: true,
+		planned(route{Method: "POST", Path: "/v1/services", Action: "service.create", Created: true,
 			Summary: "Create a service over a dataset (custodians: their own; operators: under a grant covering it, for its scenario); pending until officers of another organisation approve",
-			Request: api.ServiceRequest{}, Response: api.Service{}, Resource: s.serviceCreateResource, Handle: s.createService},
+			Request: api.ServiceRequest{}, Response: api.Service{}}, s.serviceCreateResource, s.createService),
 		{Method: "GET", Path: "/v1/services", Action: "service.list", Summary: "Every service and its state",
 			Response: []api.Service{}, Handle: func(ctx context.Context, c *call) (any, error) {
 				ss, err := services.List(ctx, s.DB.SQL())
@@ -93,12 +93,12 @@ func (s *Server) serviceRoutes() []route {
 			}},
 		{Method: "POST", Path: "/v1/credentials/{id}/revoke", Action: "credential.revoke", Summary: "Revoke a credential of the caller's organisation",
 			Response: api.Credential{}, Resource: s.ownOrgResource("credential"), Handle: s.revokeCredential},
-		{Method: "POST", Path: "/v1/services/{name}/verify", Action: "service.verify",
-			Summary: "Compare-verify (an application system's credential): one key, or at most 100; answers match true or false and nothing else",
-			Request: api.VerifyRequest{}, Response: api.VerifyAnswer{}, Resource: s.callResource, Handle: s.verify},
-		{Method: "POST", Path: "/v1/services/{name}/query", Action: "service.query",
-			Summary: "Query-reference (an application system's credential): one subject's key; answers the service's approved columns of that subject, personal information desensitized",
-			Request: api.QueryRequest{}, Response: api.QueryAnswer{}, Resource: s.callResource, Handle: s.query},
+		planned(route{Method: "POST", Path: "/v1/services/{name}/verify", Action: "service.verify",
+			Summary:  "Compare-verify (an application system's credential): one key, or at most 100; answers match true or false and nothing else",
+			Response: api.VerifyAnswer{}}, s.callResource, s.verify),
+		planned(route{Method: "POST", Path: "/v1/services/{name}/query", Action: "service.query",
+			Summary:  "Query-reference (an application system's credential): one subject's key; answers the service's approved columns of that subject, personal information desensitized",
+			Response: api.QueryAnswer{}}, s.callResource, s.query),
 		{Method: "GET", Path: "/v1/services/{name}/usage", Action: "service.usage",
 			Summary:  "Calls of a service per subscription and day (consumers: their own; custodians: on their datasets; the bureau: all); query: day",
 			Response: []api.ServiceUsage{}, Resource: s.serviceResource, Handle: s.serviceUsage},
@@ -150,13 +150,12 @@ func (s *Server) subscriptionResource(ctx context.Context, c *call) (authz.Resou
 	return res, nil
 }
 
-func (s *Server) serviceCreateResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) serviceCreateResource(ctx context.Context, c *call) (authz.Resource, api.ServiceRequest, error) {
 	var req api.ServiceRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, req, err
 	}
-	c.body = req
-	return resource("service", req.Name, c.subject.Org.Name), nil
+	return resource("service", req.Name, c.subject.Org.Name), req, nil
 }
 
 // newestReadable is the newest version of a dataset that may be read.
@@ -173,8 +172,7 @@ func (s *Server) newestReadable(ctx context.Context, name string) (*datasets.Ver
 	return nil, vs[len(vs)-1].Readable()
 }
 
-func (s *Server) createService(ctx context.Context, c *call) (any, error) {
-	req := c.body.(api.ServiceRequest)
+func (s *Server) createService(ctx context.Context, c *call, req api.ServiceRequest, _ none) (any, error) {
 	rate, err := services.ParseRate(req.Rate)
 	if err != nil {
 		return nil, err
@@ -364,16 +362,17 @@ func (s *Server) revokeCredential(ctx context.Context, c *call) (any, error) {
 // callResource is the resource of a call: the service in the caller's
 // organisation when the credential's subscription is to it, else in none
 // (the policy then refuses).
-func (s *Server) callResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) callResource(ctx context.Context, c *call) (authz.Resource, *services.Caller, error) {
 	name := c.path("name")
 	org := ""
+	var caller *services.Caller
 	if s.services != nil {
 		if cl, err := s.services.Authenticate(ctx, bearer(c.r)); err == nil && cl.Service == name {
 			org = cl.Org.Name
-			c.body = cl
+			caller = &cl
 		}
 	}
-	return resource("service", name, org), nil
+	return resource("service", name, org), caller, nil
 }
 
 func bearer(r *http.Request) string {
@@ -384,15 +383,11 @@ func bearer(r *http.Request) string {
 // verify answers a compare-verify call: the rate limit and the
 // enumeration guard, then each key looked up, each on the audit log (by
 // its keyed hash only) before the answer is sent.
-func (s *Server) verify(ctx context.Context, c *call) (any, error) {
-	cl, ok := c.body.(services.Caller)
-	if !ok {
+func (s *Server) verify(ctx context.Context, c *call, caller *services.Caller, req api.VerifyRequest) (any, error) {
+	if caller == nil {
 		return nil, fmt.Errorf("the credential's subscription is not to this service: %w", errdefs.ErrPermissionDenied)
 	}
-	var req api.VerifyRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
+	cl := *caller
 	items := req.Keys
 	batch := len(items) > 0
 	if batch && (req.Key != "" || req.Claims != nil) {
@@ -553,15 +548,11 @@ func (s *Server) usageStatement(ctx context.Context, c *call) (any, error) {
 // query answers a query-reference call: one subject, the rate limit and
 // the enumeration guard, its audit entry (the key's keyed hash, whether it
 // was found, how many rows) on the log before the answer is sent.
-func (s *Server) query(ctx context.Context, c *call) (any, error) {
-	cl, ok := c.body.(services.Caller)
-	if !ok {
+func (s *Server) query(ctx context.Context, c *call, caller *services.Caller, req api.QueryRequest) (any, error) {
+	if caller == nil {
 		return nil, fmt.Errorf("the credential's subscription is not to this service: %w", errdefs.ErrPermissionDenied)
 	}
-	var req api.QueryRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
+	cl := *caller
 	sv, wait, err := s.services.Admit(ctx, cl, c.path("name"), 1)
 	if err != nil {
 		if wait > 0 {
