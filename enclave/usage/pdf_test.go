@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,3 +153,31 @@ func TestAnnualPDF(t *testing.T) {
 }
 
 func twoDigit(m int) string { return strconv.Itoa(m/10) + strconv.Itoa(m%10) }
+
+// TestAnnualEscapes: names in the report are text in both documents, never
+// markup (HTML) or operators (PDF).
+func TestAnnualEscapes(t *testing.T) {
+	db := fixture(t)
+	rep, err := Annual(context.Background(), db.SQL(), "acme", 2026, DefaultPriceList(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Org, rep.Currency = `<script>alert(1)</script>`, `<b>"&`
+	var h bytes.Buffer
+	if err := rep.WriteHTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(h.String(), "<script>") || strings.Contains(h.String(), "<b>") ||
+		!strings.Contains(h.String(), "Charges (&lt;b&gt;&#34;&amp;)") {
+		t.Errorf("the HTML report does not escape the names")
+	}
+	rep.Org = `a) Tj (b`
+	var p bytes.Buffer
+	if err := rep.WritePDF(&p); err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, p.Bytes())
+	if !slices.Contains(text, "Organisation: a) Tj (b") {
+		t.Errorf("the PDF does not keep the name as one string: %q", text[:3])
+	}
+}
