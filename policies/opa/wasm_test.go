@@ -24,10 +24,7 @@ var wasmActions = []string{"job.run", "application.file", "job.list", "export.ap
 // their residuals compiled to WebAssembly and with topdown on the whole
 // policies, and requires the same decision (or an error from both).
 func TestWasmAgreesWithTopdown(t *testing.T) {
-	e, err := New(context.Background(), WithEvaluator(EvaluatorWasm))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := wasmEngine(t)
 	if e.Evaluator() != EvaluatorWasm {
 		t.Errorf("got evaluator %q, want %q", e.Evaluator(), EvaluatorWasm)
 	}
@@ -111,6 +108,18 @@ var (
 	wasmErr  error
 )
 
+// wasmEngine returns one engine with the built-in policies and the wasm
+// evaluator per test binary, for the tests that only decide with it (each
+// action's module is compiled once, on its first request).
+func wasmEngine(t testing.TB) *Engine {
+	t.Helper()
+	wasmOnce.Do(func() { wasmEng, wasmErr = New(context.Background(), WithEvaluator(EvaluatorWasm)) })
+	if wasmErr != nil {
+		t.Fatalf("New: %v", wasmErr)
+	}
+	return wasmEng
+}
+
 // FuzzDecideWasm decodes requests as the daemon's JSON decoder does,
 // turns each into one of wasmActions, and requires the residual compiled
 // to WebAssembly to decide it as topdown does on the whole policies.
@@ -122,11 +131,7 @@ func FuzzDecideWasm(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	wasmOnce.Do(func() { wasmEng, wasmErr = New(context.Background(), WithEvaluator(EvaluatorWasm)) })
-	if wasmErr != nil {
-		f.Fatal(wasmErr)
-	}
-	e := wasmEng
+	e := wasmEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := policy.DecodeInput(data)
 		if err != nil {
