@@ -119,6 +119,13 @@ func init() {
 	exemptFor("independent review: an officer of another organisation decides a service (scope independent)", "service.approve/officer", "service.reject/officer")
 	exemptFor("the authority approves and the bureau supervises every organisation's subscriptions and services", "subscription.list/authority",
 		"subscription.list/bureau", "subscription.statement/authority", "subscription.statement/bureau", "subscription.approve/authority", "subscription.reject/authority", "service.stop/authority", "service.stop/bureau")
+	exemptFor("anyone with a token may object to a dataset they see in the catalogue (001 art. 13, 002 art. 20; TestObjections)",
+		all("objection.file")...)
+	exemptFor("an objection is shown to its filer's and its custodian's organisations, to another answered \"not found or not yours\" (404) "+
+		"like one that does not exist (TestObjections); the bureau and the authority supervise every objection's answer",
+		all("objection.show")...)
+	exemptFor("the bureau supervises and the authority oversees every organisation's objections and their deadlines (001 art. 13)",
+		"objection.list/bureau", "objection.list/authority")
 	exemptFor("usage is filtered to the caller: custodians see the calls on their datasets, the bureau all (R-12, R-14; TestServiceLifecycle)",
 		"service.usage/custodian", "service.usage/bureau")
 }
@@ -139,6 +146,7 @@ type matrixWorld struct {
 	pending, released string // exports
 	pendingImage      string
 	incident          string
+	objection         string
 }
 
 func newMatrixWorld(t *testing.T) *matrixWorld {
@@ -163,6 +171,9 @@ func newMatrixWorld(t *testing.T) *matrixWorld {
 	var inc api.Incident
 	w.mustDo(w.operator.Token, "POST", "/v1/incidents", api.IncidentRequest{Job: m.job.ID, Reason: "matrix"}, &inc)
 	m.incident = inc.ID
+	var obj api.Objection
+	w.mustDo(w.operator.Token, "POST", "/v1/objections", api.ObjectionRequest{Dataset: "penalties", Text: "matrix"}, &obj)
+	m.objection = obj.ID
 	m.pendingImage = "sha256:" + strings.Repeat("0", 63) + "2"
 	if err := jobs.CreateImage(jw.ctx, w.db.SQL(), &jobs.Image{Digest: m.pendingImage, Name: "acme-model", Size: 1, Status: jobs.ImagePending,
 		Org: "acme", ImportedBy: w.operator.ID, ImportedAt: w.now}); err != nil {
@@ -309,6 +320,12 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "POST /v1/services/{name}/query", typ: "services", url: "/v1/services/none-such/query", body: api.QueryRequest{Key: "k"}},
 		{route: "GET /v1/services/{name}/usage", typ: "services", url: "/v1/services/none-such/usage"},
 		{route: "GET /v1/services/{name}/openapi.json", typ: "services", url: "/v1/services/none-such/openapi.json"},
+
+		{route: "POST /v1/objections", typ: "objections", url: "/v1/objections", body: api.ObjectionRequest{Dataset: "penalties", Text: "matrix"}},
+		{route: "GET /v1/objections", typ: "objections", url: "/v1/objections", list: true, markers: []string{m.objection}},
+		{route: "GET /v1/objections/{id}", typ: "objections", url: "/v1/objections/" + m.objection},
+		{route: "POST /v1/objections/{id}/answer", typ: "objections", url: "/v1/objections/" + m.objection + "/answer",
+			body: api.ObjectionAnswerRequest{Text: "matrix"}},
 	}
 }
 

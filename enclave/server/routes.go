@@ -50,6 +50,7 @@ var routeGroups = []routeGroup{
 	{"exports", []part{partJobs, partExports}, (*Server).exportRoutes},
 	{"incidents", nil, (*Server).incidentRoutes},
 	{"services", []part{partCatalog}, (*Server).serviceRoutes},
+	{"objections", []part{partCatalog}, (*Server).objectionRoutes},
 	{"usage", nil, (*Server).usageRoutes},
 	{"policy", nil, (*Server).policyRoutes},
 	{"audit", nil, (*Server).auditRoutes},
