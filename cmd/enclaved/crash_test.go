@@ -42,6 +42,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// daemonStartWait bounds how long a test waits for a daemon it started to
+// answer. A daemon under the race detector loads and probes its policies
+// and starts containerd before it answers; on a loaded 2-core machine that
+// took over 30 s, and the wait returns as soon as it answers.
+const daemonStartWait = 3 * time.Minute
+
 func startDaemon(t testing.TB, dir string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -52,14 +58,14 @@ func startDaemon(t testing.TB, dir string, env ...string) *exec.Cmd {
 	}
 	sock := filepath.Join(dir, "enclaved.sock")
 	c, _ := client.New(sock, "")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(daemonStartWait)
 	for {
 		if _, err := c.Health(context.Background()); err == nil {
 			return cmd
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("daemon did not answer within 30s")
+			t.Fatal("daemon did not answer within " + daemonStartWait.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

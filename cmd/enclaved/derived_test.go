@@ -111,7 +111,7 @@ func TestDerivedDataDiesWithItsBasis(t *testing.T) {
 	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
 	os.Remove(filepath.Join(base, "penalties.csv"))
 	j, err := w.operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"copy.arrow", "note.txt"},
-		Args: []string{"sh", "-c", `cp /in/credit_penalties/data.arrow /out/copy.arrow && echo "marker-$((6*7))-$((1000+337))" | tee /out/note.txt`},
+		Args:    []string{"sh", "-c", `cp /in/credit_penalties/data.arrow /out/copy.arrow && echo "marker-$((6*7))-$((1000+337))" | tee /out/note.txt`},
 		Timeout: "1m"})
 	must(err)
 	j, err = w.operator.WaitJob(ctx, j.ID)

@@ -388,14 +388,14 @@ done
 func waitHealthy(t *testing.T, dataDir string, cmd *exec.Cmd) {
 	t.Helper()
 	c, _ := client.New(filepath.Join(dataDir, "enclaved.sock"), "")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(daemonStartWait)
 	for {
 		if _, err := c.Health(context.Background()); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("daemon did not answer within 30s")
+			t.Fatal("daemon did not answer within " + daemonStartWait.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

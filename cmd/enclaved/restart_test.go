@@ -36,14 +36,14 @@ func startDaemonIn(t *testing.T, dir string, ownNS bool) *exec.Cmd {
 		t.Fatal(err)
 	}
 	c, _ := client.New(filepath.Join(dir, "enclaved.sock"), "")
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(daemonStartWait)
 	for {
 		if _, err := c.Health(context.Background()); err == nil {
 			return cmd
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("daemon did not answer within 60s")
+			t.Fatal("daemon did not answer within " + daemonStartWait.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

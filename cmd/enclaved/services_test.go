@@ -78,7 +78,7 @@ func startServiceDaemon(tb testing.TB, rows int) *serviceDaemon {
 		})
 	}
 	admin, _ := client.New(d.sock, res.AdminToken)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(daemonStartWait)
 	for {
 		if _, err := admin.Health(ctx); err == nil {
 			if c, err := net.Dial("tcp", cfg.Listen); err == nil { // the TLS listener serves (its certificate is made)
@@ -88,7 +88,7 @@ func startServiceDaemon(tb testing.TB, rows int) *serviceDaemon {
 		}
 		if time.Now().After(deadline) {
 			d.stop()
-			tb.Fatal("daemon did not answer within 30s")
+			tb.Fatal("daemon did not answer within " + daemonStartWait.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
