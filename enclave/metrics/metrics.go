@@ -35,6 +35,9 @@ type Options struct {
 	AuditSize func() uint64
 	// Timeout bounds the database queries of one scrape (default 10 s).
 	Timeout time.Duration
+	// Now is the clock that says which objections are overdue (default
+	// time.Now).
+	Now func() time.Time
 }
 
 // Metrics holds the enclave's collectors. It is safe for concurrent use.
@@ -81,6 +84,10 @@ func New(db *sql.DB, opts Options) *Metrics {
 		}, func() float64 { return float64(opts.AuditSize()) }))
 	}
 	m.reg.MustRegister(&incidentCollector{db: db, timeout: opts.Timeout}) // issue 18
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m.reg.MustRegister(&objectionCollector{db: db, timeout: opts.Timeout, now: opts.Now}) // issue 20 item 4
 	return m
 }
 
