@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/objections"
 )
 
 // TestObjections (issue 20 item 4): anyone with a token files an
@@ -115,4 +120,49 @@ func TestObjections(t *testing.T) {
 			t.Fatalf("no %s entry", a)
 		}
 	}
+}
+
+// FuzzObjectionBody: the bodies of POST /v1/objections and of an answer
+// decode strictly, and their text is checked, with errors of class
+// invalid argument only that never quote the text; an accepted text is
+// trimmed, bounded and free of control characters but newlines and tabs.
+func FuzzObjectionBody(f *testing.F) {
+	for _, s := range []string{
+		`{"dataset":"penalties","text":"row 2 is wrong"}`, `{"text":"fixed","corrected_version":2}`, `{"text":"\u0000"}`,
+		`{"text":"  "}`, `{"corrected_version":"2"}`, `{"dataset":1}`, `{"text":"a","extra":1}`, `{}`, "\xff", `{"text":"x"} {}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var file api.ObjectionRequest
+		var answer api.ObjectionAnswerRequest
+		for _, v := range []any{&file, &answer} {
+			if err := decodeJSON(bytes.NewReader(data), v); err != nil && !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("decode error of class other than invalid argument: %v", err)
+			}
+		}
+		for _, text := range []string{file.Text, answer.Text} {
+			got, err := objections.CheckText("the text", text)
+			if err != nil {
+				if !errdefs.IsInvalidArgument(err) {
+					t.Fatalf("text error of class other than invalid argument: %v", err)
+				}
+				// The message is one of the fixed ones: it never depends on
+				// (never quotes) the text.
+				fixed := false
+				for _, bad := range []string{"", "\xff", "a\x00"} {
+					_, e := objections.CheckText("the text", bad)
+					fixed = fixed || e.Error() == err.Error()
+				}
+				if !fixed {
+					t.Fatalf("the error depends on the text: %v", err)
+				}
+				continue
+			}
+			if got == "" || len(got) > objections.MaxText || got != strings.TrimSpace(got) || !utf8.ValidString(got) ||
+				strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }) {
+				t.Fatalf("accepted text %q", got)
+			}
+		}
+	})
 }
