@@ -22,9 +22,9 @@ import (
 // shown to the parties, never in the audit log or a log line.
 func (s *Server) objectionRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/objections", Action: "objection.file", Created: true,
+		planned(route{Method: "POST", Path: "/v1/objections", Action: "objection.file", Created: true,
 			Summary: "File an objection about a dataset you see in the catalogue; its custodian organisation answers within 5 working days",
-			Request: api.ObjectionRequest{}, Response: api.Objection{}, Resource: s.objectionFileResource, Handle: s.fileObjection},
+			Request: api.ObjectionRequest{}, Response: api.Objection{}}, s.objectionFileResource, s.fileObjection),
 		{Method: "GET", Path: "/v1/objections", Action: "objection.list",
 			Summary:  "Objections: those your organisation filed or must answer (the bureau and the authority: every one); overdue=true keeps those open past their due time",
 			Response: []api.Objection{}, Handle: s.listObjections},
@@ -56,24 +56,24 @@ type objectionPlan struct {
 	missing            error
 }
 
-func (s *Server) objectionFileResource(ctx context.Context, c *call) (authz.Resource, error) {
+func (s *Server) objectionFileResource(ctx context.Context, c *call) (authz.Resource, objectionPlan, error) {
 	var req api.ObjectionRequest
 	if err := c.decode(&req); err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, objectionPlan{}, err
 	}
 	text, err := objections.CheckText("the objection's text", req.Text)
 	if err != nil {
-		return authz.Resource{}, err
+		return authz.Resource{}, objectionPlan{}, err
 	}
 	if req.Dataset == "" || len(req.Dataset) > 256 {
-		return authz.Resource{}, fmt.Errorf("an objection names a dataset (field \"dataset\"): %w", errdefs.ErrInvalidArgument)
+		return authz.Resource{}, objectionPlan{}, fmt.Errorf("an objection names a dataset (field \"dataset\"): %w", errdefs.ErrInvalidArgument)
 	}
 	// A dataset the caller does not see in the catalogue (an upload of
 	// another organisation) is answered like one never imported.
 	missing := fmt.Errorf("dataset %q: not found or not yours: %w", req.Dataset, errdefs.ErrNotFound)
 	vs, err := s.Catalog.Versions(ctx, s.DB.SQL(), req.Dataset)
 	if err != nil && !errdefs.IsNotFound(err) {
-		return authz.Resource{}, err
+		return authz.Resource{}, objectionPlan{}, err
 	}
 	seen := false
 	for _, v := range vs {
@@ -82,19 +82,16 @@ func (s *Server) objectionFileResource(ctx context.Context, c *call) (authz.Reso
 	owner := ""
 	if seen {
 		if owner, err = s.Catalog.Owner(ctx, s.DB.SQL(), req.Dataset); err != nil && !errdefs.IsNotFound(err) {
-			return authz.Resource{}, err
+			return authz.Resource{}, objectionPlan{}, err
 		}
 	}
 	if owner == "" {
-		c.body = objectionPlan{missing: missing}
-		return resource("objection", "", c.subject.Org.Name), nil
+		return resource("objection", "", c.subject.Org.Name), objectionPlan{missing: missing}, nil
 	}
-	c.body = objectionPlan{dataset: req.Dataset, org: owner, text: text}
-	return resource("objection", "", owner), nil
+	return resource("objection", "", owner), objectionPlan{dataset: req.Dataset, org: owner, text: text}, nil
 }
 
-func (s *Server) fileObjection(ctx context.Context, c *call) (any, error) {
-	plan := c.body.(objectionPlan)
+func (s *Server) fileObjection(ctx context.Context, c *call, plan objectionPlan, _ none) (any, error) {
 	if plan.missing != nil {
 		return nil, plan.missing
 	}
