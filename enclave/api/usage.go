@@ -17,7 +17,10 @@ type UsageCharge struct {
 // UsageRow is the use of one key of a usage report (an organisation, a
 // person, a dataset, a day or a month).
 type UsageRow struct {
-	Key              string      `json:"key"`
+	Key string `json:"key"`
+	// Name is the person's name when the report is by person (added
+	// beside the id in Key, issue 21).
+	Name             string      `json:"name,omitempty"`
 	Jobs             int64       `json:"jobs"`
 	CPUSeconds       float64     `json:"cpu_seconds"`
 	CPUHours         float64     `json:"cpu_hours"`

@@ -57,7 +57,14 @@ func (s *Server) usageRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				return usageReportView(rep), nil
+				out := usageReportView(rep)
+				if rep.By == usage.ByPerson {
+					names := personNames{}
+					for i := range out.Rows {
+						out.Rows[i].Name = names.name(c, out.Rows[i].Key)
+					}
+				}
+				return out, nil
 			}},
 		{Method: "GET", Path: "/v1/reports/annual", Action: "report.annual",
 			Summary:  "The annual operation report of an organisation (R-14, 001 art. 18) as a self-contained HTML document with charts, a PDF, or its figures as JSON; query: org, year, format (html, pdf or json; default html)",

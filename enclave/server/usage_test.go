@@ -297,3 +297,41 @@ func TestAuditByDatasetPages(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageByPersonNamesPeople: a report by person gives each person's name
+// beside the id in key (issue 21), and a key that names no person keeps the
+// id alone.
+func TestUsageByPersonNamesPeople(t *testing.T) {
+	w := newWorld(t)
+	seedUsage(t, w)
+	bureau := w.person("Sun Hao", "platform", "bureau")
+	analyst := w.person("Li Na", "acme", "operator")
+	if _, err := w.db.SQL().Exec(`INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, usage, created_at)
+		VALUES ('j_u9', 'acme', ?, 'sha256:x', '[]', '[{"dataset":"penalties","version":1}]', '{}', '{}', 'complete', '{"cpu_seconds": 36}', '2026-03-05T10:00:00Z')`,
+		analyst.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, body := w.do(bureau.Token, "GET", "/v1/usage?by=person", nil)
+	if code != 200 {
+		t.Fatalf("got status %d (%s)", code, body)
+	}
+	var rep api.UsageReport
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, r := range rep.Rows {
+		names[r.Key] = r.Name
+	}
+	if names[analyst.ID] != "Li Na" {
+		t.Errorf("row %s: got name %q, want Li Na (rows %v)", analyst.ID, names[analyst.ID], names)
+	}
+	if n, ok := names["p_x"]; !ok || n != "" {
+		t.Errorf("row p_x (no such person): got name %q (present %v), want the id alone", n, ok)
+	}
+	// Other groupings carry no names.
+	_, body = w.do(bureau.Token, "GET", "/v1/usage?by=org", nil)
+	if strings.Contains(string(body), `"name"`) {
+		t.Errorf("a report by organisation carries names: %s", body)
+	}
+}

@@ -637,12 +637,12 @@ async function renderUsage(range) {
     const rows = rep.rows.slice().sort((p, q) => q.cpu_hours - p.cpu_hours);
     const top = rows.slice(0, 12);
     return el('section', { class: 'card', 'aria-labelledby': id + '-h' }, el('h3', { id: id + '-h' }, 'By ' + label),
-      top.length ? plot(id + '-chart', { type: 'bar', data: { labels: top.map((r) => r.key), datasets: [
+      top.length ? plot(id + '-chart', { type: 'bar', data: { labels: top.map((r) => r.name || r.key), datasets: [
         { label: 'CPU-hours', data: top.map((r) => r.cpu_hours), backgroundColor: palette[0], maxBarThickness: 28 }] },
       options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, title: { display: true, text: 'CPU-hours (' + from + ' to ' + to + ')' } } } } },
-      'CPU-hours by ' + label + ': ' + top.map((r) => r.key + ' ' + r.cpu_hours.toFixed(3)).join(', ')) : el('p', { class: 'muted' }, 'No use in this range.'),
+      'CPU-hours by ' + label + ': ' + top.map((r) => (r.name || r.key) + ' ' + r.cpu_hours.toFixed(3)).join(', ')) : el('p', { class: 'muted' }, 'No use in this range.'),
       table([label, 'jobs', 'CPU-hours', 'peak memory', 'data read', 'outputs', 'exports (approved / rejected)', 'charge'],
-        rows.map((r) => ({ id: r.key, cells: [r.key, String(r.jobs), r.cpu_hours.toFixed(3), fmtBytes(r.peak_memory_bytes),
+        rows.map((r) => ({ id: r.key, cells: [r.name ? person(r.key, r.name) : r.key, String(r.jobs), r.cpu_hours.toFixed(3), fmtBytes(r.peak_memory_bytes),
           fmtBytes(r.input_bytes), fmtBytes(r.output_bytes), r.exports_requested + ' (' + r.exports_approved + ' / ' + r.exports_rejected + ')',
           (r.charge.total || 0).toFixed(2) + ' ' + (rep.currency || '')] })), id));
   };
