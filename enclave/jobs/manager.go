@@ -538,15 +538,38 @@ func (m *Manager) Wait(ctx context.Context, id string) (*Job, error) {
 		m.waiters[id] = append(m.waiters[id], ch)
 		m.mu.Unlock()
 		j, err := Get(ctx, m.db.SQL(), id)
+		if err == nil && !j.State.Terminal() {
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(2 * time.Second):
+			}
+		}
+		m.dropWaiter(id, ch)
 		if err != nil || j.State.Terminal() {
 			return j, err
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return j, ctx.Err()
-		case <-time.After(2 * time.Second):
+	}
+}
+
+// dropWaiter removes a waiter that left before the job ended, so that
+// waits on a long job do not pile up channels until it finishes.
+func (m *Manager) dropWaiter(id string, ch chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ws := m.waiters[id]
+	for i, w := range ws {
+		if w == ch {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
 		}
+	}
+	if len(ws) == 0 {
+		delete(m.waiters, id)
+	} else {
+		m.waiters[id] = ws
 	}
 }
 

@@ -282,3 +282,34 @@ func TestRecoverFailsClosed(t *testing.T) {
 		t.Errorf("j-1 after a failed recovery: got %v, %v; want still running", j.State, err)
 	}
 }
+
+// TestWaitThatTimesOutLeavesNoWaiter: a caller that waits in short turns
+// on a long job (as GET /v1/jobs/{id}/wait does) gets the job back, not
+// ended, at each deadline, and leaves no channel behind; the last wait
+// sees the end.
+func TestWaitThatTimesOutLeavesNoWaiter(t *testing.T) {
+	d := newDaemon(t)
+	g := newGate()
+	m := d.start(t, &sandboxtest.Fake{RunFunc: g.run}, 1)
+	defer m.Close()
+	record(t, m, "j-1", nil, sandbox.DefaultLimits())
+	g.waitStarted(t, 1)
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		j, err := m.Wait(ctx, "j-1")
+		cancel()
+		if err == nil || j == nil || j.State.Terminal() {
+			t.Fatalf("a wait that timed out on a running job: got %v, %v; want the job not ended and the deadline", j, err)
+		}
+	}
+	m.mu.Lock()
+	left := len(m.waiters["j-1"])
+	m.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d waiters left behind by waits that ended, want 0", left)
+	}
+	close(g.release)
+	if j, err := m.Wait(context.Background(), "j-1"); err != nil || j.State != Complete {
+		t.Fatalf("got %v, %v; want complete", j.State, err)
+	}
+}

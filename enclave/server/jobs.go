@@ -121,14 +121,23 @@ func (s *Server) jobRoutes() []route {
 				}
 				wctx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()
-				j, err := s.Jobs.Wait(wctx, j.ID)
-				if err != nil && wctx.Err() != nil && j != nil {
-					return s.jobView(ctx, c, j) // not ended yet: the caller waits again
+				ended, err := s.Jobs.Wait(wctx, j.ID)
+				if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+					// The wait's own deadline, not the caller's: the job is
+					// read again under the request's context (the wait may
+					// have expired inside its read) and returned as it is;
+					// the caller waits again while it is not ended.
+					if ended, err = jobs.Get(ctx, s.DB.SQL(), j.ID); err != nil {
+						return api.Job{}, err
+					}
+					if !ended.State.Terminal() {
+						return s.jobView(ctx, c, ended)
+					}
 				}
 				if err != nil {
 					return api.Job{}, err
 				}
-				return s.endedView(wctx, c, j)
+				return s.endedView(ctx, c, ended)
 			}),
 		planned(route{Method: "GET", Path: "/v1/jobs/{id}/outputs", Action: "job.outputs",
 			Summary: "The job's collected outputs, the declared files it wrote: names, sizes (rounded up for operators) and hashes (for operators only once released); contents leave only through exports"},
