@@ -294,6 +294,9 @@ var Actions = []string{
 	"policy.explain",
 	"incident.report", "incident.list", "incident.show", "incident.close", "job.halt_all",
 	"objection.file", "objection.list", "objection.show", "objection.answer",
+	// A service call is decided on every call (issue 19 item 8): it is
+	// specialized and planned like the rest.
+	"service.verify", "service.query",
 }
 
 // Limits on the size of an input, so that a hostile request cannot make a

@@ -100,6 +100,9 @@ var wantRoles = map[string]map[string]string{
 	"objection.list":   {"*": anyRes},
 	"objection.show":   {"*": anyRes},
 	"objection.answer": {"custodian": ownOrg},
+
+	"service.verify": {"consumer-system": ownOrg},
+	"service.query":  {"consumer-system": ownOrg},
 }
 
 // matrixInput builds a request for action by a person holding roles, on a
@@ -163,6 +166,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	// Two roles at once never widen a role's scope beyond its own.
 	roleSets = append(roleSets, []string{"operator", "officer"}, []string{"authority", "operator"}, []string{"admin", "bureau"})
+	// The roles of issue 19 (a consumer, and an application system calling
+	// with a credential), which are not in policy.Roles.
+	roleSets = append(roleSets, []string{"consumer"}, []string{"consumer-system"})
 	for _, action := range policy.Actions {
 		if _, ok := wantRoles[action]; !ok {
 			t.Fatalf("action %q missing from the expected matrix", action)

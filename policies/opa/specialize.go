@@ -264,6 +264,11 @@ func probes(action string) []policy.Input {
 		for _, r := range policy.Roles {
 			out = append(out, base([]string{r}, own))
 		}
+		// The roles of issue 19, which no person of policy.Roles holds:
+		// a consumer and an application system calling a service.
+		for _, r := range []string{"consumer", "consumer-system"} {
+			out = append(out, base([]string{r}, own))
+		}
 	}
 	expired := base([]string{"operator"}, true)
 	expired.Subject.LicenceUntil, expired.Subject.AgreementUntil = day(-1), day(-1)
