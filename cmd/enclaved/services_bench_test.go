@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enclave-dev/enclave/enclave/api"
+)
+
+// BenchmarkServiceVerify drives compare-verify calls (authorized by the
+// policy, rate-limited, each durably on the audit log before its answer
+// is sent, metered in batches) over the daemon's TLS listener with
+// keep-alive connections, and the same lookup (decode, keyed hash, map,
+// encode) served by a plain handler over TLS in the same run. It prints,
+// for each, calls/s and p50/p99 and their ratios, in two loads:
+//
+//   - capacity: 32 connections, each sending its next call as soon as
+//     the last is answered (closed loop), for the most calls/s;
+//   - the goal's rate: 5,000 calls/s offered on a fixed schedule over 64
+//     connections (open loop), each call's latency counted from the time
+//     it was due, so that a stall counts against every call it delays.
+//
+// The issue's goal on a 2-core machine is at least 5,000 calls/s at p99
+// <= 5 ms: the second load measures it. (In the closed loop, 32
+// connections at 5,000 calls/s mean a call every 6.4 ms per connection:
+// its mean latency is 32/rate by Little's law, so it measures capacity,
+// not latency.)
+//
+// ENCLAVE_BENCH_PROFILE=DIR writes CPU, mutex and block profiles of the
+// enclave's capacity load to DIR.
+func BenchmarkServiceVerify(b *testing.B) {
+	d := startServiceDaemon(b, 2000)
+	defer d.stop()
+	cr := d.publish(b, "firms", "10000000/m", 10_000_000)
+	keys := d.column("uscc")
+
+	// The plain reference: same TLS, same lookup, no policy, no audit.
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	kh := func(v string) string {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(v))
+		return hex.EncodeToString(m.Sum(nil)[:16])
+	}
+	index := map[string]bool{}
+	for _, k := range keys {
+		index[kh(k)] = true
+	}
+	plain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req api.VerifyRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(api.VerifyAnswer{Match: index[kh(req.Key)]})
+	})
+	cert, err := tls.LoadX509KeyPair(filepath.Join(d.dir, "tls", "cert.pem"), filepath.Join(d.dir, "tls", "key.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &http.Server{Handler: plain}
+	go hs.Serve(ln)
+	defer hs.Close()
+	plainURL := "https://" + ln.Addr().String() + "/v1/services/firms/verify"
+	encURL := d.url + "/v1/services/firms/verify"
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(d.ca)
+	const (
+		workers  = 32
+		conns    = 64
+		goalRate = 5000
+	)
+	dur := 3 * time.Second
+	client := func(conns int) *http.Client {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+		return &http.Client{Transport: tr}
+	}
+	run := func(url, token string, conns int, rate float64) load {
+		hc := client(conns)
+		defer hc.CloseIdleConnections()
+		// Open the connections (TLS handshakes) before the clock starts.
+		warm(b, hc, url, token, keys, conns)
+		return generate(b, hc, url, token, keys, conns, dur, rate)
+	}
+	profile := os.Getenv("ENCLAVE_BENCH_PROFILE")
+	hc := client(1)
+	warm(b, hc, encURL, cr.Token, keys, 1) // the first call builds the service's index
+	hc.CloseIdleConnections()
+	b.ResetTimer()
+	ref := run(plainURL, "", workers, 0)
+	stopProfile := startProfiles(b, profile)
+	enc := run(encURL, cr.Token, workers, 0)
+	stopProfile()
+	if ref2 := run(plainURL, "", workers, 0); ref2.rate > ref.rate {
+		ref = ref2 // the better of the two reference runs, around the enclave's
+	}
+	refGoal := run(plainURL, "", conns, goalRate)
+	encGoal := run(encURL, cr.Token, conns, goalRate)
+	// Half the plain handler's capacity: a rate both can serve on a
+	// loaded machine, so the p99 ratio is about the call, not a queue.
+	half := math.Round(ref.rate / 2)
+	refHalf := run(plainURL, "", conns, half)
+	encHalf := run(encURL, cr.Token, conns, half)
+	b.StopTimer()
+	load1, load5, load15 := loadAverage()
+	fmt.Printf("service verify over TLS, load average %s %s %s, %d CPUs\n", load1, load5, load15, runtime.NumCPU())
+	fmt.Printf("capacity: %d keep-alive connections, closed loop, %s each:\n", workers, dur)
+	ref.print("plain handler")
+	enc.print("enclave")
+	ratios(enc, ref)
+	fmt.Printf("the goal's rate: %d calls/s offered, %d keep-alive connections, open loop, %s each, latency from the time each call was due:\n", goalRate, conns, dur)
+	refGoal.print("plain handler")
+	encGoal.print("enclave")
+	ratios(encGoal, refGoal)
+	fmt.Printf("  goal >= %d calls/s at p99 <= 5 ms: %v (the plain handler at the same rate: %v)\n", goalRate,
+		encGoal.rate >= 0.98*goalRate && encGoal.p99 <= 5, refGoal.rate >= 0.98*goalRate && refGoal.p99 <= 5)
+	fmt.Printf("half the plain handler's capacity: %.0f calls/s offered, open loop, as above:\n", half)
+	refHalf.print("plain handler")
+	encHalf.print("enclave")
+	ratios(encHalf, refHalf)
+	b.ReportMetric(enc.rate, "calls/s")
+	b.ReportMetric(enc.rate/ref.rate, "throughput-ratio")
+	b.ReportMetric(encGoal.p99, "p99-ms@5000/s")
+	b.ReportMetric(encHalf.p99/refHalf.p99, "p99-ratio@half")
+	if errs := enc.errs + encGoal.errs + encHalf.errs; errs > 0 {
+		b.Fatalf("%d calls of the enclave failed", errs)
+	}
+	// Every answered call is on the audit log.
+	n := 0
+	filepath.WalkDir(filepath.Join(d.dir, "audit"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".seg") {
+			data, _ := os.ReadFile(p)
+			n += bytes.Count(data, []byte(`"service.verify"`))
+		}
+		return nil
+	})
+	if want := enc.n + encGoal.n + encHalf.n; n < want {
+		b.Fatalf("audit log holds %d service.verify entries, want at least the %d calls answered", n, want)
+	}
+}
+
+// startProfiles starts CPU, mutex and block profiles when dir is set and
+// returns the function that writes them.
+func startProfiles(b *testing.B, dir string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	runtime.SetMutexProfileFraction(5)
+	runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		for _, p := range []string{"mutex", "block"} {
+			f, err := os.Create(filepath.Join(dir, p+".pprof"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pprof.Lookup(p).WriteTo(f, 0)
+			f.Close()
+		}
+		runtime.SetMutexProfileFraction(0)
+		runtime.SetBlockProfileRate(0)
+	}
+}
+
+func loadAverage() (string, string, string) {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?", "?", "?"
+	}
+	return f[0], f[1], f[2]
+}
+
+type load struct {
+	n, errs        int
+	rate, p50, p99 float64 // calls/s, ms
+	cpu            float64 // CPU µs of this process per call (server and load generator)
+}
+
+func (l load) print(name string) {
+	fmt.Printf("  %-14s: %8.0f calls/s  p50 %7.2f ms  p99 %7.2f ms  CPU %4.0f µs/call  (%d calls, %d errors)\n", name, l.rate, l.p50, l.p99, l.cpu, l.n, l.errs)
+}
+
+func ratios(enc, ref load) {
+	fmt.Printf("  ratio enclave/plain: throughput %.2f, p50 %.2fx, p99 %.2fx, CPU per call %.2fx\n", enc.rate/ref.rate, enc.p50/ref.p50, enc.p99/ref.p99, enc.cpu/ref.cpu)
+}
+
+// verifyCall sends one verify call and reports whether it was answered 200.
+func verifyCall(hc *http.Client, url, token, key string) bool {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"key":"`+key+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// warm opens conns connections at once with one call each.
+func warm(b *testing.B, hc *http.Client, url, token string, keys []string, conns int) {
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !verifyCall(hc, url, token, keys[i%len(keys)]) {
+				bad.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		b.Fatalf("%d of %d warm-up calls to %s failed", bad.Load(), conns, url)
+	}
+}
+
+// generate sends verify calls from conns goroutines, each on its own
+// keep-alive connection, for dur. With rate 0 each sends its next call
+// when the last is answered and latency is the call's own time. With a
+// rate the calls are due on a fixed schedule of rate per second (whoever
+// is free takes the next due call) and latency runs from the time a call
+// was due, so a stall is counted against every call it delays.
+func generate(b *testing.B, hc *http.Client, url, token string, keys []string, conns int, dur time.Duration, rate float64) load {
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := 0
+	var next atomic.Int64
+	cpu0 := cpuTime()
+	start := time.Now()
+	deadline := start.Add(dur)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			bad := 0
+			for {
+				i := next.Add(1) - 1
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					break // calls due but not sent by the deadline are missed: the rate shows them
+				}
+				if rate > 0 {
+					t0 = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					if !t0.Before(deadline) {
+						break
+					}
+					if w := time.Until(t0); w > 0 {
+						time.Sleep(w)
+					}
+				}
+				if !verifyCall(hc, url, token, keys[int(i)%len(keys)]) {
+					bad++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	cpu := cpuTime() - cpu0
+	if len(all) == 0 {
+		b.Fatalf("no call to %s succeeded (%d errors)", url, errs)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	ms := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
+	return load{n: len(all), errs: errs, rate: float64(len(all)) / el.Seconds(), p50: ms(0.5), p99: ms(0.99),
+		cpu: float64(cpu.Microseconds()) / float64(len(all)+errs)}
+}
+
+// cpuTime is the CPU time (user and system) this process used so far:
+// the server's and the load generator's, which are the same for both
+// handlers, so the difference per call is the enclave's own.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
