@@ -194,8 +194,33 @@ func (m *Manager) worker() {
 				return // the job stays queued for the next start
 			}
 			m.run(id)
+			m.holdUntilRevealed(id)
 			<-m.slots
 		}
+	}
+}
+
+// holdUntilRevealed keeps the slot of a job that ended until the coarse
+// view shows its end (Job.RevealAt). A slot freed at the real end would
+// start the next queued job at that moment, and whoever reads that job's
+// start time (its operator, or another organisation's) would time the
+// ended job to the millisecond: the queue acts only on what the coarse
+// view shows, so a queued job's start carries nothing the coarse view of
+// the jobs before it does not (README: "Side channels").
+func (m *Manager) holdUntilRevealed(id string) {
+	j, err := Get(context.Background(), m.db.SQL(), id)
+	if err != nil || !j.State.Terminal() {
+		return // gone, or left running for the next start
+	}
+	d := j.RevealAt().Sub(m.cfg.Now())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-m.closing:
 	}
 }
 
@@ -669,7 +694,7 @@ func (m *Manager) reattach(j *Job) {
 	defer m.wg.Done()
 	select {
 	case m.slots <- struct{}{}:
-		defer func() { <-m.slots }()
+		defer func() { m.holdUntilRevealed(j.ID); <-m.slots }()
 	default:
 	}
 	ctx := context.Background()

@@ -1,0 +1,86 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
+)
+
+// TestQueueStartsAtReveal: a job that waits for a slot starts no sooner
+// than the coarse view reveals the end of the job that held the slot. Were
+// the slot freed at the real end, the queued job's start time (which its
+// operator reads to the nanosecond) would time the first job exactly: in a
+// run against the daemon, job B started 1.436 s after a job A that slept
+// 1.234 s, and 2.912 s after one that slept 2.718 s, while A's coarse view
+// said 2 s, and then nothing yet.
+func TestQueueStartsAtReveal(t *testing.T) {
+	d := newDaemon(t)
+	run := func(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
+		if spec.ID == "j-a" {
+			time.Sleep(150 * time.Millisecond) // a short job: its end is revealed at start + 1 s
+		}
+		return sandbox.Exit{Reason: sandbox.ReasonExited}, nil
+	}
+	m := d.start(t, &sandboxtest.Fake{RunFunc: run}, 1)
+	defer m.Close()
+	record(t, m, "j-a", nil, sandbox.DefaultLimits())
+	record(t, m, "j-b", nil, sandbox.DefaultLimits())
+	a, err := m.Wait(context.Background(), "j-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Wait(context.Background(), "j-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.StartedAt == nil || a.EndedAt == nil || b.StartedAt == nil {
+		t.Fatalf("times: a %v-%v, b started %v", a.StartedAt, a.EndedAt, b.StartedAt)
+	}
+	if reveal := a.RevealAt(); b.StartedAt.Before(reveal) {
+		t.Fatalf("b started %v after a's start, before a's end was revealed (%v after its start; a ran %v): "+
+			"b's start times a's real end", b.StartedAt.Sub(*a.StartedAt), reveal.Sub(*a.StartedAt), a.EndedAt.Sub(*a.StartedAt))
+	}
+}
+
+// TestCloseDoesNotWaitForReveal: a daemon that stops does not wait out the
+// slot a job holds until its end is revealed. The clock jumps 1,000 s
+// while the job runs, so its end is revealed 24 s after it ended.
+func TestCloseDoesNotWaitForReveal(t *testing.T) {
+	d := newDaemon(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	rt := &sandboxtest.Fake{RunFunc: func(ctx context.Context, spec sandbox.Spec, logs io.Writer) (sandbox.Exit, error) {
+		mu.Lock()
+		now = now.Add(1000 * time.Second)
+		mu.Unlock()
+		return sandbox.Exit{Reason: sandbox.ReasonExited}, nil
+	}}
+	m, err := NewManager(Config{Dir: filepath.Join(d.dir, "jobs"), InputDir: filepath.Join(d.dir, "inputs"), UID: os.Getuid(), GID: os.Getgid(),
+		MaxRunning: 1, PlainDir: d.plain, Keyring: d.kr, Now: clock}, d.db, rt, nil, d.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, m, "j-a", nil, sandbox.DefaultLimits())
+	j, err := m.Wait(context.Background(), "j-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held := j.RevealAt().Sub(clock()); held < 20*time.Second {
+		t.Fatalf("the job's end is revealed %v after it ended, want about 24 s", held)
+	}
+	done := make(chan struct{})
+	go func() { m.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the slot a job holds until its end is revealed")
+	}
+}
