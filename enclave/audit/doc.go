@@ -8,12 +8,15 @@
 // written in the same write. Append returns only after that fsync, so an
 // acknowledged event is durable and covered by a signed checkpoint.
 //
-// Writes go through a two-stage pipeline: a writer goroutine hashes a group
-// of waiting appends into the tree, signs one checkpoint for it and writes
-// entries and checkpoint with one write; a syncer goroutine fdatasyncs and
-// acknowledges. While one group is synced the next one is written, so a
-// checkpoint is signed for every group commit (more often than "every N
-// entries or second", at no extra fsync).
+// Writes go through one committer goroutine, with no timer: it takes every
+// append queued so far as one group, writes their entries and a checkpoint
+// signed for the group with one write, fdatasyncs and acknowledges. Appends
+// that arrive meanwhile queue up and form the next group, so a lone caller
+// pays one fsync, N concurrent callers share one, and no append waits for
+// more than the group in flight and its own. Callers frame and hash their
+// own records, so the committer only concatenates, extends the tree and
+// signs. A checkpoint is signed for every group commit (more often than
+// "every N entries or second", at no extra fsync).
 //
 // Verify and VerifyDir recompute every leaf from the segment bytes, the tree
 // root against the latest signed checkpoint and that checkpoint's signature,

@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -62,12 +61,14 @@ type Log struct {
 	opts   options
 
 	lock      *os.File
-	reqs      chan *request
+	wake      chan struct{} // one token: appends are queued
 	quit      chan struct{}
-	done      chan struct{} // closed when the writer and syncer have ended
-	syncq     chan pending
-	synced    chan struct{} // closed when the syncer has ended
+	done      chan struct{} // closed when the committer has ended
 	closeOnce sync.Once
+
+	qmu      sync.Mutex // guards queue and stopping
+	queue    []*request // appends waiting for the next group commit, in order
+	stopping bool       // Close has begun: no more appends are queued
 
 	mu      sync.RWMutex // guards the fields below
 	tree    tree         // may hold leaves of the commit in flight beyond size
@@ -77,8 +78,11 @@ type Log struct {
 	damaged error        // set when the log must not take appends
 	closed  bool
 
-	// Owned by the writer goroutine (and Open before it starts).
+	// Owned by the committer goroutine (and Open before it starts).
 	written     uint64 // entries written, acknowledged or not
+	spare       []*request
+	groups      atomic.Uint64 // group commits synced
+	maxWaited   atomic.Uint64 // the most group commits one append waited for (at most 2: the one in flight and its own)
 	active      *os.File
 	activeSize  int64
 	forceRotate bool
@@ -91,11 +95,15 @@ type segment struct {
 	size  int64  // bytes up to and including the last acknowledged record
 }
 
+// request is one Append waiting for its group commit. The caller frames
+// and hashes its record, so that the committer only concatenates.
 type request struct {
-	body  []byte
+	rec   []byte // the entry's record (header, body, CRC)
+	leaf  hash   // the entry's Merkle leaf hash
 	index uint64
 	err   error
 	done  chan struct{}
+	seen  uint64 // group commits synced when it was queued
 }
 
 func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
@@ -138,8 +146,7 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 	}
 	l := &Log{
 		dir: dir, signer: s, pub: pub, opts: o, lock: lock,
-		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
-		syncq: make(chan pending), synced: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	l.tree.load = l.loadLeaves
 	recovered, err := l.load()
@@ -148,8 +155,7 @@ func Open(dir string, s Signer, pub ed25519.PublicKey, opts ...Option) (*Log, er
 		return nil, err
 	}
 	l.written = l.size
-	go l.syncer()
-	go l.writer()
+	go l.committer()
 	if recovered != nil && l.damaged == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), o.signTimeout)
 		defer cancel()
@@ -432,11 +438,12 @@ func syncDir(dir string) error {
 
 // Append adds ev to the log and returns its index. It returns only once the
 // entry is fsync'd together with a signed checkpoint that covers it;
-// concurrent callers share one write, one signature and one fsync. ev.Time is
-// set to the current time when zero. Errors: errdefs.ErrInvalidArgument for a
-// bad event, errdefs.ErrDataLoss when the log is damaged, errdefs.ErrUnavailable
-// when it is closed or a write failed; the signer's error when signing
-// failed. An error means the event is not in the log.
+// concurrent callers share one write, one signature and one fsync (group
+// commit). ev.Time is set to the current time when zero. Errors:
+// errdefs.ErrInvalidArgument for a bad event, errdefs.ErrDataLoss when the
+// log is damaged, errdefs.ErrUnavailable when it is closed or a write
+// failed; the signer's error when signing failed. An error means the event
+// is not in the log.
 func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
 	if ev.Time.IsZero() {
 		ev.Time = l.opts.now()
@@ -448,16 +455,25 @@ func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
 	if err := l.Damaged(); err != nil {
 		return 0, err
 	}
-	r := &request{body: body, done: make(chan struct{})}
-	select {
-	case l.reqs <- r:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("audit append: %w", ctx.Err())
-	case <-l.quit:
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("audit append: %w", err)
+	}
+	r := &request{rec: appendRecord(make([]byte, 0, recHeaderSize+len(body)+recTrailerSize), typeEntry, body),
+		leaf: leafHash(sha256.New(), body), done: make(chan struct{})}
+	l.qmu.Lock()
+	if l.stopping {
+		l.qmu.Unlock()
 		return 0, fmt.Errorf("audit log is closed: %w", errdefs.ErrUnavailable)
 	}
-	// The write is in flight and takes milliseconds; its outcome is what
-	// the caller must act on, so wait for it even if ctx ends.
+	r.seen = l.groups.Load()
+	l.queue = append(l.queue, r)
+	l.qmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default: // the committer is already woken
+	}
+	// Once queued the event is written with the next group; its outcome
+	// is what the caller must act on, so wait for it even if ctx ends.
 	<-r.done
 	return r.index, r.err
 }
@@ -529,6 +545,9 @@ func LeafHash(ev Event) ([]byte, error) {
 // files. It is safe to call more than once.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
+		l.qmu.Lock()
+		l.stopping = true
+		l.qmu.Unlock()
 		close(l.quit)
 		<-l.done
 		l.mu.Lock()
@@ -547,51 +566,41 @@ func (l *Log) closeFiles() {
 	l.lock.Close()
 }
 
-// The write path is a two-stage pipeline. The writer goroutine takes a group
-// of waiting appends, hashes them into the tree, signs a checkpoint and
-// writes entries and checkpoint in one write; the syncer goroutine fsyncs
-// (fdatasync) what has been written, publishes the new size and checkpoint
-// and acknowledges. While one group is being synced the next is prepared and
-// written, and one fsync may cover several groups.
+// The write path is one committer goroutine and no timer (leader and
+// followers): it takes every append queued so far as one group, writes
+// their records and a signed checkpoint covering them with one write,
+// fdatasyncs, publishes the new size and checkpoint and acknowledges the
+// group. Appends that arrive meanwhile queue up and form the next group, so
+// a lone caller pays one fsync and N concurrent callers share one.
 
-// pending is a written group on its way to the syncer. A pending with flush
-// set carries no group: the syncer closes flush once everything before it
-// is synced (a barrier for rotation).
-type pending struct {
-	batch []*request
-	cp    Checkpoint
-	f     *os.File
-	end   int64 // segment size after this group
-	flush chan struct{}
-}
-
-func (l *Log) writer() {
+func (l *Log) committer() {
 	defer close(l.done)
-	defer func() {
-		close(l.syncq)
-		<-l.synced
-	}()
-	batch := make([]*request, 0, l.opts.maxBatch)
 	for {
 		select {
+		case <-l.wake:
 		case <-l.quit:
+			// Close: no more appends are queued; commit what was.
+			l.commitQueued()
 			return
-		case r := <-l.reqs:
-			batch = append(batch[:0], r)
 		}
-		// Let the callers released by the last acknowledgement queue up.
-		runtime.Gosched()
-	drain:
-		for len(batch) < l.opts.maxBatch {
-			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		l.commit(slices.Clone(batch))
+		l.commitQueued()
 	}
+}
+
+// commitQueued commits the queued appends, in groups of at most maxBatch.
+func (l *Log) commitQueued() {
+	l.qmu.Lock()
+	batch := l.queue
+	l.queue, l.spare = l.spare, nil
+	l.qmu.Unlock()
+	for rest := batch; len(rest) > 0; {
+		n := min(len(rest), l.opts.maxBatch)
+		l.commit(rest[:n])
+		rest = rest[n:]
+	}
+	// The two queues take turns; the one just committed is the next spare.
+	clear(batch)
+	l.spare = batch[:0]
 }
 
 func (l *Log) fail(batch []*request, err error) {
@@ -601,8 +610,8 @@ func (l *Log) fail(batch []*request, err error) {
 	}
 }
 
-// commit writes batch and a checkpoint covering it in one write and hands it
-// to the syncer.
+// commit writes batch and a checkpoint covering it in one write, syncs it
+// and acknowledges it.
 func (l *Log) commit(batch []*request) {
 	if err := l.Damaged(); err != nil {
 		l.fail(batch, err)
@@ -618,20 +627,17 @@ func (l *Log) commit(batch []*request) {
 	base := l.written
 	n := 0
 	for _, r := range batch {
-		n += recHeaderSize + len(r.body) + recTrailerSize
+		n += len(r.rec)
 	}
 	buf := make([]byte, 0, n+512)
-	h := sha256.New()
-	leaves := make([]hash, len(batch))
 	for i, r := range batch {
 		r.index = base + uint64(i)
-		buf = appendRecord(buf, typeEntry, r.body)
-		leaves[i] = leafHash(h, r.body)
+		buf = append(buf, r.rec...)
 	}
 	size := base + uint64(len(batch))
 	l.mu.Lock()
-	for i := range leaves {
-		l.tree.append(leaves[i])
+	for _, r := range batch {
+		l.tree.append(r.leaf)
 	}
 	root, err := l.tree.root(size)
 	l.mu.Unlock()
@@ -655,62 +661,27 @@ func (l *Log) commit(batch []*request) {
 	}
 	l.written = size
 	l.activeSize += int64(len(buf))
-	l.syncq <- pending{batch: batch, cp: cp, f: l.active, end: l.activeSize}
-}
-
-// syncer fsyncs written groups, publishes them and acknowledges them.
-func (l *Log) syncer() {
-	defer close(l.synced)
-	var group []pending
-	for p := range l.syncq {
-		group = append(group[:0], p)
-	drain:
-		for {
-			select {
-			case p, ok := <-l.syncq:
-				if !ok {
-					break drain
-				}
-				group = append(group, p)
-			default:
-				break drain
-			}
-		}
-		var f *os.File
-		for _, p := range group {
-			if p.f != nil {
-				f = p.f
-			}
-		}
-		// Once a write or sync has failed, never trust a later fsync
-		// (the kernel reports a writeback error only once).
-		err := l.Damaged()
-		if f != nil && err == nil {
-			if err = unix.Fdatasync(int(f.Fd())); err != nil {
-				// After a failed fsync the page cache cannot be
-				// trusted: stop taking appends.
-				err = fmt.Errorf("sync audit segment: %v: %w", err, errdefs.ErrUnavailable)
-				l.setBroken(err)
-			}
-		}
-		for _, p := range group {
-			switch {
-			case p.flush != nil:
-				close(p.flush)
-			case err != nil:
-				l.fail(p.batch, err)
-			default:
-				l.mu.Lock()
-				l.size, l.cp = p.cp.Size, p.cp
-				seg := &l.segs[len(l.segs)-1]
-				seg.count += uint64(len(p.batch))
-				seg.size = p.end
-				l.mu.Unlock()
-				for _, r := range p.batch {
-					close(r.done)
-				}
-			}
-		}
+	if err := unix.Fdatasync(int(l.active.Fd())); err != nil {
+		// After a failed fsync the page cache cannot be trusted (the
+		// kernel reports a writeback error only once): stop taking
+		// appends and never trust a later fsync.
+		err = fmt.Errorf("sync audit segment: %v: %w", err, errdefs.ErrUnavailable)
+		l.setBroken(err)
+		l.fail(batch, err)
+		return
+	}
+	g := l.groups.Add(1)
+	l.mu.Lock()
+	l.size, l.cp = cp.Size, cp
+	seg := &l.segs[len(l.segs)-1]
+	seg.count += uint64(len(batch))
+	seg.size = l.activeSize
+	l.mu.Unlock()
+	if w := g - batch[0].seen; w > l.maxWaited.Load() {
+		l.maxWaited.Store(w) // the first of the group was queued earliest
+	}
+	for _, r := range batch {
+		close(r.done)
 	}
 }
 
@@ -722,13 +693,10 @@ func (l *Log) setBroken(err error) {
 	}
 }
 
-// rotate waits until everything written is synced, seals the active segment
-// (writes its leaves file) and starts a new one that begins with a copy of
-// the latest checkpoint.
+// rotate seals the active segment (writes its leaves file) and starts a
+// new one that begins with a copy of the latest checkpoint. Everything
+// written before it is synced: each commit syncs before the next begins.
 func (l *Log) rotate() error {
-	flush := make(chan struct{})
-	l.syncq <- pending{flush: flush}
-	<-flush
 	if err := l.Damaged(); err != nil {
 		return err
 	}
