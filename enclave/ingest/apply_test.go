@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/enclave-dev/enclave/enclave/pii"
 )
 
 // TestISODate checks the date shortcut against time.Parse, which it
@@ -38,6 +40,23 @@ func FuzzISODate(f *testing.F) {
 		p, err := time.Parse("2006-01-02", v)
 		if ok && (err != nil || y != p.Year() || p.Format("2006-01") != v[:7]) {
 			t.Fatalf("got year %d for a value time.Parse reads as %v (error %v)", y, p, err)
+		}
+	})
+}
+
+func FuzzAppendMaskKeep(f *testing.F) {
+	f.Add("13912345678", 3, 4, int32('*'))
+	f.Add("abc", 2, 2, int32('#'))
+	f.Add("王小明", 1, 0, int32('*'))
+	f.Add("13912345678", 3, 4, int32('口'))
+	f.Add("x", -1, 0, int32('*'))
+	f.Fuzz(func(t *testing.T, v string, first, last int, c rune) {
+		if first > 1<<16 || last > 1<<16 || first < -1<<16 || last < -1<<16 {
+			return
+		}
+		want := pii.MaskKeep(v, first, last, c)
+		if got := string(appendMaskKeep([]byte("pre"), v, first, last, c)); got != "pre"+want {
+			t.Fatalf("got %q, want %q", got, "pre"+want)
 		}
 	})
 }

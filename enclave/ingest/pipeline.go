@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
 	"github.com/enclave-dev/enclave/enclave/pii"
 )
 
@@ -173,6 +175,54 @@ type worker struct {
 	cols     [][]string // per output column, its cells as strings
 	hashes   [][]uint64 // per output column, the Cell fingerprint of each cell
 	rowCells []uint64
+	cells    []cellCache // per output column
+}
+
+// cellCache remembers the Cell fingerprints of a column's values, for the
+// many columns that repeat a few values (a district, a type, a month): a
+// map lookup costs less than canonicalizing and hashing the value again.
+// A column whose values do not repeat within a batch stops using it.
+type cellCache struct {
+	m   map[string]uint64
+	off bool
+}
+
+// Limits of a cellCache: values longer than cellCacheValue bytes are not
+// kept, nor more than cellCacheLen values per column; a column that
+// misses in more than half its cells once the cache is full is left
+// alone from then on.
+const (
+	cellCacheLen   = 4096
+	cellCacheValue = 64
+)
+
+// fill sets hs[r] to the Cell fingerprint of cells[r].
+func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, cells []string) {
+	if c.off {
+		for r, v := range cells {
+			hs[r] = h.Cell(v)
+		}
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[string]uint64)
+	}
+	misses := 0
+	for r, v := range cells {
+		if x, ok := c.m[v]; ok {
+			hs[r] = x
+			continue
+		}
+		misses++
+		x := h.Cell(v)
+		hs[r] = x
+		if len(v) <= cellCacheValue && len(c.m) < cellCacheLen {
+			c.m[strings.Clone(v)] = x // v points into the batch
+		}
+	}
+	if len(c.m) >= cellCacheLen && 2*misses > len(cells) {
+		c.off, c.m = true, nil
+	}
 }
 
 func (im *importer) newWorker() *worker {
@@ -183,6 +233,7 @@ func (im *importer) newWorker() *worker {
 	wk.cols = make([][]string, len(im.schema.Fields()))
 	wk.hashes = make([][]uint64, len(im.schema.Fields()))
 	wk.rowCells = make([]uint64, len(im.schema.Fields()))
+	wk.cells = make([]cellCache, len(im.schema.Fields()))
 	return wk
 }
 
@@ -256,9 +307,7 @@ func (wk *worker) cellHashes(out []arrow.Array, n int) {
 	for j, c := range out {
 		wk.cols[j] = columnStrings(wk.cols[j], c)
 		wk.hashes[j] = slices.Grow(wk.hashes[j][:0], n)[:n]
-		for r, v := range wk.cols[j] {
-			wk.hashes[j][r] = h.Cell(v)
-		}
+		wk.cells[j].fill(h, wk.hashes[j], wk.cols[j])
 	}
 }
 

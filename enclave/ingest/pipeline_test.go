@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/egress-review/fingerprint"
 	"github.com/enclave-dev/enclave/enclave/pii"
 )
 
@@ -185,5 +187,45 @@ func TestImportCSVBatchBytes(t *testing.T) {
 	// about 50 value bytes per row: 20 rows per batch
 	if res.Rows != 300 || calls < 300*50/1000/2 || calls > 300*50/1000*2 {
 		t.Fatalf("got %d rows in %d batches, want 300 rows in about %d", res.Rows, calls, 300*50/1000)
+	}
+}
+
+// TestCellCache checks that cached Cell fingerprints are Cell's, that a
+// cached value does not change with the batch it came from, and that a
+// column of values that do not repeat stops using the cache.
+func TestCellCache(t *testing.T) {
+	h, err := fingerprint.NewHasher(bytes.Repeat([]byte{3}, fingerprint.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c cellCache
+	buf := []byte("Anping,Beiling,Anping, x Y ,,Anping")
+	cells := strings.Split(unsafe.String(unsafe.SliceData(buf), len(buf)), ",")
+	hs := make([]uint64, len(cells))
+	c.fill(h, hs, cells)
+	for r, v := range cells {
+		if hs[r] != h.Cell(v) {
+			t.Fatalf("cell %d: got %x, want Cell's %x", r, hs[r], h.Cell(v))
+		}
+	}
+	copy(buf, "Xxxxxx") // the batch's buffer is reused
+	c.fill(h, hs[:1], []string{"Anping"})
+	if hs[0] != h.Cell("Anping") || c.off {
+		t.Fatalf("got %x (off %v) after the batch changed, want Cell's %x", hs[0], c.off, h.Cell("Anping"))
+	}
+	distinct := make([]string, 3*cellCacheLen)
+	for i := range distinct {
+		distinct[i] = fmt.Sprintf("v%d", i)
+	}
+	hs = make([]uint64, len(distinct))
+	c.fill(h, hs, distinct)
+	if !c.off || c.m != nil {
+		t.Fatal("got the cache still on after a batch of distinct values, want it off")
+	}
+	c.fill(h, hs, distinct)
+	for r, v := range distinct {
+		if hs[r] != h.Cell(v) {
+			t.Fatalf("cell %d: got %x, want Cell's %x with the cache off", r, hs[r], h.Cell(v))
+		}
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -183,6 +186,45 @@ func BenchmarkCSVReaders(b *testing.B) {
 				b.Fatal(err, rows)
 			}
 			r.Release()
+		}
+	})
+	b.Run("import-reader", func(b *testing.B) {
+		// the import's reader (csvSplitter and Arrow buffers), to batches
+		path := filepath.Join(b.TempDir(), "in.csv")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		spec, err := ParseSpec(strings.NewReader(synth.Spec("bench")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(data)))
+		defer reportCPU(b, processCPU(b), len(data))
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := newCSVReader(f, spec, memory.NewGoAllocator(), DefaultBatchRows, DefaultMaxLineBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows := 0
+			for {
+				bt, err := r.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += int(bt.rec.NumRows())
+				bt.rec.Release()
+			}
+			r.Close()
+			if rows == 0 {
+				b.Fatal("no rows")
+			}
 		}
 	})
 	b.Run("splitter", func(b *testing.B) {
