@@ -286,9 +286,15 @@ as operator job run --wait --image "$TB" --input credit_penalties --output notes
 CJOB=$(json "['id']" < "$DEMO/cipherjob.json")
 as operator export request --job "$CJOB" --files out/notes.txt --purpose "analyst notes" --json > "$DEMO/cipherexport.json"
 as operator export show "$(json "['id']" < "$DEMO/cipherexport.json")"
-python3 - "$DEMO/cipherexport.json" <<'PY'
+echo "(the operator reads each check's verdict only: the evidence is computed from the file and would carry it out;"
+echo " an officer of another organisation reads it in full)"
+as officer export show "$(json "['id']" < "$DEMO/cipherexport.json")" --json > "$DEMO/cipherexport-officer.json"
+python3 - "$DEMO/cipherexport.json" "$DEMO/cipherexport-officer.json" <<'PY'
 import json, sys
-e = json.load(open(sys.argv[1]))
+op = json.load(open(sys.argv[1]))
+assert all(not any(c.isdigit() for c in f["evidence"]) and not f.get("file") for f in op["checks"]["findings"]), \
+    "the operator's view of the findings carries figures or file names"
+e = json.load(open(sys.argv[2]))
 fs = e["checks"]["findings"]
 stopped = [f for f in fs if f["check"] == "contract" and f["verdict"] == "fail"]
 raw = [f for f in fs if f["check"] == "raw-values" and f["verdict"] == "fail"]
