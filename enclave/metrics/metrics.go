@@ -1,5 +1,6 @@
 // Package metrics is the enclave's Prometheus view for the data bureau
-// (R-14): jobs by state, job durations, resource use by organisation,
+// (R-14): jobs by state, job durations, resource use by organisation (all
+// three as the coarse view of jobs shows them, jobs.Coarse),
 // policy decisions by outcome, the run-time checks of the policy evaluator
 // against OPA's topdown and their mismatches, exports by state and the
 // audit log's size,
@@ -11,11 +12,16 @@ package metrics
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/enclave-dev/enclave/enclave/jobs"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // Outcomes of a policy decision, as the decisions counter labels them.
@@ -154,41 +160,102 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *stateCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	if err := c.counts(ctx, ch, `SELECT state, COUNT(*) FROM jobs GROUP BY state`, jobsDesc); err != nil {
+	if err := c.jobs(ctx, ch, time.Now()); err != nil {
 		return err
 	}
-	if err := c.counts(ctx, ch, `SELECT state, COUNT(*) FROM exports GROUP BY state`, expDesc); err != nil {
-		return err
-	}
-	rows, err := c.db.QueryContext(ctx, `SELECT org, COUNT(*),
-		COALESCE(SUM(json_extract(usage, '$.cpu_seconds')), 0),
-		COALESCE(SUM(json_extract(usage, '$.input_bytes')), 0),
-		COALESCE(SUM(json_extract(usage, '$.output_bytes')), 0),
-		COALESCE(SUM(json_extract(usage, '$.wall_seconds')), 0),
-		COALESCE(MAX(json_extract(usage, '$.peak_memory_bytes')), 0)
-		FROM jobs GROUP BY org`)
+	return c.counts(ctx, ch, `SELECT state, COUNT(*) FROM exports GROUP BY state`, expDesc)
+}
+
+// orgUse is what the metrics show of one organisation's jobs.
+type orgUse struct {
+	jobs, cpu, in, out, wall, peak float64
+}
+
+// jobs sends the jobs by state, the use by organisation and the histogram
+// of ended jobs' wall time, all as the coarse view shows them at now:
+// whoever scrapes /metrics (an admin, the Prometheus of the operations
+// staff) reads no job more finely than its operator does. A job that
+// ended is counted as running, and its use left out, until its end is
+// revealed (jobs.Job.RevealAt); each job's figures are rounded up by
+// jobs.Coarse before they are summed. Otherwise the difference of two
+// scrapes would give one job's exact CPU seconds and peak memory, and the
+// moment it moved from running to complete its exact end.
+func (c *stateCollector) jobs(ctx context.Context, ch chan<- prometheus.Metric, now time.Time) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, org, state, usage, started_at, ended_at FROM jobs`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	states := map[string]float64{}
+	orgs := map[string]*orgUse{}
+	var count uint64
+	var sum float64
+	cum := make([]uint64, len(DurationBuckets))
 	for rows.Next() {
-		var org string
-		var n, cpu, in, out, wall, peak float64
-		if err := rows.Scan(&org, &n, &cpu, &in, &out, &wall, &peak); err != nil {
+		var id, org, state, use, started, ended string
+		if err := rows.Scan(&id, &org, &state, &use, &started, &ended); err != nil {
 			return err
 		}
-		ch <- prometheus.MustNewConstMetric(orgJobs, prometheus.CounterValue, n, org)
-		ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, cpu, org)
-		ch <- prometheus.MustNewConstMetric(inDesc, prometheus.CounterValue, in, org)
-		ch <- prometheus.MustNewConstMetric(outDesc, prometheus.CounterValue, out, org)
-		ch <- prometheus.MustNewConstMetric(wallDesc, prometheus.CounterValue, wall, org)
-		ch <- prometheus.MustNewConstMetric(peakDesc, prometheus.GaugeValue, peak, org)
+		j := jobs.Job{ID: id, State: jobs.State(state)}
+		if j.StartedAt, err = storetime.OptionalColumn("job", id, "started_at", started); err != nil {
+			return err
+		}
+		if j.EndedAt, err = storetime.OptionalColumn("job", id, "ended_at", ended); err != nil {
+			return err
+		}
+		o := orgs[org]
+		if o == nil {
+			o = &orgUse{}
+			orgs[org] = o
+		}
+		o.jobs++
+		if j.State.Terminal() && now.Before(j.RevealAt()) {
+			states[string(jobs.Running)]++
+			continue
+		}
+		states[state]++
+		var u jobs.Usage
+		if use != "" {
+			if err := json.Unmarshal([]byte(use), &u); err != nil {
+				return fmt.Errorf("job %q: usage: %w", id, err)
+			}
+		}
+		u = u.Coarse()
+		o.cpu += u.CPUSeconds
+		o.in += float64(u.InputBytes)
+		o.out += float64(u.OutputBytes)
+		o.wall += u.WallSeconds
+		o.peak = max(o.peak, float64(u.PeakMemoryBytes))
+		if j.State.Terminal() {
+			count++
+			sum += u.WallSeconds
+			for i, b := range DurationBuckets {
+				if u.WallSeconds <= b {
+					cum[i]++
+				}
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows.Close()
-	return c.durations(ctx, ch)
+	for state, n := range states {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, n, state)
+	}
+	for org, o := range orgs {
+		ch <- prometheus.MustNewConstMetric(orgJobs, prometheus.CounterValue, o.jobs, org)
+		ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, o.cpu, org)
+		ch <- prometheus.MustNewConstMetric(inDesc, prometheus.CounterValue, o.in, org)
+		ch <- prometheus.MustNewConstMetric(outDesc, prometheus.CounterValue, o.out, org)
+		ch <- prometheus.MustNewConstMetric(wallDesc, prometheus.CounterValue, o.wall, org)
+		ch <- prometheus.MustNewConstMetric(peakDesc, prometheus.GaugeValue, o.peak, org)
+	}
+	buckets := make(map[float64]uint64, len(DurationBuckets))
+	for i, b := range DurationBuckets {
+		buckets[b] = cum[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(durDesc, count, sum, buckets)
+	return nil
 }
 
 func (c *stateCollector) counts(ctx context.Context, ch chan<- prometheus.Metric, query string, d *prometheus.Desc) error {
@@ -206,34 +273,4 @@ func (c *stateCollector) counts(ctx context.Context, ch chan<- prometheus.Metric
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, n, k)
 	}
 	return rows.Err()
-}
-
-// durations builds the histogram of ended jobs' wall time in one pass.
-func (c *stateCollector) durations(ctx context.Context, ch chan<- prometheus.Metric) error {
-	q := `SELECT COUNT(*), COALESCE(SUM(w), 0)`
-	for range DurationBuckets {
-		q += `, COALESCE(SUM(w <= ?), 0)`
-	}
-	q += ` FROM (SELECT COALESCE(json_extract(usage, '$.wall_seconds'), 0) AS w FROM jobs
-		WHERE state IN ('complete', 'executor-error', 'system-error', 'canceled'))`
-	args := make([]any, len(DurationBuckets))
-	for i, b := range DurationBuckets {
-		args[i] = b
-	}
-	var count uint64
-	var sum float64
-	cum := make([]uint64, len(DurationBuckets))
-	dst := []any{&count, &sum}
-	for i := range cum {
-		dst = append(dst, &cum[i])
-	}
-	if err := c.db.QueryRowContext(ctx, q, args...).Scan(dst...); err != nil {
-		return err
-	}
-	buckets := make(map[float64]uint64, len(DurationBuckets))
-	for i, b := range DurationBuckets {
-		buckets[b] = cum[i]
-	}
-	ch <- prometheus.MustNewConstHistogram(durDesc, count, sum, buckets)
-	return nil
 }

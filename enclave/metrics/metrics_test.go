@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/enclave-dev/enclave/enclave/exports" // the exports table
 	_ "github.com/enclave-dev/enclave/enclave/jobs"    // the jobs table
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
@@ -77,6 +79,15 @@ func TestScrape(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// j4 ended a second ago after 9 s: its end is revealed 16 s after its
+	// start, 6 s from now. Until then it counts as running and its use,
+	// large enough to show, is left out.
+	now := time.Now()
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, usage, created_at, started_at, ended_at)
+		VALUES ('j4', 'globex', 'p', 'i', '[]', '[]', '{}', '{}', 'complete', '{"cpu_seconds": 1000, "wall_seconds": 9}', '2026-01-01T00:00:00Z', ?, ?)`,
+		storetime.Format(now.Add(-10*time.Second)), storetime.Format(now.Add(-time.Second))); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range []struct{ id, state string }{{"x1", "released"}, {"x2", "released"}, {"x3", "rejected"}} {
 		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO exports(id, job, org, requester, purpose, scenario, files, declared, level, state, result, approvals_needed, created_at)
 			VALUES (?, 'j1', 'acme', 'p', 'p', 's', '[]', '{}', 'general-1', ?, '{}', 1, '2026-01-02T00:00:00Z')`, e.id, e.state); err != nil {
@@ -95,15 +106,20 @@ func TestScrape(t *testing.T) {
 		want   float64
 	}{
 		{"enclave_jobs", map[string]string{"state": "complete"}, 1},
-		{"enclave_jobs", map[string]string{"state": "running"}, 1},
+		{"enclave_jobs", map[string]string{"state": "running"}, 2}, // j3, and j4 until its end is revealed
 		{"enclave_exports", map[string]string{"state": "released"}, 2},
 		{"enclave_exports", map[string]string{"state": "rejected"}, 1},
-		{"enclave_org_cpu_seconds_total", map[string]string{"org": "acme"}, 120},
-		{"enclave_org_input_bytes_total", map[string]string{"org": "acme"}, 1500},
-		{"enclave_org_output_bytes_total", map[string]string{"org": "acme"}, 10},
-		{"enclave_org_peak_memory_bytes", map[string]string{"org": "acme"}, 9000},
-		{"enclave_org_jobs_total", map[string]string{"org": "globex"}, 1},
-		{"enclave_job_duration_seconds", nil, 2}, // ended jobs only
+		// Each job's figures as the coarse view rounds them (jobs.Coarse):
+		// 100 + 20 CPU seconds read as 128 + 32, 1000 and 500 input bytes as
+		// 1 MiB each, 10 output bytes as 4 KiB, peaks of 7000 and 9000 bytes
+		// as 1 MiB.
+		{"enclave_org_cpu_seconds_total", map[string]string{"org": "acme"}, 160},
+		{"enclave_org_input_bytes_total", map[string]string{"org": "acme"}, 2 << 20},
+		{"enclave_org_output_bytes_total", map[string]string{"org": "acme"}, 4096},
+		{"enclave_org_peak_memory_bytes", map[string]string{"org": "acme"}, 1 << 20},
+		{"enclave_org_cpu_seconds_total", map[string]string{"org": "globex"}, 0},
+		{"enclave_org_jobs_total", map[string]string{"org": "globex"}, 2},
+		{"enclave_job_duration_seconds", nil, 2}, // ended and revealed jobs only
 		{"enclave_policy_decisions_total", map[string]string{"action": "job.run", "outcome": "deny"}, 2},
 		{"enclave_policy_decisions_total", map[string]string{"action": "job.run", "outcome": "allow"}, 1},
 		{"enclave_audit_log_entries", nil, 42},
@@ -117,22 +133,23 @@ func TestScrape(t *testing.T) {
 			}
 		})
 	}
-	// The histogram's buckets: 50 s falls in <= 60, 4000 s in <= 14400.
+	// The histogram's buckets: 50 s, read as 64, falls in <= 300, 4000 s,
+	// read as 4096, in <= 14400.
 	h := fams["enclave_job_duration_seconds"].Metric[0].Histogram
 	for _, b := range h.Bucket {
 		var want uint64
 		switch ub := b.GetUpperBound(); {
 		case ub >= 4*3600:
 			want = 2
-		case ub >= 60:
+		case ub >= 300:
 			want = 1
 		}
 		if b.GetCumulativeCount() != want {
 			t.Errorf("bucket le=%v: got %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
 		}
 	}
-	if h.GetSampleSum() != 4050 {
-		t.Errorf("got duration sum %v, want 4050", h.GetSampleSum())
+	if h.GetSampleSum() != 4160 {
+		t.Errorf("got duration sum %v, want 4160 (64 + 4096)", h.GetSampleSum())
 	}
 }
 

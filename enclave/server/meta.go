@@ -159,12 +159,20 @@ func auditFilter(c *call) (audit.Filter, error) {
 }
 
 // exactAudit reports whether the caller reads audit entries and usage
-// reports with exact figures: the bureau and admins do. Anyone else who may
-// list entries (a custodian, about their organisation's datasets) reads
-// the figures of jobs coarsely and no hashes of unreleased outputs, and an
-// operator's usage report rolls up the coarse figures of each job: whatever
-// a job's figures say is a way out.
+// reports with exact figures: only the bureau, which supervises (as in
+// exactView). Anyone else who may list entries (admins, who run the
+// platform and may never read data; a custodian, about their
+// organisation's datasets) reads the figures of jobs coarsely and no hashes
+// of unreleased outputs, and an operator's or admin's usage report rolls
+// up the coarse figures of each job: whatever a job's figures say is a way
+// out, to whoever reads them.
 func exactAudit(c *call) bool {
+	return c.subject.Person.HasRole(people.Bureau)
+}
+
+// readsEveryOrg reports whether the caller's usage reports cover every
+// organisation unless one is named: the bureau's and admins' do.
+func readsEveryOrg(c *call) bool {
 	return c.subject.Person.HasRole(people.Bureau) || c.subject.Person.HasRole(people.Admin)
 }
 

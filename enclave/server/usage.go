@@ -36,7 +36,7 @@ func usageResource(ctx context.Context, c *call) (authz.Resource, error) {
 // caller reads every organisation's use (the bureau, admins). An operator's
 // report without --org is their own, not a refusal (issue 21).
 func usageOrg(c *call) string {
-	if org := c.query("org"); org != "" || exactAudit(c) {
+	if org := c.query("org"); org != "" || readsEveryOrg(c) {
 		return org
 	}
 	return c.subject.Org.Name
@@ -45,7 +45,7 @@ func usageOrg(c *call) string {
 func (s *Server) usageRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/v1/usage", Action: "usage.report",
-			Summary:  "Usage report: jobs, CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month (exact for the bureau and admins, from each job's coarse figures for operators); query: org, from, to (DATE, inclusive, or RFC 3339), by",
+			Summary:  "Usage report: jobs, CPU-hours, peak memory, data read, outputs, exports and charges per org, person, dataset, day or month (exact for the bureau, from each job's coarse figures for everyone else); query: org, from, to (DATE, inclusive, or RFC 3339), by",
 			Response: api.UsageReport{}, Resource: usageResource,
 			Handle: func(ctx context.Context, c *call) (any, error) {
 				q, err := usageQuery(c)
