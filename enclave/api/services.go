@@ -18,6 +18,11 @@ type ServiceRequest struct {
 	Scenario    string   `json:"scenario"`
 	Rate        string   `json:"rate,omitempty"`
 	DailyMisses int      `json:"daily_misses,omitempty"`
+	// Export is a released export: a bulk service hands it out (and the
+	// later releases of the same product); a query service reads File, a
+	// table of its bundle (the only file when empty).
+	Export string `json:"export,omitempty"`
+	File   string `json:"file,omitempty"`
 }
 
 // Service is a service definition and its review state.
@@ -29,6 +34,8 @@ type Service struct {
 	Key         string    `json:"key"`
 	Match       []string  `json:"match"`
 	Columns     []string  `json:"columns,omitempty"`
+	Export      string    `json:"export,omitempty"`
+	File        string    `json:"file,omitempty"`
 	Scenario    string    `json:"scenario"`
 	RatePerMin  int       `json:"rate_per_min"`
 	DailyMisses int       `json:"daily_misses"`
@@ -77,6 +84,9 @@ type Subscription struct {
 type CredentialRequest struct {
 	Subscription string `json:"subscription"`
 	System       string `json:"system"`
+	// CSR, a PEM certificate request, asks for a client certificate for
+	// its key instead of a token.
+	CSR string `json:"csr,omitempty"`
 }
 
 // Credential is an application system's credential; Token is set only in
@@ -91,7 +101,12 @@ type Credential struct {
 	CreatedBy    string    `json:"created_by"`
 	CreatedAt    time.Time `json:"created_at"`
 	Revoked      bool      `json:"revoked"`
-	Token        string    `json:"token,omitempty"`
+	// Kind is "token" or "certificate".
+	Kind  string `json:"kind"`
+	Token string `json:"token,omitempty"`
+	// Certificate is the client certificate (PEM), in the answer to its
+	// issue only.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // VerifyRequest is the body of POST /v1/services/{name}/verify: one key
@@ -142,6 +157,28 @@ type SignedStatement struct {
 	PayloadType string            `json:"payloadType"`
 	Payload     string            `json:"payload"`
 	Signatures  []StatementSigner `json:"signatures"`
+}
+
+// UsageStatementType is the predicate type of a signed daily usage
+// statement.
+const UsageStatementType = "https://enclave.dev/attestations/service-usage/v1"
+
+// UsageStatement is the predicate of a signed daily usage statement of
+// one subscription (issue 19 item 6): its calls on one day, what they
+// cost, when it was made. It verifies offline (enclave service
+// verify-statement).
+type UsageStatement struct {
+	Subscription string    `json:"subscription"`
+	Service      string    `json:"service"`
+	Org          string    `json:"org"`
+	Day          string    `json:"day"`
+	Calls        int64     `json:"calls"`
+	Matches      int64     `json:"matches"`
+	Misses       int64     `json:"misses"`
+	Refused      int64     `json:"refused"`
+	Charge       float64   `json:"charge"`
+	Currency     string    `json:"currency"`
+	MadeAt       time.Time `json:"made_at"`
 }
 
 // StatementSigner is one signature of a SignedStatement.

@@ -35,11 +35,25 @@ type Option func(*options)
 type options struct {
 	caPEM   []byte
 	timeout time.Duration
+	cert    *tls.Certificate
 }
 
 // WithCACert trusts the PEM certificates in pem for an https address
 // (the daemon's self-generated certificate, for example).
 func WithCACert(pem []byte) Option { return func(o *options) { o.caPEM = pem } }
+
+// WithClientCert presents the client certificate and key (PEM) on an
+// https address: an application system's certificate credential, issued
+// by `enclave credential issue --cert`, in place of a token.
+func WithClientCert(certPEM, keyPEM []byte) Option {
+	return func(o *options) {
+		if pair, err := tls.X509KeyPair(certPEM, keyPEM); err == nil {
+			o.cert = &pair
+		} else {
+			o.cert = &tls.Certificate{} // New refuses it
+		}
+	}
+}
 
 // WithTimeout bounds each request; zero means no bound.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -66,8 +80,16 @@ func New(addr, token string, opts ...Option) (*Client, error) {
 			}
 			cfg.RootCAs = pool
 		}
+		if o.cert != nil {
+			if len(o.cert.Certificate) == 0 {
+				return nil, fmt.Errorf("client certificate and key are not a matching PEM pair: %w", errdefs.ErrInvalidArgument)
+			}
+			cfg.Certificates = []tls.Certificate{*o.cert}
+		}
 		c.base = strings.TrimSuffix(u.String(), "/")
 		c.http = &http.Client{Timeout: o.timeout, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: nil}}
+	case o.cert != nil:
+		return nil, fmt.Errorf("a client certificate is presented on an https address only: %w", errdefs.ErrInvalidArgument)
 	case strings.HasPrefix(addr, "http://"):
 		return nil, fmt.Errorf("address %q: plain http is not supported, use the unix socket or https: %w", addr, errdefs.ErrInvalidArgument)
 	default:

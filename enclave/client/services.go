@@ -120,3 +120,10 @@ func (c *Client) Query(ctx context.Context, name, key string) (api.QueryAnswer, 
 	var out api.QueryAnswer
 	return out, c.Do(ctx, "POST", "/v1/services/"+url.PathEscape(name)+"/query", api.QueryRequest{Key: key}, &out)
 }
+
+// BulkLatest downloads the signed release bundle of a bulk service's
+// product, its newest release (an application system's credential).
+// The caller checks it with release.Verify.
+func (c *Client) BulkLatest(ctx context.Context, name string) (io.ReadCloser, error) {
+	return c.Stream(ctx, "GET", "/v1/services/"+url.PathEscape(name)+"/bulk/latest", nil)
+}

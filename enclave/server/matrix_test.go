@@ -318,6 +318,7 @@ func (m *matrixWorld) cases() []matrixCase {
 		{route: "POST /v1/credentials/{id}/revoke", typ: "credentials", url: "/v1/credentials/cred_none/revoke"},
 		{route: "POST /v1/services/{name}/verify", typ: "services", url: "/v1/services/none-such/verify", body: api.VerifyRequest{Key: "k"}},
 		{route: "POST /v1/services/{name}/query", typ: "services", url: "/v1/services/none-such/query", body: api.QueryRequest{Key: "k"}},
+		{route: "GET /v1/services/{name}/bulk/latest", typ: "services", url: "/v1/services/none-such/bulk/latest"},
 		{route: "GET /v1/services/{name}/usage", typ: "services", url: "/v1/services/none-such/usage"},
 		{route: "GET /v1/services/{name}/openapi.json", typ: "services", url: "/v1/services/none-such/openapi.json"},
 

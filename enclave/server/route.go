@@ -271,6 +271,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (people.Subj
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
+		if der := clientCert(r); der != nil {
+			return s.certSubject(ctx, der) // an application system's client certificate (issue 19)
+		}
 		return people.Subject{}, fmt.Errorf("a bearer token is required (set ENCLAVE_TOKEN): %w", errdefs.ErrUnauthenticated)
 	}
 	if services.IsCredentialToken(tok) {

@@ -79,6 +79,9 @@ type Deps struct {
 	// Console is the web console (enclave/console), served under
 	// /console/; nil serves none.
 	Console Console
+	// ClientCA issues the client certificates of application systems
+	// (issue 19), accepted on the TLS listener; nil issues none.
+	ClientCA *services.CA
 }
 
 // Console is the web console. It serves its pages under /console/, and
@@ -145,6 +148,7 @@ func New(deps Deps) (*Server, error) {
 	}
 	if deps.Catalog != nil {
 		s.services = &services.Runtime{DB: deps.DB, Catalog: deps.Catalog, Keyring: deps.Keyring, Now: deps.Now, TempDir: deps.TempDir}
+		s.services.Bundles = s.openBundle
 	}
 	s.routes = s.allRoutes()
 	if err := checkRoutes(s.routes); err != nil {

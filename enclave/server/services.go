@@ -99,6 +99,7 @@ func (s *Server) serviceRoutes() []route {
 		planned(route{Method: "POST", Path: "/v1/services/{name}/query", Action: "service.query",
 			Summary:  "Query-reference (an application system's credential): one subject's key; answers the service's approved columns of that subject, personal information desensitized",
 			Response: api.QueryAnswer{}}, s.callResource, s.query),
+		s.bulkRoute(),
 		{Method: "GET", Path: "/v1/services/{name}/usage", Action: "service.usage",
 			Summary:  "Calls of a service per subscription and day (consumers: their own; custodians: on their datasets; the bureau: all); query: day",
 			Response: []api.ServiceUsage{}, Resource: s.serviceResource, Handle: s.serviceUsage},
@@ -173,6 +174,9 @@ func (s *Server) newestReadable(ctx context.Context, name string) (*datasets.Ver
 }
 
 func (s *Server) createService(ctx context.Context, c *call, req api.ServiceRequest, _ none) (any, error) {
+	if req.Export != "" {
+		return s.createOnExport(ctx, c, req)
+	}
 	rate, err := services.ParseRate(req.Rate)
 	if err != nil {
 		return nil, err
@@ -330,10 +334,14 @@ func (s *Server) issueCredential(ctx context.Context, c *call) (any, error) {
 	ev := audit.Event{Action: c.route.Action, Objects: []string{"subscription:" + req.Subscription}}
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 		var err error
-		cr, err = services.Issue(ctx, tx, req.Subscription, c.subject.Org.Name, req.System, c.subject.Person.ID, s.Now())
+		if req.CSR != "" {
+			cr, err = services.IssueCert(ctx, tx, s.ClientCA, req.Subscription, c.subject.Org.Name, req.System, c.subject.Person.ID, []byte(req.CSR), s.Now())
+		} else {
+			cr, err = services.Issue(ctx, tx, req.Subscription, c.subject.Org.Name, req.System, c.subject.Person.ID, s.Now())
+		}
 		if err == nil {
 			ev.Objects = append(ev.Objects, "credential:"+cr.ID, "service:"+cr.Service)
-			ev.Details = map[string]string{"system": cr.System, "until": cr.Until}
+			ev.Details = map[string]string{"system": cr.System, "until": cr.Until, "kind": cr.Kind}
 		}
 		return err
 	})
@@ -367,7 +375,7 @@ func (s *Server) callResource(ctx context.Context, c *call) (authz.Resource, *se
 	org := ""
 	var caller *services.Caller
 	if s.services != nil {
-		if cl, err := s.services.Authenticate(ctx, bearer(c.r)); err == nil && cl.Service == name {
+		if cl, err := s.callerOf(ctx, c.r); err == nil && cl.Service == name {
 			org = cl.Org.Name
 			caller = &cl
 		}
@@ -498,7 +506,7 @@ func (s *Server) serviceUsage(ctx context.Context, c *call) (any, error) {
 
 func (s *Server) serviceView(ctx context.Context, sv *services.Service) api.Service {
 	v := api.Service{Name: sv.Name, Mode: sv.Mode, Dataset: sv.Dataset, Version: sv.Version, Key: sv.Key, Match: sv.Match, Columns: sv.Columns,
-		Scenario: sv.Scenario, RatePerMin: sv.RatePerMin, DailyMisses: sv.DailyMisses, Org: sv.Org, Grant: sv.Grant, Until: sv.Until,
+		Export: sv.Export, File: sv.File, Scenario: sv.Scenario, RatePerMin: sv.RatePerMin, DailyMisses: sv.DailyMisses, Org: sv.Org, Grant: sv.Grant, Until: sv.Until,
 		Level: sv.Level, Market: sv.Market, State: sv.State, Comment: sv.Comment, CreatedBy: sv.CreatedBy, CreatedAt: sv.CreatedAt,
 		Approvers: sv.Approvers, Needed: sv.Needed()}
 	if v.Match == nil {
@@ -521,7 +529,8 @@ func subscriptionView(s *services.Subscription) api.Subscription {
 
 func credentialView(c *services.Credential) api.Credential {
 	return api.Credential{ID: c.ID, Subscription: c.Subscription, Service: c.Service, Org: c.Org, System: c.System, Until: c.Until,
-		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, Revoked: c.Revoked, Token: c.Token}
+		CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, Revoked: c.Revoked, Kind: c.Kind, Token: c.Token,
+		Certificate: c.Certificate}
 }
 
 func (s *Server) usageStatement(ctx context.Context, c *call) (any, error) {

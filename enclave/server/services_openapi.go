@@ -49,7 +49,7 @@ func serviceDocument(sv *services.Service) ([]byte, error) {
 		},
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"credential": map[string]any{"type": "http", "scheme": "bearer",
-				"description": "a credential issued to an application system under an approved subscription"}},
+				"description": "a credential issued to an application system under an approved subscription (or, on the TLS listener, its client certificate instead)"}},
 			"schemas": map[string]any{
 				"Item":        item,
 				"Answer":      answer,
@@ -100,6 +100,29 @@ func serviceDocument(sv *services.Service) ([]byte, error) {
 		ops["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Query"}}}}
 		ops["responses"].(map[string]any)["200"] = map[string]any{"description": "the answer", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Answer"}}}}
 		doc["paths"] = map[string]any{"/v1/services/" + sv.Name + "/query": map[string]any{"post": ops}}
+	}
+	if sv.Export != "" {
+		doc["info"].(map[string]any)["version"] = "export " + sv.Export
+	}
+	if sv.Mode == services.Query && sv.Export != "" {
+		doc["info"].(map[string]any)["description"] = fmt.Sprintf("Query-reference over table %s of released export %s (scenario: %s): the columns %v of one subject. At most %d calls per minute per subscription.",
+			sv.File, sv.Export, sv.Scenario, sv.Columns, sv.RatePerMin)
+	}
+	if sv.Mode == services.Bulk {
+		doc["info"].(map[string]any)["description"] = fmt.Sprintf("Bulk copy of released export %s and the later releases of the same product (scenario: %s): the signed release bundle, verifiable offline with `enclave release verify`. At most %d downloads per minute per subscription.",
+			sv.Export, sv.Scenario, sv.RatePerMin)
+		doc["components"].(map[string]any)["schemas"] = map[string]any{}
+		doc["paths"] = map[string]any{"/v1/services/" + sv.Name + "/bulk/latest": map[string]any{"get": map[string]any{
+			"operationId": "bulkLatest",
+			"summary":     "The signed release bundle of the product's newest release (a tar archive; its SHA-256 in X-Bundle-Sha256)",
+			"responses": map[string]any{
+				"200": map[string]any{"description": "the bundle", "content": map[string]any{"application/x-tar": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
+				"401": errBody, "403": errBody, "412": errBody,
+				"429": map[string]any{"description": "rate limit reached; see Retry-After",
+					"headers": map[string]any{"Retry-After": map[string]any{"schema": map[string]any{"type": "integer"}}},
+					"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}},
+			},
+		}}}
 	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/release"
 
 	"github.com/enclave-dev/enclave/enclave/people"
@@ -159,24 +160,13 @@ func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter) ([]UsageRow,
 }
 
 // StatementPredicateType names the predicate of a signed usage statement.
-const StatementPredicateType = "https://enclave.dev/attestations/service-usage/v1"
+const StatementPredicateType = api.UsageStatementType
 
 // UsageStatement is the predicate of a daily usage statement of one
-// subscription (issue 19 item 6): its calls on one day, what they cost,
-// when it was made.
-type UsageStatement struct {
-	Subscription string    `json:"subscription"`
-	Service      string    `json:"service"`
-	Org          string    `json:"org"`
-	Day          string    `json:"day"`
-	Calls        int64     `json:"calls"`
-	Matches      int64     `json:"matches"`
-	Misses       int64     `json:"misses"`
-	Refused      int64     `json:"refused"`
-	Charge       float64   `json:"charge"`
-	Currency     string    `json:"currency"`
-	MadeAt       time.Time `json:"made_at"`
-}
+// subscription (issue 19 item 6); its form is the wire contract's, since
+// it leaves signed and is read back offline (enclave service
+// verify-statement).
+type UsageStatement = api.UsageStatement
 
 // Statement makes the signed usage statement of a subscription for one
 // day: an in-toto statement in a DSSE envelope signed by the enclave's
@@ -218,28 +208,7 @@ func (r *Runtime) Statement(ctx context.Context, sub *Subscription, day string, 
 }
 
 // VerifyStatement checks a usage statement's signature with the enclave's
-// public key and returns its predicate.
+// public key (release.OpenStatement) and returns its predicate.
 func VerifyStatement(env *release.Envelope, pub ed25519.PublicKey) (*UsageStatement, error) {
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil || env.PayloadType != release.PayloadType {
-		return nil, fmt.Errorf("usage statement payload: %w", errdefs.ErrInvalidArgument)
-	}
-	ok := false
-	for _, s := range env.Signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
-		if err == nil && s.KeyID == release.KeyID(pub) && ed25519.Verify(pub, release.PAE(env.PayloadType, payload), sig) {
-			ok = true
-		}
-	}
-	if !ok {
-		return nil, fmt.Errorf("usage statement: no valid signature by key %s: %w", release.KeyID(pub)[:16], errdefs.ErrDataLoss)
-	}
-	var st struct {
-		PredicateType string         `json:"predicateType"`
-		Predicate     UsageStatement `json:"predicate"`
-	}
-	if err := json.Unmarshal(payload, &st); err != nil || st.PredicateType != StatementPredicateType {
-		return nil, fmt.Errorf("usage statement: not a service usage predicate: %w", errdefs.ErrInvalidArgument)
-	}
-	return &st.Predicate, nil
+	return release.OpenUsageStatement(env, pub)
 }

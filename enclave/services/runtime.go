@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -48,6 +49,9 @@ type Runtime struct {
 	// TempDir holds a dataset's decrypted key columns while an index is
 	// built; they are removed at once.
 	TempDir string
+	// Bundles opens the decrypted release bundle of an export, for a query
+	// service over a released table; nil serves none.
+	Bundles func(ctx context.Context, export string) (io.ReadSeekCloser, error)
 
 	initOnce sync.Once
 	initErr  error
@@ -204,6 +208,9 @@ func Standing(ctx context.Context, q store.Querier, cat *datasets.Catalog, s *Se
 	if s.State != Approved {
 		return fmt.Errorf("service %q is %s: %w", s.Name, s.State, errdefs.ErrFailedPrecondition)
 	}
+	if s.Export != "" {
+		return exportStanding(ctx, q, cat, s, s.Export, now)
+	}
 	v, err := cat.Get(ctx, q, s.Dataset, s.Version)
 	if err != nil {
 		return fmt.Errorf("service %q: dataset %q version %d: %w", s.Name, s.Dataset, s.Version, errdefs.ErrFailedPrecondition)
@@ -269,6 +276,9 @@ func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 // and keeps only keyed hashes of their stored forms. The decrypted columns
 // are removed before it returns.
 func (r *Runtime) build(ctx context.Context, s *Service) (_ map[string][]string, _ map[string]string, _ map[string][][]string, err error) {
+	if s.Export != "" {
+		return r.buildExport(ctx, s)
+	}
 	v, err := r.Catalog.Get(ctx, r.DB.SQL(), s.Dataset, s.Version)
 	if err != nil {
 		return nil, nil, nil, err

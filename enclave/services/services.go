@@ -110,10 +110,13 @@ CREATE TABLE service_meter (
 	refused      INTEGER NOT NULL,
 	PRIMARY KEY (service, subscription, day)
 );`},
+		{Version: 2, Name: "services over a released export (bulk, and query over its table)", SQL: `
+ALTER TABLE services ADD COLUMN export TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN file TEXT NOT NULL DEFAULT '';`},
 	}})
 }
 
-// Modes of a service. Only verify is served so far.
+// Modes of a service.
 const (
 	Verify = "verify"
 	Query  = "query"
@@ -146,7 +149,13 @@ type Service struct {
 	Match   []string `json:"match"`
 	// Columns are what a query service returns of a subject (stored in
 	// the match columns' place; a service has one or the other).
-	Columns     []string  `json:"columns,omitempty"`
+	Columns []string `json:"columns,omitempty"`
+	// Export is the released export a bulk service hands out (with the
+	// later releases of the same product) or a query service reads its
+	// table from (File, a file of the bundle); "" for a service over a
+	// dataset.
+	Export      string    `json:"export,omitempty"`
+	File        string    `json:"file,omitempty"`
 	Scenario    string    `json:"scenario"`
 	RatePerMin  int       `json:"rate_per_min"`
 	DailyMisses int       `json:"daily_misses"`
@@ -268,25 +277,12 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 			return fmt.Errorf("a query service returns 1-32 columns (--columns): %w", errdefs.ErrInvalidArgument)
 		}
 	case Bulk:
-		return fmt.Errorf("service mode %q is not served yet (verify and query are): %w", s.Mode, errdefs.ErrNotImplemented)
+		return fmt.Errorf("a bulk service hands out a released export: name it (--export), not a dataset: %w", errdefs.ErrInvalidArgument)
 	default:
 		return fmt.Errorf("service mode %q must be verify, query or bulk: %w", clip(s.Mode), errdefs.ErrInvalidArgument)
 	}
-	var err error
-	if s.Scenario, err = CheckText("scenario", s.Scenario); err != nil {
+	if err := s.checkTerms(); err != nil {
 		return err
-	}
-	if s.RatePerMin == 0 {
-		s.RatePerMin = DefaultRatePerMin
-	}
-	if s.RatePerMin < 1 || s.RatePerMin > MaxRatePerMin {
-		return fmt.Errorf("rate must be 1-%d calls per minute: %w", MaxRatePerMin, errdefs.ErrInvalidArgument)
-	}
-	if s.DailyMisses == 0 {
-		s.DailyMisses = DefaultDailyMisses
-	}
-	if s.DailyMisses < 1 || s.DailyMisses > 10_000_000 {
-		return fmt.Errorf("daily budget of non-matching calls must be 1-10000000: %w", errdefs.ErrInvalidArgument)
 	}
 	if err := v.Readable(); err != nil {
 		return err
@@ -351,6 +347,28 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 	return fmt.Errorf("dataset %q belongs to another organisation and no grant of organisation %q covers it: %w", v.Name, by.Org, errdefs.ErrPermissionDenied)
 }
 
+// checkTerms checks the scenario, the rate and the enumeration guard's
+// budget, filling their defaults.
+func (s *Service) checkTerms() error {
+	var err error
+	if s.Scenario, err = CheckText("scenario", s.Scenario); err != nil {
+		return err
+	}
+	if s.RatePerMin == 0 {
+		s.RatePerMin = DefaultRatePerMin
+	}
+	if s.RatePerMin < 1 || s.RatePerMin > MaxRatePerMin {
+		return fmt.Errorf("rate must be 1-%d calls per minute: %w", MaxRatePerMin, errdefs.ErrInvalidArgument)
+	}
+	if s.DailyMisses == 0 {
+		s.DailyMisses = DefaultDailyMisses
+	}
+	if s.DailyMisses < 1 || s.DailyMisses > 10_000_000 {
+		return fmt.Errorf("daily budget of non-matching calls must be 1-10000000: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
 // underGrant finds a grant of the creator's organisation that stands,
 // covers the dataset and columns and has the service's scenario.
 func (s *Service) underGrant(ctx context.Context, q store.Querier, v *datasets.Version, cols []string, now time.Time) error {
@@ -397,9 +415,9 @@ func Create(ctx context.Context, q store.Querier, s *Service) error {
 		match, _ = json.Marshal(orEmpty(s.Columns))
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO services (name, mode, dataset, version, key_col, match_cols, scenario, rate_per_min,
-		daily_misses, org, grant_id, until, level, market, state, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		daily_misses, org, grant_id, until, level, market, state, created_by, created_at, export, file) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.Name, s.Mode, s.Dataset, s.Version, s.Key, string(match), s.Scenario, s.RatePerMin, s.DailyMisses, s.Org, s.Grant,
-		s.Until, s.Level, s.Market, s.State, s.CreatedBy, storetime.Format(s.CreatedAt))
+		s.Until, s.Level, s.Market, s.State, s.CreatedBy, storetime.Format(s.CreatedAt), s.Export, s.File)
 	if store.IsUnique(err) {
 		return fmt.Errorf("service %q: %w", s.Name, errdefs.ErrAlreadyExists)
 	}
@@ -414,13 +432,13 @@ func orEmpty(s []string) []string {
 }
 
 const serviceCols = `name, mode, dataset, version, key_col, match_cols, scenario, rate_per_min, daily_misses, org, grant_id, until,
-	level, market, state, comment, created_by, created_at`
+	level, market, state, comment, created_by, created_at, export, file`
 
 func scanService(sc interface{ Scan(...any) error }) (*Service, error) {
 	var s Service
 	var match, created string
 	if err := sc.Scan(&s.Name, &s.Mode, &s.Dataset, &s.Version, &s.Key, &match, &s.Scenario, &s.RatePerMin, &s.DailyMisses,
-		&s.Org, &s.Grant, &s.Until, &s.Level, &s.Market, &s.State, &s.Comment, &s.CreatedBy, &created); err != nil {
+		&s.Org, &s.Grant, &s.Until, &s.Level, &s.Market, &s.State, &s.Comment, &s.CreatedBy, &created, &s.Export, &s.File); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(match), &s.Match); err != nil {
@@ -667,9 +685,20 @@ type Credential struct {
 	CreatedBy    string    `json:"created_by"`
 	CreatedAt    time.Time `json:"created_at"`
 	Revoked      bool      `json:"revoked"`
+	// Kind is KindToken or KindCertificate.
+	Kind string `json:"kind"`
 	// Token is set only in the answer to an issue.
 	Token string `json:"token,omitempty"`
+	// Certificate is the client certificate (PEM), set only in the answer
+	// to an issue of a certificate credential.
+	Certificate string `json:"certificate,omitempty"`
 }
+
+// Kinds of credential.
+const (
+	KindToken       = "token"
+	KindCertificate = "certificate"
+)
 
 // TokenPrefix starts every credential token; people's tokens never do.
 const TokenPrefix = "esvc_"
@@ -687,24 +716,14 @@ var systemRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // Issue makes a credential for an approved, live subscription of the
 // caller's organisation, bound to a system name.
 func Issue(ctx context.Context, q store.Querier, subID, org, system, by string, now time.Time) (*Credential, error) {
-	if !systemRE.MatchString(system) {
-		return nil, fmt.Errorf("system name %q must be 1-63 letters, digits, dots, dashes or underscores: %w", clip(system), errdefs.ErrInvalidArgument)
-	}
-	sub, err := GetSubscription(ctx, q, subID)
+	sub, err := issuable(ctx, q, subID, org, system, now)
 	if err != nil {
 		return nil, err
-	}
-	if sub.Org != org {
-		return nil, fmt.Errorf("subscription %q: %w", clip(subID), errdefs.ErrNotFound)
-	}
-	if !sub.Live(now.UTC().Format(people.DateLayout)) {
-		return nil, fmt.Errorf("subscription %q is %s until %s: credentials are issued only for an approved, running subscription: %w",
-			subID, sub.State, sub.Until, errdefs.ErrFailedPrecondition)
 	}
 	var b [32]byte
 	rand.Read(b[:])
 	c := &Credential{ID: newID("cred_"), Subscription: sub.ID, Service: sub.Service, Org: org, System: system, Until: sub.Until,
-		CreatedBy: by, CreatedAt: now.UTC().Truncate(time.Second), Token: TokenPrefix + hex.EncodeToString(b[:])}
+		CreatedBy: by, CreatedAt: now.UTC().Truncate(time.Second), Kind: KindToken, Token: TokenPrefix + hex.EncodeToString(b[:])}
 	_, err = q.ExecContext(ctx, `INSERT INTO service_credentials (id, subscription, org, system, hash, created_by, created_at) VALUES (?,?,?,?,?,?,?)`,
 		c.ID, c.Subscription, c.Org, c.System, hashToken(c.Token), by, storetime.Format(c.CreatedAt))
 	if err != nil {
@@ -743,8 +762,8 @@ func Credentials(ctx context.Context, q store.Querier, org string) ([]*Credentia
 }
 
 func credentials(ctx context.Context, q store.Querier, where string, arg string) ([]*Credential, error) {
-	rows, err := q.QueryContext(ctx, `SELECT c.id, c.subscription, s.service, c.org, c.system, s.until, c.created_by, c.created_at, c.revoked_at
-		FROM service_credentials c JOIN subscriptions s ON s.id = c.subscription WHERE `+where+` ORDER BY c.created_at, c.id`, arg)
+	rows, err := q.QueryContext(ctx, `SELECT c.id, c.subscription, s.service, c.org, c.system, s.until, c.created_by, c.created_at, c.revoked_at,
+		c.hash FROM service_credentials c JOIN subscriptions s ON s.id = c.subscription WHERE `+where+` ORDER BY c.created_at, c.id`, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -752,9 +771,13 @@ func credentials(ctx context.Context, q store.Querier, where string, arg string)
 	var out []*Credential
 	for rows.Next() {
 		var c Credential
-		var created, revoked string
-		if err := rows.Scan(&c.ID, &c.Subscription, &c.Service, &c.Org, &c.System, &c.Until, &c.CreatedBy, &created, &revoked); err != nil {
+		var created, revoked, h string
+		if err := rows.Scan(&c.ID, &c.Subscription, &c.Service, &c.Org, &c.System, &c.Until, &c.CreatedBy, &created, &revoked, &h); err != nil {
 			return nil, err
+		}
+		c.Kind = KindToken
+		if strings.HasPrefix(h, certHashPrefix) {
+			c.Kind = KindCertificate
 		}
 		if c.CreatedAt, err = storetime.Column("credential", c.ID, "created_at", created); err != nil {
 			return nil, err

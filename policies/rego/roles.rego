@@ -100,6 +100,7 @@ action_roles := {
 	"service.subscribe": {"consumer": "own_org"},
 	"service.verify": {"consumer-system": "own_org"},
 	"service.query": {"consumer-system": "own_org"},
+	"service.bulk": {"consumer-system": "own_org"},
 	"service.usage": {"consumer": "any", "custodian": "any", "bureau": "any"},
 	"service.openapi": {"consumer": "any", "consumer-system": "any", "custodian": "any", "operator": "any", "officer": "any", "authority": "any", "bureau": "any"},
 	"subscription.list": {"consumer": "own_org", "authority": "any", "bureau": "any"},

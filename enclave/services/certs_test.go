@@ -1,0 +1,98 @@
+package services
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+)
+
+func csrPEM(t testing.TB, key any) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "loan-desk"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func TestParseCSR(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	good := csrPEM(t, p256)
+	// A request whose signature does not match its content: flip a byte
+	// of the subject inside the DER.
+	blk, _ := pem.Decode(good)
+	der := append([]byte(nil), blk.Bytes...)
+	i := strings.Index(string(der), "loan-desk")
+	der[i] = 'L'
+	forged := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string // "" accepted
+	}{
+		{"ecdsa p-256", good, ""},
+		{"not pem", []byte("hello"), "not a PEM block"},
+		{"a certificate block", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: blk.Bytes}), "not a PEM block"},
+		{"two blocks", append(append([]byte{}, good...), good...), "more than one"},
+		{"not pkcs10", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{0x30, 0x03, 1, 2, 3}}), "not a readable"},
+		{"signature broken", forged, "signature"},
+		{"p-224", csrPEM(t, p224), "P-256 or P-384"},
+		{"rsa 1024", csrPEM(t, rsa1024), "2048-8192"},
+		{"too big", make([]byte, MaxCSRBytes+1), "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCSR(tc.in)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				return
+			}
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want invalid argument naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCertHashNeverATokenHash(t *testing.T) {
+	h := CertHash([]byte("der"))
+	if !strings.HasPrefix(h, "cert:") || len(hashToken("esvc_x")) != 64 || strings.HasPrefix(hashToken(h), "cert:") {
+		t.Fatalf("a certificate's hash %q can be confused with a token's", h)
+	}
+}
+
+// FuzzParseCSR: any input is accepted as a request whose signature
+// verifies with an allowed key, or refused as invalid argument; never a
+// panic, and the error never quotes the input.
+func FuzzParseCSR(f *testing.F) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f.Add(csrPEM(f, p256))
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		csr, err := ParseCSR(data)
+		if err != nil {
+			if !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("got %v, want invalid argument", err)
+			}
+			if len(data) > 8 && strings.Contains(err.Error(), string(data)) {
+				t.Fatalf("the error quotes the input: %v", err)
+			}
+			return
+		}
+		if csr.CheckSignature() != nil {
+			t.Fatal("accepted a request whose signature does not verify")
+		}
+	})
+}
