@@ -251,3 +251,44 @@ func useReference(t *testing.T) {
 	}
 	t.Cleanup(func() { newCSVSource = prev })
 }
+
+// TestCSVSplitterBounds checks the splitter's refusals of hostile input:
+// a line over the line limit is refused before it is buffered whole (at
+// its line), and a quoted field that runs over many short lines past the
+// record limit is refused at its record, with the buffer kept under the
+// limit.
+func TestCSVSplitterBounds(t *testing.T) {
+	tests := []struct {
+		name     string
+		data     string
+		wantErr  error
+		wantLine int
+	}{
+		{"long line", "a,b\n1,2\n" + strings.Repeat("x", 5000) + "\n", errLineTooLong, 3},
+		{"long line at the end", "a,b\n" + strings.Repeat("x", 5000), errLineTooLong, 2},
+		{"long record", "a,b\n1,2\n\"" + strings.Repeat("short line\n", 2000) + "\",1\n", errRecordTooLong, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := newCSVSplitter(&chunkReader{r: strings.NewReader(tc.data), n: 100}, 1024, 4096)
+			var err error
+			for err == nil {
+				err = sp.next()
+			}
+			var se *csvSplitError
+			if !errors.As(err, &se) || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got %v, want %v", err, tc.wantErr)
+			}
+			line := se.line
+			if tc.wantErr == errRecordTooLong {
+				line = se.startLine
+			}
+			if line != tc.wantLine {
+				t.Fatalf("got line %d, want %d", line, tc.wantLine)
+			}
+			if len(sp.buf) > 4096+1 {
+				t.Fatalf("got a buffer of %d bytes, want at most the record limit", len(sp.buf))
+			}
+		})
+	}
+}
