@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/metrics"
 	"github.com/enclave-dev/enclave/enclave/server"
+	"github.com/enclave-dev/enclave/enclave/services"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/sweeper"
 	ledger "github.com/enclave-dev/enclave/enclave/usage"
@@ -156,12 +158,18 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Log: log.With("part", "sweeper"), Shredder: termShredder{shredder}}).Run(sweepCtx, cfg.SweepEvery)
 	}()
 	defer func() { stopSweep(); <-swept }() // before the audit log and the state close
+	var clientCA *services.CA
+	if cfg.Listen != "" {
+		if clientCA, err = ensureClientCA(cfg.tlsDir()); err != nil {
+			return err
+		}
+	}
 	srv, err := server.New(server.Deps{
 		Prices: prices, Metrics: mtr,
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
-		Shredder: shredder,
-		Console:  console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
+		Shredder: shredder, ClientCA: clientCA,
+		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {
 		return err
@@ -172,7 +180,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeUnix(cfg.socketPath()) }()
 	if cfg.Listen != "" {
-		tcfg, err := tlsConfig(cfg)
+		tcfg, err := tlsConfig(cfg, clientCA)
 		if err != nil {
 			return err
 		}
@@ -207,7 +215,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-func tlsConfig(cfg Config) (*tls.Config, error) {
+// tlsConfig is the TLS listener's configuration: its certificate, and
+// client certificates of the client CA accepted when given (an
+// application system's credential, issue 19; the server checks each
+// against its credential, so a revoked one is refused at once).
+func tlsConfig(cfg Config, clientCA *services.CA) (*tls.Config, error) {
 	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 	if certFile == "" {
 		var err error
@@ -220,5 +232,11 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load TLS certificate: %w", err)
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if clientCA != nil {
+		pool := x509.NewCertPool()
+		pool.AddCert(clientCA.Cert)
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
 }

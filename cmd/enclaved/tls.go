@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -13,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/enclave-dev/enclave/enclave/services"
 )
 
 // ensureCertificate returns the daemon's TLS certificate and key under dir,
@@ -66,4 +70,60 @@ func ensureCertificate(dir, listen string) (certFile, keyFile string, err error)
 		return "", "", err
 	}
 	return certFile, keyFile, nil
+}
+
+// ensureClientCA returns the client certificate authority under dir that
+// issues application systems' client certificates (issue 19), generating
+// an ECDSA P-256 key and a self-signed CA certificate on first start: it
+// signs client certificates only (no intermediate below it), for ten
+// years. Its key stays in dir, mode 0600, as the listener's key does.
+func ensureClientCA(dir string) (*services.CA, error) {
+	certFile, keyFile := filepath.Join(dir, "client-ca.pem"), filepath.Join(dir, "client-ca-key.pem")
+	if _, err := os.Stat(certFile); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+		tmpl := &x509.Certificate{
+			SerialNumber:          serial,
+			Subject:               pkix.Name{CommonName: "enclaved client CA", Organization: []string{"Enclave"}},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().AddDate(10, 0, 0),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+			MaxPathLenZero:        true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			return nil, fmt.Errorf("create the client CA: %w", err)
+		}
+		kder, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load the client CA: %w", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil || !cert.IsCA {
+		return nil, fmt.Errorf("client CA %s is not a CA certificate", certFile)
+	}
+	signer, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("client CA key %s cannot sign", keyFile)
+	}
+	return &services.CA{Cert: cert, Key: signer}, nil
 }

@@ -42,6 +42,10 @@ type env struct {
 	https        bool   // the daemon's address is an https URL
 	withCA       bool   // and a CA certificate was given for it
 	client       *client.Client
+
+	// clientCert and clientKey are an application system's client
+	// certificate and key (PEM files), presented on an https address.
+	clientCert, clientKey string
 }
 
 // command is one verb of one noun.
@@ -81,6 +85,8 @@ func (e *env) globalFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&e.json, "json", e.json, "print JSON instead of tables")
 	fs.StringVar(&e.cacert, "cacert", e.cacert, "PEM file of the daemon's TLS certificate, for https addresses")
 	fs.StringVar(&e.output, "o", e.output, "output format: table, json or yaml (--json is -o json)")
+	fs.StringVar(&e.clientCert, "client-cert", e.clientCert, "PEM file of an application system's client certificate (credential issue --cert), for https addresses (default $ENCLAVE_CLIENT_CERT)")
+	fs.StringVar(&e.clientKey, "client-key", e.clientKey, "PEM file of the client certificate's key (default $ENCLAVE_CLIENT_KEY)")
 }
 
 func describeArgs(c *command) string {
@@ -188,6 +194,20 @@ func (e *env) connectWith(token string) error {
 			return fmt.Errorf("read CA certificate %q: %w", cacert, err)
 		}
 		opts = append(opts, client.WithCACert(pem))
+	}
+	if cert, key := first(e.clientCert, e.getenv("ENCLAVE_CLIENT_CERT")), first(e.clientKey, e.getenv("ENCLAVE_CLIENT_KEY")); cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return usagef("--client-cert and --client-key go together")
+		}
+		cp, err := os.ReadFile(cert)
+		if err != nil {
+			return fmt.Errorf("read client certificate %q: %w", cert, err)
+		}
+		kp, err := os.ReadFile(key)
+		if err != nil {
+			return fmt.Errorf("read client key %q: %w", key, err)
+		}
+		opts = append(opts, client.WithClientCert(cp, kp))
 	}
 	e.https, e.withCA = strings.HasPrefix(addr, "https://"), cacert != ""
 	c, err := client.New(addr, token, opts...)

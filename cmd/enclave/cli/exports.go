@@ -73,29 +73,7 @@ func init() {
 		&command{path: "export download", args: "ID", short: "download the signed release bundle (the requesting organisation)", minArgs: 1, maxArgs: 1,
 			flags: func(fs *flag.FlagSet) { fs.String("o", "", "write the bundle to this file") },
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-				out := get(fs, "o")
-				if out == "" {
-					return usagef("-o FILE is required")
-				}
-				rc, err := e.client.DownloadRelease(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-				if err != nil {
-					return fmt.Errorf("create %q: %w", out, err)
-				}
-				n, err := io.Copy(f, rc)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					os.Remove(out)
-					return err
-				}
-				fmt.Fprintf(e.stderr, "wrote %s (%s); check it offline with: enclave release verify %s --key KEY\n", out, human(n), out)
-				return nil
+				return saveBundle(e, get(fs, "o"), func() (io.ReadCloser, error) { return e.client.DownloadRelease(ctx, args[0]) })
 			}},
 		&command{path: "release list", short: "the product register: every release", maxArgs: 0,
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -217,10 +195,38 @@ func exportTable(tw *tabwriter.Writer, x api.Export) {
 	}
 }
 
-func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-	keyArg := get(fs, "key")
+// saveBundle writes a downloaded release bundle to the new file out
+// (which must not exist); a failed download leaves no file.
+func saveBundle(e *env, out string, open func() (io.ReadCloser, error)) error {
+	if out == "" {
+		return usagef("-o FILE is required")
+	}
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", out, err)
+	}
+	n, err := io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%s); check it offline with: enclave release verify %s --key KEY\n", out, human(n), out)
+	return nil
+}
+
+// publicKeyArg reads --key: the enclave's ed25519 public key in base64 as
+// `enclave keys public` prints it, or a file holding it.
+func publicKeyArg(keyArg string) (ed25519.PublicKey, error) {
 	if keyArg == "" {
-		return usagef("--key is required: the base64 key printed by `enclave keys public`, or a file holding it")
+		return nil, usagef("--key is required: the base64 key printed by `enclave keys public`, or a file holding it")
 	}
 	if data, err := os.ReadFile(keyArg); err == nil {
 		keyArg = strings.TrimSpace(string(data))
@@ -230,14 +236,22 @@ func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string)
 	}
 	raw, err := base64.StdEncoding.DecodeString(keyArg)
 	if err != nil || len(raw) != ed25519.PublicKeySize {
-		return usagef("--key is not a base64 ed25519 public key")
+		return nil, usagef("--key is not a base64 ed25519 public key")
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+func verifyRelease(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	pub, err := publicKeyArg(get(fs, "key"))
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return fmt.Errorf("open bundle: %w", err)
 	}
 	defer f.Close()
-	v, err := release.Verify(f, ed25519.PublicKey(raw))
+	v, err := release.Verify(f, pub)
 	if err != nil {
 		return err
 	}

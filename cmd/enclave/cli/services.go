@@ -2,15 +2,24 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/release"
 )
 
 // Issue 19: data products as services, subscriptions and credentials.
@@ -39,9 +48,11 @@ func init() {
 	register(
 		&command{path: "service create", args: "NAME", short: "create a service over a dataset (custodian: your own; operator: under your grant); pending until officers of another organisation approve", minArgs: 1, maxArgs: 1,
 			flags: func(fs *flag.FlagSet) {
-				fs.String("mode", "verify", "verify or query (bulk is not served yet)")
+				fs.String("mode", "verify", "verify, query or bulk")
+				fs.String("export", "", "query or bulk: a released export of your organisation (bulk hands out its bundle and the later releases of the same product; query reads a table of it)")
+				fs.String("file", "", "query over an export: the table (a .csv or Arrow file of the bundle; default its only file)")
 				fs.String("columns", "", "query: the columns returned of a subject, comma-separated (personal information only desensitized)")
-				fs.String("dataset", "", "the dataset (its newest readable version)")
+				fs.String("dataset", "", "verify or query: the dataset (its newest readable version)")
 				fs.String("key", "", "the key column: kept or keyed pseudonym")
 				fs.String("match", "", "columns whose claimed values a caller may verify, comma-separated (kept or keyed pseudonym)")
 				fs.String("scenario", "", "the scenario the service serves (an operator's: its grant's)")
@@ -50,7 +61,7 @@ func init() {
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				req := api.ServiceRequest{Name: args[0], Mode: get(fs, "mode"), Dataset: get(fs, "dataset"), Key: get(fs, "key"),
-					Scenario: get(fs, "scenario"), Rate: get(fs, "rate")}
+					Scenario: get(fs, "scenario"), Rate: get(fs, "rate"), Export: get(fs, "export"), File: get(fs, "file")}
 				if m := get(fs, "match"); m != "" {
 					req.Match = strings.Split(m, ",")
 				}
@@ -58,8 +69,15 @@ func init() {
 					req.Columns = strings.Split(c, ",")
 				}
 				fmt.Sscan(get(fs, "daily-misses"), &req.DailyMisses)
-				if req.Dataset == "" || req.Key == "" || strings.TrimSpace(req.Scenario) == "" {
-					return usagef("--dataset, --key and --scenario are required")
+				switch {
+				case strings.TrimSpace(req.Scenario) == "":
+					return usagef("--scenario is required")
+				case (req.Dataset == "") == (req.Export == ""):
+					return usagef("one of --dataset and --export is required")
+				case req.Mode == "bulk" && req.Export == "":
+					return usagef("a bulk service hands out a released export: --export is required")
+				case req.Mode != "bulk" && req.Key == "":
+					return usagef("--key is required")
 				}
 				sv, err := e.client.CreateService(ctx, req)
 				if err != nil {
@@ -190,6 +208,16 @@ func init() {
 					}
 				})
 			}},
+		&command{path: "service download", args: "NAME", short: "download the signed bundle of a bulk service's newest release with a credential (ENCLAVE_TOKEN or --client-cert); check it with release verify", minArgs: 1, maxArgs: 1,
+			flags: func(fs *flag.FlagSet) { fs.String("o", "", "write the bundle to this file (must not exist)") },
+			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+				return saveBundle(e, get(fs, "o"), func() (io.ReadCloser, error) { return e.client.BulkLatest(ctx, args[0]) })
+			}},
+		&command{path: "service verify-statement", args: "STATEMENT.json", short: "check a signed daily usage statement offline (its signature, as release verify does) and print it", minArgs: 1, maxArgs: 1, noDaemon: true,
+			flags: func(fs *flag.FlagSet) {
+				fs.String("key", "", "the enclave's public key: base64 as printed by `enclave keys public`, or a file holding it")
+			},
+			run: verifyStatement},
 		&command{path: "service usage", args: "NAME", short: "calls of a service per subscription and day (consumer: your own; custodian: on your datasets; bureau: all)", minArgs: 1, maxArgs: 1,
 			flags: func(fs *flag.FlagSet) { fs.String("day", "", "only this day, YYYY-MM-DD") },
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -228,20 +256,10 @@ func init() {
 			flags: func(fs *flag.FlagSet) {
 				fs.String("subscription", "", "the subscription")
 				fs.String("system", "", "the application system's name")
+				fs.String("cert", "", "issue a client certificate instead of a token: write it to this file (a key is made here and never leaves; the TLS listener accepts the pair)")
+				fs.String("cert-key", "", "with --cert: write the certificate's private key to this file (default: --cert's name with .key)")
 			},
-			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-				if get(fs, "subscription") == "" || get(fs, "system") == "" {
-					return usagef("--subscription and --system are required")
-				}
-				cr, err := e.client.IssueCredential(ctx, api.CredentialRequest{Subscription: get(fs, "subscription"), System: get(fs, "system")})
-				if err != nil {
-					return err
-				}
-				return e.print(cr, func(tw *tabwriter.Writer) {
-					credentialTable(tw, []api.Credential{cr})
-					fmt.Fprintf(tw, "token (shown once)\t%s\n", cr.Token)
-				})
-			}},
+			run: issueCredential},
 		&command{path: "credential list", short: "your organisation's credentials (consumer)", maxArgs: 0,
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				cs, err := e.client.ListCredentials(ctx)
@@ -284,4 +302,108 @@ func credentialTable(tw *tabwriter.Writer, cs []api.Credential) {
 	for _, c := range cs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", c.ID, c.Subscription, c.Service, c.System, c.Until, c.Revoked)
 	}
+}
+
+// issueCredential issues a token, or with --cert a client certificate for
+// a key made here: the key is written (mode 0600) before the request goes,
+// and only a certificate request leaves.
+func issueCredential(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	if get(fs, "subscription") == "" || get(fs, "system") == "" {
+		return usagef("--subscription and --system are required")
+	}
+	req := api.CredentialRequest{Subscription: get(fs, "subscription"), System: get(fs, "system")}
+	certOut, keyOut := get(fs, "cert"), get(fs, "cert-key")
+	if certOut == "" && keyOut != "" {
+		return usagef("--cert-key goes with --cert")
+	}
+	if certOut != "" {
+		if keyOut == "" {
+			keyOut = strings.TrimSuffix(certOut, filepath.Ext(certOut)) + ".key"
+		}
+		if keyOut == certOut {
+			return usagef("--cert and --cert-key must be different files")
+		}
+		csr, err := newKeyAndCSR(keyOut, req.System)
+		if err != nil {
+			return err
+		}
+		req.CSR = string(csr)
+	}
+	cr, err := e.client.IssueCredential(ctx, req)
+	if err != nil {
+		if certOut != "" {
+			os.Remove(keyOut)
+		}
+		return err
+	}
+	if certOut != "" {
+		if err := os.WriteFile(certOut, []byte(cr.Certificate), 0o644); err != nil {
+			return fmt.Errorf("write the certificate: %w", err)
+		}
+		cr.Certificate = ""
+		fmt.Fprintf(e.stderr, "wrote %s and its key %s; call with --client-cert %s --client-key %s on the https address\n", certOut, keyOut, certOut, keyOut)
+	}
+	return e.print(cr, func(tw *tabwriter.Writer) {
+		credentialTable(tw, []api.Credential{cr})
+		if cr.Token != "" {
+			fmt.Fprintf(tw, "token (shown once)\t%s\n", cr.Token)
+		}
+	})
+}
+
+// newKeyAndCSR makes an ECDSA P-256 key, writes it to keyOut (a new file,
+// mode 0600) and returns a PEM certificate request for it.
+func newKeyAndCSR(keyOut, system string) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: system}}, key)
+	if err != nil {
+		return nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(keyOut, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create the key file %q: %w", keyOut, err)
+	}
+	_, err = f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(keyOut)
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}
+
+// verifyStatement checks a signed daily usage statement offline with the
+// enclave's public key, as release verify checks a bundle, and prints
+// what it states.
+func verifyStatement(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	pub, err := publicKeyArg(get(fs, "key"))
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return fmt.Errorf("read the statement: %w", err)
+	}
+	env, err := release.ParseEnvelope(data)
+	if err != nil {
+		return err
+	}
+	st, err := release.OpenUsageStatement(env, pub)
+	if err != nil {
+		return err
+	}
+	return e.print(st, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "VERIFIED\tsignature by key %s…\n", release.KeyID(pub)[:16])
+		fmt.Fprintf(tw, "subscription\t%s (service %s, organisation %s)\nday\t%s\ncalls\t%d (%d matched, %d missed), %d refused\ncharge\t%.2f %s\nmade\t%s\n",
+			st.Subscription, st.Service, st.Org, st.Day, st.Calls, st.Matches, st.Misses, st.Refused, st.Charge, st.Currency, st.MadeAt.Format(time.RFC3339))
+	})
 }
