@@ -1,8 +1,8 @@
 package ingest
 
 import (
+	"math/bits"
 	"strconv"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -133,14 +133,11 @@ var digitByte = func() (t [256]uint8) {
 //     digits in the chain of groups, a mobile number in groups 11, with a
 //     group starting with '1'.
 func mayHoldPersonal(s string) bool {
-	if strings.IndexByte(s, '@') >= 0 {
+	// Every case below needs 11 digits at least: count them first, eight
+	// bytes at a time, since most cells have far fewer.
+	digits, at := digitsAndAt(s)
+	if at {
 		return true
-	}
-	// Every case below needs 11 digits at least: count them first, in a
-	// loop without branches, since most cells have far fewer.
-	digits := 0
-	for i := 0; i < len(s); i++ {
-		digits += int(digitByte[s[i]])
 	}
 	if digits < 11 {
 		return false
@@ -166,4 +163,39 @@ func mayHoldPersonal(s string) bool {
 		run, chain, one = 0, 0, false
 	}
 	return false
+}
+
+// SWAR constants: every byte 0x01, every byte 0x7F, every byte 0x80.
+const (
+	swarOnes = 0x0101010101010101
+	swarLow7 = 0x7F7F7F7F7F7F7F7F
+	swarHigh = 0x8080808080808080
+)
+
+// digitsAndAt counts the ASCII digits of s and reports whether it holds an
+// '@', eight bytes at a time: in each byte of a word, the top bit of
+// ((b&0x7F)+0x50)&^((b&0x7F)+0x46) is set for b&0x7F in '0'..'9' (the
+// first sum reaches 0x80 from '0' up, the second from past '9'), and of
+// ((b&0x7F)^0x40)+0x7F clear for b&0x7F == '@'; bytes with the top bit
+// set (never a digit or '@') are masked out. FuzzDigitsAndAt checks it
+// against a byte loop.
+func digitsAndAt(s string) (digits int, at bool) {
+	var atBits uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		ascii := ^x & swarHigh
+		low := x & swarLow7
+		d := (low + 0x50*swarOnes) &^ (low + 0x46*swarOnes) & ascii
+		digits += bits.OnesCount64(d)
+		atBits |= ^((low ^ 0x40*swarOnes) + swarLow7) & ascii
+	}
+	for ; i < len(s); i++ {
+		digits += int(digitByte[s[i]])
+		if s[i] == '@' {
+			at = true
+		}
+	}
+	return digits, at || atBits != 0
 }

@@ -241,3 +241,21 @@ func TestLineLimiter(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDigitsAndAt(f *testing.F) {
+	f.Add("alice@example.com 13912345678")
+	f.Add("0123456789:/@`\xb0\xb9\xc0")
+	f.Add("王小明 110101199003071234")
+	f.Fuzz(func(t *testing.T, s string) {
+		digits, at := 0, false
+		for i := 0; i < len(s); i++ {
+			if s[i] >= '0' && s[i] <= '9' {
+				digits++
+			}
+			at = at || s[i] == '@'
+		}
+		if gd, ga := digitsAndAt(s); gd != digits || ga != at {
+			t.Fatalf("got %d digits, '@' %v, want %d, %v", gd, ga, digits, at)
+		}
+	})
+}

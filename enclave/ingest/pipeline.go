@@ -98,8 +98,9 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 		}()
 	}
 	// The fingerprint builder sorts and spills now and then; a goroutine of
-	// its own keeps that off the writer's path.
-	sink := make(chan fpBatch, 2*nw)
+	// its own keeps that off the writer's path, and a queue of sinkDepth
+	// batches (about half a MiB each) lets the writer go on meanwhile.
+	sink := make(chan fpBatch, sinkDepth)
 	sinkDone := make(chan struct{})
 	go func() {
 		defer close(sinkDone)
@@ -164,6 +165,11 @@ func (im *importer) commit(ctx context.Context, wk *work, w *ipc.FileWriter, sin
 	}
 	return nil
 }
+
+// sinkDepth is how many batches of fingerprints wait for the builder
+// while it spills: sorting a spill buffer takes as long as the workers
+// take for several batches.
+const sinkDepth = 16
 
 // fpBatch is the fingerprints of one batch, on their way to the builder.
 type fpBatch struct{ values, rows []uint64 }
