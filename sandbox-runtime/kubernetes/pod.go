@@ -13,6 +13,7 @@ import (
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/hardening"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/runcwrap"
 )
 
 // Labels and annotations by which the runtime finds its own objects.
@@ -24,8 +25,8 @@ const (
 	AnnotationImage = "enclave.dev/image"     // the image digest
 	AnnotationLogs  = "enclave.dev/logs-read" // the time of the last log line read before a detach
 	LabelJobsNS     = "enclave.dev/jobs"      // on the namespace: the admission policy applies
-	jobContainer    = "job"
-	holdContainer   = "hold"
+	jobContainer    = runcwrap.JobContainer
+	holdContainer   = runcwrap.HoldContainer
 	volTmp          = "tmp"
 	volOut          = "out"
 	// holdCPU and holdMemory are the holder container's share.
@@ -56,7 +57,7 @@ func ImageRef(digest string) string { return ImageRepository + "@" + digest }
 type PodParams struct {
 	Namespace      string
 	Node           string // spec.nodeName; empty lets the scheduler place it
-	RuntimeClass   string // empty: the cluster's default handler
+	RuntimeClass   string // the enclave's (cmd/enclave-runc), DefaultRuntimeClass
 	SeccompProfile string // a Localhost profile name; empty: RuntimeDefault
 	RunAsUser      int64  // the job's unprivileged uid and gid
 	HoldImage      string // the image of the holder container
@@ -118,8 +119,9 @@ func BuildPod(spec sandbox.Spec, p PodParams) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PodName(spec.ID), Namespace: p.Namespace,
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelJob: jobHash(spec.ID)},
-			Annotations: map[string]string{AnnotationJob: spec.ID, AnnotationImage: spec.Image},
+			Labels: map[string]string{LabelManagedBy: ManagedBy, LabelJob: jobHash(spec.ID)},
+			Annotations: map[string]string{AnnotationJob: spec.ID, AnnotationImage: spec.Image,
+				runcwrap.AnnotationLimits: runcwrap.EncodeLimits(spec.Limits)},
 		},
 		Spec: corev1.PodSpec{
 			NodeName:                      p.Node,

@@ -27,6 +27,9 @@ import (
 // cleanupTimeout bounds the removal of a job's pod and claims.
 const cleanupTimeout = 60 * time.Second
 
+// startFailures are reasons of a terminated container that never ran.
+var startFailures = map[string]bool{"StartError": true, "ContainerCannotRun": true}
+
 // waitingFailures are container waiting reasons after which a job cannot
 // start by itself.
 var waitingFailures = map[string]bool{
@@ -48,9 +51,10 @@ func (r *Runtime) Run(ctx context.Context, spec sandbox.Spec, logs io.Writer) (s
 	if err := spec.Validate(); err != nil {
 		return sandbox.Exit{}, err
 	}
-	if r.node.PodPidsLimit <= 0 || r.node.PodPidsLimit > spec.Limits.Pids {
-		return sandbox.Exit{}, fmt.Errorf("job %q: the node's pod pids limit %d is not within the job's %d: %w",
-			spec.ID, r.node.PodPidsLimit, spec.Limits.Pids, errdefs.ErrInvalidArgument)
+	// The enclave's OCI runtime gives the job's container its own pids
+	// limit; the node's limit of every pod bounds the pod as a whole.
+	if r.node.PodPidsLimit <= 0 {
+		return sandbox.Exit{}, fmt.Errorf("job %q: the node sets no pod pids limit: %w", spec.ID, errdefs.ErrFailedPrecondition)
 	}
 	bg := context.WithoutCancel(ctx)
 	if err := r.prepared(bg, spec.Image); err != nil {
@@ -171,12 +175,16 @@ func observe(st *jobState, pod *corev1.Pod) {
 					st.started = at
 				}
 			}
+		case cs.State.Terminated != nil && startFailures[cs.State.Terminated.Reason]:
+			// The runtime refused to start it (the enclave's OCI runtime
+			// refuses a container it cannot harden): it never ran.
+			st.failure = "container cannot start: " + cs.State.Terminated.Reason
 		case cs.State.Terminated != nil:
 			if st.started.IsZero() {
 				// It started and ended between two looks: the kubelet's
 				// record of its start (to the second) is all there is.
 				st.started = cs.State.Terminated.StartedAt.Time
-				if st.started.IsZero() || st.started.After(time.Now()) {
+				if st.started.Unix() <= 0 || st.started.After(time.Now()) {
 					st.started = time.Now()
 				}
 			}

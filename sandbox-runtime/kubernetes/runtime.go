@@ -7,9 +7,18 @@
 // (tmpfs) emptyDirs of the job's sizes for /tmp and /out, CPU and memory
 // limits equal to its requests, no service account token, no service links,
 // no host namespaces, an activeDeadlineSeconds past its timeout and the
-// deployer's RuntimeClass. BuildPod makes that pod and ValidatePod, the
+// enclave's RuntimeClass. BuildPod makes that pod and ValidatePod, the
 // twin of sandbox-runtime/hardening's validator, refuses any pod without
 // one of them before it is created.
+//
+// The RuntimeClass's handler on the node is the enclave's OCI runtime,
+// cmd/enclave-runc (sandbox-runtime/kubernetes/runcwrap): it rewrites the
+// spec the CRI made of each job's container with the options of
+// sandbox-runtime/hardening, as the containerd backend builds its jobs (a
+// user namespace, new network, ipc and uts namespaces, the enclave's
+// seccomp profile, no host path but the inputs and /out, a capped noexec
+// /tmp, the job's pids limit and rlimits, PATH only), and runc never
+// starts a container whose spec fails hardening.Validate.
 //
 // This version runs jobs on one node that the daemon shares (LocalNode):
 // images are imported into the node's containerd (the CRI's namespace),
@@ -60,6 +69,9 @@ const (
 	criNamespace     = "k8s.io"
 	labelPrepared    = "enclave.dev/prepared"
 	snapshotter      = "overlayfs"
+	// DefaultRuntimeClass is the RuntimeClass (and the containerd runtime
+	// handler of the same name) whose OCI runtime is cmd/enclave-runc.
+	DefaultRuntimeClass = "enclave"
 	// PolicyName names the ValidatingAdmissionPolicy and its binding.
 	PolicyName = "enclave-job-pods"
 )
@@ -72,8 +84,8 @@ type LocalNode struct {
 	// CgroupRoot is the kubelet's cgroupRoot ("/" by default): pod cgroups
 	// are /sys/fs/cgroup/CONTROLLER/CgroupRoot/kubepods/pod<UID>.
 	CgroupRoot string
-	// PodPidsLimit is the kubelet's pids limit of every pod; jobs whose
-	// limit is lower are refused (Kubernetes has no per-pod limit).
+	// PodPidsLimit is the kubelet's pids limit of every pod (required): it
+	// bounds a job's pod; the job's container has the job's own limit.
 	PodPidsLimit int64
 }
 
@@ -83,6 +95,7 @@ type Runtime struct {
 	ns           string
 	node         LocalNode
 	runtimeClass string
+	handler      string // the runtime class's CRI handler
 	seccomp      string
 	uid          int64
 	holdImage    string
@@ -99,10 +112,17 @@ type Option func(*Runtime) error
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(r *Runtime) error { r.log = l; return nil } }
 
-// WithRuntimeClass runs every job under the named RuntimeClass (gVisor or
-// Kata where a cluster has them).
+// WithRuntimeClass runs every job under the named RuntimeClass (default
+// DefaultRuntimeClass; empty keeps the default). Its handler must be the
+// enclave's OCI runtime, cmd/enclave-runc, on every node that runs jobs:
+// it gives each job's container the hardening of the containerd backend.
 func WithRuntimeClass(name string) Option {
-	return func(r *Runtime) error { r.runtimeClass = name; return nil }
+	return func(r *Runtime) error {
+		if name != "" {
+			r.runtimeClass = name
+		}
+		return nil
+	}
 }
 
 // WithSeccompProfile names the enclave's seccomp profile, installed on
@@ -160,7 +180,7 @@ func New(ctx context.Context, cfg *rest.Config, namespace string, node LocalNode
 		node.CgroupRoot = "/"
 	}
 	r := &Runtime{ns: namespace, node: node, uid: DefaultRunAsUser, holdImage: DefaultHoldImage,
-		log: slog.New(slog.DiscardHandler)}
+		runtimeClass: DefaultRuntimeClass, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -171,6 +191,11 @@ func New(ctx context.Context, cfg *rest.Config, namespace string, node LocalNode
 		return nil, fmt.Errorf("kubernetes client: %w", errors.Join(errdefs.ErrInvalidArgument, err))
 	}
 	r.client = c
+	rc, err := c.NodeV1().RuntimeClasses().Get(ctx, r.runtimeClass, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("runtime class %q (its handler must be the enclave's OCI runtime, enclave-runc): %w", r.runtimeClass, err)
+	}
+	r.handler = rc.Handler
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,36 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/k8stest"
 )
+
+// TestRunOwnLimits: the enclave's OCI runtime gives the job container the
+// job's own pids limit (below the node's pod limit) and rlimits, as the
+// containerd backend does.
+func TestRunOwnLimits(t *testing.T) {
+	setup(t)
+	spec := newSpec(t, "probes", "probes", "forkbomb")
+	spec.Limits.Pids = 12
+	ex, logs := run(t, context.Background(), spec)
+	if ex.Reason != sandbox.ReasonExited || !strings.Contains(logs, "CONTAINED pids-limit") {
+		t.Fatalf("fork bomb: got %s/%d, logs %q; want exited and contained", ex.Reason, ex.Code, logs)
+	}
+	var n int
+	for _, l := range strings.Split(logs, "\n") {
+		if v, ok := strings.CutPrefix(l, "children "); ok {
+			n, _ = strconv.Atoi(v)
+		}
+	}
+	if n <= 0 || n >= 12 {
+		t.Errorf("children started: got %d, want fewer than the job's pids limit 12 (the node's pod limit is %d)", n, k8stest.PodPidsLimit)
+	}
+	spec = newSpec(t, "toolbox", "sh", "-c", "ulimit -n; ulimit -f; ulimit -c")
+	ex, logs = run(t, context.Background(), spec)
+	want := fmt.Sprintf("%d\n%d\n0\n", spec.Limits.NoFile, spec.Limits.FileSizeBytes/512)
+	if ex.Reason != sandbox.ReasonExited || logs != want {
+		t.Errorf("rlimits: got %s/%d logs %q, want %q", ex.Reason, ex.Code, logs, want)
+	}
+}
 
 func TestRunNoop(t *testing.T) {
 	setup(t)

@@ -11,6 +11,7 @@ import (
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/hardening"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/runcwrap"
 )
 
 // PodCheck is one named rule a job's pod must satisfy: the Kubernetes twin
@@ -346,13 +347,16 @@ func checkEnvironment(pod *corev1.Pod, _ sandbox.Spec, _ PodParams) error {
 	return nil
 }
 
-func checkRuntimeClass(pod *corev1.Pod, _ sandbox.Spec, p PodParams) error {
+func checkRuntimeClass(pod *corev1.Pod, spec sandbox.Spec, p PodParams) error {
 	got := ""
 	if pod.Spec.RuntimeClassName != nil {
 		got = *pod.Spec.RuntimeClassName
 	}
-	if got != p.RuntimeClass {
-		return errors.New("runtime class not the deployer's")
+	if got == "" || got != p.RuntimeClass {
+		return errors.New("runtime class not the enclave's (its OCI runtime hardens every container)")
+	}
+	if pod.Annotations[runcwrap.AnnotationLimits] != runcwrap.EncodeLimits(spec.Limits) {
+		return errors.New("the job's limits annotation (read by the enclave's OCI runtime) missing or not the job's")
 	}
 	if pod.Spec.NodeName != p.Node {
 		return errors.New("node not the runtime's")

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/runcwrap"
 )
 
 func testSpec() sandbox.Spec {
@@ -21,7 +22,7 @@ func testSpec() sandbox.Spec {
 }
 
 func testParams() PodParams {
-	return PodParams{Namespace: "enclave-jobs", Node: "localhost", SeccompProfile: "enclave.json",
+	return PodParams{Namespace: "enclave-jobs", Node: "localhost", SeccompProfile: "enclave.json", RuntimeClass: DefaultRuntimeClass,
 		RunAsUser: DefaultRunAsUser, HoldImage: DefaultHoldImage, Claims: []Claim{{Input: "credit", Claim: claimName("j1", 0)}}}
 }
 
@@ -110,6 +111,12 @@ var weakenings = []struct {
 	{"restart", "containers", byPolicy, func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure }},
 	{"hold runs a command", "containers", notJudged, func(p *corev1.Pod) { p.Spec.Containers[1].Command = []string{"sh"} }},
 	{"another runtime class", "runtime-class", notJudged, func(p *corev1.Pod) { p.Spec.RuntimeClassName = nil }},
+	{"no limits for the OCI runtime", "runtime-class", notJudged, func(p *corev1.Pod) { delete(p.Annotations, runcwrap.AnnotationLimits) }},
+	{"other limits for the OCI runtime", "runtime-class", notJudged, func(p *corev1.Pod) {
+		l := testSpec().Limits
+		l.Pids *= 2
+		p.Annotations[runcwrap.AnnotationLimits] = runcwrap.EncodeLimits(l)
+	}},
 	{"input at another path", "mounts", notJudged, func(p *corev1.Pod) { p.Spec.Containers[0].VolumeMounts[2].MountPath = "/etc/x" }},
 	{"no labels", "labels", notJudged, func(p *corev1.Pod) { p.Labels = nil }},
 }
@@ -162,7 +169,6 @@ func TestApiserverRefusesWeakenedPods(t *testing.T) {
 	rt := setup(t)
 	ctx := context.Background()
 	spec, p := testSpec(), rt.params([]Claim{{Input: "credit", Claim: claimName("j1", 0)}})
-	p.RuntimeClass = ""
 	create := func(pod *corev1.Pod) error {
 		_, err := rt.client.CoreV1().Pods(rt.ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err

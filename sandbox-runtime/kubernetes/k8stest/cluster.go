@@ -37,12 +37,14 @@ import (
 	"github.com/containerd/containerd/namespaces"
 	"github.com/opencontainers/go-digest"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/cni"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/runcwrap"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
@@ -51,6 +53,7 @@ const (
 	NodeName       = "localhost"                 // resolves to 127.0.0.1; the kubelet serves there only
 	PauseImage     = "registry.k8s.io/pause:3.6" // containerd 1.6's default name; built by the harness, never pulled
 	PodPidsLimit   = 64                          // the kubelet's pids limit of every pod
+	RuntimeClass   = "enclave"                   // the RuntimeClass and containerd runtime of cmd/enclave-runc
 	SeccompProfile = "enclave.json"              // the enclave's own profile, as Localhost
 	CRINamespace   = "k8s.io"                    // containerd namespace of the CRI
 )
@@ -273,6 +276,10 @@ func Start(ctx context.Context, base string) (c *Cluster, err error) {
 	if err := c.startKubelet(ctx, p, ports[3]); err != nil {
 		return c, err
 	}
+	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: RuntimeClass}, Handler: RuntimeClass}
+	if _, err := c.Client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+		return c, fmt.Errorf("runtime class: %w", err)
+	}
 	return c, nil
 }
 
@@ -442,13 +449,22 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = %q
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.enclave]
+      runtime_type = "io.containerd.runc.v2"
+      pod_annotations = [%q]
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.enclave.options]
+        SystemdCgroup = false
+        BinaryName = %q
+        Root = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
     max_conf_num = 1
 `
 
-// startContainerd builds the CNI plugin and the pause image, writes the
+// startContainerd builds the CNI plugin, the enclave's OCI runtime
+// (cmd/enclave-runc, the handler RuntimeClass of the runtime class
+// RuntimeClass) and the pause image, writes the
 // CRI configuration and starts containerd with it.
 func (c *Cluster) startContainerd(ctx context.Context) error {
 	root, err := sandboxtest.ModuleRoot()
@@ -464,6 +480,13 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(c.Dir, "cni", "net.d", "10-enclave.conflist"), []byte(cni.Conflist), 0o644); err != nil {
+		return err
+	}
+	wrapper := filepath.Join(c.Dir, "bin", "enclave-runc")
+	if err := os.MkdirAll(filepath.Dir(wrapper), 0o755); err != nil {
+		return err
+	}
+	if err := goBuild(root, "./cmd/enclave-runc", wrapper); err != nil {
 		return err
 	}
 	pauseBin := filepath.Join(c.Dir, "pause")
@@ -482,7 +505,8 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 	}
 	cfg := filepath.Join(cd, "config.toml")
 	body := fmt.Sprintf(containerdConfig, filepath.Join(cd, "root"), filepath.Join(cd, "state"), c.Containerd,
-		c.Containerd+".ttrpc", PauseImage, filepath.Join(cd, "runc"), cniBin, filepath.Join(c.Dir, "cni", "net.d"))
+		c.Containerd+".ttrpc", PauseImage, filepath.Join(cd, "runc"),
+		runcwrap.AnnotationLimits, wrapper, filepath.Join(cd, "runc"), cniBin, filepath.Join(c.Dir, "cni", "net.d"))
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		return err
 	}
