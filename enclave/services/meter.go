@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -57,18 +56,7 @@ func (r *Runtime) Flush(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	err := r.DB.Tx(ctx, func(tx *sql.Tx) error {
-		for k, m := range pending {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO service_meter (service, subscription, org, day, calls, matches, misses, refused)
-				VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (service, subscription, day) DO UPDATE SET calls = calls + excluded.calls,
-				matches = matches + excluded.matches, misses = misses + excluded.misses, refused = refused + excluded.refused`,
-				k.service, k.subscription, k.org, k.day, m.calls, m.matches, m.misses, m.refused); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil)
-	if err != nil {
+	if err := r.writeMeter(ctx, pending); err != nil {
 		r.mu.Lock()
 		for k, m := range pending {
 			if cur := r.meter[k]; cur != nil {
@@ -81,6 +69,27 @@ func (r *Runtime) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush the service meter: %w", err)
 	}
 	return nil
+}
+
+// writeMeter adds counts to the meter table in one transaction. It does
+// not go through store.DB.Tx: the meter is no basis of any call, so its
+// flush, about once a second under load, must not make every call read
+// its credential and service again (store.DB.Generation).
+func (r *Runtime) writeMeter(ctx context.Context, pending map[meterKey]*meterRow) error {
+	tx, err := r.DB.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for k, m := range pending {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO service_meter (service, subscription, org, day, calls, matches, misses, refused)
+			VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (service, subscription, day) DO UPDATE SET calls = calls + excluded.calls,
+			matches = matches + excluded.matches, misses = misses + excluded.misses, refused = refused + excluded.refused`,
+			k.service, k.subscription, k.org, k.day, m.calls, m.matches, m.misses, m.refused); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // load reads today's non-matching calls of every subscription from the

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +33,12 @@ import (
 
 // Fresh is how long the runtime trusts what it read of a credential, a
 // subscription, an organisation and a service's standing (dataset state,
-// grant, incidents) before reading it again: a basis that ends stops the
-// service within this time. A revocation through the runtime takes effect
-// at once.
+// grant, incidents) when nothing was written since: what ends with time
+// alone (a licence or grant period, a change the term sweeper makes
+// outside store.DB.Tx) stops the service within this time. Any change
+// committed through store.DB.Tx (a revocation, a suspension, a seal, an
+// incident, a review) moves the database's generation, and the next call
+// reads again before it is answered: it takes effect at once.
 const Fresh = time.Second
 
 // Runtime answers calls: it authenticates credentials, keeps each running
@@ -61,10 +65,13 @@ type Runtime struct {
 
 	flushing  atomic.Bool
 	lastFlush atomic.Int64
+	forgets   atomic.Uint64
+	reads     atomic.Int64 // readings of a credential or a service from the database (tests)
 
 	mu      sync.Mutex
 	creds   map[string]*credEntry // by token hash
 	running map[string]*running   // by service name
+	flights map[string]*flight    // reads in progress, by what and generation
 	buckets map[string]*bucket    // by subscription
 	misses  map[string]*dayCount  // by subscription
 	meter   map[meterKey]*meterRow
@@ -84,6 +91,7 @@ type credEntry struct {
 	caller Caller
 	live   bool
 	read   time.Time
+	gen    uint64 // the database's generation before it was read
 	// refreshing is set while one call reads the credential again; the
 	// others use what was read (a revocation clears the cache at once).
 	refreshing atomic.Bool
@@ -96,6 +104,7 @@ type running struct {
 	rows  map[string][][]string // a query service's returned columns per keyed hash of the key (stored, desensitized forms)
 	err   error                 // why it does not run, as of read
 	read  time.Time
+	gen   uint64 // the database's generation before it was read
 	// refreshing is set while one call reads the service again.
 	refreshing atomic.Bool
 }
@@ -113,7 +122,7 @@ func (r *Runtime) init(ctx context.Context) error {
 		if r.initErr == nil {
 			r.pseudo, r.initErr = r.Keyring.Secret(ctx, "pseudonym")
 		}
-		r.creds, r.running = map[string]*credEntry{}, map[string]*running{}
+		r.creds, r.running, r.flights = map[string]*credEntry{}, map[string]*running{}, map[string]*flight{}
 		r.buckets, r.misses, r.meter = map[string]*bucket{}, map[string]*dayCount{}, map[meterKey]*meterRow{}
 		r.macs.New = func() any { return hmac.New(sha256.New, r.svcKey) }
 		if r.initErr == nil {
@@ -133,27 +142,10 @@ func (r *Runtime) Authenticate(ctx context.Context, token string) (Caller, error
 	if err := r.init(ctx); err != nil {
 		return Caller{}, err
 	}
-	h := hashToken(token)
 	now := r.now()
-	r.mu.Lock()
-	e := r.creds[h]
-	r.mu.Unlock()
-	stale := e == nil || now.Sub(e.read) > Fresh || now.Before(e.read)
-	if stale && (e == nil || e.refreshing.CompareAndSwap(false, true)) {
-		var err error
-		old := e
-		if e, err = r.readCred(ctx, h, now); err != nil {
-			if old != nil {
-				old.refreshing.Store(false)
-			}
-			return Caller{}, err
-		}
-		r.mu.Lock()
-		if len(r.creds) > 100_000 {
-			clear(r.creds)
-		}
-		r.creds[h] = e
-		r.mu.Unlock()
+	e, err := r.credential(ctx, hashToken(token), now)
+	if err != nil {
+		return Caller{}, err
 	}
 	if !e.live || now.UTC().Format(people.DateLayout) > e.caller.Until {
 		return Caller{}, errUnauth
@@ -161,7 +153,82 @@ func (r *Runtime) Authenticate(ctx context.Context, token string) (Caller, error
 	return e.caller, nil
 }
 
-func (r *Runtime) readCred(ctx context.Context, h string, now time.Time) (*credEntry, error) {
+// credential returns what the runtime holds of the credential whose token
+// or certificate hashes to h. It reads it again, before answering, when a
+// write was committed since it was read (store.DB.Generation); when only
+// Fresh has passed one call reads it again and the others use what was
+// read meanwhile. Concurrent reads of the same credential are one read.
+func (r *Runtime) credential(ctx context.Context, h string, now time.Time) (*credEntry, error) {
+	gen := r.generation()
+	r.mu.Lock()
+	e := r.creds[h]
+	r.mu.Unlock()
+	if e != nil && e.gen == gen {
+		if now.Sub(e.read) <= Fresh && !now.Before(e.read) {
+			return e, nil
+		}
+		if !e.refreshing.CompareAndSwap(false, true) {
+			return e, nil // another call reads it again; nothing was written since
+		}
+	}
+	v, err := r.once(ctx, "credential "+h, gen, func(ctx context.Context) (any, error) {
+		return r.readCred(ctx, h, now, gen)
+	})
+	if err != nil {
+		if e != nil {
+			e.refreshing.Store(false)
+		}
+		return nil, err
+	}
+	ne := v.(*credEntry)
+	r.mu.Lock()
+	if len(r.creds) > 100_000 {
+		clear(r.creds)
+	}
+	if cur := r.creds[h]; cur == nil || cur.gen <= ne.gen {
+		r.creds[h] = ne
+	}
+	r.mu.Unlock()
+	return ne, nil
+}
+
+// flight is one read that concurrent calls share.
+type flight struct {
+	done chan struct{}
+	v    any
+	err  error
+}
+
+// once runs read once for all calls that ask for the same key under the
+// same database generation at the same time; each gets its result. The
+// read is not cut short when the call that started it ends.
+func (r *Runtime) once(ctx context.Context, key string, gen uint64, read func(context.Context) (any, error)) (any, error) {
+	key += "@" + strconv.FormatUint(gen, 10)
+	r.mu.Lock()
+	if f := r.flights[key]; f != nil {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.v, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	r.flights[key] = f
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.flights, key)
+		r.mu.Unlock()
+		close(f.done)
+	}()
+	f.v, f.err = read(context.WithoutCancel(ctx))
+	return f.v, f.err
+}
+
+func (r *Runtime) readCred(ctx context.Context, h string, now time.Time, gen uint64) (*credEntry, error) {
+	r.reads.Add(1)
 	q := r.DB.SQL()
 	var c Caller
 	var revoked, state string
@@ -169,7 +236,7 @@ func (r *Runtime) readCred(ctx context.Context, h string, now time.Time) (*credE
 		FROM service_credentials c JOIN subscriptions s ON s.id = c.subscription WHERE c.hash = ?`, h).
 		Scan(&c.Credential, &c.Subscription, &c.Service, &c.System, &c.Org.Name, &c.Until, &revoked, &state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return &credEntry{read: now}, nil
+		return &credEntry{read: now, gen: gen}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -181,24 +248,23 @@ func (r *Runtime) readCred(ctx context.Context, h string, now time.Time) (*credE
 	c.Org = o
 	day := now.UTC().Format(people.DateLayout)
 	live := revoked == "" && state == Approved && o.Status == people.Active && day >= o.LicenceFrom && day <= o.LicenceUntil
-	return &credEntry{caller: c, live: live, read: now}, nil
+	return &credEntry{caller: c, live: live, read: now, gen: gen}, nil
 }
 
-// Forget drops what the runtime holds of a credential and of a service
-// (after a revocation, a review or a stop), so that the next call reads
-// them again.
+// Forget makes the next call read every credential and service again
+// before it is answered (after a revocation, a review or a stop). A change
+// committed through store.DB.Tx does so by itself; Forget also covers one
+// made otherwise. service names the service concerned, for the record;
+// services keep their index for the next reading to reuse when their data
+// is the same.
 func (r *Runtime) Forget(service string) {
-	if r.init(context.Background()) != nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	clear(r.creds)
-	if service == "" {
-		clear(r.running)
-	} else {
-		delete(r.running, service)
-	}
+	r.forgets.Add(1)
+}
+
+// generation moves whenever a change was committed through store.DB.Tx or
+// Forget was called: what was read under another generation is read again.
+func (r *Runtime) generation() uint64 {
+	return r.DB.Generation() + r.forgets.Load()
 }
 
 // Standing says whether a service may answer now: approved, its dataset
@@ -232,44 +298,63 @@ func Standing(ctx context.Context, q store.Querier, cat *datasets.Catalog, s *Se
 }
 
 // service returns a running service with its index, building the index
-// on first use.
+// on first use. Like credential, it reads the service and its standing
+// again before answering when a write was committed since (or Forget was
+// called), and in the background of one call when only Fresh has passed;
+// concurrent readings are one, and so is the building of an index.
 func (r *Runtime) service(ctx context.Context, name string) (*running, error) {
 	now := r.now()
+	gen := r.generation()
 	r.mu.Lock()
 	run := r.running[name]
 	r.mu.Unlock()
-	if run != nil && now.Sub(run.read) <= Fresh && !now.Before(run.read) {
-		return run, run.err
+	if run != nil && run.gen == gen {
+		if now.Sub(run.read) <= Fresh && !now.Before(run.read) {
+			return run, run.err
+		}
+		if !run.refreshing.CompareAndSwap(false, true) {
+			// Another call is reading it again and nothing was written
+			// since: use what was read until it is done.
+			return run, run.err
+		}
 	}
-	if run != nil && !run.refreshing.CompareAndSwap(false, true) {
-		// Another call is reading it again: use what was read until it is
-		// done (single flight; stale by at most the time of one reading).
-		return run, run.err
-	}
-	q := r.DB.SQL()
-	s, err := Get(ctx, q, name)
+	v, err := r.once(ctx, "service "+name, gen, func(ctx context.Context) (any, error) {
+		return r.readService(ctx, name, run, now, gen)
+	})
 	if err != nil {
 		if run != nil {
 			run.refreshing.Store(false)
 		}
 		return nil, err
 	}
-	next := &running{svc: s, read: now}
+	next := v.(*running)
+	r.mu.Lock()
+	if cur := r.running[name]; cur == nil || cur.gen <= next.gen {
+		r.running[name] = next
+	}
+	r.mu.Unlock()
+	return next, next.err
+}
+
+// readService reads a service and its standing, and builds its index
+// unless last holds one of the same data.
+func (r *Runtime) readService(ctx context.Context, name string, last *running, now time.Time, gen uint64) (*running, error) {
+	r.reads.Add(1)
+	q := r.DB.SQL()
+	s, err := Get(ctx, q, name)
+	if err != nil {
+		return nil, err
+	}
+	next := &running{svc: s, read: now, gen: gen}
 	next.err = Standing(ctx, q, r.Catalog, s, now)
 	if next.err == nil {
-		if run != nil && run.index != nil && run.svc.Dataset == s.Dataset && run.svc.Version == s.Version {
-			next.index, next.rules, next.rows = run.index, run.rules, run.rows
+		if last != nil && last.index != nil && last.svc.Dataset == s.Dataset && last.svc.Version == s.Version {
+			next.index, next.rules, next.rows = last.index, last.rules, last.rows
 		} else if next.index, next.rules, next.rows, err = r.build(ctx, s); err != nil {
-			if run != nil {
-				run.refreshing.Store(false)
-			}
 			return nil, err
 		}
 	}
-	r.mu.Lock()
-	r.running[name] = next
-	r.mu.Unlock()
-	return next, next.err
+	return next, nil
 }
 
 // build reads the key and match columns of the service's dataset version

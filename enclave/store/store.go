@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/containerd/errdefs"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
@@ -19,6 +20,7 @@ import (
 // serialised by SQLite (one writer at a time, readers in parallel under WAL).
 type DB struct {
 	sql *sql.DB
+	gen atomic.Uint64 // write transactions committed through Tx
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -84,8 +86,16 @@ func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func(tx *
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	s.gen.Add(1) // after the commit: whoever reads the new generation reads the change
 	return nil
 }
+
+// Generation counts the write transactions committed through Tx. A cache
+// of rows that notes the generation before it reads them, and reads them
+// again once the generation has moved, never serves a row from before a
+// change committed through Tx (issue 19: a revoked credential is refused
+// on the next call). Writes outside Tx do not count.
+func (s *DB) Generation() uint64 { return s.gen.Load() }
 
 // SchemaVersion returns the number of migrations applied over all parts.
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
