@@ -341,17 +341,24 @@ func (s *Server) jobView(ctx context.Context, c *call, j *jobs.Job) (api.Job, er
 // the end (jobs.Job.RevealAt), so that a wait returns no sooner than the
 // coarse wall time says.
 func (s *Server) endedView(ctx context.Context, c *call, j *jobs.Job) (api.Job, error) {
-	if j.State.Terminal() && !exactView(c, j.Org) {
-		if d := j.RevealAt().Sub(s.Now()); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
-	}
+	s.waitReveal(ctx, c, j)
 	return s.jobView(ctx, c, j)
+}
+
+// waitReveal waits (until ctx is done) for the moment the caller's view
+// shows the end of job j, which has ended: at once for the exact view.
+func (s *Server) waitReveal(ctx context.Context, c *call, j *jobs.Job) {
+	if !j.State.Terminal() || exactView(c, j.Org) {
+		return
+	}
+	if d := j.RevealAt().Sub(s.Now()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 }
 
 // releasedOutputs names the outputs of job j that left in a released
@@ -431,16 +438,24 @@ func (s *Server) jobStopRoute(verb, action, summary string) route {
 				ev.Details = map[string]string{"incident": people.NewID("inc_"), "reported_by": c.subject.Person.ID}
 				why = "halted: " + req.Reason
 			}
+			var ended *jobs.Job
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
 				j, err := jobs.Get(ctx, tx, id)
 				if err != nil {
 					return err
 				}
 				if j.State.Terminal() {
-					return fmt.Errorf("job %q already ended (%s): %w", id, j.State, errdefs.ErrFailedPrecondition)
+					ended = j
+					return fmt.Errorf("job %q already ended: %w", id, errdefs.ErrFailedPrecondition)
 				}
 				return nil
 			})
+			if ended != nil {
+				// A stop that finds the job ended is answered when the
+				// caller's view shows the end, not before: a refusal at
+				// once would time the end more finely than the view does.
+				s.waitReveal(ctx, c, ended)
+			}
 			if err != nil {
 				return api.Job{}, err
 			}

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
+	review "github.com/enclave-dev/enclave/egress-review"
 	"github.com/enclave-dev/enclave/enclave/api"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 // TestAdminReadsJobFiguresCoarsely: admins run the platform and may never
@@ -48,5 +53,64 @@ func TestAdminReadsJobFiguresCoarsely(t *testing.T) {
 	}
 	if got := report(jw.bureau.Token).Total.CPUSeconds; got != 1.5 {
 		t.Errorf("bureau's usage report: got %v CPU seconds, want the exact 1.5", got)
+	}
+}
+
+// TestExportAnswerWaitsForCoarseCheckTime: an export request is recorded
+// and answered at its start plus the time its checks took rounded up by
+// jobs.Coarse in units of 100 ms, since the files' content, which a job
+// chose, sets how long the checks take. A check that takes 820 ms is
+// answered no sooner than 1.6 s after the request (a lower bound: load
+// only makes it later).
+func TestExportAnswerWaitsForCoarseCheckTime(t *testing.T) {
+	jw := newJobWorld(t)
+	j := jw.runJob("ok", "counts.csv")
+	jw.srv.Exports.Runner = nil
+	jw.srv.Exports.Checks = []review.Check{funcCheck{"slow", func(context.Context, *review.Request) ([]review.Finding, error) {
+		time.Sleep(820 * time.Millisecond)
+		return []review.Finding{{Verdict: review.VerdictPass, Evidence: "slow"}}, nil
+	}}}
+	start := time.Now()
+	var x api.Export
+	jw.mustDo(jw.operator.Token, "POST", "/v1/exports", api.ExportRequest{Job: j.ID, Files: []string{"counts.csv"}, Purpose: "dashboard"}, &x)
+	if took := time.Since(start); took < 1600*time.Millisecond {
+		t.Fatalf("answered %v after the request, want no sooner than 1.6 s (820 ms of checks rounded up)", took)
+	}
+}
+
+func TestCoarseDeadline(t *testing.T) {
+	start := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ took, want time.Duration }{
+		{0, 0}, {time.Millisecond, 100 * time.Millisecond}, {100 * time.Millisecond, 100 * time.Millisecond},
+		{101 * time.Millisecond, 200 * time.Millisecond}, {820 * time.Millisecond, 1600 * time.Millisecond},
+		{3 * time.Second, 3200 * time.Millisecond}, {100 * time.Second, 102400 * time.Millisecond},
+	} {
+		if got := coarseDeadline(start, start.Add(tc.took), checkTimeUnit).Sub(start); got != tc.want {
+			t.Errorf("took %v: answered after %v, want %v", tc.took, got, tc.want)
+		}
+	}
+}
+
+// TestCancelOfAnEndedJobWaitsForTheReveal: an operator's cancel of a job
+// that ended but that their view still shows running is refused only when
+// the view shows the end, and the refusal does not name how it ended; were
+// it refused at once, cancelling would time the end to the millisecond.
+func TestCancelOfAnEndedJobWaitsForTheReveal(t *testing.T) {
+	jw := newJobWorld(t)
+	j := jw.runJob("ok", "counts.csv")
+	// The harness clock stands still; the job ran 0.6 s, so its end is
+	// revealed 1 s after its start: 0.4 s from now.
+	start := jw.now.Add(-600 * time.Millisecond)
+	if _, err := jw.db.SQL().Exec(`UPDATE jobs SET started_at = ?, ended_at = ? WHERE id = ?`, storetime.Format(start),
+		storetime.Format(jw.now), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	code, body := jw.do(jw.operator.Token, "POST", "/v1/jobs/"+j.ID+"/cancel", api.ReasonRequest{})
+	if took := time.Since(t0); took < 400*time.Millisecond {
+		t.Errorf("cancel of a job whose end is not yet shown refused after %v, want no sooner than its reveal, 0.4 s", took)
+	}
+	if code != 412 || strings.Contains(string(body), "complete") {
+		t.Errorf("got %d %s, want 412 not naming how the job ended", code, body)
 	}
 }
