@@ -56,7 +56,7 @@ func runConfig(args []string) (Config, error) {
 	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "with --sandbox kubernetes: the kubeconfig of the cluster whose one node runs the jobs, beside this daemon")
 	fs.StringVar(&cfg.KubeletConfig, "kubelet-config", "", "with --sandbox kubernetes: the configuration file of the kubelet of the node this daemon shares, for its containerd socket, cgroup root and pods pids limit (default "+k8s.DefaultKubeletConfig+")")
 	fs.StringVar(&cfg.KubernetesNamespace, "namespace", cfg.KubernetesNamespace, "with --sandbox kubernetes: the jobs' namespace (made to enforce the restricted pod security profile)")
-	fs.StringVar(&cfg.KubernetesRuntimeClass, "k8s-runtime-class", "", "with --sandbox kubernetes: run jobs under this RuntimeClass (gVisor or Kata)")
+	fs.StringVar(&cfg.KubernetesRuntimeClass, "k8s-runtime-class", "", "with --sandbox kubernetes: run jobs under this RuntimeClass (default enclave; its handler must be enclave-runc)")
 	fs.IntVar(&cfg.MaxJobs, "max-jobs", cfg.MaxJobs, "jobs that run at once; more wait queued")
 	fs.StringVar(&cfg.VaultAddr, "vault-addr", "", "use Vault's transit engine at this URL for keys (token in VAULT_TOKEN)")
 	fs.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of Rego files that add to or override the built-in policies")
