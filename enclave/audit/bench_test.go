@@ -188,11 +188,14 @@ func BenchmarkAppendLatency(b *testing.B) {
 	// commits one append waited for: the design's bound is 2.
 	var shape []string
 	run := func(writers, n int, rate float64) (p50, p99 time.Duration, perSec float64) {
-		g0 := l.groups.Load()
+		st0 := l.Stats()
 		l.maxWaited.Store(0)
 		defer func() {
-			shape = append(shape, fmt.Sprintf("%d callers: %.1f events per group, an append waited for at most %d group commits",
-				writers, float64(n)/float64(l.groups.Load()-g0), l.maxWaited.Load()))
+			st := l.Stats()
+			g := float64(st.Groups - st0.Groups)
+			shape = append(shape, fmt.Sprintf("%d callers: %.1f events per group, a group commit took %.2f ms of which fdatasync %.2f ms, an append waited for at most %d group commits",
+				writers, float64(st.Entries-st0.Entries)/g, float64((st.Commit-st0.Commit).Microseconds())/g/1000,
+				float64((st.Sync-st0.Sync).Microseconds())/g/1000, l.maxWaited.Load()))
 		}()
 		lat := make([]time.Duration, n)
 		var k atomic.Int64
