@@ -122,6 +122,13 @@ func TestServicesOverExport(t *testing.T) {
 		t.Fatalf("a person's token: got %d, want 403", code)
 	}
 
+	// The generated document (validated by kin-openapi before it is served)
+	// names the bulk operation and nothing else.
+	code, body = jw.do(consumer.Token, "GET", "/v1/services/counts/openapi.json", nil)
+	if code != 200 || !strings.Contains(string(body), "/v1/services/counts/bulk/latest") || strings.Contains(string(body), "/verify") {
+		t.Fatalf("bulk service document: got %d %s", code, body)
+	}
+
 	// A later release of the same product is what the subscriber gets next.
 	jw.advance(time.Second)
 	x2 := jw.releasedTable("district,count\nnorth,13\nsouth,31\n")
@@ -157,6 +164,9 @@ func TestServicesOverExport(t *testing.T) {
 	// Query over the released table: one subject's approved columns.
 	qc := jw.publishOnExport(consumer, api.ServiceRequest{Name: "district-counts", Mode: "query", Export: x.ID, Key: "district",
 		Columns: []string{"count"}, Scenario: "dashboard"})
+	if code, body := jw.do(consumer.Token, "GET", "/v1/services/district-counts/openapi.json", nil); code != 200 || !strings.Contains(string(body), "released export "+x.ID) {
+		t.Fatalf("query service document: got %d %s", code, body)
+	}
 	var qa api.QueryAnswer
 	jw.mustDo(qc.Token, "POST", "/v1/services/district-counts/query", api.QueryRequest{Key: "south"}, &qa)
 	if !qa.Found || len(qa.Rows) != 1 || qa.Rows[0]["count"] != "30" || len(qa.Rows[0]) != 1 {
