@@ -230,9 +230,12 @@ type ApplicationRequest struct {
 	Scenario       string   `json:"scenario"`
 	DataFlow       string   `json:"data_flow,omitempty"`
 	PublicInterest bool     `json:"public_interest,omitempty"`
-	From           string   `json:"from,omitempty"` // default today
-	Until          string   `json:"until"`
-	Batches        *int64   `json:"batches,omitempty"`
+	// Conditions: how the applicant meets the conditions of the
+	// conditional datasets it names; required when it names any.
+	Conditions string `json:"conditions,omitempty"`
+	From       string `json:"from,omitempty"` // default today
+	Until      string `json:"until"`
+	Batches    *int64 `json:"batches,omitempty"`
 }
 
 // CommentRequest carries an optional comment, for decisions.

@@ -13,6 +13,7 @@ type Application struct {
 	Scenario        string                `json:"scenario"`
 	DataFlow        string                `json:"data_flow"`
 	PublicInterest  bool                  `json:"public_interest"`
+	Conditions      string                `json:"conditions,omitempty"` // of the conditional datasets named (issue 20)
 	From            string                `json:"from"`
 	Until           string                `json:"until"`
 	Batches         *int64                `json:"batches,omitempty"`
@@ -52,6 +53,7 @@ type Grant struct {
 	Purpose        string         `json:"purpose"`
 	Scenario       string         `json:"scenario"`
 	PublicInterest bool           `json:"public_interest"`
+	Conditions     string         `json:"conditions,omitempty"`
 	From           string         `json:"from"`
 	Until          string         `json:"until"`
 	Approvers      []string       `json:"approvers"`

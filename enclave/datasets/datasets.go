@@ -90,6 +90,13 @@ INSERT INTO dataset_owners(name, org, since)
 ALTER TABLE dataset_versions ADD COLUMN upload INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE dataset_versions ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE dataset_versions ADD COLUMN reviewed_at TEXT NOT NULL DEFAULT '';`},
+		// Issue 20 item 2: a version imported before sharing classes has
+		// none; it is taken restrictively, as conditional (its grants then
+		// need conditions named in the application), never as
+		// unconditional.
+		{Version: 5, Name: "legacy versions without a sharing class are conditional", SQL: `
+UPDATE dataset_versions SET marks = json_set(marks, '$."enclave.sharing"', 'conditional')
+	WHERE json_valid(marks) AND COALESCE(json_extract(marks, '$."enclave.sharing"'), '') = '';`},
 	}})
 }
 
@@ -198,6 +205,11 @@ func (c *Catalog) Stage(ctx context.Context, src ingest.Source, spec *ingest.Spe
 	}
 	if err := ingest.ValidName(name); err != nil {
 		return nil, err
+	}
+	if spec.Sharing == "" {
+		// A spec built without a sharing class would import as
+		// unconditional (issue 20 item 2): refused instead.
+		return nil, fmt.Errorf("spec must name its sharing class (unconditional, conditional or none): %w", errdefs.ErrInvalidArgument)
 	}
 	var newest int
 	if err := c.db.SQL().QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM dataset_versions WHERE name = ?`, name).Scan(&newest); err != nil {

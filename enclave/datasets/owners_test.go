@@ -19,6 +19,7 @@ import (
 const spec = `name: penalties
 category: credit/enterprise/penalty
 market: ordinary
+sharing: unconditional
 columns:
   district: {level: general-1, rule: keep}
   amount:   {level: general-2, rule: keep}

@@ -90,6 +90,12 @@ UPDATE grants SET datasets = (
 			"application_decisions": {"decided_at"},
 			"grants":                {"created_at"},
 		})},
+		// Issue 20 item 2: a dataset of sharing class conditional is
+		// granted only on conditions the application names, which the
+		// authority sees and the grant keeps.
+		{Version: 4, Name: "conditions of conditional sharing", SQL: `
+ALTER TABLE applications ADD COLUMN conditions TEXT NOT NULL DEFAULT '';
+ALTER TABLE grants ADD COLUMN conditions TEXT NOT NULL DEFAULT '';`},
 	}})
 }
 
@@ -132,14 +138,18 @@ func PinOf(v *datasets.Version) Pin {
 
 // Application is a data-use application.
 type Application struct {
-	ID              string     `json:"id"`
-	Org             string     `json:"org"`
-	Applicant       string     `json:"applicant"`
-	Datasets        []Dataset  `json:"datasets"`
-	Purpose         string     `json:"purpose"`
-	Scenario        string     `json:"scenario"`
-	DataFlow        string     `json:"data_flow"`
-	PublicInterest  bool       `json:"public_interest"`
+	ID             string    `json:"id"`
+	Org            string    `json:"org"`
+	Applicant      string    `json:"applicant"`
+	Datasets       []Dataset `json:"datasets"`
+	Purpose        string    `json:"purpose"`
+	Scenario       string    `json:"scenario"`
+	DataFlow       string    `json:"data_flow"`
+	PublicInterest bool      `json:"public_interest"`
+	// Conditions are how the applicant meets the conditions of the
+	// conditional datasets it names (issue 20 item 2); required when it
+	// names any.
+	Conditions      string     `json:"conditions,omitempty"`
 	From            string     `json:"from"`
 	Until           string     `json:"until"`
 	Batches         *int64     `json:"batches,omitempty"`
@@ -178,6 +188,7 @@ type Grant struct {
 	Purpose        string    `json:"purpose"`
 	Scenario       string    `json:"scenario"`
 	PublicInterest bool      `json:"public_interest"`
+	Conditions     string    `json:"conditions,omitempty"`
 	From           string    `json:"from"`
 	Until          string    `json:"until"`
 	Approvers      []string  `json:"approvers"`
@@ -240,20 +251,20 @@ func ParseDatasets(names, columns []string) ([]Dataset, error) {
 func Create(ctx context.Context, q Querier, a *Application) error {
 	ds, _ := json.Marshal(a.Datasets)
 	_, err := q.ExecContext(ctx, `INSERT INTO applications(id, org, applicant, datasets, purpose, scenario, data_flow, public_interest,
-		period_from, period_until, batches, approvals_needed, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		period_from, period_until, batches, approvals_needed, status, created_at, conditions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Org, a.Applicant, string(ds), a.Purpose, a.Scenario, a.DataFlow, a.PublicInterest, a.From, a.Until, a.Batches,
-		a.ApprovalsNeeded, a.Status, storetime.Format(a.CreatedAt))
+		a.ApprovalsNeeded, a.Status, storetime.Format(a.CreatedAt), a.Conditions)
 	return err
 }
 
-const appCols = `id, org, applicant, datasets, purpose, scenario, data_flow, public_interest, period_from, period_until, batches, approvals_needed, status, grant_id, created_at`
+const appCols = `id, org, applicant, datasets, purpose, scenario, data_flow, public_interest, period_from, period_until, batches, approvals_needed, status, grant_id, created_at, conditions`
 
 func scanApp(sc interface{ Scan(...any) error }) (*Application, error) {
 	var a Application
 	var ds, created string
 	var batches sql.NullInt64
 	if err := sc.Scan(&a.ID, &a.Org, &a.Applicant, &ds, &a.Purpose, &a.Scenario, &a.DataFlow, &a.PublicInterest, &a.From, &a.Until,
-		&batches, &a.ApprovalsNeeded, &a.Status, &a.Grant, &created); err != nil {
+		&batches, &a.ApprovalsNeeded, &a.Status, &a.Grant, &created, &a.Conditions); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(ds), &a.Datasets); err != nil {
@@ -370,14 +381,14 @@ func Decide(ctx context.Context, q Querier, id, person, decision, comment string
 		ds[i] = Dataset{Name: d.Name, Columns: d.Columns, Owner: p.Owner, Market: p.Market, Level: p.Level, Version: p.Version}
 	}
 	g := &Grant{ID: people.NewID("g_"), Application: a.ID, Org: a.Org, Datasets: ds, Purpose: a.Purpose, Scenario: a.Scenario,
-		PublicInterest: a.PublicInterest, From: a.From, Until: a.Until, Approvers: a.Approvers(), BatchesLeft: a.Batches,
+		PublicInterest: a.PublicInterest, Conditions: a.Conditions, From: a.From, Until: a.Until, Approvers: a.Approvers(), BatchesLeft: a.Batches,
 		Status: Approved, CreatedAt: now.UTC()}
 	dsJSON, _ := json.Marshal(g.Datasets)
 	ap, _ := json.Marshal(g.Approvers)
 	if _, err := q.ExecContext(ctx, `INSERT INTO grants(id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until,
-		approvers, batches_left, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		approvers, batches_left, status, created_at, conditions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.Application, g.Org, string(dsJSON), g.Purpose, g.Scenario, g.PublicInterest, g.From, g.Until, string(ap), g.BatchesLeft,
-		g.Status, storetime.Format(g.CreatedAt)); err != nil {
+		g.Status, storetime.Format(g.CreatedAt), g.Conditions); err != nil {
 		return nil, nil, err
 	}
 	a.Status, a.Grant = Approved, g.ID
@@ -387,14 +398,14 @@ func Decide(ctx context.Context, q Querier, id, person, decision, comment string
 	return a, g, nil
 }
 
-const grantCols = `id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until, approvers, batches_left, status, created_at`
+const grantCols = `id, application, org, datasets, purpose, scenario, public_interest, period_from, period_until, approvers, batches_left, status, created_at, conditions`
 
 func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 	var g Grant
 	var ds, ap, created string
 	var batches sql.NullInt64
 	if err := sc.Scan(&g.ID, &g.Application, &g.Org, &ds, &g.Purpose, &g.Scenario, &g.PublicInterest, &g.From, &g.Until, &ap,
-		&batches, &g.Status, &created); err != nil {
+		&batches, &g.Status, &created, &g.Conditions); err != nil {
 		return nil, err
 	}
 	if json.Unmarshal([]byte(ds), &g.Datasets) != nil || json.Unmarshal([]byte(ap), &g.Approvers) != nil {

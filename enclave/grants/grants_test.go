@@ -103,7 +103,8 @@ func TestGrantPinsMigration(t *testing.T) {
 	db, path := openDB(t)
 	// A database of grants schema 1: its times in RFC 3339 as that release
 	// wrote them, rewritten by schema 3.
-	for _, q := range []string{`DELETE FROM schema_migrations WHERE part = 'grants' AND version >= 2`} {
+	for _, q := range []string{`DELETE FROM schema_migrations WHERE part = 'grants' AND version >= 2`,
+		`ALTER TABLE applications DROP COLUMN conditions`, `ALTER TABLE grants DROP COLUMN conditions`} {
 		if _, err := db.SQL().Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -99,7 +99,7 @@ func (s *Server) policyDatasets(ctx context.Context, c *call, ds []grants.Datase
 			c.retention = audit.Retention5y
 		}
 		out = append(out, policy.Dataset{Name: v.Name, Version: int64(v.Version), Owner: v.Org, Level: v.Level, Market: v.Market, State: v.State,
-			Columns: d.Columns, Upload: v.Upload, Sharing: v.Marks[ingest.MarkSharing]})
+			Columns: d.Columns, Upload: v.Upload, Sharing: v.Sharing()})
 		vs = append(vs, v)
 	}
 	if err := s.heldDatasets(ctx, c.subject.Org.Name, out); err != nil { // under an open incident (issue 18)
@@ -126,6 +126,16 @@ func (s *Server) applicationFileResource(ctx context.Context, c *call) (authz.Re
 	for _, f := range []struct{ name, v string }{{"purpose", req.Purpose}, {"scenario", req.Scenario}} {
 		if strings.TrimSpace(f.v) == "" || len(f.v) > 2000 {
 			return authz.Resource{}, req, fmt.Errorf("%s is required (at most 2000 bytes): %w", f.name, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(req.Conditions) > 2000 {
+		return authz.Resource{}, req, fmt.Errorf("conditions are at most 2000 bytes: %w", errdefs.ErrInvalidArgument)
+	}
+	for _, d := range pds {
+		// Issue 20 item 2: conditional sharing needs the conditions named.
+		if d.Sharing == string(ingest.SharingConditional) && strings.TrimSpace(req.Conditions) == "" {
+			return authz.Resource{}, req, fmt.Errorf("dataset %q is of sharing class conditional: the application must name the conditions it meets (conditions): %w",
+				d.Name, errdefs.ErrInvalidArgument)
 		}
 	}
 	if len(req.DataFlow) > 4000 {
@@ -169,10 +179,11 @@ func (s *Server) fileApplication(ctx context.Context, c *call, req api.Applicati
 	}
 	a := &grants.Application{ID: people.NewID("a_"), Org: c.subject.Org.Name, Applicant: c.subject.Person.ID, Datasets: ds,
 		Purpose: req.Purpose, Scenario: req.Scenario, DataFlow: req.DataFlow, PublicInterest: req.PublicInterest,
-		From: req.From, Until: req.Until, Batches: req.Batches, ApprovalsNeeded: needed, Status: grants.Pending,
+		Conditions: strings.TrimSpace(req.Conditions), From: req.From, Until: req.Until, Batches: req.Batches, ApprovalsNeeded: needed, Status: grants.Pending,
 		Decisions: []grants.Decision{}, CreatedAt: s.Now().UTC()}
 	ev := audit.Event{Action: "application.file", Objects: append([]string{"application:" + a.ID}, objects(c.resource)...),
-		Details: map[string]string{"from": a.From, "until": a.Until, "approvals_needed": fmt.Sprint(needed), "public_interest": fmt.Sprint(a.PublicInterest)}}
+		Details: map[string]string{"from": a.From, "until": a.Until, "approvals_needed": fmt.Sprint(needed), "public_interest": fmt.Sprint(a.PublicInterest),
+			"conditions_named": fmt.Sprint(a.Conditions != "")}}
 	err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error { return grants.Create(ctx, tx, a) })
 	if err != nil {
 		return api.Application{}, err

@@ -131,7 +131,7 @@ func (s *Server) datasetResource(ctx context.Context, c *call) (authz.Resource, 
 		return authz.Resource{}, fmt.Errorf("dataset %q version %d: %w", name, ver, errdefs.ErrNotFound)
 	}
 	res.Datasets = []policy.Dataset{{Name: shown.Name, Version: int64(shown.Version), Owner: shown.Org, Level: shown.Level, Market: shown.Market,
-		State: shown.State, Upload: shown.Upload, Sharing: shown.Marks[ingest.MarkSharing]}}
+		State: shown.State, Upload: shown.Upload, Sharing: shown.Sharing()}}
 	return res, nil
 }
 
@@ -188,6 +188,9 @@ func (s *Server) importAs(ctx context.Context, c *call, action string) (any, err
 	spec, err := ingest.ParseSpec(strings.NewReader(string(specBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
+	}
+	if err := datasets.RequireSharing(specBytes); err != nil { // issue 20 item 2: no permissive default
+		return nil, err
 	}
 	name := c.query("name")
 	if name == "" {

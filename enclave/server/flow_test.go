@@ -16,6 +16,7 @@ import (
 const testSpec = `name: penalties
 category: credit/enterprise/penalty
 market: authorized
+sharing: unconditional
 columns:
   uscc:         {level: general-2, rule: keep}
   legal_rep_id: {level: general-4, pi: identity, rule: {hash: {}}}

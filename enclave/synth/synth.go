@@ -173,6 +173,7 @@ func Spec(name string) string {
 category: credit/enterprise/penalty
 description: synthetic administrative penalties of the fictional city of Jinghe
 market: authorized
+sharing: unconditional
 columns:
   case_no:         {level: general-1, rule: keep}
   uscc:            {level: general-2, rule: keep}

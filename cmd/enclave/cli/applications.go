@@ -23,12 +23,14 @@ func init() {
 				fs.String("from", "", "first day, YYYY-MM-DD (default today)")
 				fs.String("until", "", "last day, YYYY-MM-DD (within the organisation's licence)")
 				fs.String("batches", "", "number of jobs the grant admits (default unlimited)")
-				fs.Bool("public-interest", false, "public-interest research (required for universities and research institutes)")
+				fs.Bool("public-interest", false, "public-interest use: public governance or public welfare (required for universities and research institutes; its use is then priced as public-interest once approved)")
+				fs.String("conditions", "", "how the conditions of the conditional datasets named are met (required when any is of sharing class conditional)")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				req := api.ApplicationRequest{Datasets: splitList(get(fs, "datasets")), Columns: splitList(get(fs, "columns")),
 					Purpose: get(fs, "purpose"), Scenario: get(fs, "scenario"), DataFlow: get(fs, "data-flow"),
-					From: get(fs, "from"), Until: get(fs, "until"), PublicInterest: get(fs, "public-interest") == "true"}
+					From: get(fs, "from"), Until: get(fs, "until"), PublicInterest: get(fs, "public-interest") == "true",
+					Conditions: get(fs, "conditions")}
 				if len(req.Datasets) == 0 || req.Purpose == "" || req.Scenario == "" || req.Until == "" {
 					return usagef("--datasets, --purpose, --scenario and --until are required")
 				}
@@ -110,8 +112,8 @@ func applicationTable(tw *tabwriter.Writer, a api.Application) {
 	if a.Batches != nil {
 		batches = strconv.FormatInt(*a.Batches, 10)
 	}
-	fmt.Fprintf(tw, "application\t%s\norganisation\t%s (applicant %s)\ndatasets\t%s\npurpose\t%s\nscenario\t%s\ndata flow\t%s\npublic interest\t%v\nperiod\t%s..%s\nbatches\t%s\nstatus\t%s (%d of %d approvals)\ngrant\t%s\n",
-		a.ID, a.Org, a.Applicant, appDatasets(a), a.Purpose, a.Scenario, dash(a.DataFlow), a.PublicInterest, a.From, a.Until, batches,
+	fmt.Fprintf(tw, "application\t%s\norganisation\t%s (applicant %s)\ndatasets\t%s\npurpose\t%s\nscenario\t%s\ndata flow\t%s\npublic interest\t%v\nconditions\t%s\nperiod\t%s..%s\nbatches\t%s\nstatus\t%s (%d of %d approvals)\ngrant\t%s\n",
+		a.ID, a.Org, a.Applicant, appDatasets(a), a.Purpose, a.Scenario, dash(a.DataFlow), a.PublicInterest, dash(a.Conditions), a.From, a.Until, batches,
 		a.Status, approvals(a), a.ApprovalsNeeded, dash(a.Grant))
 	for _, d := range a.Decisions {
 		fmt.Fprintf(tw, "decision\t%s by %s %s\n", d.Decision, d.Person, d.Comment)

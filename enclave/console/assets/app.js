@@ -471,7 +471,12 @@ async function renderApplications() {
           try { await api('POST', '/v1/applications/' + enc(a.id) + '/revoke', { reason: reason.value }); route(); } catch (err) { out.prepend(refused(err)); }
         } } }, 'Revoke grant'));
       }
-      return { id: a.id, cells: [a.id, a.org, (a.datasets || []).map((d) => d.name || d.dataset || '').join(', '), short(a.purpose, 60), a.scenario,
+      // Issue 20: the authority sees the purpose class (public interest is
+      // priced as such once approved) and the conditions of conditional data.
+      const purpose = el('div', { class: 'purpose' }, short(a.purpose, 60));
+      if (a.public_interest) purpose.append(el('div', { class: 'public-interest' }, 'public interest'));
+      if (a.conditions) purpose.append(el('div', { class: 'conditions' }, 'conditions: ' + a.conditions));
+      return { id: a.id, cells: [a.id, a.org, (a.datasets || []).map((d) => d.name || d.dataset || '').join(', '), purpose, a.scenario,
         a.from + ' – ' + a.until, badge('status', a.status), a.grant || '', act] };
     }), 'applications'));
   return out;

@@ -66,6 +66,7 @@ func (noRuntime) Close() error { return nil }
 const spec = `name: penalties
 category: credit/enterprise/penalty
 market: authorized
+sharing: unconditional
 columns:
   uscc:         {level: general-2, rule: keep}
   legal_rep_id: {level: general-4, pi: identity, rule: {hash: {}}}
