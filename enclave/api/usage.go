@@ -33,6 +33,29 @@ type UsageRow struct {
 	ExportsApproved  int64       `json:"exports_approved"`
 	ExportsRejected  int64       `json:"exports_rejected"`
 	Charge           UsageCharge `json:"charge"`
+	// Classes split the row by price class (001 art. 23, issue 20 item 3):
+	// which prices applied to which jobs, and why.
+	Classes []UsageClass `json:"classes,omitempty"`
+}
+
+// UsageClass is the part of a usage row priced in one class:
+// "public-interest" (every grant read under comes from an application the
+// authority approved as public-interest: free or at cost) or "industry"
+// (industry and commercial use, paid).
+type UsageClass struct {
+	Class            string       `json:"class"`
+	Jobs             int64        `json:"jobs"`
+	ExportsRequested int64        `json:"exports_requested"`
+	Applications     []UsageBasis `json:"applications,omitempty"`
+	Why              string       `json:"why"`
+	Charge           UsageCharge  `json:"charge"`
+}
+
+// UsageBasis is an application a class of use rests on, with the purpose
+// it was approved for.
+type UsageBasis struct {
+	Application string `json:"application"`
+	Purpose     string `json:"purpose"`
 }
 
 // UsageReport is the answer of GET /v1/usage (query: org, from, to as

@@ -94,7 +94,7 @@ func grantDatasetView(d grants.Dataset) api.GrantDataset {
 
 func applicationView(a *grants.Application) api.Application {
 	return api.Application{ID: a.ID, Org: a.Org, Applicant: a.Applicant, Datasets: views(a.Datasets, grantDatasetView), Purpose: a.Purpose,
-		Scenario: a.Scenario, DataFlow: a.DataFlow, PublicInterest: a.PublicInterest, From: a.From, Until: a.Until, Batches: a.Batches,
+		Scenario: a.Scenario, DataFlow: a.DataFlow, PublicInterest: a.PublicInterest, Conditions: a.Conditions, From: a.From, Until: a.Until, Batches: a.Batches,
 		ApprovalsNeeded: a.ApprovalsNeeded, Status: a.Status, Grant: a.Grant, Decisions: views(a.Decisions, decisionView), CreatedAt: a.CreatedAt}
 }
 
@@ -104,16 +104,20 @@ func decisionView(d grants.Decision) api.ApplicationDecision {
 
 func grantView(g *grants.Grant) api.Grant {
 	return api.Grant{ID: g.ID, Application: g.Application, Org: g.Org, Datasets: views(g.Datasets, grantDatasetView), Purpose: g.Purpose,
-		Scenario: g.Scenario, PublicInterest: g.PublicInterest, From: g.From, Until: g.Until, Approvers: g.Approvers,
+		Scenario: g.Scenario, PublicInterest: g.PublicInterest, Conditions: g.Conditions, From: g.From, Until: g.Until, Approvers: g.Approvers,
 		BatchesLeft: g.BatchesLeft, Status: g.Status, CreatedAt: g.CreatedAt}
 }
 
 func usageRowView(r usage.Row) api.UsageRow {
-	c := r.Charge
 	return api.UsageRow{Key: r.Key, Jobs: r.Jobs, CPUSeconds: r.CPUSeconds, CPUHours: r.CPUHours, PeakMemoryBytes: r.PeakMemoryBytes,
 		MemoryGBHours: r.MemoryGBHours, InputBytes: r.InputBytes, OutputBytes: r.OutputBytes, WallSeconds: r.WallSeconds,
 		ExportsRequested: r.ExportsRequested, ExportsApproved: r.ExportsApproved, ExportsRejected: r.ExportsRejected,
-		Charge: api.UsageCharge{CPU: c.CPU, Memory: c.Memory, Input: c.Input, Output: c.Output, Jobs: c.Jobs, Exports: c.Exports, Total: c.Total}}
+		Charge: api.UsageCharge(r.Charge), Classes: views(r.Classes, usageClassView)}
+}
+
+func usageClassView(c usage.ClassUse) api.UsageClass {
+	return api.UsageClass{Class: c.Class, Jobs: c.Jobs, ExportsRequested: c.ExportsRequested, Why: c.Why, Charge: api.UsageCharge(c.Charge),
+		Applications: views(c.Applications, func(b usage.Basis) api.UsageBasis { return api.UsageBasis(b) })}
 }
 
 func usageReportView(r *usage.Report) api.UsageReport {

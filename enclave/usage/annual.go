@@ -35,6 +35,9 @@ type AnnualReport struct {
 	// Art18 are the figures of 001 art. 18 beyond the ledger (issue 20
 	// item 5); Sections lays them out.
 	Art18 Art18
+	// CallCharge is what the year's answered service calls cost under the
+	// price list (issue 19 item 4).
+	CallCharge float64
 }
 
 // Count is a number of things of one kind.
@@ -107,6 +110,11 @@ func Annual(ctx context.Context, db Querier, org string, year int, prices PriceL
 	}
 	if rep.Art18, err = annualArt18(ctx, db, org, from, int64(len(rep.Incidents))); err != nil {
 		return nil, err
+	}
+	if rep.Art18.Calls != nil {
+		// Service calls have no approved public-interest purpose of their
+		// own: they are charged at the industry price per call.
+		rep.CallCharge = prices.Of(Industry).CallCharge(*rep.Art18.Calls)
 	}
 	return rep, nil
 }

@@ -164,6 +164,30 @@ func (r *AnnualReport) Sections() []Section {
 	security = append(security, Figure{"Destructions (enclave-wide)", itoa(a.Destructions)})
 	market := []Figure{{"Consumers", opt0(a.Consumers)}, {"Calls", opt0(a.Calls)},
 		{"Charges (" + r.Currency + ")", strconv.FormatFloat(r.Total.Charge.Total, 'f', 2, 64)}}
+	// Prices by purpose (001 art. 23): which class applied, to how many
+	// jobs, on which approved applications.
+	for _, class := range Classes {
+		cu := ClassUse{Class: class}
+		for _, c := range r.Total.Classes {
+			if c.Class == class {
+				cu = c
+			}
+		}
+		market = append(market, Figure{"Jobs at " + class + " prices", itoa(cu.Jobs)},
+			Figure{"Charges, " + class + " use (" + r.Currency + ")", strconv.FormatFloat(cu.Charge.Total, 'f', 2, 64)})
+		if class == PublicInterest {
+			ids := "none"
+			for i, b := range cu.Applications {
+				if i == 0 {
+					ids = b.Application
+				} else {
+					ids += ", " + b.Application
+				}
+			}
+			market = append(market, Figure{"Approved public-interest applications", ids})
+		}
+	}
+	market = append(market, Figure{"Service call charges (" + r.Currency + ")", strconv.FormatFloat(r.CallCharge, 'f', 2, 64)})
 	resources := []Figure{{"Jobs", itoa(r.Total.Jobs)}, {"CPU-hours", strconv.FormatFloat(r.Total.CPUHours, 'f', 2, 64)},
 		{"Data read (GB)", strconv.FormatFloat(float64(r.Total.InputBytes)/1e9, 'f', 3, 64)},
 		{"Outputs (GB)", strconv.FormatFloat(float64(r.Total.OutputBytes)/1e9, 'f', 3, 64)}}

@@ -74,8 +74,14 @@ func TestAnnualPDF(t *testing.T) {
 			InputBytes  int64                   `json:"input_bytes"`
 			OutputBytes int64                   `json:"output_bytes"`
 			Charge      struct{ Total float64 } `json:"charge"`
+			Classes     []struct {
+				Class  string                  `json:"class"`
+				Jobs   int64                   `json:"jobs"`
+				Charge struct{ Total float64 } `json:"charge"`
+			} `json:"classes"`
 		}
-		Months []struct {
+		CallCharge float64
+		Months     []struct {
 			CPUHours   float64 `json:"cpu_hours"`
 			InputBytes int64   `json:"input_bytes"`
 		}
@@ -100,11 +106,20 @@ func TestAnnualPDF(t *testing.T) {
 				return int(*v)
 			}
 			return 0
-		}()), "Charges (" + led.Currency + "): " + strconv.FormatFloat(led.Total.Charge.Total, 'f', 2, 64)},
+		}()), "Charges (" + led.Currency + "): " + strconv.FormatFloat(led.Total.Charge.Total, 'f', 2, 64),
+			"Service call charges (" + led.Currency + "): " + strconv.FormatFloat(led.CallCharge, 'f', 2, 64)},
 		"Resource use": {"Jobs: " + strconv.FormatInt(led.Total.Jobs, 10), "CPU-hours: " + strconv.FormatFloat(led.Total.CPUHours, 'f', 2, 64),
 			"Data read (GB): " + strconv.FormatFloat(float64(led.Total.InputBytes)/1e9, 'f', 3, 64),
 			"Outputs (GB): " + strconv.FormatFloat(float64(led.Total.OutputBytes)/1e9, 'f', 3, 64)},
 		"Objections": {"Objections filed: " + n("objections"), "Objections answered: " + n("objections_answered"), "Objections overdue: " + n("objections_overdue")},
+	}
+	// Prices by purpose (issue 20 item 3): each class's jobs and charge.
+	if len(led.Total.Classes) == 0 {
+		t.Fatalf("the report's total names no price class: %s", js)
+	}
+	for _, c := range led.Total.Classes {
+		sections["Market operations"] = append(sections["Market operations"], "Jobs at "+c.Class+" prices: "+strconv.FormatInt(c.Jobs, 10),
+			"Charges, "+c.Class+" use ("+led.Currency+"): "+strconv.FormatFloat(c.Charge.Total, 'f', 2, 64))
 	}
 	for title, figs := range sections {
 		i := strings.Index(joined, "\n"+title+"\n")

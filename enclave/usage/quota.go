@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	store.Register(store.Schema{Part: "usage", Requires: []string{"jobs"}, Migrations: []store.Migration{
+	store.Register(store.Schema{Part: "usage", Requires: []string{"jobs", "grants"}, Migrations: []store.Migration{
 		{Version: 1, Name: "organisation quotas", SQL: `
 CREATE TABLE org_quotas (
 	org                  TEXT PRIMARY KEY,
@@ -40,12 +40,12 @@ CREATE TABLE usage_ledger (
 );
 CREATE INDEX usage_ledger_org ON usage_ledger(org, created_at);
 CREATE INDEX usage_ledger_created ON usage_ledger(created_at);
-INSERT INTO usage_ledger SELECT ` + ledgerRow("") + ` FROM jobs;
+INSERT INTO usage_ledger SELECT ` + ledgerRow2("") + ` FROM jobs;
 CREATE TRIGGER usage_ledger_insert AFTER INSERT ON jobs BEGIN
-	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow2("NEW.") + `;
 END;
 CREATE TRIGGER usage_ledger_update AFTER UPDATE OF usage, org, owner, created_at, inputs ON jobs BEGIN
-	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow2("NEW.") + `;
 END;
 CREATE TRIGGER usage_ledger_delete AFTER DELETE ON jobs BEGIN
 	DELETE FROM usage_ledger WHERE id = OLD.id;
@@ -58,13 +58,38 @@ END;`},
 			"org_quotas":   {"updated_at"},
 			"usage_ledger": {"created_at"},
 		})},
+		// Issue 20 item 3: each job's price class (001 art. 23) and the
+		// applications of the grants it read under, fixed when the job is
+		// written: public-interest only when every grant it read under
+		// comes from an application approved as public-interest.
+		{Version: 4, Name: "price class of each job", SQL: `
+ALTER TABLE usage_ledger ADD COLUMN class TEXT NOT NULL DEFAULT 'industry';
+ALTER TABLE usage_ledger ADD COLUMN basis TEXT NOT NULL DEFAULT '';
+DROP TRIGGER usage_ledger_insert;
+DROP TRIGGER usage_ledger_update;
+CREATE TRIGGER usage_ledger_insert AFTER INSERT ON jobs BEGIN
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+END;
+CREATE TRIGGER usage_ledger_update AFTER UPDATE OF usage, org, owner, created_at, inputs, grants ON jobs BEGIN
+	INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("NEW.") + `;
+END;
+INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow("") + ` FROM jobs;`},
 	}})
 }
 
 // ledgerRow is the ledger row of a jobs row (columns prefixed with p):
 // the metered use parsed once from its JSON, when the job is written,
-// instead of at every report.
+// instead of at every report, then the job's price class and the
+// applications of its grants (comma-separated).
 func ledgerRow(p string) string {
+	grantsOf := "json_each(CASE WHEN json_valid(" + p + "grants) AND json_type(" + p + "grants) = 'object' THEN " + p + "grants ELSE '{}' END)"
+	return ledgerRow2(p) + ", CASE WHEN EXISTS (SELECT 1 FROM " + grantsOf + ") AND NOT EXISTS (SELECT 1 FROM " + grantsOf +
+		" g LEFT JOIN grants r ON r.id = g.value WHERE COALESCE(r.public_interest, 0) = 0) THEN '" + PublicInterest + "' ELSE '" + Industry + "' END, " +
+		"COALESCE((SELECT group_concat(DISTINCT r.application) FROM " + grantsOf + " g JOIN grants r ON r.id = g.value), '')"
+}
+
+// ledgerRow2 is the ledger row of schema version 2: the metered use only.
+func ledgerRow2(p string) string {
 	num := func(field string) string { return "COALESCE(json_extract(" + p + "usage, '$." + field + "'), 0)" }
 	return p + "id, " + p + "org, " + p + "owner, " + p + "created_at, " + p + "inputs, " + num("cpu_seconds") + ", " +
 		num("peak_memory_bytes") + ", " + num("peak_memory_bytes") + " / 1e9 * " + num("wall_seconds") + " / 3600.0, " +

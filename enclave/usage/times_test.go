@@ -41,6 +41,7 @@ func TestMonthBoundAfterTimesMigration(t *testing.T) {
 	if _, err := db.SQL().Exec(`UPDATE usage_ledger SET created_at = '2026-03-01T00:00:00.5Z' WHERE id = 'j-mar'`); err != nil {
 		t.Fatal(err)
 	}
+	unclassLedger(t, db)
 	db.Close()
 	if db, err = store.Open(ctx, path); err != nil {
 		t.Fatal(err)
@@ -69,5 +70,21 @@ func TestMonthBoundAfterTimesMigration(t *testing.T) {
 	}
 	if len(got) != 3 || got["2026-02"] != 16 || got["2026-03"] != 1 || got["2026-04"] != 4 {
 		t.Errorf("by month: got %v, want 2026-02: 16, 2026-03: 1, 2026-04: 4", got)
+	}
+}
+
+// unclassLedger takes the ledger back to usage schema 3: no price class
+// (schema 4 adds it), and the triggers of schema 2.
+func unclassLedger(t *testing.T, db *store.DB) {
+	t.Helper()
+	for _, q := range []string{`ALTER TABLE usage_ledger DROP COLUMN class`, `ALTER TABLE usage_ledger DROP COLUMN basis`,
+		`DROP TRIGGER usage_ledger_insert`, `DROP TRIGGER usage_ledger_update`,
+		`CREATE TRIGGER usage_ledger_insert AFTER INSERT ON jobs BEGIN INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow2("NEW.") + `; END`,
+		`CREATE TRIGGER usage_ledger_update AFTER UPDATE OF usage, org, owner, created_at, inputs ON jobs BEGIN
+			INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow2("NEW.") + `; END`,
+		`DELETE FROM schema_migrations WHERE part = 'usage' AND version >= 4`} {
+		if _, err := db.SQL().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }

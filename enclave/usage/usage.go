@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -74,21 +75,45 @@ func (q Query) Validate() error {
 // "2006-01-02" or a month "2006-01"). Jobs count by their creation time,
 // exports by the time they were requested. Under ByDataset a job that read
 // several datasets counts in full under each of them, so the rows do not
-// add up to the total.
+// add up to the total. Charge is the sum of the charges of its price
+// classes (Classes), each at the prices of its class.
 type Row struct {
-	Key              string  `json:"key"`
-	Jobs             int64   `json:"jobs"`
-	CPUSeconds       float64 `json:"cpu_seconds"`
-	CPUHours         float64 `json:"cpu_hours"`
-	PeakMemoryBytes  uint64  `json:"peak_memory_bytes"`
-	MemoryGBHours    float64 `json:"memory_gb_hours"`
-	InputBytes       int64   `json:"input_bytes"`
-	OutputBytes      int64   `json:"output_bytes"`
-	WallSeconds      float64 `json:"wall_seconds"`
-	ExportsRequested int64   `json:"exports_requested"`
-	ExportsApproved  int64   `json:"exports_approved"`
-	ExportsRejected  int64   `json:"exports_rejected"`
-	Charge           Charge  `json:"charge"`
+	Key              string     `json:"key"`
+	Jobs             int64      `json:"jobs"`
+	CPUSeconds       float64    `json:"cpu_seconds"`
+	CPUHours         float64    `json:"cpu_hours"`
+	PeakMemoryBytes  uint64     `json:"peak_memory_bytes"`
+	MemoryGBHours    float64    `json:"memory_gb_hours"`
+	InputBytes       int64      `json:"input_bytes"`
+	OutputBytes      int64      `json:"output_bytes"`
+	WallSeconds      float64    `json:"wall_seconds"`
+	ExportsRequested int64      `json:"exports_requested"`
+	ExportsApproved  int64      `json:"exports_approved"`
+	ExportsRejected  int64      `json:"exports_rejected"`
+	Charge           Charge     `json:"charge"`
+	Classes          []ClassUse `json:"classes,omitempty"`
+}
+
+// ClassUse is the part of a row's use priced in one class (001 art. 23):
+// its jobs and export requests, which prices applied and why.
+type ClassUse struct {
+	Class            string `json:"class"` // PublicInterest or Industry
+	Jobs             int64  `json:"jobs"`
+	ExportsRequested int64  `json:"exports_requested"`
+	// Applications are the applications whose grants the jobs read under:
+	// for public-interest use, the approved public-interest applications
+	// that qualified it.
+	Applications []Basis `json:"applications,omitempty"`
+	// Why says why the class applied.
+	Why    string `json:"why"`
+	Charge Charge `json:"charge"`
+}
+
+// Basis is an application that a class of use rests on: its id and the
+// purpose it was approved for.
+type Basis struct {
+	Application string `json:"application"`
+	Purpose     string `json:"purpose"`
 }
 
 // Report is a usage report: one row per key, sorted by key, and the total
@@ -165,9 +190,9 @@ const exportAggregates = `COUNT(*),
 	COALESCE(SUM(e.state = 'released'), 0),
 	COALESCE(SUM(e.state = 'rejected'), 0)`
 
-func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString) error {
+func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString, class *string, basis *sql.NullString) error {
 	var peak float64
-	dst := []any{&r.Jobs, &r.CPUSeconds, &peak, &r.MemoryGBHours, &r.InputBytes, &r.OutputBytes, &r.WallSeconds}
+	dst := []any{class, basis, &r.Jobs, &r.CPUSeconds, &peak, &r.MemoryGBHours, &r.InputBytes, &r.OutputBytes, &r.WallSeconds}
 	if key != nil {
 		dst = append([]any{key}, dst...)
 	}
@@ -179,29 +204,165 @@ func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString) e
 	return nil
 }
 
-// exportCounts returns the export figures per key.
-func exportCounts(ctx context.Context, db Querier, q Query) (map[string]*Row, error) {
-	from := "exports e"
+// exportFig is the export figures of one key and price class.
+type exportFig struct {
+	requested, approved, rejected int64
+	basis                         string
+}
+
+// exportCounts returns the export figures per key and price class (the
+// class of the job each export came from).
+func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[string]*exportFig, error) {
+	from := "exports e LEFT JOIN usage_ledger l ON l.id = e.job"
 	if q.By == ByDataset {
-		from = "exports e JOIN jobs j ON j.id = e.job, json_each(j.inputs) d"
+		from = "exports e JOIN jobs j ON j.id = e.job LEFT JOIN usage_ledger l ON l.id = e.job, json_each(j.inputs) d"
 	}
 	w, args := where("e", q)
 	k := keyExpr(q.By, true)
-	rows, err := db.QueryContext(ctx, `SELECT `+k+`, `+exportAggregates+` FROM `+from+w+` GROUP BY 1`, args...)
+	rows, err := db.QueryContext(ctx, `SELECT `+k+`, COALESCE(l.class, '`+Industry+`'), COALESCE(group_concat(DISTINCT l.basis), ''), `+exportAggregates+
+		` FROM `+from+w+` GROUP BY 1, 2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query exports: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]*Row{}
+	out := map[string]map[string]*exportFig{}
 	for rows.Next() {
 		var key sql.NullString
-		r := &Row{}
-		if err := rows.Scan(&key, &r.ExportsRequested, &r.ExportsApproved, &r.ExportsRejected); err != nil {
+		var class string
+		f := &exportFig{}
+		if err := rows.Scan(&key, &class, &f.basis, &f.requested, &f.approved, &f.rejected); err != nil {
 			return nil, fmt.Errorf("read exports: %w", err)
 		}
-		out[key.String] = r
+		if out[key.String] == nil {
+			out[key.String] = map[string]*exportFig{}
+		}
+		out[key.String][class] = f
 	}
 	return out, rows.Err()
+}
+
+// builder rolls one key's use up by price class.
+type builder struct {
+	key   string
+	parts map[string]*Row
+	apps  map[string]map[string]bool
+}
+
+func newBuilder(key string) *builder {
+	return &builder{key: key, parts: map[string]*Row{}, apps: map[string]map[string]bool{}}
+}
+
+// part returns the row of a class; an unknown class is industry use.
+func (b *builder) part(class, basis string) *Row {
+	if class != PublicInterest {
+		class = Industry
+	}
+	r := b.parts[class]
+	if r == nil {
+		r = &Row{}
+		b.parts[class] = r
+	}
+	for _, id := range strings.Split(basis, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			if b.apps[class] == nil {
+				b.apps[class] = map[string]bool{}
+			}
+			b.apps[class][id] = true
+		}
+	}
+	return r
+}
+
+// addExports adds the export figures of the key.
+func (b *builder) addExports(ex map[string]*exportFig) {
+	for class, f := range ex {
+		r := b.part(class, f.basis)
+		r.ExportsRequested += f.requested
+		r.ExportsApproved += f.approved
+		r.ExportsRejected += f.rejected
+	}
+}
+
+// sum adds o's figures to r.
+func (r *Row) sum(o *Row) {
+	r.Jobs += o.Jobs
+	r.CPUSeconds += o.CPUSeconds
+	r.CPUHours = r.CPUSeconds / 3600
+	r.PeakMemoryBytes = max(r.PeakMemoryBytes, o.PeakMemoryBytes)
+	r.MemoryGBHours += o.MemoryGBHours
+	r.InputBytes += o.InputBytes
+	r.OutputBytes += o.OutputBytes
+	r.WallSeconds += o.WallSeconds
+	r.ExportsRequested += o.ExportsRequested
+	r.ExportsApproved += o.ExportsApproved
+	r.ExportsRejected += o.ExportsRejected
+}
+
+// purposes reads the purposes of applications, each once.
+type purposes struct {
+	db Querier
+	m  map[string]string
+}
+
+func (p *purposes) of(ctx context.Context, id string) (string, error) {
+	if v, ok := p.m[id]; ok {
+		return v, nil
+	}
+	var v string
+	err := p.db.QueryRowContext(ctx, `SELECT purpose FROM applications WHERE id = ?`, id).Scan(&v)
+	if err != nil && err != sql.ErrNoRows {
+		return "", fmt.Errorf("read the purpose of application %q: %w", id, err)
+	}
+	if p.m == nil {
+		p.m = map[string]string{}
+	}
+	p.m[id] = v
+	return v, nil
+}
+
+// Why each class applies.
+const (
+	whyPublicInterest = "every grant read under comes from an application approved as public-interest (001 art. 23: public governance and public welfare use is free or at cost)"
+	whyIndustry       = "not every grant read under comes from an application approved as public-interest: industry and commercial use, paid (001 art. 23)"
+	whyNoGrant        = "read under no grant (the organisation's own data) or under no approved public-interest application: industry and commercial use, paid (001 art. 23)"
+)
+
+// finish returns the row: the sum of its classes, each charged at the
+// prices of its class, with the applications it rests on.
+func (b *builder) finish(ctx context.Context, prices PriceList, ps *purposes) (Row, error) {
+	out := Row{Key: b.key}
+	for _, class := range Classes {
+		r := b.parts[class]
+		if r == nil {
+			continue
+		}
+		out.sum(r)
+		r.CPUHours = r.CPUSeconds / 3600
+		cu := ClassUse{Class: class, Jobs: r.Jobs, ExportsRequested: r.ExportsRequested, Charge: prices.Of(class).Charge(*r)}
+		ids := make([]string, 0, len(b.apps[class]))
+		for id := range b.apps[class] {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			purpose, err := ps.of(ctx, id)
+			if err != nil {
+				return Row{}, err
+			}
+			cu.Applications = append(cu.Applications, Basis{Application: id, Purpose: purpose})
+		}
+		switch {
+		case class == PublicInterest:
+			cu.Why = whyPublicInterest
+		case len(ids) > 0:
+			cu.Why = whyIndustry
+		default:
+			cu.Why = whyNoGrant
+		}
+		out.Charge = out.Charge.add(cu.Charge)
+		out.Classes = append(out.Classes, cu)
+	}
+	return out, nil
 }
 
 // Stream computes the rows of q and calls fn with each as soon as it is
@@ -218,60 +379,80 @@ func Stream(ctx context.Context, db Querier, q Query, prices PriceList, fn func(
 	if err != nil {
 		return err
 	}
+	ps := &purposes{db: db}
+	if q.Coarse {
+		if err := streamCoarse(ctx, db, q, prices, ps, ex, fn); err != nil {
+			return err
+		}
+		return streamExports(ctx, ex, prices, ps, fn)
+	}
 	from := "usage_ledger j"
 	if q.By == ByDataset {
 		from = "usage_ledger j, json_each(j.inputs) d"
-	}
-	if q.Coarse {
-		if err := streamCoarse(ctx, db, q, prices, ex, fn); err != nil {
-			return err
-		}
-		return streamExports(ex, prices, fn)
 	}
 	w, args := where("j", q)
 	// The unary plus keeps SQLite from walking the (org, created_at)
 	// index for the grouping, which reads the table in random order: one
 	// sequential pass and a sort of the groups is faster.
-	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, `+jobAggregates+` FROM `+from+w+` GROUP BY +`+keyExpr(q.By, false)+` ORDER BY 1`, args...)
+	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, j.class, group_concat(DISTINCT j.basis), `+jobAggregates+
+		` FROM `+from+w+` GROUP BY +`+keyExpr(q.By, false)+`, j.class ORDER BY 1, 2`, args...)
 	if err != nil {
 		return fmt.Errorf("query job usage: %w", err)
 	}
 	defer rows.Close()
+	var cur *builder
+	emit := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.addExports(ex[cur.key])
+		delete(ex, cur.key)
+		r, err := cur.finish(ctx, prices, ps)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	}
 	for rows.Next() {
-		var key sql.NullString
+		var key, basis sql.NullString
+		var class string
 		var r Row
-		if err := scanJobs(rows, &r, &key); err != nil {
+		if err := scanJobs(rows, &r, &key, &class, &basis); err != nil {
 			return err
 		}
-		r.Key = key.String
-		if e, ok := ex[r.Key]; ok {
-			r.ExportsRequested, r.ExportsApproved, r.ExportsRejected = e.ExportsRequested, e.ExportsApproved, e.ExportsRejected
-			delete(ex, r.Key)
+		if cur == nil || cur.key != key.String {
+			if err := emit(); err != nil {
+				return err
+			}
+			cur = newBuilder(key.String)
 		}
-		r.Charge = prices.Charge(r)
-		if err := fn(r); err != nil {
-			return err
-		}
+		cur.part(class, basis.String).sum(&r)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read job usage: %w", err)
 	}
 	rows.Close()
-	return streamExports(ex, prices, fn)
+	if err := emit(); err != nil {
+		return err
+	}
+	return streamExports(ctx, ex, prices, ps, fn)
 }
 
 // streamExports calls fn with the rows of keys that only have exports, in
 // key order.
-func streamExports(ex map[string]*Row, prices PriceList, fn func(Row) error) error {
+func streamExports(ctx context.Context, ex map[string]map[string]*exportFig, prices PriceList, ps *purposes, fn func(Row) error) error {
 	rest := make([]string, 0, len(ex))
 	for k := range ex {
 		rest = append(rest, k)
 	}
 	slices.Sort(rest)
 	for _, k := range rest {
-		r := *ex[k]
-		r.Key = k
-		r.Charge = prices.Charge(r)
+		b := newBuilder(k)
+		b.addExports(ex[k])
+		r, err := b.finish(ctx, prices, ps)
+		if err != nil {
+			return err
+		}
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -289,61 +470,77 @@ func Compute(ctx context.Context, db Querier, q Query, prices PriceList) (*Repor
 	if err := Stream(ctx, db, q, prices, func(r Row) error { rep.Rows = append(rep.Rows, r); return nil }); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(rep.Rows, func(a, b Row) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rep.Rows, func(a, b Row) int { return strings.Compare(a.Key, b.Key) })
+	total := newBuilder("total")
+	all := q
+	all.By = ByOrg // each job once
 	if q.Coarse {
-		all := q
-		all.By = ByOrg // each job once
-		if err := coarseJobs(ctx, db, all, func(_ string, u jobs.Usage) { addCoarse(&rep.Total, u) }); err != nil {
+		if err := coarseJobs(ctx, db, all, func(_, class, basis string, u jobs.Usage) { addCoarse(total.part(class, basis), u) }); err != nil {
 			return nil, err
 		}
 	} else {
 		w, args := where("j", q)
-		if err := scanJobs(db.QueryRowContext(ctx, `SELECT `+jobAggregates+` FROM usage_ledger j`+w, args...), &rep.Total, nil); err != nil {
-			return nil, err
+		rows, err := db.QueryContext(ctx, `SELECT j.class, group_concat(DISTINCT j.basis), `+jobAggregates+` FROM usage_ledger j`+w+` GROUP BY j.class`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("query job usage: %w", err)
 		}
+		for rows.Next() {
+			var class string
+			var basis sql.NullString
+			var r Row
+			if err := scanJobs(rows, &r, nil, &class, &basis); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			total.part(class, basis.String).sum(&r)
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read job usage: %w", err)
+		}
+		rows.Close()
 	}
-	w, args := where("e", q)
-	if err := db.QueryRowContext(ctx, `SELECT `+exportAggregates+` FROM exports e`+w, args...).Scan(
-		&rep.Total.ExportsRequested, &rep.Total.ExportsApproved, &rep.Total.ExportsRejected); err != nil {
-		return nil, fmt.Errorf("read exports: %w", err)
+	allEx := q
+	allEx.By = ByOrg
+	ex, err := exportCounts(ctx, db, allEx)
+	if err != nil {
+		return nil, err
 	}
-	rep.Total.Key = "total"
-	rep.Total.Charge = prices.Charge(rep.Total)
+	for _, byClass := range ex {
+		total.addExports(byClass)
+	}
+	if rep.Total, err = total.finish(ctx, prices, &purposes{db: db}); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
 func cents(v float64) float64 { return math.Round(v*100) / 100 }
 
-// coarseJobs calls fn with the key and the coarse figures of every job q
-// covers (under ByDataset once per dataset the job read).
-func coarseJobs(ctx context.Context, db Querier, q Query, fn func(key string, u jobs.Usage)) error {
+// coarseJobs calls fn with the key, price class, applications and the
+// coarse figures of every job q covers (under ByDataset once per dataset
+// the job read).
+func coarseJobs(ctx context.Context, db Querier, q Query, fn func(key, class, basis string, u jobs.Usage)) error {
 	from := "usage_ledger j"
 	if q.By == ByDataset {
 		from = "usage_ledger j, json_each(j.inputs) d"
 	}
 	w, args := where("j", q)
-	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, j.cpu, j.peak, j.input, j.output, j.wall FROM `+from+w, args...)
+	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, j.class, j.basis, j.cpu, j.peak, j.input, j.output, j.wall FROM `+from+w, args...)
 	if err != nil {
 		return fmt.Errorf("query job usage: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var key sql.NullString
+		var class, basis string
 		var u jobs.Usage
 		var peak, input, output float64
-		if err := rows.Scan(&key, &u.CPUSeconds, &peak, &input, &output, &u.WallSeconds); err != nil {
+		if err := rows.Scan(&key, &class, &basis, &u.CPUSeconds, &peak, &input, &output, &u.WallSeconds); err != nil {
 			return fmt.Errorf("read job usage: %w", err)
 		}
 		u.PeakMemoryBytes, u.InputBytes, u.OutputBytes = uint64(peak), int64(input), uint64(output)
-		fn(key.String, u.Coarse())
+		fn(key.String, class, basis, u.Coarse())
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read job usage: %w", err)
@@ -368,15 +565,15 @@ func addCoarse(r *Row, u jobs.Usage) {
 // streamCoarse calls fn with the rows of q rolled up from each job's
 // coarse figures, in key order, merging the export figures of ex (and
 // removing them from ex).
-func streamCoarse(ctx context.Context, db Querier, q Query, prices PriceList, ex map[string]*Row, fn func(Row) error) error {
-	byKey := map[string]*Row{}
-	err := coarseJobs(ctx, db, q, func(key string, u jobs.Usage) {
-		r := byKey[key]
-		if r == nil {
-			r = &Row{Key: key}
-			byKey[key] = r
+func streamCoarse(ctx context.Context, db Querier, q Query, prices PriceList, ps *purposes, ex map[string]map[string]*exportFig, fn func(Row) error) error {
+	byKey := map[string]*builder{}
+	err := coarseJobs(ctx, db, q, func(key, class, basis string, u jobs.Usage) {
+		b := byKey[key]
+		if b == nil {
+			b = newBuilder(key)
+			byKey[key] = b
 		}
-		addCoarse(r, u)
+		addCoarse(b.part(class, basis), u)
 	})
 	if err != nil {
 		return err
@@ -387,12 +584,13 @@ func streamCoarse(ctx context.Context, db Querier, q Query, prices PriceList, ex
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		r := *byKey[k]
-		if e, ok := ex[k]; ok {
-			r.ExportsRequested, r.ExportsApproved, r.ExportsRejected = e.ExportsRequested, e.ExportsApproved, e.ExportsRejected
-			delete(ex, k)
+		b := byKey[k]
+		b.addExports(ex[k])
+		delete(ex, k)
+		r, err := b.finish(ctx, prices, ps)
+		if err != nil {
+			return err
 		}
-		r.Charge = prices.Charge(r)
 		if err := fn(r); err != nil {
 			return err
 		}

@@ -212,8 +212,13 @@ func TestParsePriceList(t *testing.T) {
 		in   string
 		want *PriceList
 	}{
-		{"yaml", "currency: EUR\ncpu_hour: 1.5\nexport: 2\n", &PriceList{Currency: "EUR", CPUHour: 1.5, Export: 2}},
-		{"json", `{"cpu_hour": 0.25, "output_gb": 3}`, &PriceList{Currency: "CNY", CPUHour: 0.25, OutputGB: 3}},
+		{"yaml", "currency: EUR\ncpu_hour: 1.5\nexport: 2\n", &PriceList{Currency: "EUR", Prices: Prices{CPUHour: 1.5, Export: 2}}},
+		{"json", `{"cpu_hour": 0.25, "output_gb": 3}`, &PriceList{Currency: "CNY", Prices: Prices{CPUHour: 0.25, OutputGB: 3}}},
+		{"public interest at cost", "cpu_hour: 1\ncall: 0.02\npublic_interest: {cpu_hour: 0.25, call: 0.01}\n",
+			&PriceList{Currency: "CNY", Prices: Prices{CPUHour: 1, Call: 0.02}, PublicInterest: Prices{CPUHour: 0.25, Call: 0.01}}},
+		{"public interest above the industry price", "cpu_hour: 1\npublic_interest: {cpu_hour: 2}\n", nil},
+		{"public interest unknown field", "public_interest: {cpu: 0}\n", nil},
+		{"public interest negative", "public_interest: {job: -1}\n", nil},
 		{"unknown field", "cpu_hours: 1\n", nil},
 		{"negative", "job: -1\n", nil},
 		{"bad currency", "currency: euro\n", nil},

@@ -172,14 +172,33 @@ func parseQuota(s string, size bool) (int64, error) {
 
 var usageHeader = []string{"key", "jobs", "cpu_hours", "peak_memory_bytes", "memory_gb_hours", "input_bytes", "output_bytes", "wall_seconds",
 	"exports_requested", "exports_approved", "exports_rejected", "charge_cpu", "charge_memory", "charge_input", "charge_output",
-	"charge_jobs", "charge_exports", "charge_total"}
+	"charge_jobs", "charge_exports", "charge_total", "charge_public_interest", "charge_industry", "public_interest_applications"}
+
+// classOf returns a row's use in one price class (zero when none).
+func classOf(r api.UsageRow, class string) api.UsageClass {
+	for _, c := range r.Classes {
+		if c.Class == class {
+			return c
+		}
+	}
+	return api.UsageClass{Class: class}
+}
+
+func applicationIDs(c api.UsageClass) string {
+	ids := make([]string, len(c.Applications))
+	for i, b := range c.Applications {
+		ids[i] = b.Application
+	}
+	return strings.Join(ids, " ")
+}
 
 func usageRecord(r api.UsageRow) []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	return []string{r.Key, i(r.Jobs), f(r.CPUHours), strconv.FormatUint(r.PeakMemoryBytes, 10), f(r.MemoryGBHours), i(r.InputBytes),
 		i(r.OutputBytes), f(r.WallSeconds), i(r.ExportsRequested), i(r.ExportsApproved), i(r.ExportsRejected),
-		f(r.Charge.CPU), f(r.Charge.Memory), f(r.Charge.Input), f(r.Charge.Output), f(r.Charge.Jobs), f(r.Charge.Exports), f(r.Charge.Total)}
+		f(r.Charge.CPU), f(r.Charge.Memory), f(r.Charge.Input), f(r.Charge.Output), f(r.Charge.Jobs), f(r.Charge.Exports), f(r.Charge.Total),
+		f(classOf(r, "public-interest").Charge.Total), f(classOf(r, "industry").Charge.Total), applicationIDs(classOf(r, "public-interest"))}
 }
 
 // usageCSV writes the rows and the total as CSV, with a header; the first
@@ -197,13 +216,22 @@ func usageCSV(w io.Writer, rep api.UsageReport) error {
 }
 
 func usageTable(tw *tabwriter.Writer, rep api.UsageReport) {
-	fmt.Fprintf(tw, "%s\tJOBS\tCPU-H\tPEAK MEM\tDATA READ\tOUTPUT\tWALL-H\tEXPORTS REQ/OK/REJ\tCHARGE %s\n", strings.ToUpper(rep.By), rep.Currency)
+	fmt.Fprintf(tw, "%s\tJOBS\tCPU-H\tPEAK MEM\tDATA READ\tOUTPUT\tWALL-H\tEXPORTS REQ/OK/REJ\tCHARGE %s\tPUBLIC-INTEREST / INDUSTRY\n", strings.ToUpper(rep.By), rep.Currency)
 	row := func(r api.UsageRow) {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%s\t%s\t%.2f\t%d/%d/%d\t%.2f\n", r.Key, r.Jobs, r.CPUHours, human(int64(r.PeakMemoryBytes)),
-			human(r.InputBytes), human(r.OutputBytes), r.WallSeconds/3600, r.ExportsRequested, r.ExportsApproved, r.ExportsRejected, r.Charge.Total)
+		pi, ind := classOf(r, "public-interest"), classOf(r, "industry")
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%s\t%s\t%.2f\t%d/%d/%d\t%.2f\t%.2f (%d jobs) / %.2f (%d jobs)\n", r.Key, r.Jobs, r.CPUHours, human(int64(r.PeakMemoryBytes)),
+			human(r.InputBytes), human(r.OutputBytes), r.WallSeconds/3600, r.ExportsRequested, r.ExportsApproved, r.ExportsRejected, r.Charge.Total,
+			pi.Charge.Total, pi.Jobs, ind.Charge.Total, ind.Jobs)
 	}
 	for _, r := range rep.Rows {
 		row(r)
 	}
 	row(rep.Total)
+	// Which prices applied and why (001 art. 23).
+	for _, c := range rep.Total.Classes {
+		fmt.Fprintf(tw, "\nprices %s\t%d jobs, %d exports, %.2f %s: %s\n", c.Class, c.Jobs, c.ExportsRequested, c.Charge.Total, rep.Currency, c.Why)
+		for _, b := range c.Applications {
+			fmt.Fprintf(tw, "  application %s\t%s\n", b.Application, b.Purpose)
+		}
+	}
 }

@@ -34,7 +34,9 @@ func TestParseQuota(t *testing.T) {
 }
 
 func TestUsageCSV(t *testing.T) {
-	rep := api.UsageReport{By: "month", Rows: []api.UsageRow{{Key: "2026-01", Jobs: 2, CPUHours: 1.5, Charge: api.UsageCharge{Total: 0.95}}},
+	rep := api.UsageReport{By: "month", Rows: []api.UsageRow{{Key: "2026-01", Jobs: 2, CPUHours: 1.5, Charge: api.UsageCharge{Total: 0.95},
+		Classes: []api.UsageClass{{Class: "public-interest", Jobs: 1, Charge: api.UsageCharge{Total: 0.05}, Applications: []api.UsageBasis{{Application: "a_1"}}},
+			{Class: "industry", Jobs: 1, Charge: api.UsageCharge{Total: 0.90}}}}},
 		Total: api.UsageRow{Key: "total", Jobs: 2, CPUHours: 1.5}}
 	var buf bytes.Buffer
 	if err := usageCSV(&buf, rep); err != nil {
@@ -44,8 +46,13 @@ func TestUsageCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || recs[0][0] != "month" || recs[1][0] != "2026-01" || recs[1][2] != "1.5" || recs[1][len(recs[1])-1] != "0.95" || recs[2][0] != "total" {
+	if len(recs) != 3 || recs[0][0] != "month" || recs[1][0] != "2026-01" || recs[1][2] != "1.5" || recs[1][17] != "0.95" || recs[2][0] != "total" {
 		t.Errorf("got %v, want a header, the January row and the total", recs)
+	}
+	// Which prices applied (issue 20 item 3): each class's charge and the
+	// public-interest applications.
+	if got := recs[1][18:]; got[0] != "0.05" || got[1] != "0.9" || got[2] != "a_1" {
+		t.Errorf("got price classes %v, want 0.05, 0.9 and a_1", got)
 	}
 	for i, r := range recs {
 		if len(r) != len(usageHeader) {
