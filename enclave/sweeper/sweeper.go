@@ -107,6 +107,9 @@ type Config struct {
 	// Shredder, when set, destroys what ended terms derived before the
 	// sweeper removes what is left of their files.
 	Shredder Shredder
+	// Uploads, when set, destroys the uploads of organisations whose
+	// licence ended, was revoked or blacklisted (issue 20 item 1).
+	Uploads Uploads
 }
 
 // Sweeper finds ended terms and acts on them. It is safe for concurrent
@@ -147,6 +150,7 @@ type Result struct {
 	Destroyed []Destruction // work areas and export files destroyed
 	Held      []string      // jobs stopped because a hold or an ended agreement stopped their use
 	Shredded  int           // objects the Shredder destroyed
+	Uploads   []string      // uploads (NAME@V) destroyed with their organisation's licence
 }
 
 // Sweep makes one pass at the current time: it records newly ended terms,
@@ -160,6 +164,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	if err := s.shredOrgs(ctx, now, &res); err != nil {
+		return res, err
+	}
+	if err := s.shredUploads(ctx, now, &res); err != nil {
 		return res, err
 	}
 	ended, err := s.endTerms(ctx, now, &res)
@@ -183,9 +190,9 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
 	for {
 		if r, err := s.Sweep(ctx); err != nil {
 			s.cfg.Log.Error("term sweep failed", "err", err)
-		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed)+len(r.Held)+r.Shredded > 0 {
+		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed)+len(r.Held)+r.Shredded+len(r.Uploads) > 0 {
 			s.cfg.Log.Info("term sweep", "ended", len(r.Ended), "stopped", len(r.Stopped), "destroyed", len(r.Destroyed),
-				"held", len(r.Held), "shredded", r.Shredded)
+				"held", len(r.Held), "shredded", r.Shredded, "uploads", len(r.Uploads))
 		}
 		select {
 		case <-ctx.Done():
