@@ -147,7 +147,8 @@ func New(deps Deps) (*Server, error) {
 			SnapshotQuota: deps.Uploads.SnapshotQuota, Now: deps.Now}
 	}
 	if deps.Catalog != nil {
-		s.services = &services.Runtime{DB: deps.DB, Catalog: deps.Catalog, Keyring: deps.Keyring, Now: deps.Now, TempDir: deps.TempDir}
+		s.services = &services.Runtime{DB: deps.DB, Catalog: deps.Catalog, Keyring: deps.Keyring, Now: deps.Now, TempDir: deps.TempDir,
+			CallPrice: s.prices().Call}
 		s.services.Bundles = s.openBundle
 	}
 	s.routes = s.allRoutes()

@@ -20,9 +20,10 @@ import (
 	"github.com/enclave-dev/enclave/enclave/store"
 )
 
-// CallPrice is the charge of one answered call (matched or not), in the
-// price list's currency; refused calls are not charged.
-const CallPrice = 0.01
+// DefaultCallPrice is the charge of one answered call (matched or not)
+// in the default price list (usage.DefaultPriceList); refused calls are
+// not charged. The daemon charges Runtime.CallPrice, from its price list.
+const DefaultCallPrice = 0.01
 
 type meterKey struct{ service, subscription, org, day string }
 
@@ -142,11 +143,13 @@ func (r *Runtime) Usage(ctx context.Context, f UsageFilter) ([]UsageRow, error) 
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
-	return ReadUsage(ctx, r.DB.SQL(), f)
+	return ReadUsage(ctx, r.DB.SQL(), f, r.CallPrice)
 }
 
-// ReadUsage reads usage rows from the meter table.
-func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter) ([]UsageRow, error) {
+// ReadUsage reads usage rows from the meter table, each answered call
+// charged callPrice (the price list's call price: calls are industry and
+// commercial use, no approved public-interest application names them).
+func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter, callPrice float64) ([]UsageRow, error) {
 	rows, err := q.QueryContext(ctx, `SELECT m.service, m.subscription, m.org, m.day, m.calls, m.matches, m.misses, m.refused
 		FROM service_meter m JOIN services s ON s.name = m.service
 		WHERE (?1 = '' OR m.service = ?1) AND (?2 = '' OR m.subscription = ?2) AND (?3 = '' OR m.org = ?3) AND (?4 = '' OR m.day = ?4)
@@ -162,7 +165,7 @@ func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter) ([]UsageRow,
 		if err := rows.Scan(&u.Service, &u.Subscription, &u.Org, &u.Day, &u.Calls, &u.Matches, &u.Misses, &u.Refused); err != nil {
 			return nil, err
 		}
-		u.Charge = math.Round(float64(u.Calls)*CallPrice*100) / 100
+		u.Charge = math.Round(float64(u.Calls)*callPrice*100) / 100
 		out = append(out, u)
 	}
 	return out, rows.Err()

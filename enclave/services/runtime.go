@@ -50,6 +50,10 @@ type Runtime struct {
 	Catalog *datasets.Catalog
 	Keyring keys.Keyring
 	Now     func() time.Time
+	// CallPrice is what one answered call costs in the price list's
+	// currency: the price list's call price, set by the server (issue 19
+	// item 4); zero is free. Only usage reports read it.
+	CallPrice float64
 	// TempDir holds a dataset's decrypted key columns while an index is
 	// built; they are removed at once.
 	TempDir string
