@@ -444,6 +444,20 @@ echo "a revoked credential is refused at once:"
 as consumer credential revoke "$CRED" > /dev/null
 if as loan-desk service call firm-check --key "$KEY"; then exit 1; fi
 
+say "bulk copy: the operator offers its released export as a service; a consumer system downloads the signed bundle and verifies it offline (issue 19)"
+as operator service create district-counts --mode bulk --export "$EXP" --scenario "district risk dashboard" | grep -E '^(service|state)'
+as officer service approve district-counts --comment "the reviewed release as it was released" | grep -E '^state'
+if as officer service show district-counts | grep -Eq '^state +pending'; then
+	as officer2 service approve district-counts --comment "second review" | grep -E '^state'
+fi
+as consumer service subscribe district-counts --scenario "district risk dashboard" --until "$(date -d '+3 months' +%F)" --json > "$DEMO/bulksub.json"
+as authority service approve-subscription "$(json "['id']" < "$DEMO/bulksub.json")" > /dev/null
+as consumer credential issue --subscription "$(json "['id']" < "$DEMO/bulksub.json")" --system risk-feed --json > "$DEMO/bulkcred.json"
+json "['token']" < "$DEMO/bulkcred.json" > "$DEMO/risk-feed.token"
+as risk-feed service download district-counts -o "$DEMO/bulk.tar"
+"$BIN/enclave" release verify "$DEMO/bulk.tar" --key "$DEMO/enclave.pub" | head -3
+as bureau audit list --action service.bulk --limit 2
+
 say "the annual operation report of 001 art. 18 as a PDF (product development and storage, security management, market operations, resource use, objections)"
 as bureau report annual --year "$(date +%Y)" --format pdf --output "$DEMO/annual.pdf" && head -c 5 "$DEMO/annual.pdf" | grep -q '^%PDF-' || { echo "the annual report is not a PDF"; exit 1; }
 
