@@ -65,7 +65,8 @@ type Runtime struct {
 	initErr  error
 	svcKey   []byte
 	pseudo   []byte
-	macs     sync.Pool
+	macs     sync.Pool // HMACs under svcKey
+	pseudos  sync.Pool // HMACs under pseudo
 
 	flushing  atomic.Bool
 	lastFlush atomic.Int64
@@ -129,6 +130,7 @@ func (r *Runtime) init(ctx context.Context) error {
 		r.creds, r.running, r.flights = map[string]*credEntry{}, map[string]*running{}, map[string]*flight{}
 		r.buckets, r.misses, r.meter = map[string]*bucket{}, map[string]*dayCount{}, map[meterKey]*meterRow{}
 		r.macs.New = func() any { return hmac.New(sha256.New, r.svcKey) }
+		r.pseudos.New = func() any { return hmac.New(sha256.New, r.pseudo) }
 		if r.initErr == nil {
 			r.initErr = r.load(ctx)
 		}
@@ -463,9 +465,13 @@ func (r *Runtime) stored(rule, raw string) string {
 	if rule == "keep" {
 		return raw
 	}
-	m := hmac.New(sha256.New, r.pseudo)
+	m := r.pseudos.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(raw))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	r.pseudos.Put(m)
+	return out
 }
 
 // Answer is the answer to one verify call: whether the key matched and,
