@@ -160,9 +160,9 @@ func validate(ev Event) error {
 	default:
 		return bad("retention")
 	}
-	for name, s := range map[string]string{"org": ev.Org, "reason": ev.Reason, "request_id": ev.RequestID} {
-		if !utf8.ValidString(s) {
-			return bad(name)
+	for _, f := range [...]struct{ name, s string }{{"org", ev.Org}, {"reason", ev.Reason}, {"request_id", ev.RequestID}} {
+		if !utf8.ValidString(f.s) {
+			return bad(f.name)
 		}
 	}
 	for _, o := range ev.Objects {

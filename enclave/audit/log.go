@@ -461,8 +461,10 @@ func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("audit append: %w", err)
 	}
+	h := hashers.Get().(hash256)
 	r := &request{rec: appendRecord(make([]byte, 0, recHeaderSize+len(body)+recTrailerSize), typeEntry, body),
-		leaf: leafHash(sha256.New(), body), done: make(chan struct{})}
+		leaf: leafHash(h, body), done: make(chan struct{})}
+	hashers.Put(h)
 	l.qmu.Lock()
 	if l.stopping {
 		l.qmu.Unlock()
@@ -480,6 +482,15 @@ func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
 	<-r.done
 	return r.index, r.err
 }
+
+type hash256 = interface {
+	Reset()
+	Write([]byte) (int, error)
+	Sum([]byte) []byte
+}
+
+// hashers hold SHA-256 states for the leaf hashes of appends.
+var hashers = sync.Pool{New: func() any { return sha256.New() }}
 
 // Damaged returns nil when the log takes appends, or the reason it does not:
 // an errdefs.ErrDataLoss class error when Open found damage, an
