@@ -183,21 +183,32 @@ func startProfiles(b *testing.B, dir string) func() {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		b.Fatal(err)
 	}
+	writeProfile(b, dir, "allocs-before") // read with go tool pprof -base allocs-before.pprof allocs.pprof
 	runtime.SetMutexProfileFraction(5)
 	runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 	return func() {
 		pprof.StopCPUProfile()
 		cpu.Close()
-		for _, p := range []string{"mutex", "block"} {
-			f, err := os.Create(filepath.Join(dir, p+".pprof"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			pprof.Lookup(p).WriteTo(f, 0)
-			f.Close()
+		for _, p := range []string{"mutex", "block", "allocs"} {
+			writeProfile(b, dir, p)
 		}
 		runtime.SetMutexProfileFraction(0)
 		runtime.SetBlockProfileRate(0)
+	}
+}
+
+func writeProfile(b *testing.B, dir, name string) {
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	p := name
+	if name == "allocs-before" {
+		p = "allocs"
+	}
+	if err := pprof.Lookup(p).WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
 
