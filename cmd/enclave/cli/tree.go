@@ -129,6 +129,8 @@ func (e *env) root() *cobra.Command {
 	pf.BoolVar(&e.json, "json", false, "print JSON instead of tables (the same as -o json)")
 	pf.StringVar(&e.cacert, "cacert", "", "PEM file of the daemon's TLS certificate, for https addresses (default $ENCLAVE_CACERT or the config file)")
 	pf.StringVarP(&e.output, "output", "o", "", "output format: table, json or yaml")
+	pf.StringVar(&e.clientCert, "client-cert", "", "PEM file of an application system's client certificate (credential issue --cert), for https addresses (default $ENCLAVE_CLIENT_CERT)")
+	pf.StringVar(&e.clientKey, "client-key", "", "PEM file of the client certificate's key (default $ENCLAVE_CLIENT_KEY)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{msg: err.Error()} })
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
 		if c == root {
@@ -248,7 +250,7 @@ func (e *env) resolveOutput() error {
 // command (enclave job --json list) before it, where they are read as
 // before the noun; a command line that names no command is left as it is.
 func hoistGlobals(args []string) []string {
-	takesValue := map[string]bool{"--addr": true, "--cacert": true, "--output": true, "-o": true}
+	takesValue := map[string]bool{"--addr": true, "--cacert": true, "--output": true, "-o": true, "--client-cert": true, "--client-key": true}
 	var moved, words []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -281,7 +283,7 @@ func hoistGlobals(args []string) []string {
 // so that the Go flag style of before (-addr S) keeps working under pflag,
 // which reads -addr as four one-letter flags.
 func longFlags(args []string) []string {
-	known := map[string]bool{"addr": true, "json": true, "cacert": true, "output": true, "version": true, "help": true}
+	known := map[string]bool{"addr": true, "json": true, "cacert": true, "output": true, "version": true, "help": true, "client-cert": true, "client-key": true}
 	for _, c := range commands {
 		fs := flag.NewFlagSet("", flag.ContinueOnError)
 		if c.flags != nil {
