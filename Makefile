@@ -62,7 +62,7 @@ demo: deps build images ## install what is missing, build, and run the main path
 
 bench: build images k8s ## run the benchmarks; each prints ratios against a reference measured in the same run
 	$(GO) test -run '^$$' -bench DurableAppend -benchtime 20000x ./enclave/audit
-	$(GO) test -run '^$$$$' -bench AppendLatency -benchtime 1x ./enclave/audit
+	$(GO) test -run '^$$' -bench AppendLatency -benchtime 1x ./enclave/audit
 	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x -timeout 30m ./enclave/audit
 	$(GO) test -run '^$$' -bench Whoami -benchtime 2000x ./cmd/enclaved
 	$(GO) test -run '^$$' -bench ServiceVerify -benchtime 1x -timeout 10m ./cmd/enclaved
