@@ -2,6 +2,8 @@ package opa
 
 import (
 	"context"
+	"maps"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +76,58 @@ func jobInput() policy.Input {
 		}},
 		Request: policy.Request{CPU: 1, MemoryBytes: 1 << 30},
 		Config:  policy.Config{AuthorizedOrgTypes: []string{"company"}},
+	}
+}
+
+// copyEngine returns an engine made of base's compiled policies without a
+// load (which costs about a second of CPU): maps of its own, and every
+// residual and compiled residual with a check of its own, so that a test
+// may swap or break them without changing base, which other tests share.
+// With sh set, the copy runs shadow checks as New(..., WithShadow(*sh))
+// starts them; the test closes it. Plans have no state of their own after
+// the load (New checked them), so the copy shares them.
+func copyEngine(t testing.TB, base *Engine, sh *Shadow) *Engine {
+	t.Helper()
+	e := &Engine{
+		query: base.query, modules: base.modules, evaluator: base.evaluator,
+		revision: base.revision, files: base.files, thresholds: base.thresholds,
+		planned: maps.Clone(base.planned),
+	}
+	if base.special != nil {
+		e.special = make(map[string]*specialized, len(base.special))
+		for action, s := range base.special {
+			e.special[action] = &specialized{query: s.query, fields: s.fields}
+		}
+	}
+	if base.wasm != nil {
+		e.wasm = make(map[string]*compiledWasm, len(base.wasm))
+		for action, w := range base.wasm {
+			e.wasm[action] = &compiledWasm{prepare: w.prepare, fields: w.fields}
+		}
+	}
+	if sh != nil {
+		e.startShadow(*sh)
+		t.Cleanup(e.Close)
+	}
+	return e
+}
+
+// TestCopyEngineCopiesEveryField keeps copyEngine whole: a field added to
+// Engine that the copy leaves zero fails here, not as a test that passes
+// on a copy missing what it tests.
+func TestCopyEngineCopiesEveryField(t *testing.T) {
+	for _, base := range []*Engine{builtinEngine(t), wasmEngine(t)} {
+		sh := Shadow{}
+		c := reflect.ValueOf(copyEngine(t, base, &sh)).Elem()
+		b := reflect.ValueOf(base).Elem()
+		for i := range b.NumField() {
+			name := b.Type().Field(i).Name
+			if name != "shadow" && !b.Field(i).IsZero() && c.Field(i).IsZero() {
+				t.Errorf("%s evaluator: copyEngine leaves Engine.%s zero", base.Evaluator(), name)
+			}
+		}
+		if c.FieldByName("shadow").IsZero() {
+			t.Errorf("%s evaluator: the copy runs no shadow checks", base.Evaluator())
+		}
 	}
 }

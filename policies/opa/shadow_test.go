@@ -61,11 +61,12 @@ func TestShadowSwitchesOnDivergence(t *testing.T) {
 	for _, evaluator := range []string{EvaluatorVM, EvaluatorWasm} {
 		t.Run(evaluator, func(t *testing.T) {
 			rec := newRecorder()
-			e, err := New(context.Background(), WithEvaluator(evaluator), WithShadow(rec.shadow(1)))
-			if err != nil {
-				t.Fatal(err)
+			base := builtinEngine(t)
+			if evaluator == EvaluatorWasm {
+				base = wasmEngine(t)
 			}
-			defer e.Close()
+			sh := rec.shadow(1)
+			e := copyEngine(t, base, &sh)
 			ctx := context.Background()
 			switch evaluator {
 			case EvaluatorVM:
@@ -128,7 +129,8 @@ func TestShadowSwitchesOnDivergence(t *testing.T) {
 
 // TestShadowChecksEveryDeniedJob: with a sample so sparse that nothing is
 // sampled, each denied job admission is still checked and an allowed one
-// is not.
+// is not. (It loads its engine with WithShadow; the other shadow tests
+// start the checks on a copy of a shared engine, as New does.)
 func TestShadowChecksEveryDeniedJob(t *testing.T) {
 	rec := newRecorder()
 	e, err := New(context.Background(), WithShadow(rec.shadow(1<<30)))
@@ -179,10 +181,7 @@ func TestShadowSkipsWhenBehind(t *testing.T) {
 			<-release // the worker is busy with the first check
 		}
 	}}
-	e, err := New(context.Background(), WithShadow(s))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := copyEngine(t, builtinEngine(t), &s)
 	defer e.Close()
 	defer close(release)
 	in := matrixInput("whoami", true, "operator")
@@ -206,11 +205,8 @@ func TestShadowSkipsWhenBehind(t *testing.T) {
 // ended is no verdict of the evaluator and is not checked.
 func TestShadowIgnoresCanceled(t *testing.T) {
 	rec := newRecorder()
-	e, err := New(context.Background(), WithShadow(rec.shadow(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	sh := rec.shadow(1)
+	e := copyEngine(t, builtinEngine(t), &sh)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := e.Decide(ctx, jobInput()); err == nil {
@@ -229,20 +225,14 @@ func TestShadowIgnoresCanceled(t *testing.T) {
 // engine still decides; a topdown engine has no shadow.
 func TestShadowClose(t *testing.T) {
 	rec := newRecorder()
-	e, err := New(context.Background(), WithShadow(rec.shadow(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sh := rec.shadow(1)
+	e := copyEngine(t, builtinEngine(t), &sh)
 	e.Close()
 	e.Close()
 	if d, err := e.Decide(context.Background(), matrixInput("whoami", true, "operator")); err != nil || !d.Allow {
 		t.Fatalf("after Close: got %+v, %v, want allow", d, err)
 	}
-	td, err := New(context.Background(), withoutPlans(), WithShadow(rec.shadow(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer td.Close()
+	td := copyEngine(t, topdownEngine(t), &sh)
 	if td.shadow != nil {
 		t.Error("a topdown engine runs shadow checks against itself")
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,58 +264,60 @@ func TestSpecializedActions(t *testing.T) {
 
 // TestSpecializedReadsDeployerFields: a deployer's rule that reads a field
 // the built-in rules of the action never read, or the input as a whole,
-// still sees it.
+// still sees it. Each way is a rule on an action of its own (no built-in
+// rule reads subject.name), so one load per evaluator checks all three:
+// each action's residual is specialized to that action alone.
 func TestSpecializedReadsDeployerFields(t *testing.T) {
-	tests := map[string]string{
-		"field": `package enclave
+	tests := []struct{ name, action, file, src string }{
+		{"field", "whoami", "field.rego", `package enclave
 
-reasons contains {"rule": "local.name", "message": "no"} if {
+reasons contains {"rule": "local.field", "message": "no"} if {
 	input.action == "whoami"
 	input.subject.name == "Mallory"
 }
-`,
-		"whole input": `package enclave
+`},
+		{"whole input", "health", "whole.rego", `package enclave
 
-reasons contains {"rule": "local.name", "message": "no"} if {
-	input.action == "whoami"
+reasons contains {"rule": "local.whole", "message": "no"} if {
+	input.action == "health"
 	object.get(input, ["subject", "name"], "") == "Mallory"
 }
-`,
-		"through a function": `package enclave
+`},
+		{"through a function", "keys.public", "function.rego", `package enclave
 
 named(x) if x.subject.name == "Mallory"
 
-reasons contains {"rule": "local.name", "message": "no"} if {
-	input.action == "whoami"
+reasons contains {"rule": "local.function", "message": "no"} if {
+	input.action == "keys.public"
 	named(input)
 }
-`,
+`},
 	}
-	modes := map[string][]Option{"planned": nil, "topdown": {withoutPlans()}}
-	for name, src := range tests {
-		for mode, opts := range modes {
-			t.Run(name+"/"+mode, func(t *testing.T) {
-				if testing.Short() && mode == "topdown" && name != "field" {
-					// One topdown case under -short: each costs a load.
-					t.Skip("under -short only the field case runs in topdown")
-				}
-				dir := t.TempDir()
-				if err := os.WriteFile(filepath.Join(dir, "local.rego"), []byte(src), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				e, err := New(context.Background(), append(opts, WithPolicyDir(dir))...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in := matrixInput("whoami", true, "operator")
+	files := map[string]string{}
+	for _, tc := range tests {
+		files[tc.file] = tc.src
+	}
+	dir := policyDir(t, files)
+	for _, mode := range []string{EvaluatorVM, EvaluatorTopdown} {
+		e, err := New(context.Background(), WithEvaluator(mode), WithPolicyDir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range tests {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				rule := "local." + strings.TrimSuffix(tc.file, ".rego")
+				in := matrixInput(tc.action, true, "operator")
 				in.Subject.Name = "Mallory"
 				d, err := e.Decide(context.Background(), in)
-				if err != nil || d.Allow || len(d.Reasons) != 1 || d.Reasons[0].Rule != "local.name" {
-					t.Errorf("got %+v, %v, want a deny by local.name", d, err)
+				if err != nil || d.Allow || len(d.Reasons) != 1 || d.Reasons[0].Rule != rule {
+					t.Errorf("got %+v, %v, want a deny by %s", d, err, rule)
 				}
 				in.Subject.Name = "Alice"
 				if d, err := e.Decide(context.Background(), in); err != nil || !d.Allow {
 					t.Errorf("got %+v, %v, want allow", d, err)
+				}
+				if mode == EvaluatorVM && e.plannedFor(tc.action) == nil {
+					t.Errorf("%s is not planned: the test does not check the plan's fields", tc.action)
 				}
 			})
 		}
@@ -325,10 +328,7 @@ reasons contains {"rule": "local.name", "message": "no"} if {
 // differently from the whole policies is dropped, and the action keeps the
 // whole policies.
 func TestResidualThatDisagreesIsNotUsed(t *testing.T) {
-	e, err := New(context.Background(), withoutPlans())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := copyEngine(t, topdownEngine(t), nil)
 	// Swap the residuals of two actions before their first use: each now
 	// decides the other's requests.
 	e.special["person.add"], e.special["whoami"] = e.special["whoami"], e.special["person.add"]

@@ -72,10 +72,7 @@ func TestWasmAgreesWithTopdown(t *testing.T) {
 // differently from topdown is not used (checked on the action's first
 // request), and the action keeps its residual in topdown.
 func TestWasmThatDisagreesIsNotUsed(t *testing.T) {
-	e, err := New(context.Background(), WithEvaluator(EvaluatorWasm))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := copyEngine(t, wasmEngine(t), nil)
 	e.wasm["person.add"] = e.wasm["whoami"] // not yet compiled: checked as person.add's
 	d, err := e.Decide(context.Background(), matrixInput("person.add", true, "operator"))
 	if err != nil || d.Allow {
