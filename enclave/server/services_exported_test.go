@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +180,24 @@ func TestServicesOverExport(t *testing.T) {
 	if ents := jw.entries("service.query"); len(ents) != 2 || ents[0].Event.Details["key_hash"] == "" || strings.Contains(ents[0].Event.Details["key_hash"], "south") {
 		t.Fatalf("query audit: got %+v", ents)
 	}
+
+	// The subscription's rate (5 a minute) holds downloads too: 429 with Retry-After.
+	for i := 0; i < 3; i++ {
+		if code, _ := latest(); code != 200 {
+			t.Fatalf("download %d of 5 in a minute: got %d", i+3, code)
+		}
+	}
+	req, _ := http.NewRequest("GET", jw.http.URL+"/v1/services/counts/bulk/latest", nil)
+	req.Header.Set("Authorization", "Bearer "+cr.Token)
+	resp, err := jw.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("6th download in a minute: got %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	jw.advance(time.Minute)
 
 	// Both stop with the basis of the export's job: an open incident on
 	// the dataset, then a sealed dataset, then the grant revoked.

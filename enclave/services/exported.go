@@ -375,7 +375,11 @@ func parseCSV(name string, data []byte) (*Table, error) {
 			return t, nil
 		}
 		if err != nil {
-			line, _ := r.FieldPos(0)
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
 			return nil, fmt.Errorf("file %q line %d: not CSV with %d fields: %w", clip(name), line, len(head), errdefs.ErrInvalidArgument)
 		}
 		if len(t.Rows) >= MaxTableRows {
