@@ -27,7 +27,7 @@ async function renderServices() {
     } } }, el('strong', {}, 'New verify service '), name, dataset, key, match, scenario, rate, el('button', { type: 'submit' }, 'Create')));
   }
   const list = await api('GET', '/v1/services');
-  out.append(table(['service', 'dataset', 'key', 'match', 'scenario', 'organisation', 'state', 'approvals', 'running', 'request', ''],
+  out.append(table(['service', 'dataset or export', 'key', 'match', 'scenario', 'organisation', 'state', 'approvals', 'running', 'request', ''],
     list.map((s) => {
       let actions = '';
       if (roles.includes('officer') && s.state === 'pending' && s.org !== state.who.org.name) {
@@ -39,11 +39,15 @@ async function renderServices() {
         actions = el('span', { class: 'actions' }, until, el('button', { type: 'button', class: 'subscribe',
           on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/subscriptions', { scenario: s.scenario, until: until.value }) } }, 'Subscribe'));
       }
-      // A ready-to-use request, generated from the definition (issue 19 item 5).
+      // A ready-to-use request, generated from the definition (issue 19 item 5);
+      // a client certificate (curl --cert, --key) does instead of the token on the TLS listener.
       const claims = (s.match || []).map((m) => '"' + m + '": "…"').join(', ');
-      const req = 'curl -s -H "Authorization: Bearer $CREDENTIAL" -d \'{"key": "…"' + (claims ? ', "claims": {' + claims + '}' : '') + '}\' ' +
-        location.origin + '/v1/services/' + s.name + '/verify';
-      return { id: s.name, cells: [s.name, s.dataset + '@' + s.version, s.key, (s.match || []).join(', ') || '—', s.scenario, s.org,
+      const base = 'curl -s -H "Authorization: Bearer $CREDENTIAL" ';
+      let req = base + '-d \'{"key": "…"' + (claims ? ', "claims": {' + claims + '}' : '') + '}\' ' + location.origin + '/v1/services/' + s.name + '/verify';
+      if (s.mode === 'query') req = base + '-d \'{"key": "…"}\' ' + location.origin + '/v1/services/' + s.name + '/query';
+      if (s.mode === 'bulk') req = base + '-o bundle.tar ' + location.origin + '/v1/services/' + s.name + '/bulk/latest';
+      const basis = s.export ? 'export ' + s.export + (s.file ? ' (' + s.file + ')' : '') : s.dataset + '@' + s.version;
+      return { id: s.name, cells: [s.name, basis, s.key || '—', (s.match || []).join(', ') || '—', s.scenario, s.org,
         badge('state', s.state), (s.approvers || []).length + ' of ' + s.approvals_needed, s.running ? 'yes' : (s.stopped || 'no'),
         el('code', { class: 'request' }, req), actions] };
     }), 'service-list'));
@@ -72,8 +76,8 @@ async function renderServices() {
   if (roles.includes('consumer')) {
     const creds = await api('GET', '/v1/credentials');
     out.append(el('h3', {}, 'Credentials'));
-    out.append(table(['credential', 'service', 'system', 'until', 'revoked', ''], creds.map((c) => ({ id: c.id,
-      cells: [c.id, c.service, c.system, c.until, c.revoked ? 'yes' : 'no', c.revoked ? '' : el('button', { type: 'button', class: 'danger revoke-credential',
+    out.append(table(['credential', 'service', 'system', 'kind', 'until', 'revoked', ''], creds.map((c) => ({ id: c.id,
+      cells: [c.id, c.service, c.system, c.kind || 'token', c.until, c.revoked ? 'yes' : 'no', c.revoked ? '' : el('button', { type: 'button', class: 'danger revoke-credential',
         on: { click: () => act('POST', '/v1/credentials/' + enc(c.id) + '/revoke') } }, 'Revoke')] })), 'credential-list'));
   }
   if (roles.includes('consumer') || roles.includes('custodian') || roles.includes('bureau')) {
