@@ -3,12 +3,14 @@ package jobs
 import (
 	"context"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/enclave-dev/enclave/enclave/audit"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
@@ -82,5 +84,33 @@ func TestCloseDoesNotWaitForReveal(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close waited for the slot a job holds until its end is revealed")
+	}
+}
+
+// TestCoarseEventOfLogReadsAndDestructions: the counts and bytes a job
+// sets reach the coarse view of the audit log rounded, in every event of
+// a job or of its derived data, not only its start and end: the lines of
+// its log withheld, the bytes shown, the files and bytes destroyed.
+func TestCoarseEventOfLogReadsAndDestructions(t *testing.T) {
+	for _, tc := range []struct {
+		ev   audit.Event
+		want map[string]string
+	}{
+		{audit.Event{Action: "job.logs.read", Details: map[string]string{"filtered": "true", "withheld_lines": "37", "bytes": "12345"}},
+			map[string]string{"filtered": "true", "withheld_lines": "64", "bytes": "16384"}},
+		{audit.Event{Action: "derived.destruction", Reason: "dataset destroyed", Details: map[string]string{"files": "5", "bytes": "1000001",
+			"technique": "key shredded", "key_id": "k1"}},
+			map[string]string{"files": "8", "bytes": "1048576", "technique": "key shredded", "key_id": "k1"}},
+		// An event of no job keeps its figures (the operator chose them).
+		{audit.Event{Action: "export.request", Details: map[string]string{"files": "3"}}, map[string]string{"files": "3"}},
+		{audit.Event{Action: "dataset.import", Details: map[string]string{"bytes": "12345"}}, map[string]string{"bytes": "12345"}},
+	} {
+		got := CoarseEvent(tc.ev)
+		if !maps.Equal(got.Details, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.ev.Action, got.Details, tc.want)
+		}
+		if tc.ev.Reason != got.Reason && tc.ev.Action != "job.end" {
+			t.Errorf("%s: reason got %q, want it kept", tc.ev.Action, got.Reason)
+		}
 	}
 }

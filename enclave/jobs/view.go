@@ -3,6 +3,7 @@ package jobs
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
@@ -198,26 +199,31 @@ func (j *Job) running() *Job {
 	return r
 }
 
-// coarseDetails maps the figures the job's audit events carry to how they
-// are rounded in the coarse view: the unit of each.
+// coarseDetails maps the figures the audit events of jobs and derived data
+// carry to how they are rounded in the coarse view: the unit of each. The
+// counts a job sets (outputs written or skipped, log lines withheld, files
+// destroyed) and the bytes of its log and outputs are figures too.
 var coarseDetails = map[string]float64{
 	"cpu_seconds": SecondUnit, "wall_seconds": SecondUnit, "peak_memory_bytes": ByteUnit, "io_read_bytes": ByteUnit,
 	"io_write_bytes": ByteUnit, "input_bytes": ByteUnit, "output_bytes": SizeUnit, "undeclared_dropped": 1,
+	"outputs": 1, "skipped": 1, "withheld_lines": 1, "files": 1, "bytes": SizeUnit,
 }
 
-// CoarseEvent returns a job's audit event as the coarse view shows it
-// (for readers of the audit log other than the bureau and admins): the
-// figures of job.start and job.end rounded by Coarse, the exit status and
-// the sandbox's reason left out, and the end's message told by outcome
-// only. Other events are returned unchanged.
+// CoarseEvent returns an audit event of a job (job.*) or of derived data
+// (derived.*: a job's outputs and log destroyed) as the coarse view shows
+// it (for readers of the audit log other than the bureau): its figures
+// rounded by Coarse; for job.start and job.end the exit status and the
+// sandbox's reason left out, and the end's message told by outcome only.
+// Other events are returned unchanged.
 func CoarseEvent(ev audit.Event) audit.Event {
-	if ev.Action != "job.start" && ev.Action != "job.end" {
+	if !strings.HasPrefix(ev.Action, "job.") && !strings.HasPrefix(ev.Action, "derived.") {
 		return ev
 	}
+	life := ev.Action == "job.start" || ev.Action == "job.end"
 	d := make(map[string]string, len(ev.Details))
 	for k, v := range ev.Details {
 		switch unit, figure := coarseDetails[k]; {
-		case k == "exit_code" || k == "reason":
+		case life && (k == "exit_code" || k == "reason"):
 			continue
 		case figure:
 			f, err := strconv.ParseFloat(v, 64)
