@@ -450,6 +450,20 @@ async function renderCatalogue() {
   return out;
 }
 
+// chargeCell is a usage row's charge and, when some of its use was priced
+// as public-interest (an application the authority approved as such, 001
+// art. 23), that part and the applications it rests on (issue 20 item 3).
+function chargeCell(r, currency) {
+  const cell = el('span', { class: 'charge' }, (r.charge.total || 0).toFixed(2) + ' ' + (currency || ''));
+  const pi = (r.classes || []).find((c) => c.class === 'public-interest');
+  if (pi && pi.jobs + pi.exports_requested > 0) {
+    cell.append(el('div', { class: 'muted public-interest-charge', title: pi.why || '' },
+      'public interest: ' + (pi.charge.total || 0).toFixed(2) + ' for ' + pi.jobs + ' job(s) under ' +
+      (pi.applications || []).map((b) => b.application).join(', ')));
+  }
+  return cell;
+}
+
 async function renderApplications() {
   const list = await api('GET', '/v1/applications');
   const authority = state.who.person.roles.includes('authority');
@@ -649,7 +663,7 @@ async function renderUsage(range) {
       table([label, 'jobs', 'CPU-hours', 'peak memory', 'data read', 'outputs', 'exports (approved / rejected)', 'charge'],
         rows.map((r) => ({ id: r.key, cells: [r.name ? person(r.key, r.name) : r.key, String(r.jobs), r.cpu_hours.toFixed(3), fmtBytes(r.peak_memory_bytes),
           fmtBytes(r.input_bytes), fmtBytes(r.output_bytes), r.exports_requested + ' (' + r.exports_approved + ' / ' + r.exports_rejected + ')',
-          (r.charge.total || 0).toFixed(2) + ' ' + (rep.currency || '')] })), id));
+          chargeCell(r, rep.currency)] })), id));
   };
   out.append(el('div', { class: 'grid2' }, view(byOrg, 'usage-org', 'organisation'), view(byPerson, 'usage-person', 'person')),
     el('div', { class: 'grid2' }, view(byDataset, 'usage-dataset', 'dataset'), bureau ? await serviceUse(from, to) : ''));
