@@ -145,6 +145,11 @@ if as custodian dataset import "$DEMO/penalties.csv" --spec "$DEMO/raw-ids.yaml"
 echo
 echo "a second dataset, which no application names yet:"
 "$BIN/enclave-synth" -rows 3000 -seed 11 -name penalties_archive -o "$DEMO/archive.csv" -spec "$DEMO/archive.yaml"
+echo "a spec must name its sharing class (000 art. 14); one that leaves it out is refused:"
+grep -v '^sharing:' "$DEMO/archive.yaml" > "$DEMO/unclassed.yaml"
+if as custodian dataset import "$DEMO/archive.csv" --spec "$DEMO/unclassed.yaml" --name penalties_archive; then exit 1; fi
+sed -i 's/^sharing: .*/sharing: conditional/' "$DEMO/archive.yaml"
+grep '^sharing:' "$DEMO/archive.yaml"
 as custodian dataset import "$DEMO/archive.csv" --spec "$DEMO/archive.yaml" --name penalties_archive --json > /dev/null
 echo "imported penalties_archive"
 
@@ -361,9 +366,15 @@ as authority incident close "$INC" --decision "masking verified against the spec
 as authority policy explain --as "$OPID" --action job.run --dataset credit_penalties | grep -E '^(decision|grant)' || true
 
 say "a grant ends with its basis: the authority revokes it, and the job under it stops (R-13)"
-as operator application file --datasets penalties_archive --purpose "one-off archive study" --scenario "district risk dashboard" \
+echo "penalties_archive is shared conditionally: an application that names no conditions is refused"
+if as operator application file --datasets penalties_archive --purpose "flood-relief planning for the districts" --scenario "district risk dashboard" \
+	--public-interest --until "$(date -d '+3 months' +%F)"; then exit 1; fi
+echo "with its conditions named, and filed as public-interest use (001 art. 23: free or at cost once the authority approves it):"
+as operator application file --datasets penalties_archive --purpose "flood-relief planning for the districts" --scenario "district risk dashboard" \
+	--public-interest --conditions "district aggregates only; no re-identification; results go to the flood office" \
 	--until "$(date -d '+3 months' +%F)" --json > "$DEMO/application2.json"
 APP2=$(json "['id']" < "$DEMO/application2.json")
+as authority application show "$APP2" | grep -E '^(purpose|public interest|conditions)'
 as authority application approve "$APP2" --comment "a one-off study"
 as operator job run --image "$TB" --input penalties_archive --timeout 5m --json -- sh -c "sleep 120" > "$DEMO/long2.json"
 LONG2=$(json "['id']" < "$DEMO/long2.json")
@@ -373,6 +384,10 @@ echo "the grant admits nothing more, and policy explain names it:"
 refused as operator job run --image "$GC" --input penalties_archive --output x.arrow -- groupcount -in /in/penalties_archive/data.arrow -by district -out /out/x.arrow
 as authority policy explain --as "$OPID" --action job.run --dataset penalties_archive | grep -E '^(decision|reason)' || true
 as authority application show "$APP2" | grep -E '^(application|status)'
+
+say "prices by purpose (001 art. 22-23): use under an application approved as public-interest is free or at cost, the rest is paid"
+echo "the job under the flood-relief grant is priced as public-interest, naming that application; the other jobs as industry use:"
+as bureau usage report --org acme-analytics --from "$(date +%Y)-01-01" --to "$(date +%F)"
 
 say "data dies with its basis, and a backup does not bring it back (issue 18 items 2, 3)"
 echo "job outputs, logs and export files rest sealed under keys of their own: no file under the data directory holds an Arrow table in the clear:"
