@@ -274,16 +274,57 @@ func List(ctx context.Context, q Querier, org string, limit int) ([]*Job, error)
 }
 
 // OrgUsage returns an organisation's running (and queued) jobs and the
-// CPU seconds its jobs used since the start of the month of now.
+// CPU seconds its jobs used since the start of the month of now, as the
+// coarse view shows them at now, since the quotas decide on them and a
+// refusal is read by the operator: a job that ended counts as running, and
+// its CPU seconds as none, until its end is revealed (RevealAt), and then
+// its CPU seconds count rounded up by Coarse. On the exact figures, an
+// operator at the organisation's concurrent-jobs limit could submit every
+// few milliseconds and learn the moment a job ended from the first
+// admission, and a CPU quota would answer on exact seconds.
 func OrgUsage(ctx context.Context, q Querier, org string, now time.Time) (running int64, cpuSeconds int64, err error) {
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE org = ? AND state IN ('queued', 'initializing', 'running')`, org).Scan(&running); err != nil {
-		return 0, 0, err
-	}
 	now = now.UTC()
 	month := storetime.Format(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC))
-	var cpu sql.NullFloat64
-	if err := q.QueryRowContext(ctx, `SELECT SUM(json_extract(usage, '$.cpu_seconds')) FROM jobs WHERE org = ? AND created_at >= ?`, org, month).Scan(&cpu); err != nil {
+	// An end is revealed at most as long after it as the job ran, and the
+	// sandbox refuses timeouts beyond 7 days: ends older than 30 days are
+	// revealed.
+	recent := storetime.Format(now.Add(-30 * 24 * time.Hour))
+	rows, err := q.QueryContext(ctx, `SELECT id, state, usage, created_at, started_at, ended_at FROM jobs WHERE org = ?
+		AND (created_at >= ? OR state IN ('queued', 'initializing', 'running') OR ended_at >= ?)`, org, month, recent)
+	if err != nil {
 		return 0, 0, err
 	}
-	return running, int64(cpu.Float64), nil
+	defer rows.Close()
+	var cpu float64
+	for rows.Next() {
+		var id, state, use, created, started, ended string
+		if err := rows.Scan(&id, &state, &use, &created, &started, &ended); err != nil {
+			return 0, 0, err
+		}
+		j := Job{ID: id, State: State(state)}
+		if j.StartedAt, err = storetime.OptionalColumn("job", id, "started_at", started); err != nil {
+			return 0, 0, err
+		}
+		if j.EndedAt, err = storetime.OptionalColumn("job", id, "ended_at", ended); err != nil {
+			return 0, 0, err
+		}
+		if !j.State.Terminal() || now.Before(j.RevealAt()) {
+			running++
+			continue
+		}
+		if created < month {
+			continue
+		}
+		var u Usage
+		if use != "" {
+			if err := json.Unmarshal([]byte(use), &u); err != nil {
+				return 0, 0, fmt.Errorf("job %q: usage: %w", id, err)
+			}
+		}
+		cpu += Coarse(u.CPUSeconds, SecondUnit)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	return running, int64(cpu), nil
 }

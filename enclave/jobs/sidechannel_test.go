@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/audit"
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
 	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
@@ -112,5 +113,43 @@ func TestCoarseEventOfLogReadsAndDestructions(t *testing.T) {
 		if tc.ev.Reason != got.Reason && tc.ev.Action != "job.end" {
 			t.Errorf("%s: reason got %q, want it kept", tc.ev.Action, got.Reason)
 		}
+	}
+}
+
+// TestOrgUsageIsTheCoarseView: the quotas decide on the organisation's
+// jobs as the coarse view shows them, since a refusal is read by the
+// operator: a job that ended counts as running, and its CPU seconds as
+// none, until its end is revealed; then its CPU seconds count rounded up.
+// On the exact figures an operator at the concurrent-jobs limit, submitting
+// every few milliseconds, would learn the moment a job ended.
+func TestOrgUsageIsTheCoarseView(t *testing.T) {
+	d := newDaemon(t)
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return storetime.Format(now.Add(d)) }
+	for _, j := range []struct{ id, state, usage, started, ended string }{
+		// Ran 5 s, ended 1 s ago: revealed 3 s from now.
+		{"j-hidden", "complete", `{"cpu_seconds": 4.2}`, at(-6 * time.Second), at(-time.Second)},
+		// Ran 5 s, ended 10 s ago: revealed 7 s ago. 4.2 s count as 8.
+		{"j-shown", "executor-error", `{"cpu_seconds": 4.2}`, at(-15 * time.Second), at(-10 * time.Second)},
+		{"j-running", "running", `{}`, at(-time.Minute), ""},
+		// Another organisation's.
+		{"j-other", "running", `{}`, at(-time.Minute), ""},
+	} {
+		org := "acme"
+		if j.id == "j-other" {
+			org = "globex"
+		}
+		if _, err := d.db.SQL().Exec(`INSERT INTO jobs(id, org, owner, image, args, inputs, grants, limits, state, usage, created_at, started_at, ended_at)
+			VALUES (?, ?, 'p_op', 'sha256:x', '[]', '[]', '{}', '{}', ?, ?, ?, ?, ?)`, j.id, org, j.state, j.usage, at(-time.Hour), j.started, j.ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running, cpu, err := OrgUsage(context.Background(), d.db.SQL(), "acme", now)
+	if err != nil || running != 2 || cpu != 8 {
+		t.Fatalf("at the start: got %d running and %d CPU seconds (%v), want 2 (one ended but not revealed) and 8", running, cpu, err)
+	}
+	running, cpu, err = OrgUsage(context.Background(), d.db.SQL(), "acme", now.Add(3*time.Second))
+	if err != nil || running != 1 || cpu != 16 {
+		t.Fatalf("at the reveal: got %d running and %d CPU seconds (%v), want 1 and 16", running, cpu, err)
 	}
 }

@@ -88,14 +88,16 @@ func TestStoredTimesMigration(t *testing.T) {
 	}
 
 	// The month's bound: the job at 00:00:00.5 on the 1st counts in March,
-	// the one at 23:59:59.9 on the 28th of February does not.
+	// the one at 23:59:59.9 on the 28th of February does not. (j-tenth,
+	// which ended on the 5th, counts only from the reveal of its end: not
+	// yet on the 1st.)
 	for _, tc := range []struct {
 		now  time.Time
 		want int64
 	}{
 		{time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC), 1 + 2 + 4 + 8},
-		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 1 + 2 + 4 + 8},
-		{time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC), 1 + 2 + 4 + 8 + 16},
+		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 2 + 4 + 8},
+		{time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC), 2 + 4 + 8 + 16},
 		{time.Date(2026, 3, 15, 20, 0, 0, 0, time.FixedZone("CST", 8*3600)), 1 + 2 + 4 + 8}, // 12:00 UTC
 		{time.Date(2026, 4, 1, 7, 0, 0, 0, time.FixedZone("CST", 8*3600)), 1 + 2 + 4 + 8},   // still March in UTC
 	} {
