@@ -57,6 +57,10 @@ func TestConditionalSharingNeedsConditions(t *testing.T) {
 			t.Fatalf("a refused application was recorded")
 		}
 	}
+	req.Conditions = strings.Repeat("x", 2001)
+	if code, body := w.do(w.operator.Token, "POST", "/v1/applications", req); code != 400 || !strings.Contains(string(body), "at most 2000 bytes") {
+		t.Fatalf("conditions of 2001 bytes: got %d %s, want 400 naming the bound", code, body)
+	}
 	req.Conditions = "aggregates by district only; no re-identification; results reviewed before use"
 	var a api.Application
 	w.mustDo(w.operator.Token, "POST", "/v1/applications", req, &a)
