@@ -153,3 +153,26 @@ func TestCoarseAuditHasNoJobEnds(t *testing.T) {
 		t.Errorf("admin's export: got %d with a job end: %.200s", code, body)
 	}
 }
+
+// TestExportOfAnUnrevealedJobIsRefused: a job whose end its operator's
+// view does not show yet cannot be exported yet, and the refusal says it
+// is running: an export request accepted at once would time the end.
+func TestExportOfAnUnrevealedJobIsRefused(t *testing.T) {
+	jw := newJobWorld(t)
+	j := jw.runJob("ok", "counts.csv")
+	// The harness clock stands still; the job ran 5 s: its end is
+	// revealed 3 s from now.
+	if _, err := jw.db.SQL().Exec(`UPDATE jobs SET started_at = ?, ended_at = ? WHERE id = ?`, storetime.Format(jw.now.Add(-5*time.Second)),
+		storetime.Format(jw.now), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	req := api.ExportRequest{Job: j.ID, Files: []string{"counts.csv"}, Purpose: "dashboard"}
+	code, body := jw.do(jw.operator.Token, "POST", "/v1/exports", req)
+	if code != 412 || !strings.Contains(string(body), "is running") {
+		t.Fatalf("before the reveal: got %d %s, want 412 saying the job is running", code, body)
+	}
+	jw.advance(3 * time.Second)
+	if code, body := jw.do(jw.operator.Token, "POST", "/v1/exports", req); code != 201 && code != 200 {
+		t.Fatalf("at the reveal: got %d %s, want the request accepted", code, body)
+	}
+}
