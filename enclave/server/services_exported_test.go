@@ -218,6 +218,13 @@ func TestServicesOverExport(t *testing.T) {
 		t.Fatalf("sealed dataset: got %d %s, want 412 naming it", code, body)
 	}
 	jw.mustDo(jw.custodian.Token, "POST", "/v1/datasets/penalties/unseal", api.ReasonRequest{Reason: "review done"}, nil)
+	// An incident on the job the export came from stops the service too.
+	jw.mustDo(jw.officer.Token, "POST", "/v1/incidents", api.IncidentRequest{Job: x2.Job, Reason: "its output looks wrong"}, &inc)
+	jw.advance(2e9)
+	if code, body = latest(); code != 412 || !strings.Contains(string(body), "on job") {
+		t.Fatalf("incident on the job: got %d %s, want 412 naming it", code, body)
+	}
+	jw.mustDo(jw.authority.Token, "POST", "/v1/incidents/"+inc.ID+"/close", api.DecisionRequest{Decision: "checked"}, nil)
 	jw.mustDo(jw.authority.Token, "POST", "/v1/applications/"+jw.grantID()+"/revoke", api.ReasonRequest{Reason: "licence breach"}, nil)
 	jw.advance(2e9)
 	if code, body = latest(); code != 412 || !strings.Contains(string(body), "revoked") {

@@ -175,7 +175,7 @@ func lineageGrants(lin []jobs.Lineage) []string {
 
 // exportStanding says whether the basis of export id stands now: every
 // dataset version its job read readable, every grant it read under
-// standing, no open incident on them or on the organisation.
+// standing, no open incident on them, on the job or on the organisation.
 func exportStanding(ctx context.Context, q store.Querier, cat *datasets.Catalog, s *Service, id string, now time.Time) error {
 	e, err := exports.Get(ctx, q, id)
 	if err != nil {
@@ -206,7 +206,7 @@ func exportStanding(ctx context.Context, q store.Querier, cat *datasets.Catalog,
 	if err := grants.CheckStanding(ctx, q, s.Org, gs, now); err != nil {
 		return fmt.Errorf("service %q stopped: %w", s.Name, err)
 	}
-	if err := incidents.CheckClear(ctx, q, "", s.Org, gs, names); err != nil {
+	if err := incidents.CheckClear(ctx, q, e.Job, s.Org, gs, names); err != nil {
 		return fmt.Errorf("service %q stopped: %w", s.Name, err)
 	}
 	return nil
