@@ -51,6 +51,10 @@ func keyAndCSR(t *testing.T) (keyPEM, csrPEM []byte) {
 // grant stops when the grant is revoked, and a custodian's when an
 // incident is open on its dataset and when the dataset is destroyed.
 func TestServiceCertificatesAndStopsAgainstDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a daemon with its containerd (the server tests cover the stops without it)")
+	}
+	sandboxtest.Require(t)
 	d := startServiceDaemon(t, 300)
 	defer d.stop()
 	ctx := context.Background()
