@@ -199,6 +199,9 @@ func New(ctx context.Context, cfg *rest.Config, namespace string, node LocalNode
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
+	if err := checkHandler(ctx, node.Containerd, r.handler); err != nil {
+		return nil, fmt.Errorf("runtime class %q: %w", r.runtimeClass, err)
+	}
 	r.ctrd, err = containerd.New(node.Containerd, containerd.WithDefaultNamespace(criNamespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connect to the node's containerd: %w", errors.Join(errdefs.ErrUnavailable, err))
