@@ -230,6 +230,21 @@ func (s *Server) decideRoute(verb, decision string) route {
 			var g *grants.Grant
 			ev := audit.Event{Action: action, Objects: append([]string{"application:" + id}, objects(c.resource)[1:]...), Reason: req.Comment}
 			err := c.change(ctx, &ev, func(ctx context.Context, tx dbtx) error {
+				if decision == grants.Approved {
+					// Issue 20 item 2: an application filed before a dataset
+					// it names became conditional (or was read as such) is
+					// not approved without the conditions.
+					cur, err := grants.Get(ctx, tx, id)
+					if err != nil {
+						return err
+					}
+					for _, d := range c.resource.Datasets {
+						if d.Sharing == string(ingest.SharingConditional) && cur.Conditions == "" {
+							return fmt.Errorf("dataset %q is of sharing class conditional and application %q names no conditions; a new application must name them: %w",
+								d.Name, id, errdefs.ErrFailedPrecondition)
+						}
+					}
+				}
 				var err error
 				a, g, err = grants.Decide(ctx, tx, id, c.subject.Person.ID, decision, req.Comment, s.Now(), pins)
 				if err == nil {

@@ -21,6 +21,9 @@ func TestSharingClassIsExplicit(t *testing.T) {
 	if n := w.count("dataset_versions"); n != before {
 		t.Fatalf("a refused import published something: %d versions, want %d", n, before)
 	}
+	// An application filed while penalties was unconditional.
+	var old api.Application
+	w.mustDo(w.operator.Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"}, Purpose: "p", Scenario: "s", Until: "2027-06-30"}, &old)
 	// A legacy version (no mark) reads as conditional in the catalogue.
 	if _, err := w.db.SQL().Exec(`UPDATE dataset_versions SET marks = json_remove(marks, '$."enclave.sharing"') WHERE name = 'penalties'`); err != nil {
 		t.Fatal(err)
@@ -28,6 +31,17 @@ func TestSharingClassIsExplicit(t *testing.T) {
 	code, body := w.do(w.operator.Token, "POST", "/v1/applications", api.ApplicationRequest{Datasets: []string{"penalties"}, Purpose: "p", Scenario: "s", Until: "2027-06-30"})
 	if code != 400 || !strings.Contains(string(body), "conditional") {
 		t.Fatalf("application for a legacy version without conditions: got %d %s, want 400 naming conditional", code, body)
+	}
+	// Nor is the application filed before approved without conditions; it
+	// may still be rejected.
+	grantsBefore := w.count("grants")
+	code, body = w.do(w.authority.Token, "POST", "/v1/applications/"+old.ID+"/approve", api.CommentRequest{})
+	if code != 412 || !strings.Contains(string(body), "names no conditions") || w.count("grants") != grantsBefore {
+		t.Fatalf("approving an application without conditions for a conditional dataset: got %d %s, want 412 and no grant", code, body)
+	}
+	w.mustDo(w.authority.Token, "POST", "/v1/applications/"+old.ID+"/reject", api.CommentRequest{Comment: "name the conditions"}, &old)
+	if old.Status != "rejected" {
+		t.Fatalf("rejection: got %s", old.Status)
 	}
 }
 
