@@ -338,9 +338,32 @@ func numberAt(arr arrow.Array, i int) (float64, bool) {
 	case *array.Float32:
 		return float64(a.Value(i)), true
 	}
+	if s, ok := arr.(*array.String); ok {
+		if f, ok := smallInt(s.Value(i)); ok {
+			return f, true
+		}
+	}
 	v, _ := fingerprint.CellString(arr, i)
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	return f, err == nil
+}
+
+// smallInt reads v when it is 1 to 15 ASCII digits, the common amount in
+// a text column, as strconv.ParseFloat would (exactly: every integer of
+// up to 15 digits is a float64); ok is false for anything else.
+func smallInt(v string) (float64, bool) {
+	if len(v) == 0 || len(v) > 15 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return float64(n), true
 }
 
 var dateLayouts = []string{"2006-01-02", "2006/01/02", "20060102", time.RFC3339Nano, "2006-01-02 15:04:05"}

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +59,22 @@ func FuzzAppendMaskKeep(f *testing.F) {
 		want := pii.MaskKeep(v, first, last, c)
 		if got := string(appendMaskKeep([]byte("pre"), v, first, last, c)); got != "pre"+want {
 			t.Fatalf("got %q, want %q", got, "pre"+want)
+		}
+	})
+}
+
+func FuzzSmallInt(f *testing.F) {
+	for _, v := range []string{"0", "120000", "999999999999999", "1000000000000000", "-5", "+5", " 7", "1e3", "0x10", "", "12a"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := smallInt(v)
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || got != want {
+			t.Fatalf("got %v for %q, want %v (%v)", got, v, want, err)
 		}
 	})
 }
