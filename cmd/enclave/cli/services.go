@@ -247,7 +247,11 @@ func init() {
 				}
 				data, _ := json.MarshalIndent(st, "", "  ")
 				if out := get(fs, "o"); out != "" {
-					return os.WriteFile(out, append(data, '\n'), 0o644)
+					if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "wrote %s; check it offline with: enclave service verify-statement %s --key KEY\n", out, out)
+					return nil
 				}
 				_, err = fmt.Println(string(data))
 				return err
