@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+
+	review "github.com/enclave-dev/enclave/egress-review"
 )
 
 // cube is an input's records grouped by every categorical column with few
@@ -26,6 +28,23 @@ type cube struct {
 	// the cells as groups (codes in the order of cols), shared read-only
 	// by the tables grouped by every column of the cube in that order
 	bases []*cellGroup
+	// the cells' figures again, flat, for the rules over output rows
+	flat *flatFigures
+}
+
+// flatFigures are what the rules read of each base group (here the cells
+// of a cube) in arrays by the group's place: its records and, per
+// numeric column, the sum and the records with a value of that column,
+// and the rules its figures fail (see numStats.rules). Judging a table
+// reads them in turn, a few bytes per cell, instead of following a
+// pointer to each group and to its figures.
+type flatFigures struct {
+	n     []int
+	sum   [][]float64 // per numeric column, per group
+	cnt   [][]float64
+	rules [][]uint8
+	// the parameters the rules were taken with
+	dominanceK, pRatio float64
 }
 
 // maxCubeDict is the most distinct values a column of the cube may have.
@@ -75,7 +94,7 @@ func (cb *cube) same(cols []*inputCol) bool {
 
 // buildCube groups it's records into a cube, or returns nil when it has no
 // categorical column or the cells would be too many.
-func buildCube(it *inputTable) *cube {
+func buildCube(it *inputTable, p review.Params) *cube {
 	cb := &cube{at: map[*inputCol]int{}}
 	for _, c := range it.cols {
 		if c.codes != nil && len(c.dict) <= maxCubeDict {
@@ -140,6 +159,16 @@ func buildCube(it *inputTable) *cube {
 		all[cell] = cellGroup{n: cb.n[cell], codes: cb.codes[cell*w : cell*w+w : cell*w+w],
 			stats: cb.stats[cell*nn : cell*nn+nn : cell*nn+nn]}
 		cb.bases[cell] = &all[cell]
+	}
+	cb.flat = &flatFigures{n: cb.n, sum: make([][]float64, nn), cnt: make([][]float64, nn), rules: make([][]uint8, nn),
+		dominanceK: p.DominanceK, pRatio: p.PRatio}
+	for k := range nn {
+		sum, cnt, rules := make([]float64, cb.cells), make([]float64, cb.cells), make([]uint8, cb.cells)
+		for cell := range sum {
+			s := &cb.stats[cell*nn+k]
+			sum[cell], cnt[cell], rules[cell] = s.sum, float64(s.n), s.rules(p)
+		}
+		cb.flat.sum[k], cb.flat.cnt[k], cb.flat.rules[k] = sum, cnt, rules
 	}
 	return cb
 }

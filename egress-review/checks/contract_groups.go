@@ -285,24 +285,46 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		return out
 	}
 	tr := g.translate(labels)
-	rowGroups := g.rowGroups(labels, tr, t.rows)
+	rowGroups, rowBase := g.rowGroups(labels, tr, t.rows)
 	// the records of each row's group, read once: the rules below read
 	// them in turn from here rather than from the groups
-	rowN := make([]int, len(rowGroups))
-	for r, gr := range rowGroups {
-		rowN[r] = gr.n
+	defer poolInt32.put(rowBase)
+	rowN := poolInt.get(len(rowGroups))[:len(rowGroups)]
+	defer poolInt.put(rowN)
+	if g.flat != nil {
+		for r, b := range rowBase {
+			if b >= 0 {
+				rowN[r] = g.flat.n[b]
+			} else {
+				rowN[r] = rowGroups[r].n
+			}
+		}
+	} else {
+		for r, gr := range rowGroups {
+			rowN[r] = gr.n
+		}
 	}
 	isNull := func(v float64) bool { return math.IsNaN(v) }
 	small, empty, zeros := 0, 0, 0
 	figures := append(counts[:len(counts):len(counts)], mags...)
-	for r, n := range rowN {
-		anyCell, nonZero := false, false
-		for _, c := range figures {
-			if v := c.nums[r]; !isNull(v) {
-				anyCell = true
-				nonZero = nonZero || v != 0
+	// per row, column by column: 1 when some figure is shown, 2 when
+	// some shown figure is not zero
+	shown := poolInt32.get(len(rowN))[:len(rowN)]
+	defer poolInt32.put(shown)
+	clear(shown)
+	for _, c := range figures {
+		for r, v := range c.nums[:len(rowN)] {
+			if !isNull(v) {
+				f := int32(1)
+				if v != 0 {
+					f = 3
+				}
+				shown[r] |= f
 			}
 		}
+	}
+	for r, n := range rowN {
+		anyCell, nonZero := shown[r]&1 != 0, shown[r]&2 != 0
 		switch {
 		case !anyCell:
 			// a suppressed row
@@ -353,8 +375,9 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d counts are neither the records of their group nor the records with a value in one input column", unmatched))
 		}
 	}
+	figs := map[int]*rowFigures{}
 	for _, c := range mags {
-		k, unmatched, rc := g.source(c, rowGroups, p)
+		k, unmatched, rc := g.source(c, rowGroups, rowBase, p, figs)
 		if k < 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d cells are not the %s of any input column over their groups", unmatched, c.stat))
 			continue
@@ -382,23 +405,96 @@ type cellRules struct {
 	dominance, pratio, same, zero int
 }
 
+// The rules a group's figures fail, as flags (see numStats.rules).
+const (
+	ruleEmpty     = 1 << iota // no record of the group has a value
+	ruleSame                  // at least two records, all the same value
+	ruleDominance             // N-K dominance
+	rulePRatio                // the p-ratio
+)
+
+// rules returns the flags of the rules that figures s fail (ruleEmpty when
+// s.n is 0): the rules of cellRules.check, cell aside.
+func (s *numStats) rules(p review.Params) uint8 {
+	switch {
+	case s.n == 0:
+		return ruleEmpty
+	case s.n >= 2 && s.minV == s.maxV:
+		return ruleSame
+	}
+	var f uint8
+	if s.sumAbs > 0 {
+		if s.top1+s.top2 > p.DominanceK*s.sumAbs {
+			f |= ruleDominance
+		}
+		if s.sumAbs-s.top1-s.top2 < p.PRatio*s.top1 {
+			f |= rulePRatio
+		}
+	}
+	return f
+}
+
 // check counts cell v (not null) of a group with figures s (s.n > 0).
 func (rc *cellRules) check(v float64, s *numStats, p review.Params) {
+	rc.add(v, s.rules(p))
+}
+
+// add counts cell v (not null) of a group whose figures fail the rules
+// of flags f.
+func (rc *cellRules) add(v float64, f uint8) {
 	if v == 0 {
 		rc.zero++
 	}
-	if s.n >= 2 && s.minV == s.maxV {
+	if f&ruleSame != 0 {
 		rc.same++
 		return
 	}
-	if s.sumAbs > 0 {
-		if s.top1+s.top2 > p.DominanceK*s.sumAbs {
-			rc.dominance++
-		}
-		if s.sumAbs-s.top1-s.top2 < p.PRatio*s.top1 {
-			rc.pratio++
-		}
+	if f&ruleDominance != 0 {
+		rc.dominance++
 	}
+	if f&rulePRatio != 0 {
+		rc.pratio++
+	}
+}
+
+// rowFigures are the figures of one input numeric column over the group
+// of every output row, for all the magnitude columns (and scales) that try
+// that input column: flat arrays, read in turn, instead of a group and its
+// figures per cell. Row r's figures are at at[r] (at r when at is nil).
+type rowFigures struct {
+	at    []int32
+	sum   []float64
+	n     []float64 // records with a value
+	rules []uint8   // see numStats.rules
+}
+
+// figuresOf returns the figures of input numeric column k over rowGroups,
+// kept in figs: the flat figures of the base groups when every row's
+// group is one (rowBase), else read from the groups once.
+func (g *groups) figuresOf(figs map[int]*rowFigures, rowGroups []*cellGroup, rowBase []int32, k int, p review.Params) *rowFigures {
+	if f := figs[k]; f != nil {
+		return f
+	}
+	fl := g.flat
+	if fl != nil && (fl.dominanceK != p.DominanceK || fl.pRatio != p.PRatio) {
+		fl = nil
+	}
+	if fl != nil && !slices.Contains(rowBase, -1) {
+		f := &rowFigures{at: rowBase, sum: fl.sum[k], n: fl.cnt[k], rules: fl.rules[k]}
+		figs[k] = f
+		return f
+	}
+	f := &rowFigures{sum: make([]float64, len(rowGroups)), n: make([]float64, len(rowGroups)), rules: make([]uint8, len(rowGroups))}
+	for r, gr := range rowGroups {
+		if b := rowBase[r]; b >= 0 && fl != nil {
+			f.sum[r], f.n[r], f.rules[r] = fl.sum[k][b], fl.cnt[k][b], fl.rules[k][b]
+			continue
+		}
+		s := &gr.stats[k]
+		f.sum[r], f.n[r], f.rules[r] = s.sum, float64(s.n), s.rules(p)
+	}
+	figs[k] = f
+	return f
 }
 
 // source returns the index (into g.nums) of the input column whose sum or
@@ -407,9 +503,10 @@ func (rc *cellRules) check(v float64, s *numStats, p review.Params) {
 // -1 and the number of cells the best candidate leaves unmatched. Only the
 // rounding is free: a figure moved off its aggregate by any amount, within
 // a tolerance or not, carries something else. With the column it returns
-// the disclosure rules' counts over its figures, taken in the same pass
-// over the groups (a cell that matches has records behind it).
-func (g *groups) source(c *outCol, rowGroups []*cellGroup, p review.Params) (int, int, cellRules) {
+// the disclosure rules' counts over its figures (a cell that matches has
+// records behind it). figs keeps the figures read per input column for the
+// table's other magnitude columns.
+func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p review.Params, figs map[int]*rowFigures) (int, int, cellRules) {
 	matches := roundedAs(c, p.MagnitudeTolerance)
 	bestBad := math.MaxInt
 	order := make([]int, len(g.nums))
@@ -424,40 +521,62 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, p review.Params) (int
 	if c.stat == "std" {
 		variants = 2 // of a sample (n-1) or of the whole group (n)
 	}
+	mean, sum := c.stat == "mean", c.stat == "sum"
+	nums := c.nums[:len(rowGroups)]
 	for _, k := range order {
+		var f *rowFigures
+		if mean || sum {
+			f = g.figuresOf(figs, rowGroups, rowBase, k, p)
+		}
 		// in the input's unit, or in thousands, ten thousands (万),
 		// millions or hundred millions (亿) of it
 		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
 			for variant := 0; variant < variants; variant++ {
 				bad := 0
-				var rc cellRules
-				mean, sum := c.stat == "mean", c.stat == "sum"
-				for r, gr := range rowGroups {
-					v := c.nums[r]
-					if math.IsNaN(v) {
-						continue
+				if f != nil {
+					for r, v := range nums {
+						if math.IsNaN(v) {
+							continue
+						}
+						i := r
+						if f.at != nil {
+							i = int(f.at[r])
+						}
+						if f.rules[i]&ruleEmpty != 0 {
+							bad++
+							continue
+						}
+						exact := f.sum[i]
+						if mean {
+							exact /= f.n[i]
+						}
+						// matches.matches(v, exact*scale), its first
+						// reading written out (matches is not inlined)
+						x := exact * scale
+						eps := matches.tol * max(1, math.Abs(x))
+						// (not <=, so that NaN does not match)
+						if !(math.Abs(v-roundHalfAway(x*matches.p)/matches.p) <= eps) && !matches.significant(v, x, eps) {
+							bad++
+						}
 					}
-					s := &gr.stats[k]
-					if s.n == 0 {
-						bad++
-						continue
+				} else {
+					for r, gr := range rowGroups {
+						v := nums[r]
+						if math.IsNaN(v) {
+							continue
+						}
+						s := &gr.stats[k]
+						if s.n == 0 {
+							bad++
+							continue
+						}
+						if !matches.matches(v, s.aggregate(c.stat, variant)*scale) {
+							bad++
+						}
 					}
-					var exact float64
-					switch {
-					case mean:
-						exact = s.sum / float64(s.n)
-					case sum:
-						exact = s.sum
-					default:
-						exact = s.aggregate(c.stat, variant)
-					}
-					if !matches.matches(v, exact*scale) {
-						bad++
-					}
-					rc.check(v, s, p)
 				}
 				if bad == 0 {
-					return k, 0, rc
+					return k, 0, g.ruleCounts(nums, rowGroups, k, f, p)
 				}
 				bestBad = min(bestBad, bad)
 			}
@@ -467,6 +586,28 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, p review.Params) (int
 		bestBad = len(rowGroups)
 	}
 	return -1, bestBad, cellRules{}
+}
+
+// ruleCounts counts the cells of nums (a column matched to input numeric
+// column k, so every cell that is not null has records behind it) that
+// fail each rule, from the flags in f when read, else from the groups.
+func (g *groups) ruleCounts(nums []float64, rowGroups []*cellGroup, k int, f *rowFigures, p review.Params) cellRules {
+	var rc cellRules
+	for r, v := range nums {
+		if math.IsNaN(v) {
+			continue
+		}
+		if f != nil {
+			i := r
+			if f.at != nil {
+				i = int(f.at[r])
+			}
+			rc.add(v, f.rules[i])
+		} else {
+			rc.check(v, &rowGroups[r].stats[k], p)
+		}
+	}
+	return rc
 }
 
 // roundDecimals rounds v to d decimals.
@@ -517,7 +658,8 @@ func (g *groups) countSource(c *outCol, rowGroups []*cellGroup, rowN []int, labe
 		// Merged groups (totals) were summed before the counts were
 		// there: count, then merge again.
 		g.fillPresent()
-		copy(rowGroups, g.rowGroups(labels, tr, len(rowGroups)))
+		again, _ := g.rowGroups(labels, tr, len(rowGroups))
+		copy(rowGroups, again)
 	}
 	for k := range g.src.cols {
 		if try(func(_ int, gr *cellGroup) int { return gr.present[k] }) {
@@ -708,8 +850,11 @@ func cmpFloat(x, y float64) int {
 // as the column rounds all its cells (to the most decimals, or the most
 // significant digits, any of its cells shows).
 func roundedAs(c *outCol, tol float64) rounding {
-	dec, sig := roundingOf(c.nums)
-	return rounding{p: math.Pow(10, float64(dec)), sig: sig, tol: tol}
+	dec, sig := c.digits.dec, c.digits.sig
+	if c.digits.n != len(c.nums) {
+		dec, sig = roundingOf(c.nums)
+	}
+	return rounding{p: math.Pow(10, float64(min(dec, 15))), sig: sig, tol: tol}
 }
 
 // rounding is how a column rounds its cells (see roundedAs).
@@ -723,7 +868,13 @@ type rounding struct {
 // rounds.
 func (q rounding) matches(v, exact float64) bool {
 	eps := q.tol * max(1, math.Abs(exact))
-	return math.Abs(v-math.Round(exact*q.p)/q.p) <= eps || math.Abs(v-roundSignificant(exact, q.sig)) <= eps
+	return math.Abs(v-roundHalfAway(exact*q.p)/q.p) <= eps || q.significant(v, exact, eps)
+}
+
+// significant is the second reading of matches (to the column's
+// significant digits), apart so that matches is inlined.
+func (q rounding) significant(v, exact, eps float64) bool {
+	return math.Abs(v-roundSignificant(exact, q.sig)) <= eps
 }
 
 // roundingOf returns the most decimals (at most 15) and the most
@@ -731,14 +882,51 @@ func (q rounding) matches(v, exact float64) bool {
 // shows (NaN aside). A number is written out only when a cheap test cannot
 // show that it has no more of either than the numbers before it.
 func roundingOf(nums []float64) (dec, sig int) {
+	var d digitCount
+	d.add(nums)
+	return min(d.dec, 15), d.sig
+}
+
+// digitCount is roundingOf taken as numbers come: the most decimals (not
+// capped) and significant digits of the n numbers so far.
+type digitCount struct {
+	dec, sig, n int
+	lim         float64 // 2^53 / 10^dec (see fewerDigits), when dec < len(pow10)
+}
+
+// add counts nums.
+func (d *digitCount) add(nums []float64) {
+	if d.n == 0 && d.lim == 0 {
+		d.lim = 1 << 53
+	}
 	for _, v := range nums {
-		if math.IsNaN(v) || fewerDigits(v, dec, sig) {
+		if math.IsNaN(v) || d.fewer(v) {
 			continue
 		}
-		d, s := shortestDigits(v)
-		dec, sig = max(dec, d), max(sig, s)
+		dv, sv := shortestDigits(v)
+		if dv > d.dec || sv > d.sig {
+			d.dec, d.sig = max(d.dec, dv), max(d.sig, sv)
+			if d.dec < len(pow10) {
+				d.lim = 1 << 53 / pow10[d.dec]
+			}
+		}
 	}
-	return min(dec, 15), sig
+	d.n += len(nums)
+}
+
+// fewer is fewerDigits(v, d.dec, d.sig), with its bound worked out once
+// per number of decimals.
+func (d *digitCount) fewer(v float64) bool {
+	a := math.Abs(v)
+	if d.dec >= len(pow10) || a >= d.lim {
+		return false
+	}
+	p := pow10[d.dec]
+	if roundHalfAway(a*p)/p != a {
+		return false
+	}
+	room := d.sig - d.dec
+	return d.sig >= 1 && room >= 0 && (room >= len(pow10) || a < pow10[room])
 }
 
 // shortestDigits returns the decimals and the significant digits of v's
@@ -763,6 +951,19 @@ func shortestDigits(v float64) (dec, sig int) {
 		return 0, 1
 	}
 	return max(0, nd-1-x), nd
+}
+
+// roundHalfAway is math.Round (the nearest integer, half away from zero)
+// from math.Trunc, which amd64 does in one instruction: x less its integer
+// part is exact (its fraction's bits), so comparing it with one half
+// decides as math.Round does; NaN, infinities and zeros come back as they
+// are. A test holds it to math.Round.
+func roundHalfAway(x float64) float64 {
+	t := math.Trunc(x)
+	if math.Abs(x-t) >= 0.5 {
+		t += math.Copysign(1, x)
+	}
+	return t
 }
 
 // pow10 are the powers of ten that a float64 holds exactly.

@@ -25,8 +25,9 @@ type groups struct {
 	// cube: see records)
 	bases       []*cellGroup
 	of          []int32
-	cellBase    []int32 // from the cube: the base group of each cube cell
-	shared      bool    // bases are the cube's: read only
+	cellBase    []int32      // from the cube: the base group of each cube cell
+	shared      bool         // bases are the cube's: read only
+	flat        *flatFigures // the bases' figures by their place (the cube's cells), or nil
 	arena       groupArena
 	presentDone bool
 }
@@ -305,6 +306,7 @@ func (g *groups) cells() {
 		g.cubeAt[j] = cb.at[c]
 		inOrder = inOrder && cb.at[c] == j
 	}
+	g.flat = cb.flat // the bases are the cells, in the cells' order
 	if inOrder {
 		g.bases, g.shared = cb.bases, true
 		g.of = cb.of // read only
@@ -487,11 +489,13 @@ func matchesCodes(gr *cellGroup, codes []int32) bool {
 	return true
 }
 
-// rowGroups returns the group of every output row (see rowGroup): where
-// the base groups are in an array, a row's place in it is a sum of one
-// term per label, looked up per label.
-func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) []*cellGroup {
+// rowGroups returns the group of every output row (see rowGroup) and,
+// where a row's group is one base group, its place among them (-1 for a
+// merged or empty group): where the base groups are in an array, a row's
+// place in it is a sum of one term per label, looked up per label.
+func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) ([]*cellGroup, []int32) {
 	out := make([]*cellGroup, rows)
+	base := poolInt32.get(rows)[:rows]
 	codes := make([]int32, len(labels))
 	x, at := g.idx, []int(nil)
 	if g.cubeAt != nil {
@@ -499,60 +503,61 @@ func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) []*cellGrou
 	}
 	if x.dense == nil {
 		for r := range out {
-			out[r] = g.rowGroup(labels, tr, r, codes)
+			out[r], base[r] = g.rowGroup(labels, tr, r, codes)
 		}
-		return out
+		return out, base
 	}
-	const wildTerm = ^uint64(0)
-	terms := make([][]uint64, len(labels))
+	// a row's key is the sum of its labels' terms, added up column by
+	// column; a null or total label adds wildTerm, which no sum of terms
+	// of the dense array (below maxDense) reaches
+	const wildTerm = uint64(1) << 40
+	keys := poolUint64.get(rows)[:rows]
+	defer poolUint64.put(keys)
+	clear(keys)
 	for j, l := range labels {
 		stride := x.stride[j]
 		if at != nil {
 			stride = x.stride[at[j]]
 		}
-		terms[j] = make([]uint64, len(l.dict))
+		terms := make([]uint64, len(l.dict)+1) // by code + 1: null first
+		terms[0] = wildTerm
 		for oc, k := range tr[j] {
-			terms[j][oc] = wildTerm
+			terms[oc+1] = wildTerm
 			if k != wildcard {
-				terms[j][oc] = uint64(k+1) * stride
+				terms[oc+1] = uint64(k+1) * stride
 			}
+		}
+		for r, oc := range l.codes[:rows] {
+			keys[r] += terms[oc+1]
 		}
 	}
 	var none *cellGroup
-	for r := range out {
-		var key uint64
-		wild := false
-		for j, l := range labels {
-			oc := l.codes[r]
-			if oc < 0 || terms[j][oc] == wildTerm {
-				wild = true
-				break
-			}
-			key += terms[j][oc]
+	for r, key := range keys {
+		if key >= wildTerm {
+			out[r], base[r] = g.rowGroup(labels, tr, r, codes)
+			continue
 		}
-		switch b := x.dense[key] - 1; {
-		case wild:
-			out[r] = g.rowGroup(labels, tr, r, codes)
-		case b >= 0:
-			out[r] = g.bases[b]
-		default:
-			if none == nil {
-				none = g.empty()
-			}
-			out[r] = none
+		if b := x.dense[key] - 1; b >= 0 {
+			out[r], base[r] = g.bases[b], b
+			continue
 		}
+		if none == nil {
+			none = g.empty()
+		}
+		out[r], base[r] = none, -1
 	}
-	return out
+	return out, base
 }
 
 // rowGroup returns the merged group of output row r: the base groups whose
-// codes match its labels, any value where the label is null or a total.
-func (g *groups) rowGroup(labels []*outCol, tr [][]int32, r int, codes []int32) *cellGroup {
+// codes match its labels, any value where the label is null or a total;
+// and the place of the base group when it is one (else -1).
+func (g *groups) rowGroup(labels []*outCol, tr [][]int32, r int, codes []int32) (*cellGroup, int32) {
 	if !rowCodes(labels, tr, r, codes) {
 		if b := g.find(codes); b >= 0 {
-			return g.bases[b]
+			return g.bases[b], b
 		}
-		return g.empty()
+		return g.empty(), -1
 	}
 	m := g.empty()
 	for _, gr := range g.bases {
@@ -567,7 +572,7 @@ func (g *groups) rowGroup(labels []*outCol, tr [][]int32, r int, codes []int32) 
 			m.present[k] += gr.present[k]
 		}
 	}
-	return m
+	return m, -1
 }
 
 // where counts, per base group, the records whose column q holds code.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -32,8 +33,12 @@ type outCol struct {
 	last           string
 	hasLast        bool
 	lastCode       int32
-	nums           []float64 // NaN for null or suppressed
-	notNum         int       // cells of a statistic column that are not numbers
+	keys           [][2]uint64 // per code: its key when short (see pack), else zeros
+	nums           []float64   // NaN for null or suppressed
+	notNum         int         // cells of a statistic column that are not numbers
+	// the digits of nums as they were read (see roundedAs), for the
+	// statistics whose rounding is judged
+	digits digitCount
 	// per code: whether the label is a total (see wild), and its number
 	// when it reads as one (see ordered)
 	totals  []bool
@@ -240,6 +245,14 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 		fail("", fmt.Sprintf("column names and metadata carry %.0f bits of identifier-like tokens, over %.0f: %s", meta.bits, p.TextBudgetBits/4, meta.evidence()), 0)
 	}
 	t := &outTable{file: f.Name, cols: cols, rows: rows, pr: pr, p: p, declared: declared}
+	defer func() {
+		// the findings keep no cell: the columns' rows go back to the pool
+		for _, c := range cols {
+			poolInt32.put(c.codes)
+			poolFloat64.put(c.nums)
+			c.codes, c.nums = nil, nil
+		}
+	}()
 	out = append(out, t.judge()...)
 	if len(out) == 0 {
 		out = append(out, review.Finding{Verdict: review.VerdictPass, File: f.Name,
@@ -296,21 +309,40 @@ func columnRole(t arrow.DataType, stat string) (label bool, bad string) {
 }
 
 // code returns the code of label v in the column's dictionary, adding it
-// (a copy: v may point into a record batch's buffers) when new.
+// (a copy: v may point into a record batch's buffers) when new. The rows
+// of an aggregate repeat their outer labels and cycle through their inner
+// ones in order: a short label is compared with the last one, the one
+// after it and the first by its key before it is looked up.
 func (c *outCol) code(v string) int32 {
-	var w0, w1 uint64
-	var k int32
-	var ok bool
 	if len(v) <= maxPacked {
-		w0, w1 = pack(v)
+		w0, w1 := pack(v)
 		if w1 == c.lastW1 && w0 == c.lastW0 {
 			return c.lastCode
 		}
-		k, ok = c.index.getPacked(w0, w1)
-	} else {
-		if c.hasLast && v == c.last {
-			return c.lastCode
+		return c.codeOf(v, w0, w1)
+	}
+	if c.hasLast && v == c.last {
+		return c.lastCode
+	}
+	return c.codeOf(v, 0, 0)
+}
+
+// codeOf is code for a label that is not the last one, with its key when
+// short (w1 is 0 when long).
+func (c *outCol) codeOf(v string, w0, w1 uint64) int32 {
+	var k int32
+	var ok bool
+	if w1 != 0 {
+		key := [2]uint64{w0, w1}
+		switch next := int(c.lastCode) + 1; {
+		case next < len(c.keys) && c.keys[next] == key:
+			k, ok = int32(next), true
+		case len(c.keys) > 0 && c.keys[0] == key:
+			k, ok = 0, true
+		default:
+			k, ok = c.index.getPacked(w0, w1)
 		}
+	} else {
 		k, ok = c.index.get(v)
 	}
 	if !ok {
@@ -321,8 +353,9 @@ func (c *outCol) code(v string) int32 {
 		k = int32(len(c.dict))
 		c.index.put(v, k)
 		c.dict = append(c.dict, v)
+		c.keys = append(c.keys, [2]uint64{w0, w1})
 	}
-	if len(v) <= maxPacked {
+	if w1 != 0 {
 		c.lastW0, c.lastW1, c.hasLast = w0, w1, false
 	} else {
 		c.lastW1, c.last, c.hasLast = 0, c.dict[k], true
@@ -370,16 +403,37 @@ func (c *outCol) addArrow(a arrow.Array) {
 	}
 	n := a.Len()
 	if c.isLabel {
+		if c.codes == nil {
+			c.codes = poolInt32.get(n)
+		}
 		c.codes = slices.Grow(c.codes, n)
 		switch a := a.(type) {
 		case *array.String:
-			for i := 0; i < n; i++ {
-				if a.IsNull(i) {
-					c.codes = append(c.codes, -1)
-				} else {
-					c.codes = append(c.codes, c.code(a.Value(i)))
+			// each cell's bytes from the offsets, bounds checked as
+			// Value checks them
+			offs, data := a.ValueOffsets(), a.ValueBytes()
+			nulls := a.NullN() > 0
+			codes := c.codes[len(c.codes) : len(c.codes)+n]
+			for i := range codes {
+				if nulls && a.IsNull(i) {
+					codes[i] = -1
+					continue
 				}
+				b := data[offs[i]-offs[0] : offs[i+1]-offs[0]]
+				v := unsafe.String(unsafe.SliceData(b), len(b))
+				if len(v) <= maxPacked {
+					// the last label, compared inline
+					w0, w1 := pack(v)
+					if w1 == c.lastW1 && w0 == c.lastW0 {
+						codes[i] = c.lastCode
+					} else {
+						codes[i] = c.codeOf(v, w0, w1)
+					}
+					continue
+				}
+				codes[i] = c.code(v)
 			}
+			c.codes = c.codes[:len(c.codes)+n]
 		case *array.Dictionary:
 			// one lookup per dictionary entry, not per row
 			d := a.Dictionary()
@@ -409,6 +463,9 @@ func (c *outCol) addArrow(a arrow.Array) {
 		return
 	}
 	nullable := a.NullN() > 0
+	if c.nums == nil {
+		c.nums = poolFloat64.get(n)
+	}
 	c.nums = slices.Grow(c.nums, n)
 	switch a := a.(type) {
 	case *array.Int64:
@@ -421,6 +478,7 @@ func (c *outCol) addArrow(a arrow.Array) {
 		}
 		return
 	case *array.Float64:
+		from := len(c.nums)
 		for i, v := range a.Float64Values() {
 			if nullable && a.IsNull(i) || math.IsNaN(v) {
 				c.nums = append(c.nums, math.NaN())
@@ -431,6 +489,9 @@ func (c *outCol) addArrow(a arrow.Array) {
 				}
 				c.nums = append(c.nums, v)
 			}
+		}
+		if c.digits.n == from && roundingJudged(c.stat) {
+			c.digits.add(c.nums[from:])
 		}
 		return
 	}
@@ -450,6 +511,16 @@ func (c *outCol) addArrow(a arrow.Array) {
 		}
 		c.nums = append(c.nums, v)
 	}
+}
+
+// roundingJudged reports whether the cells of a statistic are matched to
+// their figures as rounded (see roundedAs).
+func roundingJudged(stat string) bool {
+	switch stat {
+	case "sum", "mean", "std", "share":
+		return true
+	}
+	return false
 }
 
 // parquetMetadata calls fn with the key-value metadata of a Parquet file's

@@ -79,7 +79,7 @@ func buildProfile(ctx context.Context, t table, req *review.Request, p review.Pa
 		if err != nil {
 			return nil, fmt.Errorf("input %s@%d: %w", in.Dataset, in.Version, err)
 		}
-		it.cube = buildCube(it)
+		it.cube = buildCube(it, p)
 		pr.tables = append(pr.tables, it)
 		pr.rows = max(pr.rows, it.rows)
 		for _, c := range it.cols {
