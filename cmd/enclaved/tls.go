@@ -28,16 +28,7 @@ func ensureCertificate(dir, listen string) (certFile, keyFile string, err error)
 	if _, err := os.Stat(certFile); err == nil {
 		return certFile, keyFile, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
-	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "enclaved", Organization: []string{"Enclave"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(2, 0, 0),
@@ -55,21 +46,36 @@ func ensureCertificate(dir, listen string) (certFile, keyFile string, err error)
 			tmpl.DNSNames = append(tmpl.DNSNames, host)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", fmt.Errorf("create certificate: %w", err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := selfSigned(dir, certFile, keyFile, tmpl); err != nil {
 		return "", "", err
 	}
 	return certFile, keyFile, nil
+}
+
+// selfSigned makes an ECDSA P-256 key and a certificate from tmpl signed
+// by it (a random serial), and writes them under dir: the key to keyFile
+// (mode 0600), the certificate to certFile.
+func selfSigned(dir, certFile, keyFile string, tmpl *x509.Certificate) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl.SerialNumber, _ = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return fmt.Errorf("create certificate %s: %w", filepath.Base(certFile), err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
 // ensureClientCA returns the client certificate authority under dir that
@@ -80,16 +86,7 @@ func ensureCertificate(dir, listen string) (certFile, keyFile string, err error)
 func ensureClientCA(dir string) (*services.CA, error) {
 	certFile, keyFile := filepath.Join(dir, "client-ca.pem"), filepath.Join(dir, "client-ca-key.pem")
 	if _, err := os.Stat(certFile); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-		tmpl := &x509.Certificate{
-			SerialNumber:          serial,
+		if err := selfSigned(dir, certFile, keyFile, &x509.Certificate{
 			Subject:               pkix.Name{CommonName: "enclaved client CA", Organization: []string{"Enclave"}},
 			NotBefore:             time.Now().Add(-time.Hour),
 			NotAfter:              time.Now().AddDate(10, 0, 0),
@@ -97,19 +94,7 @@ func ensureClientCA(dir string) (*services.CA, error) {
 			BasicConstraintsValid: true,
 			IsCA:                  true,
 			MaxPathLenZero:        true,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			return nil, fmt.Errorf("create the client CA: %w", err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		}); err != nil {
 			return nil, err
 		}
 	}

@@ -311,15 +311,7 @@ func Verify(r io.Reader, pub ed25519.PublicKey) (*Verified, error) {
 		return nil, bad("attestation payload is not base64")
 	}
 	keyID := KeyID(pub)
-	ok := false
-	for _, s := range env.Signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
-		if err == nil && ed25519.Verify(pub, PAE(env.PayloadType, payload), sig) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
+	if !env.signedBy(pub, payload) {
 		return nil, bad("no signature verifies with the key %s", keyID[:16])
 	}
 	var st Statement

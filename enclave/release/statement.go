@@ -55,15 +55,7 @@ func OpenStatement(env *Envelope, pub ed25519.PublicKey, predicateType string) (
 	if err != nil {
 		return nil, fmt.Errorf("statement: payload is not base64: %w", errdefs.ErrInvalidArgument)
 	}
-	ok := false
-	for _, s := range env.Signatures {
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
-		if err == nil && ed25519.Verify(pub, PAE(env.PayloadType, payload), sig) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
+	if !env.signedBy(pub, payload) {
 		return nil, fmt.Errorf("statement: no signature verifies with the key %s: %w", KeyID(pub)[:16], errdefs.ErrDataLoss)
 	}
 	var st struct {
@@ -83,6 +75,18 @@ func OpenStatement(env *Envelope, pub ed25519.PublicKey, predicateType string) (
 		return nil, fmt.Errorf("statement: its subject does not match the SHA-256 of its predicate: %w", errdefs.ErrDataLoss)
 	}
 	return st.Predicate, nil
+}
+
+// signedBy reports whether one of env's signatures is pub's over DSSE's
+// PAE of payload (env's payload, decoded).
+func (env *Envelope) signedBy(pub ed25519.PublicKey, payload []byte) bool {
+	for _, s := range env.Signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		if err == nil && ed25519.Verify(pub, PAE(env.PayloadType, payload), sig) {
+			return true
+		}
+	}
+	return false
 }
 
 // OpenUsageStatement checks a service's signed daily usage statement
