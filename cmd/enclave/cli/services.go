@@ -287,6 +287,9 @@ func serviceTable(tw *tabwriter.Writer, s api.Service) {
 	fmt.Fprintf(tw, "service\t%s (%s)\ndataset\t%s@%d (%s, %s)\nkey\t%s\nmatch\t%s\nscenario\t%s\nrate\t%d/m, %d misses a day\norganisation\t%s\ngrant\t%s\nstate\t%s (%d of %d approvals)\n",
 		s.Name, s.Mode, s.Dataset, s.Version, s.Level, s.Market, s.Key, dash(strings.Join(s.Match, ",")), s.Scenario, s.RatePerMin, s.DailyMisses,
 		s.Org, dash(s.Grant), s.State, len(s.Approvers), s.Needed)
+	if s.Export != "" {
+		fmt.Fprintf(tw, "export\t%s %s\n", s.Export, dash(s.File))
+	}
 	fmt.Fprintf(tw, "running\t%v\n", s.Running)
 	if s.Stopped != "" {
 		fmt.Fprintf(tw, "stopped\t%s\n", s.Stopped)

@@ -32,6 +32,9 @@ func TestServiceCreateOverExport(t *testing.T) {
 	if seen := take(); len(seen) != 1 || seen[0] != `POST /v1/services {"name":"counts","mode":"bulk","dataset":"","key":"","scenario":"dashboard","export":"x_1"}` {
 		t.Fatalf("sent %q", seen)
 	}
+	if !strings.Contains(out.String(), "export") || !strings.Contains(out.String(), "x_1") {
+		t.Fatalf("the table does not name the export:\n%s", out.String())
+	}
 	for _, args := range [][]string{
 		{"service", "create", "c", "--mode", "bulk", "--dataset", "penalties", "--scenario", "s"},
 		{"service", "create", "c", "--mode", "query", "--export", "x_1", "--scenario", "s", "--columns", "count"},
