@@ -75,6 +75,9 @@ func TestServicesOverExport(t *testing.T) {
 	jw.mustDo(jw.authority.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "bank", Type: "company", LicenceFrom: "2026-01-01",
 		LicenceUntil: "2027-12-31"}), nil)
 	consumer := jw.member("Ma Li", "bank", "consumer")
+	jw.mustDo(jw.authority.Token, "POST", "/v1/orgs", licensed(api.OrgRequest{Name: "beta", Type: "company", LicenceFrom: "2026-01-01",
+		LicenceUntil: "2027-12-31"}), nil)
+	rival := jw.member("Zhang Fei", "beta", "operator")
 	x := jw.releasedTable("district,count\nnorth,12\nsouth,30\n")
 
 	// Refusals, each naming what is wrong and creating nothing.
@@ -85,6 +88,7 @@ func TestServicesOverExport(t *testing.T) {
 		code  int
 		want  string
 	}{
+		{"another organisation's operator", rival.Token, api.ServiceRequest{Name: "b1", Mode: "bulk", Export: x.ID, Scenario: "dashboard"}, 404, "not found or not yours"},
 		{"custodian", jw.custodian.Token, api.ServiceRequest{Name: "b1", Mode: "bulk", Export: x.ID, Scenario: "dashboard"}, 404, "not found or not yours"},
 		{"unknown export", jw.operator.Token, api.ServiceRequest{Name: "b1", Mode: "bulk", Export: "x_nope", Scenario: "dashboard"}, 404, "not found or not yours"},
 		{"other scenario", jw.operator.Token, api.ServiceRequest{Name: "b1", Mode: "bulk", Export: x.ID, Scenario: "marketing"}, 400, "another scenario"},
