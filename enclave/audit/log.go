@@ -448,39 +448,78 @@ func syncDir(dir string) error {
 // failed; the signer's error when signing failed. An error means the event
 // is not in the log.
 func (l *Log) Append(ctx context.Context, ev Event) (uint64, error) {
-	if ev.Time.IsZero() {
-		ev.Time = l.opts.now()
-	}
-	body, err := MarshalEvent(ev)
+	rs, err := l.enqueue(ctx, []Event{ev})
 	if err != nil {
 		return 0, err
 	}
-	if err := l.Damaged(); err != nil {
+	// Once queued the event is written with the next group; its outcome
+	// is what the caller must act on, so wait for it even if ctx ends.
+	<-rs[0].done
+	return rs[0].index, rs[0].err
+}
+
+// AppendAll adds evs to the log as consecutive entries, in their order,
+// and returns the index of the first. It returns once all are fsync'd
+// with a signed checkpoint covering them, as Append does; they share
+// group commits with concurrent appends. Errors are Append's; an invalid
+// event or an empty evs refuses all of them, and after a failed write an
+// error means that not all of them are in the log.
+func (l *Log) AppendAll(ctx context.Context, evs []Event) (uint64, error) {
+	if len(evs) == 0 {
+		return 0, fmt.Errorf("audit append of no events: %w", errdefs.ErrInvalidArgument)
+	}
+	rs, err := l.enqueue(ctx, evs)
+	if err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("audit append: %w", err)
+	for _, r := range rs {
+		<-r.done
+		if r.err != nil && err == nil {
+			err = r.err
+		}
 	}
+	return rs[0].index, err
+}
+
+// enqueue frames and hashes evs and queues them together for the next
+// group commit; nothing is queued unless all are valid.
+func (l *Log) enqueue(ctx context.Context, evs []Event) ([]*request, error) {
+	rs := make([]*request, len(evs))
 	h := hashers.Get().(hash256)
-	r := &request{rec: appendRecord(make([]byte, 0, recHeaderSize+len(body)+recTrailerSize), typeEntry, body),
-		leaf: leafHash(h, body), done: make(chan struct{})}
-	hashers.Put(h)
+	defer hashers.Put(h)
+	for i, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = l.opts.now()
+		}
+		body, err := MarshalEvent(ev)
+		if err != nil {
+			return nil, err
+		}
+		rs[i] = &request{rec: appendRecord(make([]byte, 0, recHeaderSize+len(body)+recTrailerSize), typeEntry, body),
+			leaf: leafHash(h, body), done: make(chan struct{})}
+	}
+	if err := l.Damaged(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("audit append: %w", err)
+	}
 	l.qmu.Lock()
 	if l.stopping {
 		l.qmu.Unlock()
-		return 0, fmt.Errorf("audit log is closed: %w", errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("audit log is closed: %w", errdefs.ErrUnavailable)
 	}
-	r.seen = l.groups.Load()
-	l.queue = append(l.queue, r)
+	seen := l.groups.Load()
+	for _, r := range rs {
+		r.seen = seen
+	}
+	l.queue = append(l.queue, rs...)
 	l.qmu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
 	default: // the committer is already woken
 	}
-	// Once queued the event is written with the next group; its outcome
-	// is what the caller must act on, so wait for it even if ctx ends.
-	<-r.done
-	return r.index, r.err
+	return rs, nil
 }
 
 type hash256 = interface {

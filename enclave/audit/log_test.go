@@ -685,3 +685,61 @@ func TestConcurrentAppendsDurableInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAllConsecutive: AppendAll's events are consecutive entries in
+// their order even while other callers append, all are durable and the
+// log verifies; an invalid event or none refuses the whole call.
+func TestAppendAllConsecutive(t *testing.T) {
+	dir := t.TempDir()
+	l, _, pub := openTest(t, dir)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if _, err := l.Append(context.Background(), testEvent(1000+w*20+i)); err != nil {
+					t.Errorf("Append: %v", err)
+				}
+			}
+		}()
+	}
+	const n = 50
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = testEvent(i)
+	}
+	first, err := l.AppendAll(context.Background(), evs)
+	if err != nil {
+		t.Fatalf("AppendAll: %v", err)
+	}
+	wg.Wait()
+	bad := append(slices.Clone(evs[:2]), Event{Time: evs[0].Time, Action: "x", Outcome: OutcomeOK}) // no actor
+	size := l.Size()
+	if _, err := l.AppendAll(context.Background(), bad); !errdefs.IsInvalidArgument(err) || l.Size() != size {
+		t.Fatalf("AppendAll with an invalid event: got %v and size %d, want invalid argument and size %d", err, l.Size(), size)
+	}
+	if _, err := l.AppendAll(context.Background(), nil); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("AppendAll of nothing: got %v, want invalid argument", err)
+	}
+	l.Close()
+	rep, err := VerifyDir(context.Background(), dir, pub)
+	mustVerifyOK(t, rep, err, n+8*20)
+	l2, _, _ := openTest(t, dir)
+	defer l2.Close()
+	entries, err := l2.List(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIndex := map[uint64]Event{}
+	for _, e := range entries {
+		byIndex[e.Index] = e.Event
+	}
+	for i := range n {
+		want, _ := MarshalEvent(evs[i])
+		have, _ := MarshalEvent(byIndex[first+uint64(i)])
+		if string(have) != string(want) {
+			t.Fatalf("entry %d (event %d of AppendAll): got %s, want %s", first+uint64(i), i, have, want)
+		}
+	}
+}

@@ -444,9 +444,9 @@ func (s *Server) verify(ctx context.Context, c *call, caller *services.Caller, r
 	return api.VerifyBatchAnswer{Results: out}, nil
 }
 
-// auditCalls appends one entry per key, concurrently so that the audit
-// log's group commit writes them with one sync; all are on disk before
-// it returns.
+// auditCalls appends one entry per key, all at once so that the audit
+// log's group commit writes them with one sync, as consecutive entries;
+// all are on disk before it returns.
 func (s *Server) auditCalls(ctx context.Context, c *call, cl services.Caller, sv *services.Service, answers []services.Answer) error {
 	ev := func(a services.Answer) audit.Event {
 		result := "no-match"
@@ -460,21 +460,34 @@ func (s *Server) auditCalls(ctx context.Context, c *call, cl services.Caller, sv
 	if len(answers) == 1 {
 		return c.record(ctx, ev(answers[0]))
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(answers))
+	evs := make([]audit.Event, len(answers))
 	for i, a := range answers {
+		e := ev(a)
+		if e.Retention == "" {
+			e.Retention = c.retention
+		}
+		evs[i] = s.event(c, e)
+	}
+	c.audited = true
+	if all, ok := s.Audit.(interface {
+		AppendAll(context.Context, []audit.Event) (uint64, error)
+	}); ok {
+		// One call's keys are consecutive entries of one group commit.
+		if _, err := all.AppendAll(ctx, evs); err != nil {
+			return fmt.Errorf("audit append: %w", err)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(evs))
+	for i, e := range evs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := ev(a)
-			if e.Retention == "" {
-				e.Retention = c.retention
-			}
-			_, errs[i] = s.Audit.Append(ctx, s.event(c, e))
+			_, errs[i] = s.Audit.Append(ctx, e)
 		}()
 	}
 	wg.Wait()
-	c.audited = true
 	for _, err := range errs {
 		if err != nil {
 			return fmt.Errorf("audit append: %w", err)

@@ -117,6 +117,12 @@ func TestServiceLifecycle(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &ba) != nil || len(ba.Results) != 2 || ba.Results[0].Match || !ba.Results[1].Match {
 		t.Fatalf("batch: got %d %s", code, body)
 	}
+	// The batch is audited per key, as consecutive entries in its order.
+	if es := w.entries("service.verify"); len(es) < 2 || es[len(es)-1].Index != es[len(es)-2].Index+1 ||
+		es[len(es)-2].Event.Details["result"] != "no-match" || es[len(es)-1].Event.Details["result"] != "match" ||
+		es[len(es)-2].Event.Details["key_hash"] == es[len(es)-1].Event.Details["key_hash"] {
+		t.Fatalf("the batch's audit entries: got %+v, want two consecutive, no-match then match", es)
+	}
 	many := make([]api.VerifyItem, 101)
 	for i := range many {
 		many[i].Key = "k"
