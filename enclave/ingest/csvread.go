@@ -21,8 +21,9 @@ var errLineTooLong = errors.New("line too long")
 // bytes, so that a batch of long lines stays small (a variable for tests).
 var csvBatchBytes = 16 << 20
 
-// maxCSVRecord bounds a CSV record whose quoted fields span lines.
-const maxCSVRecord = 64 << 20
+// maxCSVRecord bounds a CSV record whose quoted fields span lines (the
+// splitter buffers a record whole), as csvBatchBytes bounds a batch.
+const maxCSVRecord = 16 << 20
 
 // newCSVSource opens CSV input; a variable so that tests can put the
 // reference reader (encoding/csv) in its place and compare imports.

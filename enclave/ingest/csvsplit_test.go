@@ -292,3 +292,26 @@ func TestCSVSplitterBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRefusesLongRecord imports a CSV whose second record is a
+// quoted field of many short lines running past maxCSVRecord: the import
+// is refused, naming the record's line and no value, and leaves nothing.
+func TestImportRefusesLongRecord(t *testing.T) {
+	e := newEnv(t)
+	var b bytes.Buffer
+	b.WriteString("id,name\n1,a\n2,\"")
+	for b.Len() < maxCSVRecord+1024 {
+		b.WriteString("secret words\n")
+	}
+	b.WriteString("\"\n")
+	path := e.write(t, "long.csv", b.Bytes())
+	spec := mustSpec(t, "name: long\nmarket: ordinary\ncolumns:\n  id: {level: general-1, rule: keep}\n  name: {level: general-1, rule: keep}\n")
+	opts := e.opts("v1")
+	_, err := Import(context.Background(), Source{Path: path}, spec, opts)
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "record starting at line 3 is longer than") || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("got %v, want a refusal of the record at line 3 that names no value", err)
+	}
+	if _, err := os.Stat(opts.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got the staging directory left behind (%v), want it removed", err)
+	}
+}
