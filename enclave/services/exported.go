@@ -65,11 +65,8 @@ func DefineOnExport(ctx context.Context, q store.Querier, s *Service, b ExportBa
 			return fmt.Errorf("a bulk service hands out the whole bundle: it takes no --key, --match, --columns or --file: %w", errdefs.ErrInvalidArgument)
 		}
 	case Query:
-		if len(s.Match) > 0 {
-			return fmt.Errorf("a query service returns columns (--columns), it matches none (--match is for verify): %w", errdefs.ErrInvalidArgument)
-		}
-		if len(s.Columns) == 0 || len(s.Columns) > 32 {
-			return fmt.Errorf("a query service returns 1-32 columns (--columns): %w", errdefs.ErrInvalidArgument)
+		if err := s.checkQueryShape(); err != nil {
+			return err
 		}
 	case Verify:
 		return fmt.Errorf("a verify service runs over a dataset (--dataset), not an export: %w", errdefs.ErrInvalidArgument)

@@ -50,6 +50,8 @@ func (r *Runtime) Flush(ctx context.Context) error {
 	if err := r.init(ctx); err != nil {
 		return err
 	}
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	pending := r.meter
 	r.meter = map[meterKey]*meterRow{}

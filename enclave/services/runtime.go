@@ -73,6 +73,11 @@ type Runtime struct {
 	forgets   atomic.Uint64
 	reads     atomic.Int64 // readings of a credential or a service from the database (tests)
 
+	// flushMu makes one Flush wait for another: a reader of the meter
+	// (usage, a signed statement) then sees the counts that a background
+	// flush had taken but not yet written.
+	flushMu sync.Mutex
+
 	mu      sync.Mutex
 	creds   map[string]*credEntry // by token hash
 	running map[string]*running   // by service name

@@ -270,11 +270,8 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 			return fmt.Errorf("a verify service answers match or not: it returns no columns (--columns is for query): %w", errdefs.ErrInvalidArgument)
 		}
 	case Query:
-		if len(s.Match) > 0 {
-			return fmt.Errorf("a query service returns columns (--columns), it matches none (--match is for verify): %w", errdefs.ErrInvalidArgument)
-		}
-		if len(s.Columns) == 0 || len(s.Columns) > 32 {
-			return fmt.Errorf("a query service returns 1-32 columns (--columns): %w", errdefs.ErrInvalidArgument)
+		if err := s.checkQueryShape(); err != nil {
+			return err
 		}
 	case Bulk:
 		return fmt.Errorf("a bulk service hands out a released export: name it (--export), not a dataset: %w", errdefs.ErrInvalidArgument)
@@ -345,6 +342,18 @@ func Define(ctx context.Context, q store.Querier, s *Service, v *datasets.Versio
 		return s.underGrant(ctx, q, v, append(cols, s.Columns...), now)
 	}
 	return fmt.Errorf("dataset %q belongs to another organisation and no grant of organisation %q covers it: %w", v.Name, by.Org, errdefs.ErrPermissionDenied)
+}
+
+// checkQueryShape checks a query service names 1-32 returned columns and
+// no match columns.
+func (s *Service) checkQueryShape() error {
+	if len(s.Match) > 0 {
+		return fmt.Errorf("a query service returns columns (--columns), it matches none (--match is for verify): %w", errdefs.ErrInvalidArgument)
+	}
+	if len(s.Columns) == 0 || len(s.Columns) > 32 {
+		return fmt.Errorf("a query service returns 1-32 columns (--columns): %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // checkTerms checks the scenario, the rate and the enumeration guard's
