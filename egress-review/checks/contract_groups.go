@@ -553,6 +553,10 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 						// matches.matches(v, exact*scale), its first
 						// reading written out (matches is not inlined)
 						x := exact * scale
+						if math.IsInf(x, 0) {
+							bad++ // an infinite figure matches nothing
+							continue
+						}
 						eps := matches.tol * max(1, math.Abs(x))
 						// (not <=, so that NaN does not match)
 						if !(math.Abs(v-roundHalfAway(x*matches.p)/matches.p) <= eps) && !matches.significant(v, x, eps) {
@@ -867,6 +871,11 @@ type rounding struct {
 // matches reports whether cell v is the exact figure rounded as the column
 // rounds.
 func (q rounding) matches(v, exact float64) bool {
+	if math.IsInf(exact, 0) {
+		// An infinite figure would make the tolerance infinite and let
+		// any cell pass: it matches nothing, as NaN does.
+		return false
+	}
 	eps := q.tol * max(1, math.Abs(exact))
 	return math.Abs(v-roundHalfAway(exact*q.p)/q.p) <= eps || q.significant(v, exact, eps)
 }

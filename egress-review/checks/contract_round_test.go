@@ -70,3 +70,33 @@ func TestSourceNaNFigureMatchesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceInfiniteFigureMatchesNothing: a group whose values sum to an
+// infinity (one infinite input value) would make the allowed error
+// infinite, so that any cell "matched" it and carried what a job chose.
+// An infinite figure matches nothing, as NaN does.
+func TestSourceInfiniteFigureMatchesNothing(t *testing.T) {
+	p := review.Default()
+	for _, inf := range []float64{math.Inf(1), math.Inf(-1)} {
+		var s numStats
+		for _, v := range []float64{inf, 1, 2, 3, 4, 5, 6, 7, 8} {
+			s.add(v)
+		}
+		if !math.IsInf(s.sum, 0) {
+			t.Fatalf("sum %v, want an infinity", s.sum)
+		}
+		for _, stat := range []string{"sum", "mean"} {
+			g := &groups{nums: []*inputCol{{name: "amount"}}}
+			rows := []*cellGroup{{n: s.n, stats: []numStats{s}}}
+			c := &outCol{name: stat + "_amount", stat: stat, nums: []float64{123456.75}}
+			if k, bad, _ := g.source(c, rows, []int32{-1}, p, map[int]*rowFigures{}); k != -1 || bad != 1 {
+				t.Errorf("%s of %v: a cell matched an infinite figure (source %d, %d unmatched)", stat, inf, k, bad)
+			}
+			for _, v := range []float64{5, -1e300, 123456.75} {
+				if roundedAs(c, p.MagnitudeTolerance).matches(v, s.sum) {
+					t.Errorf("%s: rounding.matches matched %v against %v", stat, v, s.sum)
+				}
+			}
+		}
+	}
+}
