@@ -35,6 +35,7 @@ import (
 
 	containerd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -758,11 +759,13 @@ func (c *Cluster) removeContainers(ctx context.Context) error {
 	for _, ctr := range cs {
 		if t, err := ctr.Task(nctx, nil); err == nil {
 			_ = t.Kill(nctx, syscall.SIGKILL, containerd.WithKillAll)
-			if _, err := t.Delete(nctx, containerd.WithProcessKill); err != nil {
+			// The CRI removes a killed task itself: one it removed
+			// first is gone, as wanted.
+			if _, err := t.Delete(nctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete task %s: %w", ctr.ID(), err))
 			}
 		}
-		if err := ctr.Delete(nctx); err != nil {
+		if err := ctr.Delete(nctx); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete container %s: %w", ctr.ID(), err))
 		}
 	}
