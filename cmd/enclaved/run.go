@@ -155,7 +155,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() {
 		defer close(swept)
 		sweeper.New(db.SQL(), canceler, alog, sweeper.Config{JobsDir: cfg.jobsDir(), ExportsDir: cfg.exportsDir(), Grace: cfg.TermGrace,
-			Log: log.With("part", "sweeper"), Shredder: termShredder{shredder}, Uploads: cat}).Run(sweepCtx, cfg.SweepEvery)
+			Log: log.With("part", "sweeper"), Shredder: termShredder{shredder}, Uploads: cat, Changed: db.Changed}).Run(sweepCtx, cfg.SweepEvery)
 	}()
 	defer func() { stopSweep(); <-swept }() // before the audit log and the state close
 	var clientCA *services.CA

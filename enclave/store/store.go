@@ -97,6 +97,11 @@ func (s *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error, commit func(tx *
 // on the next call). Writes outside Tx do not count.
 func (s *DB) Generation() uint64 { return s.gen.Load() }
 
+// Changed moves the generation for a write committed outside Tx (the
+// sweeper's transactions, which append their audit entry themselves), so
+// that caches keyed by Generation read it again.
+func (s *DB) Changed() { s.gen.Add(1) }
+
 // SchemaVersion returns the number of migrations applied over all parts.
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int

@@ -51,8 +51,14 @@ func TestEndedPeriodExpiresGrant(t *testing.T) {
 	ctx := context.Background()
 	exec(t, e.db, `UPDATE grants SET status = 'revoked' WHERE id = 'g2'`)
 	e.clock.set(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
+	gen := e.db.Generation()
 	if _, err := e.sw.Sweep(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Caches keyed by the generation (a service's grant, a credential)
+	// must see the ends at once.
+	if moved := e.db.Generation() - gen; moved < 2 {
+		t.Errorf("the state's generation moved %d times for two grants ended, want at least 2", moved)
 	}
 	for id, want := range map[string]string{"g1": "expired", "g2": "revoked", "g3": "expired"} {
 		var st, reason, by string

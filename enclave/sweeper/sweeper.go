@@ -110,6 +110,11 @@ type Config struct {
 	// Uploads, when set, destroys the uploads of organisations whose
 	// licence ended, was revoked or blacklisted (issue 20 item 1).
 	Uploads Uploads
+	// Changed, when set, is called after each change the sweeper commits
+	// (store.DB.Changed), so that caches of rows it may have changed (a
+	// service's grant ended, a credential expired) read them again at
+	// once instead of when their own freshness runs out.
+	Changed func()
 }
 
 // Sweeper finds ended terms and acts on them. It is safe for concurrent
@@ -514,6 +519,9 @@ func (s *Sweeper) change(ctx context.Context, ev audit.Event, fn func(tx *sql.Tx
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.cfg.Changed != nil {
+		s.cfg.Changed()
 	}
 	return nil
 }

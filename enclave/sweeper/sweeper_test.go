@@ -119,7 +119,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{db: db, clock: &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, log: &fakeLog{}, data: data}
 	e.jobs = &fakeJobs{db: db}
 	e.sw = New(db.SQL(), e.jobs, e.log, Config{JobsDir: filepath.Join(data, "jobs"), ExportsDir: filepath.Join(data, "exports"),
-		Grace: 72 * time.Hour, Now: e.clock.Now})
+		Grace: 72 * time.Hour, Now: e.clock.Now, Changed: db.Changed})
 	return e
 }
 
