@@ -201,14 +201,25 @@ func saveBundle(e *env, out string, open func() (io.ReadCloser, error)) error {
 	if out == "" {
 		return usagef("-o FILE is required")
 	}
-	rc, err := open()
+	n, err := saveNew(out, open)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%s); check it offline with: enclave release verify %s --key KEY\n", out, human(n), out)
+	return nil
+}
+
+// saveNew writes what open returns to the new file out (which must not
+// exist) and returns its size; a failed download leaves no file.
+func saveNew(out string, open func() (io.ReadCloser, error)) (int64, error) {
+	rc, err := open()
+	if err != nil {
+		return 0, err
 	}
 	defer rc.Close()
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %q: %w", out, err)
+		return 0, fmt.Errorf("create %q: %w", out, err)
 	}
 	n, err := io.Copy(f, rc)
 	if cerr := f.Close(); err == nil {
@@ -216,10 +227,9 @@ func saveBundle(e *env, out string, open func() (io.ReadCloser, error)) error {
 	}
 	if err != nil {
 		os.Remove(out)
-		return err
+		return 0, err
 	}
-	fmt.Fprintf(e.stderr, "wrote %s (%s); check it offline with: enclave release verify %s --key KEY\n", out, human(n), out)
-	return nil
+	return n, nil
 }
 
 // publicKeyArg reads --key: the enclave's ed25519 public key in base64 as

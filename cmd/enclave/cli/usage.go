@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -115,21 +114,10 @@ func init() {
 				if out == "" {
 					out = "annual-" + year + "." + format
 				}
-				rc, err := e.client.AnnualReport(ctx, get(fs, "org"), year, format)
+				n, err := saveNew(out, func() (io.ReadCloser, error) {
+					return e.client.AnnualReport(ctx, get(fs, "org"), year, format)
+				})
 				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-				if err != nil {
-					return fmt.Errorf("create %q: %w", out, err)
-				}
-				n, err := io.Copy(f, rc)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					os.Remove(out)
 					return err
 				}
 				fmt.Fprintf(e.stderr, "wrote %s (%s)\n", out, human(n))
