@@ -510,11 +510,10 @@ func (s *Server) serviceUsage(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.ServiceUsage, len(rows))
-	for i, u := range rows {
-		out[i] = api.ServiceUsage(u)
+	if rows == nil {
+		rows = []api.ServiceUsage{} // an empty list, not null
 	}
-	return out, nil
+	return rows, nil
 }
 
 func (s *Server) serviceView(ctx context.Context, sv *services.Service) api.Service {

@@ -118,18 +118,10 @@ func (r *Runtime) load(ctx context.Context) error {
 	return rows.Err()
 }
 
-// UsageRow is one service's calls by one subscription on one day.
-type UsageRow struct {
-	Service      string  `json:"service"`
-	Subscription string  `json:"subscription"`
-	Org          string  `json:"org"`
-	Day          string  `json:"day"`
-	Calls        int64   `json:"calls"`
-	Matches      int64   `json:"matches"`
-	Misses       int64   `json:"misses"`
-	Refused      int64   `json:"refused"`
-	Charge       float64 `json:"charge"`
-}
+// UsageRow is one service's calls by one subscription on one day; its
+// form is the wire contract's (api.ServiceUsage), of which this was a hand
+// copy.
+type UsageRow = api.ServiceUsage
 
 // UsageFilter selects usage rows; empty fields select all.
 type UsageFilter struct {
