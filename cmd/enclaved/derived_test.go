@@ -18,7 +18,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/jobs"
 	"github.com/enclave-dev/enclave/enclave/store"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // The value a job computes and writes to its log and an output: it is in
@@ -67,49 +66,18 @@ func plaintextFiles(t *testing.T, root string) []string {
 // tombstones brings back neither the dataset nor what was derived from
 // it, and its audit log verifies.
 func TestDerivedDataDiesWithItsBasis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a job in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-derived-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() {
-		if d != nil {
-			d.Process.Signal(syscall.SIGTERM)
-			d.Wait()
-		}
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-derived-"})
+	cfg := jd.cfg
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
-	os.Remove(filepath.Join(base, "penalties.csv"))
+	w := jd.world(t, ctx)
+	os.Remove(filepath.Join(jd.base, "penalties.csv"))
 	j, err := w.operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"copy.arrow", "note.txt"},
 		Args:    []string{"sh", "-c", `cp /in/credit_penalties/data.arrow /out/copy.arrow && echo "marker-$((6*7))-$((1000+337))" | tee /out/note.txt`},
 		Timeout: "1m"})
@@ -144,7 +112,7 @@ func TestDerivedDataDiesWithItsBasis(t *testing.T) {
 	}
 
 	const pass = "correct horse battery staple"
-	bk := filepath.Join(base, "backup")
+	bk := filepath.Join(jd.base, "backup")
 	if _, err := backup.Backup(ctx, cfg.DataDir, bk, pass); err != nil { // while the daemon serves
 		t.Fatal(err)
 	}
@@ -180,13 +148,13 @@ func TestDerivedDataDiesWithItsBasis(t *testing.T) {
 	if _, err := w.operator.RequestExport(ctx, api.ExportRequest{Job: j.ID, Files: []string{"note.txt"}, Purpose: "again"}); err == nil {
 		t.Error("an export of a destroyed job's output was accepted")
 	}
-	d.Process.Signal(syscall.SIGTERM)
-	d.Wait()
-	d = nil
+	jd.d.Process.Signal(syscall.SIGTERM)
+	jd.d.Wait()
+	jd.d = nil
 
 	// The backup, taken before the destruction, restored with the live
 	// data directory's tombstones.
-	restored := filepath.Join(base, "restored")
+	restored := filepath.Join(jd.base, "restored")
 	ts, err := backup.LoadTombstones(cfg.DataDir)
 	must(err)
 	if err := backup.Restore(ctx, bk, restored, pass, backup.Tombstones{}); err == nil {
@@ -206,7 +174,7 @@ func TestDerivedDataDiesWithItsBasis(t *testing.T) {
 	}
 	defer stop()
 	rsock := filepath.Join(restored, "enclaved.sock")
-	radmin, _ := client.New(rsock, res.AdminToken)
+	radmin, _ := client.New(rsock, jd.adminToken)
 	as := func(name, org, role string) *client.Client {
 		t.Helper()
 		p, err := radmin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))

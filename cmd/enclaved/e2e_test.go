@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/release"
 	"github.com/enclave-dev/enclave/enclave/synth"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestMainPath drives the daemon as its people would, through the real
@@ -32,32 +30,11 @@ import (
 // verifies offline, a copy of the raw rows is stopped, and the audit log
 // verifies.
 func TestMainPath(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() { d.Process.Signal(syscall.SIGTERM); d.Wait() }()
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	admin, _ := client.New(sock, res.AdminToken)
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-e2e-"})
+	base, imgs, sock := jd.base, jd.imgs, jd.sock
+	admin, _ := client.New(sock, jd.adminToken)
 	as := func(name, org, role string) *client.Client {
 		t.Helper()
 		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}, AgreementUntil: time.Now().AddDate(1, 0, 0).Format("2006-01-02")}))

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +10,6 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestGrantsEndAndIncidentsStopUse drives a real daemon over real
@@ -28,46 +24,16 @@ import (
 //   - a second officer's approval after the organisation's suspension is
 //     refused, and after the reinstatement nothing is downloadable.
 func TestGrantsEndAndIncidentsStopUse(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-incidents-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-incidents-"})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	w := jd.world(t, ctx)
 	long := api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Args: []string{"sh", "-c", "sleep 120"}, Timeout: "3m"}
 	running := func(id string) {
 		t.Helper()
@@ -126,10 +92,10 @@ func TestGrantsEndAndIncidentsStopUse(t *testing.T) {
 	j, err = w.operator.RunJob(ctx, long)
 	must(err)
 	running(j.ID)
-	admin, _ := client.New(sock, res.AdminToken)
+	admin, _ := client.New(jd.sock, jd.adminToken)
 	rival, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: "Rival Operator", Org: "security", Roles: []string{"operator"}}))
 	must(err)
-	rc, _ := client.New(sock, rival.Token)
+	rc, _ := client.New(jd.sock, rival.Token)
 	if _, err := rc.ReportIncident(ctx, api.IncidentRequest{Job: j.ID, Reason: "curious"}); !errdefs.IsNotFound(err) ||
 		!strings.Contains(err.Error(), "not found or not yours") || strings.Contains(err.Error(), "acme") {
 		t.Fatalf("another organisation's report on the job: got %v, want \"not found or not yours\" naming no organisation", err)

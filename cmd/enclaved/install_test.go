@@ -279,26 +279,8 @@ func TestServiceHardeningRunsJobs(t *testing.T) {
 	defer cancel()
 	// Not under /tmp, which PrivateTmp replaces: beside where the unit keeps
 	// its data, under a directory the jobs' user may search.
-	base, err := os.MkdirTemp("/var/lib", "enclave-unit-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	defer sweepSandbox(t, cfg.SandboxDir) // after a failure, the jobs the stopped daemon left
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	jd := newJobDataDir(t, ctx, jobDaemonOpts{prefix: "enclave-unit-test-", parent: "/var/lib"})
+	base, imgs, cfg := jd.base, jd.imgs, jd.cfg
 	// The unit's paths, mapped onto this test's.
 	paths := map[string]string{"/var/lib/enclave": cfg.DataDir, "/var/lib/enclave-sandbox": cfg.SandboxDir}
 	if want := "/var/lib/enclave-sandbox"; cfg.SandboxDir != cfg.DataDir+"-sandbox" || !strings.Contains(one("ExecStart"), "--sandbox-dir "+want) {
@@ -381,7 +363,7 @@ done
 	if err != nil || !regexp.MustCompile(`(?m)^\S+ \S+ \S+ \S+ / ro[, ]`).Match(mounts) {
 		t.Fatalf("the daemon's mounts: want / read-only (%v)", err)
 	}
-	runOneJob(t, ctx, cfg.DataDir, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	runOneJob(t, ctx, cfg.DataDir, jd.adminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
 }
 
 // waitHealthy waits until the daemon of dataDir answers, or fails t.

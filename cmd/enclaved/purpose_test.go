@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/synth"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestPurposeAgainstDaemon drives a real daemon over real containerd
@@ -31,48 +29,17 @@ import (
 //   - an approved upload is destroyed by the term sweeper when its
 //     organisation's licence merely expires, with a destruction record.
 func TestPurposeAgainstDaemon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-purpose-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() {
-		if d != nil {
-			d.Process.Signal(syscall.SIGTERM)
-			d.Wait()
-		}
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-purpose-"})
+	cfg := jd.cfg
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	w := jd.world(t, ctx)
 	var csv bytes.Buffer
 	must(synth.WriteCSV(&csv, 13, 150))
 	importAs := func(c *client.Client, name, spec string, upload bool) (api.Dataset, error) {
@@ -90,7 +57,7 @@ func TestPurposeAgainstDaemon(t *testing.T) {
 	if _, err := w.custodian.ShowDataset(ctx, "unclassed"); !errdefs.IsNotFound(err) {
 		t.Fatalf("the refused import left a dataset: %v", err)
 	}
-	_, err = importAs(w.custodian, "flood_zones", strings.Replace(synth.Spec("flood_zones"), "sharing: unconditional", "sharing: conditional", 1), false)
+	_, err := importAs(w.custodian, "flood_zones", strings.Replace(synth.Spec("flood_zones"), "sharing: unconditional", "sharing: conditional", 1), false)
 	must(err)
 	until := time.Now().AddDate(0, 2, 0).Format("2006-01-02")
 	req := api.ApplicationRequest{Datasets: []string{"flood_zones"}, Purpose: "flood-relief planning", Scenario: "district relief map",
@@ -144,9 +111,9 @@ func TestPurposeAgainstDaemon(t *testing.T) {
 	// Time passes: the daemon is stopped, acme's licence is set to have
 	// ended a month ago (past the default grace of 7 days), and the
 	// daemon's sweeper, which sweeps when it starts, finds it.
-	d.Process.Signal(syscall.SIGTERM)
-	d.Wait()
-	d = nil
+	jd.d.Process.Signal(syscall.SIGTERM)
+	jd.d.Wait()
+	jd.d = nil
 	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "state.db"))
 	must(err)
 	ended := time.Now().AddDate(0, -1, 0).Format("2006-01-02")
@@ -157,7 +124,7 @@ func TestPurposeAgainstDaemon(t *testing.T) {
 		}
 	}
 	must(db.Close())
-	d = startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	jd.d = startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
 	var evs []api.AuditEvent
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
 		evs, err = w.bureau.AuditList(ctx, client.AuditFilter{Action: "dataset.destruction", Object: "dataset:acme_customers@1"})

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/exports"
 	"github.com/enclave-dev/enclave/enclave/store"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestReleaseFinishedAfterKill: enclaved is killed with SIGKILL between
@@ -23,48 +21,17 @@ import (
 // recovered; the partial bundle is gone and the operator downloads the
 // release.
 func TestReleaseFinishedAfterKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a job in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-release-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() {
-		if d != nil {
-			d.Process.Signal(syscall.SIGTERM)
-			d.Wait()
-		}
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-release-"})
+	cfg := jd.cfg
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	w := jd.world(t, ctx)
 	operator, officer1, officer2, bureau, ids := w.operator, w.officer, w.officer2, w.bureau, w.ids
 	j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"note.txt"},
 		Args: []string{"sh", "-c", "echo 'districts 5' > /out/note.txt"}, Timeout: "1m"})
@@ -82,9 +49,9 @@ func TestReleaseFinishedAfterKill(t *testing.T) {
 
 	// The second approval is recorded, and the daemon dies before the
 	// bundle is written.
-	d.Process.Kill()
-	d.Wait()
-	d = nil
+	jd.d.Process.Kill()
+	jd.d.Wait()
+	jd.d = nil
 	db, err := store.Open(ctx, cfg.statePath())
 	must(err)
 	_, ready, err := exports.Decide(ctx, db.SQL(), x.ID, exports.Review{Person: ids[officer2], Org: "security", Decision: exports.Approve,
@@ -96,7 +63,7 @@ func TestReleaseFinishedAfterKill(t *testing.T) {
 	tmp := filepath.Join(cfg.exportsDir(), x.ID, "release.tar.tmp")
 	must(os.WriteFile(tmp, nil, 0o600))
 
-	d = startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	jd.d = startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
 	x, err = operator.ShowExport(ctx, x.ID)
 	must(err)
 	if x.State != "released" || x.BundleSHA256 == "" {

@@ -15,7 +15,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	ctrd "github.com/enclave-dev/enclave/sandbox-runtime/containerd"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // startDaemonIn starts the daemon as startDaemon does, in a mount
@@ -82,45 +81,12 @@ func sweepSandbox(t *testing.T, dir string) {
 // keeps nothing of it. The last case runs each daemon in a mount namespace
 // of its own, as the systemd unit does.
 func TestJobsSurviveRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in containerd and restarts the daemon")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-restart-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(base, 0o711) // the sandbox goes beside the data directory
-	var d *exec.Cmd
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		// A stopped daemon leaves its jobs running: after a failure, kill
-		// and remove what is left before removing the directories.
-		if d != nil {
-			d.Process.Signal(syscall.SIGTERM)
-			d.Wait()
-		}
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-		os.RemoveAll(base)
-	}()
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d = startDaemonIn(t, cfg.DataDir, false)
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	// Started as startDaemonIn(t, dir, false) would.
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-restart-"})
+	cfg := jd.cfg
+	w := jd.world(t, ctx)
 	operator, officer, bureau := w.operator, w.officer, w.bureau
 
 	// The job ticks each second for 15 s, then writes its output.
@@ -152,9 +118,9 @@ func TestJobsSurviveRestart(t *testing.T) {
 			if tc.ownNS {
 				// The daemon that starts the job runs in its own namespace
 				// too.
-				d.Process.Signal(syscall.SIGTERM)
-				d.Wait()
-				d = startDaemonIn(t, cfg.DataDir, true)
+				jd.d.Process.Signal(syscall.SIGTERM)
+				jd.d.Wait()
+				jd.d = startDaemonIn(t, cfg.DataDir, true)
 			}
 			j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"size.txt"},
 				Args: []string{"sh", "-c", script}, Timeout: "2m"})
@@ -173,12 +139,12 @@ func TestJobsSurviveRestart(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			time.Sleep(time.Until(started.Add(4 * time.Second)))
-			must(d.Process.Signal(tc.sig))
-			d.Wait()
+			must(jd.d.Process.Signal(tc.sig))
+			jd.d.Wait()
 			stopped := time.Now()
 			// The job goes on while no daemon runs.
 			time.Sleep(time.Second)
-			d = startDaemonIn(t, cfg.DataDir, tc.ownNS)
+			jd.d = startDaemonIn(t, cfg.DataDir, tc.ownNS)
 			if time.Since(started) > 14*time.Second {
 				t.Logf("the daemon was back only %v after the job started; the job may have ended meanwhile", time.Since(started))
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/enclave-dev/enclave/enclave/api"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestJobsRunUnderAPrivateParent puts the data directory under a parent
@@ -23,45 +22,16 @@ import (
 // sandbox where that user can, and a job reading its input and writing an
 // output completes, against the real containerd.
 func TestJobsRunUnderAPrivateParent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a job in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-private-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	if fi, err := os.Stat(base); err != nil || fi.Mode().Perm() != 0o700 {
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-private-", private: true})
+	if fi, err := os.Stat(jd.base); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("mktemp directory: got %v (%v), want mode 0700", fi.Mode(), err)
 	}
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
+	if strings.HasPrefix(jd.cfg.SandboxDir, jd.base+"/") {
+		t.Fatalf("sandbox directory: got %q, under the private %q", jd.cfg.SandboxDir, jd.base)
 	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if strings.HasPrefix(cfg.SandboxDir, base+"/") {
-		t.Fatalf("sandbox directory: got %q, under the private %q", cfg.SandboxDir, base)
-	}
-	defer func() {
-		// A stopped daemon leaves running jobs running: after a failure,
-		// kill and remove what is left.
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() { d.Process.Signal(syscall.SIGTERM); d.Wait() }()
-	runOneJob(t, ctx, cfg.DataDir, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
+	runOneJob(t, ctx, jd.cfg.DataDir, jd.adminToken, jd.imgs["toolbox"], filepath.Join(jd.base, "penalties.csv"))
 }
 
 // runOneJob walks a daemon serving dataDir from its first admin to one

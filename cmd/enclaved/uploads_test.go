@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/synth"
-	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
 
 // TestOperatorUpload drives a real daemon over real containerd as an
@@ -30,58 +28,28 @@ import (
 //   - destroyed on request with a destruction record, after which no job
 //     reads it.
 func TestOperatorUpload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs jobs in containerd")
-	}
-	sandboxtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "enclave-uploads-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(base)
-	os.Chmod(base, 0o711)
-	imgs, err := sandboxtest.Images(filepath.Join(base, "images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.DataDir = filepath.Join(base, "data")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := initDataDir(ctx, cfg, testAdmin("platform"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
-	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-		sweepSandbox(t, cfg.SandboxDir)
-		os.RemoveAll(cfg.SandboxDir)
-	}()
+	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-uploads-"})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sock := filepath.Join(cfg.DataDir, "enclaved.sock")
-	w := newJobWorld(t, ctx, sock, res.AdminToken, imgs["toolbox"], filepath.Join(base, "penalties.csv"))
-	admin, _ := client.New(sock, res.AdminToken)
+	w := jd.world(t, ctx)
+	admin, _ := client.New(jd.sock, jd.adminToken)
 	person := func(name, org, role string) *client.Client {
 		t.Helper()
 		p, err := admin.AddPerson(ctx, registered(api.PersonRequest{Name: name, Org: org, Roles: []string{role}}))
 		must(err)
-		c, _ := client.New(sock, p.Token)
+		c, _ := client.New(jd.sock, p.Token)
 		return c
 	}
 	ownOfficer := person("Acme Officer", "acme", "officer")
 	rival := person("Rival Operator", "security", "operator")
 
-	csv := filepath.Join(base, "customers.csv")
+	csv := filepath.Join(jd.base, "customers.csv")
 	f, err := os.Create(csv)
 	must(err)
 	must(synth.WriteCSV(f, 11, 120))

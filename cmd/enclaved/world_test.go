@@ -3,13 +3,103 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/enclave-dev/enclave/enclave/api"
 	"github.com/enclave-dev/enclave/enclave/client"
 	"github.com/enclave-dev/enclave/enclave/synth"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
+
+// jobDaemon is a private daemon over real containerd, set up by
+// newJobDataDir and started by startJobDaemon, for one test.
+type jobDaemon struct {
+	base       string            // the test's scratch directory
+	cfg        Config            // validated; DataDir is base/data
+	imgs       map[string]string // image tarballs by name
+	adminToken string            // the first admin's
+	sock       string
+	// d is the running daemon, stopped at cleanup; a test that stops it
+	// sets d to nil, and one that starts another sets d to that.
+	d *exec.Cmd
+}
+
+// jobDaemonOpts says how startJobDaemon sets up.
+type jobDaemonOpts struct {
+	prefix string // of the scratch directory's name
+	parent string // where the scratch directory is made; "" is os.TempDir
+	// private keeps the scratch directory 0700 as made, so that the
+	// sandbox directory goes elsewhere (defaultSandboxDir); otherwise it
+	// is made 0711 and the sandbox goes beside the data directory.
+	private bool
+}
+
+// startJobDaemon is newJobDataDir followed by the start of the daemon over
+// a real sandbox (jd.d).
+func startJobDaemon(t *testing.T, ctx context.Context, opts jobDaemonOpts) *jobDaemon {
+	t.Helper()
+	jd := newJobDataDir(t, ctx, opts)
+	jd.d = startDaemon(t, jd.cfg.DataDir, "ENCLAVED_TEST_SANDBOX=1")
+	return jd
+}
+
+// newJobDataDir skips under -short and where containerd cannot run
+// (sandboxtest.Require: a failure under CI=true), then makes a scratch
+// directory with the image tarballs and initialises a data directory in
+// it, for a daemon the caller starts. At cleanup it stops the daemon (if
+// jd.d is set), kills and removes what jobs are left in the sandbox
+// directory and removes both directories.
+func newJobDataDir(t *testing.T, ctx context.Context, opts jobDaemonOpts) *jobDaemon {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs jobs in containerd")
+	}
+	sandboxtest.Require(t)
+	base, err := os.MkdirTemp(opts.parent, opts.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if !opts.private {
+		os.Chmod(base, 0o711) // the sandbox goes beside the data directory
+	}
+	jd := &jobDaemon{base: base, cfg: Default()}
+	jd.cfg.DataDir = filepath.Join(base, "data")
+	if err := jd.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	jd.sock = filepath.Join(jd.cfg.DataDir, "enclaved.sock")
+	t.Cleanup(func() {
+		// A stopped daemon leaves its jobs running: after a failure, kill
+		// and remove what is left before removing the directories.
+		if jd.d != nil {
+			jd.d.Process.Signal(syscall.SIGTERM)
+			jd.d.Wait()
+		}
+		sweepSandbox(t, jd.cfg.SandboxDir)
+		os.RemoveAll(jd.cfg.SandboxDir)
+	})
+	if jd.imgs, err = sandboxtest.Images(filepath.Join(base, "images")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := initDataDir(ctx, jd.cfg, testAdmin("platform"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jd.adminToken = res.AdminToken
+	return jd
+}
+
+// world walks the daemon to a jobWorld (newJobWorld), with the dataset
+// written to base/penalties.csv.
+func (jd *jobDaemon) world(t *testing.T, ctx context.Context) *jobWorld {
+	t.Helper()
+	return newJobWorld(t, ctx, jd.sock, jd.adminToken, jd.imgs["toolbox"], filepath.Join(jd.base, "penalties.csv"))
+}
 
 // jobWorld is what the integration tests that run jobs need of a daemon:
 // its people (each with a client), organisations, a dataset, an approved
