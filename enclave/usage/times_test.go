@@ -77,7 +77,7 @@ func TestMonthBoundAfterTimesMigration(t *testing.T) {
 // (schema 4 adds it), and the triggers of schema 2.
 func unclassLedger(t *testing.T, db *store.DB) {
 	t.Helper()
-	for _, q := range []string{`ALTER TABLE usage_ledger DROP COLUMN class`, `ALTER TABLE usage_ledger DROP COLUMN basis`,
+	for _, q := range []string{`DROP INDEX IF EXISTS usage_ledger_priced`, `ALTER TABLE usage_ledger DROP COLUMN class`, `ALTER TABLE usage_ledger DROP COLUMN basis`,
 		`DROP TRIGGER usage_ledger_insert`, `DROP TRIGGER usage_ledger_update`,
 		`CREATE TRIGGER usage_ledger_insert AFTER INSERT ON jobs BEGIN INSERT OR REPLACE INTO usage_ledger SELECT ` + ledgerRow2("NEW.") + `; END`,
 		`CREATE TRIGGER usage_ledger_update AFTER UPDATE OF usage, org, owner, created_at, inputs ON jobs BEGIN

@@ -190,9 +190,11 @@ const exportAggregates = `COUNT(*),
 	COALESCE(SUM(e.state = 'released'), 0),
 	COALESCE(SUM(e.state = 'rejected'), 0)`
 
-func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString, class *string, basis *sql.NullString) error {
+// scanJobs reads the job aggregates into r, after key (if not nil) and
+// the columns of more (the class and applications of pricedJobs).
+func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString, more ...any) error {
 	var peak float64
-	dst := []any{class, basis, &r.Jobs, &r.CPUSeconds, &peak, &r.MemoryGBHours, &r.InputBytes, &r.OutputBytes, &r.WallSeconds}
+	dst := append(more, &r.Jobs, &r.CPUSeconds, &peak, &r.MemoryGBHours, &r.InputBytes, &r.OutputBytes, &r.WallSeconds)
 	if key != nil {
 		dst = append([]any{key}, dst...)
 	}
@@ -204,6 +206,92 @@ func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString, c
 	return nil
 }
 
+// pricedRows is the condition of the ledger rows that are not plain
+// industry use: public-interest jobs and jobs read under a grant, whose
+// applications a report names. The partial index usage_ledger_priced
+// holds these rows only, so that the class split of a report reads them
+// and not the rest (nearly all jobs, which are the row's figures less
+// theirs); a query that reads it through the index repeats the condition
+// word for word (SQLite uses a partial index only then, and INDEXED BY
+// makes the query fail rather than scan the table).
+const pricedRows = "basis != '' OR class = '" + PublicInterest + "'"
+
+// classFig is the job figures and applications of one key and price
+// class among the rows of pricedRows.
+type classFig struct {
+	row   Row
+	basis string
+}
+
+// pricedJobs returns the figures of the jobs of pricedRows that q covers,
+// per key (the SQL expression key) and price class.
+func pricedJobs(ctx context.Context, db Querier, q Query, key string) (map[string]map[string]*classFig, error) {
+	from := "usage_ledger j INDEXED BY usage_ledger_priced"
+	if q.By == ByDataset {
+		from += ", json_each(j.inputs) d"
+	}
+	w, args := where("j", q)
+	rows, err := db.QueryContext(ctx, `SELECT `+key+`, j.class, COALESCE(group_concat(DISTINCT j.basis), ''), `+jobAggregates+
+		` FROM `+from+w+` AND (`+pricedRows+`) GROUP BY 1, 2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query job usage by price class: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]*classFig{}
+	for rows.Next() {
+		var k sql.NullString
+		var class string
+		f := &classFig{}
+		if err := scanJobs(rows, &f.row, &k, &class, &f.basis); err != nil {
+			return nil, err
+		}
+		if class != PublicInterest {
+			class = Industry
+		}
+		if out[k.String] == nil {
+			out[k.String] = map[string]*classFig{}
+		}
+		if g := out[k.String][class]; g != nil { // an unknown class is industry use
+			g.row.sum(&f.row)
+			g.basis += "," + f.basis
+			continue
+		}
+		out[k.String][class] = f
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read job usage by price class: %w", err)
+	}
+	return out, nil
+}
+
+// addJobs adds a key's job figures to b: total, all of its jobs, split
+// by the figures of its jobs of pricedRows (pr, by class). The
+// public-interest jobs are all in pr; the industry part is the rest of
+// total, with the applications of pr's industry jobs.
+func (b *builder) addJobs(total Row, pr map[string]*classFig) {
+	ind := total
+	if p := pr[PublicInterest]; p != nil {
+		b.part(PublicInterest, p.basis).sum(&p.row)
+		ind.Jobs -= p.row.Jobs
+		ind.CPUSeconds = max(0, ind.CPUSeconds-p.row.CPUSeconds)
+		ind.MemoryGBHours = max(0, ind.MemoryGBHours-p.row.MemoryGBHours)
+		ind.InputBytes -= p.row.InputBytes
+		ind.OutputBytes -= p.row.OutputBytes
+		ind.WallSeconds = max(0, ind.WallSeconds-p.row.WallSeconds)
+		ind.CPUHours = ind.CPUSeconds / 3600
+		// The peak of the industry part is at most the row's, which is
+		// all a peak adds to (no price is per peak).
+	}
+	if ind.Jobs > 0 {
+		var basis string
+		if p := pr[Industry]; p != nil {
+			basis = p.basis
+		}
+		b.part(Industry, basis).sum(&ind)
+	}
+	b.exact = &total
+}
+
 // exportFig is the export figures of one key and price class.
 type exportFig struct {
 	requested, approved, rejected int64
@@ -211,16 +299,16 @@ type exportFig struct {
 }
 
 // exportCounts returns the export figures per key and price class (the
-// class of the job each export came from).
+// class of the job each export came from): those of every export, less
+// those of the exports of the jobs of pricedRows, are industry use.
 func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[string]*exportFig, error) {
-	from := "exports e LEFT JOIN usage_ledger l ON l.id = e.job"
+	from := "exports e"
 	if q.By == ByDataset {
-		from = "exports e JOIN jobs j ON j.id = e.job LEFT JOIN usage_ledger l ON l.id = e.job, json_each(j.inputs) d"
+		from = "exports e JOIN jobs j ON j.id = e.job, json_each(j.inputs) d"
 	}
 	w, args := where("e", q)
 	k := keyExpr(q.By, true)
-	rows, err := db.QueryContext(ctx, `SELECT `+k+`, COALESCE(l.class, '`+Industry+`'), COALESCE(group_concat(DISTINCT l.basis), ''), `+exportAggregates+
-		` FROM `+from+w+` GROUP BY 1, 2`, args...)
+	rows, err := db.QueryContext(ctx, `SELECT `+k+`, `+exportAggregates+` FROM `+from+w+` GROUP BY 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query exports: %w", err)
 	}
@@ -228,17 +316,55 @@ func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[stri
 	out := map[string]map[string]*exportFig{}
 	for rows.Next() {
 		var key sql.NullString
+		f := &exportFig{}
+		if err := rows.Scan(&key, &f.requested, &f.approved, &f.rejected); err != nil {
+			return nil, fmt.Errorf("read exports: %w", err)
+		}
+		out[key.String] = map[string]*exportFig{Industry: f}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read exports: %w", err)
+	}
+	rows.Close()
+	// The exports of the jobs of pricedRows (a few: the set is read
+	// through the partial index and probed once per export).
+	rows, err = db.QueryContext(ctx, `SELECT `+k+`, l.class, COALESCE(group_concat(DISTINCT l.basis), ''), `+exportAggregates+
+		` FROM `+from+` JOIN usage_ledger l ON l.id = e.job`+w+
+		` AND e.job IN (SELECT id FROM usage_ledger INDEXED BY usage_ledger_priced WHERE `+pricedRows+`) GROUP BY 1, 2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query exports by price class: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key sql.NullString
 		var class string
 		f := &exportFig{}
 		if err := rows.Scan(&key, &class, &f.basis, &f.requested, &f.approved, &f.rejected); err != nil {
-			return nil, fmt.Errorf("read exports: %w", err)
+			return nil, fmt.Errorf("read exports by price class: %w", err)
 		}
-		if out[key.String] == nil {
-			out[key.String] = map[string]*exportFig{}
+		byClass := out[key.String]
+		if byClass == nil || byClass[Industry] == nil {
+			return nil, fmt.Errorf("exports by price class: key not among the exports: %w", errdefs.ErrInternal)
 		}
-		out[key.String][class] = f
+		ind := byClass[Industry]
+		if class != PublicInterest {
+			ind.basis += "," + f.basis // industry use: counted in ind already
+			continue
+		}
+		ind.requested -= f.requested
+		ind.approved -= f.approved
+		ind.rejected -= f.rejected
+		byClass[PublicInterest] = f
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read exports by price class: %w", err)
+	}
+	for _, byClass := range out {
+		if ind := byClass[Industry]; ind.requested == 0 {
+			delete(byClass, Industry) // every export came from public-interest jobs
+		}
+	}
+	return out, nil
 }
 
 // builder rolls one key's use up by price class.
@@ -246,6 +372,9 @@ type builder struct {
 	key   string
 	parts map[string]*Row
 	apps  map[string]map[string]bool
+	// exact, when set, is the key's job figures as the ledger sums them,
+	// which the row shows rather than the sum of its parts (addJobs).
+	exact *Row
 }
 
 func newBuilder(key string) *builder {
@@ -362,6 +491,10 @@ func (b *builder) finish(ctx context.Context, prices PriceList, ps *purposes) (R
 		out.Charge = out.Charge.add(cu.Charge)
 		out.Classes = append(out.Classes, cu)
 	}
+	if e := b.exact; e != nil {
+		out.Jobs, out.CPUSeconds, out.CPUHours, out.PeakMemoryBytes = e.Jobs, e.CPUSeconds, e.CPUSeconds/3600, e.PeakMemoryBytes
+		out.MemoryGBHours, out.InputBytes, out.OutputBytes, out.WallSeconds = e.MemoryGBHours, e.InputBytes, e.OutputBytes, e.WallSeconds
+	}
 	return out, nil
 }
 
@@ -390,51 +523,44 @@ func Stream(ctx context.Context, db Querier, q Query, prices PriceList, fn func(
 	if q.By == ByDataset {
 		from = "usage_ledger j, json_each(j.inputs) d"
 	}
+	key := keyExpr(q.By, false)
+	pr, err := pricedJobs(ctx, db, q, key)
+	if err != nil {
+		return err
+	}
 	w, args := where("j", q)
 	// The unary plus keeps SQLite from walking the (org, created_at)
 	// index for the grouping, which reads the table in random order: one
-	// sequential pass and a sort of the groups is faster.
-	rows, err := db.QueryContext(ctx, `SELECT `+keyExpr(q.By, false)+`, j.class, group_concat(DISTINCT j.basis), `+jobAggregates+
-		` FROM `+from+w+` GROUP BY +`+keyExpr(q.By, false)+`, j.class ORDER BY 1, 2`, args...)
+	// sequential pass and a sort of the groups is faster. The split by
+	// price class is pr's.
+	rows, err := db.QueryContext(ctx, `SELECT `+key+`, `+jobAggregates+
+		` FROM `+from+w+` GROUP BY +`+key+` ORDER BY 1`, args...)
 	if err != nil {
 		return fmt.Errorf("query job usage: %w", err)
 	}
 	defer rows.Close()
-	var cur *builder
-	emit := func() error {
-		if cur == nil {
-			return nil
+	for rows.Next() {
+		var k sql.NullString
+		var r Row
+		if err := scanJobs(rows, &r, &k); err != nil {
+			return err
 		}
-		cur.addExports(ex[cur.key])
-		delete(ex, cur.key)
-		r, err := cur.finish(ctx, prices, ps)
+		b := newBuilder(k.String)
+		b.addJobs(r, pr[k.String])
+		b.addExports(ex[b.key])
+		delete(ex, b.key)
+		row, err := b.finish(ctx, prices, ps)
 		if err != nil {
 			return err
 		}
-		return fn(r)
-	}
-	for rows.Next() {
-		var key, basis sql.NullString
-		var class string
-		var r Row
-		if err := scanJobs(rows, &r, &key, &class, &basis); err != nil {
+		if err := fn(row); err != nil {
 			return err
 		}
-		if cur == nil || cur.key != key.String {
-			if err := emit(); err != nil {
-				return err
-			}
-			cur = newBuilder(key.String)
-		}
-		cur.part(class, basis.String).sum(&r)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read job usage: %w", err)
 	}
 	rows.Close()
-	if err := emit(); err != nil {
-		return err
-	}
 	return streamExports(ctx, ex, prices, ps, fn)
 }
 
@@ -479,26 +605,16 @@ func Compute(ctx context.Context, db Querier, q Query, prices PriceList) (*Repor
 			return nil, err
 		}
 	} else {
-		w, args := where("j", q)
-		rows, err := db.QueryContext(ctx, `SELECT j.class, group_concat(DISTINCT j.basis), `+jobAggregates+` FROM usage_ledger j`+w+` GROUP BY j.class`, args...)
+		pr, err := pricedJobs(ctx, db, all, "''")
 		if err != nil {
-			return nil, fmt.Errorf("query job usage: %w", err)
+			return nil, err
 		}
-		for rows.Next() {
-			var class string
-			var basis sql.NullString
-			var r Row
-			if err := scanJobs(rows, &r, nil, &class, &basis); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			total.part(class, basis.String).sum(&r)
+		w, args := where("j", all)
+		var r Row
+		if err := scanJobs(db.QueryRowContext(ctx, `SELECT `+jobAggregates+` FROM usage_ledger j`+w, args...), &r, nil); err != nil {
+			return nil, err
 		}
-		if err := rows.Err(); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read job usage: %w", err)
-		}
-		rows.Close()
+		total.addJobs(r, pr[""])
 	}
 	allEx := q
 	allEx.By = ByOrg
