@@ -55,6 +55,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
+	"github.com/enclave-dev/enclave/sandbox-runtime/kubernetes/runcwrap"
 )
 
 var _ sandbox.Runtime = (*Runtime)(nil)
@@ -287,6 +288,8 @@ var admissionRules = []struct{ name, expr string }{
 	{"host-namespaces", `!has(object.spec.shareProcessNamespace) || object.spec.shareProcessNamespace == false`},
 	{"image", `object.spec.containers.all(c, c.imagePullPolicy == 'Never')`},
 	{"environment", `object.spec.containers.all(c, !has(c.env) && !has(c.envFrom))`},
+	{"runtime-class", `has(object.spec.runtimeClassName) && object.spec.runtimeClassName != ''`},
+	{"limits-annotation", `has(object.metadata.annotations) && '` + runcwrap.AnnotationLimits + `' in object.metadata.annotations`},
 }
 
 // AdmissionPolicy is the ValidatingAdmissionPolicy that makes the

@@ -110,8 +110,8 @@ var weakenings = []struct {
 	}},
 	{"restart", "containers", byPolicy, func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure }},
 	{"hold runs a command", "containers", notJudged, func(p *corev1.Pod) { p.Spec.Containers[1].Command = []string{"sh"} }},
-	{"another runtime class", "runtime-class", notJudged, func(p *corev1.Pod) { p.Spec.RuntimeClassName = nil }},
-	{"no limits for the OCI runtime", "runtime-class", notJudged, func(p *corev1.Pod) { delete(p.Annotations, runcwrap.AnnotationLimits) }},
+	{"another runtime class", "runtime-class", byPolicy, func(p *corev1.Pod) { p.Spec.RuntimeClassName = nil }},
+	{"no limits for the OCI runtime", "runtime-class", byPolicy, func(p *corev1.Pod) { delete(p.Annotations, runcwrap.AnnotationLimits) }},
 	{"other limits for the OCI runtime", "runtime-class", notJudged, func(p *corev1.Pod) {
 		l := testSpec().Limits
 		l.Pids *= 2
