@@ -70,12 +70,7 @@ func TestDerivedDataDiesWithItsBasis(t *testing.T) {
 	defer cancel()
 	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-derived-"})
 	cfg := jd.cfg
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := jd.world(t, ctx)
 	os.Remove(filepath.Join(jd.base, "penalties.csv"))
 	j, err := w.operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"copy.arrow", "note.txt"},

@@ -44,12 +44,7 @@ func TestMainPath(t *testing.T) {
 		c, _ := client.New(sock, p.Token)
 		return c
 	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	authority := as("Zhou Min", "platform", "authority")
 	until := time.Now().AddDate(1, 0, 0).Format("2006-01-02")
 	for _, o := range []api.OrgRequest{{Name: "credit-centre", Type: "agency", LicenceUntil: until}, {Name: "acme", Type: "company", LicenceUntil: until}, {Name: "security", Type: "agency", LicenceUntil: until}} {

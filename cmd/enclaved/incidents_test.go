@@ -27,12 +27,7 @@ func TestGrantsEndAndIncidentsStopUse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-incidents-"})
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := jd.world(t, ctx)
 	long := api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Args: []string{"sh", "-c", "sleep 120"}, Timeout: "3m"}
 	running := func(id string) {

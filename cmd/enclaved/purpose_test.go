@@ -33,12 +33,7 @@ func TestPurposeAgainstDaemon(t *testing.T) {
 	defer cancel()
 	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-purpose-"})
 	cfg := jd.cfg
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := jd.world(t, ctx)
 	var csv bytes.Buffer
 	must(synth.WriteCSV(&csv, 13, 150))

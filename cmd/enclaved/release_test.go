@@ -25,12 +25,7 @@ func TestReleaseFinishedAfterKill(t *testing.T) {
 	defer cancel()
 	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-release-"})
 	cfg := jd.cfg
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := jd.world(t, ctx)
 	operator, officer1, officer2, bureau, ids := w.operator, w.officer, w.officer2, w.bureau, w.ids
 	j, err := operator.RunJob(ctx, api.JobRequest{Image: w.image, Inputs: []string{"credit_penalties"}, Outputs: []string{"note.txt"},

@@ -31,12 +31,7 @@ func TestOperatorUpload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	jd := startJobDaemon(t, ctx, jobDaemonOpts{prefix: "enclave-uploads-"})
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := jd.world(t, ctx)
 	admin, _ := client.New(jd.sock, jd.adminToken)
 	person := func(name, org, role string) *client.Client {

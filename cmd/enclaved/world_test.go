@@ -94,6 +94,16 @@ func newJobDataDir(t *testing.T, ctx context.Context, opts jobDaemonOpts) *jobDa
 	return jd
 }
 
+// fatalOn returns a function that fails t on a non-nil error.
+func fatalOn(t *testing.T) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // world walks the daemon to a jobWorld (newJobWorld), with the dataset
 // written to base/penalties.csv.
 func (jd *jobDaemon) world(t *testing.T, ctx context.Context) *jobWorld {
@@ -120,12 +130,7 @@ type jobWorld struct {
 func newJobWorld(t *testing.T, ctx context.Context, sock, adminToken, toolbox, csv string) *jobWorld {
 	t.Helper()
 	admin, _ := client.New(sock, adminToken)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalOn(t)
 	w := &jobWorld{sock: sock, ids: map[*client.Client]string{}}
 	as := func(name, org, role string) *client.Client {
 		t.Helper()
