@@ -20,6 +20,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/authz"
 	"github.com/enclave-dev/enclave/enclave/datasets"
 	"github.com/enclave-dev/enclave/enclave/ingest"
+	"github.com/enclave-dev/enclave/enclave/jobs"
 	policy "github.com/enclave-dev/enclave/policies"
 )
 
@@ -416,8 +417,7 @@ func (s *Server) destroyDataset(ctx context.Context, c *call) (any, error) {
 		for _, v := range vs {
 			ds, err := s.Shredder.DatasetDestroyed(context.WithoutCancel(ctx), v.Name, v.Version, c.subject.Person.ID, req.Reason)
 			for _, d := range ds {
-				out.Derived = append(out.Derived, api.DerivedDestruction{Object: d.Object, Cause: d.Cause, Process: d.Process,
-					Technique: d.Technique, KeyID: d.KeyID, Files: d.Files, Actor: d.Actor, Reason: d.Reason, Time: d.Time})
+				out.Derived = append(out.Derived, derivedView(d, exactAudit(c)))
 			}
 			if err != nil {
 				return nil, fmt.Errorf("destroy what was derived from dataset %q version %d: %w", v.Name, v.Version, err)
@@ -425,4 +425,19 @@ func (s *Server) destroyDataset(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// derivedView is the record of a derived destruction as the caller reads
+// it. How many files a job's work area held is a figure the job chose (it
+// wrote them), so whoever else reads it, the custodian who destroyed the
+// dataset and the job's own operators included, reads it rounded as the
+// coarse view rounds a job's figures (jobs.Coarse, as the derived.*
+// audit entries are): only the bureau reads it exact (exactAudit).
+func derivedView(d jobs.Destruction, exact bool) api.DerivedDestruction {
+	files := d.Files
+	if !exact {
+		files = int(jobs.Coarse(float64(d.Files), 1))
+	}
+	return api.DerivedDestruction{Object: d.Object, Cause: d.Cause, Process: d.Process,
+		Technique: d.Technique, KeyID: d.KeyID, Files: files, Actor: d.Actor, Reason: d.Reason, Time: d.Time}
 }
