@@ -343,10 +343,15 @@ func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[stri
 			return nil, fmt.Errorf("read exports by price class: %w", err)
 		}
 		byClass := out[key.String]
-		if byClass == nil || byClass[Industry] == nil {
-			return nil, fmt.Errorf("exports by price class: key not among the exports: %w", errdefs.ErrInternal)
+		if byClass == nil { // requested between the two queries
+			byClass = map[string]*exportFig{}
+			out[key.String] = byClass
 		}
 		ind := byClass[Industry]
+		if ind == nil {
+			ind = &exportFig{}
+			byClass[Industry] = ind
+		}
 		if class != PublicInterest {
 			ind.basis += "," + f.basis // industry use: counted in ind already
 			continue
@@ -360,7 +365,7 @@ func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[stri
 		return nil, fmt.Errorf("read exports by price class: %w", err)
 	}
 	for _, byClass := range out {
-		if ind := byClass[Industry]; ind.requested == 0 {
+		if ind := byClass[Industry]; ind.requested <= 0 {
 			delete(byClass, Industry) // every export came from public-interest jobs
 		}
 	}
