@@ -129,15 +129,11 @@ func TestShadowSwitchesOnDivergence(t *testing.T) {
 
 // TestShadowChecksEveryDeniedJob: with a sample so sparse that nothing is
 // sampled, each denied job admission is still checked and an allowed one
-// is not. (It loads its engine with WithShadow; the other shadow tests
-// start the checks on a copy of a shared engine, as New does.)
+// is not.
 func TestShadowChecksEveryDeniedJob(t *testing.T) {
 	rec := newRecorder()
-	e, err := New(context.Background(), WithShadow(rec.shadow(1<<30)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	sh := rec.shadow(1 << 30)
+	e := copyEngine(t, builtinEngine(t), &sh)
 	ctx := context.Background()
 	allowed := jobInput()
 	denied := jobInput()
@@ -218,6 +214,28 @@ func TestShadowIgnoresCanceled(t *testing.T) {
 	rec.waitResults(t, "whoami", 1)
 	if got := rec.results("job.run"); len(got) != 0 {
 		t.Errorf("got %v for the canceled job.run, want no check", got)
+	}
+}
+
+// TestWithShadow: New with WithShadow starts the checks (the other shadow
+// tests start them on copies of the shared engines, as New does; the
+// trivial policies load in a fraction of the built-in ones' time).
+func TestWithShadow(t *testing.T) {
+	rec := newRecorder()
+	e, err := New(context.Background(), WithoutBuiltin(), WithPolicyDir(policyDir(t, map[string]string{"trivial.rego": trivialPolicy})),
+		WithShadow(rec.shadow(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.plannedFor("whoami") == nil {
+		t.Fatal("whoami is not planned: nothing to check")
+	}
+	if d, err := e.Decide(context.Background(), matrixInput("whoami", true, "operator")); err != nil || !d.Allow {
+		t.Fatalf("got %+v, %v, want allow", d, err)
+	}
+	if got := rec.waitResults(t, "whoami", 1); got[0] != ShadowAgree {
+		t.Errorf("got %v, want [%s]", got, ShadowAgree)
 	}
 }
 

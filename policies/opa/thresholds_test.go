@@ -54,10 +54,12 @@ func builtinModule(t *testing.T, name string) *ast.Module {
 
 // TestEgressThresholdsDeployer loads the two ways a deployer tunes the
 // thresholds: egress_overrides in a file of its own, and a replacement
-// egress.rego.
+// egress.rego. The thresholds are evaluated before and apart from the
+// decisions' residuals, so the engines decide in topdown (a load without
+// plans to check costs about half).
 func TestEgressThresholdsDeployer(t *testing.T) {
 	ctx := context.Background()
-	e, err := New(ctx, WithPolicyDir(policyDir(t, map[string]string{
+	e, err := New(ctx, withoutPlans(), WithPolicyDir(policyDir(t, map[string]string{
 		"local/thresholds.rego": "package enclave\n\negress_overrides := {\"min_cell\": 20, \"text_budget_bits\": 256.5}\n",
 	})))
 	if err != nil {
@@ -84,7 +86,7 @@ egress_thresholds := {
 	"text_budget_bits": 128, "text_free_numbers": 20, "log_line_budget_bits": 16,
 }
 `
-	e, err = New(ctx, WithPolicyDir(policyDir(t, map[string]string{"egress.rego": replaced})))
+	e, err = New(ctx, withoutPlans(), WithPolicyDir(policyDir(t, map[string]string{"egress.rego": replaced})))
 	if err != nil {
 		t.Fatalf("New with egress.rego replaced: %v", err)
 	}
