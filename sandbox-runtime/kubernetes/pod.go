@@ -29,9 +29,13 @@ const (
 	holdContainer   = runcwrap.HoldContainer
 	volTmp          = "tmp"
 	volOut          = "out"
-	// holdCPU and holdMemory are the holder container's share.
-	holdCPU    = "10m"
-	holdMemory = 16 << 20
+	// holdCPU and holdMemory are the holder container's share: it asks
+	// for holdCPURequest of a core and may use holdCPU (runc's init loads
+	// the seccomp filter inside the container's quota: at 10m its start
+	// took containerd 1.4-1.7 s).
+	holdCPU        = "100m"
+	holdCPURequest = "10m"
+	holdMemory     = 16 << 20
 	// deadlineGrace is how long past the job's timeout the cluster kills
 	// the pod by itself (activeDeadlineSeconds), should the daemon that
 	// stops the job at its timeout be gone.
@@ -115,7 +119,7 @@ func BuildPod(spec sandbox.Spec, p PodParams) *corev1.Pod {
 	}
 	deadline := int64(math.Ceil(spec.Limits.Timeout.Seconds())) + deadlineGrace
 	holdMem := quantity(holdMemory)
-	holdCPUq := resource.MustParse(holdCPU)
+	holdCPUq, holdCPUr := resource.MustParse(holdCPU), resource.MustParse(holdCPURequest)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PodName(spec.ID), Namespace: p.Namespace,
@@ -155,7 +159,7 @@ func BuildPod(spec sandbox.Spec, p PodParams) *corev1.Pod {
 					Name: holdContainer, Image: p.HoldImage, ImagePullPolicy: corev1.PullNever,
 					Resources: corev1.ResourceRequirements{
 						Limits:   corev1.ResourceList{corev1.ResourceCPU: holdCPUq, corev1.ResourceMemory: holdMem},
-						Requests: corev1.ResourceList{corev1.ResourceCPU: holdCPUq, corev1.ResourceMemory: holdMem},
+						Requests: corev1.ResourceList{corev1.ResourceCPU: holdCPUr, corev1.ResourceMemory: holdMem},
 					},
 					SecurityContext:          sc(),
 					TerminationMessagePolicy: corev1.TerminationMessageReadFile,

@@ -316,6 +316,13 @@ loop:
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), sandbox.ErrDetached) {
 				detached = true
+				if !st.started.IsZero() {
+					// recordStart patches in the background; a daemon that
+					// leaves makes sure the next one counts from the start.
+					if err := r.annotate(bg, pod.Name, AnnotationStarted, st.started.UTC().Format(time.RFC3339Nano)); err != nil {
+						r.log.Warn("record the job's start", "pod", pod.Name, "err", err)
+					}
+				}
 				if logsDone != nil {
 					r.recordLogs(bg, pod.Name, lw.last())
 				}
@@ -347,7 +354,9 @@ loop:
 	}
 	if st.terminated != nil && !st.terminated.FinishedAt.IsZero() && st.terminated.FinishedAt.Time.Before(ended.Add(-2*time.Second)) &&
 		st.terminated.FinishedAt.Time.After(st.started) {
-		ended = st.terminated.FinishedAt.Time // it ended while nobody watched
+		// It ended while nobody watched: the kubelet's record is to the
+		// second, truncated; the end of that second bounds it from above.
+		ended = st.terminated.FinishedAt.Time.Add(time.Second)
 	}
 	if logsDone != nil {
 		select {
