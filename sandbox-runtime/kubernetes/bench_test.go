@@ -207,11 +207,10 @@ func BenchmarkConcurrent32(b *testing.B) {
 // seccomp; the job's pod exactly as BuildPod makes it (the enclave's
 // runtime class, enclave-runc, the user namespace, the security context),
 // created directly; and Run (the runtime's own steps). Each is timed until
-// its job container terminated. (Measured: a holder that keeps running
-// under any seccomp profile takes containerd's CRI 1.4-1.7 s to start,
-// which the kubelet's pod sync waits for before it reports the job's end:
-// two of the kubelet's 1-second status ticks; the job's own seccomp,
-// enclave-runc, the user namespace, volumes and limits cost none.)
+// its job container terminated. (It found that a holder limited to 10m of
+// CPU took containerd's CRI 1.4-1.7 s to start under seccomp, runc's init
+// loading the filter inside that quota, and the kubelet's pod sync waited
+// for it: two 1-second status ticks. The holder may now use 0.1 core.)
 func BenchmarkOverheadBreakdown(b *testing.B) {
 	rt := setup(b)
 	ctx := context.Background()
