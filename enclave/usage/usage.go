@@ -212,8 +212,9 @@ func scanJobs(sc interface{ Scan(...any) error }, r *Row, key *sql.NullString, m
 // holds these rows only, so that the class split of a report reads them
 // and not the rest (nearly all jobs, which are the row's figures less
 // theirs); a query that reads it through the index repeats the condition
-// word for word (SQLite uses a partial index only then, and INDEXED BY
-// makes the query fail rather than scan the table).
+// word for word, its columns qualified or not (SQLite uses a partial
+// index only then, and INDEXED BY makes the query fail rather than scan
+// the table).
 const pricedRows = "basis != '' OR class = '" + PublicInterest + "'"
 
 // classFig is the job figures and applications of one key and price
@@ -326,11 +327,15 @@ func exportCounts(ctx context.Context, db Querier, q Query) (map[string]map[stri
 		return nil, fmt.Errorf("read exports: %w", err)
 	}
 	rows.Close()
-	// The exports of the jobs of pricedRows (a few: the set is read
-	// through the partial index and probed once per export).
+	// The exports of the jobs of pricedRows: the jobs read through the
+	// partial index first (CROSS JOIN keeps that order), so that without
+	// any the exports are not read again.
+	from = "usage_ledger l INDEXED BY usage_ledger_priced CROSS JOIN exports e ON e.job = l.id"
+	if q.By == ByDataset {
+		from += " JOIN jobs j ON j.id = e.job, json_each(j.inputs) d"
+	}
 	rows, err = db.QueryContext(ctx, `SELECT `+k+`, l.class, COALESCE(group_concat(DISTINCT l.basis), ''), `+exportAggregates+
-		` FROM `+from+` JOIN usage_ledger l ON l.id = e.job`+w+
-		` AND e.job IN (SELECT id FROM usage_ledger INDEXED BY usage_ledger_priced WHERE `+pricedRows+`) GROUP BY 1, 2`, args...)
+		` FROM `+from+w+` AND (l.basis != '' OR l.class = '`+PublicInterest+`') GROUP BY 1, 2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query exports by price class: %w", err)
 	}
