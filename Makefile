@@ -35,9 +35,9 @@ man: ## write the enclave CLI's man pages (one a command) into build/man
 images: deps ## build the built-in job images as OCI archives into build/images/ (after deps)
 	$(GO) run ./images/build -out $(IMAGES)
 
-install: build ## install enclaved, enclave (PREFIX/bin) and enclaved.service (PREFIX/lib/systemd/system), under DESTDIR
+install: build ## install enclaved, enclave, the Kubernetes node's enclave-runc and enclave-cni (PREFIX/bin) and enclaved.service (PREFIX/lib/systemd/system), under DESTDIR
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
-	install -m 0755 $(BIN)/enclaved $(BIN)/enclave $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BIN)/enclaved $(BIN)/enclave $(BIN)/enclave-runc $(BIN)/enclave-cni $(DESTDIR)$(BINDIR)/
 	sed 's|@BINDIR@|$(BINDIR)|g' tools/systemd/enclaved.service > $(DESTDIR)$(UNITDIR)/enclaved.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/enclaved.service
 

@@ -99,7 +99,9 @@ func TestMakeInstall(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, b := range []string{"enclaved", "enclave"} {
+	// enclave-runc and enclave-cni are what a Kubernetes node of the
+	// enclave runs (the RuntimeClass's handler, the jobs' CNI plugin).
+	for _, b := range []string{"enclaved", "enclave", "enclave-runc", "enclave-cni"} {
 		p := filepath.Join(dest, "opt/enclave/bin", b)
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm() != 0o755 {
