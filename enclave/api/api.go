@@ -216,7 +216,7 @@ type DerivedDestruction struct {
 	Process   string    `json:"process"`
 	Technique string    `json:"technique"`
 	KeyID     string    `json:"key_id,omitempty"`
-	Files     int       `json:"files_removed"`
+	Files     int       `json:"files_removed"` // rounded by the coarse rule for all but the bureau
 	Actor     string    `json:"actor"`
 	Reason    string    `json:"reason"`
 	Time      time.Time `json:"time"`
