@@ -1,9 +1,7 @@
 package containerd
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,7 +24,7 @@ var env struct {
 	rt      *Runtime
 	digests map[string]string // image name -> digest
 	// log is what the runtime logged, at every level, as JSON lines.
-	log syncBuffer
+	log sandboxtest.SyncBuffer
 }
 
 func TestMain(m *testing.M) {
@@ -133,29 +131,12 @@ func newSpec(t testing.TB, image string, args ...string) sandbox.Spec {
 // run runs spec and returns its exit and logs.
 func run(t testing.TB, ctx context.Context, spec sandbox.Spec) (sandbox.Exit, string) {
 	t.Helper()
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	ex, err := env.rt.Run(ctx, spec, &logs)
 	if err != nil {
 		t.Fatalf("Run %v: got error %v, want an exit", spec.Args, err)
 	}
 	return ex, logs.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestRunNoop(t *testing.T) {
@@ -199,20 +180,8 @@ func TestRunNoop(t *testing.T) {
 	}
 }
 
-// noJobFigures fails when a line the runtime logged about job id, at any
-// level, carries a figure the job sets: its exit status or how many bytes
-// of its log were dropped. The daemon's log is read outside the review.
+// noJobFigures: see sandboxtest.NoJobFigures.
 func noJobFigures(t *testing.T, id string) {
 	t.Helper()
-	for _, line := range strings.Split(env.log.String(), "\n") {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) != nil || rec["job"] != id {
-			continue
-		}
-		for _, k := range []string{"code", "exit_code", "dropped_bytes", "bytes"} {
-			if _, ok := rec[k]; ok {
-				t.Errorf("the runtime logged %q of job %s: %s", k, id, line)
-			}
-		}
-	}
+	sandboxtest.NoJobFigures(t, env.log.String(), id)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func detached(t *testing.T, rt *Runtime, spec sandbox.Spec, mark string) string 
 	t.Helper()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := rt.Run(ctx, spec, &logs)
@@ -165,7 +166,7 @@ func TestReattachAfterRestart(t *testing.T) {
 	if st := taskStatus(t, r2, spec.ID); st != containerd.Running {
 		t.Fatalf("the job after containerd restarted: got %q, want running", st)
 	}
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	ex, err := r2.Reattach(ctx, spec, &logs)
 	if err != nil {
 		t.Fatalf("Reattach: %v", err)
@@ -206,7 +207,7 @@ func TestReattach(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(2 * time.Second)
-		var logs syncBuffer
+		var logs sandboxtest.SyncBuffer
 		ex, err := rt.Reattach(context.Background(), spec, &logs)
 		if err != nil || ex.Reason != sandbox.ReasonExited || ex.Code != 0 || len(ex.Outputs) != 1 {
 			t.Fatalf("Reattach: got %+v, %v; want exited/0 with r.txt", ex, err)
@@ -227,7 +228,7 @@ func TestReattach(t *testing.T) {
 		spec.Limits.LogBytes = 1 << 20
 		detached(t, rt, spec, "begin")
 		time.Sleep(3 * time.Second)
-		var logs syncBuffer
+		var logs sandboxtest.SyncBuffer
 		ex, err := rt.Reattach(context.Background(), spec, &logs)
 		if err != nil || ex.Reason != sandbox.ReasonExited || ex.Code != 0 {
 			t.Fatalf("Reattach: got %+v, %v; want exited/0", ex, err)

@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,8 @@ var env struct {
 	cluster *k8stest.Cluster
 	rt      *Runtime
 	digests map[string]string // image name -> digest
+	// log is what the runtimes logged, at every level, as JSON lines.
+	log sandboxtest.SyncBuffer
 }
 
 const testNamespace = "enclave-jobs"
@@ -54,7 +55,7 @@ func testNode(c *k8stest.Cluster) LocalNode {
 // newRuntime connects a runtime to the test cluster.
 func newRuntime(ctx context.Context, c *k8stest.Cluster, ns string) (*Runtime, error) {
 	return New(ctx, c.Config, ns, testNode(c), WithSeccompProfile(k8stest.SeccompProfile),
-		WithHoldImage(k8stest.PauseImage), WithCPURequest(10), WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+		WithHoldImage(k8stest.PauseImage), WithCPURequest(10), WithLogger(slog.New(slog.NewJSONHandler(&env.log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 }
 
 // setup boots the cluster, builds, imports and prepares the built-in
@@ -143,27 +144,10 @@ func newSpec(t testing.TB, image string, args ...string) sandbox.Spec {
 // run runs spec and returns its exit and logs.
 func run(t testing.TB, ctx context.Context, spec sandbox.Spec) (sandbox.Exit, string) {
 	t.Helper()
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	ex, err := env.rt.Run(ctx, spec, &logs)
 	if err != nil {
 		t.Fatalf("Run %v: got error %v, want an exit", spec.Args, err)
 	}
 	return ex, logs.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

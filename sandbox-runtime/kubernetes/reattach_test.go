@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"errors"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ func waitRunning(t *testing.T, rt *Runtime, id string) {
 func detach(t *testing.T, rt *Runtime, spec sandbox.Spec, first string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := rt.Run(ctx, spec, &logs)
@@ -88,7 +89,7 @@ func TestReattachAfterRestart(t *testing.T) {
 	if _, err := rt2.client.CoreV1().Pods(rt2.ns).Get(ctx, PodName(dropped.ID), metav1.GetOptions{}); err == nil {
 		t.Errorf("pod of the job not kept: still there, want deleted")
 	}
-	var logs syncBuffer
+	var logs sandboxtest.SyncBuffer
 	ex, err := rt2.Reattach(ctx, kept, &logs)
 	if err != nil || ex.Reason != sandbox.ReasonExited || ex.Code != 0 {
 		t.Fatalf("Reattach: got %+v, %v; want exited/0", ex, err)

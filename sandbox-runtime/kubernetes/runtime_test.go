@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,6 +75,7 @@ func TestRunNoop(t *testing.T) {
 			if ex.Usage.CPUNanos == 0 || ex.Usage.PeakMemoryBytes == 0 {
 				t.Errorf("usage: got %+v, want CPU and memory metered from the pod's cgroup", ex.Usage)
 			}
+			sandboxtest.NoJobFigures(t, env.log.String(), spec.ID)
 			if strings.Contains(tc.name, "output") {
 				b, err := os.ReadFile(filepath.Join(spec.OutDir, "result.txt"))
 				if err != nil || string(b) != "data\n" {

@@ -71,7 +71,7 @@ func RunHostile(t *testing.T, h Hostile) {
 		return dir
 	}
 	run := func(t *testing.T, ctx context.Context, spec sandbox.Spec) (sandbox.Exit, string) {
-		var logs syncBuffer
+		var logs SyncBuffer
 		ex, err := h.Runtime.Run(ctx, spec, &logs)
 		if err != nil {
 			t.Errorf("Run %v: got error %v, want an exit", spec.Args, err)
