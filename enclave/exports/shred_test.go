@@ -1,9 +1,11 @@
 package exports
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,9 +160,19 @@ func objectsOf(ds []jobs.Destruction) []string {
 func TestShredderDatasetDestroyed(t *testing.T) {
 	w := newShredWorld(t)
 	ctx := context.Background()
+	var logged bytes.Buffer
+	w.s.Log = slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ds, err := w.s.DatasetDestroyed(ctx, "penalties", 1, "p_cust", "term ended")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The daemon's log is read outside the review: it names what was
+	// destroyed, never how many files a job had left.
+	if n := strings.Count(logged.String(), `"msg":"destroyed"`); n != len(ds) {
+		t.Errorf("%d destruction lines logged for %d destructions:\n%s", n, len(ds), logged.String())
+	}
+	if strings.Contains(logged.String(), `"files"`) {
+		t.Errorf("the log counts a job's files:\n%s", logged.String())
 	}
 	if got, want := objectsOf(ds), []string{"export:x_1", "job:j-a", "job:j-q"}; !slices.Equal(got, want) {
 		t.Fatalf("destroyed: got %v, want %v", got, want)

@@ -481,7 +481,9 @@ func (s *Sweeper) destroyPath(ctx context.Context, now time.Time, grant, object,
 		s.fail(ctx, now, ev)
 		return fmt.Errorf("destroy %s: %w", object, err)
 	}
-	s.cfg.Log.Info("destroyed", "object", object, "grant", grant, "files", len(files))
+	// No count of files (a job's choice) in the daemon's log, which is
+	// read outside the review; the audit entry keeps it.
+	s.cfg.Log.Info("destroyed", "object", object, "grant", grant)
 	res.Destroyed = append(res.Destroyed, d)
 	return nil
 }
