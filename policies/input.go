@@ -159,9 +159,10 @@ type Dataset struct {
 	// names it.
 	Upload bool `json:"upload"`
 	// Sharing is the sharing class (issue 20): "unconditional",
-	// "conditional" (an application names its conditions) or "none"
-	// (never granted); "" for a version imported before the class
-	// existed, which the policies read as unconditional.
+	// "conditional" (an application names its conditions; the server
+	// refuses to file or approve one that does not) or "none" (never
+	// granted). A version imported before the class existed is given as
+	// "conditional" (datasets.Version.Sharing), never as "".
 	Sharing string `json:"sharing"`
 }
 
