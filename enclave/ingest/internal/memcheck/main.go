@@ -1,7 +1,7 @@
 // Command memcheck makes large single-batch inputs and imports them in a
 // process of their own, so that a test can read the peak resident memory
-// of the import alone from the child's rusage (TestImportMemoryBounded in
-// package ingest). It is built without the race detector, whose shadow
+// of the import alone, which the child reports from its own VmHWM
+// (TestImportMemoryBounded in package ingest). It is built without the race detector, whose shadow
 // memory would count.
 //
 //	memcheck gen -format arrow|parquet -mb 1024 -out FILE
@@ -10,7 +10,8 @@
 // gen writes rows of two string columns, id and note (about 1 KiB of
 // letters), as one Arrow record batch or one Parquet row group. import
 // imports FILE into DIR/v with a new local keyring in DIR/keys and prints
-// the rows and the plaintext bytes stored as JSON.
+// the rows, the plaintext bytes stored and its peak resident memory
+// (peak_rss, bytes) as JSON.
 package main
 
 import (
@@ -193,5 +194,32 @@ func runImport(in, dir string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]int64{"rows": res.Rows, "bytes": res.Bytes})
+	peak, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]int64{"rows": res.Rows, "bytes": res.Bytes, "peak_rss": peak})
+}
+
+// peakRSS is the process's own peak resident memory in bytes, VmHWM of
+// /proc/self/status: the high-water mark of the memory map exec made. The
+// child's rusage is not used: Go starts a child with vfork, sharing the
+// parent's memory map until exec, and Linux carries that map's high-water
+// mark into the child's ru_maxrss, so a test binary grown by its earlier
+// tests reads as the import's peak.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib); err != nil {
+				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
+			}
+			return kib << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }
