@@ -7,9 +7,9 @@
 //   - decryption into an input area against a plain copy of the same bytes;
 //
 //   - the Arrow allocator's peak and the peak RSS of the import alone: the
-//     import runs in a child process (this program with -child), whose
-//     rusage Maxrss is read, so that neither the generator nor the
-//     references count (run with -only import at two sizes to see that
+//     import runs in a child process (this program with -child), which
+//     reports its own VmHWM (procmem.PeakRSS; its rusage would carry this
+//     process's), so that neither the generator nor the references count (run with -only import at two sizes to see that
 //     memory is flat with the input's size).
 //
 // Times are the best of -runs runs (3) of each side, alternated, on a
@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/enclave-dev/enclave/enclave/ingest/internal/procmem"
 	"io"
 	"os"
 	"os/exec"
@@ -128,6 +129,7 @@ type childResult struct {
 	WrappedKey     []byte
 	DataSHA256     string
 	Bytes          int64
+	PeakRSS        int64 // the child's own VmHWM (procmem.PeakRSS)
 }
 
 // runChild imports dir/penalties.csv into dir/v1 with the keyring in
@@ -163,6 +165,9 @@ func runChild(dir string) error {
 	}
 	out.AllocPeak, out.Rows, out.Values, out.FPRows = mem.peak, res.Rows, res.FingerprintValues, res.FingerprintRows
 	out.WrappedKey, out.DataSHA256, out.Bytes = res.WrappedKey, res.DataSHA256, res.Bytes
+	if out.PeakRSS, err = procmem.PeakRSS(); err != nil {
+		return err
+	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
@@ -187,11 +192,10 @@ func importChild(dir string) (*childResult, int64, error) {
 	if err := json.Unmarshal(outb, &res); err != nil {
 		return nil, 0, err
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return nil, 0, fmt.Errorf("no rusage for the import child")
+	if res.PeakRSS <= 0 {
+		return nil, 0, fmt.Errorf("the import child reported no peak resident memory")
 	}
-	return &res, ru.Maxrss * 1024, nil
+	return &res, res.PeakRSS, nil
 }
 
 // cpuTime is the process's user and system CPU time so far; on a shared

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/enclave-dev/enclave/enclave/ingest/internal/procmem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,32 +195,9 @@ func runImport(in, dir string) error {
 	if err != nil {
 		return err
 	}
-	peak, err := peakRSS()
+	peak, err := procmem.PeakRSS()
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]int64{"rows": res.Rows, "bytes": res.Bytes, "peak_rss": peak})
-}
-
-// peakRSS is the process's own peak resident memory in bytes, VmHWM of
-// /proc/self/status: the high-water mark of the memory map exec made. The
-// child's rusage is not used: Go starts a child with vfork, sharing the
-// parent's memory map until exec, and Linux carries that map's high-water
-// mark into the child's ru_maxrss, so a test binary grown by its earlier
-// tests reads as the import's peak.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kib int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib); err != nil {
-				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
-			}
-			return kib << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }
