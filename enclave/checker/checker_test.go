@@ -1,12 +1,14 @@
 package checker_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,6 +185,8 @@ func TestHostileCheckCostsOneFailedCheck(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.check, func(t *testing.T) {
 			r := testRunner(t)
+			var logged bytes.Buffer
+			r.Log = slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			if tc.limits.Wall > 0 {
 				r.Limits.Wall = tc.limits.Wall
 			}
@@ -211,6 +215,16 @@ func TestHostileCheckCostsOneFailedCheck(t *testing.T) {
 			for _, f := range res.Findings {
 				if strings.Contains(f.Evidence, secretValue) {
 					t.Errorf("finding %+v carries what the child wrote", f)
+				}
+			}
+			// The daemon's log names the failure, never a figure the
+			// content can set (exit status, CPU time, memory).
+			if tc.check == "spin" && !strings.Contains(logged.String(), "check process failed") {
+				t.Errorf("no failure logged:\n%s", logged.String())
+			}
+			for _, k := range []string{`"exit":`, `"cpu":`, `"max_rss_kib":`} {
+				if strings.Contains(logged.String(), k) {
+					t.Errorf("the log carries %s of the failed check:\n%s", k, logged.String())
 				}
 			}
 		})
