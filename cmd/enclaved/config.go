@@ -52,6 +52,10 @@ type Config struct {
 	// and unreleased outputs are kept; SweepEvery is how often the term
 	// sweeper looks.
 	TermGrace, SweepEvery time.Duration
+	// UploadQuota bounds the bytes of operators' uploads (issue 20) one
+	// organisation keeps, pending and approved; 0 is
+	// server.DefaultUploadQuota.
+	UploadQuota int64
 }
 
 // DefaultDataDir is /var/lib/enclave for root, ~/.local/share/enclave

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,6 +26,15 @@ func TestMain(m *testing.M) {
 		cfg.DataDir = dir
 		cfg.VaultAddr = os.Getenv("ENCLAVED_TEST_VAULT_ADDR")
 		cfg.Sandbox = os.Getenv("ENCLAVED_TEST_SANDBOX") == "1"
+		if q := os.Getenv("ENCLAVED_TEST_RUN_FLAGS"); q != "" {
+			// Flags of enclaved run, parsed as the command parses them.
+			rc, err := runConfig(append([]string{"--data-dir", dir}, strings.Fields(q)...))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			cfg.UploadQuota = rc.UploadQuota
+		}
 		if kc := os.Getenv("ENCLAVED_TEST_KUBECONFIG"); kc != "" {
 			cfg.SandboxKind, cfg.Kubeconfig, cfg.KubeletConfig = sandboxKubernetes, kc, os.Getenv("ENCLAVED_TEST_KUBELET_CONFIG")
 		}

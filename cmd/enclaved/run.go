@@ -65,6 +65,7 @@ func runConfig(args []string) (Config, error) {
 	fs.StringVar(&cfg.PriceList, "price-list", "", "YAML or JSON price list for usage charges (default: the built-in list, see enclave/usage)")
 	fs.DurationVar(&cfg.TermGrace, "term-grace", cfg.TermGrace, "how long after a grant or licence ends its job areas and unreleased outputs are kept")
 	fs.DurationVar(&cfg.SweepEvery, "sweep-every", cfg.SweepEvery, "how often the term sweeper looks for ended grants and licences")
+	uploadQuota := fs.String("upload-quota", "", "what one organisation may keep of operators' uploads, pending and approved, as a size such as 512Mi or 4Gi (default 4Gi)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	orgTypes := fs.String("authorized-org-types", strings.Join(cfg.AuthorizedOrgTypes, ","), "organisation types that may use authorization-required data")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +75,13 @@ func runConfig(args []string) (Config, error) {
 		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	cfg.AuthorizedOrgTypes = strings.Split(*orgTypes, ",")
+	if *uploadQuota != "" {
+		q, err := jobs.ParseSize(*uploadQuota)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--upload-quota: %v", err)}
+		}
+		cfg.UploadQuota = q
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, usageError{fmt.Errorf("--log-level: %v", err)}
 	}
@@ -168,7 +176,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Prices: prices, Metrics: mtr,
 		DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log,
 		Version: version, TokenTTL: cfg.TokenTTL, TempDir: cfg.tempDir(), Catalog: cat, Jobs: mgr, Exports: exp,
-		Shredder: shredder, ClientCA: clientCA,
+		Shredder: shredder, ClientCA: clientCA, UploadQuota: cfg.UploadQuota,
 		Console: console.New(db.SQL(), console.Options{Audit: alog, Log: log.With("part", "console")}),
 	})
 	if err != nil {
