@@ -297,7 +297,7 @@ var Actions = []string{
 	"objection.file", "objection.list", "objection.show", "objection.answer",
 	// A service call is decided on every call (issue 19 item 8): it is
 	// specialized and planned like the rest.
-	"service.verify", "service.query",
+	"service.verify", "service.query", "service.bulk",
 }
 
 // Limits on the size of an input, so that a hostile request cannot make a

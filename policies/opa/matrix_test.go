@@ -103,6 +103,7 @@ var wantRoles = map[string]map[string]string{
 
 	"service.verify": {"consumer-system": ownOrg},
 	"service.query":  {"consumer-system": ownOrg},
+	"service.bulk":   {"consumer-system": ownOrg},
 }
 
 // matrixInput builds a request for action by a person holding roles, on a
