@@ -11,10 +11,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -181,8 +179,10 @@ func IssueCert(ctx context.Context, q store.Querier, ca *CA, subID, org, system,
 }
 
 // AuthenticateCert resolves a client certificate that the TLS listener
-// verified against the client CA to its caller. It reads the credential
-// each time (no cache), so a revoked one is refused at once; an unknown
+// verified against the client CA to its caller. It uses what the runtime
+// holds of the credential, as Authenticate does for a token, and reads it
+// again when a write was committed since (store.DB.Generation), so a
+// revoked certificate is refused at the very next call; an unknown
 // certificate, a revoked one, one whose subscription is not approved or
 // has ended, or one of an organisation that is not active all answer the
 // same ErrUnauthenticated.
@@ -191,24 +191,12 @@ func (r *Runtime) AuthenticateCert(ctx context.Context, der []byte) (Caller, err
 		return Caller{}, err
 	}
 	now := r.now()
-	q := r.DB.SQL()
-	var c Caller
-	var revoked, state string
-	err := q.QueryRowContext(ctx, `SELECT c.id, c.subscription, s.service, c.system, c.org, s.until, c.revoked_at, s.state
-		FROM service_credentials c JOIN subscriptions s ON s.id = c.subscription WHERE c.hash = ?`, CertHash(der)).
-		Scan(&c.Credential, &c.Subscription, &c.Service, &c.System, &c.Org.Name, &c.Until, &revoked, &state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Caller{}, errUnauth
-	}
+	e, err := r.credential(ctx, CertHash(der), now)
 	if err != nil {
 		return Caller{}, err
 	}
-	if c.Org, err = people.GetOrg(ctx, q, c.Org.Name); err != nil {
-		return Caller{}, err
-	}
-	day := now.UTC().Format(people.DateLayout)
-	if revoked != "" || state != Approved || c.Org.Status != people.Active || day < c.Org.LicenceFrom || day > c.Org.LicenceUntil || day > c.Until {
+	if !e.live || now.UTC().Format(people.DateLayout) > e.caller.Until {
 		return Caller{}, errUnauth
 	}
-	return c, nil
+	return e.caller, nil
 }

@@ -1,18 +1,22 @@
 package services
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"database/sql"
 	"encoding/pem"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
 
 func csrPEM(t testing.TB, key any) []byte {
@@ -100,4 +104,60 @@ func FuzzParseCSR(f *testing.F) {
 			t.Fatal("accepted a request whose signature does not verify")
 		}
 	})
+}
+
+// TestCertRevocationTakesEffectAtOnce: certificate credentials use the
+// runtime's cache as tokens do (no database read per call), and a
+// revocation or a suspension of the organisation committed through
+// store.DB.Tx is refused on the very next call, with no Forget and no time
+// passing; the other certificate of the subscription still answers.
+func TestCertRevocationTakesEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	r, db, now := credWorld(t)
+	at := storetime.Format(now)
+	certA, certB := []byte("der of certificate a"), []byte("der of certificate b")
+	change := func(q string, args ...any) {
+		t.Helper()
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, q, args...); return err }, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change(`INSERT INTO service_credentials (id, subscription, org, system, hash, created_by, created_at)
+		VALUES ('cred_a', 'sub_1', 'bank', 'desk', ?, 'p', ?), ('cred_b', 'sub_1', 'bank', 'desk', ?, 'p', ?)`,
+		CertHash(certA), at, CertHash(certB), at)
+	live := func(der []byte) {
+		t.Helper()
+		if c, err := r.AuthenticateCert(ctx, der); err != nil || c.Subscription != "sub_1" || c.Org.Name != "bank" {
+			t.Fatalf("AuthenticateCert(%s): got %+v, %v; want the caller of sub_1", der, c, err)
+		}
+	}
+	refused := func(der []byte, why string) {
+		t.Helper()
+		if _, err := r.AuthenticateCert(ctx, der); !errdefs.IsUnauthorized(err) {
+			t.Fatalf("after %s: AuthenticateCert(%s): got %v, want unauthenticated at once", why, der, err)
+		}
+	}
+	reads := r.reads.Load()
+	live(certA)
+	live(certB)
+	refused([]byte("der of an unknown certificate"), "nothing")
+	if n := r.reads.Load() - reads; n != 3 {
+		t.Fatalf("the first calls of three certificates read %d credentials through the cache, want 3", n)
+	}
+	reads = r.reads.Load()
+	for range 100 {
+		live(certA)
+	}
+	if n := r.reads.Load() - reads; n != 0 {
+		t.Fatalf("100 calls with nothing written read the credential %d times, want 0", n)
+	}
+
+	change(`UPDATE service_credentials SET revoked_at = ? WHERE hash = ?`, at, CertHash(certA))
+	refused(certA, "a revocation")
+	live(certB)
+
+	change(`UPDATE orgs SET status = 'suspended' WHERE name = 'bank'`)
+	refused(certB, "the organisation's suspension")
+	change(`UPDATE orgs SET status = 'active' WHERE name = 'bank'`)
+	live(certB)
 }
