@@ -206,7 +206,7 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 		os.Remove(name)
 		return "", 0, fmt.Errorf("write fingerprint run: %w", err)
 	}
-	blk := make([]byte, 0, runBufSize)
+	enc := newEncoder(f)
 	var n uint64
 	for {
 		xs, err := src.block()
@@ -217,17 +217,11 @@ func (b *Builder) writeRun(src source) (string, uint64, error) {
 			break
 		}
 		n += uint64(len(xs))
-		for _, x := range xs {
-			blk = binary.LittleEndian.AppendUint64(blk, x)
-			if len(blk) == cap(blk) {
-				if _, err := f.Write(blk); err != nil {
-					return fail(err)
-				}
-				blk = blk[:0]
-			}
+		if err := enc.write(xs); err != nil {
+			return fail(err)
 		}
 	}
-	if _, err := f.Write(blk); err != nil {
+	if err := enc.flush(); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {
@@ -447,7 +441,12 @@ func openRun(name string) (*runReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("fingerprint run of %d bytes: %w", st.Size(), errdefs.ErrDataLoss)
 	}
-	return &runReader{f: f, size: st.Size(), blk: make([]byte, runBufSize), vals: make([]uint64, 0, runBufSize/8)}, nil
+	vals := make([]uint64, runBufSize/8)
+	blk := make([]byte, runBufSize)
+	if littleEndian {
+		blk = uint64Bytes(vals)
+	}
+	return &runReader{f: f, size: st.Size(), blk: blk, vals: vals[:0]}, nil
 }
 
 func (r *runReader) block() ([]uint64, error) {
@@ -460,6 +459,10 @@ func (r *runReader) block() ([]uint64, error) {
 		return nil, fmt.Errorf("read fingerprint run: %d bytes at the end: %w", n, errdefs.ErrDataLoss)
 	case err != nil:
 		return nil, fmt.Errorf("read fingerprint run: %w", err)
+	}
+	if littleEndian {
+		// r.blk is r.vals's memory: the bytes are the fingerprints.
+		return r.vals[:n/8], nil
 	}
 	r.vals = r.vals[:n/8]
 	for i := range r.vals {

@@ -188,7 +188,7 @@ func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, 
 	binary.LittleEndian.PutUint64(hdr[24:], nv)
 	binary.LittleEndian.PutUint64(hdr[32:], nr)
 	put(hdr[:])
-	blk := make([]byte, 0, 8<<10)
+	enc := newEncoder(writerFunc(func(p []byte) (int, error) { put(p); return len(p), nil }))
 	for _, l := range []struct {
 		src source
 		n   uint64
@@ -203,16 +203,9 @@ func writeSet(w io.Writer, keyID uint64, values source, nv uint64, rows source, 
 				break
 			}
 			got += uint64(len(xs))
-			for _, x := range xs {
-				blk = binary.LittleEndian.AppendUint64(blk, x)
-				if len(blk) == cap(blk) {
-					put(blk)
-					blk = blk[:0]
-				}
-			}
+			enc.write(xs) // put keeps bufio's error for Flush
 		}
-		put(blk)
-		blk = blk[:0]
+		enc.flush()
 		if got != l.n {
 			return n, fmt.Errorf("write fingerprint set: %d fingerprints where the header says %d: %w", got, l.n, errdefs.ErrInternal)
 		}
