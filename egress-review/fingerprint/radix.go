@@ -28,13 +28,8 @@ func sortHashes(a, scratch []uint64) {
 		scratch = make([]uint64, len(a))
 	}
 	s := scratch[:len(a)]
-	// Least significant of the two first: byte 6, then the tag (stable).
-	src, dst := a, s
-	for _, shift := range [...]uint{48, 56} {
-		if radixPass(src, dst, shift) {
-			src, dst = dst, src
-		}
-	}
+	// The tag byte and the byte below it, least significant first.
+	src, dst := radixPasses(a, s, 48, 2)
 	for i := 0; i < len(src); {
 		top := src[i] >> 48
 		j := i + 1
@@ -46,30 +41,6 @@ func sortHashes(a, scratch []uint64) {
 	}
 }
 
-// radixPass moves src into dst ordered (stably) by the byte at shift and
-// reports true, or does nothing and reports false when every value has
-// the same byte there.
-func radixPass(src, dst []uint64, shift uint) bool {
-	var count [256]int
-	for _, x := range src {
-		count[byte(x>>shift)]++
-	}
-	if count[byte(src[0]>>shift)] == len(src) {
-		return false
-	}
-	pos := 0
-	for i, c := range count {
-		count[i] = pos
-		pos += c
-	}
-	for _, x := range src {
-		d := byte(x >> shift)
-		dst[count[d]] = x
-		count[d]++
-	}
-	return true
-}
-
 // sortLow sorts x, whose values share their top 16 bits, into out (which
 // is x's or tmp's memory), using tmp (as long as x) as scratch.
 func sortLow(x, tmp, out []uint64) {
@@ -78,11 +49,59 @@ func sortLow(x, tmp, out []uint64) {
 		copy(out, x)
 		return
 	}
-	src, dst := x, tmp
-	for shift := uint(0); shift < 48; shift += 8 {
-		if radixPass(src, dst, shift) {
-			src, dst = dst, src
+	src, _ := radixPasses(x, tmp, 0, 6)
+	copy(out, src)
+}
+
+// radixPasses sorts x stably by its n bytes from the bit at shift up,
+// least significant first, moving it between x and tmp (as long as x). It
+// counts every byte's histogram in one read of x, rather than one read
+// per pass, and skips a pass where every value has the same byte. It
+// returns the slice that holds the result and the other.
+func radixPasses(x, tmp []uint64, shift uint, n int) (src, dst []uint64) {
+	var count [6][256]int
+	cs := count[:n]
+	switch n {
+	case 2:
+		for _, v := range x {
+			cs[0][byte(v>>shift)]++
+			cs[1][byte(v>>(shift+8))]++
+		}
+	case 6:
+		for _, v := range x {
+			v >>= shift
+			cs[0][byte(v)]++
+			cs[1][byte(v>>8)]++
+			cs[2][byte(v>>16)]++
+			cs[3][byte(v>>24)]++
+			cs[4][byte(v>>32)]++
+			cs[5][byte(v>>40)]++
+		}
+	default:
+		for _, v := range x {
+			for p := range cs {
+				cs[p][byte(v>>(shift+8*uint(p)))]++
+			}
 		}
 	}
-	copy(out, src)
+	src, dst = x, tmp
+	for p := range cs {
+		c := &cs[p]
+		sh := shift + 8*uint(p)
+		if c[byte(src[0]>>sh)] == len(src) {
+			continue
+		}
+		pos := 0
+		for i, k := range c {
+			c[i] = pos
+			pos += k
+		}
+		for _, v := range src {
+			d := byte(v >> sh)
+			dst[c[d]] = v
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	return src, dst
 }
