@@ -183,6 +183,14 @@ func (r *Runtime) credential(ctx context.Context, h string, now time.Time) (*cre
 		}
 	}
 	v, err := r.once(ctx, "credential "+h, gen, func(ctx context.Context) (any, error) {
+		// A call that looked before another's reading of this generation
+		// was stored, and starts its own after that flight ended, uses it.
+		r.mu.Lock()
+		cur := r.creds[h]
+		r.mu.Unlock()
+		if cur != nil && cur != e && cur.gen == gen && now.Sub(cur.read) <= Fresh && !now.Before(cur.read) {
+			return cur, nil
+		}
 		return r.readCred(ctx, h, now, gen)
 	})
 	if err != nil {
