@@ -36,10 +36,21 @@ func TestSortHashes(t *testing.T) {
 }
 
 func BenchmarkSortHashes(b *testing.B) {
+	for _, shape := range []struct {
+		name string
+		tags int
+	}{{"one tag", 1}, {"32 tags", 32}} {
+		b.Run(shape.name, func(b *testing.B) { benchmarkSortHashes(b, shape.tags) })
+	}
+}
+
+// benchmarkSortHashes sorts 2^20 fingerprints spread over tags tags, as a
+// spill buffer of value fingerprints of several kinds and lengths is.
+func benchmarkSortHashes(b *testing.B, tags int) {
 	r := rand.New(rand.NewPCG(1, 2))
 	src := make([]uint64, 1<<20)
 	for i := range src {
-		src[i] = withTag(r.Uint64(), 11)
+		src[i] = withTag(r.Uint64(), 11+r.IntN(tags))
 	}
 	a := make([]uint64, len(src))
 	for _, impl := range []struct {
