@@ -254,18 +254,8 @@ wait:
 	if ex.Reason == "" && m.oom(spec.Limits, ex.Code) {
 		ex.Reason = sandbox.ReasonOOM
 	}
-	full := outFull(outMnt)
-	rep, err := outputs.CollectDeclared(outMnt, spec.OutDir, spec.Limits, spec.Outputs)
-	if err != nil {
-		return ex, fmt.Errorf("job %q collect outputs: %w", spec.ID, err)
-	}
-	ex.Outputs, ex.Skipped, ex.Undeclared = rep.Files, rep.Skipped, rep.Undeclared
-	ex.Usage.OutputBytes = uint64(rep.Bytes)
-	if ex.Reason == "" && (full || rep.Truncated) {
-		ex.Reason = sandbox.ReasonOutputLimit
-	}
-	if ex.Reason == "" {
-		ex.Reason = sandbox.ReasonExited
+	if err := outputs.Finish(outMnt, spec, &ex); err != nil {
+		return ex, err
 	}
 	// The daemon's log is read outside the review (by the platform's
 	// staff, by log collectors): it names the job and how the sandbox saw
@@ -375,15 +365,6 @@ func (r *Runtime) mountOut(dir string, l sandbox.Limits) error {
 		return fmt.Errorf("mount output tmpfs: %w", err)
 	}
 	return nil
-}
-
-// outFull reports whether the /out tmpfs ran out of space or inodes.
-func outFull(dir string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false
-	}
-	return st.Bfree == 0 || st.Ffree == 0
 }
 
 // capWriter passes through at most left bytes and drops the rest; it never

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	sandbox "github.com/enclave-dev/enclave/sandbox-runtime"
@@ -142,13 +141,4 @@ func (r *Runtime) kill(ctx interface{ Done() <-chan struct{} }, podCG string, st
 		}
 	}
 	r.log.Warn("job container still has processes after kill", "cgroup", cg)
-}
-
-// outFull reports whether /out ran out of space or inodes.
-func outFull(dir string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false
-	}
-	return st.Bfree == 0 || st.Ffree == 0
 }

@@ -395,19 +395,12 @@ loop:
 		if out == "" {
 			return ex, fmt.Errorf("job %q: its /out is not mounted on this node: %w", spec.ID, errdefs.ErrUnavailable)
 		}
-		full := outFull(out)
-		rep, err := outputs.CollectDeclared(out, spec.OutDir, spec.Limits, spec.Outputs)
-		if err != nil {
-			return ex, fmt.Errorf("job %q collect outputs: %w", spec.ID, err)
+		// Collected and the reason completed as on containerd; a job
+		// that ended otherwise (OOM, timeout) with nothing declared has
+		// nothing to collect.
+		if err := outputs.Finish(out, spec, &ex); err != nil {
+			return ex, err
 		}
-		ex.Outputs, ex.Skipped, ex.Undeclared = rep.Files, rep.Skipped, rep.Undeclared
-		ex.Usage.OutputBytes = uint64(rep.Bytes)
-		if ex.Reason == "" && (full || rep.Truncated) {
-			ex.Reason = sandbox.ReasonOutputLimit
-		}
-	}
-	if ex.Reason == "" {
-		ex.Reason = sandbox.ReasonExited
 	}
 	// The daemon's log is read outside the review (by the platform's
 	// staff, by log collectors): it names the job and how the sandbox saw

@@ -319,3 +319,36 @@ func classify(err error) error {
 	}
 	return errors.Join(errdefs.ErrUnknown, err)
 }
+
+// Finish ends a job's run the same way on every backend: it collects the
+// declared outputs from out (the job's /out as mounted on this host) into
+// spec.OutDir and completes ex with them (files, skips, the undeclared
+// count, the output bytes), then sets the reason when nothing else ended
+// the job: output-limit when /out filled up (blocks or inodes) or a file
+// was cut, exited otherwise.
+func Finish(out string, spec sandbox.Spec, ex *sandbox.Exit) error {
+	full := Full(out)
+	rep, err := CollectDeclared(out, spec.OutDir, spec.Limits, spec.Outputs)
+	if err != nil {
+		return fmt.Errorf("job %q collect outputs: %w", spec.ID, err)
+	}
+	ex.Outputs, ex.Skipped, ex.Undeclared = rep.Files, rep.Skipped, rep.Undeclared
+	ex.Usage.OutputBytes = uint64(rep.Bytes)
+	if ex.Reason == "" && (full || rep.Truncated) {
+		ex.Reason = sandbox.ReasonOutputLimit
+	}
+	if ex.Reason == "" {
+		ex.Reason = sandbox.ReasonExited
+	}
+	return nil
+}
+
+// Full reports whether the file system at dir has no free block or no
+// free inode left: a job that filled its /out ended for its output limit.
+func Full(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Bfree == 0 || st.Ffree == 0
+}

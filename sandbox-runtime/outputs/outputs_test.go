@@ -395,3 +395,42 @@ func TestCollectDeclaredRefusesBadNames(t *testing.T) {
 		})
 	}
 }
+
+// TestFinish: the end of a run on either backend. A job that wrote its
+// declared file and an undeclared one ended "exited" with the one file
+// collected and the other counted; a reason the backend already set (an
+// OOM death) stands; a file cut at the output limit makes the reason
+// output-limit.
+func TestFinish(t *testing.T) {
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "r.txt"), []byte("12345678"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "x.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		reason, want sandbox.Reason
+		limit        int64
+		wantFiles    int
+	}{
+		{"exited", "", sandbox.ReasonExited, 1 << 20, 1},
+		{"reason kept", sandbox.ReasonOOM, sandbox.ReasonOOM, 1 << 20, 1},
+		{"cut at the limit", "", sandbox.ReasonOutputLimit, 4, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := sandbox.Spec{ID: "j-1", OutDir: t.TempDir(), Limits: limits(tc.limit, 10), Outputs: []string{"r.txt"}}
+			ex := sandbox.Exit{Reason: tc.reason}
+			if err := Finish(out, spec, &ex); err != nil {
+				t.Fatal(err)
+			}
+			if ex.Reason != tc.want || len(ex.Outputs) != tc.wantFiles || ex.Undeclared != 1 {
+				t.Fatalf("got reason %q, %d outputs, %d undeclared; want %q, %d, 1", ex.Reason, len(ex.Outputs), ex.Undeclared, tc.want, tc.wantFiles)
+			}
+			if tc.wantFiles == 1 && ex.Usage.OutputBytes != 8 {
+				t.Errorf("output bytes: got %d, want 8", ex.Usage.OutputBytes)
+			}
+		})
+	}
+}
