@@ -136,19 +136,7 @@ func (in *Incident) Objects() []string {
 // CheckText checks a reason or a decision: not empty, at most MaxText
 // bytes of UTF-8 without control characters but newlines and tabs.
 func CheckText(field, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > MaxText {
-		return "", fmt.Errorf("%s is required (at most %d bytes): %w", field, MaxText, errdefs.ErrInvalidArgument)
-	}
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%s is not UTF-8 text: %w", field, errdefs.ErrInvalidArgument)
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return "", fmt.Errorf("%s holds a control character: %w", field, errdefs.ErrInvalidArgument)
-		}
-	}
-	return s, nil
+	return people.CheckNote(field, s, MaxText)
 }
 
 // ParseTarget reads what a report names: exactly one of job, dataset,

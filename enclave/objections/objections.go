@@ -21,10 +21,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
 )
@@ -112,19 +112,7 @@ func DueDate(filed time.Time) time.Time {
 // MaxText bytes of UTF-8 without control characters but newlines and
 // tabs. Its errors never quote the text.
 func CheckText(field, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > MaxText {
-		return "", fmt.Errorf("%s is required (at most %d bytes): %w", field, MaxText, errdefs.ErrInvalidArgument)
-	}
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%s is not UTF-8 text: %w", field, errdefs.ErrInvalidArgument)
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return "", fmt.Errorf("%s holds a control character: %w", field, errdefs.ErrInvalidArgument)
-		}
-	}
-	return s, nil
+	return people.CheckNote(field, s, MaxText)
 }
 
 // File records an objection in q: dataset (whose custodian organisation is

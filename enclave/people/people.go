@@ -338,6 +338,26 @@ func CheckText(field, s string) error {
 	return nil
 }
 
+// CheckNote checks a required free text of at most max bytes (an
+// incident's reason, an objection and its answer) and returns it trimmed:
+// not blank, UTF-8, no control characters but newlines and tabs. Its
+// errors name the field, never quote the text.
+func CheckNote(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > max {
+		return "", fmt.Errorf("%s is required (at most %d bytes): %w", field, max, errdefs.ErrInvalidArgument)
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%s is not UTF-8 text: %w", field, errdefs.ErrInvalidArgument)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return "", fmt.Errorf("%s holds a control character: %w", field, errdefs.ErrInvalidArgument)
+		}
+	}
+	return s, nil
+}
+
 // CheckApplication validates what a licence application records: every
 // field required, the security lead and the principal as person names.
 func CheckApplication(a Application) error {
