@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -298,8 +299,10 @@ func TestWaitThatTimesOutLeavesNoWaiter(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		j, err := m.Wait(ctx, "j-1")
 		cancel()
-		if err == nil || j == nil || j.State.Terminal() {
-			t.Fatalf("a wait that timed out on a running job: got %v, %v; want the job not ended and the deadline", j, err)
+		// The deadline may fall inside the wait's read of the job (no job
+		// then, as under -race): the server's route reads it again.
+		if !errors.Is(err, context.DeadlineExceeded) || j != nil && j.State.Terminal() {
+			t.Fatalf("a wait that timed out on a running job: got %v, %v; want the deadline and the job, if read, not ended", j, err)
 		}
 	}
 	m.mu.Lock()
