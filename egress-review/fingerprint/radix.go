@@ -1,14 +1,13 @@
 package fingerprint
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // radixMin is the length from which sortHashes uses a radix sort; below it
 // the comparison sort is as fast and needs no scratch space.
 const radixMin = 1 << 12
-
-// bucketMin is the size of a top-16-bit bucket from which sortHashes sorts
-// it by radix too; smaller buckets are sorted by comparison.
-const bucketMin = 256
 
 // sortHashes sorts a in increasing order. Fingerprints are a tag byte
 // over 56 uniformly distributed bits, for which a radix sort is several
@@ -16,8 +15,7 @@ const bucketMin = 256
 // order it by the top 16 bits (the tag byte, then the byte below it; a
 // pass is skipped when every value has the same byte there, as the tag
 // byte often does); each bucket of equal top 16 bits, a few hundredth of
-// the whole, then fits in cache and is sorted there by its low 48 bits.
-// It uses scratch, which must not overlap a, when it holds len(a) values,
+// the whole, then fits in cache and is sorted there by sortLow. It uses scratch, which must not overlap a, when it holds len(a) values,
 // and allocates otherwise.
 func sortHashes(a, scratch []uint64) {
 	if len(a) < radixMin {
@@ -42,15 +40,76 @@ func sortHashes(a, scratch []uint64) {
 }
 
 // sortLow sorts x, whose values share their top 16 bits, into out (which
-// is x's or tmp's memory), using tmp (as long as x) as scratch.
+// is x's or tmp's memory), using tmp (as long as x) as scratch. The low 48
+// bits of fingerprints are keyed hash, uniformly spread: one counting pass
+// on the bits just below the shared 16 puts x into sub-buckets of about
+// four values each, in tmp, and an insertion sort finishes each. A
+// sub-bucket that is not small (values that are not spread, as in tests)
+// goes to the comparison sort, so no input costs more than that.
 func sortLow(x, tmp, out []uint64) {
-	if len(x) < bucketMin {
-		slices.Sort(x)
+	m := len(x)
+	if m <= insertionMax {
+		insertionSort(x)
 		copy(out, x)
 		return
 	}
-	src, _ := radixPasses(x, tmp, 0, 6)
-	copy(out, src)
+	b := min(max(bits.Len(uint(m))-2, 1), lowBitsMax)
+	shift := 48 - uint(b)
+	mask := uint64(1)<<b - 1
+	var count [1 << lowBitsMax]int32
+	c := count[:1<<b]
+	for _, v := range x {
+		c[(v>>shift)&mask]++
+	}
+	pos := int32(0)
+	for d, k := range c {
+		c[d] = pos
+		pos += k
+	}
+	// c[d] is where sub-bucket d starts; it moves with the scatter, so
+	// that afterwards it is where sub-bucket d ends.
+	t := tmp[:m]
+	for _, v := range x {
+		d := (v >> shift) & mask
+		t[c[d]] = v
+		c[d]++
+	}
+	lo := 0
+	for d := range 1 << b {
+		hi := int(c[d])
+		switch k := hi - lo; {
+		case k <= 1:
+		case k <= insertionMax:
+			insertionSort(t[lo:hi])
+		default:
+			slices.Sort(t[lo:hi])
+		}
+		lo = hi
+	}
+	if &out[0] != &t[0] {
+		copy(out, t)
+	}
+}
+
+// Tuning of sortLow: sub-buckets are counted on at most lowBitsMax bits (a
+// table of 16 KiB on the stack), and runs of at most insertionMax values
+// are sorted by insertion.
+const (
+	lowBitsMax   = 12
+	insertionMax = 24
+)
+
+// insertionSort sorts a short slice in place.
+func insertionSort(a []uint64) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		j := i
+		for j > 0 && a[j-1] > v {
+			a[j] = a[j-1]
+			j--
+		}
+		a[j] = v
+	}
 }
 
 // radixPasses sorts x stably by its n bytes from the bit at shift up,

@@ -8,8 +8,8 @@ import (
 
 func TestSortHashes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 5, radixMin - 1, radixMin, 3*radixMin + 7, 100000} {
-		for _, shape := range []string{"random", "one tag", "duplicates", "sorted", "reversed"} {
+	for _, n := range []int{0, 1, 5, insertionMax + 1, radixMin - 1, radixMin, 3*radixMin + 7, 100000, 1 << 20} {
+		for _, shape := range []string{"random", "one tag", "32 tags", "low bits", "duplicates", "sorted", "reversed"} {
 			a := make([]uint64, n)
 			for i := range a {
 				switch shape {
@@ -17,6 +17,12 @@ func TestSortHashes(t *testing.T) {
 					a[i] = r.Uint64()
 				case "one tag":
 					a[i] = withTag(r.Uint64(), 11)
+				case "32 tags":
+					a[i] = withTag(r.Uint64(), 11+r.IntN(32))
+				case "low bits":
+					// one top-16-bit bucket and one sub-bucket: the
+					// comparison sort's case
+					a[i] = withTag(r.Uint64()&(1<<30-1), 7)
 				case "duplicates":
 					a[i] = uint64(r.IntN(50)) << 40
 				case "sorted":
