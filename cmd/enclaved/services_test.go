@@ -261,6 +261,57 @@ func TestServicesAgainstDaemon(t *testing.T) {
 	if err != nil || len(us) != 1 || us[0].Calls != 4 || us[0].Matches != 3 || us[0].Misses != 1 || us[0].Refused != 1 {
 		t.Fatalf("usage: got %+v %v", us, err)
 	}
+	if us[0].Class != "industry" || us[0].Charge != 0.04 {
+		t.Fatalf("usage of an ordinary subscription: got class %q charge %v, want industry at 0.01 per answered call", us[0].Class, us[0].Charge)
+	}
+
+	// A subscription claiming public-interest use (001 art. 23): the
+	// authority sees the claim, and once approved its calls are
+	// public-interest use, free under the default price list.
+	pubSub, err := d.consumer.Subscribe(ctx, "firms", api.SubscribeRequest{Scenario: "loan checks", Until: time.Now().AddDate(0, 6, 0).Format("2006-01-02"),
+		PublicInterest: true})
+	if err != nil || !pubSub.PublicInterest {
+		t.Fatalf("public-interest subscription: got %+v %v", pubSub, err)
+	}
+	subs, err := d.authority.ListSubscriptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, sub := range subs {
+		seen = seen || (sub.ID == pubSub.ID && sub.PublicInterest && sub.State == "pending")
+	}
+	if !seen {
+		t.Fatalf("the authority's list does not show the pending claim: %+v", subs)
+	}
+	if _, err := d.authority.DecideSubscription(ctx, pubSub.ID, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	pubCred, err := d.consumer.IssueCredential(ctx, api.CredentialRequest{Subscription: pubSub.ID, System: "welfare-desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := d.system(pubCred.Token).Verify(ctx, "firms", api.VerifyRequest{Key: keys[i]}); err != nil {
+			t.Fatalf("public-interest call %d: %v", i, err)
+		}
+	}
+	if us, err = d.consumer.ServiceUsage(ctx, "firms", ""); err != nil || len(us) != 2 {
+		t.Fatalf("usage with two subscriptions: got %+v %v", us, err)
+	}
+	for _, u := range us {
+		want := map[string]struct {
+			class  string
+			calls  int64
+			charge float64
+		}{pubSub.ID: {"public-interest", 3, 0}}[u.Subscription]
+		if u.Subscription != pubSub.ID {
+			want.class, want.calls, want.charge = "industry", 4, 0.04
+		}
+		if u.Class != want.class || u.Calls != want.calls || u.Charge != want.charge {
+			t.Errorf("usage of %s: got class %q, %d calls, charge %v; want %q, %d, %v", u.Subscription, u.Class, u.Calls, u.Charge, want.class, want.calls, want.charge)
+		}
+	}
 
 	// Neither the keys sent nor the dataset's raw keys are stored anywhere
 	// in the data directory (audit log, database, index files).

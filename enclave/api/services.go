@@ -65,6 +65,11 @@ type ServiceDecision struct {
 type SubscribeRequest struct {
 	Scenario string `json:"scenario"`
 	Until    string `json:"until"`
+	// PublicInterest claims public-interest use (public governance or
+	// public welfare, 001 art. 23): the calls are charged at the price
+	// list's public-interest call price once the authority approves the
+	// subscription with this claim.
+	PublicInterest bool `json:"public_interest,omitempty"`
 }
 
 // Subscription is a consumer organisation's subscription to a service.
@@ -78,6 +83,9 @@ type Subscription struct {
 	State     string    `json:"state"`
 	DecidedBy string    `json:"decided_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// PublicInterest is the subscription's claim of public-interest use,
+	// which the authority's approval grants (the price class of its calls).
+	PublicInterest bool `json:"public_interest"`
 }
 
 // CredentialRequest is the body of POST /v1/credentials.
@@ -147,6 +155,9 @@ type ServiceUsage struct {
 	Misses       int64   `json:"misses"`
 	Refused      int64   `json:"refused"`
 	Charge       float64 `json:"charge"`
+	// Class is the price class the calls were charged at: "industry", or
+	// "public-interest" for a subscription approved for public-interest use.
+	Class string `json:"class"`
 }
 
 // SignedStatement is a DSSE envelope (as a release's attestation): the
@@ -179,6 +190,9 @@ type UsageStatement struct {
 	Charge       float64   `json:"charge"`
 	Currency     string    `json:"currency"`
 	MadeAt       time.Time `json:"made_at"`
+	// Class is the price class of the subscription's calls (see
+	// ServiceUsage.Class).
+	Class string `json:"class,omitempty"`
 }
 
 // StatementSigner is one signature of a SignedStatement.

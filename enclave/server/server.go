@@ -148,7 +148,7 @@ func New(deps Deps) (*Server, error) {
 	}
 	if deps.Catalog != nil {
 		s.services = &services.Runtime{DB: deps.DB, Catalog: deps.Catalog, Keyring: deps.Keyring, Now: deps.Now, TempDir: deps.TempDir,
-			CallPrice: s.prices().Call}
+			CallPrice: s.prices().Of(usage.Industry).Call, PublicCallPrice: s.prices().Of(usage.PublicInterest).Call}
 		s.services.Bundles = s.openBundle
 	}
 	s.routes = s.allRoutes()

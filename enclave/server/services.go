@@ -274,12 +274,12 @@ func (s *Server) subscribe(ctx context.Context, c *call) (any, error) {
 			return err
 		}
 		var err error
-		sub, err = services.Subscribe(ctx, tx, name, c.subject.Org.Name, c.subject.Person.ID, req.Scenario, req.Until, s.Now())
+		sub, err = services.Subscribe(ctx, tx, name, c.subject.Org.Name, c.subject.Person.ID, req.Scenario, req.Until, req.PublicInterest, s.Now())
 		if err != nil {
 			return err
 		}
 		ev.Objects = append(ev.Objects, "subscription:"+sub.ID)
-		ev.Details = map[string]string{"until": sub.Until}
+		ev.Details = map[string]string{"until": sub.Until, "public_interest": fmt.Sprint(sub.PublicInterest)}
 		return nil
 	})
 	if err != nil {
@@ -314,6 +314,7 @@ func (s *Server) decideSubscription(decision string) func(ctx context.Context, c
 			sub, err = services.DecideSubscription(ctx, tx, id, c.subject.Person.ID, decision)
 			if err == nil {
 				ev.Objects = append(ev.Objects, "service:"+sub.Service)
+				ev.Details = map[string]string{"public_interest": fmt.Sprint(sub.PublicInterest), "class": sub.Class()}
 			}
 			return err
 		})
@@ -536,7 +537,7 @@ func (s *Server) serviceView(ctx context.Context, sv *services.Service) api.Serv
 
 func subscriptionView(s *services.Subscription) api.Subscription {
 	return api.Subscription{ID: s.ID, Service: s.Service, Org: s.Org, Person: s.Person, Scenario: s.Scenario, Until: s.Until,
-		State: s.State, DecidedBy: s.DecidedBy, CreatedAt: s.CreatedAt}
+		State: s.State, DecidedBy: s.DecidedBy, CreatedAt: s.CreatedAt, PublicInterest: s.PublicInterest}
 }
 
 func credentialView(c *services.Credential) api.Credential {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
+	"github.com/enclave-dev/enclave/enclave/usage"
 )
 
 // DefaultCallPrice is the charge of one answered call (matched or not)
@@ -137,15 +138,22 @@ func (r *Runtime) Usage(ctx context.Context, f UsageFilter) ([]UsageRow, error) 
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
-	return ReadUsage(ctx, r.DB.SQL(), f, r.CallPrice)
+	return ReadUsage(ctx, r.DB.SQL(), f, CallPrices{Industry: r.CallPrice, PublicInterest: r.PublicCallPrice})
+}
+
+// CallPrices are the price list's call prices by price class.
+type CallPrices struct {
+	Industry, PublicInterest float64
 }
 
 // ReadUsage reads usage rows from the meter table, each answered call
-// charged callPrice (the price list's call price: calls are industry and
-// commercial use, no approved public-interest application names them).
-func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter, callPrice float64) ([]UsageRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT m.service, m.subscription, m.org, m.day, m.calls, m.matches, m.misses, m.refused
-		FROM service_meter m JOIN services s ON s.name = m.service
+// charged at the call price of its subscription's class: public-interest
+// for a subscription the authority approved with a claim of
+// public-interest use, industry otherwise (Subscription.Class).
+func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter, prices CallPrices) ([]UsageRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.service, m.subscription, m.org, m.day, m.calls, m.matches, m.misses, m.refused,
+		COALESCE(sub.public_interest AND sub.state = 'approved', 0)
+		FROM service_meter m JOIN services s ON s.name = m.service LEFT JOIN subscriptions sub ON sub.id = m.subscription
 		WHERE (?1 = '' OR m.service = ?1) AND (?2 = '' OR m.subscription = ?2) AND (?3 = '' OR m.org = ?3) AND (?4 = '' OR m.day = ?4)
 		AND (?5 = '' OR EXISTS (SELECT 1 FROM dataset_owners o WHERE o.name = s.dataset AND o.org = ?5))
 		ORDER BY m.day, m.service, m.subscription`, f.Service, f.Subscription, f.Org, f.Day, f.Custodian)
@@ -156,10 +164,16 @@ func ReadUsage(ctx context.Context, q store.Querier, f UsageFilter, callPrice fl
 	var out []UsageRow
 	for rows.Next() {
 		var u UsageRow
-		if err := rows.Scan(&u.Service, &u.Subscription, &u.Org, &u.Day, &u.Calls, &u.Matches, &u.Misses, &u.Refused); err != nil {
+		var public bool
+		if err := rows.Scan(&u.Service, &u.Subscription, &u.Org, &u.Day, &u.Calls, &u.Matches, &u.Misses, &u.Refused, &public); err != nil {
 			return nil, err
 		}
-		u.Charge = math.Round(float64(u.Calls)*callPrice*100) / 100
+		price := prices.Industry
+		u.Class = usage.Industry
+		if public {
+			price, u.Class = prices.PublicInterest, usage.PublicInterest
+		}
+		u.Charge = math.Round(float64(u.Calls)*price*100) / 100
 		out = append(out, u)
 	}
 	return out, rows.Err()
@@ -187,7 +201,8 @@ func (r *Runtime) Statement(ctx context.Context, sub *Subscription, day string, 
 	if err != nil {
 		return nil, err
 	}
-	st := UsageStatement{Subscription: sub.ID, Service: sub.Service, Org: sub.Org, Day: day, Currency: currency, MadeAt: r.now().UTC().Truncate(time.Second)}
+	st := UsageStatement{Subscription: sub.ID, Service: sub.Service, Org: sub.Org, Day: day, Currency: currency, MadeAt: r.now().UTC().Truncate(time.Second),
+		Class: sub.Class()}
 	for _, u := range rows {
 		st.Calls, st.Matches, st.Misses, st.Refused, st.Charge = st.Calls+u.Calls, st.Matches+u.Matches, st.Misses+u.Misses, st.Refused+u.Refused, st.Charge+u.Charge
 	}

@@ -54,6 +54,11 @@ type Runtime struct {
 	// currency: the price list's call price, set by the server (issue 19
 	// item 4); zero is free. Only usage reports read it.
 	CallPrice float64
+	// PublicCallPrice is the call price of public-interest use: that of
+	// the calls of a subscription approved with a claim of public-interest
+	// use (001 art. 23; the price list's public_interest.call, at most
+	// CallPrice; zero is free).
+	PublicCallPrice float64
 	// TempDir holds a dataset's decrypted key columns while an index is
 	// built; they are removed at once.
 	TempDir string

@@ -43,6 +43,7 @@ import (
 	"github.com/enclave-dev/enclave/enclave/people"
 	"github.com/enclave-dev/enclave/enclave/store"
 	"github.com/enclave-dev/enclave/enclave/store/storetime"
+	"github.com/enclave-dev/enclave/enclave/usage"
 )
 
 func init() {
@@ -113,6 +114,8 @@ CREATE TABLE service_meter (
 		{Version: 2, Name: "services over a released export (bulk, and query over its table)", SQL: `
 ALTER TABLE services ADD COLUMN export TEXT NOT NULL DEFAULT '';
 ALTER TABLE services ADD COLUMN file TEXT NOT NULL DEFAULT '';`},
+		{Version: 3, Name: "a subscription's claim of public-interest use (its calls' price class)", SQL: `
+ALTER TABLE subscriptions ADD COLUMN public_interest INTEGER NOT NULL DEFAULT 0;`},
 	}})
 }
 
@@ -572,6 +575,21 @@ type Subscription struct {
 	State     string    `json:"state"`
 	DecidedBy string    `json:"decided_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// PublicInterest is the consumer's claim that the subscription serves
+	// public governance or public welfare (001 art. 23). The authority
+	// decides on the subscription with the claim in view, so an approved
+	// claim makes its calls public-interest use, charged at the price
+	// list's public-interest call price; nobody else can set it.
+	PublicInterest bool `json:"public_interest"`
+}
+
+// Class is the price class of the subscription's calls: usage.PublicInterest
+// for an approved claim of public-interest use, usage.Industry otherwise.
+func (s *Subscription) Class() string {
+	if s.PublicInterest && s.State == Approved {
+		return usage.PublicInterest
+	}
+	return usage.Industry
 }
 
 // Live reports whether the subscription is approved and runs through day
@@ -586,8 +604,9 @@ func newID(prefix string) string {
 
 // Subscribe files a subscription of a consumer's organisation to an
 // approved service, for the service's scenario, until a date no later
-// than the service's own end.
-func Subscribe(ctx context.Context, q store.Querier, service, org, person, scenario, until string, now time.Time) (*Subscription, error) {
+// than the service's own end, with the consumer's claim of public-interest
+// use (which only the authority's approval makes a price class).
+func Subscribe(ctx context.Context, q store.Querier, service, org, person, scenario, until string, publicInterest bool, now time.Time) (*Subscription, error) {
 	s, err := Get(ctx, q, service)
 	if err != nil {
 		return nil, err
@@ -616,18 +635,18 @@ func Subscribe(ctx context.Context, q store.Querier, service, org, person, scena
 		return nil, fmt.Errorf("a subscription lasts at most two years: %w", errdefs.ErrInvalidArgument)
 	}
 	sub := &Subscription{ID: newID("sub_"), Service: service, Org: org, Person: person, Scenario: scenario, Until: until,
-		State: Pending, CreatedAt: now.UTC().Truncate(time.Second)}
-	_, err = q.ExecContext(ctx, `INSERT INTO subscriptions (id, service, org, person, scenario, until, state, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-		sub.ID, sub.Service, sub.Org, sub.Person, sub.Scenario, sub.Until, sub.State, storetime.Format(sub.CreatedAt))
+		State: Pending, CreatedAt: now.UTC().Truncate(time.Second), PublicInterest: publicInterest}
+	_, err = q.ExecContext(ctx, `INSERT INTO subscriptions (id, service, org, person, scenario, until, state, created_at, public_interest) VALUES (?,?,?,?,?,?,?,?,?)`,
+		sub.ID, sub.Service, sub.Org, sub.Person, sub.Scenario, sub.Until, sub.State, storetime.Format(sub.CreatedAt), sub.PublicInterest)
 	return sub, err
 }
 
-const subCols = `id, service, org, person, scenario, until, state, decided_by, created_at`
+const subCols = `id, service, org, person, scenario, until, state, decided_by, created_at, public_interest`
 
 func scanSub(sc interface{ Scan(...any) error }) (*Subscription, error) {
 	var s Subscription
 	var created string
-	if err := sc.Scan(&s.ID, &s.Service, &s.Org, &s.Person, &s.Scenario, &s.Until, &s.State, &s.DecidedBy, &created); err != nil {
+	if err := sc.Scan(&s.ID, &s.Service, &s.Org, &s.Person, &s.Scenario, &s.Until, &s.State, &s.DecidedBy, &created, &s.PublicInterest); err != nil {
 		return nil, err
 	}
 	t, err := storetime.Column("subscription", s.ID, "created_at", created)

@@ -112,9 +112,14 @@ func Annual(ctx context.Context, db Querier, org string, year int, prices PriceL
 		return nil, err
 	}
 	if rep.Art18.Calls != nil {
-		// Service calls have no approved public-interest purpose of their
-		// own: they are charged at the industry price per call.
-		rep.CallCharge = prices.Of(Industry).CallCharge(*rep.Art18.Calls)
+		// A call is public-interest use when its subscription was approved
+		// with that claim (services.Subscription.Class); the rest are
+		// charged at the industry price per call.
+		var public int64
+		if rep.Art18.PublicCalls != nil {
+			public = *rep.Art18.PublicCalls
+		}
+		rep.CallCharge = cents(prices.Of(Industry).CallCharge(*rep.Art18.Calls-public) + prices.Of(PublicInterest).CallCharge(public))
 	}
 	return rep, nil
 }

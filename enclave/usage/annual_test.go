@@ -144,3 +144,41 @@ func TestAnnualYearRange(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnualCallChargeByClass: the year's service calls are charged by
+// their subscription's price class (001 art. 23): those of a subscription
+// the authority approved for public-interest use at the public-interest
+// call price, the rest (an unapproved claim among them) at the industry
+// price.
+func TestAnnualCallChargeByClass(t *testing.T) {
+	db := fixture(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		// The services part's tables, as far as the report reads them
+		// (package services registers them; it imports this package).
+		`CREATE TABLE services (name TEXT PRIMARY KEY, org TEXT NOT NULL, created_at TEXT NOT NULL)`,
+		`CREATE TABLE subscriptions (id TEXT PRIMARY KEY, service TEXT NOT NULL, state TEXT NOT NULL, public_interest INTEGER NOT NULL DEFAULT 0)`,
+		`CREATE TABLE service_meter (service TEXT, subscription TEXT, org TEXT, day TEXT, calls INTEGER, matches INTEGER, misses INTEGER, refused INTEGER)`,
+		`INSERT INTO services VALUES ('firm-check', 'acme', '2026-01-01T00:00:00.000000000Z')`,
+		`INSERT INTO subscriptions VALUES ('sub_pub', 'firm-check', 'approved', 1), ('sub_ind', 'firm-check', 'approved', 0), ('sub_rej', 'firm-check', 'rejected', 1)`,
+		`INSERT INTO service_meter VALUES ('firm-check', 'sub_pub', 'welfare', '2026-02-01', 100, 60, 40, 0),
+			('firm-check', 'sub_ind', 'bank', '2026-02-01', 30, 20, 10, 1), ('firm-check', 'sub_rej', 'bank', '2026-03-01', 10, 5, 5, 0),
+			('firm-check', 'sub_pub', 'welfare', '2025-12-31', 1000, 0, 1000, 0)`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prices := DefaultPriceList()
+	prices.Call, prices.PublicInterest.Call = 0.05, 0.02
+	rep, err := Annual(ctx, db.SQL(), "acme", 2026, prices, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Art18.Calls == nil || *rep.Art18.Calls != 140 || rep.Art18.PublicCalls == nil || *rep.Art18.PublicCalls != 100 {
+		t.Fatalf("calls %v, public-interest calls %v: want 140 and 100", rep.Art18.Calls, rep.Art18.PublicCalls)
+	}
+	if want := 40*0.05 + 100*0.02; rep.CallCharge != want {
+		t.Errorf("call charge %v, want %v (40 industry calls at 0.05, 100 public-interest at 0.02)", rep.CallCharge, want)
+	}
+}

@@ -32,6 +32,10 @@ type Art18 struct {
 	// Market operations (nil: no services).
 	Consumers *int64 `json:"consumers,omitempty"` // organisations that called a service in the year
 	Calls     *int64 `json:"calls,omitempty"`     // service calls in the year
+	// PublicCalls are those of Calls made under subscriptions the
+	// authority approved for public-interest use (charged at the
+	// public-interest call price).
+	PublicCalls *int64 `json:"public_calls,omitempty"`
 	// Objections filed in the year about the organisation's datasets or by
 	// it, those of them answered, and those open past their due time at
 	// the report's time or the year's end, whichever comes first (nil: no
@@ -92,19 +96,22 @@ func annualArt18(ctx context.Context, db Querier, org string, from time.Time, in
 		return a, err
 	}
 	if ok {
-		var services, refused, consumers, calls int64
+		var services, refused, consumers, calls, public int64
 		day0, day1 := from.Format("2006-01-02"), until.Format("2006-01-02")
 		for _, fg := range []figure{
 			{&services, "services", `SELECT COUNT(*) FROM services WHERE created_at < ? AND (? = '' OR org = ?)`, []any{u, org, org}},
 			{&refused, "refused calls", `SELECT COALESCE(SUM(m.refused), 0) FROM service_meter m JOIN services s ON s.name = m.service WHERE m.day >= ? AND m.day < ? AND (? = '' OR s.org = ?)`, []any{day0, day1, org, org}},
 			{&consumers, "consumers", `SELECT COUNT(DISTINCT m.org) FROM service_meter m JOIN services s ON s.name = m.service WHERE m.calls > 0 AND m.day >= ? AND m.day < ? AND (? = '' OR s.org = ?)`, []any{day0, day1, org, org}},
 			{&calls, "calls", `SELECT COALESCE(SUM(m.calls), 0) FROM service_meter m JOIN services s ON s.name = m.service WHERE m.day >= ? AND m.day < ? AND (? = '' OR s.org = ?)`, []any{day0, day1, org, org}},
+			{&public, "public-interest calls", `SELECT COALESCE(SUM(m.calls), 0) FROM service_meter m JOIN services s ON s.name = m.service
+				JOIN subscriptions sub ON sub.id = m.subscription AND sub.public_interest AND sub.state = 'approved'
+				WHERE m.day >= ? AND m.day < ? AND (? = '' OR s.org = ?)`, []any{day0, day1, org, org}},
 		} {
 			if *fg.dst, err = count(ctx, db, fg.what, fg.sql, fg.args...); err != nil {
 				return a, err
 			}
 		}
-		a.Services, a.CallsRefused, a.Consumers, a.Calls = &services, &refused, &consumers, &calls
+		a.Services, a.CallsRefused, a.Consumers, a.Calls, a.PublicCalls = &services, &refused, &consumers, &calls, &public
 	}
 	if ok, err = hasTable(ctx, db, "objections"); err != nil {
 		return a, err
@@ -187,7 +194,8 @@ func (r *AnnualReport) Sections() []Section {
 			market = append(market, Figure{"Approved public-interest applications", ids})
 		}
 	}
-	market = append(market, Figure{"Service call charges (" + r.Currency + ")", strconv.FormatFloat(r.CallCharge, 'f', 2, 64)})
+	market = append(market, Figure{"Service calls at public-interest prices", opt0(a.PublicCalls)},
+		Figure{"Service call charges (" + r.Currency + ")", strconv.FormatFloat(r.CallCharge, 'f', 2, 64)})
 	resources := []Figure{{"Jobs", itoa(r.Total.Jobs)}, {"CPU-hours", strconv.FormatFloat(r.Total.CPUHours, 'f', 2, 64)},
 		{"Data read (GB)", strconv.FormatFloat(float64(r.Total.InputBytes)/1e9, 'f', 3, 64)},
 		{"Outputs (GB)", strconv.FormatFloat(float64(r.Total.OutputBytes)/1e9, 'f', 3, 64)}}

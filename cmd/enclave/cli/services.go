@@ -120,12 +120,14 @@ func init() {
 			flags: func(fs *flag.FlagSet) {
 				fs.String("scenario", "", "the scenario (the service's)")
 				fs.String("until", "", "last day of the subscription, YYYY-MM-DD")
+				fs.Bool("public-interest", false, "claim public-interest use (public governance or welfare, 001 art. 23): once the authority approves, calls are charged at public-interest prices")
 			},
 			run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 				if strings.TrimSpace(get(fs, "scenario")) == "" || get(fs, "until") == "" {
 					return usagef("--scenario and --until are required")
 				}
-				sub, err := e.client.Subscribe(ctx, args[0], api.SubscribeRequest{Scenario: get(fs, "scenario"), Until: get(fs, "until")})
+				sub, err := e.client.Subscribe(ctx, args[0], api.SubscribeRequest{Scenario: get(fs, "scenario"), Until: get(fs, "until"),
+					PublicInterest: get(fs, "public-interest") == "true"})
 				if err != nil {
 					return err
 				}
@@ -226,9 +228,9 @@ func init() {
 					return err
 				}
 				return e.print(us, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "DAY\tSERVICE\tSUBSCRIPTION\tORG\tCALLS\tMATCHES\tMISSES\tREFUSED\tCHARGE")
+					fmt.Fprintln(tw, "DAY\tSERVICE\tSUBSCRIPTION\tORG\tCALLS\tMATCHES\tMISSES\tREFUSED\tCLASS\tCHARGE")
 					for _, u := range us {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.2f\n", u.Day, u.Service, u.Subscription, u.Org, u.Calls, u.Matches, u.Misses, u.Refused, u.Charge)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%.2f\n", u.Day, u.Service, u.Subscription, u.Org, u.Calls, u.Matches, u.Misses, u.Refused, u.Class, u.Charge)
 					}
 				})
 			}},
@@ -298,9 +300,9 @@ func serviceTable(tw *tabwriter.Writer, s api.Service) {
 }
 
 func subscriptionTable(tw *tabwriter.Writer, subs []api.Subscription) {
-	fmt.Fprintln(tw, "ID\tSERVICE\tORG\tSCENARIO\tUNTIL\tSTATE\tDECIDED BY")
+	fmt.Fprintln(tw, "ID\tSERVICE\tORG\tSCENARIO\tPUBLIC INTEREST\tUNTIL\tSTATE\tDECIDED BY")
 	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Service, s.Org, clip(s.Scenario, 30), s.Until, s.State, dash(s.DecidedBy))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", s.ID, s.Service, s.Org, clip(s.Scenario, 30), s.PublicInterest, s.Until, s.State, dash(s.DecidedBy))
 	}
 }
 
@@ -410,7 +412,7 @@ func verifyStatement(ctx context.Context, e *env, fs *flag.FlagSet, args []strin
 	}
 	return e.print(st, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "VERIFIED\tsignature by key %s…\n", release.KeyID(pub)[:16])
-		fmt.Fprintf(tw, "subscription\t%s (service %s, organisation %s)\nday\t%s\ncalls\t%d (%d matched, %d missed), %d refused\ncharge\t%.2f %s\nmade\t%s\n",
-			st.Subscription, st.Service, st.Org, st.Day, st.Calls, st.Matches, st.Misses, st.Refused, st.Charge, st.Currency, st.MadeAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "subscription\t%s (service %s, organisation %s)\nday\t%s\ncalls\t%d (%d matched, %d missed), %d refused\ncharge\t%.2f %s (%s prices)\nmade\t%s\n",
+			st.Subscription, st.Service, st.Org, st.Day, st.Calls, st.Matches, st.Misses, st.Refused, st.Charge, st.Currency, dash(st.Class), st.MadeAt.Format(time.RFC3339))
 	})
 }

@@ -36,8 +36,11 @@ async function renderServices() {
           el('button', { type: 'button', class: 'danger', on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/reject', {}) } }, 'Reject'));
       } else if (roles.includes('consumer') && s.state === 'approved') {
         const until = el('input', { type: 'date', class: 'until' });
-        actions = el('span', { class: 'actions' }, until, el('button', { type: 'button', class: 'subscribe',
-          on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/subscriptions', { scenario: s.scenario, until: until.value }) } }, 'Subscribe'));
+        // A claim of public-interest use (001 art. 23): the authority sees it
+        // and, by approving, makes the calls public-interest use.
+        const pub = el('input', { type: 'checkbox', class: 'public-interest' });
+        actions = el('span', { class: 'actions' }, until, el('label', {}, pub, ' public interest'), el('button', { type: 'button', class: 'subscribe',
+          on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/subscriptions', { scenario: s.scenario, until: until.value, public_interest: pub.checked }) } }, 'Subscribe'));
       }
       // A ready-to-use request, generated from the definition (issue 19 item 5);
       // a client certificate (curl --cert, --key) does instead of the token on the TLS listener.
@@ -54,7 +57,7 @@ async function renderServices() {
   if (roles.includes('consumer') || roles.includes('authority') || roles.includes('bureau')) {
     const subs = await api('GET', '/v1/subscriptions');
     out.append(el('h3', {}, 'Subscriptions'));
-    out.append(table(['subscription', 'service', 'organisation', 'scenario', 'until', 'state', ''], subs.map((s) => {
+    out.append(table(['subscription', 'service', 'organisation', 'scenario', 'public interest', 'until', 'state', ''], subs.map((s) => {
       let actions = '';
       if (roles.includes('authority') && s.state === 'pending') {
         actions = el('span', { class: 'actions' },
@@ -70,7 +73,7 @@ async function renderServices() {
           } catch (err) { if (!(err instanceof APIError)) throw err; out.prepend(refused(err)); }
         } } }, 'Issue credential'), shown);
       }
-      return { id: s.id, cells: [s.id, s.service, s.org, s.scenario, s.until, badge('state', s.state), actions] };
+      return { id: s.id, cells: [s.id, s.service, s.org, s.scenario, s.public_interest ? 'claimed' : 'no', s.until, badge('state', s.state), actions] };
     }), 'subscription-list'));
   }
   if (roles.includes('consumer')) {
@@ -86,8 +89,8 @@ async function renderServices() {
       try { rows.push(...await api('GET', '/v1/services/' + enc(s.name) + '/usage')); } catch (err) { if (!(err instanceof APIError)) throw err; }
     }
     out.append(el('h3', {}, 'Calls per service and consumer'));
-    out.append(table(['day', 'service', 'subscription', 'consumer', 'calls', 'matches', 'misses', 'refused', 'charge'],
-      rows.map((u) => ({ id: u.service + u.subscription + u.day, cells: [u.day, u.service, u.subscription, u.org, u.calls, u.matches, u.misses, u.refused, u.charge.toFixed(2)] })),
+    out.append(table(['day', 'service', 'subscription', 'consumer', 'calls', 'matches', 'misses', 'refused', 'price class', 'charge'],
+      rows.map((u) => ({ id: u.service + u.subscription + u.day, cells: [u.day, u.service, u.subscription, u.org, u.calls, u.matches, u.misses, u.refused, u.class, u.charge.toFixed(2)] })),
       'service-usage'));
   }
   return out;
