@@ -116,14 +116,24 @@ func BenchmarkServiceVerify(b *testing.B) {
 	hc.CloseIdleConnections()
 	b.ResetTimer()
 	ref := run(plainURL, "", workers, 0)
-	stopProfile := startProfiles(b, profile)
+	// ENCLAVE_BENCH_PROFILE=DIR profiles the enclave's capacity run, or its
+	// run at the goal's rate when ENCLAVE_BENCH_PROFILE_RUN=goal.
+	goalProfile := os.Getenv("ENCLAVE_BENCH_PROFILE_RUN") == "goal"
+	stopProfile := func() {}
+	if !goalProfile {
+		stopProfile = startProfiles(b, profile)
+	}
 	enc := run(encURL, cr.Token, workers, 0)
 	stopProfile()
 	if ref2 := run(plainURL, "", workers, 0); ref2.rate > ref.rate {
 		ref = ref2 // the better of the two reference runs, around the enclave's
 	}
 	refGoal := run(plainURL, "", conns, goalRate)
+	if goalProfile {
+		stopProfile = startProfiles(b, profile)
+	}
 	encGoal := run(encURL, cr.Token, conns, goalRate)
+	stopProfile()
 	// Half the plain handler's capacity: a rate both can serve on a
 	// loaded machine, so the p99 ratio is about the call, not a queue.
 	half := math.Round(ref.rate / 2)
