@@ -474,16 +474,21 @@ func (r *runReader) block() ([]uint64, error) {
 func (r *runReader) close() { r.f.Close() }
 
 // merger is a k-way merge of increasing sources that drops duplicates. It
-// is a tree of losers (Knuth, TAOCP vol. 3, 5.4.1): each fingerprint costs
-// one comparison per level of the tree, on plain slices, with no interface
-// call but one per block.
+// is a tree of losers (Knuth, TAOCP vol. 3, 5.4.1) over the sources' head
+// values, kept in one slice: each fingerprint costs one comparison of two
+// loaded words per level of the tree, and an interface call per block. A
+// source that is done has the head ^uint64(0), which sorts after every
+// other value but that one; block tells them apart when it wins.
 type merger struct {
 	srcs  []source
-	heads [][]uint64 // what is left of each source's block; empty: done
-	tree  []int      // tree[0] the winner, tree[1:] the loser at each node
+	keys  []uint64   // each source's head value; ^0 when done
+	rest  [][]uint64 // what is left of each source's block after its head
+	done  []bool
+	tree  []int // tree[0] the winner, tree[1:] the loser at each node
 	out   []uint64
 	last  uint64
 	any   bool
+	ended bool
 }
 
 // mergeBlock is the length of the blocks a merger returns.
@@ -491,19 +496,21 @@ const mergeBlock = 4096
 
 // newMerger returns the merge of srcs, taking ownership of them.
 func newMerger(srcs []source) (*merger, error) {
-	m := &merger{srcs: srcs, heads: make([][]uint64, len(srcs)), out: make([]uint64, 0, mergeBlock)}
+	k := len(srcs)
+	m := &merger{srcs: srcs, keys: make([]uint64, k), rest: make([][]uint64, k), done: make([]bool, k),
+		out: make([]uint64, 0, mergeBlock)}
 	for i := range srcs {
-		if err := m.refill(i); err != nil {
+		if err := m.next(i); err != nil {
 			m.close()
 			return nil, err
 		}
 	}
-	k := len(srcs)
 	m.tree = make([]int, max(k, 1))
 	for i := range m.tree {
 		m.tree[i] = -1
 	}
 	if k == 0 {
+		m.ended = true
 		return m, nil
 	}
 	// Leaves k to 2k-1 stand for the sources; each climbs until it finds
@@ -516,7 +523,7 @@ func newMerger(srcs []source) (*merger, error) {
 				m.tree[p], w = w, -1
 				break
 			}
-			if m.beats(m.tree[p], w) {
+			if m.keys[m.tree[p]] < m.keys[w] {
 				m.tree[p], w = w, m.tree[p]
 			}
 		}
@@ -527,54 +534,72 @@ func newMerger(srcs []source) (*merger, error) {
 	return m, nil
 }
 
-// beats reports whether source i's head comes before source j's; a done
-// source comes after every other.
-func (m *merger) beats(i, j int) bool {
-	hi, hj := m.heads[i], m.heads[j]
-	if len(hi) == 0 {
-		return false
+// next moves source i's head to its next value, reading its next block
+// when the current one is used up.
+func (m *merger) next(i int) error {
+	for len(m.rest[i]) == 0 {
+		if m.done[i] {
+			return nil
+		}
+		xs, err := m.srcs[i].block()
+		if err != nil {
+			return err
+		}
+		if len(xs) == 0 {
+			m.done[i], m.keys[i] = true, ^uint64(0)
+			return nil
+		}
+		m.rest[i] = xs
 	}
-	return len(hj) == 0 || hi[0] < hj[0]
-}
-
-// refill reads source i's next block once its current one is used up.
-func (m *merger) refill(i int) error {
-	xs, err := m.srcs[i].block()
-	if err != nil {
-		return err
-	}
-	m.heads[i] = xs
+	m.keys[i], m.rest[i] = m.rest[i][0], m.rest[i][1:]
 	return nil
 }
 
 func (m *merger) block() ([]uint64, error) {
 	out := m.out[:0]
-	if len(m.srcs) == 0 {
+	if m.ended {
 		return out, nil
 	}
 	k := len(m.srcs)
+	keys, tree := m.keys, m.tree
 	for len(out) < cap(out) {
-		w := m.tree[0]
-		h := m.heads[w]
-		if len(h) == 0 {
-			break // the winner is done, so all are
-		}
-		x := h[0]
-		if m.heads[w] = h[1:]; len(h) == 1 {
-			if err := m.refill(w); err != nil {
-				return nil, err
+		w := tree[0]
+		x := keys[w]
+		if m.done[w] {
+			// Every source left has the head ^0 (the winner's), so
+			// only that value can be left to yield.
+			m.ended = true
+			for i := range k {
+				if !m.done[i] && (!m.any || m.last != x) {
+					out = append(out, x)
+					m.last, m.any = x, true
+				}
 			}
+			break
 		}
 		if !m.any || x != m.last {
 			out = append(out, x)
 			m.last, m.any = x, true
 		}
-		for p := (w + k) / 2; p > 0; p /= 2 {
-			if m.beats(m.tree[p], w) {
-				m.tree[p], w = w, m.tree[p]
-			}
+		if r := m.rest[w]; len(r) > 0 {
+			keys[w], m.rest[w] = r[0], r[1:]
+		} else if err := m.next(w); err != nil {
+			return nil, err
 		}
-		m.tree[0] = w
+		kw := keys[w]
+		for p := (w + k) / 2; p > 0; p /= 2 {
+			// Without a branch (conditional moves): which source
+			// wins at a node is as good as random.
+			t := tree[p]
+			kt := keys[t]
+			win, lose := w, t
+			if kt < kw {
+				win, lose = t, w
+			}
+			tree[p] = lose
+			w, kw = win, min(kt, kw)
+		}
+		tree[0] = w
 	}
 	return out, nil
 }
@@ -583,5 +608,6 @@ func (m *merger) close() {
 	for _, s := range m.srcs {
 		s.close()
 	}
-	m.srcs, m.heads = nil, nil
+	m.srcs, m.rest = nil, nil
+	m.ended = true
 }

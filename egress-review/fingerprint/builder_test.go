@@ -284,7 +284,11 @@ func TestBuilderAfterClose(t *testing.T) {
 func TestMerger(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, k := range []int{0, 1, 2, 3, 5, 8, 13, 33} {
-		for _, distinct := range []int{4, 1000, 1 << 30} {
+		for _, tc := range []struct {
+			distinct int
+			top      bool
+		}{{4, false}, {1000, false}, {1 << 30, false}, {4, true}, {1 << 30, true}} {
+			distinct, top := tc.distinct, tc.top
 			var srcs []source
 			var want []uint64
 			for range k {
@@ -296,6 +300,11 @@ func TestMerger(t *testing.T) {
 				for i := range s {
 					x := uint64(r.IntN(distinct))
 					s[i] = x*0x9e3779b97f4a7c15 ^ x>>3
+				}
+				if top && r.IntN(2) == 0 {
+					// the largest fingerprint is also a done
+					// source's head in the merger
+					s = append(s, ^uint64(0))
 				}
 				slices.Sort(s)
 				s = slices.Compact(s)
@@ -321,7 +330,7 @@ func TestMerger(t *testing.T) {
 			}
 			m.close()
 			if !slices.Equal(got, want) {
-				t.Errorf("%d sources, %d distinct: got %d fingerprints, want %d, sorted and distinct", k, distinct, len(got), len(want))
+				t.Errorf("%d sources, %d distinct, max %v: got %d fingerprints, want %d, sorted and distinct", k, distinct, top, len(got), len(want))
 			}
 		}
 	}
