@@ -30,7 +30,9 @@ async function renderServices() {
   out.append(table(['service', 'dataset or export', 'key', 'match', 'scenario', 'organisation', 'state', 'approvals', 'running', 'request', ''],
     list.map((s) => {
       let actions = '';
-      if (roles.includes('officer') && s.state === 'pending' && s.org !== state.who.org.name) {
+      // An officer who has approved already sees no buttons (the server
+      // would refuse a second decision by the same person).
+      if (roles.includes('officer') && s.state === 'pending' && s.org !== state.who.org.name && !(s.approvers || []).includes(state.who.person.id)) {
         actions = el('span', { class: 'actions' },
           el('button', { type: 'button', class: 'approve-service', on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/approve', {}) } }, 'Approve'),
           el('button', { type: 'button', class: 'danger', on: { click: () => act('POST', '/v1/services/' + enc(s.name) + '/reject', {}) } }, 'Reject'));
