@@ -113,6 +113,37 @@ func (b *Builder) AddRow(h uint64) {
 	b.buf[len(b.buf)-b.nr] = h
 }
 
+// AddValues adds value fingerprints as AddValue does each, copying them in
+// blocks rather than one call per fingerprint.
+func (b *Builder) AddValues(hs []uint64) {
+	if !b.spill && !b.closed {
+		b.values = append(b.values, hs...)
+		return
+	}
+	for len(hs) > 0 && b.room() {
+		n := copy(b.buf[b.nv:len(b.buf)-b.nr], hs)
+		b.nv += n
+		hs = hs[n:]
+	}
+}
+
+// AddRows adds row fingerprints as AddRow does each, copying them in
+// blocks rather than one call per fingerprint.
+func (b *Builder) AddRows(hs []uint64) {
+	if !b.spill && !b.closed {
+		b.rows = append(b.rows, hs...)
+		return
+	}
+	for len(hs) > 0 && b.room() {
+		// Rows grow from the back of the buffer (in any order: it is
+		// sorted before it is used).
+		free := b.buf[b.nv : len(b.buf)-b.nr]
+		n := copy(free[max(len(free)-len(hs), 0):], hs)
+		b.nr += n
+		hs = hs[n:]
+	}
+}
+
 // room makes room in the spill buffer for one fingerprint, spilling when it
 // is full; it returns false after a spill error.
 func (b *Builder) room() bool {

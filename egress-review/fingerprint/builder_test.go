@@ -29,6 +29,22 @@ func (a adds) apply(b *Builder) {
 	}
 }
 
+// applyBlocks makes the same additions as apply through AddValues and
+// AddRows, in blocks of random lengths (some empty, some larger than a
+// spill buffer).
+func (a adds) applyBlocks(b *Builder, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 2))
+	vs, rs := a.values, a.rows
+	for len(vs) > 0 || len(rs) > 0 {
+		n := min(r.IntN(40), len(vs))
+		b.AddValues(vs[:n])
+		vs = vs[n:]
+		n = min(r.IntN(12), len(rs))
+		b.AddRows(rs[:n])
+		rs = rs[n:]
+	}
+}
+
 // randomAdds draws n values and n/4 rows from distinct possible hashes, so
 // that there are duplicates within and across runs.
 func randomAdds(seed uint64, n, distinct int) adds {
@@ -144,6 +160,38 @@ func TestBuilderWriteSetMatchesBuild(t *testing.T) {
 				t.Errorf("after Close: got %d run files, want 0", n)
 			}
 		})
+	}
+}
+
+// TestBuilderAddBlocks checks that AddValues and AddRows build the same
+// set as AddValue and AddRow, in memory and spilling.
+func TestBuilderAddBlocks(t *testing.T) {
+	for _, maxBytes := range []int{0, 64, 200, 1 << 20} {
+		for _, n := range []int{0, 7, 300, 3000} {
+			a := randomAdds(uint64(n)+uint64(maxBytes), n, 500)
+			var opts []BuilderOption
+			if maxBytes > 0 {
+				opts = append(opts, WithSpill(t.TempDir(), maxBytes))
+			}
+			one, blocks := NewBuilder(opts...), NewBuilder(opts...)
+			a.apply(one)
+			a.applyBlocks(blocks, uint64(n))
+			var want, got bytes.Buffer
+			wv, wr, err := one.WriteSet(&want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gv, gr, err := blocks.WriteSet(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gv != wv || gr != wr || !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("budget %d, %d values: got %d values, %d rows (%d bytes), want %d, %d (%d bytes, the same)",
+					maxBytes, n, gv, gr, got.Len(), wv, wr, want.Len())
+			}
+			one.Close()
+			blocks.Close()
+		}
 	}
 }
 

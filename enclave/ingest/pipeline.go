@@ -105,12 +105,8 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 	go func() {
 		defer close(sinkDone)
 		for fb := range sink {
-			for _, h := range fb.values {
-				im.fps.AddValue(h)
-			}
-			for _, h := range fb.rows {
-				im.fps.AddRow(h)
-			}
+			im.fps.AddValues(fb.values)
+			im.fps.AddRows(fb.rows)
 		}
 	}()
 	var rows int64
