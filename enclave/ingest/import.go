@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -286,7 +285,7 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 	res.WrappedKey = wrapped
 
 	// data.arrow.sealed: ipc writer -> (plain hash) -> sealer -> file
-	out, err := newSealedFile(filepath.Join(im.opts.Dir, DataFile), plain)
+	out, err := newSealedFile(filepath.Join(im.opts.Dir, DataFile), plain, true)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +343,8 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 // writeFingerprints writes the sealed fingerprint index and records its
 // counts in res.
 func (im *importer) writeFingerprints(key []byte, res *Result) error {
-	fp, err := newSealedFile(filepath.Join(im.opts.Dir, FingerprintsFile), key)
+	// The index carries its own checksum; no one asks for its plain hash.
+	fp, err := newSealedFile(filepath.Join(im.opts.Dir, FingerprintsFile), key, false)
 	if err != nil {
 		return err
 	}
@@ -481,24 +481,28 @@ func checkRuleType(c *ColumnSpec, t arrow.DataType) error {
 	return nil
 }
 
-// sealedFile writes a sealed file with a hash of its plaintext, fsyncs it and
-// removes it unless finished.
+// sealedFile writes a sealed file, with a hash of its plaintext when asked
+// for one, fsyncs it and removes it unless finished.
 type sealedFile struct {
 	f          *os.File
-	buf        *bufio.Writer
 	sealer     *sealedfile.Writer
-	plainHash  hash.Hash
+	plainHash  hash.Hash // nil unless asked for
 	plainBytes int64
 	done       bool
 }
 
-func newSealedFile(path string, key []byte) (*sealedFile, error) {
+func newSealedFile(path string, key []byte, hashPlain bool) (*sealedFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", filepath.Base(path), errClass(err))
 	}
-	s := &sealedFile{f: f, buf: bufio.NewWriterSize(f, 1<<20), plainHash: sha256.New()}
-	s.sealer, err = sealedfile.NewWriter(s.buf, key)
+	s := &sealedFile{f: f}
+	if hashPlain {
+		s.plainHash = sha256.New()
+	}
+	// The sealer writes whole chunks (256 KiB): a buffer after it would
+	// only copy them once more.
+	s.sealer, err = sealedfile.NewWriter(f, key)
 	if err != nil {
 		f.Close()
 		os.Remove(path)
@@ -508,7 +512,9 @@ func newSealedFile(path string, key []byte) (*sealedFile, error) {
 }
 
 func (s *sealedFile) Write(p []byte) (int, error) {
-	s.plainHash.Write(p)
+	if s.plainHash != nil {
+		s.plainHash.Write(p)
+	}
 	s.plainBytes += int64(len(p))
 	return s.sealer.Write(p)
 }
@@ -516,9 +522,6 @@ func (s *sealedFile) Write(p []byte) (int, error) {
 func (s *sealedFile) finish() error {
 	if err := s.sealer.Close(); err != nil {
 		return err
-	}
-	if err := s.buf.Flush(); err != nil {
-		return fmt.Errorf("write %q: %w", filepath.Base(s.f.Name()), err)
 	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("sync %q: %w", filepath.Base(s.f.Name()), err)
