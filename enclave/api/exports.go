@@ -30,6 +30,11 @@ type Export struct {
 	ReleasedAt      string            `json:"released_at,omitempty"`
 	// View is ViewExact or ViewCoarse.
 	View string `json:"view,omitempty"`
+	// Thresholds are the egress checks' thresholds in force, by their
+	// names in the policies (data.enclave.egress_thresholds, as `policy
+	// explain` shows them), so that a page saying what a check tests
+	// states the figures a deployer set; only in GET /v1/exports/{id}.
+	Thresholds map[string]float64 `json:"thresholds,omitempty"`
 }
 
 // ExportFile is one candidate file, frozen by hash when the request was

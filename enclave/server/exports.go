@@ -60,7 +60,15 @@ func (s *Server) exportRoutes() []route {
 			}},
 		planned(route{Method: "GET", Path: "/v1/exports/{id}", Action: "export.show", Summary: "One export request: every check with its verdict and evidence, the reviews"},
 			exportRes, func(ctx context.Context, c *call, e *exports.Export, _ none) (api.Export, error) {
-				return named(c, exportView(e.ForReader(exactView(c, e.Org)))), nil
+				v := named(c, exportView(e.ForReader(exactView(c, e.Org))))
+				if s.Exports != nil {
+					t, err := thresholdsOf(s.Exports.Params.Effective())
+					if err != nil {
+						return api.Export{}, err
+					}
+					v.Thresholds = t
+				}
+				return v, nil
 			}),
 		s.exportDecideRoute("approve", "export.approve", exports.Approve, exportRes),
 		s.exportDecideRoute("reject", "export.reject", exports.Reject, exportRes),

@@ -229,22 +229,30 @@ async function renderHistory() {
 
 function approvals(x) { return (x.reviews || []).filter((r) => r.decision === 'approve').length; }
 
-// checkInfo says what each check of egress-review tests and its thresholds
-// under the default parameters (egress-review/review.go Default).
-const checkInfo = {
-  contract: 'Every file is a table whose rows stand for groups of at least 10 input records, each cell a category label or a statistic traced to the inputs; N-K dominance N=2, K=0.9.',
-  disclosure: 'Statistical disclosure control on tables: cells of fewer than 10 records, dominance (N=2, K=0.9), p-ratio 10%, at least 10 degrees of freedom for models.',
-  'small-cells': 'Counts of groups: a group of fewer than the minimum cell size (10 records by default) may single people out.',
-  dominance: 'A cell dominated by its largest contributors (N=2 above K=90% of the total) discloses them.',
-  differencing: 'Differencing against earlier releases: a cell that moves by at most 5 between releases of the same scenario may reveal one record.',
-  identifiers: 'No identifier or personal value of any input appears in the outputs.',
-  'raw-values': 'No raw value of a marked input column (identity, contact) appears in an output, whatever its encoding.',
-  'row-copy': 'No output copies input rows: at most 1% of rows may match an input row, none with personal information.',
-  marks: 'Every output carries classification marks at least as high as its inputs.',
-  'file-types': 'Outputs are judged by content, not name: Arrow IPC, Parquet, CSV, text, PNG; 1000 files, 1 GiB each, 4 GiB in all at most.',
-  limits: 'The number and sizes of the files are within the limits of the request.',
-  integrity: 'The files reviewed are the files the job wrote (their sha256).',
-};
+// checkInfo says what each check of egress-review tests, with the
+// thresholds in force (t: the export's thresholds, data.enclave.
+// egress_thresholds as the server sends them; a deployer may have tuned
+// them, so no figure is written here).
+function checkInfo(name, t) {
+  const pct = (v) => +(v * 100).toFixed(4) + '%';
+  const bytes = (v) => v >= 1 << 30 && v % (1 << 30) === 0 ? v / (1 << 30) + ' GiB' : v >= 1 << 20 && v % (1 << 20) === 0 ? v / (1 << 20) + ' MiB' : v + ' bytes';
+  const dom = 'N=' + t.dominance_n + ', K=' + pct(t.dominance_k);
+  switch (name) {
+    case 'contract': return 'Every file is a table whose rows stand for groups of at least ' + t.min_cell + ' input records, each cell a category label (at most ' + t.max_labels + ' a column) or a statistic traced to the inputs; N-K dominance ' + dom + ', p-ratio ' + pct(t.p_ratio) + '; text files within ' + t.text_budget_bits + ' bits of unexplained tokens.';
+    case 'disclosure': return 'Statistical disclosure control on tables: cells of fewer than ' + t.min_cell + ' records, dominance (' + dom + '), p-ratio ' + pct(t.p_ratio) + ', at least ' + t.min_dof + ' degrees of freedom for models.';
+    case 'small-cells': return 'Counts of groups: a group of fewer than ' + t.min_cell + ' records may single people out.';
+    case 'dominance': return 'A cell dominated by its largest contributors (the ' + t.dominance_n + ' largest above ' + pct(t.dominance_k) + ' of the total) discloses them.';
+    case 'differencing': return 'Differencing against earlier releases: a cell that moves by at most ' + t.diff_max_cell_delta + ' between releases of the same scenario may reveal one record.';
+    case 'identifiers': return 'No identifier or personal value of any input appears in the outputs.';
+    case 'raw-values': return 'No raw value of a marked input column (identity, contact) appears in an output, whatever its encoding.';
+    case 'row-copy': return 'No output copies input rows: at most ' + pct(t.row_copy_fraction) + ' of rows may match an input row, ' + (t.row_copy_pi_threshold ? 'at most ' + t.row_copy_pi_threshold : 'none') + ' with personal information.';
+    case 'marks': return 'Every output carries classification marks at least as high as its inputs.';
+    case 'file-types': return 'Outputs are judged by content, not name: Arrow IPC, Parquet, CSV, text, PNG; ' + t.max_files + ' files, ' + bytes(t.max_file_bytes) + ' each, ' + bytes(t.max_total_bytes) + ' in all at most.';
+    case 'limits': return 'The number and sizes of the files are within the limits of the request (' + t.max_files + ' files, ' + bytes(t.max_file_bytes) + ' each, ' + bytes(t.max_total_bytes) + ' in all).';
+    case 'integrity': return 'The files reviewed are the files the job wrote (their sha256).';
+  }
+  return 'A check of the egress review.';
+}
 
 function verdictRank(v) { return v === 'fail' ? 0 : v === 'review' ? 1 : 2; }
 
@@ -292,7 +300,7 @@ async function renderExport(id) {
       const n = findings.filter((f) => f.check === c.name && f.verdict !== 'pass').length;
       return el('li', { class: 'check check-' + c.verdict, 'data-check': c.name },
         badge('verdict', c.verdict), ' ', el('strong', {}, c.name), el('span', { class: 'muted' }, ' v' + c.version + (n ? ' · ' + n + ' finding' + (n === 1 ? '' : 's') : '')),
-        el('div', { class: 'check-info' }, checkInfo[c.name] || 'A check of the egress review.'));
+        el('div', { class: 'check-info' }, x.thresholds ? checkInfo(c.name, x.thresholds) : 'A check of the egress review.'));
     }))));
   // 3. Evidence per file.
   const files = (x.files || []).map((f) => f.name);

@@ -107,7 +107,11 @@ type world struct {
 	export  string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with tune applied to the export service before
+// the server starts (its thresholds, say).
+func newWorldWith(t *testing.T, tune func(*exports.Service)) *world {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -142,6 +146,9 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(mgr.Close)
 	exp := &exports.Service{Dir: filepath.Join(dir, "exports"), Jobs: mgr, Catalog: cat, Keyring: kr}
+	if tune != nil {
+		tune(exp)
+	}
 	con := console.New(db.SQL(), console.Options{Audit: alog})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(server.Deps{DB: db, Audit: alog, Keyring: kr, Authz: az, Log: log, Version: "test", TempDir: t.TempDir(),
