@@ -523,10 +523,16 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 	}
 	mean, sum := c.stat == "mean", c.stat == "sum"
 	nums := c.nums[:len(rowGroups)]
+	var exact []float64
+	defer func() { poolFloat64.put(exact) }()
 	for _, k := range order {
 		var f *rowFigures
 		if mean || sum {
 			f = g.figuresOf(figs, rowGroups, rowBase, k, p)
+			if exact == nil {
+				exact = poolFloat64.get(len(nums))[:len(nums)]
+			}
+			f.exact(exact, nums, mean)
 		}
 		// in the input's unit, or in thousands, ten thousands (万),
 		// millions or hundred millions (亿) of it
@@ -534,35 +540,7 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 			for variant := 0; variant < variants; variant++ {
 				bad := 0
 				if f != nil {
-					for r, v := range nums {
-						if math.IsNaN(v) {
-							continue
-						}
-						i := r
-						if f.at != nil {
-							i = int(f.at[r])
-						}
-						if f.rules[i]&ruleEmpty != 0 {
-							bad++
-							continue
-						}
-						exact := f.sum[i]
-						if mean {
-							exact /= f.n[i]
-						}
-						// matches.matches(v, exact*scale), its first
-						// reading written out (matches is not inlined)
-						x := exact * scale
-						if math.IsInf(x, 0) {
-							bad++ // an infinite figure matches nothing
-							continue
-						}
-						eps := matches.tol * max(1, math.Abs(x))
-						// (not <=, so that NaN does not match)
-						if !(math.Abs(v-roundHalfAway(x*matches.p)/matches.p) <= eps) && !matches.significant(v, x, eps) {
-							bad++
-						}
-					}
+					bad = f.unmatched(nums, exact, scale, matches)
 				} else {
 					for r, gr := range rowGroups {
 						v := nums[r]
@@ -592,26 +570,105 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 	return -1, bestBad, cellRules{}
 }
 
+// exact writes into exact, per row, the figure of its group that a cell
+// of nums is matched to (the sum, or the mean when mean), or NaN where the
+// cell is null or the group empty (see unmatched).
+func (f *rowFigures) exact(exact, nums []float64, mean bool) {
+	exact = exact[:len(nums)]
+	for r, v := range nums {
+		i := r
+		if f.at != nil {
+			i = int(f.at[r])
+		}
+		x := f.sum[i]
+		if mean {
+			x /= f.n[i]
+		}
+		if math.IsNaN(v) || f.rules[i]&ruleEmpty != 0 {
+			x = math.NaN()
+		}
+		exact[r] = x
+	}
+}
+
+// unmatched returns how many cells of nums are not their group's figure
+// (exact, from f.exact) times scale as q rounds: a null cell is not
+// counted, a cell of an empty group is, and so is one whose figure is
+// infinite. A first pass without a branch on the figures tries the first
+// reading of q.matches on every cell (a NaN in exact fails it); the cells
+// it does not settle are judged again one by one, as the rule reads them.
+func (f *rowFigures) unmatched(nums, exact []float64, scale float64, q rounding) int {
+	exact = exact[:len(nums)]
+	var again []int
+	for r, v := range nums {
+		x := exact[r] * scale
+		eps := q.tol * max(1, math.Abs(x))
+		// (not <=, so that NaN does not match; an infinite figure makes
+		// eps infinite and is judged again)
+		if !(math.Abs(v-roundHalfAway(x*q.p)/q.p) <= eps) || math.IsInf(x, 0) {
+			again = append(again, r)
+		}
+	}
+	bad := 0
+	for _, r := range again {
+		v := nums[r]
+		if math.IsNaN(v) {
+			continue
+		}
+		i := r
+		if f.at != nil {
+			i = int(f.at[r])
+		}
+		if f.rules[i]&ruleEmpty != 0 {
+			bad++
+			continue
+		}
+		x := exact[r] * scale
+		if math.IsInf(x, 0) {
+			bad++ // an infinite figure matches nothing
+			continue
+		}
+		eps := q.tol * max(1, math.Abs(x))
+		if !(math.Abs(v-roundHalfAway(x*q.p)/q.p) <= eps) && !q.significant(v, x, eps) {
+			bad++
+		}
+	}
+	return bad
+}
+
 // ruleCounts counts the cells of nums (a column matched to input numeric
 // column k, so every cell that is not null has records behind it) that
 // fail each rule, from the flags in f when read, else from the groups.
 func (g *groups) ruleCounts(nums []float64, rowGroups []*cellGroup, k int, f *rowFigures, p review.Params) cellRules {
 	var rc cellRules
+	if f == nil {
+		for r, v := range nums {
+			if !math.IsNaN(v) {
+				rc.check(v, &rowGroups[r].stats[k], p)
+			}
+		}
+		return rc
+	}
+	// cellRules.add, counted without a branch on the flags
+	var zero, same, dominance, pratio int
 	for r, v := range nums {
 		if math.IsNaN(v) {
 			continue
 		}
-		if f != nil {
-			i := r
-			if f.at != nil {
-				i = int(f.at[r])
-			}
-			rc.add(v, f.rules[i])
-		} else {
-			rc.check(v, &rowGroups[r].stats[k], p)
+		i := r
+		if f.at != nil {
+			i = int(f.at[r])
+		}
+		fl := int(f.rules[i])
+		s := fl / ruleSame & 1
+		same += s
+		dominance += fl / ruleDominance & 1 &^ s
+		pratio += fl / rulePRatio & 1 &^ s
+		if v == 0 {
+			zero++
 		}
 	}
-	return rc
+	return cellRules{dominance: dominance, pratio: pratio, same: same, zero: zero}
 }
 
 // roundDecimals rounds v to d decimals.
@@ -903,12 +960,39 @@ type digitCount struct {
 	lim         float64 // 2^53 / 10^dec (see fewerDigits), when dec < len(pow10)
 }
 
-// add counts nums.
+// add counts nums. While the numbers have no more decimals and digits
+// than those before them, the test of fewer runs inline, with its bounds
+// worked out once per run of such numbers.
 func (d *digitCount) add(nums []float64) {
 	if d.n == 0 && d.lim == 0 {
 		d.lim = 1 << 53
 	}
-	for _, v := range nums {
+	for i := 0; i < len(nums); {
+		if room := d.sig - d.dec; d.dec < len(pow10) && d.sig >= 1 && room >= 0 {
+			// fewer, for a run of numbers: NaN and numbers past either
+			// bound leave the run, as do numbers with more decimals
+			p, lim, top := pow10[d.dec], d.lim, math.Inf(1)
+			if room < len(pow10) {
+				top = pow10[room]
+			}
+			for ; i < len(nums); i++ {
+				a := math.Abs(nums[i])
+				if !(a < lim && a < top) {
+					break
+				}
+				x := a * p
+				t := trunc(x)    // roundHalfAway(x), x >= 0,
+				t += half(x - t) // without a branch on the fraction
+				if t/p != a {
+					break
+				}
+			}
+			if i == len(nums) {
+				break
+			}
+		}
+		v := nums[i]
+		i++
 		if math.IsNaN(v) || d.fewer(v) {
 			continue
 		}
@@ -962,17 +1046,48 @@ func shortestDigits(v float64) (dec, sig int) {
 	return max(0, nd-1-x), nd
 }
 
-// roundHalfAway is math.Round (the nearest integer, half away from zero)
-// from math.Trunc, which amd64 does in one instruction: x less its integer
-// part is exact (its fraction's bits), so comparing it with one half
-// decides as math.Round does; NaN, infinities and zeros come back as they
-// are. A test holds it to math.Round.
+// roundHalfAway is math.Round (the nearest integer, half away from zero):
+// |x| less its integer part is exact (its fraction's bits), so comparing
+// it with one half decides as math.Round does, and the result takes x's
+// sign (zeros too); magnitudes from 2^52 (integers), infinities and NaN
+// come back as they are. The integer part is a conversion (see trunc),
+// the step up is added without a branch (see half), and the whole is
+// inlined. A test holds it to math.Round.
 func roundHalfAway(x float64) float64 {
-	t := math.Trunc(x)
-	if math.Abs(x-t) >= 0.5 {
-		t += math.Copysign(1, x)
+	if a := math.Abs(x); a < 1<<52 {
+		t := float64(int64(a)) // trunc(a): a's fraction is a - t, exactly
+		return withSign(t+half(a-t), x)
 	}
-	return t
+	return x // an integer, an infinity or NaN
+}
+
+// withSign is math.Copysign(a, x) for a not negative (+0 included).
+func withSign(a, x float64) float64 {
+	return math.Float64frombits(math.Float64bits(a) | math.Float64bits(x)&(1<<63))
+}
+
+// trunc is math.Trunc, bit for bit, by a conversion to an integer and
+// back where x has a fraction (its magnitude below 2^52; the integer's
+// zero takes x's sign). math.Trunc is one instruction only where the
+// build targets SSE4.1 (GOAMD64=v2); for v1 it is a test of the CPU and a
+// call, around which a loop keeps its figures in memory. A test holds it
+// to math.Trunc.
+func trunc(x float64) float64 {
+	if math.Abs(x) < 1<<52 {
+		return withSign(math.Abs(float64(int64(x))), x)
+	}
+	return x // an integer, an infinity or NaN
+}
+
+// half returns 1 when f >= 0.5, else 0 (for f not NaN), without a
+// branch: the fractions of rounded figures fall either side at random, so
+// a branch on them is mispredicted half the time.
+func half(f float64) float64 {
+	var b uint64
+	if f >= 0.5 {
+		b = 1
+	}
+	return float64(b)
 }
 
 // pow10 are the powers of ten that a float64 holds exactly.

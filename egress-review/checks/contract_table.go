@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -409,31 +410,7 @@ func (c *outCol) addArrow(a arrow.Array) {
 		c.codes = slices.Grow(c.codes, n)
 		switch a := a.(type) {
 		case *array.String:
-			// each cell's bytes from the offsets, bounds checked as
-			// Value checks them
-			offs, data := a.ValueOffsets(), a.ValueBytes()
-			nulls := a.NullN() > 0
-			codes := c.codes[len(c.codes) : len(c.codes)+n]
-			for i := range codes {
-				if nulls && a.IsNull(i) {
-					codes[i] = -1
-					continue
-				}
-				b := data[offs[i]-offs[0] : offs[i+1]-offs[0]]
-				v := unsafe.String(unsafe.SliceData(b), len(b))
-				if len(v) <= maxPacked {
-					// the last label, compared inline
-					w0, w1 := pack(v)
-					if w1 == c.lastW1 && w0 == c.lastW0 {
-						codes[i] = c.lastCode
-					} else {
-						codes[i] = c.codeOf(v, w0, w1)
-					}
-					continue
-				}
-				codes[i] = c.code(v)
-			}
-			c.codes = c.codes[:len(c.codes)+n]
+			c.addStrings(a)
 		case *array.Dictionary:
 			// one lookup per dictionary entry, not per row
 			d := a.Dictionary()
@@ -467,31 +444,37 @@ func (c *outCol) addArrow(a arrow.Array) {
 		c.nums = poolFloat64.get(n)
 	}
 	c.nums = slices.Grow(c.nums, n)
+	from := len(c.nums)
 	switch a := a.(type) {
 	case *array.Int64:
-		for i, v := range a.Int64Values() {
-			if nullable && a.IsNull(i) {
-				c.nums = append(c.nums, math.NaN())
-			} else {
-				c.nums = append(c.nums, float64(v))
-			}
+		dst := c.nums[from : from+n]
+		for i, v := range a.Int64Values()[:n] {
+			dst[i] = float64(v)
+		}
+		c.nums = c.nums[:from+n]
+		if nullable {
+			c.nullsNaN(a, dst)
 		}
 		return
 	case *array.Float64:
-		from := len(c.nums)
-		for i, v := range a.Float64Values() {
-			if nullable && a.IsNull(i) || math.IsNaN(v) {
-				c.nums = append(c.nums, math.NaN())
-			} else {
+		c.nums = append(c.nums, a.Float64Values()[:n]...)
+		dst := c.nums[from:]
+		if nullable {
+			c.nullsNaN(a, dst)
+		}
+		// NaN (a null) and infinities (not numbers) have every bit of
+		// the exponent set: one test per cell finds both
+		const exp = 0x7ff << 52
+		for i, v := range dst {
+			if math.Float64bits(v)&exp == exp {
 				if math.IsInf(v, 0) {
 					c.notNum++
-					v = math.NaN()
 				}
-				c.nums = append(c.nums, v)
+				dst[i] = math.NaN()
 			}
 		}
 		if c.digits.n == from && roundingJudged(c.stat) {
-			c.digits.add(c.nums[from:])
+			c.digits.add(dst)
 		}
 		return
 	}
@@ -511,6 +494,63 @@ func (c *outCol) addArrow(a arrow.Array) {
 		}
 		c.nums = append(c.nums, v)
 	}
+}
+
+// nullsNaN writes NaN in dst over the cells of a that are null.
+func (c *outCol) nullsNaN(a arrow.Array, dst []float64) {
+	for i := range dst {
+		if a.IsNull(i) {
+			dst[i] = math.NaN()
+		}
+	}
+}
+
+// addStrings appends the codes of the labels of a (see code). A label of
+// at most maxPacked bytes is keyed as pack keys it, from the two words at
+// its offset masked to its length (its last 16 bytes of a buffer aside,
+// which pack reads), and compared with the last label inline. Each cell's
+// bytes are sliced from the offsets, bounds checked as Value checks them.
+func (c *outCol) addStrings(a *array.String) {
+	n := a.Len()
+	offs, data := a.ValueOffsets(), a.ValueBytes()
+	offs = offs[:n+1]
+	base := int(offs[0])
+	nulls := a.NullN() > 0
+	codes := c.codes[len(c.codes) : len(c.codes)+n]
+	lastW0, lastW1, lastCode := c.lastW0, c.lastW1, c.lastCode
+	for i := range codes {
+		if nulls && a.IsNull(i) {
+			codes[i] = -1
+			continue
+		}
+		o0 := int(offs[i]) - base
+		b := data[o0 : int(offs[i+1])-base]
+		m := len(b)
+		v := unsafe.String(unsafe.SliceData(b), m)
+		if m > maxPacked {
+			c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
+			codes[i] = c.code(v)
+			lastW0, lastW1, lastCode = c.lastW0, c.lastW1, c.lastCode
+			continue
+		}
+		var w0, w1 uint64
+		if o0 <= len(data)-16 {
+			w := data[o0 : o0+16]
+			w0 = binary.LittleEndian.Uint64(w) & (^uint64(0) >> uint(64-8*min(m, 8)))
+			w1 = binary.LittleEndian.Uint64(w[8:])&(^uint64(0)>>uint(64-8*max(m-8, 0))) | uint64(m)<<56 | 1<<63
+		} else {
+			w0, w1 = pack(v)
+		}
+		if w1 == lastW1 && w0 == lastW0 {
+			codes[i] = lastCode
+			continue
+		}
+		c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
+		codes[i] = c.codeOf(v, w0, w1)
+		lastW0, lastW1, lastCode = c.lastW0, c.lastW1, c.lastCode
+	}
+	c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
+	c.codes = c.codes[:len(c.codes)+n]
 }
 
 // roundingJudged reports whether the cells of a statistic are matched to

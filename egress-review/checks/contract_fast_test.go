@@ -1,0 +1,361 @@
+package checks
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	review "github.com/enclave-dev/enclave/egress-review"
+)
+
+// The fast paths of judging an Arrow table against their oracles, the code
+// of before kept in contract_ref_test.go: the same codes, labels, numbers,
+// rounding and failures, the same source and rule counts, the same order.
+
+// fastFloats are figures that exercise the rounding, the tests of NaN and
+// infinity and the conversions to integers.
+var fastFloats = []float64{0, math.Copysign(0, -1), 0.5, -0.5, 2.5, 1.005, 123456.785, 0.1, 0.3, 1e21, -1e21, 1 << 52, 1<<52 + 1,
+	1<<53 + 2, 1e300, math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 9.999999999999999, 4503599627370495.5,
+	math.Inf(1), math.Inf(-1), math.NaN(), math.Float64frombits(0x7ff8000000000001), 1 << 63, -(1 << 63), 9.223372036854776e18}
+
+// randFloat returns a figure: rounded to a few decimals (as tables hold
+// them), an edge, or any bits.
+func randFloat(r *rand.Rand) float64 {
+	switch r.IntN(8) {
+	case 0:
+		return fastFloats[r.IntN(len(fastFloats))]
+	case 1:
+		return math.Float64frombits(r.Uint64())
+	case 2:
+		return float64(r.IntN(200) - 100)
+	}
+	return roundDecimals(float64(r.Int64N(1e10)-5e9)/math.Pow(10, float64(r.IntN(5))), r.IntN(4))
+}
+
+// randLabel returns a label of 0 to 24 bytes from a small alphabet, so
+// that labels repeat and differ in one byte or only in length.
+func randLabel(r *rand.Rand) string {
+	n := r.IntN(25)
+	if r.IntN(3) > 0 {
+		n = r.IntN(17)
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "aB\x00\xff7"[r.IntN(5)]
+	}
+	return string(b)
+}
+
+// sameFloats reports whether a and b hold the same numbers, bit for bit,
+// NaN for NaN.
+func sameFloats(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool {
+		return math.Float64bits(x) == math.Float64bits(y) || math.IsNaN(x) && math.IsNaN(y)
+	})
+}
+
+// randArrays returns a few batches of one column of a random type, some
+// with nulls, some sliced.
+func randArrays(r *rand.Rand, mem memory.Allocator) []arrow.Array {
+	kind := r.IntN(4)
+	var out []arrow.Array
+	for range 1 + r.IntN(3) {
+		n := r.IntN(300)
+		// a few distinct labels in runs and cycles, as aggregates hold them
+		labels := make([]string, 1+r.IntN(8))
+		for i := range labels {
+			labels[i] = randLabel(r)
+		}
+		nulls := r.IntN(3) == 0
+		var a arrow.Array
+		switch kind {
+		case 0, 3:
+			b := array.NewStringBuilder(mem)
+			for i := range n {
+				switch {
+				case nulls && r.IntN(5) == 0:
+					b.AppendNull()
+				case r.IntN(4) == 0:
+					b.Append(labels[r.IntN(len(labels))])
+				default:
+					b.Append(labels[(i/3)%len(labels)])
+				}
+			}
+			a = b.NewArray()
+			b.Release()
+		case 1:
+			b := array.NewFloat64Builder(mem)
+			for range n {
+				if nulls && r.IntN(5) == 0 {
+					b.AppendNull()
+				} else {
+					b.Append(randFloat(r))
+				}
+			}
+			a = b.NewArray()
+			b.Release()
+		case 2:
+			b := array.NewInt64Builder(mem)
+			for range n {
+				if nulls && r.IntN(5) == 0 {
+					b.AppendNull()
+				} else {
+					b.Append(r.Int64() >> r.IntN(64))
+				}
+			}
+			a = b.NewArray()
+			b.Release()
+		}
+		if n > 2 && r.IntN(3) == 0 {
+			i, j := r.IntN(n/2), n/2+r.IntN(n/2)
+			s := array.NewSlice(a, int64(i), int64(j))
+			a.Release()
+			a = s
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// sameRead reads arrays into a column with addArrow and with its oracle
+// and fails on any difference.
+func sameRead(t *testing.T, arrs []arrow.Array, stat string) {
+	t.Helper()
+	isLabel, bad := columnRole(arrs[0].DataType(), stat)
+	fast := &outCol{name: "c", stat: stat, isLabel: isLabel, bad: bad}
+	ref := &outCol{name: "c", stat: stat, isLabel: isLabel, bad: bad}
+	for _, a := range arrs {
+		fast.addArrow(a)
+		ref.addArrowRef(a)
+	}
+	switch {
+	case !slices.Equal(fast.codes, ref.codes):
+		t.Fatalf("%s codes: got %v, want %v", arrs[0].DataType(), fast.codes, ref.codes)
+	case !slices.Equal(fast.dict, ref.dict):
+		t.Fatalf("labels: got %q, want %q", fast.dict, ref.dict)
+	case !sameFloats(fast.nums, ref.nums):
+		t.Fatalf("%s numbers: got %v, want %v", arrs[0].DataType(), fast.nums, ref.nums)
+	case fast.notNum != ref.notNum:
+		t.Fatalf("cells that are not numbers: got %d, want %d", fast.notNum, ref.notNum)
+	case fast.digits != ref.digits:
+		t.Fatalf("rounding of %v: got %+v, want %+v", fast.nums, fast.digits, ref.digits)
+	}
+}
+
+// TestReadColumnSameAsRef holds addArrow (labels keyed from whole words
+// at their offsets, numbers copied and then tested for NaN and infinity,
+// the rounding's cheap test inline) to the reading of before.
+func TestReadColumnSameAsRef(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	r := rand.New(rand.NewPCG(14, 4))
+	for i := range 3000 {
+		arrs := randArrays(r, mem)
+		stat := []string{"", "sum", "mean", "count", "label"}[i%5]
+		if arrs[0].Len() > 0 || len(arrs) > 1 {
+			sameRead(t, arrs, stat)
+		}
+		for _, a := range arrs {
+			a.Release()
+		}
+	}
+}
+
+// FuzzReadColumnSameAsRef reads labels and figures made of the fuzzer's
+// bytes with addArrow and its oracle.
+func FuzzReadColumnSameAsRef(f *testing.F) {
+	f.Add([]byte("Haidian\x00Haidian\x00Chaoyang\x00\x00a-very-long-label-of-30-bytes\x00"), uint8(0))
+	f.Add(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, math.Float64bits(123456.785)), 0x7ff0000000000000), uint8(1))
+	f.Add([]byte("12345678901234567\x00123456789012345\x00"), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, how uint8) {
+		mem := memory.NewGoAllocator()
+		var a arrow.Array
+		switch how % 3 {
+		case 0, 2:
+			b := array.NewStringBuilder(mem)
+			for i, s := range strings.Split(string(data), "\x00") {
+				if how%3 == 2 && i%5 == 4 {
+					b.AppendNull()
+				} else {
+					b.Append(s)
+				}
+			}
+			a = b.NewArray()
+			b.Release()
+		case 1:
+			b := array.NewFloat64Builder(mem)
+			for i := 0; i+8 <= len(data); i += 8 {
+				v := math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
+				if how&4 != 0 && i%24 == 16 {
+					b.AppendNull()
+				} else {
+					b.Append(v)
+				}
+			}
+			a = b.NewArray()
+			b.Release()
+		}
+		defer a.Release()
+		sameRead(t, []arrow.Array{a}, []string{"sum", "mean", "", "label"}[int(how/8)%4])
+		if n := a.Len(); n > 2 {
+			s := array.NewSlice(a, 1, int64(n-1))
+			defer s.Release()
+			sameRead(t, []arrow.Array{s}, "mean")
+		}
+	})
+}
+
+// randSourceCase returns groups with flat figures over random rows, some
+// of whose groups are merged (not flat) or empty, and a magnitude column
+// whose cells are the rows' figures rounded as tables round them, some
+// moved off them, null, zero or not numbers.
+func randSourceCase(r *rand.Rand) (*groups, []*cellGroup, []int32, *outCol) {
+	nn := 1 + r.IntN(3)
+	cells := 1 + r.IntN(40)
+	noise := 12 + 200*r.IntN(2) // half the cases have few odd figures
+	p := review.Default()
+	g := &groups{}
+	for k := range nn {
+		g.nums = append(g.nums, &inputCol{name: fmt.Sprintf("amount%d", k)})
+	}
+	fl := &flatFigures{n: make([]int, cells), sum: make([][]float64, nn), cnt: make([][]float64, nn), rules: make([][]uint8, nn),
+		dominanceK: p.DominanceK, pRatio: p.PRatio}
+	bases := make([]*cellGroup, cells)
+	for b := range bases {
+		gr := &cellGroup{stats: make([]numStats, nn)}
+		for k := range nn {
+			if r.IntN(8) > 0 {
+				for range 1 + r.IntN(12) {
+					v := randFloat(r)
+					if r.IntN(noise) > 3 {
+						v = float64(r.IntN(100000)) / 100
+					}
+					if !math.IsNaN(v) {
+						gr.stats[k].add(v)
+					}
+				}
+			}
+		}
+		gr.n = gr.stats[0].n + r.IntN(3)
+		bases[b] = gr
+		fl.n[b] = gr.n
+	}
+	for k := range nn {
+		fl.sum[k], fl.cnt[k], fl.rules[k] = make([]float64, cells), make([]float64, cells), make([]uint8, cells)
+		for b, gr := range bases {
+			s := &gr.stats[k]
+			fl.sum[k][b], fl.cnt[k][b], fl.rules[k][b] = s.sum, float64(s.n), s.rules(p)
+		}
+	}
+	if r.IntN(5) > 0 {
+		g.flat = fl
+	}
+	rows := r.IntN(120)
+	rowGroups := make([]*cellGroup, rows)
+	rowBase := make([]int32, rows)
+	for i := range rows {
+		b := r.IntN(cells)
+		if i < cells && r.IntN(2) == 0 {
+			b = i // rows in the cells' order
+		}
+		rowGroups[i], rowBase[i] = bases[b], int32(b)
+		if r.IntN(10) == 0 { // a merged or empty group
+			m := &cellGroup{stats: make([]numStats, nn)}
+			if r.IntN(2) == 0 {
+				m.n = bases[b].n
+				copy(m.stats, bases[b].stats)
+			}
+			rowGroups[i], rowBase[i] = m, -1
+		}
+	}
+	c := &outCol{name: []string{"sum_amount1", "amount0", "x"}[r.IntN(3)], stat: []string{"sum", "mean", "std"}[r.IntN(3)]}
+	k := r.IntN(nn)
+	scale := []float64{1, 1e-3, 1e-4, 1e-6, 1e-8}[r.IntN(5)]
+	dec, round := r.IntN(5), r.IntN(2) == 0
+	for i := range rows {
+		s := &rowGroups[i].stats[k]
+		v := s.aggregate(c.stat, 0) * scale
+		if round {
+			v = roundDecimals(v, dec)
+		}
+		switch r.IntN(noise) {
+		case 0:
+			v = math.NaN()
+		case 1:
+			v = randFloat(r)
+		case 2:
+			v = math.Nextafter(v, math.Inf(1))
+		case 3:
+			v = 0
+		}
+		c.nums = append(c.nums, v)
+	}
+	noInf(c.nums)
+	return g, rowGroups, rowBase, c
+}
+
+// sameSource runs source and its oracle on one case and fails on any
+// difference in the column found, the cells left unmatched or the rules'
+// counts.
+func sameSource(t *testing.T, g *groups, rowGroups []*cellGroup, rowBase []int32, c *outCol) {
+	t.Helper()
+	p := review.Default()
+	k, bad, rc := g.source(c, rowGroups, rowBase, p, map[int]*rowFigures{})
+	wk, wbad, wrc := g.sourceRef(c, rowGroups, rowBase, p, map[int]*rowFigures{})
+	if k != wk || bad != wbad || rc != wrc {
+		t.Fatalf("%s of %v over %d rows: got column %d, %d unmatched, %+v; want %d, %d, %+v",
+			c.stat, c.nums, len(rowGroups), k, bad, rc, wk, wbad, wrc)
+	}
+}
+
+// TestSourceSameAsRef holds source (the figures of each row read once per
+// input column, the cells matched in a pass without a branch on them, the
+// rules counted without a branch on the flags) to the source of before.
+func TestSourceSameAsRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 5))
+	found := 0
+	for range 4000 {
+		g, rowGroups, rowBase, c := randSourceCase(r)
+		sameSource(t, g, rowGroups, rowBase, c)
+		if k, _, _ := g.sourceRef(c, rowGroups, rowBase, review.Default(), map[int]*rowFigures{}); k >= 0 {
+			found++
+		}
+	}
+	// the cases cover both answers
+	if found < 400 || found > 3600 {
+		t.Fatalf("%d of 4000 cases found a source", found)
+	}
+}
+
+// FuzzSourceSameAsRef runs source and its oracle on cases drawn from the
+// fuzzer's seed, with cells of the fuzzer's bits in place of some.
+func FuzzSourceSameAsRef(f *testing.F) {
+	f.Add(uint64(1), uint64(2), []byte{})
+	f.Add(uint64(3), uint64(4), binary.LittleEndian.AppendUint64(nil, 0x7ff0000000000000))
+	f.Fuzz(func(t *testing.T, s1, s2 uint64, data []byte) {
+		r := rand.New(rand.NewPCG(s1, s2))
+		g, rowGroups, rowBase, c := randSourceCase(r)
+		for i := 0; i+8 <= len(data) && i/8 < len(c.nums); i += 8 {
+			c.nums[i/8] = math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
+		}
+		noInf(c.nums)
+		sameSource(t, g, rowGroups, rowBase, c)
+	})
+}
+
+// noInf makes infinite cells NaN, as reading a column does (they are not
+// numbers).
+func noInf(nums []float64) {
+	for i, v := range nums {
+		if math.IsInf(v, 0) {
+			nums[i] = math.NaN()
+		}
+	}
+}
