@@ -359,3 +359,106 @@ func noInf(nums []float64) {
 		}
 	}
 }
+
+// randOrderCase returns label columns over rows in the order of their
+// labels (ascending or descending), nearly so, or at random, with labels
+// that read as numbers (some equal as numbers: "1" and "1.0"), labels
+// that do not, and nulls.
+func randOrderCase(r *rand.Rand) *outTable {
+	ncols, rows := 1+r.IntN(4), r.IntN(60)
+	words := []string{"1", "1.0", "2", "10", "-3", "1e1", "a", "B", "total", "", "5a", "Haidian"}
+	t := &outTable{rows: rows}
+	tuples := make([][]int32, rows)
+	for range ncols {
+		c := &outCol{}
+		numbers := r.IntN(3)
+		for range 1 + r.IntN(5) {
+			var s string
+			switch numbers {
+			case 0:
+				s = words[r.IntN(len(words))]
+			case 1:
+				s = fmt.Sprint(r.IntN(20) - 5)
+			default:
+				s = randLabel(r)
+			}
+			if !slices.Contains(c.dict, s) {
+				c.dict = append(c.dict, s)
+			}
+		}
+		t.cols = append(t.cols, c)
+	}
+	for i := range tuples {
+		tuples[i] = make([]int32, ncols)
+		for j, c := range t.cols {
+			tuples[i][j] = int32(r.IntN(len(c.dict)+1)) - 1 // -1: null
+		}
+	}
+	switch r.IntN(4) {
+	case 0, 1: // in the order of the labels, as ordered compares them
+		slices.SortStableFunc(tuples, func(a, b []int32) int {
+			for j, c := range t.cols {
+				x, y := a[j], b[j]
+				switch {
+				case x == y:
+					continue
+				case x < 0:
+					return -1
+				case y < 0:
+					return 1
+				}
+				fx, okx := c.number(x)
+				fy, oky := c.number(y)
+				if d := strings.Compare(c.dict[x], c.dict[y]); !(okx && oky) && d != 0 {
+					return d
+				}
+				if d := cmpFloat(fx, fy); okx && oky && d != 0 {
+					return d
+				}
+			}
+			return 0
+		})
+		if r.IntN(2) == 0 {
+			slices.Reverse(tuples)
+		}
+		if rows > 1 && r.IntN(3) == 0 {
+			i := r.IntN(rows - 1)
+			tuples[i], tuples[i+1] = tuples[i+1], tuples[i]
+		}
+	}
+	for j, c := range t.cols {
+		c.codes = make([]int32, rows)
+		for i := range tuples {
+			c.codes[i] = tuples[i][j]
+		}
+	}
+	return t
+}
+
+// TestLabelOrderSameAsRef holds labelOrder (the rows' labels as one key
+// each) to the order of before.
+func TestLabelOrderSameAsRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 6))
+	var sorted, strict int
+	for range 5000 {
+		o := randOrderCase(r)
+		gs, gt := o.labelOrder(o.cols)
+		ws, wt := o.labelOrderRef(o.cols)
+		if gs != ws || gt != wt {
+			for _, c := range o.cols {
+				t.Logf("labels %q codes %v", c.dict, c.codes)
+			}
+			t.Fatalf("order: got sorted %v strict %v, want %v %v", gs, gt, ws, wt)
+		}
+		if ws {
+			sorted++
+		}
+		if wt {
+			strict++
+		}
+	}
+	t.Logf("%d of 5000 sorted, %d strictly", sorted, strict)
+	if sorted < 1500 || strict < 100 || sorted > 4500 {
+		t.Fatalf("the cases cover too few orders: %d sorted, %d strictly", sorted, strict)
+	}
+}

@@ -868,6 +868,12 @@ func (t *outTable) labelOrder(labels []*outCol) (sorted, strict bool) {
 		ranks[j] = c.ranks()
 		ranked = ranked && ranks[j] != nil
 	}
+	if ranked {
+		if keys := rankKeys(labels, ranks, t.rows); keys != nil {
+			defer poolUint64.put(keys)
+			return keysOrder(keys)
+		}
+	}
 	ties := 0
 	sorted = t.monotonic(func(a, b int) int {
 		for j, c := range labels {
@@ -894,6 +900,50 @@ func (t *outTable) labelOrder(labels []*outCol) (sorted, strict bool) {
 		return 0
 	})
 	return sorted, sorted && ranked && ties == 0
+}
+
+// rankKeys returns, per row, its labels' places (see ranks; a null is
+// before every label) as the digits of one number, the first column's
+// most significant, so that rows compare as their keys do; or nil when the
+// digits do not fit in 64 bits.
+func rankKeys(labels []*outCol, ranks [][]int32, rows int) []uint64 {
+	space := uint64(1)
+	for _, c := range labels {
+		radix := uint64(len(c.dict) + 1)
+		if space > math.MaxUint64/radix {
+			return nil
+		}
+		space *= radix
+	}
+	keys := poolUint64.get(rows)[:rows]
+	clear(keys)
+	for j, c := range labels {
+		radix := uint64(len(c.dict) + 1)
+		digit := make([]uint64, len(c.dict)+1) // by code + 1: null first
+		for k, rk := range ranks[j] {
+			digit[k+1] = uint64(rk) + 1
+		}
+		for r, k := range c.codes[:rows] {
+			keys[r] = keys[r]*radix + digit[k+1]
+		}
+	}
+	return keys
+}
+
+// keysOrder is labelOrder over the rows' keys (see rankKeys): whether
+// they are sorted (ascending or descending), and strictly.
+func keysOrder(keys []uint64) (sorted, strict bool) {
+	up, down, ties := true, true, 0
+	for r := 1; r < len(keys); r++ {
+		a, b := keys[r-1], keys[r]
+		up = up && a <= b
+		down = down && a >= b
+		if a == b {
+			ties++
+		}
+	}
+	sorted = up || down
+	return sorted, sorted && ties == 0
 }
 
 // cmpFloat orders numbers, NaN (null) first.
