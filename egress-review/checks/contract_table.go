@@ -518,13 +518,15 @@ func (c *outCol) addStrings(a *array.String) {
 	nulls := a.NullN() > 0
 	codes := c.codes[len(c.codes) : len(c.codes)+n]
 	lastW0, lastW1, lastCode := c.lastW0, c.lastW1, c.lastCode
+	o1 := 0
 	for i := range codes {
+		o0 := o1
+		o1 = int(offs[i+1]) - base
 		if nulls && a.IsNull(i) {
 			codes[i] = -1
 			continue
 		}
-		o0 := int(offs[i]) - base
-		b := data[o0 : int(offs[i+1])-base]
+		b := data[o0:o1]
 		m := len(b)
 		v := unsafe.String(unsafe.SliceData(b), m)
 		if m > maxPacked {
@@ -536,13 +538,22 @@ func (c *outCol) addStrings(a *array.String) {
 		var w0, w1 uint64
 		if o0 <= len(data)-16 {
 			w := data[o0 : o0+16]
-			w0 = binary.LittleEndian.Uint64(w) & (^uint64(0) >> uint(64-8*min(m, 8)))
-			w1 = binary.LittleEndian.Uint64(w[8:])&(^uint64(0)>>uint(64-8*max(m-8, 0))) | uint64(m)<<56 | 1<<63
+			mk := &packMasks[m&maxPacked]
+			w0 = binary.LittleEndian.Uint64(w) & mk[0]
+			w1 = binary.LittleEndian.Uint64(w[8:])&mk[1] | mk[2]
 		} else {
 			w0, w1 = pack(v)
 		}
 		if w1 == lastW1 && w0 == lastW0 {
 			codes[i] = lastCode
+			continue
+		}
+		// the label after the last one (inner labels cycle in order), as
+		// codeOf would find it first
+		if next := int(lastCode) + 1; next < len(c.keys) && c.keys[next] == [2]uint64{w0, w1} {
+			codes[i] = int32(next)
+			lastW0, lastW1, lastCode = w0, w1, int32(next)
+			c.hasLast = false
 			continue
 		}
 		c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
@@ -552,6 +563,19 @@ func (c *outCol) addStrings(a *array.String) {
 	c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
 	c.codes = c.codes[:len(c.codes)+n]
 }
+
+// packMasks are, per length of a value up to maxPacked, the masks of its
+// bytes in the two words at its offset and the length bits of its key (see
+// pack).
+var packMasks = func() (t [maxPacked + 1][3]uint64) {
+	for m := range t {
+		for i := range m {
+			t[m][i/8] |= 0xff << (8 * (i % 8))
+		}
+		t[m][2] = uint64(m)<<56 | 1<<63
+	}
+	return t
+}()
 
 // roundingJudged reports whether the cells of a statistic are matched to
 // their figures as rounded (see roundedAs).
