@@ -5,24 +5,33 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/keys/local"
 	"github.com/enclave-dev/enclave/enclave/store"
 )
+
+// meterWorld is a state database with every part's schema and a local
+// keyring, both removed when t ends.
+func meterWorld(t *testing.T) (*store.DB, keys.Keyring) {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kr, err := local.Create(filepath.Join(t.TempDir(), "keyring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, kr
+}
 
 // TestUsageChargesThePriceList: a usage row charges each answered call at
 // the runtime's call price (the daemon's price list, issue 19 item 4),
 // refused calls free, rounded to cents; a price of zero is free.
 func TestUsageChargesThePriceList(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	kr, err := local.Create(filepath.Join(t.TempDir(), "keyring"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := meterWorld(t)
 	for _, q := range []string{
 		`INSERT INTO services(name, mode, dataset, version, key_col, match_cols, scenario, rate_per_min, daily_misses, org, grant_id, until, level, market, state, created_by, created_at)
 			VALUES ('firm-check', 'verify', 'penalties', 1, 'uscc', '[]', 's', 60, 10, 'credit-centre', '', '2027-12-31', 'general-2', 'ordinary', 'approved', 'p', '2026-01-01T00:00:00.000000000Z')`,
@@ -52,15 +61,7 @@ func TestUsageChargesThePriceList(t *testing.T) {
 // approved, at the industry price (001 art. 23).
 func TestUsageChargesByClass(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	kr, err := local.Create(filepath.Join(t.TempDir(), "keyring"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, kr := meterWorld(t)
 	for _, q := range []string{
 		`INSERT INTO services(name, mode, dataset, version, key_col, match_cols, scenario, rate_per_min, daily_misses, org, grant_id, until, level, market, state, created_by, created_at)
 			VALUES ('firm-check', 'verify', 'penalties', 1, 'uscc', '[]', 's', 60, 10, 'credit-centre', '', '2027-12-31', 'general-2', 'ordinary', 'approved', 'p', '2026-01-01T00:00:00.000000000Z')`,
