@@ -235,8 +235,14 @@ func (m *Manager) event(ctx context.Context, j *Job, action, outcome, reason str
 			ev.Retention = audit.Retention5y
 		}
 	}
-	_, err := m.audit.Append(ctx, ev)
-	return err
+	idx, err := m.audit.Append(ctx, ev)
+	if err != nil {
+		return err
+	}
+	// The state change this entry precedes commits after it: note the
+	// entry in the audit watermark, as the server's changes do, so that
+	// `audit verify` detects a log whose tail of job entries was removed.
+	return store.MarkAuditIndex(ctx, m.db.SQL(), idx)
 }
 
 func (m *Manager) setState(ctx context.Context, id string, st State, started bool) error {

@@ -189,3 +189,26 @@ func TestInsertRefusesBadOutputs(t *testing.T) {
 		t.Fatalf("refused jobs left %d rows and ran %d times, want none", n, len(m.rt.(*sandboxtest.Fake).Specs()))
 	}
 }
+
+// TestJobEntriesRaiseTheWatermark: each life-cycle entry the manager
+// writes moves the state's audit watermark (store.MarkAuditIndex), so that
+// `audit verify` detects a log cut back before a job's last entry.
+func TestJobEntriesRaiseTheWatermark(t *testing.T) {
+	m, a := newManager(t, &sandboxtest.Fake{})
+	if _, err := submit(t, m, "j-wm", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	n := len(a.evs)
+	a.mu.Unlock()
+	if _, ok := a.last("job.end"); !ok || n < 3 {
+		t.Fatalf("the manager wrote %d entries, want initialize, start and end", n)
+	}
+	wm, err := m.db.AuditWatermark(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm != int64(n) {
+		t.Fatalf("watermark %d after the job's %d entries, want the index of its last, %d", wm, n, n)
+	}
+}

@@ -189,7 +189,16 @@ INSERT INTO audit_watermark(id, idx) VALUES (1, -1);`},
 // highest index recorded: `audit verify` uses this to detect a log whose
 // tail was removed, which the log alone cannot tell.
 func RecordAuditIndex(ctx context.Context, tx *sql.Tx, idx uint64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE audit_watermark SET idx = MAX(idx, ?) WHERE id = 1`, int64(idx))
+	return MarkAuditIndex(ctx, tx, idx)
+}
+
+// MarkAuditIndex is RecordAuditIndex for a writer whose change commits on
+// its own after the entry (the job manager's life-cycle steps): the
+// watermark moves at once, in q's transaction if q is one.
+func MarkAuditIndex(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, idx uint64) error {
+	_, err := q.ExecContext(ctx, `UPDATE audit_watermark SET idx = MAX(idx, ?) WHERE id = 1`, int64(idx))
 	return err
 }
 
