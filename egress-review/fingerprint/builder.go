@@ -38,6 +38,8 @@ type Builder struct {
 	values, rows []uint64
 	buf          []uint64
 	scratch      []uint64 // for the radix sort of buf, as large
+	bufMem       *words   // buf's and scratch's memory, outside the Go heap
+	scratchMem   *words
 	nv, nr       int
 
 	spill     bool
@@ -61,7 +63,8 @@ type BuilderOption func(*Builder)
 // WithSpill bounds the Builder's memory: it keeps at most maxBytes of
 // fingerprints in memory and beyond that sorts and deduplicates them into a
 // run file (mode 0600) in dir (os.TempDir when empty). Sorting uses as much
-// again of scratch space, so the Builder holds 2*maxBytes. WriteSet merges
+// again of scratch space, so the Builder holds 2*maxBytes, outside the Go
+// heap on Linux (released by Close, or once the Builder is unreachable). WriteSet merges
 // the runs with memory bounded by that plus small read buffers. Budgets
 // under 64 bytes are raised to 64. Call Close to remove the run files.
 func WithSpill(dir string, maxBytes int) BuilderOption {
@@ -155,7 +158,8 @@ func (b *Builder) room() bool {
 	}
 	if b.buf == nil {
 		// Allocated once; pages are only touched as they fill.
-		b.buf = make([]uint64, b.maxBytes/8)
+		b.bufMem = newWords(b, b.maxBytes/8)
+		b.buf = b.bufMem.s
 	}
 	if b.nv+b.nr < len(b.buf) {
 		return true
@@ -195,7 +199,8 @@ func (b *Builder) buffered() (values, rows []uint64) {
 	if b.scratch == nil {
 		// The radix sort's scratch space, allocated once (as the buffer
 		// is) rather than at every spill.
-		b.scratch = make([]uint64, len(b.buf))
+		b.scratchMem = newWords(b, len(b.buf))
+		b.scratch = b.scratchMem.s
 	}
 	sortBoth(values, rows, b.scratch)
 	return slices.Compact(values), slices.Compact(rows)
@@ -350,8 +355,14 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 		verr, rerr error
 		wg         sync.WaitGroup
 	)
-	wg.Go(func() { vsrc, nv, verr = b.mergeAll(b.valueRuns, bv) })
-	rsrc, nr, rerr = b.mergeAll(b.rowRuns, br)
+	// The two kinds at once, and the larger in two ranges at once too,
+	// so that two cores have work until the end.
+	vparts, rparts := 2, 1
+	if len(br) > len(bv) {
+		vparts, rparts = 1, 2
+	}
+	wg.Go(func() { vsrc, nv, verr = b.mergeAll(b.valueRuns, bv, vparts) })
+	rsrc, nr, rerr = b.mergeAll(b.rowRuns, br, rparts)
 	wg.Wait()
 	for _, s := range []source{vsrc, rsrc} {
 		if s != nil {
@@ -372,20 +383,18 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 
 // mergeAll merges runs and the sorted, deduplicated buffered fingerprints
 // into one deduplicated sequence and returns it with its length: the
-// buffer itself when there are no runs, else a run file made by merging
+// buffer itself when there are no runs, else run files made by merging
 // mergeFanIn runs at a time (removing them as it goes, to bound the disk
-// space used) until one is left with the buffer.
-func (b *Builder) mergeAll(runs []string, buffered []uint64) (source, uint64, error) {
+// space used) until at most mergeFanIn are left, then those with the
+// buffer. The last pass is split into parts ranges of fingerprints, merged
+// at once on goroutines of their own into a run file each, when it has at
+// least splitMin fingerprints to read.
+func (b *Builder) mergeAll(runs []string, buffered []uint64, parts int) (source, uint64, error) {
 	if len(runs) == 0 {
 		return &sliceSource{s: buffered}, uint64(len(buffered)), nil
 	}
-	for len(runs) > 1 || len(buffered) > 0 {
-		k := min(len(runs), mergeFanIn)
-		var buf []uint64
-		if k == len(runs) {
-			buf, buffered = buffered, nil // the last pass: the buffer joins in
-		}
-		src, err := openMerge(runs[:k], buf)
+	for len(runs) > mergeFanIn {
+		src, err := openMerge(runs[:mergeFanIn], nil)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -393,16 +402,211 @@ func (b *Builder) mergeAll(runs []string, buffered []uint64) (source, uint64, er
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, old := range runs[:k] {
+		for _, old := range runs[:mergeFanIn] {
 			os.Remove(old)
 		}
-		runs = append(slices.Clone(runs[k:]), name)
+		runs = append(slices.Clone(runs[mergeFanIn:]), name)
 	}
-	r, err := openRun(runs[0])
+	if len(runs) > 1 || len(buffered) > 0 {
+		total := int64(len(buffered))
+		for _, name := range runs {
+			st, err := os.Stat(name)
+			if err != nil {
+				return nil, 0, fmt.Errorf("open fingerprint run: %w", err)
+			}
+			total += st.Size() / 8
+		}
+		if total < splitMin {
+			parts = 1
+		}
+		var err error
+		if runs, err = b.mergeParts(runs, buffered, parts); err != nil {
+			return nil, 0, err
+		}
+	}
+	var srcs concatSource
+	var n uint64
+	for _, name := range runs {
+		r, err := openRun(name)
+		if err != nil {
+			srcs.close()
+			return nil, 0, err
+		}
+		srcs = append(srcs, r)
+		n += uint64(r.size / 8)
+	}
+	return &srcs, n, nil
+}
+
+// splitMin is the number of fingerprints from which mergeAll splits its
+// last pass; a variable for tests.
+var splitMin int64 = 1 << 20
+
+// mergeParts merges runs and buffered into parts run files, the
+// fingerprints of each below those of the next, merged on a goroutine
+// each, and removes runs. The ranges are cut at fingerprints of the first
+// run, which is a sample of them all.
+func (b *Builder) mergeParts(runs []string, buffered []uint64, parts int) ([]string, error) {
+	cuts, err := runQuantiles(runs[0], parts)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return r, uint64(r.size / 8), nil
+	out := make([]string, len(cuts)+1)
+	errs := make([]error, len(cuts)+1)
+	var wg sync.WaitGroup
+	for p := range out {
+		lo, hi := uint64(0), ^uint64(0)
+		hasHi := p < len(cuts)
+		if p > 0 {
+			lo = cuts[p-1]
+		}
+		if hasHi {
+			hi = cuts[p]
+		}
+		part := func() {
+			src, err := openMergeRange(runs, buffered, lo, hi, hasHi)
+			if err == nil {
+				out[p], _, err = b.writeRun(src)
+			}
+			errs[p] = err
+		}
+		if p == len(out)-1 {
+			part()
+		} else {
+			wg.Go(part)
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, old := range runs {
+		os.Remove(old)
+	}
+	return out, nil
+}
+
+// runQuantiles returns up to parts-1 increasing fingerprints of run file
+// name that cut it into parts of about the same length.
+func runQuantiles(name string, parts int) ([]uint64, error) {
+	if parts < 2 {
+		return nil, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open fingerprint run: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open fingerprint run: %w", err)
+	}
+	n := st.Size() / 8
+	var cuts []uint64
+	for p := 1; p < parts; p++ {
+		x, err := runAt(f, n*int64(p)/int64(parts))
+		if err != nil {
+			return nil, err
+		}
+		if len(cuts) == 0 || x > cuts[len(cuts)-1] {
+			cuts = append(cuts, x)
+		}
+	}
+	return cuts, nil
+}
+
+// runAt reads the fingerprint at index i of a run file.
+func runAt(f *os.File, i int64) (uint64, error) {
+	var p [8]byte
+	if _, err := f.ReadAt(p[:], 8*i); err != nil {
+		return 0, fmt.Errorf("read fingerprint run: %w", err)
+	}
+	return binary.LittleEndian.Uint64(p[:]), nil
+}
+
+// searchRun returns the index of the first fingerprint of a run file of n
+// that is at least x (n when none is).
+func searchRun(f *os.File, n int64, x uint64) (int64, error) {
+	lo, hi := int64(0), n
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		v, err := runAt(f, m)
+		if err != nil {
+			return 0, err
+		}
+		if v < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, nil
+}
+
+// openMergeRange returns the deduplicated merge of the fingerprints in
+// [lo, hi) (in [lo, ^0] when hasHi is false) of runs and of the sorted,
+// deduplicated buffered fingerprints.
+func openMergeRange(runs []string, buffered []uint64, lo, hi uint64, hasHi bool) (source, error) {
+	srcs := make([]source, 0, len(runs)+1)
+	fail := func(err error) (source, error) {
+		for _, s := range srcs {
+			s.close()
+		}
+		return nil, err
+	}
+	for _, name := range runs {
+		r, err := openRun(name)
+		if err != nil {
+			return fail(err)
+		}
+		srcs = append(srcs, r)
+		n := r.size / 8
+		from, to := int64(0), n
+		if lo > 0 {
+			if from, err = searchRun(r.f, n, lo); err != nil {
+				return fail(err)
+			}
+		}
+		if hasHi {
+			if to, err = searchRun(r.f, n, hi); err != nil {
+				return fail(err)
+			}
+		}
+		if err := r.limit(from, to); err != nil {
+			return fail(err)
+		}
+	}
+	from, _ := slices.BinarySearch(buffered, lo)
+	to := len(buffered)
+	if hasHi {
+		to, _ = slices.BinarySearch(buffered, hi)
+	}
+	if from < to {
+		srcs = append(srcs, &sliceSource{s: buffered[from:to]})
+	}
+	return newMerger(srcs)
+}
+
+// concatSource yields its sources one after the other.
+type concatSource []source
+
+func (c *concatSource) block() ([]uint64, error) {
+	for len(*c) > 0 {
+		xs, err := (*c)[0].block()
+		if err != nil || len(xs) > 0 {
+			return xs, err
+		}
+		(*c)[0].close()
+		*c = (*c)[1:]
+	}
+	return nil, nil
+}
+
+func (c *concatSource) close() {
+	for _, s := range *c {
+		s.close()
+	}
+	*c = nil
 }
 
 // openMerge returns the deduplicated merge of runs and the sorted,
@@ -446,6 +650,9 @@ func (b *Builder) reset() error {
 func (b *Builder) Close() error {
 	err := b.reset()
 	b.buf, b.scratch = nil, nil
+	b.bufMem.free()
+	b.scratchMem.free()
+	b.bufMem, b.scratchMem = nil, nil
 	b.closed = true
 	return err
 }
@@ -454,6 +661,7 @@ func (b *Builder) Close() error {
 type runReader struct {
 	f    *os.File
 	size int64
+	left int64    // bytes left to read
 	blk  []byte   // the last block read
 	vals []uint64 // its fingerprints
 }
@@ -477,11 +685,24 @@ func openRun(name string) (*runReader, error) {
 	if littleEndian {
 		blk = uint64Bytes(vals)
 	}
-	return &runReader{f: f, size: st.Size(), blk: blk, vals: vals[:0]}, nil
+	return &runReader{f: f, size: st.Size(), left: st.Size(), blk: blk, vals: vals[:0]}, nil
+}
+
+// limit makes r read only the fingerprints from index from up to to.
+func (r *runReader) limit(from, to int64) error {
+	if _, err := r.f.Seek(8*from, io.SeekStart); err != nil {
+		return fmt.Errorf("read fingerprint run: %w", err)
+	}
+	r.left = 8 * max(to-from, 0)
+	return nil
 }
 
 func (r *runReader) block() ([]uint64, error) {
-	n, err := io.ReadFull(r.f, r.blk)
+	if r.left == 0 {
+		return nil, nil
+	}
+	n, err := io.ReadFull(r.f, r.blk[:min(int64(len(r.blk)), r.left)])
+	r.left -= int64(n)
 	switch {
 	case err == io.EOF:
 		return nil, nil

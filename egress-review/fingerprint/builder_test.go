@@ -98,68 +98,84 @@ func TestBuilderWriteSetMatchesBuild(t *testing.T) {
 		{"multi-pass merge", 3000, 1000, 64, true},
 		{"budget below minimum", 500, 100, 1, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a := randomAdds(uint64(tc.n)*31+uint64(tc.maxBytes), tc.n, tc.distinct)
+		for _, split := range []bool{false, true} {
+			name := tc.name
+			if split {
+				name += ", last pass split"
+			}
+			t.Run(name, func(t *testing.T) {
+				testWriteSetMatchesBuild(t, tc.n, tc.distinct, tc.maxBytes, tc.wantRuns, split)
+			})
+		}
+	}
+}
 
-			ref := NewBuilder()
-			ref.SetKeyID(42)
-			a.apply(ref)
-			set, err := ref.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want bytes.Buffer
-			if _, err := set.WriteTo(&want); err != nil {
-				t.Fatal(err)
-			}
-			wantV, wantR := set.Len()
+// testWriteSetMatchesBuild is one case of TestBuilderWriteSetMatchesBuild;
+// with split, mergeAll splits every last pass of a merge in ranges.
+func testWriteSetMatchesBuild(t *testing.T, n, distinct, maxBytes int, wantRuns, split bool) {
+	if split {
+		defer func(old int64) { splitMin = old }(splitMin)
+		splitMin = 1
+	}
+	a := randomAdds(uint64(n)*31+uint64(maxBytes), n, distinct)
 
-			dir := t.TempDir()
-			b := NewBuilder(WithSpill(dir, tc.maxBytes))
-			b.SetKeyID(42)
-			a.apply(b)
-			if got := runFiles(t, dir) > 0; got != tc.wantRuns {
-				t.Errorf("run files made: got %v, want %v", got, tc.wantRuns)
-			}
-			var got bytes.Buffer
-			nv, nr, err := b.WriteSet(&got)
-			if err != nil {
-				t.Fatalf("WriteSet: %v", err)
-			}
-			if nv != wantV || nr != wantR {
-				t.Errorf("WriteSet counts: got %d, %d, want %d, %d", nv, nr, wantV, wantR)
-			}
-			if !bytes.Equal(got.Bytes(), want.Bytes()) {
-				t.Errorf("WriteSet: got %d bytes differing from Build().WriteTo's %d", got.Len(), want.Len())
-			}
-			if n := runFiles(t, dir); n != 0 {
-				t.Errorf("after WriteSet: got %d run files, want 0", n)
-			}
+	ref := NewBuilder()
+	ref.SetKeyID(42)
+	a.apply(ref)
+	set, err := ref.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if _, err := set.WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
+	wantV, wantR := set.Len()
 
-			// Build with spill runs gives the same set.
-			b2 := NewBuilder(WithSpill(dir, tc.maxBytes))
-			b2.SetKeyID(42)
-			a.apply(b2)
-			set2, err := b2.Build()
-			if err != nil {
-				t.Fatalf("Build with spill: %v", err)
-			}
-			var got2 bytes.Buffer
-			if _, err := set2.WriteTo(&got2); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got2.Bytes(), want.Bytes()) {
-				t.Errorf("Build with spill: got a set differing from Build without")
-			}
-			for _, c := range []*Builder{b, b2, b2} {
-				if err := c.Close(); err != nil {
-					t.Errorf("Close: got %v, want nil", err)
-				}
-			}
-			if n := runFiles(t, dir); n != 0 {
-				t.Errorf("after Close: got %d run files, want 0", n)
-			}
-		})
+	dir := t.TempDir()
+	b := NewBuilder(WithSpill(dir, maxBytes))
+	b.SetKeyID(42)
+	a.apply(b)
+	if got := runFiles(t, dir) > 0; got != wantRuns {
+		t.Errorf("run files made: got %v, want %v", got, wantRuns)
+	}
+	var got bytes.Buffer
+	nv, nr, err := b.WriteSet(&got)
+	if err != nil {
+		t.Fatalf("WriteSet: %v", err)
+	}
+	if nv != wantV || nr != wantR {
+		t.Errorf("WriteSet counts: got %d, %d, want %d, %d", nv, nr, wantV, wantR)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("WriteSet: got %d bytes differing from Build().WriteTo's %d", got.Len(), want.Len())
+	}
+	if n := runFiles(t, dir); n != 0 {
+		t.Errorf("after WriteSet: got %d run files, want 0", n)
+	}
+
+	// Build with spill runs gives the same set.
+	b2 := NewBuilder(WithSpill(dir, maxBytes))
+	b2.SetKeyID(42)
+	a.apply(b2)
+	set2, err := b2.Build()
+	if err != nil {
+		t.Fatalf("Build with spill: %v", err)
+	}
+	var got2 bytes.Buffer
+	if _, err := set2.WriteTo(&got2); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got2.Bytes(), want.Bytes()) {
+		t.Errorf("Build with spill: got a set differing from Build without")
+	}
+	for _, c := range []*Builder{b, b2, b2} {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: got %v, want nil", err)
+		}
+	}
+	if n := runFiles(t, dir); n != 0 {
+		t.Errorf("after Close: got %d run files, want 0", n)
 	}
 }
 
@@ -398,3 +414,67 @@ func (c *chunkSource) block() ([]uint64, error) {
 }
 
 func (*chunkSource) close() {}
+
+// TestMergeAllParts merges runs and a buffer that hold the same
+// fingerprints (so that every cut between the parts of the last pass is
+// in each of them) and runs that hold none in some parts, in 1 to 5 parts.
+func TestMergeAllParts(t *testing.T) {
+	defer func(old int64) { splitMin = old }(splitMin)
+	splitMin = 1
+	r := rand.New(rand.NewPCG(5, 6))
+	same := make([]uint64, 200)
+	for i := range same {
+		same[i] = r.Uint64()
+	}
+	slices.Sort(same)
+	same = slices.Compact(same)
+	for _, tc := range []struct {
+		name     string
+		runs     [][]uint64
+		buffered []uint64
+	}{
+		{"same in all", [][]uint64{same, same, same}, same},
+		{"same, no buffer", [][]uint64{same, same}, nil},
+		{"disjoint", [][]uint64{same[:50], same[150:], same[60:70]}, same[100:120]},
+		{"with 0 and the largest", [][]uint64{{0, 5, ^uint64(0)}, {0, ^uint64(0)}}, []uint64{0, 1}},
+	} {
+		var want []uint64
+		for _, run := range tc.runs {
+			want = append(want, run...)
+		}
+		want = append(want, tc.buffered...)
+		slices.Sort(want)
+		want = slices.Compact(want)
+		for parts := 1; parts <= 5; parts++ {
+			b := NewBuilder(WithSpill(t.TempDir(), 64))
+			var runs []string
+			for _, run := range tc.runs {
+				name, _, err := b.writeRun(&sliceSource{s: slices.Clone(run)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs = append(runs, name)
+			}
+			src, n, err := b.mergeAll(runs, slices.Clone(tc.buffered), parts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uint64
+			for {
+				xs, err := src.block()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(xs) == 0 {
+					break
+				}
+				got = append(got, xs...)
+			}
+			src.close()
+			if !slices.Equal(got, want) || n != uint64(len(want)) {
+				t.Errorf("%s, %d parts: got %d fingerprints (counted %d), want %d, sorted and distinct", tc.name, parts, len(got), n, len(want))
+			}
+			b.Close()
+		}
+	}
+}
