@@ -178,6 +178,7 @@ type worker struct {
 	hashes   [][]uint64 // per output column, the Cell fingerprint of each cell
 	rowCells []uint64
 	cells    []cellCache // per output column
+	valueCap int         // capacity for the next batch's value fingerprints
 }
 
 // cellCache remembers the Cell fingerprints of a column's values, for the
@@ -281,7 +282,10 @@ func (wk *worker) process(w *work) {
 // valueFingerprints returns the value fingerprints of the
 // personal-information (and acknowledged) columns, raw and desensitized.
 func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []uint64 {
-	var dst []uint64
+	// The slice goes to the builder with the batch; sized after the last
+	// batch's, it is allocated once instead of grown a dozen times.
+	dst := make([]uint64, 0, wk.valueCap)
+	defer func() { wk.valueCap = max(wk.valueCap, len(dst)+len(dst)/8) }()
 	add := func(v []byte) {
 		dst = wk.im.hasher.ValueBytes(dst, v)
 	}
