@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -307,7 +309,7 @@ func randSourceCase(r *rand.Rand) (*groups, []*cellGroup, []int32, *outCol) {
 func sameSource(t *testing.T, g *groups, rowGroups []*cellGroup, rowBase []int32, c *outCol) {
 	t.Helper()
 	p := review.Default()
-	k, bad, rc := g.source(c, rowGroups, rowBase, p, map[int]*rowFigures{})
+	k, bad, rc := g.source(c, func() []*cellGroup { return rowGroups }, rowBase, p, map[int]*rowFigures{})
 	wk, wbad, wrc := g.sourceRef(c, rowGroups, rowBase, p, map[int]*rowFigures{})
 	if k != wk || bad != wbad || rc != wrc {
 		t.Fatalf("%s of %v over %d rows: got column %d, %d unmatched, %+v; want %d, %d, %+v",
@@ -460,5 +462,198 @@ func TestLabelOrderSameAsRef(t *testing.T) {
 	t.Logf("%d of 5000 sorted, %d strictly", sorted, strict)
 	if sorted < 1500 || strict < 100 || sorted > 4500 {
 		t.Fatalf("the cases cover too few orders: %d sorted, %d strictly", sorted, strict)
+	}
+}
+
+// TestContractGroupsGatheredSame runs every case of the suites with the
+// rows' groups gathered, as before, and with only their places where that
+// is enough (gatherGroups): the contract's findings must be the same.
+func TestContractGroupsGatheredSame(t *testing.T) {
+	run := func(t *testing.T, tc suiteCase) string {
+		c := newSuiteEnv(t)
+		tc.build(c)
+		res := c.review()
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s\n", res.Verdict)
+		for _, f := range res.Findings {
+			if f.Check == suiteContract {
+				fmt.Fprintf(&b, "%s %q %q %d %s\n", f.Verdict, f.File, f.Column, f.Count, f.Evidence)
+			}
+		}
+		return b.String()
+	}
+	seen := map[string]bool{}
+	for _, tc := range append(suiteAdversarial(), suiteHonest()...) {
+		if testing.Short() && seen[tc.class] {
+			continue // under -short, the first case of each class
+		}
+		seen[tc.class] = true
+		t.Run(tc.class+"/"+tc.name, func(t *testing.T) {
+			var gathered, places string
+			withCubeGain(t, 1, func() {
+				gatherGroups = true
+				defer func() { gatherGroups = false }()
+				gathered = run(t, tc)
+			})
+			withCubeGain(t, 1, func() { places = run(t, tc) })
+			if gathered != places {
+				t.Errorf("with the rows' places:\n%s\nwith their groups gathered:\n%s", places, gathered)
+			}
+		})
+	}
+}
+
+// TestTruncIsMathTrunc holds trunc to math.Trunc, bit for bit.
+func TestTruncIsMathTrunc(t *testing.T) {
+	same := func(x float64) {
+		t.Helper()
+		if got, want := trunc(x), math.Trunc(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("trunc(%v) = %v, math.Trunc = %v", x, got, want)
+		}
+	}
+	for _, x := range fastFloats {
+		same(x)
+		same(-x)
+		same(math.Nextafter(x, math.Inf(1)))
+		same(math.Nextafter(x, math.Inf(-1)))
+	}
+	r := rand.New(rand.NewPCG(14, 7))
+	for range 1_000_000 {
+		same(math.Float64frombits(r.Uint64()))
+		same((r.Float64() - 0.5) * math.Pow(2, float64(r.IntN(70))))
+	}
+}
+
+func FuzzTrunc(f *testing.F) {
+	f.Add(-0.5)
+	f.Add(4503599627370495.5)
+	f.Fuzz(func(t *testing.T, x float64) {
+		if got, want := trunc(x), math.Trunc(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("trunc(%v) = %v, math.Trunc = %v", x, got, want)
+		}
+	})
+}
+
+// randCubeCase writes an input whose two category columns make its cube
+// and an aggregate over both (the tables whose rows' groups are the cube's
+// cells, where disclosure reads only their places), honest or with a cell
+// off its figure, a count off, a small or empty group, all-same or
+// dominated groups, a null cell.
+func randCubeCase(t *testing.T, r *rand.Rand, dir string) *review.Request {
+	districts, months := []string{"Dongcheng", "Haidian", "Xicheng", "Yanqing"}, []string{"2023-01", "2023-02", "2023-03"}
+	type key struct{ d, m int }
+	stats := map[key]*numStats{}
+	var dcol, mcol []string
+	var amounts []float64
+	for d := range districts {
+		for m := range months {
+			n := []int{0, 3, 12, 40, 40, 40, 40, 40}[r.IntN(8)]
+			kind := r.IntN(40)
+			for i := range n {
+				v := float64(1000+r.IntN(90000)) + float64(r.IntN(100))/100
+				switch {
+				case kind == 0:
+					v = 500 // all the same
+				case kind == 1 && i == 0:
+					v = 1e9 // dominates
+				}
+				dcol, mcol, amounts = append(dcol, districts[d]), append(mcol, months[m]), append(amounts, v)
+				s := stats[key{d, m}]
+				if s == nil {
+					s = &numStats{}
+					stats[key{d, m}] = s
+				}
+				s.add(v)
+			}
+		}
+	}
+	// the records in a random order
+	perm := r.Perm(len(dcol))
+	pd, pm, pa := make([]string, len(perm)), make([]string, len(perm)), make([]float64, len(perm))
+	for i, j := range perm {
+		pd[i], pm[i], pa[i] = dcol[j], mcol[j], amounts[j]
+	}
+	in := filepath.Join(dir, "input.arrow")
+	if err := os.WriteFile(in, arrowFile(t, marksMeta("general-2", "ordinary"), []col{
+		{name: "district", vals: pd}, {name: "month", vals: pm}, {name: "amount", vals: pa},
+	}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var od, om []string
+	var on []int64
+	var osum, omean []float64
+	for d := range districts {
+		for m := range months {
+			s := stats[key{d, m}]
+			if s == nil && r.IntN(4) > 0 {
+				continue
+			}
+			if s == nil {
+				s = &numStats{} // a row of no records
+			}
+			od, om = append(od, districts[d]), append(om, months[m])
+			on = append(on, int64(s.n))
+			osum, omean = append(osum, roundDecimals(s.sum, 2)), append(omean, roundDecimals(s.sum/float64(s.n), 2))
+		}
+	}
+	if len(od) > 0 {
+		i := r.IntN(len(od))
+		switch r.IntN(10) {
+		case 0:
+			osum[i] += 0.01
+		case 1:
+			on[i]++
+		case 2:
+			omean[i] = math.NaN()
+		case 3:
+			omean[i] = 0
+		case 4:
+			on[i]-- // not the group's records, nor more than them
+		}
+	}
+	out := filepath.Join(dir, "out.arrow")
+	if err := os.WriteFile(out, arrowFile(t, marksMeta("general-2", "ordinary"), []col{
+		{name: "district", vals: od}, {name: "month", vals: om}, {name: "n", stat: "count", vals: on},
+		{name: "sum_amount", stat: "sum", vals: osum}, {name: "mean_amount", stat: "mean", vals: omean},
+	}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &review.Request{
+		Files:  []review.File{{Name: "out.arrow", Path: out}},
+		Inputs: []review.Input{{Dataset: "d", Version: 1, Level: "general-2", Market: "ordinary", Rows: int64(len(pd)), Path: in}},
+	}
+}
+
+// TestCubeTablesGroupsGatheredSame judges aggregates over every column of
+// their input's cube with the rows' groups gathered and with their places
+// alone (gatherGroups): the same findings.
+func TestCubeTablesGroupsGatheredSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 8))
+	p := review.Default()
+	verdicts := map[review.Verdict]int{}
+	for i := range 300 {
+		req := randCubeCase(t, r, t.TempDir())
+		judge := func(gather bool) string {
+			gatherGroups = gather
+			defer func() { gatherGroups = false }()
+			pr, err := buildProfile(t.Context(), table{}, req, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs, _ := Contract{}.file(t.Context(), req, pr, req.Files[0], ManifestFile{}, p)
+			var b strings.Builder
+			for _, f := range fs {
+				fmt.Fprintf(&b, "%s %q %d %s\n", f.Verdict, f.Column, f.Count, f.Evidence)
+				verdicts[f.Verdict]++
+			}
+			return b.String()
+		}
+		got, want := judge(false), judge(true)
+		if got != want {
+			t.Fatalf("case %d: with the rows' places:\n%s\nwith their groups gathered:\n%s", i, got, want)
+		}
+	}
+	if verdicts[review.VerdictPass] < 10 || verdicts[review.VerdictFail] < 10 {
+		t.Fatalf("the cases cover too few verdicts: %v", verdicts)
 	}
 }

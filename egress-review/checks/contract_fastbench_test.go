@@ -111,7 +111,7 @@ func BenchmarkJudgeStages(b *testing.B) {
 			"source": func() {
 				figs := map[int]*rowFigures{}
 				for _, c := range mags {
-					g.source(c, rowGroups, rowBase, p, figs)
+					g.source(c, func() []*cellGroup { return rowGroups }, rowBase, p, figs)
 				}
 			},
 			"read":  func() { read(false) },
@@ -133,7 +133,7 @@ func BenchmarkJudgeStages(b *testing.B) {
 		benchAlternate(b, "source", 10, func() {
 			figs := map[int]*rowFigures{}
 			for _, c := range mags {
-				if k, _, _ := g.source(c, rowGroups, rowBase, p, figs); k < 0 {
+				if k, _, _ := g.source(c, func() []*cellGroup { return rowGroups }, rowBase, p, figs); k < 0 {
 					b.Fatal("no source")
 				}
 			}

@@ -285,11 +285,31 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		return out
 	}
 	tr := g.translate(labels)
-	rowGroups, rowBase := g.rowGroups(labels, tr, t.rows)
+	// Where every row's group is one base group with flat figures, and no
+	// rule below reads the groups themselves (totals, shares, statistics
+	// other than sums and means), the groups are not gathered: groupsOf
+	// gathers them if a rule comes to need them.
+	onlyBases := !gatherGroups && g.flat != nil && g.flat.dominanceK == p.DominanceK && g.flat.pRatio == p.PRatio && totals == 0
+	for _, c := range counts {
+		onlyBases = onlyBases && c.stat != "share"
+	}
+	for _, c := range mags {
+		onlyBases = onlyBases && (c.stat == "sum" || c.stat == "mean")
+	}
+	rowGroups, rowBase := g.rowGroupsOf(labels, tr, t.rows, onlyBases)
+	groupsOf := func() []*cellGroup {
+		if rowGroups == nil {
+			rowGroups = make([]*cellGroup, len(rowBase))
+			for r, b := range rowBase {
+				rowGroups[r] = g.bases[b] // each at least 0 (rowGroupsOf)
+			}
+		}
+		return rowGroups
+	}
 	// the records of each row's group, read once: the rules below read
 	// them in turn from here rather than from the groups
 	defer poolInt32.put(rowBase)
-	rowN := poolInt.get(len(rowGroups))[:len(rowGroups)]
+	rowN := poolInt.get(len(rowBase))[:len(rowBase)]
 	defer poolInt.put(rowN)
 	if g.flat != nil {
 		for r, b := range rowBase {
@@ -300,7 +320,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 			}
 		}
 	} else {
-		for r, gr := range rowGroups {
+		for r, gr := range groupsOf() {
 			rowN[r] = gr.n
 		}
 	}
@@ -337,7 +357,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		}
 	}
 	if totals > 0 { // without rows of totals there is no margin to undo
-		if n := t.margins(labels, rowGroups, counts, mags); n > 0 {
+		if n := t.margins(labels, groupsOf(), counts, mags); n > 0 {
 			add(review.VerdictFail, "", n, fmt.Sprintf("%d totals less the rows shown under them leave a group of fewer than %d records (a suppressed cell recovered by subtraction)", n, p.MinCell))
 		}
 	}
@@ -352,32 +372,40 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	}
 	for _, c := range counts {
 		if c.stat == "share" {
-			if bad := g.shareSource(c, rowGroups, p.MagnitudeTolerance); bad > 0 {
+			if bad := g.shareSource(c, groupsOf(), p.MagnitudeTolerance); bad > 0 {
 				add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d cells are not the share of their group's records, of all records or of the rows shown, as a fraction or a percentage", bad))
 			}
 			continue
 		}
-		bad := 0
+		// in the same pass, the cells that are not the records of their
+		// group, countSource's first reading: when none, it finds 0
+		bad, notN := 0, 0
 		for r, n := range rowN {
 			v := c.nums[r]
 			if isNull(v) {
 				continue
 			}
-			if v != math.Trunc(v) || v < 0 || v > float64(n) || v > 0 && v < float64(p.MinCell) {
+			if v != trunc(v) || v < 0 || v > float64(n) || v > 0 && v < float64(p.MinCell) {
 				bad++
+			}
+			if v != float64(n) {
+				notN++
 			}
 		}
 		if bad > 0 {
 			add(review.VerdictFail, c.name, bad, fmt.Sprintf("%d counts are not whole numbers between %d and the records of their group", bad, p.MinCell))
 			continue
 		}
-		if unmatched := g.countSource(c, rowGroups, rowN, labels, tr); unmatched > 0 {
+		if notN == 0 {
+			continue
+		}
+		if unmatched := g.countSource(c, groupsOf(), rowN, labels, tr); unmatched > 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d counts are neither the records of their group nor the records with a value in one input column", unmatched))
 		}
 	}
 	figs := map[int]*rowFigures{}
 	for _, c := range mags {
-		k, unmatched, rc := g.source(c, rowGroups, rowBase, p, figs)
+		k, unmatched, rc := g.source(c, groupsOf, rowBase, p, figs)
 		if k < 0 {
 			add(review.VerdictFail, c.name, unmatched, fmt.Sprintf("%d cells are not the %s of any input column over their groups", unmatched, c.stat))
 			continue
@@ -398,6 +426,10 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	}
 	return out
 }
+
+// gatherGroups makes disclosure gather every row's group, as it did before
+// it learnt to do without them; a test compares the two.
+var gatherGroups = false
 
 // cellRules counts the magnitude cells of a column that fail each rule
 // over the records behind them (see disclosure).
@@ -471,7 +503,7 @@ type rowFigures struct {
 // figuresOf returns the figures of input numeric column k over rowGroups,
 // kept in figs: the flat figures of the base groups when every row's
 // group is one (rowBase), else read from the groups once.
-func (g *groups) figuresOf(figs map[int]*rowFigures, rowGroups []*cellGroup, rowBase []int32, k int, p review.Params) *rowFigures {
+func (g *groups) figuresOf(figs map[int]*rowFigures, groupsOf func() []*cellGroup, rowBase []int32, k int, p review.Params) *rowFigures {
 	if f := figs[k]; f != nil {
 		return f
 	}
@@ -484,6 +516,7 @@ func (g *groups) figuresOf(figs map[int]*rowFigures, rowGroups []*cellGroup, row
 		figs[k] = f
 		return f
 	}
+	rowGroups := groupsOf()
 	f := &rowFigures{sum: make([]float64, len(rowGroups)), n: make([]float64, len(rowGroups)), rules: make([]uint8, len(rowGroups))}
 	for r, gr := range rowGroups {
 		if b := rowBase[r]; b >= 0 && fl != nil {
@@ -506,7 +539,7 @@ func (g *groups) figuresOf(figs map[int]*rowFigures, rowGroups []*cellGroup, row
 // the disclosure rules' counts over its figures (a cell that matches has
 // records behind it). figs keeps the figures read per input column for the
 // table's other magnitude columns.
-func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p review.Params, figs map[int]*rowFigures) (int, int, cellRules) {
+func (g *groups) source(c *outCol, groupsOf func() []*cellGroup, rowBase []int32, p review.Params, figs map[int]*rowFigures) (int, int, cellRules) {
 	matches := roundedAs(c, p.MagnitudeTolerance)
 	bestBad := math.MaxInt
 	order := make([]int, len(g.nums))
@@ -522,27 +555,30 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 		variants = 2 // of a sample (n-1) or of the whole group (n)
 	}
 	mean, sum := c.stat == "mean", c.stat == "sum"
-	nums := c.nums[:len(rowGroups)]
+	nums := c.nums[:len(rowBase)]
 	var exact []float64
 	defer func() { poolFloat64.put(exact) }()
 	for _, k := range order {
 		var f *rowFigures
+		var rc cellRules // the rules' counts over input column k, when f
 		if mean || sum {
-			f = g.figuresOf(figs, rowGroups, rowBase, k, p)
+			f = g.figuresOf(figs, groupsOf, rowBase, k, p)
 			if exact == nil {
 				exact = poolFloat64.get(len(nums))[:len(nums)]
 			}
-			f.exact(exact, nums, mean)
 		}
 		// in the input's unit, or in thousands, ten thousands (万),
 		// millions or hundred millions (亿) of it
 		for _, scale := range []float64{1, 1e-3, 1e-4, 1e-6, 1e-8} {
 			for variant := 0; variant < variants; variant++ {
 				bad := 0
-				if f != nil {
+				switch {
+				case f != nil && scale == 1:
+					bad, rc = f.exactMatched(exact, nums, mean, matches)
+				case f != nil:
 					bad = f.unmatched(nums, exact, scale, matches)
-				} else {
-					for r, gr := range rowGroups {
+				default:
+					for r, gr := range groupsOf() {
 						v := nums[r]
 						if math.IsNaN(v) {
 							continue
@@ -557,24 +593,31 @@ func (g *groups) source(c *outCol, rowGroups []*cellGroup, rowBase []int32, p re
 						}
 					}
 				}
+				if bad == 0 && f != nil {
+					return k, 0, rc
+				}
 				if bad == 0 {
-					return k, 0, g.ruleCounts(nums, rowGroups, k, f, p)
+					return k, 0, g.ruleCounts(nums, groupsOf(), k, f, p)
 				}
 				bestBad = min(bestBad, bad)
 			}
 		}
 	}
 	if bestBad == math.MaxInt {
-		bestBad = len(rowGroups)
+		bestBad = len(rowBase)
 	}
 	return -1, bestBad, cellRules{}
 }
 
-// exact writes into exact, per row, the figure of its group that a cell
-// of nums is matched to (the sum, or the mean when mean), or NaN where the
-// cell is null or the group empty (see unmatched).
-func (f *rowFigures) exact(exact, nums []float64, mean bool) {
+// exactMatched writes into exact, per row, the figure of its group that a
+// cell of nums is matched to (the sum, or the mean when mean), or NaN where
+// the cell is null or the group empty; and in the same pass it does what
+// unmatched does at scale 1 (x times 1 is x) and ruleCounts does, for the
+// rules' counts over the cells that are not null.
+func (f *rowFigures) exactMatched(exact, nums []float64, mean bool, q rounding) (int, cellRules) {
 	exact = exact[:len(nums)]
+	var again []int
+	var zero, same, dominance, pratio int
 	for r, v := range nums {
 		i := r
 		if f.at != nil {
@@ -584,15 +627,32 @@ func (f *rowFigures) exact(exact, nums []float64, mean bool) {
 		if mean {
 			x /= f.n[i]
 		}
-		if math.IsNaN(v) || f.rules[i]&ruleEmpty != 0 {
+		fl := int(f.rules[i])
+		if v != v { // null: no rule counts
+			fl = 0
+			x = math.NaN()
+		} else if fl&ruleEmpty != 0 {
 			x = math.NaN()
 		}
 		exact[r] = x
+		eps := q.tol * max(1, math.Abs(x))
+		if !(math.Abs(v-roundHalfAway(x*q.p)/q.p) <= eps) || math.IsInf(x, 0) {
+			again = append(again, r)
+		}
+		// cellRules.add, without a branch on the flags
+		s := fl / ruleSame & 1
+		same += s
+		dominance += fl / ruleDominance & 1 &^ s
+		pratio += fl / rulePRatio & 1 &^ s
+		if v == 0 {
+			zero++
+		}
 	}
+	return f.recheck(again, nums, exact, 1, q), cellRules{dominance: dominance, pratio: pratio, same: same, zero: zero}
 }
 
 // unmatched returns how many cells of nums are not their group's figure
-// (exact, from f.exact) times scale as q rounds: a null cell is not
+// (exact, from exactMatched) times scale as q rounds: a null cell is not
 // counted, a cell of an empty group is, and so is one whose figure is
 // infinite. A first pass without a branch on the figures tries the first
 // reading of q.matches on every cell (a NaN in exact fails it); the cells
@@ -609,6 +669,12 @@ func (f *rowFigures) unmatched(nums, exact []float64, scale float64, q rounding)
 			again = append(again, r)
 		}
 	}
+	return f.recheck(again, nums, exact, scale, q)
+}
+
+// recheck counts the cells of rows again that are not null and not their
+// group's figure (see unmatched), each judged as the rule reads it.
+func (f *rowFigures) recheck(again []int, nums, exact []float64, scale float64, q rounding) int {
 	bad := 0
 	for _, r := range again {
 		v := nums[r]

@@ -494,7 +494,13 @@ func matchesCodes(gr *cellGroup, codes []int32) bool {
 // merged or empty group): where the base groups are in an array, a row's
 // place in it is a sum of one term per label, looked up per label.
 func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) ([]*cellGroup, []int32) {
-	out := make([]*cellGroup, rows)
+	return g.rowGroupsOf(labels, tr, rows, false)
+}
+
+// rowGroupsOf is rowGroups; with onlyBases, when every row's group is one
+// base group found in the dense array, it returns the places alone (and
+// nil for the groups, which are then g.bases at those places).
+func (g *groups) rowGroupsOf(labels []*outCol, tr [][]int32, rows int, onlyBases bool) ([]*cellGroup, []int32) {
 	base := poolInt32.get(rows)[:rows]
 	codes := make([]int32, len(labels))
 	x, at := g.idx, []int(nil)
@@ -502,6 +508,7 @@ func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) ([]*cellGro
 		x, at = g.src.cube.idx, g.cubeAt
 	}
 	if x.dense == nil {
+		out := make([]*cellGroup, rows)
 		for r := range out {
 			out[r], base[r] = g.rowGroup(labels, tr, r, codes)
 		}
@@ -531,6 +538,21 @@ func (g *groups) rowGroups(labels []*outCol, tr [][]int32, rows int) ([]*cellGro
 			keys[r] += terms[oc+1]
 		}
 	}
+	if onlyBases {
+		found := true
+		for r, key := range keys {
+			b := int32(-1)
+			if key < wildTerm {
+				b = x.dense[key] - 1
+			}
+			base[r] = b
+			found = found && b >= 0
+		}
+		if found {
+			return nil, base
+		}
+	}
+	out := make([]*cellGroup, rows)
 	var none *cellGroup
 	for r, key := range keys {
 		if key >= wildTerm {

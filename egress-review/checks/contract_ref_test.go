@@ -184,7 +184,7 @@ func (g *groups) sourceRef(c *outCol, rowGroups []*cellGroup, rowBase []int32, p
 	for _, k := range order {
 		var f *rowFigures
 		if mean || sum {
-			f = g.figuresOf(figs, rowGroups, rowBase, k, p)
+			f = g.figuresOf(figs, func() []*cellGroup { return rowGroups }, rowBase, k, p)
 		}
 		// in the input's unit, or in thousands, ten thousands (万),
 		// millions or hundred millions (亿) of it

@@ -62,7 +62,7 @@ func TestSourceNaNFigureMatchesNothing(t *testing.T) {
 		g := &groups{nums: []*inputCol{{name: "amount"}}}
 		rows := []*cellGroup{{n: s.n, stats: []numStats{s}}}
 		c := &outCol{name: stat + "_amount", stat: stat, nums: []float64{5}}
-		if k, bad, _ := g.source(c, rows, []int32{-1}, p, map[int]*rowFigures{}); k != -1 || bad != 1 {
+		if k, bad, _ := g.source(c, func() []*cellGroup { return rows }, []int32{-1}, p, map[int]*rowFigures{}); k != -1 || bad != 1 {
 			t.Errorf("%s: a cell matched a figure that is not a number (source %d, %d unmatched)", stat, k, bad)
 		}
 		if roundedAs(c, p.MagnitudeTolerance).matches(5, s.sum) {
@@ -89,7 +89,7 @@ func TestSourceInfiniteFigureMatchesNothing(t *testing.T) {
 			g := &groups{nums: []*inputCol{{name: "amount"}}}
 			rows := []*cellGroup{{n: s.n, stats: []numStats{s}}}
 			c := &outCol{name: stat + "_amount", stat: stat, nums: []float64{123456.75}}
-			if k, bad, _ := g.source(c, rows, []int32{-1}, p, map[int]*rowFigures{}); k != -1 || bad != 1 {
+			if k, bad, _ := g.source(c, func() []*cellGroup { return rows }, []int32{-1}, p, map[int]*rowFigures{}); k != -1 || bad != 1 {
 				t.Errorf("%s of %v: a cell matched an infinite figure (source %d, %d unmatched)", stat, inf, k, bad)
 			}
 			for _, v := range []float64{5, -1e300, 123456.75} {
