@@ -535,6 +535,35 @@ func (c *Catalog) Shred(ctx context.Context, v *Version) (Destruction, error) {
 	return d, nil
 }
 
+// Unfinished returns the versions marked destroyed before cutoff whose
+// files are still on disk: their Shred failed (a keyring that did not
+// answer, a file that would not go) or never ran (a crash between the
+// destruction record and the shred), so their key may live too. Shred
+// removes the files only after the key, so files left say the destruction
+// may be unfinished; calling Shred again finishes it (a key already gone
+// is no error). The cutoff leaves alone a destruction in progress.
+func (c *Catalog) Unfinished(ctx context.Context, q Querier, cutoff time.Time) ([]*Version, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+cols+from+` WHERE d.state = ? AND d.destroyed_at != '' AND d.destroyed_at < ? ORDER BY d.name, d.version`,
+		Destroyed, storetime.Format(cutoff))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Version
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(c.versionDir(v.Name, v.Version)); err == nil {
+			out = append(out, v)
+		} else if !os.IsNotExist(err) {
+			return nil, fmt.Errorf("look for the files of destroyed dataset %q version %d: %w", v.Name, v.Version, err)
+		}
+	}
+	return out, rows.Err()
+}
+
 // KeyObject returns the keyring object that holds the version's data key.
 func (v *Version) KeyObject() string { return v.keyObject }
 

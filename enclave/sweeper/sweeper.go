@@ -156,6 +156,7 @@ type Result struct {
 	Held      []string      // jobs stopped because a hold or an ended agreement stopped their use
 	Shredded  int           // objects the Shredder destroyed
 	Uploads   []string      // uploads (NAME@V) destroyed with their organisation's licence
+	Finished  []string      // dataset versions (NAME@V) whose unfinished destruction this pass finished
 }
 
 // Sweep makes one pass at the current time: it records newly ended terms,
@@ -164,6 +165,16 @@ type Result struct {
 // on the record, and the next pass continues.
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	now := s.cfg.Now().UTC()
+	res, err := s.sweep(ctx, now)
+	// Destructions left unfinished by an earlier failure are retried in
+	// every pass, whatever else failed in it.
+	if ferr := s.finishDestructions(ctx, now, &res); err == nil {
+		err = ferr
+	}
+	return res, err
+}
+
+func (s *Sweeper) sweep(ctx context.Context, now time.Time) (Result, error) {
 	var res Result
 	if err := s.stopHeld(ctx, now, &res); err != nil {
 		return res, err
@@ -195,9 +206,9 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
 	for {
 		if r, err := s.Sweep(ctx); err != nil {
 			s.cfg.Log.Error("term sweep failed", "err", err)
-		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed)+len(r.Held)+r.Shredded+len(r.Uploads) > 0 {
+		} else if len(r.Ended)+len(r.Stopped)+len(r.Destroyed)+len(r.Held)+r.Shredded+len(r.Uploads)+len(r.Finished) > 0 {
 			s.cfg.Log.Info("term sweep", "ended", len(r.Ended), "stopped", len(r.Stopped), "destroyed", len(r.Destroyed),
-				"held", len(r.Held), "shredded", r.Shredded, "uploads", len(r.Uploads))
+				"held", len(r.Held), "shredded", r.Shredded, "uploads", len(r.Uploads), "finished", len(r.Finished))
 		}
 		select {
 		case <-ctx.Done():

@@ -18,6 +18,55 @@ type Uploads interface {
 	OrgUploads(ctx context.Context, q datasets.Querier, org string) ([]*datasets.Version, error)
 	MarkDestroyed(ctx context.Context, tx *sql.Tx, name string, version int, reason string) ([]*datasets.Version, error)
 	Shred(ctx context.Context, v *datasets.Version) (datasets.Destruction, error)
+	// Unfinished lists destroyed versions whose shredding did not finish
+	// (datasets.Catalog.Unfinished).
+	Unfinished(ctx context.Context, q datasets.Querier, cutoff time.Time) ([]*datasets.Version, error)
+}
+
+// finishAfter is how long after a version was marked destroyed the sweeper
+// takes its unfinished shredding as failed rather than in progress.
+const finishAfter = 10 * time.Minute
+
+// finishDestructions shreds again every dataset version (an upload or a
+// custodian's) that was marked destroyed and recorded as such but whose
+// shredding failed or never ran (R-13: a destruction is irreversible, and a
+// failed step is retried, not forgotten). Each attempt is on the record as
+// a dataset.destruction entry saying it finishes an earlier one; a version
+// that fails again is left for the next pass, and the first error is
+// returned after every version was tried.
+func (s *Sweeper) finishDestructions(ctx context.Context, now time.Time, res *Result) error {
+	if s.cfg.Uploads == nil {
+		return nil
+	}
+	vs, err := s.cfg.Uploads.Unfinished(ctx, s.db, now.Add(-finishAfter))
+	if err != nil {
+		return fmt.Errorf("list unfinished destructions: %w", err)
+	}
+	var first error
+	for _, v := range vs {
+		d, err := s.cfg.Uploads.Shred(context.WithoutCancel(ctx), v)
+		rec := audit.Event{Time: now, Actor: "system", Action: "dataset.destruction", Objects: []string{"dataset:" + v.ID()},
+			Outcome: "ok", Reason: "an earlier destruction of this version did not finish: " + v.StateReason, Retention: audit.Retention5y,
+			Details: map[string]string{"technique": d.Technique, "key_id": d.KeyID, "files_removed": fmt.Sprint(d.Files), "key_object": v.KeyObject(),
+				"process": "the term sweeper finished a destruction whose shredding had failed or not run"}}
+		if v.Org != "" {
+			rec.Objects = append(rec.Objects, "org:"+v.Org)
+		}
+		if err != nil {
+			rec.Outcome, rec.Details["error"] = "failed", "shred failed"
+		}
+		if aerr := s.change(context.WithoutCancel(ctx), rec, nil); aerr != nil {
+			return fmt.Errorf("record the destruction of dataset %q: %w", v.ID(), aerr)
+		}
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("finish the destruction of dataset %q: %w", v.ID(), err)
+			}
+			continue
+		}
+		res.Finished = append(res.Finished, v.ID())
+	}
+	return first
 }
 
 var _ Uploads = (*datasets.Catalog)(nil)
