@@ -21,11 +21,18 @@ import (
 // TestMain lets a test re-execute its own binary as the daemon, so that
 // the daemon can be killed with SIGKILL like a real process.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("ENCLAVED_TEST_PLAIN_VERIFY"); dir != "" {
+		// The plain reference handler of BenchmarkServiceVerify.
+		err := plainVerifyMain(dir, os.Getenv("ENCLAVED_TEST_LISTEN"), os.Getenv("ENCLAVED_TEST_TLS_DIR"))
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if dir := os.Getenv("ENCLAVED_TEST_DAEMON"); dir != "" {
 		cfg := Default()
 		cfg.DataDir = dir
 		cfg.VaultAddr = os.Getenv("ENCLAVED_TEST_VAULT_ADDR")
 		cfg.Sandbox = os.Getenv("ENCLAVED_TEST_SANDBOX") == "1"
+		cfg.Listen = os.Getenv("ENCLAVED_TEST_LISTEN") // the TLS listener, when set
 		if q := os.Getenv("ENCLAVED_TEST_RUN_FLAGS"); q != "" {
 			// Flags of enclaved run, parsed as the command parses them.
 			rc, err := runConfig(append([]string{"--data-dir", dir}, strings.Fields(q)...))

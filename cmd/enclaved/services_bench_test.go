@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"math"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -48,10 +51,19 @@ import (
 // its mean latency is 32/rate by Little's law, so it measures capacity,
 // not latency.)
 //
+// The daemon and the plain handler each run in a process of their own
+// (this test binary run again), as the daemon runs in production, and the
+// load generator in this one; CPU per call is printed for each server
+// process apart from the generator's.
+//
 // ENCLAVE_BENCH_PROFILE=DIR writes CPU, mutex and block profiles of the
-// enclave's capacity load to DIR.
+// enclave's capacity load to DIR; the daemon then runs in this process, for
+// the profiles to see it.
 func BenchmarkServiceVerify(b *testing.B) {
-	d := startServiceDaemon(b, 2000)
+	profile := os.Getenv("ENCLAVE_BENCH_PROFILE")
+	// The daemon runs as a process of its own, as in production, unless
+	// profiles are asked for (they see this process only).
+	d := startServiceDaemonIn(b, 2000, profile == "")
 	defer d.stop()
 	cr := d.publish(b, "firms", "10000000/m", 10_000_000)
 	keys := d.column("uscc")
@@ -68,27 +80,9 @@ func BenchmarkServiceVerify(b *testing.B) {
 	for _, k := range keys {
 		index[kh(k)] = true
 	}
-	plain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req api.VerifyRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, "bad", 400)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(api.VerifyAnswer{Match: index[kh(req.Key)]})
-	})
-	cert, err := tls.LoadX509KeyPair(filepath.Join(d.dir, "tls", "cert.pem"), filepath.Join(d.dir, "tls", "key.pem"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := &http.Server{Handler: plain}
-	go hs.Serve(ln)
-	defer hs.Close()
-	plainURL := "https://" + ln.Addr().String() + "/v1/services/firms/verify"
+	plainAddr, plainPID, stopPlain := startPlainVerify(b, d, secret, index)
+	defer stopPlain()
+	plainURL := "https://" + plainAddr + "/v1/services/firms/verify"
 	encURL := d.url + "/v1/services/firms/verify"
 
 	pool := x509.NewCertPool()
@@ -108,9 +102,12 @@ func BenchmarkServiceVerify(b *testing.B) {
 		defer hc.CloseIdleConnections()
 		// Open the connections (TLS handshakes) before the clock starts.
 		warm(b, hc, url, token, keys, conns)
-		return generate(b, hc, url, token, keys, conns, dur, rate)
+		pid := d.pid
+		if url == plainURL {
+			pid = plainPID
+		}
+		return generate(b, hc, url, token, keys, conns, dur, rate, pid)
 	}
-	profile := os.Getenv("ENCLAVE_BENCH_PROFILE")
 	hc := client(1)
 	warm(b, hc, encURL, cr.Token, keys, 1) // the first call builds the service's index
 	hc.CloseIdleConnections()
@@ -234,15 +231,25 @@ func loadAverage() (string, string, string) {
 type load struct {
 	n, errs        int
 	rate, p50, p99 float64 // calls/s, ms
-	cpu            float64 // CPU µs of this process per call (server and load generator)
+	cpu            float64 // CPU µs of this process per call (the load generator; the server too when it runs here)
+	srvCPU         float64 // CPU µs of the server's own process per call, 0 when it runs in this one
 }
 
 func (l load) print(name string) {
-	fmt.Printf("  %-14s: %8.0f calls/s  p50 %7.2f ms  p99 %7.2f ms  CPU %4.0f µs/call  (%d calls, %d errors)\n", name, l.rate, l.p50, l.p99, l.cpu, l.n, l.errs)
+	srv := "in this process"
+	if l.srvCPU > 0 {
+		srv = fmt.Sprintf("server %4.0f", l.srvCPU)
+	}
+	fmt.Printf("  %-14s: %8.0f calls/s  p50 %7.2f ms  p99 %7.2f ms  CPU µs/call: %s, load generator %4.0f  (%d calls, %d errors)\n",
+		name, l.rate, l.p50, l.p99, srv, l.cpu, l.n, l.errs)
 }
 
 func ratios(enc, ref load) {
-	fmt.Printf("  ratio enclave/plain: throughput %.2f, p50 %.2fx, p99 %.2fx, CPU per call %.2fx\n", enc.rate/ref.rate, enc.p50/ref.p50, enc.p99/ref.p99, enc.cpu/ref.cpu)
+	cpu := enc.cpu / ref.cpu // both servers in this process
+	if enc.srvCPU > 0 && ref.srvCPU > 0 {
+		cpu = enc.srvCPU / ref.srvCPU // each server's own process
+	}
+	fmt.Printf("  ratio enclave/plain: throughput %.2f, p50 %.2fx, p99 %.2fx, server CPU per call %.2fx\n", enc.rate/ref.rate, enc.p50/ref.p50, enc.p99/ref.p99, cpu)
 }
 
 // verifyCall sends one verify call and reports whether it was answered 200.
@@ -286,12 +293,12 @@ func warm(b *testing.B, hc *http.Client, url, token string, keys []string, conns
 // rate the calls are due on a fixed schedule of rate per second (whoever
 // is free takes the next due call) and latency runs from the time a call
 // was due, so a stall is counted against every call it delays.
-func generate(b *testing.B, hc *http.Client, url, token string, keys []string, conns int, dur time.Duration, rate float64) load {
+func generate(b *testing.B, hc *http.Client, url, token string, keys []string, conns int, dur time.Duration, rate float64, pid int) load {
 	var mu sync.Mutex
 	var all []time.Duration
 	errs := 0
 	var next atomic.Int64
-	cpu0 := cpuTime()
+	cpu0, srv0 := cpuTime(), procCPU(pid)
 	start := time.Now()
 	deadline := start.Add(dur)
 	var wg sync.WaitGroup
@@ -330,14 +337,14 @@ func generate(b *testing.B, hc *http.Client, url, token string, keys []string, c
 	}
 	wg.Wait()
 	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu, srv := cpuTime()-cpu0, procCPU(pid)-srv0
 	if len(all) == 0 {
 		b.Fatalf("no call to %s succeeded (%d errors)", url, errs)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	ms := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
 	return load{n: len(all), errs: errs, rate: float64(len(all)) / el.Seconds(), p50: ms(0.5), p99: ms(0.99),
-		cpu: float64(cpu.Microseconds()) / float64(len(all)+errs)}
+		cpu: float64(cpu.Microseconds()) / float64(len(all)+errs), srvCPU: float64(srv.Microseconds()) / float64(len(all)+errs)}
 }
 
 // cpuTime is the CPU time (user and system) this process used so far:
@@ -349,4 +356,109 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time (user and system) process pid used so far, from
+// /proc/PID/stat in clock ticks of 10 ms (USER_HZ on Linux); 0 for pid 0.
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis (state is field 3, utime 14, stime 15).
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// startPlainVerify runs the plain reference handler (decode, keyed hash,
+// map, encode; no policy, no audit) in a process of its own, as the daemon
+// runs, on the daemon's TLS certificate: this test binary run again with
+// ENCLAVED_TEST_PLAIN_VERIFY (see TestMain and plainVerifyMain). It
+// returns its address, its pid and the function that stops it.
+func startPlainVerify(b *testing.B, d *serviceDaemon, secret []byte, index map[string]bool) (string, int, func()) {
+	dir := b.TempDir()
+	var list bytes.Buffer
+	list.WriteString(hex.EncodeToString(secret) + "\n")
+	for h := range index {
+		list.WriteString(h + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index"), list.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ENCLAVED_TEST_PLAIN_VERIFY="+dir, "ENCLAVED_TEST_LISTEN="+addr,
+		"ENCLAVED_TEST_TLS_DIR="+filepath.Join(d.dir, "tls"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop := func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b.Fatal("the plain handler did not listen within 30 s")
+		}
+	}
+	return addr, cmd.Process.Pid, stop
+}
+
+// plainVerifyMain serves the plain reference handler of
+// BenchmarkServiceVerify: the keyed hashes of the dataset's keys from
+// dir/index (the secret, in hex, on the first line), on addr, with the
+// certificate in tlsDir. It returns only on an error.
+func plainVerifyMain(dir, addr, tlsDir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "index"))
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	secret, err := hex.DecodeString(lines[0])
+	if err != nil {
+		return err
+	}
+	index := map[string]bool{}
+	for _, h := range lines[1:] {
+		index[h] = true
+	}
+	plain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req api.VerifyRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad", 400)
+			return
+		}
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(req.Key))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(api.VerifyAnswer{Match: index[hex.EncodeToString(m.Sum(nil)[:16])]})
+	})
+	cert, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem"))
+	if err != nil {
+		return err
+	}
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		return err
+	}
+	// The parent's readiness probe connects without a handshake: no log.
+	return (&http.Server{Handler: plain, ErrorLog: log.New(io.Discard, "", 0)}).Serve(ln)
 }

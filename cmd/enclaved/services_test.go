@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,11 +34,24 @@ type serviceDaemon struct {
 	stop     func()
 	sock     string
 
+	pid int // the daemon's process when it runs in one of its own, else 0
+
 	authority, custodian, operator, officer, officer2, consumer, bureau *client.Client
 	csv                                                                 [][]string // the dataset's rows as imported (raw), header first
 }
 
 func startServiceDaemon(tb testing.TB, rows int) *serviceDaemon {
+	tb.Helper()
+	return startServiceDaemonIn(tb, rows, false)
+}
+
+// startServiceDaemonIn is startServiceDaemon with the daemon in a process
+// of its own when child is set (this test binary run again as enclaved, see
+// TestMain), as it runs in production: then a load generator in this
+// process shares neither its heap nor its garbage collector, and the
+// daemon's CPU time can be read apart (serviceDaemon.pid). The child runs
+// no sandbox: services need none.
+func startServiceDaemonIn(tb testing.TB, rows int, child bool) *serviceDaemon {
 	tb.Helper()
 	ctx := context.Background()
 	cfg := Default()
@@ -54,19 +69,41 @@ func startServiceDaemon(tb testing.TB, rows int) *serviceDaemon {
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- serve(sctx, cfg, log) }()
 	d := &serviceDaemon{dir: cfg.DataDir, url: "https://" + cfg.Listen, sock: cfg.socketPath()}
 	var once sync.Once
-	d.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				tb.Errorf("daemon: %v", err)
-			}
-		})
+	if child {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "ENCLAVED_TEST_DAEMON="+cfg.DataDir, "ENCLAVED_TEST_LISTEN="+cfg.Listen)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		d.pid = cmd.Process.Pid
+		d.stop = func() {
+			once.Do(func() {
+				// The child does not catch SIGTERM: it ends at once, as
+				// the other tests' daemons do; anything else is a failure.
+				cmd.Process.Signal(syscall.SIGTERM)
+				if err := cmd.Wait(); err != nil {
+					if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+						tb.Errorf("daemon: %v", err)
+					}
+				}
+			})
+		}
+	} else {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		go func() { done <- serve(sctx, cfg, log) }()
+		d.stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					tb.Errorf("daemon: %v", err)
+				}
+			})
+		}
 	}
 	admin, _ := client.New(d.sock, res.AdminToken)
 	deadline := time.Now().Add(daemonStartWait)
