@@ -611,9 +611,9 @@ func (g *groups) source(c *outCol, groupsOf func() []*cellGroup, rowBase []int32
 
 // exactMatched writes into exact, per row, the figure of its group that a
 // cell of nums is matched to (the sum, or the mean when mean), or NaN where
-// the cell is null or the group empty; and in the same pass it does what
-// unmatched does at scale 1 (x times 1 is x) and ruleCounts does, for the
-// rules' counts over the cells that are not null.
+// the cell is null or the group empty, and in the same pass does what
+// ruleCounts does (the rules' counts over the cells that are not null);
+// then it does what unmatched does at scale 1.
 func (f *rowFigures) exactMatched(exact, nums []float64, mean bool, q rounding) (int, cellRules) {
 	exact = exact[:len(nums)]
 	var again []int
@@ -635,10 +635,6 @@ func (f *rowFigures) exactMatched(exact, nums []float64, mean bool, q rounding) 
 			x = math.NaN()
 		}
 		exact[r] = x
-		eps := q.tol * max(1, math.Abs(x))
-		if !(math.Abs(v-roundHalfAway(x*q.p)/q.p) <= eps) || math.IsInf(x, 0) {
-			again = append(again, r)
-		}
 		// cellRules.add, without a branch on the flags
 		s := fl / ruleSame & 1
 		same += s
@@ -648,6 +644,7 @@ func (f *rowFigures) exactMatched(exact, nums []float64, mean bool, q rounding) 
 			zero++
 		}
 	}
+	again = firstReading(again, 0, nums, exact, 1, q)
 	return f.recheck(again, nums, exact, 1, q), cellRules{dominance: dominance, pratio: pratio, same: same, zero: zero}
 }
 
@@ -655,20 +652,13 @@ func (f *rowFigures) exactMatched(exact, nums []float64, mean bool, q rounding) 
 // (exact, from exactMatched) times scale as q rounds: a null cell is not
 // counted, a cell of an empty group is, and so is one whose figure is
 // infinite. A first pass without a branch on the figures tries the first
-// reading of q.matches on every cell (a NaN in exact fails it); the cells
-// it does not settle are judged again one by one, as the rule reads them.
+// reading of q.matches on every cell (firstReading; a NaN in exact fails
+// it); the cells it does not settle are judged again one by one, as the
+// rule reads them.
 func (f *rowFigures) unmatched(nums, exact []float64, scale float64, q rounding) int {
-	exact = exact[:len(nums)]
-	var again []int
-	for r, v := range nums {
-		x := exact[r] * scale
-		eps := q.tol * max(1, math.Abs(x))
-		// (not <=, so that NaN does not match; an infinite figure makes
-		// eps infinite and is judged again)
-		if !(math.Abs(v-roundHalfAway(x*q.p)/q.p) <= eps) || math.IsInf(x, 0) {
-			again = append(again, r)
-		}
-	}
+	// (NaN does not pass the first reading; an infinite figure makes eps
+	// infinite and is judged again)
+	again := firstReading(nil, 0, nums, exact[:len(nums)], scale, q)
 	return f.recheck(again, nums, exact, scale, q)
 }
 
@@ -1087,22 +1077,11 @@ func (d *digitCount) add(nums []float64) {
 		if room := d.sig - d.dec; d.dec < len(pow10) && d.sig >= 1 && room >= 0 {
 			// fewer, for a run of numbers: NaN and numbers past either
 			// bound leave the run, as do numbers with more decimals
-			p, lim, top := pow10[d.dec], d.lim, math.Inf(1)
+			top := math.Inf(1)
 			if room < len(pow10) {
 				top = pow10[room]
 			}
-			for ; i < len(nums); i++ {
-				a := math.Abs(nums[i])
-				if !(a < lim && a < top) {
-					break
-				}
-				x := a * p
-				t := trunc(x)    // roundHalfAway(x), x >= 0,
-				t += half(x - t) // without a branch on the fraction
-				if t/p != a {
-					break
-				}
-			}
+			i += fewerRun(nums[i:], pow10[d.dec], d.lim, top)
 			if i == len(nums) {
 				break
 			}

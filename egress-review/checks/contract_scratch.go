@@ -35,4 +35,5 @@ var (
 	poolFloat64 slicePool[float64]
 	poolUint64  slicePool[uint64]
 	poolInt     slicePool[int]
+	poolByte    slicePool[byte]
 )
