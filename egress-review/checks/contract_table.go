@@ -517,6 +517,11 @@ func (c *outCol) addStrings(a *array.String) {
 	base := int(offs[0])
 	nulls := a.NullN() > 0
 	codes := c.codes[len(c.codes) : len(c.codes)+n]
+	if !nulls && len(data) >= 16 && offsetsInOrder(offs) {
+		c.addStringsInOrder(codes, offs, data)
+		c.codes = c.codes[:len(c.codes)+n]
+		return
+	}
 	lastW0, lastW1, lastCode := c.lastW0, c.lastW1, c.lastCode
 	o1 := 0
 	for i := range codes {
@@ -562,6 +567,61 @@ func (c *outCol) addStrings(a *array.String) {
 	}
 	c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
 	c.codes = c.codes[:len(c.codes)+n]
+}
+
+// offsetsInOrder reports whether offs never go down: the cells' bytes, from
+// offs[i] to offs[i+1] less offs[0], then all lie in the values' bytes,
+// which run from offs[0] to the last offset.
+func offsetsInOrder(offs []int32) bool {
+	for i := 1; i < len(offs); i++ {
+		if offs[i] < offs[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// addStringsInOrder is addStrings for cells without nulls whose offsets are
+// in order (so every cell's bytes lie in data): a short label's two words
+// are read where it starts without bounds checks, its first 16 bytes
+// being in data.
+func (c *outCol) addStringsInOrder(codes []int32, offs []int32, data []byte) {
+	codes = codes[:len(offs)-1]
+	base := int(offs[0])
+	p := unsafe.Pointer(unsafe.SliceData(data))
+	end := len(data) - 16 // the last start of 16 bytes in data
+	lastW0, lastW1, lastCode := c.lastW0, c.lastW1, c.lastCode
+	o1 := 0
+	for i, next := range offs[1:] {
+		o0 := o1
+		o1 = int(next) - base
+		m := o1 - o0
+		if m > maxPacked || o0 > end {
+			v := string(data[o0:o1]) // a copy: rare (long labels, the last bytes)
+			c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
+			codes[i] = c.code(v)
+			lastW0, lastW1, lastCode = c.lastW0, c.lastW1, c.lastCode
+			continue
+		}
+		w := (*[16]byte)(unsafe.Add(p, o0))
+		mk := &packMasks[m&maxPacked]
+		w0 := binary.LittleEndian.Uint64(w[:8]) & mk[0]
+		w1 := binary.LittleEndian.Uint64(w[8:])&mk[1] | mk[2]
+		if w1 == lastW1 && w0 == lastW0 {
+			codes[i] = lastCode
+			continue
+		}
+		if k := int(lastCode) + 1; k < len(c.keys) && c.keys[k] == [2]uint64{w0, w1} {
+			codes[i] = int32(k)
+			lastW0, lastW1, lastCode = w0, w1, int32(k)
+			c.hasLast = false
+			continue
+		}
+		c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
+		codes[i] = c.codeOf(unsafe.String((*byte)(unsafe.Add(p, o0)), m), w0, w1)
+		lastW0, lastW1, lastCode = c.lastW0, c.lastW1, c.lastCode
+	}
+	c.lastW0, c.lastW1, c.lastCode = lastW0, lastW1, lastCode
 }
 
 // packMasks are, per length of a value up to maxPacked, the masks of its
