@@ -148,6 +148,8 @@ func sameRead(t *testing.T, arrs []arrow.Array, stat string) {
 		t.Fatalf("cells that are not numbers: got %d, want %d", fast.notNum, ref.notNum)
 	case fast.digits != ref.digits:
 		t.Fatalf("rounding of %v: got %+v, want %+v", fast.nums, fast.digits, ref.digits)
+	case !fast.maybeNull && slices.Contains(fast.codes, -1):
+		t.Fatalf("codes %v hold a null but the column says it has none", fast.codes)
 	}
 }
 

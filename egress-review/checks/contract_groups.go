@@ -270,7 +270,7 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 	anyWild := false
 	for _, l := range labels {
 		l.findTotals()
-		anyWild = anyWild || slices.Contains(l.totals, true) || slices.Contains(l.codes, -1)
+		anyWild = anyWild || slices.Contains(l.totals, true) || l.maybeNull && slices.Contains(l.codes, -1)
 	}
 	for r := 0; anyWild && r < t.rows; r++ {
 		for _, l := range labels {

@@ -28,6 +28,8 @@ type outCol struct {
 	codes []int32
 	dict  []string
 	index *internTable
+	// whether some code may be -1 (a null): false means none is
+	maybeNull bool
 	// the last label looked up (aggregates repeat their outer labels):
 	// its key when short (see pack; lastW1 is 0 when none), else itself
 	lastW0, lastW1 uint64
@@ -377,7 +379,7 @@ func (c *outCol) addString(v string) {
 	v = strings.TrimSpace(v)
 	if c.isLabel {
 		if v == "" {
-			c.codes = append(c.codes, -1)
+			c.codes, c.maybeNull = append(c.codes, -1), true
 		} else {
 			c.codes = append(c.codes, c.code(v))
 		}
@@ -417,13 +419,14 @@ func (c *outCol) addArrow(a arrow.Array) {
 			dcodes := make([]int32, d.Len())
 			for k := range dcodes {
 				dcodes[k] = -1
+				c.maybeNull = true // (a valid index may point at it)
 				if d.IsValid(k) {
 					dcodes[k] = c.code(cellString(d, k))
 				}
 			}
 			for i := 0; i < n; i++ {
 				if a.IsNull(i) {
-					c.codes = append(c.codes, -1)
+					c.codes, c.maybeNull = append(c.codes, -1), true
 				} else {
 					c.codes = append(c.codes, dcodes[a.GetValueIndex(i)])
 				}
@@ -431,7 +434,7 @@ func (c *outCol) addArrow(a arrow.Array) {
 		default:
 			for i := 0; i < n; i++ {
 				if a.IsNull(i) {
-					c.codes = append(c.codes, -1)
+					c.codes, c.maybeNull = append(c.codes, -1), true
 				} else {
 					c.codes = append(c.codes, c.code(cellString(a, i)))
 				}
@@ -528,7 +531,7 @@ func (c *outCol) addStrings(a *array.String) {
 		o0 := o1
 		o1 = int(offs[i+1]) - base
 		if nulls && a.IsNull(i) {
-			codes[i] = -1
+			codes[i], c.maybeNull = -1, true
 			continue
 		}
 		b := data[o0:o1]
