@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -183,21 +186,48 @@ type worker struct {
 
 // cellCache remembers the Cell fingerprints of a column's values, for the
 // many columns that repeat a few values (a district, a type, a month): a
-// map lookup costs less than canonicalizing and hashing the value again.
+// lookup costs less than canonicalizing and hashing the value again. It is
+// a direct-mapped table: a value goes to the slot its bytes pick and
+// replaces what was there, so a lookup is one hash of the value's ends and
+// one comparison, and a value that shares its slot is only hashed again.
 // A column whose values do not repeat within a batch stops using it.
 type cellCache struct {
-	m   map[string]uint64
-	off bool
+	slots  []cellSlot
+	stored int // values stored so far
+	off    bool
+}
+
+type cellSlot struct {
+	v   string
+	h   uint64
+	set bool
 }
 
 // Limits of a cellCache: values longer than cellCacheValue bytes are not
-// kept, nor more than cellCacheLen values per column; a column that
-// misses in more than half its cells once the cache is full is left
-// alone from then on.
+// kept; a column that misses in more than half its cells once
+// cellCacheLen values have been stored is left alone from then on.
 const (
 	cellCacheLen   = 4096
 	cellCacheValue = 64
+	cellSlotBits   = 12 // 4096 slots
 )
+
+// cellSlotOf picks v's slot from its length and its first and last eight
+// bytes (all of them when it is shorter).
+func cellSlotOf(v string) uint64 {
+	n := len(v)
+	var a, b uint64
+	if n >= 8 {
+		a = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v), 8))
+		b = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v[n-8:]), 8))
+	} else {
+		for i := 0; i < n; i++ {
+			a = a<<8 | uint64(v[i])
+		}
+	}
+	x := (a ^ bits.RotateLeft64(b, 31) ^ uint64(n)<<56) * 0x9E3779B97F4A7C15
+	return x >> (64 - cellSlotBits)
+}
 
 // fill sets hs[r] to the Cell fingerprint of cells[r].
 func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, cells []string) {
@@ -207,24 +237,26 @@ func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, cells []string) {
 		}
 		return
 	}
-	if c.m == nil {
-		c.m = make(map[string]uint64)
+	if c.slots == nil {
+		c.slots = make([]cellSlot, 1<<cellSlotBits)
 	}
 	misses := 0
 	for r, v := range cells {
-		if x, ok := c.m[v]; ok {
-			hs[r] = x
+		s := &c.slots[cellSlotOf(v)]
+		if s.set && s.v == v {
+			hs[r] = s.h
 			continue
 		}
 		misses++
 		x := h.Cell(v)
 		hs[r] = x
-		if len(v) <= cellCacheValue && len(c.m) < cellCacheLen {
-			c.m[strings.Clone(v)] = x // v points into the batch
+		if len(v) <= cellCacheValue {
+			*s = cellSlot{v: strings.Clone(v), h: x, set: true} // v points into the batch
+			c.stored++
 		}
 	}
-	if len(c.m) >= cellCacheLen && 2*misses > len(cells) {
-		c.off, c.m = true, nil
+	if c.stored >= cellCacheLen && 2*misses > len(cells) {
+		c.off, c.slots = true, nil
 	}
 }
 

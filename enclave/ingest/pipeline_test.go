@@ -213,13 +213,34 @@ func TestCellCache(t *testing.T) {
 	if hs[0] != h.Cell("Anping") || c.off {
 		t.Fatalf("got %x (off %v) after the batch changed, want Cell's %x", hs[0], c.off, h.Cell("Anping"))
 	}
+	// Values that share a slot replace each other and are hashed again,
+	// never taken for one another.
+	var shared cellCache
+	var many []string
+	for range 3 {
+		for i := range 1000 {
+			many = append(many, fmt.Sprintf("d%d", i))
+		}
+	}
+	hs = make([]uint64, len(many))
+	for range 2 {
+		shared.fill(h, hs, many)
+		for r, v := range many {
+			if hs[r] != h.Cell(v) {
+				t.Fatalf("cell %d of 1000 values: got %x, want Cell's %x", r, hs[r], h.Cell(v))
+			}
+		}
+	}
+	if shared.off {
+		t.Fatal("got the cache off for 1000 values that repeat, want it on")
+	}
 	distinct := make([]string, 3*cellCacheLen)
 	for i := range distinct {
 		distinct[i] = fmt.Sprintf("v%d", i)
 	}
 	hs = make([]uint64, len(distinct))
 	c.fill(h, hs, distinct)
-	if !c.off || c.m != nil {
+	if !c.off || c.slots != nil {
 		t.Fatal("got the cache still on after a batch of distinct values, want it off")
 	}
 	c.fill(h, hs, distinct)
