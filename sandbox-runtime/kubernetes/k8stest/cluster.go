@@ -760,8 +760,10 @@ func (c *Cluster) removeContainers(ctx context.Context) error {
 		if t, err := ctr.Task(nctx, nil); err == nil {
 			_ = t.Kill(nctx, syscall.SIGKILL, containerd.WithKillAll)
 			// The CRI removes a killed task itself: one it removed
-			// first is gone, as wanted.
-			if _, err := t.Delete(nctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			// first is gone, as wanted. Its removal may also close the
+			// shim's connection under our delete ("ttrpc: closed"):
+			// then the task is gone too, which a second look shows.
+			if _, err := t.Delete(nctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) && !taskGone(nctx, ctr) {
 				errs = append(errs, fmt.Errorf("delete task %s: %w", ctr.ID(), err))
 			}
 		}
@@ -770,6 +772,19 @@ func (c *Cluster) removeContainers(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// taskGone reports whether ctr's task is gone within two seconds of a
+// failed delete (the CRI removing it at the same time).
+func taskGone(ctx context.Context, ctr containerd.Container) bool {
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := ctr.Task(ctx, nil); errdefs.IsNotFound(err) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // stop ends a component with SIGTERM, then SIGKILL after 10 s.
