@@ -21,7 +21,6 @@
 package fingerprint
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"unicode"
@@ -367,13 +366,13 @@ func (h *Hasher) cellSlow(v string) uint64 {
 // of its cells, which it sorts in place: Row(cells) is RowOf of the Cell
 // of each cell.
 func (h *Hasher) RowOf(cells []uint64) uint64 {
-	slices.Sort(cells)
-	var bstack [256]byte
-	buf := bstack[:0]
-	for _, x := range cells {
-		buf = binary.LittleEndian.AppendUint64(buf, x)
+	if len(cells) <= 16 {
+		insertionSort(cells) // a row's few cells: no call into slices
+	} else {
+		slices.Sort(cells)
 	}
-	return withTag(h.row.sum64(buf), RowTag(len(cells)))
+	// The hash of the cells' little-endian encoding, a word at a time.
+	return withTag(h.row.sum64Words(cells), RowTag(len(cells)))
 }
 
 // topShift places the tag of a fingerprint.

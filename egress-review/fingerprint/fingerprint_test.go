@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -351,5 +352,22 @@ func TestRowOfCells(t *testing.T) {
 	}
 	if h.Row([]string{"a", "b"}) != h.Row([]string{"b", "a"}) {
 		t.Error("Row depends on column order")
+	}
+}
+
+// TestSum64Words checks that sum64Words is sum64 of the words'
+// little-endian encoding, for every length up to 40 words.
+func TestSum64Words(t *testing.T) {
+	k := newSipKey(testKey()[:16])
+	r := rand.New(rand.NewPCG(9, 10))
+	var ws []uint64
+	var buf []byte
+	for n := 0; n <= 40; n++ {
+		if got, want := k.sum64Words(ws), k.sum64(buf); got != want {
+			t.Fatalf("%d words: got %x, want sum64's %x", n, got, want)
+		}
+		x := r.Uint64()
+		ws = append(ws, x)
+		buf = binary.LittleEndian.AppendUint64(buf, x)
 	}
 }
