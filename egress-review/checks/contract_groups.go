@@ -971,19 +971,45 @@ func rankKeys(labels []*outCol, ranks [][]int32, rows int) []uint64 {
 		}
 		space *= radix
 	}
-	keys := poolUint64.get(rows)[:rows]
-	clear(keys)
-	for j, c := range labels {
-		radix := uint64(len(c.dict) + 1)
-		digit := make([]uint64, len(c.dict)+1) // by code + 1: null first
+	// the digits times their weights, so that a key is a sum of terms
+	terms, cols := make([][]uint64, len(labels)), make([][]int32, len(labels))
+	weight := uint64(1)
+	for j := len(labels) - 1; j >= 0; j-- {
+		c := labels[j]
+		terms[j] = make([]uint64, len(c.dict)+1) // by code + 1: null first
 		for k, rk := range ranks[j] {
-			digit[k+1] = uint64(rk) + 1
+			terms[j][k+1] = (uint64(rk) + 1) * weight
 		}
-		for r, k := range c.codes[:rows] {
-			keys[r] = keys[r]*radix + digit[k+1]
+		cols[j] = c.codes
+		weight *= uint64(len(c.dict) + 1)
+	}
+	keys := poolUint64.get(rows)[:rows]
+	sumTerms(keys, cols, terms)
+	return keys
+}
+
+// sumTerms sets keys[r], for every row r, to the sum over columns j of
+// terms[j][cols[j][r]+1] (a code of -1 picks the first term), four columns
+// in each pass over the rows (fewer padded with a column of zero terms).
+func sumTerms(keys []uint64, cols [][]int32, terms [][]uint64) {
+	clear(keys)
+	n := len(keys)
+	for j := 0; j < len(cols); j += 4 {
+		var c [4][]int32
+		var t [4][]uint64
+		for k := range 4 {
+			if j+k < len(cols) {
+				c[k], t[k] = cols[j+k][:n], terms[j+k]
+			} else {
+				c[k], t[k] = cols[j][:n], make([]uint64, len(terms[j]))
+			}
+		}
+		c0, c1, c2, c3 := c[0][:n], c[1][:n], c[2][:n], c[3][:n]
+		t0, t1, t2, t3 := t[0], t[1], t[2], t[3]
+		for r := range keys[:n] {
+			keys[r] += t0[c0[r]+1] + t1[c1[r]+1] + t2[c2[r]+1] + t3[c3[r]+1]
 		}
 	}
-	return keys
 }
 
 // keysOrder is labelOrder over the rows' keys (see rankKeys): whether

@@ -520,24 +520,23 @@ func (g *groups) rowGroupsOf(labels []*outCol, tr [][]int32, rows int, onlyBases
 	const wildTerm = uint64(1) << 40
 	keys := poolUint64.get(rows)[:rows]
 	defer poolUint64.put(keys)
-	clear(keys)
+	terms, cols := make([][]uint64, len(labels)), make([][]int32, len(labels))
 	for j, l := range labels {
 		stride := x.stride[j]
 		if at != nil {
 			stride = x.stride[at[j]]
 		}
-		terms := make([]uint64, len(l.dict)+1) // by code + 1: null first
-		terms[0] = wildTerm
+		terms[j] = make([]uint64, len(l.dict)+1) // by code + 1: null first
+		terms[j][0] = wildTerm
 		for oc, k := range tr[j] {
-			terms[oc+1] = wildTerm
+			terms[j][oc+1] = wildTerm
 			if k != wildcard {
-				terms[oc+1] = uint64(k+1) * stride
+				terms[j][oc+1] = uint64(k+1) * stride
 			}
 		}
-		for r, oc := range l.codes[:rows] {
-			keys[r] += terms[oc+1]
-		}
+		cols[j] = l.codes
 	}
+	sumTerms(keys, cols, terms)
 	if onlyBases {
 		found := true
 		for r, key := range keys {
