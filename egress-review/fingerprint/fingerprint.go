@@ -334,15 +334,33 @@ func appendASCII(c, d []byte, b byte) ([]byte, []byte) {
 // as it copies, so that the tag needs no second pass (formTag's).
 func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
 	var buf [128]byte
-	c := append(buf[:0], v[:i]...)
-	for ; i < len(v); i++ {
-		b := v[i]
-		if b >= utf8.RuneSelf {
-			return h.cellSlow(v)
+	var c []byte
+	if len(v) <= len(buf) {
+		// Write every byte's mapping and keep those that are not
+		// white space, without a branch: spaces in names come and go.
+		j := copy(buf[:], v[:i])
+		for ; i < len(v); i++ {
+			b := v[i]
+			if b >= utf8.RuneSelf {
+				return h.cellSlow(v)
+			}
+			m := asciiCanon[b]
+			buf[j] = m
+			j += 1 - int(m>>7)        // asciiDrop is the only mapping from 0x80 up
+			digits += int(isDigit[m]) // a digit maps to itself; asciiDrop is none
 		}
-		if m := asciiCanon[b]; m != asciiDrop {
-			c = append(c, m)
-			digits += int(isDigit[m]) // a digit maps to itself
+		c = buf[:j]
+	} else {
+		c = append(buf[:0], v[:i]...)
+		for ; i < len(v); i++ {
+			b := v[i]
+			if b >= utf8.RuneSelf {
+				return h.cellSlow(v)
+			}
+			if m := asciiCanon[b]; m != asciiDrop {
+				c = append(c, m)
+				digits += int(isDigit[m])
+			}
 		}
 	}
 	kind := KindMixed
