@@ -659,3 +659,37 @@ func TestCubeTablesGroupsGatheredSame(t *testing.T) {
 		t.Fatalf("the cases cover too few verdicts: %v", verdicts)
 	}
 }
+
+// TestRowClassesSameAsRef holds rowClasses (figures read only for rows of
+// fewer than MinCell records) to the masks of before, over rows of 0 to
+// 12 records around a MinCell of 0, 1, 5 or 10, with null, zero and other
+// figures in one to three columns.
+func TestRowClassesSameAsRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 10))
+	seen := [3]int{}
+	for range 5000 {
+		rows, ncols := r.IntN(30), 1+r.IntN(3)
+		rowN := make([]int, rows)
+		for i := range rowN {
+			rowN[i] = r.IntN(13)
+		}
+		var figures []*outCol
+		for range ncols {
+			c := &outCol{}
+			for range rows {
+				c.nums = append(c.nums, []float64{math.NaN(), 0, math.Copysign(0, -1), 3, -2.5}[r.IntN(5)])
+			}
+			figures = append(figures, c)
+		}
+		minCell := []int{0, 1, 5, 10}[r.IntN(4)]
+		gs, ge, gz := rowClasses(rowN, figures, minCell)
+		ws, we, wz := rowClassesRef(rowN, figures, minCell)
+		if gs != ws || ge != we || gz != wz {
+			t.Fatalf("rows %v min %d: got small %d empty %d zeros %d, want %d %d %d", rowN, minCell, gs, ge, gz, ws, we, wz)
+		}
+		seen[0], seen[1], seen[2] = seen[0]+ws, seen[1]+we, seen[2]+wz
+	}
+	if seen[0] == 0 || seen[1] == 0 || seen[2] == 0 {
+		t.Fatalf("the cases count too few rows of a class: %v", seen)
+	}
+}

@@ -325,37 +325,8 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 		}
 	}
 	isNull := func(v float64) bool { return math.IsNaN(v) }
-	small, empty, zeros := 0, 0, 0
 	figures := append(counts[:len(counts):len(counts)], mags...)
-	// per row, column by column: 1 when some figure is shown, 2 when
-	// some shown figure is not zero
-	shown := poolInt32.get(len(rowN))[:len(rowN)]
-	defer poolInt32.put(shown)
-	clear(shown)
-	for _, c := range figures {
-		for r, v := range c.nums[:len(rowN)] {
-			if !isNull(v) {
-				f := int32(1)
-				if v != 0 {
-					f = 3
-				}
-				shown[r] |= f
-			}
-		}
-	}
-	for r, n := range rowN {
-		anyCell, nonZero := shown[r]&1 != 0, shown[r]&2 != 0
-		switch {
-		case !anyCell:
-			// a suppressed row
-		case n == 0 && !nonZero:
-			zeros++
-		case n == 0:
-			empty++
-		case n < p.MinCell:
-			small++
-		}
-	}
+	small, empty, zeros := rowClasses(rowN, figures, p.MinCell)
 	if totals > 0 { // without rows of totals there is no margin to undo
 		if n := t.margins(labels, groupsOf(), counts, mags); n > 0 {
 			add(review.VerdictFail, "", n, fmt.Sprintf("%d totals less the rows shown under them leave a group of fewer than %d records (a suppressed cell recovered by subtraction)", n, p.MinCell))
@@ -430,6 +401,38 @@ func (t *outTable) disclosure(g *groups, labels, counts, mags []*outCol) []revie
 // gatherGroups makes disclosure gather every row's group, as it did before
 // it learnt to do without them; a test compares the two.
 var gatherGroups = false
+
+// rowClasses counts the rows (with rowN records each) that show some
+// figure (a cell of figures that is not null) and stand for fewer than
+// minCell records (small), for none but show a figure that is not zero
+// (empty), or for none and show only zeros (zeros). Only a row of no
+// records or fewer than minCell can count: its figures are read for those
+// rows alone.
+func rowClasses(rowN []int, figures []*outCol, minCell int) (small, empty, zeros int) {
+	for r, n := range rowN {
+		if n != 0 && n >= minCell {
+			continue
+		}
+		anyCell, nonZero := false, false
+		for _, c := range figures {
+			if v := c.nums[r]; !math.IsNaN(v) {
+				anyCell = true
+				nonZero = nonZero || v != 0
+			}
+		}
+		switch {
+		case !anyCell:
+			// a suppressed row
+		case n == 0 && !nonZero:
+			zeros++
+		case n == 0:
+			empty++
+		case n < minCell:
+			small++
+		}
+	}
+	return small, empty, zeros
+}
 
 // cellRules counts the magnitude cells of a column that fail each rule
 // over the records behind them (see disclosure).

@@ -4,7 +4,9 @@ package checks
 // item 4), kept verbatim as the oracle that contract_fast_test.go holds
 // the fast paths to: reading a column (addArrow), the rounding of a column
 // (digitCount.add), the source of a magnitude column and its rules'
-// counts (source, ruleCounts) and the order of the rows (labelOrder).
+// counts (source, ruleCounts), the order of the rows (labelOrder) and
+// the rows that are small, empty or structural zeros (rowClassesRef, the
+// loops of disclosure).
 
 import (
 	"cmp"
@@ -330,4 +332,36 @@ func (t *outTable) labelOrderRef(labels []*outCol) (sorted, strict bool) {
 		return 0
 	})
 	return sorted, sorted && ranked && ties == 0
+}
+
+// rowClassesRef is what disclosure counted before rowClasses: every row's
+// figures read column by column into a mask, then every row classified.
+func rowClassesRef(rowN []int, figures []*outCol, minCell int) (small, empty, zeros int) {
+	isNull := func(v float64) bool { return math.IsNaN(v) }
+	shown := make([]int32, len(rowN))
+	for _, c := range figures {
+		for r, v := range c.nums[:len(rowN)] {
+			if !isNull(v) {
+				f := int32(1)
+				if v != 0 {
+					f = 3
+				}
+				shown[r] |= f
+			}
+		}
+	}
+	for r, n := range rowN {
+		anyCell, nonZero := shown[r]&1 != 0, shown[r]&2 != 0
+		switch {
+		case !anyCell:
+			// a suppressed row
+		case n == 0 && !nonZero:
+			zeros++
+		case n == 0:
+			empty++
+		case n < minCell:
+			small++
+		}
+	}
+	return small, empty, zeros
 }
