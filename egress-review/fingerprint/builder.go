@@ -324,10 +324,11 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 
 // WriteSet writes the set of everything added, exactly as Build().WriteTo
 // would, and returns the number of distinct value and row fingerprints.
-// With spill runs it merges the runs (and the buffer) of each kind into one
-// deduplicated run, counting it for the header, the two kinds at once on
-// two goroutines, and streams those, so its memory stays within the
-// WithSpill budget plus a small read buffer per run. Like Build, it leaves
+// With spill runs it merges the runs (and the buffer) of each kind into
+// deduplicated run files, counted for the header, the two kinds at once
+// and the larger in two ranges at once (three goroutines), and streams
+// those, so its memory stays within the WithSpill budget plus a small read
+// buffer per run. Like Build, it leaves
 // the Builder empty; its run files are removed whatever the outcome.
 func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 	if b.closed {
