@@ -743,3 +743,65 @@ func TestAppendAllConsecutive(t *testing.T) {
 		}
 	}
 }
+
+// holdingSigner is a keySigner that says which key it holds (KeyHolder),
+// and can be made to sign wrongly.
+type holdingSigner struct {
+	keySigner
+	wrong atomic.Bool
+}
+
+func (s *holdingSigner) Sign(ctx context.Context, msg []byte) ([]byte, error) {
+	sig, err := s.keySigner.Sign(ctx, msg)
+	if err == nil && s.wrong.Load() {
+		sig[0] ^= 1
+	}
+	return sig, err
+}
+
+func (s *holdingSigner) HoldsKey(pub ed25519.PublicKey) bool {
+	return s.priv.Public().(ed25519.PublicKey).Equal(pub)
+}
+
+// TestKeyHolderChecks: a signer that holds the log's key is trusted for each
+// checkpoint; one that does not, or a plain Signer, is verified on every
+// checkpoint, so a wrong signature refuses the append.
+func TestKeyHolderChecks(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+	pub := priv.Public().(ed25519.PublicKey)
+	_, otherPub := newSigner(4)
+
+	held := &holdingSigner{keySigner: keySigner{priv: priv}}
+	if _, err := Open(t.TempDir(), held, otherPub); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("Open with a key the signer does not hold: got %v, want ErrFailedPrecondition", err)
+	}
+	dir := t.TempDir()
+	l, err := Open(dir, held, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 0, 3)
+	rep, err := VerifyDir(context.Background(), dir, pub)
+	mustVerifyOK(t, rep, err, 3)
+	// Not verified again: the holder's word is taken (which is why only an
+	// in-process keyring may be a KeyHolder).
+	held.wrong.Store(true)
+	if _, err := l.Append(context.Background(), testEvent(3)); err != nil {
+		t.Fatalf("Append through a key holder: %v", err)
+	}
+	l.Close()
+
+	// The same signer behind a plain Signer is verified on every checkpoint.
+	held.wrong.Store(false)
+	plain := struct{ Signer }{held}
+	l, err = Open(t.TempDir(), plain, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendN(t, l, 0, 2)
+	held.wrong.Store(true)
+	if _, err := l.Append(context.Background(), testEvent(2)); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("Append with a wrong signature: got %v, want ErrFailedPrecondition", err)
+	}
+}

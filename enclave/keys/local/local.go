@@ -287,6 +287,12 @@ func (k *Keyring) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 	return ed25519.Sign(k.signing, msg), nil
 }
 
+// HoldsKey reports whether pub is the public half of the signing key, which
+// never changes while the keyring is open (audit.KeyHolder).
+func (k *Keyring) HoldsKey(pub ed25519.PublicKey) bool {
+	return k.public.Equal(pub) && k.signing.Public().(ed25519.PublicKey).Equal(pub)
+}
+
 // PublicKey returns the public half of the signing key.
 func (k *Keyring) PublicKey(ctx context.Context) (ed25519.PublicKey, error) {
 	if err := ctx.Err(); err != nil {

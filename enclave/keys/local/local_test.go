@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/enclave-dev/enclave/enclave/audit"
 	"github.com/enclave-dev/enclave/enclave/keys"
 	"github.com/enclave-dev/enclave/enclave/keys/keystest"
 )
@@ -344,4 +345,30 @@ func TestParseRootFixedFile(t *testing.T) {
 	if !bytes.Equal(m.master, bytes.Repeat([]byte{1}, 32)) || !bytes.Equal(m.secretSeed, bytes.Repeat([]byte{2}, 32)) {
 		t.Errorf("master key or secrets seed: got other bytes than the file names")
 	}
+}
+
+// TestHoldsKey: the keyring holds its own signing key, after a reopen too,
+// and no other (the audit log verifies each checkpoint unless it does).
+func TestHoldsKey(t *testing.T) {
+	kr, dir := newTestKeyring(t)
+	pub, err := kr.PublicKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kr.HoldsKey(pub) {
+		t.Fatal("HoldsKey(own public key) = false")
+	}
+	other, _ := newTestKeyring(t)
+	otherPub, _ := other.PublicKey(context.Background())
+	if kr.HoldsKey(otherPub) || kr.HoldsKey(pub[:16]) || kr.HoldsKey(nil) {
+		t.Fatal("HoldsKey of another key, a short key or none = true")
+	}
+	again, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.HoldsKey(pub) {
+		t.Fatal("reopened: HoldsKey(own public key) = false")
+	}
+	var _ audit.KeyHolder = kr
 }
