@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
@@ -180,6 +181,13 @@ func (s *Server) wrap(rt route) http.Handler {
 		w.Header().Set("X-Request-Id", c.reqID)
 		ctx := r.Context()
 		code, err := s.dispatch(ctx, c)
+		level := slog.LevelDebug
+		if code >= 500 {
+			level = slog.LevelError
+		}
+		if !s.Log.Enabled(ctx, level) {
+			return // no request line to build (a service call's allocations count)
+		}
 		log := s.Log.With("request", c.reqID, "method", rt.Method, "route", rt.Path, "status", code,
 			"ms", time.Since(start).Milliseconds())
 		if c.subject.Person.ID != "" {
