@@ -92,6 +92,7 @@ func runConfig(args []string) (Config, error) {
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	keepGCHeadroom(ctx, gcHeadroom)
 	if fi, err := os.Stat(cfg.statePath()); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("data directory %q is not initialised; run enclaved init first", cfg.DataDir)
 	}
