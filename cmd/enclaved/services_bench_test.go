@@ -58,7 +58,10 @@ import (
 //
 // ENCLAVE_BENCH_PROFILE=DIR writes CPU, mutex and block profiles of the
 // enclave's capacity load to DIR; the daemon then runs in this process, for
-// the profiles to see it.
+// the profiles to see it. ENCLAVE_BENCH_LATENCIES=FILE appends each call of
+// the open-loop loads to FILE (its due time and latency in ms, after a line
+// naming the load and its start in Unix µs), to see whether slow calls
+// cluster (a stall: a collection, an fsync) or spread (a queue).
 func BenchmarkServiceVerify(b *testing.B) {
 	profile := os.Getenv("ENCLAVE_BENCH_PROFILE")
 	// The daemon runs as a process of its own, as in production, unless
@@ -93,11 +96,19 @@ func BenchmarkServiceVerify(b *testing.B) {
 		goalRate = 5000
 	)
 	dur := 3 * time.Second
+	// The goal's load runs longer: its p99 is over 50,000 calls, so that
+	// the daemon's collections (seconds apart) come at their own rate
+	// rather than by the luck of a short window.
+	goalDur := 10 * time.Second
 	client := func(conns int) *http.Client {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 		return &http.Client{Transport: tr}
 	}
 	run := func(url, token string, conns int, rate float64) load {
+		dur := dur
+		if rate == goalRate {
+			dur = goalDur
+		}
 		hc := client(conns)
 		defer hc.CloseIdleConnections()
 		// Open the connections (TLS handshakes) before the clock starts.
@@ -143,7 +154,7 @@ func BenchmarkServiceVerify(b *testing.B) {
 	ref.print("plain handler")
 	enc.print("enclave")
 	ratios(enc, ref)
-	fmt.Printf("the goal's rate: %d calls/s offered, %d keep-alive connections, open loop, %s each, latency from the time each call was due:\n", goalRate, conns, dur)
+	fmt.Printf("the goal's rate: %d calls/s offered, %d keep-alive connections, open loop, %s each, latency from the time each call was due:\n", goalRate, conns, goalDur)
 	refGoal.print("plain handler")
 	encGoal.print("enclave")
 	ratios(encGoal, refGoal)
@@ -213,6 +224,11 @@ func writeProfile(b *testing.B, dir, name string) {
 	p := name
 	if name == "allocs-before" {
 		p = "allocs"
+	}
+	if p == "allocs" {
+		// The allocation profile is as of the last collection, and the
+		// daemon collects seconds apart (keepGCHeadroom): collect now.
+		runtime.GC()
 	}
 	if err := pprof.Lookup(p).WriteTo(f, 0); err != nil {
 		b.Fatal(err)
@@ -295,7 +311,7 @@ func warm(b *testing.B, hc *http.Client, url, token string, keys []string, conns
 // was due, so a stall is counted against every call it delays.
 func generate(b *testing.B, hc *http.Client, url, token string, keys []string, conns int, dur time.Duration, rate float64, pid int) load {
 	var mu sync.Mutex
-	var all []time.Duration
+	var all, allDue []time.Duration
 	errs := 0
 	var next atomic.Int64
 	cpu0, srv0 := cpuTime(), procCPU(pid)
@@ -306,7 +322,7 @@ func generate(b *testing.B, hc *http.Client, url, token string, keys []string, c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var lat []time.Duration
+			var lat, due []time.Duration
 			bad := 0
 			for {
 				i := next.Add(1) - 1
@@ -328,9 +344,11 @@ func generate(b *testing.B, hc *http.Client, url, token string, keys []string, c
 					continue
 				}
 				lat = append(lat, time.Since(t0))
+				due = append(due, t0.Sub(start))
 			}
 			mu.Lock()
 			all = append(all, lat...)
+			allDue = append(allDue, due...)
 			errs += bad
 			mu.Unlock()
 		}()
@@ -340,6 +358,20 @@ func generate(b *testing.B, hc *http.Client, url, token string, keys []string, c
 	cpu, srv := cpuTime()-cpu0, procCPU(pid)-srv0
 	if len(all) == 0 {
 		b.Fatalf("no call to %s succeeded (%d errors)", url, errs)
+	}
+	if f := os.Getenv("ENCLAVE_BENCH_LATENCIES"); f != "" && rate > 0 {
+		// Each call's due time and latency, to see whether slow calls
+		// cluster (a stall) or spread (a queue).
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "# %s rate %.0f start %d\n", url, rate, start.UnixMicro())
+		for i := range all {
+			fmt.Fprintf(&buf, "%.3f %.3f\n", float64(allDue[i].Microseconds())/1000, float64(all[i].Microseconds())/1000)
+		}
+		lf, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			lf.Write(buf.Bytes())
+			lf.Close()
+		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	ms := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
