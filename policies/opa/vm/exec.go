@@ -509,12 +509,12 @@ func (e *eval) block(fr []Value, b []instr) (int, error) {
 	return brEnd, nil
 }
 
-func (e *eval) conflict(l *ir.Location, msg string) error {
+func (e *eval) conflict(l where, msg string) error {
 	file := ""
-	if l.File >= 0 && l.File < len(e.p.files) {
-		file = e.p.files[l.File]
+	if l.file >= 0 && l.file < len(e.p.files) {
+		file = e.p.files[l.file]
 	}
-	return &EvalError{File: file, Row: l.Row, Code: "eval_conflict_error", What: msg}
+	return &EvalError{File: file, Row: l.row, Code: "eval_conflict_error", What: msg}
 }
 
 // EvalError is an error of an evaluation: where in the policies, OPA's
