@@ -104,6 +104,7 @@ type Log struct {
 	maxWaited   atomic.Uint64 // the most group commits one append waited for (at most 2: the one in flight and its own)
 	active      *os.File
 	activeSize  int64
+	wbuf        []byte // the group being written
 	forceRotate bool
 }
 
@@ -702,7 +703,12 @@ func (l *Log) commit(batch []*request) {
 	for _, r := range batch {
 		n += len(r.rec)
 	}
-	buf := make([]byte, 0, n+512)
+	// The committer's buffer is reused from one group to the next (the
+	// write copies it); one grown by a rare large group is let go.
+	if cap(l.wbuf) < n+512 || cap(l.wbuf) > 1<<20 && n+512 <= 1<<20 {
+		l.wbuf = make([]byte, 0, max(n+512, 64<<10))
+	}
+	buf := l.wbuf[:0]
 	for i, r := range batch {
 		r.index = base + uint64(i)
 		buf = append(buf, r.rec...)

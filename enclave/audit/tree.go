@@ -142,7 +142,8 @@ func (t *tree) root(n uint64) (hash, error) {
 	if n == 0 {
 		return emptyRoot, nil
 	}
-	ids := compact.RangeNodes(0, n, nil)
+	var scratch [64]compact.NodeID // a range of 0..n has at most one node per level
+	ids := compact.RangeNodes(0, n, scratch[:0])
 	h, err := t.node(ids[len(ids)-1])
 	if err != nil {
 		return hash{}, err
