@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
 )
+
+// bodies holds the buffers decodeJSON reads request bodies into.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxBody is the largest JSON request body the API accepts.
 const maxBody = 1 << 20
@@ -18,10 +22,19 @@ const maxBody = 1 << 20
 // trailing data, wrong types and syntax errors are refused with an error
 // that names the field or the offset.
 func decodeJSON(r io.Reader, v any) error {
-	data, err := io.ReadAll(io.LimitReader(r, maxBody+1))
-	if err != nil {
+	// The body is read into a buffer of a pool: json copies what it
+	// decodes (strings, RawMessage), so nothing of v points into it.
+	b := bodies.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 64<<10 { // a large body's buffer is let go
+			b.Reset()
+			bodies.Put(b)
+		}
+	}()
+	if _, err := b.ReadFrom(io.LimitReader(r, maxBody+1)); err != nil {
 		return fmt.Errorf("read request body: %w", errdefs.ErrInvalidArgument)
 	}
+	data := b.Bytes()
 	if len(data) > maxBody {
 		return fmt.Errorf("request body is larger than %d bytes: %w", maxBody, errdefs.ErrInvalidArgument)
 	}
