@@ -84,12 +84,12 @@ type extra struct {
 	bi     *builtin      // opCallBuiltin
 	at     *ast.Location // of a built-in call, for its errors
 	args   []operand
-	locals []int32      // opCallDynamic arguments
-	path   []operand    // opCallDynamic path
-	with   []Value      // opWith path
-	key    int32        // opScan key local
-	value  int32        // opScan value local
-	loc    where        // of the statement, for errors
+	locals []int32   // opCallDynamic arguments
+	path   []operand // opCallDynamic path
+	with   []Value   // opWith path
+	key    int32     // opScan key local
+	value  int32     // opScan value local
+	loc    where     // of the statement, for errors
 }
 
 // builtin is a built-in function a plan calls.
