@@ -1,30 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/enclave-dev/enclave/sandbox-runtime/sandboxtest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRequestLog: each request gets a debug line (request, route, status,
 // person) when debug is on, and none at info, where building it is skipped.
@@ -33,7 +15,7 @@ func TestRequestLog(t *testing.T) {
 		level slog.Level
 		want  bool
 	}{{slog.LevelDebug, true}, {slog.LevelInfo, false}} {
-		var buf lockedBuffer
+		var buf sandboxtest.SyncBuffer
 		h := newHarnessWith(t, nil, func(d *Deps) {
 			d.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: c.level}))
 		})
