@@ -49,11 +49,11 @@ func keepGCHeadroom(ctx context.Context, headroom uint64) {
 		if sample[0].Value.Kind() != metrics.KindUint64 || sample[1].Value.Kind() != metrics.KindUint64 {
 			return // not this Go's metrics: leave GOGC alone
 		}
-		if n := sample[1].Value.Uint64(); n == cycles && current >= 0 {
+		n := sample[1].Value.Uint64()
+		if n == cycles && current >= 0 {
 			return // no collection since: the live heap is as it was
-		} else {
-			cycles = n
 		}
+		cycles = n
 		if p := gcPercent(sample[0].Value.Uint64(), headroom); p != current {
 			debug.SetGCPercent(p)
 			current = p
