@@ -23,95 +23,182 @@ type lineState struct {
 	lineStart int
 }
 
+// windowMasks are the masks of a window that easyEvents reads.
+type windowMasks struct {
+	q        *[64]byte
+	starts   uint64 // the first bytes of tokens
+	ends     uint64 // the last bytes of tokens
+	hard     uint64 // bytes that make a token need more than easyEvents: digits, stars, the byte after '#', the window's last
+	vowels   uint64
+	upper    uint64
+	switches uint64 // changes of case between neighbours
+	odd      uint64 // where five consonants or four vowels stand in a row
+}
+
 // window charges the text p[i:] from the masks m of p[i:i+64] (i+64 <=
 // len(p)) and returns where it stopped: i when it could do nothing.
+//
+// easyEvents takes the common events (words, and punctuation that only
+// shapes the line) in a loop with no calls, so that its state stays in
+// registers; the loop here takes each event it leaves, and gives the rest
+// back to it.
 func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *lineState) int {
+	q := (*[64]byte)(p[i : i+64])
 	limit := 64
+	valid := ^uint64(0)
 	if m.High != 0 {
 		limit = bits.TrailingZeros64(m.High)
-	}
-	valid := ^uint64(0)
-	if limit < 64 {
-		valid = uint64(1)<<limit - 1
+		if limit == 0 {
+			return i
+		}
+		valid = uint64(1)<<(limit&63) - 1
 	}
 	tokM := m.Letter | m.Digit | m.Star
 	// '.' and ',' with digits on both sides join a token
 	joins := m.DotComma & (m.Digit << 1) & (m.Digit >> 1)
 	run := (tokM | joins) & valid
-	starts := tokM & ^(run << 1) & valid
-	specials := valid &^ run &^ m.Space
-	ev := starts | specials
-	at := 0 // the bytes before at are charged
-	for ev != 0 {
-		pos := bits.TrailingZeros64(ev)
-		if pos > at {
-			st.prevHash = false // spaces
+	// letters are next to each other only within a token, so what wordAt
+	// asks of a word can be asked of the whole window at once
+	cons := m.Letter &^ m.Vowel
+	w := windowMasks{
+		q:        q,
+		starts:   tokM & ^(run << 1) & valid,
+		ends:     run &^ (run >> 1),
+		hard:     m.Digit | m.Star | uint64(1)<<((limit-1)&63),
+		vowels:   m.Vowel,
+		upper:    m.Upper,
+		switches: m.Upper ^ m.Upper<<1,
+		odd:      cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) | m.Vowel&(m.Vowel>>1)&(m.Vowel>>2)&(m.Vowel>>3),
+	}
+	ev := w.starts | valid&^run&^m.Space
+	// prevHash holds where a token would follow '#' (see line): the
+	// byte after each '#'
+	var afterHash uint64
+	if st.prevHash {
+		afterHash = 1
+		w.hard |= 1
+	}
+	for {
+		if c.runWords == 0 {
+			ev = c.easyEvents(&w, ev)
 		}
+		if ev == 0 {
+			break
+		}
+		pos := bits.TrailingZeros64(ev) & 63
 		bit := uint64(1) << pos
-		if starts&bit == 0 {
+		prevHash := afterHash&bit != 0
+		if w.starts&bit == 0 {
 			// a byte that is neither a token nor a space
-			b := p[i+pos]
+			ev &^= bit
+			b := q[pos]
 			switch asciiKind[b] {
 			case kNL:
 				r.newline(c, p, i+pos, st)
-				st.prevHash = false
 			case kHash:
-				st.prevHash = true
+				afterHash |= bit << 1
+				w.hard |= bit << 1
 			case kEscape:
 				if n, _ := escapeAt(p, i+pos); n > 0 {
+					st.prevHash = prevHash
 					return i + pos // line charges it
 				}
-				st.prevHash = false
 			default:
-				st.prevHash = false
 				if b != '.' && b != ',' {
 					c.shape = c.shape*31 + uint64(b)
 				}
 			}
-			at = pos + 1
-			ev &^= bit
 			continue
 		}
 		// a token: its end is where the run ends
-		end := pos + bits.TrailingZeros64(^(run >> pos))
-		if end >= limit || end == 63 && m.DotComma>>63 != 0 && m.Digit>>62&1 != 0 {
+		e := bits.TrailingZeros64(w.ends&^(bit-1)) & 63
+		if e == limit-1 || e == 62 && m.DotComma>>63 != 0 && m.Digit>>62&1 != 0 {
+			st.prevHash = prevHash
 			return i + pos // it may run on past the window
 		}
-		tm := (uint64(1)<<(end-pos) - 1) << pos
-		w := p[i+pos : i+end]
-		joined := joins & tm
-		if (m.Digit|m.Star)&tm == 0 && !st.prevHash && c.runWords == 0 && wordAt(w, m, tm, bit) {
+		tm := uint64(1)<<(e+1) - bit // e < 63 here
+		ev &^= tm
+		tok := q[pos : e+1]
+		if (m.Digit|m.Star)&tm == 0 && !prevHash && c.runWords == 0 && wordAt(tok, m, tm, bit) {
 			// a word (the common token), inline (see maskedToken)
-			if n := len(w); n < 2 || n > 9 || numberWordShape[(w[0]|0x20)&31][(w[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(w) {
+			if n := len(tok); n < 2 || n > 9 || numberWordShape[(tok[0]|0x20)&31][(tok[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(tok) {
 				c.shape = c.shape*31 + 7 + bLetter
 				c.shapeWords++
 				if n >= 3 {
 					c.lineWords++
 				}
-				at = end
-				ev &^= tm
 				continue
 			}
 		}
-		if m.Letter&tm == 0 && m.Star&tm == 0 && !st.prevHash && joined&(joined-1) == 0 &&
-			(joined == 0 || p[i+bits.TrailingZeros64(joined)] == '.') {
+		joined := joins & tm
+		if m.Letter&tm == 0 && m.Star&tm == 0 && !prevHash && joined&(joined-1) == 0 &&
+			(joined == 0 || q[bits.TrailingZeros64(joined)&63] == '.') {
 			// a number of digits and at most one point
-			intLen := len(w)
+			intLen := len(tok)
 			if joined != 0 {
 				intLen = bits.TrailingZeros64(joined) - pos
 			}
-			r.plainNumberToken(c, w, intLen, st.line)
+			r.plainNumberToken(c, tok, intLen, st.line)
 		} else {
-			r.maskedToken(c, w, m, pos, tm, joined != 0, st)
+			st.prevHash = prevHash
+			r.maskedToken(c, tok, m, pos, tm, joined != 0, st)
 		}
-		st.prevHash = false
-		at = end
-		ev &^= tm
 	}
-	if limit > at {
-		st.prevHash = false
-	}
+	st.prevHash = q[limit-1] == '#'
 	return i + limit
+}
+
+// easyEvents charges the events ev of the window w (token starts and
+// bytes that are neither tokens nor spaces) in order, as long as each is
+// a word that wordAt takes and that is no number word, or punctuation
+// that only shapes the line; it returns the events from the first it
+// leaves. The caller has no number words in a row (c.runWords == 0).
+func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
+	shape, words, lineWords := c.shape, c.shapeWords, c.lineWords
+	q := w.q
+	// Only a token's first byte is an event, so taking the lowest event
+	// off takes the whole token.
+	for ; ev != 0; ev &= ev - 1 {
+		pos := uint(bits.TrailingZeros64(ev)) & 63
+		bit := uint64(1) << pos
+		if w.starts&bit == 0 {
+			b := q[pos]
+			if asciiKind[b] != kSep {
+				break
+			}
+			if b|2 != '.' { // '.' and ',' do not shape the line
+				shape = shape*31 + uint64(b)
+			}
+			continue
+		}
+		e := uint(bits.TrailingZeros64(w.ends&^(bit-1))) & 63
+		tm := uint64(1)<<e<<1 - bit
+		n := int(e-pos) + 1
+		if w.hard&tm != 0 || n > 24 {
+			break
+		}
+		if n > 3 {
+			sw := w.switches & tm &^ bit
+			if sw != 0 || w.upper&bit == 0 || n > 6 { // not an acronym
+				nv := bits.OnesCount64(w.vowels & tm)
+				sw &= sw - 1
+				sw &= sw - 1
+				if sw&(sw-1) != 0 || w.odd&tm != 0 || 10*nv < n || 5*nv > 4*n { // more than three switches, ...
+					break
+				}
+			}
+		}
+		if uint(n-2) <= 7 && numberWordShape[(q[pos]|0x20)&31][(q[e]|0x20)&31]&(1<<(n&15)) != 0 {
+			break
+		}
+		shape = shape*31 + 7 + bLetter
+		words++
+		if n >= 3 {
+			lineWords++
+		}
+	}
+	c.shape, c.shapeWords, c.lineWords = shape, words, lineWords
+	return ev
 }
 
 // newline ends the line whose '\n' is p[i] (see the kNL case of line).
