@@ -45,12 +45,15 @@ type inputTable struct {
 // column: one without a personal-information mark and with at most
 // MaxLabels distinct values) and the names of their columns.
 type profile struct {
-	tables  []*inputTable
-	labels  map[string]bool
-	words   map[string]bool // the ASCII tokens of labels and column names, for the text rule
-	names   map[string]bool
-	rows    int  // rows of the largest input
-	missing bool // some input's rows could not be read
+	tables []*inputTable
+	labels map[string]bool
+	words  map[string]bool // the ASCII tokens of labels and column names, for the text rule
+	// wordStarts has, per first byte of the words (lower case), a bit per
+	// length (at most 63)
+	wordStarts [256]uint64
+	names      map[string]bool
+	rows       int  // rows of the largest input
+	missing    bool // some input's rows could not be read
 }
 
 // isLabel reports whether s is a label of the inputs: a value that occurs
@@ -59,9 +62,32 @@ func (p *profile) isLabel(s string) bool {
 	return p.labels[s] || p.names[strings.ToLower(s)]
 }
 
-// isWord reports whether a text token is (part of) a label or name.
-func (p *profile) isWord(s string) bool {
-	return p.words[strings.ToLower(s)]
+// isWord reports whether a text token is (part of) a label or name. The
+// text rule asks it of most numbers of a long text, so it allocates
+// nothing, and most tokens that are no word are told by their first byte
+// and length alone.
+func (p *profile) isWord(tok []byte) bool {
+	if len(tok) == 0 {
+		return false
+	}
+	first := tok[0]
+	if 'A' <= first && first <= 'Z' {
+		first += 'a' - 'A'
+	}
+	if p.wordStarts[first]>>min(len(tok), 63)&1 == 0 {
+		return false
+	}
+	var buf [64]byte
+	if len(tok) > len(buf) {
+		return p.words[strings.ToLower(string(tok))]
+	}
+	for i, c := range tok {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return p.words[string(buf[:len(tok)])]
 }
 
 // buildProfile reads every input's rows (Input.Path).
@@ -112,7 +138,7 @@ func buildProfile(ctx context.Context, t table, req *review.Request, p review.Pa
 var statNames = []string{"count", "sum", "mean", "average", "median", "total", "all", "share", "percent", "rate", "std", "min", "max"}
 
 func (p *profile) addWords(s string) {
-	p.words[strings.ToLower(s)] = true
+	p.addWord(strings.ToLower(s))
 	start := -1
 	for i := 0; i <= len(s); i++ {
 		alnum := i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9')
@@ -120,9 +146,17 @@ func (p *profile) addWords(s string) {
 		case alnum && start < 0:
 			start = i
 		case !alnum && start >= 0:
-			p.words[strings.ToLower(s[start:i])] = true
+			p.addWord(strings.ToLower(s[start:i]))
 			start = -1
 		}
+	}
+}
+
+// addWord adds a word in lower case.
+func (p *profile) addWord(w string) {
+	p.words[w] = true
+	if w != "" {
+		p.wordStarts[w[0]] |= 1 << min(len(w), 63)
 	}
 }
 

@@ -172,13 +172,13 @@ func (c *textCost) evidence() string {
 // whether a token is a label of the inputs (or a column name), which
 // costs nothing.
 type textRule struct {
-	labels      func(string) bool
+	labels      func([]byte) bool
 	freeNumbers int
 	scratch     []byte
 	shapes      bool // count lines by shape (not for the strings of JSON)
 }
 
-func newTextRule(labels func(string) bool, p review.Params) *textRule {
+func newTextRule(labels func([]byte) bool, p review.Params) *textRule {
 	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers, shapes: true}
 }
 
@@ -415,7 +415,7 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 					}
 					w := p[i:j]
 					i = j
-					if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(string(w)) {
+					if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(w) {
 						continue
 					}
 					r.plainNumber(c, w, line)
@@ -557,7 +557,7 @@ func (r *textRule) endLine(c *textCost, p []byte, line int) {
 	}
 	if r.labels != nil {
 		for _, w := range bytes.FieldsFunc(p, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) {
-			if len(w) >= 3 && r.labels(string(w)) {
+			if len(w) >= 3 && r.labels(w) {
 				words--
 			}
 		}
@@ -783,7 +783,7 @@ func (r *textRule) tokenClassed(c *textCost, tok []byte, or uint8, sh *wordShape
 		}
 		stars = bytes.Count(core, []byte{'*'})
 	}
-	label := func() bool { return r.labels != nil && r.labels(string(tok)) }
+	label := func() bool { return r.labels != nil && r.labels(tok) }
 	switch {
 	case stars > 0:
 		// 138****1234: what is left of a masked value

@@ -257,7 +257,7 @@ func (r *textRule) tokenClassedRef(c *textCost, tok []byte, or uint8, sh *wordSh
 		}
 		stars = bytes.Count(core, []byte{'*'})
 	}
-	label := func() bool { return r.labels != nil && r.labels(string(tok)) }
+	label := func() bool { return r.labels != nil && r.labels(tok) }
 	switch {
 	case stars > 0:
 		// 138****1234: what is left of a masked value

@@ -12,7 +12,7 @@ import (
 
 const pseudonym = "3fa9c2d1e5b7a04c9d2e8f1b6a3c5d70"
 
-func costOf(t testing.TB, text string, labels func(string) bool) *textCost {
+func costOf(t testing.TB, text string, labels func([]byte) bool) *textCost {
 	t.Helper()
 	var c textCost
 	newTextRule(labels, review.Default()).text(&c, []byte(text), 1)
@@ -70,7 +70,7 @@ func TestTextRuleChineseProseIsCheap(t *testing.T) {
 
 func TestTextRuleLabelsAreFree(t *testing.T) {
 	code := "C2710X9"
-	labels := func(s string) bool { return s == code }
+	labels := func(b []byte) bool { return string(b) == code }
 	if c := costOf(t, "industry "+code, nil); c.bits == 0 {
 		t.Fatal("an industry code that is not a label should cost")
 	}

@@ -229,7 +229,7 @@ func (r *textRule) plainNumberToken(c *textCost, w []byte, intLen, line int) {
 	if c.runWords > 0 {
 		r.endRun(c, line)
 	}
-	if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(string(w)) {
+	if r.labels != nil && (c.numbers >= r.freeNumbers || len(w) >= 7 || w[0] == '0') && r.labels(w) {
 		return
 	}
 	r.plainNumberAt(c, w, intLen, line)
