@@ -70,7 +70,7 @@ func (c Contract) Run(ctx context.Context, req *review.Request) ([]review.Findin
 	// File names are read outside too: together they pay a quarter of one
 	// file's text budget.
 	var names textCost
-	nr := newTextRule(pr.isWord, p)
+	nr := pr.textRule(p)
 	for i, f := range req.Files {
 		nr.line(&names, []byte(f.Name), i+1)
 	}
@@ -120,7 +120,7 @@ func (c Contract) file(ctx context.Context, req *review.Request, pr *profile, f 
 		// Declared labels are themselves text the officer reads: they pay
 		// the text rule like any other text.
 		var lc textCost
-		r := newTextRule(pr.isWord, p)
+		r := pr.textRule(p)
 		for i, l := range mf.Labels {
 			r.line(&lc, []byte(l), i+1)
 			declared[l] = true
@@ -160,7 +160,7 @@ func (c Contract) textOf(f review.File, kind Kind, pr *profile, p review.Params)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read file: %w", err)
 	}
-	r := newTextRule(pr.isWord, p)
+	r := pr.textRule(p)
 	var cost textCost
 	switch kind {
 	case KindJSON:

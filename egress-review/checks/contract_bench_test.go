@@ -350,7 +350,7 @@ func BenchmarkContractText(b *testing.B) {
 			runtime.GC()
 			start := benchCPU()
 			var c textCost
-			newTextRule(pr.isWord, review.Default()).text(&c, data, 1)
+			pr.textRule(review.Default()).text(&c, data, 1)
 			best = min(best, benchCPU()-start)
 			if c.counts[clsNumbers] == 0 {
 				b.Fatal("the report's figures beyond the free allowance were not charged")

@@ -164,7 +164,7 @@ func (c Contract) tableFile(ctx context.Context, req *review.Request, pr *profil
 	}
 	var cols []*outCol
 	rows := 0
-	names := newTextRule(pr.isWord, p)
+	names := pr.textRule(p)
 	var meta textCost
 	addRows := func(n int) error {
 		rows += n

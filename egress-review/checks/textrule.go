@@ -172,7 +172,11 @@ func (c *textCost) evidence() string {
 // whether a token is a label of the inputs (or a column name), which
 // costs nothing.
 type textRule struct {
-	labels      func([]byte) bool
+	labels func([]byte) bool
+	// labelStarts, when not nil, has per first byte of the labels (lower
+	// case) a bit per length (at most 63): labels is false of a token
+	// whose bit is not set (see profile.wordStarts)
+	labelStarts *[256]uint64
 	freeNumbers int
 	scratch     []byte
 	shapes      bool // count lines by shape (not for the strings of JSON)
@@ -180,6 +184,13 @@ type textRule struct {
 
 func newTextRule(labels func([]byte) bool, p review.Params) *textRule {
 	return &textRule{labels: labels, freeNumbers: p.TextFreeNumbers, shapes: true}
+}
+
+// textRule is the text rule with the inputs' labels and column names.
+func (pr *profile) textRule(p review.Params) *textRule {
+	r := newTextRule(pr.isWord, p)
+	r.labelStarts = &pr.wordStarts
+	return r
 }
 
 // LogFilter decides which lines of one job log an operator may read, by

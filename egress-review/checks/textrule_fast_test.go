@@ -14,15 +14,37 @@ import (
 func sameAsRef(t *testing.T, p []byte, labels func([]byte) bool) {
 	t.Helper()
 	pr := review.Default()
+	sameRules(t, p, newTextRule(labels, pr), newTextRule(labels, pr))
+}
+
+// sameAsRefProfile is sameAsRef with the labels of a profile, as the
+// contract asks them (profile.textRule), and at most free numbers free.
+func sameAsRefProfile(t *testing.T, p []byte, pr *profile, free int) {
+	t.Helper()
+	params := review.Default()
+	params.TextFreeNumbers = free
+	sameRules(t, p, pr.textRule(params), newTextRule(pr.isWord, params))
+}
+
+func sameRules(t *testing.T, p []byte, r, ref *textRule) {
+	t.Helper()
 	var got, want textCost
-	r := newTextRule(labels, pr)
 	r.text(&got, p, 1)
-	ref := newTextRule(labels, pr)
 	ref.lineRef(&want, p, 1)
 	ref.endRun(&want, 1)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("text of %d bytes %q:\n got %+v\nwant %+v", len(p), p[:min(len(p), 300)], got, want)
 	}
+}
+
+// testTextProfile has some of the textPieces among its labels: words,
+// codes, and numbers of each kind that the rule looks up.
+func testTextProfile() *profile {
+	pr := &profile{words: map[string]bool{}}
+	for _, l := range []string{"Haicang", "C2614", "1234567", "2024-03-06", "12.5", "007", "512", "0.000123", "1,234", "Q4"} {
+		pr.addWords(l)
+	}
+	return pr
 }
 
 // textPieces are what the generated texts are made of: words of every
@@ -79,11 +101,17 @@ func TestTextRuleSameAsRef(t *testing.T) {
 	for n := 0; n < 200; n++ {
 		sameAsRef(t, genText(r, 2000, n%2 == 0)[:n], nil)
 	}
+	pr := testTextProfile()
+	for i := 0; i < 1000; i++ {
+		sameAsRefProfile(t, genText(r, r.IntN(3000), i%2 == 0), pr, []int{0, 2, 64}[i%3])
+	}
 	var report strings.Builder
 	for i := 0; i < 200; i++ {
 		report.WriteString("In 2021-04 the district of Haicang recorded 1234 penalty decisions in industry C2614, with a mean of 12345.6 yuan (12.3% of the city's total) and a median of 4321.\n")
 	}
 	sameAsRef(t, []byte(report.String()), nil)
+	sameAsRefProfile(t, []byte(report.String()), pr, 64)
+	sameAsRefProfile(t, []byte(report.String()), pr, 0)
 }
 
 // FuzzTextRuleSameAsRef holds the text rule to the rule of before on any
@@ -93,7 +121,9 @@ func FuzzTextRuleSameAsRef(f *testing.F) {
 	f.Add([]byte("9f3c9f3c9f3c 138****1234 #ff0000 %41%42 one two three 一二三 １２３\n  \n"))
 	f.Add(genText(rand.New(rand.NewPCG(1, 1)), 300, false))
 	f.Add(genText(rand.New(rand.NewPCG(1, 1)), 300, true))
+	pr := testTextProfile()
 	f.Fuzz(func(t *testing.T, p []byte) {
 		sameAsRef(t, p, nil)
+		sameAsRefProfile(t, p, pr, 2)
 	})
 }

@@ -28,11 +28,20 @@ type windowMasks struct {
 	q        *[64]byte
 	starts   uint64 // the first bytes of tokens
 	ends     uint64 // the last bytes of tokens
-	hard     uint64 // bytes that make a token need more than easyEvents: digits, stars, the byte after '#', the window's last
+	stop     uint64 // bytes that make a token need more than easyEvents: the byte after '#', the window's last, a digit that '.' may join to the next window
+	figures  uint64 // digits and stars
+	notFig   uint64 // letters and stars: not in a plain number
+	joins    uint64 // '.' and ',' between digits
 	vowels   uint64
 	upper    uint64
 	switches uint64 // changes of case between neighbours
 	odd      uint64 // where five consonants or four vowels stand in a row
+
+	// for numbers (see plainNumberToken)
+	line        int
+	freeNumbers int
+	labels      bool         // the rule has labels
+	labelStarts *[256]uint64 // see profile.wordStarts; nil: every number may be a label
 }
 
 // window charges the text p[i:] from the masks m of p[i:i+64] (i+64 <=
@@ -64,11 +73,22 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 		q:        q,
 		starts:   tokM & ^(run << 1) & valid,
 		ends:     run &^ (run >> 1),
-		hard:     m.Digit | m.Star | uint64(1)<<((limit-1)&63),
+		stop:     uint64(1) << ((limit - 1) & 63),
+		figures:  m.Digit | m.Star,
+		notFig:   m.Letter | m.Star,
+		joins:    joins,
 		vowels:   m.Vowel,
 		upper:    m.Upper,
 		switches: m.Upper ^ m.Upper<<1,
 		odd:      cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) | m.Vowel&(m.Vowel>>1)&(m.Vowel>>2)&(m.Vowel>>3),
+
+		line:        st.line,
+		freeNumbers: r.freeNumbers,
+		labels:      r.labels != nil,
+		labelStarts: r.labelStarts,
+	}
+	if m.DotComma>>63 != 0 {
+		w.stop |= m.Digit & (1 << 62)
 	}
 	ev := w.starts | valid&^run&^m.Space
 	// prevHash holds where a token would follow '#' (see line): the
@@ -76,7 +96,7 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 	var afterHash uint64
 	if st.prevHash {
 		afterHash = 1
-		w.hard |= 1
+		w.stop |= 1
 	}
 	for {
 		if c.runWords == 0 {
@@ -95,9 +115,10 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 			switch asciiKind[b] {
 			case kNL:
 				r.newline(c, p, i+pos, st)
+				w.line = st.line
 			case kHash:
 				afterHash |= bit << 1
-				w.hard |= bit << 1
+				w.stop |= bit << 1
 			case kEscape:
 				if n, _ := escapeAt(p, i+pos); n > 0 {
 					st.prevHash = prevHash
@@ -163,7 +184,7 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 		bit := uint64(1) << pos
 		if w.starts&bit == 0 {
 			b := q[pos]
-			if asciiKind[b] != kSep {
+			if asciiKind[b&0x7f] != kSep { // b is ASCII (see window)
 				break
 			}
 			if b|2 != '.' { // '.' and ',' do not shape the line
@@ -174,13 +195,70 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 		e := uint(bits.TrailingZeros64(w.ends&^(bit-1))) & 63
 		tm := uint64(1)<<e<<1 - bit
 		n := int(e-pos) + 1
-		if w.hard&tm != 0 || n > 24 {
+		if w.stop&tm != 0 || n > 24 {
 			break
+		}
+		if w.figures&tm != 0 {
+			// a number of digits and at most one point that
+			// plainNumberToken would charge without a call: no label,
+			// no identifier, and no new line in the evidence
+			joined := w.joins & tm
+			if w.notFig&tm != 0 || joined&(joined-1) != 0 {
+				break
+			}
+			intLen := n
+			if joined != 0 {
+				at := uint(bits.TrailingZeros64(joined)) & 63
+				if q[at] != '.' {
+					break
+				}
+				intLen = int(at - pos)
+			}
+			first := q[pos]
+			if intLen == n && (intLen >= 7 || intLen >= 3 && first == '0') ||
+				w.labels && (c.numbers >= w.freeNumbers || n >= 7 || first == '0') &&
+					(w.labelStarts == nil || w.labelStarts[first]>>(uint(n)&63)&1 != 0) { // n <= 24
+				break
+			}
+			// significant digits (see plainNumberAt)
+			lo, hi := pos, e+1
+			for lo < hi && (q[lo&63] == '0' || q[lo&63] == '.') {
+				lo++
+			}
+			for hi > lo && (q[(hi-1)&63] == '0' || q[(hi-1)&63] == '.') {
+				hi--
+			}
+			sig := int(hi - lo)
+			if mid := pos + uint(intLen); lo < mid && mid < hi {
+				sig--
+			}
+			sig = max(sig, 1)
+			var cls tokenClass
+			var charged float64
+			switch {
+			case c.numbers >= w.freeNumbers:
+				cls, charged = clsNumbers, float64(sig)*log2of10
+			case sig > 6:
+				cls, charged = clsPrecision, float64(sig-6)*log2of10
+			}
+			if charged > 0 {
+				if k := len(c.lines); w.line > 0 && (k == 0 || c.lines[k-1] != w.line) && k < maxCostLines {
+					break // charge adds the line
+				}
+				c.bits += charged
+				c.counts[cls]++
+				c.bitsOf[cls] += charged
+			}
+			c.numbers++
+			c.freeBits += float64(min(sig, 6)) * log2of10
+			shape = shape*31 + 7 + bDigit
+			continue
 		}
 		if n > 3 {
 			sw := w.switches & tm &^ bit
 			if sw != 0 || w.upper&bit == 0 || n > 6 { // not an acronym
-				nv := bits.OnesCount64(w.vowels & tm)
+				v := (w.vowels & tm) >> pos // n <= 24 bits
+				nv := int(ones12[v&0xfff] + ones12[v>>12&0xfff])
 				sw &= sw - 1
 				sw &= sw - 1
 				if sw&(sw-1) != 0 || w.odd&tm != 0 || 10*nv < n || 5*nv > 4*n { // more than three switches, ...
@@ -200,6 +278,16 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 	c.shape, c.shapeWords, c.lineWords = shape, words, lineWords
 	return ev
 }
+
+// ones12 is bits.OnesCount of 12 bits: without the call that
+// bits.OnesCount64 is on processors that may lack POPCNT, which would take
+// easyEvents' state out of registers.
+var ones12 = func() (t [1 << 12]uint8) {
+	for i := range t {
+		t[i] = uint8(bits.OnesCount(uint(i)))
+	}
+	return t
+}()
 
 // newline ends the line whose '\n' is p[i] (see the kNL case of line).
 func (r *textRule) newline(c *textCost, p []byte, i int, st *lineState) {
