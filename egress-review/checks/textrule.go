@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	review "github.com/enclave-dev/enclave/egress-review"
-	"github.com/enclave-dev/enclave/egress-review/scan"
 )
 
 // The text rule of the output contract classifies every token of a text
@@ -334,16 +333,14 @@ func (r *textRule) line(c *textCost, p []byte, line int) {
 	retry := 0 // where a window may be tried again after one did nothing
 	for i := 0; i < len(p); {
 		if len(tok) == 0 && han == 0 && i >= retry && len(p)-i >= 64 {
-			var m scan.TextMasks
-			scan.ClassifyText(p[i:], &m)
 			st := lineState{prevHash: prevHash, line: line, lineStart: lineStart}
-			j := r.window(c, p, i, &m, &st)
+			j := r.windows(c, p, i, &st)
 			prevHash, line, lineStart = st.prevHash, st.line, st.lineStart
+			retry = j + 1 // no window can start at j
 			if j > i {
 				i = j
 				continue
 			}
-			retry = i + 1
 		}
 		b := p[i]
 		if b < utf8.RuneSelf {
@@ -687,7 +684,7 @@ func lowerNumberWord(w []byte) bool {
 // numberWordShape holds, per first and last letter (their low five bits),
 // a bit per length of the number words with them, so that most words are
 // not compared.
-var numberWordShape = func() (t [32][32]uint16) {
+var numberWordShape = func() (t [32][32]uint32) {
 	for w, ok := range numberWords {
 		if ok {
 			t[w[0]&31][w[len(w)-1]&31] |= 1 << len(w)

@@ -44,14 +44,36 @@ type windowMasks struct {
 	labelStarts *[256]uint64 // see profile.wordStarts; nil: every number may be a label
 }
 
+// windows charges the text p[i:] a window of 64 bytes at a time while
+// window can, and returns where it stopped: where a window could do
+// nothing, or fewer than 64 bytes are left.
+func (r *textRule) windows(c *textCost, p []byte, i int, st *lineState) int {
+	w := windowMasks{
+		freeNumbers: r.freeNumbers,
+		labels:      r.labels != nil,
+		labelStarts: r.labelStarts,
+	}
+	var m scan.TextMasks
+	for len(p)-i >= 64 {
+		scan.ClassifyText(p[i:], &m)
+		j := r.window(c, p, i, &m, st, &w)
+		if j == i {
+			break
+		}
+		i = j
+	}
+	return i
+}
+
 // window charges the text p[i:] from the masks m of p[i:i+64] (i+64 <=
-// len(p)) and returns where it stopped: i when it could do nothing.
+// len(p)) and returns where it stopped: i when it could do nothing. w
+// holds the rule's figures for easyEvents; window sets the masks.
 //
 // easyEvents takes the common events (words, and punctuation that only
 // shapes the line) in a loop with no calls, so that its state stays in
 // registers; the loop here takes each event it leaves, and gives the rest
 // back to it.
-func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *lineState) int {
+func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *lineState, w *windowMasks) int {
 	q := (*[64]byte)(p[i : i+64])
 	limit := 64
 	valid := ^uint64(0)
@@ -69,24 +91,18 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 	// letters are next to each other only within a token, so what wordAt
 	// asks of a word can be asked of the whole window at once
 	cons := m.Letter &^ m.Vowel
-	w := windowMasks{
-		q:        q,
-		starts:   tokM & ^(run << 1) & valid,
-		ends:     run &^ (run >> 1),
-		stop:     uint64(1) << ((limit - 1) & 63),
-		figures:  m.Digit | m.Star,
-		notFig:   m.Letter | m.Star,
-		joins:    joins,
-		vowels:   m.Vowel,
-		upper:    m.Upper,
-		switches: m.Upper ^ m.Upper<<1,
-		odd:      cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) | m.Vowel&(m.Vowel>>1)&(m.Vowel>>2)&(m.Vowel>>3),
-
-		line:        st.line,
-		freeNumbers: r.freeNumbers,
-		labels:      r.labels != nil,
-		labelStarts: r.labelStarts,
-	}
+	w.q = q
+	w.starts = tokM & ^(run << 1) & valid
+	w.ends = run &^ (run >> 1)
+	w.stop = uint64(1) << ((limit - 1) & 63)
+	w.figures = m.Digit | m.Star
+	w.notFig = m.Letter | m.Star
+	w.joins = joins
+	w.vowels = m.Vowel
+	w.upper = m.Upper
+	w.switches = m.Upper ^ m.Upper<<1
+	w.odd = cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) | m.Vowel&(m.Vowel>>1)&(m.Vowel>>2)&(m.Vowel>>3)
+	w.line = st.line
 	if m.DotComma>>63 != 0 {
 		w.stop |= m.Digit & (1 << 62)
 	}
@@ -100,7 +116,7 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 	}
 	for {
 		if c.runWords == 0 {
-			ev = c.easyEvents(&w, ev)
+			ev = c.easyEvents(w, ev)
 		}
 		if ev == 0 {
 			break
@@ -192,7 +208,7 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 			}
 			continue
 		}
-		e := uint(bits.TrailingZeros64(w.ends&^(bit-1))) & 63
+		e := uint(bits.TrailingZeros64(w.ends&^(bit-1)|1<<63)) & 63 // the token ends at or before 63
 		tm := uint64(1)<<e<<1 - bit
 		n := int(e-pos) + 1
 		if w.stop&tm != 0 || n > 24 {
@@ -266,7 +282,9 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 				}
 			}
 		}
-		if uint(n-2) <= 7 && numberWordShape[(q[pos]|0x20)&31][(q[e]|0x20)&31]&(1<<(n&15)) != 0 {
+		// (a letter's low five bits are the same in either case, and
+		// number words have 2 to 9 letters)
+		if numberWordShape[q[pos]&31][q[e]&31]>>(n&31)&1 != 0 {
 			break
 		}
 		shape = shape*31 + 7 + bLetter
