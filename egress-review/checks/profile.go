@@ -51,9 +51,12 @@ type profile struct {
 	// wordStarts has, per first byte of the words (lower case), a bit per
 	// length (at most 63)
 	wordStarts [256]uint64
-	names      map[string]bool
-	rows       int  // rows of the largest input
-	missing    bool // some input's rows could not be read
+	// short holds the words of at most 8 bytes again, for lookups with no
+	// call or hashing of bytes
+	short   shortWords
+	names   map[string]bool
+	rows    int  // rows of the largest input
+	missing bool // some input's rows could not be read
 }
 
 // isLabel reports whether s is a label of the inputs: a value that occurs
@@ -62,10 +65,11 @@ func (p *profile) isLabel(s string) bool {
 	return p.labels[s] || p.names[strings.ToLower(s)]
 }
 
-// isWord reports whether a text token is (part of) a label or name. The
-// text rule asks it of most numbers of a long text, so it allocates
-// nothing, and most tokens that are no word are told by their first byte
-// and length alone.
+// isWord reports whether a text token (ASCII, as the text rule's tokens
+// are) is (part of) a label or name. The text rule asks it of most numbers
+// of a long text, so it allocates nothing, most tokens that are no word
+// are told by their first byte and length alone, and short ones are
+// looked up in p.short.
 func (p *profile) isWord(tok []byte) bool {
 	if len(tok) == 0 {
 		return false
@@ -76,6 +80,19 @@ func (p *profile) isWord(tok []byte) bool {
 	}
 	if p.wordStarts[first]>>min(len(tok), 63)&1 == 0 {
 		return false
+	}
+	if len(tok) <= 8 {
+		var k uint64
+		for _, c := range tok {
+			if c == 0 {
+				return p.words[strings.ToLower(string(tok))]
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			k = k<<8 | uint64(c)
+		}
+		return p.short.has(k)
 	}
 	var buf [64]byte
 	if len(tok) > len(buf) {
@@ -157,6 +174,9 @@ func (p *profile) addWord(w string) {
 	p.words[w] = true
 	if w != "" {
 		p.wordStarts[w[0]] |= 1 << min(len(w), 63)
+	}
+	if shortable(w) {
+		p.short.add(packShort(w))
 	}
 }
 

@@ -18,7 +18,7 @@ func TestProfileIsWord(t *testing.T) {
 	for _, tok := range []string{
 		"siming", "SIMING", "Siming", "simin", "siminG", "simings", "c2614", "C2614", "C2615", "c261", "2019", "03",
 		"2020", "3", "age", "band", "age_band", "AGE", "bands", strings.ToLower(long), strings.ToUpper(long), long + "x",
-		"region", "REGION", "ärger", "rger", "", "x", "0", "*", "1234567",
+		"region", "REGION", "ärger", "rger", "", "x", "0", "*", "1234567", "\x0003", "03\x00", "\x00",
 	} {
 		want := pr.words[strings.ToLower(tok)]
 		if got := pr.isWord([]byte(tok)); got != want {

@@ -176,6 +176,9 @@ type textRule struct {
 	// case) a bit per length (at most 63): labels is false of a token
 	// whose bit is not set (see profile.wordStarts)
 	labelStarts *[256]uint64
+	// short, when not nil, holds the labels of at most 8 bytes (lower
+	// case, packed by packShort)
+	short       *shortWords
 	freeNumbers int
 	scratch     []byte
 	shapes      bool // count lines by shape (not for the strings of JSON)
@@ -189,6 +192,7 @@ func newTextRule(labels func([]byte) bool, p review.Params) *textRule {
 func (pr *profile) textRule(p review.Params) *textRule {
 	r := newTextRule(pr.isWord, p)
 	r.labelStarts = &pr.wordStarts
+	r.short = &pr.short
 	return r
 }
 

@@ -42,6 +42,7 @@ type windowMasks struct {
 	freeNumbers int
 	labels      bool         // the rule has labels
 	labelStarts *[256]uint64 // see profile.wordStarts; nil: every number may be a label
+	short       *shortWords  // the labels of at most 8 bytes, with labelStarts
 }
 
 // windows charges the text p[i:] a window of 64 bytes at a time while
@@ -52,6 +53,7 @@ func (r *textRule) windows(c *textCost, p []byte, i int, st *lineState) int {
 		freeNumbers: r.freeNumbers,
 		labels:      r.labels != nil,
 		labelStarts: r.labelStarts,
+		short:       r.short,
 	}
 	var m scan.TextMasks
 	for len(p)-i >= 64 {
@@ -231,10 +233,19 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 				intLen = int(at - pos)
 			}
 			first := q[pos]
-			if intLen == n && (intLen >= 7 || intLen >= 3 && first == '0') ||
-				w.labels && (c.numbers >= w.freeNumbers || n >= 7 || first == '0') &&
-					(w.labelStarts == nil || w.labelStarts[first]>>(uint(n)&63)&1 != 0) { // n <= 24
-				break
+			if intLen == n && (intLen >= 7 || intLen >= 3 && first == '0') {
+				break // an identifier
+			}
+			if w.labels && (c.numbers >= w.freeNumbers || n >= 7 || first == '0') &&
+				(w.labelStarts == nil || w.labelStarts[first]>>(uint(n)&63)&1 != 0) { // n <= 24
+				// it may be a label
+				if w.short == nil || n > 8 {
+					break
+				}
+				if w.short.has(packShort(q[pos : e+1])) {
+					shape = shape*31 + 7 + bDigit // a label costs nothing
+					continue
+				}
 			}
 			// significant digits (see plainNumberAt)
 			lo, hi := pos, e+1
