@@ -32,6 +32,7 @@ type windowMasks struct {
 	figures  uint64 // digits and stars
 	notFig   uint64 // letters and stars: not in a plain number
 	joins    uint64 // '.' and ',' between digits
+	hex      uint64 // hex digits
 	vowels   uint64
 	upper    uint64
 	switches uint64 // changes of case between neighbours
@@ -100,6 +101,7 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 	w.figures = m.Digit | m.Star
 	w.notFig = m.Letter | m.Star
 	w.joins = joins
+	w.hex = m.Digit | m.HexLetter
 	w.vowels = m.Vowel
 	w.upper = m.Upper
 	w.switches = m.Upper ^ m.Upper<<1
@@ -203,6 +205,9 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 		if w.starts&bit == 0 {
 			b := q[pos]
 			if asciiKind[b&0x7f] != kSep { // b is ASCII (see window)
+				if b == '%' && pos < 63 && w.hex>>(pos+1)&1 == 0 {
+					continue // no escape (see escapeAt), and no shape
+				}
 				break
 			}
 			if b|2 != '.' { // '.' and ',' do not shape the line
