@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"strconv"
 
@@ -75,7 +76,6 @@ func columnStrings(dst []string, arr arrow.Array) []string {
 		dst = make([]string, n)
 	}
 	dst = dst[:n]
-	clear(dst)
 	hasNulls := arr.NullN() > 0
 	var format func(buf []byte, r int) []byte
 	switch a := arr.(type) {
@@ -83,6 +83,8 @@ func columnStrings(dst []string, arr arrow.Array) []string {
 		for r := 0; r < n; r++ {
 			if !hasNulls || !a.IsNull(r) {
 				dst[r] = a.Value(r)
+			} else {
+				dst[r] = ""
 			}
 		}
 		return dst
@@ -142,6 +144,16 @@ func mayHoldPersonal(s string) bool {
 	if digits < 11 {
 		return false
 	}
+	if len(s) <= 64 {
+		return digitChains(s)
+	}
+	return digitChainsLoop(s)
+}
+
+// digitChainsLoop is the rest of mayHoldPersonal a byte at a time: 11
+// digits in a row, or a chain of groups of digits joined by single spaces
+// or dashes with 15 digits, or 11 and a group that starts with '1'.
+func digitChainsLoop(s string) bool {
 	run, chain, one := 0, 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -163,6 +175,58 @@ func mayHoldPersonal(s string) bool {
 		run, chain, one = 0, 0, false
 	}
 	return false
+}
+
+// digitChains is digitChainsLoop for s of at most 64 bytes, from masks
+// of its bytes (bit i for s[i]): the digits, the ones, and the spaces and
+// dashes, eight bytes at a time; then 11 digits in a row are a shifted
+// and, and each chain (groups of digits and the separators between them)
+// is a run of bits whose digits are counted at once.
+func digitChains(s string) bool {
+	var digit, one, sep uint64
+	for i := 0; i < len(s); i += 8 {
+		var w [8]byte
+		copy(w[:], s[i:])
+		x := binary.LittleEndian.Uint64(w[:])
+		ascii := ^x & swarHigh
+		low := x & swarLow7
+		d := (low + 0x50*swarOnes) &^ (low + 0x46*swarOnes) & ascii
+		// a byte equal to c: its top bit in ^((x^c)+0x7F) with x^c < 0x80
+		eq := func(c uint64) uint64 {
+			y := low ^ c*swarOnes
+			return ^(y + swarLow7) & ascii
+		}
+		digit |= topBits(d) << i
+		one |= topBits(eq('1')) << i
+		sep |= topBits(eq(' ')|eq('-')) << i
+	}
+	// 11 in a row: digits at i and the 10 bytes after it
+	r2 := digit & (digit >> 1)
+	r4 := r2 & (r2 >> 2)
+	r8 := r4 & (r4 >> 4)
+	if r8&(r2>>8)&(digit>>10) != 0 {
+		return true
+	}
+	// a separator joins the groups of digits on both of its sides
+	chains := digit | sep&(digit<<1)&(digit>>1)
+	starts := digit &^ (digit << 1) // the first digits of groups
+	for chains != 0 {
+		lo := chains & -chains
+		// the bit past the lowest chain is where adding lo carries to
+		// (0 past bit 63); the chain is the bits from lo up to it
+		c := (chains+lo)&^chains - lo
+		n := bits.OnesCount64(digit & c)
+		if n >= 15 || n >= 11 && one&starts&c != 0 {
+			return true
+		}
+		chains &^= c
+	}
+	return false
+}
+
+// topBits gathers the top bit of each byte of x into the low 8 bits.
+func topBits(x uint64) uint64 {
+	return (x & swarHigh) * 0x0002040810204081 >> 56
 }
 
 // SWAR constants: every byte 0x01, every byte 0x7F, every byte 0x80.

@@ -259,3 +259,44 @@ func FuzzDigitsAndAt(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDigitChains holds the masks of digitChains to the byte loop.
+func FuzzDigitChains(f *testing.F) {
+	for _, s := range []string{"13912345678", "+86 139-1234-5678", "6222 0212 3456 7890 128", "JH-PEN-2021-0000001",
+		"1-2-3-4-5-6-7-8-9-0-1", "2 3 4 5 6 7 8 9 0 1 2 3 4 5 6", "12345678901234567890123456789012345678901234567890123456789012ab"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 64 {
+			s = s[:64]
+		}
+		if got, want := digitChains(s), digitChainsLoop(s); got != want {
+			t.Fatalf("digitChains(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+// TestDigitChains holds digitChains to the byte loop over strings of
+// digits, ones, separators and other bytes of every length up to 64.
+func TestDigitChains(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	hits := 0
+	for i := range 200000 {
+		b := make([]byte, i%65)
+		for j := range b {
+			const alphabet = "0123456789111  --a.\xb1"
+			b[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		got, want := digitChains(s), digitChainsLoop(s)
+		if got != want {
+			t.Fatalf("digitChains(%q) = %v, want %v", s, got, want)
+		}
+		if want {
+			hits++
+		}
+	}
+	if hits < 1000 {
+		t.Fatalf("only %d strings with a chain: the test does not reach the rules", hits)
+	}
+}

@@ -244,6 +244,9 @@ type importer struct {
 	schema   *arrow.Schema
 	hasher   *fingerprint.Hasher
 	fps      *fingerprint.Builder // fed by the pipeline's fingerprint sink
+	// the batches' fingerprint slices, back from the sink once the
+	// builder has copied them (see fpSlice)
+	freeValues, freeRows chan []uint64
 }
 
 func (im *importer) run(ctx context.Context, in Source) (*Result, error) {

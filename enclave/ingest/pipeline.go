@@ -60,6 +60,10 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 	nw := im.opts.Workers
 	ordered := make(chan *work, 2*nw) // in input order, to the writer
 	jobs := make(chan *work, 2*nw)    // to the workers
+	// as many fingerprint slices as can be in flight: a batch's with each
+	// worker, in the queues and in the sink
+	im.freeValues = make(chan []uint64, 4*nw+sinkDepth+2)
+	im.freeRows = make(chan []uint64, 4*nw+sinkDepth+2)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -110,6 +114,9 @@ func (im *importer) pipeline(ctx context.Context, src batchReader, w *ipc.FileWr
 		for fb := range sink {
 			im.fps.AddValues(fb.values)
 			im.fps.AddRows(fb.rows)
+			// the builder copied them
+			recycle(im.freeValues, fb.values)
+			recycle(im.freeRows, fb.rows)
 		}
 	}()
 	var rows int64
@@ -158,6 +165,7 @@ func (im *importer) commit(ctx context.Context, wk *work, w *ipc.FileWriter, sin
 		}
 	}
 	sink <- fpBatch{wk.values, wk.rows}
+	wk.values, wk.rows = nil, nil // the sink's now, and then recycled
 	*rows += n
 	if im.opts.Progress != nil {
 		im.opts.Progress(wk.b.bytesRead, *rows)
@@ -172,6 +180,32 @@ const sinkDepth = 16
 
 // fpBatch is the fingerprints of one batch, on their way to the builder.
 type fpBatch struct{ values, rows []uint64 }
+
+// fpSlice returns a slice of length 0 and capacity at least n, from free
+// when it has one of that capacity: the batches' slices are large (64 KiB
+// of row fingerprints for 8,192 rows), and a new one is cleared and
+// collected each time.
+func fpSlice(free chan []uint64, n int) []uint64 {
+	select {
+	case s := <-free:
+		if cap(s) >= n {
+			return s[:0]
+		}
+	default:
+	}
+	return make([]uint64, 0, n)
+}
+
+// recycle gives s back to free, unless free is full.
+func recycle(free chan []uint64, s []uint64) {
+	if cap(s) == 0 {
+		return
+	}
+	select {
+	case free <- s[:0]:
+	default:
+	}
+}
 
 // worker is one goroutine's private state.
 type worker struct {
@@ -316,7 +350,7 @@ func (wk *worker) process(w *work) {
 func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []uint64 {
 	// The slice goes to the builder with the batch; sized after the last
 	// batch's, it is allocated once instead of grown a dozen times.
-	dst := make([]uint64, 0, wk.valueCap)
+	dst := fpSlice(wk.im.freeValues, wk.valueCap)
 	defer func() { wk.valueCap = max(wk.valueCap, len(dst)+len(dst)/8) }()
 	add := func(v []byte) {
 		dst = wk.im.hasher.ValueBytes(dst, v)
@@ -354,7 +388,7 @@ func (wk *worker) cellHashes(out []arrow.Array, n int) {
 // fingerprints of the cells.
 func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
 	h := wk.im.hasher
-	rows := make([]uint64, n)
+	rows := fpSlice(wk.im.freeRows, n)[:n]
 	for r := range rows {
 		for j := range out {
 			wk.rowCells[j] = wk.hashes[j][r]
