@@ -964,8 +964,23 @@ func (r *textRule) plainNumberAt(c *textCost, s []byte, intLen int, line int) {
 		c.charge(clsDigits, float64(intLen)*log2of10, line)
 		return
 	}
-	// significant digits: without leading zeros, and without trailing
-	// zeros (of an integer, or of a fraction)
+	sig := sigDigits(s, intLen)
+	c.numbers++
+	c.freeBits += float64(min(sig, 6)) * log2of10
+	if c.numbers > r.freeNumbers {
+		c.charge(clsNumbers, float64(sig)*log2of10, line)
+		return
+	}
+	if sig > 6 {
+		c.charge(clsPrecision, float64(sig-6)*log2of10, line)
+	}
+}
+
+// sigDigits is how many significant digits the number s of digits and at
+// most one point (at intLen, else intLen is len(s)) has: without leading
+// zeros, and without trailing zeros (of an integer, or of a fraction); at
+// least one.
+func sigDigits(s []byte, intLen int) int {
 	lo, hi := 0, len(s)
 	for lo < hi && (s[lo] == '0' || s[lo] == '.') {
 		lo++
@@ -977,16 +992,7 @@ func (r *textRule) plainNumberAt(c *textCost, s []byte, intLen int, line int) {
 	if lo < intLen && intLen < hi {
 		sig-- // the decimal point
 	}
-	sig = max(sig, 1)
-	c.numbers++
-	c.freeBits += float64(min(sig, 6)) * log2of10
-	if c.numbers > r.freeNumbers {
-		c.charge(clsNumbers, float64(sig)*log2of10, line)
-		return
-	}
-	if sig > 6 {
-		c.charge(clsPrecision, float64(sig-6)*log2of10, line)
-	}
+	return max(sig, 1)
 }
 
 // number charges a digit token that may hold '.' and ',' separators.

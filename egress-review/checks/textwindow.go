@@ -91,8 +91,9 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 	// '.' and ',' with digits on both sides join a token
 	joins := m.DotComma & (m.Digit << 1) & (m.Digit >> 1)
 	run := (tokM | joins) & valid
-	// letters are next to each other only within a token, so what wordAt
-	// asks of a word can be asked of the whole window at once
+	// letters are next to each other only within a token, so what
+	// wordShape.wordLike asks of a word can be asked of the whole window
+	// at once
 	cons := m.Letter &^ m.Vowel
 	w.q = q
 	w.starts = tokM & ^(run << 1) & valid
@@ -160,17 +161,6 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 		tm := uint64(1)<<(e+1) - bit // e < 63 here
 		ev &^= tm
 		tok := q[pos : e+1]
-		if (m.Digit|m.Star)&tm == 0 && !prevHash && c.runWords == 0 && wordAt(tok, m, tm, bit) {
-			// a word (the common token), inline (see maskedToken)
-			if n := len(tok); n < 2 || n > 9 || numberWordShape[(tok[0]|0x20)&31][(tok[n-1]|0x20)&31]&(1<<n) == 0 || !lowerNumberWord(tok) {
-				c.shape = c.shape*31 + 7 + bLetter
-				c.shapeWords++
-				if n >= 3 {
-					c.lineWords++
-				}
-				continue
-			}
-		}
 		joined := joins & tm
 		if m.Letter&tm == 0 && m.Star&tm == 0 && !prevHash && joined&(joined-1) == 0 &&
 			(joined == 0 || q[bits.TrailingZeros64(joined)&63] == '.') {
@@ -191,7 +181,8 @@ func (r *textRule) window(c *textCost, p []byte, i int, m *scan.TextMasks, st *l
 
 // easyEvents charges the events ev of the window w (token starts and
 // bytes that are neither tokens nor spaces) in order, as long as each is
-// a word that wordAt takes and that is no number word, or punctuation
+// a word that wordShape.wordLike takes and that is no number word, or
+// punctuation
 // that only shapes the line; it returns the events from the first it
 // leaves. The caller has no number words in a row (c.runWords == 0).
 func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
@@ -252,7 +243,8 @@ func (c *textCost) easyEvents(w *windowMasks, ev uint64) uint64 {
 					continue
 				}
 			}
-			// significant digits (see plainNumberAt)
+			// significant digits (sigDigits, on the window's bytes
+			// without bounds checks)
 			lo, hi := pos, e+1
 			for lo < hi && (q[lo&63] == '0' || q[lo&63] == '.') {
 				lo++
@@ -411,28 +403,4 @@ func (r *textRule) maskedToken(c *textCost, w []byte, m *scan.TextMasks, pos int
 		or |= bSep | bDigit
 	}
 	r.tokenClassed(c, w, or, &sh, st.prevHash, st.line)
-}
-
-// wordAt is wordShape.wordLike of the letters w, whose bits in the masks
-// m are tm (first is the bit of w[0]), from counts of bits.
-func wordAt(w []byte, m *scan.TextMasks, tm, first uint64) bool {
-	n := len(w)
-	if n <= 3 {
-		return true
-	}
-	if n > 24 {
-		return false
-	}
-	upper, vowels := m.Upper&tm, m.Vowel&tm
-	switches := bits.OnesCount64((upper ^ upper<<1) & tm &^ first)
-	if switches == 0 && upper&first != 0 && n <= 6 {
-		return true // acronyms
-	}
-	nv := bits.OnesCount64(vowels)
-	cons := tm &^ vowels
-	if switches > 3 || cons&(cons>>1)&(cons>>2)&(cons>>3)&(cons>>4) != 0 || vowels&(vowels>>1)&(vowels>>2)&(vowels>>3) != 0 ||
-		10*nv < n || 5*nv > 4*n {
-		return n <= 8 && vowellessWord(w)
-	}
-	return true
 }
