@@ -964,7 +964,14 @@ func (r *textRule) plainNumberAt(c *textCost, s []byte, intLen int, line int) {
 		c.charge(clsDigits, float64(intLen)*log2of10, line)
 		return
 	}
-	sig := sigDigits(s, intLen)
+	r.figure(c, sigDigits(s, intLen), line)
+}
+
+// figure charges a statistics-like number of sig significant digits: free
+// among the first freeNumbers of a text (beyond six digits, the precision
+// is charged), charged in full after them. easyEvents does the same
+// inline.
+func (r *textRule) figure(c *textCost, sig, line int) {
 	c.numbers++
 	c.freeBits += float64(min(sig, 6)) * log2of10
 	if c.numbers > r.freeNumbers {
@@ -1022,16 +1029,7 @@ func (r *textRule) number(c *textCost, s string, digits, seps int, line int) {
 		c.charge(clsDigits, float64(digits)*log2of10, line)
 		return
 	}
-	sig := significant(strings.ReplaceAll(intPart, ",", "") + frac)
-	c.numbers++
-	c.freeBits += float64(min(sig, 6)) * log2of10
-	if c.numbers > r.freeNumbers {
-		c.charge(clsNumbers, float64(sig)*log2of10, line)
-		return
-	}
-	if sig > 6 {
-		c.charge(clsPrecision, float64(sig-6)*log2of10, line)
-	}
+	r.figure(c, significant(strings.ReplaceAll(intPart, ",", "")+frac), line)
 }
 
 // thousands reports whether s (digits and commas) is grouped by threes.
