@@ -108,6 +108,49 @@ func (r *Runtime) meter(cg string) sandbox.Usage {
 	return u
 }
 
+// oomKilled reports whether a job container that ended with code was
+// killed by its memory limit of limit bytes, judged from the cgroups as
+// the containerd backend judges it: a death by SIGKILL with the kernel's
+// oom_kill count set in the container's cgroup (while it is still there)
+// or the pod's, or with the pod's peak at the limit. The kubelet's
+// OOMKilled comes from containerd's OOM events, which can miss the kill
+// (a job killed by its limit was seen ending "Error", 137).
+func (r *Runtime) oomKilled(podCG, containerID string, limit int64, code int) bool {
+	if code != 128+int(syscall.SIGKILL) {
+		return false
+	}
+	if i := strings.Index(containerID, "://"); i >= 0 {
+		containerID = containerID[i+3:]
+	}
+	cgs := []string{podCG}
+	if containerID != "" && !strings.ContainsAny(containerID, "/.") {
+		cgs = append(cgs, path.Join(podCG, containerID))
+	}
+	for _, cg := range cgs {
+		if oomKills(filepath.Join(cgroupFS, "memory", cg, "memory.oom_control")) > 0 {
+			return true
+		}
+	}
+	peak, ok := readUint(filepath.Join(cgroupFS, "memory", podCG, "memory.max_usage_in_bytes"))
+	return ok && limit > 0 && peak+(1<<20) >= uint64(limit)
+}
+
+// oomKills is the oom_kill count of a cgroup v1 memory.oom_control file,
+// 0 when it cannot be read.
+func oomKills(file string) uint64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // kill stops the job container through its cgroup: frozen, every process
 // killed, thawed, until it has none. The holder, and with it /out, stays.
 func (r *Runtime) kill(ctx interface{ Done() <-chan struct{} }, podCG string, st *jobState) {

@@ -384,7 +384,7 @@ loop:
 		return ex, nil
 	}
 	ex.Code = int(st.terminated.ExitCode)
-	if reason == "" && st.terminated.Reason == "OOMKilled" {
+	if reason == "" && (st.terminated.Reason == "OOMKilled" || r.oomKilled(cg, st.containerID, spec.Limits.MemoryBytes, ex.Code)) {
 		ex.Reason = sandbox.ReasonOOM
 	}
 	if reason == "" && ended.After(st.started.Add(spec.Limits.Timeout)) {
