@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"slices"
 	"sync"
@@ -18,8 +19,8 @@ const (
 	// smaller values are raised to it.
 	minSpillBytes = 64
 	// mergeFanIn bounds the number of runs merged (and files open) at once
-	// for each kind: 128 runs of a 16 MiB budget cover some 8 GiB of input
-	// in one merge.
+	// when a partition too long to sort in memory is sorted in pieces and
+	// merged (see partSource).
 	mergeFanIn = 128
 	// runBufSize is the read or write buffer of one run file.
 	runBufSize = 16 << 10
@@ -33,8 +34,8 @@ type Builder struct {
 
 	// Without spilling, values and rows are plain growing slices. With
 	// spilling, they share one buffer of at most maxBytes: values grow
-	// from its front and rows from its back, and a full buffer is sorted,
-	// deduplicated and written out as one run file per kind.
+	// from its front and rows from its back, and a full buffer is cut in
+	// partitions (see partRuns) and written out as one run file per kind.
 	values, rows []uint64
 	buf          []uint64
 	scratch      []uint64 // for the radix sort of buf, as large
@@ -45,10 +46,10 @@ type Builder struct {
 	spill     bool
 	dir       string
 	maxBytes  int
-	valueRuns []string // sorted, deduplicated runs of each kind
-	rowRuns   []string
+	valueRuns partRuns // the runs of each kind, cut in partitions
+	rowRuns   partRuns
 	files     []string   // every run file made, for reset and Close
-	filesMu   sync.Mutex // WriteSet merges the two kinds at once
+	filesMu   sync.Mutex // WriteSet sorts the two kinds at once
 	err       error      // the first spill error, returned by Build and WriteSet
 	closed    bool
 }
@@ -61,12 +62,13 @@ var errClosed = fmt.Errorf("fingerprint builder is closed: %w", errdefs.ErrFaile
 type BuilderOption func(*Builder)
 
 // WithSpill bounds the Builder's memory: it keeps at most maxBytes of
-// fingerprints in memory and beyond that sorts and deduplicates them into a
-// run file (mode 0600) in dir (os.TempDir when empty). Sorting uses as much
-// again of scratch space, so the Builder holds 2*maxBytes, outside the Go
-// heap on Linux (released by Close, or once the Builder is unreachable). WriteSet merges
-// the runs with memory bounded by that plus small read buffers. Budgets
-// under 64 bytes are raised to 64. Call Close to remove the run files.
+// fingerprints in memory and beyond that cuts them in partitions into a run
+// file (mode 0600) in dir (os.TempDir when empty). Cutting and sorting use
+// as much again of scratch space, so the Builder holds 2*maxBytes, outside
+// the Go heap on Linux (released by Close, or once the Builder is
+// unreachable). WriteSet sorts the runs partition by partition in that
+// memory, with every run file open meanwhile. Budgets under 64 bytes are
+// raised to 64. Call Close to remove the run files.
 func WithSpill(dir string, maxBytes int) BuilderOption {
 	return func(b *Builder) {
 		b.spill = true
@@ -171,38 +173,55 @@ func (b *Builder) room() bool {
 	return true
 }
 
-// spillBuffer writes the sorted, deduplicated buffer as one run per kind.
+// spillBuffer writes the buffer out as one run per kind, each cut in
+// partitions (see partRuns) but not sorted: sorting waits until WriteSet
+// has every run, when each partition of all the runs together is sorted
+// once, in cache, instead of each run sorted here and all merged there.
 func (b *Builder) spillBuffer() error {
-	values, rows := b.buffered()
-	if len(values) > 0 {
-		name, _, err := b.writeRun(&sliceSource{s: values})
-		if err != nil {
-			return err
-		}
-		b.valueRuns = append(b.valueRuns, name)
+	if err := b.spillKind(&b.valueRuns, b.buf[:b.nv]); err != nil {
+		return err
 	}
-	if len(rows) > 0 {
-		name, _, err := b.writeRun(&sliceSource{s: rows})
-		if err != nil {
-			return err
-		}
-		b.rowRuns = append(b.rowRuns, name)
+	if err := b.spillKind(&b.rowRuns, b.buf[len(b.buf)-b.nr:]); err != nil {
+		return err
 	}
 	b.nv, b.nr = 0, 0
 	return nil
+}
+
+// spillKind cuts xs in k's partitions, in scratch, and writes them as a
+// run of k. The first run of a kind sets its partitions' bounds.
+func (b *Builder) spillKind(k *partRuns, xs []uint64) error {
+	if len(xs) == 0 {
+		return nil
+	}
+	if k.cut == nil {
+		k.cut = cutTable(xs)
+	}
+	s := b.scratchFor(len(xs))
+	off := scatterParts(xs, s, k.cut)
+	name, _, err := b.writeRun(&sliceSource{s: s})
+	if err != nil {
+		return err
+	}
+	k.runs = append(k.runs, partRun{name: name, off: off})
+	return nil
+}
+
+// scratchFor returns the first n words of the scratch space, which is
+// allocated once, as the buffer is, rather than at every spill.
+func (b *Builder) scratchFor(n int) []uint64 {
+	if b.scratch == nil {
+		b.scratchMem = newWords(b, len(b.buf))
+		b.scratch = b.scratchMem.s
+	}
+	return b.scratch[:n]
 }
 
 // buffered sorts and deduplicates the spill buffer in place and returns its
 // two halves.
 func (b *Builder) buffered() (values, rows []uint64) {
 	values, rows = b.buf[:b.nv], b.buf[len(b.buf)-b.nr:]
-	if b.scratch == nil {
-		// The radix sort's scratch space, allocated once (as the buffer
-		// is) rather than at every spill.
-		b.scratchMem = newWords(b, len(b.buf))
-		b.scratch = b.scratchMem.s
-	}
-	sortBoth(values, rows, b.scratch)
+	sortBoth(values, rows, b.scratchFor(len(b.buf)))
 	return slices.Compact(values), slices.Compact(rows)
 }
 
@@ -281,10 +300,10 @@ func (b *Builder) Build() (*Set, error) {
 	values, rows := b.values, b.rows
 	if b.spill {
 		var err error
-		if values, err = b.collect(b.valueRuns, b.buf[:b.nv]); err != nil {
+		if values, err = b.collect(b.valueRuns.names(), b.buf[:b.nv]); err != nil {
 			return nil, err
 		}
-		if rows, err = b.collect(b.rowRuns, b.buf[len(b.buf)-b.nr:]); err != nil {
+		if rows, err = b.collect(b.rowRuns.names(), b.buf[len(b.buf)-b.nr:]); err != nil {
 			return nil, err
 		}
 	}
@@ -324,12 +343,15 @@ func (b *Builder) collect(runs []string, buffered []uint64) ([]uint64, error) {
 
 // WriteSet writes the set of everything added, exactly as Build().WriteTo
 // would, and returns the number of distinct value and row fingerprints.
-// With spill runs it merges the runs (and the buffer) of each kind into
-// deduplicated run files, counted for the header, the two kinds at once
-// and the larger in two ranges at once (three goroutines), and streams
-// those, so its memory stays within the WithSpill budget plus a small read
-// buffer per run. Like Build, it leaves
-// the Builder empty; its run files are removed whatever the outcome.
+// With spill runs it writes the buffer as a last run and then sorts each
+// partition of each kind (all the runs' parts of it together) and writes
+// it deduplicated to a run file, the two kinds at once and the larger in
+// two ranges of partitions at once (three goroutines, each in a third of
+// the buffer and of its scratch space), and streams those files. A
+// partition larger than its third is sorted in pieces and merged. Memory
+// stays within the WithSpill budget plus a small read buffer per run. Like
+// Build, it leaves the Builder empty; its run files are removed whatever
+// the outcome.
 func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 	if b.closed {
 		return 0, 0, errClosed
@@ -349,30 +371,22 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 		}
 		return nv, nr, nil
 	}
-	bv, br := b.buffered()
-	var (
-		vsrc, rsrc source
-		nv, nr     uint64
-		verr, rerr error
-		wg         sync.WaitGroup
-	)
-	// The two kinds at once, and the larger in two ranges at once too,
-	// so that two cores have work until the end.
-	vparts, rparts := 2, 1
-	if len(br) > len(bv) {
-		vparts, rparts = 1, 2
-	}
-	wg.Go(func() { vsrc, nv, verr = b.mergeAll(b.valueRuns, bv, vparts) })
-	rsrc, nr, rerr = b.mergeAll(b.rowRuns, br, rparts)
-	wg.Wait()
-	for _, s := range []source{vsrc, rsrc} {
-		if s != nil {
-			defer s.close()
+	var vsrc, rsrc source
+	var nv, nr uint64
+	if len(b.valueRuns.runs) == 0 && len(b.rowRuns.runs) == 0 {
+		bv, br := b.buffered()
+		vsrc, nv = &sliceSource{s: bv}, uint64(len(bv))
+		rsrc, nr = &sliceSource{s: br}, uint64(len(br))
+	} else {
+		if err := b.spillBuffer(); err != nil {
+			return 0, 0, err
+		}
+		if vsrc, nv, rsrc, nr, err = b.sortRuns(); err != nil {
+			return 0, 0, err
 		}
 	}
-	if err := errors.Join(verr, rerr); err != nil {
-		return 0, 0, err
-	}
+	defer vsrc.close()
+	defer rsrc.close()
 	if nv > MaxEntries || nr > MaxEntries {
 		return 0, 0, fmt.Errorf("fingerprint set of %d values and %d rows exceeds %d: %w", nv, nr, MaxEntries, errdefs.ErrOutOfRange)
 	}
@@ -382,210 +396,252 @@ func (b *Builder) WriteSet(w io.Writer) (values, rows int, err error) {
 	return int(nv), int(nr), nil
 }
 
-// mergeAll merges runs and the sorted, deduplicated buffered fingerprints
-// into one deduplicated sequence and returns it with its length: the
-// buffer itself when there are no runs, else run files made by merging
-// mergeFanIn runs at a time (removing them as it goes, to bound the disk
-// space used) until at most mergeFanIn are left, then those with the
-// buffer. The last pass is split into parts ranges of fingerprints, merged
-// at once on goroutines of their own into a run file each, when it has at
-// least splitMin fingerprints to read.
-func (b *Builder) mergeAll(runs []string, buffered []uint64, parts int) (source, uint64, error) {
-	if len(runs) == 0 {
-		return &sliceSource{s: buffered}, uint64(len(buffered)), nil
+// sortRuns sorts and deduplicates every run of both kinds (see WriteSet)
+// and returns each kind's fingerprints, in increasing order, with their
+// number.
+func (b *Builder) sortRuns() (vsrc source, nv uint64, rsrc source, nr uint64, err error) {
+	kinds := []*partRuns{&b.valueRuns, &b.rowRuns}
+	var jobs []partJob
+	for i, k := range kinds {
+		parts := 1
+		if k.total() > kinds[1-i].total() {
+			parts = 2 // the larger kind in two ranges
+		}
+		for _, r := range k.ranges(parts) {
+			jobs = append(jobs, partJob{kind: i, from: r[0], to: r[1]})
+		}
 	}
-	for len(runs) > mergeFanIn {
-		src, err := openMerge(runs[:mergeFanIn], nil)
+	// Each job sorts in its share of the buffer and of the scratch space.
+	share := len(b.buf) / len(jobs)
+	s := b.scratchFor(len(b.buf))
+	var files [2][]*os.File
+	defer func() {
+		for _, fs := range files {
+			for _, f := range fs {
+				f.Close()
+			}
+		}
+	}()
+	for i, k := range kinds {
+		for _, r := range k.runs {
+			f, err := os.Open(r.name)
+			if err != nil {
+				return nil, 0, nil, 0, fmt.Errorf("open fingerprint run: %w", err)
+			}
+			files[i] = append(files[i], f)
+		}
+	}
+	var wg sync.WaitGroup
+	for j := range jobs {
+		job := &jobs[j]
+		g, t := b.buf[j*share:(j+1)*share:(j+1)*share], s[j*share:(j+1)*share:(j+1)*share]
+		run := func() {
+			job.name, job.n, job.err = b.sortParts(kinds[job.kind], files[job.kind], job.from, job.to, g, t)
+		}
+		if j == len(jobs)-1 {
+			run()
+		} else {
+			wg.Go(run)
+		}
+	}
+	wg.Wait()
+	var srcs [2]concatSource
+	var ns [2]uint64
+	var errs []error
+	for _, job := range jobs {
+		errs = append(errs, job.err)
+		if job.err != nil {
+			continue
+		}
+		r, err := openRun(job.name)
 		if err != nil {
-			return nil, 0, err
+			errs = append(errs, err)
+			continue
+		}
+		srcs[job.kind] = append(srcs[job.kind], r)
+		ns[job.kind] += job.n
+	}
+	if err := errors.Join(errs...); err != nil {
+		srcs[0].close()
+		srcs[1].close()
+		return nil, 0, nil, 0, err
+	}
+	// The runs are read now; their disk space can go.
+	for _, k := range kinds {
+		for _, r := range k.runs {
+			os.Remove(r.name)
+		}
+	}
+	return &srcs[0], ns[0], &srcs[1], ns[1], nil
+}
+
+// partJob is one range of partitions of one kind for sortRuns: its result
+// is a run file of n fingerprints.
+type partJob struct {
+	kind     int
+	from, to int
+	name     string
+	n        uint64
+	err      error
+}
+
+// sortParts sorts and deduplicates partitions [from, to) of k, whose run
+// files are files, into one run file, and returns its name and length. It
+// reads each partition into g and sorts it with t (as long) as scratch; a
+// partition longer than g is sorted in pieces of g's length, written out
+// and merged.
+func (b *Builder) sortParts(k *partRuns, files []*os.File, from, to int, g, t []uint64) (string, uint64, error) {
+	src := &partSource{b: b, k: k, files: files, p: from, to: to, g: g, t: t}
+	return b.writeRun(src)
+}
+
+// partSource yields partitions [p, to) of k sorted and deduplicated, one
+// after the other; see sortParts.
+type partSource struct {
+	b      *Builder
+	k      *partRuns
+	files  []*os.File
+	p, to  int
+	g, t   []uint64
+	merged source // the merge of a large partition's pieces
+	pieces []string
+}
+
+func (ps *partSource) block() ([]uint64, error) {
+	for {
+		if ps.merged != nil {
+			xs, err := ps.merged.block()
+			if err != nil || len(xs) > 0 {
+				return xs, err
+			}
+			ps.closeMerged()
+		}
+		if ps.p >= ps.to {
+			return nil, nil
+		}
+		p := ps.p
+		ps.p++
+		n := ps.k.size(p)
+		switch {
+		case n == 0:
+			continue
+		case n <= int64(len(ps.g)):
+			xs := ps.g[:0]
+			for i, r := range ps.k.runs {
+				var err error
+				if xs, err = readRun(ps.files[i], r.off[p], r.off[p+1], xs); err != nil {
+					return nil, err
+				}
+			}
+			sortHashes(xs, ps.t)
+			return slices.Compact(xs), nil
+		default:
+			if err := ps.mergePieces(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// mergePieces sorts partition p in pieces as long as g, writes each out
+// and opens their merge.
+func (ps *partSource) mergePieces(p int) error {
+	xs := ps.g[:0]
+	piece := func() error {
+		if len(xs) == 0 {
+			return nil
+		}
+		sortHashes(xs, ps.t)
+		name, _, err := ps.b.writeRun(&sliceSource{s: slices.Compact(xs)})
+		if err != nil {
+			return err
+		}
+		ps.pieces = append(ps.pieces, name)
+		xs = ps.g[:0]
+		return nil
+	}
+	for i, r := range ps.k.runs {
+		for from := r.off[p]; from < r.off[p+1]; {
+			to := min(r.off[p+1], from+int64(cap(xs)-len(xs)))
+			var err error
+			if xs, err = readRun(ps.files[i], from, to, xs); err != nil {
+				return err
+			}
+			from = to
+			if len(xs) == cap(xs) {
+				if err := piece(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := piece(); err != nil {
+		return err
+	}
+	src, err := ps.b.mergeRuns(ps.pieces)
+	if err != nil {
+		return err
+	}
+	ps.merged = src
+	return nil
+}
+
+func (ps *partSource) closeMerged() {
+	if ps.merged != nil {
+		ps.merged.close()
+		ps.merged = nil
+	}
+	for _, name := range ps.pieces {
+		os.Remove(name)
+	}
+	ps.pieces = nil
+}
+
+func (ps *partSource) close() { ps.closeMerged() }
+
+// readRun appends the fingerprints from index from up to to of run file f
+// to xs, which must have room for them.
+func readRun(f *os.File, from, to int64, xs []uint64) ([]uint64, error) {
+	if to <= from {
+		return xs, nil
+	}
+	n := len(xs)
+	xs = xs[:n+int(to-from)]
+	dst := xs[n:]
+	if _, err := f.ReadAt(uint64Bytes(dst), 8*from); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("read fingerprint run: ends before fingerprint %d: %w", to, errdefs.ErrDataLoss)
+		}
+		return nil, fmt.Errorf("read fingerprint run: %w", err)
+	}
+	if !littleEndian {
+		for i, x := range dst {
+			dst[i] = bits.ReverseBytes64(x)
+		}
+	}
+	return xs, nil
+}
+
+// mergeRuns returns the deduplicated merge of sorted runs: when there are
+// more than mergeFanIn, it first merges them mergeFanIn at a time into new
+// run files (removing the old ones, to bound the disk space used) until
+// at most mergeFanIn are left.
+func (b *Builder) mergeRuns(runs []string) (source, error) {
+	for len(runs) > mergeFanIn {
+		src, err := openMerge(runs[:mergeFanIn])
+		if err != nil {
+			return nil, err
 		}
 		name, _, err := b.writeRun(src)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, old := range runs[:mergeFanIn] {
 			os.Remove(old)
 		}
 		runs = append(slices.Clone(runs[mergeFanIn:]), name)
 	}
-	if len(runs) > 1 || len(buffered) > 0 {
-		total := int64(len(buffered))
-		for _, name := range runs {
-			st, err := os.Stat(name)
-			if err != nil {
-				return nil, 0, fmt.Errorf("open fingerprint run: %w", err)
-			}
-			total += st.Size() / 8
-		}
-		if total < splitMin {
-			parts = 1
-		}
-		var err error
-		if runs, err = b.mergeParts(runs, buffered, parts); err != nil {
-			return nil, 0, err
-		}
-	}
-	var srcs concatSource
-	var n uint64
-	for _, name := range runs {
-		r, err := openRun(name)
-		if err != nil {
-			srcs.close()
-			return nil, 0, err
-		}
-		srcs = append(srcs, r)
-		n += uint64(r.size / 8)
-	}
-	return &srcs, n, nil
-}
-
-// splitMin is the number of fingerprints from which mergeAll splits its
-// last pass; a variable for tests.
-var splitMin int64 = 1 << 20
-
-// mergeParts merges runs and buffered into parts run files, the
-// fingerprints of each below those of the next, merged on a goroutine
-// each, and removes runs. The ranges are cut at fingerprints of the first
-// run, which is a sample of them all.
-func (b *Builder) mergeParts(runs []string, buffered []uint64, parts int) ([]string, error) {
-	cuts, err := runQuantiles(runs[0], parts)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(cuts)+1)
-	errs := make([]error, len(cuts)+1)
-	var wg sync.WaitGroup
-	for p := range out {
-		lo, hi := uint64(0), ^uint64(0)
-		hasHi := p < len(cuts)
-		if p > 0 {
-			lo = cuts[p-1]
-		}
-		if hasHi {
-			hi = cuts[p]
-		}
-		part := func() {
-			src, err := openMergeRange(runs, buffered, lo, hi, hasHi)
-			if err == nil {
-				out[p], _, err = b.writeRun(src)
-			}
-			errs[p] = err
-		}
-		if p == len(out)-1 {
-			part()
-		} else {
-			wg.Go(part)
-		}
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	for _, old := range runs {
-		os.Remove(old)
-	}
-	return out, nil
-}
-
-// runQuantiles returns up to parts-1 increasing fingerprints of run file
-// name that cut it into parts of about the same length.
-func runQuantiles(name string, parts int) ([]uint64, error) {
-	if parts < 2 {
-		return nil, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("open fingerprint run: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open fingerprint run: %w", err)
-	}
-	n := st.Size() / 8
-	var cuts []uint64
-	for p := 1; p < parts; p++ {
-		x, err := runAt(f, n*int64(p)/int64(parts))
-		if err != nil {
-			return nil, err
-		}
-		if len(cuts) == 0 || x > cuts[len(cuts)-1] {
-			cuts = append(cuts, x)
-		}
-	}
-	return cuts, nil
-}
-
-// runAt reads the fingerprint at index i of a run file.
-func runAt(f *os.File, i int64) (uint64, error) {
-	var p [8]byte
-	if _, err := f.ReadAt(p[:], 8*i); err != nil {
-		return 0, fmt.Errorf("read fingerprint run: %w", err)
-	}
-	return binary.LittleEndian.Uint64(p[:]), nil
-}
-
-// searchRun returns the index of the first fingerprint of a run file of n
-// that is at least x (n when none is).
-func searchRun(f *os.File, n int64, x uint64) (int64, error) {
-	lo, hi := int64(0), n
-	for lo < hi {
-		m := lo + (hi-lo)/2
-		v, err := runAt(f, m)
-		if err != nil {
-			return 0, err
-		}
-		if v < x {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, nil
-}
-
-// openMergeRange returns the deduplicated merge of the fingerprints in
-// [lo, hi) (in [lo, ^0] when hasHi is false) of runs and of the sorted,
-// deduplicated buffered fingerprints.
-func openMergeRange(runs []string, buffered []uint64, lo, hi uint64, hasHi bool) (source, error) {
-	srcs := make([]source, 0, len(runs)+1)
-	fail := func(err error) (source, error) {
-		for _, s := range srcs {
-			s.close()
-		}
-		return nil, err
-	}
-	for _, name := range runs {
-		r, err := openRun(name)
-		if err != nil {
-			return fail(err)
-		}
-		srcs = append(srcs, r)
-		n := r.size / 8
-		from, to := int64(0), n
-		if lo > 0 {
-			if from, err = searchRun(r.f, n, lo); err != nil {
-				return fail(err)
-			}
-		}
-		if hasHi {
-			if to, err = searchRun(r.f, n, hi); err != nil {
-				return fail(err)
-			}
-		}
-		if err := r.limit(from, to); err != nil {
-			return fail(err)
-		}
-	}
-	from, _ := slices.BinarySearch(buffered, lo)
-	to := len(buffered)
-	if hasHi {
-		to, _ = slices.BinarySearch(buffered, hi)
-	}
-	if from < to {
-		srcs = append(srcs, &sliceSource{s: buffered[from:to]})
-	}
-	return newMerger(srcs)
+	return openMerge(runs)
 }
 
 // concatSource yields its sources one after the other.
@@ -610,10 +666,9 @@ func (c *concatSource) close() {
 	*c = nil
 }
 
-// openMerge returns the deduplicated merge of runs and the sorted,
-// deduplicated buffered fingerprints.
-func openMerge(runs []string, buffered []uint64) (source, error) {
-	srcs := make([]source, 0, len(runs)+1)
+// openMerge returns the deduplicated merge of sorted runs.
+func openMerge(runs []string) (source, error) {
+	srcs := make([]source, 0, len(runs))
 	for _, name := range runs {
 		r, err := openRun(name)
 		if err != nil {
@@ -623,9 +678,6 @@ func openMerge(runs []string, buffered []uint64) (source, error) {
 			return nil, err
 		}
 		srcs = append(srcs, r)
-	}
-	if len(buffered) > 0 {
-		srcs = append(srcs, &sliceSource{s: buffered})
 	}
 	return newMerger(srcs)
 }
@@ -638,7 +690,7 @@ func (b *Builder) reset() error {
 			errs = append(errs, fmt.Errorf("remove fingerprint run: %w", err))
 		}
 	}
-	b.valueRuns, b.rowRuns, b.files = nil, nil, nil
+	b.valueRuns, b.rowRuns, b.files = partRuns{}, partRuns{}, nil
 	b.values, b.rows = nil, nil
 	b.nv, b.nr = 0, 0
 	b.err = nil
@@ -687,15 +739,6 @@ func openRun(name string) (*runReader, error) {
 		blk = uint64Bytes(vals)
 	}
 	return &runReader{f: f, size: st.Size(), left: st.Size(), blk: blk, vals: vals[:0]}, nil
-}
-
-// limit makes r read only the fingerprints from index from up to to.
-func (r *runReader) limit(from, to int64) error {
-	if _, err := r.f.Seek(8*from, io.SeekStart); err != nil {
-		return fmt.Errorf("read fingerprint run: %w", err)
-	}
-	r.left = 8 * max(to-from, 0)
-	return nil
 }
 
 func (r *runReader) block() ([]uint64, error) {

@@ -98,26 +98,41 @@ func TestBuilderWriteSetMatchesBuild(t *testing.T) {
 		{"multi-pass merge", 3000, 1000, 64, true},
 		{"budget below minimum", 500, 100, 1, true},
 	} {
-		for _, split := range []bool{false, true} {
-			name := tc.name
-			if split {
-				name += ", last pass split"
-			}
-			t.Run(name, func(t *testing.T) {
-				testWriteSetMatchesBuild(t, tc.n, tc.distinct, tc.maxBytes, tc.wantRuns, split)
-			})
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			a := randomAdds(uint64(tc.n)*31+uint64(tc.maxBytes), tc.n, tc.distinct)
+			testWriteSetMatchesBuild(t, a, tc.maxBytes, tc.wantRuns)
+		})
 	}
+	// Partitions cut after a first run unlike the rest: the values of
+	// the first fill the bottom of the range and those after the top, so
+	// that a few partitions take nearly everything and are sorted in
+	// pieces, merged in several passes.
+	t.Run("partitions cut on an unlike first run", func(t *testing.T) {
+		var a adds
+		for i := range 6000 {
+			x := uint64(i) * 0x9e3779b97f4a7c15 >> 8
+			if i >= 40 {
+				x |= 0xff << 56
+			}
+			a.values = append(a.values, x, x^1)
+			a.rows = append(a.rows, x>>1)
+		}
+		testWriteSetMatchesBuild(t, a, 256, true)
+	})
+	// One value repeated in every row: its partition holds every copy
+	// until the end.
+	t.Run("one value repeated", func(t *testing.T) {
+		var a adds
+		for i := range 5000 {
+			a.values = append(a.values, 0x1234_5678_9abc_def0, uint64(i)*0x9e3779b97f4a7c15)
+			a.rows = append(a.rows, uint64(i)*0x2545f4914f6cdd1d)
+		}
+		testWriteSetMatchesBuild(t, a, 512, true)
+	})
 }
 
-// testWriteSetMatchesBuild is one case of TestBuilderWriteSetMatchesBuild;
-// with split, mergeAll splits every last pass of a merge in ranges.
-func testWriteSetMatchesBuild(t *testing.T, n, distinct, maxBytes int, wantRuns, split bool) {
-	if split {
-		defer func(old int64) { splitMin = old }(splitMin)
-		splitMin = 1
-	}
-	a := randomAdds(uint64(n)*31+uint64(maxBytes), n, distinct)
+// testWriteSetMatchesBuild is one case of TestBuilderWriteSetMatchesBuild.
+func testWriteSetMatchesBuild(t *testing.T, a adds, maxBytes int, wantRuns bool) {
 
 	ref := NewBuilder()
 	ref.SetKeyID(42)
@@ -415,66 +430,56 @@ func (c *chunkSource) block() ([]uint64, error) {
 
 func (*chunkSource) close() {}
 
-// TestMergeAllParts merges runs and a buffer that hold the same
-// fingerprints (so that every cut between the parts of the last pass is
-// in each of them) and runs that hold none in some parts, in 1 to 5 parts.
-func TestMergeAllParts(t *testing.T) {
-	defer func(old int64) { splitMin = old }(splitMin)
-	splitMin = 1
-	r := rand.New(rand.NewPCG(5, 6))
-	same := make([]uint64, 200)
-	for i := range same {
-		same[i] = r.Uint64()
-	}
-	slices.Sort(same)
-	same = slices.Compact(same)
-	for _, tc := range []struct {
-		name     string
-		runs     [][]uint64
-		buffered []uint64
-	}{
-		{"same in all", [][]uint64{same, same, same}, same},
-		{"same, no buffer", [][]uint64{same, same}, nil},
-		{"disjoint", [][]uint64{same[:50], same[150:], same[60:70]}, same[100:120]},
-		{"with 0 and the largest", [][]uint64{{0, 5, ^uint64(0)}, {0, ^uint64(0)}}, []uint64{0, 1}},
-	} {
-		var want []uint64
-		for _, run := range tc.runs {
-			want = append(want, run...)
+// TestPartitions checks the cutting of runs in partitions: the cut table
+// is monotone and its partitions about as long as each other on the run
+// it came from, even when the top byte takes few values; scatterParts puts
+// every fingerprint in its partition; ranges covers every partition once.
+func TestPartitions(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tags := range []int{1, 3, 40} {
+		xs := make([]uint64, 1<<18)
+		for i := range xs {
+			xs[i] = withTag(r.Uint64(), 11+r.IntN(tags))
 		}
-		want = append(want, tc.buffered...)
-		slices.Sort(want)
-		want = slices.Compact(want)
-		for parts := 1; parts <= 5; parts++ {
-			b := NewBuilder(WithSpill(t.TempDir(), 64))
-			var runs []string
-			for _, run := range tc.runs {
-				name, _, err := b.writeRun(&sliceSource{s: slices.Clone(run)})
-				if err != nil {
-					t.Fatal(err)
+		cut := cutTable(xs)
+		for v := 1; v < len(cut); v++ {
+			if cut[v] < cut[v-1] {
+				t.Fatalf("%d tags: cut table goes down at %#x", tags, v)
+			}
+		}
+		dst := make([]uint64, len(xs))
+		off := scatterParts(xs, dst, cut)
+		if off[0] != 0 || off[numParts] != int64(len(xs)) {
+			t.Fatalf("%d tags: offsets from %d to %d, want 0 to %d", tags, off[0], off[numParts], len(xs))
+		}
+		largest := int64(0)
+		for p := range numParts {
+			largest = max(largest, off[p+1]-off[p])
+			for _, x := range dst[off[p]:off[p+1]] {
+				if int(cut[x>>48]) != p {
+					t.Fatalf("%d tags: %#x in partition %d, its cut says %d", tags, x, p, cut[x>>48])
 				}
-				runs = append(runs, name)
 			}
-			src, n, err := b.mergeAll(runs, slices.Clone(tc.buffered), parts)
-			if err != nil {
-				t.Fatal(err)
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(dst)), slices.Sorted(slices.Values(xs))) {
+			t.Fatalf("%d tags: scatterParts lost or changed fingerprints", tags)
+		}
+		// A partition is one value of the top 16 bits or more; with one
+		// tag a value holds 1/256 of the run.
+		if limit := int64(len(xs)) / 256 * 3 / 2; largest > limit {
+			t.Errorf("%d tags: largest partition %d fingerprints, want at most %d", tags, largest, limit)
+		}
+		k := partRuns{cut: cut, runs: []partRun{{off: off}, {off: off}}}
+		for n := 1; n <= 3; n++ {
+			rs := k.ranges(n)
+			if len(rs) != n || rs[0][0] != 0 || rs[n-1][1] != numParts {
+				t.Fatalf("%d tags: ranges(%d) = %v", tags, n, rs)
 			}
-			var got []uint64
-			for {
-				xs, err := src.block()
-				if err != nil {
-					t.Fatal(err)
+			for i := 1; i < n; i++ {
+				if rs[i][0] != rs[i-1][1] {
+					t.Fatalf("%d tags: ranges(%d) = %v, not contiguous", tags, n, rs)
 				}
-				if len(xs) == 0 {
-					break
-				}
-				got = append(got, xs...)
 			}
-			src.close()
-			if !slices.Equal(got, want) || n != uint64(len(want)) {
-				t.Errorf("%s, %d parts: got %d fingerprints (counted %d), want %d, sorted and distinct", tc.name, parts, len(got), n, len(want))
-			}
-			b.Close()
 		}
 	}
 }

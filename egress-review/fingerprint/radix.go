@@ -34,27 +34,55 @@ func sortHashes(a, scratch []uint64) {
 		for j < len(src) && src[j]>>48 == top {
 			j++
 		}
-		sortLow(src[i:j], dst[i:j], a[i:j])
+		sortLow(src[i:j], dst[i:j], a[i:j], 48)
 		i = j
 	}
 }
 
-// sortLow sorts x, whose values share their top 16 bits, into out (which
-// is x's or tmp's memory), using tmp (as long as x) as scratch. The low 48
-// bits of fingerprints are keyed hash, uniformly spread: one counting pass
-// on the bits just below the shared 16 puts x into sub-buckets of about
-// four values each, in tmp, and an insertion sort finishes each. A
-// sub-bucket that is not small (values that are not spread, as in tests)
-// goes to the comparison sort, so no input costs more than that.
-func sortLow(x, tmp, out []uint64) {
+// sortLow sorts x, whose values share their bits from top up, into out
+// (which is x's or tmp's memory), using tmp (as long as x) as scratch. The
+// bits below top are keyed hash, uniformly spread: one counting pass on
+// the bits just below top puts x into sub-buckets of about four values
+// each, in tmp, and an insertion sort finishes each. A sub-bucket that is
+// not small (values that are not spread, as in tests) goes to the
+// comparison sort, so no input costs more than that. An x too long for
+// that pass's table (as a partition that WriteSet sorts, whose values
+// share their top 16 bits) is first cut by the 8 bits below top, and each
+// part sorted so.
+func sortLow(x, tmp, out []uint64, top uint) {
 	m := len(x)
 	if m <= insertionMax {
 		insertionSort(x)
 		copy(out, x)
 		return
 	}
+	if m > lowSplit && top >= 8+lowBitsMax {
+		shift := top - 8
+		var c [257]int
+		for _, v := range x {
+			c[int(byte(v>>shift))+1]++
+		}
+		for d := 1; d <= 256; d++ {
+			c[d] += c[d-1]
+		}
+		start := c
+		t := tmp[:m]
+		for _, v := range x {
+			d := byte(v >> shift)
+			t[c[d]] = v
+			c[d]++
+		}
+		for d := range 256 {
+			lo, hi := start[d], start[d+1]
+			if lo < hi {
+				// out's part is x's (now scratch) or t's (the input).
+				sortLow(t[lo:hi], x[lo:hi], out[lo:hi], shift)
+			}
+		}
+		return
+	}
 	b := min(max(bits.Len(uint(m))-2, 1), lowBitsMax)
-	shift := 48 - uint(b)
+	shift := top - uint(b)
 	mask := uint64(1)<<b - 1
 	var count [1 << lowBitsMax]int32
 	c := count[:1<<b]
@@ -92,11 +120,13 @@ func sortLow(x, tmp, out []uint64) {
 }
 
 // Tuning of sortLow: sub-buckets are counted on at most lowBitsMax bits (a
-// table of 16 KiB on the stack), and runs of at most insertionMax values
-// are sorted by insertion.
+// table of 16 KiB on the stack), runs of at most insertionMax values are
+// sorted by insertion, and more than lowSplit values are first cut by 8
+// bits (so that a sub-bucket holds about four values whatever the length).
 const (
 	lowBitsMax   = 12
 	insertionMax = 24
+	lowSplit     = 4 << lowBitsMax
 )
 
 // insertionSort sorts a short slice in place.

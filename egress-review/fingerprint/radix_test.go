@@ -9,7 +9,7 @@ import (
 func TestSortHashes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 5, insertionMax + 1, radixMin - 1, radixMin, 3*radixMin + 7, 100000, 1 << 20} {
-		for _, shape := range []string{"random", "one tag", "32 tags", "low bits", "duplicates", "sorted", "reversed"} {
+		for _, shape := range []string{"random", "one tag", "32 tags", "low bits", "duplicates", "sorted", "reversed", "one prefix", "two prefixes"} {
 			a := make([]uint64, n)
 			for i := range a {
 				switch shape {
@@ -29,6 +29,12 @@ func TestSortHashes(t *testing.T) {
 					a[i] = uint64(i) * 977
 				case "reversed":
 					a[i] = uint64(n-i) << 20
+				case "one prefix":
+					// a partition: its values share their top 16
+					// bits, sortLow cuts them by 8 more first
+					a[i] = 0x0b7f<<48 | r.Uint64()>>16
+				case "two prefixes":
+					a[i] = (0x0b7f+uint64(r.IntN(2)))<<48 | r.Uint64()>>16
 				}
 			}
 			want := slices.Clone(a)
@@ -45,7 +51,7 @@ func BenchmarkSortHashes(b *testing.B) {
 	for _, shape := range []struct {
 		name string
 		tags int
-	}{{"one tag", 1}, {"32 tags", 32}} {
+	}{{"one tag", 1}, {"32 tags", 32}, {"partition", 0}} {
 		b.Run(shape.name, func(b *testing.B) { benchmarkSortHashes(b, shape.tags) })
 	}
 }
@@ -56,7 +62,11 @@ func benchmarkSortHashes(b *testing.B, tags int) {
 	r := rand.New(rand.NewPCG(1, 2))
 	src := make([]uint64, 1<<20)
 	for i := range src {
-		src[i] = withTag(r.Uint64(), 11+r.IntN(tags))
+		src[i] = withTag(r.Uint64(), 11+r.IntN(max(tags, 1)))
+		if tags == 0 {
+			// one partition of WriteSet: one value of the top 16 bits
+			src[i] = 0x0b7f<<48 | r.Uint64()>>16
+		}
 	}
 	a := make([]uint64, len(src))
 	for _, impl := range []struct {
@@ -69,5 +79,46 @@ func benchmarkSortHashes(b *testing.B, tags int) {
 				impl.sort(a)
 			}
 		})
+	}
+}
+
+// BenchmarkMerger merges 48 sorted runs of 64 Ki uniform fingerprints, as
+// the last pass of a 2 GiB import merges some 48 value runs, in blocks of
+// a run file's read buffer.
+func BenchmarkMerger(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	runs := make([][]uint64, 48)
+	for i := range runs {
+		runs[i] = make([]uint64, 1<<16)
+		for j := range runs[i] {
+			runs[i][j] = withTag(r.Uint64(), 11+r.IntN(8))
+		}
+		slices.Sort(runs[i])
+	}
+	b.SetBytes(int64(8 * len(runs) * len(runs[0])))
+	for range b.N {
+		srcs := make([]source, len(runs))
+		for i, s := range runs {
+			srcs[i] = &chunkSource{s: s, n: runBufSize / 8}
+		}
+		m, err := newMerger(srcs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			xs, err := m.block()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(xs) == 0 {
+				break
+			}
+			n += len(xs)
+		}
+		m.close()
+		if n != len(runs)*len(runs[0]) {
+			b.Fatalf("merged %d fingerprints, want %d", n, len(runs)*len(runs[0]))
+		}
 	}
 }
