@@ -28,13 +28,14 @@ func sortHashes(a, scratch []uint64) {
 	s := scratch[:len(a)]
 	// The tag byte and the byte below it, least significant first.
 	src, dst := radixPasses(a, s, 48, 2)
+	var count [1 << lowBitsMax]int32 // sortLow's, zeroed once here
 	for i := 0; i < len(src); {
 		top := src[i] >> 48
 		j := i + 1
 		for j < len(src) && src[j]>>48 == top {
 			j++
 		}
-		sortLow(src[i:j], dst[i:j], a[i:j], 48)
+		sortLow(src[i:j], dst[i:j], a[i:j], 48, &count)
 		i = j
 	}
 }
@@ -49,7 +50,9 @@ func sortHashes(a, scratch []uint64) {
 // that pass's table (as a partition that WriteSet sorts, whose values
 // share their top 16 bits) is first cut by the 8 bits below top, and each
 // part sorted so.
-func sortLow(x, tmp, out []uint64, top uint) {
+//
+// count is the counting pass's table, which sortLow leaves zeroed.
+func sortLow(x, tmp, out []uint64, top uint, count *[1 << lowBitsMax]int32) {
 	m := len(x)
 	if m <= insertionMax {
 		insertionSort(x)
@@ -76,15 +79,14 @@ func sortLow(x, tmp, out []uint64, top uint) {
 			lo, hi := start[d], start[d+1]
 			if lo < hi {
 				// out's part is x's (now scratch) or t's (the input).
-				sortLow(t[lo:hi], x[lo:hi], out[lo:hi], shift)
+				sortLow(t[lo:hi], x[lo:hi], out[lo:hi], shift, count)
 			}
 		}
 		return
 	}
-	b := min(max(bits.Len(uint(m))-2, 1), lowBitsMax)
+	b := min(max(bits.Len(uint(m))-1, 1), lowBitsMax)
 	shift := top - uint(b)
 	mask := uint64(1)<<b - 1
-	var count [1 << lowBitsMax]int32
 	c := count[:1<<b]
 	for _, v := range x {
 		c[(v>>shift)&mask]++
@@ -114,6 +116,7 @@ func sortLow(x, tmp, out []uint64, top uint) {
 		}
 		lo = hi
 	}
+	clear(c)
 	if &out[0] != &t[0] {
 		copy(out, t)
 	}
