@@ -185,6 +185,9 @@ func Import(ctx context.Context, in Source, spec *Spec, opts ImportOptions) (res
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
+	rec := newRecycler(opts.Allocator)
+	defer rec.close()
+	opts.Allocator = rec
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = DefaultBatchRows
 	}
