@@ -23,8 +23,8 @@ import (
 type recycler struct {
 	under memory.Allocator
 
-	mu   sync.Mutex
-	out  map[*byte]int // buffers handed out: their size class
+	mu     sync.Mutex
+	out    map[*byte]int // buffers handed out: their size class
 	free   [recycleClasses][][]byte
 	held   int  // bytes in free
 	closed bool // after close: nothing more is kept
