@@ -21,7 +21,9 @@
 package fingerprint
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"unicode"
 	"unicode/utf8"
@@ -263,6 +265,9 @@ func (h *Hasher) Row(cells []string) uint64 {
 // an empty cell): what Row hashes for each cell. An importer that hashes a
 // table a column at a time calls Cell on every cell and RowOf on each row.
 func (h *Hasher) Cell(v string) uint64 {
+	if x, ok := h.cellWords(v); ok {
+		return x
+	}
 	digits, other := 0, false
 	for i := 0; i < len(v); i++ {
 		b := v[i]
@@ -293,6 +298,66 @@ func (h *Hasher) Cell(v string) uint64 {
 	// it without copying (valueSum would find the same tag).
 	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v)))
 }
+
+// cellWords is Cell for the commonest cells, codes and identifiers: ASCII
+// without white space, whose canonical form is the value in lower case,
+// as long. It looks at eight bytes at a time (the capitals, the digits,
+// and anything that rules the value out), then hashes the value, lowered
+// as it is read when it has capitals, without copying it. It returns false
+// for any other value.
+func (h *Hasher) cellWords(v string) (uint64, bool) {
+	n := len(v)
+	p := unsafe.Slice(unsafe.StringData(v), n)
+	var bad, upper uint64
+	digits := 0
+	look := func(x uint64) {
+		// A byte from 0x80 up makes the masks wrong, and bad nonzero.
+		bad |= x&swarHigh | swarIn(x, ' ', ' ') | swarIn(x, '\t', '\r')
+		upper |= swarIn(x, 'A', 'Z')
+		digits += bits.OnesCount64(swarIn(x, '0', '9'))
+	}
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		look(binary.LittleEndian.Uint64(p[i:]))
+		if bad != 0 {
+			return 0, false // names and text: their first space is early
+		}
+	}
+	if i < n {
+		var w [8]byte // zeros: neither capitals, digits nor bad
+		copy(w[:], p[i:])
+		look(binary.LittleEndian.Uint64(w[:]))
+	}
+	if bad != 0 {
+		return 0, false
+	}
+	kind := KindMixed
+	if digits == n {
+		kind = KindDigits
+	}
+	var sum uint64
+	if upper == 0 {
+		sum = h.value.sum64(p)
+	} else {
+		sum = h.value.sum64Lower(p)
+	}
+	return withTag(sum, ValueTag(kind, n)), true
+}
+
+// SWAR (SIMD within a register) on eight ASCII bytes.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x80 * swarOnes
+)
+
+// swarIn returns the top bit of each byte of x that is in [lo, hi], for x
+// whose bytes are all ASCII (so that no sum carries into the next byte).
+func swarIn(x uint64, lo, hi byte) uint64 {
+	return (x + (0x80-uint64(lo))*swarOnes) &^ (x + (0x7F-uint64(hi))*swarOnes) & swarHigh
+}
+
+// lowerWord maps the capitals of eight ASCII bytes to lower case.
+func lowerWord(x uint64) uint64 { return x | swarIn(x, 'A', 'Z')>>2 }
 
 // asciiCanon maps an ASCII byte to its canonical form: lower case, and
 // asciiDrop for the white space that canonical forms leave out.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -265,7 +266,7 @@ func FuzzReadSet(f *testing.F) {
 }
 
 func FuzzCanonical(f *testing.F) {
-	for _, s := range []string{"", "138-1234-5678", "ＡＢＣ", "\xff\xfe", "Zhang 三", "11010519491231002x", "138****5678", "1234-5678", "12345678", "abc", "浦东新区", "张三abc12", "张\u3000三", "Ａ区", "Ruixiang Logistics Co., Ltd. No. 65", "JH-PEN-2021-0000001", "AB 张", "A\x00B\tC", "张三ABC 12", "12 34", " ", "三 1"} {
+	for _, s := range []string{"", "138-1234-5678", "ＡＢＣ", "\xff\xfe", "Zhang 三", "11010519491231002x", "138****5678", "1234-5678", "12345678", "abc", "浦东新区", "张三abc12", "张\u3000三", "Ａ区", "Ruixiang Logistics Co., Ltd. No. 65", "JH-PEN-2021-0000001", "AB 张", "A\x00B\tC", "张三ABC 12", "12 34", " ", "三 1", "91990104ANMW3DCQX9", "ABCDEFGH\tIJKLMNOP", "ABCDEFGHIJKLMNOP\x7fQ", "ABCDEFGHIJKLMNO张", "@[`{AZaz09/:", "ABCDEFGH", "0123456789ABCDEF0"} {
 		f.Add(s)
 	}
 	h, _ := NewHasher(testKey())
@@ -369,5 +370,43 @@ func TestSum64Words(t *testing.T) {
 		x := r.Uint64()
 		ws = append(ws, x)
 		buf = binary.LittleEndian.AppendUint64(buf, x)
+	}
+}
+
+// TestCellWords holds Cell's eight-bytes-at-a-time path to the definition
+// (the fingerprint of the first canonical form) on random values of every
+// length up to 70 from bytes that it takes (capitals, digits, other ASCII)
+// and bytes that rule it out (white space, bytes from 0x80 up), and checks
+// which values it takes.
+func TestCellWords(t *testing.T) {
+	h, err := NewHasher(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	taken := []byte("AZaz09@[`{/:-_.*#~\x00\x7f")
+	ruled := []byte(" \t\n\v\f\r\x80\xff")
+	for n := 0; n <= 70; n++ {
+		for range 300 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = taken[r.IntN(len(taken))]
+				if r.IntN(4) == 0 {
+					b[i] = byte('A' + r.IntN(26))
+				}
+			}
+			if n > 0 && r.IntN(3) == 0 {
+				b[r.IntN(n)] = ruled[r.IntN(len(ruled))]
+			}
+			v := string(b)
+			got, ok := h.cellWords(v)
+			wantOK := !strings.ContainsAny(v, string(ruled[:6])) && !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 })
+			if ok != wantOK {
+				t.Fatalf("cellWords(%q): took it %v, want %v", v, ok, wantOK)
+			}
+			if ok && got != h.cellSlow(v) {
+				t.Fatalf("cellWords(%q): got %x, want %x", v, got, h.cellSlow(v))
+			}
+		}
 	}
 }

@@ -63,6 +63,37 @@ func (k sipKey) sum64(p []byte) uint64 {
 	return v0 ^ v1 ^ v2 ^ v3
 }
 
+// sum64Lower is sum64 of p with its capitals in lower case, for p of
+// ASCII bytes: each block is lowered as it is read.
+func (k sipKey) sum64Lower(p []byte) uint64 {
+	v0 := k.k0 ^ 0x736f6d6570736575
+	v1 := k.k1 ^ 0x646f72616e646f6d
+	v2 := k.k0 ^ 0x6c7967656e657261
+	v3 := k.k1 ^ 0x7465646279746573
+	n := len(p)
+	for len(p) >= 8 {
+		m := lowerWord(binary.LittleEndian.Uint64(p))
+		v3 ^= m
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0 ^= m
+		p = p[8:]
+	}
+	var w [8]byte
+	copy(w[:], p)
+	m := lowerWord(binary.LittleEndian.Uint64(w[:])) | uint64(n&0xff)<<56
+	v3 ^= m
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m
+	v2 ^= 0xff
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
 // sum64Words is sum64 of the little-endian encoding of ws: each word is
 // one block of the message, read without encoding it first.
 func (k sipKey) sum64Words(ws []uint64) uint64 {
