@@ -79,7 +79,7 @@ type ImportOptions struct {
 	// DefaultMaxLineBytes.
 	MaxLineBytes int
 	// FingerprintMemory is how many bytes of fingerprints the import keeps
-	// in memory before it spills sorted runs of them to disk; 0 means
+	// in memory before it spills runs of them to disk; 0 means
 	// DefaultFingerprintMemory.
 	FingerprintMemory int
 	// Workers is the number of goroutines that desensitize, check and
@@ -148,8 +148,9 @@ func metadataMap(md arrow.Metadata) map[string]string {
 // Import desensitizes, marks, encrypts and fingerprints one input file
 // into opts.Dir as a new dataset version. It streams the input by record
 // batches, so memory does not grow with the input's size: the fingerprint
-// index is built in at most FingerprintMemory bytes, spilling sorted runs
-// of keyed hashes to a temporary directory inside opts.Dir.
+// index is built in at most FingerprintMemory bytes, spilling runs of keyed
+// hashes (cut in partitions, sorted at the end) to a temporary directory
+// inside opts.Dir.
 //
 // Every input column must be declared in spec and every declared column
 // must be in the input. Columns kept raw (rules keep, truncate and plain
@@ -262,7 +263,7 @@ func (im *importer) run(ctx context.Context, in Source) (*Result, error) {
 		return nil, err
 	}
 	// The fingerprint builder keeps FingerprintMemory bytes and spills
-	// sorted runs of keyed hashes (never values) to a directory inside
+	// runs of keyed hashes (never values) to a directory inside
 	// the staging directory, removed whatever the outcome.
 	spillDir, err := os.MkdirTemp(im.opts.Dir, ".fingerprints-")
 	if err != nil {

@@ -127,7 +127,7 @@ func verdict(ok bool) string {
 // childResult is what the child process reports about its import.
 type childResult struct {
 	Wall, CPU      time.Duration
-	Tail           time.Duration // from the last batch written to the end: the index's last sort and merge, the files' sync
+	Tail           time.Duration // from the last batch written to the end: the index's partitions sorted, the files' sync
 	AllocPeak      int64
 	Rows           int64
 	Values, FPRows int
