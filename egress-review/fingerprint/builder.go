@@ -505,6 +505,7 @@ type partSource struct {
 	g, t   []uint64
 	merged source // the merge of a large partition's pieces
 	pieces []string
+	sorted bool // the partitions so far were mostly distinct: sort them as they are
 }
 
 func (ps *partSource) block() ([]uint64, error) {
@@ -533,6 +534,15 @@ func (ps *partSource) block() ([]uint64, error) {
 					return nil, err
 				}
 			}
+			if n := len(xs); !ps.sorted && distinctTable(n) <= len(ps.t) {
+				// Most value fingerprints come back several times
+				// (an identifier in every row of its holder): drop
+				// the copies first, in a table in cache, and sort
+				// what is left. A kind whose partitions are mostly
+				// distinct (the rows) is sorted as it is from then on.
+				xs = distinct(xs, ps.t)
+				ps.sorted = 4*len(xs) > 3*n
+			}
 			sortHashes(xs, ps.t)
 			return slices.Compact(xs), nil
 		default:
@@ -541,6 +551,57 @@ func (ps *partSource) block() ([]uint64, error) {
 			}
 		}
 	}
+}
+
+// distinctTable is the length of the table distinct needs for n values:
+// a power of two at least 1.5 times n (at most two thirds full), small
+// enough to stay in cache for a partition.
+func distinctTable(n int) int {
+	size := 16
+	for size < n+n/2 {
+		size *= 2
+	}
+	return size
+}
+
+// distinct moves the distinct values of xs to its front, in no order, and
+// returns them. It uses table (at least distinctTable(len(xs)) long) as an
+// open addressing hash set; 0 marks an empty slot, so a 0 in xs is kept
+// apart.
+func distinct(xs, table []uint64) []uint64 {
+	size := distinctTable(len(xs))
+	tab := table[:size]
+	clear(tab)
+	shift := 64 - uint(bits.Len(uint(size-1)))
+	mask := uint64(size - 1)
+	zero := false
+	for _, x := range xs {
+		if x == 0 {
+			zero = true
+			continue
+		}
+		// Fibonacci hashing: the slot is the product's top bits, spread
+		// whatever the values' low bits (fingerprints' are keyed hash
+		// already; a test's may not be).
+		for i := (x * 0x9E3779B97F4A7C15) >> shift; ; i = (i + 1) & mask {
+			if v := tab[i]; v == x {
+				break
+			} else if v == 0 {
+				tab[i] = x
+				break
+			}
+		}
+	}
+	out := xs[:0]
+	if zero {
+		out = append(out, 0)
+	}
+	for _, v := range tab {
+		if v != 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // mergePieces sorts partition p in pieces as long as g, writes each out

@@ -122,3 +122,67 @@ func BenchmarkMerger(b *testing.B) {
 		}
 	}
 }
+
+// TestDistinct: distinct keeps each value once, 0 and the largest too,
+// whatever the values' low bits (slots come from a product's top bits).
+func TestDistinct(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{0, 1, 2, 7, 100, 5000} {
+		for _, shape := range []string{"random", "few", "low bits zero", "with 0 and max"} {
+			xs := make([]uint64, n)
+			for i := range xs {
+				switch shape {
+				case "random":
+					xs[i] = r.Uint64()
+				case "few":
+					xs[i] = uint64(r.IntN(5)) * 0x0101_0101_0101_0101
+				case "low bits zero":
+					xs[i] = uint64(r.IntN(n+1)) << 40
+				case "with 0 and max":
+					xs[i] = [...]uint64{0, ^uint64(0), 1, 0x8000_0000_0000_0000}[r.IntN(4)]
+				}
+			}
+			want := slices.Compact(slices.Sorted(slices.Values(xs)))
+			table := make([]uint64, distinctTable(n))
+			got := distinct(slices.Clone(xs), table)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d %s: got %d distinct values, want %d", n, shape, len(got), len(want))
+			}
+		}
+	}
+}
+
+// BenchmarkPartitionSort sorts and deduplicates one partition as WriteSet
+// does at 2 GiB: 80 K value fingerprints sharing their top 16 bits, each
+// distinct one four times, sorted as they are or their copies dropped
+// first.
+func BenchmarkPartitionSort(b *testing.B) {
+	r := rand.New(rand.NewPCG(17, 18))
+	src := make([]uint64, 80000)
+	for i := range src {
+		if i%4 == 0 {
+			src[i] = 0x0b7f<<48 | r.Uint64()>>16
+		} else {
+			src[i] = src[r.IntN(i/4+1)*4]
+		}
+	}
+	r.Shuffle(len(src), func(i, j int) { src[i], src[j] = src[j], src[i] })
+	a := make([]uint64, len(src))
+	t := make([]uint64, distinctTable(len(src)))
+	b.Run("sorted", func(b *testing.B) {
+		for range b.N {
+			copy(a, src)
+			sortHashes(a, t)
+			_ = slices.Compact(a)
+		}
+	})
+	b.Run("distinct first", func(b *testing.B) {
+		for range b.N {
+			copy(a, src)
+			xs := distinct(a, t)
+			sortHashes(xs, t)
+			_ = slices.Compact(xs)
+		}
+	})
+}
