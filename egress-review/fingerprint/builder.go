@@ -436,7 +436,8 @@ func (b *Builder) sortRuns() (vsrc source, nv uint64, rsrc source, nr uint64, er
 		job := &jobs[j]
 		g, t := b.buf[j*share:(j+1)*share:(j+1)*share], s[j*share:(j+1)*share:(j+1)*share]
 		run := func() {
-			job.name, job.n, job.err = b.sortParts(kinds[job.kind], files[job.kind], job.from, job.to, g, t)
+			src := &partSource{b: b, k: kinds[job.kind], files: files[job.kind], p: job.from, to: job.to, g: g, t: t}
+			job.name, job.n, job.err = b.writeRun(src)
 		}
 		if j == len(jobs)-1 {
 			run()
@@ -485,18 +486,10 @@ type partJob struct {
 	err      error
 }
 
-// sortParts sorts and deduplicates partitions [from, to) of k, whose run
-// files are files, into one run file, and returns its name and length. It
-// reads each partition into g and sorts it with t (as long) as scratch; a
-// partition longer than g is sorted in pieces of g's length, written out
-// and merged.
-func (b *Builder) sortParts(k *partRuns, files []*os.File, from, to int, g, t []uint64) (string, uint64, error) {
-	src := &partSource{b: b, k: k, files: files, p: from, to: to, g: g, t: t}
-	return b.writeRun(src)
-}
-
-// partSource yields partitions [p, to) of k sorted and deduplicated, one
-// after the other; see sortParts.
+// partSource yields partitions [p, to) of k, whose run files are files,
+// sorted and deduplicated, one after the other. It reads each partition
+// into g and sorts it with t (as long) as scratch; a partition longer than
+// g is sorted in pieces of g's length, written out and merged.
 type partSource struct {
 	b      *Builder
 	k      *partRuns
@@ -522,11 +515,11 @@ func (ps *partSource) block() ([]uint64, error) {
 		}
 		p := ps.p
 		ps.p++
-		n := ps.k.size(p)
+		size := ps.k.size(p)
 		switch {
-		case n == 0:
+		case size == 0:
 			continue
-		case n <= int64(len(ps.g)):
+		case size <= int64(len(ps.g)):
 			xs := ps.g[:0]
 			for i, r := range ps.k.runs {
 				var err error
@@ -534,14 +527,15 @@ func (ps *partSource) block() ([]uint64, error) {
 					return nil, err
 				}
 			}
-			if n := len(xs); !ps.sorted && distinctTable(n) <= len(ps.t) {
+			if !ps.sorted && distinctTable(len(xs)) <= len(ps.t) {
 				// Most value fingerprints come back several times
 				// (an identifier in every row of its holder): drop
 				// the copies first, in a table in cache, and sort
 				// what is left. A kind whose partitions are mostly
 				// distinct (the rows) is sorted as it is from then on.
+				all := len(xs)
 				xs = distinct(xs, ps.t)
-				ps.sorted = 4*len(xs) > 3*n
+				ps.sorted = 4*len(xs) > 3*all
 			}
 			sortHashes(xs, ps.t)
 			return slices.Compact(xs), nil
