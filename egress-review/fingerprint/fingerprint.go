@@ -210,6 +210,56 @@ func (h *Hasher) AppendValueOfCell(dst []uint64, cell uint64, v string) []uint64
 	return dst
 }
 
+// Shape is what Cell learned of a value's bytes while hashing it, for a
+// caller that looks at the same cell again: whether the value is ASCII
+// without white space (so that its first canonical form is the value in
+// lower case, as long), and then its number of ASCII digits and whether it
+// holds an '@'. The zero Shape knows nothing.
+type Shape uint32
+
+const (
+	shapeKnown  Shape = 1 << 31
+	shapeAt     Shape = 1 << 30
+	shapeDigits       = 1<<30 - 1 // mask of the digit count
+)
+
+// Known reports whether s describes its value; Digits and At are zero
+// otherwise.
+func (s Shape) Known() bool { return s&shapeKnown != 0 }
+
+// Digits returns the number of ASCII digits of a value whose Shape is
+// known.
+func (s Shape) Digits() int { return int(s & shapeDigits) }
+
+// At reports whether a value whose Shape is known holds an '@'.
+func (s Shape) At() bool { return s&shapeAt != 0 }
+
+// CellShape is Cell, with the Shape of v.
+func (h *Hasher) CellShape(v string) (uint64, Shape) {
+	if x, s, ok := h.cellWords(v); ok {
+		return x, s
+	}
+	return h.cellOther(v), 0
+}
+
+// AppendValueOfShape is AppendValueOfCell for a v whose Shape s CellShape
+// returned with cell: when s is known, v needs no second look.
+func (h *Hasher) AppendValueOfShape(dst []uint64, cell uint64, s Shape, v string) []uint64 {
+	if !s.Known() {
+		return h.AppendValueOfCell(dst, cell, v)
+	}
+	if len(v) == 0 {
+		return dst
+	}
+	// The first canonical form is v lowered, whose fingerprint is cell;
+	// the digits form is v's digits.
+	dst = append(dst, cell)
+	if d := s.Digits(); d >= MinDigits && d != len(v) {
+		dst = append(dst, h.digitsSum(unsafe.Slice(unsafe.StringData(v), len(v))))
+	}
+	return dst
+}
+
 // digitsSum is the fingerprint of the digits form of v, a canonical ASCII
 // form with at least MinDigits digits and other bytes too.
 func (h *Hasher) digitsSum(v []byte) uint64 {
@@ -265,9 +315,14 @@ func (h *Hasher) Row(cells []string) uint64 {
 // an empty cell): what Row hashes for each cell. An importer that hashes a
 // table a column at a time calls Cell on every cell and RowOf on each row.
 func (h *Hasher) Cell(v string) uint64 {
-	if x, ok := h.cellWords(v); ok {
+	if x, _, ok := h.cellWords(v); ok {
 		return x
 	}
+	return h.cellOther(v)
+}
+
+// cellOther is Cell for a v that cellWords does not take.
+func (h *Hasher) cellOther(v string) uint64 {
 	digits, other := 0, false
 	for i := 0; i < len(v); i++ {
 		b := v[i]
@@ -304,32 +359,37 @@ func (h *Hasher) Cell(v string) uint64 {
 // as long. It looks at eight bytes at a time (the capitals, the digits,
 // and anything that rules the value out), then hashes the value, lowered
 // as it is read when it has capitals, without copying it. It returns false
-// for any other value.
-func (h *Hasher) cellWords(v string) (uint64, bool) {
+// for any other value, and the value's Shape when it takes it.
+func (h *Hasher) cellWords(v string) (uint64, Shape, bool) {
 	n := len(v)
 	p := unsafe.Slice(unsafe.StringData(v), n)
-	var bad, upper uint64
+	var bad, upper, at uint64
 	digits := 0
 	look := func(x uint64) {
 		// A byte from 0x80 up makes the masks wrong, and bad nonzero.
 		bad |= x&swarHigh | swarIn(x, ' ', ' ') | swarIn(x, '\t', '\r')
 		upper |= swarIn(x, 'A', 'Z')
+		at |= swarIn(x, '@', '@')
 		digits += bits.OnesCount64(swarIn(x, '0', '9'))
 	}
 	i := 0
 	for ; i+8 <= n; i += 8 {
 		look(binary.LittleEndian.Uint64(p[i:]))
 		if bad != 0 {
-			return 0, false // names and text: their first space is early
+			return 0, 0, false // names and text: their first space is early
 		}
 	}
 	if i < n {
-		var w [8]byte // zeros: neither capitals, digits nor bad
+		var w [8]byte // zeros: neither capitals, digits, '@' nor bad
 		copy(w[:], p[i:])
 		look(binary.LittleEndian.Uint64(w[:]))
 	}
-	if bad != 0 {
-		return 0, false
+	if bad != 0 || n > shapeDigits {
+		return 0, 0, false
+	}
+	shape := shapeKnown | Shape(digits)
+	if at != 0 {
+		shape |= shapeAt
 	}
 	kind := KindMixed
 	if digits == n {
@@ -341,7 +401,7 @@ func (h *Hasher) cellWords(v string) (uint64, bool) {
 	} else {
 		sum = h.value.sum64Lower(p)
 	}
-	return withTag(sum, ValueTag(kind, n)), true
+	return withTag(sum, ValueTag(kind, n)), shape, true
 }
 
 // SWAR (SIMD within a register) on eight ASCII bytes.

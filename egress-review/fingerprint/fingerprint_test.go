@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/containerd/errdefs"
 )
@@ -303,6 +304,20 @@ func FuzzCanonical(f *testing.F) {
 		if got := h.AppendValueOfCell(pre, h.Cell(v), v); !slices.Equal(got[1:], want) || got[0] != 7 {
 			t.Errorf("AppendValueOfCell(%q): got %x, want %x after 7", v, got, want)
 		}
+		cell, shape := h.CellShape(v)
+		if cell != first {
+			t.Errorf("CellShape(%q): got %x, want %x", v, cell, first)
+		}
+		if shape.Known() {
+			checkShape(t, v, shape)
+		} else if shape != 0 || !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 || unicode.IsSpace(c) }) {
+			// Only values with white space or beyond ASCII are not
+			// known, and an unknown Shape says nothing.
+			t.Errorf("CellShape(%q): Shape %#x, unknown", v, uint32(shape))
+		}
+		if got := h.AppendValueOfShape(pre, cell, shape, v); !slices.Equal(got[1:], want) || got[0] != 7 {
+			t.Errorf("AppendValueOfShape(%q): got %x, want %x after 7", v, got, want)
+		}
 	})
 }
 
@@ -399,7 +414,7 @@ func TestCellWords(t *testing.T) {
 				b[r.IntN(n)] = ruled[r.IntN(len(ruled))]
 			}
 			v := string(b)
-			got, ok := h.cellWords(v)
+			got, shape, ok := h.cellWords(v)
 			wantOK := !strings.ContainsAny(v, string(ruled[:6])) && !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 })
 			if ok != wantOK {
 				t.Fatalf("cellWords(%q): took it %v, want %v", v, ok, wantOK)
@@ -407,6 +422,25 @@ func TestCellWords(t *testing.T) {
 			if ok && got != h.cellSlow(v) {
 				t.Fatalf("cellWords(%q): got %x, want %x", v, got, h.cellSlow(v))
 			}
+			if ok {
+				checkShape(t, v, shape)
+			}
 		}
+	}
+}
+
+// checkShape fails t unless shape is the known Shape of v: its ASCII
+// digits, and whether it holds '@'.
+func checkShape(t *testing.T, v string, shape Shape) {
+	t.Helper()
+	digits := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] >= '0' && v[i] <= '9' {
+			digits++
+		}
+	}
+	if !shape.Known() || shape.Digits() != digits || shape.At() != strings.Contains(v, "@") {
+		t.Fatalf("Shape of %q: known %v, %d digits, '@' %v; want %d digits, '@' %v",
+			v, shape.Known(), shape.Digits(), shape.At(), digits, strings.Contains(v, "@"))
 	}
 }

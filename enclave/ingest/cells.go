@@ -16,31 +16,6 @@ import (
 // what fingerprint.CellString gives for every cell, without its type
 // switch per cell; cells_test.go checks the agreement.
 
-// eachCell calls fn with every non-null cell of arr as a string, in order,
-// until fn returns false. The string is only valid during the call for
-// non-string arrays.
-func eachCell(arr arrow.Array, fn func(r int, v string) bool) {
-	n := arr.Len()
-	hasNulls := arr.NullN() > 0
-	if a, ok := arr.(*array.String); ok {
-		for r := 0; r < n; r++ {
-			if hasNulls && a.IsNull(r) {
-				continue
-			}
-			if !fn(r, a.Value(r)) {
-				return
-			}
-		}
-		return
-	}
-	for r := 0; r < n; r++ {
-		v, ok := fingerprint.CellString(arr, r)
-		if ok && !fn(r, v) {
-			return
-		}
-	}
-}
-
 // eachCellBytes calls fn with the bytes of every non-null cell of arr, in
 // order. fn must only read them.
 func eachCellBytes(arr arrow.Array, fn func(v []byte)) {
@@ -138,6 +113,13 @@ func mayHoldPersonal(s string) bool {
 	// Every case below needs 11 digits at least: count them first, eight
 	// bytes at a time, since most cells have far fewer.
 	digits, at := digitsAndAt(s)
+	return mayHoldPersonalCounted(s, digits, at)
+}
+
+// mayHoldPersonalCounted is mayHoldPersonal for an s whose ASCII digits and
+// '@' are counted already (digitsAndAt(s), or the Shape the cell's
+// fingerprint found).
+func mayHoldPersonalCounted(s string, digits int, at bool) bool {
 	if at {
 		return true
 	}

@@ -211,8 +211,9 @@ func recycle(free chan []uint64, s []uint64) {
 type worker struct {
 	im       *importer
 	appliers []*applier
-	cols     [][]string // per output column, its cells as strings
-	hashes   [][]uint64 // per output column, the Cell fingerprint of each cell
+	cols     [][]string            // per output column, its cells as strings
+	hashes   [][]uint64            // per output column, the Cell fingerprint of each cell
+	shapes   [][]fingerprint.Shape // per output column, each cell's Shape
 	rowCells []uint64
 	cells    []cellCache // per output column
 	valueCap int         // capacity for the next batch's value fingerprints
@@ -232,9 +233,10 @@ type cellCache struct {
 }
 
 type cellSlot struct {
-	v   string
-	h   uint64
-	set bool
+	v     string
+	h     uint64
+	shape fingerprint.Shape
+	set   bool
 }
 
 // Limits of a cellCache: values longer than cellCacheValue bytes are not
@@ -263,11 +265,12 @@ func cellSlotOf(v string) uint64 {
 	return x >> (64 - cellSlotBits)
 }
 
-// fill sets hs[r] to the Cell fingerprint of cells[r].
-func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, cells []string) {
+// fill sets hs[r] and shapes[r] to the Cell fingerprint and the Shape of
+// cells[r].
+func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, shapes []fingerprint.Shape, cells []string) {
 	if c.off {
 		for r, v := range cells {
-			hs[r] = h.Cell(v)
+			hs[r], shapes[r] = h.CellShape(v)
 		}
 		return
 	}
@@ -278,14 +281,14 @@ func (c *cellCache) fill(h *fingerprint.Hasher, hs []uint64, cells []string) {
 	for r, v := range cells {
 		s := &c.slots[cellSlotOf(v)]
 		if s.set && s.v == v {
-			hs[r] = s.h
+			hs[r], shapes[r] = s.h, s.shape
 			continue
 		}
 		misses++
-		x := h.Cell(v)
-		hs[r] = x
+		x, shape := h.CellShape(v)
+		hs[r], shapes[r] = x, shape
 		if len(v) <= cellCacheValue {
-			*s = cellSlot{v: strings.Clone(v), h: x, set: true} // v points into the batch
+			*s = cellSlot{v: strings.Clone(v), h: x, shape: shape, set: true} // v points into the batch
 			c.stored++
 		}
 	}
@@ -301,6 +304,7 @@ func (im *importer) newWorker() *worker {
 	}
 	wk.cols = make([][]string, len(im.schema.Fields()))
 	wk.hashes = make([][]uint64, len(im.schema.Fields()))
+	wk.shapes = make([][]fingerprint.Shape, len(im.schema.Fields()))
 	wk.rowCells = make([]uint64, len(im.schema.Fields()))
 	wk.cells = make([]cellCache, len(im.schema.Fields()))
 	return wk
@@ -323,21 +327,27 @@ func (wk *worker) process(w *work) {
 			return
 		}
 		w.out[im.outIdx[i]] = out
-		if im.scan[i] {
-			kinds, err := safetyNet(a.col, out, w.b.where)
-			if err != nil {
-				w.err = err
-				return
+	}
+	// The safety net looks at the cells as cellHashes left them, with the
+	// digits and '@' their fingerprints counted.
+	wk.cellHashes(w.out, int(rec.NumRows()))
+	for i, a := range wk.appliers {
+		if a.out == nil || !im.scan[i] {
+			continue
+		}
+		j := im.outIdx[i]
+		kinds, err := safetyNet(a.col, wk.cols[j], wk.shapes[j], w.b.where)
+		if err != nil {
+			w.err = err
+			return
+		}
+		if len(kinds) > 0 {
+			if w.found == nil {
+				w.found = make([][]pii.Kind, len(wk.appliers))
 			}
-			if len(kinds) > 0 {
-				if w.found == nil {
-					w.found = make([][]pii.Kind, len(wk.appliers))
-				}
-				w.found[i] = kinds
-			}
+			w.found[i] = kinds
 		}
 	}
-	wk.cellHashes(w.out, int(rec.NumRows()))
 	w.values = wk.valueFingerprints(rec, w.out)
 	w.rows = wk.rowFingerprints(w.out, int(rec.NumRows()))
 	for j := range wk.cols {
@@ -365,7 +375,7 @@ func (wk *worker) valueFingerprints(in arrow.RecordBatch, out []arrow.Array) []u
 			// fingerprints already: Cell is that form's value
 			// fingerprint. A null cell is "" and has none.
 			for r, v := range wk.cols[j] {
-				dst = wk.im.hasher.AppendValueOfCell(dst, wk.hashes[j][r], v)
+				dst = wk.im.hasher.AppendValueOfShape(dst, wk.hashes[j][r], wk.shapes[j][r], v)
 			}
 		}
 	}
@@ -379,7 +389,8 @@ func (wk *worker) cellHashes(out []arrow.Array, n int) {
 	for j, c := range out {
 		wk.cols[j] = columnStrings(wk.cols[j], c)
 		wk.hashes[j] = slices.Grow(wk.hashes[j][:0], n)[:n]
-		wk.cells[j].fill(h, wk.hashes[j], wk.cols[j])
+		wk.shapes[j] = slices.Grow(wk.shapes[j][:0], n)[:n]
+		wk.cells[j].fill(h, wk.hashes[j], wk.shapes[j], wk.cols[j])
 	}
 }
 
@@ -398,16 +409,24 @@ func (wk *worker) rowFingerprints(out []arrow.Array, n int) []uint64 {
 	return rows
 }
 
-// safetyNet scans a column kept raw for personal identifiers. It
-// returns the acknowledged kinds it found, in order of first appearance,
-// or an error naming the column, the kind and the first place of an
-// identifier the spec does not acknowledge.
-func safetyNet(c *ColumnSpec, out arrow.Array, where func(int) string) ([]pii.Kind, error) {
+// safetyNet scans a column kept raw for personal identifiers: its
+// cells as columnStrings formats them ("" for a null), with the Shapes
+// their fingerprints found. It returns the acknowledged kinds it found, in
+// order of first appearance, or an error naming the column, the kind and
+// the first place of an identifier the spec does not acknowledge.
+func safetyNet(c *ColumnSpec, cells []string, shapes []fingerprint.Shape, where func(int) string) ([]pii.Kind, error) {
 	var found []pii.Kind
 	var hit error
-	eachCell(out, func(r int, v string) bool {
-		if len(v) < 6 || !mayHoldPersonal(v) {
-			return true
+	for r, v := range cells {
+		if len(v) < 6 {
+			continue
+		}
+		if s := shapes[r]; s.Known() {
+			if !mayHoldPersonalCounted(v, s.Digits(), s.At()) {
+				continue
+			}
+		} else if !mayHoldPersonal(v) {
+			continue
 		}
 		pii.ScanFunc(v, func(m pii.Match) bool {
 			if !m.Kind.Personal() {
@@ -423,7 +442,9 @@ func safetyNet(c *ColumnSpec, out arrow.Array, where func(int) string) ([]pii.Ki
 				c.Name, m.Kind, where(r), m.Kind, errdefs.ErrInvalidArgument)
 			return false
 		})
-		return hit == nil
-	})
-	return found, hit
+		if hit != nil {
+			return nil, hit
+		}
+	}
+	return found, nil
 }

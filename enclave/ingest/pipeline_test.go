@@ -202,16 +202,17 @@ func TestCellCache(t *testing.T) {
 	buf := []byte("Anping,Beiling,Anping, x Y ,,Anping")
 	cells := strings.Split(unsafe.String(unsafe.SliceData(buf), len(buf)), ",")
 	hs := make([]uint64, len(cells))
-	c.fill(h, hs, cells)
+	shapes := make([]fingerprint.Shape, len(cells))
+	c.fill(h, hs, shapes, cells)
 	for r, v := range cells {
-		if hs[r] != h.Cell(v) {
-			t.Fatalf("cell %d: got %x, want Cell's %x", r, hs[r], h.Cell(v))
+		if x, shape := h.CellShape(v); hs[r] != x || shapes[r] != shape {
+			t.Fatalf("cell %d: got %x %#x, want CellShape's %x %#x", r, hs[r], shapes[r], x, shape)
 		}
 	}
 	copy(buf, "Xxxxxx") // the batch's buffer is reused
-	c.fill(h, hs[:1], []string{"Anping"})
-	if hs[0] != h.Cell("Anping") || c.off {
-		t.Fatalf("got %x (off %v) after the batch changed, want Cell's %x", hs[0], c.off, h.Cell("Anping"))
+	c.fill(h, hs[:1], shapes[:1], []string{"Anping"})
+	if x, shape := h.CellShape("Anping"); hs[0] != x || shapes[0] != shape || c.off {
+		t.Fatalf("got %x %#x (off %v) after the batch changed, want CellShape's %x %#x", hs[0], shapes[0], c.off, x, shape)
 	}
 	// Values that share a slot replace each other and are hashed again,
 	// never taken for one another.
@@ -223,8 +224,9 @@ func TestCellCache(t *testing.T) {
 		}
 	}
 	hs = make([]uint64, len(many))
+	shapes = make([]fingerprint.Shape, len(many))
 	for range 2 {
-		shared.fill(h, hs, many)
+		shared.fill(h, hs, shapes, many)
 		for r, v := range many {
 			if hs[r] != h.Cell(v) {
 				t.Fatalf("cell %d of 1000 values: got %x, want Cell's %x", r, hs[r], h.Cell(v))
@@ -239,13 +241,14 @@ func TestCellCache(t *testing.T) {
 		distinct[i] = fmt.Sprintf("v%d", i)
 	}
 	hs = make([]uint64, len(distinct))
-	c.fill(h, hs, distinct)
+	shapes = make([]fingerprint.Shape, len(distinct))
+	c.fill(h, hs, shapes, distinct)
 	if !c.off || c.slots != nil {
 		t.Fatal("got the cache still on after a batch of distinct values, want it off")
 	}
-	c.fill(h, hs, distinct)
+	c.fill(h, hs, shapes, distinct)
 	for r, v := range distinct {
-		if hs[r] != h.Cell(v) {
+		if x, shape := h.CellShape(v); hs[r] != x || shapes[r] != shape {
 			t.Fatalf("cell %d: got %x, want Cell's %x with the cache off", r, hs[r], h.Cell(v))
 		}
 	}
