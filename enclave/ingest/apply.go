@@ -1,14 +1,12 @@
 package ingest
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +29,9 @@ type applier struct {
 	in   arrow.DataType
 	out  arrow.DataType // nil for drop
 	mem  memory.Allocator
-	mac  hash.Hash
+	mac  *pseudonymMAC
 	rng  *rand.Rand
 	now  time.Time
-	hbuf []byte
 	key  []byte   // pseudonym key, for clone
 	seed [32]byte // noise seed, for clone and reseed
 }
@@ -63,7 +60,7 @@ func outputType(r Rule, in arrow.DataType) arrow.DataType {
 func newApplier(c *ColumnSpec, in arrow.DataType, mem memory.Allocator, pseudonymKey []byte, seed [32]byte, now time.Time) *applier {
 	a := &applier{col: c, in: in, out: outputType(c.Rule, in), mem: mem, now: now, key: pseudonymKey, seed: seed}
 	if c.Rule.Kind == RuleHash {
-		a.mac = hmac.New(sha256.New, pseudonymKey)
+		a.mac = newPseudonymMAC(pseudonymKey)
 	}
 	if c.Rule.Kind == RuleNoise {
 		a.rng = rand.New(rand.NewChaCha8(seed))
@@ -257,11 +254,30 @@ func appendMaskKeep(dst []byte, v string, first, last int, c rune) []byte {
 // pseudonym is the keyed HMAC-SHA256 of v, its first 16 bytes in hex: the
 // same value gives the same pseudonym in every dataset under one keyring.
 func (a *applier) pseudonym(dst []byte, v string) []byte {
-	a.mac.Reset()
-	a.mac.Write(unsafe.Slice(unsafe.StringData(v), len(v))) // only read
-	a.hbuf = a.mac.Sum(a.hbuf[:0])
-	return hex.AppendEncode(dst, a.hbuf[:16])
+	sum := a.mac.Sum(unsafe.Slice(unsafe.StringData(v), len(v))) // only read
+	return appendHex16(dst, sum)
 }
+
+// appendHex16 appends the first 16 bytes of sum in lower-case hex, as
+// hex.AppendEncode does, a byte's two digits at a time.
+func appendHex16(dst, sum []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 32)[:n+32]
+	out := dst[n:]
+	for i, b := range sum[:16] {
+		out[2*i], out[2*i+1] = hexPairs[b][0], hexPairs[b][1]
+	}
+	return dst
+}
+
+// hexPairs is each byte's two lower-case hex digits.
+var hexPairs = func() (t [256][2]byte) {
+	const digits = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{digits[i>>4], digits[i&15]}
+	}
+	return t
+}()
 
 // isoDate returns the year of v when v is exactly a valid date written
 // 2006-01-02, the common case, which it checks as time.Parse would, without
