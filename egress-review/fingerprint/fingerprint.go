@@ -379,10 +379,12 @@ func (h *Hasher) cellWords(v string) (uint64, Shape, bool) {
 			return 0, 0, false // names and text: their first space is early
 		}
 	}
-	if i < n {
-		var w [8]byte // zeros: neither capitals, digits, '@' nor bad
-		copy(w[:], p[i:])
-		look(binary.LittleEndian.Uint64(w[:]))
+	if i < n { // as sum64 reads it; zeros are neither capitals, digits, '@' nor bad
+		if n >= 8 {
+			look(binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i)))
+		} else {
+			look(shortWord(p, i))
+		}
 	}
 	if bad != 0 || n > shapeDigits {
 		return 0, 0, false

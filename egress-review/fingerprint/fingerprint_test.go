@@ -444,3 +444,57 @@ func checkShape(t *testing.T, v string, shape Shape) {
 			v, shape.Known(), shape.Digits(), shape.At(), digits, strings.Contains(v, "@"))
 	}
 }
+
+// refSipHash is SipHash-2-4 as its paper states it, a byte at a time.
+func refSipHash(k0, k1 uint64, msg []byte) uint64 {
+	v0, v1, v2, v3 := k0^0x736f6d6570736575, k1^0x646f72616e646f6d, k0^0x6c7967656e657261, k1^0x7465646279746573
+	b := append(append([]byte(nil), msg...), make([]byte, 8-len(msg)%8)...)
+	b[len(b)-1] = byte(len(msg))
+	for i := 0; i < len(b); i += 8 {
+		var m uint64
+		for j := 7; j >= 0; j-- {
+			m = m<<8 | uint64(b[i+j])
+		}
+		v3 ^= m
+		for range 2 {
+			v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		}
+		v0 ^= m
+	}
+	v2 ^= 0xff
+	for range 4 {
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	}
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+// TestSum64Lengths checks sum64, sum64Lower and shortWord against the plain
+// definition for every length around the block size, at every offset in a
+// larger buffer (so that a load past the message would read other bytes).
+func TestSum64Lengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	k := sipKey{r.Uint64(), r.Uint64()}
+	buf := make([]byte, 96)
+	for i := range buf {
+		buf[i] = byte('A' + r.IntN(58)) // capitals, lower case and a few others
+	}
+	for off := 0; off < 8; off++ {
+		for n := 0; n <= 70; n++ {
+			p := buf[off : off+n : off+n]
+			if got, want := k.sum64(p), refSipHash(k.k0, k.k1, p); got != want {
+				t.Fatalf("sum64 of %d bytes at %d: got %#x, want %#x", n, off, got, want)
+			}
+			lower := bytes.ToLower(p)
+			if got, want := k.sum64Lower(p), refSipHash(k.k0, k.k1, lower); got != want {
+				t.Fatalf("sum64Lower of %d bytes at %d: got %#x, want %#x", n, off, got, want)
+			}
+			for i := 0; n < 8 && i <= n; i++ {
+				var w [8]byte
+				copy(w[:], p[i:])
+				if got, want := shortWord(p, i), binary.LittleEndian.Uint64(w[:]); got != want {
+					t.Fatalf("shortWord of %d bytes from %d: got %#x, want %#x", n, i, got, want)
+				}
+			}
+		}
+	}
+}

@@ -16,39 +16,21 @@ func newSipKey(key []byte) sipKey {
 func (k sipKey) sum64(p []byte) uint64 {
 	v0, v1, v2, v3 := k.start()
 	n := len(p)
-	for len(p) >= 8 {
-		m := binary.LittleEndian.Uint64(p)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		m := binary.LittleEndian.Uint64(p[i:])
 		v3 ^= m
 		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
 		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
 		v0 ^= m
-		p = p[8:]
 	}
 	var t uint64
-	switch len(p) {
-	case 7:
-		t |= uint64(p[6]) << 48
-		fallthrough
-	case 6:
-		t |= uint64(p[5]) << 40
-		fallthrough
-	case 5:
-		t |= uint64(p[4]) << 32
-		fallthrough
-	case 4:
-		t |= uint64(p[3]) << 24
-		fallthrough
-	case 3:
-		t |= uint64(p[2]) << 16
-		fallthrough
-	case 2:
-		t |= uint64(p[1]) << 8
-		fallthrough
-	case 1:
-		t |= uint64(p[0])
+	if n >= 8 { // see shortWord
+		t = binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i))
+	} else {
+		t = shortWord(p, i)
 	}
-	m := t | uint64(n&0xff)<<56
-	return sipEnd(v0, v1, v2, v3, m)
+	return sipEnd(v0, v1, v2, v3, t|uint64(n&0xff)<<56)
 }
 
 // sum64Lower is sum64 of p with its capitals in lower case, for p of
@@ -56,18 +38,40 @@ func (k sipKey) sum64(p []byte) uint64 {
 func (k sipKey) sum64Lower(p []byte) uint64 {
 	v0, v1, v2, v3 := k.start()
 	n := len(p)
-	for len(p) >= 8 {
-		m := lowerWord(binary.LittleEndian.Uint64(p))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		m := lowerWord(binary.LittleEndian.Uint64(p[i:]))
 		v3 ^= m
 		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
 		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
 		v0 ^= m
-		p = p[8:]
 	}
-	var w [8]byte
-	copy(w[:], p)
-	m := lowerWord(binary.LittleEndian.Uint64(w[:])) | uint64(n&0xff)<<56
-	return sipEnd(v0, v1, v2, v3, m)
+	var t uint64
+	if n >= 8 { // see shortWord
+		t = binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i))
+	} else {
+		t = shortWord(p, i)
+	}
+	return sipEnd(v0, v1, v2, v3, lowerWord(t)|uint64(n&0xff)<<56)
+}
+
+// The bytes p[i:] left after the last whole block, fewer than eight, are
+// read as a little-endian word padded with zeros without a loop or a copy:
+// when p has eight bytes, its last eight shifted right past those before i
+// (by 64 when none are left, which gives 0); otherwise by shortWord.
+
+// shortWord returns p[i:] of a p shorter than eight bytes as a
+// little-endian word padded with zeros, from two loads that overlap in
+// the middle.
+func shortWord(p []byte, i int) uint64 {
+	n := len(p)
+	switch r := n - i; {
+	case r >= 4:
+		return uint64(binary.LittleEndian.Uint32(p[i:])) | uint64(binary.LittleEndian.Uint32(p[n-4:]))<<(8*uint(r-4))
+	case r > 0:
+		return uint64(p[i]) | uint64(p[i+r/2])<<(8*uint(r/2)) | uint64(p[n-1])<<(8*uint(r-1))
+	}
+	return 0
 }
 
 // sum64Words is sum64 of the little-endian encoding of ws: each word is
