@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -259,25 +258,21 @@ func (a *applier) pseudonym(dst []byte, v string) []byte {
 }
 
 // appendHex16 appends the first 16 bytes of sum in lower-case hex, as
-// hex.AppendEncode does, a byte's two digits at a time.
+// hex.AppendEncode does, four bytes at a time: their eight nibbles are
+// spread one to a byte and each made a digit, '0'-'9' or 'a'-'f', by
+// adding '0' and, for those from 10 up, 'a'-'0'-10 more.
 func appendHex16(dst, sum []byte) []byte {
-	n := len(dst)
-	dst = slices.Grow(dst, 32)[:n+32]
-	out := dst[n:]
-	for i, b := range sum[:16] {
-		out[2*i], out[2*i+1] = hexPairs[b][0], hexPairs[b][1]
+	var out [32]byte
+	for i := 0; i < 16; i += 4 {
+		x := uint64(binary.BigEndian.Uint32(sum[i:]))
+		x = (x<<16 | x) & 0x0000FFFF0000FFFF
+		x = (x<<8 | x) & 0x00FF00FF00FF00FF
+		x = (x<<4 | x) & 0x0F0F0F0F0F0F0F0F
+		letters := (x + 0x06*swarOnes) >> 4 & swarOnes // 1 in the bytes from 10 up
+		binary.BigEndian.PutUint64(out[2*i:], x+0x30*swarOnes+letters*('a'-'0'-10))
 	}
-	return dst
+	return append(dst, out[:]...)
 }
-
-// hexPairs is each byte's two lower-case hex digits.
-var hexPairs = func() (t [256][2]byte) {
-	const digits = "0123456789abcdef"
-	for i := range t {
-		t[i] = [2]byte{digits[i>>4], digits[i&15]}
-	}
-	return t
-}()
 
 // isoDate returns the year of v when v is exactly a valid date written
 // 2006-01-02, the common case, which it checks as time.Parse would, without
