@@ -160,30 +160,12 @@ func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
 
 // ValueBytes is AppendValue for a byte slice, without converting it.
 func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
-	// Digits are counted without a branch: in a hex pseudonym they come
-	// and go at random, and a branch on each would be mispredicted half
-	// the time.
-	digits := 0
-	for _, b := range v {
-		if asciiCanon[b&0x7F] != b {
-			return h.valueBytesSlow(dst, v)
-		}
-		digits += int(isDigit[b])
+	// Codes and identifiers, ASCII without white space, are read eight
+	// bytes at a time and hashed as Cell hashes them (their first form).
+	if x, s, ok := h.cellWords(unsafeString(v)); ok {
+		return h.appendKnown(dst, x, s, v)
 	}
-	// v is its own first canonical form: hash it without copying, with
-	// the tag valueSum would find.
-	if len(v) == 0 {
-		return dst
-	}
-	kind := KindMixed
-	if digits == len(v) {
-		kind = KindDigits
-	}
-	dst = append(dst, withTag(h.value.sum64(v), ValueTag(kind, len(v))))
-	if digits >= MinDigits && digits != len(v) {
-		dst = append(dst, h.digitsSum(v))
-	}
-	return dst
+	return h.valueBytesSlow(dst, v)
 }
 
 // AppendValueOfCell is AppendValue(dst, v) for a v whose Cell fingerprint
@@ -248,14 +230,19 @@ func (h *Hasher) AppendValueOfShape(dst []uint64, cell uint64, s Shape, v string
 	if !s.Known() {
 		return h.AppendValueOfCell(dst, cell, v)
 	}
+	return h.appendKnown(dst, cell, s, unsafe.Slice(unsafe.StringData(v), len(v)))
+}
+
+// appendKnown appends the value fingerprints of a v of known Shape s
+// whose Cell fingerprint is cell: its first canonical form is v lowered,
+// whose fingerprint is cell, and its digits form is v's digits.
+func (h *Hasher) appendKnown(dst []uint64, cell uint64, s Shape, v []byte) []uint64 {
 	if len(v) == 0 {
 		return dst
 	}
-	// The first canonical form is v lowered, whose fingerprint is cell;
-	// the digits form is v's digits.
 	dst = append(dst, cell)
 	if d := s.Digits(); d >= MinDigits && d != len(v) {
-		dst = append(dst, h.digitsSum(unsafe.Slice(unsafe.StringData(v), len(v))))
+		dst = append(dst, h.digitsSum(v))
 	}
 	return dst
 }
@@ -291,7 +278,7 @@ var isDigit = func() (t [256]uint8) {
 	return t
 }()
 
-// valueBytesSlow is ValueBytes for a v that is not its own canonical form.
+// valueBytesSlow is ValueBytes for a v that cellWords does not take.
 func (h *Hasher) valueBytesSlow(dst []uint64, v []byte) []uint64 {
 	return h.AppendValue(dst, unsafeString(v))
 }
