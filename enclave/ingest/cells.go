@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -166,10 +167,22 @@ func digitChainsLoop(s string) bool {
 // is a run of bits whose digits are counted at once.
 func digitChains(s string) bool {
 	var digit, one, sep uint64
-	for i := 0; i < len(s); i += 8 {
-		var w [8]byte
-		copy(w[:], s[i:])
-		x := binary.LittleEndian.Uint64(w[:])
+	n := len(s)
+	p := unsafe.Slice(unsafe.StringData(s), n)
+	for i := 0; i < n; i += 8 {
+		var x uint64
+		switch {
+		case i+8 <= n:
+			x = binary.LittleEndian.Uint64(p[i:])
+		case n >= 8:
+			// the last bytes, from the last eight shifted past those
+			// before i: zeros above them, as in a copy
+			x = binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i))
+		default:
+			var w [8]byte
+			copy(w[:], p[i:])
+			x = binary.LittleEndian.Uint64(w[:])
+		}
 		ascii := ^x & swarHigh
 		low := x & swarLow7
 		d := (low + 0x50*swarOnes) &^ (low + 0x46*swarOnes) & ascii

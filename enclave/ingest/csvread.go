@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -282,11 +283,25 @@ func (s *stringColumn) append(v []byte) {
 		s.offs[s.n] = int32(s.dlen)
 		return
 	}
-	if s.dlen+len(v) > len(s.bytes) {
-		s.data.Reserve(2*len(s.bytes) + len(v))
+	if s.dlen+len(v)+32 > len(s.bytes) {
+		s.data.Reserve(2*len(s.bytes) + len(v) + 32)
 		s.bytes = s.data.Buf()
 	}
-	copy(s.bytes[s.dlen:], v)
+	if len(v) <= 32 && cap(v) >= 32 {
+		// A short field (most are) as four eight-byte moves, without a
+		// call: the bytes past it, from the rest of the line, land past
+		// dlen, where the next field overwrites them; the batch's data
+		// ends at dlen, and its buffers are cleared before they are
+		// used again.
+		d := s.bytes[s.dlen : s.dlen+32]
+		w := v[:32]
+		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(w))
+		binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(w[8:]))
+		binary.LittleEndian.PutUint64(d[16:], binary.LittleEndian.Uint64(w[16:]))
+		binary.LittleEndian.PutUint64(d[24:], binary.LittleEndian.Uint64(w[24:]))
+	} else {
+		copy(s.bytes[s.dlen:], v)
+	}
 	s.dlen += len(v)
 	if s.valid != nil {
 		bitutil.SetBit(s.bits, s.n)
