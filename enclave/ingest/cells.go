@@ -240,20 +240,29 @@ const (
 // against a byte loop.
 func digitsAndAt(s string) (digits int, at bool) {
 	var atBits uint64
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	look := func(x uint64) {
 		ascii := ^x & swarHigh
 		low := x & swarLow7
 		d := (low + 0x50*swarOnes) &^ (low + 0x46*swarOnes) & ascii
 		digits += bits.OnesCount64(d)
 		atBits |= ^((low ^ 0x40*swarOnes) + swarLow7) & ascii
 	}
-	for ; i < len(s); i++ {
-		digits += int(digitByte[s[i]])
-		if s[i] == '@' {
-			at = true
+	n := len(s)
+	p := unsafe.Slice(unsafe.StringData(s), n)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		look(binary.LittleEndian.Uint64(p[i:]))
+	}
+	if i < n {
+		if n >= 8 {
+			// the last bytes, from the last eight shifted past those
+			// before i; the zeros shifted in are neither digits nor '@'
+			look(binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i)))
+		} else {
+			for ; i < n; i++ {
+				digits += int(digitByte[s[i]])
+				at = at || s[i] == '@'
+			}
 		}
 	}
 	return digits, at || atBits != 0

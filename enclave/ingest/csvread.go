@@ -233,13 +233,19 @@ func (c *csvReader) abort() {
 // isASCII reports whether b holds only ASCII bytes, eight at a time.
 func isASCII(b []byte) bool {
 	var acc uint64
+	n := len(b)
+	if n >= 8 {
+		// the last eight bytes once more covers the tail without a loop
+		acc = binary.LittleEndian.Uint64(b[n-8:])
+	}
 	for len(b) >= 8 {
-		acc |= uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		acc |= binary.LittleEndian.Uint64(b)
 		b = b[8:]
 	}
-	for _, c := range b {
-		acc |= uint64(c)
+	if n < 8 {
+		for _, c := range b {
+			acc |= uint64(c)
+		}
 	}
 	return acc&0x8080808080808080 == 0
 }

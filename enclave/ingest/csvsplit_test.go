@@ -315,3 +315,21 @@ func TestImportRefusesLongRecord(t *testing.T) {
 		t.Fatalf("got the staging directory left behind (%v), want it removed", err)
 	}
 }
+
+// TestIsASCII checks isASCII against a byte loop with one byte from 0x80
+// up at every place of every length around the word size, and none.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		b := bytes.Repeat([]byte{0x7F}, n)
+		if !isASCII(b) {
+			t.Fatalf("got %d ASCII bytes not ASCII", n)
+		}
+		for i := range n {
+			b[i] = 0x80
+			if isASCII(b) {
+				t.Fatalf("got %d bytes with 0x80 at %d ASCII", n, i)
+			}
+			b[i] = 0x7F
+		}
+	}
+}
