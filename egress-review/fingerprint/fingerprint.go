@@ -193,35 +193,64 @@ func (h *Hasher) AppendValueOfCell(dst []uint64, cell uint64, v string) []uint64
 }
 
 // Shape is what Cell learned of a value's bytes while hashing it, for a
-// caller that looks at the same cell again: whether the value is ASCII
-// without white space (so that its first canonical form is the value in
-// lower case, as long), and then its number of ASCII digits and whether it
-// holds an '@'. The zero Shape knows nothing.
+// caller that looks at the same cell again. A counted Shape holds the
+// value's number of ASCII digits and whether it holds an '@'; a known one
+// is counted and also says that the value is ASCII without white space,
+// so that its first canonical form is the value in lower case, as long.
+// The zero Shape knows nothing.
 type Shape uint32
 
 const (
-	shapeKnown  Shape = 1 << 31
-	shapeAt     Shape = 1 << 30
-	shapeDigits       = 1<<30 - 1 // mask of the digit count
+	shapeKnown   Shape = 1 << 31
+	shapeAt      Shape = 1 << 30
+	shapeCounted Shape = 1 << 29
+	shapeDigits        = 1<<29 - 1 // mask of the digit count
 )
 
-// Known reports whether s describes its value; Digits and At are zero
-// otherwise.
+// Known reports whether s describes its value's form (and is counted).
 func (s Shape) Known() bool { return s&shapeKnown != 0 }
 
+// Counted reports whether Digits and At describe the value; they are zero
+// otherwise.
+func (s Shape) Counted() bool { return s&shapeCounted != 0 }
+
 // Digits returns the number of ASCII digits of a value whose Shape is
-// known.
+// counted.
 func (s Shape) Digits() int { return int(s & shapeDigits) }
 
-// At reports whether a value whose Shape is known holds an '@'.
+// At reports whether a value whose Shape is counted holds an '@'.
 func (s Shape) At() bool { return s&shapeAt != 0 }
+
+// countedShape is the counted Shape of a value with the counts that
+// byteCounts adds up for it; zero if the digits do not fit.
+func countedShape(counts uint64) Shape {
+	digits := counts & (1<<32 - 1)
+	if digits > shapeDigits {
+		return 0
+	}
+	s := shapeCounted | Shape(digits)
+	if counts>>32 != 0 {
+		s |= shapeAt
+	}
+	return s
+}
+
+// byteCounts is 1 for an ASCII digit and 1<<32 for '@': summed over a
+// value's bytes, its digits below bit 32 and its '@'s above.
+var byteCounts = func() (t [256]uint64) {
+	for b := '0'; b <= '9'; b++ {
+		t[b] = 1
+	}
+	t['@'] = 1 << 32
+	return t
+}()
 
 // CellShape is Cell, with the Shape of v.
 func (h *Hasher) CellShape(v string) (uint64, Shape) {
 	if x, s, ok := h.cellWords(v); ok {
 		return x, s
 	}
-	return h.cellOther(v), 0
+	return h.cellOther(v)
 }
 
 // AppendValueOfShape is AppendValueOfCell for a v whose Shape s CellShape
@@ -305,18 +334,21 @@ func (h *Hasher) Cell(v string) uint64 {
 	if x, _, ok := h.cellWords(v); ok {
 		return x
 	}
-	return h.cellOther(v)
+	x, _ := h.cellOther(v)
+	return x
 }
 
-// cellOther is Cell for a v that cellWords does not take.
-func (h *Hasher) cellOther(v string) uint64 {
-	digits, other := 0, false
+// cellOther is CellShape for a v that cellWords does not take; the Shape
+// is counted unless v needed cellSlow.
+func (h *Hasher) cellOther(v string) (uint64, Shape) {
+	var counts uint64
+	other := false
 	for i := 0; i < len(v); i++ {
 		b := v[i]
 		if b >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(v[i:])
 			if r < 0x4E00 || r > 0x9FFF {
-				return h.cellSlow(v)
+				return h.cellSlow(v), 0
 			}
 			// A CJK ideograph has no case and is not space: it is
 			// its own canonical form.
@@ -325,20 +357,20 @@ func (h *Hasher) cellOther(v string) uint64 {
 			continue
 		}
 		if asciiCanon[b] != b {
-			return h.cellASCII(v, i, digits, other)
+			return h.cellASCII(v, i, counts, other)
 		}
-		digits += int(isDigit[b]) // no branch: see ValueBytes
+		counts += byteCounts[b] // no branch: digits come and go at random
 	}
 	kind := KindMixed
 	switch {
 	case other:
 		kind = KindOther
-	case digits == len(v):
+	case int(counts&(1<<32-1)) == len(v):
 		kind = KindDigits
 	}
 	// v is its own first canonical form, of kind and length known: hash
 	// it without copying (valueSum would find the same tag).
-	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v)))
+	return withTag(h.value.sum64(unsafe.Slice(unsafe.StringData(v), len(v))), ValueTag(kind, len(v))), countedShape(counts)
 }
 
 // cellWords is Cell for the commonest cells, codes and identifiers: ASCII
@@ -376,7 +408,7 @@ func (h *Hasher) cellWords(v string) (uint64, Shape, bool) {
 	if bad != 0 || n > shapeDigits {
 		return 0, 0, false
 	}
-	shape := shapeKnown | Shape(digits)
+	shape := shapeKnown | shapeCounted | Shape(digits)
 	if at != 0 {
 		shape |= shapeAt
 	}
@@ -441,12 +473,13 @@ func appendASCII(c, d []byte, b byte) ([]byte, []byte) {
 	return c, d
 }
 
-// cellASCII is Cell for a v whose bytes before i are canonical and whose
-// byte i is upper case or space: while v stays ASCII, its canonical form
-// is the table mapping of each byte. digits counts the digits before i and
-// other says whether a CJK ideograph came before i. It counts the digits
-// as it copies, so that the tag needs no second pass (formTag's).
-func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
+// cellASCII is CellShape for a v whose bytes before i are canonical and
+// whose byte i is upper case or space: while v stays ASCII, its canonical
+// form is the table mapping of each byte. counts are byteCounts' of the
+// bytes before i and other says whether a CJK ideograph came before i. It
+// counts the digits (and '@'s) as it copies, so that the tag needs no
+// second pass (formTag's) and the Shape is counted.
+func (h *Hasher) cellASCII(v string, i int, counts uint64, other bool) (uint64, Shape) {
 	var buf [128]byte
 	var c []byte
 	if len(v) <= len(buf) {
@@ -456,12 +489,12 @@ func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
 		for ; i < len(v); i++ {
 			b := v[i]
 			if b >= utf8.RuneSelf {
-				return h.cellSlow(v)
+				return h.cellSlow(v), 0
 			}
 			m := asciiCanon[b]
 			buf[j] = m
-			j += 1 - int(m>>7)        // asciiDrop is the only mapping from 0x80 up
-			digits += int(isDigit[m]) // a digit maps to itself; asciiDrop is none
+			j += 1 - int(m>>7)      // asciiDrop is the only mapping from 0x80 up
+			counts += byteCounts[m] // a digit or '@' maps to itself; asciiDrop is none
 		}
 		c = buf[:j]
 	} else {
@@ -469,11 +502,11 @@ func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
 		for ; i < len(v); i++ {
 			b := v[i]
 			if b >= utf8.RuneSelf {
-				return h.cellSlow(v)
+				return h.cellSlow(v), 0
 			}
 			if m := asciiCanon[b]; m != asciiDrop {
 				c = append(c, m)
-				digits += int(isDigit[m])
+				counts += byteCounts[m]
 			}
 		}
 	}
@@ -481,10 +514,10 @@ func (h *Hasher) cellASCII(v string, i, digits int, other bool) uint64 {
 	switch {
 	case other:
 		kind = KindOther
-	case digits == len(c):
+	case int(counts&(1<<32-1)) == len(c):
 		kind = KindDigits
 	}
-	return withTag(h.value.sum64(c), ValueTag(kind, len(c)))
+	return withTag(h.value.sum64(c), ValueTag(kind, len(c))), countedShape(counts)
 }
 
 // cellSlow is Cell for a v that is not its own canonical form.

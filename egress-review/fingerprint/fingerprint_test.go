@@ -308,12 +308,20 @@ func FuzzCanonical(f *testing.F) {
 		if cell != first {
 			t.Errorf("CellShape(%q): got %x, want %x", v, cell, first)
 		}
-		if shape.Known() {
+		switch {
+		case shape.Known():
 			checkShape(t, v, shape)
-		} else if shape != 0 || !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 || unicode.IsSpace(c) }) {
+		case !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 || unicode.IsSpace(c) }):
 			// Only values with white space or beyond ASCII are not
-			// known, and an unknown Shape says nothing.
-			t.Errorf("CellShape(%q): Shape %#x, unknown", v, uint32(shape))
+			// known.
+			t.Errorf("CellShape(%q): Shape %#x, not known", v, uint32(shape))
+		case shape.Counted():
+			checkCounts(t, v, shape)
+		case shape != 0:
+			t.Errorf("CellShape(%q): Shape %#x, neither known nor counted but not zero", v, uint32(shape))
+		case !strings.ContainsFunc(v, func(c rune) bool { return c >= 0x80 }):
+			// ASCII values are always counted.
+			t.Errorf("CellShape(%q): Shape not counted", v)
 		}
 		if got := h.AppendValueOfShape(pre, cell, shape, v); !slices.Equal(got[1:], want) || got[0] != 7 {
 			t.Errorf("AppendValueOfShape(%q): got %x, want %x after 7", v, got, want)
@@ -433,15 +441,25 @@ func TestCellWords(t *testing.T) {
 // digits, and whether it holds '@'.
 func checkShape(t *testing.T, v string, shape Shape) {
 	t.Helper()
+	if !shape.Known() {
+		t.Fatalf("Shape of %q: not known", v)
+	}
+	checkCounts(t, v, shape)
+}
+
+// checkCounts fails t unless shape is a counted Shape with v's ASCII
+// digits and '@'.
+func checkCounts(t *testing.T, v string, shape Shape) {
+	t.Helper()
 	digits := 0
 	for i := 0; i < len(v); i++ {
 		if v[i] >= '0' && v[i] <= '9' {
 			digits++
 		}
 	}
-	if !shape.Known() || shape.Digits() != digits || shape.At() != strings.Contains(v, "@") {
-		t.Fatalf("Shape of %q: known %v, %d digits, '@' %v; want %d digits, '@' %v",
-			v, shape.Known(), shape.Digits(), shape.At(), digits, strings.Contains(v, "@"))
+	if !shape.Counted() || shape.Digits() != digits || shape.At() != strings.Contains(v, "@") {
+		t.Fatalf("Shape of %q: counted %v, %d digits, '@' %v; want %d digits, '@' %v",
+			v, shape.Counted(), shape.Digits(), shape.At(), digits, strings.Contains(v, "@"))
 	}
 }
 

@@ -328,6 +328,7 @@ func TestImportBadInput(t *testing.T) {
 		{"duplicate columns", "a,b,a\n1,2,3\n", base, []string{`duplicate column "a"`}},
 		{"resident id kept raw", "a,b\nx,1\n" + id + ",2\n", base, []string{`column "a"`, "resident-id", "line 3", "acknowledge"}},
 		{"mobile inside text kept raw", "a,b\ncall 13912345678 now,1\n", base, []string{`column "a"`, "mobile"}},
+		{"e-mail inside text kept raw", "a,b\nwrite to Zhang.San@example.org today,1\n", base, []string{`column "a"`, "email", "line 2"}},
 		{"e-mail kept raw", "a,b\nx,1\nx,2\nzhang.san@example.org,3\n", base, []string{`column "a"`, "email", "line 4"}},
 		{"mobile kept raw as a number", "a,b\n7,1\n13912345678,2\n", strings.Replace(base, "a: {level: general-1,", "a: {level: general-1, type: int64,", 1), []string{`column "a"`, "mobile", "line 3"}},
 		{"resident id in capitals kept raw", "a,b\nx,1\nID:" + id + ",2\n", base, []string{`column "a"`, "resident-id", "line 3"}},
@@ -352,7 +353,7 @@ func TestImportBadInput(t *testing.T) {
 					t.Fatalf("got error %q, want it to contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), id) || strings.Contains(err.Error(), "13912345678") || strings.Contains(err.Error(), "four") || strings.Contains(err.Error(), "zhang.san") {
+			if strings.Contains(err.Error(), id) || strings.Contains(err.Error(), "13912345678") || strings.Contains(err.Error(), "four") || strings.Contains(err.Error(), "example.org") {
 				t.Fatalf("got error %q holding a data value, want none", err)
 			}
 			if _, serr := os.Stat(opts.Dir); !os.IsNotExist(serr) {

@@ -421,7 +421,7 @@ func safetyNet(c *ColumnSpec, cells []string, shapes []fingerprint.Shape, where 
 		if len(v) < 6 {
 			continue
 		}
-		if s := shapes[r]; s.Known() {
+		if s := shapes[r]; s.Counted() {
 			if !mayHoldPersonalCounted(v, s.Digits(), s.At()) {
 				continue
 			}
