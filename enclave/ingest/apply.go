@@ -145,27 +145,30 @@ func (a *applier) apply(in arrow.Array, where func(int) string) (arrow.Array, er
 		}
 		return b.NewArray(), nil
 	}
-	b := array.NewStringBuilder(a.mem)
-	defer b.Release()
-	b.Reserve(n)
+	// Built as the CSV reader builds its columns, laid out as arrow-go's
+	// StringBuilder would lay them out.
+	col := stringColumn{mem: a.mem}
+	data := 0
 	if s, ok := in.(*array.String); ok {
 		// The output is about as long as the input (longer for hash).
-		b.ReserveData(max(len(s.ValueBytes()), 33*n))
+		data = max(len(s.ValueBytes()), 33*n)
 	}
+	col.startData(n, data)
 	var buf []byte
 	for i := 0; i < n; i++ {
 		if in.IsNull(i) {
-			b.AppendNull()
+			col.appendNull()
 			continue
 		}
 		var err error
 		buf, err = a.stringRule(buf[:0], in, i, where)
 		if err != nil {
+			col.reset()
 			return nil, err
 		}
-		b.BinaryBuilder.Append(buf)
+		col.appendValue(buf)
 	}
-	return b.NewArray(), nil
+	return col.finish(n), nil
 }
 
 // stringRule appends the desensitized form of cell i of in to dst.

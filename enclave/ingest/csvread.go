@@ -267,28 +267,45 @@ type stringColumn struct {
 	lastData int // data bytes of the last batch, to size the next
 }
 
-// start begins a batch of at most rows rows.
+// start begins a batch of at most rows rows, with room for about as
+// many data bytes as the last batch had.
 func (s *stringColumn) start(rows int) {
+	s.startData(rows, s.lastData+s.lastData/8)
+}
+
+// startData begins a batch of at most rows rows with room for data bytes.
+func (s *stringColumn) startData(rows, data int) {
 	s.reset()
 	s.offsets = memory.NewResizableBuffer(s.mem)
 	s.offsets.Reserve((rows + 1) * arrow.Int32SizeBytes)
 	s.offs = arrow.Int32Traits.CastFromBytes(s.offsets.Buf())[:rows+1]
 	s.offs[0] = 0
 	s.data = memory.NewResizableBuffer(s.mem)
-	s.data.Reserve(max(s.lastData+s.lastData/8, 1024))
+	s.data.Reserve(max(data, 1024))
 	s.bytes = s.data.Buf()
 }
 
+// append adds a CSV field: an empty one is null.
 func (s *stringColumn) append(v []byte) {
 	if len(v) == 0 {
-		if s.valid == nil {
-			s.startValidity()
-		}
-		s.nulls++
-		s.n++
-		s.offs[s.n] = int32(s.dlen)
+		s.appendNull()
 		return
 	}
+	s.appendValue(v)
+}
+
+// appendNull adds a null.
+func (s *stringColumn) appendNull() {
+	if s.valid == nil {
+		s.startValidity()
+	}
+	s.nulls++
+	s.n++
+	s.offs[s.n] = int32(s.dlen)
+}
+
+// appendValue adds the value v, which may be empty.
+func (s *stringColumn) appendValue(v []byte) {
 	if s.dlen+len(v)+32 > len(s.bytes) {
 		s.data.Reserve(2*len(s.bytes) + len(v) + 32)
 		s.bytes = s.data.Buf()
