@@ -111,6 +111,8 @@ var splitCases = []string{
 	"\n",
 	"",
 	"a,b\n" + strings.Repeat("x", 70) + ",1\n",
+	"a,b,c,d,e,f,g,h,i,j\n" + strings.Repeat("1234567,", 20) + "é\n",
+	"k\n" + strings.Repeat("long field without commas ", 4) + "\n",
 	"a,b\n\"" + strings.Repeat("y\n", 40) + "\",1\n",
 	"a,b\n\"short\n" + strings.Repeat("z", 80) + "\",1\n",
 	"名前,値\n\"東京\",1\n",
