@@ -374,38 +374,46 @@ func (h *Hasher) cellOther(v string) (uint64, Shape) {
 }
 
 // cellWords is Cell for the commonest cells, codes and identifiers: ASCII
-// without white space, whose canonical form is the value in lower case,
-// as long. It looks at eight bytes at a time (the capitals, the digits,
-// and anything that rules the value out), then hashes the value, lowered
-// as it is read when it has capitals, without copying it. It returns false
-// for any other value, and the value's Shape when it takes it.
+// from '!' up (no white space or control characters), whose canonical form
+// is the value in lower case, as long. It looks at eight bytes at a time
+// (the capitals, the digits, '@', and anything that rules the value out),
+// then hashes the value, lowered as it is read when it has capitals,
+// without copying it. It returns false for any other value, and the
+// value's Shape when it takes it.
 func (h *Hasher) cellWords(v string) (uint64, Shape, bool) {
 	n := len(v)
 	p := unsafe.Slice(unsafe.StringData(v), n)
-	var bad, upper, at uint64
+	var upper, at uint64
 	digits := 0
-	look := func(x uint64) {
-		// A byte from 0x80 up makes the masks wrong, and bad nonzero.
-		bad |= x&swarHigh | swarIn(x, ' ', ' ') | swarIn(x, '\t', '\r')
-		upper |= swarIn(x, 'A', 'Z')
-		at |= swarIn(x, '@', '@')
-		digits += bits.OnesCount64(swarIn(x, '0', '9'))
-	}
 	i := 0
 	for ; i+8 <= n; i += 8 {
-		look(binary.LittleEndian.Uint64(p[i:]))
+		bad, u, a, d := wordClass(binary.LittleEndian.Uint64(p[i:]))
 		if bad != 0 {
 			return 0, 0, false // names and text: their first space is early
 		}
+		upper |= u
+		at |= a
+		digits += bits.OnesCount64(d)
 	}
-	if i < n { // as sum64 reads it; zeros are neither capitals, digits, '@' nor bad
+	if r := n - i; r > 0 {
+		// The bytes left, read as sum64 reads them, with zeros above
+		// them: zeros are not capitals, digits or '@', and are no
+		// reason to refuse the value.
+		var x uint64
 		if n >= 8 {
-			look(binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(n-i)))
+			x = binary.LittleEndian.Uint64(p[n-8:]) >> (64 - 8*uint(r))
 		} else {
-			look(shortWord(p, i))
+			x = shortWord(p, i)
 		}
+		bad, u, a, d := wordClass(x)
+		if bad&(swarHigh>>(64-8*uint(r))) != 0 {
+			return 0, 0, false
+		}
+		upper |= u
+		at |= a
+		digits += bits.OnesCount64(d)
 	}
-	if bad != 0 || n > shapeDigits {
+	if n > shapeDigits {
 		return 0, 0, false
 	}
 	shape := shapeKnown | shapeCounted | Shape(digits)
@@ -423,6 +431,25 @@ func (h *Hasher) cellWords(v string) (uint64, Shape, bool) {
 		sum = h.value.sum64Lower(p)
 	}
 	return withTag(sum, ValueTag(kind, n)), shape, true
+}
+
+// wordClass returns the top bit of each byte of x that rules a value out
+// of cellWords (from 0x80 up, or below '!': white space and control
+// characters), and of each capital, '@' and digit. The last three are
+// exact when bad is zero: with all bytes ASCII no sum carries into the
+// next byte. Each "in [lo, hi]" is as swarIn, sharing its sums.
+func wordClass(x uint64) (bad, upper, at, digit uint64) {
+	ge21 := x + (0x80-0x21)*swarOnes // from '!'
+	ge30 := x + (0x80-'0')*swarOnes  // from '0'
+	gt39 := x + (0x7F-'9')*swarOnes  // past '9'
+	ge40 := x + (0x80-'@')*swarOnes  // from '@'
+	ge41 := x + (0x80-'A')*swarOnes  // from 'A', past '@'
+	gt5a := x + (0x7F-'Z')*swarOnes  // past 'Z'
+	bad = (x | ^ge21) & swarHigh
+	digit = ge30 &^ gt39 & swarHigh
+	at = ge40 &^ ge41 & swarHigh
+	upper = ge41 &^ gt5a & swarHigh
+	return
 }
 
 // SWAR (SIMD within a register) on eight ASCII bytes.
