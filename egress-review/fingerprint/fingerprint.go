@@ -160,8 +160,8 @@ func (h *Hasher) AppendValue(dst []uint64, v string) []uint64 {
 
 // ValueBytes is AppendValue for a byte slice, without converting it.
 func (h *Hasher) ValueBytes(dst []uint64, v []byte) []uint64 {
-	// Codes and identifiers, ASCII without white space, are read eight
-	// bytes at a time and hashed as Cell hashes them (their first form).
+	// Codes and identifiers, ASCII from '!' up, are read eight bytes at
+	// a time and hashed as Cell hashes them (their first form).
 	if x, s, ok := h.cellWords(unsafeString(v)); ok {
 		return h.appendKnown(dst, x, s, v)
 	}
@@ -195,8 +195,9 @@ func (h *Hasher) AppendValueOfCell(dst []uint64, cell uint64, v string) []uint64
 // Shape is what Cell learned of a value's bytes while hashing it, for a
 // caller that looks at the same cell again. A counted Shape holds the
 // value's number of ASCII digits and whether it holds an '@'; a known one
-// is counted and also says that the value is ASCII without white space,
-// so that its first canonical form is the value in lower case, as long.
+// is counted and also says that the value is ASCII from '!' up (no white
+// space or control characters), so that its first canonical form is the
+// value in lower case, as long.
 // The zero Shape knows nothing.
 type Shape uint32
 
