@@ -10,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/enclave-dev/enclave/enclave/pii"
@@ -99,22 +98,11 @@ func TestApplyStringLayout(t *testing.T) {
 		{Kind: RuleHash},
 		{Kind: RuleGeneralize, Date: "month"},
 	}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	ipcBytes := func(arr arrow.Array) []byte {
-		schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 		rec := array.NewRecordBatch(schema, []arrow.Array{arr}, int64(arr.Len()))
 		defer rec.Release()
-		var out bytes.Buffer
-		w, err := ipc.NewFileWriter(&out, ipc.WithSchema(schema))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return out.Bytes()
+		return arrowFileOf(t, rec)
 	}
 	for _, n := range []int{1, 7, 8, 9, 64, 100} {
 		for _, nulls := range []bool{false, true} {

@@ -241,25 +241,35 @@ func FuzzImportCSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, "csv", csvFuzzSpec) })
 }
 
+// arrowFileOf returns an Arrow file of the record batches, which share a
+// schema.
+func arrowFileOf(t testing.TB, recs ...arrow.RecordBatch) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(recs[0].Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		err = errors.Join(err, w.Write(rec))
+	}
+	if err := errors.Join(err, w.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func TestImportRefusesEmptyRowClaims(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.Null, Nullable: true}}, nil)
 	col := array.NewNull(1 << 30)
 	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 1<<30)
-	var buf bytes.Buffer
-	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	file := arrowFileOf(t, rec)
 	rec.Release()
 	col.Release()
 	e := newEnv(t)
-	in := e.write(t, "n.arrow", buf.Bytes())
+	in := e.write(t, "n.arrow", file)
 	spec := mustSpec(t, "name: n\nmarket: ordinary\ncolumns:\n  n: {level: general-1, rule: keep}\n")
-	_, err = Import(context.Background(), Source{Path: in}, spec, e.opts("v"))
+	_, err := Import(context.Background(), Source{Path: in}, spec, e.opts("v"))
 	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("got %v, want a malformed-batch error instead of a billion-row loop", err)
 	}
@@ -362,18 +372,11 @@ func TestImportArrowDictionary(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: dt, Nullable: true}}, nil)
 	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 4)
 	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(w.Write(rec), w.Write(rec), w.Close()); err != nil {
-		t.Fatal(err)
-	}
+	file := arrowFileOf(t, rec, rec)
 	e := newEnv(t)
 	spec := mustSpec(t, "name: dict\nmarket: ordinary\ncolumns:\n  a: {level: general-1, rule: keep}\n")
 	opts := e.opts("v")
-	res, err := Import(context.Background(), Source{Path: e.write(t, "d.arrow", buf.Bytes())}, spec, opts)
+	res, err := Import(context.Background(), Source{Path: e.write(t, "d.arrow", file)}, spec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
