@@ -55,14 +55,12 @@ func (k sipKey) sum64Lower(p []byte) uint64 {
 	return sipEnd(v0, v1, v2, v3, lowerWord(t)|uint64(n&0xff)<<56)
 }
 
-// The bytes p[i:] left after the last whole block, fewer than eight, are
-// read as a little-endian word padded with zeros without a loop or a copy:
-// when p has eight bytes, its last eight shifted right past those before i
-// (by 64 when none are left, which gives 0); otherwise by shortWord.
-
 // shortWord returns p[i:] of a p shorter than eight bytes as a
 // little-endian word padded with zeros, from two loads that overlap in
-// the middle.
+// the middle. sum64, sum64Lower and cellWords read the bytes left after
+// the last whole block so, without a loop or a copy, and from the last
+// eight bytes of p shifted right past those before i when p has eight
+// (by 64 when none are left, which gives 0).
 func shortWord(p []byte, i int) uint64 {
 	n := len(p)
 	switch r := n - i; {

@@ -250,10 +250,11 @@ func isASCII(b []byte) bool {
 	return acc&0x8080808080808080 == 0
 }
 
-// stringColumn builds one batch of a string column (an empty field is
-// null) in Arrow buffers from the allocator, laid out as arrow-go's
-// StringBuilder lays them out, so that the stored file does not depend on
-// which of the two built the batch.
+// stringColumn builds one batch of a string column in Arrow buffers from
+// the allocator, laid out as arrow-go's StringBuilder lays them out, so
+// that the stored file does not depend on which of the two built the
+// batch: the CSV reader's columns (append: an empty field is null) and the
+// string rules' outputs (appendValue and appendNull).
 type stringColumn struct {
 	mem      memory.Allocator
 	offsets  *memory.Buffer
